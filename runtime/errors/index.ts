@@ -1,0 +1,2 @@
+export { SluiceError, isSluiceError } from './sluice-error.ts';
+export type { SluiceErrorCode, SluiceErrorOptions } from './sluice-error.ts';
