@@ -1,0 +1,276 @@
+/**
+ * The one way a test gets a Kafka cluster.
+ *
+ * With `KAFKA_BROKERS=host:port[,host:port]` set, tests run against that (real) cluster: it is never assumed to be
+ * empty, every topic and group a test names comes from `uniqueName()`, and whatever of those exists at the end is
+ * deleted. Otherwise a devstack broker (`devstack/kafka`) is started on port 0 for the test and closed after it.
+ *
+ * Clients made through the cluster (`admin()`, `producer()`, `consumer()`, `collect()`) are disconnected when the
+ * test ends, before the broker closes. Register your own cleanups with `cluster.defer(fn)` rather than `t.after`:
+ * `t.after` hooks run first-registered-first, so one added after `kafkaCluster()` would run after the broker is gone.
+ *
+ * @example
+ * test('records come back in order', async (t) => {
+ *   const cluster = await kafkaCluster(t)
+ *   const topic = await cluster.createTopic({ partitions: 2 })
+ *   const producer = await cluster.producer()
+ *   await producer.send({ topic, messages: [{ key: 'k', value: 'v' }] })
+ *   const { records } = await cluster.collect(topic)
+ *   await waitFor(() => records.length === 1, { message: 'one record' })
+ * })
+ */
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { Kafka, logLevel } from 'kafkajs'
+import type {
+  Admin,
+  Consumer,
+  ConsumerConfig,
+  IHeaders,
+  KafkaConfig,
+  Producer,
+  ProducerConfig,
+} from 'kafkajs'
+import type { startKafkaBroker } from '../../devstack/kafka/index.ts'
+
+export type DevstackBroker = Awaited<ReturnType<typeof startKafkaBroker>>
+
+/** `KAFKA_BROKERS`, split; empty when tests run against the devstack broker. */
+export const externalBrokers: string[] = (process.env.KAFKA_BROKERS ?? '')
+  .split(',')
+  .map((b) => b.trim())
+  .filter((b) => b.length > 0)
+
+export const againstRealKafka = externalBrokers.length > 0
+
+/**
+ * `skip` option for tests that need the devstack (fault injection, restarts, its data directory):
+ * `test('…', { skip: devstackOnly('drops every connection') }, async (t) => …)`.
+ */
+export function devstackOnly(needs: string): string | false {
+  return againstRealKafka ? `needs the devstack broker (${needs}); KAFKA_BROKERS points at a real cluster` : false
+}
+
+export interface KafkaClusterOptions {
+  /** Devstack only: default partition count of auto-created topics. Default 1. */
+  numPartitions?: number
+  /** Devstack only. Default true. */
+  autoCreateTopics?: boolean
+  /** Devstack only: give the broker a fresh data directory (removed after the test), so `restart()` keeps data. */
+  persistent?: boolean
+}
+
+export interface CollectedRecord {
+  topic: string
+  partition: number
+  offset: string
+  key: string | null
+  value: string | null
+  headers: IHeaders
+  timestamp: string
+}
+
+export interface CollectOptions {
+  groupId?: string
+  fromBeginning?: boolean
+  readUncommitted?: boolean
+  consumer?: Partial<ConsumerConfig>
+}
+
+export interface KafkaCluster {
+  readonly brokers: string[]
+  /** The devstack broker's handle (faults, close); undefined against real Kafka. */
+  readonly devstack: DevstackBroker | undefined
+  /** Devstack only: the broker's data directory when started with `persistent: true`. */
+  readonly dataDir: string | undefined
+  /** A quiet kafkajs client for this cluster (logs at DEBUG when `DEBUG_KAFKA` is set). */
+  kafka(config?: Partial<KafkaConfig>): Kafka
+  /** A connected admin client, disconnected when the test ends. */
+  admin(): Promise<Admin>
+  /** A connected producer, disconnected when the test ends. */
+  producer(config?: ProducerConfig): Promise<Producer>
+  /** A connected consumer (groupId defaults to a unique name), disconnected when the test ends. */
+  consumer(config?: Partial<ConsumerConfig>): Promise<Consumer>
+  /** Subscribes a fresh consumer to `topic` and runs it, pushing every message into `records`. */
+  collect(topic: string, options?: CollectOptions): Promise<{ consumer: Consumer; records: CollectedRecord[] }>
+  /** `${prefix}-${uuid}`; remembered, so topics and groups of that name are deleted from real clusters afterwards. */
+  uniqueName(prefix: string): string
+  /** Creates a topic with a unique name (or `name`) and waits for its leaders. */
+  createTopic(options?: { partitions?: number; prefix?: string; name?: string }): Promise<string>
+  /** Runs `fn` when the test ends, before clients created earlier disconnect and before the broker closes. */
+  defer(fn: () => unknown): void
+  /** Devstack only: closes the broker and starts it again on the same address and data directory. */
+  restart(): Promise<void>
+}
+
+const quietLevel = process.env.DEBUG_KAFKA ? logLevel.DEBUG : logLevel.NOTHING
+
+export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
+  const cleanups: Array<() => unknown> = []
+  const names = new Set<string>()
+  const defer = (fn: () => unknown): void => {
+    cleanups.push(fn)
+  }
+
+  let devstack: DevstackBroker | undefined
+  let dataDir: string | undefined
+  let brokers: string[]
+  let start: ((port: number) => Promise<DevstackBroker>) | undefined
+
+  // Registered before anything can fail, so a half-built cluster is still torn down.
+  t.after(async () => {
+    const errors: unknown[] = []
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn()
+      } catch (err) {
+        errors.push(err)
+      }
+    }
+    if (devstack) await devstack.close()
+    if (dataDir) await rm(dataDir, { recursive: true, force: true })
+    if (errors.length > 0) throw new AggregateError(errors, 'kafka test cleanup failed')
+  })
+
+  if (againstRealKafka) {
+    brokers = externalBrokers
+  } else {
+    // Imported lazily so that runs against real Kafka do not depend on the devstack's code at all.
+    const mod = await import('../../devstack/kafka/index.ts')
+    if (options.persistent) dataDir = await mkdtemp(join(tmpdir(), 'sluice-kafka-test-'))
+    start = (port: number) =>
+      mod.startKafkaBroker({
+        host: '127.0.0.1',
+        port,
+        numPartitions: options.numPartitions ?? 1,
+        autoCreateTopics: options.autoCreateTopics ?? true,
+        ...(dataDir === undefined ? {} : { dataDir }),
+      })
+    devstack = await start(0)
+    brokers = devstack.brokers
+  }
+
+  const kafka = (config: Partial<KafkaConfig> = {}): Kafka =>
+    new Kafka({
+      clientId: `sluice-test-${randomUUID().slice(0, 8)}`,
+      logLevel: quietLevel,
+      ...config,
+      brokers,
+    })
+
+  const uniqueName = (prefix: string): string => {
+    const name = `${prefix}-${randomUUID()}`
+    names.add(name)
+    return name
+  }
+
+  // Against a shared cluster, delete what this test created. Best effort: a failure here says nothing about the
+  // behaviour under test, and the names are unique anyway.
+  if (againstRealKafka) {
+    defer(async () => {
+      const admin = kafka().admin()
+      try {
+        await admin.connect()
+        const { groups } = await admin.listGroups()
+        const ours = groups.map((g) => g.groupId).filter((g) => names.has(g))
+        if (ours.length > 0) await admin.deleteGroups(ours).catch(() => undefined)
+        const topics = (await admin.listTopics()).filter((name) => names.has(name))
+        if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined)
+      } catch {
+        // ignored: see above
+      } finally {
+        await admin.disconnect().catch(() => undefined)
+      }
+    })
+  }
+
+  const admin = async (): Promise<Admin> => {
+    const client = kafka().admin()
+    defer(() => client.disconnect())
+    await client.connect()
+    return client
+  }
+
+  const producer = async (config: ProducerConfig = {}): Promise<Producer> => {
+    const client = kafka().producer(config)
+    defer(() => client.disconnect())
+    await client.connect()
+    return client
+  }
+
+  const consumer = async (config: Partial<ConsumerConfig> = {}): Promise<Consumer> => {
+    const client = kafka().consumer({ groupId: uniqueName('group'), ...config })
+    defer(() => client.disconnect())
+    await client.connect()
+    return client
+  }
+
+  const collect = async (
+    topic: string,
+    opts: CollectOptions = {},
+  ): Promise<{ consumer: Consumer; records: CollectedRecord[] }> => {
+    const client = await consumer({
+      ...opts.consumer,
+      groupId: opts.groupId ?? uniqueName('group'),
+      ...(opts.readUncommitted === undefined ? {} : { readUncommitted: opts.readUncommitted }),
+    })
+    const records: CollectedRecord[] = []
+    await client.subscribe({ topic, fromBeginning: opts.fromBeginning ?? true })
+    await client.run({
+      eachMessage: async ({ topic: tp, partition, message }) => {
+        records.push({
+          topic: tp,
+          partition,
+          offset: message.offset,
+          key: message.key === null ? null : message.key.toString(),
+          value: message.value === null ? null : message.value.toString(),
+          headers: message.headers ?? {},
+          timestamp: message.timestamp,
+        })
+      },
+    })
+    return { consumer: client, records }
+  }
+
+  let sharedAdmin: Admin | undefined
+  const createTopic = async (
+    opts: { partitions?: number; prefix?: string; name?: string } = {},
+  ): Promise<string> => {
+    const topic = opts.name ?? uniqueName(opts.prefix ?? 'topic')
+    sharedAdmin ??= await admin()
+    await sharedAdmin.createTopics({
+      topics: [{ topic, numPartitions: opts.partitions ?? 1 }],
+      waitForLeaders: true,
+    })
+    return topic
+  }
+
+  const restart = async (): Promise<void> => {
+    if (!devstack || !start) throw new Error('restart() needs the devstack broker; skip with devstackOnly()')
+    const port = Number(new URL(`kafka://${devstack.brokers[0]}`).port)
+    const old = devstack
+    devstack = undefined
+    await old.close()
+    devstack = await start(port)
+  }
+
+  return {
+    brokers,
+    get devstack() {
+      return devstack
+    },
+    dataDir,
+    kafka,
+    admin,
+    producer,
+    consumer,
+    collect,
+    uniqueName,
+    createTopic,
+    defer,
+    restart,
+  }
+}
