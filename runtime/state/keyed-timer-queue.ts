@@ -1,0 +1,108 @@
+import type { StateKey } from './key-groups.ts';
+
+/** A due timer: the key to set as current and the timestamp it was registered for. */
+export interface DueTimer {
+  key: StateKey;
+  timestamp: number;
+}
+
+/**
+ * Processing-time timers of one backend: at most one timer per (key, timestamp).
+ *
+ * Layout: `timestamp → (key → key group)` plus a binary min-heap of timestamps. Deleting a timer only touches the
+ * map; the heap keeps a stale timestamp that is skipped when it reaches the top (lazy deletion), and the heap is
+ * rebuilt when stale entries outnumber live timestamps. Timers of one timestamp fire in registration order.
+ * @internal
+ */
+export class KeyedTimerQueue {
+  readonly #byTime = new Map<number, Map<StateKey, number>>();
+  #heap: number[] = [];
+  #count = 0;
+
+  get size(): number {
+    return this.#count;
+  }
+
+  add(key: StateKey, keyGroup: number, timestamp: number): void {
+    let keys = this.#byTime.get(timestamp);
+    if (keys === undefined) {
+      keys = new Map();
+      this.#byTime.set(timestamp, keys);
+      this.#push(timestamp);
+    }
+    if (!keys.has(key)) this.#count++;
+    keys.set(key, keyGroup);
+  }
+
+  delete(key: StateKey, timestamp: number): void {
+    const keys = this.#byTime.get(timestamp);
+    if (keys === undefined || !keys.delete(key)) return;
+    this.#count--;
+    if (keys.size === 0) {
+      this.#byTime.delete(timestamp);
+      if (this.#heap.length > 2 * this.#byTime.size + 64) this.#rebuildHeap();
+    }
+  }
+
+  next(): number | undefined {
+    const heap = this.#heap;
+    while (heap.length > 0 && !this.#byTime.has(heap[0]!)) this.#pop();
+    return heap.length > 0 ? heap[0] : undefined;
+  }
+
+  pollDue(now: number): DueTimer[] {
+    const due: DueTimer[] = [];
+    for (;;) {
+      const timestamp = this.next();
+      if (timestamp === undefined || timestamp > now) break;
+      this.#pop();
+      const keys = this.#byTime.get(timestamp)!;
+      this.#byTime.delete(timestamp);
+      this.#count -= keys.size;
+      for (const key of keys.keys()) due.push({ key, timestamp });
+    }
+    return due;
+  }
+
+  /** Every timer as (key, key group, timestamp), for snapshots. */
+  *all(): Generator<[StateKey, number, number]> {
+    for (const [timestamp, keys] of this.#byTime) {
+      for (const [key, keyGroup] of keys) yield [key, keyGroup, timestamp];
+    }
+  }
+
+  #rebuildHeap(): void {
+    this.#heap = [...this.#byTime.keys()].sort((a, b) => a - b); // a sorted array is a valid min-heap
+  }
+
+  #push(value: number): void {
+    const heap = this.#heap;
+    let i = heap.length;
+    heap.push(value);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent]! <= value) break;
+      heap[i] = heap[parent]!;
+      i = parent;
+    }
+    heap[i] = value;
+  }
+
+  #pop(): void {
+    const heap = this.#heap;
+    const last = heap.pop()!;
+    const n = heap.length;
+    if (n === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && heap[r]! < heap[l]! ? r : l;
+      if (heap[c]! >= last) break;
+      heap[i] = heap[c]!;
+      i = c;
+    }
+    heap[i] = last;
+  }
+}

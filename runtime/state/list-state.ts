@@ -1,0 +1,82 @@
+import type { CurrentKey } from './current-key.ts';
+import type { StateKey } from './key-groups.ts';
+import type { Entry } from './state-table.ts';
+
+/**
+ * A list per key. Every call applies to the executor's current key.
+ *
+ * @example
+ * ```ts
+ * const recent = state.getListState<Event>('recent');
+ * recent.add(event);
+ * if (recent.get().length > 10) recent.update(recent.get().slice(-10));
+ * ```
+ */
+export interface ListState<T> {
+  /** The current key's list (empty when it has none). A live, read-only view: copy it to keep it past `add`. */
+  get(): readonly T[];
+  add(v: T): void;
+  addAll(vs: readonly T[]): void;
+  /** Replaces the current key's list with a copy of `vs`; an empty `vs` clears it. */
+  update(vs: readonly T[]): void;
+  clear(): void;
+}
+
+const EMPTY_LIST: readonly never[] = Object.freeze([]);
+
+/** @internal */
+export class ListStateHandle<T> implements ListState<T> {
+  readonly #name: string;
+  readonly #current: CurrentKey;
+  readonly #entries: Map<StateKey, Entry<T[]>>;
+
+  constructor(name: string, current: CurrentKey, entries: Map<StateKey, Entry<unknown>>) {
+    this.#name = name;
+    this.#current = current;
+    this.#entries = entries as Map<StateKey, Entry<T[]>>;
+  }
+
+  get(): readonly T[] {
+    const entry = this.#entries.get(this.#key());
+    return entry === undefined ? EMPTY_LIST : entry.value;
+  }
+
+  add(v: T): void {
+    const key = this.#key();
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) entry.value.push(v);
+    else this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: [v] });
+  }
+
+  addAll(vs: readonly T[]): void {
+    if (vs.length === 0) return;
+    const key = this.#key();
+    const entry = this.#entries.get(key);
+    if (entry === undefined) {
+      this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: vs.slice() });
+      return;
+    }
+    // A loop, not push(...vs): spreading a large array overflows the call stack.
+    const list = entry.value;
+    for (let i = 0; i < vs.length; i++) list.push(vs[i]!);
+  }
+
+  update(vs: readonly T[]): void {
+    const key = this.#key();
+    if (vs.length === 0) {
+      this.#entries.delete(key);
+      return;
+    }
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) entry.value = vs.slice();
+    else this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: vs.slice() });
+  }
+
+  clear(): void {
+    this.#entries.delete(this.#key());
+  }
+
+  #key(): StateKey {
+    return this.#current.key ?? this.#current.require(this.#name);
+  }
+}

@@ -1,0 +1,19 @@
+/** Error codes thrown by keyed state (`runtime/state`). */
+export const StateErrorCodes = {
+  /** A state handle was used before the executor set a current key. */
+  noCurrentKey: 'SLUICE_STATE_NO_CURRENT_KEY',
+  /** A key is neither a string nor a number. */
+  invalidKey: 'SLUICE_STATE_INVALID_KEY',
+  /** A key's key group is outside the backend's range: the record was routed to the wrong subtask. */
+  keyOutOfRange: 'SLUICE_STATE_KEY_OUT_OF_RANGE',
+  /** One state name was registered (or restored) as two kinds, e.g. value and map. */
+  kindMismatch: 'SLUICE_STATE_KIND_MISMATCH',
+  /** A state name is empty or not a string. */
+  invalidName: 'SLUICE_STATE_INVALID_NAME',
+  /** A timer timestamp is not a finite number. */
+  invalidTimer: 'SLUICE_STATE_INVALID_TIMER',
+  /** A snapshot blob cannot be decoded. */
+  snapshotCorrupt: 'SLUICE_STATE_SNAPSHOT_CORRUPT',
+} as const;
+
+export type StateErrorCode = (typeof StateErrorCodes)[keyof typeof StateErrorCodes];
