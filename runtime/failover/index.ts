@@ -1,0 +1,7 @@
+export {
+  createRestartStrategy,
+  validateRestartStrategy,
+  defaultRestartStrategy,
+  RestartStrategyErrorCodes,
+} from './restart-strategy.ts';
+export type { RestartStrategyConfig, RestartDecision, RestartStrategy } from './restart-strategy.ts';
