@@ -1,0 +1,206 @@
+/**
+ * Is the devstack broker fast enough not to be the bottleneck of our benchmarks? kafkajs against it, compared with
+ * kafkajs against a real Apache Kafka 2.1.1 broker on the same machine kind.
+ *
+ * Run: `npx tsx bench/kafka-broker.ts` (devstack broker in a child process, with a data directory like real Kafka),
+ * or `KAFKA_BROKERS=host:port npx tsx bench/kafka-broker.ts` to measure a real cluster with the same client code.
+ * Prints one JSON line per figure on stdout (median of 3 runs); progress goes to stderr.
+ *
+ * Baselines (records/s, 100-byte JSON values, 4 partitions, 2 vCPU, Node 20) are the midpoints of the ranges
+ * measured against real Kafka 2.1.1 on this machine kind, from issue 4 ("Figures"):
+ *   kafkajs producer, sends of 1,000 messages with a few in flight ........ 120,000
+ *   kafkajs consumer eachBatch, counting only ............................. 820,000
+ *   kafkajs consumer eachBatch + JSON.parse of every value ................ 410,000
+ * The bar is ratio ≥ 0.8: below it, a benchmark run on the devstack measures the broker, not Sluice.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { Kafka, logLevel } from 'kafkajs'
+import type { Admin, Message } from 'kafkajs'
+
+const PARTITIONS = 4
+const VALUE_BYTES = 100
+const SEND_SIZE = 1_000
+const SENDS_IN_FLIGHT = 4
+const PRODUCE_RECORDS = 200_000
+const CONSUME_RECORDS = 400_000
+const RUNS = 3
+
+const BASELINES = {
+  produce: 120_000,
+  eachBatch: 820_000,
+  eachBatchJson: 410_000,
+} as const
+
+const log = (text: string): void => {
+  process.stderr.write(`[kafka-broker] ${text}\n`)
+}
+
+function figure(name: string, value: number, baseline: number): void {
+  const rounded = Math.round(value)
+  process.stdout.write(
+    `${JSON.stringify({ name, value: rounded, unit: 'records/s', baseline, ratio: Number((rounded / baseline).toFixed(3)) })}\n`,
+  )
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/** A JSON object serialised to exactly VALUE_BYTES bytes, different for every i. */
+function value(i: number): string {
+  const base = JSON.stringify({ id: i, user: `user-${i % 10_000}`, ts: 1_700_000_000_000 + i, pad: '' })
+  return base.replace('"pad":""', `"pad":"${'x'.repeat(VALUE_BYTES - base.length)}"`)
+}
+
+/** Messages grouped by send, built before timing so only kafkajs and the broker are measured. */
+function sends(records: number): Message[][] {
+  const out: Message[][] = []
+  for (let start = 0; start < records; start += SEND_SIZE) {
+    out.push(Array.from({ length: Math.min(SEND_SIZE, records - start) }, (_, j) => ({ value: value(start + j) })))
+  }
+  return out
+}
+
+async function startBrokerProcess(): Promise<{ brokers: string[]; stop(): Promise<void> }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-kafka-bench-'))
+  const script = fileURLToPath(new URL('./support/broker-process.ts', import.meta.url))
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', script, '--data-dir', dataDir, '--partitions', String(PARTITIONS)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const stop = async (): Promise<void> => {
+    child.kill('SIGTERM')
+    await exited
+    await rm(dataDir, { recursive: true, force: true })
+  }
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout! })
+      lines.once('line', resolve)
+      child.once('exit', (code) => reject(new Error(`broker process exited with code ${code} before listening`)))
+      setTimeout(() => reject(new Error('broker process did not print its address within 20 s')), 20_000).unref()
+    })
+    const { brokers } = JSON.parse(line) as { brokers: string[] }
+    return { brokers, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+async function createTopic(admin: Admin, created: string[]): Promise<string> {
+  const topic = `bench-${randomUUID()}`
+  created.push(topic)
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true })
+  return topic
+}
+
+/** kafkajs producer, sends of SEND_SIZE messages, SENDS_IN_FLIGHT of them outstanding at any time. */
+async function produce(kafka: Kafka, topic: string, batches: Message[][]): Promise<number> {
+  const producer = kafka.producer()
+  await producer.connect()
+  try {
+    // Warm-up: connections and metadata, outside the timing.
+    await producer.send({ topic, messages: [{ value: value(0) }] })
+    let next = 0
+    const started = performance.now()
+    const lane = async (): Promise<void> => {
+      while (next < batches.length) {
+        const messages = batches[next++]!
+        await producer.send({ topic, messages })
+      }
+    }
+    await Promise.all(Array.from({ length: SENDS_IN_FLIGHT }, lane))
+    const seconds = (performance.now() - started) / 1000
+    return batches.reduce((n, b) => n + b.length, 0) / seconds
+  } finally {
+    await producer.disconnect()
+  }
+}
+
+/** A fresh group reads `records` from the beginning; timed from the group join to the last record. */
+async function consume(kafka: Kafka, topic: string, records: number, parse: boolean): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `bench-${randomUUID()}` })
+  await consumer.connect()
+  try {
+    let joinedAt = 0
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joinedAt = performance.now()
+    })
+    let count = 0
+    let parsed = 0
+    let done!: (at: number) => void
+    const finished = new Promise<number>((resolve) => {
+      done = resolve
+    })
+    await consumer.subscribe({ topic, fromBeginning: true })
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        if (parse) {
+          for (const message of batch.messages) if (JSON.parse(message.value!.toString()).id >= 0) parsed++
+        }
+        count += batch.messages.length
+        if (count >= records) done(performance.now())
+      },
+    })
+    const endedAt = await finished
+    if (parse && parsed < records) throw new Error(`parsed ${parsed} of ${records} values`)
+    return records / ((endedAt - joinedAt) / 1000)
+  } finally {
+    await consumer.disconnect()
+  }
+}
+
+async function main(): Promise<void> {
+  const external = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean)
+  const broker = external.length > 0 ? undefined : await startBrokerProcess()
+  const brokers = broker?.brokers ?? external
+  log(`measuring ${broker ? 'the devstack broker (child process)' : 'KAFKA_BROKERS'} at ${brokers.join(',')}`)
+
+  const kafka = new Kafka({
+    clientId: 'sluice-bench',
+    brokers,
+    logLevel: process.env.DEBUG_KAFKA ? logLevel.DEBUG : logLevel.NOTHING,
+  })
+  const admin = kafka.admin()
+  await admin.connect()
+  const created: string[] = []
+  try {
+    const produceBatches = sends(PRODUCE_RECORDS)
+    const produceRates: number[] = []
+    for (let run = 0; run < RUNS; run++) {
+      const topic = await createTopic(admin, created)
+      produceRates.push(await produce(kafka, topic, produceBatches))
+      log(`produce run ${run + 1}: ${Math.round(produceRates.at(-1)!)} records/s`)
+    }
+    figure('kafka-broker/produce-1000', median(produceRates), BASELINES.produce)
+
+    // One filled topic read by a fresh group per run. Filled with the same client, so no figure depends on it.
+    const topic = await createTopic(admin, created)
+    const fillBatches = sends(CONSUME_RECORDS)
+    await produce(kafka, topic, fillBatches)
+    const count: number[] = []
+    const json: number[] = []
+    for (let run = 0; run < RUNS; run++) {
+      count.push(await consume(kafka, topic, CONSUME_RECORDS + 1, false)) // + the producer's warm-up record
+      log(`eachBatch run ${run + 1}: ${Math.round(count.at(-1)!)} records/s`)
+      json.push(await consume(kafka, topic, CONSUME_RECORDS + 1, true))
+      log(`eachBatch + JSON.parse run ${run + 1}: ${Math.round(json.at(-1)!)} records/s`)
+    }
+    figure('kafka-broker/consume-eachbatch', median(count), BASELINES.eachBatch)
+    figure('kafka-broker/consume-eachbatch-json', median(json), BASELINES.eachBatchJson)
+  } finally {
+    if (external.length > 0 && created.length > 0) await admin.deleteTopics({ topics: created }).catch(() => undefined)
+    await admin.disconnect()
+    await broker?.stop()
+  }
+}
+
+await main()
