@@ -1,0 +1,125 @@
+import type { Logger } from '../logging/index.ts';
+import type { Clock } from '../time/index.ts';
+
+/**
+ * The contracts connectors implement. The runtime knows `Source`, `SourceReader`, `Sink` and `SinkWriter`; it never
+ * sees a Kafka consumer or an Elasticsearch client.
+ */
+
+/** A split's resumable position: opaque to the runtime, msgpack-serialisable (Kafka: the next offset). */
+export interface SplitPosition {
+  /** Stable identity of the split, e.g. `orders-3` for partition 3 of topic `orders`. */
+  readonly split: string;
+  readonly position: unknown;
+}
+
+/** What a source reader is told when a subtask opens it. */
+export interface SourceReaderContext {
+  readonly job: string;
+  readonly subtask: number;
+  readonly parallelism: number;
+  /**
+   * Positions from the checkpoint being restored, for *all* splits of this source (from every old subtask), or
+   * `undefined` on a fresh start. A reader takes the splits it owns and starts them here; a split owned but absent
+   * starts where the source's `startFrom` says.
+   */
+  readonly restoredPositions: ReadonlyMap<string, unknown> | undefined;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Aborted when the attempt stops (failure, cancel, rescale). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Reads the splits one source subtask owns. Modelled on Flink's SourceReader: `poll()` is synchronous and never
+ * waits, so the runtime can put a checkpoint barrier between any two batches and `positions()` always matches what
+ * has been handed out.
+ */
+export interface SourceReader<T> {
+  /** Starts fetching (connect, seek). */
+  start(): Promise<void>;
+  /**
+   * The next non-empty batch, `null` when nothing is ready now (then the runtime awaits {@link available}), or
+   * {@link END_OF_INPUT} when every owned split is exhausted (bounded sources only).
+   */
+  poll(): readonly T[] | null | typeof END_OF_INPUT;
+  /** Resolves when `poll()` may return something (data, end of input, or an error to throw). */
+  available(): Promise<void>;
+  /** Positions after the last batch returned by `poll()`, for every owned split. */
+  positions(): SplitPosition[];
+  /** The checkpoint that recorded these positions is durable (Kafka: commit offsets for lag tooling). */
+  notifyCheckpointComplete?(checkpointId: number): Promise<void>;
+  /** Pauses fetching beyond what is buffered (backpressure is otherwise implicit: an unpolled buffer stays full). */
+  close(): Promise<void>;
+}
+
+/** Returned by {@link SourceReader.poll} when a bounded source has no more records. */
+export const END_OF_INPUT: unique symbol = Symbol('sluice.endOfInput');
+
+/**
+ * A source of records. `createReader` is called once per source subtask per attempt.
+ *
+ * @example
+ * ```ts
+ * const numbers: Source<number> = collection([1, 2, 3], { splits: 2 });
+ * ```
+ */
+export interface Source<T> {
+  /** Short name for logs and the plan (`datagen`, `kafka`). */
+  readonly name: string;
+  /** True when the source ends by itself (then the job finishes when all records are processed). */
+  readonly bounded: boolean;
+  /** Largest parallelism that gives every subtask work, if known up front (number of splits). */
+  readonly maxUsefulParallelism?: number;
+  createReader(context: SourceReaderContext): SourceReader<T>;
+}
+
+/** What a sink writer is told when a subtask opens it. */
+export interface SinkWriterContext {
+  readonly job: string;
+  readonly subtask: number;
+  readonly parallelism: number;
+  /** Restart counter of this run of the job (0 for the first attempt); lets writers name attempt-specific resources. */
+  readonly attempt: number;
+  /** True when the job takes checkpoints: writers then commit on `commit(n)`, otherwise on `finish()`. */
+  readonly checkpointing: boolean;
+  /**
+   * Operator state returned by `preCommit` of the restored checkpoint, from every old subtask (rescaling may change
+   * their number), or `undefined` on a fresh start. Writers re-commit what it lists and abort anything else the
+   * failed attempt left open.
+   */
+  readonly restoredState: readonly unknown[] | undefined;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Writes one sink subtask's records. The two-phase protocol: `preCommit(n)` on barrier `n` makes everything written
+ * so far durable-but-pending and returns the state to store in checkpoint `n`; `commit(n)` once checkpoint `n` is
+ * complete. An at-least-once writer flushes in `preCommit` and ignores `commit`.
+ */
+export interface SinkWriter<T> {
+  /** Opens connections, re-commits restored transactions, aborts leftovers. */
+  start(): Promise<void>;
+  write(records: readonly T[]): void | Promise<void>;
+  preCommit(checkpointId: number): Promise<unknown>;
+  commit(checkpointId: number): Promise<void>;
+  /** End of input: flush, and commit when the job does not checkpoint. */
+  finish(): Promise<void>;
+  /** Releases resources; `failed` = the attempt failed, so abort what is open. */
+  close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void>;
+}
+
+/**
+ * A destination for records. `createWriter` is called once per sink subtask per attempt.
+ *
+ * @example
+ * ```ts
+ * const out = collectSink<number>();
+ * ```
+ */
+export interface Sink<T> {
+  readonly name: string;
+  createWriter(context: SinkWriterContext): SinkWriter<T>;
+}

@@ -1,0 +1,29 @@
+/**
+ * The job definition DSL: what job modules import.
+ */
+export { defineJob, isJobDefinition, recordLogicalGraph } from './job.ts';
+export type { CheckpointOptions, JobBuilder, JobDefinition, JobOptions } from './job.ts';
+export { JobParams } from './job-params.ts';
+export { Stream, KeyedStream, SinkHandle, StreamEnvironment } from './stream.ts';
+export { valueState, mapState, listState } from './state-declarations.ts';
+export type { StateDeclaration, StateDeclarations, StateKind } from './state-declarations.ts';
+export type {
+  KeyedProcessContext,
+  KeyedProcessFunction,
+  ProcessContext,
+  ProcessFunction,
+  StateHandles,
+  TimerService,
+} from './process-function.ts';
+export { END_OF_INPUT } from './connector.ts';
+export type {
+  Sink,
+  SinkWriter,
+  SinkWriterContext,
+  Source,
+  SourceReader,
+  SourceReaderContext,
+  SplitPosition,
+} from './connector.ts';
+export type { LogicalNode, LogicalInput, Partitioning, KeySelector } from './logical-graph.ts';
+export { KEYED_KINDS } from './logical-graph.ts';

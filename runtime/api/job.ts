@@ -1,0 +1,78 @@
+import type { RestartStrategyConfig } from '../failover/index.ts';
+import { JobParams } from './job-params.ts';
+import type { LogicalNode } from './logical-graph.ts';
+import { GraphRecorder, StreamEnvironment } from './stream.ts';
+
+/** Periodic checkpoint settings (ARCHITECTURE §4). */
+export interface CheckpointOptions {
+  /** Time between checkpoint triggers. */
+  intervalMs: number;
+  /** Least time between the end of one checkpoint and the start of the next; default 0. */
+  minPauseMs?: number;
+  /** A checkpoint not complete after this long is declared failed; default 10 minutes. */
+  timeoutMs?: number;
+  /** Completed checkpoints kept (savepoints are kept until deleted); default 3. */
+  retain?: number;
+}
+
+/** Options of a job, set in `defineJob` and partly overridable from the command line. */
+export interface JobOptions {
+  /** Unique name; checkpoints and the job registry are keyed by it. Letters, digits, `.`, `_`, `-`. */
+  name: string;
+  /** Default parallelism of every operator; default 1. */
+  parallelism?: number;
+  /** Number of key groups; fixed for the life of the job's state; default 128. */
+  maxParallelism?: number;
+  /** Capacity of each channel between subtasks, in bytes; default 4 MiB. */
+  channelCapacityBytes?: number;
+  /** Checkpointing; off when absent or `false`. */
+  checkpoints?: CheckpointOptions | false;
+  /** What to do when an attempt fails; default exponential-delay when checkpointing is on, else none. */
+  restart?: RestartStrategyConfig;
+}
+
+/** The function that builds a job's graph. It runs at plan time, once per plan. */
+export type JobBuilder = (env: StreamEnvironment, params: JobParams) => void;
+
+/** A job as a module default-exports it. */
+export interface JobDefinition {
+  readonly kind: 'sluice.job';
+  readonly options: Readonly<JobOptions>;
+  readonly build: JobBuilder;
+}
+
+/**
+ * Defines a job. A job module default-exports the result.
+ *
+ * @example
+ * ```ts
+ * export default defineJob({ name: 'wordcount', parallelism: 2 }, (env) => {
+ *   env.source(collection(['a b', 'b c']))
+ *     .flatMap((line) => line.split(' '))
+ *     .map((word) => ({ word, count: 1 }))
+ *     .keyBy((w) => w.word)
+ *     .reduce((a, b) => ({ word: a.word, count: a.count + b.count }))
+ *     .sink(consoleSink());
+ * });
+ * ```
+ */
+export function defineJob(options: JobOptions, build: JobBuilder): JobDefinition {
+  return { kind: 'sluice.job', options: Object.freeze({ ...options }), build };
+}
+
+/** True when `value` looks like what {@link defineJob} returns (used when loading job modules). */
+export function isJobDefinition(value: unknown): value is JobDefinition {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { kind?: unknown }).kind === 'sluice.job' &&
+    typeof (value as { build?: unknown }).build === 'function'
+  );
+}
+
+/** Runs a job's build function and returns the logical nodes it recorded. */
+export function recordLogicalGraph(job: JobDefinition, params: JobParams = new JobParams()): LogicalNode[] {
+  const recorder = new GraphRecorder();
+  job.build(new StreamEnvironment(recorder), params);
+  return recorder.nodes;
+}

@@ -1,0 +1,49 @@
+import type { Sink, Source } from './connector.ts';
+import type { StateDeclarations } from './state-declarations.ts';
+
+/**
+ * The logical graph a job's DSL calls record: one node per operator, each with at most one input. The plan builder
+ * (`runtime/graph`) validates it and turns it into stages of chained operators.
+ */
+export type Partitioning = 'forward' | 'hash' | 'rebalance';
+
+/** Any key a `keyBy` may produce: strings and numbers (hashed as the UTF-8 of `String(key)`). */
+export type KeySelector = (value: never) => string | number;
+
+export interface LogicalInput {
+  readonly node: number;
+  readonly partitioning: Partitioning;
+  /** Set when `partitioning` is `hash`. */
+  readonly keySelector?: KeySelector;
+}
+
+interface NodeBase {
+  readonly id: number;
+  /** Explicit uid, or undefined to derive one from the node's position. */
+  uid: string | undefined;
+  name: string;
+  /** Explicit parallelism, or undefined to inherit (sources: the job's default). */
+  parallelism: number | undefined;
+  readonly input: LogicalInput | undefined;
+}
+
+type AnyFn = (...args: never[]) => unknown;
+
+export type LogicalNode =
+  | (NodeBase & { readonly kind: 'source'; readonly source: Source<unknown> })
+  | (NodeBase & { readonly kind: 'map' | 'filter' | 'flatMap'; readonly fn: AnyFn })
+  | (NodeBase & { readonly kind: 'reduce'; readonly fn: AnyFn })
+  | (NodeBase & {
+      readonly kind: 'process';
+      readonly fn: {
+        readonly state?: StateDeclarations;
+        processElement: AnyFn;
+        onTimer?: AnyFn;
+      };
+    })
+  | (NodeBase & { readonly kind: 'sink'; readonly sink: Sink<unknown> });
+
+export type LogicalNodeKind = LogicalNode['kind'];
+
+/** Node kinds that need a keyed input (a `keyBy` right before them). */
+export const KEYED_KINDS: ReadonlySet<LogicalNodeKind> = new Set(['reduce']);

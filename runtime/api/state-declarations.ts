@@ -1,0 +1,38 @@
+/**
+ * Keyed state is declared up front, by name and kind, in a `process` operator's spec. Declaring it (instead of
+ * creating it on the fly) lets the plan validator reject state outside a keyed context before anything runs, and
+ * gives `ctx.state` its types.
+ */
+export type StateKind = 'value' | 'map' | 'list';
+
+/** A declared piece of keyed state. The type parameters only carry types to `ctx.state`. */
+export interface StateDeclaration<Kind extends StateKind = StateKind, V = unknown, K = unknown> {
+  readonly kind: Kind;
+  /** Phantom fields for type inference; never set. */
+  readonly __value?: V;
+  readonly __key?: K;
+}
+
+/**
+ * Declares a single value per key.
+ *
+ * @example
+ * ```ts
+ * .process({ state: { count: valueState<number>() }, processElement(v, ctx) { ctx.state.count.update(1); } })
+ * ```
+ */
+export function valueState<V>(): StateDeclaration<'value', V> {
+  return { kind: 'value' };
+}
+
+/** Declares a map per key (e.g. counts per url for each user). */
+export function mapState<K extends string | number, V>(): StateDeclaration<'map', V, K> {
+  return { kind: 'map' };
+}
+
+/** Declares a list per key. */
+export function listState<V>(): StateDeclaration<'list', V> {
+  return { kind: 'list' };
+}
+
+export type StateDeclarations = Record<string, StateDeclaration>;

@@ -1,0 +1,212 @@
+import { SluiceError } from '../errors/index.ts';
+import type { Sink, Source } from './connector.ts';
+import type { KeySelector, LogicalNode, Partitioning } from './logical-graph.ts';
+import type { KeyedProcessContext, KeyedProcessFunction, ProcessContext } from './process-function.ts';
+import type { StateDeclarations } from './state-declarations.ts';
+
+/** A logical node as the DSL describes it, before the recorder gives it an id. */
+type NewNode = LogicalNode extends infer N ? (N extends LogicalNode ? Omit<N, 'id' | 'uid' | 'parallelism'> : never) : never;
+
+/** Records the nodes the DSL calls create, in call order. One per job definition run. */
+export class GraphRecorder {
+  readonly nodes: LogicalNode[] = [];
+
+  add(node: NewNode): number {
+    const id = this.nodes.length;
+    this.nodes.push({ ...node, id, uid: undefined, parallelism: undefined } as LogicalNode);
+    return id;
+  }
+
+  node(id: number): LogicalNode {
+    const node = this.nodes[id];
+    if (node === undefined) throw new SluiceError('SLUICE_INTERNAL', `no logical node ${id}`);
+    return node;
+  }
+}
+
+/** Settings shared by every operator handle: stable uid, display name, parallelism. */
+abstract class OperatorHandle {
+  protected readonly recorder: GraphRecorder;
+  protected readonly nodeId: number;
+
+  constructor(recorder: GraphRecorder, nodeId: number) {
+    this.recorder = recorder;
+    this.nodeId = nodeId;
+  }
+
+  /**
+   * Sets the operator's stable id. State in checkpoints is stored by uid, so give stateful operators an explicit uid
+   * before editing the job's shape; otherwise it is derived from the operator's position (`reduce-3`).
+   */
+  uid(uid: string): this {
+    if (uid.trim() === '') throw new SluiceError('SLUICE_INVALID_JOB', 'uid() needs a non-empty string');
+    this.recorder.node(this.nodeId).uid = uid;
+    return this;
+  }
+
+  /** Sets the name shown in logs, progress and status. */
+  name(name: string): this {
+    this.recorder.node(this.nodeId).name = name;
+    return this;
+  }
+
+  /** Overrides the job's parallelism for this operator. */
+  parallelism(parallelism: number): this {
+    this.recorder.node(this.nodeId).parallelism = parallelism;
+    return this;
+  }
+}
+
+/**
+ * A stream of records of type `T`. Every call adds an operator and returns the stream of its output, so the type of
+ * each step's output is the type of the next step's input.
+ *
+ * @example
+ * ```ts
+ * env.source(lines)
+ *   .flatMap((line) => line.split(' '))
+ *   .filter((word) => word.length > 0)
+ *   .map((word) => ({ word, count: 1 }))
+ *   .keyBy((w) => w.word)
+ *   .reduce((a, b) => ({ word: a.word, count: a.count + b.count }))
+ *   .sink(fileSink({ directory: 'out/wordcount' }));
+ * ```
+ */
+export class Stream<T> extends OperatorHandle {
+  readonly #partitioning: Partitioning;
+
+  constructor(recorder: GraphRecorder, nodeId: number, partitioning: Partitioning = 'forward') {
+    super(recorder, nodeId);
+    this.#partitioning = partitioning;
+  }
+
+  /** One output per input. */
+  map<U>(fn: (value: T) => U): Stream<U> {
+    return this.#next('map', fn);
+  }
+
+  /** Keeps the records for which `fn` is true (a type guard narrows the type). */
+  filter<S extends T>(fn: (value: T) => value is S): Stream<S>;
+  filter(fn: (value: T) => boolean): Stream<T>;
+  filter(fn: (value: T) => boolean): Stream<T> {
+    return this.#next('filter', fn);
+  }
+
+  /** Zero or more outputs per input. */
+  flatMap<U>(fn: (value: T) => Iterable<U>): Stream<U> {
+    return this.#next('flatMap', fn);
+  }
+
+  /**
+   * Partitions by key: the next operator runs keyed, each key always on the subtask that owns its key group, with
+   * state of its own.
+   */
+  keyBy<K extends string | number>(keySelector: (value: T) => K): KeyedStream<T, K> {
+    return new KeyedStream<T, K>(this.recorder, this.nodeId, keySelector as KeySelector);
+  }
+
+  /** Spreads records round-robin over the next operator's subtasks (after a skewed source, say). */
+  rebalance(): Stream<T> {
+    return new Stream<T>(this.recorder, this.nodeId, 'rebalance');
+  }
+
+  /** A stateless function that may emit any number of records per input, or return the one output. */
+  process<U>(fn: { processElement(value: T, ctx: ProcessContext<U>): U | void }): Stream<U> {
+    return this.#next('process', fn);
+  }
+
+  /** Ends the pipeline. */
+  sink(sink: Sink<T>): SinkHandle {
+    const id = this.recorder.add({
+      kind: 'sink',
+      name: sink.name,
+      sink: sink as Sink<unknown>,
+      input: { node: this.nodeId, partitioning: this.#partitioning },
+    });
+    return new SinkHandle(this.recorder, id);
+  }
+
+  #next<U>(kind: 'map' | 'filter' | 'flatMap' | 'process', fn: unknown): Stream<U> {
+    const id = this.recorder.add({
+      kind,
+      name: kind,
+      fn: fn as never,
+      input: { node: this.nodeId, partitioning: this.#partitioning },
+    });
+    return new Stream<U>(this.recorder, id);
+  }
+}
+
+/**
+ * A stream partitioned by key. Only keyed operators follow: `reduce` and `process` (with keyed state and timers).
+ */
+export class KeyedStream<T, K extends string | number> {
+  readonly #recorder: GraphRecorder;
+  readonly #inputId: number;
+  readonly #keySelector: KeySelector;
+
+  constructor(recorder: GraphRecorder, inputId: number, keySelector: KeySelector) {
+    this.#recorder = recorder;
+    this.#inputId = inputId;
+    this.#keySelector = keySelector;
+  }
+
+  /**
+   * Folds each key's records into one value and emits the updated value for every input record.
+   *
+   * @example
+   * ```ts
+   * words.keyBy((w) => w.word).reduce((a, b) => ({ word: a.word, count: a.count + b.count }));
+   * ```
+   */
+  reduce(fn: (accumulator: T, value: T) => T): Stream<T> {
+    return this.#next('reduce', fn);
+  }
+
+  /**
+   * A keyed function with declared state and processing-time timers. Return the one output (its type is inferred),
+   * or call `ctx.emit` for zero or many.
+   */
+  process<U, S extends StateDeclarations = Record<never, never>>(
+    fn: KeyedProcessFunction<T, K, U, S> & {
+      processElement(value: T, ctx: KeyedProcessContext<K, U, S>): U | void;
+    },
+  ): Stream<U> {
+    return this.#next('process', fn);
+  }
+
+  #next<U>(kind: 'reduce' | 'process', fn: unknown): Stream<U> {
+    const id = this.#recorder.add({
+      kind,
+      name: kind,
+      fn: fn as never,
+      input: { node: this.#inputId, partitioning: 'hash', keySelector: this.#keySelector },
+    });
+    return new Stream<U>(this.#recorder, id);
+  }
+}
+
+/** The end of a pipeline; carries uid/name/parallelism settings for the sink. */
+export class SinkHandle extends OperatorHandle {}
+
+/** The entry point a job's build function receives. */
+export class StreamEnvironment {
+  readonly #recorder: GraphRecorder;
+
+  constructor(recorder: GraphRecorder) {
+    this.#recorder = recorder;
+  }
+
+  /**
+   * Starts a pipeline from a source. A job may have several pipelines; each must end in a sink.
+   *
+   * @example
+   * ```ts
+   * env.source(datagen({ splits: 4, count: 1_000_000, record: (i) => ({ id: i }) })).sink(consoleSink());
+   * ```
+   */
+  source<T>(source: Source<T>): Stream<T> {
+    const id = this.#recorder.add({ kind: 'source', name: source.name, source: source as Source<unknown>, input: undefined });
+    return new Stream<T>(this.#recorder, id);
+  }
+}

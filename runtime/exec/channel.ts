@@ -1,0 +1,115 @@
+import { SluiceError } from '../errors/index.ts';
+
+/** What travels through a channel: non-empty record batches, checkpoint barriers, and the end of input. */
+export type ChannelEvent<T> =
+  | { readonly kind: 'records'; readonly records: readonly T[]; readonly bytes: number }
+  | { readonly kind: 'barrier'; readonly checkpointId: number }
+  | { readonly kind: 'end' };
+
+/**
+ * A single-producer, single-consumer queue between two subtasks, bounded in **bytes**. A producer whose batch does
+ * not fit waits until the consumer has drained enough; that wait is how backpressure reaches the source. Barriers and
+ * the end marker are tiny and never wait, but keep their place in the order.
+ *
+ * Bound: queued bytes never exceed `capacity`, except that a single batch larger than the capacity is admitted
+ * alone into an empty channel (otherwise it could never pass).
+ */
+export class Channel<T> {
+  readonly capacity: number;
+  #queue: ChannelEvent<T>[] = [];
+  #head = 0;
+  #bytes = 0;
+  #maxBytes = 0;
+  #spaceWaiter: { bytes: number; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #closed: unknown = undefined;
+  /** Called whenever an event is pushed; the consumer's input gate uses it to wake up. */
+  onPush: () => void = () => {};
+
+  constructor(capacity: number) {
+    if (!(capacity > 0)) throw new SluiceError('SLUICE_INVALID_OPTION', `channel capacity must be > 0 bytes, got ${capacity}`);
+    this.capacity = capacity;
+  }
+
+  /** Bytes queued now. */
+  get queuedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** The most bytes ever queued at once (for tests and metrics). */
+  get maxQueuedBytes(): number {
+    return this.#maxBytes;
+  }
+
+  get length(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /**
+   * Enqueues a batch; resolves at once when it fits, otherwise once the consumer has made room. Returns `undefined`
+   * when no wait was needed, so the common case costs no promise.
+   */
+  pushRecords(records: readonly T[], bytes: number): Promise<void> | undefined {
+    this.#checkOpen();
+    if (this.#bytes === 0 || this.#bytes + bytes <= this.capacity) {
+      this.#enqueue({ kind: 'records', records, bytes });
+      return undefined;
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#spaceWaiter = { bytes, resolve, reject };
+    }).then(() => {
+      this.#checkOpen();
+      this.#enqueue({ kind: 'records', records, bytes });
+    });
+  }
+
+  pushBarrier(checkpointId: number): void {
+    this.#checkOpen();
+    this.#enqueue({ kind: 'barrier', checkpointId });
+  }
+
+  pushEnd(): void {
+    this.#checkOpen();
+    this.#enqueue({ kind: 'end' });
+  }
+
+  /** The next event, or `undefined` when the queue is empty. */
+  shift(): ChannelEvent<T> | undefined {
+    if (this.#head >= this.#queue.length) return undefined;
+    const event = this.#queue[this.#head] as ChannelEvent<T>;
+    this.#queue[this.#head++] = undefined as never;
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    if (event.kind === 'records') {
+      this.#bytes -= event.bytes;
+      const waiter = this.#spaceWaiter;
+      if (waiter !== undefined && (this.#bytes === 0 || this.#bytes + waiter.bytes <= this.capacity)) {
+        this.#spaceWaiter = undefined;
+        waiter.resolve();
+      }
+    }
+    return event;
+  }
+
+  /** Fails a waiting producer and refuses further pushes (the attempt is being torn down). */
+  close(reason: unknown): void {
+    this.#closed = reason ?? new SluiceError('SLUICE_CANCELLED', 'channel closed');
+    const waiter = this.#spaceWaiter;
+    this.#spaceWaiter = undefined;
+    waiter?.reject(this.#closed);
+  }
+
+  #enqueue(event: ChannelEvent<T>): void {
+    this.#queue.push(event);
+    if (event.kind === 'records') {
+      this.#bytes += event.bytes;
+      if (this.#bytes > this.#maxBytes) this.#maxBytes = this.#bytes;
+    }
+    this.onPush();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed !== undefined) throw this.#closed;
+  }
+}

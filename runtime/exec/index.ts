@@ -1,0 +1,10 @@
+export { JobAttempt, DEFAULT_CHANNEL_CAPACITY_BYTES } from './job-attempt.ts';
+export type { JobAttemptOptions } from './job-attempt.ts';
+export { Subtask } from './subtask.ts';
+export type { SubtaskAck, CheckpointListener } from './subtask.ts';
+export type { RestoredState } from './restored-state.ts';
+export type { OperatorSnapshot } from './operators/chained-operator.ts';
+export { SubtaskMetrics } from './subtask-metrics.ts';
+export { Channel } from './channel.ts';
+export { InputGate } from './input-gate.ts';
+export { estimateBatchBytes, estimateValueBytes } from './batch-size.ts';

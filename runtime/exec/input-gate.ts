@@ -1,0 +1,114 @@
+import { SluiceError } from '../errors/index.ts';
+import type { Channel, ChannelEvent } from './channel.ts';
+
+/** What a subtask reads from its gate: records, an aligned barrier, or the end of all inputs. */
+export type GateEvent<T> = ChannelEvent<T>;
+
+/**
+ * Merges the channels from every upstream subtask into one input, with **barrier alignment**: once barrier `n`
+ * arrived on a channel, that channel is blocked until `n` arrived on all channels that have not ended; then the gate
+ * yields the barrier once and unblocks them. Records behind a barrier therefore never mix into checkpoint `n`'s
+ * state. Channels are served round-robin so one busy upstream cannot starve the others.
+ */
+export class InputGate<T> {
+  readonly #channels: readonly Channel<T>[];
+  readonly #blocked: boolean[];
+  readonly #ended: boolean[];
+  #endedCount = 0;
+  #pendingBarrier: number | undefined;
+  #blockedCount = 0;
+  #next = 0;
+  #wake: (() => void) | undefined;
+  #endYielded = false;
+
+  constructor(channels: readonly Channel<T>[]) {
+    if (channels.length === 0) throw new SluiceError('SLUICE_INTERNAL', 'an input gate needs at least one channel');
+    this.#channels = channels;
+    this.#blocked = channels.map(() => false);
+    this.#ended = channels.map(() => false);
+    for (const channel of channels) {
+      channel.onPush = () => {
+        const wake = this.#wake;
+        if (wake !== undefined) {
+          this.#wake = undefined;
+          wake();
+        }
+      };
+    }
+  }
+
+  /** The next event if one is ready now, else `null` (then await {@link available}). */
+  poll(): GateEvent<T> | null {
+    const n = this.#channels.length;
+    for (let tried = 0; tried < n; tried++) {
+      const i = this.#next;
+      this.#next = i + 1 === n ? 0 : i + 1;
+      if (this.#blocked[i] || this.#ended[i]) continue;
+      const event = (this.#channels[i] as Channel<T>).shift();
+      if (event === undefined) continue;
+      switch (event.kind) {
+        case 'records':
+          return event;
+        case 'barrier': {
+          const aligned = this.#onBarrier(i, event.checkpointId);
+          if (aligned !== null) return aligned;
+          tried = -1; // another channel may have data: rescan
+          break;
+        }
+        case 'end': {
+          this.#ended[i] = true;
+          this.#endedCount++;
+          const aligned = this.#checkAligned();
+          if (aligned !== null) return aligned;
+          if (this.#endedCount === n && !this.#endYielded) {
+            this.#endYielded = true;
+            return { kind: 'end' };
+          }
+          tried = -1;
+          break;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Resolves when any channel receives an event. */
+  available(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  /** True while waiting for a barrier on some channels (for metrics: alignment time). */
+  get aligning(): boolean {
+    return this.#pendingBarrier !== undefined;
+  }
+
+  #onBarrier(channel: number, checkpointId: number): GateEvent<T> | null {
+    if (this.#pendingBarrier === undefined) {
+      this.#pendingBarrier = checkpointId;
+    } else if (checkpointId !== this.#pendingBarrier) {
+      // One checkpoint is in flight at a time, so a different id means the protocol broke.
+      throw new SluiceError('SLUICE_INTERNAL', `barrier ${checkpointId} arrived while aligning barrier ${this.#pendingBarrier}`);
+    }
+    this.#blocked[channel] = true;
+    this.#blockedCount++;
+    return this.#checkAligned();
+  }
+
+  #checkAligned(): GateEvent<T> | null {
+    const id = this.#pendingBarrier;
+    if (id === undefined) return null;
+    if (this.#blockedCount + this.#countEndedUnblocked() < this.#channels.length) return null;
+    this.#pendingBarrier = undefined;
+    this.#blockedCount = 0;
+    this.#blocked.fill(false);
+    return { kind: 'barrier', checkpointId: id };
+  }
+
+  #countEndedUnblocked(): number {
+    let count = 0;
+    for (let i = 0; i < this.#ended.length; i++) if (this.#ended[i] && !this.#blocked[i]) count++;
+    return count;
+  }
+}

@@ -1,0 +1,73 @@
+import { SluiceError, isSluiceError } from '../../errors/index.ts';
+
+/** The next link of a chain: an operator, a sink, or the stage's output channels. */
+export interface Downstream<T> {
+  /** Returns a promise only when the downstream must be awaited (a full channel, an async sink write). */
+  process(records: readonly T[]): Promise<void> | undefined;
+}
+
+/** State an operator subtask contributes to a checkpoint. */
+export interface OperatorSnapshot {
+  /** Keyed state, one blob per non-empty key group. */
+  keyed?: Map<number, Uint8Array>;
+  /** Operator (non-keyed) state of this subtask, e.g. a sink's pending transactions. */
+  operator?: Uint8Array;
+}
+
+/** Where an operator subtask runs: for error messages and logs. */
+export interface OperatorPlace {
+  readonly job: string;
+  readonly uid: string;
+  readonly subtask: number;
+  readonly parallelism: number;
+}
+
+/**
+ * One operator of a chain in one subtask. Records go in through `process`; everything else is lifecycle and the
+ * checkpoint protocol. The defaults suit a stateless operator.
+ */
+export abstract class ChainedOperator<I> implements Downstream<I> {
+  readonly place: OperatorPlace;
+
+  constructor(place: OperatorPlace) {
+    this.place = place;
+  }
+
+  abstract process(records: readonly I[]): Promise<void> | undefined;
+
+  async open(): Promise<void> {}
+
+  /** On an aligned barrier: the state to store in checkpoint `checkpointId`, if any. */
+  async snapshot(_checkpointId: number): Promise<OperatorSnapshot | undefined> {
+    return undefined;
+  }
+
+  async notifyCheckpointComplete(_checkpointId: number): Promise<void> {}
+
+  /** The earliest pending timer, if the operator has timers. */
+  nextTimer(): number | undefined {
+    return undefined;
+  }
+
+  /** Fires timers due at `now`. */
+  fireTimers(_now: number): Promise<void> | undefined {
+    return undefined;
+  }
+
+  /** End of input: flush what is buffered. */
+  async finish(): Promise<void> {}
+
+  async close(_outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {}
+
+  /** Wraps an error thrown by user code so the failure names the operator and subtask. */
+  fail(err: unknown, what = 'failed'): SluiceError {
+    if (isSluiceError(err, 'SLUICE_OPERATOR_FAILED')) return err;
+    const { job, uid, subtask, parallelism } = this.place;
+    const reason = err instanceof Error ? err.message : String(err);
+    return new SluiceError(
+      'SLUICE_OPERATOR_FAILED',
+      `operator "${uid}" (subtask ${subtask + 1}/${parallelism}) of job "${job}" ${what}: ${reason}`,
+      { cause: err, retriable: true },
+    );
+  }
+}

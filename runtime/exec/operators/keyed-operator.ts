@@ -1,0 +1,44 @@
+import type { KeySelector } from '../../api/index.ts';
+import { HeapKeyedStateBackend, keyGroupRangeOf } from '../../state/index.ts';
+import { ChainedOperator, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
+
+/** Where a keyed operator subtask's state comes from and how big the key space is. */
+export interface KeyedSetup {
+  readonly keySelector: KeySelector;
+  readonly maxParallelism: number;
+  /** Key groups from the restored checkpoint for this operator's uid (all old subtasks); the backend keeps its own. */
+  readonly restored: ReadonlyMap<number, Uint8Array> | undefined;
+}
+
+/**
+ * Base of keyed operators: owns a heap state backend for the subtask's key-group range, restores it on open and
+ * snapshots it per key group on barriers.
+ */
+export abstract class KeyedOperator<I> extends ChainedOperator<I> {
+  protected readonly backend: HeapKeyedStateBackend;
+  protected readonly keyOf: (value: I) => string | number;
+  readonly #restored: ReadonlyMap<number, Uint8Array> | undefined;
+
+  constructor(place: OperatorPlace, setup: KeyedSetup) {
+    super(place);
+    this.keyOf = setup.keySelector as (value: I) => string | number;
+    this.backend = new HeapKeyedStateBackend({
+      maxParallelism: setup.maxParallelism,
+      range: keyGroupRangeOf(place.subtask, place.parallelism, setup.maxParallelism),
+    });
+    this.#restored = setup.restored;
+  }
+
+  override async open(): Promise<void> {
+    if (this.#restored !== undefined) await this.backend.restore(this.#restored);
+  }
+
+  override async snapshot(): Promise<OperatorSnapshot> {
+    const snapshot = await this.backend.snapshot();
+    return { keyed: snapshot.keyGroups };
+  }
+
+  override nextTimer(): number | undefined {
+    return this.backend.nextTimerTimestamp();
+  }
+}

@@ -1,0 +1,100 @@
+import type { KeySelector } from '../api/index.ts';
+import { keyGroupOf, ownerOfKeyGroup } from '../state/index.ts';
+import { estimateBatchBytes } from './batch-size.ts';
+import type { Channel } from './channel.ts';
+
+/**
+ * Where a stage's last operator sends its output: the channels to the next stage's subtasks, partitioned.
+ * `emit` returns a promise only when a channel is full: that wait is backpressure.
+ */
+export interface StageOutput<T> {
+  emit(records: readonly T[]): Promise<void> | undefined;
+  broadcastBarrier(checkpointId: number): void;
+  end(): void;
+  /** True while waiting for room in a full channel. */
+  readonly waiting: boolean;
+}
+
+abstract class ChannelOutput<T> implements StageOutput<T> {
+  protected readonly channels: readonly Channel<T>[];
+  #waiting = false;
+
+  constructor(channels: readonly Channel<T>[]) {
+    this.channels = channels;
+  }
+
+  abstract emit(records: readonly T[]): Promise<void> | undefined;
+
+  get waiting(): boolean {
+    return this.#waiting;
+  }
+
+  broadcastBarrier(checkpointId: number): void {
+    for (const channel of this.channels) channel.pushBarrier(checkpointId);
+  }
+
+  end(): void {
+    for (const channel of this.channels) channel.pushEnd();
+  }
+
+  protected async waitFor(pending: Promise<void>): Promise<void> {
+    this.#waiting = true;
+    try {
+      await pending;
+    } finally {
+      this.#waiting = false;
+    }
+  }
+}
+
+/** Sends each record to the subtask that owns its key's key group (ARCHITECTURE §3). */
+export class HashOutput<T> extends ChannelOutput<T> {
+  readonly #keySelector: (value: T) => string | number;
+  readonly #maxParallelism: number;
+  /** Owner subtask per key group, precomputed: one array read per record instead of a division. */
+  readonly #ownerOf: Int32Array;
+
+  constructor(channels: readonly Channel<T>[], keySelector: KeySelector, maxParallelism: number) {
+    super(channels);
+    this.#keySelector = keySelector as (value: T) => string | number;
+    this.#maxParallelism = maxParallelism;
+    this.#ownerOf = new Int32Array(maxParallelism);
+    for (let g = 0; g < maxParallelism; g++) this.#ownerOf[g] = ownerOfKeyGroup(g, channels.length, maxParallelism);
+  }
+
+  emit(records: readonly T[]): Promise<void> | undefined {
+    const p = this.channels.length;
+    const buckets: T[][] = new Array(p);
+    for (let i = 0; i < p; i++) buckets[i] = [];
+    const select = this.#keySelector;
+    const owner = this.#ownerOf;
+    const m = this.#maxParallelism;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as T;
+      (buckets[owner[keyGroupOf(select(record), m)] as number] as T[]).push(record);
+    }
+    return this.#send(buckets, 0);
+  }
+
+  #send(buckets: T[][], from: number): Promise<void> | undefined {
+    for (let i = from; i < buckets.length; i++) {
+      const bucket = buckets[i] as T[];
+      if (bucket.length === 0) continue;
+      const pending = (this.channels[i] as Channel<T>).pushRecords(bucket, estimateBatchBytes(bucket));
+      if (pending !== undefined) return this.waitFor(pending).then(() => this.#send(buckets, i + 1));
+    }
+    return undefined;
+  }
+}
+
+/** Sends whole batches round-robin to the next stage's subtasks. */
+export class RebalanceOutput<T> extends ChannelOutput<T> {
+  #next = 0;
+
+  emit(records: readonly T[]): Promise<void> | undefined {
+    const channel = this.channels[this.#next] as Channel<T>;
+    this.#next = (this.#next + 1) % this.channels.length;
+    const pending = channel.pushRecords(records, estimateBatchBytes(records));
+    return pending === undefined ? undefined : this.waitFor(pending);
+  }
+}

@@ -1,0 +1,268 @@
+import type { SplitPosition } from '../api/index.ts';
+import { SluiceError } from '../errors/index.ts';
+import type { Logger } from '../logging/index.ts';
+import type { Clock } from '../time/index.ts';
+import type { ChannelEvent } from './channel.ts';
+import type { InputGate } from './input-gate.ts';
+import type { ChainedOperator, Downstream, OperatorSnapshot } from './operators/chained-operator.ts';
+import type { StageOutput } from './output.ts';
+import type { SourceInput } from './source-input.ts';
+import { SubtaskMetrics } from './subtask-metrics.ts';
+
+/** What a subtask reports to the checkpoint coordinator once it has snapshotted for barrier `checkpointId`. */
+export interface SubtaskAck {
+  readonly checkpointId: number;
+  readonly stage: number;
+  readonly subtask: number;
+  readonly operators: ReadonlyArray<{ readonly uid: string; readonly snapshot: OperatorSnapshot }>;
+  /** Source subtasks: the reader's positions at the barrier. */
+  readonly source?: { readonly uid: string; readonly positions: SplitPosition[] };
+}
+
+/** The coordinator as a subtask sees it. */
+export interface CheckpointListener {
+  acknowledge(ack: SubtaskAck): void;
+  /** A source subtask reached the end of its input. */
+  sourceFinished(subtask: Subtask): void;
+}
+
+export interface SubtaskOptions {
+  readonly job: string;
+  readonly stage: number;
+  readonly index: number;
+  readonly parallelism: number;
+  readonly input: SourceInput<unknown> | InputGate<unknown>;
+  /** Uid of the source when this subtask reads one. */
+  readonly sourceUid: string | undefined;
+  /** Operators of the chain, head first. */
+  readonly chain: readonly ChainedOperator<unknown>[];
+  readonly output: StageOutput<unknown> | undefined;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  readonly checkpoints: CheckpointListener | undefined;
+}
+
+type Mail = () => Promise<void> | void;
+
+/**
+ * One parallel instance of a stage: an async loop that takes events from its input (a source reader or the channels
+ * of the previous stage), pushes records through its chain of operators, and takes part in checkpoints. Control
+ * actions (trigger a checkpoint, commit, release the end) arrive as *mail* and run between two batches, never while
+ * a batch is half processed — Flink's mailbox model, which keeps operators single-threaded.
+ */
+export class Subtask {
+  readonly stage: number;
+  readonly index: number;
+  readonly metrics = new SubtaskMetrics();
+  readonly #options: SubtaskOptions;
+  readonly #head: Downstream<unknown>;
+  readonly #tail: Downstream<unknown>;
+  #mail: Mail[] = [];
+  #wakeMail: (() => void) | undefined;
+
+  constructor(options: SubtaskOptions) {
+    this.#options = options;
+    this.stage = options.stage;
+    this.index = options.index;
+    const metrics = this.metrics;
+    const output = options.output;
+    const clock = options.clock;
+    const tail: Downstream<unknown> = output === undefined
+      ? { process: () => undefined }
+      : {
+          process(records) {
+            metrics.recordsOut += records.length;
+            const pending = output.emit(records);
+            if (pending === undefined) return undefined;
+            metrics.backpressured = true;
+            const since = clock.now();
+            return pending.finally(() => {
+              metrics.backpressured = false;
+              metrics.backpressuredMs += clock.now() - since;
+            });
+          },
+        };
+    this.#tail = tail;
+    this.#head = options.chain[0] ?? tail;
+  }
+
+  /** Where the last operator of the chain sends its output: the stage's channels (counted, backpressure timed). */
+  emitToOutput(records: readonly unknown[]): Promise<void> | undefined {
+    return this.#tail.process(records);
+  }
+
+  get name(): string {
+    return `stage ${this.stage} subtask ${this.index + 1}/${this.#options.parallelism}`;
+  }
+
+  get isSource(): boolean {
+    return this.#options.sourceUid !== undefined;
+  }
+
+  get chain(): readonly ChainedOperator<unknown>[] {
+    return this.#options.chain;
+  }
+
+  /** The reader's input, for source subtasks. */
+  get sourceInput(): SourceInput<unknown> | undefined {
+    return this.isSource ? (this.#options.input as SourceInput<unknown>) : undefined;
+  }
+
+  /** Queues a control action to run between batches. */
+  post(mail: Mail): void {
+    this.#mail.push(mail);
+    const wake = this.#wakeMail;
+    if (wake !== undefined) {
+      this.#wakeMail = undefined;
+      wake();
+    }
+  }
+
+  /** Source subtasks: inject barrier `checkpointId` before the next batch. */
+  triggerCheckpoint(checkpointId: number): void {
+    this.post(() => this.#checkpoint(checkpointId));
+  }
+
+  /** Opens the chain's operators (restoring their state), tail first so each has its downstream ready. */
+  async open(): Promise<void> {
+    const chain = this.#options.chain;
+    for (let i = chain.length - 1; i >= 0; i--) await (chain[i] as ChainedOperator<unknown>).open();
+    if (this.isSource) await (this.#options.input as SourceInput<unknown>).reader.start();
+  }
+
+  /** Runs until the end of input (resolves) or a failure (rejects). */
+  async run(): Promise<void> {
+    const { input, signal } = this.#options;
+    const head = this.#head;
+    const metrics = this.metrics;
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      if (this.#mail.length > 0) await this.#runMail();
+      await this.#fireDueTimers();
+      const event: ChannelEvent<unknown> | null = input.poll();
+      if (event === null) {
+        await this.#waitForWork();
+        continue;
+      }
+      switch (event.kind) {
+        case 'records': {
+          metrics.recordsIn += event.records.length;
+          const pending = head.process(event.records);
+          if (pending !== undefined) {
+            if (this.isSource) metrics.sourcePauses++;
+            await pending;
+          }
+          break;
+        }
+        case 'barrier':
+          await this.#checkpoint(event.checkpointId);
+          break;
+        case 'end':
+          await this.#finish();
+          return;
+      }
+    }
+  }
+
+  /** Closes operators and the reader; `failed` tells sinks to abort what they hold open. */
+  async close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {
+    const errors: unknown[] = [];
+    if (this.isSource) {
+      await (this.#options.input as SourceInput<unknown>).reader.close().catch((err: unknown) => errors.push(err));
+    }
+    for (const op of this.#options.chain) await op.close(outcome).catch((err: unknown) => errors.push(err));
+    if (errors.length > 0) {
+      this.#options.logger.warn({ err: errors[0], subtask: this.name }, 'errors while closing subtask');
+    }
+  }
+
+  async #runMail(): Promise<void> {
+    while (this.#mail.length > 0) {
+      const mail = this.#mail.shift() as Mail;
+      await mail();
+    }
+  }
+
+  async #checkpoint(checkpointId: number): Promise<void> {
+    const { chain, output, checkpoints, sourceUid } = this.#options;
+    const operators: Array<{ uid: string; snapshot: OperatorSnapshot }> = [];
+    let source: SubtaskAck['source'];
+    if (sourceUid !== undefined) {
+      source = { uid: sourceUid, positions: (this.#options.input as SourceInput<unknown>).reader.positions() };
+    }
+    for (const op of chain) {
+      const snapshot = await op.snapshot(checkpointId);
+      if (snapshot !== undefined) operators.push({ uid: op.place.uid, snapshot });
+    }
+    output?.broadcastBarrier(checkpointId);
+    checkpoints?.acknowledge({
+      checkpointId,
+      stage: this.stage,
+      subtask: this.index,
+      operators,
+      ...(source === undefined ? {} : { source }),
+    });
+  }
+
+  /** Forwards a completed checkpoint to operators and the reader (runs as mail). */
+  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    for (const op of this.#options.chain) await op.notifyCheckpointComplete(checkpointId);
+    if (this.isSource) await (this.#options.input as SourceInput<unknown>).reader.notifyCheckpointComplete?.(checkpointId);
+  }
+
+  async #finish(): Promise<void> {
+    for (const op of this.#options.chain) await op.finish();
+    this.#options.output?.end();
+    this.metrics.finished = true;
+  }
+
+  async #fireDueTimers(): Promise<void> {
+    const chain = this.#options.chain;
+    for (let i = 0; i < chain.length; i++) {
+      const op = chain[i] as ChainedOperator<unknown>;
+      const due = op.nextTimer();
+      if (due === undefined) continue;
+      const now = this.#options.clock.now();
+      if (due <= now) {
+        const pending = op.fireTimers(now);
+        if (pending !== undefined) await pending;
+      }
+    }
+  }
+
+  #nextTimer(): number | undefined {
+    let next: number | undefined;
+    for (const op of this.#options.chain) {
+      const due = op.nextTimer();
+      if (due !== undefined && (next === undefined || due < next)) next = due;
+    }
+    return next;
+  }
+
+  /** Waits for input, mail, the next timer or cancellation, whichever comes first. */
+  async #waitForWork(): Promise<void> {
+    const { input, clock, signal } = this.#options;
+    if (this.#mail.length > 0) return;
+    const waits: Promise<void>[] = [input.available(), new Promise<void>((resolve) => (this.#wakeMail = resolve))];
+    const nextTimer = this.#nextTimer();
+    let timer: ReturnType<Clock['setTimeout']> | undefined;
+    if (nextTimer !== undefined) {
+      waits.push(new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, Math.max(0, nextTimer - clock.now())))));
+    }
+    let onAbort: (() => void) | undefined;
+    waits.push(
+      new Promise<void>((_, reject) => {
+        onAbort = () => reject(signal.reason ?? new SluiceError('SLUICE_CANCELLED', 'subtask cancelled'));
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    );
+    try {
+      await Promise.race(waits);
+    } finally {
+      this.#wakeMail = undefined;
+      if (timer !== undefined) clock.clearTimeout(timer);
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import type { KeySelector, LogicalNode } from '../api/index.ts';
+
+/** One operator placed in a stage, with its resolved uid. */
+export interface PlannedOperator {
+  readonly uid: string;
+  readonly name: string;
+  readonly node: LogicalNode;
+  /** Has keyed or operator state that goes into checkpoints (sources: split positions; sinks: transactions). */
+  readonly stateful: boolean;
+  /** Runs keyed: the stage's input is hash-partitioned by this selector (or the whole job runs at p = 1). */
+  readonly keySelector: KeySelector | undefined;
+}
+
+/** How records reach a stage's subtasks from the stage before it. */
+export type StageInput =
+  | { readonly stage: number; readonly partitioning: 'hash'; readonly keySelector: KeySelector }
+  | { readonly stage: number; readonly partitioning: 'rebalance' };
+
+/**
+ * A chain of operators connected by forward edges at one parallelism: each of its subtasks runs them in one async
+ * loop with no queue between them. Stages are connected by channels.
+ */
+export interface Stage {
+  readonly index: number;
+  readonly parallelism: number;
+  readonly operators: readonly PlannedOperator[];
+  /** `undefined` for a stage that starts with a source. */
+  readonly input: StageInput | undefined;
+  /** Index of the stage this one feeds, if any (each stage feeds at most one). */
+  readonly output: number | undefined;
+}
+
+/** The physical plan of a job: what the executor runs. */
+export interface PhysicalPlan {
+  readonly job: string;
+  /** The job's default parallelism after CLI overrides. */
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly stages: readonly Stage[];
+}
+
+/** A compact, serialisable view of the plan, stored in checkpoint manifests and shown by status. */
+export interface PlanSummaryOperator {
+  uid: string;
+  name: string;
+  kind: LogicalNode['kind'];
+  parallelism: number;
+  stateful: boolean;
+}
+
+export function summarizePlan(plan: PhysicalPlan): PlanSummaryOperator[] {
+  return plan.stages.flatMap((stage) =>
+    stage.operators.map((op) => ({
+      uid: op.uid,
+      name: op.name,
+      kind: op.node.kind,
+      parallelism: stage.parallelism,
+      stateful: op.stateful,
+    })),
+  );
+}

@@ -1,0 +1,189 @@
+import {
+  KEYED_KINDS,
+  JobParams,
+  recordLogicalGraph,
+  type JobDefinition,
+  type LogicalNode,
+} from '../api/index.ts';
+import { SluiceError } from '../errors/index.ts';
+import { JobValidationError } from './job-validation-error.ts';
+import type { PhysicalPlan, PlannedOperator, Stage, StageInput } from './physical-plan.ts';
+
+/** Largest maxParallelism accepted (as in Flink: key groups are addressed with 15 bits). */
+export const MAX_MAX_PARALLELISM = 32_768;
+export const DEFAULT_MAX_PARALLELISM = 128;
+const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const STATE_KINDS = new Set(['value', 'map', 'list']);
+
+/** Overrides applied on top of the job's own options (from the CLI or the service). */
+export interface PlanOverrides {
+  params?: JobParams;
+  /** Replaces the job's default parallelism (explicit per-operator parallelism stays). */
+  parallelism?: number;
+}
+
+/**
+ * Turns a job definition into a validated physical plan: resolves uids and parallelism, chains forward edges and
+ * splits stages at `keyBy` (hash) and `rebalance` edges. Every problem found is reported in one
+ * {@link JobValidationError}.
+ *
+ * @example
+ * ```ts
+ * const plan = buildPhysicalPlan(job, { parallelism: 4 });
+ * for (const stage of plan.stages) console.log(stage.parallelism, stage.operators.map((o) => o.uid));
+ * ```
+ */
+export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides = {}): PhysicalPlan {
+  const name = job.options.name;
+  const problems: string[] = [];
+  if (typeof name !== 'string' || !JOB_NAME.test(name)) {
+    problems.push(`job name ${JSON.stringify(name)} must be 1–128 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  }
+  const maxParallelism = job.options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
+  if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > MAX_MAX_PARALLELISM) {
+    problems.push(`maxParallelism must be an integer from 1 to ${MAX_MAX_PARALLELISM}, got ${String(maxParallelism)}`);
+  }
+  const parallelism = overrides.parallelism ?? job.options.parallelism ?? 1;
+  checkParallelism('the job', parallelism, maxParallelism, problems);
+
+  let nodes: LogicalNode[];
+  try {
+    nodes = recordLogicalGraph(job, overrides.params ?? new JobParams());
+  } catch (err) {
+    if (err instanceof SluiceError) throw err;
+    throw new SluiceError('SLUICE_JOB_BUILD_FAILED', `building the graph of job "${name}" threw: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+  if (nodes.length === 0) problems.push('the job defines no source: call env.source(...) in its build function');
+
+  const uids = resolveUids(nodes, problems);
+  const consumers = new Map<number, LogicalNode[]>();
+  for (const node of nodes) {
+    if (node.input === undefined) continue;
+    const list = consumers.get(node.input.node) ?? [];
+    list.push(node);
+    consumers.set(node.input.node, list);
+  }
+
+  for (const node of nodes) {
+    const uid = uids.get(node.id) ?? `#${node.id}`;
+    const consumed = consumers.get(node.id) ?? [];
+    if (consumed.length > 1) {
+      problems.push(`operator "${uid}" feeds ${consumed.length} operators (${consumed.map((c) => uids.get(c.id)).join(', ')}); fan-out is not supported yet: build a second pipeline from the source instead`);
+    }
+    if (consumed.length === 0 && node.kind !== 'sink') {
+      problems.push(`the pipeline ending at "${uid}" has no sink: end it with .sink(...)`);
+    }
+    if (node.parallelism !== undefined) checkParallelism(`operator "${uid}"`, node.parallelism, maxParallelism, problems);
+    if (KEYED_KINDS.has(node.kind) && node.input?.partitioning !== 'hash') {
+      problems.push(`operator "${uid}" (${node.kind}) is keyed but its input is not: add .keyBy(...) before it`);
+    }
+    if (node.kind === 'process' && node.fn.state !== undefined) {
+      const declared = Object.entries(node.fn.state);
+      if (declared.length > 0 && node.input?.partitioning !== 'hash') {
+        problems.push(`operator "${uid}" declares state (${declared.map(([n]) => n).join(', ')}) outside a keyed context: add .keyBy(...) before it`);
+      }
+      for (const [stateName, decl] of declared) {
+        if (typeof decl !== 'object' || decl === null || !STATE_KINDS.has((decl as { kind?: string }).kind ?? '')) {
+          problems.push(`operator "${uid}" declares state "${stateName}" that is not a valueState(), mapState() or listState() declaration`);
+        }
+      }
+    }
+    if (node.kind === 'source' && typeof node.source?.createReader !== 'function') {
+      problems.push(`source "${uid}" is not a Source (it has no createReader function)`);
+    }
+    if (node.kind === 'sink' && typeof node.sink?.createWriter !== 'function') {
+      problems.push(`sink "${uid}" is not a Sink (it has no createWriter function)`);
+    }
+    if ((node.kind === 'map' || node.kind === 'filter' || node.kind === 'flatMap' || node.kind === 'reduce') && typeof node.fn !== 'function') {
+      problems.push(`operator "${uid}" (${node.kind}) needs a function`);
+    }
+    if (node.kind === 'process' && typeof node.fn?.processElement !== 'function') {
+      problems.push(`operator "${uid}" (process) needs a processElement function`);
+    }
+  }
+  if (problems.length > 0) throw new JobValidationError(String(name), problems);
+
+  return { job: name, parallelism, maxParallelism, stages: chainStages(nodes, uids, parallelism) };
+}
+
+function checkParallelism(what: string, p: number, maxParallelism: number, problems: string[]): void {
+  if (!Number.isInteger(p) || p < 1) {
+    problems.push(`parallelism of ${what} must be a positive integer, got ${String(p)}`);
+  } else if (Number.isInteger(maxParallelism) && p > maxParallelism) {
+    problems.push(`parallelism ${p} of ${what} exceeds maxParallelism ${maxParallelism}: raise maxParallelism (fixed for the life of the job's state) or lower the parallelism`);
+  }
+}
+
+/** Explicit uids are kept; the others are derived from the operator's kind and position, e.g. `reduce-3`. */
+function resolveUids(nodes: readonly LogicalNode[], problems: string[]): Map<number, string> {
+  const uids = new Map<number, string>();
+  const seen = new Map<string, number>();
+  for (const node of nodes) {
+    const uid = node.uid ?? `${node.kind}-${node.id}`;
+    const previous = seen.get(uid);
+    if (previous !== undefined) {
+      problems.push(`uid "${uid}" is used by two operators (#${previous} and #${node.id}): uids must be unique`);
+    }
+    seen.set(uid, node.id);
+    uids.set(node.id, uid);
+  }
+  return uids;
+}
+
+/**
+ * Chains forward edges with equal parallelism into stages. A hash edge between two stages of parallelism 1 is also
+ * chained: every key group belongs to subtask 0, so the channel would only cost a copy.
+ */
+function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, string>, jobParallelism: number): Stage[] {
+  const stageOf = new Map<number, number>();
+  const building: Array<{ parallelism: number; operators: PlannedOperator[]; input: StageInput | undefined; output: number | undefined }> = [];
+
+  for (const node of nodes) {
+    const p = node.parallelism ?? jobParallelism;
+    const keySelector = node.input?.partitioning === 'hash' ? node.input.keySelector : undefined;
+    const op: PlannedOperator = {
+      uid: uids.get(node.id) ?? `${node.kind}-${node.id}`,
+      name: node.name,
+      node,
+      stateful: isStateful(node),
+      keySelector,
+    };
+    if (node.input === undefined) {
+      stageOf.set(node.id, building.length);
+      building.push({ parallelism: p, operators: [op], input: undefined, output: undefined });
+      continue;
+    }
+    const upstreamIndex = stageOf.get(node.input.node);
+    const upstream = upstreamIndex === undefined ? undefined : building[upstreamIndex];
+    if (upstream === undefined || upstreamIndex === undefined) continue; // validated above: inputs always precede
+    const chainable =
+      upstream.parallelism === p &&
+      (node.input.partitioning === 'forward' || (node.input.partitioning === 'hash' && p === 1));
+    if (chainable) {
+      upstream.operators.push(op);
+      stageOf.set(node.id, upstreamIndex);
+      continue;
+    }
+    const input: StageInput =
+      node.input.partitioning === 'hash' && node.input.keySelector !== undefined
+        ? { stage: upstreamIndex, partitioning: 'hash', keySelector: node.input.keySelector }
+        : { stage: upstreamIndex, partitioning: 'rebalance' };
+    upstream.output = building.length;
+    stageOf.set(node.id, building.length);
+    building.push({ parallelism: p, operators: [op], input, output: undefined });
+  }
+  return building.map((s, index) => ({ index, ...s }));
+}
+
+function isStateful(node: LogicalNode): boolean {
+  switch (node.kind) {
+    case 'source':
+    case 'sink':
+    case 'reduce':
+      return true;
+    case 'process':
+      return node.fn.state !== undefined && Object.keys(node.fn.state).length > 0;
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,1 @@
+export { packValue, unpackValue } from './operator-state-codec.ts';
