@@ -1,0 +1,642 @@
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { Level, type BatchOperation } from 'level';
+import { Packr } from 'msgpackr';
+import { SluiceError } from '../errors/index.ts';
+import { silentLogger, type Logger } from '../logging/index.ts';
+import {
+  CheckpointErrorCodes,
+  checkId,
+  checkInt,
+  checkKind,
+  checkString,
+  decodeManifest,
+  encodeManifest,
+  ID_DIGITS,
+  MANIFEST_FORMAT_VERSION,
+  validateManifest,
+  type BlobRef,
+  type CheckpointKind,
+  type CheckpointManifest,
+} from './manifest.ts';
+
+/*
+ * On-disk format (LevelDB at `<dataDir>/checkpoints`, string keys, binary values; also in docs/checkpoints.md):
+ *
+ *   checkpoint!manifest!<job>!<id>                          crc32 (4 bytes BE) ‖ msgpack(CheckpointManifest)
+ *   checkpoint!blob!<job>!<id>!<operatorUid>!kg!<keyGroup>  keyed state of one key group (runtime/state format)
+ *   checkpoint!blob!<job>!<id>!<operatorUid>!op!<subtask>   operator state of one old subtask
+ *   checkpoint!last-id!<job>                                 highest id ever written (decimal text): ids never repeat
+ *
+ * <id> is zero-padded to 12 digits and <keyGroup>/<subtask> to 5, so key order is numeric order. In <job> and
+ * <operatorUid>, '%' is written '%25' and '!' '%21', so a name can never reach into the next key field. A checkpoint
+ * exists once its manifest exists; manifest and blobs are written in one atomic batch, so a crash never leaves a
+ * manifest without its blobs (blobs without a manifest cannot happen either).
+ */
+const ROOT = 'checkpoint!';
+
+/** Directory of the checkpoint LevelDB inside a data directory. */
+export function checkpointDbPath(dataDir: string): string {
+  return join(dataDir, 'checkpoints');
+}
+
+/** A blob to store with a checkpoint: keyed state of one key group, or operator state of one subtask. */
+export interface BlobInput {
+  operatorUid: string;
+  keyGroup?: number;
+  subtask?: number;
+  bytes: Uint8Array;
+}
+
+/** A verified checkpoint in memory: its manifest and its blobs, grouped for restoring operators. */
+export interface LoadedCheckpoint {
+  manifest: CheckpointManifest;
+  /** Keyed blobs of one operator by key group (empty map when the operator has none). */
+  keyedState(operatorUid: string): Map<number, Uint8Array>;
+  /** Operator-state blobs of one operator by old subtask index. */
+  operatorState(operatorUid: string): Map<number, Uint8Array>;
+}
+
+/** One line of `sluice checkpoints`. A corrupt manifest shows zeros for what could not be read. */
+export interface CheckpointInfo {
+  job: string;
+  id: number;
+  kind: CheckpointKind;
+  timestamp: number;
+  durationMs: number;
+  totalBytes: number;
+  status: 'valid' | 'corrupt' | 'incomplete';
+}
+
+/** A LevelDB batch operation as the store writes it. */
+export type StoreBatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+
+/** Options for {@link CheckpointStore.open}. */
+export interface CheckpointStoreOptions {
+  logger?: Logger;
+  /**
+   * Test hook: runs right before the atomic batch of {@link CheckpointStore.write} with its operations. Throwing
+   * (or adding an invalid operation) makes the write fail, which must leave no visible checkpoint.
+   */
+  beforeBatch?: (ops: StoreBatchOp[]) => void | Promise<void>;
+}
+
+type Db = Level<string, Uint8Array>;
+
+// Export files: msgpack, records off (plain data), binary blobs as msgpack bin.
+const exportPackr = new Packr({ useRecords: false, moreTypes: true });
+const EXPORT_FORMAT = 'sluice-checkpoint-export';
+
+/**
+ * All jobs' checkpoints and savepoints, in one LevelDB per data directory.
+ *
+ * @example
+ * ```ts
+ * const store = await CheckpointStore.open('/var/lib/sluice', { logger });
+ * const id = await store.nextId('orders');
+ * await store.write({ job: 'orders', id, kind: 'checkpoint', timestamp: Date.now(), durationMs: 85, parallelism: 2,
+ *   maxParallelism: 128, operators, sourcePositions }, blobs);
+ * const latest = await store.latestValid('orders'); // after a restart
+ * await backend.restore(latest!.keyedState('count-per-user'));
+ * ```
+ */
+export class CheckpointStore {
+  readonly #db: Db;
+  readonly #logger: Logger;
+  readonly #beforeBatch: CheckpointStoreOptions['beforeBatch'];
+  #closed = false;
+  /** Writes and deletes run one at a time, so retention never races a write. */
+  #serial: Promise<unknown> = Promise.resolve();
+
+  private constructor(db: Db, options: CheckpointStoreOptions) {
+    this.#db = db;
+    this.#logger = options.logger ?? silentLogger();
+    this.#beforeBatch = options.beforeBatch;
+  }
+
+  /**
+   * Opens (creating if needed) the store at `<dataDir>/checkpoints`. Throws `SLUICE_CHECKPOINT_STORE_LOCKED` when
+   * another process (or another open store) holds it, `SLUICE_CHECKPOINT_STORE_UNREADABLE` otherwise.
+   */
+  static async open(dataDir: string, options: CheckpointStoreOptions = {}): Promise<CheckpointStore> {
+    const location = checkpointDbPath(dataDir);
+    try {
+      await mkdir(location, { recursive: true });
+    } catch (err) {
+      throw new SluiceError(
+        CheckpointErrorCodes.storeUnreadable,
+        `cannot create the checkpoint store directory ${location}: ${(err as Error).message}; check the data directory and its permissions`,
+        { cause: err },
+      );
+    }
+    const db: Db = new Level<string, Uint8Array>(location, { valueEncoding: 'view' });
+    try {
+      await db.open();
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      if (code === 'LEVEL_LOCKED') {
+        throw new SluiceError(
+          CheckpointErrorCodes.storeLocked,
+          `checkpoint store ${location} is locked by another process or store (is another sluice service running ` +
+            `with this data directory?); stop it, or use another data directory`,
+          { cause: err, retriable: true },
+        );
+      }
+      throw new SluiceError(
+        CheckpointErrorCodes.storeUnreadable,
+        `cannot open the checkpoint store ${location}: ${(err as Error).message}; check the directory's permissions ` +
+          `and free disk space, or restore it from a backup (sluice restore)`,
+        { cause: err },
+      );
+    }
+    return new CheckpointStore(db, options);
+  }
+
+  /** The next checkpoint id of `job`: one more than any id it ever had (also after deletes and restarts). */
+  async nextId(job: string): Promise<number> {
+    this.#checkOpen();
+    checkString(job, 'job');
+    const last = await this.#db.get(lastIdKey(job));
+    let max = last === undefined ? 0 : Number(new TextDecoder().decode(last));
+    const prefix = manifestPrefix(job);
+    for await (const key of this.#db.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) {
+      max = Math.max(max, Number(key.slice(prefix.length)));
+    }
+    return max + 1;
+  }
+
+  /**
+   * Stores a checkpoint: blobs, manifest and the job's id high-water mark in one atomic LevelDB batch (crc32 per
+   * blob). The checkpoint exists only once this resolves. Then applies retention: only the newest `retain`
+   * (default 3) checkpoints of the job are kept; savepoints are never deleted by retention.
+   */
+  async write(
+    manifest: Omit<CheckpointManifest, 'blobs' | 'totalBytes' | 'formatVersion'>,
+    blobs: BlobInput[],
+    options: { retain?: number } = {},
+  ): Promise<CheckpointManifest> {
+    const retain = options.retain ?? 3;
+    if (!Number.isInteger(retain) || retain < 1) {
+      throw new SluiceError(
+        CheckpointErrorCodes.invalid,
+        `checkpoint retention ${String(retain)} is invalid; keep at least 1 checkpoint (default 3)`,
+      );
+    }
+    return this.#exclusive(async () => {
+      const written = await this.#writeBatch(manifest, blobs);
+      if (written.kind === 'checkpoint') {
+        try {
+          await this.#applyRetention(written.job, retain);
+        } catch (err) {
+          // The checkpoint is complete; failing it now would only make the caller retry a good checkpoint.
+          this.#logger.warn({ err, job: written.job, checkpoint: written.id }, 'checkpoint retention failed; old checkpoints stay until the next one');
+        }
+      }
+      return written;
+    });
+  }
+
+  /** The job's checkpoints and savepoints, newest first, each verified (blob presence, size and crc). */
+  async list(job: string): Promise<CheckpointInfo[]> {
+    this.#checkOpen();
+    checkString(job, 'job');
+    const out: CheckpointInfo[] = [];
+    for await (const [id, value] of this.#manifests(job)) {
+      let manifest: CheckpointManifest;
+      try {
+        manifest = decodeManifest(value, describe(job, id));
+      } catch {
+        out.push({ job, id, kind: 'checkpoint', timestamp: 0, durationMs: 0, totalBytes: 0, status: 'corrupt' });
+        continue;
+      }
+      const { problem } = await this.#readBlobs(manifest);
+      out.push({
+        job,
+        id,
+        kind: manifest.kind,
+        timestamp: manifest.timestamp,
+        durationMs: manifest.durationMs,
+        totalBytes: manifest.totalBytes,
+        status: problem === undefined ? 'valid' : problem.missing ? 'incomplete' : 'corrupt',
+      });
+    }
+    return out;
+  }
+
+  /**
+   * The newest valid checkpoint or savepoint of `job` (only of `kinds` when given). Corrupt or incomplete ones are
+   * skipped with a warning naming the one used instead. `undefined` when the job has none; throws
+   * `SLUICE_CHECKPOINT_NONE_VALID` when it has some but none is valid.
+   */
+  async latestValid(job: string, options: { kinds?: CheckpointKind[] } = {}): Promise<LoadedCheckpoint | undefined> {
+    this.#checkOpen();
+    checkString(job, 'job');
+    const skipped: Array<{ id: number; reason: string }> = [];
+    for await (const [id, value] of this.#manifests(job)) {
+      let loaded: LoadedCheckpoint;
+      try {
+        const manifest = decodeManifest(value, describe(job, id));
+        if (options.kinds !== undefined && !options.kinds.includes(manifest.kind)) continue;
+        loaded = await this.#loadVerified(manifest);
+      } catch (err) {
+        skipped.push({ id, reason: (err as Error).message });
+        continue;
+      }
+      for (const s of skipped) {
+        this.#logger.warn(
+          { job, checkpoint: s.id, usedInstead: id, reason: s.reason },
+          `checkpoint ${s.id} of job "${job}" is not usable; restoring from checkpoint ${id}`,
+        );
+      }
+      return loaded;
+    }
+    if (skipped.length === 0) return undefined;
+    throw new SluiceError(
+      CheckpointErrorCodes.noneValid,
+      `job "${job}" has ${skipped.length} checkpoint(s) but none is valid (${skipped.map((s) => s.id).join(', ')}): ` +
+        `${skipped[0]!.reason} — import a savepoint or backup (sluice restore), or clear the job's checkpoints ` +
+        `(sluice clear) to start from the sources' earliest positions`,
+    );
+  }
+
+  /** Loads and verifies one checkpoint; `SLUICE_CHECKPOINT_NOT_FOUND` or `SLUICE_CHECKPOINT_CORRUPT`. */
+  async load(job: string, id: number): Promise<LoadedCheckpoint> {
+    this.#checkOpen();
+    checkString(job, 'job');
+    checkId(id);
+    const value = await this.#db.get(manifestKey(job, id));
+    if (value === undefined) throw notFound(job, id);
+    return this.#loadVerified(decodeManifest(value, describe(job, id)));
+  }
+
+  /** Deletes one checkpoint or savepoint (manifest and blobs, atomically); `SLUICE_CHECKPOINT_NOT_FOUND` if absent. */
+  async delete(job: string, id: number): Promise<void> {
+    this.#checkOpen();
+    checkString(job, 'job');
+    checkId(id);
+    await this.#exclusive(async () => {
+      if (!(await this.#deleteOne(job, id))) throw notFound(job, id);
+    });
+  }
+
+  /** Deletes every checkpoint and savepoint of `job`. The id high-water mark stays: later ids keep increasing. */
+  async deleteAll(job: string): Promise<void> {
+    this.#checkOpen();
+    checkString(job, 'job');
+    await this.#exclusive(async () => {
+      const manifests = manifestPrefix(job);
+      const blobs = `${ROOT}blob!${escapePart(job)}!`;
+      // Manifests first: a crash in between leaves only unreferenced blobs, never a checkpoint missing blobs.
+      await this.#db.clear({ gte: manifests, lt: prefixEnd(manifests) });
+      await this.#db.clear({ gte: blobs, lt: prefixEnd(blobs) });
+    });
+  }
+
+  /**
+   * Writes one checkpoint into a portable file: msgpack of `{ format: 'sluice-checkpoint-export', version: 1,
+   * manifest, blobs: Uint8Array[] (in manifest.blobs order) }`. The checkpoint is verified first.
+   */
+  async exportTo(job: string, id: number, file: string): Promise<void> {
+    const loaded = (await this.load(job, id)) as VerifiedCheckpoint;
+    const manifest = loaded.manifest;
+    const bytes = exportPackr.pack({
+      format: EXPORT_FORMAT,
+      version: 1,
+      manifest,
+      blobs: manifest.blobs.map((ref) => loaded.blob(ref.key)),
+    });
+    const tmp = `${file}.tmp-${process.pid}`;
+    try {
+      await writeFile(tmp, bytes);
+      await rename(tmp, file); // readers never see a half-written export
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new SluiceError(
+        CheckpointErrorCodes.writeFailed,
+        `cannot write the export of checkpoint ${id} of job "${job}" to ${file}: ${(err as Error).message}; check the path and free space`,
+        { cause: err },
+      );
+    }
+  }
+
+  /**
+   * Imports an export file as a new savepoint (of `options.job`, default the exported job) with a new id; every
+   * blob's size and crc are verified first. Returns the stored manifest.
+   */
+  async importFrom(file: string, options: { job?: string } = {}): Promise<CheckpointManifest> {
+    this.#checkOpen();
+    let raw: Uint8Array;
+    try {
+      raw = await readFile(file);
+    } catch (err) {
+      throw new SluiceError(CheckpointErrorCodes.notFound, `cannot read checkpoint export ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    let decoded: unknown;
+    try {
+      decoded = exportPackr.unpack(raw);
+    } catch (err) {
+      throw importCorrupt(file, 'it is not valid msgpack', err);
+    }
+    const doc = decoded as { format?: unknown; version?: unknown; manifest?: unknown; blobs?: unknown };
+    if (typeof doc !== 'object' || doc === null || doc.format !== EXPORT_FORMAT || doc.version !== 1) {
+      throw importCorrupt(file, `it is not a ${EXPORT_FORMAT} file of version 1`);
+    }
+    let manifest: CheckpointManifest;
+    try {
+      manifest = validateManifest(doc.manifest);
+    } catch (err) {
+      throw importCorrupt(file, (err as Error).message, err);
+    }
+    const blobs = doc.blobs;
+    if (!Array.isArray(blobs) || blobs.length !== manifest.blobs.length) {
+      throw importCorrupt(file, 'its blob list does not match its manifest');
+    }
+    const inputs: BlobInput[] = manifest.blobs.map((ref, i) => {
+      const bytes: unknown = blobs[i];
+      if (!(bytes instanceof Uint8Array)) throw importCorrupt(file, `blob ${ref.key} is not binary`);
+      const problem = checkBlob(ref, bytes);
+      if (problem !== undefined) throw importCorrupt(file, `blob ${ref.key} ${problem}`);
+      return blobInput(ref, bytes);
+    });
+    const job = options.job ?? manifest.job;
+    checkString(job, 'job');
+    return this.#exclusive(async () => {
+      const id = await this.nextId(job);
+      const { blobs: _refs, totalBytes: _total, formatVersion: _v, ...rest } = manifest;
+      return this.#writeBatch({ ...rest, job, id, kind: 'savepoint' }, inputs);
+    });
+  }
+
+  /** Closes the LevelDB; the store cannot be used afterwards. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#serial.catch(() => undefined);
+    await this.#db.close();
+  }
+
+  async #writeBatch(
+    input: Omit<CheckpointManifest, 'blobs' | 'totalBytes' | 'formatVersion'>,
+    blobs: BlobInput[],
+  ): Promise<CheckpointManifest> {
+    this.#checkOpen();
+    const manifest = buildManifest(input, blobs);
+    const { job, id } = manifest;
+    if ((await this.#db.get(manifestKey(job, id))) !== undefined) {
+      throw new SluiceError(
+        CheckpointErrorCodes.exists,
+        `checkpoint ${id} of job "${job}" already exists; take ids from store.nextId("${job}")`,
+      );
+    }
+    const ops: StoreBatchOp[] = [];
+    for (let i = 0; i < blobs.length; i++) ops.push({ type: 'put', key: manifest.blobs[i]!.key, value: blobs[i]!.bytes });
+    ops.push({ type: 'put', key: manifestKey(job, id), value: encodeManifest(manifest) });
+    const last = await this.#db.get(lastIdKey(job));
+    const lastId = last === undefined ? 0 : Number(new TextDecoder().decode(last));
+    ops.push({ type: 'put', key: lastIdKey(job), value: new TextEncoder().encode(String(Math.max(lastId, id))) });
+    try {
+      await this.#beforeBatch?.(ops);
+      // No options argument: a first batch() with options makes every later batch ~4× slower (MEASURED.md).
+      await this.#db.batch(ops as Array<BatchOperation<Db, string, Uint8Array>>);
+    } catch (err) {
+      throw new SluiceError(
+        CheckpointErrorCodes.writeFailed,
+        `writing checkpoint ${id} of job "${job}" (${manifest.blobs.length} blobs, ${manifest.totalBytes} bytes) failed: ` +
+          `${(err as Error).message}; nothing was stored, the previous checkpoint stays the latest — check free disk space`,
+        { cause: err, retriable: true },
+      );
+    }
+    return manifest;
+  }
+
+  async #applyRetention(job: string, retain: number): Promise<void> {
+    const checkpoints: number[] = [];
+    for await (const [id, value] of this.#manifests(job)) {
+      let kind: CheckpointKind;
+      try {
+        kind = decodeManifest(value, describe(job, id)).kind;
+      } catch {
+        continue; // unreadable: leave it for the user to inspect and delete
+      }
+      if (kind === 'checkpoint') checkpoints.push(id);
+    }
+    for (const id of checkpoints.slice(retain)) await this.#deleteOne(job, id);
+  }
+
+  async #deleteOne(job: string, id: number): Promise<boolean> {
+    const prefix = blobPrefix(job, id);
+    const ops: StoreBatchOp[] = [];
+    for await (const key of this.#db.keys({ gte: prefix, lt: prefixEnd(prefix) })) ops.push({ type: 'del', key });
+    const exists = (await this.#db.get(manifestKey(job, id))) !== undefined;
+    if (!exists && ops.length === 0) return false;
+    ops.push({ type: 'del', key: manifestKey(job, id) });
+    await this.#db.batch(ops as Array<BatchOperation<Db, string, Uint8Array>>);
+    return true;
+  }
+
+  /** Manifests of a job as [id, raw value], newest first. */
+  async *#manifests(job: string): AsyncGenerator<[number, Uint8Array]> {
+    const prefix = manifestPrefix(job);
+    for await (const [key, value] of this.#db.iterator({ gte: prefix, lt: prefixEnd(prefix), reverse: true })) {
+      yield [Number(key.slice(prefix.length)), value];
+    }
+  }
+
+  async #readBlobs(manifest: CheckpointManifest): Promise<{
+    blobs: Map<string, Uint8Array>;
+    problem?: { ref: BlobRef; missing: boolean; what: string };
+  }> {
+    const keys = manifest.blobs.map((b) => b.key);
+    const values = keys.length === 0 ? [] : await this.#db.getMany(keys);
+    const blobs = new Map<string, Uint8Array>();
+    for (let i = 0; i < keys.length; i++) {
+      const ref = manifest.blobs[i]!;
+      const value = values[i];
+      if (value === undefined) return { blobs, problem: { ref, missing: true, what: 'is missing' } };
+      const problem = checkBlob(ref, value);
+      if (problem !== undefined) return { blobs, problem: { ref, missing: false, what: problem } };
+      blobs.set(ref.key, value);
+    }
+    return { blobs };
+  }
+
+  async #loadVerified(manifest: CheckpointManifest): Promise<VerifiedCheckpoint> {
+    const { blobs, problem } = await this.#readBlobs(manifest);
+    if (problem !== undefined) {
+      throw new SluiceError(
+        CheckpointErrorCodes.corrupt,
+        `${describe(manifest.job, manifest.id)} is ${problem.missing ? 'incomplete' : 'corrupt'}: blob ` +
+          `${problem.ref.key} ${problem.what}; restore from an earlier checkpoint (latestValid does this) or a savepoint, ` +
+          `and delete this one (sluice checkpoints delete ${manifest.job} ${manifest.id})`,
+      );
+    }
+    return new VerifiedCheckpoint(manifest, blobs);
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#serial.then(fn, fn);
+    this.#serial = run.catch(() => undefined);
+    return run;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) {
+      throw new SluiceError(CheckpointErrorCodes.storeClosed, 'the checkpoint store is closed; open it again with CheckpointStore.open()');
+    }
+  }
+}
+
+/** @internal */
+class VerifiedCheckpoint implements LoadedCheckpoint {
+  readonly manifest: CheckpointManifest;
+  readonly #blobs: Map<string, Uint8Array>;
+
+  constructor(manifest: CheckpointManifest, blobs: Map<string, Uint8Array>) {
+    this.manifest = manifest;
+    this.#blobs = blobs;
+  }
+
+  keyedState(operatorUid: string): Map<number, Uint8Array> {
+    const out = new Map<number, Uint8Array>();
+    for (const ref of this.manifest.blobs) {
+      if (ref.operatorUid === operatorUid && ref.keyGroup !== undefined) out.set(ref.keyGroup, this.#blobs.get(ref.key)!);
+    }
+    return out;
+  }
+
+  operatorState(operatorUid: string): Map<number, Uint8Array> {
+    const out = new Map<number, Uint8Array>();
+    for (const ref of this.manifest.blobs) {
+      if (ref.operatorUid === operatorUid && ref.subtask !== undefined) out.set(ref.subtask, this.#blobs.get(ref.key)!);
+    }
+    return out;
+  }
+
+  blob(key: string): Uint8Array {
+    return this.#blobs.get(key)!;
+  }
+}
+
+function buildManifest(
+  input: Omit<CheckpointManifest, 'blobs' | 'totalBytes' | 'formatVersion'>,
+  blobs: BlobInput[],
+): CheckpointManifest {
+  checkString(input.job, 'job');
+  checkId(input.id);
+  checkKind(input.kind);
+  const refs: BlobRef[] = [];
+  const seen = new Set<string>();
+  let totalBytes = 0;
+  for (const blob of blobs) {
+    checkString(blob.operatorUid, 'blobs[].operatorUid');
+    if (!(blob.bytes instanceof Uint8Array)) {
+      throw new SluiceError(CheckpointErrorCodes.invalid, `blob of operator "${blob.operatorUid}" has no bytes (Uint8Array)`);
+    }
+    let key: string;
+    if (blob.keyGroup !== undefined && blob.subtask === undefined) {
+      checkInt(blob.keyGroup, 'blobs[].keyGroup', 0);
+      if (blob.keyGroup >= input.maxParallelism) {
+        throw new SluiceError(
+          CheckpointErrorCodes.invalid,
+          `blob of operator "${blob.operatorUid}" has key group ${blob.keyGroup}, beyond maxParallelism ${input.maxParallelism}`,
+        );
+      }
+      key = `${blobPrefix(input.job, input.id)}${escapePart(blob.operatorUid)}!kg!${pad(blob.keyGroup, 5)}`;
+    } else if (blob.subtask !== undefined && blob.keyGroup === undefined) {
+      checkInt(blob.subtask, 'blobs[].subtask', 0);
+      key = `${blobPrefix(input.job, input.id)}${escapePart(blob.operatorUid)}!op!${pad(blob.subtask, 5)}`;
+    } else {
+      throw new SluiceError(
+        CheckpointErrorCodes.invalid,
+        `blob of operator "${blob.operatorUid}" must have exactly one of keyGroup (keyed state) and subtask (operator state)`,
+      );
+    }
+    if (seen.has(key)) {
+      throw new SluiceError(CheckpointErrorCodes.invalid, `checkpoint ${input.id} of job "${input.job}" has two blobs for ${key}`);
+    }
+    seen.add(key);
+    const ref: BlobRef = { key, operatorUid: blob.operatorUid, size: blob.bytes.length, crc32: crc32(blob.bytes) };
+    if (blob.keyGroup !== undefined) ref.keyGroup = blob.keyGroup;
+    if (blob.subtask !== undefined) ref.subtask = blob.subtask;
+    refs.push(ref);
+    totalBytes += blob.bytes.length;
+  }
+  const manifest: CheckpointManifest = {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    job: input.job,
+    id: input.id,
+    kind: input.kind,
+    timestamp: input.timestamp,
+    durationMs: input.durationMs,
+    parallelism: input.parallelism,
+    maxParallelism: input.maxParallelism,
+    operators: input.operators,
+    sourcePositions: input.sourcePositions,
+    blobs: refs,
+    totalBytes,
+  };
+  return validateManifest(manifest);
+}
+
+function blobInput(ref: BlobRef, bytes: Uint8Array): BlobInput {
+  const input: BlobInput = { operatorUid: ref.operatorUid, bytes };
+  if (ref.keyGroup !== undefined) input.keyGroup = ref.keyGroup;
+  if (ref.subtask !== undefined) input.subtask = ref.subtask;
+  return input;
+}
+
+/** Why a blob does not match its ref, or undefined when it does. */
+function checkBlob(ref: BlobRef, bytes: Uint8Array): string | undefined {
+  if (bytes.length !== ref.size) return `has ${bytes.length} bytes, expected ${ref.size}`;
+  if (crc32(bytes) !== ref.crc32) return 'failed its checksum';
+  return undefined;
+}
+
+function escapePart(part: string): string {
+  return part.replace(/%/g, '%25').replace(/!/g, '%21');
+}
+
+function pad(n: number, digits: number): string {
+  return String(n).padStart(digits, '0');
+}
+
+function manifestPrefix(job: string): string {
+  return `${ROOT}manifest!${escapePart(job)}!`;
+}
+
+function manifestKey(job: string, id: number): string {
+  return manifestPrefix(job) + pad(id, ID_DIGITS);
+}
+
+function blobPrefix(job: string, id: number): string {
+  return `${ROOT}blob!${escapePart(job)}!${pad(id, ID_DIGITS)}!`;
+}
+
+function lastIdKey(job: string): string {
+  return `${ROOT}last-id!${escapePart(job)}`;
+}
+
+/** Exclusive upper bound of the keys starting with `prefix` (which ends in '!'): '"' is the byte after '!'. */
+function prefixEnd(prefix: string): string {
+  return `${prefix.slice(0, -1)}"`;
+}
+
+function describe(job: string, id: number): string {
+  return `checkpoint ${id} of job "${job}"`;
+}
+
+function notFound(job: string, id: number): SluiceError {
+  return new SluiceError(
+    CheckpointErrorCodes.notFound,
+    `checkpoint ${id} of job "${job}" does not exist; list the job's checkpoints with sluice checkpoints ${job}`,
+  );
+}
+
+function importCorrupt(file: string, what: string, cause?: unknown): SluiceError {
+  return new SluiceError(
+    CheckpointErrorCodes.corrupt,
+    `checkpoint export ${file} is corrupt: ${what}; nothing was imported — export the checkpoint again`,
+    cause === undefined ? {} : { cause },
+  );
+}

@@ -1,0 +1,12 @@
+export { CheckpointStore, checkpointDbPath } from './checkpoint-store.ts';
+export type {
+  BlobInput,
+  LoadedCheckpoint,
+  CheckpointInfo,
+  CheckpointStoreOptions,
+  StoreBatchOp,
+} from './checkpoint-store.ts';
+export { CheckpointErrorCodes, validateManifest, MANIFEST_FORMAT_VERSION } from './manifest.ts';
+export type { CheckpointKind, OperatorSummary, BlobRef, CheckpointManifest } from './manifest.ts';
+export { CheckpointCoordinator, DEFAULT_CHECKPOINT_TIMEOUT_MS, DEFAULT_RETAINED_CHECKPOINTS } from './checkpoint-coordinator.ts';
+export type { CheckpointCoordinatorOptions } from './checkpoint-coordinator.ts';

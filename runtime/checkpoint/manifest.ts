@@ -1,0 +1,200 @@
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import { SluiceError } from '../errors/index.ts';
+
+/** A regular (retained, periodically replaced) checkpoint, or a savepoint the user asked for and keeps. */
+export type CheckpointKind = 'checkpoint' | 'savepoint';
+
+/** One operator of the plan the checkpoint was taken from. */
+export interface OperatorSummary {
+  uid: string;
+  name: string;
+  parallelism: number;
+  stateful: boolean;
+}
+
+/**
+ * One stored blob: keyed state of one key group (`keyGroup`) or operator state of one subtask (`subtask`) of the
+ * operator `operatorUid`. `key` is its LevelDB key; `size` and `crc32` (node:zlib crc32 of the bytes) are checked
+ * on every load.
+ */
+export interface BlobRef {
+  key: string;
+  operatorUid: string;
+  keyGroup?: number;
+  subtask?: number;
+  size: number;
+  crc32: number;
+}
+
+/**
+ * Everything needed to restore a job: written last, in the same atomic batch as its blobs.
+ *
+ * @example
+ * ```ts
+ * const m = await store.write({ job: 'orders', id, kind: 'checkpoint', timestamp: clock.now(), durationMs: 120,
+ *   parallelism: 2, maxParallelism: 128, operators, sourcePositions: { 'source-1': [{ split: 'orders-0', position: 42 }] } },
+ *   blobs);
+ * ```
+ */
+export interface CheckpointManifest {
+  formatVersion: 1;
+  job: string;
+  id: number;
+  kind: CheckpointKind;
+  timestamp: number;
+  durationMs: number;
+  parallelism: number;
+  maxParallelism: number;
+  operators: OperatorSummary[];
+  /** Per source uid, the position of each split (Kafka: next offset). Plain data: it is stored as msgpack. */
+  sourcePositions: Record<string, Array<{ split: string; position: unknown }>>;
+  blobs: BlobRef[];
+  totalBytes: number;
+}
+
+/** Error codes of the checkpoint store. */
+export const CheckpointErrorCodes = {
+  notFound: 'SLUICE_CHECKPOINT_NOT_FOUND',
+  corrupt: 'SLUICE_CHECKPOINT_CORRUPT',
+  noneValid: 'SLUICE_CHECKPOINT_NONE_VALID',
+  exists: 'SLUICE_CHECKPOINT_EXISTS',
+  invalid: 'SLUICE_CHECKPOINT_INVALID',
+  storeLocked: 'SLUICE_CHECKPOINT_STORE_LOCKED',
+  storeUnreadable: 'SLUICE_CHECKPOINT_STORE_UNREADABLE',
+  storeClosed: 'SLUICE_CHECKPOINT_STORE_CLOSED',
+  writeFailed: 'SLUICE_CHECKPOINT_WRITE_FAILED',
+} as const;
+
+export const MANIFEST_FORMAT_VERSION = 1;
+
+/** Ids are zero-padded to this many digits in keys, so lexicographic key order is numeric id order. */
+export const ID_DIGITS = 12;
+export const MAX_CHECKPOINT_ID = 10 ** ID_DIGITS - 1;
+
+// Manifests are plain data: msgpack maps decode as plain objects (records off, so other tools can read them).
+const manifestPackr = new Packr({ useRecords: false, moreTypes: true });
+
+/**
+ * Manifest value format: `crc32 (4 bytes, big-endian) ‖ msgpack(manifest)`; the crc covers the msgpack bytes, so a
+ * damaged manifest is detected like a damaged blob.
+ * @internal
+ */
+export function encodeManifest(manifest: CheckpointManifest): Uint8Array {
+  const body = manifestPackr.pack(manifest);
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, crc32(body));
+  out.set(body, 4);
+  return out;
+}
+
+/** Decodes and validates a manifest value; throws `SLUICE_CHECKPOINT_CORRUPT` saying what is wrong. @internal */
+export function decodeManifest(value: Uint8Array, where: string): CheckpointManifest {
+  if (value.length < 5) throw corruptManifest(where, 'it is truncated');
+  const body = value.subarray(4);
+  const expected = new DataView(value.buffer, value.byteOffset, 4).getUint32(0);
+  if (crc32(body) !== expected) throw corruptManifest(where, 'it failed its checksum');
+  let decoded: unknown;
+  try {
+    decoded = manifestPackr.unpack(body);
+  } catch (err) {
+    throw corruptManifest(where, 'it cannot be decoded', err);
+  }
+  try {
+    return validateManifest(decoded);
+  } catch (err) {
+    throw corruptManifest(where, (err as Error).message, err);
+  }
+}
+
+/** Checks the shape of a manifest (from storage or an export file); throws `SLUICE_CHECKPOINT_INVALID`. */
+export function validateManifest(value: unknown): CheckpointManifest {
+  const m = asRecord(value, 'manifest');
+  if (m['formatVersion'] !== MANIFEST_FORMAT_VERSION) {
+    throw invalid(`manifest formatVersion ${String(m['formatVersion'])} is not supported; this version reads 1`);
+  }
+  checkString(m['job'], 'job');
+  checkId(m['id']);
+  checkKind(m['kind']);
+  checkNumber(m['timestamp'], 'timestamp');
+  checkNumber(m['durationMs'], 'durationMs');
+  checkInt(m['parallelism'], 'parallelism', 1);
+  checkInt(m['maxParallelism'], 'maxParallelism', 1);
+  if (!Array.isArray(m['operators'])) throw invalid('manifest field operators must be an array');
+  for (const op of m['operators'] as unknown[]) {
+    const o = asRecord(op, 'operators[]');
+    checkString(o['uid'], 'operators[].uid');
+    if (typeof o['name'] !== 'string') throw invalid('manifest field operators[].name must be a string');
+    checkInt(o['parallelism'], 'operators[].parallelism', 1);
+    if (typeof o['stateful'] !== 'boolean') throw invalid('manifest field operators[].stateful must be a boolean');
+  }
+  const positions = asRecord(m['sourcePositions'], 'sourcePositions');
+  for (const [uid, splits] of Object.entries(positions)) {
+    if (!Array.isArray(splits)) throw invalid(`manifest sourcePositions["${uid}"] must be an array`);
+    for (const s of splits as unknown[]) checkString(asRecord(s, 'sourcePositions[][]')['split'], 'sourcePositions[][].split');
+  }
+  if (!Array.isArray(m['blobs'])) throw invalid('manifest field blobs must be an array');
+  for (const b of m['blobs'] as unknown[]) {
+    const r = asRecord(b, 'blobs[]');
+    checkString(r['key'], 'blobs[].key');
+    checkString(r['operatorUid'], 'blobs[].operatorUid');
+    if ((r['keyGroup'] === undefined) === (r['subtask'] === undefined)) {
+      throw invalid('manifest blobs[] must have exactly one of keyGroup and subtask');
+    }
+    if (r['keyGroup'] !== undefined) checkInt(r['keyGroup'], 'blobs[].keyGroup', 0);
+    if (r['subtask'] !== undefined) checkInt(r['subtask'], 'blobs[].subtask', 0);
+    checkInt(r['size'], 'blobs[].size', 0);
+    checkInt(r['crc32'], 'blobs[].crc32', 0);
+  }
+  checkInt(m['totalBytes'], 'totalBytes', 0);
+  return m as unknown as CheckpointManifest;
+}
+
+/** Throws `SLUICE_CHECKPOINT_INVALID` unless `id` is an integer in 1..999,999,999,999. @internal */
+export function checkId(id: unknown): asserts id is number {
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > MAX_CHECKPOINT_ID) {
+    throw invalid(`checkpoint id ${String(id)} is invalid; ids are integers from 1 to ${MAX_CHECKPOINT_ID}`);
+  }
+}
+
+/** @internal */
+export function checkKind(kind: unknown): asserts kind is CheckpointKind {
+  if (kind !== 'checkpoint' && kind !== 'savepoint') {
+    throw invalid(`checkpoint kind ${JSON.stringify(kind)} is invalid; use 'checkpoint' or 'savepoint'`);
+  }
+}
+
+/** @internal */
+export function checkString(value: unknown, field: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) throw invalid(`manifest field ${field} must be a non-empty string`);
+}
+
+/** @internal */
+export function checkInt(value: unknown, field: string, min: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw invalid(`manifest field ${field} must be an integer >= ${min}; got ${String(value)}`);
+  }
+}
+
+function checkNumber(value: unknown, field: string): void {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`manifest field ${field} must be a finite number`);
+}
+
+function asRecord(value: unknown, field: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(`manifest field ${field} must be an object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function invalid(message: string): SluiceError {
+  return new SluiceError(CheckpointErrorCodes.invalid, message);
+}
+
+function corruptManifest(where: string, what: string, cause?: unknown): SluiceError {
+  return new SluiceError(
+    CheckpointErrorCodes.corrupt,
+    `manifest of ${where} is corrupt: ${what}; restore from another checkpoint (sluice checkpoints) or delete this one`,
+    cause === undefined ? {} : { cause },
+  );
+}
