@@ -1,0 +1,287 @@
+import { ProducerStateTable, type ProducedBatchInfo } from '../producer-state.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
+import type { AbortedTransaction } from '../protocol/fetch-v4-10.ts';
+import {
+  ATTR_CONTROL,
+  ATTR_TRANSACTIONAL,
+  ControlType,
+  batchCrcValid,
+  controlTypeOf,
+  encodeControlBatch,
+  readBatchHeader,
+  recordTimestampsAndKeys,
+  setBaseOffset,
+  type BatchHeader,
+} from '../protocol/record-batch.ts';
+import { ProtocolError } from '../protocol/reader.ts';
+
+/** Where a partition's batches go besides memory; the persistence layer provides an append-only file. */
+export interface LogSink {
+  append(batch: Buffer): void;
+  close(): void;
+}
+
+export interface AppendResult {
+  errorCode: number;
+  baseOffset: number;
+  message?: string;
+}
+
+interface CompletedAbort {
+  producerId: number;
+  firstOffset: number;
+  lastOffset: number;
+}
+
+/**
+ * One partition: record batches kept as the bytes the producer sent (baseOffset rewritten), with parallel arrays of
+ * base and last offsets so a fetch finds its starting batch by binary search. Nothing on the produce or fetch path
+ * looks at individual records.
+ *
+ * Transactions: open transactions per producer (first offset) give the last stable offset; aborted ranges are kept
+ * in offset order to answer read_committed fetches with their `aborted_transactions`.
+ */
+export class PartitionLog {
+  readonly topic: string;
+  readonly partition: number;
+  readonly #batches: Buffer[] = [];
+  readonly #baseOffsets: number[] = [];
+  readonly #lastOffsets: number[] = [];
+  readonly #maxTimestamps: number[] = [];
+  #nextOffset = 0;
+  #logStartOffset = 0;
+  #sink: LogSink | undefined;
+  readonly #producers = new ProducerStateTable();
+  /** producerId -> first offset of its open transaction on this partition */
+  readonly #openTxns = new Map<number, number>();
+  readonly #aborted: CompletedAbort[] = [];
+  readonly #waiters = new Set<() => void>();
+
+  constructor(topic: string, partition: number, sink?: LogSink) {
+    this.topic = topic;
+    this.partition = partition;
+    this.#sink = sink;
+  }
+
+  get highWatermark(): number {
+    return this.#nextOffset;
+  }
+
+  get logStartOffset(): number {
+    return this.#logStartOffset;
+  }
+
+  /** The first offset a read_committed consumer may not see yet: the start of the oldest open transaction. */
+  get lastStableOffset(): number {
+    let lso = this.#nextOffset;
+    for (const first of this.#openTxns.values()) if (first < lso) lso = first;
+    return lso;
+  }
+
+  get sizeInBytes(): number {
+    let n = 0;
+    for (const b of this.#batches) n += b.length;
+    return n;
+  }
+
+  /**
+   * Replays batches loaded from disk (already carrying their offsets): rebuilds the offset index, producer state,
+   * open transactions and aborted ranges exactly as appends would have.
+   */
+  recover(batch: Buffer, header: BatchHeader, baseOffset: number): void {
+    this.#index(batch, header, baseOffset);
+  }
+
+  /** Appends the record set of one Produce partition. Validates every batch before appending any. */
+  appendFromProducer(records: Buffer): AppendResult {
+    const batches: { buf: Buffer; header: BatchHeader }[] = [];
+    let at = 0;
+    try {
+      while (at < records.length) {
+        const header = readBatchHeader(records, at);
+        if (header === undefined) {
+          return { errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1, message: 'truncated record batch' };
+        }
+        const buf = records.subarray(at, at + header.size);
+        if (!batchCrcValid(buf)) {
+          return { errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1, message: 'record batch CRC mismatch' };
+        }
+        if ((header.attributes & ATTR_CONTROL) !== 0) {
+          // Kafka 2.1 maps its InvalidRecordException to CORRUPT_MESSAGE (INVALID_RECORD came later).
+          return { errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1, message: 'clients may not write control batches' };
+        }
+        batches.push({ buf, header });
+        at += header.size;
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        return { errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1, message: err.message };
+      }
+      throw err;
+    }
+    if (batches.length === 0) return { errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1, message: 'no batches' };
+
+    let firstBase = -1;
+    for (const { buf, header } of batches) {
+      if (header.producerId >= 0) {
+        const verdict = this.#producers.check(producedInfo(header));
+        if (verdict.kind === 'duplicate') {
+          if (firstBase < 0) firstBase = verdict.baseOffset;
+          continue;
+        }
+        if (verdict.kind === 'error') return { errorCode: verdict.errorCode, baseOffset: -1, message: verdict.message };
+      }
+      const base = this.#nextOffset;
+      setBaseOffset(buf, base);
+      this.#sink?.append(buf);
+      this.#index(buf, header, base);
+      if (firstBase < 0) firstBase = base;
+    }
+    this.#wake();
+    return { errorCode: ErrorCode.NONE, baseOffset: firstBase };
+  }
+
+  /** Whether a transaction marker of this producer epoch would be fenced by a newer epoch on this partition. */
+  markerFenced(producerId: number, epoch: number): boolean {
+    return !this.#producers.checkMarkerEpoch(producerId, epoch);
+  }
+
+  /** Writes a COMMIT or ABORT marker for the producer's transaction on this partition. */
+  appendMarker(producerId: number, producerEpoch: number, commit: boolean, timestamp: number): void {
+    const base = this.#nextOffset;
+    const buf = encodeControlBatch({
+      baseOffset: base,
+      producerId,
+      producerEpoch,
+      type: commit ? ControlType.COMMIT : ControlType.ABORT,
+      timestamp,
+    });
+    const header = readBatchHeader(buf) as BatchHeader;
+    this.#sink?.append(buf);
+    this.#index(buf, header, base);
+    this.#wake();
+  }
+
+  #index(buf: Buffer, header: BatchHeader, base: number): void {
+    const last = base + header.lastOffsetDelta;
+    this.#batches.push(buf);
+    this.#baseOffsets.push(base);
+    this.#lastOffsets.push(last);
+    this.#maxTimestamps.push(header.maxTimestamp);
+    this.#nextOffset = last + 1;
+    if (header.producerId < 0) return;
+    const isControl = (header.attributes & ATTR_CONTROL) !== 0;
+    if (isControl) {
+      const first = this.#openTxns.get(header.producerId);
+      this.#openTxns.delete(header.producerId);
+      if (first !== undefined && controlTypeOf(buf) === ControlType.ABORT) {
+        this.#aborted.push({ producerId: header.producerId, firstOffset: first, lastOffset: base });
+      }
+      this.#producers.observeMarker(header.producerId, header.producerEpoch);
+      return;
+    }
+    this.#producers.observe(producedInfo(header), base);
+    if ((header.attributes & ATTR_TRANSACTIONAL) !== 0 && !this.#openTxns.has(header.producerId)) {
+      this.#openTxns.set(header.producerId, base);
+    }
+  }
+
+  /** Index of the first batch whose last offset is >= offset (batches.length when none). */
+  #findBatch(offset: number): number {
+    let lo = 0;
+    let hi = this.#lastOffsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.#lastOffsets[mid] as number) < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * Whole batches holding offsets from `fetchOffset` up to (not including) `limit`, at most `maxBytes` of them,
+   * except that `minOne` returns the first batch even when it alone exceeds `maxBytes` (KIP-74). The first batch may
+   * start before `fetchOffset`; clients skip records below the offset they asked for.
+   */
+  read(fetchOffset: number, limit: number, maxBytes: number, minOne: boolean): { batches: Buffer[]; bytes: number } {
+    const batches: Buffer[] = [];
+    let bytes = 0;
+    for (let i = this.#findBatch(fetchOffset); i < this.#batches.length; i++) {
+      if ((this.#baseOffsets[i] as number) >= limit) break;
+      const b = this.#batches[i] as Buffer;
+      if (bytes + b.length > maxBytes && !(minOne && batches.length === 0)) break;
+      batches.push(b);
+      bytes += b.length;
+    }
+    return { batches, bytes };
+  }
+
+  /** Bytes a fetch from `fetchOffset` could return below `limit` (capped at `cap`, enough to decide min_bytes). */
+  availableBytes(fetchOffset: number, limit: number, cap: number): number {
+    let bytes = 0;
+    for (let i = this.#findBatch(fetchOffset); i < this.#batches.length && bytes < cap; i++) {
+      if ((this.#baseOffsets[i] as number) >= limit) break;
+      bytes += (this.#batches[i] as Buffer).length;
+    }
+    return bytes;
+  }
+
+  /** Aborted transactions overlapping [from, upTo): what a read_committed consumer must filter. */
+  abortedTransactions(from: number, upTo: number): AbortedTransaction[] {
+    const out: AbortedTransaction[] = [];
+    for (const a of this.#aborted) {
+      if (a.lastOffset >= from && a.firstOffset < upTo) out.push({ producerId: a.producerId, firstOffset: a.firstOffset });
+    }
+    return out;
+  }
+
+  /** Offset of the first record with timestamp >= ts, with that record's timestamp; undefined when none. */
+  offsetForTimestamp(ts: number): { offset: number; timestamp: number } | undefined {
+    for (let i = 0; i < this.#batches.length; i++) {
+      if ((this.#maxTimestamps[i] as number) < ts) continue;
+      const batch = this.#batches[i] as Buffer;
+      const header = readBatchHeader(batch);
+      if (header === undefined || (header.attributes & ATTR_CONTROL) !== 0) continue;
+      const base = this.#baseOffsets[i] as number;
+      for (const r of recordTimestampsAndKeys(batch)) {
+        if (r.timestamp >= ts) return { offset: base + r.offsetDelta, timestamp: r.timestamp };
+      }
+      // Codec we cannot decode: the batch as a whole is the best answer.
+      return { offset: base, timestamp: this.#maxTimestamps[i] as number };
+    }
+    return undefined;
+  }
+
+  /** Calls `fn` once on the next append or marker; returns a function that cancels the wait. */
+  onAppend(fn: () => void): () => void {
+    this.#waiters.add(fn);
+    return () => this.#waiters.delete(fn);
+  }
+
+  #wake(): void {
+    if (this.#waiters.size === 0) return;
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const w of waiters) w();
+  }
+
+  /** Wakes waiters without data (topic deleted, broker closing) so long polls answer now. */
+  wakeAll(): void {
+    this.#wake();
+  }
+
+  close(): void {
+    this.#sink?.close();
+    this.#sink = undefined;
+    this.#wake();
+  }
+}
+
+function producedInfo(h: BatchHeader): ProducedBatchInfo {
+  return {
+    producerId: h.producerId,
+    producerEpoch: h.producerEpoch,
+    baseSequence: h.baseSequence,
+    lastOffsetDelta: h.lastOffsetDelta,
+  };
+}

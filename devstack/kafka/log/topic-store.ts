@@ -1,0 +1,161 @@
+import { ErrorCode } from '../protocol/error-codes.ts';
+import { PartitionLog, type LogSink } from './partition-log.ts';
+
+/** Topic-level settings a client may set at creation; everything else reports Kafka's defaults. */
+export type TopicConfigs = Map<string, string>;
+
+export interface Topic {
+  readonly name: string;
+  readonly partitions: PartitionLog[];
+  readonly configs: TopicConfigs;
+}
+
+/** Storage hooks: the persistence layer opens a file per partition and records the topic list. */
+export interface TopicStoreHooks {
+  openPartition(topic: string, partition: number): LogSink | undefined;
+  removeTopic(topic: string): void;
+  topicsChanged(): void;
+}
+
+export interface TopicError {
+  errorCode: number;
+  message: string;
+}
+
+const LEGAL_NAME = /^[a-zA-Z0-9._-]+$/;
+const MAX_NAME_LENGTH = 249;
+
+/** Kafka's `Topic.validate`: 1-249 chars of [a-zA-Z0-9._-], not "." or "..". */
+export function validateTopicName(name: string): TopicError | undefined {
+  if (name.length === 0) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, message: 'Topic name is illegal, it can\'t be empty' };
+  if (name === '.' || name === '..') {
+    return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, message: 'Topic name cannot be "." or ".."' };
+  }
+  if (name.length > MAX_NAME_LENGTH) {
+    return {
+      errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION,
+      message: `Topic name is illegal, it can't be longer than ${MAX_NAME_LENGTH} characters, topic name: ${name}`,
+    };
+  }
+  if (!LEGAL_NAME.test(name)) {
+    return {
+      errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION,
+      message: `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`,
+    };
+  }
+  return undefined;
+}
+
+/** Topic configs the broker accepts at creation, with Kafka 2.1's defaults (reported by DescribeConfigs). */
+export const TOPIC_CONFIG_DEFAULTS: ReadonlyMap<string, string> = new Map([
+  ['cleanup.policy', 'delete'],
+  ['compression.type', 'producer'],
+  ['delete.retention.ms', '86400000'],
+  ['file.delete.delay.ms', '60000'],
+  ['flush.messages', '9223372036854775807'],
+  ['flush.ms', '9223372036854775807'],
+  ['follower.replication.throttled.replicas', ''],
+  ['index.interval.bytes', '4096'],
+  ['leader.replication.throttled.replicas', ''],
+  ['max.message.bytes', '1000012'],
+  ['message.downconversion.enable', 'true'],
+  ['message.format.version', '2.1-IV2'],
+  ['message.timestamp.difference.max.ms', '9223372036854775807'],
+  ['message.timestamp.type', 'CreateTime'],
+  ['min.cleanable.dirty.ratio', '0.5'],
+  ['min.compaction.lag.ms', '0'],
+  ['min.insync.replicas', '1'],
+  ['preallocate', 'false'],
+  ['retention.bytes', '-1'],
+  ['retention.ms', '604800000'],
+  ['segment.bytes', '1073741824'],
+  ['segment.index.bytes', '10485760'],
+  ['segment.jitter.ms', '0'],
+  ['segment.ms', '604800000'],
+  ['unclean.leader.election.enable', 'false'],
+]);
+
+/** All topics of the broker. Single node: every partition is led here. */
+export class TopicStore {
+  readonly #topics = new Map<string, Topic>();
+  readonly #hooks: TopicStoreHooks | undefined;
+
+  constructor(hooks?: TopicStoreHooks) {
+    this.#hooks = hooks;
+  }
+
+  get(name: string): Topic | undefined {
+    return this.#topics.get(name);
+  }
+
+  partition(topic: string, partition: number): PartitionLog | undefined {
+    return this.#topics.get(topic)?.partitions[partition];
+  }
+
+  names(): string[] {
+    return [...this.#topics.keys()];
+  }
+
+  all(): IterableIterator<Topic> {
+    return this.#topics.values();
+  }
+
+  /** Checks a creation request without creating anything. */
+  validateCreate(name: string, numPartitions: number, configs: TopicConfigs): TopicError | undefined {
+    const invalid = validateTopicName(name);
+    if (invalid) return invalid;
+    if (this.#topics.has(name)) {
+      return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, message: `Topic '${name}' already exists.` };
+    }
+    if (numPartitions <= 0) {
+      return { errorCode: ErrorCode.INVALID_PARTITIONS, message: 'Number of partitions must be larger than 0.' };
+    }
+    for (const [key, value] of configs) {
+      if (!TOPIC_CONFIG_DEFAULTS.has(key)) {
+        return { errorCode: ErrorCode.INVALID_CONFIG, message: `Unknown topic config name: ${key}` };
+      }
+      if (key === 'cleanup.policy' && value !== 'delete' && value !== 'compact' && value !== 'compact,delete' && value !== 'delete,compact') {
+        return { errorCode: ErrorCode.INVALID_CONFIG, message: `Invalid value ${value} for configuration cleanup.policy` };
+      }
+    }
+    return undefined;
+  }
+
+  create(name: string, numPartitions: number, configs: TopicConfigs = new Map()): Topic {
+    const topic: Topic = { name, partitions: [], configs };
+    for (let p = 0; p < numPartitions; p++) topic.partitions.push(this.#openPartition(name, p));
+    this.#topics.set(name, topic);
+    this.#hooks?.topicsChanged();
+    return topic;
+  }
+
+  /** Used by recovery: registers a topic whose partitions were loaded from disk. */
+  restore(topic: Topic): void {
+    this.#topics.set(topic.name, topic);
+  }
+
+  addPartitions(name: string, total: number): void {
+    const topic = this.#topics.get(name);
+    if (topic === undefined) return;
+    for (let p = topic.partitions.length; p < total; p++) topic.partitions.push(this.#openPartition(name, p));
+    this.#hooks?.topicsChanged();
+  }
+
+  delete(name: string): boolean {
+    const topic = this.#topics.get(name);
+    if (topic === undefined) return false;
+    this.#topics.delete(name);
+    for (const p of topic.partitions) p.close();
+    this.#hooks?.removeTopic(name);
+    this.#hooks?.topicsChanged();
+    return true;
+  }
+
+  close(): void {
+    for (const t of this.#topics.values()) for (const p of t.partitions) p.close();
+  }
+
+  #openPartition(topic: string, partition: number): PartitionLog {
+    return new PartitionLog(topic, partition, this.#hooks?.openPartition(topic, partition));
+  }
+}

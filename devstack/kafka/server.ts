@@ -1,0 +1,86 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { SluiceError } from '../../runtime/errors/index.ts';
+import type { Logger } from '../../runtime/logging/index.ts';
+import type { Broker } from './broker.ts';
+import { Connection } from './connection.ts';
+import type { FaultState } from './faults.ts';
+
+/**
+ * The TCP side: a listener whose accepted sockets become {@link Connection}s. It can stop and resume listening on
+ * the same port (fault injection) without touching broker state.
+ */
+export class KafkaServer {
+  readonly #host: string;
+  readonly #broker: Broker;
+  readonly #faults: FaultState;
+  readonly #log: Logger;
+  readonly #connections = new Set<Connection>();
+  #server: Server | undefined;
+  #port = 0;
+
+  constructor(host: string, broker: Broker, faults: FaultState, log: Logger) {
+    this.#host = host;
+    this.#broker = broker;
+    this.#faults = faults;
+    this.#log = log;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get listening(): boolean {
+    return this.#server !== undefined;
+  }
+
+  /** Listens on `port` (0 = any free port the first time; afterwards the same port again). */
+  async listen(port: number): Promise<void> {
+    if (this.#server !== undefined) return;
+    const server = createServer((socket) => this.#accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        reject(
+          new SluiceError(
+            'SLUICE_DEVSTACK_KAFKA_LISTEN',
+            `devstack Kafka broker cannot listen on ${this.#host}:${port} (${err.message}); pick another port or use port 0`,
+            { cause: err },
+          ),
+        );
+      };
+      server.once('error', onError);
+      server.listen(port, this.#host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.#log.error({ err }, 'kafka listener error'));
+    const address = server.address();
+    this.#port = typeof address === 'object' && address !== null ? address.port : port;
+    this.#server = server;
+  }
+
+  /** Stops accepting connections; open ones stay. */
+  async stopListening(): Promise<void> {
+    const server = this.#server;
+    if (server === undefined) return;
+    this.#server = undefined;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  dropConnections(): void {
+    for (const c of [...this.#connections]) c.destroy();
+    this.#connections.clear();
+  }
+
+  async close(): Promise<void> {
+    const stopped = this.stopListening();
+    this.dropConnections();
+    await stopped;
+  }
+
+  #accept(socket: Socket): void {
+    const conn = new Connection(socket, this.#broker, this.#faults, this.#log);
+    this.#connections.add(conn);
+    socket.on('close', () => this.#connections.delete(conn));
+  }
+}
