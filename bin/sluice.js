@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// The published entry point: registers tsx so the CLI (and the user's job files) run as TypeScript.
+// The installed entry point: registers tsx so the CLI and the user's job files run as TypeScript.
 import { register } from 'tsx/esm/api';
+
 register();
-await import('../runtime/cli/main.ts');
+const { main } = await import('../runtime/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

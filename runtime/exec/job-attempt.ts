@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { KeySelector, Sink, Source } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { PhysicalPlan, PlannedOperator, Stage } from '../graph/index.ts';
@@ -48,6 +49,8 @@ export class JobAttempt {
     this.plan = options.plan;
     this.attempt = options.attempt;
     this.#logger = options.logger;
+    // Every waiting subtask and reader listens on the attempt's signal; dozens at once is normal, not a leak.
+    setMaxListeners(0, this.#abort.signal);
     const capacity = options.channelCapacityBytes ?? DEFAULT_CHANNEL_CAPACITY_BYTES;
     const channels: Channel<unknown>[] = [];
     // inbound[stage][downstreamSubtask][upstreamSubtask]

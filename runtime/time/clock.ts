@@ -23,13 +23,14 @@ export interface Clock {
 /** Opaque timer handle. */
 export type TimerHandle = { readonly __timer: unique symbol } | object;
 
-/** The real clock: `Date.now()` and Node timers (unref'd, so a pending timer never keeps a finished process alive). */
+/**
+ * The real clock: `Date.now()` and Node timers. Timers keep the process alive (a job waiting only on a timer, such as
+ * a rate-limited source, must not let Node exit); whoever sets a timer clears it.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
+    return setTimeout(fn, ms);
   },
   clearTimeout(handle) {
     clearTimeout(handle as NodeJS.Timeout);

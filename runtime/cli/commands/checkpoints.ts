@@ -1,0 +1,61 @@
+import { resolve } from 'node:path';
+import { CheckpointStore } from '../../checkpoint/index.ts';
+import type { Logger } from '../../logging/index.ts';
+import { parseCommandLine } from '../arguments.ts';
+import { EXIT, UsageError } from '../usage-error.ts';
+
+export const CHECKPOINTS_USAGE = `Usage: sluice checkpoints <job-name> [--data-dir <dir>] [--json]
+
+Lists the job's checkpoints and savepoints, newest first: id, kind, time, size, duration, status.`;
+
+/** `sluice checkpoints`: returns the process exit code. */
+export async function checkpointsCommand(args: readonly string[], logger: Logger, out: NodeJS.WriteStream): Promise<number> {
+  const { values, positionals } = parseCommandLine(
+    args,
+    { 'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    CHECKPOINTS_USAGE,
+  );
+  if (values.help === true) {
+    out.write(`${CHECKPOINTS_USAGE}\n`);
+    return EXIT.ok;
+  }
+  const job = positionals[0];
+  if (job === undefined) throw new UsageError('sluice checkpoints needs a job name', CHECKPOINTS_USAGE);
+  const store = await CheckpointStore.open(resolve(values['data-dir'] ?? '.sluice'), { logger });
+  try {
+    const list = await store.list(job);
+    if (values.json === true) {
+      out.write(`${JSON.stringify(list)}\n`);
+      return EXIT.ok;
+    }
+    if (list.length === 0) {
+      out.write(`no checkpoints for job "${job}"\n`);
+      return EXIT.ok;
+    }
+    const rows = list.map((c) => [
+      String(c.id),
+      c.kind,
+      new Date(c.timestamp).toISOString(),
+      formatBytes(c.totalBytes),
+      `${c.durationMs} ms`,
+      c.status,
+    ]);
+    out.write(formatTable(['ID', 'KIND', 'TIME', 'SIZE', 'DURATION', 'STATUS'], rows));
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+/** Left-aligned columns separated by two spaces. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}

@@ -1,0 +1,102 @@
+import { resolve } from 'node:path';
+import { JobParams } from '../../api/index.ts';
+import { CheckpointStore } from '../../checkpoint/index.ts';
+import type { Logger } from '../../logging/index.ts';
+import { JobRunner, type RestoreSource } from '../../runner/index.ts';
+import { parseCommandLine, positiveInteger } from '../arguments.ts';
+import { loadJobFile } from '../load-job.ts';
+import { ProgressLine } from '../progress-line.ts';
+import { EXIT, UsageError } from '../usage-error.ts';
+
+export const RUN_USAGE = `Usage: sluice run <job.ts> [options]
+
+Runs a job in the foreground until it finishes (bounded sources) or Ctrl-C.
+
+Options:
+  -p, --parallelism <n>          default parallelism (restoring at another parallelism redistributes state)
+      --set <key=value>          job parameter, repeatable (read with params.string/number in the job)
+      --data-dir <dir>           checkpoints and job state (default: .sluice)
+      --from <id|file>           restore from this checkpoint id or savepoint file instead of the latest
+      --fresh                    ignore existing checkpoints and start from the beginning
+      --allow-non-restored-state drop state of operators the job no longer has
+      --log-level <level>        trace, debug, info, warn, error (default: info)
+  -h, --help                     show this help`;
+
+/** `sluice run`: returns the process exit code. */
+export async function runCommand(args: readonly string[], logger: Logger, out: NodeJS.WriteStream): Promise<number> {
+  const { values, positionals } = parseCommandLine(
+    args,
+    {
+      parallelism: { type: 'string', short: 'p' },
+      set: { type: 'string', multiple: true },
+      'data-dir': { type: 'string' },
+      from: { type: 'string' },
+      fresh: { type: 'boolean' },
+      'allow-non-restored-state': { type: 'boolean' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    RUN_USAGE,
+  );
+  if (values.help === true) {
+    out.write(`${RUN_USAGE}\n`);
+    return EXIT.ok;
+  }
+  const file = positionals[0];
+  if (file === undefined) throw new UsageError('sluice run needs a job file', RUN_USAGE);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, RUN_USAGE);
+  if (values.fresh === true && values.from !== undefined) throw new UsageError('--fresh and --from exclude each other', RUN_USAGE);
+  const parallelism = positiveInteger('--parallelism', values.parallelism, RUN_USAGE);
+  const params = JobParams.parse(values.set ?? []);
+  const restore: RestoreSource =
+    values.fresh === true
+      ? { from: 'none' }
+      : values.from === undefined
+        ? { from: 'latest' }
+        : /^\d+$/.test(values.from)
+          ? { from: 'checkpoint', id: Number(values.from) }
+          : { from: 'file', path: resolve(values.from) };
+
+  const job = await loadJobFile(file);
+  const checkpointing = job.options.checkpoints !== undefined && job.options.checkpoints !== false;
+  const store = checkpointing || restore.from !== 'latest'
+    ? await CheckpointStore.open(resolve(values['data-dir'] ?? '.sluice'), { logger })
+    : undefined;
+  try {
+    const runner = new JobRunner({
+      job,
+      params,
+      ...(parallelism === undefined ? {} : { parallelism }),
+      ...(store === undefined ? {} : { store }),
+      restore,
+      allowNonRestoredState: values['allow-non-restored-state'] === true,
+      logger,
+    });
+    const stop = (): void => runner.cancel('stopped (Ctrl-C)');
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const progress = new ProgressLine();
+    const tty = process.stderr.isTTY === true;
+    const started = Date.now();
+    const ticker = setInterval(() => {
+      const line = progress.format(Date.now(), runner.metrics(), runner.lastCheckpoint?.id);
+      if (line === undefined) return;
+      if (tty) process.stderr.write(`\r\x1b[2K${line}`);
+      else logger.info({ progress: line }, line);
+    }, 1000);
+    try {
+      const outcome = await runner.run();
+      if (tty) process.stderr.write('\r\x1b[2K');
+      const stages = runner.metrics();
+      const records = stages[0]?.recordsIn ?? 0;
+      out.write(`job "${runner.plan.job}" ${outcome}: ${records} records read in ${((Date.now() - started) / 1000).toFixed(1)} s${runner.attempts > 1 ? ` (${runner.attempts - 1} restarts)` : ''}\n`);
+      return EXIT.ok;
+    } finally {
+      clearInterval(ticker);
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+    }
+  } finally {
+    await store?.close();
+  }
+}

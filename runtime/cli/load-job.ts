@@ -1,0 +1,38 @@
+import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isJobDefinition, type JobDefinition } from '../api/index.ts';
+import { SluiceError } from '../errors/index.ts';
+
+/**
+ * Imports a job module and returns its default-exported job. Every way this can go wrong gets its own code and a
+ * message naming the file and what to do.
+ *
+ * @example
+ * ```ts
+ * const job = await loadJobFile('jobs/wordcount.ts');
+ * ```
+ */
+export async function loadJobFile(file: string): Promise<JobDefinition> {
+  const path = resolve(file);
+  try {
+    await access(path);
+  } catch {
+    throw new SluiceError('SLUICE_JOB_FILE_NOT_FOUND', `job file ${file} does not exist: check the path (relative to ${process.cwd()})`);
+  }
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new SluiceError('SLUICE_JOB_FILE_IMPORT_FAILED', `job file ${file} could not be loaded: ${reason}`, { cause: err });
+  }
+  const job = module['default'];
+  if (job === undefined) {
+    throw new SluiceError('SLUICE_JOB_FILE_NO_JOB', `job file ${file} has no default export: end it with \`export default defineJob({ name: ... }, (env) => { ... })\``);
+  }
+  if (!isJobDefinition(job)) {
+    throw new SluiceError('SLUICE_JOB_FILE_NO_JOB', `the default export of job file ${file} is not a job: build it with defineJob(...) from sluice`);
+  }
+  return job;
+}

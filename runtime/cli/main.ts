@@ -1,0 +1,71 @@
+import { isSluiceError } from '../errors/index.ts';
+import { JobValidationError } from '../graph/index.ts';
+import { createLogger } from '../logging/index.ts';
+import { checkpointsCommand } from './commands/checkpoints.ts';
+import { runCommand } from './commands/run.ts';
+import { EXIT, UsageError } from './usage-error.ts';
+
+const USAGE = `Usage: sluice <command> [options]
+
+Commands:
+  run <job.ts>            run a job in the foreground
+  checkpoints <job-name>  list a job's checkpoints and savepoints
+
+Run "sluice <command> --help" for a command's options.`;
+
+/** Job-file problems a user fixes by editing the file or the command: exit code 2, like a usage error. */
+const USER_INPUT_CODES = new Set([
+  'SLUICE_USAGE',
+  'SLUICE_INVALID_JOB',
+  'SLUICE_JOB_FILE_NOT_FOUND',
+  'SLUICE_JOB_FILE_IMPORT_FAILED',
+  'SLUICE_JOB_FILE_NO_JOB',
+  'SLUICE_JOB_BUILD_FAILED',
+  'SLUICE_JOB_PARAM_MISSING',
+  'SLUICE_JOB_PARAM_INVALID',
+  'SLUICE_INVALID_OPTION',
+]);
+
+/** Runs one CLI invocation and returns its exit code (0 ok, 1 failure, 2 usage or bad job). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const levelFlag = rest.indexOf('--log-level');
+  const logger = createLogger(levelFlag >= 0 && rest[levelFlag + 1] !== undefined ? { level: rest[levelFlag + 1] as string } : {});
+  try {
+    switch (command) {
+      case 'run':
+        return await runCommand(rest, logger, process.stdout);
+      case 'checkpoints':
+        return await checkpointsCommand(rest, logger, process.stdout);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(`${USAGE}\n`);
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        throw new UsageError(`unknown command "${command}"`, USAGE);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`sluice: ${err.message}\n\n${err.usage}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof JobValidationError) {
+      process.stderr.write(`sluice: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    if (isSluiceError(err)) {
+      process.stderr.write(`sluice: ${err.message} [${err.code}]\n`);
+      return USER_INPUT_CODES.has(err.code) ? EXIT.usage : EXIT.failure;
+    }
+    process.stderr.write(`sluice: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT.failure;
+  }
+}
+
+// Run when executed directly (`tsx runtime/cli/main.ts`, as `npm start` does); bin/sluice.js calls main() itself.
+if ((process.argv[1] ?? '').endsWith('runtime/cli/main.ts')) {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+}
