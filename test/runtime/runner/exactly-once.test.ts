@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
+import { defineJob, type Sink, type SinkWriter } from '../../../runtime/api/index.ts';
+import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
+import { JobRunner } from '../../../runtime/runner/index.ts';
+import { seededRandom } from '../../support/seeded-random.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+
+const RECORDS = 200_000;
+const KEYS = 1_000;
+const keyOf = (i: number): string => `k${(i * 7919) % KEYS}`;
+
+interface Count {
+  key: string;
+  n: number;
+}
+
+/** What a failure-free run must produce: every key's final count. */
+function expectedCounts(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < RECORDS; i++) counts.set(keyOf(i), (counts.get(keyOf(i)) ?? 0) + 1);
+  return counts;
+}
+
+/** Final count per key from the committed updates (the reduce emits one update per record). */
+function finalCounts(records: readonly Count[]): Map<string, number> {
+  const last = new Map<string, number>();
+  for (const r of records) last.set(r.key, r.n);
+  return last;
+}
+
+/** A sink that fails `failures` chosen pre-commits (between barrier and acknowledgement), then delegates. */
+function failingPreCommit<T>(inner: Sink<T>, shouldFail: () => boolean): Sink<T> {
+  return {
+    name: inner.name,
+    createWriter(context): SinkWriter<T> {
+      const writer = inner.createWriter(context);
+      return {
+        start: () => writer.start(),
+        write: (records) => writer.write(records),
+        preCommit: async (id) => {
+          const state = await writer.preCommit(id);
+          if (shouldFail()) throw new Error(`injected failure after pre-commit of checkpoint ${id}`);
+          return state;
+        },
+        commit: (id) => writer.commit(id),
+        finish: () => writer.finish(),
+        close: (outcome) => writer.close(outcome),
+      };
+    },
+  };
+}
+
+test('keyed counts are exactly once across failures in operators, between barrier and ack, and in the store write', async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(dir);
+  t.after(() => store.close());
+  const random = seededRandom(20261122);
+  const target = new CollectTarget<Count>();
+  // Failure points: record indexes where the map throws, checkpoints whose pre-commit or store write fails.
+  const mapFailures = new Set([0.15, 0.4, 0.7].map((f) => Math.floor(f * RECORDS + random() * 5_000)));
+  let preCommitFailures = 2;
+  let storeFailures = 2;
+  let processed = 0;
+  const injected: string[] = [];
+
+  const job = defineJob(
+    { name: 'exactly-once', parallelism: 3, checkpoints: { intervalMs: 50 }, restart: { type: 'fixed-delay', attempts: 20, delayMs: 5 } },
+    (env) => {
+      env
+        .source(datagen({ count: RECORDS, splits: 4, batchSize: 500, ratePerSecond: 250_000, record: (i) => ({ key: keyOf(i), n: 1, i }) }))
+        .uid('numbers')
+        .map((r) => {
+          processed++;
+          if (mapFailures.delete(r.i)) {
+            injected.push(`map@${r.i}`);
+            throw new Error(`injected failure at record ${r.i}`);
+          }
+          return { key: r.key, n: r.n };
+        })
+        .keyBy((r) => r.key)
+        .reduce((a, b) => ({ key: a.key, n: a.n + b.n }))
+        .uid('counts')
+        .sink(
+          failingPreCommit(collectSink(target), () => {
+            if (preCommitFailures > 0 && processed > RECORDS * 0.2 && random() < 0.2) {
+              preCommitFailures--;
+              injected.push('pre-commit');
+              return true;
+            }
+            return false;
+          }),
+        );
+    },
+  );
+  const runner = new JobRunner({
+    job,
+    store,
+    beforeCheckpointStore: (id) => {
+      if (storeFailures > 0 && processed > RECORDS * 0.3 && random() < 0.3) {
+        storeFailures--;
+        injected.push(`store@${id}`);
+        throw new Error(`injected failure while storing checkpoint ${id}`);
+      }
+    },
+  });
+  let checkpoints = 0;
+  runner.events.subscribe((e) => {
+    if (e.type === 'checkpoint-completed') checkpoints++;
+  });
+
+  assert.equal(await runner.run(), 'finished');
+  assert.ok(injected.length >= 5, `expected at least 5 injected failures, got ${injected.join(', ')}`);
+  assert.equal(runner.attempts, injected.length + 1, 'every injected failure restarted the job once');
+  assert.ok(checkpoints > 5, `checkpoints completed: ${checkpoints}`);
+  assert.equal(target.records.length, RECORDS, 'one committed update per input record: none lost, none duplicated');
+  assert.deepEqual(finalCounts(target.records), expectedCounts());
+  assert.equal(target.pendingTransactions, 0, 'no transaction left open');
+});
+
+for (const newParallelism of [1, 2, 5, 8]) {
+  test(`a checkpoint taken at p = 3 restores at p = ${newParallelism} and counts continue exactly`, async (t) => {
+    const dir = await tempDir(t);
+    const store = await CheckpointStore.open(dir);
+    t.after(() => store.close());
+    const target = new CollectTarget<Count>();
+    const build = (parallelism: number, rate: number | undefined) =>
+      defineJob({ name: 'rescale', parallelism, checkpoints: { intervalMs: 30 }, restart: { type: 'none' } }, (env) => {
+        env
+          .source(datagen({ count: 60_000, splits: 4, batchSize: 250, ...(rate === undefined ? {} : { ratePerSecond: rate }), record: (i) => ({ key: keyOf(i), n: 1 }) }))
+          .uid('numbers')
+          .keyBy((r) => r.key)
+          .reduce((a, b) => ({ key: a.key, n: a.n + b.n }))
+          .uid('counts')
+          .sink(collectSink(target));
+      });
+
+    // First run at p = 3: stop it once a checkpoint covers part of the input.
+    const first = new JobRunner({ job: build(3, 100_000), store });
+    first.events.subscribe((e) => {
+      if (e.type === 'checkpoint-completed' && e.manifest.id >= 3) first.cancel('stopped by the test');
+    });
+    assert.equal(await first.run(), 'cancelled');
+    const committedBefore = target.records.length;
+    assert.ok(committedBefore > 0 && committedBefore < 60_000, `first run committed part of the input (${committedBefore})`);
+
+    // Second run at the new parallelism resumes from the latest checkpoint.
+    const second = new JobRunner({ job: build(newParallelism, undefined), store });
+    let restoredFrom: number | undefined;
+    second.events.subscribe((e) => {
+      if (e.type === 'attempt-started') restoredFrom = e.restoredFrom;
+    });
+    assert.equal(await second.run(), 'finished');
+    assert.ok(restoredFrom !== undefined, 'the second run restored a checkpoint');
+    const expected = new Map<string, number>();
+    for (let i = 0; i < 60_000; i++) expected.set(keyOf(i), (expected.get(keyOf(i)) ?? 0) + 1);
+    assert.equal(target.records.length, 60_000, 'one committed update per input record across both runs');
+    assert.deepEqual(finalCounts(target.records), expected);
+  });
+}
