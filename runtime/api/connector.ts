@@ -102,7 +102,7 @@ export interface SinkWriterContext {
 export interface SinkWriter<T> {
   /** Opens connections, re-commits restored transactions, aborts leftovers. */
   start(): Promise<void>;
-  write(records: readonly T[]): void | Promise<void>;
+  write: (records: readonly T[]) => void | Promise<void>;
   preCommit(checkpointId: number): Promise<unknown>;
   commit(checkpointId: number): Promise<void>;
   /** End of input: flush, and commit when the job does not checkpoint. */

@@ -46,8 +46,9 @@ export interface KeyedProcessContext<K, U, S extends StateDeclarations> {
  */
 export interface KeyedProcessFunction<T, K, U, S extends StateDeclarations = Record<never, never>> {
   readonly state?: S;
-  processElement(value: T, ctx: KeyedProcessContext<K, U, S>): void;
-  onTimer?(timestamp: number, ctx: KeyedProcessContext<K, U, S>): void;
+  /** Return the one output (its type is inferred), or call `ctx.emit` for zero or many. */
+  processElement(value: T, ctx: KeyedProcessContext<K, U, S>): U | void;
+  onTimer?(timestamp: number, ctx: KeyedProcessContext<K, U, S>): U | void;
 }
 
 /** What a non-keyed process function sees: it can only emit. */
@@ -57,5 +58,5 @@ export interface ProcessContext<U> {
 
 /** A stateless process function on a non-keyed stream. Declaring state here is a validation error. */
 export interface ProcessFunction<T, U> {
-  processElement(value: T, ctx: ProcessContext<U>): void;
+  processElement(value: T, ctx: ProcessContext<U>): U | void;
 }

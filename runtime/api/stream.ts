@@ -1,7 +1,7 @@
 import { SluiceError } from '../errors/index.ts';
 import type { Sink, Source } from './connector.ts';
 import type { KeySelector, LogicalNode, Partitioning } from './logical-graph.ts';
-import type { KeyedProcessContext, KeyedProcessFunction, ProcessContext } from './process-function.ts';
+import type { KeyedProcessFunction, ProcessContext } from './process-function.ts';
 import type { StateDeclarations } from './state-declarations.ts';
 
 /** A logical node as the DSL describes it, before the recorder gives it an id. */
@@ -168,9 +168,7 @@ export class KeyedStream<T, K extends string | number> {
    * or call `ctx.emit` for zero or many.
    */
   process<U, S extends StateDeclarations = Record<never, never>>(
-    fn: KeyedProcessFunction<T, K, U, S> & {
-      processElement(value: T, ctx: KeyedProcessContext<K, U, S>): U | void;
-    },
+    fn: KeyedProcessFunction<T, K, U, S>,
   ): Stream<U> {
     return this.#next('process', fn);
   }
