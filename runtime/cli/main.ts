@@ -2,6 +2,7 @@ import { isSluiceError } from '../errors/index.ts';
 import { JobValidationError } from '../graph/index.ts';
 import { createLogger } from '../logging/index.ts';
 import { checkpointsCommand } from './commands/checkpoints.ts';
+import { devCommand } from './commands/dev.ts';
 import { runCommand } from './commands/run.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -10,6 +11,7 @@ const USAGE = `Usage: sluice <command> [options]
 Commands:
   run <job.ts>            run a job in the foreground
   checkpoints <job-name>  list a job's checkpoints and savepoints
+  dev                     start the devstack (Kafka broker + Elasticsearch server) until Ctrl-C
 
 Run "sluice <command> --help" for a command's options.`;
 
@@ -37,6 +39,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runCommand(rest, logger, process.stdout);
       case 'checkpoints':
         return await checkpointsCommand(rest, logger, process.stdout);
+      case 'dev':
+        return await devCommand(rest, logger, process.stdout);
       case undefined:
       case '-h':
       case '--help':
