@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { BulkResponseItem } from '@elastic/elasticsearch/lib/api/types.js';
+import type { estypes } from '@elastic/elasticsearch';
 import { elasticsearchNode } from '../../support/elasticsearch-node.ts';
 
 test('helpers.bulk indexes every document of a datasource', async (t) => {
@@ -80,7 +80,7 @@ test('a raw bulk answers one item per action, in order, with the right statuses'
   assert.equal(res.errors, true);
   assert.equal(typeof res.took, 'number');
   const summary = res.items.map((item) => {
-    const [action, body] = Object.entries(item)[0] as [string, BulkResponseItem];
+    const [action, body] = Object.entries(item)[0] as [string, estypes.BulkResponseItem];
     return [action, body.status, body.result ?? body.error?.type];
   });
   assert.deepEqual(summary, [

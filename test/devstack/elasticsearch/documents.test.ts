@@ -18,7 +18,7 @@ test('index, get, exists and delete keep versions, sequence numbers and results'
   const updated = await client.index({ index, id: 'a', document: { n: 2 } });
   assert.equal(updated.result, 'updated');
   assert.equal(updated._version, 2);
-  assert.ok(updated._seq_no > created._seq_no);
+  assert.ok(updated._seq_no! > created._seq_no!);
 
   // GET by id is realtime: no refresh needed.
   const got = await client.get<{ n: number }>({ index, id: 'a' });
@@ -88,10 +88,10 @@ test('optimistic concurrency with if_seq_no / if_primary_term', async (t) => {
   const client = es.client();
   const index = es.uniqueIndex('docs');
   const first = await client.index({ index, id: 'k', document: { v: 1 } });
-  const second = await client.index({ index, id: 'k', document: { v: 2 }, if_seq_no: first._seq_no, if_primary_term: first._primary_term });
+  const second = await client.index({ index, id: 'k', document: { v: 2 }, if_seq_no: first._seq_no!, if_primary_term: first._primary_term! });
   assert.equal(second._version, 2);
   await assert.rejects(
-    client.index({ index, id: 'k', document: { v: 3 }, if_seq_no: first._seq_no, if_primary_term: first._primary_term }),
+    client.index({ index, id: 'k', document: { v: 3 }, if_seq_no: first._seq_no!, if_primary_term: first._primary_term! }),
     (err: any) => err.meta.statusCode === 409 && err.meta.body.error.type === 'version_conflict_engine_exception',
   );
 });
