@@ -23,7 +23,7 @@ export interface JobOptions {
   parallelism?: number;
   /** Number of key groups; fixed for the life of the job's state; default 128. */
   maxParallelism?: number;
-  /** Capacity of each channel between subtasks, in bytes; default 4 MiB. */
+  /** Capacity of each channel between subtasks, in bytes; default 64 KiB (see `DEFAULT_CHANNEL_CAPACITY_BYTES`). */
   channelCapacityBytes?: number;
   /** Checkpointing; off when absent or `false`. */
   checkpoints?: CheckpointOptions | false;

@@ -16,8 +16,13 @@ import type { RestoredState } from './restored-state.ts';
 import { SourceInput } from './source-input.ts';
 import { Subtask, type CheckpointListener } from './subtask.ts';
 
-/** Default capacity of one channel: large enough for a few batches of typical records, small enough to stay flat. */
-export const DEFAULT_CHANNEL_CAPACITY_BYTES = 4 * 1024 * 1024;
+/**
+ * Default capacity of one channel. Small on purpose: records that wait in a channel survive V8's young-generation
+ * collections and get promoted, so large channels cost GC time. Measured on the keyed-count pipeline at p = 2
+ * (5M records, 2 vCPU): 4 MiB → ~1.0M records/s with 38 % of the time in GC; 1 MiB → ~1.0M; 256 KiB → ~1.7M;
+ * 16–64 KiB → ~3.0M. 64 KiB still holds a few batches of typical records, enough to keep both sides busy.
+ */
+export const DEFAULT_CHANNEL_CAPACITY_BYTES = 64 * 1024;
 
 export interface JobAttemptOptions {
   readonly plan: PhysicalPlan;
