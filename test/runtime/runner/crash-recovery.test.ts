@@ -40,6 +40,15 @@ test('kill -9 of `sluice run` mid-job, then a rerun on the same data dir, gives 
   const committedBeforeCrash = (await readPartFiles(output)).length;
   assert.ok(committedBeforeCrash > 0 && committedBeforeCrash < RECORDS, `crashed mid-job (${committedBeforeCrash} committed)`);
 
+  // `sluice checkpoints` lists what the crashed run left: valid checkpoints, newest first.
+  const listing = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli/main.ts', 'checkpoints', 'crash-count', '--data-dir', dataDir], { cwd: ROOT });
+  let table = '';
+  listing.stdout.on('data', (chunk: Buffer) => (table += chunk.toString()));
+  assert.equal(await new Promise((resolve) => listing.on('exit', resolve)), 0);
+  const rows = table.trim().split('\n');
+  assert.match(rows[0] ?? '', /^ID\s+KIND\s+TIME\s+SIZE\s+DURATION\s+STATUS$/);
+  assert.ok(rows.length >= 2 && rows.slice(1).every((r) => /^\d+\s+checkpoint\s+\S+\s+.+\s+valid$/.test(r)), table);
+
   const second = runJob(dataDir, output, 1_000_000);
   const code = await second.exited;
   assert.equal(code, 0, `the rerun finished: ${second.stderr()}`);
