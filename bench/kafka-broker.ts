@@ -98,7 +98,7 @@ async function startBrokerProcess(): Promise<{ brokers: string[]; stop(): Promis
 async function createTopic(admin: Admin, created: string[]): Promise<string> {
   const topic = `bench-${randomUUID()}`
   created.push(topic)
-  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true })
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true })
   return topic
 }
 

@@ -92,7 +92,10 @@ export interface KafkaCluster {
   admin(): Promise<Admin>
   /** A connected producer, disconnected when the test ends. */
   producer(config?: ProducerConfig): Promise<Producer>
-  /** A connected consumer (groupId defaults to a unique name), disconnected when the test ends. */
+  /**
+   * A connected consumer, disconnected when the test ends. Defaults: a unique groupId, and `maxWaitTimeInMs: 500`
+   * because kafkajs's disconnect() waits out the fetch in flight.
+   */
   consumer(config?: Partial<ConsumerConfig>): Promise<Consumer>
   /** Subscribes a fresh consumer to `topic` and runs it, pushing every message into `records`. */
   collect(topic: string, options?: CollectOptions): Promise<{ consumer: Consumer; records: CollectedRecord[] }>
@@ -202,7 +205,8 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
   }
 
   const consumer = async (config: Partial<ConsumerConfig> = {}): Promise<Consumer> => {
-    const client = kafka().consumer({ groupId: uniqueName('group'), ...config })
+    // A short long-poll: kafkajs's disconnect() waits for the fetch in flight, 5 s with the default maxWaitTimeInMs.
+    const client = kafka().consumer({ groupId: uniqueName('group'), maxWaitTimeInMs: 500, ...config })
     defer(() => client.disconnect())
     await client.connect()
     return client
@@ -241,8 +245,10 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
   ): Promise<string> => {
     const topic = opts.name ?? uniqueName(opts.prefix ?? 'topic')
     sharedAdmin ??= await admin()
+    // replicationFactor is explicit: kafkajs sends -1 ("broker default") otherwise, which Kafka accepts only
+    // since 2.4 (KIP-464); 2.1 answers INVALID_REPLICATION_FACTOR.
     await sharedAdmin.createTopics({
-      topics: [{ topic, numPartitions: opts.partitions ?? 1 }],
+      topics: [{ topic, numPartitions: opts.partitions ?? 1, replicationFactor: 1 }],
       waitForLeaders: true,
     })
     return topic

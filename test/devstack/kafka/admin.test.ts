@@ -18,7 +18,11 @@ test('createTopics creates a topic with its partitions, and reports an existing 
   const cluster = await kafkaCluster(t)
   const admin = await cluster.admin()
   const topic = cluster.uniqueName('topic')
-  assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true }), true)
+  // replicationFactor must be explicit for Kafka < 2.4 (kafkajs's default -1 is INVALID_REPLICATION_FACTOR there).
+  assert.equal(
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true }),
+    true,
+  )
   assert.ok((await admin.listTopics()).includes(topic))
   const { topics } = await admin.fetchTopicMetadata({ topics: [topic] })
   assert.deepEqual(
@@ -27,7 +31,7 @@ test('createTopics creates a topic with its partitions, and reports an existing 
   )
   for (const p of topics[0]!.partitions) assert.ok(p.leader >= 0, `partition ${p.partitionId} has a leader`)
   // kafkajs answers false (not an error) when the topic exists: TOPIC_ALREADY_EXISTS from the broker.
-  assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] }), false)
+  assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }] }), false)
 })
 
 test('createPartitions grows a topic from 2 to 5 and producers can write to the new partitions', async (t) => {

@@ -114,10 +114,7 @@ test('null keys, null values, empty values and headers round-trip', async (t) =>
     ],
   })
 
-  const kafka = cluster.kafka()
-  const consumer = kafka.consumer({ groupId: cluster.uniqueName('group') })
-  cluster.defer(() => consumer.disconnect())
-  await consumer.connect()
+  const consumer = await cluster.consumer()
   await consumer.subscribe({ topic, fromBeginning: true })
   const seen: Array<{ key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }> = []
   await consumer.run({
@@ -184,10 +181,14 @@ test('a consumer waiting on an empty partition gets a new record without waiting
   const topic = await cluster.createTopic({ partitions: 1 })
   const producer = await cluster.producer()
   // maxWaitTimeInMs is long, so a latency far below it can only come from the broker answering the long poll early.
-  const consumer = await cluster.consumer({ maxWaitTimeInMs: 5_000, heartbeatInterval: 500 })
-  let fetchesStarted = 0
+  const consumer = await cluster.consumer({ maxWaitTimeInMs: 3_000, heartbeatInterval: 500 })
+  // kafkajs emits FETCH_START before sending a Fetch and FETCH once its response is in (before eachMessage).
+  let fetching = false
   consumer.on(consumer.events.FETCH_START, () => {
-    fetchesStarted++
+    fetching = true
+  })
+  consumer.on(consumer.events.FETCH, () => {
+    fetching = false
   })
   const arrivals = new Map<string, number>()
   await consumer.subscribe({ topic, fromBeginning: true })
@@ -200,8 +201,7 @@ test('a consumer waiting on an empty partition gets a new record without waiting
   const latencies: number[] = []
   for (let i = 0; i < 5; i++) {
     // Let the consumer park a Fetch on the (caught-up) partition before producing.
-    const started = fetchesStarted
-    await waitFor(() => fetchesStarted > started, { timeoutMs: 15_000, message: 'the consumer to start a fetch' })
+    await waitFor(() => fetching, { timeoutMs: 15_000, message: 'the consumer to start a fetch' })
     await new Promise((resolve) => setTimeout(resolve, 20)) // let the Fetch request reach the broker
     const value = `ping-${i}`
     const sentAt = performance.now()
