@@ -10,8 +10,10 @@ import { autoId, checkId, parseUpdateBody, versionOptions, writeResponse } from 
  * order, `errors: true` when any item failed. Items are applied one after another, so a later item sees the
  * mapping and versions an earlier one left (as within one shard of a real node).
  *
- * Hot path: 1,000 small documents take ~2 ms here (JSON.parse per line, one mapping walk per document, one
- * JSON.stringify of the response); nothing is copied or re-serialised per document.
+ * Hot path, measured on the 2-core dev machine (1,000 four-field documents per bulk, 200 bulks into one index,
+ * handler + response JSON.stringify): median 5.5 ms, p90 8.7 ms; a raw loop doing only the JSON.parse per line,
+ * a Map.set per document and the response stringify took 2.7 ms / 5.9 ms in the same run (ratio ~2). Nothing is
+ * copied or re-serialised per document; JSON.parse of the lines is the largest single cost.
  */
 
 type Action = 'index' | 'create' | 'update' | 'delete';
@@ -39,12 +41,9 @@ export async function bulk(request: EsRequest): Promise<EsReply> {
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!;
     const id = item.id ?? (item.action === 'index' || item.action === 'create' ? autoId() : undefined) ?? '';
-    const failure = (status: number, cause: EsCause): void => {
-      errors = true;
-      results[i] = { [item.action]: { _index: item.index, _id: id, status, error: cause } };
-    };
     if (reject !== undefined && reject()) {
-      failure(429, rejectedExecution('primary operation [shard bulk item] (per-item rejection)'));
+      errors = true;
+      results[i] = failedItem(item, id, 429, rejectedExecution('primary operation [shard bulk item] (per-item rejection)'));
       continue;
     }
     let index: IndexStore;
@@ -53,7 +52,8 @@ export async function bulk(request: EsRequest): Promise<EsReply> {
       index = item.action === 'delete' && !external ? requireIndex(request, item.index) : request.cluster.forWrite(item.index);
     } catch (err) {
       if (!(err instanceof EsError)) throw err;
-      failure(err.status, err.cause);
+      errors = true;
+      results[i] = failedItem(item, id, err.status, err.cause);
       continue;
     }
     let outcome;
@@ -75,7 +75,8 @@ export async function bulk(request: EsRequest): Promise<EsReply> {
       }
     }
     if (!outcome.ok) {
-      failure(outcome.status, outcome.cause);
+      errors = true;
+      results[i] = failedItem(item, id, outcome.status, outcome.cause);
       continue;
     }
     touched.add(index);
@@ -92,6 +93,10 @@ export async function bulk(request: EsRequest): Promise<EsReply> {
     await Promise.all([...touched].map((index) => index.waitForRefresh()));
   }
   return { status: 200, body: { errors, took: Math.round(performance.now() - started), items: results } };
+}
+
+function failedItem(item: ParsedItem, id: string, status: number, cause: EsCause): Record<string, Record<string, unknown>> {
+  return { [item.action]: { _index: item.index, _id: id, status, error: cause } };
 }
 
 function requireIndex(request: EsRequest, name: string): IndexStore {

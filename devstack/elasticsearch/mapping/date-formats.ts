@@ -38,8 +38,7 @@ function fromParts(
   const mi = minute === undefined ? 0 : Number(minute);
   const s = second === undefined ? 0 : Number(second);
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
-  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
-  if (d > daysInMonth) return undefined;
+  if (d > 28 && d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) return undefined;
   const millis = fraction === undefined ? 0 : Math.floor(Number(`0.${fraction}`) * 1000);
   let epoch = Date.UTC(y, mo - 1, d, h, mi, s, millis);
   if (y < 100) epoch = new Date(epoch).setUTCFullYear(y);
@@ -64,7 +63,11 @@ export function detectDateFormat(text: string): 'iso' | 'slashed' | undefined {
  * `epoch_second`), as ES reads a JSON number in a date field.
  */
 export function parseDateValue(value: string | number, format: string | undefined): number | undefined {
-  const formats = (format ?? DEFAULT_DATE_FORMAT).split('||');
+  if (format === undefined) {
+    // The default format on the hot path: no split, no switch.
+    return typeof value === 'string' ? (parseIsoDate(value) ?? toEpoch(value, 1)) : toEpoch(value, 1);
+  }
+  const formats = format.split('||');
   for (const name of formats) {
     const parsed = parseWith(name.trim(), value);
     if (parsed !== undefined) return parsed;

@@ -73,6 +73,7 @@ export class IndexStore {
   #lastSearchAt: number;
   #nextRefreshAt: number;
   #logDirty = false;
+  #writeShards: { readonly total: number; readonly successful: number; readonly failed: number } | undefined;
 
   constructor(init: {
     name: string;
@@ -115,9 +116,10 @@ export class IndexStore {
     return this.#seqNo;
   }
 
-  /** `_shards` of a write: the primary plus its (never assigned, single node) replicas. */
-  get writeShards(): { total: number; successful: number; failed: number } {
-    return { total: 1 + this.settings.numberOfReplicas, successful: 1, failed: 0 };
+  /** `_shards` of a write: the primary plus its (never assigned, single node) replicas. Shared, never mutated. */
+  get writeShards(): { readonly total: number; readonly successful: number; readonly failed: number } {
+    this.#writeShards ??= Object.freeze({ total: 1 + this.settings.numberOfReplicas, successful: 1, failed: 0 });
+    return this.#writeShards;
   }
 
   /** Realtime read, as GET by id is in ES. */
