@@ -29,9 +29,10 @@ test('per-item 429s are retried by helpers.bulk until every document is indexed'
 test('per-item 429 rejections are deterministic for a seed', { skip: esDevstackOnly('injects per-item 429s') }, async (t) => {
   const es = await elasticsearchNode(t);
   const client = es.client();
+  const index = es.uniqueIndex('faults');
   const pattern = async (): Promise<number[]> => {
     es.devstack!.faults.rejectBulkItems({ fraction: 0.5, seed: 7, times: 1 });
-    const res = await client.bulk({ operations: Array.from({ length: 20 }, (_, i) => [{ index: { _index: es.uniqueIndex('faults'), _id: `${i}` } }, { i }]).flat() });
+    const res = await client.bulk({ operations: Array.from({ length: 20 }, (_, i) => [{ index: { _index: index, _id: `${i}` } }, { i }]).flat() });
     assert.equal(res.errors, true);
     const rejected = res.items.flatMap((item, i) => (item.index!.status === 429 ? [i] : []));
     for (const i of rejected) assert.equal(res.items[i]!.index!.error!.type, 'es_rejected_execution_exception');
