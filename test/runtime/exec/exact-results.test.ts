@@ -103,8 +103,18 @@ const RECORDS = 100_000;
 const KEYS = 1_000;
 const amount = (i: number): Amount => ({ key: `k${(i * 7) % KEYS}`, sum: (i * 7919) % 101, count: 1 });
 
-for (const p of [1, 2, 3, 7]) {
-  test(`keyed reduce at p=${p}: final per-key values equal a plain loop, one output per input`, async () => {
+const reduceRuns: Array<{ p: number; channelCapacityBytes?: number }> = [
+  { p: 1 },
+  { p: 2 },
+  { p: 3 },
+  { p: 7 },
+  // Channels too small for any batch: every hand-over waits, so the backpressure paths carry all the data.
+  { p: 3, channelCapacityBytes: 256 },
+];
+
+for (const { p, channelCapacityBytes } of reduceRuns) {
+  const label = channelCapacityBytes === undefined ? '' : ` with ${channelCapacityBytes}-byte channels`;
+  test(`keyed reduce at p=${p}${label}: final per-key values equal a plain loop, one output per input`, async () => {
     const expected = new Map<string, { sum: number; count: number }>();
     for (let i = 0; i < RECORDS; i++) {
       const a = amount(i);
@@ -115,13 +125,16 @@ for (const p of [1, 2, 3, 7]) {
     }
 
     const target = new CollectTarget<Amount>();
-    const job = defineJob({ name: `exact-reduce-p${p}`, parallelism: p }, (env) => {
-      env
-        .source(datagen({ count: RECORDS, splits: 4, record: amount }))
-        .keyBy((a) => a.key)
-        .reduce((a, b) => ({ key: a.key, sum: a.sum + b.sum, count: a.count + b.count }))
-        .sink(collectSink(target));
-    });
+    const job = defineJob(
+      { name: `exact-reduce-p${p}`, parallelism: p, ...(channelCapacityBytes === undefined ? {} : { channelCapacityBytes }) },
+      (env) => {
+        env
+          .source(datagen({ count: RECORDS, splits: 4, record: amount }))
+          .keyBy((a) => a.key)
+          .reduce((a, b) => ({ key: a.key, sum: a.sum + b.sum, count: a.count + b.count }))
+          .sink(collectSink(target));
+      },
+    );
     assert.equal(await new JobRunner({ job }).run(), 'finished');
 
     assert.equal(target.records.length, RECORDS);
