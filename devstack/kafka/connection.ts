@@ -18,7 +18,8 @@ const API_VERSIONS_KEY = 18;
  * like Kafka, which mutes a channel until its current response is sent. Responses therefore leave in request order
  * and a parked Fetch long poll holds only its own connection (kafkajs fetches on a dedicated socket).
  *
- * A frame that cannot be parsed closes this connection only.
+ * A frame that cannot be parsed (bad size, unknown API key, unsupported version, truncated body) closes this
+ * connection only, without an answer, as Kafka does.
  */
 export class Connection {
   readonly #socket: Socket;
@@ -151,20 +152,21 @@ export class Connection {
     const api = API_BY_KEY.get(apiKey);
 
     if (api === undefined || version < api.minVersion || version > api.maxVersion) {
-      this.#log.debug({ apiKey, version }, 'unsupported kafka api version');
-      const w = startFrame(correlationId);
-      if (apiKey === API_VERSIONS_KEY) {
-        // Kafka answers an unsupported ApiVersions version in the v0 shape, so the client can read the error
-        // and the supported range and retry.
-        apiVersionsApi.encodeResponse(w, apiVersionsResponse(ErrorCode.UNSUPPORTED_VERSION), 0);
-      } else {
-        w.int16(ErrorCode.UNSUPPORTED_VERSION);
+      if (apiKey !== API_VERSIONS_KEY) {
+        // Kafka's RequestContext cannot parse such a request and its SocketServer closes the connection without an
+        // answer; clients avoid this by negotiating versions with ApiVersions first.
+        throw new ProtocolError(`unsupported api key ${apiKey} version ${version}`);
       }
+      // An unsupported ApiVersions version is answered in the v0 shape with error 35 and the supported ranges, so
+      // the client can read the error and retry lower on the same connection.
+      const w = startFrame(correlationId);
+      apiVersionsApi.encodeResponse(w, apiVersionsResponse(ErrorCode.UNSUPPORTED_VERSION), 0);
       this.#write(finishFrame(w));
       return undefined;
     }
 
     const req: unknown = api.decodeRequest(r, version);
+    if (this.#log.isLevelEnabled('trace')) this.#log.trace({ api: api.name, version, correlationId, clientId }, 'kafka request');
     const injected = this.#faults.takeFailure(apiKey);
     const ctx: RequestContext = {
       clientId,
@@ -176,6 +178,7 @@ export class Connection {
     };
     const result = injected === undefined ? this.#broker.handle(api, req, ctx) : api.errorResponse(req, injected);
     const send = (res: unknown): Promise<void> | undefined => {
+      if (this.#log.isLevelEnabled('trace')) this.#log.trace({ api: api.name, correlationId, closed: this.#closed }, 'kafka response');
       if (res === NO_RESPONSE || this.#closed) return undefined;
       const w = startFrame(correlationId);
       api.encodeResponse(w, res, version);

@@ -5,6 +5,8 @@ import type { Broker } from './broker.ts';
 import { Connection } from './connection.ts';
 import type { FaultState } from './faults.ts';
 
+const CLOSE_GRACE_MS = 20;
+
 /**
  * The TCP side: a listener whose accepted sockets become {@link Connection}s. It can stop and resume listening on
  * the same port (fault injection) without touching broker state.
@@ -74,8 +76,13 @@ export class KafkaServer {
 
   async close(): Promise<void> {
     const stopped = this.stopListening();
+    const hadClients = this.#connections.size > 0;
     this.dropConnections();
     await stopped;
+    // Give clients in this process an event-loop turn or two to read the FIN before the caller moves on (e.g.
+    // restarts on the same port): otherwise a client can still write a request into its dead socket and fail it
+    // with "connection closed" instead of reconnecting. A real broker restart takes seconds, so this never shows.
+    if (hadClients) await new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS));
   }
 
   #accept(socket: Socket): void {

@@ -127,10 +127,14 @@ export class ConsumerGroup {
           for (const m of this.#members.values()) {
             const cb = m.awaitingSync;
             m.awaitingSync = undefined;
-            if (cb !== undefined) {
-              this.#heartbeat(m);
-              cb({ errorCode: ErrorCode.NONE, assignment: m.assignment });
-            }
+            if (cb === undefined) continue;
+            this.#heartbeat(m);
+            const res = { errorCode: ErrorCode.NONE, assignment: m.assignment };
+            // The leader's answer goes out first, the followers' a microtask later: the leader's own request is still
+            // being handled here, so answering the followers synchronously would put their bytes on the wire before
+            // the leader's. Kafka gives no order; leader-first is the order clients observing the group expect.
+            if (m === member) cb(res);
+            else queueMicrotask(() => cb(res));
           }
         }
         return;
