@@ -11,7 +11,9 @@ import { waitFor } from '../../support/wait-for.ts'
 
 // Real Kafka refuses sessions shorter than group.min.session.timeout.ms (default 6 s).
 const SESSION_TIMEOUT = 6_000
-const GROUP_TIMEOUTS = { sessionTimeout: SESSION_TIMEOUT, rebalanceTimeout: 10_000, heartbeatInterval: 300 }
+// kafkajs heartbeats between fetches only, so a short long-poll (maxWaitTimeInMs) is what lets members notice a
+// rebalance quickly; the default 5 s would make every rebalance in these tests take seconds.
+const GROUP_TIMEOUTS = { sessionTimeout: SESSION_TIMEOUT, rebalanceTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 100 }
 
 interface Member {
   name: string
@@ -39,7 +41,11 @@ async function startMember(
     socketFactory?: ISocketFactory
   },
 ): Promise<Member> {
-  const kafka = cluster.kafka(options.socketFactory ? { socketFactory: options.socketFactory } : {})
+  // A member on a cuttable network gets short client timeouts, so that once healed it gives up its stale requests
+  // quickly and the test's cleanup does not wait out kafkajs's 30 s request timeout.
+  const kafka = cluster.kafka(
+    options.socketFactory ? { socketFactory: options.socketFactory, requestTimeout: 2_000, connectionTimeout: 500 } : {},
+  )
   const consumer = kafka.consumer({ groupId: options.groupId, ...GROUP_TIMEOUTS, ...options.config })
   const member: Member = { name: options.name, consumer, assignment: [], joins: 0, active: true }
   cluster.defer(() => consumer.disconnect())
