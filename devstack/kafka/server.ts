@@ -61,12 +61,16 @@ export class KafkaServer {
     this.#server = server;
   }
 
-  /** Stops accepting connections; open ones stay. */
+  /**
+   * Stops accepting connections; open ones stay. Does not wait for them: `server.close`'s callback only fires once
+   * every connection has ended, while the listening socket itself is released right away.
+   */
   async stopListening(): Promise<void> {
     const server = this.#server;
     if (server === undefined) return;
     this.#server = undefined;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.close();
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   dropConnections(): void {
