@@ -16,6 +16,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -66,7 +67,37 @@ function sends(records: number): Message[][] {
   return out
 }
 
-async function startBrokerProcess(): Promise<{ brokers: string[]; stop(): Promise<void> }> {
+/** CPU time (ms) used so far by another process, from /proc (Linux); undefined elsewhere. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime + stime, in USER_HZ (100 on Linux)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Runs `fn` and reports on stderr how busy the broker process and this (client) process were meanwhile: a broker
+ * well below 100 % while the client is near it means the figure measures kafkajs, not the broker.
+ */
+async function withCpu<T>(label: string, brokerPid: number | undefined, fn: () => Promise<T>): Promise<T> {
+  const wallStart = performance.now()
+  const clientStart = process.cpuUsage()
+  const brokerStart = processCpuMs(brokerPid)
+  const result = await fn()
+  const wall = performance.now() - wallStart
+  const client = process.cpuUsage(clientStart)
+  const brokerEnd = processCpuMs(brokerPid)
+  const pct = (ms: number): string => `${Math.round((100 * ms) / wall)}%`
+  const broker = brokerStart === undefined || brokerEnd === undefined ? 'n/a' : pct(brokerEnd - brokerStart)
+  log(`${label}: ${Math.round(Number(result))} records/s (cpu: client ${pct((client.user + client.system) / 1000)}, broker ${broker})`)
+  return result
+}
+
+async function startBrokerProcess(): Promise<{ brokers: string[]; pid: number | undefined; stop(): Promise<void> }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-kafka-bench-'))
   const script = fileURLToPath(new URL('./support/broker-process.ts', import.meta.url))
   const child: ChildProcess = spawn(
@@ -88,7 +119,7 @@ async function startBrokerProcess(): Promise<{ brokers: string[]; stop(): Promis
       setTimeout(() => reject(new Error('broker process did not print its address within 20 s')), 20_000).unref()
     })
     const { brokers } = JSON.parse(line) as { brokers: string[] }
-    return { brokers, stop }
+    return { brokers, pid: child.pid, stop }
   } catch (err) {
     await stop()
     throw err
@@ -177,8 +208,7 @@ async function main(): Promise<void> {
     const produceRates: number[] = []
     for (let run = 0; run < RUNS; run++) {
       const topic = await createTopic(admin, created)
-      produceRates.push(await produce(kafka, topic, produceBatches))
-      log(`produce run ${run + 1}: ${Math.round(produceRates.at(-1)!)} records/s`)
+      produceRates.push(await withCpu(`produce run ${run + 1}`, broker?.pid, () => produce(kafka, topic, produceBatches)))
     }
     figure('kafka-broker/produce-1000', median(produceRates), BASELINES.produce)
 
@@ -189,10 +219,11 @@ async function main(): Promise<void> {
     const count: number[] = []
     const json: number[] = []
     for (let run = 0; run < RUNS; run++) {
-      count.push(await consume(kafka, topic, CONSUME_RECORDS + 1, false)) // + the producer's warm-up record
-      log(`eachBatch run ${run + 1}: ${Math.round(count.at(-1)!)} records/s`)
-      json.push(await consume(kafka, topic, CONSUME_RECORDS + 1, true))
-      log(`eachBatch + JSON.parse run ${run + 1}: ${Math.round(json.at(-1)!)} records/s`)
+      // + 1: the producer's warm-up record
+      count.push(await withCpu(`eachBatch run ${run + 1}`, broker?.pid, () => consume(kafka, topic, CONSUME_RECORDS + 1, false)))
+      json.push(
+        await withCpu(`eachBatch + JSON.parse run ${run + 1}`, broker?.pid, () => consume(kafka, topic, CONSUME_RECORDS + 1, true)),
+      )
     }
     figure('kafka-broker/consume-eachbatch', median(count), BASELINES.eachBatch)
     figure('kafka-broker/consume-eachbatch-json', median(json), BASELINES.eachBatchJson)
