@@ -20,7 +20,7 @@ import type { Writer } from './writer.ts';
  *       aborted_transactions => producer_id INT64, first_offset INT64 (nullable array)
  *       records => RECORDS (concatenated record batches)
  *
- * Fetch sessions (KIP-227) are not implemented: the broker answers session_id 0, which tells the client to keep
+ * Fetch sessions (KIP-227) are not supported: the broker answers session_id 0, which tells the client to keep
  * sending full fetch requests, exactly as a broker with no free session slots would.
  */
 export interface FetchPartitionRequest {
