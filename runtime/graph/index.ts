@@ -1,4 +1,4 @@
-export { buildPhysicalPlan, DEFAULT_MAX_PARALLELISM, MAX_MAX_PARALLELISM } from './plan-builder.ts';
+export { buildPhysicalPlan, DEFAULT_MAX_PARALLELISM } from './plan-builder.ts';
 export type { PlanOverrides } from './plan-builder.ts';
 export { JobValidationError } from './job-validation-error.ts';
 export { summarizePlan } from './physical-plan.ts';

@@ -6,11 +6,10 @@ import {
   type LogicalNode,
 } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
+import { MAX_MAX_PARALLELISM } from '../state/index.ts';
 import { JobValidationError } from './job-validation-error.ts';
 import type { PhysicalPlan, PlannedOperator, Stage, StageInput } from './physical-plan.ts';
 
-/** Largest maxParallelism accepted (as in Flink: key groups are addressed with 15 bits). */
-export const MAX_MAX_PARALLELISM = 32_768;
 export const DEFAULT_MAX_PARALLELISM = 128;
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const STATE_KINDS = new Set(['value', 'map', 'list']);
@@ -182,7 +181,8 @@ function isStateful(node: LogicalNode): boolean {
     case 'reduce':
       return true;
     case 'process':
-      return node.fn.state !== undefined && Object.keys(node.fn.state).length > 0;
+      // A keyed process has a state backend even without declared state: its timers are checkpointed.
+      return node.input?.partitioning === 'hash' || (node.fn.state !== undefined && Object.keys(node.fn.state).length > 0);
     default:
       return false;
   }

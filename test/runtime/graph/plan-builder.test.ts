@@ -227,3 +227,24 @@ test('uids default from the operator position; explicit uids are kept', () => {
   // Planning twice gives the same uids (state is found by uid after a restart).
   assert.deepEqual(stageUids(buildPhysicalPlan(job)), stageUids(plan));
 });
+
+test('a keyed process is stateful even without declared state (its timers are checkpointed); a non-keyed one is not', () => {
+  const job = defineJob({ name: 'timers-only', parallelism: 2 }, (env) => {
+    env
+      .source(datagen({ count: 10, record: word }))
+      .process({ processElement: (w) => w })
+      .uid('plain')
+      .keyBy((w) => w.word)
+      .process({
+        processElement(w, ctx) {
+          ctx.timers.registerProcessingTimeTimer(ctx.timers.currentProcessingTime() + 1000);
+          return w;
+        },
+      })
+      .uid('timers')
+      .sink(collectSink());
+  });
+  const operators = buildPhysicalPlan(job).stages.flatMap((s) => s.operators);
+  assert.equal(operators.find((o) => o.uid === 'plain')?.stateful, false);
+  assert.equal(operators.find((o) => o.uid === 'timers')?.stateful, true);
+});
