@@ -77,7 +77,7 @@ class FileWriter<T> implements SinkWriter<T> {
     let text = '';
     for (const record of records) text += `${JSON.stringify(record)}\n`;
     this.#chunks.push(text);
-    // Flush every ~1,000 batches' worth of strings to keep memory bounded without a write per batch.
+    // Write every 256 batches: memory stays bounded without a file write per batch.
     return this.#chunks.length >= 256 ? this.#flush() : undefined;
   }
 

@@ -150,9 +150,10 @@ export class JobAttempt {
     const isSourceStage = head.node.kind === 'source';
     const operators = isSourceStage ? stage.operators.slice(1) : stage.operators;
     const chain: ChainedOperator<unknown>[] = [];
-    // The output link is wired inside Subtask; operators at the end of the chain get a forwarding placeholder.
-    let downstream: Downstream<unknown> = { process: (records) => tailLink.process(records) };
-    const tailLink: { process: Downstream<unknown>['process'] } = { process: () => undefined };
+    let subtask: Subtask | undefined;
+    // The last operator feeds the subtask's output link (which counts records and times backpressure); the subtask
+    // is built after its chain, so the link looks it up when records flow.
+    let downstream: Downstream<unknown> = { process: (records) => (subtask as Subtask).emitToOutput(records) };
     for (let i = operators.length - 1; i >= 0; i--) {
       const op = this.#buildOperator(operators[i] as PlannedOperator, stage, index, downstream, options);
       chain.unshift(op);
@@ -161,7 +162,6 @@ export class JobAttempt {
 
     let input: SourceInput<unknown> | InputGate<unknown>;
     let sourceUid: string | undefined;
-    let subtask: Subtask | undefined;
     if (isSourceStage && head.node.kind === 'source') {
       const source: Source<unknown> = head.node.source;
       sourceUid = head.uid;
@@ -199,9 +199,6 @@ export class JobAttempt {
       signal: this.#abort.signal,
       checkpoints: options.checkpoints,
     });
-    // The last chained operator forwards into the subtask's output link (which counts records and backpressure).
-    const subtaskRef = subtask;
-    tailLink.process = (records) => subtaskRef.emitToOutput(records);
     return subtask;
   }
 
