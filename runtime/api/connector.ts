@@ -28,6 +28,27 @@ export interface SourceReaderContext {
   readonly clock: Clock;
   /** Aborted when the attempt stops (failure, cancel, rescale). */
   readonly signal: AbortSignal;
+  /**
+   * Tells the runtime that the source's set of splits changed (Kafka: partitions added, a topic matching the pattern
+   * created or deleted). The runtime applies the job's rescale policy: under `fixed` the readers keep running and pick
+   * up the splits they own themselves; other policies may restart the job at a new parallelism. Every subtask may
+   * report the same change; the runtime ignores repeats.
+   */
+  readonly reportSplitsChanged: (change: SplitsChange) => void;
+}
+
+/** A change in the splits a source reads, as seen by its discovery. */
+export interface SplitsChange {
+  /** Number of splits now (Kafka: partitions over all matched topics). */
+  readonly splits: number;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/** How far one split's reader is behind the end of the split (Kafka: high watermark − next offset). */
+export interface SplitLag {
+  readonly split: string;
+  readonly lag: number;
 }
 
 /**
@@ -47,6 +68,8 @@ export interface SourceReader<T> {
   available(): Promise<void>;
   /** Positions after the last batch returned by `poll()`, for every owned split. */
   positions(): SplitPosition[];
+  /** Lag of every owned split, for status and metrics; absent when the source cannot tell. */
+  lag?(): SplitLag[];
   /** The checkpoint that recorded these positions is durable (Kafka: commit offsets for lag tooling). */
   notifyCheckpointComplete?(checkpointId: number): Promise<void>;
   /** Pauses fetching beyond what is buffered (backpressure is otherwise implicit: an unpolled buffer stays full). */

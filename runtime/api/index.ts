@@ -23,7 +23,9 @@ export type {
   Source,
   SourceReader,
   SourceReaderContext,
+  SplitLag,
   SplitPosition,
+  SplitsChange,
 } from './connector.ts';
 export type { LogicalNode, LogicalInput, Partitioning, KeySelector } from './logical-graph.ts';
 export { KEYED_KINDS } from './logical-graph.ts';

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { KeySelector, Sink, Source } from '../api/index.ts';
+import type { KeySelector, Sink, Source, SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { PhysicalPlan, PlannedOperator, Stage } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
@@ -34,6 +34,8 @@ export interface JobAttemptOptions {
   readonly restored?: RestoredState | undefined;
   /** When set, sources hold their end of input until the coordinator releases it after a final checkpoint. */
   readonly checkpoints?: CheckpointListener | undefined;
+  /** A source reported a change in its splits (see `SourceReaderContext.reportSplitsChanged`). */
+  readonly onSplitsChanged?: ((sourceUid: string, change: SplitsChange) => void) | undefined;
 }
 
 /**
@@ -173,6 +175,7 @@ export class JobAttempt {
         logger: logger.child({ operator: head.uid }),
         clock: options.clock,
         signal: this.#abort.signal,
+        reportSplitsChanged: (change) => options.onSplitsChanged?.(head.uid, change),
       });
       const checkpoints = options.checkpoints;
       input = new SourceInput(reader, {

@@ -1,0 +1,33 @@
+/**
+ * One record read from Kafka, as the Kafka source hands it to the job: the decoded value with everything Kafka
+ * knows about where it came from. `topic`/`partition`/`offset` identify it uniquely, which sinks use for
+ * deterministic ids (the Elasticsearch sink's `id: 'topic-partition-offset'`).
+ *
+ * @example
+ * ```ts
+ * env.source(kafkaSource<Order>({ brokers, topics: ['orders'], format: 'json' }))
+ *   .map((r: KafkaRecord<Order>) => ({ ...r.value, partition: r.partition }));
+ * ```
+ */
+export interface KafkaRecord<V> {
+  readonly topic: string;
+  readonly partition: number;
+  /** The record's offset in its partition (int64 in Kafka; exact in a JS number up to 2^53). */
+  readonly offset: number;
+  /** The record key, or `null` when it has none. */
+  readonly key: Buffer | null;
+  readonly value: V;
+  /** Record timestamp in ms since the epoch (create time or log-append time, as the topic is configured). */
+  readonly timestamp: number;
+  readonly headers: Readonly<Record<string, Buffer | undefined>>;
+}
+
+/** The part of a record that locates it in Kafka; enough for a `topic-partition-offset` document id. */
+export type KafkaOrigin = Pick<KafkaRecord<unknown>, 'topic' | 'partition' | 'offset'>;
+
+/** True when `value` carries a Kafka origin (topic, partition and offset). */
+export function hasKafkaOrigin(value: unknown): value is KafkaOrigin {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<KafkaOrigin>;
+  return typeof v.topic === 'string' && typeof v.partition === 'number' && typeof v.offset === 'number';
+}
