@@ -24,6 +24,12 @@ export interface SourceReaderContext {
    * starts where the source's `startFrom` says.
    */
   readonly restoredPositions: ReadonlyMap<string, unknown> | undefined;
+  /**
+   * Set when the user asked to reprocess from the start (`sluice checkpoint clear`) or skip to the end
+   * (`sluice checkpoint catch-up`): every owned split starts there, whatever `startFrom` says. Restored positions are
+   * then `undefined`, but operator state is still restored.
+   */
+  readonly startOverride?: 'earliest' | 'latest';
   readonly logger: Logger;
   readonly clock: Clock;
   /** Aborted when the attempt stops (failure, cancel, rescale). */
@@ -94,6 +100,11 @@ export interface Source<T> {
   readonly bounded: boolean;
   /** Largest parallelism that gives every subtask work, if known up front (number of splits). */
   readonly maxUsefulParallelism?: number;
+  /**
+   * Counts the source's splits now (Kafka: partitions of the matched topics). The runtime asks before the first
+   * attempt to choose the parallelism under the `match` and `divisor` rescale policies.
+   */
+  splitCount?(options: { logger: Logger; signal: AbortSignal }): Promise<number>;
   createReader(context: SourceReaderContext): SourceReader<T>;
 }
 

@@ -1,4 +1,5 @@
 import type { RestartStrategyConfig } from '../failover/index.ts';
+import type { RescaleOptions } from '../rescale/index.ts';
 import { JobParams } from './job-params.ts';
 import type { LogicalNode } from './logical-graph.ts';
 import { GraphRecorder, StreamEnvironment } from './stream.ts';
@@ -29,6 +30,11 @@ export interface JobOptions {
   checkpoints?: CheckpointOptions | false;
   /** What to do when an attempt fails; default exponential-delay when checkpointing is on, else none. */
   restart?: RestartStrategyConfig;
+  /**
+   * How parallelism follows the source's partitions when they change (docs/rescaling.md); default
+   * `{ policy: 'fixed' }`: keep the parallelism and assign new partitions to the running subtasks.
+   */
+  rescale?: RescaleOptions;
 }
 
 /** The function that builds a job's graph. It runs at plan time, once per plan. */

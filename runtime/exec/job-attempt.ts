@@ -35,6 +35,8 @@ export interface JobAttemptOptions {
   /** When set, sources hold their end of input until the coordinator releases it after a final checkpoint. */
   readonly checkpoints?: CheckpointListener | undefined;
   /** A source reported a change in its splits (see `SourceReaderContext.reportSplitsChanged`). */
+  /** Sources ignore restored positions and start every split here (see `SourceReaderContext.startOverride`). */
+  readonly sourceStart?: 'earliest' | 'latest' | undefined;
   readonly onSplitsChanged?: ((sourceUid: string, change: SplitsChange) => void) | undefined;
 }
 
@@ -171,7 +173,8 @@ export class JobAttempt {
         job: plan.job,
         subtask: index,
         parallelism: stage.parallelism,
-        restoredPositions: options.restored?.sourcePositions(head.uid),
+        restoredPositions: options.sourceStart === undefined ? options.restored?.sourcePositions(head.uid) : undefined,
+        ...(options.sourceStart === undefined ? {} : { startOverride: options.sourceStart }),
         logger: logger.child({ operator: head.uid }),
         clock: options.clock,
         signal: this.#abort.signal,

@@ -6,6 +6,7 @@ import {
   type LogicalNode,
 } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
+import { validateRescaleOptions } from '../rescale/index.ts';
 import { MAX_MAX_PARALLELISM } from '../state/index.ts';
 import { JobValidationError } from './job-validation-error.ts';
 import type { PhysicalPlan, PlannedOperator, Stage, StageInput } from './physical-plan.ts';
@@ -44,6 +45,7 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
   }
   const parallelism = overrides.parallelism ?? job.options.parallelism ?? 1;
   checkParallelism('the job', parallelism, maxParallelism, problems);
+  problems.push(...validateRescaleOptions(job.options.rescale, maxParallelism));
 
   let nodes: LogicalNode[];
   try {

@@ -5,9 +5,11 @@ import { SluiceError, isSluiceError } from '../errors/index.ts';
 import { JobAttempt, type RestoredState, type SubtaskMetrics } from '../exec/index.ts';
 import { createRestartStrategy, defaultRestartStrategy, type RestartStrategy, type RestartStrategyConfig } from '../failover/index.ts';
 import { buildPhysicalPlan, type PhysicalPlan } from '../graph/index.ts';
+import { chooseParallelism, evenParallelisms, type RescaleOptions } from '../rescale/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
 import { systemClock, type Clock } from '../time/index.ts';
-import type { JobEvent, JobState } from './job-events.ts';
+import type { SplitsChange } from '../api/index.ts';
+import type { JobEvent, JobState, RescaleRecord } from './job-events.ts';
 import { toRestoredState } from './restore-plan.ts';
 
 /** Where the first attempt takes its state from. */
@@ -31,6 +33,11 @@ export interface JobRunnerOptions {
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly random?: () => number;
+  /**
+   * Sources start every split at the earliest or latest offset instead of the restored positions (operator state is
+   * still restored), until this run's first checkpoint completes: `sluice checkpoint clear` / `catch-up`.
+   */
+  readonly sourceStart?: 'earliest' | 'latest';
   /** Test hook, see {@link CheckpointCoordinator}. */
   readonly beforeCheckpointStore?: (checkpointId: number) => void | Promise<void>;
 }
@@ -60,7 +67,7 @@ export interface StageMetrics {
  * ```
  */
 export class JobRunner {
-  readonly plan: PhysicalPlan;
+  #plan: PhysicalPlan;
   readonly #options: JobRunnerOptions;
   readonly #clock: Clock;
   readonly #logger: Logger;
@@ -76,22 +83,38 @@ export class JobRunner {
   #minRestoreId = 0;
   #attempts = 0;
   #lastCheckpoint: CheckpointManifest | undefined;
+  #sourceStart: 'earliest' | 'latest' | undefined;
+  #pendingRescale: PendingRescale | undefined;
+  readonly #rescales: RescaleRecord[] = [];
+  /** Split counts last reported per source uid: every subtask reports the same change, the first one counts. */
+  readonly #knownSplits = new Map<string, number>();
 
   constructor(options: JobRunnerOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.plan = buildPhysicalPlan(options.job, {
+    this.#sourceStart = options.sourceStart;
+    this.#plan = buildPhysicalPlan(options.job, {
       params: options.params ?? new JobParams(),
       ...(options.parallelism === undefined ? {} : { parallelism: options.parallelism }),
     });
-    this.#logger = (options.logger ?? silentLogger()).child({ job: this.plan.job });
+    this.#logger = (options.logger ?? silentLogger()).child({ job: this.#plan.job });
     const checkpoints = options.job.options.checkpoints;
     this.#checkpointing = checkpoints !== undefined && checkpoints !== false;
     if (this.#checkpointing && options.store === undefined) {
-      throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.plan.job}" takes checkpoints but no checkpoint store (data directory) was given`);
+      throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.#plan.job}" takes checkpoints but no checkpoint store (data directory) was given`);
     }
     const strategy = options.restartStrategy ?? options.job.options.restart ?? (this.#checkpointing ? defaultRestartStrategy : { type: 'none' as const });
     this.#strategy = createRestartStrategy(strategy, options.random === undefined ? {} : { random: options.random });
+  }
+
+  /** The plan being run; replaced by a rescale. */
+  get plan(): PhysicalPlan {
+    return this.#plan;
+  }
+
+  /** Completed rescales of this run, oldest first. */
+  get rescales(): readonly RescaleRecord[] {
+    return this.#rescales;
   }
 
   /** Control-plane events: attempts, checkpoints, failures. */
@@ -116,7 +139,7 @@ export class JobRunner {
   metrics(): StageMetrics[] {
     const attempt = this.#attempt;
     if (attempt === undefined) return [];
-    return this.plan.stages.map((stage) => {
+    return this.#plan.stages.map((stage) => {
       const subtasks: SubtaskMetrics[] = attempt.subtasks.filter((s) => s.stage === stage.index).map((s) => s.metrics);
       return {
         stage: stage.index,
@@ -133,15 +156,150 @@ export class JobRunner {
   async checkpoint(kind: 'checkpoint' | 'savepoint' = 'checkpoint'): Promise<CheckpointManifest> {
     const coordinator = this.#coordinator;
     if (coordinator === undefined) {
-      throw new SluiceError('SLUICE_JOB_NOT_RUNNING', `job "${this.plan.job}" is not running with checkpoints: nothing to ${kind}`);
+      throw new SluiceError('SLUICE_JOB_NOT_RUNNING', `job "${this.#plan.job}" is not running with checkpoints: nothing to ${kind}`);
     }
     return coordinator.triggerNow(kind);
+  }
+
+  /**
+   * Stops the job gracefully: takes a savepoint, then cancels. Resuming from the savepoint later continues exactly
+   * where it stopped (what the sinks wrote after the savepoint is aborted or overwritten on replay).
+   *
+   * @example
+   * ```ts
+   * const savepoint = await runner.stopWithSavepoint();
+   * // later: new JobRunner({ job, store, restore: { from: 'checkpoint', id: savepoint.id } })
+   * ```
+   */
+  async stopWithSavepoint(): Promise<CheckpointManifest> {
+    const manifest = await this.checkpoint('savepoint');
+    this.cancel(`stopped with savepoint ${manifest.id}`);
+    return manifest;
+  }
+
+  /**
+   * Rescales the running job: takes a checkpoint, stops the attempt, and restarts from that checkpoint at
+   * `parallelism` (key groups and source splits are redistributed). Resolves when the new attempt runs.
+   *
+   * @example
+   * ```ts
+   * const record = await runner.rescale(8);
+   * logger.info(record, `rescaled ${record.from} → ${record.to} in ${record.durationMs} ms`);
+   * ```
+   */
+  async rescale(parallelism: number, reason = 'requested by the user'): Promise<RescaleRecord> {
+    return this.#rescale(parallelism, reason, 'manual');
+  }
+
+  async #rescale(parallelism: number, reason: string, trigger: RescaleRecord['trigger']): Promise<RescaleRecord> {
+    const from = this.#plan.parallelism;
+    if (!this.#checkpointing) {
+      throw new SluiceError('SLUICE_RESCALE_NEEDS_CHECKPOINTS', `job "${this.#plan.job}" does not take checkpoints, so its state cannot move to a new parallelism: enable checkpoints in defineJob, or restart it with --parallelism`);
+    }
+    if (this.#pendingRescale !== undefined) {
+      throw new SluiceError('SLUICE_RESCALE_IN_PROGRESS', `job "${this.#plan.job}" is already rescaling to ${this.#pendingRescale.to}: wait for it to finish`);
+    }
+    if (this.#state !== 'running' || this.#attempt === undefined) {
+      throw new SluiceError('SLUICE_JOB_NOT_RUNNING', `job "${this.#plan.job}" is ${this.#state}, not running: it can only be rescaled while it runs`);
+    }
+    if (parallelism === from) {
+      throw new SluiceError('SLUICE_RESCALE_UNCHANGED', `job "${this.#plan.job}" already runs at parallelism ${from}`);
+    }
+    // Validate the new plan before stopping anything: a bad parallelism leaves the job running as it was.
+    const plan = buildPhysicalPlan(this.#options.job, { params: this.#options.params ?? new JobParams(), parallelism });
+    const startedAt = this.#clock.now();
+    const pending: PendingRescale = { from, to: parallelism, reason, trigger, startedAt, plan, checkpointId: undefined, ...deferred<RescaleRecord>() };
+    this.#pendingRescale = pending;
+    this.#state = 'rescaling';
+    this.#events.next({ type: 'rescale-started', from, to: parallelism, reason });
+    this.#logger.info({ from, to: parallelism, reason }, `rescaling ${from} → ${parallelism}: ${reason}`);
+    try {
+      const manifest = await this.checkpoint('checkpoint');
+      pending.checkpointId = manifest.id;
+    } catch (err) {
+      this.#pendingRescale = undefined;
+      if (this.#state === 'rescaling') this.#state = 'running';
+      throw new SluiceError('SLUICE_RESCALE_FAILED', `rescaling job "${this.#plan.job}" to ${parallelism} failed: the checkpoint before stopping did not complete (${(err as Error)?.message ?? String(err)}); the job keeps running at ${from}`, { cause: err });
+    }
+    this.#attempt?.fail(new SluiceError('SLUICE_RESCALING', `attempt stopped to rescale ${from} → ${parallelism}`));
+    return pending.promise;
+  }
+
+  /** A source's discovery saw its splits change: apply the job's rescale policy (ARCHITECTURE §6). */
+  #onSplitsChanged(sourceUid: string, change: SplitsChange): void {
+    if (this.#knownSplits.get(sourceUid) === change.splits) return;
+    this.#knownSplits.set(sourceUid, change.splits);
+    this.#events.next({ type: 'splits-changed', source: sourceUid, splits: change.splits, added: change.added, removed: change.removed });
+    this.#logger.info({ source: sourceUid, splits: change.splits, added: change.added, removed: change.removed }, `source "${sourceUid}" now has ${change.splits} splits`);
+    const policy = this.#rescalePolicy();
+    const current = this.#pendingRescale?.to ?? this.#plan.parallelism;
+    const to = chooseParallelism(policy.policy, { splits: change.splits, current, cap: policy.maxParallelism ?? this.#plan.maxParallelism });
+    if (to === current) {
+      this.#warnIfUneven(sourceUid, change.splits, current);
+      return;
+    }
+    const reason = `source "${sourceUid}" now has ${change.splits} splits; policy "${policy.policy}" chose parallelism ${to}`;
+    void this.#rescaleWhenPossible(to, reason);
+  }
+
+  /** A split change during a rescale waits for that rescale to finish, then is applied against the new parallelism. */
+  async #rescaleWhenPossible(to: number, reason: string): Promise<void> {
+    try {
+      while (this.#pendingRescale !== undefined) await this.#pendingRescale.promise.catch(() => undefined);
+      if (this.#plan.parallelism === to || this.#state !== 'running') return;
+      await this.#rescale(to, reason, 'splits-changed');
+    } catch (err) {
+      this.#logger.warn({ err: (err as Error)?.message ?? String(err) }, `automatic rescale to ${to} did not happen`);
+    }
+  }
+
+  #rescalePolicy(): RescaleOptions {
+    return this.#options.job.options.rescale ?? { policy: 'fixed' };
+  }
+
+  /** `fixed` keeps the parallelism; say once per split count when that leaves subtasks with unequal work. */
+  #warnIfUneven(sourceUid: string, splits: number, parallelism: number): void {
+    if (splits === 0 || splits % parallelism === 0) return;
+    const cap = this.#rescalePolicy().maxParallelism ?? this.#plan.maxParallelism;
+    const better = evenParallelisms(splits, parallelism, cap);
+    const idle = parallelism > splits ? `; ${parallelism - splits} subtask(s) stay idle` : '';
+    this.#logger.warn(
+      { source: sourceUid, splits, parallelism, evenParallelisms: better },
+      `source "${sourceUid}" has ${splits} splits over ${parallelism} subtasks: some read ${Math.ceil(splits / parallelism)}, others ${Math.floor(splits / parallelism)}${idle}. Parallelism ${better.join(' or ')} splits them evenly (or set rescale: { policy: 'divisor' })`,
+    );
+  }
+
+  /** Under `match`/`divisor`, the first attempt's parallelism follows the sources' split counts (unless set explicitly). */
+  async #initialParallelism(): Promise<void> {
+    const policy = this.#rescalePolicy();
+    const counts: Array<[string, number]> = [];
+    for (const stage of this.#plan.stages) {
+      const head = stage.operators[0];
+      if (head === undefined || head.node.kind !== 'source' || head.node.source.splitCount === undefined) continue;
+      const controller = new AbortController();
+      try {
+        counts.push([head.uid, await head.node.source.splitCount({ logger: this.#logger, signal: controller.signal })]);
+      } catch (err) {
+        this.#logger.warn({ source: head.uid, err: (err as Error)?.message ?? String(err) }, `could not count the splits of source "${head.uid}"; starting at parallelism ${this.#plan.parallelism}`);
+      }
+    }
+    for (const [uid, splits] of counts) this.#knownSplits.set(uid, splits);
+    const splits = Math.max(0, ...counts.map(([, n]) => n));
+    if (counts.length === 0 || splits === 0) return;
+    if (policy.policy === 'fixed' || this.#options.parallelism !== undefined) {
+      for (const [uid, n] of counts) this.#warnIfUneven(uid, n, this.#plan.parallelism);
+      return;
+    }
+    const to = chooseParallelism(policy.policy, { splits, current: this.#plan.parallelism, cap: policy.maxParallelism ?? this.#plan.maxParallelism });
+    if (to === this.#plan.parallelism) return;
+    this.#logger.info({ splits, parallelism: to, policy: policy.policy }, `policy "${policy.policy}" chose parallelism ${to} for ${splits} splits`);
+    this.#plan = buildPhysicalPlan(this.#options.job, { params: this.#options.params ?? new JobParams(), parallelism: to });
   }
 
   /** Stops the job: the running attempt is cancelled (sinks abort what is not committed). */
   cancel(message = 'cancelled by the user'): void {
     if (this.#cancelled !== undefined) return;
-    this.#cancelled = new SluiceError('SLUICE_CANCELLED', `job "${this.plan.job}" ${message}`);
+    this.#cancelled = new SluiceError('SLUICE_CANCELLED', `job "${this.#plan.job}" ${message}`);
     this.#attempt?.fail(this.#cancelled);
     this.#wakeCancel?.();
   }
@@ -151,36 +309,51 @@ export class JobRunner {
    * (rejects with the last failure).
    */
   async run(): Promise<'finished' | 'cancelled'> {
+    await this.#initialParallelism();
     let restored = await this.#initialRestore();
     for (;;) {
       if (this.#cancelled !== undefined) return this.#end('cancelled');
       const attemptNo = this.#attempts++;
       const attempt = new JobAttempt({
-        plan: this.plan,
+        plan: this.#plan,
         attempt: attemptNo,
         clock: this.#clock,
         logger: this.#logger.child({ attempt: attemptNo }),
         ...(this.#options.job.options.channelCapacityBytes === undefined ? {} : { channelCapacityBytes: this.#options.job.options.channelCapacityBytes }),
         restored,
+        sourceStart: this.#sourceStart,
+        onSplitsChanged: (uid, change) => this.#onSplitsChanged(uid, change),
         checkpoints: this.#checkpointing ? { acknowledge: (a) => this.#coordinator?.acknowledge(a), sourceFinished: (s) => this.#coordinator?.sourceFinished(s) } : undefined,
       });
       this.#attempt = attempt;
       this.#coordinator = this.#checkpointing ? this.#newCoordinator(attempt) : undefined;
       this.#state = 'running';
       this.#strategy.onRestarted(this.#clock.now());
-      this.#events.next({ type: 'attempt-started', attempt: attemptNo, restoredFrom: restored?.checkpointId, parallelism: this.plan.parallelism });
-      this.#logger.info({ attempt: attemptNo, restoredFrom: restored?.checkpointId, parallelism: this.plan.parallelism }, restored === undefined ? 'job starting' : `job starting from checkpoint ${restored.checkpointId}`);
+      this.#events.next({ type: 'attempt-started', attempt: attemptNo, restoredFrom: restored?.checkpointId, parallelism: this.#plan.parallelism });
+      this.#logger.info({ attempt: attemptNo, restoredFrom: restored?.checkpointId, parallelism: this.#plan.parallelism }, restored === undefined ? 'job starting' : `job starting from checkpoint ${restored.checkpointId}`);
       this.#coordinator?.start();
+      this.#completeRescale();
       try {
         await attempt.run();
         this.#coordinator?.stop();
+        this.#abortRescale(new SluiceError('SLUICE_JOB_NOT_RUNNING', `job "${this.#plan.job}" finished before it could be rescaled`));
         await this.#cleanUpAfterFinish();
         return this.#end('finished');
       } catch (err) {
         this.#coordinator?.stop(err);
-        if (this.#cancelled !== undefined) return this.#end('cancelled');
+        if (this.#cancelled !== undefined) {
+          this.#abortRescale(this.#cancelled);
+          return this.#end('cancelled');
+        }
+        const rescale = this.#pendingRescale;
+        if (rescale?.checkpointId !== undefined && isSluiceError(err) && err.code === 'SLUICE_RESCALING') {
+          this.#plan = rescale.plan;
+          restored = this.#toRestored(await (this.#options.store as CheckpointStore).load(this.#plan.job, rescale.checkpointId));
+          continue;
+        }
+        this.#abortRescale(new SluiceError('SLUICE_RESCALE_FAILED', `job "${this.#plan.job}" failed while rescaling; it restarts at parallelism ${this.#plan.parallelism}`, { cause: err }));
         const decision = this.#strategy.onFailure(this.#clock.now());
-        const error = isSluiceError(err) ? err : new SluiceError('SLUICE_JOB_FAILED', `job "${this.plan.job}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        const error = isSluiceError(err) ? err : new SluiceError('SLUICE_JOB_FAILED', `job "${this.#plan.job}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
         if (!decision.restart) {
           this.#logger.error({ err: error }, `job failed and will not restart: ${decision.reason}`);
           this.#events.next({ type: 'attempt-failed', attempt: attemptNo, error, restartInMs: undefined });
@@ -198,6 +371,33 @@ export class JobRunner {
     }
   }
 
+  /** The new attempt of a rescale runs: record it and tell whoever asked. */
+  #completeRescale(): void {
+    const pending = this.#pendingRescale;
+    if (pending === undefined || pending.checkpointId === undefined || this.#plan !== pending.plan) return;
+    this.#pendingRescale = undefined;
+    const record: RescaleRecord = {
+      from: pending.from,
+      to: pending.to,
+      reason: pending.reason,
+      trigger: pending.trigger,
+      checkpointId: pending.checkpointId,
+      startedAt: pending.startedAt,
+      durationMs: this.#clock.now() - pending.startedAt,
+    };
+    this.#rescales.push(record);
+    this.#events.next({ type: 'rescaled', rescale: record });
+    this.#logger.info(record, `rescaled ${record.from} → ${record.to} in ${record.durationMs} ms (checkpoint ${record.checkpointId})`);
+    pending.resolve(record);
+  }
+
+  #abortRescale(error: SluiceError): void {
+    const pending = this.#pendingRescale;
+    if (pending === undefined) return;
+    this.#pendingRescale = undefined;
+    pending.reject(error);
+  }
+
   #newCoordinator(attempt: JobAttempt): CheckpointCoordinator {
     const checkpoints = this.#options.job.options.checkpoints;
     if (checkpoints === undefined || checkpoints === false || this.#options.store === undefined) {
@@ -211,6 +411,8 @@ export class JobRunner {
       logger: this.#logger,
       onComplete: (manifest) => {
         this.#lastCheckpoint = manifest;
+        // Positions recorded from here on are the ones to resume from: the clear/catch-up override has done its job.
+        this.#sourceStart = undefined;
         this.#events.next({ type: 'checkpoint-completed', manifest });
       },
       ...(this.#options.beforeCheckpointStore === undefined ? {} : { beforeStore: this.#options.beforeCheckpointStore }),
@@ -228,16 +430,16 @@ export class JobRunner {
     }
     switch (source.from) {
       case 'none':
-        this.#minRestoreId = await store.nextId(this.plan.job);
+        this.#minRestoreId = await store.nextId(this.#plan.job);
         return undefined;
       case 'latest':
         return this.#latestRestorable();
       case 'checkpoint':
-        return this.#toRestored(await store.load(this.plan.job, source.id));
+        return this.#toRestored(await store.load(this.#plan.job, source.id));
       case 'file': {
-        const manifest = await store.importFrom(source.path, { job: this.plan.job });
+        const manifest = await store.importFrom(source.path, { job: this.#plan.job });
         this.#logger.info({ file: source.path, checkpoint: manifest.id }, `imported savepoint ${source.path} as ${manifest.id}`);
-        return this.#toRestored(await store.load(this.plan.job, manifest.id));
+        return this.#toRestored(await store.load(this.#plan.job, manifest.id));
       }
     }
   }
@@ -246,28 +448,28 @@ export class JobRunner {
     const store = this.#options.store;
     if (store === undefined) return undefined;
     if (this.#minRestoreId === 0) {
-      const loaded = await store.latestValid(this.plan.job);
+      const loaded = await store.latestValid(this.#plan.job);
       return loaded === undefined ? undefined : this.#toRestored(loaded);
     }
     // After --fresh, only checkpoints of this run count.
-    for (const info of await store.list(this.plan.job)) {
+    for (const info of await store.list(this.#plan.job)) {
       if (info.id < this.#minRestoreId) break;
-      if (info.status === 'valid') return this.#toRestored(await store.load(this.plan.job, info.id));
+      if (info.status === 'valid') return this.#toRestored(await store.load(this.#plan.job, info.id));
       this.#logger.warn({ checkpoint: info.id, status: info.status }, `checkpoint ${info.id} is ${info.status}; trying an older one`);
     }
     return undefined;
   }
 
   #toRestored(loaded: LoadedCheckpoint): RestoredState {
-    return toRestoredState(loaded, this.plan, { allowNonRestoredState: this.#options.allowNonRestoredState ?? false });
+    return toRestoredState(loaded, this.#plan, { allowNonRestoredState: this.#options.allowNonRestoredState ?? false });
   }
 
   /** A finished bounded job's checkpoints would only replay nothing; savepoints stay. */
   async #cleanUpAfterFinish(): Promise<void> {
     const store = this.#options.store;
     if (store === undefined || !this.#checkpointing) return;
-    for (const info of await store.list(this.plan.job)) {
-      if (info.kind === 'checkpoint') await store.delete(this.plan.job, info.id);
+    for (const info of await store.list(this.#plan.job)) {
+      if (info.kind === 'checkpoint') await store.delete(this.#plan.job, info.id);
     }
   }
 
@@ -291,4 +493,29 @@ export class JobRunner {
     this.#logger.info(`job ${outcome}`);
     return outcome;
   }
+}
+
+interface PendingRescale {
+  readonly from: number;
+  readonly to: number;
+  readonly reason: string;
+  readonly trigger: RescaleRecord['trigger'];
+  readonly startedAt: number;
+  readonly plan: PhysicalPlan;
+  checkpointId: number | undefined;
+  readonly promise: Promise<RescaleRecord>;
+  readonly resolve: (record: RescaleRecord) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A rescale nobody awaits (an automatic one) must not become an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }

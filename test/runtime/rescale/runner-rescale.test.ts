@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
+import { defineJob, type JobOptions, type Source } from '../../../runtime/api/index.ts';
+import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
+import { JobRunner, type JobEvent } from '../../../runtime/runner/index.ts';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../../support/wait-for.ts';
+
+const KEYS = 500;
+const keyOf = (i: number): string => `k${(i * 7919) % KEYS}`;
+
+interface Count {
+  key: string;
+  n: number;
+}
+
+function expectedCounts(records: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < records; i++) counts.set(keyOf(i), (counts.get(keyOf(i)) ?? 0) + 1);
+  return counts;
+}
+
+function finalCounts(records: readonly Count[]): Map<string, number> {
+  const last = new Map<string, number>();
+  for (const r of records) last.set(r.key, r.n);
+  return last;
+}
+
+/** A keyed count over a rate-limited datagen, so rescales happen while records flow. */
+function countingJob(options: Partial<JobOptions> & { records: number; rate: number }, target: CollectTarget<Count>, wrap = (s: Source<{ key: string }>) => s) {
+  const { records, rate, ...jobOptions } = options;
+  return defineJob({ name: 'rescale-count', parallelism: 2, checkpoints: { intervalMs: 40 }, ...jobOptions }, (env) => {
+    env
+      .source(wrap(datagen({ count: records, splits: 8, batchSize: 200, ratePerSecond: rate, record: (i) => ({ key: keyOf(i) }) })))
+      .uid('numbers')
+      .map((r) => ({ key: r.key, n: 1 }))
+      .keyBy((r) => r.key)
+      .reduce((a, b) => ({ key: a.key, n: a.n + b.n }))
+      .uid('count')
+      .sink(collectSink(target))
+      .uid('out');
+  });
+}
+
+test('keyed counts stay exact through manual rescales 2 → 3 → 8 → 4 while records flow', async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(dir);
+  t.after(() => store.close());
+  const RECORDS = 60_000;
+  const target = new CollectTarget<Count>();
+  const runner = new JobRunner({ job: countingJob({ records: RECORDS, rate: 20_000 }, target), store });
+  const events: JobEvent[] = [];
+  runner.events.subscribe((e) => events.push(e));
+  const done = runner.run();
+
+  for (const [to, after] of [[3, 8_000], [8, 20_000], [4, 35_000]] as const) {
+    await waitFor(() => target.records.length >= after, { timeoutMs: 30_000, message: `never committed ${after} records` });
+    const record = await runner.rescale(to);
+    assert.equal(record.to, to);
+    assert.equal(runner.plan.parallelism, to);
+    assert.ok(record.durationMs >= 0 && record.checkpointId > 0);
+  }
+  assert.equal(await done, 'finished');
+  assert.equal(target.records.length, RECORDS, 'one committed update per record: none lost or duplicated across rescales');
+  assert.deepEqual(finalCounts(target.records), expectedCounts(RECORDS));
+  assert.deepEqual(runner.rescales.map((r) => [r.from, r.to, r.trigger]), [[2, 3, 'manual'], [3, 8, 'manual'], [8, 4, 'manual']]);
+  assert.equal(events.filter((e) => e.type === 'attempt-failed').length, 0, 'a rescale is not a failure');
+  assert.deepEqual(events.filter((e) => e.type === 'attempt-started').map((e) => e.type === 'attempt-started' && e.parallelism), [2, 3, 8, 4]);
+});
+
+test('a rescale requested while a checkpoint is in flight waits for it, then rescales exactly', async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(dir);
+  t.after(() => store.close());
+  const RECORDS = 30_000;
+  const target = new CollectTarget<Count>();
+  let holdStore: Promise<void> | undefined;
+  let storing = false;
+  const runner = new JobRunner({
+    job: countingJob({ records: RECORDS, rate: 20_000 }, target),
+    store,
+    beforeCheckpointStore: async () => {
+      storing = true;
+      await holdStore;
+      storing = false;
+    },
+  });
+  const done = runner.run();
+  await waitFor(() => target.records.length >= 5_000, { timeoutMs: 30_000 });
+  let release!: () => void;
+  holdStore = new Promise((resolve) => (release = resolve));
+  await waitFor(() => storing, { timeoutMs: 10_000, message: 'no checkpoint reached the store' });
+  const rescaled = runner.rescale(5);
+  setTimeout(release, 50);
+  holdStore = undefined;
+  assert.equal((await rescaled).to, 5);
+  assert.equal(await done, 'finished');
+  assert.equal(target.records.length, RECORDS);
+  assert.deepEqual(finalCounts(target.records), expectedCounts(RECORDS));
+});
+
+/** Wraps a source so that subtask 0's reader reports `splits` splits once `when()` holds. */
+function reportingSplits<T>(inner: Source<T>, splits: () => number | undefined): Source<T> {
+  return {
+    ...inner,
+    createReader(context) {
+      const reader = inner.createReader(context);
+      return {
+        start: () => reader.start(),
+        poll: () => {
+          const n = splits();
+          if (n !== undefined && context.subtask === 0) context.reportSplitsChanged({ splits: n, added: [`split-${n - 1}`], removed: [] });
+          return reader.poll();
+        },
+        available: () => reader.available(),
+        positions: () => reader.positions(),
+        close: () => reader.close(),
+      };
+    },
+  };
+}
+
+test('a change in splits rescales under "match" and "divisor", and only warns under "fixed"', async (t) => {
+  for (const [policy, splits, expected] of [['match', 6, 6], ['divisor', 9, 3], ['fixed', 5, 2]] as const) {
+    const dir = await tempDir(t);
+    const store = await CheckpointStore.open(dir);
+    const RECORDS = 20_000;
+    const target = new CollectTarget<Count>();
+    const logs: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, cb) => (logs.push(JSON.parse(chunk.toString())), cb()) }));
+    const runner = new JobRunner({
+      job: countingJob({ records: RECORDS, rate: 20_000, rescale: { policy, maxParallelism: 8 } }, target, (s) =>
+        reportingSplits(s, () => (target.records.length >= 4_000 ? splits : undefined)),
+      ),
+      store,
+      logger,
+    });
+    const events: JobEvent[] = [];
+    runner.events.subscribe((e) => events.push(e));
+    assert.equal(await runner.run(), 'finished');
+    await store.close();
+    const warnings = logs.filter((l) => l.level === 40).map((l) => l.msg);
+    assert.equal(target.records.length, RECORDS, `${policy}: exact`);
+    assert.deepEqual(finalCounts(target.records), expectedCounts(RECORDS));
+    assert.equal(runner.plan.parallelism, expected, `${policy} → p=${expected}`);
+    assert.equal(events.filter((e) => e.type === 'splits-changed').length, 1, 'repeated reports of the same change count once');
+    const rescales = runner.rescales;
+    if (expected === 2) {
+      assert.equal(rescales.length, 0);
+      const uneven = warnings.filter((w) => w.includes('splits over'));
+      assert.deepEqual(uneven, ['source "numbers" has 5 splits over 2 subtasks: some read 3, others 2. Parallelism 5 splits them evenly (or set rescale: { policy: \'divisor\' })'], 'one warning naming the uneven split and a better parallelism');
+    }
+    else assert.deepEqual(rescales.map((r) => [r.from, r.to, r.trigger]), [[2, expected, 'splits-changed']]);
+    if (expected !== 2) assert.match(rescales[0]?.reason ?? '', new RegExp(`now has ${splits} splits; policy "${policy}"`));
+  }
+});
+
+test('under "match" the first attempt starts at the source\'s split count', async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(dir);
+  t.after(() => store.close());
+  const target = new CollectTarget<Count>();
+  const job = countingJob({ records: 2_000, rate: 1_000_000, rescale: { policy: 'match', maxParallelism: 4 } }, target, (s) => ({ ...s, splitCount: async () => 6 }));
+  const runner = new JobRunner({ job, store });
+  assert.equal(await runner.run(), 'finished');
+  assert.equal(runner.plan.parallelism, 4, 'six splits, capped at 4');
+  assert.deepEqual(finalCounts(target.records), expectedCounts(2_000));
+});
+
+test('rescale refuses what it cannot do, and says why', async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(dir);
+  t.after(() => store.close());
+  const target = new CollectTarget<Count>();
+  const runner = new JobRunner({ job: countingJob({ records: 1_000_000, rate: 10_000 }, target), store });
+  await assert.rejects(runner.rescale(3), { code: 'SLUICE_JOB_NOT_RUNNING' });
+  const done = runner.run();
+  await waitFor(() => runner.lastCheckpoint !== undefined, { timeoutMs: 10_000 });
+  await assert.rejects(runner.rescale(2), { code: 'SLUICE_RESCALE_UNCHANGED' });
+  await assert.rejects(runner.rescale(500), { name: 'JobValidationError' });
+  assert.equal(runner.plan.parallelism, 2, 'still running as before');
+  const first = runner.rescale(3);
+  await assert.rejects(runner.rescale(4), { code: 'SLUICE_RESCALE_IN_PROGRESS' });
+  await first;
+  runner.cancel();
+  assert.equal(await done, 'cancelled');
+
+  const plain = new JobRunner({ job: countingJob({ records: 1_000_000, rate: 10_000, checkpoints: false }, new CollectTarget<Count>()) });
+  const running = plain.run();
+  await waitFor(() => plain.state === 'running', { timeoutMs: 5_000 });
+  await assert.rejects(plain.rescale(3), { code: 'SLUICE_RESCALE_NEEDS_CHECKPOINTS', message: /enable checkpoints/ });
+  plain.cancel();
+  await running;
+});
