@@ -152,6 +152,18 @@ export class JobRunner {
     });
   }
 
+  /** Per-split lag of every source of the running attempt (splits whose reader cannot tell are left out). */
+  sourceLag(): Array<{ readonly source: string; readonly subtask: number; readonly split: string; readonly lag: number }> {
+    const out: Array<{ source: string; subtask: number; split: string; lag: number }> = [];
+    for (const subtask of this.#attempt?.subtasks ?? []) {
+      const reader = subtask.sourceInput?.reader;
+      if (reader?.lag === undefined) continue;
+      const source = this.#plan.stages[subtask.stage]?.operators[0]?.uid ?? subtask.name;
+      for (const { split, lag } of reader.lag()) out.push({ source, subtask: subtask.index, split, lag });
+    }
+    return out;
+  }
+
   /** Takes a checkpoint (or savepoint) now and resolves when it is durable. */
   async checkpoint(kind: 'checkpoint' | 'savepoint' = 'checkpoint'): Promise<CheckpointManifest> {
     const coordinator = this.#coordinator;
