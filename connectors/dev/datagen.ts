@@ -81,7 +81,9 @@ class DatagenReader<T> implements SourceReader<T> {
       const start = count === undefined ? s : Math.floor((s * count) / splits);
       const end = count === undefined ? Number.POSITIVE_INFINITY : Math.floor(((s + 1) * count) / splits);
       const restored = context.restoredPositions?.get(`datagen-${s}`);
-      this.#cursors.push({ split: s, next: typeof restored === 'number' ? restored : start, end, step: count === undefined ? splits : 1 });
+      // `latest` skips what a bounded split has left; an unbounded split has no backlog, so it starts as usual.
+      const first = context.startOverride === 'latest' && Number.isFinite(end) ? end : typeof restored === 'number' ? restored : start;
+      this.#cursors.push({ split: s, next: first, end, step: count === undefined ? splits : 1 });
     }
     this.#ratePerMs = options.ratePerSecond === undefined ? undefined : (options.ratePerSecond * owned) / splits / 1000;
   }
