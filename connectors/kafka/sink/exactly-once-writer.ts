@@ -1,0 +1,229 @@
+import type { SinkWriter, SinkWriterContext } from '../../../runtime/api/index.ts';
+import { SluiceError } from '../../../runtime/errors/index.ts';
+import { createKafkaClient, unreachable } from './kafka-client.ts';
+import { createCluster, type ClusterHandle } from './kafkajs-internals.ts';
+import type { ResolvedKafkaSinkOptions } from './options.ts';
+import { SendPipeline } from './send-pipeline.ts';
+import { commitRestoredTransaction, fenceTransactionalId, type PreCommittedTransaction } from './transaction-recovery.ts';
+import { checkTransactionTimeout, type CheckpointTiming } from './transaction-timeout.ts';
+import { TransactionalProducer } from './transactional-producer.ts';
+
+/**
+ * Transactional ids per subtask. A Kafka producer has at most one open transaction, but between barrier `n` and the
+ * completion of checkpoint `n` a subtask holds two: `n`'s, pre-committed and waiting for `commit(n)`, and the one
+ * taking records after the barrier. Two suffice because the runtime delivers `commit(n)` (as mail) before barrier
+ * `n+1` can reach a sink: checkpoints never overlap and the coordinator posts the commit before triggering the next.
+ */
+export const TRANSACTION_SLOTS = 2;
+
+/** Operator state of one exactly-once writer, stored in each checkpoint. */
+export interface ExactlyOnceSinkState {
+  readonly subtask: number;
+  readonly parallelism: number;
+  readonly prefix: string;
+  /** Pre-committed transactions not yet committed, oldest first. */
+  readonly transactions: readonly PreCommittedTransaction[];
+}
+
+/** Transactional id of `slot` of subtask `subtask`. */
+export function transactionalIdOf(prefix: string, subtask: number, slot: number): string {
+  return `${prefix}-${subtask}-${slot}`;
+}
+
+/** The runtime may pass checkpoint timing to writers (see transaction-timeout.ts); read it structurally. */
+type ContextWithTiming = SinkWriterContext & { readonly checkpointTiming?: CheckpointTiming };
+
+/**
+ * Exactly-once (ARCHITECTURE §7): one Kafka transaction per subtask per checkpoint.
+ *
+ * - Records go into the open transaction. On barrier `n`, `preCommit` flushes it (every record acknowledged by the
+ *   partition leaders) and keeps it open; its transactional id, producer id and epoch go into checkpoint `n`, and the
+ *   next records go into a new transaction on the subtask's other slot.
+ * - `commit(n)` (checkpoint `n` is durable) commits every transaction pre-committed at or before `n`.
+ * - `start()` on restore first commits the transactions the restored checkpoint lists (it completed, but the commit
+ *   may not have run), then fences every id the failed attempt may have used: its own slots (by initialising them)
+ *   and those of old subtasks that no longer exist after a rescale down. Old subtask `j` is handled by new subtask
+ *   `j mod p`, so every id has exactly one owner and each recommit happens before its id is re-initialised.
+ * - `close('failed' | 'cancelled')` fences the open transaction (aborts it, rejects late writes); pre-committed ones
+ *   are left for the restore to commit.
+ */
+export class ExactlyOnceWriter<T> implements SinkWriter<T> {
+  readonly #options: ResolvedKafkaSinkOptions<T>;
+  readonly #context: ContextWithTiming;
+  readonly #prefix: string;
+  #handle: ClusterHandle | undefined;
+  #producers: TransactionalProducer[] = [];
+  #current = 0;
+  #pipeline: SendPipeline<T> | undefined;
+  /** Pre-committed, awaiting `commit`: slot and what the checkpoint records. */
+  #pending: Array<{ slot: number; txn: PreCommittedTransaction }> = [];
+
+  constructor(options: ResolvedKafkaSinkOptions<T>, context: SinkWriterContext) {
+    this.#options = options;
+    this.#context = context;
+    this.#prefix = options.transactionalIdPrefix ?? defaultPrefix(context.job);
+  }
+
+  async start(): Promise<void> {
+    const { job, subtask, parallelism, logger } = this.#context;
+    if (!this.#context.checkpointing) {
+      throw new SluiceError(
+        'SLUICE_INVALID_OPTION',
+        `kafkaSink of job "${job}" has guarantee "exactly-once" but the job takes no checkpoints: transactions commit on checkpoints; set checkpoints: { intervalMs } in the job's options, or use guarantee "at-least-once"`,
+      );
+    }
+    const timing = this.#context.checkpointTiming;
+    if (timing !== undefined) checkTransactionTimeout(this.#options.transactionTimeoutMs, timing, job);
+    const restored = parseRestored(this.#context.restoredState, job);
+
+    const kafka = createKafkaClient(this.#options as ResolvedKafkaSinkOptions<unknown>, this.#context);
+    const handle = createCluster(kafka);
+    this.#handle = handle;
+    try {
+      await handle.cluster.connect();
+    } catch (err) {
+      throw unreachable(this.#options as ResolvedKafkaSinkOptions<unknown>, this.#context, err);
+    }
+
+    // 1. Re-commit what the restored checkpoint pre-committed, for the old subtasks this subtask now owns.
+    const timeoutMs = this.#options.transactionTimeoutMs;
+    const owned = restored.filter((s) => s.subtask % parallelism === subtask);
+    for (const state of owned) {
+      for (const txn of state.transactions) {
+        await commitRestoredTransaction(handle, txn, { logger, now: this.#context.clock.now(), transactionTimeoutMs: timeoutMs });
+      }
+    }
+    // 2. Fence ids the failed attempt may have left open that this subtask will not initialise itself: old subtasks
+    //    beyond the new parallelism, and any id under a prefix that has changed since.
+    const fenced = new Set<string>();
+    const oldParallelism = Math.max(0, ...restored.map((s) => s.parallelism));
+    const prefixes = new Set(restored.map((s) => s.prefix));
+    for (const prefix of prefixes) {
+      for (let old = subtask; old < oldParallelism; old += parallelism) {
+        if (old === subtask && prefix === this.#prefix) continue;
+        for (let slot = 0; slot < TRANSACTION_SLOTS; slot++) fenced.add(transactionalIdOf(prefix, old, slot));
+      }
+    }
+    for (const id of fenced) await fenceTransactionalId(handle, id, timeoutMs);
+    // 3. Take this subtask's own ids over (fencing whatever the previous attempt left in them) and open a transaction.
+    for (let slot = 0; slot < TRANSACTION_SLOTS; slot++) {
+      const producer = new TransactionalProducer(handle, transactionalIdOf(this.#prefix, subtask, slot), timeoutMs);
+      await producer.init();
+      this.#producers.push(producer);
+    }
+    if (fenced.size > 0 || owned.length > 0) {
+      logger.info({ recommitted: owned.reduce((n, s) => n + s.transactions.length, 0), fenced: [...fenced] }, 'kafkaSink restored its transactions');
+    }
+    this.#open(0);
+  }
+
+  write = (records: readonly T[]): Promise<void> | undefined => (this.#pipeline as SendPipeline<T>).add(records);
+
+  async preCommit(checkpointId: number): Promise<ExactlyOnceSinkState> {
+    const pipeline = this.#pipeline as SendPipeline<T>;
+    await pipeline.flush();
+    if (pipeline.written > 0) {
+      const producer = this.#producers[this.#current] as TransactionalProducer;
+      this.#pending.push({
+        slot: this.#current,
+        txn: {
+          transactionalId: producer.transactionalId,
+          producerId: producer.producerId,
+          producerEpoch: producer.producerEpoch,
+          checkpointId,
+          preCommittedAt: this.#context.clock.now(),
+        },
+      });
+      const free = this.#producers.findIndex((_, slot) => !this.#pending.some((p) => p.slot === slot));
+      if (free < 0) {
+        throw new SluiceError(
+          'SLUICE_INTERNAL',
+          `kafkaSink subtask ${this.#context.subtask}: barrier ${checkpointId} arrived while ${this.#pending.length - 1} earlier transaction(s) still await their commit; only ${TRANSACTION_SLOTS} transactions per subtask can be open (checkpoints must not overlap)`,
+        );
+      }
+      this.#open(free);
+    }
+    return {
+      subtask: this.#context.subtask,
+      parallelism: this.#context.parallelism,
+      prefix: this.#prefix,
+      transactions: this.#pending.map((p) => p.txn),
+    };
+  }
+
+  async commit(checkpointId: number): Promise<void> {
+    while (this.#pending.length > 0 && (this.#pending[0] as { txn: PreCommittedTransaction }).txn.checkpointId <= checkpointId) {
+      const { slot } = this.#pending[0] as { slot: number };
+      await (this.#producers[slot] as TransactionalProducer).commit();
+      this.#pending.shift();
+    }
+  }
+
+  async finish(): Promise<void> {
+    // The job's final checkpoint covered every record, so the open transaction is empty; flush surfaces any failure.
+    const pipeline = this.#pipeline as SendPipeline<T>;
+    await pipeline.flush();
+    if (pipeline.written > 0) {
+      throw new SluiceError('SLUICE_INTERNAL', `kafkaSink subtask ${this.#context.subtask}: ${pipeline.written} records arrived after the final checkpoint and would never commit`);
+    }
+  }
+
+  async close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {
+    const pipeline = this.#pipeline;
+    pipeline?.discard();
+    this.#pipeline = undefined;
+    const open = this.#producers[this.#current];
+    const handle = this.#handle;
+    this.#handle = undefined;
+    if (outcome !== 'finished' && open !== undefined && pipeline !== undefined && pipeline.written > 0 && handle !== undefined) {
+      // Fence rather than EndTxn(abort): sends may still be in flight, and a bumped epoch makes Kafka reject them,
+      // where after a plain abort a late write could open a transaction nobody ends. Bounded: close must be prompt.
+      await withDeadline(fenceTransactionalId(handle, open.transactionalId, this.#options.transactionTimeoutMs), CLOSE_DEADLINE_MS).catch((err: unknown) =>
+        this.#context.logger.warn({ err, transactionalId: open.transactionalId }, 'kafkaSink could not abort its open transaction; the next attempt fences it'),
+      );
+    }
+    for (const producer of this.#producers) producer.disconnect();
+    this.#producers = [];
+    await handle?.cluster.disconnect().catch((err: unknown) => this.#context.logger.debug({ err }, 'kafkaSink: disconnect failed'));
+  }
+
+  #open(slot: number): void {
+    const producer = this.#producers[slot] as TransactionalProducer;
+    producer.begin();
+    this.#current = slot;
+    this.#pipeline = new SendPipeline(this.#options, producer.send);
+  }
+}
+
+const CLOSE_DEADLINE_MS = 5_000;
+
+/** Default transactional id prefix: the job name (documented; set the option when two sinks or jobs would share it). */
+function defaultPrefix(job: string): string {
+  return `sluice-${job}`;
+}
+
+function parseRestored(states: readonly unknown[] | undefined, job: string): ExactlyOnceSinkState[] {
+  if (states === undefined) return [];
+  return states.map((state) => {
+    const s = state as Partial<ExactlyOnceSinkState> | null;
+    if (s === null || typeof s !== 'object' || typeof s.subtask !== 'number' || typeof s.parallelism !== 'number' || typeof s.prefix !== 'string' || !Array.isArray(s.transactions)) {
+      throw new SluiceError(
+        'SLUICE_STATE_INCOMPATIBLE',
+        `kafkaSink of job "${job}" cannot read the restored sink state ${JSON.stringify(state)}: it was not written by an exactly-once kafkaSink (did the sink's guarantee or the operator's uid change?)`,
+      );
+    }
+    return s as ExactlyOnceSinkState;
+  });
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

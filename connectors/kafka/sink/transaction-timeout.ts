@@ -1,0 +1,38 @@
+import { SluiceError } from '../../../runtime/errors/index.ts';
+
+/**
+ * What the exactly-once sink needs to know about the job's checkpoints and restarts to check its transaction
+ * timeout. The runtime does not pass this to writers yet; a writer reads it from `SinkWriterContext.checkpointTiming`
+ * when present (see docs/connectors/kafka-sink.md, "Transaction timeout").
+ */
+export interface CheckpointTiming {
+  /** `checkpoints.intervalMs` of the job. */
+  readonly intervalMs: number;
+  /** `checkpoints.timeoutMs` of the job (default 10 min). */
+  readonly timeoutMs: number;
+  /** Longest delay the job's restart strategy may wait before an attempt (exponential-delay: `maxDelayMs`). */
+  readonly maxRestartDelayMs: number;
+}
+
+/**
+ * Fails when a transaction could be aborted by Kafka before a restored attempt commits it.
+ *
+ * A transaction opens with the first record after barrier `n-1` and is pre-committed at barrier `n` (about one
+ * interval later); checkpoint `n` may take up to the checkpoint timeout to complete; if the attempt then dies before
+ * committing, the restart strategy waits up to its longest delay before the next attempt re-commits it. Kafka must
+ * not time the transaction out in that window, so `transactionTimeoutMs ≥ interval + checkpoint timeout + restart
+ * delay` (Flink's rule: "transaction timeout > maximum checkpoint duration + maximum restart duration").
+ *
+ * @example
+ * ```ts
+ * checkTransactionTimeout(15 * 60_000, { intervalMs: 10_000, timeoutMs: 600_000, maxRestartDelayMs: 60_000 }, 'orders');
+ * ```
+ */
+export function checkTransactionTimeout(transactionTimeoutMs: number, timing: CheckpointTiming, job: string): void {
+  const needed = timing.intervalMs + timing.timeoutMs + timing.maxRestartDelayMs;
+  if (transactionTimeoutMs >= needed) return;
+  throw new SluiceError(
+    'SLUICE_INVALID_OPTION',
+    `kafkaSink of job "${job}": transactionTimeoutMs ${transactionTimeoutMs} cannot cover checkpoint interval ${timing.intervalMs} ms + checkpoint timeout ${timing.timeoutMs} ms + restart delay up to ${timing.maxRestartDelayMs} ms = ${needed} ms; Kafka could abort a pre-committed transaction before a restore commits it (data loss). Raise transactionTimeoutMs to at least ${needed} (and the broker's transaction.max.timeout.ms with it), or lower checkpoints.timeoutMs / the restart delay`,
+  );
+}
