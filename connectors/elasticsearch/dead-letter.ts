@@ -65,7 +65,7 @@ export function toDeadLetter<T>(rejected: RejectedItem<T>, context: SinkWriterCo
 export function openDeadLetters<T>(
   options: DeadLetterOptions<T>,
   context: SinkWriterContext,
-  bulk: () => BulkRequestContext,
+  bulk: BulkRequestContext,
 ): DeadLetterDestination<T> {
   if ('index' in options) return new DeadLetterIndex<T>(options.index, bulk);
   if ('file' in options) return new DeadLetterFile<T>(resolve(options.file));
@@ -108,9 +108,9 @@ export const DEAD_LETTER_MAPPINGS = {
  */
 class DeadLetterIndex<T> implements DeadLetterDestination<T> {
   readonly #index: string;
-  readonly #bulk: () => BulkRequestContext;
+  readonly #bulk: BulkRequestContext;
 
-  constructor(index: string, bulk: () => BulkRequestContext) {
+  constructor(index: string, bulk: BulkRequestContext) {
     this.#index = index;
     this.#bulk = bulk;
   }
@@ -123,7 +123,7 @@ class DeadLetterIndex<T> implements DeadLetterDestination<T> {
       const id = createHash('sha1').update(`${letter.index}\n${letter.id}\n${JSON.stringify(letter.document)}`).digest('hex');
       return { index: this.#index, id, action: 'index', source, record: letter, bytes: 0 };
     });
-    const rejected = await executeBulk(items, this.#bulk());
+    const rejected = await executeBulk(items, this.#bulk);
     if (rejected.length > 0) {
       const r = rejected[0] as RejectedItem<DeadLetter<T>>;
       throw new SluiceError(

@@ -104,7 +104,7 @@ const ACTIONS: readonly string[] = ['index', 'create', 'upsert', 'delete'];
 export function resolveSinkOptions<T>(options: ElasticsearchSinkOptions<T>): ResolvedSinkOptions<T> {
   if (typeof options !== 'object' || options === null) throw invalid('options', 'an object', options);
   for (const key of Object.keys(options)) {
-    if (!TOP_LEVEL.has(key)) throw invalid(key, `one of the known options (${[...TOP_LEVEL].join(', ')})`, undefined, 'is not an option');
+    if (!TOP_LEVEL.has(key)) throw invalid(key, `the options are ${[...TOP_LEVEL].join(', ')}`, undefined, 'is not an option');
   }
   const nodes = typeof options.node === 'string' ? [options.node] : options.node;
   if (!Array.isArray(nodes) || nodes.length === 0 || !nodes.every(isHttpUrl)) {
@@ -114,7 +114,7 @@ export function resolveSinkOptions<T>(options: ElasticsearchSinkOptions<T>): Res
     throw invalid('auth', '{ username, password }, { apiKey } or { bearer }', '(hidden)');
   }
   if ((options.index === undefined) === (options.indexFn === undefined)) {
-    throw invalid('index', 'given, or else "indexFn" — exactly one of the two', undefined, 'and "indexFn" are both missing or both given');
+    throw invalid('index', 'give exactly one of the two (a fixed index name, or a function of the record)', undefined, 'and "indexFn" are both missing or both given');
   }
   if (options.index !== undefined) {
     const problem = indexNameProblem(options.index);
@@ -127,7 +127,7 @@ export function resolveSinkOptions<T>(options: ElasticsearchSinkOptions<T>): Res
   const action = options.action ?? 'index';
   if (!ACTIONS.includes(action)) throw invalid('action', `one of ${ACTIONS.map((a) => `'${a}'`).join(', ')}`, action);
   if (options.document !== undefined && typeof options.document !== 'function') throw invalid('document', 'a function (record) => object', options.document);
-  if (options.document !== undefined && action === 'delete') throw invalid('document', "absent with action 'delete' (a delete has no body)", undefined, 'is given');
+  if (options.document !== undefined && action === 'delete') throw invalid('document', "leave it out with action 'delete' (a delete has no body)", undefined, 'is given');
   const bulk = resolveGroup('bulk', options.bulk, BULK_DEFAULTS, {
     maxActions: positiveInteger,
     maxBytes: (v) => positiveInteger(v) && v >= 1024,
@@ -145,10 +145,10 @@ export function resolveSinkOptions<T>(options: ElasticsearchSinkOptions<T>): Res
   const deadLetter = options.deadLetter;
   if (deadLetter !== undefined) validateDeadLetter(deadLetter, options.index);
   if (options.createIndex !== undefined) {
-    if (options.index === undefined) throw invalid('createIndex', "used with a fixed \"index\" (with indexFn, create an index template in Elasticsearch instead)", undefined, 'is');
+    if (options.index === undefined) throw invalid('createIndex', 'it needs a fixed "index" (with indexFn, create an index template in Elasticsearch instead)', undefined, 'is given with indexFn');
     if (typeof options.createIndex !== 'object' || options.createIndex === null) throw invalid('createIndex', '{ settings?, mappings? }', options.createIndex);
     for (const key of Object.keys(options.createIndex)) {
-      if (key !== 'settings' && key !== 'mappings') throw invalid(`createIndex.${key}`, 'one of settings, mappings', undefined, 'is not an option');
+      if (key !== 'settings' && key !== 'mappings') throw invalid(`createIndex.${key}`, 'the options are settings, mappings', undefined, 'is not an option');
     }
   }
   const requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_DEFAULT_MS;
@@ -198,7 +198,7 @@ function resolveGroup<G extends object>(
   if (typeof given !== 'object' || given === null) throw invalid(group, 'an object', given);
   const resolved: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
   for (const [key, value] of Object.entries(given)) {
-    if (!(key in defaults)) throw invalid(`${group}.${key}`, `one of ${Object.keys(defaults).join(', ')}`, undefined, 'is not an option');
+    if (!(key in defaults)) throw invalid(`${group}.${key}`, `the options are ${Object.keys(defaults).join(', ')}`, undefined, 'is not an option');
     if (value === undefined) continue;
     const check = checks[key as keyof G];
     if (typeof value !== 'number' || !check(value)) throw invalid(`${group}.${key}`, expected[key as keyof G], value);
@@ -243,7 +243,7 @@ export function indexNameProblem(name: unknown): string | undefined {
 
 function invalid(option: string, expected: string, got: unknown, verb = 'must be'): SluiceError {
   const shown = got === undefined ? '' : `, got ${describe(got)}`;
-  const text = verb === 'must be' ? `must be ${expected}${shown}` : `${verb}: it must be ${expected}`;
+  const text = verb === 'must be' ? `must be ${expected}${shown}` : `${verb}: ${expected}`;
   return new SluiceError(ES_SINK_ERRORS.invalidOption, `elasticsearchSink option "${option}" ${text}`);
 }
 

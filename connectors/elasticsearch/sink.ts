@@ -94,7 +94,9 @@ class ElasticsearchWriter<T> implements SinkWriter<T> {
     const deadLetter = options.deadLetter;
     if (deadLetter !== undefined) {
       if ('index' in deadLetter) await ensureIndex(deadLetter.index, { mappings: DEAD_LETTER_MAPPINGS }, this.#bulkContext);
-      this.#deadLetters = openDeadLetters(deadLetter, this.#context, () => this.#bulkContext as BulkRequestContext);
+      // Dead letters written to an index do not count as the sink's own acknowledged actions.
+      const deadLetterBulk: BulkRequestContext = { ...this.#bulkContext, counters: new SinkCounters() };
+      this.#deadLetters = openDeadLetters(deadLetter, this.#context, deadLetterBulk);
       await this.#deadLetters.start();
     }
     this.#armTimer();
