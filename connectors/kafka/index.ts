@@ -1,0 +1,6 @@
+/** Kafka connectors. */
+export type { KafkaRecord, KafkaOrigin } from './kafka-record.ts';
+export { hasKafkaOrigin } from './kafka-record.ts';
+export { kafkaSplitOwner, kafkaSplitId } from './split-owner.ts';
+export { kafkaSource, KafkaSourceReader, KafkaSourceErrorCode } from './source/index.ts';
+export type { KafkaSourceOptions, StartFrom, ValueFormat, OnDeserializationError, DeadLetter, ValueDeserializer, RawKafkaRecord } from './source/index.ts';
