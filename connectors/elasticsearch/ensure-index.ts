@@ -27,6 +27,7 @@ export async function ensureIndex(index: string, body: CreateIndexOptions, conte
       if (err instanceof errors.ResponseError && (err.body as { error?: { type?: string } } | undefined)?.error?.type === 'resource_already_exists_exception') return;
       try {
         problem = retriableRequestProblem(err, context.node, what);
+        context.counters.retriedRequests += 1;
       } catch (permanent) {
         throw new SluiceError(ES_SINK_ERRORS.createIndexFailed, `${(permanent as Error).message} (check the createIndex settings and mappings)`, { cause: err });
       }
