@@ -26,7 +26,7 @@ async function runThrough(t: TestContext, records: number, rate: number, inject:
   let checkpoints = 0;
   runner.events.subscribe((e) => {
     if (e.type === 'checkpoint-completed') checkpoints++;
-    if (e.type === 'attempt-failed') t.diagnostic(`attempt ${e.attempt} failed: ${e.error.message}`);
+    if (e.type === 'attempt-failed') t.diagnostic(`attempt ${e.attempt} failed: ${(e.error as Error).message}`);
   });
   const done = runner.run();
   await waitFor(() => checkpoints > 0, { timeoutMs: 20_000, message: 'a first checkpoint' });
