@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { elasticsearchNode } from '../../support/elasticsearch-node.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../../support/wait-for.ts';
+import { CLI_KEYS, CLI_RECORDS, compare, expectedCounts, readCounts } from './fixtures/count-to-es.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+const JOB = join(import.meta.dirname, 'fixtures', 'count-to-es.ts');
+
+function runJob(dataDir: string, node: string, index: string, rate: number) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'runtime/cli/main.ts', 'run', JOB, '--data-dir', dataDir, '--set', `node=${node}`, '--set', `index=${index}`, '--set', 'shape=updates', '--set', `rate=${rate}`, '--log-level', 'warn'],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, stderr: () => stderr };
+}
+
+test('kill -9 of `sluice run` writing to Elasticsearch, then a rerun: documents equal the failure-free run, no extras', async (t) => {
+  const es = await elasticsearchNode(t);
+  const index = es.uniqueIndex('kill9');
+  const dataDir = join(await tempDir(t), 'data');
+
+  const first = runJob(dataDir, es.node, index, 15_000);
+  t.after(() => first.child.kill('SIGKILL'));
+  const client = es.client();
+  await waitFor(
+    async () => {
+      await client.indices.refresh({ index });
+      return (await client.count({ index })).count >= CLI_RECORDS / 5;
+    },
+    { timeoutMs: 60_000, intervalMs: 100, message: 'the first run to write a fifth of the updates', describe: () => first.stderr() },
+  );
+  first.child.kill('SIGKILL');
+  assert.equal(await first.exited, null, 'the first run was killed, not finished');
+  await client.indices.refresh({ index });
+  const beforeCrash = (await client.count({ index })).count;
+  assert.ok(beforeCrash < CLI_RECORDS, `crashed mid-job (${beforeCrash} documents)`);
+
+  const second = runJob(dataDir, es.node, index, 1_000_000);
+  assert.equal(await second.exited, 0, `the rerun finished: ${second.stderr()}`);
+  const documents = await readCounts(client, index);
+  assert.deepEqual(compare('updates', documents, expectedCounts(CLI_RECORDS, CLI_KEYS)), []);
+  assert.equal(documents.length, CLI_RECORDS, 'no extra documents');
+});
