@@ -1,9 +1,16 @@
 import { isSluiceError } from '../errors/index.ts';
 import { JobValidationError } from '../graph/index.ts';
 import { createLogger } from '../logging/index.ts';
+import { ServiceRequestError } from './client/service-client.ts';
+import { checkpointToolCommand } from './commands/checkpoint-tools.ts';
 import { checkpointsCommand } from './commands/checkpoints.ts';
 import { devCommand } from './commands/dev.ts';
+import { JOB_CONTROL_VERBS, jobControlCommand } from './commands/job-control.ts';
+import { listCommand } from './commands/list.ts';
 import { runCommand } from './commands/run.ts';
+import { startCommand } from './commands/start.ts';
+import { statusCommand } from './commands/status.ts';
+import { submitCommand } from './commands/submit.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 const USAGE = `Usage: sluice <command> [options]
@@ -12,6 +19,20 @@ Commands:
   run <job.ts>            run a job in the foreground
   checkpoints <job-name>  list a job's checkpoints and savepoints
   dev                     start the devstack (Kafka broker + Elasticsearch server) until Ctrl-C
+
+Service (docs/cli.md):
+  start                   run the service (REST API, job registry, checkpoints) until Ctrl-C
+  submit <job.ts>         submit a job to the service
+  list                    list the service's jobs
+  status <job-name>       show a job's state, throughput, checkpoints, lag, exceptions
+  cancel <job-name>       cancel a job
+  stop <job-name>         stop a job (--savepoint to take one first)
+  savepoint <job-name>    take a savepoint
+  rescale <job-name> -p N change a running job's parallelism
+  pause <job-name>        stop with a savepoint, keep it paused
+  resume <job-name>       start a paused or stopped job again
+  checkpoint <backup|restore|clear|catch-up> <job-name>
+                          back up, restore, reprocess from earliest, skip to latest
 
 Run "sluice <command> --help" for a command's options.`;
 
@@ -26,6 +47,8 @@ const USER_INPUT_CODES = new Set([
   'SLUICE_JOB_PARAM_MISSING',
   'SLUICE_JOB_PARAM_INVALID',
   'SLUICE_INVALID_OPTION',
+  'SLUICE_UNSAFE_BIND',
+  'SLUICE_BACKUP_FILE_UNREADABLE',
 ]);
 
 /** Runs one CLI invocation and returns its exit code (0 ok, 1 failure, 2 usage or bad job). */
@@ -41,6 +64,16 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await checkpointsCommand(rest, logger, process.stdout);
       case 'dev':
         return await devCommand(rest, logger, process.stdout);
+      case 'start':
+        return await startCommand(rest, logger, process.stdout);
+      case 'submit':
+        return await submitCommand(rest, process.stdout);
+      case 'list':
+        return await listCommand(rest, process.stdout);
+      case 'status':
+        return await statusCommand(rest, process.stdout);
+      case 'checkpoint':
+        return await checkpointToolCommand(rest, process.stdout);
       case undefined:
       case '-h':
       case '--help':
@@ -48,12 +81,18 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? EXIT.usage : EXIT.ok;
       default:
+        if (JOB_CONTROL_VERBS.includes(command)) return await jobControlCommand(command, rest, process.stdout);
         throw new UsageError(`unknown command "${command}"`, USAGE);
     }
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`sluice: ${err.message}\n\n${err.usage}\n`);
       return EXIT.usage;
+    }
+    if (err instanceof ServiceRequestError) {
+      // The service's answer: its message, every problem it listed, and exit 2 when the request was wrong (HTTP 400).
+      process.stderr.write(`sluice: ${err.message} [${err.code}]\n${err.problems.map((p) => `  - ${p}\n`).join('')}`);
+      return err.exitCode;
     }
     if (err instanceof JobValidationError) {
       process.stderr.write(`sluice: ${err.message}\n`);

@@ -1,18 +1,24 @@
 import { resolve } from 'node:path';
-import { CheckpointStore } from '../../checkpoint/index.ts';
+import { CheckpointStore, type CheckpointInfo } from '../../checkpoint/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { parseCommandLine } from '../arguments.ts';
+import { CONNECTION_USAGE, connect } from '../client/connection.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
-export const CHECKPOINTS_USAGE = `Usage: sluice checkpoints <job-name> [--data-dir <dir>] [--json]
+export const CHECKPOINTS_USAGE = `Usage: sluice checkpoints <job-name> [--data-dir <dir>] [options]
 
-Lists the job's checkpoints and savepoints, newest first: id, kind, time, size, duration, status.`;
+Lists the job's checkpoints and savepoints, newest first: id, kind, time, size, duration, status. Asks the service,
+or with --data-dir reads the data directory directly (offline: no service may be running on it).
+
+Options:
+      --data-dir <dir>  read this data directory instead of asking the service
+${CONNECTION_USAGE}`;
 
 /** `sluice checkpoints`: returns the process exit code. */
 export async function checkpointsCommand(args: readonly string[], logger: Logger, out: NodeJS.WriteStream): Promise<number> {
   const { values, positionals } = parseCommandLine(
     args,
-    { 'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    { 'data-dir': { type: 'string' }, json: { type: 'boolean' }, url: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     CHECKPOINTS_USAGE,
   );
   if (values.help === true) {
@@ -21,30 +27,38 @@ export async function checkpointsCommand(args: readonly string[], logger: Logger
   }
   const job = positionals[0];
   if (job === undefined) throw new UsageError('sluice checkpoints needs a job name', CHECKPOINTS_USAGE);
-  const store = await CheckpointStore.open(resolve(values['data-dir'] ?? '.sluice'), { logger });
+  if (values['data-dir'] === undefined) {
+    const { checkpoints } = await connect(values).request<{ checkpoints: CheckpointInfo[] }>('GET', `/v1/jobs/${encodeURIComponent(job)}/checkpoints`);
+    printCheckpoints(job, checkpoints, values.json === true, out);
+    return EXIT.ok;
+  }
+  const store = await CheckpointStore.open(resolve(values['data-dir']), { logger });
   try {
-    const list = await store.list(job);
-    if (values.json === true) {
-      out.write(`${JSON.stringify(list)}\n`);
-      return EXIT.ok;
-    }
-    if (list.length === 0) {
-      out.write(`no checkpoints for job "${job}"\n`);
-      return EXIT.ok;
-    }
-    const rows = list.map((c) => [
-      String(c.id),
-      c.kind,
-      new Date(c.timestamp).toISOString(),
-      formatBytes(c.totalBytes),
-      `${c.durationMs} ms`,
-      c.status,
-    ]);
-    out.write(formatTable(['ID', 'KIND', 'TIME', 'SIZE', 'DURATION', 'STATUS'], rows));
+    printCheckpoints(job, await store.list(job), values.json === true, out);
     return EXIT.ok;
   } finally {
     await store.close();
   }
+}
+
+function printCheckpoints(job: string, list: readonly CheckpointInfo[], json: boolean, out: NodeJS.WriteStream): void {
+  if (json) {
+    out.write(`${JSON.stringify(list)}\n`);
+    return;
+  }
+  if (list.length === 0) {
+    out.write(`no checkpoints for job "${job}"\n`);
+    return;
+  }
+  const rows = list.map((c) => [
+    String(c.id),
+    c.kind,
+    new Date(c.timestamp).toISOString(),
+    formatBytes(c.totalBytes),
+    `${c.durationMs} ms`,
+    c.status,
+  ]);
+  out.write(formatTable(['ID', 'KIND', 'TIME', 'SIZE', 'DURATION', 'STATUS'], rows));
 }
 
 function formatBytes(n: number): string {

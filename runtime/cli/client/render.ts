@@ -1,0 +1,86 @@
+import { formatTable } from '../commands/checkpoints.ts';
+import type { CheckpointRecord, JobStatus, JobSummary } from '../../service/index.ts';
+
+/** `12 ms`, `3.4 s`, `5 m 02 s`, `2 h 05 m`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.floor(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)} m ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} m`;
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+function time(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** The `sluice list` table. */
+export function renderJobList(jobs: readonly JobSummary[]): string {
+  if (jobs.length === 0) return 'no jobs registered; submit one with `sluice submit <job.ts>`\n';
+  return formatTable(
+    ['NAME', 'STATE', 'P', 'ATTEMPT', 'UPTIME', 'LAST CHECKPOINT'],
+    jobs.map((j) => [
+      j.name,
+      j.state,
+      j.parallelism === null ? '-' : String(j.parallelism),
+      j.attempt === null ? '-' : String(j.attempt),
+      j.uptimeMs === null ? '-' : formatDuration(j.uptimeMs),
+      j.lastCheckpoint === null ? '-' : `${j.lastCheckpoint.id} (${time(j.lastCheckpoint.timestamp)})`,
+    ]),
+  );
+}
+
+function checkpointRows(list: readonly CheckpointRecord[]): string[][] {
+  return list.map((c) => [String(c.id), c.kind, time(c.timestamp), formatDuration(c.durationMs), formatBytes(c.totalBytes)]);
+}
+
+/** The `sluice status` report: a header, then one table per section that has anything to show. */
+export function renderJobStatus(s: JobStatus): string {
+  const lines: string[] = [];
+  const running = s.attempt !== null;
+  const state = running ? `${s.state} (attempt ${s.attempt}, up ${formatDuration(s.uptimeMs ?? 0)})` : s.state;
+  const header: Array<[string, string]> = [
+    ['job', s.name],
+    ['state', state],
+    ['parallelism', s.parallelism === null ? 'job default' : String(s.parallelism)],
+    ['file', s.file],
+  ];
+  const params = Object.entries(s.params);
+  if (params.length > 0) header.push(['params', params.map(([k, v]) => `${k}=${v}`).join('  ')]);
+  if (!running && s.registeredState !== 'finished') {
+    const from = s.startFrom.from === 'checkpoint' ? `checkpoint ${s.startFrom.id}` : s.startFrom.from === 'none' ? 'no state' : 'the latest checkpoint';
+    const sources = s.sourceStart === null ? '' : `, sources from their ${s.sourceStart} positions`;
+    header.push(['next start', `from ${from}${sources}`]);
+  }
+  if (s.lastSavepoint !== null) header.push(['last savepoint', `${s.lastSavepoint.id} (${time(s.lastSavepoint.takenAt)})`]);
+  if (s.lastError !== null) header.push(['error', s.lastError]);
+  const width = Math.max(...header.map(([k]) => k.length));
+  for (const [k, v] of header) lines.push(`${k.padEnd(width)}  ${v}`);
+  const section = (title: string, table: string): void => {
+    lines.push('', title, table.trimEnd());
+  };
+  if (s.operators.length > 0) {
+    section(
+      'OPERATORS',
+      formatTable(
+        ['STAGE', 'OPERATORS', 'P', 'IN/S', 'OUT/S', 'IN', 'OUT', 'BACKPRESSURE'],
+        s.operators.map((o) => [String(o.stage), o.operators.join('→'), String(o.parallelism), String(o.recordsInPerSecond), String(o.recordsOutPerSecond), String(o.recordsIn), String(o.recordsOut), `${Math.round(o.backpressureRatio * 100)}%`]),
+      ),
+    );
+  }
+  if (s.checkpoints.length > 0) section('CHECKPOINTS (newest first)', formatTable(['ID', 'KIND', 'TIME', 'DURATION', 'SIZE'], checkpointRows(s.checkpoints.slice(0, 10))));
+  if (s.sourceLag.length > 0) section('SOURCE LAG', formatTable(['SOURCE', 'SUBTASK', 'SPLIT', 'LAG'], s.sourceLag.map((l) => [l.source, String(l.subtask), l.split, String(l.lag)])));
+  if (s.rescales.length > 0) {
+    section('RESCALES', formatTable(['TIME', 'FROM', 'TO', 'TRIGGER', 'CHECKPOINT', 'DURATION', 'REASON'], s.rescales.map((r) => [time(r.startedAt), String(r.from), String(r.to), r.trigger, String(r.checkpointId), formatDuration(r.durationMs), r.reason])));
+  }
+  if (s.exceptions.length > 0) {
+    section('RECENT EXCEPTIONS (newest first)', formatTable(['TIME', 'ATTEMPT', 'MESSAGE'], s.exceptions.slice(0, 5).map((e) => [time(e.at), e.attempt === undefined ? '-' : String(e.attempt), e.message.split('\n')[0] ?? ''])));
+  }
+  return `${lines.join('\n')}\n`;
+}

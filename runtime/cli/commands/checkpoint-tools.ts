@@ -1,0 +1,114 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { SluiceError } from '../../errors/index.ts';
+import type { BackupDocument, JobStatus, SavepointInfo } from '../../service/index.ts';
+import { parseCommandLine } from '../arguments.ts';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, connect } from '../client/connection.ts';
+import { formatBytes } from '../client/render.ts';
+import { withSpinner } from '../client/spinner.ts';
+import { EXIT, UsageError } from '../usage-error.ts';
+
+export const CHECKPOINT_USAGE = `Usage: sluice checkpoint <backup|restore|clear|catch-up> <job-name> [options]
+
+  backup <job> --output <f.json> [--id <n>]
+      writes the job's newest valid checkpoint (or checkpoint <n>) to a JSON file on this machine
+  restore <job> --input <f.json>
+      imports a backup as a new savepoint; the job restarts from it (now if it runs, else at its next resume)
+  clear <job>
+      deletes the job's checkpoints and savepoints: its next start keeps NO state and reads every source from the
+      earliest position (reprocess everything). A running job restarts that way now. Sink output stays.
+  catch-up <job>
+      keeps the state of the latest checkpoint but reads every source from its latest position (skip the backlog).
+      A running job takes a checkpoint and restarts that way now.
+
+Options:
+      --output <file>  (backup) where to write the backup
+      --id <n>         (backup) which checkpoint (default: the newest valid one)
+      --input <file>   (restore) the backup file to import
+${CONNECTION_USAGE}`;
+
+/** `sluice checkpoint <tool> <job>`: returns the process exit code. */
+export async function checkpointToolCommand(args: readonly string[], out: NodeJS.WriteStream): Promise<number> {
+  const { values, positionals } = parseCommandLine(
+    args,
+    { ...CONNECTION_OPTIONS, output: { type: 'string', short: 'o' }, input: { type: 'string', short: 'i' }, id: { type: 'string' } },
+    CHECKPOINT_USAGE,
+  );
+  if (values.help === true) {
+    out.write(`${CHECKPOINT_USAGE}\n`);
+    return EXIT.ok;
+  }
+  const [tool, job, extra] = positionals;
+  if (tool === undefined) throw new UsageError('sluice checkpoint needs a tool: backup, restore, clear or catch-up', CHECKPOINT_USAGE);
+  if (!['backup', 'restore', 'clear', 'catch-up'].includes(tool)) throw new UsageError(`unknown checkpoint tool "${tool}": use backup, restore, clear or catch-up`, CHECKPOINT_USAGE);
+  if (job === undefined) throw new UsageError(`sluice checkpoint ${tool} needs a job name`, CHECKPOINT_USAGE);
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`, CHECKPOINT_USAGE);
+  const only = (flag: 'output' | 'input' | 'id', tools: string[]): void => {
+    if (values[flag] !== undefined && !tools.includes(tool)) throw new UsageError(`--${flag} applies to checkpoint ${tools.join('/')}, not ${tool}`, CHECKPOINT_USAGE);
+  };
+  only('output', ['backup']);
+  only('id', ['backup']);
+  only('input', ['restore']);
+  const client = connect(values);
+  const base = `/v1/jobs/${encodeURIComponent(job)}/checkpoints`;
+  const print = (answer: unknown, line: string): number => {
+    out.write(values.json === true ? `${JSON.stringify(answer)}\n` : line);
+    return EXIT.ok;
+  };
+
+  switch (tool) {
+    case 'backup': {
+      if (values.output === undefined) throw new UsageError('sluice checkpoint backup needs --output <file.json>', CHECKPOINT_USAGE);
+      if (values.id !== undefined && !/^\d+$/.test(values.id)) throw new UsageError(`--id expects a checkpoint id, got "${values.id}"`, CHECKPOINT_USAGE);
+      const output = resolve(values.output);
+      const query = values.id === undefined ? '' : `?id=${values.id}`;
+      const { backup } = await withSpinner(`backing up "${job}"`, client.request<{ backup: BackupDocument }>('GET', `${base}/backup${query}`));
+      await writeAtomically(output, `${JSON.stringify(backup)}\n`);
+      const summary = { job: backup.job, checkpoint: backup.checkpoint, kind: backup.kind, totalBytes: backup.totalBytes, output };
+      return print(summary, `job "${job}": ${backup.kind} ${backup.checkpoint} (${formatBytes(backup.totalBytes)} of state) backed up to ${output}\n`);
+    }
+    case 'restore': {
+      if (values.input === undefined) throw new UsageError('sluice checkpoint restore needs --input <file.json>', CHECKPOINT_USAGE);
+      const input = resolve(values.input);
+      const document = await readBackup(input);
+      const answer = await withSpinner(`restoring "${job}"`, client.request<{ job: JobStatus; savepoint: SavepointInfo }>('POST', `${base}/restore`, document));
+      const when = answer.job.attempt === null ? `its next start (sluice resume ${job}) restores it` : 'the job restarted from it';
+      return print(answer, `job "${job}": ${input} imported as savepoint ${answer.savepoint.id}; ${when}\n`);
+    }
+    case 'clear': {
+      const answer = await withSpinner(`clearing "${job}"`, client.request<{ job: JobStatus; deleted: number }>('POST', `${base}/clear`, {}));
+      const when = answer.job.attempt === null ? 'its next start' : 'it now';
+      return print(answer, `job "${job}": ${answer.deleted} checkpoint(s) deleted; ${when} reprocesses every source from the earliest position, without state\n`);
+    }
+    default: {
+      const answer = await withSpinner(`catching up "${job}"`, client.request<{ job: JobStatus }>('POST', `${base}/catch-up`, {}));
+      const when = answer.job.attempt === null ? 'its next start' : 'it now';
+      return print(answer, `job "${job}": ${when} reads every source from the latest position, keeping the latest checkpoint's state\n`);
+    }
+  }
+}
+
+async function readBackup(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
+    throw new SluiceError('SLUICE_BACKUP_FILE_UNREADABLE', `cannot read backup file ${file}: ${reason}; give a file written by \`sluice checkpoint backup\``, { cause: err });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new SluiceError('SLUICE_BACKUP_FILE_UNREADABLE', `backup file ${file} is not JSON: give a file written by \`sluice checkpoint backup\``);
+  }
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, file);
+  } catch (err) {
+    throw new SluiceError('SLUICE_BACKUP_WRITE_FAILED', `cannot write the backup to ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,94 @@
+import type { RescaleRecord } from '../../runner/index.ts';
+import type { JobStatus, SavepointInfo } from '../../service/index.ts';
+import { parseCommandLine, positiveInteger } from '../arguments.ts';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, connect } from '../client/connection.ts';
+import { formatDuration } from '../client/render.ts';
+import { withSpinner } from '../client/spinner.ts';
+import { EXIT, UsageError } from '../usage-error.ts';
+
+/** One verb that acts on a job by name: its usage, extra flags, and what to send and print. */
+interface ControlVerb {
+  readonly usage: string;
+  readonly options?: Record<string, { type: 'string' | 'boolean'; short?: string }>;
+  readonly spinner: (job: string) => string;
+  /** The request; `values` holds the parsed extra flags. */
+  readonly request: (values: Record<string, unknown>, usage: string) => { path: string; body?: unknown };
+  /** The human answer line(s). */
+  readonly describe: (job: string, answer: Record<string, unknown>) => string;
+}
+
+const savepointLine = (s: SavepointInfo): string => `savepoint ${s.id} (${s.totalBytes} bytes, took ${formatDuration(s.durationMs)})`;
+
+const VERBS: Record<string, ControlVerb> = {
+  cancel: {
+    usage: 'Usage: sluice cancel <job-name> [options]\n\nCancels the job without a savepoint; it stays registered as cancelled and does not restart with the service.',
+    spinner: (job) => `cancelling "${job}"`,
+    request: () => ({ path: 'cancel' }),
+    describe: (job) => `job "${job}" cancelled\n`,
+  },
+  stop: {
+    usage: 'Usage: sluice stop <job-name> [--savepoint] [options]\n\nStops the job; with --savepoint it first takes a savepoint that `sluice resume` or `submit --from <id>` restarts from.\n\n      --savepoint     take a savepoint before stopping',
+    options: { savepoint: { type: 'boolean' } },
+    spinner: (job) => `stopping "${job}"`,
+    request: (values) => ({ path: 'stop', body: { savepoint: values['savepoint'] === true } }),
+    describe: (job, answer) => {
+      const savepoint = answer['savepoint'] as SavepointInfo | null;
+      return `job "${job}" stopped${savepoint === null ? '' : ` with ${savepointLine(savepoint)}`}\n`;
+    },
+  },
+  savepoint: {
+    usage: 'Usage: sluice savepoint <job-name> [options]\n\nTakes a savepoint of the running job; savepoints are kept until deleted.',
+    spinner: (job) => `taking a savepoint of "${job}"`,
+    request: () => ({ path: 'savepoints' }),
+    describe: (job, answer) => `job "${job}": ${savepointLine(answer['savepoint'] as SavepointInfo)}\n`,
+  },
+  rescale: {
+    usage: 'Usage: sluice rescale <job-name> -p <n> [options]\n\nRescales the running job: checkpoint, stop, restart from it at the new parallelism.\n\n  -p, --parallelism <n>  the new parallelism',
+    options: { parallelism: { type: 'string', short: 'p' } },
+    spinner: (job) => `rescaling "${job}"`,
+    request: (values, usage) => {
+      const parallelism = positiveInteger('--parallelism', values['parallelism'] as string | undefined, usage);
+      if (parallelism === undefined) throw new UsageError('sluice rescale needs -p <n>', usage);
+      return { path: 'rescale', body: { parallelism } };
+    },
+    describe: (job, answer) => {
+      const r = answer['rescale'] as RescaleRecord;
+      return `job "${job}" rescaled ${r.from} → ${r.to} in ${formatDuration(r.durationMs)} (from checkpoint ${r.checkpointId})\n`;
+    },
+  },
+  pause: {
+    usage: 'Usage: sluice pause <job-name> [options]\n\nStops the job with a savepoint and keeps it registered as paused (also across service restarts).',
+    spinner: (job) => `pausing "${job}"`,
+    request: () => ({ path: 'pause' }),
+    describe: (job, answer) => `job "${job}" paused at ${savepointLine(answer['savepoint'] as SavepointInfo)}\n`,
+  },
+  resume: {
+    usage: 'Usage: sluice resume <job-name> [options]\n\nStarts a paused or stopped job again from its savepoint (or its latest checkpoint).',
+    spinner: (job) => `resuming "${job}"`,
+    request: () => ({ path: 'resume' }),
+    describe: (job, answer) => `job "${job}" ${(answer['job'] as JobStatus).state} (attempt ${(answer['job'] as JobStatus).attempt ?? 0})\n`,
+  },
+};
+
+/** The verbs {@link jobControlCommand} handles. */
+export const JOB_CONTROL_VERBS: readonly string[] = Object.keys(VERBS);
+
+/** `sluice cancel|stop|savepoint|rescale|pause|resume <job>`: returns the process exit code. */
+export async function jobControlCommand(verb: string, args: readonly string[], out: NodeJS.WriteStream): Promise<number> {
+  const spec = VERBS[verb];
+  if (spec === undefined) throw new Error(`not a job control verb: ${verb}`);
+  const usage = `${spec.usage}\n\nOptions:\n${CONNECTION_USAGE}`;
+  const { values, positionals } = parseCommandLine(args, { ...CONNECTION_OPTIONS, ...spec.options }, usage);
+  if (values.help === true) {
+    out.write(`${usage}\n`);
+    return EXIT.ok;
+  }
+  const job = positionals[0];
+  if (job === undefined) throw new UsageError(`sluice ${verb} needs a job name`, usage);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, usage);
+  const { path, body } = spec.request(values, usage);
+  const client = connect(values as { url?: string; token?: string });
+  const answer = await withSpinner(spec.spinner(job), client.request<Record<string, unknown>>('POST', `/v1/jobs/${encodeURIComponent(job)}/${path}`, body ?? {}));
+  out.write(values.json === true ? `${JSON.stringify(answer)}\n` : spec.describe(job, answer));
+  return EXIT.ok;
+}

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { JobDefinition } from '../api/index.ts';
+import { loadJobFile } from '../cli/load-job.ts';
+import { SluiceError, isSluiceError } from '../errors/index.ts';
+import { ServiceErrorCodes } from './service-errors.ts';
+
+/**
+ * Loads job files into the service process, also after they were edited.
+ *
+ * Node caches an imported module for the life of the process, and tsx maps `file.ts?v=2` to the same module as
+ * `file.ts`, so importing an edited job file again would silently return the old job. The loader remembers the
+ * content hash it imported per path; when the content changed, it imports a hidden copy named after the new hash
+ * in the same directory (so the job's relative imports resolve the same) and deletes the copy right away. Modules the
+ * job file imports are not reloaded: edit those and the service must be restarted (docs/cli.md).
+ *
+ * @example
+ * ```ts
+ * const loader = new JobFileLoader();
+ * const job = await loader.load('/srv/jobs/orders.ts');
+ * ```
+ */
+export class JobFileLoader {
+  /** path → content hash of the version a plain import of `path` returns. */
+  readonly #imported = new Map<string, string>();
+
+  async load(file: string): Promise<JobDefinition> {
+    const path = resolve(file);
+    let source: string;
+    try {
+      source = await readFile(path, 'utf8');
+    } catch {
+      throw new SluiceError('SLUICE_JOB_FILE_NOT_FOUND', `job file ${path} does not exist on the service's filesystem: job files are read by the service, so give a path on the machine it runs on`);
+    }
+    const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
+    const first = this.#imported.get(path);
+    if (first === undefined || first === hash) {
+      this.#imported.set(path, hash);
+      return importCleanly(path, path);
+    }
+    const copy = join(dirname(path), `.${basename(path, '.ts')}.${hash}.sluice.ts`);
+    try {
+      await writeFile(copy, source);
+    } catch (err) {
+      throw new SluiceError('SLUICE_JOB_FILE_IMPORT_FAILED', `job file ${path} changed since the service first loaded it, and the service cannot write a fresh copy next to it (${(err as Error).message}): save the edited job under a new file name, or restart the service`, { cause: err });
+    }
+    try {
+      return await importCleanly(copy, path);
+    } finally {
+      await rm(copy, { force: true });
+    }
+  }
+}
+
+/** Imports `importPath`, reporting problems against `shownPath`, with esbuild's syntax errors as `file:line:col`. */
+async function importCleanly(importPath: string, shownPath: string): Promise<JobDefinition> {
+  try {
+    return await loadJobFile(importPath);
+  } catch (err) {
+    if (!isSluiceError(err)) throw err;
+    const message = err.message.split(importPath).join(shownPath);
+    if (err.code === 'SLUICE_JOB_FILE_IMPORT_FAILED') {
+      const syntax = syntaxErrors(err.cause, importPath, shownPath);
+      if (syntax.length > 0) {
+        throw new SluiceError(ServiceErrorCodes.syntaxError, `job file ${shownPath} has ${syntax.length === 1 ? 'a syntax error' : `${syntax.length} syntax errors`}: ${syntax.join('; ')}`, { cause: err });
+      }
+    }
+    throw new SluiceError(err.code, message, { cause: err.cause });
+  }
+}
+
+/**
+ * esbuild (through tsx) reports syntax errors as "Transform failed with N error(s):\n<file>:<line>:<col>: ERROR: <what>".
+ * Returns `<file>:<line>:<col>: <what>` per error, or nothing when `cause` is not such an error.
+ */
+function syntaxErrors(cause: unknown, importPath: string, shownPath: string): string[] {
+  const text = cause instanceof Error ? cause.message : '';
+  if (!text.startsWith('Transform failed')) return [];
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^(.*):(\d+):(\d+): ERROR: (.*)$/.exec(line);
+    if (match === null) continue;
+    const file = match[1] === importPath ? shownPath : (match[1] as string);
+    out.push(`${file}:${match[2]}:${match[3]}: ${match[4]}`);
+  }
+  return out;
+}

@@ -1,0 +1,154 @@
+import type { JobSupervisor, SubmitRequest } from './job-supervisor.ts';
+import { ServiceErrorCodes, badRequest } from './service-errors.ts';
+import { SluiceError } from '../errors/index.ts';
+
+/** A parsed request as a route handler sees it. */
+export interface ApiRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Parsed JSON body (`undefined` when there was none). */
+  readonly body: unknown;
+}
+
+/** A handler's answer: status and JSON body. */
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+type Handler = (request: ApiRequest, name: string) => Promise<ApiResponse>;
+
+/** The service's version of the API; every route lives under `/v1`. */
+export const API_PREFIX = '/v1';
+
+/**
+ * Maps `METHOD /v1/...` to the supervisor (docs/rest.md documents every route). Throws SluiceErrors; the HTTP layer
+ * turns them into `{ error: { code, message, problems? } }` with a status.
+ *
+ * @example
+ * ```ts
+ * const api = restApi(supervisor);
+ * const { status, body } = await api({ method: 'GET', path: '/v1/jobs', query: new URLSearchParams(), body: undefined });
+ * ```
+ */
+export function restApi(supervisor: JobSupervisor): (request: ApiRequest) => Promise<ApiResponse> {
+  const ok = (body: unknown, status = 200): ApiResponse => ({ status, body });
+  const jobRoutes: Record<string, Partial<Record<string, Handler>>> = {
+    '': {
+      GET: async (_r, name) => ok({ job: await supervisor.status(name) }),
+    },
+    cancel: {
+      POST: async (_r, name) => ok({ job: await supervisor.cancel(name) }),
+    },
+    stop: {
+      POST: async (r, name) => ok(await supervisor.stop(name, { savepoint: optionalBoolean(r.body, 'savepoint') ?? false })),
+    },
+    savepoints: {
+      POST: async (_r, name) => ok({ savepoint: await supervisor.savepoint(name) }, 201),
+    },
+    rescale: {
+      POST: async (r, name) => {
+        const parallelism = field(r.body, 'parallelism');
+        if (typeof parallelism !== 'number' || !Number.isInteger(parallelism) || parallelism < 1) {
+          throw badRequest(`"parallelism" must be a positive integer, got ${JSON.stringify(parallelism)}`);
+        }
+        return ok({ rescale: await supervisor.rescale(name, parallelism) });
+      },
+    },
+    pause: {
+      POST: async (_r, name) => ok(await supervisor.pause(name)),
+    },
+    resume: {
+      POST: async (_r, name) => ok({ job: await supervisor.resume(name) }),
+    },
+    checkpoints: {
+      GET: async (_r, name) => ok({ checkpoints: await supervisor.checkpoints(name) }),
+    },
+    'checkpoints/backup': {
+      GET: async (r, name) => {
+        const id = r.query.get('id');
+        if (id !== null && !/^\d+$/.test(id)) throw badRequest(`"id" must be a checkpoint id, got "${id}"`);
+        return ok({ backup: await supervisor.backup(name, id === null ? undefined : Number(id)) });
+      },
+    },
+    'checkpoints/restore': {
+      POST: async (r, name) => ok(await supervisor.restore(name, r.body), 201),
+    },
+    'checkpoints/clear': {
+      POST: async (_r, name) => ok(await supervisor.clear(name)),
+    },
+    'checkpoints/catch-up': {
+      POST: async (_r, name) => ok({ job: await supervisor.catchUp(name) }),
+    },
+  };
+
+  return async (request) => {
+    const path = request.path.replace(/\/+$/, '');
+    if (path === `${API_PREFIX}/health`) {
+      allow(request, ['GET']);
+      return ok({ status: 'ok' });
+    }
+    if (path === `${API_PREFIX}/jobs`) {
+      allow(request, ['GET', 'POST']);
+      if (request.method === 'GET') return ok({ jobs: await supervisor.list() });
+      return ok({ job: await supervisor.submit(submitRequest(request.body)) }, 201);
+    }
+    const match = new RegExp(`^${API_PREFIX}/jobs/([^/]+)(?:/(.+))?$`).exec(path);
+    if (match !== null) {
+      const name = decodeURIComponent(match[1] as string);
+      const routes = jobRoutes[match[2] ?? ''];
+      if (routes !== undefined) {
+        allow(request, Object.keys(routes));
+        return (routes[request.method] as Handler)(request, name);
+      }
+    }
+    throw new SluiceError(ServiceErrorCodes.routeNotFound, `no route ${request.method} ${request.path}: the API lives under ${API_PREFIX} (see docs/rest.md)`);
+  };
+}
+
+function allow(request: ApiRequest, methods: readonly string[]): void {
+  if (!methods.includes(request.method)) {
+    throw new SluiceError(ServiceErrorCodes.methodNotAllowed, `${request.path} accepts ${methods.join(', ')}, not ${request.method}`);
+  }
+}
+
+function field(body: unknown, name: string): unknown {
+  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined;
+}
+
+function optionalBoolean(body: unknown, name: string): boolean | undefined {
+  const value = field(body, name);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw badRequest(`"${name}" must be true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Validates the body of `POST /v1/jobs`, naming every bad field. */
+function submitRequest(body: unknown): SubmitRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the request body must be a JSON object: { "file": "/path/to/job.ts", ... }');
+  const b = body as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof b['file'] !== 'string' || b['file'] === '') problems.push('"file" must be the path of a job file on the service\'s filesystem');
+  const params = b['params'];
+  if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params) || Object.values(params).some((v) => typeof v !== 'string'))) {
+    problems.push('"params" must be an object of string values');
+  }
+  const parallelism = b['parallelism'];
+  if (parallelism !== undefined && (typeof parallelism !== 'number' || !Number.isInteger(parallelism) || parallelism < 1)) problems.push('"parallelism" must be a positive integer');
+  if (b['from'] !== undefined && (typeof b['from'] !== 'string' || b['from'] === '')) problems.push('"from" must be "latest", a checkpoint id, or a savepoint file path');
+  for (const flag of ['replace', 'allowNonRestoredState']) {
+    if (b[flag] !== undefined && typeof b[flag] !== 'boolean') problems.push(`"${flag}" must be true or false`);
+  }
+  const known = new Set(['file', 'params', 'parallelism', 'from', 'replace', 'allowNonRestoredState']);
+  for (const key of Object.keys(b)) if (!known.has(key)) problems.push(`unknown field "${key}"`);
+  if (problems.length > 0) throw badRequest(`invalid submit request: ${problems.join('; ')}`);
+  return {
+    file: b['file'] as string,
+    ...(params === undefined ? {} : { params: params as Record<string, string> }),
+    ...(parallelism === undefined ? {} : { parallelism: parallelism as number }),
+    ...(b['from'] === undefined ? {} : { from: b['from'] as string }),
+    ...(b['replace'] === undefined ? {} : { replace: b['replace'] as boolean }),
+    ...(b['allowNonRestoredState'] === undefined ? {} : { allowNonRestoredState: b['allowNonRestoredState'] as boolean }),
+  };
+}
