@@ -18,7 +18,7 @@ export interface BulkOptions {
   readonly maxActions: number;
   /** Bytes of NDJSON per bulk request. Default 5 MiB. */
   readonly maxBytes: number;
-  /** A non-empty buffer is sent at the latest this long after the previous flush. Default 1,000 ms. */
+  /** Buffers are sent at least this often, full or not. Default 1,000 ms. */
   readonly flushIntervalMs: number;
   /** Bulk requests in flight at once per sink subtask (documents are spread over them by id). Default 2. */
   readonly maxInFlight: number;
