@@ -1,0 +1,201 @@
+/**
+ * Kafka source → keyed count → discard, against the hand-written kafkajs loop it replaces (issue 5's figure; bar
+ * ≥ 1.0× with checkpoints every second):
+ *   baseline: kafkajs `eachBatch` → `JSON.parse` → count per user in a `Map`;
+ *   ours:     `kafkaSource(json)` → `keyBy(user)` → `reduce` (count) → discard sink, p = 1, checkpoints every 1 s.
+ * Both read the same topic (4 partitions, 100-byte JSON values, 10,000 users) from the devstack broker running in a
+ * child process, alternately, 3 runs each; each is timed from its first record to its last. Median reported.
+ *
+ *   npx tsx bench/kafka-source-count.ts [records]      (KAFKA_BROKERS=host:port for a real cluster)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import { kafkaSource } from '../connectors/kafka/index.ts';
+import { defineJob } from '../runtime/api/index.ts';
+import { CheckpointStore } from '../runtime/checkpoint/index.ts';
+import { JobRunner } from '../runtime/runner/index.ts';
+import { discardSink } from './support/discard-sink.ts';
+import { emitFigure, median } from './support/figure.ts';
+
+const RECORDS = Number(process.argv[2] ?? 400_000);
+const PARTITIONS = 4;
+const USERS = 10_000;
+const RUNS = 3;
+
+interface Event {
+  id: number;
+  user: string;
+  ts: number;
+  pad: string;
+}
+
+const log = (text: string): void => void process.stderr.write(`[kafka-source-count] ${text}\n`);
+
+function value(i: number): string {
+  const base = JSON.stringify({ id: i, user: `user-${i % USERS}`, ts: 1_700_000_000_000 + i, pad: '' });
+  return base.replace('"pad":""', `"pad":"${'x'.repeat(Math.max(0, 100 - base.length))}"`);
+}
+
+async function startBrokerProcess(): Promise<{ brokers: string[]; stop(): Promise<void> }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-kafka-source-bench-'));
+  const script = fileURLToPath(new URL('./support/broker-process.ts', import.meta.url));
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, '--data-dir', dataDir, '--partitions', String(PARTITIONS)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    child.kill('SIGTERM');
+    await exited;
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`broker process exited with code ${code} before listening`)));
+  });
+  return { brokers: (JSON.parse(line) as { brokers: string[] }).brokers, stop };
+}
+
+async function fill(kafka: Kafka, topic: string): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  const batches: Message[][] = [];
+  for (let start = 0; start < RECORDS; start += 1000) {
+    batches.push(Array.from({ length: Math.min(1000, RECORDS - start) }, (_, j) => ({ value: value(start + j) })));
+  }
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < batches.length) await producer.send({ topic, messages: batches[next++]! });
+  };
+  await Promise.all([lane(), lane(), lane(), lane()]);
+  await producer.disconnect();
+}
+
+/** The hand-written loop: a fresh group, eachBatch, JSON.parse, Map count. */
+async function baseline(kafka: Kafka, topic: string): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `bench-${randomUUID()}`, maxWaitTimeInMs: 500 });
+  await consumer.connect();
+  try {
+    const counts = new Map<string, number>();
+    let seen = 0;
+    let first = 0;
+    let done!: (at: number) => void;
+    const finished = new Promise<number>((resolve) => (done = resolve));
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        if (first === 0) first = performance.now();
+        for (const message of batch.messages) {
+          const event = JSON.parse(message.value!.toString()) as Event;
+          counts.set(event.user, (counts.get(event.user) ?? 0) + 1);
+        }
+        seen += batch.messages.length;
+        if (seen >= RECORDS) done(performance.now());
+      },
+    });
+    const end = await finished;
+    if (counts.size !== USERS) throw new Error(`baseline counted ${counts.size} users`);
+    return RECORDS / ((end - first) / 1000);
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** The Sluice job, p = 1, checkpoints every second. */
+async function ours(brokers: string[], topic: string): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-kafka-source-bench-cp-'));
+  const store = await CheckpointStore.open(dir);
+  const counter = { count: 0 };
+  let first = 0;
+  let end = 0;
+  let reached!: () => void;
+  const done = new Promise<void>((resolve) => (reached = resolve));
+  const job = defineJob({ name: `bench-${randomUUID().slice(0, 8)}`, parallelism: 1, checkpoints: { intervalMs: 1000 } }, (env) => {
+    env
+      .source(kafkaSource<Event>({ brokers, topics: [topic], format: 'json' }))
+      .map((r) => {
+        if (first === 0) first = performance.now();
+        return { user: r.value.user, n: 1 };
+      })
+      .keyBy((c) => c.user)
+      .reduce((a, b) => ({ user: a.user, n: a.n + b.n }))
+      .sink(
+        (() => {
+          const inner = discardSink<{ user: string; n: number }>(counter);
+          return {
+            name: inner.name,
+            createWriter: (context) => {
+              const writer = inner.createWriter(context);
+              return {
+                ...writer,
+                write: (records) => {
+                  void writer.write(records);
+                  if (counter.count >= RECORDS && end === 0) {
+                    end = performance.now();
+                    reached();
+                  }
+                },
+              };
+            },
+          };
+        })(),
+      );
+  });
+  const runner = new JobRunner({ job, store });
+  const run = runner.run();
+  let checkpoints = 0;
+  runner.events.subscribe((e) => {
+    if (e.type === 'checkpoint-completed') checkpoints++;
+  });
+  try {
+    await Promise.race([done, run.then(() => Promise.reject(new Error('job ended early')))]);
+  } finally {
+    runner.cancel('benchmark done');
+    await run.catch(() => undefined);
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  log(`  (${checkpoints} checkpoints completed during the run)`);
+  return RECORDS / ((end - first) / 1000);
+}
+
+async function main(): Promise<void> {
+  const external = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  const broker = external.length > 0 ? undefined : await startBrokerProcess();
+  const brokers = broker?.brokers ?? external;
+  const kafka = new Kafka({ clientId: 'sluice-bench', brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = `bench-source-${randomUUID()}`;
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
+    await fill(kafka, topic);
+    log(`${RECORDS} records in ${topic}`);
+    const base: number[] = [];
+    const sluice: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      base.push(await baseline(kafka, topic));
+      log(`run ${run + 1}: kafkajs eachBatch + JSON.parse + Map ${Math.round(base[run]!)} records/s`);
+      sluice.push(await ours(brokers, topic));
+      log(`run ${run + 1}: Sluice kafkaSource → keyBy → count ${Math.round(sluice[run]!)} records/s`);
+    }
+    emitFigure({
+      name: 'kafka-source/keyed-count-checkpoint-1s',
+      value: median(sluice),
+      unit: 'records/s',
+      baseline: median(base),
+      note: 'baseline: hand-written kafkajs eachBatch + JSON.parse + Map count in the same run; bar ≥ 1.0',
+    });
+  } finally {
+    if (external.length > 0) await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+    await broker?.stop();
+  }
+}
+
+await main();
