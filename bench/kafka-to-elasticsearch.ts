@@ -1,0 +1,254 @@
+/**
+ * Kafka → Elasticsearch end to end (issue 6's figures), the devstack broker and Elasticsearch server each in a child
+ * process:
+ *
+ * 1. throughput, bar ≥ 1.0×: every record of a topic (4 partitions, 100-byte JSON values) becomes a document
+ *    with id `<topic>-<partition>-<offset>`;
+ *    baseline: a hand-written kafkajs `eachBatch` → `JSON.parse` → `client.helpers.bulk` (flushBytes 5 MiB,
+ *              concurrency 2, awaited per batch so offsets are committed only after the documents are written);
+ *    ours:     `kafkaSource(json)` → `elasticsearchSink({ id: 'topic-partition-offset' })`, p = 1, checkpoints every
+ *              1 s, default bulk options.
+ *    Same data, alternately, fresh index per run, each timed from its first record to its last acknowledged
+ *    document; median of the runs.
+ * 2. peak RSS of this process while the Sluice job moves `rssRecords` records (default 2M) into an Elasticsearch
+ *    that delays every bulk by 200 ms (bar ≤ 256 MiB). Bulks of 10,000 actions, 4 in flight, so the run takes
+ *    about a minute instead of several; the producer has finished and disconnected before the job starts.
+ *
+ *   npx tsx bench/kafka-to-elasticsearch.ts [records=200000] [rssRecords=2000000] [runs=2]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@elastic/elasticsearch';
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import { elasticsearchSink, type BulkOptions } from '../connectors/elasticsearch/index.ts';
+import { kafkaSource, type KafkaRecord } from '../connectors/kafka/index.ts';
+import { defineJob } from '../runtime/api/index.ts';
+import { CheckpointStore } from '../runtime/checkpoint/index.ts';
+import { JobRunner } from '../runtime/runner/index.ts';
+import { emitFigure, median } from './support/figure.ts';
+
+const RECORDS = Number(process.argv[2] ?? 200_000);
+const RSS_RECORDS = Number(process.argv[3] ?? 2_000_000);
+const RUNS = Number(process.argv[4] ?? 2);
+const PARTITIONS = 4;
+const USERS = 10_000;
+
+interface Event {
+  id: number;
+  user: string;
+  ts: number;
+  pad: string;
+}
+
+const log = (text: string): void => void process.stderr.write(`[kafka-to-elasticsearch] ${text}\n`);
+
+function value(i: number): string {
+  const base = JSON.stringify({ id: i, user: `user-${i % USERS}`, ts: 1_700_000_000_000 + i, pad: '' });
+  return base.replace('"pad":""', `"pad":"${'x'.repeat(Math.max(0, 100 - base.length))}"`);
+}
+
+/** Starts a bench/support child process that prints one JSON line once listening. */
+async function child<T>(script: string, args: string[]): Promise<{ info: T; stop(): Promise<void> }> {
+  const path = fileURLToPath(new URL(`./support/${script}`, import.meta.url));
+  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: proc.stdout! }).once('line', resolve);
+    proc.once('exit', (code) => reject(new Error(`${script} exited with code ${code} before listening`)));
+  });
+  return {
+    info: JSON.parse(line) as T,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function fill(kafka: Kafka, topic: string, records: number): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < records) {
+      const start = next;
+      next = Math.min(records, next + 1000);
+      const messages: Message[] = [];
+      for (let i = start; i < next; i++) messages.push({ value: value(i) });
+      await producer.send({ topic, messages });
+    }
+  };
+  await Promise.all([lane(), lane(), lane(), lane()]);
+  await producer.disconnect();
+}
+
+async function countDocuments(node: string, index: string): Promise<number> {
+  const client = new Client({ node });
+  try {
+    await client.indices.refresh({ index });
+    return (await client.count({ index })).count;
+  } finally {
+    await client.close();
+  }
+}
+
+/** The hand-written pipeline: kafkajs eachBatch, JSON.parse, helpers.bulk with the same ids. */
+async function baseline(kafka: Kafka, node: string, topic: string, records: number): Promise<number> {
+  const index = `bench-base-${randomUUID()}`;
+  const client = new Client({ node });
+  const consumer = kafka.consumer({ groupId: `bench-${randomUUID()}`, maxWaitTimeInMs: 500 });
+  await consumer.connect();
+  try {
+    let written = 0;
+    let first = 0;
+    let done!: (at: number) => void;
+    const finished = new Promise<number>((resolve) => (done = resolve));
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        if (first === 0) first = performance.now();
+        const items = batch.messages.map((m) => ({ id: `${batch.topic}-${batch.partition}-${m.offset}`, doc: JSON.parse(m.value!.toString()) as Event }));
+        const stats = await client.helpers.bulk({
+          datasource: items,
+          onDocument: (item) => [{ index: { _index: index, _id: item.id } }, item.doc],
+          flushBytes: 5 * 1024 * 1024,
+          concurrency: 2,
+        });
+        if (stats.failed > 0) throw new Error(`baseline: ${stats.failed} documents failed`);
+        written += stats.successful;
+        if (written >= records) done(performance.now());
+      },
+    });
+    const end = await finished;
+    const count = await countDocuments(node, index);
+    if (count !== records) throw new Error(`baseline indexed ${count} of ${records}`);
+    return records / ((end - first) / 1000);
+  } finally {
+    await consumer.disconnect();
+    await client.indices.delete({ index }).catch(() => undefined);
+    await client.close();
+  }
+}
+
+/** The Sluice job; resolves records/s and the peak RSS of this process while it ran. */
+async function ours(brokers: string[], node: string, topic: string, records: number, bulk: Partial<BulkOptions>): Promise<{ rate: number; peakRss: number }> {
+  const index = `bench-sluice-${randomUUID()}`;
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-es-bench-cp-'));
+  const store = await CheckpointStore.open(dir);
+  let first = 0;
+  const sink = elasticsearchSink<KafkaRecord<Event>>({ node, index, id: 'topic-partition-offset', bulk });
+  const job = defineJob({ name: `bench-es-${randomUUID().slice(0, 8)}`, parallelism: 1, checkpoints: { intervalMs: 1000 } }, (env) => {
+    env
+      .source(kafkaSource<Event>({ brokers, topics: [topic], format: 'json' }))
+      .map((r) => {
+        if (first === 0) first = performance.now();
+        return r;
+      })
+      .sink(sink);
+  });
+  const runner = new JobRunner({ job, store });
+  let checkpoints = 0;
+  runner.events.subscribe((e) => {
+    if (e.type === 'checkpoint-completed') checkpoints++;
+  });
+  let peakRss = process.memoryUsage.rss();
+  const run = runner.run();
+  let end = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        peakRss = Math.max(peakRss, process.memoryUsage.rss());
+        if (sink.metrics().actionsAcknowledged >= records) {
+          end = performance.now();
+          clearInterval(timer);
+          resolve();
+        }
+      }, 10);
+      run.then(
+        () => reject(new Error('job ended early')),
+        (err: unknown) => {
+          clearInterval(timer);
+          reject(err as Error);
+        },
+      );
+    });
+  } finally {
+    runner.cancel('benchmark done');
+    await run.catch(() => undefined);
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const count = await countDocuments(node, index);
+  if (count !== records) throw new Error(`Sluice indexed ${count} of ${records}`);
+  const client = new Client({ node });
+  await client.indices.delete({ index }).catch(() => undefined);
+  await client.close();
+  log(`  (${checkpoints} checkpoints, ${sink.metrics().bulkRequests} bulk requests)`);
+  return { rate: records / ((end - first) / 1000), peakRss };
+}
+
+async function main(): Promise<void> {
+  const broker = await child<{ brokers: string[] }>('broker-process.ts', ['--partitions', String(PARTITIONS)]);
+  const brokers = broker.info.brokers;
+  const kafka = new Kafka({ clientId: 'sluice-bench', brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    if (RECORDS > 0) {
+      const es = await child<{ node: string }>('elasticsearch-process.ts', []);
+      try {
+        const topic = `bench-es-${randomUUID()}`;
+        await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
+        await fill(kafka, topic, RECORDS);
+        log(`${RECORDS} records in ${topic}`);
+        const base: number[] = [];
+        const sluice: number[] = [];
+        for (let run = 0; run < RUNS; run++) {
+          base.push(await baseline(kafka, es.info.node, topic, RECORDS));
+          log(`run ${run + 1}: kafkajs eachBatch + helpers.bulk ${Math.round(base[run]!)} records/s`);
+          sluice.push((await ours(brokers, es.info.node, topic, RECORDS, {})).rate);
+          log(`run ${run + 1}: Sluice kafkaSource → elasticsearchSink ${Math.round(sluice[run]!)} records/s`);
+        }
+        emitFigure({
+          name: 'kafka-to-elasticsearch/throughput',
+          value: median(sluice),
+          unit: 'records/s',
+          baseline: median(base),
+          note: 'baseline: kafkajs eachBatch + JSON.parse + helpers.bulk in the same run; devstack broker and ES in child processes; bar ≥ 1.0',
+        });
+      } finally {
+        await es.stop();
+      }
+    }
+    if (RSS_RECORDS > 0) {
+      const slow = await child<{ node: string }>('elasticsearch-process.ts', ['--latency-ms', '200']);
+      try {
+        const topic = `bench-es-rss-${randomUUID()}`;
+        await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
+        await fill(kafka, topic, RSS_RECORDS);
+        log(`${RSS_RECORDS} records in ${topic}; Elasticsearch delays every bulk by 200 ms`);
+        const { rate, peakRss } = await ours(brokers, slow.info.node, topic, RSS_RECORDS, { maxActions: 10_000, maxInFlight: 4 });
+        log(`Sluice moved ${RSS_RECORDS} records at ${Math.round(rate)} records/s, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+        emitFigure({
+          name: 'kafka-to-elasticsearch/peak-rss-2M-slow-es',
+          value: peakRss / 2 ** 20,
+          unit: 'MiB',
+          baseline: 256,
+          note: `peak RSS of the Sluice process moving ${RSS_RECORDS} records, 200 ms added per bulk (10,000 actions, 4 in flight); bar ≤ 256 MiB (ratio ≤ 1)`,
+        });
+      } finally {
+        await slow.stop();
+      }
+    }
+  } finally {
+    await admin.disconnect();
+    await broker.stop();
+  }
+}
+
+await main();
