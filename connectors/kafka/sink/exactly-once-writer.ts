@@ -57,6 +57,11 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
   #pipeline: SendPipeline<T> | undefined;
   /** Pre-committed, awaiting `commit`: slot and what the checkpoint records. */
   #pending: Array<{ slot: number; txn: PreCommittedTransaction }> = [];
+  /**
+   * Set when `close` begins. The runtime may close a failing attempt while this subtask is still inside `preCommit`;
+   * a pre-commit finishing after close began must not be acknowledged, because close aborts the open transaction.
+   */
+  #closed = false;
 
   constructor(options: ResolvedKafkaSinkOptions<T>, context: SinkWriterContext) {
     this.#options = options;
@@ -117,11 +122,12 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
     this.#open(0);
   }
 
-  write = (records: readonly T[]): Promise<void> | undefined => (this.#pipeline as SendPipeline<T>).add(records);
+  write = (records: readonly T[]): Promise<void> | undefined => this.#openPipeline().add(records);
 
   async preCommit(checkpointId: number): Promise<ExactlyOnceSinkState> {
-    const pipeline = this.#pipeline as SendPipeline<T>;
+    const pipeline = this.#openPipeline();
     await pipeline.flush();
+    this.#throwIfClosed();
     if (pipeline.written > 0) {
       const producer = this.#producers[this.#current] as TransactionalProducer;
       this.#pending.push({
@@ -143,6 +149,7 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
       }
       this.#open(free);
     }
+    this.#context.logger.debug({ checkpoint: checkpointId, written: pipeline.written, pending: this.#pending.map((p) => p.txn), current: this.#current }, 'kafkaSink pre-committed');
     return {
       subtask: this.#context.subtask,
       parallelism: this.#context.parallelism,
@@ -153,15 +160,22 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
 
   async commit(checkpointId: number): Promise<void> {
     while (this.#pending.length > 0 && (this.#pending[0] as { txn: PreCommittedTransaction }).txn.checkpointId <= checkpointId) {
+      this.#throwIfClosed();
       const { slot } = this.#pending[0] as { slot: number };
-      await (this.#producers[slot] as TransactionalProducer).commit();
+      const producer = this.#producers[slot] as TransactionalProducer;
+      await producer.commit();
+      // A new epoch for the slot's next transaction: (producer id, epoch) then names one transaction only, so a restore
+      // of an older checkpoint that still lists this one cannot commit a later transaction of the same id by mistake
+      // (it gets INVALID_PRODUCER_EPOCH, i.e. "already ended").
+      await producer.init();
       this.#pending.shift();
+      this.#context.logger.debug({ checkpoint: checkpointId, slot, epoch: producer.producerEpoch }, 'kafkaSink committed');
     }
   }
 
   async finish(): Promise<void> {
     // The job's final checkpoint covered every record, so the open transaction is empty; flush surfaces any failure.
-    const pipeline = this.#pipeline as SendPipeline<T>;
+    const pipeline = this.#openPipeline();
     await pipeline.flush();
     if (pipeline.written > 0) {
       throw new SluiceError('SLUICE_INTERNAL', `kafkaSink subtask ${this.#context.subtask}: ${pipeline.written} records arrived after the final checkpoint and would never commit`);
@@ -169,6 +183,7 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
   }
 
   async close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {
+    this.#closed = true;
     const pipeline = this.#pipeline;
     pipeline?.discard();
     this.#pipeline = undefined;
@@ -185,6 +200,15 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
     for (const producer of this.#producers) producer.disconnect();
     this.#producers = [];
     await handle?.cluster.disconnect().catch((err: unknown) => this.#context.logger.debug({ err }, 'kafkaSink: disconnect failed'));
+  }
+
+  #openPipeline(): SendPipeline<T> {
+    this.#throwIfClosed();
+    return this.#pipeline as SendPipeline<T>;
+  }
+
+  #throwIfClosed(): void {
+    if (this.#closed) throw new SluiceError('SLUICE_CANCELLED', `kafkaSink subtask ${this.#context.subtask} of job "${this.#context.job}" is closed`);
   }
 
   #open(slot: number): void {
