@@ -183,7 +183,7 @@ test('exactly-once across failures in operators, between pre-commit and ack, in 
   });
   const failures: string[] = [];
   runner.events.subscribe((e) => {
-    if (e.type === 'attempt-failed') failures.push(e.error.message);
+    if (e.type === 'attempt-failed') failures.push((e.error as Error).message);
   });
   assert.equal(await runner.run(), 'finished');
   assert.ok(injected.length >= 5, `at least 5 injected failures: ${injected.join(', ')}`);
