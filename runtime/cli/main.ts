@@ -1,17 +1,12 @@
 import { isSluiceError } from '../errors/index.ts';
-import { JobValidationError } from '../graph/index.ts';
-import { createLogger } from '../logging/index.ts';
+import { JobValidationError } from '../graph/job-validation-error.ts';
+import type { Logger } from '../logging/index.ts';
 import { ServiceRequestError } from './client/service-client.ts';
-import { checkpointToolCommand } from './commands/checkpoint-tools.ts';
-import { checkpointsCommand } from './commands/checkpoints.ts';
-import { devCommand } from './commands/dev.ts';
-import { JOB_CONTROL_VERBS, jobControlCommand } from './commands/job-control.ts';
-import { listCommand } from './commands/list.ts';
-import { runCommand } from './commands/run.ts';
-import { startCommand } from './commands/start.ts';
-import { statusCommand } from './commands/status.ts';
-import { submitCommand } from './commands/submit.ts';
 import { EXIT, UsageError } from './usage-error.ts';
+
+// Commands are imported when used: a client verb should not pay for loading the runtime, the devstack or pino
+// (~1 s per invocation on a loaded machine), and scripts call it in loops.
+const JOB_CONTROL_VERBS = new Set(['cancel', 'stop', 'savepoint', 'rescale', 'pause', 'resume']);
 
 const USAGE = `Usage: sluice <command> [options]
 
@@ -55,25 +50,28 @@ const USER_INPUT_CODES = new Set([
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const levelFlag = rest.indexOf('--log-level');
-  const logger = createLogger(levelFlag >= 0 && rest[levelFlag + 1] !== undefined ? { level: rest[levelFlag + 1] as string } : {});
+  const logger = async (): Promise<Logger> => {
+    const { createLogger } = await import('../logging/index.ts');
+    return createLogger(levelFlag >= 0 && rest[levelFlag + 1] !== undefined ? { level: rest[levelFlag + 1] as string } : {});
+  };
   try {
     switch (command) {
       case 'run':
-        return await runCommand(rest, logger, process.stdout);
+        return await (await import('./commands/run.ts')).runCommand(rest, await logger(), process.stdout);
       case 'checkpoints':
-        return await checkpointsCommand(rest, logger, process.stdout);
+        return await (await import('./commands/checkpoints.ts')).checkpointsCommand(rest, await logger(), process.stdout);
       case 'dev':
-        return await devCommand(rest, logger, process.stdout);
+        return await (await import('./commands/dev.ts')).devCommand(rest, await logger(), process.stdout);
       case 'start':
-        return await startCommand(rest, logger, process.stdout);
+        return await (await import('./commands/start.ts')).startCommand(rest, await logger(), process.stdout);
       case 'submit':
-        return await submitCommand(rest, process.stdout);
+        return await (await import('./commands/submit.ts')).submitCommand(rest, process.stdout);
       case 'list':
-        return await listCommand(rest, process.stdout);
+        return await (await import('./commands/list.ts')).listCommand(rest, process.stdout);
       case 'status':
-        return await statusCommand(rest, process.stdout);
+        return await (await import('./commands/status.ts')).statusCommand(rest, process.stdout);
       case 'checkpoint':
-        return await checkpointToolCommand(rest, process.stdout);
+        return await (await import('./commands/checkpoint-tools.ts')).checkpointToolCommand(rest, process.stdout);
       case undefined:
       case '-h':
       case '--help':
@@ -81,7 +79,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? EXIT.usage : EXIT.ok;
       default:
-        if (JOB_CONTROL_VERBS.includes(command)) return await jobControlCommand(command, rest, process.stdout);
+        if (JOB_CONTROL_VERBS.has(command)) return await (await import('./commands/job-control.ts')).jobControlCommand(command, rest, process.stdout);
         throw new UsageError(`unknown command "${command}"`, USAGE);
     }
   } catch (err) {

@@ -498,7 +498,7 @@ export class JobSupervisor {
     if (/^\d+$/.test(from)) {
       const id = Number(from);
       if (!(await this.#store.list(name)).some((c) => c.id === id)) {
-        throw new SluiceError('SLUICE_CHECKPOINT_NOT_FOUND', `job "${name}" has no checkpoint or savepoint ${id}; list them with \`sluice checkpoints ${name}\``);
+        throw new SluiceError(ServiceErrorCodes.restorePointNotFound, `job "${name}" has no checkpoint or savepoint ${id} to restore from; list them with \`sluice checkpoints ${name}\``);
       }
       return { kind: 'id', id };
     }

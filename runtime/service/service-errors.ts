@@ -12,6 +12,7 @@ export const ServiceErrorCodes = {
   jobNotRunning: 'SLUICE_JOB_NOT_RUNNING',
   jobNameChanged: 'SLUICE_JOB_NAME_CHANGED',
   savepointFileNotFound: 'SLUICE_SAVEPOINT_FILE_NOT_FOUND',
+  restorePointNotFound: 'SLUICE_RESTORE_POINT_NOT_FOUND',
   syntaxError: 'SLUICE_JOB_FILE_SYNTAX_ERROR',
   unsafeBind: 'SLUICE_UNSAFE_BIND',
   registryLocked: 'SLUICE_REGISTRY_LOCKED',
@@ -27,6 +28,7 @@ export interface ErrorBody {
 const BAD_REQUEST = new Set<string>([
   ServiceErrorCodes.badRequest,
   ServiceErrorCodes.savepointFileNotFound,
+  ServiceErrorCodes.restorePointNotFound,
   ServiceErrorCodes.syntaxError,
   ServiceErrorCodes.jobNameChanged,
   'SLUICE_USAGE',

@@ -1,4 +1,4 @@
-import { formatTable } from '../commands/checkpoints.ts';
+import { formatTable } from './table.ts';
 import type { CheckpointRecord, JobStatus, JobSummary } from '../../service/index.ts';
 
 /** `12 ms`, `3.4 s`, `5 m 02 s`, `2 h 05 m`. */

@@ -3,7 +3,10 @@ import { CheckpointStore, type CheckpointInfo } from '../../checkpoint/index.ts'
 import type { Logger } from '../../logging/index.ts';
 import { parseCommandLine } from '../arguments.ts';
 import { CONNECTION_USAGE, connect } from '../client/connection.ts';
+import { formatTable } from '../client/table.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
+
+export { formatTable } from '../client/table.ts';
 
 export const CHECKPOINTS_USAGE = `Usage: sluice checkpoints <job-name> [--data-dir <dir>] [options]
 
@@ -65,11 +68,4 @@ function formatBytes(n: number): string {
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
   if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
   return `${n} B`;
-}
-
-/** Left-aligned columns separated by two spaces. */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }

@@ -70,8 +70,6 @@ const VERBS: Record<string, ControlVerb> = {
   },
 };
 
-/** The verbs {@link jobControlCommand} handles. */
-export const JOB_CONTROL_VERBS: readonly string[] = Object.keys(VERBS);
 
 /** `sluice cancel|stop|savepoint|rescale|pause|resume <job>`: returns the process exit code. */
 export async function jobControlCommand(verb: string, args: readonly string[], out: NodeJS.WriteStream): Promise<number> {
