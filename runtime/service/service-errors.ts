@@ -54,6 +54,7 @@ const CONFLICT = new Set<string>([
   ServiceErrorCodes.jobNotRunning,
   'SLUICE_RESCALE_IN_PROGRESS',
   'SLUICE_RESCALE_FAILED',
+  'SLUICE_CHECKPOINTS_DISABLED',
 ]);
 
 const NOT_FOUND = new Set<string>([
