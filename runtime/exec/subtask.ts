@@ -9,6 +9,16 @@ import type { StageOutput } from './output.ts';
 import type { SourceInput } from './source-input.ts';
 import { SubtaskMetrics } from './subtask-metrics.ts';
 
+/**
+ * Longest stretch a subtask processes records without letting the event loop run timers and I/O. Records move between
+ * subtasks through promises, which are microtasks: a source that always has data (datagen, a full Kafka buffer) and a
+ * pipeline that never blocks on I/O would otherwise starve every timer — the checkpoint interval, rate limits, Kafka
+ * heartbeats. One `setImmediate` per 5 ms of work costs well under 1 % of throughput.
+ */
+const YIELD_EVERY_MS = 5;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** What a subtask reports to the checkpoint coordinator once it has snapshotted for barrier `checkpointId`. */
 export interface SubtaskAck {
   readonly checkpointId: number;
@@ -136,13 +146,19 @@ export class Subtask {
     const { input, signal } = this.#options;
     const head = this.#head;
     const metrics = this.metrics;
+    let sliceStart = performance.now();
     for (;;) {
       if (signal.aborted) throw signal.reason;
+      if (performance.now() - sliceStart >= YIELD_EVERY_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
       if (this.#mail.length > 0) await this.#runMail();
       await this.#fireDueTimers();
       const event: ChannelEvent<unknown> | null = input.poll();
       if (event === null) {
         await this.#waitForWork();
+        sliceStart = performance.now();
         continue;
       }
       switch (event.kind) {
