@@ -118,6 +118,11 @@ export interface SinkWriterContext {
   /** True when the job takes checkpoints: writers then commit on `commit(n)`, otherwise on `finish()`. */
   readonly checkpointing: boolean;
   /**
+   * The job's checkpoint and restart timing, when it checkpoints: how long a pre-committed transaction may have to
+   * wait for its commit (a transactional sink checks its own timeout against it).
+   */
+  readonly checkpointTiming?: CheckpointTiming;
+  /**
    * Operator state returned by `preCommit` of the restored checkpoint, from every old subtask (rescaling may change
    * their number), or `undefined` on a fresh start. Writers re-commit what it lists and abort anything else the
    * failed attempt left open.
@@ -126,6 +131,16 @@ export interface SinkWriterContext {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly signal: AbortSignal;
+}
+
+/** See {@link SinkWriterContext.checkpointTiming}. */
+export interface CheckpointTiming {
+  /** `checkpoints.intervalMs` of the job. */
+  readonly intervalMs: number;
+  /** `checkpoints.timeoutMs` of the job (default 10 min). */
+  readonly timeoutMs: number;
+  /** Longest delay the job's restart strategy may wait before an attempt (exponential-delay: `maxDelayMs`). */
+  readonly maxRestartDelayMs: number;
 }
 
 /**

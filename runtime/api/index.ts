@@ -17,6 +17,7 @@ export type {
 } from './process-function.ts';
 export { END_OF_INPUT } from './connector.ts';
 export type {
+  CheckpointTiming,
   Sink,
   SinkWriter,
   SinkWriterContext,

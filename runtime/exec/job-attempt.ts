@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { KeySelector, Sink, Source, SplitsChange } from '../api/index.ts';
+import type { CheckpointTiming, KeySelector, Sink, Source, SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { PhysicalPlan, PlannedOperator, Stage } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
@@ -35,6 +35,8 @@ export interface JobAttemptOptions {
   /** When set, sources hold their end of input until the coordinator releases it after a final checkpoint. */
   readonly checkpoints?: CheckpointListener | undefined;
   /** A source reported a change in its splits (see `SourceReaderContext.reportSplitsChanged`). */
+  /** Passed to sink writers (see `SinkWriterContext.checkpointTiming`). */
+  readonly checkpointTiming?: CheckpointTiming | undefined;
   /** Sources ignore restored positions and start every split here (see `SourceReaderContext.startOverride`). */
   readonly sourceStart?: 'earliest' | 'latest' | undefined;
   readonly onSplitsChanged?: ((sourceUid: string, change: SplitsChange) => void) | undefined;
@@ -243,6 +245,7 @@ export class JobAttempt {
           parallelism: stage.parallelism,
           attempt: this.attempt,
           checkpointing: options.checkpoints !== undefined,
+          ...(options.checkpointTiming === undefined ? {} : { checkpointTiming: options.checkpointTiming }),
           restoredState: options.restored?.operatorState(op.uid),
           logger: this.#logger.child({ stage: stage.index, subtask: index, operator: op.uid }),
           clock: options.clock,

@@ -1,5 +1,6 @@
 export {
   createRestartStrategy,
+  maxRestartDelayMs,
   validateRestartStrategy,
   defaultRestartStrategy,
   RestartStrategyErrorCodes,

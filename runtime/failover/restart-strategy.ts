@@ -60,6 +60,26 @@ export const defaultRestartStrategy: RestartStrategyConfig = Object.freeze({
 });
 
 /**
+ * Longest time `config` may wait before a restart: what a transactional sink's timeout must also cover.
+ *
+ * @example
+ * ```ts
+ * maxRestartDelayMs({ type: 'fixed-delay', attempts: 3, delayMs: 5_000 }); // 5000
+ * ```
+ */
+export function maxRestartDelayMs(config: RestartStrategyConfig): number {
+  switch (config.type) {
+    case 'none':
+      return 0;
+    case 'fixed-delay':
+    case 'failure-rate':
+      return config.delayMs;
+    case 'exponential-delay':
+      return config.maxDelayMs;
+  }
+}
+
+/**
  * Builds the strategy for `config` (validated first). `random` (default `Math.random`) draws the jitter; tests
  * inject it.
  *

@@ -1,14 +1,14 @@
 import { Subject, type Observable } from 'rxjs';
 import { JobParams, type JobDefinition } from '../api/index.ts';
-import { CheckpointCoordinator, CheckpointStore, type CheckpointManifest, type LoadedCheckpoint } from '../checkpoint/index.ts';
+import { CheckpointCoordinator, CheckpointStore, DEFAULT_CHECKPOINT_TIMEOUT_MS, type CheckpointManifest, type LoadedCheckpoint } from '../checkpoint/index.ts';
 import { SluiceError, isSluiceError } from '../errors/index.ts';
 import { JobAttempt, type RestoredState, type SubtaskMetrics } from '../exec/index.ts';
-import { createRestartStrategy, defaultRestartStrategy, type RestartStrategy, type RestartStrategyConfig } from '../failover/index.ts';
+import { createRestartStrategy, defaultRestartStrategy, maxRestartDelayMs, type RestartStrategy, type RestartStrategyConfig } from '../failover/index.ts';
 import { buildPhysicalPlan, type PhysicalPlan } from '../graph/index.ts';
 import { chooseParallelism, evenParallelisms, type RescaleOptions } from '../rescale/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
 import { systemClock, type Clock } from '../time/index.ts';
-import type { SplitsChange } from '../api/index.ts';
+import type { CheckpointTiming, SplitsChange } from '../api/index.ts';
 import type { JobEvent, JobState, RescaleRecord } from './job-events.ts';
 import { toRestoredState } from './restore-plan.ts';
 
@@ -74,6 +74,7 @@ export class JobRunner {
   readonly #events = new Subject<JobEvent>();
   readonly #checkpointing: boolean;
   readonly #strategy: RestartStrategy;
+  readonly #checkpointTiming: CheckpointTiming | undefined;
   #state: JobState = 'created';
   #attempt: JobAttempt | undefined;
   #coordinator: CheckpointCoordinator | undefined;
@@ -105,6 +106,10 @@ export class JobRunner {
     }
     const strategy = options.restartStrategy ?? options.job.options.restart ?? (this.#checkpointing ? defaultRestartStrategy : { type: 'none' as const });
     this.#strategy = createRestartStrategy(strategy, options.random === undefined ? {} : { random: options.random });
+    this.#checkpointTiming =
+      checkpoints === undefined || checkpoints === false
+        ? undefined
+        : { intervalMs: checkpoints.intervalMs, timeoutMs: checkpoints.timeoutMs ?? DEFAULT_CHECKPOINT_TIMEOUT_MS, maxRestartDelayMs: maxRestartDelayMs(strategy) };
   }
 
   /** The plan being run; replaced by a rescale. */
@@ -334,6 +339,7 @@ export class JobRunner {
         ...(this.#options.job.options.channelCapacityBytes === undefined ? {} : { channelCapacityBytes: this.#options.job.options.channelCapacityBytes }),
         restored,
         sourceStart: this.#sourceStart,
+        checkpointTiming: this.#checkpointTiming,
         onSplitsChanged: (uid, change) => this.#onSplitsChanged(uid, change),
         checkpoints: this.#checkpointing ? { acknowledge: (a) => this.#coordinator?.acknowledge(a), sourceFinished: (s) => this.#coordinator?.sourceFinished(s) } : undefined,
       });

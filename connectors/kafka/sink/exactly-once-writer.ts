@@ -5,7 +5,7 @@ import { createCluster, type ClusterHandle } from './kafkajs-internals.ts';
 import type { ResolvedKafkaSinkOptions } from './options.ts';
 import { SendPipeline } from './send-pipeline.ts';
 import { commitRestoredTransaction, fenceTransactionalId, type PreCommittedTransaction } from './transaction-recovery.ts';
-import { checkTransactionTimeout, type CheckpointTiming } from './transaction-timeout.ts';
+import { checkTransactionTimeout } from './transaction-timeout.ts';
 import { TransactionalProducer } from './transactional-producer.ts';
 
 /**
@@ -30,9 +30,6 @@ export function transactionalIdOf(prefix: string, subtask: number, slot: number)
   return `${prefix}-${subtask}-${slot}`;
 }
 
-/** The runtime may pass checkpoint timing to writers (see transaction-timeout.ts); read it structurally. */
-type ContextWithTiming = SinkWriterContext & { readonly checkpointTiming?: CheckpointTiming };
-
 /**
  * Exactly-once (ARCHITECTURE §7): one Kafka transaction per subtask per checkpoint.
  *
@@ -49,7 +46,7 @@ type ContextWithTiming = SinkWriterContext & { readonly checkpointTiming?: Check
  */
 export class ExactlyOnceWriter<T> implements SinkWriter<T> {
   readonly #options: ResolvedKafkaSinkOptions<T>;
-  readonly #context: ContextWithTiming;
+  readonly #context: SinkWriterContext;
   readonly #prefix: string;
   #handle: ClusterHandle | undefined;
   #producers: TransactionalProducer[] = [];

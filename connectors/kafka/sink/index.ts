@@ -3,5 +3,4 @@ export { kafkaSink } from './kafka-sink.ts';
 export type { KafkaSinkGuarantee, KafkaSinkHeaders, KafkaSinkOptions } from './options.ts';
 export { DEFAULT_TRANSACTION_TIMEOUT_MS } from './options.ts';
 export { checkTransactionTimeout } from './transaction-timeout.ts';
-export type { CheckpointTiming } from './transaction-timeout.ts';
 export type { ExactlyOnceSinkState } from './exactly-once-writer.ts';

@@ -1,18 +1,5 @@
+import type { CheckpointTiming } from '../../../runtime/api/index.ts';
 import { SluiceError } from '../../../runtime/errors/index.ts';
-
-/**
- * What the exactly-once sink needs to know about the job's checkpoints and restarts to check its transaction
- * timeout. The runtime does not pass this to writers yet; a writer reads it from `SinkWriterContext.checkpointTiming`
- * when present (see docs/connectors/kafka-sink.md, "Transaction timeout").
- */
-export interface CheckpointTiming {
-  /** `checkpoints.intervalMs` of the job. */
-  readonly intervalMs: number;
-  /** `checkpoints.timeoutMs` of the job (default 10 min). */
-  readonly timeoutMs: number;
-  /** Longest delay the job's restart strategy may wait before an attempt (exponential-delay: `maxDelayMs`). */
-  readonly maxRestartDelayMs: number;
-}
 
 /**
  * Fails when a transaction could be aborted by Kafka before a restored attempt commits it.
