@@ -156,7 +156,11 @@ export interface SinkWriter<T> {
   commit(checkpointId: number): Promise<void>;
   /** End of input: flush, and commit when the job does not checkpoint. */
   finish(): Promise<void>;
-  /** Releases resources; `failed` = the attempt failed, so abort what is open. */
+  /**
+   * Releases resources; `failed` = the attempt failed, so abort the transaction still open for records after the last
+   * barrier. Transactions already pre-committed are left alone: the checkpoint that lists them may still be stored
+   * while the attempt tears down, and the next attempt's `start()` commits or aborts them from its restored state.
+   */
   close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void>;
 }
 

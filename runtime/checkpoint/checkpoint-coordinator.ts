@@ -212,6 +212,11 @@ export class CheckpointCoordinator implements CheckpointListener {
         for (const p of ack.source.positions) list.push({ split: p.split, position: p.position });
       }
     }
+    if (this.#attempt.signal.aborted) {
+      // Acks can still arrive while a failing attempt tears down; a failover restores an earlier checkpoint instead.
+      this.#abandon(inFlight, new SluiceError('SLUICE_CHECKPOINT_FAILED', `checkpoint ${inFlight.id} of job "${plan.job}" abandoned: the attempt is stopping`, { retriable: true }));
+      return;
+    }
     let manifest: CheckpointManifest;
     try {
       await this.#beforeStore?.(inFlight.id);
