@@ -10,11 +10,13 @@ import { DeadLetterWriter, type DeadLetter } from './dead-letter.ts';
 import { deserializerFor, type RawKafkaRecord, type ValueDeserializer } from './deserializer.ts';
 import { KafkaSourceErrorCode, wrapKafkaError } from './errors.ts';
 import { FetchBuffer, type FetchedChunk } from './fetch-buffer.ts';
+import { FetchTap } from './fetch-tap.ts';
 import { GroupOffsetCommitter, type GroupOffsets } from './group-offset-committer.ts';
-import { kafkajsLevelFor, kafkajsLogCreator } from './kafkajs-logger.ts';
+import { createSourceKafkaClient } from './kafka-client.ts';
 import type { ResolvedKafkaSourceOptions, StartFrom } from './options.ts';
 import { fetchWatermarks, resolveStartOffsets } from './start-offsets.ts';
 import { fetchPartitionCounts } from './topic-metadata.ts';
+import { CommittedRecordFilter, type FetchedRecordInfo } from './transaction-filter.ts';
 
 /** One owned partition. */
 interface SplitState {
@@ -40,7 +42,8 @@ const NO_CONTEXT: RawKafkaRecord = Object.freeze({ topic: '', partition: -1, off
  * splits are computed with {@link kafkaSplitOwner} from topic metadata the reader polls itself, an
  * {@link AssignedConsumer} fetches exactly those from exactly the checkpointed offsets, fetched batches are decoded
  * in kafkajs's `eachBatch` callback and pushed into a bounded {@link FetchBuffer} that the synchronous `poll()`
- * drains.
+ * drains. With read_committed (the default) the reader drops records of aborted transactions itself
+ * ({@link CommittedRecordFilter}); kafkajs's own filter is switched off ({@link FetchTap}).
  */
 export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   readonly #options: ResolvedKafkaSourceOptions<V>;
@@ -51,6 +54,8 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   readonly #buffer: FetchBuffer<KafkaRecord<V>>;
   readonly #splits = new Map<string, SplitState>();
   #kafka: Kafka | undefined;
+  /** Aborted-transaction lists of the consumer's read_committed fetches; undefined with `readUncommitted`. */
+  #fetchTap: FetchTap | undefined;
   #admin: Admin | undefined;
   #consumer: AssignedConsumer | undefined;
   /** Incremented on every consumer (re)start and on close: callbacks of an older consumer stop pushing. */
@@ -89,17 +94,10 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   async start(): Promise<void> {
     const o = this.#options;
     const logger = this.#context.logger;
-    this.#kafka = new Kafka({
-      brokers: [...o.brokers],
-      clientId: o.clientId,
-      connectionTimeout: o.connectionTimeoutMs,
-      requestTimeout: o.requestTimeoutMs,
-      retry: { retries: o.retries, initialRetryTime: o.initialRetryTimeMs, maxRetryTime: o.maxRetryTimeMs },
-      logLevel: kafkajsLevelFor(logger),
-      logCreator: kafkajsLogCreator(logger),
-      ...(o.ssl === undefined ? {} : { ssl: o.ssl }),
-      ...(o.sasl === undefined ? {} : { sasl: o.sasl }),
-    });
+    const kafka = createSourceKafkaClient(o as ResolvedKafkaSourceOptions<unknown>, logger);
+    this.#kafka = kafka;
+    // read_committed filtering is ours, not kafkajs's: see FetchTap and CommittedRecordFilter.
+    if (!o.readUncommitted) this.#fetchTap = FetchTap.install(kafka);
     const policy = o.onDeserializationError;
     if (typeof policy === 'object') {
       this.#deadLetters = new DeadLetterWriter(policy.deadLetter, this.#context, this.#attempt);
@@ -116,7 +114,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     const subtask = this.#context.subtask;
     const source = o.topics?.join(',') ?? `/${o.topicPattern?.source}/`;
     this.#committer = new GroupOffsetCommitter(
-      this.#kafka,
+      kafka,
       this.#groupId,
       `${this.#groupId}.offsets.${(javaStringHash(source) >>> 0).toString(16)}.${subtask}`,
       logger,
@@ -299,7 +297,11 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     const deserialize = this.#deserialize;
     const custom = typeof this.#options.format === 'function';
     const policy = this.#options.onDeserializationError;
-    const messages = batch.messages;
+    // read_committed: every fetched record, control records included, filtered here (kafkajs's filter is wrong for
+    // interleaved transactions). read_uncommitted: kafkajs's list, which then only lacks the control records.
+    const tap = this.#fetchTap;
+    const committed = tap === undefined ? undefined : new CommittedRecordFilter(tap.abortedTransactionsOf(batch));
+    const messages = committed === undefined ? batch.messages : (batch as unknown as { messagesWithinOffset: Batch['messages'] }).messagesWithinOffset;
     let records: KafkaRecord<V>[] = [];
     let bytes = 0;
     let covered = -1;
@@ -330,6 +332,11 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as Batch['messages'][number];
       const offset = Number(message.offset);
+      if (committed !== undefined && !committed.isVisible(message as unknown as FetchedRecordInfo)) {
+        // Aborted records and transaction markers: the position moves past them, nothing is delivered.
+        if (offset >= split.fetchedUpTo) covered = offset + 1;
+        continue;
+      }
       if (offset < split.fetchedUpTo) continue;
       const key = message.key;
       const headers = (message.headers ?? EMPTY_HEADERS) as Readonly<Record<string, Buffer | undefined>>;

@@ -1,7 +1,9 @@
 import type { Source } from '../../../runtime/api/index.ts';
 import type { KafkaRecord } from '../kafka-record.ts';
+import { createSourceKafkaClient } from './kafka-client.ts';
 import { KafkaSourceReader } from './kafka-source-reader.ts';
-import { resolveKafkaSourceOptions, type KafkaSourceOptions } from './options.ts';
+import { resolveKafkaSourceOptions, type KafkaSourceOptions, type ResolvedKafkaSourceOptions } from './options.ts';
+import { fetchPartitionCounts } from './topic-metadata.ts';
 
 /**
  * An unbounded source reading Kafka topics, partition-parallel: each partition is a split owned by one source
@@ -27,6 +29,18 @@ export function kafkaSource<V = unknown>(options: KafkaSourceOptions<V>): Source
   return {
     name: 'kafka',
     bounded: false,
+    async splitCount({ logger }) {
+      const kafka = createSourceKafkaClient(resolved as ResolvedKafkaSourceOptions<unknown>, logger);
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        // Missing listed topics are not an error here: the readers report them with the fix when they start.
+        const counts = await fetchPartitionCounts(admin, resolved, false);
+        return [...counts.values()].reduce((a, b) => a + b, 0);
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    },
     createReader(context) {
       const attempt = readersPerSubtask.get(context.subtask) ?? 0;
       readersPerSubtask.set(context.subtask, attempt + 1);
