@@ -1,0 +1,304 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Message } from 'kafkajs';
+import { enrichOrder, parseOrder, type OrderWithTotal } from '../../../jobs/orders-enrich.ts';
+import { JobParams, type Sink, type SinkWriter } from '../../../runtime/api/index.ts';
+import { CheckpointStore, type CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
+import { JobRunner } from '../../../runtime/runner/index.ts';
+import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../../support/wait-for.ts';
+import { readCommittedOutput } from './fixtures/orders-committed-output.ts';
+import { ORDERS_JOB_NAME, ordersJob } from './fixtures/orders-job.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+const CHILD_JOB = join(import.meta.dirname, 'fixtures', 'orders-job.ts');
+
+const ORDERS = 100_000;
+const PARTITIONS = 4;
+const CUSTOMERS = 997;
+/** Orders in the topic before the in-process phase with injected failures. */
+const BEFORE_FAULTS = 60_000;
+/** Orders produced, a send at a time, while the `sluice run` child runs; it is killed before the rest arrives. */
+const WHILE_CHILD_RUNS = 15_000;
+const CURRENCIES = [undefined, 'EUR', 'usd', ' GBP ', 'chf', 'SEK', 'JPY'] as const;
+
+function orderMessage(i: number): Message {
+  const customer = `c-${(i * 7919) % CUSTOMERS}`;
+  const currency = CURRENCIES[i % CURRENCIES.length];
+  const order = { orderId: `o-${i}`, customer, amount: ((i * 2_654_435_761) % 100_000) / 100, ...(currency === undefined ? {} : { currency }) };
+  // Keyed by customer: a customer's orders share a partition, so their order (and every running total) is fixed.
+  return { key: customer, value: JSON.stringify(order) };
+}
+
+/** Produces orders `[from, to)` in sends of 1,000 with four in flight. */
+async function produceOrders(cluster: KafkaCluster, topic: string, from: number, to: number): Promise<void> {
+  const producer = await cluster.producer();
+  let next = from;
+  const lane = async (): Promise<void> => {
+    while (next < to) {
+      const start = next;
+      next = Math.min(to, start + 1_000);
+      await producer.send({ topic, messages: Array.from({ length: next - start }, (_, j) => orderMessage(start + j)) });
+    }
+  };
+  await Promise.all([lane(), lane(), lane(), lane()]);
+}
+
+async function endOffsets(cluster: KafkaCluster, topic: string): Promise<Map<number, number>> {
+  const admin = await cluster.admin();
+  return new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+}
+
+/** True when checkpoint `manifest` has read every record of `topic` below `ends`. */
+function covers(manifest: CheckpointManifest, topic: string, ends: ReadonlyMap<number, number>): boolean {
+  const positions = new Map((manifest.sourcePositions['orders'] ?? []).map((p) => [p.split, p.position]));
+  return [...ends].every(([partition, end]) => Number(positions.get(`${topic}-${partition}`) ?? 0) >= end);
+}
+
+/** Records of `topic` the checkpoint's source positions are past (offsets start at 0; the input has no markers). */
+function consumed(manifest: CheckpointManifest, topic: string): number {
+  return (manifest.sourcePositions['orders'] ?? []).filter((p) => p.split.startsWith(`${topic}-`)).reduce((n, p) => n + Number(p.position), 0);
+}
+
+/**
+ * Resolves once a checkpoint covering all of `ends` completed (while `ready()` holds) and `more` checkpoints after
+ * it: by then the covering checkpoint's transactions are committed (a sink receives commit(n) before barrier n+1).
+ */
+function settled(runner: JobRunner, topic: string, ends: ReadonlyMap<number, number>, ready: () => boolean = () => true, more = 2): Promise<number> {
+  return new Promise((resolve) => {
+    let coveredAt: number | undefined;
+    const subscription = runner.events.subscribe((e) => {
+      if (e.type !== 'checkpoint-completed') return;
+      if (coveredAt === undefined && ready() && covers(e.manifest, topic, ends)) coveredAt = e.manifest.id;
+      if (coveredAt !== undefined && e.manifest.id >= coveredAt + more) {
+        subscription.unsubscribe();
+        resolve(coveredAt);
+      }
+    });
+  });
+}
+
+/** Runs until `done` resolves, then cancels; a job that ends by itself first fails the test. */
+async function runUntil(runner: JobRunner, done: Promise<unknown>): Promise<void> {
+  const running = runner.run();
+  try {
+    await Promise.race([done, running.then((outcome) => Promise.reject(new Error(`the job ended (${outcome}) before its output settled`)))]);
+  } finally {
+    runner.cancel('test phase over');
+  }
+  assert.equal(await running, 'cancelled');
+}
+
+interface SinkFaults {
+  /** Throw after the inner pre-commit of checkpoint `id`: the barrier is never acknowledged. */
+  readonly preCommit: (id: number) => boolean;
+  /** Throw before the inner commit of checkpoint `id`: the checkpoint is durable, its transactions still open. */
+  readonly commit: (id: number) => boolean;
+}
+
+function withFaults<T>(inner: Sink<T>, faults: SinkFaults): Sink<T> {
+  return {
+    name: inner.name,
+    createWriter(context): SinkWriter<T> {
+      const writer = inner.createWriter(context);
+      return {
+        start: () => writer.start(),
+        write: (records) => writer.write(records),
+        preCommit: async (id) => {
+          const state = await writer.preCommit(id);
+          if (faults.preCommit(id)) throw new Error(`injected failure after pre-commit of checkpoint ${id}`);
+          return state;
+        },
+        commit: async (id) => {
+          if (faults.commit(id)) throw new Error(`injected failure before commit of checkpoint ${id}`);
+          await writer.commit(id);
+        },
+        finish: () => writer.finish(),
+        close: (outcome) => writer.close(outcome),
+      };
+    },
+  };
+}
+
+/** `sluice run` of the fixture job as a child process; tracks the checkpoints it completes from its log. */
+function runChild(dataDir: string, params: JobParams) {
+  const sets = [...params.entries()].flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli/main.ts', 'run', CHILD_JOB, '--data-dir', dataDir, '--log-level', 'info', ...sets], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let completed: number | undefined;
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const m of chunk.toString().matchAll(/"msg":"checkpoint (\d+) complete"/g)) completed = Math.max(completed ?? 0, Number(m[1]));
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exited, completed: () => completed, stderr: () => stderr.slice(-4_000) };
+}
+
+/** What a failure-free run writes, computed from the input itself in partition order. */
+async function expectedOutput(cluster: KafkaCluster, topic: string): Promise<{ perOrder: Map<string, OrderWithTotal>; totals: Map<string, { orders: number; cents: number }> }> {
+  const byPartition = new Map<number, Buffer[]>();
+  let read = 0;
+  const consumer = await cluster.consumer();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      const values = byPartition.get(batch.partition) ?? [];
+      byPartition.set(batch.partition, values);
+      for (const m of batch.messages) values.push(m.value as Buffer);
+      read += batch.messages.length;
+    },
+  });
+  await waitFor(() => read >= ORDERS, { timeoutMs: 30_000, message: 'reading the input back' });
+  await consumer.stop();
+  const perOrder = new Map<string, OrderWithTotal>();
+  const totals = new Map<string, { orders: number; cents: number }>();
+  for (const values of byPartition.values()) {
+    for (const value of values) {
+      const order = enrichOrder(parseOrder(value));
+      const total = totals.get(order.customer) ?? { orders: 0, cents: 0 };
+      total.orders += 1;
+      total.cents += order.amountEurCents;
+      totals.set(order.customer, total);
+      perOrder.set(order.orderId, { order, customerOrders: total.orders, customerTotalEurCents: total.cents });
+    }
+  }
+  return { perOrder, totals };
+}
+
+test(
+  'orders-enrich Kafka → Kafka exactly-once: 100k orders, injected failures, kill -9 of `sluice run`, rerun: committed output equals the failure-free run',
+  { timeout: 300_000 },
+  async (t) => {
+    const cluster = await kafkaCluster(t);
+    const input = await cluster.createTopic({ partitions: PARTITIONS, prefix: 'orders' });
+    const output = await cluster.createTopic({ partitions: PARTITIONS, prefix: 'orders-enriched' });
+    const deadLetters = await cluster.createTopic({ partitions: 1, prefix: 'orders-dead-letters' });
+    const params = new JobParams([
+      ['brokers', cluster.brokers.join(',')],
+      ['input', input],
+      ['output', output],
+      ['deadLetters', deadLetters],
+      ['txnPrefix', cluster.uniqueName('orders-eos')],
+      ['group', cluster.uniqueName('orders-eos-group')],
+    ]);
+    const dataDir = join(await tempDir(t), 'data');
+    await produceOrders(cluster, input, 0, BEFORE_FAULTS);
+
+    // Phase 1, in process: six seeded failures (three in the map, one between pre-commit and acknowledgement, one
+    // while storing a checkpoint, two after a checkpoint is stored but before the sink's commit).
+    const injected: string[] = [];
+    let processed = 0;
+    const failingOrders = new Set([8_123, 27_456, 51_789].map((i) => `o-${i}`));
+    let preCommitFailures = 1;
+    let storeFailures = 1;
+    let commitFailures = 2;
+    const faulty = ordersJob({
+      beforeEnrich: (record) => {
+        processed++;
+        if (failingOrders.delete(record.value.orderId)) {
+          injected.push(`map@${record.value.orderId}`);
+          throw new Error(`injected failure at order ${record.value.orderId}`);
+        }
+      },
+      wrapSink: (sink) =>
+        withFaults(sink, {
+          preCommit: (id) => {
+            if (preCommitFailures === 0 || processed < 15_000) return false;
+            preCommitFailures--;
+            injected.push(`pre-commit@${id}`);
+            return true;
+          },
+          commit: (id) => {
+            if (commitFailures === 0 || processed < (commitFailures === 2 ? 20_000 : 40_000)) return false;
+            commitFailures--;
+            injected.push(`commit@${id}`);
+            return true;
+          },
+        }),
+    });
+    let store = await CheckpointStore.open(dataDir);
+    const first = new JobRunner({
+      job: faulty,
+      params,
+      store,
+      beforeCheckpointStore: (id) => {
+        if (storeFailures === 0 || processed < 33_000) return;
+        storeFailures--;
+        injected.push(`store@${id}`);
+        throw new Error(`injected failure while storing checkpoint ${id}`);
+      },
+    });
+    const failures: string[] = [];
+    first.events.subscribe((e) => {
+      if (e.type === 'attempt-failed') failures.push((e.error as Error).message);
+    });
+    const beforeFaultsEnd = await endOffsets(cluster, input);
+    await runUntil(first, settled(first, input, beforeFaultsEnd, () => injected.length === 7));
+    await store.close();
+    assert.equal(injected.length, 7, `every planned failure was injected: ${injected.join(', ')}`);
+    assert.equal(first.attempts, injected.length + 1, `every failure was an injected one: ${failures.join(' | ')}`);
+
+    // Phase 2: `sluice run` in a child process restores phase 1's checkpoint; orders arrive a send at a time, each
+    // followed by completed checkpoints, then one more send and kill -9 while it is in flight.
+    const child = runChild(dataDir, params);
+    t.after(() => child.child.kill('SIGKILL'));
+    await waitFor(() => child.completed(), { timeoutMs: 60_000, message: 'the child to complete a checkpoint', describe: child.stderr });
+    const producer = await cluster.producer();
+    for (let start = BEFORE_FAULTS; start < BEFORE_FAULTS + WHILE_CHILD_RUNS; start += 1_000) {
+      await producer.send({ topic: input, messages: Array.from({ length: 1_000 }, (_, j) => orderMessage(start + j)) });
+      const seen = child.completed() as number;
+      await waitFor(() => (child.completed() as number) >= seen + 2, { timeoutMs: 60_000, message: 'the child to complete two more checkpoints', describe: child.stderr });
+    }
+    const last = BEFORE_FAULTS + WHILE_CHILD_RUNS;
+    await producer.send({ topic: input, messages: Array.from({ length: 1_000 }, (_, j) => orderMessage(last + j)) });
+    child.child.kill('SIGKILL');
+    assert.equal((await child.exited).signal, 'SIGKILL', 'the child was killed, it did not end by itself');
+    store = await CheckpointStore.open(dataDir);
+    const killedAt = (await store.latestValid(ORDERS_JOB_NAME))?.manifest;
+    assert.ok(killedAt !== undefined, 'the killed run left a checkpoint');
+    const consumedAtKill = consumed(killedAt, input);
+    assert.ok(consumedAtKill > BEFORE_FAULTS && consumedAtKill < last + 1_000, `the child checkpointed its own input and was killed mid-job (${consumedAtKill} orders read)`);
+    await produceOrders(cluster, input, last + 1_000, ORDERS);
+    const allEnd = await endOffsets(cluster, input);
+
+    // Phase 3: rerun on the same data directory, no faults, until every order is covered by a committed checkpoint.
+    const rerun = new JobRunner({ job: ordersJob(), params, store });
+    const restoredFrom: Array<number | undefined> = [];
+    rerun.events.subscribe((e) => {
+      if (e.type === 'attempt-started') restoredFrom.push(e.restoredFrom);
+    });
+    await runUntil(rerun, settled(rerun, input, allEnd));
+    await store.close();
+    assert.deepEqual(restoredFrom, [killedAt.id], 'the rerun restored the last checkpoint of the killed run');
+
+    const { perOrder, totals } = await expectedOutput(cluster, input);
+    const { committed, aborted } = await readCommittedOutput(cluster, output, PARTITIONS);
+    const seen = new Map<string, number>();
+    const wrong: string[] = [];
+    const finalTotals = new Map<string, { orders: number; cents: number }>();
+    for (const record of committed) {
+      const out = JSON.parse(record.value) as OrderWithTotal;
+      const id = out.order.orderId;
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+      if (record.key !== out.order.customer) wrong.push(`${id}: key ${record.key}`);
+      const expected = perOrder.get(id);
+      if (expected === undefined || JSON.stringify(out) !== JSON.stringify(expected)) wrong.push(`${id}: ${record.value} (expected ${JSON.stringify(expected)})`);
+      const total = finalTotals.get(out.order.customer);
+      if (total === undefined || total.orders < out.customerOrders) finalTotals.set(out.order.customer, { orders: out.customerOrders, cents: out.customerTotalEurCents });
+    }
+    const duplicates = [...seen].filter(([, n]) => n > 1);
+    assert.equal(seen.size, ORDERS, `every order committed once (${seen.size} of ${ORDERS})`);
+    assert.deepEqual(duplicates.slice(0, 5), [], `no order committed twice (${duplicates.length} duplicated)`);
+    assert.equal(committed.length, ORDERS);
+    assert.deepEqual(wrong.slice(0, 5), [], `every output record equals the failure-free one (${wrong.length} differ)`);
+    assert.deepEqual(finalTotals, totals, 'final totals per customer equal the totals computed from the input');
+    assert.ok(aborted > 0, 'failed attempts left aborted records behind (which only read_committed hides)');
+    t.diagnostic(`injected: ${injected.join(', ')}; killed after ${consumedAtKill} orders were checkpointed; ${aborted} aborted output records`);
+  },
+);
