@@ -57,7 +57,7 @@ class LogModel {
   }
 
   /** What a read_committed fetch of [from, to) returns (to ≤ the last stable offset). */
-  fetch(from: number, to: number): { records: FetchedRecordInfo[]; aborted: AbortedTransaction[] } {
+  fetch(from: number, to: number): { records: Fetched[]; aborted: AbortedTransaction[] } {
     const records = this.entries.slice(from, to).map((e, i) => toRecord(e, from + i));
     const aborted = this.#transactions()
       .aborted.filter((a) => a.last >= from && a.first < to)
@@ -87,7 +87,10 @@ class LogModel {
   }
 }
 
-function toRecord(e: Entry, offset: number): FetchedRecordInfo & { value: string | null } {
+/** A fetched record as kafkajs decodes it (the fields the filter reads, and the value). */
+type Fetched = FetchedRecordInfo & { readonly value: string | null };
+
+function toRecord(e: Entry, offset: number): Fetched {
   const control = e.kind !== 'data';
   return {
     offset: String(offset),
@@ -99,20 +102,20 @@ function toRecord(e: Entry, offset: number): FetchedRecordInfo & { value: string
   };
 }
 
-function filtered(records: readonly FetchedRecordInfo[], aborted: readonly AbortedTransaction[]): string[] {
+function filtered(records: readonly Fetched[], aborted: readonly AbortedTransaction[]): string[] {
   const filter = new CommittedRecordFilter(aborted);
-  return records.filter((r) => filter.isVisible(r)).map((r) => (r as { value: string }).value);
+  return records.filter((r) => filter.isVisible(r)).map((r) => r.value as string);
 }
 
 /** kafkajs 2.2.4's own filter, as `Batch` applies it (plus its removal of control records). */
-function kafkajsFiltered(records: readonly FetchedRecordInfo[], aborted: readonly AbortedTransaction[]): string[] {
+function kafkajsFiltered(records: readonly Fetched[], aborted: readonly AbortedTransaction[]): string[] {
   const filterAbortedMessages = createRequire(import.meta.url)('kafkajs/src/consumer/filterAbortedMessages.js') as (args: {
-    messages: readonly FetchedRecordInfo[];
+    messages: readonly Fetched[];
     abortedTransactions: readonly AbortedTransaction[];
-  }) => FetchedRecordInfo[];
+  }) => Fetched[];
   return filterAbortedMessages({ messages: records, abortedTransactions: aborted })
     .filter((r) => r.isControlRecord !== true)
-    .map((r) => (r as { value: string }).value);
+    .map((r) => r.value as string);
 }
 
 /** Producer 1's transaction starts first but is aborted after producer 2's: the broker lists P2 before P1. */
