@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Message } from 'kafkajs';
 import { enrichOrder, parseOrder, type OrderWithTotal } from '../../../jobs/orders-enrich.ts';
-import { JobParams, type Sink, type SinkWriter } from '../../../runtime/api/index.ts';
+import { collectSink, CollectTarget } from '../../../connectors/dev/index.ts';
+import { kafkaSource } from '../../../connectors/kafka/index.ts';
+import { defineJob, JobParams, type Sink, type SinkWriter } from '../../../runtime/api/index.ts';
 import { CheckpointStore, type CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
-import { readCommittedOutput } from './fixtures/orders-committed-output.ts';
+import { readCommittedOutput, SENTINEL } from './fixtures/orders-committed-output.ts';
 import { ORDERS_JOB_NAME, ordersJob } from './fixtures/orders-job.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -171,6 +173,26 @@ async function expectedOutput(cluster: KafkaCluster, topic: string): Promise<{ p
   return { perOrder, totals };
 }
 
+/** Everything a Sluice job reading `topic` through kafkaSource (read_committed) gets, as `partition/key/value`. */
+async function readWithKafkaSource(cluster: KafkaCluster, topic: string): Promise<string[]> {
+  const target = new CollectTarget<string>();
+  let sentinels = 0;
+  const job = defineJob({ name: 'orders-eos-verify', parallelism: 2 }, (env) => {
+    env
+      .source(kafkaSource<string>({ brokers: cluster.brokers, topics: [topic], format: 'string', groupId: cluster.uniqueName('orders-eos-verify') }))
+      .filter((r) => {
+        if (r.value !== SENTINEL) return true;
+        sentinels++;
+        return false;
+      })
+      .map((r) => `${r.partition}/${r.key?.toString() ?? null}/${r.value}`)
+      .sink(collectSink(target));
+  });
+  const runner = new JobRunner({ job });
+  await runUntil(runner, waitFor(() => sentinels === PARTITIONS, { timeoutMs: 60_000, message: 'kafkaSource to reach the sentinel of every partition' }));
+  return [...target.records].sort();
+}
+
 test(
   'orders-enrich Kafka → Kafka exactly-once: 100k orders, injected failures, kill -9 of `sluice run`, rerun: committed output equals the failure-free run',
   { timeout: 300_000 },
@@ -299,6 +321,12 @@ test(
     assert.deepEqual(wrong.slice(0, 5), [], `every output record equals the failure-free one (${wrong.length} differ)`);
     assert.deepEqual(finalTotals, totals, 'final totals per customer equal the totals computed from the input');
     assert.ok(aborted > 0, 'failed attempts left aborted records behind (which only read_committed hides)');
+
+    // The same committed view through Sluice's own read_committed source (it filters aborted records itself).
+    const viaSource = await readWithKafkaSource(cluster, output);
+    const fromMarkers = committed.map((r) => `${r.partition}/${r.key}/${r.value}`).sort();
+    assert.equal(viaSource.length, fromMarkers.length, 'kafkaSource sees as many committed records as the markers say');
+    assert.ok(viaSource.every((r, i) => r === fromMarkers[i]), 'kafkaSource sees exactly the committed records');
     t.diagnostic(`injected: ${injected.join(', ')}; killed after ${consumedAtKill} orders were checkpointed; ${aborted} aborted output records`);
   },
 );
