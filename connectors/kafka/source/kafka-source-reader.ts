@@ -66,7 +66,6 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   #known = new Map<string, number>();
   #discoveryTimer: TimerHandle | undefined;
   #discovering: Promise<void> | undefined;
-  #warnedRemoved = new Set<string>();
   /** Positions handed to the last checkpoint barrier, committed to the group when that checkpoint completes. */
   #barrierPositions: SplitPosition[] | undefined;
   #failure: Error | undefined;
@@ -439,10 +438,13 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       const dropped = [...this.#splits.values()].filter((s) => s.topic === topic);
       for (const split of dropped) this.#splits.delete(split.id);
       if (dropped.length > 0) changed = true;
-      if (!this.#warnedRemoved.has(topic)) {
-        this.#warnedRemoved.add(topic);
-        this.#context.logger.warn({ topic, partitions: dropped.map((s) => s.partition) }, `Kafka topic "${topic}" no longer exists; dropping its ${dropped.length} partition(s) from this subtask`);
-      }
+      // Every subtask sees the deletion; the owner of the topic's partition 0 reports it, so the job logs it once.
+      const count = previous.get(topic) ?? 0;
+      const reporter = kafkaSplitOwner(topic, 0, this.#context.parallelism) === this.#context.subtask;
+      this.#context.logger[reporter ? 'warn' : 'debug'](
+        { topic, partitions: count, droppedHere: dropped.map((s) => s.partition) },
+        `Kafka topic "${topic}" no longer exists; the source stops reading its ${count} partition(s) and goes on with the others`,
+      );
     }
     if (removedTopics.length > 0) {
       // kafkajs keeps asking for metadata of every topic it was once asked about; a deleted one would fail those requests.
