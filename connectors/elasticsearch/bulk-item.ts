@@ -11,8 +11,12 @@ export interface BulkItem<T> {
   readonly action: ElasticsearchAction;
   /** The document as JSON (`upsert`: the partial document). Absent for `delete`. */
   readonly source: string | undefined;
-  /** The (last) record that produced this action. */
-  readonly record: T;
+  /**
+   * The (last) record that produced this action, kept only when a dead-letter destination needs it: holding every
+   * buffered record until its bulk returns would make them survive young-generation GCs (measured: +150 MiB peak
+   * heap with 80,000 actions buffered or in flight behind a slow node).
+   */
+  readonly record: T | undefined;
   /** Bytes this item adds to a bulk body (action line + document line). */
   readonly bytes: number;
 }

@@ -53,7 +53,7 @@ export function toDeadLetter<T>(rejected: RejectedItem<T>, context: SinkWriterCo
     status: rejected.status,
     errorType: rejected.type,
     reason: rejected.reason,
-    record: item.record,
+    record: item.record as T, // kept whenever a destination is configured
     document: item.source === undefined ? undefined : (JSON.parse(item.source) as unknown),
     job: context.job,
     subtask: context.subtask,
@@ -126,9 +126,10 @@ class DeadLetterIndex<T> implements DeadLetterDestination<T> {
     const rejected = await executeBulk(items, this.#bulk);
     if (rejected.length > 0) {
       const r = rejected[0] as RejectedItem<DeadLetter<T>>;
+      const letter = r.item.record as DeadLetter<T>;
       throw new SluiceError(
         ES_SINK_ERRORS.deadLetterFailed,
-        `the dead-letter index "${this.#index}" refused ${rejected.length} dead letter(s), e.g. for index "${r.item.record.index}" id "${r.item.record.id}": ${r.type}: ${r.reason}; check that index's mapping`,
+        `the dead-letter index "${this.#index}" refused ${rejected.length} dead letter(s), e.g. for index "${letter.index}" id "${letter.id}": ${r.type}: ${r.reason}; check that index's mapping`,
       );
     }
   }

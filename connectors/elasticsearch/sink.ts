@@ -199,14 +199,15 @@ class ElasticsearchWriter<T> implements SinkWriter<T> {
     this.#context.logger.warn({ count: rejected.length, example }, 'elasticsearch refused documents; sent to the dead-letter destination');
   }
 
-  #toItem(record: T): BulkItem<T> {
+  #toItem(input: T): BulkItem<T> {
     const options = this.#options;
-    const index = options.index ?? this.#indexOf(record);
-    const id = this.#idOf(record);
+    const record = options.deadLetter === undefined ? undefined : input;
+    const index = options.index ?? this.#indexOf(input);
+    const id = this.#idOf(input);
     if (options.action === 'delete') return { index, id, action: 'delete', source: undefined, record, bytes: itemBytes('delete', index, id, undefined) };
     let source: string | undefined;
     try {
-      const document = options.document === undefined ? defaultDocument(record) : options.document(record);
+      const document = options.document === undefined ? defaultDocument(input) : options.document(input);
       if (typeof document !== 'object' || document === null || Array.isArray(document)) {
         throw new Error(`the document must be a JSON object, got ${Array.isArray(document) ? 'an array' : typeof document}`);
       }
