@@ -21,12 +21,15 @@ export interface AbortedTransaction {
   readonly firstOffset: string;
 }
 
-/** What the filter reads of a fetched record: kafkajs's decoded record-batch entry has these fields. */
+/**
+ * What the filter reads of a fetched record: kafkajs's decoded record-batch entry has these fields. Entries of the
+ * pre-0.11 message format have no `batchContext` (they cannot be transactional).
+ */
 export interface FetchedRecordInfo {
   readonly offset: string;
   readonly key: Buffer | null;
   readonly isControlRecord?: boolean;
-  readonly batchContext: { readonly producerId: string; readonly inTransaction: boolean };
+  readonly batchContext?: { readonly producerId: string; readonly inTransaction: boolean };
 }
 
 /** Control record type of an ABORT marker: the key is version (int16, 0) then type (int16: 0 abort, 1 commit). */
@@ -65,7 +68,9 @@ export class CommittedRecordFilter {
         this.#next++;
       }
     }
-    const { producerId, inTransaction } = record.batchContext;
+    const context = record.batchContext;
+    if (context === undefined) return true;
+    const { producerId, inTransaction } = context;
     if (record.isControlRecord === true) {
       if (isAbortMarker(record.key)) this.#aborting.delete(producerId);
       return false;

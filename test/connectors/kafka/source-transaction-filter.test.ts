@@ -173,6 +173,8 @@ test('control records are never visible; non-transactional records of a producer
   assert.deepEqual(filtered(records, aborted), ['plain-same-producer']);
   const none = new CommittedRecordFilter(null);
   assert.equal(none.isVisible(records[2] as FetchedRecordInfo), false, 'a marker without any aborted list');
+  const legacy = new CommittedRecordFilter(aborted);
+  assert.equal(legacy.isVisible({ offset: '0', key: null }), true, 'a pre-0.11 message (no record batch) is never transactional');
 });
 
 test('random interleavings of 2–4 producers, every fetch window below the LSO: exactly the committed records in offset order', () => {
