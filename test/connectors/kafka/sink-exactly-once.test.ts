@@ -6,15 +6,13 @@ import { defineJob, type Sink, type SinkWriter } from '../../../runtime/api/inde
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { createLogger } from '../../../runtime/logging/index.ts';
-/** `SINK_DEBUG=debug` logs the runner and the sink (pre-commits, commits, restores) to stderr. */
-const debugLogger = process.env['SINK_DEBUG'] ? { logger: createLogger({ level: process.env['SINK_DEBUG'], pretty: false }) } : {};
 import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
+import { readCommitted } from '../../support/kafka-committed.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 import { tempDir } from '../../support/temp-dir.ts';
-import { waitFor } from '../../support/wait-for.ts';
 
-const SENTINEL = '__end__';
-const COMMIT_MARKER_KEY = Buffer.from([0, 0, 0, 1]);
+/** `SINK_DEBUG=debug` logs the runner and the sink (pre-commits, commits, restores) to stderr. */
+const debugLogger = process.env['SINK_DEBUG'] ? { logger: createLogger({ level: process.env['SINK_DEBUG'], pretty: false }) } : {};
 
 interface TopicContents {
   /** Values of committed records and of non-transactional ones, in partition order. */
@@ -23,65 +21,11 @@ interface TopicContents {
   readonly aborted: number[];
 }
 
-/**
- * Everything in `topic`, sorted into committed and aborted records by the transaction markers themselves.
- *
- * Why not simply a read_committed kafkajs consumer: kafkajs 2.2.4's filter of aborted records
- * (consumer/filterAbortedMessages.js) assumes the broker's aborted-transaction list is sorted by first offset and
- * activates at most one entry per message; Kafka lists them in marker order, so with transactions of several
- * producers interleaved in a partition it lets aborted records through and drops committed ones. Here records are
- * read uncommitted, control records included, and each producer's records are held until its COMMIT or ABORT marker.
- *
- * A plain sentinel is written to every partition first; a read_committed consumer must reach it too, which proves no
- * transaction is left open (an open transaction holds the last stable offset back).
- */
+/** Values (`i`) of the topic's committed and aborted records, read by the transaction markers themselves. */
 async function readTopic(cluster: KafkaCluster, topic: string, partitions: number): Promise<TopicContents> {
-  const producer = await cluster.producer();
-  await producer.send({ topic, messages: Array.from({ length: partitions }, (_, partition) => ({ partition, value: SENTINEL })) });
-  const { records: committedView } = await cluster.collect(topic);
-  const raw = new Map<number, Map<number, { value: string | null; producerId: string; inTransaction: boolean; control: boolean; commit: boolean }>>();
-  const consumer = await cluster.consumer({ readUncommitted: true });
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      const byOffset = raw.get(batch.partition) ?? new Map();
-      raw.set(batch.partition, byOffset);
-      for (const m of (batch as unknown as { rawMessages: unknown }).rawMessages as Array<{ offset: string; value: Buffer | null; key: Buffer | null; isControlRecord?: boolean; batchContext: { producerId: string; inTransaction: boolean } }>) {
-        byOffset.set(Number(m.offset), {
-          value: m.value === null ? null : m.value.toString(),
-          producerId: m.batchContext.producerId,
-          inTransaction: m.batchContext.inTransaction,
-          control: m.isControlRecord === true,
-          commit: m.key !== null && Buffer.from(m.key).equals(COMMIT_MARKER_KEY),
-        });
-      }
-    },
-  });
-  const sentinels = () => [...raw.values()].filter((m) => [...m.values()].some((r) => r.value === SENTINEL)).length;
-  await waitFor(() => sentinels() === partitions, { timeoutMs: 30_000, message: 'reading every partition to its end' });
-  await waitFor(() => new Set(committedView.filter((r) => r.value === SENTINEL).map((r) => r.partition)).size === partitions, {
-    timeoutMs: 30_000,
-    message: 'a read_committed consumer to reach the end of every partition (an open transaction holds it back)',
-  });
-  const committed: number[] = [];
-  const aborted: number[] = [];
-  for (const byOffset of raw.values()) {
-    const open = new Map<string, number[]>();
-    for (const offset of [...byOffset.keys()].sort((a, b) => a - b)) {
-      const r = byOffset.get(offset) as NonNullable<ReturnType<typeof byOffset.get>>;
-      if (r.control) {
-        const values = open.get(r.producerId) ?? [];
-        open.delete(r.producerId);
-        (r.commit ? committed : aborted).push(...values);
-      } else if (r.value !== SENTINEL) {
-        const value = (JSON.parse(r.value as string) as { i: number }).i;
-        if (!r.inTransaction) committed.push(value);
-        else open.set(r.producerId, [...(open.get(r.producerId) ?? []), value]);
-      }
-    }
-    assert.equal([...open.values()].flat().length, 0, 'no transaction left open');
-  }
-  return { committed, aborted };
+  const { committed, aborted } = await readCommitted(cluster, topic, partitions);
+  const indexOf = (value: string): number => (JSON.parse(value) as { i: number }).i;
+  return { committed: committed.map(indexOf), aborted: aborted.map(indexOf) };
 }
 
 function assertExactlyOnce(values: number[], count: number): void {
@@ -156,7 +100,7 @@ test('exactly-once across failures in operators, between pre-commit and ack, in 
       return false;
     },
   });
-  const job = defineJob({ name: 'sink-eos', parallelism: 2, checkpoints: { intervalMs: 40 }, restart: { type: 'fixed-delay', attempts: 20, delayMs: 5 } }, (env) => {
+  const job = defineJob({ name: 'sink-eos', parallelism: 2, checkpoints: { intervalMs: 40, timeoutMs: 60_000 }, restart: { type: 'fixed-delay', attempts: 20, delayMs: 5 } }, (env) => {
     env
       .source(datagen({ count: RECORDS, splits: 3, batchSize: 250, ratePerSecond: 40_000, record: (i) => ({ i }) }))
       .map((r) => {
@@ -216,7 +160,7 @@ test('a restore commits the pre-committed transactions of the restored checkpoin
     },
     crashOnClose: true,
   });
-  const job = defineJob({ name: 'sink-eos-recommit', parallelism: 2, checkpoints: { intervalMs: 40 }, restart: { type: 'fixed-delay', attempts: 5, delayMs: 5 } }, (env) => {
+  const job = defineJob({ name: 'sink-eos-recommit', parallelism: 2, checkpoints: { intervalMs: 40, timeoutMs: 60_000 }, restart: { type: 'fixed-delay', attempts: 5, delayMs: 5 } }, (env) => {
     env
       .source(datagen({ count: RECORDS, splits: 2, batchSize: 200, ratePerSecond: 30_000, record: (i) => ({ i }) }))
       .map((r) => {
@@ -259,7 +203,7 @@ test('rescale p = 3 → 2: old subtasks\' pre-committed transactions are committ
   const prefix = cluster.uniqueName('eos');
   let processed = 0;
   const build = (parallelism: number, faults: Faults) =>
-    defineJob({ name: 'sink-eos-rescale', parallelism, checkpoints: { intervalMs: 40 }, restart: { type: 'none' } }, (env) => {
+    defineJob({ name: 'sink-eos-rescale', parallelism, checkpoints: { intervalMs: 40, timeoutMs: 60_000 }, restart: { type: 'none' } }, (env) => {
       env
         .source(datagen({ count: RECORDS, splits: 3, batchSize: 200, ratePerSecond: 30_000, record: (i) => ({ i }) }))
         .map((r) => {
