@@ -7,7 +7,7 @@ import { JobRunner } from '../../../runtime/runner/index.ts';
 import { kafkaCluster } from '../../support/kafka-cluster.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
-import { readCommittedOutput } from './fixtures/orders-committed-output.ts';
+import { readCommitted } from '../../support/kafka-committed.ts';
 import { ordersJob } from './fixtures/orders-job.ts';
 
 /** Bad orders and the words their dead letter's reason must contain. */
@@ -86,7 +86,7 @@ test('bad orders go to the dead-letter topic with topic, partition, offset and r
     assert.match(letter.reason, reason);
     assert.ok(Number.isInteger(letter.offset) && letter.offset >= 0);
   }
-  const { committed } = await readCommittedOutput(cluster, output, 2);
+  const { committed } = await readCommitted(cluster, output, 2);
   const outputs = committed.map((r) => JSON.parse(r.value) as OrderWithTotal);
   assert.deepEqual(outputs.map((o) => o.order.orderId).sort(), good.map((o) => o.orderId).sort(), 'every good order once');
   const last = new Map<string, number>();

@@ -24,7 +24,7 @@ interface TopicContents {
 /** Values (`i`) of the topic's committed and aborted records, read by the transaction markers themselves. */
 async function readTopic(cluster: KafkaCluster, topic: string, partitions: number): Promise<TopicContents> {
   const { committed, aborted } = await readCommitted(cluster, topic, partitions);
-  const indexOf = (value: string): number => (JSON.parse(value) as { i: number }).i;
+  const indexOf = (record: { value: string }): number => (JSON.parse(record.value) as { i: number }).i;
   return { committed: committed.map(indexOf), aborted: aborted.map(indexOf) };
 }
 

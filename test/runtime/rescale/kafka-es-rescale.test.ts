@@ -124,7 +124,7 @@ test('keyed counts through p = 2 → 3 → 8 → 4 (partition-triggered and manu
 
   const expected = expectedCounts();
   const { committed } = await readCommitted(cluster, output, 4);
-  const updates = committed.map((v) => JSON.parse(v) as Count);
+  const updates = committed.map((r) => JSON.parse(r.value) as Count);
   assert.equal(updates.length, TOTAL, `one committed update per input record (${updates.length - TOTAL} extra)`);
   const lastInKafka = new Map<string, number>();
   for (const u of updates) lastInKafka.set(u.key, Math.max(lastInKafka.get(u.key) ?? 0, u.n));
