@@ -6,6 +6,7 @@ import { defineJob, type Sink, type SinkWriter } from '../../../runtime/api/inde
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { createLogger } from '../../../runtime/logging/index.ts';
+import { assertOnlyInjectedFailures, failedAttempts } from '../../support/injected-failures.ts';
 import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
 import { readCommitted } from '../../support/kafka-committed.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
@@ -125,14 +126,11 @@ test('exactly-once across failures in operators, between pre-commit and ack, in 
       }
     },
   });
-  const failures: string[] = [];
-  runner.events.subscribe((e) => {
-    if (e.type === 'attempt-failed') failures.push((e.error as Error).message);
-  });
+  const failures = failedAttempts(runner);
   assert.equal(await runner.run(), 'finished');
   assert.ok(injected.length >= 5, `at least 5 injected failures: ${injected.join(', ')}`);
   assert.ok(injected.some((f) => f.startsWith('commit@')), 'a failure hit between checkpoint and commit');
-  assert.equal(runner.attempts, injected.length + 1, `every failure was an injected one: ${failures.join(' | ')}`);
+  assertOnlyInjectedFailures(runner, failures, injected);
 
   const { committed, aborted } = await readTopic(cluster, topic, 3);
   assertExactlyOnce(committed, RECORDS);
