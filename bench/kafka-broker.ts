@@ -13,17 +13,11 @@
  *   kafkajs consumer eachBatch + JSON.parse of every value ................ 410,000
  * The bar is ratio ≥ 0.8: below it, a benchmark run on the devstack measures the broker, not Sluice.
  */
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import type { Admin, Message } from 'kafkajs'
+import { spawnBrokerProcess } from './support/spawn-broker.ts'
 
 const PARTITIONS = 4
 const VALUE_BYTES = 100
@@ -97,35 +91,6 @@ async function withCpu<T>(label: string, brokerPid: number | undefined, fn: () =
   return result
 }
 
-async function startBrokerProcess(): Promise<{ brokers: string[]; pid: number | undefined; stop(): Promise<void> }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-kafka-bench-'))
-  const script = fileURLToPath(new URL('./support/broker-process.ts', import.meta.url))
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', script, '--data-dir', dataDir, '--partitions', String(PARTITIONS)],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  )
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const stop = async (): Promise<void> => {
-    child.kill('SIGTERM')
-    await exited
-    await rm(dataDir, { recursive: true, force: true })
-  }
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      const lines = createInterface({ input: child.stdout! })
-      lines.once('line', resolve)
-      child.once('exit', (code) => reject(new Error(`broker process exited with code ${code} before listening`)))
-      setTimeout(() => reject(new Error('broker process did not print its address within 20 s')), 20_000).unref()
-    })
-    const { brokers } = JSON.parse(line) as { brokers: string[] }
-    return { brokers, pid: child.pid, stop }
-  } catch (err) {
-    await stop()
-    throw err
-  }
-}
-
 async function createTopic(admin: Admin, created: string[]): Promise<string> {
   const topic = `bench-${randomUUID()}`
   created.push(topic)
@@ -191,7 +156,7 @@ async function consume(kafka: Kafka, topic: string, records: number, parse: bool
 
 async function main(): Promise<void> {
   const external = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean)
-  const broker = external.length > 0 ? undefined : await startBrokerProcess()
+  const broker = external.length > 0 ? undefined : await spawnBrokerProcess({ partitions: PARTITIONS })
   const brokers = broker?.brokers ?? external
   log(`measuring ${broker ? 'the devstack broker (child process)' : 'KAFKA_BROKERS'} at ${brokers.join(',')}`)
 

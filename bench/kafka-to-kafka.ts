@@ -14,19 +14,17 @@
  *
  *   npx tsx bench/kafka-to-kafka.ts [records]      (KAFKA_BROKERS=host:port for a real cluster)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Admin, type Message } from 'kafkajs';
 import { kafkaSink, kafkaSource, type KafkaSinkGuarantee } from '../connectors/kafka/index.ts';
 import { defineJob } from '../runtime/api/index.ts';
 import { CheckpointStore } from '../runtime/checkpoint/index.ts';
 import { JobRunner } from '../runtime/runner/index.ts';
 import { emitFigure, median } from './support/figure.ts';
+import { spawnBrokerProcess } from './support/spawn-broker.ts';
 
 const RECORDS = Math.ceil(Number(process.argv[2] ?? 300_000) / 1_000) * 1_000;
 const PARTITIONS = 4;
@@ -57,25 +55,6 @@ const log = (text: string): void => void process.stderr.write(`[kafka-to-kafka] 
 function value(i: number): string {
   const base = JSON.stringify({ id: i, user: `user-${i % USERS}`, ts: 1_700_000_000_000 + i, pad: '' });
   return base.replace('"pad":""', `"pad":"${'x'.repeat(Math.max(0, 100 - base.length))}"`);
-}
-
-async function startBrokerProcess(): Promise<{ brokers: string[]; stop(): Promise<void> }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-kafka-to-kafka-bench-'));
-  const script = fileURLToPath(new URL('./support/broker-process.ts', import.meta.url));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, '--data-dir', dataDir, '--partitions', String(PARTITIONS)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    child.kill('SIGTERM');
-    await exited;
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`broker process exited with code ${code} before listening`)));
-  });
-  return { brokers: (JSON.parse(line) as { brokers: string[] }).brokers, stop };
 }
 
 async function fill(kafka: Kafka, topic: string): Promise<void> {
@@ -224,7 +203,7 @@ async function ours(brokers: string[], admin: Admin, input: string, guarantee: K
 
 async function main(): Promise<void> {
   const external = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
-  const broker = external.length > 0 ? undefined : await startBrokerProcess();
+  const broker = external.length > 0 ? undefined : await spawnBrokerProcess({ partitions: PARTITIONS });
   const brokers = broker?.brokers ?? external;
   const kafka = new Kafka({ clientId: 'sluice-bench', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
