@@ -1,39 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { elasticsearchSink } from '../../../connectors/elasticsearch/index.ts';
-import type { Sink, SinkWriter } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { elasticsearchNode } from '../../support/elasticsearch-node.ts';
 import { assertOnlyInjectedFailures, failedAttempts } from '../../support/injected-failures.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 import { tempDir } from '../../support/temp-dir.ts';
-import { compare, countJob, expectedCounts, readCounts, sinkOptions, type Count, type Shape } from './fixtures/count-to-es.ts';
+import { compare, countJob, expectedCounts, readCounts, sinkOptions, type Shape } from './fixtures/count-to-es.ts';
+import { withSinkFaults } from '../../support/faulty-sink.ts';
 
 const RECORDS = 24_000;
 const KEYS = 400;
-
-/** Fails chosen pre-commits after the sink flushed (between barrier and acknowledgement): the replay re-sends. */
-function failingAfterPreCommit(inner: Sink<Count>, shouldFail: () => boolean): Sink<Count> {
-  return {
-    name: inner.name,
-    createWriter(context): SinkWriter<Count> {
-      const writer = inner.createWriter(context);
-      return {
-        start: () => writer.start(),
-        write: (records) => writer.write(records),
-        preCommit: async (id) => {
-          const state = await writer.preCommit(id);
-          if (shouldFail()) throw new Error(`injected failure after pre-commit of checkpoint ${id}`);
-          return state;
-        },
-        commit: (id) => writer.commit(id),
-        finish: () => writer.finish(),
-        close: (outcome) => writer.close(outcome),
-      };
-    },
-  };
-}
 
 for (const shape of ['updates', 'totals'] as const satisfies readonly Shape[]) {
   test(`${shape}: documents equal the failure-free run after ≥ 5 injected failures (operator and after pre-commit)`, async (t) => {
@@ -61,14 +39,14 @@ for (const shape of ['updates', 'totals'] as const satisfies readonly Shape[]) {
           }
         },
         wrapSink: (inner) =>
-          failingAfterPreCommit(inner, () => {
+          withSinkFaults(inner, { preCommit: () => {
             if (preCommitFailures > 0 && processed > RECORDS * 0.1 && random() < 0.25) {
               preCommitFailures--;
               injected.push('after-pre-commit');
               return true;
             }
             return false;
-          }),
+          } }),
       },
       sink,
     );

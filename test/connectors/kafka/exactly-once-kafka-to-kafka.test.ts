@@ -6,7 +6,7 @@ import type { Message } from 'kafkajs';
 import { enrichOrder, parseOrder, type OrderWithTotal } from '../../../jobs/orders-enrich.ts';
 import { collectSink, CollectTarget } from '../../../connectors/dev/index.ts';
 import { kafkaSource } from '../../../connectors/kafka/index.ts';
-import { defineJob, JobParams, type Sink, type SinkWriter } from '../../../runtime/api/index.ts';
+import { defineJob, JobParams } from '../../../runtime/api/index.ts';
 import { CheckpointStore, type CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { assertOnlyInjectedFailures, failedAttempts } from '../../support/injected-failures.ts';
@@ -15,6 +15,7 @@ import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
 import { readCommitted, SENTINEL } from '../../support/kafka-committed.ts';
 import { ORDERS_JOB_NAME, ordersJob } from './fixtures/orders-job.ts';
+import { withSinkFaults } from '../../support/faulty-sink.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const CHILD_JOB = join(import.meta.dirname, 'fixtures', 'orders-job.ts');
@@ -93,37 +94,6 @@ async function runUntil(runner: JobRunner, done: Promise<unknown>): Promise<void
     runner.cancel('test phase over');
   }
   assert.equal(await running, 'cancelled');
-}
-
-interface SinkFaults {
-  /** Throw after the inner pre-commit of checkpoint `id`: the barrier is never acknowledged. */
-  readonly preCommit: (id: number) => boolean;
-  /** Throw before the inner commit of checkpoint `id`: the checkpoint is durable, its transactions still open. */
-  readonly commit: (id: number) => boolean;
-}
-
-function withFaults<T>(inner: Sink<T>, faults: SinkFaults): Sink<T> {
-  return {
-    name: inner.name,
-    createWriter(context): SinkWriter<T> {
-      const writer = inner.createWriter(context);
-      return {
-        start: () => writer.start(),
-        write: (records) => writer.write(records),
-        preCommit: async (id) => {
-          const state = await writer.preCommit(id);
-          if (faults.preCommit(id)) throw new Error(`injected failure after pre-commit of checkpoint ${id}`);
-          return state;
-        },
-        commit: async (id) => {
-          if (faults.commit(id)) throw new Error(`injected failure before commit of checkpoint ${id}`);
-          await writer.commit(id);
-        },
-        finish: () => writer.finish(),
-        close: (outcome) => writer.close(outcome),
-      };
-    },
-  };
 }
 
 /** `sluice run` of the fixture job as a child process; tracks the checkpoints it completes from its log. */
@@ -230,7 +200,7 @@ test(
         }
       },
       wrapSink: (sink) =>
-        withFaults(sink, {
+        withSinkFaults(sink, {
           preCommit: (id) => {
             if (preCommitFailures === 0 || processed < 15_000) return false;
             preCommitFailures--;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { datagen } from '../../../connectors/dev/index.ts';
 import { kafkaSink } from '../../../connectors/kafka/sink/index.ts';
-import { defineJob, type Sink, type SinkWriter } from '../../../runtime/api/index.ts';
+import { defineJob } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { createLogger } from '../../../runtime/logging/index.ts';
@@ -11,6 +11,7 @@ import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts'
 import { readCommitted } from '../../support/kafka-committed.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { withSinkFaults, type SinkFaults } from '../../support/faulty-sink.ts';
 
 /** `SINK_DEBUG=debug` logs the runner and the sink (pre-commits, commits, restores) to stderr. */
 const debugLogger = process.env['SINK_DEBUG'] ? { logger: createLogger({ level: process.env['SINK_DEBUG'], pretty: false }) } : {};
@@ -35,40 +36,6 @@ function assertExactlyOnce(values: number[], count: number): void {
   assert.equal(values.length, count, `no record committed twice (${values.length - count} duplicates)`);
 }
 
-interface Faults {
-  /** Throw after the inner pre-commit of checkpoint `id` (between barrier and acknowledgement). */
-  preCommit?: (id: number) => boolean;
-  /** Throw before the inner commit of checkpoint `id` (checkpoint stored, commit not run: a crash right there). */
-  commit?: (id: number) => boolean;
-  /** Close as if the process died: the writer's open transaction is left as it is. */
-  crashOnClose?: boolean;
-}
-
-function withFaults<T>(inner: Sink<T>, faults: Faults): Sink<T> {
-  return {
-    name: inner.name,
-    createWriter(context): SinkWriter<T> {
-      const writer = inner.createWriter(context);
-      return {
-        start: () => writer.start(),
-        write: (records) => writer.write(records),
-        preCommit: async (id) => {
-          const state = await writer.preCommit(id);
-          if (faults.preCommit?.(id) === true) throw new Error(`injected failure after pre-commit of checkpoint ${id}`);
-          return state;
-        },
-        commit: async (id) => {
-          if (faults.commit?.(id) === true) throw new Error(`injected failure before commit of checkpoint ${id}`);
-          await writer.commit(id);
-        },
-        finish: () => writer.finish(),
-        // 'finished' only disconnects: what is open stays open, as after kill -9.
-        close: (outcome) => writer.close(faults.crashOnClose === true ? 'finished' : outcome),
-      };
-    },
-  };
-}
-
 test('exactly-once across failures in operators, between pre-commit and ack, in the store write and before commit', async (t) => {
   const cluster = await kafkaCluster(t);
   const topic = await cluster.createTopic({ partitions: 3 });
@@ -83,7 +50,7 @@ test('exactly-once across failures in operators, between pre-commit and ack, in 
   let storeFailures = 1;
   let commitFailures = 2;
   const injected: string[] = [];
-  const sink = withFaults(kafkaSink<{ i: number }>({ brokers: cluster.brokers, topic, key: (r) => String(r.i % 7), guarantee: 'exactly-once', transactionalIdPrefix: cluster.uniqueName('eos'), transactionTimeoutMs: 120_000 }), {
+  const sink = withSinkFaults(kafkaSink<{ i: number }>({ brokers: cluster.brokers, topic, key: (r) => String(r.i % 7), guarantee: 'exactly-once', transactionalIdPrefix: cluster.uniqueName('eos'), transactionTimeoutMs: 120_000 }), {
     preCommit: () => {
       if (preCommitFailures > 0 && processed > RECORDS * 0.1 && random() < 0.3) {
         preCommitFailures--;
@@ -147,7 +114,7 @@ test('a restore commits the pre-committed transactions of the restored checkpoin
   let processed = 0;
   let failedCommitAt: number | undefined;
   let storeFailures = 1;
-  const sink = withFaults(kafkaSink<{ i: number }>({ brokers: cluster.brokers, topic, guarantee: 'exactly-once', transactionalIdPrefix: cluster.uniqueName('eos'), transactionTimeoutMs: 120_000 }), {
+  const sink = withSinkFaults(kafkaSink<{ i: number }>({ brokers: cluster.brokers, topic, guarantee: 'exactly-once', transactionalIdPrefix: cluster.uniqueName('eos'), transactionTimeoutMs: 120_000 }), {
     // Dies after checkpoint n is durable but before its commit, leaving its transactions open (as after kill -9).
     commit: (id) => {
       if (failedCommitAt === undefined && processed > RECORDS / 3) {
@@ -200,7 +167,7 @@ test('rescale p = 3 → 2: old subtasks\' pre-committed transactions are committ
   const RECORDS = 20_000;
   const prefix = cluster.uniqueName('eos');
   let processed = 0;
-  const build = (parallelism: number, faults: Faults) =>
+  const build = (parallelism: number, faults: SinkFaults) =>
     defineJob({ name: 'sink-eos-rescale', parallelism, checkpoints: { intervalMs: 40, timeoutMs: 60_000 }, restart: { type: 'none' } }, (env) => {
       env
         .source(datagen({ count: RECORDS, splits: 3, batchSize: 200, ratePerSecond: 30_000, record: (i) => ({ i }) }))
@@ -208,7 +175,7 @@ test('rescale p = 3 → 2: old subtasks\' pre-committed transactions are committ
           processed++;
           return r;
         })
-        .sink(withFaults(kafkaSink<{ i: number }>({ brokers: cluster.brokers, topic, guarantee: 'exactly-once', transactionalIdPrefix: prefix, transactionTimeoutMs: 120_000 }), faults));
+        .sink(withSinkFaults(kafkaSink<{ i: number }>({ brokers: cluster.brokers, topic, guarantee: 'exactly-once', transactionalIdPrefix: prefix, transactionTimeoutMs: 120_000 }), faults));
     });
 
   // p = 3 dies between a durable checkpoint and its commit, leaving pre-committed and open transactions behind.

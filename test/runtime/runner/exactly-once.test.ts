@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
-import { defineJob, type Sink, type SinkWriter } from '../../../runtime/api/index.ts';
+import { defineJob } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { assertOnlyInjectedFailures, failedAttempts } from '../../support/injected-failures.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { withSinkFaults } from '../../support/faulty-sink.ts';
 
 const RECORDS = 200_000;
 const KEYS = 1_000;
@@ -29,28 +30,6 @@ function finalCounts(records: readonly Count[]): Map<string, number> {
   const last = new Map<string, number>();
   for (const r of records) last.set(r.key, r.n);
   return last;
-}
-
-/** A sink that fails `failures` chosen pre-commits (between barrier and acknowledgement), then delegates. */
-function failingPreCommit<T>(inner: Sink<T>, shouldFail: () => boolean): Sink<T> {
-  return {
-    name: inner.name,
-    createWriter(context): SinkWriter<T> {
-      const writer = inner.createWriter(context);
-      return {
-        start: () => writer.start(),
-        write: (records) => writer.write(records),
-        preCommit: async (id) => {
-          const state = await writer.preCommit(id);
-          if (shouldFail()) throw new Error(`injected failure after pre-commit of checkpoint ${id}`);
-          return state;
-        },
-        commit: (id) => writer.commit(id),
-        finish: () => writer.finish(),
-        close: (outcome) => writer.close(outcome),
-      };
-    },
-  };
 }
 
 test('keyed counts are exactly once across failures in operators, between barrier and ack, and in the store write', async (t) => {
@@ -84,14 +63,14 @@ test('keyed counts are exactly once across failures in operators, between barrie
         .reduce((a, b) => ({ key: a.key, n: a.n + b.n }))
         .uid('counts')
         .sink(
-          failingPreCommit(collectSink(target), () => {
+          withSinkFaults(collectSink(target), { preCommit: () => {
             if (preCommitFailures > 0 && processed > RECORDS * 0.2 && random() < 0.2) {
               preCommitFailures--;
               injected.push('pre-commit');
               return true;
             }
             return false;
-          }),
+          } }),
         );
     },
   );
