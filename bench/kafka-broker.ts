@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs'
 import { Kafka, logLevel } from 'kafkajs'
 import type { Admin, Message } from 'kafkajs'
 import { spawnBrokerProcess } from './support/spawn-broker.ts'
+import { benchEventValue } from './support/bench-events.ts'
 
 const PARTITIONS = 4
 const VALUE_BYTES = 100
@@ -46,17 +47,11 @@ function figure(name: string, value: number, baseline: number): void {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-/** A JSON object serialised to exactly VALUE_BYTES bytes, different for every i. */
-function value(i: number): string {
-  const base = JSON.stringify({ id: i, user: `user-${i % 10_000}`, ts: 1_700_000_000_000 + i, pad: '' })
-  return base.replace('"pad":""', `"pad":"${'x'.repeat(VALUE_BYTES - base.length)}"`)
-}
-
 /** Messages grouped by send, built before timing so only kafkajs and the broker are measured. */
 function sends(records: number): Message[][] {
   const out: Message[][] = []
   for (let start = 0; start < records; start += SEND_SIZE) {
-    out.push(Array.from({ length: Math.min(SEND_SIZE, records - start) }, (_, j) => ({ value: value(start + j) })))
+    out.push(Array.from({ length: Math.min(SEND_SIZE, records - start) }, (_, j) => ({ value: benchEventValue(start + j, VALUE_BYTES) })))
   }
   return out
 }
@@ -104,7 +99,7 @@ async function produce(kafka: Kafka, topic: string, batches: Message[][]): Promi
   await producer.connect()
   try {
     // Warm-up: connections and metadata, outside the timing.
-    await producer.send({ topic, messages: [{ value: value(0) }] })
+    await producer.send({ topic, messages: [{ value: benchEventValue(0, VALUE_BYTES) }] })
     let next = 0
     const started = performance.now()
     const lane = async (): Promise<void> => {

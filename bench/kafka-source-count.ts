@@ -20,32 +20,20 @@ import { JobRunner } from '../runtime/runner/index.ts';
 import { discardSink } from './support/discard-sink.ts';
 import { emitFigure, median } from './support/figure.ts';
 import { spawnBrokerProcess } from './support/spawn-broker.ts';
+import { BENCH_USERS, benchEventValue, type BenchEvent } from './support/bench-events.ts';
 
 const RECORDS = Number(process.argv[2] ?? 400_000);
 const PARTITIONS = 4;
-const USERS = 10_000;
 const RUNS = 3;
 
-interface Event {
-  id: number;
-  user: string;
-  ts: number;
-  pad: string;
-}
-
 const log = (text: string): void => void process.stderr.write(`[kafka-source-count] ${text}\n`);
-
-function value(i: number): string {
-  const base = JSON.stringify({ id: i, user: `user-${i % USERS}`, ts: 1_700_000_000_000 + i, pad: '' });
-  return base.replace('"pad":""', `"pad":"${'x'.repeat(Math.max(0, 100 - base.length))}"`);
-}
 
 async function fill(kafka: Kafka, topic: string): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
   const batches: Message[][] = [];
   for (let start = 0; start < RECORDS; start += 1000) {
-    batches.push(Array.from({ length: Math.min(1000, RECORDS - start) }, (_, j) => ({ value: value(start + j) })));
+    batches.push(Array.from({ length: Math.min(1000, RECORDS - start) }, (_, j) => ({ value: benchEventValue(start + j) })));
   }
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -70,7 +58,7 @@ async function baseline(kafka: Kafka, topic: string): Promise<number> {
       eachBatch: async ({ batch }) => {
         if (first === 0) first = performance.now();
         for (const message of batch.messages) {
-          const event = JSON.parse(message.value!.toString()) as Event;
+          const event = JSON.parse(message.value!.toString()) as BenchEvent;
           counts.set(event.user, (counts.get(event.user) ?? 0) + 1);
         }
         seen += batch.messages.length;
@@ -78,7 +66,7 @@ async function baseline(kafka: Kafka, topic: string): Promise<number> {
       },
     });
     const end = await finished;
-    if (counts.size !== USERS) throw new Error(`baseline counted ${counts.size} users`);
+    if (counts.size !== BENCH_USERS) throw new Error(`baseline counted ${counts.size} users`);
     return RECORDS / ((end - first) / 1000);
   } finally {
     await consumer.disconnect();
@@ -96,7 +84,7 @@ async function ours(brokers: string[], topic: string): Promise<number> {
   const done = new Promise<void>((resolve) => (reached = resolve));
   const job = defineJob({ name: `bench-${randomUUID().slice(0, 8)}`, parallelism: 1, checkpoints: { intervalMs: 1000 } }, (env) => {
     env
-      .source(kafkaSource<Event>({ brokers, topics: [topic], format: 'json' }))
+      .source(kafkaSource<BenchEvent>({ brokers, topics: [topic], format: 'json' }))
       .map((r) => {
         if (first === 0) first = performance.now();
         return { user: r.value.user, n: 1 };

@@ -32,26 +32,14 @@ import { defineJob } from '../runtime/api/index.ts';
 import { CheckpointStore } from '../runtime/checkpoint/index.ts';
 import { JobRunner } from '../runtime/runner/index.ts';
 import { emitFigure, median } from './support/figure.ts';
+import { benchEventValue, type BenchEvent } from './support/bench-events.ts';
 
 const RECORDS = Number(process.argv[2] ?? 200_000);
 const RSS_RECORDS = Number(process.argv[3] ?? 2_000_000);
 const RUNS = Number(process.argv[4] ?? 2);
 const PARTITIONS = 4;
-const USERS = 10_000;
-
-interface Event {
-  id: number;
-  user: string;
-  ts: number;
-  pad: string;
-}
 
 const log = (text: string): void => void process.stderr.write(`[kafka-to-elasticsearch] ${text}\n`);
-
-function value(i: number): string {
-  const base = JSON.stringify({ id: i, user: `user-${i % USERS}`, ts: 1_700_000_000_000 + i, pad: '' });
-  return base.replace('"pad":""', `"pad":"${'x'.repeat(Math.max(0, 100 - base.length))}"`);
-}
 
 /** Starts a bench/support child process that prints one JSON line once listening. */
 async function child<T>(script: string, args: string[]): Promise<{ info: T; stop(): Promise<void> }> {
@@ -80,7 +68,7 @@ async function fill(kafka: Kafka, topic: string, records: number): Promise<void>
       const start = next;
       next = Math.min(records, next + 1000);
       const messages: Message[] = [];
-      for (let i = start; i < next; i++) messages.push({ value: value(i) });
+      for (let i = start; i < next; i++) messages.push({ value: benchEventValue(i) });
       await producer.send({ topic, messages });
     }
   };
@@ -113,7 +101,7 @@ async function baseline(kafka: Kafka, node: string, topic: string, records: numb
     await consumer.run({
       eachBatch: async ({ batch }) => {
         if (first === 0) first = performance.now();
-        const items = batch.messages.map((m) => ({ id: `${batch.topic}-${batch.partition}-${m.offset}`, doc: JSON.parse(m.value!.toString()) as Event }));
+        const items = batch.messages.map((m) => ({ id: `${batch.topic}-${batch.partition}-${m.offset}`, doc: JSON.parse(m.value!.toString()) as BenchEvent }));
         const stats = await client.helpers.bulk({
           datasource: items,
           onDocument: (item) => [{ index: { _index: index, _id: item.id } }, item.doc],
@@ -142,10 +130,10 @@ async function ours(brokers: string[], node: string, topic: string, records: num
   const dir = await mkdtemp(join(tmpdir(), 'sluice-es-bench-cp-'));
   const store = await CheckpointStore.open(dir);
   let first = 0;
-  const sink = elasticsearchSink<KafkaRecord<Event>>({ node, index, id: 'topic-partition-offset', bulk });
+  const sink = elasticsearchSink<KafkaRecord<BenchEvent>>({ node, index, id: 'topic-partition-offset', bulk });
   const job = defineJob({ name: `bench-es-${randomUUID().slice(0, 8)}`, parallelism: 1, checkpoints: { intervalMs: 1000 } }, (env) => {
     env
-      .source(kafkaSource<Event>({ brokers, topics: [topic], format: 'json' }))
+      .source(kafkaSource<BenchEvent>({ brokers, topics: [topic], format: 'json' }))
       .map((r) => {
         if (first === 0) first = performance.now();
         return r;

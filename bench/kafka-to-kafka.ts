@@ -25,37 +25,25 @@ import { CheckpointStore } from '../runtime/checkpoint/index.ts';
 import { JobRunner } from '../runtime/runner/index.ts';
 import { emitFigure, median } from './support/figure.ts';
 import { spawnBrokerProcess } from './support/spawn-broker.ts';
+import { benchEventValue, type BenchEvent } from './support/bench-events.ts';
 
 const RECORDS = Math.ceil(Number(process.argv[2] ?? 300_000) / 1_000) * 1_000;
 const PARTITIONS = 4;
-const USERS = 10_000;
 const RUNS = 3;
 const SEND_SIZE = 1_000;
 const IN_FLIGHT = 8;
 
-interface Event {
-  id: number;
-  user: string;
-  ts: number;
-  pad: string;
-}
-
-interface Enriched extends Event {
+interface Enriched extends BenchEvent {
   bucket: number;
   day: number;
 }
 
 /** The per-record work both sides do: a small enrichment, the kind a real consume-transform-produce job does. */
-function transform(e: Event): Enriched {
+function transform(e: BenchEvent): Enriched {
   return { ...e, bucket: e.id % 16, day: Math.floor(e.ts / 86_400_000) };
 }
 
 const log = (text: string): void => void process.stderr.write(`[kafka-to-kafka] ${text}\n`);
-
-function value(i: number): string {
-  const base = JSON.stringify({ id: i, user: `user-${i % USERS}`, ts: 1_700_000_000_000 + i, pad: '' });
-  return base.replace('"pad":""', `"pad":"${'x'.repeat(Math.max(0, 100 - base.length))}"`);
-}
 
 async function fill(kafka: Kafka, topic: string): Promise<void> {
   const producer = kafka.producer();
@@ -65,7 +53,7 @@ async function fill(kafka: Kafka, topic: string): Promise<void> {
     while (next < RECORDS) {
       const start = next;
       next += SEND_SIZE;
-      await producer.send({ topic, messages: Array.from({ length: Math.min(SEND_SIZE, RECORDS - start) }, (_, j) => ({ value: value(start + j) })) });
+      await producer.send({ topic, messages: Array.from({ length: Math.min(SEND_SIZE, RECORDS - start) }, (_, j) => ({ value: benchEventValue(start + j) })) });
     }
   };
   await Promise.all([lane(), lane(), lane(), lane()]);
@@ -123,7 +111,7 @@ async function baseline(kafka: Kafka, admin: Admin, input: string): Promise<numb
         const sends: Array<Promise<void>> = [];
         let messages: Message[] = [];
         for (const message of batch.messages) {
-          const out = transform(JSON.parse(message.value!.toString()) as Event);
+          const out = transform(JSON.parse(message.value!.toString()) as BenchEvent);
           messages.push({ key: out.user, value: JSON.stringify(out) });
           if (messages.length === SEND_SIZE) {
             const full = messages;
@@ -157,7 +145,7 @@ async function ours(brokers: string[], admin: Admin, input: string, guarantee: K
   let first = 0;
   const job = defineJob({ name: `bench-${randomUUID().slice(0, 8)}`, parallelism: 1, checkpoints: { intervalMs: 1000, timeoutMs: 60_000 } }, (env) => {
     env
-      .source(kafkaSource<Event>({ brokers, topics: [input], format: 'json' }))
+      .source(kafkaSource<BenchEvent>({ brokers, topics: [input], format: 'json' }))
       .map((r) => {
         if (first === 0) first = performance.now();
         return transform(r.value);
