@@ -104,7 +104,7 @@ export interface Source<T> {
    * Counts the source's splits now (Kafka: partitions of the matched topics). The runtime asks before the first
    * attempt to choose the parallelism under the `match` and `divisor` rescale policies.
    */
-  splitCount?(options: { logger: Logger; signal: AbortSignal }): Promise<number>;
+  splitCount?(options: { logger: Logger }): Promise<number>;
   createReader(context: SourceReaderContext): SourceReader<T>;
 }
 

@@ -293,9 +293,8 @@ export class JobRunner {
     for (const stage of this.#plan.stages) {
       const head = stage.operators[0];
       if (head === undefined || head.node.kind !== 'source' || head.node.source.splitCount === undefined) continue;
-      const controller = new AbortController();
       try {
-        counts.push([head.uid, await head.node.source.splitCount({ logger: this.#logger, signal: controller.signal })]);
+        counts.push([head.uid, await head.node.source.splitCount({ logger: this.#logger })]);
       } catch (err) {
         this.#logger.warn({ source: head.uid, err: (err as Error)?.message ?? String(err) }, `could not count the splits of source "${head.uid}"; starting at parallelism ${this.#plan.parallelism}`);
       }
