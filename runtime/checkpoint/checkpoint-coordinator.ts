@@ -59,6 +59,8 @@ export class CheckpointCoordinator implements CheckpointListener {
   readonly #onComplete: ((manifest: CheckpointManifest) => void) | undefined;
   readonly #beforeStore: ((checkpointId: number) => void | Promise<void>) | undefined;
   #inFlight: InFlight | undefined;
+  /** The store write in progress, if any: it runs to its end even after `stop()` (see {@link settled}). */
+  #writing: Promise<unknown> | undefined;
   #triggering = false;
   #timer: TimerHandle | undefined;
   #lastCompletedAt = Number.NEGATIVE_INFINITY;
@@ -94,6 +96,14 @@ export class CheckpointCoordinator implements CheckpointListener {
       for (const w of inFlight.waiters) w.reject(reason);
     }
     for (const q of this.#queued.splice(0)) q.reject(reason);
+  }
+
+  /**
+   * Resolves once no store write of this coordinator is in progress. A write that began before `stop()` still lands
+   * (and its retention may delete older checkpoints), so whoever reads or deletes checkpoints next waits for this.
+   */
+  async settled(): Promise<void> {
+    while (this.#writing !== undefined) await this.#writing.catch(() => undefined);
   }
 
   /**
@@ -218,9 +228,9 @@ export class CheckpointCoordinator implements CheckpointListener {
       return;
     }
     let manifest: CheckpointManifest;
-    try {
+    const writing = this.#trackWrite(async () => {
       await this.#beforeStore?.(inFlight.id);
-      manifest = await this.#store.write(
+      return this.#store.write(
         {
           job: plan.job,
           id: inFlight.id,
@@ -235,6 +245,9 @@ export class CheckpointCoordinator implements CheckpointListener {
         blobs,
         { retain: this.#options.retain ?? DEFAULT_RETAINED_CHECKPOINTS },
       );
+    });
+    try {
+      manifest = await writing;
     } catch (err) {
       this.#abandon(
         inFlight,
@@ -267,6 +280,17 @@ export class CheckpointCoordinator implements CheckpointListener {
       const next = Math.max(this.#lastTriggeredAt + this.#options.intervalMs, now + (this.#options.minPauseMs ?? 0));
       this.#schedule(next - now);
     }
+  }
+
+  /** Runs one store write, tracked for {@link settled}. */
+  #trackWrite<T>(write: () => Promise<T>): Promise<T> {
+    const writing = write();
+    this.#writing = writing;
+    const clear = (): void => {
+      if (this.#writing === writing) this.#writing = undefined;
+    };
+    writing.then(clear, clear);
+    return writing;
   }
 
   #abandon(inFlight: InFlight, err: SluiceError): void {

@@ -350,41 +350,48 @@ export class JobRunner {
       this.#logger.info({ attempt: attemptNo, restoredFrom: restored?.checkpointId, parallelism: this.#plan.parallelism }, restored === undefined ? 'job starting' : `job starting from checkpoint ${restored.checkpointId}`);
       this.#coordinator?.start();
       this.#completeRescale();
+      let failure: { error: unknown } | undefined;
       try {
         await attempt.run();
-        this.#coordinator?.stop();
+      } catch (err) {
+        failure = { error: err };
+      }
+      // A store write begun before the stop still lands, and its retention deletes older checkpoints: let it finish
+      // before checkpoints are listed for cleanup or restore.
+      this.#coordinator?.stop(failure?.error);
+      await this.#coordinator?.settled();
+      if (failure === undefined) {
         this.#abortRescale(new SluiceError('SLUICE_JOB_NOT_RUNNING', `job "${this.#plan.job}" finished before it could be rescaled`));
         await this.#cleanUpAfterFinish();
         return this.#end('finished');
-      } catch (err) {
-        this.#coordinator?.stop(err);
-        if (this.#cancelled !== undefined) {
-          this.#abortRescale(this.#cancelled);
-          return this.#end('cancelled');
-        }
-        const rescale = this.#pendingRescale;
-        if (rescale?.checkpointId !== undefined && isSluiceError(err) && err.code === 'SLUICE_RESCALING') {
-          this.#plan = rescale.plan;
-          restored = this.#toRestored(await (this.#options.store as CheckpointStore).load(this.#plan.job, rescale.checkpointId));
-          continue;
-        }
-        this.#abortRescale(new SluiceError('SLUICE_RESCALE_FAILED', `job "${this.#plan.job}" failed while rescaling; it restarts at parallelism ${this.#plan.parallelism}`, { cause: err }));
-        const decision = this.#strategy.onFailure(this.#clock.now());
-        const error = isSluiceError(err) ? err : new SluiceError('SLUICE_JOB_FAILED', `job "${this.#plan.job}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-        if (!decision.restart) {
-          this.#logger.error({ err: error }, `job failed and will not restart: ${decision.reason}`);
-          this.#events.next({ type: 'attempt-failed', attempt: attemptNo, error, restartInMs: undefined });
-          this.#state = 'failed';
-          this.#events.next({ type: 'failed', error });
-          this.#events.complete();
-          throw error;
-        }
-        this.#state = 'restarting';
-        this.#logger.warn({ err: error.message, attempt: attemptNo, restartInMs: decision.delayMs }, `attempt ${attemptNo} failed; restarting in ${decision.delayMs} ms`);
-        this.#events.next({ type: 'attempt-failed', attempt: attemptNo, error, restartInMs: decision.delayMs });
-        await this.#sleepUnlessCancelled(decision.delayMs);
-        restored = this.#checkpointing ? await this.#latestRestorable() : undefined;
       }
+      const err = failure.error;
+      if (this.#cancelled !== undefined) {
+        this.#abortRescale(this.#cancelled);
+        return this.#end('cancelled');
+      }
+      const rescale = this.#pendingRescale;
+      if (rescale?.checkpointId !== undefined && isSluiceError(err) && err.code === 'SLUICE_RESCALING') {
+        this.#plan = rescale.plan;
+        restored = this.#toRestored(await (this.#options.store as CheckpointStore).load(this.#plan.job, rescale.checkpointId));
+        continue;
+      }
+      this.#abortRescale(new SluiceError('SLUICE_RESCALE_FAILED', `job "${this.#plan.job}" failed while rescaling; it restarts at parallelism ${this.#plan.parallelism}`, { cause: err }));
+      const decision = this.#strategy.onFailure(this.#clock.now());
+      const error = isSluiceError(err) ? err : new SluiceError('SLUICE_JOB_FAILED', `job "${this.#plan.job}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      if (!decision.restart) {
+        this.#logger.error({ err: error }, `job failed and will not restart: ${decision.reason}`);
+        this.#events.next({ type: 'attempt-failed', attempt: attemptNo, error, restartInMs: undefined });
+        this.#state = 'failed';
+        this.#events.next({ type: 'failed', error });
+        this.#events.complete();
+        throw error;
+      }
+      this.#state = 'restarting';
+      this.#logger.warn({ err: error.message, attempt: attemptNo, restartInMs: decision.delayMs }, `attempt ${attemptNo} failed; restarting in ${decision.delayMs} ms`);
+      this.#events.next({ type: 'attempt-failed', attempt: attemptNo, error, restartInMs: decision.delayMs });
+      await this.#sleepUnlessCancelled(decision.delayMs);
+      restored = this.#checkpointing ? await this.#latestRestorable() : undefined;
     }
   }
 
@@ -481,12 +488,19 @@ export class JobRunner {
     return toRestoredState(loaded, this.#plan, { allowNonRestoredState: this.#options.allowNonRestoredState ?? false });
   }
 
-  /** A finished bounded job's checkpoints would only replay nothing; savepoints stay. */
+  /**
+   * A finished bounded job's checkpoints would only replay nothing; savepoints stay. The job is done whatever happens
+   * here, so a failure to delete is a warning, not a reason to run it again.
+   */
   async #cleanUpAfterFinish(): Promise<void> {
     const store = this.#options.store;
     if (store === undefined || !this.#checkpointing) return;
-    for (const info of await store.list(this.#plan.job)) {
-      if (info.kind === 'checkpoint') await store.delete(this.#plan.job, info.id);
+    try {
+      for (const info of await store.list(this.#plan.job)) {
+        if (info.kind === 'checkpoint') await store.delete(this.#plan.job, info.id);
+      }
+    } catch (err) {
+      this.#logger.warn({ err: (err as Error)?.message ?? String(err) }, 'the job finished, but its checkpoints could not all be deleted; `sluice checkpoints` lists what is left');
     }
   }
 
