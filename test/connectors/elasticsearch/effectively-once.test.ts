@@ -40,7 +40,7 @@ for (const shape of ['updates', 'totals'] as const satisfies readonly Shape[]) {
         },
         wrapSink: (inner) =>
           withSinkFaults(inner, { preCommit: () => {
-            if (preCommitFailures > 0 && processed > RECORDS * 0.1 && random() < 0.25) {
+            if (preCommitFailures > 0 && processed > RECORDS * [0.6, 0.35, 0.1][preCommitFailures - 1]!) {
               preCommitFailures--;
               injected.push('after-pre-commit');
               return true;
@@ -53,6 +53,7 @@ for (const shape of ['updates', 'totals'] as const satisfies readonly Shape[]) {
     const runner = new JobRunner({ job, store });
     const failures = failedAttempts(runner);
     assert.equal(await runner.run(), 'finished');
+    assert.ok(injected.length >= 5, `at least 5 injected failures: ${injected.join(', ')}`);
     assertOnlyInjectedFailures(runner, failures, injected);
 
     const documents = await readCounts(es.client(), index);

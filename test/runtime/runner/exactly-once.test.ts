@@ -38,7 +38,8 @@ test('keyed counts are exactly once across failures in operators, between barrie
   t.after(() => store.close());
   const random = seededRandom(20261122);
   const target = new CollectTarget<Count>();
-  // Failure points: record indexes where the map throws, checkpoints whose pre-commit or store write fails.
+  // Failure points: record indexes where the map throws, and the first checkpoints past set progress marks whose
+  // pre-commit or store write fails (by progress, not by chance, so every run injects all seven).
   const mapFailures = new Set([0.15, 0.4, 0.7].map((f) => Math.floor(f * RECORDS + random() * 5_000)));
   let preCommitFailures = 2;
   let storeFailures = 2;
@@ -64,7 +65,7 @@ test('keyed counts are exactly once across failures in operators, between barrie
         .uid('counts')
         .sink(
           withSinkFaults(collectSink(target), { preCommit: () => {
-            if (preCommitFailures > 0 && processed > RECORDS * 0.2 && random() < 0.2) {
+            if (preCommitFailures > 0 && processed > RECORDS * (preCommitFailures === 2 ? 0.2 : 0.55)) {
               preCommitFailures--;
               injected.push('pre-commit');
               return true;
@@ -78,7 +79,7 @@ test('keyed counts are exactly once across failures in operators, between barrie
     job,
     store,
     beforeCheckpointStore: (id) => {
-      if (storeFailures > 0 && processed > RECORDS * 0.3 && random() < 0.3) {
+      if (storeFailures > 0 && processed > RECORDS * (storeFailures === 2 ? 0.3 : 0.65)) {
         storeFailures--;
         injected.push(`store@${id}`);
         throw new Error(`injected failure while storing checkpoint ${id}`);
