@@ -11,9 +11,8 @@
  *    Same data, alternately, fresh index per run, each timed from its first record to its last acknowledged
  *    document; median of the runs.
  * 2. peak RSS (VmHWM) of a `sluice run` process (bench/support/kafka-to-es-job.ts) while it moves `rssRecords`
- *    records (default 2M) into an Elasticsearch that delays every bulk by 200 ms (bar ≤ 256 MiB). Bulks of 10,000
- *    actions, 4 in flight, so the run takes about a minute instead of several; the throughput includes start-up and
- *    the ~250 ms polling of the index count.
+ *    records (default 2M) into an Elasticsearch that delays every bulk by 200 ms (bar ≤ 256 MiB), for each of
+ *    RSS_VARIANTS. The throughput includes start-up and the ~250 ms polling of the index count.
  *
  *   npx tsx bench/kafka-to-elasticsearch.ts [records=200000] [rssRecords=2000000] [runs=2]
  */
@@ -38,6 +37,25 @@ const RECORDS = Number(process.argv[2] ?? 200_000);
 const RSS_RECORDS = Number(process.argv[3] ?? 2_000_000);
 const RUNS = Number(process.argv[4] ?? 2);
 const PARTITIONS = 4;
+/** One peak-RSS measurement: bulk options of the job and extra `sluice run` arguments. */
+interface RssVariant {
+  readonly label: string;
+  readonly maxActions: number;
+  readonly maxInFlight: number;
+  readonly sluiceArgs: readonly string[];
+}
+
+/**
+ * The sink's default bulk options (1,000 actions, 2 in flight: ~10,000 records/s at 200 ms per bulk, so this run
+ * takes ~4 minutes), then 10× larger bulks twice as wide (8× the documents in memory), as `sluice run` runs by default
+ * (old generation grows 30 % over the live set before a full GC, runtime/cli/heap-growth.ts) and with V8's own heap
+ * growth, which trades memory for CPU.
+ */
+const RSS_VARIANTS: readonly RssVariant[] = [
+  { label: 'default', maxActions: 1_000, maxInFlight: 2, sluiceArgs: [] },
+  { label: 'bulk-10000x4', maxActions: 10_000, maxInFlight: 4, sluiceArgs: [] },
+  { label: 'bulk-10000x4-v8-heap-growth', maxActions: 10_000, maxInFlight: 4, sluiceArgs: ['--heap-growth', '0'] },
+];
 
 const log = (text: string): void => void process.stderr.write(`[kafka-to-elasticsearch] ${text}\n`);
 
@@ -188,15 +206,15 @@ async function ours(brokers: string[], node: string, topic: string, records: num
  * `sluice run bench/support/kafka-to-es-job.ts` in its own process, so its peak RSS is the job's alone (not the
  * producer's that filled the topic); stopped with SIGTERM once every document is acknowledged (counted in the index).
  */
-async function sluiceRunProcess(brokers: string[], node: string, topic: string, records: number, nodeOptions: string[]): Promise<{ rate: number; peakRss: number }> {
+async function sluiceRunProcess(brokers: string[], node: string, topic: string, records: number, variant: RssVariant): Promise<{ rate: number; peakRss: number }> {
   const index = `bench-sluice-rss-${randomUUID()}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-es-bench-run-'));
   const root = fileURLToPath(new URL('..', import.meta.url));
   const job = fileURLToPath(new URL('./support/kafka-to-es-job.ts', import.meta.url));
-  const params = { brokers: brokers.join(','), node, topic, index, maxActions: '10000', maxInFlight: '4' };
+  const params = { brokers: brokers.join(','), node, topic, index, maxActions: String(variant.maxActions), maxInFlight: String(variant.maxInFlight) };
   const proc = spawn(
     process.execPath,
-    [...nodeOptions, '--import', 'tsx', 'runtime/cli/main.ts', 'run', job, '--data-dir', dataDir, '--log-level', 'warn', ...Object.entries(params).flatMap(([k, v]) => ['--set', `${k}=${v}`])],
+    ['--import', 'tsx', 'runtime/cli/main.ts', 'run', job, '--data-dir', dataDir, '--log-level', 'warn', ...variant.sluiceArgs, ...Object.entries(params).flatMap(([k, v]) => ['--set', `${k}=${v}`])],
     { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
@@ -266,17 +284,16 @@ async function main(): Promise<void> {
         await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
         await fill(kafka, topic, RSS_RECORDS);
         log(`${RSS_RECORDS} records in ${topic}; Elasticsearch delays every bulk by 200 ms`);
-        // Twice: with V8's default heap sizing (on a 24 GiB machine the old generation grows lazily to hundreds of
-        // MiB of garbage before a full GC) and with the old generation capped, which shows the live set.
-        for (const [label, nodeOptions] of [['default-heap', []], ['old-space-128m', ['--max-old-space-size=128']]] as const) {
-          const { rate, peakRss } = await sluiceRunProcess(brokers, slow.info.node, topic, RSS_RECORDS, [...nodeOptions]);
-          log(`sluice run (${label}) moved ${RSS_RECORDS} records at ${Math.round(rate)} records/s, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+        for (const variant of RSS_VARIANTS) {
+          const { rate, peakRss } = await sluiceRunProcess(brokers, slow.info.node, topic, RSS_RECORDS, variant);
+          log(`sluice run (${variant.label}) moved ${RSS_RECORDS} records at ${Math.round(rate)} records/s, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+          const args = variant.sluiceArgs.length === 0 ? '' : ` ${variant.sluiceArgs.join(' ')}`;
           emitFigure({
-            name: `kafka-to-elasticsearch/peak-rss-2M-slow-es/${label}`,
+            name: `kafka-to-elasticsearch/peak-rss-2M-slow-es/${variant.label}`,
             value: peakRss / 2 ** 20,
             unit: 'MiB',
             baseline: 256,
-            note: `peak RSS (VmHWM) of a \`sluice run\` process${nodeOptions.length === 0 ? '' : ` (node ${nodeOptions.join(' ')})`} moving ${RSS_RECORDS} records into an Elasticsearch adding 200 ms per bulk (10,000 actions, 4 in flight); bar ≤ 256 MiB (ratio ≤ 1)`,
+            note: `peak RSS (VmHWM) of \`sluice run${args}\` moving ${RSS_RECORDS} records at ${Math.round(rate)} records/s into an Elasticsearch adding 200 ms per bulk (bulks of ${variant.maxActions} actions, ${variant.maxInFlight} in flight); bar ≤ 256 MiB (ratio ≤ 1)`,
           });
         }
       } finally {

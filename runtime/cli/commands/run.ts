@@ -6,6 +6,7 @@ import { JobRunner, type RestoreSource } from '../../runner/index.ts';
 import { parseCommandLine, positiveInteger } from '../arguments.ts';
 import { loadJobFile } from '../load-job.ts';
 import { ProgressLine } from '../progress-line.ts';
+import { applyHeapGrowth, heapGrowthUsage, parseHeapGrowth } from '../heap-growth.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
 export const RUN_USAGE = `Usage: sluice run <job.ts> [options]
@@ -20,6 +21,7 @@ Options:
       --fresh                    ignore existing checkpoints and start from the beginning
       --allow-non-restored-state drop state of operators the job no longer has
       --log-level <level>        trace, debug, info, warn, error (default: info)
+${heapGrowthUsage(33)}
   -h, --help                     show this help`;
 
 /** `sluice run`: returns the process exit code. */
@@ -34,6 +36,7 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
       fresh: { type: 'boolean' },
       'allow-non-restored-state': { type: 'boolean' },
       'log-level': { type: 'string' },
+      'heap-growth': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     RUN_USAGE,
@@ -48,6 +51,7 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
   if (values.fresh === true && values.from !== undefined) throw new UsageError('--fresh and --from exclude each other', RUN_USAGE);
   const parallelism = positiveInteger('--parallelism', values.parallelism, RUN_USAGE);
   const params = JobParams.parse(values.set ?? []);
+  const heapGrowth = parseHeapGrowth(values['heap-growth'], RUN_USAGE);
   const restore: RestoreSource =
     values.fresh === true
       ? { from: 'none' }
@@ -57,6 +61,7 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
           ? { from: 'checkpoint', id: Number(values.from) }
           : { from: 'file', path: resolve(values.from) };
 
+  applyHeapGrowth(heapGrowth);
   const job = await loadJobFile(file);
   const checkpointing = job.options.checkpoints !== undefined && job.options.checkpoints !== false;
   const store = checkpointing || restore.from !== 'latest'

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Logger } from '../../logging/index.ts';
 import { startService } from '../../service/index.ts';
 import { parseCommandLine } from '../arguments.ts';
+import { applyHeapGrowth, heapGrowthUsage, parseHeapGrowth } from '../heap-growth.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
 export const START_USAGE = `Usage: sluice start [options]
@@ -11,12 +12,13 @@ directory. Jobs that were running when the service last stopped or crashed resum
 Submitting a job runs its code in this process: job files are read from this machine's filesystem.
 
 Options:
-      --data-dir <dir>     registry and checkpoints (default: .sluice)
-      --host <host>        address to listen on (default: 127.0.0.1; any other needs a token)
-      --port <port>        port (default: 8081; 0 picks a free one, written to <data-dir>/service.json)
-      --token <token>      require "Authorization: Bearer <token>" on every call (default: $SLUICE_TOKEN)
-      --log-level <level>  trace, debug, info, warn, error (default: info)
-  -h, --help               show this help`;
+      --data-dir <dir>         registry and checkpoints (default: .sluice)
+      --host <host>            address to listen on (default: 127.0.0.1; any other needs a token)
+      --port <port>            port (default: 8081; 0 picks a free one, written to <data-dir>/service.json)
+      --token <token>          require "Authorization: Bearer <token>" on every call (default: $SLUICE_TOKEN)
+      --log-level <level>      trace, debug, info, warn, error (default: info)
+${heapGrowthUsage(31)}
+  -h, --help                   show this help`;
 
 /** `sluice start`: returns the exit code once stopped with Ctrl-C (or SIGTERM). */
 export async function startCommand(args: readonly string[], logger: Logger, out: NodeJS.WriteStream): Promise<number> {
@@ -28,6 +30,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
       port: { type: 'string' },
       token: { type: 'string' },
       'log-level': { type: 'string' },
+      'heap-growth': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     START_USAGE,
@@ -40,6 +43,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
   const port = values.port === undefined ? 8081 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port expects a port from 0 to 65535, got "${values.port}"`, START_USAGE);
   const host = values.host ?? '127.0.0.1';
+  applyHeapGrowth(parseHeapGrowth(values['heap-growth'], START_USAGE));
   const token = values.token ?? process.env['SLUICE_TOKEN'];
   const dataDir = resolve(values['data-dir'] ?? '.sluice');
 

@@ -132,6 +132,17 @@ test('a non-numeric --parallelism exits 2 naming the flag, with the usage text',
   assert.match(o.stderr, /Usage: sluice run <job\.ts> \[options\]/);
 });
 
+test('a --heap-growth outside 0..400 exits 2 naming the flag; a valid one runs the job', async (t) => {
+  for (const bad of ['-5', '401', '12.5', 'lots']) {
+    const o = await sluice(['run', 'jobs/wordcount.ts', `--heap-growth=${bad}`]);
+    assert.equal(o.code, 2, show(o));
+    assert.match(o.stderr, new RegExp(`--heap-growth expects a percent from 0 to 400 \\(0 = V8's default\\), got "${bad.replace('.', '\\.')}"`));
+  }
+  const output = join(await tempDir(t), 'counts');
+  const o = await sluice(['run', 'jobs/wordcount.ts', '--set', `output=${output}`, '--heap-growth', '0']);
+  assert.equal(o.code, 0, show(o));
+});
+
 test('a --set without "=" exits 2 naming the bad pair', async () => {
   const o = await sluice(['run', 'jobs/wordcount.ts', '--set', 'output']);
   assert.equal(o.code, 2, show(o));
