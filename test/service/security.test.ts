@@ -61,3 +61,10 @@ test('sluice start refuses a non-loopback address without a token (exit 2)', asy
   assert.equal(o.code, 2, show(o));
   assert.match(o.stderr, /refusing to listen on 0\.0\.0\.0 without a token.*--token/);
 });
+
+test('sluice start refuses a --heap-growth outside 0..400 (exit 2) before listening', async () => {
+  const o = await sluice(['start', '--heap-growth=-1', '--port', '0', '--data-dir', '/nonexistent/never-created']);
+  assert.equal(o.code, 2, show(o));
+  assert.match(o.stderr, /--heap-growth expects a percent from 0 to 400 \(0 = V8's default\), got "-1"/);
+  assert.match(o.stderr, /Usage: sluice start \[options\]/);
+});
