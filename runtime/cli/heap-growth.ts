@@ -5,8 +5,9 @@
 // and in-flight bulk requests longer than two young-generation GCs), so the old generation fills with dead records at
 // the pipeline's rate. V8's default growing factor (up to 4× the live set, tuned for pages and short scripts) then
 // lets RSS climb to several times the live data before a full GC; measured with bench/kafka-to-elasticsearch.ts,
-// 2M records into a slow Elasticsearch peaked at ~410 MiB RSS with V8's default and ~250 MiB with 30 %. The
-// price is more full GCs (mostly concurrent marking); 0 restores V8's own heuristics.
+// 2M records into a slow Elasticsearch peaked at 287 MiB RSS with V8's default and 188 MiB with 30 %. The price
+// is more full GCs: ~9 % of throughput on that job with large bulks, up to ~25 % with 1M keys of state (docs/cli.md,
+// "Memory"); 0 restores V8's own heuristics.
 //
 // `--heap-growing-percent` is one of the few V8 heap flags read at every GC rather than once at start-up, so
 // `v8.setFlagsFromString` takes effect in the running process (checked by test/runtime/cli/heap-growth.test.ts).

@@ -39,7 +39,7 @@ test('keyed counts are exactly once across failures in operators, between barrie
   const random = seededRandom(20261122);
   const target = new CollectTarget<Count>();
   // Failure points: record indexes where the map throws, and the first checkpoints past set progress marks whose
-  // pre-commit or store write fails (by progress, not by chance, so every run injects all seven).
+  // pre-commit or store write fails (by progress, not by chance, so a run cannot miss them all).
   const mapFailures = new Set([0.15, 0.4, 0.7].map((f) => Math.floor(f * RECORDS + random() * 5_000)));
   let preCommitFailures = 2;
   let storeFailures = 2;
