@@ -12,36 +12,22 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel, type Message } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { kafkaSource } from '../connectors/kafka/index.ts';
 import { defineJob } from '../runtime/api/index.ts';
 import { CheckpointStore } from '../runtime/checkpoint/index.ts';
 import { JobRunner } from '../runtime/runner/index.ts';
+import { fillBenchTopic } from './support/fill-topic.ts';
 import { discardSink } from './support/discard-sink.ts';
 import { emitFigure, median } from './support/figure.ts';
 import { spawnBrokerProcess } from './support/spawn-broker.ts';
-import { BENCH_USERS, benchEventValue, type BenchEvent } from './support/bench-events.ts';
+import { BENCH_USERS, type BenchEvent } from './support/bench-events.ts';
 
 const RECORDS = Number(process.argv[2] ?? 400_000);
 const PARTITIONS = 4;
 const RUNS = 3;
 
 const log = (text: string): void => void process.stderr.write(`[kafka-source-count] ${text}\n`);
-
-async function fill(kafka: Kafka, topic: string): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
-  const batches: Message[][] = [];
-  for (let start = 0; start < RECORDS; start += 1000) {
-    batches.push(Array.from({ length: Math.min(1000, RECORDS - start) }, (_, j) => ({ value: benchEventValue(start + j) })));
-  }
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < batches.length) await producer.send({ topic, messages: batches[next++]! });
-  };
-  await Promise.all([lane(), lane(), lane(), lane()]);
-  await producer.disconnect();
-}
 
 /** The hand-written loop: a fresh group, eachBatch, JSON.parse, Map count. */
 async function baseline(kafka: Kafka, topic: string): Promise<number> {
@@ -141,7 +127,7 @@ async function main(): Promise<void> {
   const topic = `bench-source-${randomUUID()}`;
   try {
     await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
-    await fill(kafka, topic);
+    await fillBenchTopic(kafka, topic, RECORDS);
     log(`${RECORDS} records in ${topic}`);
     const base: number[] = [];
     const sluice: number[] = [];

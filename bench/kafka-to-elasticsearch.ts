@@ -24,14 +24,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@elastic/elasticsearch';
-import { Kafka, logLevel, type Message } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { elasticsearchSink, type BulkOptions } from '../connectors/elasticsearch/index.ts';
 import { kafkaSource, type KafkaRecord } from '../connectors/kafka/index.ts';
 import { defineJob } from '../runtime/api/index.ts';
 import { CheckpointStore } from '../runtime/checkpoint/index.ts';
 import { JobRunner } from '../runtime/runner/index.ts';
+import { fillBenchTopic } from './support/fill-topic.ts';
 import { emitFigure, median } from './support/figure.ts';
-import { benchEventValue, type BenchEvent } from './support/bench-events.ts';
+import { type BenchEvent } from './support/bench-events.ts';
 
 const RECORDS = Number(process.argv[2] ?? 200_000);
 const RSS_RECORDS = Number(process.argv[3] ?? 2_000_000);
@@ -75,23 +76,6 @@ async function child<T>(script: string, args: string[]): Promise<{ info: T; stop
       await exited;
     },
   };
-}
-
-async function fill(kafka: Kafka, topic: string, records: number): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < records) {
-      const start = next;
-      next = Math.min(records, next + 1000);
-      const messages: Message[] = [];
-      for (let i = start; i < next; i++) messages.push({ value: benchEventValue(i) });
-      await producer.send({ topic, messages });
-    }
-  };
-  await Promise.all([lane(), lane(), lane(), lane()]);
-  await producer.disconnect();
 }
 
 async function countDocuments(node: string, index: string): Promise<number> {
@@ -256,7 +240,7 @@ async function main(): Promise<void> {
       try {
         const topic = `bench-es-${randomUUID()}`;
         await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
-        await fill(kafka, topic, RECORDS);
+        await fillBenchTopic(kafka, topic, RECORDS);
         log(`${RECORDS} records in ${topic}`);
         const base: number[] = [];
         const sluice: number[] = [];
@@ -282,7 +266,7 @@ async function main(): Promise<void> {
       try {
         const topic = `bench-es-rss-${randomUUID()}`;
         await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
-        await fill(kafka, topic, RSS_RECORDS);
+        await fillBenchTopic(kafka, topic, RSS_RECORDS);
         log(`${RSS_RECORDS} records in ${topic}; Elasticsearch delays every bulk by 200 ms`);
         for (const variant of RSS_VARIANTS) {
           const { rate, peakRss } = await sluiceRunProcess(brokers, slow.info.node, topic, RSS_RECORDS, variant);

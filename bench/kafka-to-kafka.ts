@@ -23,9 +23,10 @@ import { kafkaSink, kafkaSource, type KafkaSinkGuarantee } from '../connectors/k
 import { defineJob } from '../runtime/api/index.ts';
 import { CheckpointStore } from '../runtime/checkpoint/index.ts';
 import { JobRunner } from '../runtime/runner/index.ts';
+import { fillBenchTopic } from './support/fill-topic.ts';
 import { emitFigure, median } from './support/figure.ts';
 import { spawnBrokerProcess } from './support/spawn-broker.ts';
-import { benchEventValue, type BenchEvent } from './support/bench-events.ts';
+import { type BenchEvent } from './support/bench-events.ts';
 
 const RECORDS = Math.ceil(Number(process.argv[2] ?? 300_000) / 1_000) * 1_000;
 const PARTITIONS = 4;
@@ -44,21 +45,6 @@ function transform(e: BenchEvent): Enriched {
 }
 
 const log = (text: string): void => void process.stderr.write(`[kafka-to-kafka] ${text}\n`);
-
-async function fill(kafka: Kafka, topic: string): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < RECORDS) {
-      const start = next;
-      next += SEND_SIZE;
-      await producer.send({ topic, messages: Array.from({ length: Math.min(SEND_SIZE, RECORDS - start) }, (_, j) => ({ value: benchEventValue(start + j) })) });
-    }
-  };
-  await Promise.all([lane(), lane(), lane(), lane()]);
-  await producer.disconnect();
-}
 
 async function createTopic(admin: Admin, prefix: string): Promise<string> {
   const topic = `${prefix}-${randomUUID()}`;
@@ -198,7 +184,7 @@ async function main(): Promise<void> {
   await admin.connect();
   const input = await createTopic(admin, 'bench-k2k-in');
   try {
-    await fill(kafka, input);
+    await fillBenchTopic(kafka, input, RECORDS);
     log(`${RECORDS} records in ${input}`);
     const base: number[] = [];
     const atLeastOnce: number[] = [];
