@@ -1,5 +1,5 @@
 /** Kafka connectors. */
-export type { KafkaRecord, KafkaOrigin } from './kafka-record.ts';
+export type { KafkaRecord, KafkaOrigin, KafkaHeaders } from './kafka-record.ts';
 export { hasKafkaOrigin } from './kafka-record.ts';
 export { kafkaSplitOwner, kafkaSplitId } from './split-owner.ts';
 export { kafkaSource, KafkaSourceReader, KafkaSourceErrorCode } from './source/index.ts';

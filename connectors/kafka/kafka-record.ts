@@ -19,8 +19,14 @@ export interface KafkaRecord<V> {
   readonly value: V;
   /** Record timestamp in ms since the epoch (create time or log-append time, as the topic is configured). */
   readonly timestamp: number;
-  readonly headers: Readonly<Record<string, Buffer | undefined>>;
+  readonly headers: KafkaHeaders;
 }
+
+/**
+ * Record headers by key. A key that occurs once maps to its value; a key that repeats (Kafka allows it) maps to all
+ * its values in record order; a header sent without a value is `null`. The same shape kafkajs reports.
+ */
+export type KafkaHeaders = Readonly<Record<string, Buffer | Buffer[] | null>>;
 
 /** The part of a record that locates it in Kafka; enough for a `topic-partition-offset` document id. */
 export type KafkaOrigin = Pick<KafkaRecord<unknown>, 'topic' | 'partition' | 'offset'>;

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Kafka, Message } from 'kafkajs';
 import { SluiceError } from '../../../runtime/errors/index.ts';
+import { createKafkajsCluster } from '../kafkajs-cluster.ts';
 
 /**
  * The few kafkajs internals the exactly-once sink needs, typed here and nowhere else.
@@ -112,21 +113,14 @@ export interface ClusterHandle {
 
 /** A cluster made by `kafka`'s own factory, so brokers, ssl, sasl, timeouts and retries are the client's. */
 export function createCluster(kafka: Kafka): ClusterHandle {
-  const symbols = Object.getOwnPropertySymbols(kafka);
-  const factory = symbols.find((s) => s.description === 'private:Kafka:createCluster');
-  const retrySymbol = symbols.find((s) => s.description === 'private:Kafka:clusterRetry');
-  const holder = kafka as unknown as Record<symbol, unknown>;
-  const create = factory === undefined ? undefined : holder[factory];
-  if (typeof create !== 'function') {
-    throw new SluiceError('SLUICE_INTERNAL', 'kafkajs client has no cluster factory (expected kafkajs 2.2.4); install kafkajs@2.2.4');
-  }
-  const cluster = (create as (o: object) => InternalCluster).call(kafka, {
-    metadataMaxAge: 300_000,
-    allowAutoTopicCreation: true,
-    maxInFlightRequests: null,
-    instrumentationEmitter: null,
-  });
-  return { cluster, logger: kafka.logger() as unknown as KafkajsLogger, retry: retrySymbol === undefined ? undefined : holder[retrySymbol] };
+  const cluster = createKafkajsCluster<InternalCluster>(
+    kafka,
+    { metadataMaxAge: 300_000, allowAutoTopicCreation: true, maxInFlightRequests: null, instrumentationEmitter: null },
+    'the exactly-once Kafka sink',
+  );
+  const retrySymbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:clusterRetry');
+  const retry = retrySymbol === undefined ? undefined : (kafka as unknown as Record<symbol, unknown>)[retrySymbol];
+  return { cluster, logger: kafka.logger() as unknown as KafkajsLogger, retry };
 }
 
 /** kafkajs's transaction manager for `transactionalId` on `handle`'s cluster. */

@@ -1,4 +1,5 @@
 import type { Sink, SinkWriter, SourceReaderContext } from '../../../runtime/api/index.ts';
+import type { KafkaHeaders } from '../kafka-record.ts';
 
 /**
  * A record the Kafka source could not decode, as written to the dead-letter sink: where it came from, its raw bytes
@@ -13,7 +14,7 @@ export interface DeadLetter {
   /** The value exactly as stored in Kafka. */
   readonly value: Buffer | null;
   readonly timestamp: number;
-  readonly headers: Readonly<Record<string, Buffer | undefined>>;
+  readonly headers: KafkaHeaders;
   /** What the deserializer said, e.g. `Unexpected token } in JSON at position 7`. */
   readonly reason: string;
 }

@@ -1,22 +1,24 @@
-import { randomUUID } from 'node:crypto';
-import { Kafka, type Admin, type Batch } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { SourceReader, SourceReaderContext, SplitLag, SplitPosition } from '../../../runtime/api/index.ts';
 import { SluiceError } from '../../../runtime/errors/index.ts';
 import type { TimerHandle } from '../../../runtime/time/index.ts';
-import type { KafkaRecord } from '../kafka-record.ts';
+import type { KafkaHeaders, KafkaRecord } from '../kafka-record.ts';
 import { javaStringHash, kafkaSplitId, kafkaSplitOwner } from '../split-owner.ts';
-import { AssignedConsumer } from './assigned-consumer.ts';
 import { DeadLetterWriter, type DeadLetter } from './dead-letter.ts';
-import { deserializerFor, type RawKafkaRecord, type ValueDeserializer } from './deserializer.ts';
+import { deserializerFor, type ValueDeserializer } from './deserializer.ts';
 import { KafkaSourceErrorCode, wrapKafkaError } from './errors.ts';
 import { FetchBuffer, type FetchedChunk } from './fetch-buffer.ts';
-import { FetchTap } from './fetch-tap.ts';
+import type { FetchedPartition } from './fetch/fetch-response.ts';
+import type { InternalCluster } from './fetch/kafkajs-fetch.ts';
+import { RecordSetReader } from './fetch/record-set-reader.ts';
+import { SplitFetcher } from './fetch/split-fetcher.ts';
 import { GroupOffsetCommitter, type GroupOffsets } from './group-offset-committer.ts';
 import { createSourceKafkaClient } from './kafka-client.ts';
 import type { ResolvedKafkaSourceOptions, StartFrom } from './options.ts';
 import { fetchWatermarks, resolveStartOffsets } from './start-offsets.ts';
 import { fetchPartitionCounts } from './topic-metadata.ts';
-import { CommittedRecordFilter, type FetchedRecordInfo } from './transaction-filter.ts';
+import { createKafkajsCluster } from '../kafkajs-cluster.ts';
+import { CommittedRecordFilter } from './transaction-filter.ts';
 
 /** One owned partition. */
 interface SplitState {
@@ -27,23 +29,23 @@ interface SplitState {
   position: number;
   /** Next offset after what is in the buffer: where a (re)started consumer continues. */
   fetchedUpTo: number;
-  /** Last high watermark kafkajs reported for the partition. */
+  /** Last high watermark a fetch reported for the partition. */
   highWatermark: number;
 }
 
 /** Estimated heap bytes of a record beyond its key and value bytes (object, offset, headers object). */
 const RECORD_OVERHEAD_BYTES = 96;
-const EMPTY_HEADERS: Readonly<Record<string, Buffer | undefined>> = Object.freeze({});
-/** What built-in deserializers get as their (unused) record argument. */
-const NO_CONTEXT: RawKafkaRecord = Object.freeze({ topic: '', partition: -1, offset: -1, key: null, timestamp: 0, headers: EMPTY_HEADERS });
+const EMPTY_HEADERS: KafkaHeaders = Object.freeze({});
+/** kafkajs's ISOLATION_LEVEL.READ_COMMITTED, for the cluster's own ListOffsets requests. */
+const READ_COMMITTED = 1;
 
 /**
  * Reads the partitions one source subtask owns. See docs/connectors/kafka.md for the design; in short: the owned
- * splits are computed with {@link kafkaSplitOwner} from topic metadata the reader polls itself, an
- * {@link AssignedConsumer} fetches exactly those from exactly the checkpointed offsets, fetched batches are decoded
- * in kafkajs's `eachBatch` callback and pushed into a bounded {@link FetchBuffer} that the synchronous `poll()`
- * drains. With read_committed (the default) the reader drops records of aborted transactions itself
- * ({@link CommittedRecordFilter}); kafkajs's own filter is switched off ({@link FetchTap}).
+ * splits are computed with {@link kafkaSplitOwner} from topic metadata the reader polls itself, a
+ * {@link SplitFetcher} fetches exactly those from exactly the checkpointed offsets (no consumer group), each fetched
+ * partition is decoded in place by a {@link RecordSetReader} and pushed in chunks into a bounded {@link FetchBuffer}
+ * that the synchronous `poll()` drains. With read_committed (the default) the reader drops the batches of aborted
+ * transactions itself ({@link CommittedRecordFilter}).
  */
 export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   readonly #options: ResolvedKafkaSourceOptions<V>;
@@ -54,11 +56,11 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   readonly #buffer: FetchBuffer<KafkaRecord<V>>;
   readonly #splits = new Map<string, SplitState>();
   #kafka: Kafka | undefined;
-  /** Aborted-transaction lists of the consumer's read_committed fetches; undefined with `readUncommitted`. */
-  #fetchTap: FetchTap | undefined;
+  /** kafkajs's cluster of the client: metadata, leaders and the connections the fetcher sends on. */
+  #cluster: InternalCluster | undefined;
   #admin: Admin | undefined;
-  #consumer: AssignedConsumer | undefined;
-  /** Incremented on every consumer (re)start and on close: callbacks of an older consumer stop pushing. */
+  #fetcher: SplitFetcher | undefined;
+  /** Incremented on every fetcher (re)start and on close: callbacks of an older fetcher stop pushing. */
   #generation = 0;
   #deadLetters: DeadLetterWriter | undefined;
   #committer: GroupOffsetCommitter | undefined;
@@ -95,8 +97,11 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     const logger = this.#context.logger;
     const kafka = createSourceKafkaClient(o as ResolvedKafkaSourceOptions<unknown>, logger);
     this.#kafka = kafka;
-    // read_committed filtering is ours, not kafkajs's: see FetchTap and CommittedRecordFilter.
-    if (!o.readUncommitted) this.#fetchTap = FetchTap.install(kafka);
+    this.#cluster = createKafkajsCluster<InternalCluster>(
+      kafka,
+      { metadataMaxAge: 300_000, allowAutoTopicCreation: false, maxInFlightRequests: null, instrumentationEmitter: null, isolationLevel: READ_COMMITTED },
+      'the Kafka source',
+    );
     const policy = o.onDeserializationError;
     if (typeof policy === 'object') {
       this.#deadLetters = new DeadLetterWriter(policy.deadLetter, this.#context, this.#attempt);
@@ -106,7 +111,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       const admin = await this.#connectAdmin();
       this.#known = await fetchPartitionCounts(admin, o, true);
       await this.#addSplits(this.#ownedOf(this.#known), 'initial');
-      if (this.#splits.size > 0) await this.#startConsumer();
+      if (this.#splits.size > 0) await this.#startFetcher();
     } catch (err) {
       throw wrapKafkaError(err, `starting the source of job "${this.#context.job}"`, o.brokers);
     }
@@ -190,8 +195,9 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
         errors.push(err);
       }
     };
-    await attempt(() => this.#consumer?.stop());
-    this.#consumer = undefined;
+    await attempt(() => this.#fetcher?.stop());
+    this.#fetcher = undefined;
+    await attempt(() => this.#cluster?.disconnect());
     await attempt(() => this.#discovering);
     await attempt(() => this.#committer?.close());
     await attempt(() => this.#admin?.disconnect());
@@ -240,67 +246,64 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
 
   // ---- fetching -----------------------------------------------------------------------------------------------
 
-  async #startConsumer(): Promise<void> {
+  async #startFetcher(): Promise<void> {
     const o = this.#options;
     const generation = ++this.#generation;
-    const assignment = new Map<string, number[]>();
-    for (const split of this.#splits.values()) {
-      const partitions = assignment.get(split.topic) ?? [];
-      partitions.push(split.partition);
-      assignment.set(split.topic, partitions);
-    }
-    const consumer = new AssignedConsumer({
-      kafka: this.#kafka as Kafka,
-      // Private to this subtask and this consumer start: see AssignedConsumer for why.
-      groupId: `${this.#groupId}.reader.${this.#context.subtask}.${randomUUID().slice(0, 13)}`,
-      assignment,
+    const cluster = this.#cluster as InternalCluster;
+    await cluster.connect();
+    const fetcher = new SplitFetcher({
+      cluster,
+      splits: [...this.#splits.values()].map(({ topic, partition }) => ({ topic, partition })),
       nextOffset: (topic, partition) => this.#splits.get(kafkaSplitId(topic, partition))?.fetchedUpTo ?? 0,
-      onBatch: (batch, heartbeat) => this.#onBatch(batch, heartbeat, generation),
-      onCrash: (error) => {
+      awaitRoom: () => this.#awaitRoom(generation),
+      onPartition: (fetched) => this.#onPartition(fetched, generation),
+      onOffsetOutOfRange: (topic, partition) => this.#resetOutOfRange(topic, partition, generation),
+      onFailure: (error) => {
         if (generation === this.#generation && !this.#closed) this.#fail(wrapKafkaError(error, 'fetching records', o.brokers));
       },
-      sessionTimeoutMs: o.sessionTimeoutMs,
+      logger: this.#context.logger,
+      readCommitted: !o.readUncommitted,
       maxWaitMs: o.maxWaitMs,
       minBytes: o.minBytes,
       maxBytes: o.maxBytes,
       maxBytesPerPartition: o.maxBytesPerPartition,
-      readUncommitted: o.readUncommitted,
-      retry: { retries: o.retries, initialRetryTime: o.initialRetryTimeMs, maxRetryTime: o.maxRetryTimeMs },
+      retry: { retries: o.retries, initialRetryTimeMs: o.initialRetryTimeMs, maxRetryTimeMs: o.maxRetryTimeMs },
     });
-    this.#consumer = consumer;
-    await consumer.start();
+    this.#fetcher = fetcher;
+    fetcher.start();
   }
 
-  async #restartConsumer(): Promise<void> {
-    const old = this.#consumer;
-    this.#consumer = undefined;
+  async #restartFetcher(): Promise<void> {
+    const old = this.#fetcher;
+    this.#fetcher = undefined;
     this.#generation++;
-    // Unblocks an eachBatch of the old consumer waiting for room; it sees the new generation and returns.
+    // Unblocks a fetch loop of the old fetcher waiting for room; it sees the new generation and stops.
     this.#buffer.wakeAll();
     await old?.stop();
-    if (!this.#closed && this.#splits.size > 0) await this.#startConsumer();
+    if (!this.#closed && this.#splits.size > 0) await this.#startFetcher();
   }
 
   /**
-   * kafkajs's eachBatch: decodes the batch into chunks of at most `maxBatchRecords`, waiting for buffer room before
-   * each push (this wait is the backpressure on fetching). Records below the split's fetch position are dropped, so
-   * a batch kafkajs returns from an earlier offset (whole record batches, a rejoin) never duplicates anything.
+   * Decodes one fetched partition into chunks of at most `maxBatchRecords`, waiting for buffer room before each push
+   * (this wait is the backpressure on fetching). Records below the split's fetch position are dropped, so a fetch
+   * that returns whole record batches from an earlier offset never duplicates anything. The position moves to the end
+   * of every complete batch read, so batches emptied by compaction, aborted transactions and transaction markers are
+   * stepped over.
    */
-  async #onBatch(batch: Batch, heartbeat: () => Promise<void>, generation: number): Promise<void> {
-    const split = this.#splits.get(kafkaSplitId(batch.topic, batch.partition));
+  async #onPartition(fetched: FetchedPartition, generation: number): Promise<void> {
+    const split = this.#splits.get(kafkaSplitId(fetched.topic, fetched.partition));
     if (split === undefined || generation !== this.#generation) return;
-    const high = Number(batch.highWatermark);
-    if (high > split.highWatermark) split.highWatermark = high;
+    if (fetched.highWatermark > split.highWatermark) split.highWatermark = fetched.highWatermark;
+    if (fetched.records.length === 0) return;
     const { topic, partition } = split;
-    const maxRecords = this.#options.maxBatchRecords;
+    const o = this.#options;
+    const maxRecords = o.maxBatchRecords;
+    const format = o.format;
     const deserialize = this.#deserialize;
-    const custom = typeof this.#options.format === 'function';
-    const policy = this.#options.onDeserializationError;
-    // read_committed: every fetched record, control records included, filtered here (kafkajs's filter is wrong for
-    // interleaved transactions). read_uncommitted: kafkajs's list, which then only lacks the control records.
-    const tap = this.#fetchTap;
-    const committed = tap === undefined ? undefined : new CommittedRecordFilter(tap.abortedTransactionsOf(batch));
-    const messages = committed === undefined ? batch.messages : (batch as unknown as { messagesWithinOffset: Batch['messages'] }).messagesWithinOffset;
+    const policy = o.onDeserializationError;
+    const set = await RecordSetReader.open(fetched.records);
+    // read_committed: the broker listed the aborted transactions overlapping the fetch; filtered batch by batch.
+    const committed = o.readUncommitted ? undefined : new CommittedRecordFilter(fetched.abortedTransactions);
     let records: KafkaRecord<V>[] = [];
     let bytes = 0;
     let covered = -1;
@@ -308,7 +311,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     const flush = async (failure?: Error): Promise<boolean> => {
       const news = records.length > 0 || covered > split.fetchedUpTo || deadLetters.length > 0;
       if (!news && failure === undefined) return true;
-      if (!(await this.#awaitRoom(heartbeat, generation))) return false;
+      if (!(await this.#awaitRoom(generation))) return false;
       if (deadLetters.length > 0) {
         // Committed before the position passes the poison records: a checkpoint never covers an undelivered one.
         try {
@@ -328,60 +331,84 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       bytes = 0;
       return true;
     };
-    for (let i = 0; i < messages.length; i++) {
-      const message = messages[i] as Batch['messages'][number];
-      const offset = Number(message.offset);
-      if (committed !== undefined && !committed.isVisible(message as unknown as FetchedRecordInfo)) {
-        // Aborted records and transaction markers: the position moves past them, nothing is delivered.
-        if (offset >= split.fetchedUpTo) covered = offset + 1;
+    while (set.nextBatch()) {
+      const batchEnd = set.nextOffset;
+      // Every batch goes through the filter, in offset order: it tracks which producers are inside aborted transactions.
+      const visible = committed === undefined ? !set.isControlBatch : committed.isVisible(set, set.isControlBatch ? set.controlType() : undefined);
+      if (!visible || batchEnd <= split.fetchedUpTo) {
+        // Aborted batches and transaction markers: the position moves past them, nothing is delivered.
+        if (batchEnd > split.fetchedUpTo) covered = batchEnd;
         continue;
       }
-      if (offset < split.fetchedUpTo) continue;
-      const key = message.key;
-      const headers = (message.headers ?? EMPTY_HEADERS) as Readonly<Record<string, Buffer | undefined>>;
-      const timestamp = Number(message.timestamp);
-      let value: V;
-      try {
-        // Built-in formats look at the value only: no per-record context object for them (one allocation less per
-        // record on the hot path).
-        value = custom ? deserialize(message.value, { topic, partition, offset, key, timestamp, headers }) : deserialize(message.value, NO_CONTEXT);
-      } catch (err) {
-        const reason = (err as Error)?.message ?? String(err);
-        if (policy === 'fail') {
-          const failure = new SluiceError(
-            KafkaSourceErrorCode.deserialization,
-            `record ${topic}/${partition}/${offset} (topic/partition/offset) could not be deserialized as ${typeof this.#options.format === 'function' ? 'by the source\'s deserializer' : this.#options.format}: ${reason}. ` +
-              "Fix the producer, or set onDeserializationError to 'skip' or { deadLetter: sink } to set such records aside",
-            { cause: err },
-          );
-          if (await flush()) await flush(failure);
-          return;
+      while (set.nextRecord()) {
+        const offset = set.offset;
+        if (offset < split.fetchedUpTo) continue;
+        let value: V;
+        try {
+          // Built-in formats decode straight from the fetch buffer: no Buffer view, no context object per record.
+          value =
+            format === 'json'
+              ? (parseJson(set.valueString()) as V)
+              : format === 'string'
+                ? (set.valueString() as V)
+                : format === 'bytes'
+                  ? (set.value() as V)
+                  : deserialize(set.value(), { topic, partition, offset, key: set.key(), timestamp: set.timestamp, headers: this.#headersOf(set) });
+        } catch (err) {
+          const reason = (err as Error)?.message ?? String(err);
+          if (policy === 'fail') {
+            const failure = new SluiceError(
+              KafkaSourceErrorCode.deserialization,
+              `record ${topic}/${partition}/${offset} (topic/partition/offset) could not be deserialized as ${typeof format === 'function' ? 'by the source\'s deserializer' : format}: ${reason}. ` +
+                "Fix the producer, or set onDeserializationError to 'skip' or { deadLetter: sink } to set such records aside",
+              { cause: err },
+            );
+            if (await flush()) await flush(failure);
+            return;
+          }
+          covered = offset + 1;
+          if (policy !== 'skip') deadLetters.push({ topic, partition, offset, key: set.key(), value: set.value(), timestamp: set.timestamp, headers: this.#headersOf(set), reason });
+          continue;
         }
+        records.push({ topic, partition, offset, key: set.key(), value, timestamp: set.timestamp, headers: this.#headersOf(set) });
+        bytes += RECORD_OVERHEAD_BYTES + set.valueSize + set.keySize;
         covered = offset + 1;
-        if (policy !== 'skip') deadLetters.push({ topic, partition, offset, key, value: message.value, timestamp, headers, reason });
-        continue;
+        if (records.length >= maxRecords && !(await flush())) return;
       }
-      records.push({ topic, partition, offset, key, value, timestamp, headers });
-      bytes += RECORD_OVERHEAD_BYTES + (message.value?.length ?? 0) + (key?.length ?? 0);
-      covered = offset + 1;
-      if (records.length >= maxRecords && !(await flush())) return;
+      // Compaction may have removed the batch's last records: reading continues after the batch as written.
+      covered = Math.max(covered, batchEnd);
     }
     await flush();
   }
 
-  /** Waits for buffer room, heartbeating the private group meanwhile; false when this consumer is obsolete. */
-  async #awaitRoom(heartbeat: () => Promise<void>, generation: number): Promise<boolean> {
+  #headersOf(set: RecordSetReader): KafkaHeaders {
+    return set.headers(EMPTY_HEADERS);
+  }
+
+  /**
+   * The split's position is outside the partition's log: the records were deleted by retention (or the log was
+   * truncated). Continues from the earliest offset the partition still has, and says how many records were lost.
+   */
+  async #resetOutOfRange(topic: string, partition: number, generation: number): Promise<void> {
+    const split = this.#splits.get(kafkaSplitId(topic, partition));
+    if (split === undefined || generation !== this.#generation) return;
+    const watermarks = await fetchWatermarks(await this.#connectAdmin(), topic);
+    const low = watermarks.get(partition)?.low ?? 0;
+    if (generation !== this.#generation) return;
+    this.#context.logger.warn(
+      { topic, partition, position: split.fetchedUpTo, earliest: low },
+      split.fetchedUpTo < low
+        ? `Kafka partition ${topic}-${partition} no longer has offsets ${split.fetchedUpTo}–${low - 1} (deleted by retention); the source continues at ${low} and those ${low - split.fetchedUpTo} record(s) are not read`
+        : `Kafka partition ${topic}-${partition} has no offset ${split.fetchedUpTo} any more (the log was truncated or recreated); the source continues at its earliest offset ${low}`,
+    );
+    split.fetchedUpTo = low;
+  }
+
+  /** Waits for buffer room; false when this fetcher is obsolete. */
+  async #awaitRoom(generation: number): Promise<boolean> {
     while (!this.#buffer.hasRoom()) {
       if (generation !== this.#generation) return false;
-      let timer: TimerHandle | undefined;
-      await Promise.race([
-        this.#buffer.waitForRoom(),
-        new Promise<void>((resolve) => (timer = this.#context.clock.setTimeout(resolve, 1_000))),
-      ]);
-      if (timer !== undefined) this.#context.clock.clearTimeout(timer);
-      if (generation !== this.#generation) return false;
-      // A pipeline blocked for longer than the session timeout must not cost the group membership.
-      await heartbeat();
+      await this.#buffer.waitForRoom();
     }
     return generation === this.#generation;
   }
@@ -457,6 +484,11 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       changed = true;
       this.#context.logger.info({ added: [...owned].flatMap(([t, ps]) => ps.map((p) => kafkaSplitId(t, p))) }, 'Kafka source reads newly discovered partitions from the earliest offset');
     }
-    if (changed && !this.#closed) await this.#restartConsumer();
+    if (changed && !this.#closed) await this.#restartFetcher();
   }
+}
+
+/** JSON value of a record; a tombstone (null value) is null. */
+function parseJson(text: string | null): unknown {
+  return text === null ? null : JSON.parse(text);
 }

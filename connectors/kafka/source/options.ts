@@ -52,8 +52,6 @@ export interface KafkaSourceOptions<V> {
   readonly maxBatchRecords?: number;
   /** Read records of open and aborted transactions too. Default false (read committed). */
   readonly readUncommitted?: boolean;
-  /** Session timeout of the reader's private consumer group. Default 30 000 ms. */
-  readonly sessionTimeoutMs?: number;
 }
 
 /** Options after validation, with every default filled in. */
@@ -81,7 +79,6 @@ export interface ResolvedKafkaSourceOptions<V> {
   readonly bufferBytes: number;
   readonly maxBatchRecords: number;
   readonly readUncommitted: boolean;
-  readonly sessionTimeoutMs: number;
 }
 
 /** Kafka's topic name rule (kafka.common.internals.Topic): 1–249 of `[a-zA-Z0-9._-]`. */
@@ -151,7 +148,6 @@ export function resolveKafkaSourceOptions<V>(options: KafkaSourceOptions<V>): Re
     bufferBytes: int('bufferBytes', options.bufferBytes, 1024 * 1024, 1),
     maxBatchRecords: int('maxBatchRecords', options.maxBatchRecords, 1_000, 1),
     readUncommitted: options.readUncommitted ?? false,
-    sessionTimeoutMs: int('sessionTimeoutMs', options.sessionTimeoutMs, 30_000, 6_000),
   };
   if (typeof resolved.readUncommitted !== 'boolean') throw invalid('readUncommitted', 'a boolean', resolved.readUncommitted);
   return resolved;

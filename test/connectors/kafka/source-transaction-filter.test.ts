@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { CommittedRecordFilter, type AbortedTransaction, type FetchedRecordInfo } from '../../../connectors/kafka/source/transaction-filter.ts';
+import { CommittedRecordFilter, type AbortedTransaction } from '../../../connectors/kafka/source/transaction-filter.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 
 /**
@@ -61,7 +61,7 @@ class LogModel {
     const records = this.entries.slice(from, to).map((e, i) => toRecord(e, from + i));
     const aborted = this.#transactions()
       .aborted.filter((a) => a.last >= from && a.first < to)
-      .map((a) => ({ producerId: String(a.pid), firstOffset: String(a.first) }));
+      .map((a) => ({ producerId: a.pid, firstOffset: a.first }));
     return { records, aborted };
   }
 
@@ -87,34 +87,62 @@ class LogModel {
   }
 }
 
-/** A fetched record as kafkajs decodes it (the fields the filter reads, and the value). */
-type Fetched = FetchedRecordInfo & { readonly value: string | null };
+/**
+ * One log entry as fetched: a record batch of one record (each entry of the model is its own batch, which is how a
+ * producer that flushes every record writes), with what the filter reads and the value.
+ */
+interface Fetched {
+  readonly nextOffset: number;
+  readonly producerId: number;
+  readonly isTransactional: boolean;
+  readonly isControlBatch: boolean;
+  readonly marker: 'abort' | 'commit' | undefined;
+  readonly value: string | null;
+}
 
 function toRecord(e: Entry, offset: number): Fetched {
   const control = e.kind !== 'data';
   return {
-    offset: String(offset),
-    // Control record key: version 0, type 0 (ABORT) or 1 (COMMIT).
-    key: control ? Buffer.from([0, 0, 0, e.kind === 'commit' ? 1 : 0]) : Buffer.from(`k${offset}`),
+    nextOffset: offset + 1,
+    producerId: e.pid,
+    isTransactional: e.kind === 'data' ? e.txn : true,
+    isControlBatch: control,
+    marker: control ? e.kind : undefined,
     value: e.kind === 'data' ? e.value : null,
-    isControlRecord: control,
-    batchContext: { producerId: String(e.pid), inTransaction: e.kind === 'data' ? e.txn : true },
   };
 }
 
 function filtered(records: readonly Fetched[], aborted: readonly AbortedTransaction[]): string[] {
   const filter = new CommittedRecordFilter(aborted);
-  return records.filter((r) => filter.isVisible(r)).map((r) => r.value as string);
+  return records.filter((r) => filter.isVisible(r, r.marker)).map((r) => r.value as string);
+}
+
+/** A record as kafkajs 2.2.4 decodes it: the fields its filter reads. */
+interface KafkajsRecord {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: string | null;
+  readonly isControlRecord: boolean;
+  readonly batchContext: { readonly producerId: string; readonly inTransaction: boolean };
 }
 
 /** kafkajs 2.2.4's own filter, as `Batch` applies it (plus its removal of control records). */
 function kafkajsFiltered(records: readonly Fetched[], aborted: readonly AbortedTransaction[]): string[] {
   const filterAbortedMessages = createRequire(import.meta.url)('kafkajs/src/consumer/filterAbortedMessages.js') as (args: {
-    messages: readonly Fetched[];
-    abortedTransactions: readonly AbortedTransaction[];
-  }) => Fetched[];
-  return filterAbortedMessages({ messages: records, abortedTransactions: aborted })
-    .filter((r) => r.isControlRecord !== true)
+    messages: readonly KafkajsRecord[];
+    abortedTransactions: readonly { producerId: string; firstOffset: string }[];
+  }) => KafkajsRecord[];
+  const messages = records.map((r) => ({
+    offset: String(r.nextOffset - 1),
+    // Control record key: version 0, type 0 (ABORT) or 1 (COMMIT).
+    key: r.isControlBatch ? Buffer.from([0, 0, 0, r.marker === 'commit' ? 1 : 0]) : null,
+    value: r.value,
+    isControlRecord: r.isControlBatch,
+    batchContext: { producerId: String(r.producerId), inTransaction: r.isTransactional },
+  }));
+  const abortedTransactions = aborted.map((a) => ({ producerId: String(a.producerId), firstOffset: String(a.firstOffset) }));
+  return filterAbortedMessages({ messages, abortedTransactions })
+    .filter((r) => !r.isControlRecord)
     .map((r) => r.value as string);
 }
 
@@ -136,7 +164,7 @@ test('aborts listed in marker order (not by first offset): exactly the committed
   const { records, aborted } = log.fetch(0, log.lastStableOffset);
   assert.deepEqual(
     aborted.map((a) => a.producerId),
-    ['2', '1'],
+    [2, 1],
     'the broker lists the aborted transactions by marker offset',
   );
   assert.deepEqual(filtered(records, aborted), ['plain', 'p2-committed']);
@@ -172,9 +200,10 @@ test('control records are never visible; non-transactional records of a producer
   const { records, aborted } = log.fetch(0, log.lastStableOffset);
   assert.deepEqual(filtered(records, aborted), ['plain-same-producer']);
   const none = new CommittedRecordFilter(null);
-  assert.equal(none.isVisible(records[2] as FetchedRecordInfo), false, 'a marker without any aborted list');
-  const legacy = new CommittedRecordFilter(aborted);
-  assert.equal(legacy.isVisible({ offset: '0', key: null }), true, 'a pre-0.11 message (no record batch) is never transactional');
+  const marker = records[2] as Fetched;
+  assert.equal(none.isVisible(marker, marker.marker), false, 'a marker without any aborted list');
+  const plain = new CommittedRecordFilter(aborted);
+  assert.equal(plain.isVisible({ nextOffset: 1, producerId: -1, isTransactional: false, isControlBatch: false }), true, 'a batch of a producer without id');
 });
 
 test('random interleavings of 2–4 producers, every fetch window below the LSO: exactly the committed records in offset order', () => {

@@ -1,0 +1,192 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../../../runtime/logging/index.ts';
+import { isConnectionFailure } from '../errors.ts';
+import type { FetchedPartition } from './fetch-response.ts';
+import { fetchFromBroker, kafkaErrorFromCode, type InternalCluster } from './kafkajs-fetch.ts';
+
+/** One partition the fetcher reads. */
+export interface FetchedSplit {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface SplitFetcherOptions {
+  /** The reader's kafkajs cluster; the fetcher uses it and leaves it connected when it stops. */
+  readonly cluster: InternalCluster;
+  readonly splits: readonly FetchedSplit[];
+  /** Where each split's next fetch starts; asked before every fetch. */
+  readonly nextOffset: (topic: string, partition: number) => number;
+  /** Resolves when the reader's buffer has room (the backpressure on fetching); false when the fetcher is obsolete. */
+  readonly awaitRoom: () => Promise<boolean>;
+  /** Handles one fetched partition; the leader's next fetch waits for it. Must not throw for bad records. */
+  readonly onPartition: (fetched: FetchedPartition) => Promise<void>;
+  /** The split's position is outside the log (retention deleted it, or the log was truncated): reposition it. */
+  readonly onOffsetOutOfRange: (topic: string, partition: number) => Promise<void>;
+  /** The retry budget ran out, or an error that retrying cannot fix; the fetcher has stopped. */
+  readonly onFailure: (error: unknown) => void;
+  readonly logger: Logger;
+  readonly readCommitted: boolean;
+  readonly maxWaitMs: number;
+  readonly minBytes: number;
+  readonly maxBytes: number;
+  readonly maxBytesPerPartition: number;
+  readonly retry: { readonly retries: number; readonly initialRetryTimeMs: number; readonly maxRetryTimeMs: number };
+}
+
+/** Kafka errors of a partition that mean "ask the metadata again": the leader moved or is not known yet. */
+const STALE_METADATA = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'REPLICA_NOT_AVAILABLE',
+  'KAFKA_STORAGE_ERROR',
+  'FENCED_LEADER_EPOCH',
+  'UNKNOWN_LEADER_EPOCH',
+]);
+const OFFSET_OUT_OF_RANGE = 1;
+
+/**
+ * Fetches a fixed set of partitions from their leaders — the `assign()` + `seek()` kafkajs lacks, without any consumer
+ * group: one fetch loop per leader broker, each sending a Fetch for its partitions from `nextOffset()`, handing each
+ * partition's response to `onPartition` and waiting for buffer room before the next fetch.
+ *
+ * Failures: a connection error, a timeout or a stale-metadata partition error stops every loop, refreshes the
+ * metadata (leaders may have moved) and starts again after a backoff (`initialRetryTimeMs`, doubling up to
+ * `maxRetryTimeMs`, ±20 % jitter, like kafkajs's retrier). The first failure is logged once as a warning and the
+ * recovery once as info. After `retries` failures in a row, or on an error retrying cannot fix, `onFailure` is called
+ * and the fetcher stops; the job's restart strategy takes it from there.
+ */
+export class SplitFetcher {
+  readonly #o: SplitFetcherOptions;
+  readonly #stopping = new AbortController();
+  #supervisor: Promise<void> | undefined;
+  /** Set when a loop failed: the others stop after their fetch in flight and the leaders are planned again. */
+  #replan = false;
+
+  constructor(options: SplitFetcherOptions) {
+    this.#o = options;
+  }
+
+  /** Starts fetching; returns at once (failures arrive through `onFailure`). */
+  start(): void {
+    this.#supervisor ??= this.#supervise();
+  }
+
+  /** Stops fetching; resolves when no fetch is in flight any more (≤ `maxWaitMs` plus a round trip). */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await this.#supervisor;
+  }
+
+  get #running(): boolean {
+    return !this.#stopping.signal.aborted;
+  }
+
+  async #supervise(): Promise<void> {
+    const o = this.#o;
+    let failures = 0;
+    while (this.#running) {
+      try {
+        const leaders = await this.#planLeaders(failures > 0);
+        this.#replan = false;
+        const loops = [...leaders].map(([nodeId, splits]) =>
+          this.#fetchLoop(nodeId, splits, () => {
+            if (failures === 0) return;
+            o.logger.info({ attempts: failures }, `Kafka source fetches again after ${failures} failed attempt(s)`);
+            failures = 0;
+          }).catch((err: unknown) => {
+            this.#replan = true;
+            throw err;
+          }),
+        );
+        const failed = (await Promise.allSettled(loops)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed !== undefined) throw failed.reason;
+      } catch (err) {
+        if (!this.#running) return;
+        if (!isRetriable(err) || failures >= o.retry.retries) {
+          this.#stopping.abort();
+          o.onFailure(err);
+          return;
+        }
+        failures++;
+        if (failures === 1) {
+          o.logger.warn(
+            { err, retries: o.retry.retries },
+            `Kafka source could not fetch (${(err as Error)?.message ?? String(err)}); retrying up to ${o.retry.retries} time(s) with backoff`,
+          );
+        }
+        await sleep(backoffMs(failures, o.retry), undefined, { signal: this.#stopping.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Leader node → its splits, from fresh metadata when `refresh` (after a failure). */
+  async #planLeaders(refresh: boolean): Promise<Map<string, FetchedSplit[]>> {
+    const { cluster, splits } = this.#o;
+    const byTopic = new Map<string, number[]>();
+    for (const s of splits) byTopic.set(s.topic, [...(byTopic.get(s.topic) ?? []), s.partition]);
+    await cluster.addMultipleTargetTopics([...byTopic.keys()]);
+    if (refresh) await cluster.refreshMetadata();
+    const leaders = new Map<string, FetchedSplit[]>();
+    for (const [topic, partitions] of byTopic) {
+      const byLeader = cluster.findLeaderForPartitions(topic, partitions);
+      let found = 0;
+      for (const [nodeId, led] of Object.entries(byLeader)) {
+        if (Number(nodeId) < 0) continue;
+        found += led.length;
+        leaders.set(nodeId, [...(leaders.get(nodeId) ?? []), ...led.map((partition) => ({ topic, partition }))]);
+      }
+      if (found < partitions.length) throw retriable(`no leader known yet for some partitions of "${topic}"`);
+    }
+    return leaders;
+  }
+
+  async #fetchLoop(nodeId: string, splits: readonly FetchedSplit[], onSuccess: () => void): Promise<void> {
+    const o = this.#o;
+    const broker = await o.cluster.findBroker({ nodeId });
+    while (this.#running && !this.#replan) {
+      if (!(await o.awaitRoom()) || !this.#running) return;
+      const response = await fetchFromBroker(broker, {
+        readCommitted: o.readCommitted,
+        maxWaitMs: o.maxWaitMs,
+        minBytes: o.minBytes,
+        maxBytes: o.maxBytes,
+        partitions: splits.map(({ topic, partition }) => ({ topic, partition, fetchOffset: o.nextOffset(topic, partition), maxBytes: o.maxBytesPerPartition })),
+      });
+      if (!this.#running) return;
+      if (response.errorCode !== 0) throw kafkaErrorFromCode(response.errorCode);
+      let stale: Error | undefined;
+      for (const fetched of response.partitions) {
+        if (fetched.errorCode === 0) {
+          await o.onPartition(fetched);
+        } else if (fetched.errorCode === OFFSET_OUT_OF_RANGE) {
+          await o.onOffsetOutOfRange(fetched.topic, fetched.partition);
+        } else {
+          const error = kafkaErrorFromCode(fetched.errorCode);
+          if (!STALE_METADATA.has(error.type ?? '') && error.retriable !== true) throw error;
+          // The other partitions' records are still handed over; the leaders are planned again afterwards.
+          stale ??= Object.assign(new Error(`${fetched.topic}-${fetched.partition}: ${error.message}`, { cause: error }), { retriable: true });
+        }
+        if (!this.#running) return;
+      }
+      if (stale !== undefined) throw stale;
+      onSuccess();
+    }
+  }
+}
+
+function retriable(message: string): Error {
+  return Object.assign(new Error(message), { retriable: true });
+}
+
+function isRetriable(err: unknown): boolean {
+  if (isConnectionFailure(err)) return true;
+  const e = err as { retriable?: unknown; name?: unknown } | null;
+  return e?.retriable === true || e?.name === 'KafkaJSNumberOfRetriesExceeded' || e?.name === 'KafkaJSMetadataNotLoaded' || e?.name === 'KafkaJSTopicMetadataNotLoaded';
+}
+
+/** kafkajs's retry schedule: the initial time doubled per attempt, capped, with ±20 % jitter. */
+function backoffMs(attempt: number, retry: SplitFetcherOptions['retry']): number {
+  const base = Math.min(retry.maxRetryTimeMs, retry.initialRetryTimeMs * 2 ** (attempt - 1));
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
