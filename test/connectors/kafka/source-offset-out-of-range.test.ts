@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { collectSink, CollectTarget } from '../../../connectors/dev/index.ts';
+import { kafkaSource } from '../../../connectors/kafka/index.ts';
+import { defineJob } from '../../../runtime/api/index.ts';
+import { kafkaCluster } from '../../support/kafka-cluster.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../../support/wait-for.ts';
+import { checkpointsCompleted, produceNumbered, runUntil, type Numbered } from './source-test-support.ts';
+
+interface LogLine {
+  readonly level: number;
+  readonly msg: string;
+  readonly partition?: number;
+}
+
+const WARN = 40;
+
+test('a checkpointed position the log no longer has (topic recreated): the source warns once per partition and reads from the earliest offset', async (t) => {
+  const cluster = await kafkaCluster(t);
+  const name = cluster.uniqueName('out-of-range');
+  await cluster.createTopic({ partitions: 2, name });
+  const producer = await cluster.producer();
+  await produceNumbered(producer, name, 2, 0, 400);
+
+  const lines: LogLine[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+  const jobInto = (target: CollectTarget<number>) =>
+    defineJob({ name: 'source-out-of-range', parallelism: 1, checkpoints: { intervalMs: 100 }, restart: { type: 'none' } }, (env) => {
+      env
+        .source(kafkaSource<Numbered>({ brokers: cluster.brokers, topics: [name], format: 'json' }))
+        .uid('kafka')
+        .map((r) => r.value.i)
+        .sink(collectSink(target));
+    });
+  const dataDir = await tempDir(t);
+  const first = new CollectTarget<number>();
+  await runUntil({ job: jobInto(first), dataDir, logger }, async (runner) => {
+    await waitFor(() => first.records.length >= 400, { timeoutMs: 20_000, message: 'the first 400 records' });
+    await checkpointsCompleted(runner, 2);
+  });
+
+  // The checkpoint says 200 per partition; the recreated topic holds 30 per partition.
+  const admin = await cluster.admin();
+  await admin.deleteTopics({ topics: [name] });
+  await waitFor(
+    async () => {
+      try {
+        await cluster.createTopic({ partitions: 2, name });
+        return true;
+      } catch {
+        return false; // real Kafka deletes asynchronously: TOPIC_ALREADY_EXISTS until it is gone
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 500, message: 'the topic recreated' },
+  );
+  const fresh = await cluster.producer();
+  await produceNumbered(fresh, name, 2, 1_000, 1_060);
+
+  const second = new CollectTarget<number>();
+  await runUntil({ job: jobInto(second), dataDir, logger }, async (runner) => {
+    await waitFor(() => second.records.length >= 60, { timeoutMs: 20_000, message: 'the recreated topic read from its start' });
+    await checkpointsCompleted(runner, 2);
+  });
+  assert.deepEqual([...second.records].sort((a, b) => a - b), [...Array(60).keys()].map((i) => 1_000 + i));
+  const warnings = lines.filter((l) => l.level === WARN && /has no offset 200 any more/.test(l.msg));
+  assert.deepEqual(warnings.map((l) => l.partition).sort(), [0, 1], 'one warning per partition, naming the position');
+});
