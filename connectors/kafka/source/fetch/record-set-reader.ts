@@ -36,7 +36,8 @@ export class RecordSetReader {
   readonly #set: Buffer;
   /** Inflated records of compressed batches, by the batch's start in the set. */
   readonly #inflated: ReadonlyMap<number, Buffer>;
-  /** Start of the next batch in the set. */
+  /** Start of the current and of the next batch in the set. */
+  #batchAt = 0;
   #nextBatchAt = 0;
   /** Cursor in `#data` and end of the current batch's records there. */
   #pos = 0;
@@ -68,6 +69,7 @@ export class RecordSetReader {
   #valueEnd = -1;
   #headersStart = 0;
   #headerCount = 0;
+  #recordEnd = 0;
 
   private constructor(set: Buffer, inflated: ReadonlyMap<number, Buffer>) {
     this.#set = set;
@@ -81,10 +83,9 @@ export class RecordSetReader {
    */
   static async open(records: Buffer): Promise<RecordSetReader> {
     let inflated: Map<number, Buffer> | undefined;
-    for (let at = 0; at + BATCH_HEADER_BYTES <= records.length; ) {
-      const end = at + LOG_OVERHEAD_BYTES + records.readInt32BE(at + 8);
-      if (end > records.length) break;
-      checkMagic(records, at);
+    for (let at = 0; ; ) {
+      const end = completeBatchEnd(records, at);
+      if (end < 0) break;
       const compression = records.readInt16BE(at + 21) & COMPRESSION_MASK;
       if (compression !== 0 && records.readInt32BE(at + 57) > 0) {
         inflated ??= new Map();
@@ -102,12 +103,9 @@ export class RecordSetReader {
   nextBatch(): boolean {
     const set = this.#set;
     const at = this.#nextBatchAt;
-    if (at + BATCH_HEADER_BYTES > set.length) return false;
-    const batchLength = set.readInt32BE(at + 8);
-    const end = at + LOG_OVERHEAD_BYTES + batchLength;
-    if (end > set.length) return false;
-    if (batchLength < BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) throw corrupt(set, at, `batch length ${batchLength} is shorter than a batch header`);
-    checkMagic(set, at);
+    const end = completeBatchEnd(set, at);
+    if (end < 0) return false;
+    this.#batchAt = at;
     this.#nextBatchAt = end;
 
     const attributes = set.readInt16BE(at + 21);
@@ -138,10 +136,9 @@ export class RecordSetReader {
   nextRecord(): boolean {
     if (this.#recordsLeft <= 0) return false;
     this.#recordsLeft--;
-    const data = this.#data;
     const length = this.#varint();
     const recordEnd = this.#pos + length;
-    if (length < 0 || recordEnd > this.#end) throw corrupt(this.#set, this.#nextBatchAt, `a record of length ${length} overruns its batch`);
+    if (length < 0 || recordEnd > this.#end) throw corrupt(this.#set, this.#batchAt, `a record of length ${length} overruns its batch`);
     this.#pos++; // attributes: unused in format v2
     const timestampDelta = this.#varint();
     this.timestamp = this.#logAppendTime ? this.maxTimestamp : this.#baseTimestamp + timestampDelta;
@@ -162,10 +159,10 @@ export class RecordSetReader {
     }
     this.#headerCount = this.#varint();
     this.#headersStart = this.#pos;
-    if (this.#pos > recordEnd || this.#headerCount < 0) throw corrupt(this.#set, this.#nextBatchAt, `record at offset ${this.offset} overruns its length`);
+    if (this.#pos > recordEnd || this.#headerCount < 0) throw corrupt(this.#set, this.#batchAt, `record at offset ${this.offset} overruns its length`);
     // Headers are parsed only when asked for; the record's length says where the next one starts.
+    this.#recordEnd = recordEnd;
     this.#pos = recordEnd;
-    void data;
     return true;
   }
 
@@ -204,17 +201,26 @@ export class RecordSetReader {
     const data = this.#data;
     const saved = this.#pos;
     this.#pos = this.#headersStart;
+    const end = this.#recordEnd;
     const headers: Record<string, Buffer | Buffer[] | null> = {};
     for (let i = 0; i < this.#headerCount; i++) {
       const keyLength = this.#varint();
-      const key = data.toString('utf8', this.#pos, (this.#pos += Math.max(0, keyLength)));
+      const keyEnd = this.#pos + Math.max(0, keyLength);
+      if (keyEnd > end) throw corrupt(this.#set, this.#batchAt, `a header of the record at offset ${this.offset} overruns the record`);
+      const key = data.toString('utf8', this.#pos, keyEnd);
+      this.#pos = keyEnd;
       const valueLength = this.#varint();
+      if (this.#pos + Math.max(0, valueLength) > end) throw corrupt(this.#set, this.#batchAt, `a header of the record at offset ${this.offset} overruns the record`);
       const value = valueLength < 0 ? null : data.subarray(this.#pos, (this.#pos += valueLength));
-      const existing = headers[key];
-      if (existing === undefined) headers[key] = value;
-      else if (Array.isArray(existing)) existing.push(value as Buffer);
-      else headers[key] = [existing as Buffer, value as Buffer];
+      // Own properties only: a header named "constructor" or "__proto__" is a header like any other.
+      if (!Object.hasOwn(headers, key)) Object.defineProperty(headers, key, { value, enumerable: true, writable: true, configurable: true });
+      else {
+        const existing = headers[key];
+        if (Array.isArray(existing)) existing.push(value as Buffer);
+        else headers[key] = [existing as Buffer, value as Buffer];
+      }
     }
+    if (this.#pos > end) throw corrupt(this.#set, this.#batchAt, `the headers of the record at offset ${this.offset} overrun the record`);
     this.#pos = saved;
     return headers;
   }
@@ -244,7 +250,7 @@ export class RecordSetReader {
     let raw = byte & 0x7f;
     let shift = 7;
     do {
-      if (pos >= this.#end) throw corrupt(this.#set, this.#nextBatchAt, 'a varint overruns its batch');
+      if (pos >= this.#end) throw corrupt(this.#set, this.#batchAt, 'a varint overruns its batch');
       byte = data[pos++] as number;
       raw |= (byte & 0x7f) << shift;
       shift += 7;
@@ -256,7 +262,7 @@ export class RecordSetReader {
     let value = raw;
     let scale = 2 ** 28;
     do {
-      if (pos >= this.#end || scale > 2 ** 63) throw corrupt(this.#set, this.#nextBatchAt, 'a varint overruns its batch');
+      if (pos >= this.#end || scale > 2 ** 63) throw corrupt(this.#set, this.#batchAt, 'a varint overruns its batch');
       byte = data[pos++] as number;
       value += (byte & 0x7f) * scale;
       scale *= 128;
@@ -281,6 +287,21 @@ const COMPRESSION_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 /** A big-endian int64 as a number (exact up to 2^53; offsets, timestamps and producer ids stay far below). */
 function readInt64(data: Buffer, at: number): number {
   return data.readInt32BE(at) * 4_294_967_296 + data.readUInt32BE(at + 4);
+}
+
+/**
+ * End of the complete batch starting at `at`, or -1 when the set ends before it does (a batch cut by the fetch's byte
+ * limit, read again by the next fetch). Throws for a batch of another message format and for a length that cannot be
+ * a batch's.
+ */
+function completeBatchEnd(set: Buffer, at: number): number {
+  // The magic byte sits at the same place in every message format: read it as soon as it is there.
+  if (at + MAGIC_AT >= set.length) return -1;
+  checkMagic(set, at);
+  const batchLength = set.readInt32BE(at + 8);
+  if (batchLength < BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) throw corrupt(set, at, `batch length ${batchLength} is shorter than a batch header`);
+  const end = at + LOG_OVERHEAD_BYTES + batchLength;
+  return end > set.length ? -1 : end;
 }
 
 function checkMagic(set: Buffer, at: number): void {
