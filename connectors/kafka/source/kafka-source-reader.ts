@@ -97,11 +97,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     const logger = this.#context.logger;
     const kafka = createSourceKafkaClient(o as ResolvedKafkaSourceOptions<unknown>, logger);
     this.#kafka = kafka;
-    this.#cluster = createKafkajsCluster<InternalCluster>(
-      kafka,
-      { metadataMaxAge: 300_000, allowAutoTopicCreation: false, maxInFlightRequests: null, instrumentationEmitter: null, isolationLevel: READ_COMMITTED },
-      'the Kafka source',
-    );
+    this.#cluster = this.#createCluster();
     const policy = o.onDeserializationError;
     if (typeof policy === 'object') {
       this.#deadLetters = new DeadLetterWriter(policy.deadLetter, this.#context, this.#attempt);
@@ -246,6 +242,14 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
 
   // ---- fetching -----------------------------------------------------------------------------------------------
 
+  #createCluster(): InternalCluster {
+    return createKafkajsCluster<InternalCluster>(
+      this.#kafka as Kafka,
+      { metadataMaxAge: 300_000, allowAutoTopicCreation: false, maxInFlightRequests: null, instrumentationEmitter: null, isolationLevel: READ_COMMITTED },
+      'the Kafka source',
+    );
+  }
+
   async #startFetcher(): Promise<void> {
     const o = this.#options;
     const generation = ++this.#generation;
@@ -273,13 +277,18 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     fetcher.start();
   }
 
-  async #restartFetcher(): Promise<void> {
+  /** Restarts fetching with the current splits; `freshCluster` after a topic was deleted (see #discover). */
+  async #restartFetcher(freshCluster: boolean): Promise<void> {
     const old = this.#fetcher;
     this.#fetcher = undefined;
     this.#generation++;
     // Unblocks a fetch loop of the old fetcher waiting for room; it sees the new generation and stops.
     this.#buffer.wakeAll();
     await old?.stop();
+    if (freshCluster && !this.#closed) {
+      await this.#cluster?.disconnect().catch(() => undefined);
+      this.#cluster = this.#createCluster();
+    }
     if (!this.#closed && this.#splits.size > 0) await this.#startFetcher();
   }
 
@@ -474,7 +483,8 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       );
     }
     if (removedTopics.length > 0) {
-      // kafkajs keeps asking for metadata of every topic it was once asked about; a deleted one would fail those requests.
+      // kafkajs keeps asking for metadata of every topic it was once asked about; a deleted one would fail those
+      // requests. The admin is made again on demand, the fetcher's cluster on the restart below.
       await this.#admin?.disconnect().catch(() => undefined);
       this.#admin = undefined;
     }
@@ -484,7 +494,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       changed = true;
       this.#context.logger.info({ added: [...owned].flatMap(([t, ps]) => ps.map((p) => kafkaSplitId(t, p))) }, 'Kafka source reads newly discovered partitions from the earliest offset');
     }
-    if (changed && !this.#closed) await this.#restartFetcher();
+    if (changed && !this.#closed) await this.#restartFetcher(removedTopics.length > 0);
   }
 }
 
