@@ -16,7 +16,7 @@ export interface SplitFetcherOptions {
   readonly splits: readonly FetchedSplit[];
   /** Where each split's next fetch starts; asked before every fetch. */
   readonly nextOffset: (topic: string, partition: number) => number;
-  /** Resolves when the reader's buffer has room (the backpressure on fetching); false when the fetcher is obsolete. */
+  /** Resolves when the reader's buffer has room (the backpressure on fetching); false stops the fetcher for good. */
   readonly awaitRoom: () => Promise<boolean>;
   /** Handles one fetched partition; the leader's next fetch waits for it. Must not throw for bad records. */
   readonly onPartition: (fetched: FetchedPartition) => Promise<void>;
@@ -89,9 +89,13 @@ export class SplitFetcher {
       try {
         const leaders = await this.#planLeaders(failures > 0);
         this.#replan = false;
+        // Recovered once every leader has answered a fetch: one healthy broker must not hide another one that is down.
+        const answered = new Set<string>();
         const loops = [...leaders].map(([nodeId, splits]) =>
           this.#fetchLoop(nodeId, splits, () => {
-            if (failures === 0) return;
+            if (failures === 0 || answered.size === leaders.size) return;
+            answered.add(nodeId);
+            if (answered.size < leaders.size) return;
             o.logger.info({ attempts: failures }, `Kafka source fetches again after ${failures} failed attempt(s)`);
             failures = 0;
           }).catch((err: unknown) => {
@@ -145,7 +149,12 @@ export class SplitFetcher {
     const o = this.#o;
     const broker = await o.cluster.findBroker({ nodeId });
     while (this.#running && !this.#replan) {
-      if (!(await o.awaitRoom()) || !this.#running) return;
+      if (!(await o.awaitRoom())) {
+        // The reader moved on (a newer fetcher, or closing): this fetcher is done for good.
+        this.#stopping.abort();
+        return;
+      }
+      if (!this.#running) return;
       const response = await fetchFromBroker(broker, {
         readCommitted: o.readCommitted,
         maxWaitMs: o.maxWaitMs,
