@@ -2,6 +2,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { SourceReader, SourceReaderContext, SplitLag, SplitPosition } from '../../../runtime/api/index.ts';
 import { SluiceError } from '../../../runtime/errors/index.ts';
 import type { TimerHandle } from '../../../runtime/time/index.ts';
+import { createKafkajsCluster } from '../kafkajs-cluster.ts';
 import type { KafkaHeaders, KafkaRecord } from '../kafka-record.ts';
 import { javaStringHash, kafkaSplitId, kafkaSplitOwner } from '../split-owner.ts';
 import { DeadLetterWriter, type DeadLetter } from './dead-letter.ts';
@@ -17,7 +18,6 @@ import { createSourceKafkaClient } from './kafka-client.ts';
 import type { ResolvedKafkaSourceOptions, StartFrom } from './options.ts';
 import { fetchWatermarks, resolveStartOffsets } from './start-offsets.ts';
 import { fetchPartitionCounts } from './topic-metadata.ts';
-import { createKafkajsCluster } from '../kafkajs-cluster.ts';
 import { CommittedRecordFilter } from './transaction-filter.ts';
 
 /** One owned partition. */
@@ -36,7 +36,8 @@ interface SplitState {
 /** Estimated heap bytes of a record beyond its key and value bytes (object, offset, headers object). */
 const RECORD_OVERHEAD_BYTES = 96;
 const EMPTY_HEADERS: KafkaHeaders = Object.freeze({});
-/** kafkajs's ISOLATION_LEVEL.READ_COMMITTED, for the cluster's own ListOffsets requests. */
+/** kafkajs's ISOLATION_LEVEL values; the fetcher sets the level of its fetches itself, this is the cluster's default. */
+const READ_UNCOMMITTED = 0;
 const READ_COMMITTED = 1;
 
 /**
@@ -245,7 +246,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   #createCluster(): InternalCluster {
     return createKafkajsCluster<InternalCluster>(
       this.#kafka as Kafka,
-      { metadataMaxAge: 300_000, allowAutoTopicCreation: false, maxInFlightRequests: null, instrumentationEmitter: null, isolationLevel: READ_COMMITTED },
+      { metadataMaxAge: 300_000, allowAutoTopicCreation: false, maxInFlightRequests: null, instrumentationEmitter: null, isolationLevel: this.#options.readUncommitted ? READ_UNCOMMITTED : READ_COMMITTED },
       'the Kafka source',
     );
   }
