@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Message } from 'kafkajs';
 import { enrichOrder, parseOrder, type OrderWithTotal } from '../../../jobs/orders-enrich.ts';
 import { collectSink, CollectTarget } from '../../../connectors/dev/index.ts';
 import { kafkaSource } from '../../../connectors/kafka/index.ts';
@@ -15,6 +14,7 @@ import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
 import { readCommitted, SENTINEL } from '../../support/kafka-committed.ts';
 import { ORDERS_JOB_NAME, ordersJob } from './fixtures/orders-job.ts';
+import { assertPerKeyOrder, endOffsets, orderMessage, produceOrders, runUntil, settled } from './fixtures/orders-input.ts';
 import { withSinkFaults } from '../../support/faulty-sink.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -22,78 +22,14 @@ const CHILD_JOB = join(import.meta.dirname, 'fixtures', 'orders-job.ts');
 
 const ORDERS = 100_000;
 const PARTITIONS = 4;
-const CUSTOMERS = 997;
 /** Orders in the topic before the in-process phase with injected failures. */
 const BEFORE_FAULTS = 60_000;
 /** Orders produced, a send at a time, while the `sluice run` child runs; it is killed before the rest arrives. */
 const WHILE_CHILD_RUNS = 15_000;
-const CURRENCIES = [undefined, 'EUR', 'usd', ' GBP ', 'chf', 'SEK', 'JPY'] as const;
-
-function orderMessage(i: number): Message {
-  const customer = `c-${(i * 7919) % CUSTOMERS}`;
-  const currency = CURRENCIES[i % CURRENCIES.length];
-  const order = { orderId: `o-${i}`, customer, amount: ((i * 2_654_435_761) % 100_000) / 100, ...(currency === undefined ? {} : { currency }) };
-  // Keyed by customer: a customer's orders share a partition, so their order (and every running total) is fixed.
-  return { key: customer, value: JSON.stringify(order) };
-}
-
-/** Produces orders `[from, to)` in sends of 1,000 with four in flight. */
-async function produceOrders(cluster: KafkaCluster, topic: string, from: number, to: number): Promise<void> {
-  const producer = await cluster.producer();
-  let next = from;
-  const lane = async (): Promise<void> => {
-    while (next < to) {
-      const start = next;
-      next = Math.min(to, start + 1_000);
-      await producer.send({ topic, messages: Array.from({ length: next - start }, (_, j) => orderMessage(start + j)) });
-    }
-  };
-  await Promise.all([lane(), lane(), lane(), lane()]);
-}
-
-async function endOffsets(cluster: KafkaCluster, topic: string): Promise<Map<number, number>> {
-  const admin = await cluster.admin();
-  return new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
-}
-
-/** True when checkpoint `manifest` has read every record of `topic` below `ends`. */
-function covers(manifest: CheckpointManifest, topic: string, ends: ReadonlyMap<number, number>): boolean {
-  const positions = new Map((manifest.sourcePositions['orders'] ?? []).map((p) => [p.split, p.position]));
-  return [...ends].every(([partition, end]) => Number(positions.get(`${topic}-${partition}`) ?? 0) >= end);
-}
 
 /** Records of `topic` the checkpoint's source positions are past (offsets start at 0; the input has no markers). */
 function consumed(manifest: CheckpointManifest, topic: string): number {
   return (manifest.sourcePositions['orders'] ?? []).filter((p) => p.split.startsWith(`${topic}-`)).reduce((n, p) => n + Number(p.position), 0);
-}
-
-/**
- * Resolves once a checkpoint covering all of `ends` completed (while `ready()` holds) and `more` checkpoints after
- * it: by then the covering checkpoint's transactions are committed (a sink receives commit(n) before barrier n+1).
- */
-function settled(runner: JobRunner, topic: string, ends: ReadonlyMap<number, number>, ready: () => boolean = () => true, more = 2): Promise<number> {
-  return new Promise((resolve) => {
-    let coveredAt: number | undefined;
-    const subscription = runner.events.subscribe((e) => {
-      if (e.type !== 'checkpoint-completed') return;
-      if (coveredAt === undefined && ready() && covers(e.manifest, topic, ends)) coveredAt = e.manifest.id;
-      if (coveredAt !== undefined && e.manifest.id >= coveredAt + more) {
-        subscription.unsubscribe();
-        resolve(coveredAt);
-      }
-    });
-  });
-}
-
-/** Runs until `done` resolves, then cancels; a job that ends by itself first fails the test. */
-async function runUntil(runner: JobRunner, done: Promise<unknown>): Promise<void> {
-  const running = runner.run();
-  try {
-    await Promise.race([done, running.then((outcome) => Promise.reject(new Error(`the job ended (${outcome}) before its output settled`)))]);
-  } finally {
-    runner.cancel('test phase over');
-  }
-  assert.equal(await running, 'cancelled');
 }
 
 /** `sluice run` of the fixture job as a child process; tracks the checkpoints it completes from its log. */
@@ -288,6 +224,7 @@ test(
     assert.equal(committed.length, ORDERS);
     assert.deepEqual(wrong.slice(0, 5), [], `every output record equals the failure-free one (${wrong.length} differ)`);
     assert.deepEqual(finalTotals, totals, 'final totals per customer equal the totals computed from the input');
+    assertPerKeyOrder(committed);
     assert.ok(aborted.length > 0, 'failed attempts left aborted records behind (which only read_committed hides)');
 
     // The same committed view through Sluice's own read_committed source (it filters aborted records itself).
