@@ -9,7 +9,8 @@
  * second; output becomes visible when the checkpoint that covers it completes).
  *
  * An order that is not valid JSON or breaks the shape (no customer, negative amount, unknown currency, ...) is not
- * dropped: it goes to `orders-dead-letters` with its topic, partition, offset and the reason.
+ * dropped: it goes to `orders-dead-letters` with its topic, partition, offset and the reason, exactly once as well
+ * (the dead letters are written in transactions committed with the same checkpoints).
  *
  * Try it against the devstack (three terminals):
  *
@@ -161,7 +162,11 @@ export const runningTotals: KeyedProcessFunction<EnrichedOrder, string, OrderWit
   },
 };
 
-/** The input: JSON orders, bad ones to the dead-letter topic (at-least-once: a replay may repeat a dead letter). */
+/**
+ * The input: JSON orders, bad ones to the dead-letter topic. Exactly-once: the dead letters of a checkpoint's input
+ * are committed with that checkpoint (their own transactional ids, `<txnPrefix>-dead-letters-…`), so a replay after a
+ * failure does not repeat them.
+ */
 export function ordersSource(settings: OrdersEnrichSettings): Source<KafkaRecord<Order>> {
   return kafkaSource<Order>({
     brokers: settings.brokers,
@@ -174,6 +179,8 @@ export function ordersSource(settings: OrdersEnrichSettings): Source<KafkaRecord
         topic: settings.deadLetters,
         key: (d) => d.key,
         serializer: deadLetterJson,
+        guarantee: 'exactly-once',
+        transactionalIdPrefix: `${settings.transactionalIdPrefix}-dead-letters`,
       }),
     },
   });

@@ -30,6 +30,15 @@ export interface SourceReaderContext {
    * then `undefined`, but operator state is still restored.
    */
   readonly startOverride?: 'earliest' | 'latest';
+  /** True when the job takes checkpoints: {@link SourceReader.snapshotState} is then called on every barrier. */
+  readonly checkpointing: boolean;
+  /** The job's checkpoint and restart timing, when it checkpoints (see {@link SinkWriterContext.checkpointTiming}). */
+  readonly checkpointTiming?: CheckpointTiming;
+  /**
+   * What {@link SourceReader.snapshotState} returned in the restored checkpoint, one entry per old subtask that
+   * returned something (rescaling may change their number), or `undefined` on a fresh start.
+   */
+  readonly restoredState: readonly unknown[] | undefined;
   readonly logger: Logger;
   readonly clock: Clock;
   /** Aborted when the attempt stops (failure, cancel, rescale). */
@@ -76,7 +85,16 @@ export interface SourceReader<T> {
   positions(): SplitPosition[];
   /** Lag of every owned split, for status and metrics; absent when the source cannot tell. */
   lag?(): SplitLag[];
-  /** The checkpoint that recorded these positions is durable (Kafka: commit offsets for lag tooling). */
+  /**
+   * Called on barrier `checkpointId` right after {@link positions}: state the reader keeps besides its positions
+   * (msgpack-serialisable), stored in that checkpoint and handed back as `restoredState`. The Kafka source keeps its
+   * dead-letter sink's pre-committed transactions here. Return `undefined` for nothing.
+   */
+  snapshotState?(checkpointId: number): Promise<unknown>;
+  /**
+   * The checkpoint that recorded these positions is durable (Kafka: commit offsets for lag tooling, commit the dead
+   * letters' transaction).
+   */
   notifyCheckpointComplete?(checkpointId: number): Promise<void>;
   /** Pauses fetching beyond what is buffered (backpressure is otherwise implicit: an unpolled buffer stays full). */
   close(): Promise<void>;
@@ -128,6 +146,11 @@ export interface SinkWriterContext {
    * failed attempt left open.
    */
   readonly restoredState: readonly unknown[] | undefined;
+  /**
+   * `dead-letters` when the writer takes a source's dead letters rather than the job's output. Sinks that derive
+   * names from the job (the exactly-once Kafka sink's transactional ids) keep the two apart by it.
+   */
+  readonly role?: 'output' | 'dead-letters';
   readonly logger: Logger;
   readonly clock: Clock;
   readonly signal: AbortSignal;

@@ -2,6 +2,7 @@ import type { SplitPosition } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
+import { packValue } from '../serde/index.ts';
 import type { ChannelEvent } from './channel.ts';
 import type { InputGate } from './input-gate.ts';
 import type { ChainedOperator, Downstream, OperatorSnapshot } from './operators/chained-operator.ts';
@@ -205,7 +206,11 @@ export class Subtask {
     const operators: Array<{ uid: string; snapshot: OperatorSnapshot }> = [];
     let source: SubtaskAck['source'];
     if (sourceUid !== undefined) {
-      source = { uid: sourceUid, positions: (this.#options.input as SourceInput<unknown>).reader.positions() };
+      const reader = (this.#options.input as SourceInput<unknown>).reader;
+      source = { uid: sourceUid, positions: reader.positions() };
+      // Taken before the barrier moves on, like the positions: nothing is polled in between.
+      const state = await reader.snapshotState?.(checkpointId);
+      if (state !== undefined) operators.push({ uid: sourceUid, snapshot: { operator: packValue(state) } });
     }
     for (const op of chain) {
       const snapshot = await op.snapshot(checkpointId);

@@ -63,7 +63,7 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
   constructor(options: ResolvedKafkaSinkOptions<T>, context: SinkWriterContext) {
     this.#options = options;
     this.#context = context;
-    this.#prefix = options.transactionalIdPrefix ?? defaultPrefix(context.job);
+    this.#prefix = options.transactionalIdPrefix ?? defaultPrefix(context.job, context.role);
   }
 
   async start(): Promise<void> {
@@ -219,8 +219,9 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
 const CLOSE_DEADLINE_MS = 5_000;
 
 /** Default transactional id prefix: the job name (documented; set the option when two sinks or jobs would share it). */
-function defaultPrefix(job: string): string {
-  return `sluice-${job}`;
+/** `sluice-<job>`; a source's dead-letter sink gets `sluice-<job>-dead-letters`, so the two never share an id. */
+function defaultPrefix(job: string, role: SinkWriterContext['role']): string {
+  return role === 'dead-letters' ? `sluice-${job}-dead-letters` : `sluice-${job}`;
 }
 
 function parseRestored(states: readonly unknown[] | undefined, job: string): ExactlyOnceSinkState[] {

@@ -1,4 +1,5 @@
 import type { Sink, SinkWriter, SourceReaderContext } from '../../../runtime/api/index.ts';
+import { SluiceError } from '../../../runtime/errors/index.ts';
 import type { KafkaHeaders } from '../kafka-record.ts';
 
 /**
@@ -19,14 +20,24 @@ export interface DeadLetter {
   readonly reason: string;
 }
 
+/** What the source reader stores in a checkpoint for its dead letters: the dead-letter writer's pre-commit state. */
+export interface DeadLetterSnapshot {
+  readonly deadLetters: unknown;
+}
+
 /**
- * Drives a dead-letter {@link Sink}'s writer from inside the source reader. The reader calls {@link deliver} with
- * the dead letters of a chunk *before* that chunk's position advance is handed to the pipeline, and `deliver` runs
- * the writer's whole two-phase protocol (`write`, `preCommit`, `commit`) under a private sequence number. So by the
- * time a checkpoint records a position past a poison record, its dead letter is committed in the sink: dead letters
- * are never lost. They are at-least-once: a failure between `deliver` and the next completed checkpoint replays the
- * poison record and writes its dead letter again (same topic/partition/offset). The writer is not part of the job's
- * checkpoints (its state is committed immediately, so there is nothing to restore).
+ * Drives a dead-letter {@link Sink}'s writer from inside the source reader, in one of two ways:
+ *
+ * - **With checkpoints** (`checkpointed`): the writer takes part in the job's checkpoints like a sink. The reader
+ *   writes a chunk's dead letters when `poll()` hands that chunk's position advance out ({@link write}), so the
+ *   dead letters before barrier `n` are exactly those of the records checkpoint `n` is past. On the barrier the
+ *   reader pre-commits them ({@link preCommit}, its state goes into checkpoint `n`), and commits them when checkpoint
+ *   `n` completes ({@link commit}); a restore hands the writer the state back, so it re-commits or aborts what the
+ *   failed attempt left. With an exactly-once sink (Kafka transactions) dead letters are then exactly-once: a replay
+ *   after a failure rewrites only those of aborted transactions. With an at-least-once sink they are flushed on the
+ *   barrier: never lost, possibly repeated.
+ * - **Without checkpoints**: {@link deliver} runs the writer's whole two-phase protocol under a private sequence
+ *   number before the reader hands the chunk out. Nothing is restored in such a job, so that is the most it can do.
  */
 export class DeadLetterWriter {
   readonly #sink: Sink<DeadLetter>;
@@ -34,7 +45,7 @@ export class DeadLetterWriter {
   readonly #attempt: number;
   #writer: SinkWriter<DeadLetter> | undefined;
   #sequence = 0;
-  /** Dead letters committed so far (for tests and metrics). */
+  /** Dead letters handed to the writer so far (for tests and metrics). */
   delivered = 0;
 
   constructor(sink: Sink<DeadLetter>, context: SourceReaderContext, attempt: number) {
@@ -43,16 +54,23 @@ export class DeadLetterWriter {
     this.#attempt = attempt;
   }
 
+  /** True when the job checkpoints: use {@link write}/{@link preCommit}/{@link commit}, not {@link deliver}. */
+  get checkpointed(): boolean {
+    return this.#context.checkpointing;
+  }
+
   async start(): Promise<void> {
-    const { job, subtask, parallelism, logger, clock, signal } = this.#context;
+    const { job, subtask, parallelism, logger, clock, signal, checkpointTiming, restoredState } = this.#context;
     this.#writer = this.#sink.createWriter({
       job,
       subtask,
       parallelism,
       attempt: this.#attempt,
-      // The writer commits on our commit() calls, never on finish().
+      // Without job checkpoints the writer still commits on our commit() calls (deliver), never on finish().
       checkpointing: true,
-      restoredState: undefined,
+      ...(checkpointTiming === undefined ? {} : { checkpointTiming }),
+      restoredState: restoredWriterStates(restoredState),
+      role: 'dead-letters',
       logger: logger.child({ deadLetters: this.#sink.name }),
       clock,
       signal,
@@ -60,7 +78,25 @@ export class DeadLetterWriter {
     await this.#writer.start();
   }
 
-  /** Writes and commits `letters`; resolves once the sink has committed them. */
+  /** Checkpointed: hands `letters` to the writer; a promise means "wait before writing more" (backpressure). */
+  write(letters: readonly DeadLetter[]): void | Promise<void> {
+    const writer = this.#opened();
+    this.delivered += letters.length;
+    return writer.write(letters);
+  }
+
+  /** Checkpointed: on barrier `checkpointId`; what it returns goes into the checkpoint. */
+  async preCommit(checkpointId: number): Promise<DeadLetterSnapshot | undefined> {
+    const state = await this.#opened().preCommit(checkpointId);
+    return state === undefined ? undefined : { deadLetters: state };
+  }
+
+  /** Checkpointed: checkpoint `checkpointId` is durable. */
+  async commit(checkpointId: number): Promise<void> {
+    await this.#opened().commit(checkpointId);
+  }
+
+  /** Without checkpoints: writes and commits `letters`; resolves once the sink has committed them. */
   async deliver(letters: readonly DeadLetter[]): Promise<void> {
     const writer = this.#writer;
     if (writer === undefined || letters.length === 0) return;
@@ -76,4 +112,18 @@ export class DeadLetterWriter {
     this.#writer = undefined;
     await writer?.close(outcome);
   }
+
+  #opened(): SinkWriter<DeadLetter> {
+    if (this.#writer === undefined) throw new SluiceError('SLUICE_INTERNAL', 'the dead-letter writer is used before start() or after close()');
+    return this.#writer;
+  }
+}
+
+/** The writer states inside the reader states a checkpoint kept (one per old subtask that had some). */
+function restoredWriterStates(states: readonly unknown[] | undefined): readonly unknown[] | undefined {
+  if (states === undefined) return undefined;
+  const writerStates = states
+    .filter((s): s is DeadLetterSnapshot => typeof s === 'object' && s !== null && 'deadLetters' in s)
+    .map((s) => s.deadLetters);
+  return writerStates.length === 0 ? undefined : writerStates;
 }

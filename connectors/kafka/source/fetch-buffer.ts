@@ -1,3 +1,4 @@
+import type { DeadLetter } from './dead-letter.ts';
 /**
  * One unit of the buffer: records of one split in offset order, and the split's position once they are handed out.
  * `records` may be empty when every record of the chunk was skipped (poison records under `skip`/dead letters): the
@@ -11,6 +12,8 @@ export interface FetchedChunk<T> {
   readonly next: number;
   readonly bytes: number;
   readonly failure?: Error;
+  /** Dead letters of records this chunk skipped, written when the chunk is handed out (checkpointed jobs). */
+  readonly deadLetters?: readonly DeadLetter[];
 }
 
 /**

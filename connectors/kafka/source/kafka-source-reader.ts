@@ -64,6 +64,8 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   /** Incremented on every fetcher (re)start and on close: callbacks of an older fetcher stop pushing. */
   #generation = 0;
   #deadLetters: DeadLetterWriter | undefined;
+  /** A dead-letter write still taking its batch (backpressure): nothing more is handed out until it resolves. */
+  #deadLetterWrite: Promise<void> | undefined;
   #committer: GroupOffsetCommitter | undefined;
   /** Partition counts as of the last discovery. */
   #known = new Map<string, number>();
@@ -126,6 +128,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
 
   poll(): readonly KafkaRecord<V>[] | null {
     if (this.#failure !== undefined) throw this.#failure;
+    if (this.#deadLetterWrite !== undefined) return null;
     for (;;) {
       const chunk = this.#buffer.shift();
       if (chunk === undefined) return null;
@@ -137,12 +140,41 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       // A chunk of a split dropped since (its topic was deleted) is discarded.
       if (split === undefined) continue;
       split.position = chunk.next;
+      if (chunk.deadLetters !== undefined) this.#writeDeadLetters(chunk.deadLetters, split.id);
       if (chunk.records.length > 0) return chunk.records;
+      if (this.#deadLetterWrite !== undefined) return null;
     }
+  }
+
+  /**
+   * Checkpointed dead letters go to their writer as their position advance is handed out, so those before barrier
+   * `n` are exactly those of the records checkpoint `n` is past (see DeadLetterWriter).
+   */
+  #writeDeadLetters(letters: readonly DeadLetter[], split: string): void {
+    const failed = (err: unknown): SluiceError =>
+      new SluiceError(KafkaSourceErrorCode.deadLetter, `the dead-letter sink failed to take ${letters.length} record(s) of ${split}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    let pending: void | Promise<void>;
+    try {
+      pending = (this.#deadLetters as DeadLetterWriter).write(letters);
+    } catch (err) {
+      this.#failure = failed(err);
+      throw this.#failure;
+    }
+    if (pending === undefined) return;
+    this.#deadLetterWrite = pending.then(
+      () => {
+        this.#deadLetterWrite = undefined;
+      },
+      (err: unknown) => {
+        this.#deadLetterWrite = undefined;
+        this.#fail(failed(err));
+      },
+    );
   }
 
   available(): Promise<void> {
     if (this.#failure !== undefined) return Promise.resolve();
+    if (this.#deadLetterWrite !== undefined) return this.#deadLetterWrite;
     return this.#buffer.available();
   }
 
@@ -158,7 +190,26 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     return [...this.#splits.values()].map((s) => ({ split: s.id, lag: Math.max(0, s.highWatermark - s.position) }));
   }
 
-  async notifyCheckpointComplete(): Promise<void> {
+  /** The dead-letter writer's pre-commit: the dead letters of everything handed out before this barrier. */
+  async snapshotState(checkpointId: number): Promise<unknown> {
+    const deadLetters = this.#deadLetters;
+    if (deadLetters === undefined || !deadLetters.checkpointed) return undefined;
+    await this.#deadLetterWrite;
+    try {
+      return await deadLetters.preCommit(checkpointId);
+    } catch (err) {
+      throw new SluiceError(KafkaSourceErrorCode.deadLetter, `the dead-letter sink failed to pre-commit checkpoint ${checkpointId}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    }
+  }
+
+  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    if (this.#deadLetters?.checkpointed === true) {
+      try {
+        await this.#deadLetters.commit(checkpointId);
+      } catch (err) {
+        throw new SluiceError(KafkaSourceErrorCode.deadLetter, `the dead-letter sink failed to commit checkpoint ${checkpointId}: ${(err as Error)?.message ?? String(err)}; the job restarts and commits it from the checkpoint`, { cause: err, retriable: true });
+      }
+    }
     const positions = this.#barrierPositions;
     this.#barrierPositions = undefined;
     if (positions === undefined || this.#committer === undefined) return;
@@ -322,7 +373,12 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       const news = records.length > 0 || covered > split.fetchedUpTo || deadLetters.length > 0;
       if (!news && failure === undefined) return true;
       if (!(await this.#awaitRoom(generation))) return false;
-      if (deadLetters.length > 0) {
+      let chunkLetters: DeadLetter[] | undefined;
+      if (deadLetters.length > 0 && this.#deadLetters?.checkpointed === true) {
+        // Travel with the chunk: written when poll() hands its position out (see #writeDeadLetters).
+        chunkLetters = deadLetters;
+        deadLetters = [];
+      } else if (deadLetters.length > 0) {
         // Committed before the position passes the poison records: a checkpoint never covers an undelivered one.
         try {
           await this.#deadLetters?.deliver(deadLetters);
@@ -335,7 +391,14 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       }
       // A failure chunk does not advance the position: the poison record stays unread.
       const next = failure === undefined ? Math.max(covered, split.fetchedUpTo) : split.fetchedUpTo;
-      this.#buffer.push({ split: split.id, records, next, bytes, ...(failure === undefined ? {} : { failure }) } satisfies FetchedChunk<KafkaRecord<V>>);
+      this.#buffer.push({
+        split: split.id,
+        records,
+        next,
+        bytes,
+        ...(failure === undefined ? {} : { failure }),
+        ...(chunkLetters === undefined ? {} : { deadLetters: chunkLetters }),
+      } satisfies FetchedChunk<KafkaRecord<V>>);
       split.fetchedUpTo = next;
       records = [];
       bytes = 0;

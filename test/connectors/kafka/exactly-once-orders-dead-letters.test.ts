@@ -9,6 +9,9 @@ import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
 import { readCommitted } from '../../support/kafka-committed.ts';
 import { ordersJob } from './fixtures/orders-job.ts';
+import { assertPerKeyOrder, endOffsets, runUntil, settled } from './fixtures/orders-input.ts';
+import { assertOnlyInjectedFailures, failedAttempts } from '../../support/injected-failures.ts';
+import { withSinkFaults } from '../../support/faulty-sink.ts';
 
 /** Bad orders and the words their dead letter's reason must contain. */
 const BAD_ORDERS: ReadonlyArray<readonly [string | null, RegExp]> = [
@@ -95,3 +98,105 @@ test('bad orders go to the dead-letter topic with topic, partition, offset and r
   for (const o of good) expected.set(o.customer, (expected.get(o.customer) ?? 0) + o.amount * 100);
   assert.deepEqual(last, expected, 'totals per customer count only the good orders');
 });
+
+/** Order `i` of the failure test: every 23rd one is bad (a different kind each time), keyed so it has its own key. */
+function mixedOrder(i: number): { key: string; value: string | null } {
+  if (i % 23 === 5) {
+    const [value] = BAD_ORDERS[Math.floor(i / 23) % BAD_ORDERS.length] as readonly [string | null, RegExp];
+    return { key: `bad-${i}`, value };
+  }
+  return { key: `c-${i % 101}`, value: JSON.stringify({ orderId: `o-${i}`, customer: `c-${i % 101}`, amount: i % 500 }) };
+}
+
+test(
+  'dead letters are exactly-once with the job: seeded failures and a restore at another parallelism commit each bad order once',
+  { timeout: 240_000 },
+  async (t) => {
+    const cluster = await kafkaCluster(t);
+    const input = await cluster.createTopic({ partitions: 4, prefix: 'orders' });
+    const output = await cluster.createTopic({ partitions: 2, prefix: 'orders-enriched' });
+    const deadLetters = await cluster.createTopic({ partitions: 2, prefix: 'orders-dead-letters' });
+    const params = new JobParams([
+      ['brokers', cluster.brokers.join(',')],
+      ['input', input],
+      ['output', output],
+      ['deadLetters', deadLetters],
+      ['txnPrefix', cluster.uniqueName('orders-dl-eos')],
+      ['group', cluster.uniqueName('orders-dl-eos-group')],
+    ]);
+    const producer = await cluster.producer();
+    const send = async (from: number, to: number): Promise<void> => {
+      for (let start = from; start < to; start += 1_000) {
+        await producer.send({ topic: input, messages: Array.from({ length: Math.min(1_000, to - start) }, (_, j) => mixedOrder(start + j)) });
+      }
+    };
+    const FIRST = 20_000;
+    const TOTAL = 30_000;
+    await send(0, FIRST);
+    const store = await CheckpointStore.open(await tempDir(t));
+    t.after(() => store.close());
+
+    // Phase 1 at p = 2: failures in the map (records after dead letters were written), between a checkpoint's
+    // pre-commit and its store, and in the output sink's commit.
+    const injected: string[] = [];
+    let processed = 0;
+    const failAt = new Set([3_001, 9_002, 15_003].map((i) => `o-${i}`));
+    let storeFailures = 1;
+    let commitFailures = 1;
+    const faulty = ordersJob({
+      beforeEnrich: (record) => {
+        processed++;
+        if (failAt.delete(record.value.orderId)) {
+          injected.push(`map@${record.value.orderId}`);
+          throw new Error(`injected failure at order ${record.value.orderId}`);
+        }
+      },
+      wrapSink: (sink) =>
+        withSinkFaults(sink, {
+          commit: (id) => {
+            if (commitFailures === 0 || processed < 6_000) return false;
+            commitFailures--;
+            injected.push(`commit@${id}`);
+            return true;
+          },
+        }),
+    });
+    const first = new JobRunner({
+      job: faulty,
+      params,
+      store,
+      beforeCheckpointStore: (id) => {
+        if (storeFailures === 0 || processed < 12_000) return;
+        storeFailures--;
+        injected.push(`store@${id}`);
+        throw new Error(`injected failure while storing checkpoint ${id}`);
+      },
+    });
+    const failures = failedAttempts(first);
+    await runUntil(first, settled(first, input, await endOffsets(cluster, input), () => injected.length === 5));
+    assertOnlyInjectedFailures(first, failures, injected, 3);
+
+    // Phase 2: more orders, restored at p = 3 (the dead-letter transactions of two old subtasks are spread over three).
+    await send(FIRST, TOTAL);
+    const second = new JobRunner({ job: ordersJob(), params, store, parallelism: 3 });
+    await runUntil(second, settled(second, input, await endOffsets(cluster, input)));
+
+    const bad = Array.from({ length: TOTAL }, (_, i) => i).filter((i) => mixedOrder(i).key.startsWith('bad-'));
+    const letters = await readCommitted(cluster, deadLetters, 2);
+    const perKey = new Map<string, number>();
+    for (const letter of letters.committed) perKey.set(letter.key as string, (perKey.get(letter.key as string) ?? 0) + 1);
+    const repeated = [...perKey].filter(([, n]) => n > 1);
+    assert.deepEqual(repeated.slice(0, 5), [], `no dead letter committed twice (${repeated.length} repeated)`);
+    assert.deepEqual([...perKey.keys()].sort(), bad.map((i) => `bad-${i}`).sort(), 'a committed dead letter for every bad order');
+    for (const letter of letters.committed) {
+      const i = Number((letter.key as string).slice('bad-'.length));
+      const [, reason] = BAD_ORDERS[Math.floor(i / 23) % BAD_ORDERS.length] as readonly [string | null, RegExp];
+      assert.match((JSON.parse(letter.value) as { reason: string }).reason, reason);
+    }
+
+    const { committed } = await readCommitted(cluster, output, 2);
+    assert.equal(committed.length, TOTAL - bad.length, 'every good order committed once');
+    assertPerKeyOrder(committed);
+    t.diagnostic(`injected: ${injected.join(', ')}; ${bad.length} dead letters; ${letters.aborted.length} aborted dead letters`);
+  },
+);
