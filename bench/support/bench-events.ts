@@ -1,5 +1,5 @@
 /**
- * The records every Kafka benchmark produces: ~100-byte JSON values (the size MEASURED.md's figures use), one of
+ * The records every Kafka benchmark produces: ~100-byte JSON values (the size of the reference figures measured against real Kafka), one of
  * `BENCH_USERS` users each, so baselines and Sluice jobs read identical data.
  */
 export interface BenchEvent {

@@ -1,5 +1,5 @@
 /**
- * Which source subtask reads a Kafka partition (ARCHITECTURE §6). The formula is Flink's
+ * Which source subtask reads a Kafka partition (docs/connectors/kafka.md, "Splits and assignment"). The formula is Flink's
  * `KafkaTopicPartitionAssigner`: partitions of one topic are dealt round-robin, starting at a subtask derived from the
  * topic's Java `String.hashCode`, so different topics start at different subtasks and small topics do not all land
  * on subtask 0. It depends only on (topic, partition, parallelism): the same plan always gives the same assignment,

@@ -4,7 +4,7 @@ import { JobParams } from './job-params.ts';
 import type { LogicalNode } from './logical-graph.ts';
 import { GraphRecorder, StreamEnvironment } from './stream.ts';
 
-/** Periodic checkpoint settings (ARCHITECTURE §4). */
+/** Periodic checkpoint settings (docs/checkpoints.md). */
 export interface CheckpointOptions {
   /** Time between checkpoint triggers. */
   intervalMs: number;

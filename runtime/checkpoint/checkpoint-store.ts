@@ -397,7 +397,8 @@ export class CheckpointStore {
     ops.push({ type: 'put', key: lastIdKey(job), value: new TextEncoder().encode(String(Math.max(lastId, id))) });
     try {
       await this.#beforeBatch?.(ops);
-      // No options argument: a first batch() with options makes every later batch ~4× slower (MEASURED.md).
+      // No options argument: a first batch() with options makes every later batch ~4× slower (abstract-level copies
+      // the options into every operation; measured: 1,000-key batches ~660k keys/s against ~4× less).
       await this.#db.batch(ops as Array<BatchOperation<Db, string, Uint8Array>>);
     } catch (err) {
       throw new SluiceError(

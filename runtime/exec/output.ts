@@ -47,7 +47,7 @@ abstract class ChannelOutput<T> implements StageOutput<T> {
   }
 }
 
-/** Sends each record to the subtask that owns its key's key group (ARCHITECTURE §3). */
+/** Sends each record to the subtask that owns its key's key group (docs/architecture.md §3). */
 export class HashOutput<T> extends ChannelOutput<T> {
   readonly #keySelector: (value: T) => string | number;
   readonly #maxParallelism: number;

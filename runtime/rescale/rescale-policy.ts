@@ -1,7 +1,7 @@
 import { SluiceError } from '../errors/index.ts';
 
 /**
- * How a job's parallelism follows its source's splits (Kafka partitions) — ARCHITECTURE §6:
+ * How a job's parallelism follows its source's splits (Kafka partitions) — docs/rescaling.md:
  * - `fixed`: parallelism stays; new splits are assigned to the existing subtasks without a restart.
  * - `match`: parallelism = number of splits, capped.
  * - `divisor`: the largest divisor of the number of splits that is ≤ the cap, so every subtask reads the same number
@@ -29,7 +29,7 @@ export interface RescaleOptions {
 export function chooseParallelism(policy: RescalePolicyName, input: { splits: number; current: number; cap: number }): number {
   const { splits, current, cap } = input;
   if (!Number.isInteger(cap) || cap < 1) {
-    throw new SluiceError('SLUICE_INVALID_OPTION', `rescale.maxParallelism must be a positive integer, got ${String(cap)}`);
+    throw new SluiceError('SLUICE_INVALID_OPTION', `rescale.maxParallelism must be a positive integer, got ${String(cap)}`, { retriable: false });
   }
   // No splits yet (a topic pattern that matches nothing): keep what we have rather than scale to zero.
   if (splits < 1) return current;

@@ -3,7 +3,7 @@ import { JobParams, type JobDefinition } from '../api/index.ts';
 import { CheckpointCoordinator, CheckpointStore, DEFAULT_CHECKPOINT_TIMEOUT_MS, type CheckpointManifest, type LoadedCheckpoint } from '../checkpoint/index.ts';
 import { SluiceError, isSluiceError } from '../errors/index.ts';
 import { JobAttempt, type RestoredState, type SubtaskMetrics } from '../exec/index.ts';
-import { createRestartStrategy, defaultRestartStrategy, maxRestartDelayMs, type RestartStrategy, type RestartStrategyConfig } from '../failover/index.ts';
+import { classifyFailure, createRestartStrategy, defaultRestartStrategy, maxRestartDelayMs, type RestartDecision, type RestartStrategy, type RestartStrategyConfig } from '../failover/index.ts';
 import { buildPhysicalPlan, type PhysicalPlan } from '../graph/index.ts';
 import { chooseParallelism, evenParallelisms, type RescaleOptions } from '../rescale/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
@@ -56,7 +56,7 @@ export interface StageMetrics {
 /**
  * Runs a job until it finishes, fails for good, or is cancelled: builds the plan, restores state, runs attempts,
  * and on failure asks the restart strategy whether and when to try again from the latest completed checkpoint
- * (ARCHITECTURE §5).
+ * (docs/checkpoints.md, "Failover").
  *
  * @example
  * ```ts
@@ -102,7 +102,7 @@ export class JobRunner {
     const checkpoints = options.job.options.checkpoints;
     this.#checkpointing = checkpoints !== undefined && checkpoints !== false;
     if (this.#checkpointing && options.store === undefined) {
-      throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.#plan.job}" takes checkpoints but no checkpoint store (data directory) was given`);
+      throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.#plan.job}" takes checkpoints but no checkpoint store (data directory) was given`, { retriable: false });
     }
     const strategy = options.restartStrategy ?? options.job.options.restart ?? (this.#checkpointing ? defaultRestartStrategy : { type: 'none' as const });
     this.#strategy = createRestartStrategy(strategy, options.random === undefined ? {} : { random: options.random });
@@ -242,7 +242,7 @@ export class JobRunner {
     return pending.promise;
   }
 
-  /** A source's discovery saw its splits change: apply the job's rescale policy (ARCHITECTURE §6). */
+  /** A source's discovery saw its splits change: apply the job's rescale policy (docs/rescaling.md). */
   #onSplitsChanged(sourceUid: string, change: SplitsChange): void {
     if (this.#knownSplits.get(sourceUid) === change.splits) return;
     this.#knownSplits.set(sourceUid, change.splits);
@@ -377,19 +377,25 @@ export class JobRunner {
         continue;
       }
       this.#abortRescale(new SluiceError('SLUICE_RESCALE_FAILED', `job "${this.#plan.job}" failed while rescaling; it restarts at parallelism ${this.#plan.parallelism}`, { cause: err }));
-      const decision = this.#strategy.onFailure(this.#clock.now());
       const error = isSluiceError(err) ? err : new SluiceError('SLUICE_JOB_FAILED', `job "${this.#plan.job}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      // A fatal error bypasses the restart strategy (Flink's non-recoverable errors): replaying the same input with
+      // the same options would fail the same way, forever under the default exponential-delay strategy.
+      const verdict = classifyFailure(error);
+      const decision: RestartDecision = verdict.fatal
+        ? { restart: false, reason: `${verdict.decidedBy.code} is not retriable, restarting cannot help (docs/errors.md)` }
+        : this.#strategy.onFailure(this.#clock.now());
       if (!decision.restart) {
-        this.#logger.error({ err: error }, `job failed and will not restart: ${decision.reason}`);
-        this.#events.next({ type: 'attempt-failed', attempt: attemptNo, error, restartInMs: undefined });
+        this.#logger.error({ err: error, attempt: attemptNo, fatal: verdict.fatal }, `job failed and will not restart: ${decision.reason}`);
+        this.#events.next({ type: 'attempt-failed', attempt: attemptNo, error, restartInMs: undefined, fatal: verdict.fatal });
         this.#state = 'failed';
-        this.#events.next({ type: 'failed', error });
+        this.#events.next({ type: 'failed', error, fatal: verdict.fatal });
         this.#events.complete();
         throw error;
       }
       this.#state = 'restarting';
-      this.#logger.warn({ err: error.message, attempt: attemptNo, restartInMs: decision.delayMs }, `attempt ${attemptNo} failed; restarting in ${decision.delayMs} ms`);
-      this.#events.next({ type: 'attempt-failed', attempt: attemptNo, error, restartInMs: decision.delayMs });
+      // The whole error (stack and causes): the user's file:line is in the cause's stack.
+      this.#logger.warn({ err: error, attempt: attemptNo, restartInMs: decision.delayMs }, `attempt ${attemptNo} failed; restarting in ${decision.delayMs} ms`);
+      this.#events.next({ type: 'attempt-failed', attempt: attemptNo, error, restartInMs: decision.delayMs, fatal: false });
       await this.#sleepUnlessCancelled(decision.delayMs);
       restored = this.#checkpointing ? await this.#latestRestorable() : undefined;
     }
@@ -448,7 +454,7 @@ export class JobRunner {
     const source = this.#options.restore ?? { from: 'latest' };
     if (store === undefined) {
       if (source.from !== 'latest' && source.from !== 'none') {
-        throw new SluiceError('SLUICE_INVALID_OPTION', 'restoring from a checkpoint needs a data directory (--data-dir)');
+        throw new SluiceError('SLUICE_INVALID_OPTION', 'restoring from a checkpoint needs a data directory (--data-dir)', { retriable: false });
       }
       return undefined;
     }

@@ -1,4 +1,4 @@
-/** The sluice service: REST API, job registry, job supervisor (ARCHITECTURE §8, docs/rest.md). */
+/** The sluice service: REST API, job registry, job supervisor (docs/cli.md, docs/rest.md). */
 export { startService, SERVICE_INFO_FILE } from './service.ts';
 export type { ServiceOptions, RunningService } from './service.ts';
 export { JobSupervisor } from './job-supervisor.ts';

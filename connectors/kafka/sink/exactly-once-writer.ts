@@ -31,7 +31,7 @@ export function transactionalIdOf(prefix: string, subtask: number, slot: number)
 }
 
 /**
- * Exactly-once (ARCHITECTURE §7): one Kafka transaction per subtask per checkpoint.
+ * Exactly-once (docs/connectors/kafka-sink.md): one Kafka transaction per subtask per checkpoint.
  *
  * - Records go into the open transaction. On barrier `n`, `preCommit` flushes it (every record acknowledged by the
  *   partition leaders) and keeps it open; its transactional id, producer id and epoch go into checkpoint `n`, and the
@@ -72,6 +72,7 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
       throw new SluiceError(
         'SLUICE_INVALID_OPTION',
         `kafkaSink of job "${job}" has guarantee "exactly-once" but the job takes no checkpoints: transactions commit on checkpoints; set checkpoints: { intervalMs } in the job's options, or use guarantee "at-least-once"`,
+        { retriable: false },
       );
     }
     const timing = this.#context.checkpointTiming;
@@ -232,6 +233,7 @@ function parseRestored(states: readonly unknown[] | undefined, job: string): Exa
       throw new SluiceError(
         'SLUICE_STATE_INCOMPATIBLE',
         `kafkaSink of job "${job}" cannot read the restored sink state ${JSON.stringify(state)}: it was not written by an exactly-once kafkaSink (did the sink's guarantee or the operator's uid change?)`,
+        { retriable: false },
       );
     }
     return s as ExactlyOnceSinkState;

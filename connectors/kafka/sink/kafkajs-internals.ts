@@ -99,7 +99,7 @@ function internals(): Internals {
     throw new SluiceError(
       'SLUICE_INTERNAL',
       `the exactly-once Kafka sink needs kafkajs 2.2.4's internals (producer/eosManager, producer/messageProducer): ${(err as Error).message}; install kafkajs@2.2.4`,
-      { cause: err },
+      { cause: err, retriable: false },
     );
   }
 }
@@ -144,7 +144,7 @@ export function createTransactionalSend(handle: ClusterHandle, eosManager: Inter
     eosManager,
     idempotent: true,
     // The client's retry budget: when it runs out the send fails, the attempt fails and the transaction is aborted
-    // (reconnect first, then escalate to a job restart: ARCHITECTURE §5).
+    // (reconnect first, then escalate to a job restart: docs/checkpoints.md, "Failover").
     retrier: mod.createRetry(handle.retry),
     getConnectionStatus: () => (isConnected() ? 'connected' : 'disconnected'),
   });
