@@ -56,7 +56,7 @@ export function datagen<T>(options: DatagenOptions<T>): Source<T> {
 }
 
 function invalid(option: string, expected: string, got?: unknown): SluiceError {
-  return new SluiceError('SLUICE_INVALID_OPTION', `datagen option "${option}" must be ${expected}${got === undefined ? '' : `, got ${String(got)}`}`);
+  return new SluiceError('SLUICE_INVALID_OPTION', `datagen option "${option}" must be ${expected}${got === undefined ? '' : `, got ${String(got)}`}`, { retriable: false });
 }
 
 class DatagenReader<T> implements SourceReader<T> {

@@ -30,7 +30,7 @@ export interface FileSinkOptions {
  */
 export function fileSink<T>(options: FileSinkOptions): Sink<T> {
   if (typeof options?.directory !== 'string' || options.directory === '') {
-    throw new SluiceError('SLUICE_INVALID_OPTION', 'fileSink option "directory" must be a non-empty path');
+    throw new SluiceError('SLUICE_INVALID_OPTION', 'fileSink option "directory" must be a non-empty path', { retriable: false });
   }
   return { name: 'file', createWriter: (context) => new FileWriter<T>(options.directory, context) };
 }

@@ -107,6 +107,7 @@ function readResponse<T>(
     throw new SluiceError(
       ES_SINK_ERRORS.requestRejected,
       `a bulk response had ${Array.isArray(results) ? results.length : 'no'} items for ${sent.length} actions; is this an Elasticsearch node?`,
+      { retriable: false },
     );
   }
   if (response.errors === false) {
@@ -153,13 +154,13 @@ export function retriableRequestProblem(err: unknown, node: string, what: string
         : status === 413
           ? `the request was too large (${bytes} bytes): lower bulk.maxBytes below the cluster's http.max_content_length`
           : 'check the node URL and the index name';
-    throw new SluiceError(ES_SINK_ERRORS.requestRejected, `Elasticsearch at ${node} refused ${what} with ${answer}; ${hint}`, { cause: err });
+    throw new SluiceError(ES_SINK_ERRORS.requestRejected, `Elasticsearch at ${node} refused ${what} with ${answer}; ${hint}`, { cause: err, retriable: false });
   }
   if (err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError) {
     return `${err.name}: ${err.message}`;
   }
   if (err instanceof errors.ProductNotSupportedError) {
-    throw new SluiceError(ES_SINK_ERRORS.requestRejected, `${node} does not answer as Elasticsearch (${err.message}); check the sink's "node" option`, { cause: err });
+    throw new SluiceError(ES_SINK_ERRORS.requestRejected, `${node} does not answer as Elasticsearch (${err.message}); check the sink's "node" option`, { cause: err, retriable: false });
   }
   throw new SluiceError(ES_SINK_ERRORS.requestRejected, `${what} to Elasticsearch at ${node} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

@@ -130,6 +130,7 @@ class DeadLetterIndex<T> implements DeadLetterDestination<T> {
       throw new SluiceError(
         ES_SINK_ERRORS.deadLetterFailed,
         `the dead-letter index "${this.#index}" refused ${rejected.length} dead letter(s), e.g. for index "${letter.index}" id "${letter.id}": ${r.type}: ${r.reason}; check that index's mapping`,
+        { retriable: false },
       );
     }
   }
@@ -171,7 +172,7 @@ class DeadLetterFile<T> implements DeadLetterDestination<T> {
     try {
       await appended;
     } catch (err) {
-      throw new SluiceError(ES_SINK_ERRORS.deadLetterFailed, `could not append dead letters to ${this.#path}: ${(err as Error).message}`, { cause: err });
+      throw new SluiceError(ES_SINK_ERRORS.deadLetterFailed, `could not append dead letters to ${this.#path}: ${(err as Error).message}`, { cause: err, retriable: true });
     }
   }
 

@@ -29,7 +29,10 @@ export async function ensureIndex(index: string, body: CreateIndexOptions, conte
         problem = retriableRequestProblem(err, context.node, what);
         context.counters.retriedRequests += 1;
       } catch (permanent) {
-        throw new SluiceError(ES_SINK_ERRORS.createIndexFailed, `${(permanent as Error).message} (check the createIndex settings and mappings)`, { cause: err });
+        throw new SluiceError(ES_SINK_ERRORS.createIndexFailed, `${(permanent as Error).message} (check the createIndex settings and mappings)`, {
+          cause: err,
+          retriable: permanent instanceof SluiceError ? permanent.retriable !== false : true,
+        });
       }
     }
     if (retries >= context.retry.maxRetries) {

@@ -244,7 +244,7 @@ export function indexNameProblem(name: unknown): string | undefined {
 function invalid(option: string, expected: string, got: unknown, verb = 'must be'): SluiceError {
   const shown = got === undefined ? '' : `, got ${describe(got)}`;
   const text = verb === 'must be' ? `must be ${expected}${shown}` : `${verb}: ${expected}`;
-  return new SluiceError(ES_SINK_ERRORS.invalidOption, `elasticsearchSink option "${option}" ${text}`);
+  return new SluiceError(ES_SINK_ERRORS.invalidOption, `elasticsearchSink option "${option}" ${text}`, { retriable: false });
 }
 
 function describe(value: unknown): string {

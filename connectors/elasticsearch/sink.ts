@@ -191,6 +191,7 @@ class ElasticsearchWriter<T> implements SinkWriter<T> {
         `Elasticsearch refused ${rejected.length} document(s) for good, e.g. ${example}. No deadLetter destination is configured, ` +
           'so the job fails rather than drop them: fix the documents or the index mapping, or set the sink\'s deadLetter ' +
           'option ({ index }, { file } or { sink }) to set such documents aside.',
+        { retriable: false },
       );
     }
     const now = this.#context.clock.now();
@@ -287,5 +288,6 @@ function withoutCredentials(node: string): string {
 }
 
 function badRecord(message: string, cause?: unknown): SluiceError {
-  return new SluiceError(ES_SINK_ERRORS.badRecord, `elasticsearchSink: ${message}`, cause === undefined ? {} : { cause });
+  // The same record fails the same way on every replay: fail the job rather than restart forever.
+  return new SluiceError(ES_SINK_ERRORS.badRecord, `elasticsearchSink: ${message}`, cause === undefined ? { retriable: false } : { cause, retriable: false });
 }

@@ -24,7 +24,7 @@ export function createKafkajsCluster<Cluster>(kafka: Kafka, options: KafkajsClus
   const factory = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
   const create = factory === undefined ? undefined : (kafka as unknown as Record<symbol, unknown>)[factory];
   if (typeof create !== 'function') {
-    throw new SluiceError('SLUICE_INTERNAL', `${usedBy} needs kafkajs 2.2.4's internals, but the kafkajs client has no cluster factory; install kafkajs@2.2.4`);
+    throw new SluiceError('SLUICE_INTERNAL', `${usedBy} needs kafkajs 2.2.4's internals, but the kafkajs client has no cluster factory; install kafkajs@2.2.4`, { retriable: false });
   }
   return (create as (o: KafkajsClusterOptions) => Cluster).call(kafka, options);
 }

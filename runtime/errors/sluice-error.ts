@@ -2,8 +2,11 @@
  * The one error type Sluice throws across module boundaries.
  *
  * Every error carries a stable `code` (for scripts and tests), a message that says what happened, to what, and what
- * to do, an optional `cause` (the wrapped driver error) and `retriable` (whether trying the same thing again can
- * succeed). Each module keeps its own `as const` list of codes beside its code; they all start with `SLUICE_`.
+ * to do, an optional `cause` (the wrapped driver error) and `retriable`: whether trying the same thing again can
+ * succeed. A job attempt that fails with `retriable: false` fails the job at once, whatever the restart strategy
+ * (Flink's non-recoverable errors); `true` and unset (`undefined`: nobody knows) leave it to the restart strategy.
+ * A wrapper that does not set it defers to its cause (see `isFatalFailure` in runtime/failover and docs/errors.md).
+ * Each module keeps its own `as const` list of codes beside its code; they all start with `SLUICE_`.
  *
  * @example
  * ```ts
@@ -13,13 +16,14 @@
  */
 export class SluiceError extends Error {
   readonly code: SluiceErrorCode;
-  readonly retriable: boolean;
+  /** `false`: retrying cannot help (a bad option, a record that can never be written); `undefined`: not known. */
+  readonly retriable: boolean | undefined;
 
   constructor(code: SluiceErrorCode, message: string, options: SluiceErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SluiceError';
     this.code = code;
-    this.retriable = options.retriable ?? false;
+    this.retriable = options.retriable;
   }
 }
 

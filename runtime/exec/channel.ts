@@ -26,7 +26,7 @@ export class Channel<T> {
   onPush: () => void = () => {};
 
   constructor(capacity: number) {
-    if (!(capacity > 0)) throw new SluiceError('SLUICE_INVALID_OPTION', `channel capacity must be > 0 bytes, got ${capacity}`);
+    if (!(capacity > 0)) throw new SluiceError('SLUICE_INVALID_OPTION', `channel capacity must be > 0 bytes, got ${capacity}`, { retriable: false });
     this.capacity = capacity;
   }
 

@@ -309,5 +309,5 @@ function show(value: unknown): string {
 }
 
 function invalid(message: string): SluiceError {
-  return new SluiceError(RestartStrategyErrorCodes.invalid, message);
+  return new SluiceError(RestartStrategyErrorCodes.invalid, message, { retriable: false });
 }

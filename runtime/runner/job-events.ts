@@ -4,13 +4,20 @@ import type { CheckpointManifest } from '../checkpoint/index.ts';
 export type JobEvent =
   | { readonly type: 'attempt-started'; readonly attempt: number; readonly restoredFrom: number | undefined; readonly parallelism: number }
   | { readonly type: 'checkpoint-completed'; readonly manifest: CheckpointManifest }
-  | { readonly type: 'attempt-failed'; readonly attempt: number; readonly error: unknown; readonly restartInMs: number | undefined }
+  | {
+      readonly type: 'attempt-failed';
+      readonly attempt: number;
+      readonly error: unknown;
+      readonly restartInMs: number | undefined;
+      /** The error cannot go away on a retry (`retriable: false`, docs/errors.md): the job fails without a restart. */
+      readonly fatal: boolean;
+    }
   | { readonly type: 'splits-changed'; readonly source: string; readonly splits: number; readonly added: readonly string[]; readonly removed: readonly string[] }
   | { readonly type: 'rescale-started'; readonly from: number; readonly to: number; readonly reason: string }
   | { readonly type: 'rescaled'; readonly rescale: RescaleRecord }
   | { readonly type: 'finished' }
   | { readonly type: 'cancelled' }
-  | { readonly type: 'failed'; readonly error: unknown };
+  | { readonly type: 'failed'; readonly error: unknown; readonly fatal: boolean };
 
 /** Where the job stands. */
 export type JobState = 'created' | 'running' | 'rescaling' | 'restarting' | 'finished' | 'cancelled' | 'failed';

@@ -82,7 +82,7 @@ const BROKER = /^[^\s:]+:\d{1,5}$/;
 
 function invalid(option: string, expected: string, got?: unknown): SluiceError {
   const shown = got === undefined ? '' : `, got ${typeof got === 'function' ? 'a function' : JSON.stringify(got) ?? String(got)}`;
-  return new SluiceError('SLUICE_INVALID_OPTION', `kafkaSink option "${option}" must be ${expected}${shown}`);
+  return new SluiceError('SLUICE_INVALID_OPTION', `kafkaSink option "${option}" must be ${expected}${shown}`, { retriable: false });
 }
 
 function positiveInteger(options: Record<string, unknown>, name: string, fallback: number): number {
@@ -167,7 +167,7 @@ export function resolveKafkaSinkOptions<T>(options: KafkaSinkOptions<T>): Resolv
 function jsonValue(record: unknown): string {
   const text = JSON.stringify(record);
   if (text === undefined) {
-    throw new SluiceError('SLUICE_KAFKA_SERIALIZATION_FAILED', `kafkaSink cannot write ${String(record)} as JSON; give a "serializer" for such records`);
+    throw new SluiceError('SLUICE_KAFKA_SERIALIZATION_FAILED', `kafkaSink cannot write ${String(record)} as JSON; give a "serializer" for such records`, { retriable: false });
   }
   return text;
 }

@@ -21,5 +21,6 @@ export function checkTransactionTimeout(transactionTimeoutMs: number, timing: Ch
   throw new SluiceError(
     'SLUICE_INVALID_OPTION',
     `kafkaSink of job "${job}": transactionTimeoutMs ${transactionTimeoutMs} cannot cover checkpoint interval ${timing.intervalMs} ms + checkpoint timeout ${timing.timeoutMs} ms + restart delay up to ${timing.maxRestartDelayMs} ms = ${needed} ms; Kafka could abort a pre-committed transaction before a restore commits it (data loss). Raise transactionTimeoutMs to at least ${needed} (and the broker's transaction.max.timeout.ms with it), or lower checkpoints.timeoutMs / the restart delay`,
+    { retriable: false },
   );
 }

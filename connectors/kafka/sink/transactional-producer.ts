@@ -52,7 +52,7 @@ export class TransactionalProducer {
         throw new SluiceError(
           'SLUICE_INVALID_OPTION',
           `kafkaSink option "transactionTimeoutMs" ${this.#timeoutMs} is larger than the broker's transaction.max.timeout.ms (15 min by default); lower transactionTimeoutMs or raise the broker setting`,
-          { cause: err },
+          { cause: err, retriable: false },
         );
       }
       throw this.#failed('initialise', err);

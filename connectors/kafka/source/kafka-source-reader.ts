@@ -434,7 +434,8 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
               KafkaSourceErrorCode.deserialization,
               `record ${topic}/${partition}/${offset} (topic/partition/offset) could not be deserialized as ${typeof format === 'function' ? 'by the source\'s deserializer' : format}: ${reason}. ` +
                 "Fix the producer, or set onDeserializationError to 'skip' or { deadLetter: sink } to set such records aside",
-              { cause: err },
+              // The same bytes come back on every replay.
+              { cause: err, retriable: false },
             );
             if (await flush()) await flush(failure);
             return;

@@ -160,7 +160,7 @@ function int(option: string, value: number | undefined, fallback: number, min: n
 }
 
 function invalid(option: string, expected: string, got: unknown): SluiceError {
-  return new SluiceError('SLUICE_INVALID_OPTION', `kafkaSource option "${option}" must be ${expected}; got ${describe(got)}`);
+  return new SluiceError('SLUICE_INVALID_OPTION', `kafkaSource option "${option}" must be ${expected}; got ${describe(got)}`, { retriable: false });
 }
 
 function describe(value: unknown): string {

@@ -32,6 +32,8 @@ export async function fetchPartitionCounts(admin: Admin, selection: TopicSelecti
       throw new SluiceError(
         KafkaSourceErrorCode.topicNotFound,
         `Kafka topic${missing.length > 1 ? 's' : ''} ${missing.map((t) => `"${t}"`).join(', ')} not found; create ${missing.length > 1 ? 'them' : 'it'} or fix the source's \`topics\` option`,
+        // The source never asks for auto-creation: a missing topic stays missing, most likely a typo.
+        { retriable: false },
       );
     }
     names = listed.filter((t) => present.has(t));

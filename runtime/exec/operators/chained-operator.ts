@@ -59,15 +59,20 @@ export abstract class ChainedOperator<I> implements Downstream<I> {
 
   async close(_outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {}
 
-  /** Wraps an error thrown by user code so the failure names the operator and subtask. */
+  /**
+   * Wraps an error thrown by user code or a connector so the failure names the operator and subtask. A plain error
+   * (a throwing map function) is retriable, as Flink restarts on user exceptions: a replay may succeed. A
+   * SluiceError keeps its own verdict: a sink's bad record or bad option stays fatal (runtime/failover).
+   */
   fail(err: unknown, what = 'failed'): SluiceError {
     if (isSluiceError(err, 'SLUICE_OPERATOR_FAILED')) return err;
     const { job, uid, subtask, parallelism } = this.place;
     const reason = err instanceof Error ? err.message : String(err);
+    const retriable = isSluiceError(err) ? err.retriable : true;
     return new SluiceError(
       'SLUICE_OPERATOR_FAILED',
       `operator "${uid}" (subtask ${subtask + 1}/${parallelism}) of job "${job}" ${what}: ${reason}`,
-      { cause: err, retriable: true },
+      retriable === undefined ? { cause: err } : { cause: err, retriable },
     );
   }
 }

@@ -37,7 +37,7 @@ export const FETCH_VERSIONS = { min: 4, max: 11 } as const;
  */
 export function decodeFetchResponse(payload: Buffer, version: number): FetchResponse {
   if (version < FETCH_VERSIONS.min || version > FETCH_VERSIONS.max) {
-    throw new SluiceError(KafkaSourceErrorCode.client, `Fetch v${version} responses are not supported (v${FETCH_VERSIONS.min}–v${FETCH_VERSIONS.max}); the Kafka source needs Kafka 0.11 or later`);
+    throw new SluiceError(KafkaSourceErrorCode.client, `Fetch v${version} responses are not supported (v${FETCH_VERSIONS.min}–v${FETCH_VERSIONS.max}); the Kafka source needs Kafka 0.11 or later`, { retriable: false });
   }
   const r = new Cursor(payload);
   r.int32(); // throttle_time_ms: kafkajs's connection throttles on its own reading of it (KIP-219)

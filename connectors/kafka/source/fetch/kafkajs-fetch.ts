@@ -119,7 +119,7 @@ export async function fetchFromBroker(broker: InternalBroker, request: FetchRequ
     topics,
   });
   if (protocolRequest.request.apiVersion < FETCH_VERSIONS.min) {
-    throw new SluiceError('SLUICE_KAFKA_ERROR', `the broker supports Fetch up to v${protocolRequest.request.apiVersion}; the Kafka source needs Fetch v4 (Kafka 0.11 or later)`);
+    throw new SluiceError('SLUICE_KAFKA_ERROR', `the broker supports Fetch up to v${protocolRequest.request.apiVersion}; the Kafka source needs Fetch v4 (Kafka 0.11 or later)`, { retriable: false });
   }
   return (await sendRequestOf(broker).call(broker, protocolRequest)) as FetchResponse;
 }
@@ -137,7 +137,7 @@ function sendRequestOf(broker: InternalBroker): (request: ProtocolRequest) => Pr
 }
 
 function internalsMissing(what: string): SluiceError {
-  return new SluiceError('SLUICE_INTERNAL', `the Kafka source decodes fetches itself and needs kafkajs 2.2.4's internals, but ${what}; install kafkajs@2.2.4`);
+  return new SluiceError('SLUICE_INTERNAL', `the Kafka source decodes fetches itself and needs kafkajs 2.2.4's internals, but ${what}; install kafkajs@2.2.4`, { retriable: false });
 }
 
 /** A Kafka error code as kafkajs's error (its `type` names the code, `retriable` says whether to retry). */

@@ -311,6 +311,7 @@ function checkMagic(set: Buffer, at: number): void {
     KafkaSourceErrorCode.client,
     `records at offset ${readInt64(set, at)} are in Kafka message format v${magic}, written by a pre-0.11 producer or broker; ` +
       'the Kafka source reads format v2 only. Rewrite the topic with a current client (or set the topic\'s message.format.version to 0.11 or later and re-produce)',
+    { retriable: false },
   );
 }
 
@@ -327,12 +328,12 @@ async function inflate(compression: number, block: Buffer, set: Buffer, at: numb
       KafkaSourceErrorCode.client,
       `records at offset ${readInt64(set, at)} are ${name}-compressed and could not be decompressed (${(err as Error)?.message ?? String(err)}); ` +
         `for snappy, lz4 or zstd register a codec in kafkajs's CompressionCodecs before the job starts (see docs/connectors/kafka.md)`,
-      { cause: err },
+      { cause: err, retriable: false },
     );
   }
 }
 
 function corrupt(set: Buffer, at: number, what: string): SluiceError {
   const offset = at + 8 <= set.length ? readInt64(set, at) : -1;
-  return new SluiceError(KafkaSourceErrorCode.client, `corrupt record batch at offset ${offset}: ${what}; the broker sent bytes that are not a Kafka record batch (check the brokers and the network path)`);
+  return new SluiceError(KafkaSourceErrorCode.client, `corrupt record batch at offset ${offset}: ${what}; the broker sent bytes that are not a Kafka record batch (check the brokers and the network path)`, { retriable: true });
 }
