@@ -15,20 +15,7 @@ export function toRestoredState(
   options: { allowNonRestoredState: boolean },
 ): RestoredState {
   const manifest = loaded.manifest;
-  if (manifest.maxParallelism !== plan.maxParallelism) {
-    throw new SluiceError(
-      'SLUICE_MAX_PARALLELISM_CHANGED',
-      `${manifest.kind} ${manifest.id} of job "${manifest.job}" was taken with maxParallelism ${manifest.maxParallelism}, the job now has ${plan.maxParallelism}: key groups cannot be remapped; set maxParallelism back to ${manifest.maxParallelism} or start fresh (--fresh)`,
-    );
-  }
-  const uids = new Set(plan.stages.flatMap((s) => s.operators.map((o) => o.uid)));
-  const orphaned = statefulUids(manifest).filter((uid) => !uids.has(uid));
-  if (orphaned.length > 0 && !options.allowNonRestoredState) {
-    throw new SluiceError(
-      'SLUICE_STATE_NOT_RESTORED',
-      `${manifest.kind} ${manifest.id} of job "${manifest.job}" has state for operator uid${orphaned.length > 1 ? 's' : ''} ${orphaned.map((u) => `"${u}"`).join(', ')} that the job no longer has: give the operator its old uid with .uid(...), or pass --allow-non-restored-state to drop that state`,
-    );
-  }
+  assertRestorable({ what: `${manifest.kind} ${manifest.id}`, job: manifest.job, maxParallelism: manifest.maxParallelism, statefulUids: statefulUids(manifest) }, plan, options);
   const positions = new Map<string, Map<string, unknown>>();
   for (const [uid, list] of Object.entries(manifest.sourcePositions)) {
     positions.set(uid, new Map(list.map((p) => [p.split, p.position])));
@@ -46,6 +33,40 @@ export function toRestoredState(
       return [...bySubtask.entries()].sort(([a], [b]) => a - b).map(([, bytes]) => unpackValue(bytes));
     },
   };
+}
+
+/** What is about to be restored: a stored checkpoint, or (before a replace) the state a running job will leave. */
+export interface RestoreCandidate {
+  /** For messages: `checkpoint 42`, `the running job`. */
+  readonly what: string;
+  readonly job: string;
+  readonly maxParallelism: number;
+  /** Uids that have (or may have) state in it. */
+  readonly statefulUids: readonly string[];
+}
+
+/**
+ * Throws the error a restore of `from` into `plan` would fail with: a changed maxParallelism, or state of operator
+ * uids the plan no longer has (unless `allowNonRestoredState`). Cheap (no state is read), so a replace checks it
+ * before it stops the running job.
+ */
+export function assertRestorable(from: RestoreCandidate, plan: PhysicalPlan, options: { allowNonRestoredState: boolean }): void {
+  if (from.maxParallelism !== plan.maxParallelism) {
+    throw new SluiceError(
+      'SLUICE_MAX_PARALLELISM_CHANGED',
+      `${from.what} of job "${from.job}" was taken with maxParallelism ${from.maxParallelism}, the job now has ${plan.maxParallelism}: key groups cannot be remapped; set maxParallelism back to ${from.maxParallelism}, or start without that state (sluice run --fresh; for a job in the service, sluice checkpoint clear ${from.job})`,
+      { retriable: false },
+    );
+  }
+  const uids = new Set(plan.stages.flatMap((s) => s.operators.map((o) => o.uid)));
+  const orphaned = from.statefulUids.filter((uid) => !uids.has(uid));
+  if (orphaned.length > 0 && !options.allowNonRestoredState) {
+    throw new SluiceError(
+      'SLUICE_STATE_NOT_RESTORED',
+      `${from.what} of job "${from.job}" has state for operator uid${orphaned.length > 1 ? 's' : ''} ${orphaned.map((u) => `"${u}"`).join(', ')} that the job no longer has: give the operator its old uid with .uid(...), or pass --allow-non-restored-state to drop that state`,
+      { retriable: false },
+    );
+  }
 }
 
 /** Uids that have anything in the checkpoint: blobs or source positions. */

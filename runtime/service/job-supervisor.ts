@@ -5,7 +5,7 @@ import type { CheckpointInfo, CheckpointManifest, CheckpointStore } from '../che
 import { SluiceError } from '../errors/index.ts';
 import { buildPhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
-import { JobRunner, type JobEvent, type RescaleRecord } from '../runner/index.ts';
+import { assertRestorable, JobRunner, type JobEvent, type RescaleRecord } from '../runner/index.ts';
 import type { JobFileLoader } from './job-loader.ts';
 import type { JobRecord, JobRegistry, RegisteredState, StartFrom } from './job-registry.ts';
 import { JobTracker, type CheckpointRecord, type ExceptionRecord, type StageStatus } from './job-tracker.ts';
@@ -165,7 +165,24 @@ export class JobSupervisor {
           `job "${name}" is already running (since ${new Date(active.startedAt).toISOString()}); stop it first (sluice stop ${name} --savepoint), or submit with --replace to stop it with a savepoint and restart it with this file and options`,
         );
       }
+      // A replacement keeps the parallelism the running job has now (a rescale may have changed it) unless -p says.
+      const parallelism = request.parallelism ?? (active === undefined ? undefined : active.runner.plan.parallelism);
       const from = await this.#checkFrom(name, request.from);
+      if (active !== undefined && from.kind === 'latest') {
+        // Refuse before stopping anything: the running job stays up when the new version could not restore its state.
+        const running = active.runner.plan;
+        const plan = buildPhysicalPlan(job, { params: new JobParams(Object.entries(params)), ...(parallelism === undefined ? {} : { parallelism }) });
+        assertRestorable(
+          {
+            what: 'the running job',
+            job: name,
+            maxParallelism: running.maxParallelism,
+            statefulUids: running.stages.flatMap((stage) => stage.operators.filter((op) => op.stateful).map((op) => op.uid)),
+          },
+          plan,
+          { allowNonRestoredState: request.allowNonRestoredState ?? false },
+        );
+      }
       let startFrom: StartFrom = from.kind === 'id' ? { from: 'checkpoint', id: from.id } : { from: 'latest' };
       let lastSavepoint = existing?.lastSavepoint;
       if (active !== undefined) {
@@ -185,7 +202,7 @@ export class JobSupervisor {
         name,
         file,
         params,
-        ...(request.parallelism === undefined ? {} : { parallelism: request.parallelism }),
+        ...(parallelism === undefined ? {} : { parallelism }),
         allowNonRestoredState: request.allowNonRestoredState ?? false,
         state: 'running',
         startFrom,
@@ -194,7 +211,7 @@ export class JobSupervisor {
         updatedAt: now,
       };
       await this.#registry.put(record);
-      this.#logger.info({ job: name, file, params: redactSecrets(params), parallelism: request.parallelism, startFrom }, `submitted job "${name}"`);
+      this.#logger.info({ job: name, file, params: redactSecrets(params), parallelism, startFrom }, `submitted job "${name}"`);
       await this.#start(record, job);
       return this.#status(name);
     });
