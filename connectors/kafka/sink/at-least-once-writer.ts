@@ -1,5 +1,6 @@
-import type { Producer } from 'kafkajs';
+import { Partitioners, type Producer } from 'kafkajs';
 import type { SinkWriter, SinkWriterContext } from '../../../runtime/api/index.ts';
+import { InFlight } from '../in-flight.ts';
 import { createKafkaClient, unreachable } from './kafka-client.ts';
 import type { ResolvedKafkaSinkOptions } from './options.ts';
 import { SendPipeline } from './send-pipeline.ts';
@@ -14,15 +15,22 @@ export class AtLeastOnceWriter<T> implements SinkWriter<T> {
   readonly #context: SinkWriterContext;
   #producer: Producer | undefined;
   #pipeline: SendPipeline<T> | undefined;
+  /** start (connect) while it runs: close disconnects after it and after the sends in flight (see InFlight). */
+  readonly #inFlight = new InFlight();
 
   constructor(options: ResolvedKafkaSinkOptions<T>, context: SinkWriterContext) {
     this.#options = options;
     this.#context = context;
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.#inFlight.track(this.#start());
+  }
+
+  async #start(): Promise<void> {
     const kafka = createKafkaClient(this.#options as ResolvedKafkaSinkOptions<unknown>, this.#context);
-    const producer = kafka.producer({ allowAutoTopicCreation: true });
+    // The default partitioner named, so kafkajs does not warn that its default changed in v2 (docs: key → partition).
+    const producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
     this.#producer = producer;
     try {
       await producer.connect();
@@ -46,10 +54,19 @@ export class AtLeastOnceWriter<T> implements SinkWriter<T> {
   }
 
   async close(): Promise<void> {
-    this.#pipeline?.discard();
+    const pipeline = this.#pipeline;
+    pipeline?.discard();
     this.#pipeline = undefined;
     const producer = this.#producer;
     this.#producer = undefined;
-    await producer?.disconnect().catch((err: unknown) => this.#context.logger.debug({ err }, 'kafkaSink: disconnect failed'));
+    if (producer === undefined) return;
+    await this.#inFlight.closeAfterSettled(
+      () => producer.disconnect().catch((err: unknown) => this.#context.logger.debug({ err }, 'kafkaSink: disconnect failed')),
+      CLOSE_DEADLINE_MS,
+      [pipeline?.settled()],
+    );
   }
 }
+
+/** How long close waits for sends in flight before it disconnects anyway (it disconnects again when they end). */
+const CLOSE_DEADLINE_MS = 5_000;

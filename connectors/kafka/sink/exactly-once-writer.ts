@@ -1,5 +1,6 @@
 import type { SinkWriter, SinkWriterContext } from '../../../runtime/api/index.ts';
 import { SluiceError } from '../../../runtime/errors/index.ts';
+import { InFlight } from '../in-flight.ts';
 import { createKafkaClient, unreachable } from './kafka-client.ts';
 import { createCluster, type ClusterHandle } from './kafkajs-internals.ts';
 import type { ResolvedKafkaSinkOptions } from './options.ts';
@@ -59,6 +60,8 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
    * a pre-commit finishing after close began must not be acknowledged, because close aborts the open transaction.
    */
   #closed = false;
+  /** start, pre-commit, commit, finish and close's fence while they run: close disconnects after them (see InFlight). */
+  readonly #inFlight = new InFlight();
 
   constructor(options: ResolvedKafkaSinkOptions<T>, context: SinkWriterContext) {
     this.#options = options;
@@ -66,7 +69,11 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
     this.#prefix = options.transactionalIdPrefix ?? defaultPrefix(context.job, context.role);
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.#inFlight.track(this.#start());
+  }
+
+  async #start(): Promise<void> {
     const { job, subtask, parallelism, logger } = this.#context;
     if (!this.#context.checkpointing) {
       throw new SluiceError(
@@ -93,6 +100,7 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
     const owned = restored.filter((s) => s.subtask % parallelism === subtask);
     for (const state of owned) {
       for (const txn of state.transactions) {
+        this.#throwIfClosed();
         await commitRestoredTransaction(handle, txn, { logger, now: this.#context.clock.now(), transactionTimeoutMs: timeoutMs });
       }
     }
@@ -107,9 +115,13 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
         for (let slot = 0; slot < TRANSACTION_SLOTS; slot++) fenced.add(transactionalIdOf(prefix, old, slot));
       }
     }
-    for (const id of fenced) await fenceTransactionalId(handle, id, timeoutMs);
+    for (const id of fenced) {
+      this.#throwIfClosed();
+      await fenceTransactionalId(handle, id, timeoutMs);
+    }
     // 3. Take this subtask's own ids over (fencing whatever the previous attempt left in them) and open a transaction.
     for (let slot = 0; slot < TRANSACTION_SLOTS; slot++) {
+      this.#throwIfClosed();
       const producer = new TransactionalProducer(handle, transactionalIdOf(this.#prefix, subtask, slot), timeoutMs);
       await producer.init();
       this.#producers.push(producer);
@@ -122,7 +134,11 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
 
   write = (records: readonly T[]): Promise<void> | undefined => this.#openPipeline().add(records);
 
-  async preCommit(checkpointId: number): Promise<ExactlyOnceSinkState> {
+  preCommit(checkpointId: number): Promise<ExactlyOnceSinkState> {
+    return this.#inFlight.track(this.#preCommit(checkpointId));
+  }
+
+  async #preCommit(checkpointId: number): Promise<ExactlyOnceSinkState> {
     const pipeline = this.#openPipeline();
     await pipeline.flush();
     this.#throwIfClosed();
@@ -156,7 +172,11 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
     };
   }
 
-  async commit(checkpointId: number): Promise<void> {
+  commit(checkpointId: number): Promise<void> {
+    return this.#inFlight.track(this.#commit(checkpointId));
+  }
+
+  async #commit(checkpointId: number): Promise<void> {
     while (this.#pending.length > 0 && (this.#pending[0] as { txn: PreCommittedTransaction }).txn.checkpointId <= checkpointId) {
       this.#throwIfClosed();
       const { slot } = this.#pending[0] as { slot: number };
@@ -171,7 +191,11 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
     }
   }
 
-  async finish(): Promise<void> {
+  finish(): Promise<void> {
+    return this.#inFlight.track(this.#finish());
+  }
+
+  async #finish(): Promise<void> {
     // The job's final checkpoint covered every record, so the open transaction is empty; flush surfaces any failure.
     const pipeline = this.#openPipeline();
     await pipeline.flush();
@@ -191,13 +215,18 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
     if (outcome !== 'finished' && open !== undefined && pipeline !== undefined && pipeline.written > 0 && handle !== undefined) {
       // Fence rather than EndTxn(abort): sends may still be in flight, and a bumped epoch makes Kafka reject them,
       // where after a plain abort a late write could open a transaction nobody ends. Bounded: close must be prompt.
-      await withDeadline(fenceTransactionalId(handle, open.transactionalId, this.#options.transactionTimeoutMs), CLOSE_DEADLINE_MS).catch((err: unknown) =>
+      await withDeadline(this.#inFlight.track(fenceTransactionalId(handle, open.transactionalId, this.#options.transactionTimeoutMs)), CLOSE_DEADLINE_MS).catch((err: unknown) =>
         this.#context.logger.warn({ err, transactionalId: open.transactionalId }, 'kafkaSink could not abort its open transaction; the next attempt fences it'),
       );
     }
     for (const producer of this.#producers) producer.disconnect();
     this.#producers = [];
-    await handle?.cluster.disconnect().catch((err: unknown) => this.#context.logger.debug({ err }, 'kafkaSink: disconnect failed'));
+    if (handle === undefined) return;
+    await this.#inFlight.closeAfterSettled(
+      () => handle.cluster.disconnect().catch((err: unknown) => this.#context.logger.debug({ err }, 'kafkaSink: disconnect failed')),
+      CLOSE_DEADLINE_MS,
+      [pipeline?.settled()],
+    );
   }
 
   #openPipeline(): SendPipeline<T> {
