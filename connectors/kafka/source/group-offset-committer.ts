@@ -1,4 +1,4 @@
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '../../../runtime/logging/index.ts';
 
 /** Offsets to commit: next offset per partition per topic. */
@@ -83,6 +83,8 @@ export class GroupOffsetCommitter {
       const producer = this.#kafka.producer({
         transactionalId: this.#transactionalId,
         idempotent: true,
+        // Named, so kafkajs does not warn that its default changed in v2 (this producer sends no records anyway).
+        createPartitioner: Partitioners.DefaultPartitioner,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
         retry: { retries: 2 },

@@ -8,12 +8,21 @@ import type { Logger } from '../../../runtime/logging/index.ts';
  * (ERROR → warn, WARN → info, INFO → debug, DEBUG → trace), and a message that repeats within `repeatWindowMs` is
  * logged at debug after its first appearance.
  */
+/**
+ * kafkajs warnings about settings Sluice chose on purpose, logged at debug: they would alarm a user about something
+ * that is not theirs to fix. The source's offset committer is an idempotent producer with few retries: it commits
+ * consumer-group offsets for lag tooling only (no records, so no delivery guarantee rests on it), and a commit that
+ * cannot get through must not hold the source up; the next checkpoint commits newer offsets anyway.
+ */
+const OWN_SETTINGS_WARNINGS = ['Limiting retries for the idempotent producer may invalidate EoS guarantees'];
+
 export function kafkajsLogCreator(logger: Logger, repeatWindowMs = 60_000): logCreator {
   const lastSeen = new Map<string, number>();
   return () =>
     ({ namespace, level, log }) => {
       const { message, timestamp: _timestamp, logger: _name, ...extra } = log as { message: string; timestamp?: string; logger?: string; [k: string]: unknown };
       let target = shiftedLevel(level);
+      if (OWN_SETTINGS_WARNINGS.includes(message)) target = 'debug';
       if (target === 'warn' || target === 'info') {
         const key = `${namespace}|${message}`;
         const now = Date.now();
