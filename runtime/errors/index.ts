@@ -1,2 +1,3 @@
 export { SluiceError, isSluiceError } from './sluice-error.ts';
 export type { SluiceErrorCode, SluiceErrorOptions } from './sluice-error.ts';
+export { causeChain, messageWithCauses, stackWithCauses } from './error-chain.ts';

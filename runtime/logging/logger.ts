@@ -1,4 +1,6 @@
 import { pino, type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
+import { serializeError } from './error-serializer.ts';
 
 export type { Logger } from 'pino';
 
@@ -8,10 +10,16 @@ export interface LoggerOptions {
   level?: string;
   /** Human-readable lines (pino-pretty) instead of JSON; default: when stderr is a TTY. */
   pretty?: boolean;
+  /**
+   * Where lines go instead of stderr, one `write` per line, synchronously. `sluice run` passes its status line's
+   * log stream here so a log line never lands in the middle of the progress line.
+   */
+  destination?: { write(line: string): unknown };
 }
 
 /**
- * The process logger for the CLI and the service: JSON lines on stderr, pretty on a TTY.
+ * The process logger for the CLI and the service: JSON lines on stderr, pretty on a TTY. `err` fields keep their
+ * stack and causes' stacks (see `serializeError`).
  * Library code never creates loggers; it takes one (or a child) from its caller.
  *
  * @example
@@ -22,10 +30,17 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env['LOG_LEVEL'] ?? 'info';
   const pretty = options.pretty ?? process.stderr.isTTY === true;
-  if (pretty) {
-    return pino({ level, transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } } });
+  const serializers = { err: serializeError };
+  const destination = options.destination;
+  if (destination !== undefined) {
+    // Formatted on this thread (not pino-pretty's worker), so the destination sees each line when it is written.
+    const format = pretty ? prettyFactory({ colorize: true }) : undefined;
+    return pino({ level, serializers }, { write: (line: string) => destination.write(format === undefined ? line : format(line)) });
   }
-  return pino({ level }, pino.destination({ dest: 2, sync: true }));
+  if (pretty) {
+    return pino({ level, serializers, transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } } });
+  }
+  return pino({ level, serializers }, pino.destination({ dest: 2, sync: true }));
 }
 
 /** A logger that drops everything: the default for library components when the caller gives none. */

@@ -1,6 +1,7 @@
 import type { Subscription } from 'rxjs';
 import type { CheckpointManifest } from '../checkpoint/index.ts';
-import { isSluiceError } from '../errors/index.ts';
+import { causeChain, isSluiceError, stackWithCauses } from '../errors/index.ts';
+import { classifyFailure } from '../failover/index.ts';
 import type { JobRunner, RescaleRecord, StageMetrics } from '../runner/index.ts';
 
 /** Per-stage throughput and backpressure, as `status` shows it. */
@@ -30,6 +31,15 @@ export interface ExceptionRecord {
   readonly attempt: number | undefined;
   readonly code: string | undefined;
   readonly message: string;
+  /**
+   * The error's stack followed by each cause's (`caused by: …` lines): when user code threw, the innermost one
+   * names its file:line.
+   */
+  readonly stack: string;
+  /** Code of the innermost SluiceError in the cause chain when it differs from `code` (what the connector said). */
+  readonly rootCode?: string;
+  /** The error cannot go away on a retry: the job failed without a restart (docs/errors.md). */
+  readonly fatal: boolean;
   /** Delay before the restart, or absent when the job failed for good. */
   readonly restartInMs?: number;
 }
@@ -167,7 +177,15 @@ function push<T>(list: T[], item: T): void {
   if (list.length > HISTORY) list.shift();
 }
 
-function describeError(error: unknown, at: number): { at: number; code: string | undefined; message: string } {
-  if (isSluiceError(error)) return { at, code: error.code, message: error.message };
-  return { at, code: undefined, message: error instanceof Error ? error.message : String(error) };
+function describeError(error: unknown, at: number): Omit<ExceptionRecord, 'attempt' | 'restartInMs'> {
+  const code = isSluiceError(error) ? error.code : undefined;
+  const root = causeChain(error).filter((e) => isSluiceError(e)).at(-1);
+  return {
+    at,
+    code,
+    message: error instanceof Error ? error.message : String(error),
+    stack: stackWithCauses(error),
+    ...(root === undefined || root.code === code ? {} : { rootCode: root.code }),
+    fatal: classifyFailure(error).fatal,
+  };
 }

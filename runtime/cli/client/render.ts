@@ -80,7 +80,32 @@ export function renderJobStatus(s: JobStatus): string {
     section('RESCALES', formatTable(['TIME', 'FROM', 'TO', 'TRIGGER', 'CHECKPOINT', 'DURATION', 'REASON'], s.rescales.map((r) => [time(r.startedAt), String(r.from), String(r.to), r.trigger, String(r.checkpointId), formatDuration(r.durationMs), r.reason])));
   }
   if (s.exceptions.length > 0) {
-    section('RECENT EXCEPTIONS (newest first)', formatTable(['TIME', 'ATTEMPT', 'MESSAGE'], s.exceptions.slice(0, 5).map((e) => [time(e.at), e.attempt === undefined ? '-' : String(e.attempt), e.message.split('\n')[0] ?? ''])));
+    const outcome = (e: JobStatus['exceptions'][number]): string => (e.restartInMs !== undefined ? `restart in ${formatDuration(e.restartInMs)}` : e.fatal ? 'failed (not retriable)' : 'failed');
+    section(
+      'RECENT EXCEPTIONS (newest first)',
+      formatTable(['TIME', 'ATTEMPT', 'CODE', 'THEN', 'MESSAGE'], s.exceptions.slice(0, 5).map((e) => [time(e.at), e.attempt === undefined ? '-' : String(e.attempt), e.code ?? '-', outcome(e), e.message.split('\n')[0] ?? ''])),
+    );
+    const newest = s.exceptions[0];
+    // A service older than this client sends no stack.
+    if (newest?.stack !== undefined) section('NEWEST EXCEPTION (first frames; the full stack is in --json and the logs)', stackExcerpt(newest.stack).join('\n'));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The first frames of each error of a `caused by:` chain (as the service's `exceptions[].stack` holds it), without
+ * Node's internal frames: enough to see the user's file:line, which is usually the innermost error's first frame.
+ */
+export function stackExcerpt(stack: string, framesPerError = 3): string[] {
+  const out: string[] = [];
+  stack.split('\ncaused by: ').forEach((segment, i) => {
+    const lines = segment.split('\n');
+    const firstFrame = lines.findIndex((l) => /^\s+at /.test(l));
+    const header = firstFrame < 0 ? lines : lines.slice(0, firstFrame);
+    const frames = firstFrame < 0 ? [] : lines.slice(firstFrame).filter((l) => /^\s+at /.test(l) && !l.includes('node:internal'));
+    out.push(`${i === 0 ? '' : 'caused by: '}${header.join('\n')}`);
+    for (const frame of frames.slice(0, framesPerError)) out.push(`  ${frame.trim()}`);
+    if (frames.length > framesPerError) out.push(`  … ${frames.length - framesPerError} more`);
+  });
+  return out;
 }
