@@ -362,6 +362,12 @@ export class JobRunner {
       await this.#coordinator?.settled();
       if (failure === undefined) {
         this.#abortRescale(new SluiceError('SLUICE_JOB_NOT_RUNNING', `job "${this.#plan.job}" finished before it could be rescaled`));
+        if (restored !== undefined && attemptNo === 0 && (this.metrics()[0]?.recordsOut ?? 0) === 0) {
+          this.#logger.info(
+            { restoredFrom: restored.checkpointId },
+            `job "${this.#plan.job}" had already finished: checkpoint ${restored.checkpointId} covers all of its input, so this run read nothing new. To process everything again from the start, run it with --fresh (its sinks then write their output again)`,
+          );
+        }
         await this.#cleanUpAfterFinish();
         return this.#end('finished');
       }
@@ -495,15 +501,19 @@ export class JobRunner {
   }
 
   /**
-   * A finished bounded job's checkpoints would only replay nothing; savepoints stay. The job is done whatever happens
-   * here, so a failure to delete is a warning, not a reason to run it again.
+   * A finished bounded job keeps only its final checkpoint (savepoints stay). That one covers all of its input, so a
+   * rerun restores it and reads nothing new, instead of starting from scratch and writing a second copy of its output
+   * (which deleting every checkpoint did). `--fresh` runs it again from the start on purpose. The job is done whatever
+   * happens here, so a failure to delete is a warning, not a reason to run it again.
    */
   async #cleanUpAfterFinish(): Promise<void> {
     const store = this.#options.store;
     if (store === undefined || !this.#checkpointing) return;
     try {
-      for (const info of await store.list(this.#plan.job)) {
-        if (info.kind === 'checkpoint') await store.delete(this.#plan.job, info.id);
+      const checkpoints = (await store.list(this.#plan.job)).filter((info) => info.kind === 'checkpoint');
+      const final = Math.max(...checkpoints.map((info) => info.id));
+      for (const info of checkpoints) {
+        if (info.id !== final) await store.delete(this.#plan.job, info.id);
       }
     } catch (err) {
       this.#logger.warn({ err: (err as Error)?.message ?? String(err) }, 'the job finished, but its checkpoints could not all be deleted; `sluice checkpoints` lists what is left');

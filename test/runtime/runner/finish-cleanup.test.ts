@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
+import { join } from 'node:path';
+import { collectSink, CollectTarget, datagen, fileSink, readPartFiles } from '../../../connectors/dev/index.ts';
 import { defineJob } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
@@ -52,4 +53,34 @@ test('run() returns only after a checkpoint write begun before the stop has land
   release();
   assert.equal(await done, 'cancelled');
   assert.ok((await store.list('finish-cleanup')).some((c) => c.id === 3), 'the write landed before run() returned');
+});
+
+test('a finished bounded job run again reads nothing new: its output is not written twice; restore none (--fresh) runs it from the start', async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(join(dir, 'data'));
+  t.after(() => store.close());
+  const output = join(dir, 'out');
+  const fileJob = defineJob({ name: 'finish-rerun', parallelism: 2, checkpoints: { intervalMs: 20 } }, (env) => {
+    env
+      .source(datagen({ count: 3_000, splits: 2, batchSize: 100, record: (i) => ({ key: `k${i % 10}`, n: 1 }) }))
+      .keyBy((r) => r.key)
+      .reduce((a, b) => ({ key: a.key, n: a.n + b.n }))
+      .sink(fileSink({ directory: output }));
+  });
+  assert.equal(await new JobRunner({ job: fileJob, store }).run(), 'finished');
+  assert.equal((await readPartFiles(output)).length, 3_000, 'one update per record');
+  const kept = await store.list('finish-rerun');
+  assert.equal(kept.filter((c) => c.kind === 'checkpoint').length, 1, 'only the final checkpoint is kept');
+
+  const rerun = new JobRunner({ job: fileJob, store });
+  const started: Array<number | undefined> = [];
+  rerun.events.subscribe((e) => {
+    if (e.type === 'attempt-started') started.push(e.restoredFrom);
+  });
+  assert.equal(await rerun.run(), 'finished');
+  assert.deepEqual(started, [kept[0]?.id], 'the rerun restored the final checkpoint');
+  assert.equal((await readPartFiles(output)).length, 3_000, 'and wrote nothing again');
+
+  assert.equal(await new JobRunner({ job: fileJob, store, restore: { from: 'none' } }).run(), 'finished');
+  assert.equal((await readPartFiles(output)).length, 6_000, 'a fresh run processes everything again, by request');
 });
