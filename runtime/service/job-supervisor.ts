@@ -248,8 +248,13 @@ export class JobSupervisor {
       const active = this.#active.get(name);
       if (active === undefined) throw notRunning(name, record.state, 'stop');
       if (options.savepoint) this.#requireCheckpointing(name, active, 'stopped with a savepoint');
+      const parallelism = active.runner.plan.parallelism;
       const savepoint = await this.#stopActive(name, active, 'stopped', options.savepoint);
-      if (savepoint !== undefined) await this.#registry.update(name, { startFrom: { from: 'checkpoint', id: savepoint.id }, lastSavepoint: { id: savepoint.id, takenAt: savepoint.timestamp } }, this.#now());
+      await this.#registry.update(
+        name,
+        { parallelism, ...(savepoint === undefined ? {} : { startFrom: { from: 'checkpoint', id: savepoint.id }, lastSavepoint: { id: savepoint.id, takenAt: savepoint.timestamp } }) },
+        this.#now(),
+      );
       return { job: await this.#status(name), savepoint: savepoint === undefined ? null : describe(savepoint) };
     });
   }
@@ -284,8 +289,10 @@ export class JobSupervisor {
       const active = this.#active.get(name);
       if (active === undefined) throw notRunning(name, record.state, 'pause');
       this.#requireCheckpointing(name, active, 'paused');
+      const parallelism = active.runner.plan.parallelism;
       const savepoint = (await this.#stopActive(name, active, 'paused', true)) as CheckpointManifest;
-      await this.#registry.update(name, { startFrom: { from: 'checkpoint', id: savepoint.id }, lastSavepoint: { id: savepoint.id, takenAt: savepoint.timestamp } }, this.#now());
+      // Resumes at the parallelism it ran at (a rescale may have changed it), which `list` shows meanwhile.
+      await this.#registry.update(name, { parallelism, startFrom: { from: 'checkpoint', id: savepoint.id }, lastSavepoint: { id: savepoint.id, takenAt: savepoint.timestamp } }, this.#now());
       return { job: await this.#status(name), savepoint: describe(savepoint) };
     });
   }

@@ -19,7 +19,7 @@ async function variant(file: string, name: string, from: string, to: string): Pr
   return out;
 }
 
-test('submit --replace checks the new version against the running job first, and keeps its rescaled parallelism', async (t) => {
+test('submit --replace checks the new version against the running job first; replace, pause and resume keep the rescaled parallelism', async (t) => {
   const dir = await tempDir(t, 'sluice-svc-replace-');
   const service = await startService(t, ['--data-dir', join(dir, 'data')]);
   const env = { SLUICE_URL: service.url };
@@ -51,6 +51,12 @@ test('submit --replace checks the new version against the running job first, and
   assert.equal(after.parallelism, 3, 'the replacement kept the parallelism the rescale set');
   const atReplace = await committedParts(output);
   await waitFor(async () => (await committedParts(output)) > atReplace, { timeoutMs: 30_000, message: 'output after the replacement' });
+  await ok(['pause', 'svc-replace'], env);
+  assert.match(await ok(['list'], env), /^svc-replace\s+paused\s+3\s/m, 'a paused job shows the parallelism it resumes at');
+  await ok(['resume', 'svc-replace'], env);
+  assert.equal((await jobStatus(service.url, 'svc-replace'))['parallelism'], 3, 'and resumes at it');
+  const atResume = await committedParts(output);
+  await waitFor(async () => (await committedParts(output)) > atResume, { timeoutMs: 30_000, message: 'output after the resume' });
   await ok(['stop', 'svc-replace', '--savepoint'], env);
   assert.ok((await checkTickerCounts(output)) > 0, 'every count 1, 2, … with no gap or repeat across rescale and replace');
 });
