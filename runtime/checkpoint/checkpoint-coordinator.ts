@@ -259,7 +259,9 @@ export class CheckpointCoordinator implements CheckpointListener {
     if (inFlight.timeout !== undefined) this.#clock.clearTimeout(inFlight.timeout);
     this.#inFlight = undefined;
     this.#lastCompletedAt = this.#clock.now();
-    this.#logger.info(
+    // Debug: one line per checkpoint (every second or so) would flood an info log; `sluice run` shows the newest on
+    // its progress line, `sluice status` lists them.
+    this.#logger.debug(
       { checkpoint: manifest.id, kind: manifest.kind, durationMs: manifest.durationMs, bytes: manifest.totalBytes },
       `${manifest.kind} ${manifest.id} complete`,
     );

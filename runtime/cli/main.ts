@@ -50,14 +50,19 @@ const USER_INPUT_CODES = new Set([
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const levelFlag = rest.indexOf('--log-level');
+  // `sluice run` on a terminal keeps a progress line at the bottom; its logger writes above it.
+  const status = command === 'run' && process.stderr.isTTY === true ? new (await import('./status-line.ts')).StatusLine(process.stderr) : undefined;
   const logger = async (): Promise<Logger> => {
     const { createLogger } = await import('../logging/index.ts');
-    return createLogger(levelFlag >= 0 && rest[levelFlag + 1] !== undefined ? { level: rest[levelFlag + 1] as string } : {});
+    return createLogger({
+      ...(levelFlag >= 0 && rest[levelFlag + 1] !== undefined ? { level: rest[levelFlag + 1] as string } : {}),
+      ...(status === undefined ? {} : { destination: status }),
+    });
   };
   try {
     switch (command) {
       case 'run':
-        return await (await import('./commands/run.ts')).runCommand(rest, await logger(), process.stdout);
+        return await (await import('./commands/run.ts')).runCommand(rest, await logger(), process.stdout, status);
       case 'checkpoints':
         return await (await import('./commands/checkpoints.ts')).checkpointsCommand(rest, await logger(), process.stdout);
       case 'dev':
@@ -83,6 +88,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`, USAGE);
     }
   } catch (err) {
+    status?.clear();
     if (err instanceof UsageError) {
       process.stderr.write(`sluice: ${err.message}\n\n${err.usage}\n`);
       return EXIT.usage;

@@ -6,6 +6,7 @@ import { JobRunner, type RestoreSource } from '../../runner/index.ts';
 import { parseCommandLine, positiveInteger } from '../arguments.ts';
 import { loadJobFile } from '../load-job.ts';
 import { ProgressLine } from '../progress-line.ts';
+import type { StatusLine } from '../status-line.ts';
 import { applyHeapGrowth, heapGrowthUsage, parseHeapGrowth } from '../heap-growth.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
@@ -24,8 +25,11 @@ Options:
 ${heapGrowthUsage(33)}
   -h, --help                     show this help`;
 
-/** `sluice run`: returns the process exit code. */
-export async function runCommand(args: readonly string[], logger: Logger, out: NodeJS.WriteStream): Promise<number> {
+/**
+ * `sluice run`: returns the process exit code. On a terminal, `status` holds the progress line and `logger` writes
+ * above it; without one, progress goes to the log once a second.
+ */
+export async function runCommand(args: readonly string[], logger: Logger, out: NodeJS.WriteStream, status?: StatusLine): Promise<number> {
   const { values, positionals } = parseCommandLine(
     args,
     {
@@ -81,22 +85,24 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const progress = new ProgressLine();
-    const tty = process.stderr.isTTY === true;
+    const subscription = runner.events.subscribe((event) => progress.onEvent(event));
     const started = Date.now();
     const ticker = setInterval(() => {
-      const line = progress.format(Date.now(), runner.metrics(), runner.lastCheckpoint?.id);
+      const line = progress.format(Date.now(), runner.metrics());
       if (line === undefined) return;
-      if (tty) process.stderr.write(`\r\x1b[2K${line}`);
+      if (status !== undefined) status.show(line);
       else logger.info({ progress: line }, line);
     }, 1000);
     try {
       const outcome = await runner.run();
-      if (tty) process.stderr.write('\r\x1b[2K');
+      status?.clear();
       const stages = runner.metrics();
       const records = stages[0]?.recordsIn ?? 0;
       out.write(`job "${runner.plan.job}" ${outcome}: ${records} records read in ${((Date.now() - started) / 1000).toFixed(1)} s${runner.attempts > 1 ? ` (${runner.attempts - 1} restarts)` : ''}\n`);
       return EXIT.ok;
     } finally {
+      status?.clear();
+      subscription.unsubscribe();
       clearInterval(ticker);
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);

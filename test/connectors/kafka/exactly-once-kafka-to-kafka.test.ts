@@ -32,10 +32,10 @@ function consumed(manifest: CheckpointManifest, topic: string): number {
   return (manifest.sourcePositions['orders'] ?? []).filter((p) => p.split.startsWith(`${topic}-`)).reduce((n, p) => n + Number(p.position), 0);
 }
 
-/** `sluice run` of the fixture job as a child process; tracks the checkpoints it completes from its log. */
+/** `sluice run` of the fixture job as a child process; tracks the checkpoints it completes from its log (at debug). */
 function runChild(dataDir: string, params: JobParams) {
   const sets = [...params.entries()].flatMap(([k, v]) => ['--set', `${k}=${v}`]);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli/main.ts', 'run', CHILD_JOB, '--data-dir', dataDir, '--log-level', 'info', ...sets], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli/main.ts', 'run', CHILD_JOB, '--data-dir', dataDir, '--log-level', 'debug', ...sets], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
