@@ -6,7 +6,7 @@ import { EXIT, UsageError } from './usage-error.ts';
 
 // Commands are imported when used: a client verb should not pay for loading the runtime, the devstack or pino
 // (~1 s per invocation on a loaded machine), and scripts call it in loops.
-const JOB_CONTROL_VERBS = new Set(['cancel', 'stop', 'savepoint', 'rescale', 'pause', 'resume']);
+const JOB_CONTROL_VERBS = new Set(['cancel', 'stop', 'savepoint', 'rescale', 'pause', 'resume', 'delete']);
 
 const USAGE = `Usage: sluice <command> [options]
 
@@ -26,6 +26,7 @@ Service (docs/cli.md):
   rescale <job-name> -p N change a running job's parallelism
   pause <job-name>        stop with a savepoint, keep it paused
   resume <job-name>       start a paused or stopped job again
+  delete <job-name>       forget a job that is not running (--checkpoints: and its checkpoints)
   checkpoint <backup|restore|clear|catch-up> <job-name>
                           back up, restore, reprocess from earliest, skip to latest
 

@@ -108,6 +108,15 @@ export class JobRegistry {
     return result;
   }
 
+  /** Removes a job's registration; true when there was one. */
+  async delete(name: string): Promise<boolean> {
+    return this.#enqueue(async () => {
+      if ((await this.get(name)) === undefined) return false;
+      await this.#db.del(PREFIX + name);
+      return true;
+    });
+  }
+
   /** Every registered job, by name. */
   async list(): Promise<JobRecord[]> {
     const out: JobRecord[] = [];

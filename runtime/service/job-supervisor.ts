@@ -386,6 +386,33 @@ export class JobSupervisor {
   }
 
   /**
+   * Forgets a job that is not running: it leaves `list`, its history and exceptions go. Its checkpoints and savepoints
+   * stay unless `checkpoints` is set (a later submit of the same name then resumes from them); with it they are
+   * deleted too, for good.
+   */
+  async delete(name: string, options: { checkpoints: boolean }): Promise<{ deleted: string; checkpointsDeleted: number }> {
+    return this.#withLock(name, async () => {
+      const record = await this.#record(name);
+      if (this.#active.has(name)) {
+        throw new SluiceError(
+          ServiceErrorCodes.jobRunning,
+          `job "${name}" is ${record.state === 'running' ? 'running' : record.state}: cancel or stop it first (sluice cancel ${name}), then delete it`,
+        );
+      }
+      let checkpointsDeleted = 0;
+      if (options.checkpoints) {
+        checkpointsDeleted = (await this.#store.list(name)).length;
+        await this.#store.deleteAll(name);
+      }
+      await this.#registry.delete(name);
+      this.#trackers.get(name)?.stop();
+      this.#trackers.delete(name);
+      this.#logger.info({ job: name, checkpointsDeleted }, `deleted job "${name}"${options.checkpoints ? ` and its ${checkpointsDeleted} checkpoint(s) and savepoint(s)` : ''}`);
+      return { deleted: name, checkpointsDeleted };
+    });
+  }
+
+  /**
    * Skips the backlog: the next start restores the latest checkpoint's state but reads every source from its latest
    * position. A running job takes a checkpoint first (so its state is current), then restarts that way.
    */

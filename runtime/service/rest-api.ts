@@ -37,6 +37,13 @@ export function restApi(supervisor: JobSupervisor): (request: ApiRequest) => Pro
   const jobRoutes: Record<string, Partial<Record<string, Handler>>> = {
     '': {
       GET: async (_r, name) => ok({ job: await supervisor.status(name) }),
+      DELETE: async (r, name) => {
+        const checkpoints = r.query.get('checkpoints');
+        if (checkpoints !== null && checkpoints !== 'true' && checkpoints !== 'false') {
+          throw badRequest(`"checkpoints" must be true or false, got "${checkpoints}"`);
+        }
+        return ok(await supervisor.delete(name, { checkpoints: checkpoints === 'true' }));
+      },
     },
     cancel: {
       POST: async (_r, name) => ok({ job: await supervisor.cancel(name) }),

@@ -39,7 +39,7 @@ export class ServiceClient {
     this.#token = options.token === '' ? undefined : options.token;
   }
 
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${this.url}${path}`, {

@@ -11,8 +11,8 @@ interface ControlVerb {
   readonly usage: string;
   readonly options?: Record<string, { type: 'string' | 'boolean'; short?: string }>;
   readonly spinner: (job: string) => string;
-  /** The request; `values` holds the parsed extra flags. */
-  readonly request: (values: Record<string, unknown>, usage: string) => { path: string; body?: unknown };
+  /** The request (POST unless said); `values` holds the parsed extra flags. `path` is under `/v1/jobs/<job>`. */
+  readonly request: (values: Record<string, unknown>, usage: string) => { path: string; body?: unknown; method?: 'POST' | 'DELETE' };
   /** The human answer line(s). */
   readonly describe: (job: string, answer: Record<string, unknown>) => string;
 }
@@ -62,6 +62,17 @@ const VERBS: Record<string, ControlVerb> = {
     request: () => ({ path: 'pause' }),
     describe: (job, answer) => `job "${job}" paused at ${savepointLine(answer['savepoint'] as SavepointInfo)}\n`,
   },
+  delete: {
+    usage:
+      'Usage: sluice delete <job-name> [--checkpoints] [options]\n\nForgets a job that is not running (cancel or stop it first): it leaves `sluice list`. Its checkpoints and savepoints\nstay, so submitting the same job name later resumes from them, unless --checkpoints deletes them too (for good).\n\n      --checkpoints   also delete the job\'s checkpoints and savepoints',
+    options: { checkpoints: { type: 'boolean' } },
+    spinner: (job) => `deleting "${job}"`,
+    request: (values) => ({ path: values['checkpoints'] === true ? '?checkpoints=true' : '', method: 'DELETE' }),
+    describe: (job, answer) => {
+      const n = answer['checkpointsDeleted'] as number;
+      return `job "${job}" deleted${n > 0 ? ` with its ${n} checkpoint(s) and savepoint(s)` : ''}\n`;
+    },
+  },
   resume: {
     usage: 'Usage: sluice resume <job-name> [options]\n\nStarts a paused or stopped job again from its savepoint (or its latest checkpoint).',
     spinner: (job) => `resuming "${job}"`,
@@ -71,7 +82,7 @@ const VERBS: Record<string, ControlVerb> = {
 };
 
 
-/** `sluice cancel|stop|savepoint|rescale|pause|resume <job>`: returns the process exit code. */
+/** `sluice cancel|stop|savepoint|rescale|pause|resume|delete <job>`: returns the process exit code. */
 export async function jobControlCommand(verb: string, args: readonly string[], out: NodeJS.WriteStream): Promise<number> {
   const spec = VERBS[verb];
   if (spec === undefined) throw new Error(`not a job control verb: ${verb}`);
@@ -84,9 +95,10 @@ export async function jobControlCommand(verb: string, args: readonly string[], o
   const job = positionals[0];
   if (job === undefined) throw new UsageError(`sluice ${verb} needs a job name`, usage);
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, usage);
-  const { path, body } = spec.request(values, usage);
+  const { path, body, method = 'POST' } = spec.request(values, usage);
   const client = connect(values as { url?: string; token?: string });
-  const answer = await withSpinner(spec.spinner(job), client.request<Record<string, unknown>>('POST', `/v1/jobs/${encodeURIComponent(job)}/${path}`, body ?? {}));
+  const url = `/v1/jobs/${encodeURIComponent(job)}${path === '' || path.startsWith('?') ? path : `/${path}`}`;
+  const answer = await withSpinner(spec.spinner(job), client.request<Record<string, unknown>>(method, url, method === 'POST' ? (body ?? {}) : undefined));
   out.write(values.json === true ? `${JSON.stringify(answer)}\n` : spec.describe(job, answer));
   return EXIT.ok;
 }
