@@ -29,7 +29,7 @@ test('delete forgets a stopped job, keeps its checkpoints unless --checkpoints, 
 
   // Submitted again under the same name, it resumes from them: counts go on without a gap or a repeat (a fresh start
   // would count from 1 again, which checkTickerCounts rejects).
-  assert.match(await ok(["submit", job, "--set", `output=${output}`], env), /job "svc-delete" running/);
+  assert.match(await ok(['submit', job, '--set', `output=${output}`], env), /job "svc-delete" running/);
   const atResubmit = await committedParts(output);
   await waitFor(async () => (await committedParts(output)) > atResubmit, { timeoutMs: 30_000, message: 'output after the resubmit' });
   await ok(['cancel', 'svc-delete'], env);
