@@ -13,8 +13,11 @@ import { JobRunner, type JobEvent } from '../../../runtime/runner/index.ts';
 import { systemClock, type Clock } from '../../../runtime/time/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
-/** The system clock with restart delays of the default strategy (1 s and up) cut short: the decision is under test. */
-const hurried: Clock = { ...systemClock, setTimeout: (fn, ms) => systemClock.setTimeout(fn, Math.min(ms, 20)) };
+/**
+ * The system clock with the default strategy's first two restart delays (1 s and 2 s, ±10 % jitter) cut short: the
+ * decision is under test, not the wait. Other timers (checkpoint interval and timeout) keep their length.
+ */
+const hurried: Clock = { ...systemClock, setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms >= 900 && ms <= 2_200 ? 1 : ms) };
 
 /** A sink that throws `error` from its first write in the first `failingAttempts` attempts, else collects. */
 function failingSink(error: () => unknown, failingAttempts: number, target: CollectTarget<number>): Sink<number> {
