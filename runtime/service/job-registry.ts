@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { SluiceError } from '../errors/index.ts';
+import type { RescaleRecord } from '../runner/index.ts';
 import { ServiceErrorCodes } from './service-errors.ts';
 
 /**
@@ -35,7 +36,12 @@ export interface JobRecord {
   readonly updatedAt: number;
   /** Why the job failed, when `state` is `failed`. */
   readonly lastError?: string;
+  /** The job's rescales, oldest first (the last {@link RESCALE_HISTORY}), kept across service restarts. */
+  readonly rescales?: readonly RescaleRecord[];
 }
+
+/** How many rescales a record keeps. */
+export const RESCALE_HISTORY = 20;
 
 /** Fields to change in a record; `undefined` removes an optional field. */
 export type RecordChange = { -readonly [K in Exclude<keyof JobRecord, 'name'>]?: JobRecord[K] | undefined };
@@ -90,13 +96,17 @@ export class JobRegistry {
     await this.#enqueue(() => this.#db.put(PREFIX + record.name, record));
   }
 
-  /** Applies `change` to the stored record (if the job is registered) and returns the new record. */
-  async update(name: string, change: RecordChange, now = Date.now()): Promise<JobRecord | undefined> {
+  /**
+   * Applies `change` (or what `change(current)` returns) to the stored record, if the job is registered, and returns
+   * the new record.
+   */
+  async update(name: string, change: RecordChange | ((current: JobRecord) => RecordChange), now = Date.now()): Promise<JobRecord | undefined> {
     // Read-modify-write one at a time: runner events and user actions update the same record concurrently.
     return this.#enqueue(async () => {
       const current = await this.get(name);
       if (current === undefined) return undefined;
-      const next = JSON.parse(JSON.stringify({ ...current, ...change, updatedAt: now })) as JobRecord; // drops undefined fields
+      const delta = typeof change === 'function' ? change(current) : change;
+      const next = JSON.parse(JSON.stringify({ ...current, ...delta, updatedAt: now })) as JobRecord; // drops undefined fields
       await this.#db.put(PREFIX + name, next);
       return next;
     });

@@ -7,7 +7,7 @@ import { buildPhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { assertRestorable, JobRunner, type JobEvent, type RescaleRecord } from '../runner/index.ts';
 import type { JobFileLoader } from './job-loader.ts';
-import type { JobRecord, JobRegistry, RegisteredState, StartFrom } from './job-registry.ts';
+import { RESCALE_HISTORY, type JobRecord, type JobRegistry, type RegisteredState, type StartFrom } from './job-registry.ts';
 import { JobTracker, type CheckpointRecord, type ExceptionRecord, type StageStatus } from './job-tracker.ts';
 import { redactSecrets } from './redact.ts';
 import { ServiceErrorCodes, badRequest, jobNotFound } from './service-errors.ts';
@@ -495,8 +495,12 @@ export class JobSupervisor {
           void this.#registry.update(name, { startFrom: { from: 'latest' }, sourceStart: undefined }, this.#now()).catch((err: unknown) => this.#logger.warn({ job: name, err }, 'registry update failed'));
         }
         break;
-      case 'rescaled':
-        void this.#registry.update(name, { parallelism: event.rescale.to }, this.#now()).catch((err: unknown) => this.#logger.warn({ job: name, err }, 'registry update failed'));
+      case 'rescaled': {
+        const rescale = event.rescale;
+        const change = (current: JobRecord) => ({ parallelism: rescale.to, rescales: [...(current.rescales ?? []), rescale].slice(-RESCALE_HISTORY) });
+        void this.#registry.update(name, change, this.#now()).catch((err: unknown) => this.#logger.warn({ job: name, err }, 'registry update failed'));
+        break;
+      }
         break;
       default:
     }
@@ -628,7 +632,8 @@ export class JobSupervisor {
       checkpoints: tracker.checkpoints(),
       exceptions: tracker.exceptions(),
       sourceLag: active?.runner.sourceLag() ?? [],
-      rescales: tracker.rescales(),
+      // The registry's history survives service restarts; the tracker's covers a record written before it had one.
+      rescales: record.rescales ?? tracker.rescales(),
     };
   }
 

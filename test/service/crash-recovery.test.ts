@@ -11,7 +11,7 @@ import { waitFor } from '../support/wait-for.ts';
 import { keyOf } from './fixtures/counting-job.ts';
 import { FIXTURES, committedParts, fixtureAs, jobStatus, ok, startService, waitForState } from './service-process.ts';
 
-test('kill -9 of the service, then sluice start on the same data dir: running jobs resume with exact output, paused and cancelled ones stay', async (t) => {
+test('kill -9 of the service, then sluice start on the same data dir: running jobs resume with exact output at their rescaled parallelism and with their rescale history, paused and cancelled ones stay', async (t) => {
   const RECORDS = 80_000;
   const dir = await tempDir(t, 'sluice-svc-crash-');
   const dataDir = join(dir, 'data');
@@ -28,12 +28,17 @@ test('kill -9 of the service, then sluice start on the same data dir: running jo
 
   await ok(['submit', join(FIXTURES, 'counting-job.ts'), '--set', `output=${output}`, '--set', `records=${RECORDS}`, '--set', 'rate=20000'], env);
   await waitFor(async () => (await committedParts(output)) >= 4, { timeoutMs: 30_000, message: 'committed output before the crash' });
+  await ok(['rescale', 'svc-count', '-p', '3'], env);
   first.child.kill('SIGKILL');
   assert.equal(await first.exited, null, 'killed, not exited');
   const beforeCrash = (await readPartFiles(output)).length;
   assert.ok(beforeCrash > 0 && beforeCrash < RECORDS, `crashed mid-job (${beforeCrash} committed)`);
 
   const second = await startService(t, ['--data-dir', dataDir]);
+  const resumed = await jobStatus(second.url, 'svc-count');
+  const rescales = resumed['rescales'] as Array<{ from: number; to: number; trigger: string }>;
+  assert.deepEqual(rescales.map((r) => [r.from, r.to, r.trigger]), [[2, 3, 'manual']], 'the rescale history survives the crash');
+  assert.equal(resumed['parallelism'], 3, 'and the job resumes at the rescaled parallelism');
   await waitForState(second.url, 'svc-count', 'finished', 90_000);
   const records = await readPartFiles<{ key: string; n: number }>(output);
   assert.equal(records.length, RECORDS, 'one committed update per input record: none lost, none duplicated');
