@@ -9,6 +9,13 @@ import { ErrorCode } from './protocol/error-codes.ts';
 import { ProtocolError, Reader } from './protocol/reader.ts';
 import { finishFrame, startFrame } from './protocol/writer.ts';
 
+/** A client connection as the broker sees it (read-only; for tests that look for connections left open). */
+export interface ClientConnection {
+  readonly clientId: string | undefined;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+}
+
 /** socket.request.max.bytes: a size prefix above this is garbage, not a request. */
 const MAX_FRAME = 100 * 1024 * 1024;
 const API_VERSIONS_KEY = 18;
@@ -33,6 +40,8 @@ export class Connection {
   readonly #queue: Buffer[] = [];
   #busy = false;
   #closed = false;
+  /** The clientId of the latest request: kafkajs names every client, which says whose connection this is. */
+  #clientId: string | undefined;
   readonly #closeListeners = new Set<() => void>();
 
   constructor(socket: Socket, broker: Broker, faults: FaultState, log: Logger) {
@@ -45,6 +54,11 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#log.debug({ err }, 'kafka connection error'));
     socket.on('close', () => this.#onClose());
+  }
+
+  /** Who is connected: the peer address and the clientId its requests carry (undefined before the first one). */
+  get client(): ClientConnection {
+    return { clientId: this.#clientId, remoteAddress: this.#socket.remoteAddress, remotePort: this.#socket.remotePort };
   }
 
   /** Closes the socket now (fault injection, broker shutdown). */
@@ -149,6 +163,7 @@ export class Connection {
     const version = r.int16();
     const correlationId = r.int32();
     const clientId = r.nullableString() ?? '';
+    this.#clientId = clientId;
     const api = API_BY_KEY.get(apiKey);
 
     if (api === undefined || version < api.minVersion || version > api.maxVersion) {

@@ -3,6 +3,7 @@ import { SluiceError } from '../../runtime/errors/index.ts';
 import { silentLogger, type Logger } from '../../runtime/logging/index.ts';
 import { systemClock, type Clock } from '../../runtime/time/index.ts';
 import type { NodeInfo } from './admin-handlers.ts';
+import type { ClientConnection } from './connection.ts';
 import { Broker } from './broker.ts';
 import { FaultState, type KafkaBrokerFaults } from './faults.ts';
 import { PartitionLog } from './log/partition-log.ts';
@@ -11,6 +12,7 @@ import { DataDir, type BrokerMetadataFile } from './persistence/data-dir.ts';
 import { KafkaServer } from './server.ts';
 
 export type { KafkaBrokerFaults } from './faults.ts';
+export type { ClientConnection } from './connection.ts';
 
 /** Options of {@link startKafkaBroker}. */
 export interface KafkaBrokerOptions {
@@ -47,6 +49,11 @@ export interface KafkaBroker {
   readonly brokers: string[];
   /** Fault injection for tests. */
   readonly faults: KafkaBrokerFaults;
+  /**
+   * The client connections open now, each with the clientId of its latest request. Read-only: tests use it to find
+   * clients that were never disconnected (closing the broker would otherwise close their sockets and hide that).
+   */
+  clientConnections(): ClientConnection[];
   /** Stops listening, closes every connection and flushes state to `dataDir`. Idempotent. */
   close(): Promise<void>;
 }
@@ -178,6 +185,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   return {
     brokers: [address],
     faults,
+    clientConnections: () => srv.clientConnections(),
     async close() {
       if (closed) return;
       closed = true;

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { SluiceError } from '../../runtime/errors/index.ts';
 import type { Logger } from '../../runtime/logging/index.ts';
 import type { Broker } from './broker.ts';
-import { Connection } from './connection.ts';
+import { Connection, type ClientConnection } from './connection.ts';
 import type { FaultState } from './faults.ts';
 
 const CLOSE_GRACE_MS = 20;
@@ -71,6 +71,11 @@ export class KafkaServer {
     this.#server = undefined;
     server.close();
     await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** The open client connections. */
+  clientConnections(): ClientConnection[] {
+    return [...this.#connections].map((c) => c.client);
   }
 
   dropConnections(): void {
