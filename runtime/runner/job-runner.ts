@@ -403,8 +403,22 @@ export class JobRunner {
       this.#logger.warn({ err: error, attempt: attemptNo, restartInMs: decision.delayMs }, `attempt ${attemptNo} failed; restarting in ${decision.delayMs} ms`);
       this.#events.next({ type: 'attempt-failed', attempt: attemptNo, error, restartInMs: decision.delayMs, fatal: false });
       await this.#sleepUnlessCancelled(decision.delayMs);
-      restored = this.#checkpointing ? await this.#latestRestorable() : undefined;
+      try {
+        restored = this.#checkpointing ? await this.#latestRestorable() : undefined;
+      } catch (restoreError) {
+        throw this.#failedToRestore(restoreError, attemptNo);
+      }
     }
+  }
+
+  /** No checkpoint could be restored for the next attempt: the job fails for good, and says so like any failure. */
+  #failedToRestore(err: unknown, attemptNo: number): SluiceError {
+    const error = isSluiceError(err) ? err : new SluiceError('SLUICE_JOB_FAILED', `job "${this.#plan.job}" could not restore a checkpoint to restart from: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    this.#logger.error({ err: error, attempt: attemptNo }, 'job failed and will not restart: no checkpoint could be restored');
+    this.#state = 'failed';
+    this.#events.next({ type: 'failed', error, fatal: true });
+    this.#events.complete();
+    return error;
   }
 
   /** The new attempt of a rescale runs: record it and tell whoever asked. */
