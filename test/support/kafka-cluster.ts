@@ -6,8 +6,10 @@
  * deleted. Otherwise a devstack broker (`devstack/kafka`) is started on port 0 for the test and closed after it.
  *
  * Clients made through the cluster (`admin()`, `producer()`, `consumer()`, `collect()`) are disconnected when the
- * test ends, before the broker closes. Register your own cleanups with `cluster.defer(fn)` rather than `t.after`:
- * `t.after` hooks run first-registered-first, so one added after `kafkaCluster()` would run after the broker is gone.
+ * test ends, before the broker closes; a devstack broker that still has client connections then fails the test,
+ * naming their clientIds (see `clientsLeftConnected`). Register your own cleanups with `cluster.defer(fn)` rather
+ * than `t.after`: `t.after` hooks run first-registered-first, so one added after `kafkaCluster()` would run after the
+ * broker is gone (and its clients would count as left connected).
  *
  * @example
  * test('records come back in order', async (t) => {
@@ -24,9 +26,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import net, { type Socket } from 'node:net'
 import { Kafka, logLevel } from 'kafkajs'
 import type {
   Admin,
+  ISocketFactory,
   Consumer,
   ConsumerConfig,
   IHeaders,
@@ -35,6 +39,7 @@ import type {
   ProducerConfig,
 } from 'kafkajs'
 import type { startKafkaBroker } from '../../devstack/kafka/index.ts'
+import { leakGraceMs } from './open-handles.ts'
 
 export type DevstackBroker = Awaited<ReturnType<typeof startKafkaBroker>>
 
@@ -109,7 +114,36 @@ export interface KafkaCluster {
   restart(): Promise<void>
 }
 
+/** Says which helper made a client, so a connection left open is traced to it: `sluice-test-producer-1a2b3c4d`. */
+const testClientId = (kind: string): string => `sluice-test-${kind}-${randomUUID().slice(0, 8)}`
+
 const quietLevel = process.env.DEBUG_KAFKA ? logLevel.DEBUG : logLevel.NOTHING
+
+/**
+ * Waits (at most `leakGraceMs`) until no client is connected to the devstack broker, once the test's clients were
+ * disconnected; returns an error naming the clients still connected. Why here: closing the broker would close their
+ * sockets too, hiding a client that product code never disconnected (against a real cluster it stays open and the
+ * test process never exits). `leak-guard.ts` catches the same leaks then, but cannot tell whose connection it is.
+ */
+async function clientsLeftConnected(broker: DevstackBroker): Promise<Error | undefined> {
+  const deadline = Date.now() + leakGraceMs
+  let open = broker.clientConnections()
+  while (open.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    open = broker.clientConnections()
+  }
+  if (open.length === 0) return undefined
+  const byClient = new Map<string, number[]>()
+  for (const c of open) {
+    const id = c.clientId === undefined ? '(no request sent yet)' : `clientId "${c.clientId}"`
+    byClient.set(id, [...(byClient.get(id) ?? []), c.remotePort ?? 0])
+  }
+  const lines = [...byClient].map(([id, ports]) => `  ${id}: ${ports.length} connection(s) from port ${ports.join(', ')}`)
+  return new Error(
+    `${open.length} kafkajs connection(s) still open to the devstack broker ${leakGraceMs} ms after the test's clients ` +
+      `were disconnected (a producer, consumer, admin or cluster never disconnected, or reconnected after it):\n${lines.join('\n')}`,
+  )
+}
 
 export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
   const cleanups: Array<() => unknown> = []
@@ -123,6 +157,15 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
   let brokers: string[]
   let start: ((port: number) => Promise<DevstackBroker>) | undefined
 
+  /**
+   * Sockets of the test's own kafkajs clients (`kafka()` and what is made from it), closed once the test's cleanups
+   * ran. Why: a consumer whose broker restarted keeps its group coordinator's connection outside the cluster's broker
+   * pool, where disconnect() never reaches it (kafkajs 2.2.4; Sluice's own clients use no consumer groups). The error
+   * makes kafkajs release the connection's timers too. Clients made by product code are not in here, so the broker
+   * check below still sees theirs.
+   */
+  const testSockets = new Set<Socket>()
+
   // Registered before anything can fail, so a half-built cluster is still torn down.
   t.after(async () => {
     const errors: unknown[] = []
@@ -133,9 +176,18 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
         errors.push(err)
       }
     }
-    if (devstack) await devstack.close()
+    for (const socket of testSockets) socket.destroy(new Error('closed by the test cleanup'))
+    if (devstack) {
+      const leaked = await clientsLeftConnected(devstack)
+      if (leaked !== undefined) errors.push(leaked)
+      await devstack.close()
+    }
     if (dataDir) await rm(dataDir, { recursive: true, force: true })
-    if (errors.length > 0) throw new AggregateError(errors, 'kafka test cleanup failed')
+    // The messages go into the AggregateError's own: node:test reports only that one.
+    if (errors.length === 1) throw errors[0]
+    if (errors.length > 1) {
+      throw new AggregateError(errors, `kafka test cleanup failed: ${errors.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`)
+    }
   })
 
   if (againstRealKafka) {
@@ -156,13 +208,23 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
     brokers = devstack.brokers
   }
 
-  const kafka = (config: Partial<KafkaConfig> = {}): Kafka =>
-    new Kafka({
-      clientId: `sluice-test-${randomUUID().slice(0, 8)}`,
+  const kafka = (config: Partial<KafkaConfig> = {}): Kafka => {
+    const factory: ISocketFactory =
+      config.socketFactory ??
+      (({ host, port, onConnect }) => net.connect({ host, port }, onConnect).setKeepAlive(true, 60_000))
+    return new Kafka({
+      clientId: testClientId('client'),
       logLevel: quietLevel,
       ...config,
       brokers,
+      socketFactory: (args) => {
+        const socket = factory(args) as Socket
+        testSockets.add(socket)
+        socket.once('close', () => testSockets.delete(socket))
+        return socket
+      },
     })
+  }
 
   const uniqueName = (prefix: string): string => {
     const name = `${prefix}-${randomUUID()}`
@@ -191,14 +253,14 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
   }
 
   const admin = async (): Promise<Admin> => {
-    const client = kafka().admin()
+    const client = kafka({ clientId: testClientId('admin') }).admin()
     defer(() => client.disconnect())
     await client.connect()
     return client
   }
 
   const producer = async (config: ProducerConfig = {}): Promise<Producer> => {
-    const client = kafka().producer(config)
+    const client = kafka({ clientId: testClientId('producer') }).producer(config)
     defer(() => client.disconnect())
     await client.connect()
     return client
@@ -206,7 +268,7 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
 
   const consumer = async (config: Partial<ConsumerConfig> = {}): Promise<Consumer> => {
     // A short long-poll: kafkajs's disconnect() waits for the fetch in flight, 5 s with the default maxWaitTimeInMs.
-    const client = kafka().consumer({ groupId: uniqueName('group'), maxWaitTimeInMs: 500, ...config })
+    const client = kafka({ clientId: testClientId('consumer') }).consumer({ groupId: uniqueName('group'), maxWaitTimeInMs: 500, ...config })
     defer(() => client.disconnect())
     await client.connect()
     return client

@@ -80,7 +80,8 @@ test('a transaction timeout above the broker\'s transaction.max.timeout.ms fails
   const cluster = await kafkaCluster(t);
   const topic = await cluster.createTopic();
   const writer = kafkaSink({ brokers: cluster.brokers, topic, guarantee: 'exactly-once', transactionalIdPrefix: cluster.uniqueName('eos'), transactionTimeoutMs: 900_001 }).createWriter(context());
-  t.after(() => writer.close('failed'));
+  // cluster.defer, not t.after: the writer must disconnect before the broker closes (t.after would run after it).
+  cluster.defer(() => writer.close('failed'));
   await assert.rejects(writer.start(), { code: 'SLUICE_INVALID_OPTION', message: /larger than the broker's transaction.max.timeout.ms/ });
 });
 
