@@ -4,48 +4,25 @@
 // exactly-once-kafka-to-kafka.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  enrichOrder,
-  ordersEnrichSettings,
-  ordersSource,
-  runningTotals,
-  type OrderWithTotal,
-} from '../../../jobs/orders-enrich.ts';
+import { ordersEnrichSettings, type OrderWithTotal } from '../../../jobs/orders-enrich.ts';
 import { kafkaSink, type KafkaSinkGuarantee } from '../../../connectors/kafka/index.ts';
-import { defineJob, JobParams } from '../../../runtime/api/index.ts';
+import { JobParams } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { kafkaCluster } from '../../support/kafka-cluster.ts';
 import { readCommitted } from '../../support/kafka-committed.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { assertPerKeyOrder, CUSTOMERS, endOffsets, produceOrders, runUntil, settled } from './fixtures/orders-input.ts';
+import { ordersJob } from './fixtures/orders-job.ts';
 
 const BACKLOG = 60_000;
 const PARTITIONS = 4;
 
-/** jobs/orders-enrich.ts's pipeline with the sink's guarantee as a parameter and fast checkpoints. */
-function ordersJob(guarantee: KafkaSinkGuarantee) {
-  return defineJob({ name: `orders-order-${guarantee}`, parallelism: 2, checkpoints: { intervalMs: 200, timeoutMs: 30_000 } }, (env, params) => {
-    const settings = ordersEnrichSettings(params);
-    env
-      .source(ordersSource(settings))
-      .uid('orders')
-      .map((record) => enrichOrder(record.value))
-      .uid('enrich')
-      .keyBy((order) => order.customer)
-      .process(runningTotals)
-      .uid('customer-totals')
-      .sink(
-        kafkaSink<OrderWithTotal>({
-          brokers: settings.brokers,
-          topic: settings.output,
-          key: (r) => r.order.customer,
-          guarantee,
-          ...(guarantee === 'exactly-once' ? { transactionalIdPrefix: settings.transactionalIdPrefix } : {}),
-        }),
-      )
-      .uid('orders-enriched');
-  });
+/** jobs/orders-enrich.ts's pipeline; at-least-once swaps its exactly-once sink for the same sink at-least-once. */
+function jobWith(guarantee: KafkaSinkGuarantee, params: JobParams) {
+  if (guarantee === 'exactly-once') return ordersJob();
+  const settings = ordersEnrichSettings(params);
+  return ordersJob({ wrapSink: () => kafkaSink<OrderWithTotal>({ brokers: settings.brokers, topic: settings.output, key: (r) => r.order.customer }) });
 }
 
 for (const guarantee of ['exactly-once', 'at-least-once'] as const) {
@@ -66,7 +43,7 @@ for (const guarantee of ['exactly-once', 'at-least-once'] as const) {
 
     const store = await CheckpointStore.open(await tempDir(t));
     t.after(() => store.close());
-    const runner = new JobRunner({ job: ordersJob(guarantee), params, store });
+    const runner = new JobRunner({ job: jobWith(guarantee, params), params, store });
     await runUntil(runner, settled(runner, input, ends));
     assert.equal(runner.attempts, 1, 'no failure: every record is written once');
 
