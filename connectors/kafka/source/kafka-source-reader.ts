@@ -1,10 +1,9 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { SourceReader, SourceReaderContext, SplitLag, SplitPosition } from '../../../runtime/api/index.ts';
 import { SluiceError } from '../../../runtime/errors/index.ts';
-import type { TimerHandle } from '../../../runtime/time/index.ts';
 import { createKafkajsCluster } from '../kafkajs-cluster.ts';
 import type { KafkaHeaders, KafkaRecord } from '../kafka-record.ts';
-import { javaStringHash, kafkaSplitId, kafkaSplitOwner } from '../split-owner.ts';
+import { javaStringHash, kafkaSplitId } from '../split-owner.ts';
 import { DeadLetterWriter, type DeadLetter } from './dead-letter.ts';
 import { deserializerFor, type ValueDeserializer } from './deserializer.ts';
 import { KafkaSourceErrorCode, wrapKafkaError } from './errors.ts';
@@ -16,6 +15,7 @@ import { SplitFetcher } from './fetch/split-fetcher.ts';
 import { GroupOffsetCommitter, type GroupOffsets } from './group-offset-committer.ts';
 import { createSourceKafkaClient } from './kafka-client.ts';
 import type { ResolvedKafkaSourceOptions, StartFrom } from './options.ts';
+import { ownedPartitions, PartitionDiscovery } from './partition-discovery.ts';
 import { fetchWatermarks, resolveStartOffsets } from './start-offsets.ts';
 import { fetchPartitionCounts } from './topic-metadata.ts';
 import { CommittedRecordFilter } from './transaction-filter.ts';
@@ -67,10 +67,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   /** A dead-letter write still taking its batch (backpressure): nothing more is handed out until it resolves. */
   #deadLetterWrite: Promise<void> | undefined;
   #committer: GroupOffsetCommitter | undefined;
-  /** Partition counts as of the last discovery. */
-  #known = new Map<string, number>();
-  #discoveryTimer: TimerHandle | undefined;
-  #discovering: Promise<void> | undefined;
+  #discovery: PartitionDiscovery | undefined;
   /** Positions handed to the last checkpoint barrier, committed to the group when that checkpoint completes. */
   #barrierPositions: SplitPosition[] | undefined;
   #failure: Error | undefined;
@@ -108,9 +105,10 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     }
     try {
       const admin = await this.#connectAdmin();
-      this.#known = await fetchPartitionCounts(admin, o, true);
-      await this.#addSplits(this.#ownedOf(this.#known), 'initial');
+      const known = await fetchPartitionCounts(admin, o, true);
+      await this.#addSplits(ownedPartitions(known, this.#context.subtask, this.#context.parallelism), 'initial');
       if (this.#splits.size > 0) await this.#startFetcher();
+      this.#discovery = this.#createDiscovery(known);
     } catch (err) {
       throw wrapKafkaError(err, `starting the source of job "${this.#context.job}"`, o.brokers);
     }
@@ -123,7 +121,8 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       logger,
     );
     logger.debug({ splits: this.splits, groupId: this.#groupId }, `Kafka source subtask ${subtask} reads ${this.#splits.size} partition(s)`);
-    this.#scheduleDiscovery();
+    // close() may have run while start() was still connecting: it could not stop a discovery not yet made.
+    if (!this.#closed) this.#discovery?.start();
   }
 
   poll(): readonly KafkaRecord<V>[] | null {
@@ -233,7 +232,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     if (this.#closed) return;
     this.#closed = true;
     this.#generation++;
-    if (this.#discoveryTimer !== undefined) this.#context.clock.clearTimeout(this.#discoveryTimer);
+    const discoveryStopped = this.#discovery?.stop();
     this.#buffer.wakeAll();
     const errors: unknown[] = [];
     const attempt = async (fn: () => Promise<unknown> | undefined): Promise<void> => {
@@ -246,7 +245,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     await attempt(() => this.#fetcher?.stop());
     this.#fetcher = undefined;
     await attempt(() => this.#cluster?.disconnect());
-    await attempt(() => this.#discovering);
+    await attempt(() => discoveryStopped);
     await attempt(() => this.#committer?.close());
     await attempt(() => this.#admin?.disconnect());
     this.#admin = undefined;
@@ -255,18 +254,6 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   }
 
   // ---- splits -------------------------------------------------------------------------------------------------
-
-  /** Splits of `counts` this subtask owns, grouped by topic. */
-  #ownedOf(counts: ReadonlyMap<string, number>, from: ReadonlyMap<string, number> = new Map()): Map<string, number[]> {
-    const { subtask, parallelism } = this.#context;
-    const owned = new Map<string, number[]>();
-    for (const [topic, count] of counts) {
-      const partitions: number[] = [];
-      for (let p = from.get(topic) ?? 0; p < count; p++) if (kafkaSplitOwner(topic, p, parallelism) === subtask) partitions.push(p);
-      if (partitions.length > 0) owned.set(topic, partitions);
-    }
-    return owned;
-  }
 
   /**
    * Adds owned splits with their start offsets. At the start of an attempt a split starts at its checkpointed
@@ -504,62 +491,33 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     return this.#admin;
   }
 
-  #scheduleDiscovery(): void {
-    if (this.#closed) return;
-    this.#discoveryTimer = this.#context.clock.setTimeout(() => {
-      this.#discoveryTimer = undefined;
-      this.#discovering = this.#discover()
-        .catch((err: unknown) => this.#fail(wrapKafkaError(err, 'polling topic metadata for new partitions', this.#options.brokers)))
-        .finally(() => {
-          this.#discovering = undefined;
-          this.#scheduleDiscovery();
-        });
-    }, this.#options.discoveryIntervalMs);
-  }
-
-  /** One discovery round: compare partition counts with the last ones and apply the difference. */
-  async #discover(): Promise<void> {
-    if (this.#closed || this.#failure !== undefined) return;
-    const counts = await fetchPartitionCounts(await this.#connectAdmin(), this.#options, false);
-    if (this.#closed) return;
-    const previous = this.#known;
-    const added: string[] = [];
-    const removed: string[] = [];
-    for (const [topic, count] of counts) for (let p = previous.get(topic) ?? 0; p < count; p++) added.push(kafkaSplitId(topic, p));
-    const removedTopics = [...previous.keys()].filter((t) => !counts.has(t));
-    for (const topic of removedTopics) for (let p = 0; p < (previous.get(topic) ?? 0); p++) removed.push(kafkaSplitId(topic, p));
-    if (added.length === 0 && removed.length === 0) return;
-    this.#known = counts;
-    let total = 0;
-    for (const count of counts.values()) total += count;
-    this.#context.reportSplitsChanged({ splits: total, added, removed });
-
-    let changed = false;
-    for (const topic of removedTopics) {
-      const dropped = [...this.#splits.values()].filter((s) => s.topic === topic);
-      for (const split of dropped) this.#splits.delete(split.id);
-      if (dropped.length > 0) changed = true;
-      // Every subtask sees the deletion; the owner of the topic's partition 0 reports it, so the job logs it once.
-      const count = previous.get(topic) ?? 0;
-      const reporter = kafkaSplitOwner(topic, 0, this.#context.parallelism) === this.#context.subtask;
-      this.#context.logger[reporter ? 'warn' : 'debug'](
-        { topic, partitions: count, droppedHere: dropped.map((s) => s.partition) },
-        `Kafka topic "${topic}" no longer exists; the source stops reading its ${count} partition(s) and goes on with the others`,
-      );
-    }
-    if (removedTopics.length > 0) {
-      // kafkajs keeps asking for metadata of every topic it was once asked about; a deleted one would fail those
-      // requests. The admin is made again on demand, the fetcher's cluster on the restart below.
-      await this.#admin?.disconnect().catch(() => undefined);
-      this.#admin = undefined;
-    }
-    const owned = this.#ownedOf(counts, previous);
-    if (owned.size > 0) {
-      await this.#addSplits(owned, 'discovered');
-      changed = true;
-      this.#context.logger.info({ added: [...owned].flatMap(([t, ps]) => ps.map((p) => kafkaSplitId(t, p))) }, 'Kafka source reads newly discovered partitions from the earliest offset');
-    }
-    if (changed && !this.#closed) await this.#restartFetcher(removedTopics.length > 0);
+  #createDiscovery(known: ReadonlyMap<string, number>): PartitionDiscovery {
+    const o = this.#options;
+    return new PartitionDiscovery(
+      {
+        selection: o,
+        intervalMs: o.discoveryIntervalMs,
+        brokers: o.brokers,
+        context: this.#context,
+        reader: {
+          admin: () => this.#connectAdmin(),
+          dropAdmin: async () => {
+            await this.#admin?.disconnect().catch(() => undefined);
+            this.#admin = undefined;
+          },
+          dropTopic: (topic) => {
+            const dropped = [...this.#splits.values()].filter((s) => s.topic === topic);
+            for (const split of dropped) this.#splits.delete(split.id);
+            return dropped.map((s) => s.partition);
+          },
+          addSplits: (owned) => this.#addSplits(owned, 'discovered'),
+          restartFetcher: (freshCluster) => this.#restartFetcher(freshCluster),
+          failed: () => this.#failure !== undefined,
+          fail: (error) => this.#fail(error),
+        },
+      },
+      known,
+    );
   }
 }
 
