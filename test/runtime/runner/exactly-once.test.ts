@@ -39,7 +39,8 @@ test('keyed counts are exactly once across failures in operators, between barrie
   const random = seededRandom(20261122);
   const target = new CollectTarget<Count>();
   // Failure points: record indexes where the map throws, and the first checkpoints past set progress marks whose
-  // pre-commit or store write fails (by progress, not by chance, so a run cannot miss them all).
+  // pre-commit or store write fails (by progress, not by chance: the final checkpoint of the bounded input is past
+  // every mark, so each one fails at the latest there, however fast or slow the machine).
   const mapFailures = new Set([0.15, 0.4, 0.7].map((f) => Math.floor(f * RECORDS + random() * 5_000)));
   let preCommitFailures = 2;
   let storeFailures = 2;
@@ -93,9 +94,16 @@ test('keyed counts are exactly once across failures in operators, between barrie
   });
 
   assert.equal(await runner.run(), 'finished');
-  assert.ok(injected.length >= 5, `expected at least 5 injected failures, got ${injected.join(', ')}`);
-  assertOnlyInjectedFailures(runner, failures, injected);
-  assert.ok(checkpoints > 5, `checkpoints completed: ${checkpoints}`);
+  // Every injected failure happened, whatever the speed; how many checkpoints fit in between depends on the machine.
+  assert.deepEqual(
+    [...injected].map((i) => i.replace(/@\d+$/, '')).sort(),
+    ['map', 'map', 'map', 'pre-commit', 'pre-commit', 'store', 'store'],
+    `injected: ${injected.join(', ')}`,
+  );
+  // Two injections may land in one attempt (map failures in different subtasks, pre-commits of two sink subtasks on
+  // one barrier), so the number of failed attempts is only bounded by the injections, not equal to them.
+  assertOnlyInjectedFailures(runner, failures, injected, 1);
+  assert.ok(checkpoints >= 1, 'the job made progress past its failures: its final checkpoint completed');
   assert.equal(target.records.length, RECORDS, 'one committed update per input record: none lost, none duplicated');
   assert.deepEqual(finalCounts(target.records), expectedCounts());
   assert.equal(target.pendingTransactions, 0, 'no transaction left open');
@@ -118,10 +126,11 @@ for (const newParallelism of [1, 2, 5, 8]) {
           .sink(collectSink(target));
       });
 
-    // First run at p = 3: stop it once a checkpoint covers part of the input.
-    const first = new JobRunner({ job: build(3, 100_000), store });
+    // First run at p = 3: stop it at the first checkpoint that committed output. The source is slowed to take 3 s, so
+    // that checkpoint comes well before its end even on a loaded machine (checkpoints are every 30 ms).
+    const first = new JobRunner({ job: build(3, 20_000), store });
     first.events.subscribe((e) => {
-      if (e.type === 'checkpoint-completed' && e.manifest.id >= 3) first.cancel('stopped by the test');
+      if (e.type === 'checkpoint-completed' && target.records.length > 0) first.cancel('stopped by the test');
     });
     assert.equal(await first.run(), 'cancelled');
     const committedBefore = target.records.length;
