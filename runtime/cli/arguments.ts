@@ -2,9 +2,11 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './usage-error.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+/** Named so the build can emit a declaration for parseCommandLine (node:util does not export its types by name). */
+type ParsedCommandLine<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
 
 /** Parses a verb's arguments strictly: an unknown flag or a missing value is a {@link UsageError}. */
-export function parseCommandLine<O extends Options>(args: readonly string[], options: O, usage: string) {
+export function parseCommandLine<O extends Options>(args: readonly string[], options: O, usage: string): ParsedCommandLine<O> {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (err) {

@@ -1,0 +1,20 @@
+/**
+ * `sluice/testing`: what a job's tests need besides the job itself. Run a job in-process to its end with
+ * {@link runJob}; give it real Kafka and Elasticsearch endpoints without external services with the devstack
+ * (docs/devstack.md). For in-memory sources and sinks, see `sluice/dev` (`collection`, `collectSink`).
+ *
+ * @example
+ * ```ts
+ * import { startKafkaBroker } from 'sluice/testing';
+ *
+ * const broker = await startKafkaBroker({ numPartitions: 3 });
+ * // ... run a job with kafkaSource({ brokers: broker.brokers, ... }) ...
+ * await broker.close();
+ * ```
+ */
+export { runJob } from './run-job.ts';
+export type { RunJobOptions } from './run-job.ts';
+export { startKafkaBroker } from '../../devstack/kafka/index.ts';
+export type { KafkaBroker, KafkaBrokerOptions, KafkaBrokerFaults } from '../../devstack/kafka/index.ts';
+export { startElasticsearch } from '../../devstack/elasticsearch/index.ts';
+export type { ElasticsearchServer, ElasticsearchServerOptions, ElasticsearchFaults } from '../../devstack/elasticsearch/index.ts';
