@@ -1,0 +1,60 @@
+import { SluiceError } from '../errors/index.ts';
+
+/** Error codes thrown by the exchange between workers (`runtime/exchange`). */
+export const ExchangeErrorCodes = {
+  /** The peer went away (worker exited, port closed) without closing cleanly: in-flight data is lost. */
+  disconnected: 'SLUICE_EXCHANGE_DISCONNECTED',
+  /** This side closed the transport or channel; a push after that is refused. */
+  closed: 'SLUICE_EXCHANGE_CLOSED',
+  /** A frame could not be decoded: the two sides disagree on the wire format or the bytes were damaged. */
+  corruptFrame: 'SLUICE_EXCHANGE_CORRUPT_FRAME',
+  /** The single-producer contract was broken (a push while an earlier one still waits for credit). */
+  protocol: 'SLUICE_EXCHANGE_PROTOCOL',
+} as const;
+
+export type ExchangeErrorCode = (typeof ExchangeErrorCodes)[keyof typeof ExchangeErrorCodes];
+
+/**
+ * An error as it crosses a thread or process boundary: structured clone keeps an `Error`'s message but drops `code`
+ * and `retriable`, and a socket carries no objects at all, so errors travel as this plain record and are rebuilt as a
+ * {@link SluiceError} with the same code, message and retriable flag (the peer's stack is kept as the cause's stack).
+ */
+export interface WireError {
+  readonly name: string;
+  readonly message: string;
+  readonly code: string | undefined;
+  readonly retriable: boolean | undefined;
+  readonly stack: string | undefined;
+}
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof Error) {
+    const { code, retriable } = err as { code?: unknown; retriable?: unknown };
+    return {
+      name: err.name,
+      message: err.message,
+      code: typeof code === 'string' ? code : undefined,
+      retriable: typeof retriable === 'boolean' ? retriable : undefined,
+      stack: err.stack,
+    };
+  }
+  return { name: 'Error', message: String(err), code: undefined, retriable: undefined, stack: undefined };
+}
+
+/** Rebuilds the peer's error: a SluiceError keeps its code; anything else becomes `SLUICE_EXCHANGE_…`-free `Error`-like. */
+export function fromWireError(wire: WireError): Error {
+  if (wire.code !== undefined && wire.code.startsWith('SLUICE_')) {
+    const err = new SluiceError(wire.code as `SLUICE_${string}`, wire.message, wire.retriable === undefined ? {} : { retriable: wire.retriable });
+    if (wire.stack !== undefined) err.stack = wire.stack;
+    return err;
+  }
+  const err = new Error(wire.message);
+  err.name = wire.name;
+  if (wire.stack !== undefined) err.stack = wire.stack;
+  if (wire.code !== undefined) (err as Error & { code?: string }).code = wire.code;
+  return err;
+}
+
+export function exchangeError(code: ExchangeErrorCode, message: string, cause?: unknown): SluiceError {
+  return new SluiceError(code, message, cause === undefined ? {} : { cause });
+}
