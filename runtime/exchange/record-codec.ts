@@ -20,7 +20,8 @@ import { Packr, Unpackr } from 'msgpackr';
  * Sequential mode writes a record structure (its field names) the first time it is seen on the stream and only its
  * id afterwards, so the decoder must see **every** encoded batch, in encoding order: the endpoint decodes each
  * records frame as it arrives, even for a channel that was already closed. Up to 32 shapes are shared; further
- * shapes are written inline in every batch (correct, a little larger).
+ * shapes are written inline in every batch (correct, a little larger). (msgpackr sets `maxSharedStructures` to 0
+ * in sequential mode: "shared" here means defined once per stream, not a pre-agreed table.)
  *
  * Values: anything msgpackr carries — plain objects, arrays, strings, numbers, booleans, null/undefined, bigints,
  * Dates, Maps (decoded as Maps: `mapsAsObjects: false`), Sets and typed arrays (`moreTypes`). A Buffer arrives as a
@@ -28,11 +29,13 @@ import { Packr, Unpackr } from 'msgpackr';
  * the received chunk (`copyBuffers`): a view would keep the whole transferred chunk alive for as long as a record
  * (or keyed state built from it) holds the field.
  */
-const OPTIONS = { useRecords: true, sequential: true, mapsAsObjects: false, moreTypes: true, copyBuffers: true } as const;
+// A function, not a constant: msgpackr's constructors write their state (the `structures` array of a sequential
+// stream) into the options object, so two instances given one object would share a stream.
+const options = () => ({ useRecords: true, sequential: true, mapsAsObjects: false, moreTypes: true, copyBuffers: true });
 
 /** Encodes record batches for one ordered stream. */
 export class RecordEncoder {
-  readonly #packr = new Packr(OPTIONS);
+  readonly #packr = new Packr(options());
 
   /** The encoded batch; a view into the encoder's buffer, valid until the next call (copy it before then). */
   encode(records: readonly unknown[]): Uint8Array {
@@ -42,7 +45,7 @@ export class RecordEncoder {
 
 /** Decodes what one {@link RecordEncoder} encoded, in the same order. */
 export class RecordDecoder {
-  readonly #unpackr = new Unpackr(OPTIONS);
+  readonly #unpackr = new Unpackr(options());
 
   decode<T>(bytes: Uint8Array): T[] {
     // A Buffer source (a view, no copy) makes msgpackr hand out Buffers for Buffers; a Uint8Array source would not.
