@@ -18,3 +18,7 @@ export { startKafkaBroker } from '../../devstack/kafka/index.ts';
 export type { KafkaBroker, KafkaBrokerOptions, KafkaBrokerFaults } from '../../devstack/kafka/index.ts';
 export { startElasticsearch } from '../../devstack/elasticsearch/index.ts';
 export type { ElasticsearchServer, ElasticsearchServerOptions, ElasticsearchFaults } from '../../devstack/elasticsearch/index.ts';
+export { startJob, JobRun } from './job-run.ts';
+export type { StartJobOptions, WaitOptions } from './job-run.ts';
+export { FAULT_POINTS, planFaults } from './fault-injector.ts';
+export type { FaultOptions, FaultPoint, FaultReport, FiredFault, PlannedFault } from './fault-injector.ts';

@@ -1,0 +1,13 @@
+/** Error codes of `sluice/testing` and `sluice verify`. */
+export const TestingErrorCodes = {
+  /** A fault the harness injected on purpose; retriable, so the job restarts from its latest checkpoint. */
+  injected: 'SLUICE_INJECTED_FAULT',
+  /** A harness option is invalid (fault count, seed, clock). */
+  invalidOption: 'SLUICE_INVALID_OPTION',
+  /** `run.outputs(uid)` named a sink the harness cannot read. */
+  unknownSink: 'SLUICE_TESTING_UNKNOWN_SINK',
+  /** A wait (`until`, `untilCheckpointCovers`) passed its deadline. */
+  timeout: 'SLUICE_TESTING_TIMEOUT',
+  /** The job is not running under a manual clock, so time cannot be moved by hand. */
+  noManualClock: 'SLUICE_TESTING_NO_MANUAL_CLOCK',
+} as const;
