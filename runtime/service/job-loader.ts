@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { JobDefinition } from '../api/index.ts';
 import { loadJobFile } from '../cli/load-job.ts';
 import { SluiceError, isSluiceError } from '../errors/index.ts';
-import { ServiceErrorCodes } from './service-errors.ts';
 
 /**
  * Loads job files into the service process, also after they were edited.
@@ -39,7 +38,8 @@ export class JobFileLoader {
       this.#imported.set(path, hash);
       return importCleanly(path, path);
     }
-    const copy = join(dirname(path), `.${basename(path, '.ts')}.${hash}.sluice.ts`);
+    const extension = extname(path);
+    const copy = join(dirname(path), `.${basename(path, extension)}.${hash}.sluice${extension}`);
     try {
       await writeFile(copy, source);
     } catch (err) {
@@ -53,36 +53,12 @@ export class JobFileLoader {
   }
 }
 
-/** Imports `importPath`, reporting problems against `shownPath`, with esbuild's syntax errors as `file:line:col`. */
+/** Imports `importPath`, reporting problems (syntax errors' `file:line:col` too) against `shownPath`. */
 async function importCleanly(importPath: string, shownPath: string): Promise<JobDefinition> {
   try {
     return await loadJobFile(importPath);
   } catch (err) {
     if (!isSluiceError(err)) throw err;
-    const message = err.message.split(importPath).join(shownPath);
-    if (err.code === 'SLUICE_JOB_FILE_IMPORT_FAILED') {
-      const syntax = syntaxErrors(err.cause, importPath, shownPath);
-      if (syntax.length > 0) {
-        throw new SluiceError(ServiceErrorCodes.syntaxError, `job file ${shownPath} has ${syntax.length === 1 ? 'a syntax error' : `${syntax.length} syntax errors`}: ${syntax.join('; ')}`, { cause: err });
-      }
-    }
-    throw new SluiceError(err.code, message, { cause: err.cause });
+    throw new SluiceError(err.code, err.message.split(importPath).join(shownPath), { cause: err.cause });
   }
-}
-
-/**
- * esbuild (through tsx) reports syntax errors as "Transform failed with N error(s):\n<file>:<line>:<col>: ERROR: <what>".
- * Returns `<file>:<line>:<col>: <what>` per error, or nothing when `cause` is not such an error.
- */
-function syntaxErrors(cause: unknown, importPath: string, shownPath: string): string[] {
-  const text = cause instanceof Error ? cause.message : '';
-  if (!text.startsWith('Transform failed')) return [];
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const match = /^(.*):(\d+):(\d+): ERROR: (.*)$/.exec(line);
-    if (match === null) continue;
-    const file = match[1] === importPath ? shownPath : (match[1] as string);
-    out.push(`${file}:${match[2]}:${match[3]}: ${match[4]}`);
-  }
-  return out;
 }

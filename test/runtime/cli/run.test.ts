@@ -68,13 +68,13 @@ test('a missing job file exits 2 naming the file', async () => {
   assert.match(o.stderr, /job file jobs\/no-such-job\.ts does not exist/);
 });
 
-test('a job file with a syntax error exits 2 naming the file', async (t) => {
+test('a job file with a syntax error exits 2 naming the file, line and column', async (t) => {
   const file = join(await tempDir(t), 'broken.ts');
   await writeFile(file, 'export default defineJob({ name: "x" }, (env) => {\n  env.source(\n');
   const o = await sluice(['run', file]);
   assert.equal(o.code, 2, show(o));
-  assert.ok(o.stderr.includes(`job file ${file} could not be loaded`), o.stderr);
-  assert.match(o.stderr, /SLUICE_JOB_FILE_IMPORT_FAILED/);
+  assert.ok(o.stderr.includes(`job file ${file} has a syntax error: ${file}:3:0: Unexpected end of file`), o.stderr);
+  assert.match(o.stderr, /SLUICE_JOB_FILE_SYNTAX_ERROR/);
 });
 
 test('a file that is not a module exits 2 naming the file', async (t) => {
