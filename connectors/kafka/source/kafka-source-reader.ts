@@ -498,6 +498,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
         selection: o,
         intervalMs: o.discoveryIntervalMs,
         brokers: o.brokers,
+        retry: { retries: o.retries, initialRetryTimeMs: o.initialRetryTimeMs, maxRetryTimeMs: o.maxRetryTimeMs },
         context: this.#context,
         reader: {
           admin: () => this.#connectAdmin(),

@@ -19,7 +19,7 @@ export interface TopicSelection {
  * disappeared is simply absent from the result (the reader drops its splits).
  */
 export async function fetchPartitionCounts(admin: Admin, selection: TopicSelection, missingIsError: boolean): Promise<Map<string, number>> {
-  const existing = await admin.listTopics();
+  const existing = await metadataCall('the topic list', () => admin.listTopics());
   let names: string[];
   if (selection.topicPattern !== undefined) {
     const pattern = selection.topicPattern;
@@ -40,7 +40,26 @@ export async function fetchPartitionCounts(admin: Admin, selection: TopicSelecti
   }
   const counts = new Map<string, number>();
   if (names.length === 0) return counts;
-  const { topics } = await admin.fetchTopicMetadata({ topics: names });
+  const { topics } = await metadataCall(`topics ${names.join(', ')}`, () => admin.fetchTopicMetadata({ topics: names }));
   for (const topic of topics) counts.set(topic.name, topic.partitions.length);
   return counts;
+}
+
+/**
+ * kafkajs's admin tries each broker in turn for a Metadata request, swallows each one's error and, when all failed,
+ * dereferences the `null` it got: a TypeError ("Cannot read properties of null (reading 'topicMetadata')"). The
+ * brokers fail such a request while a topic it lists is being created or deleted, or when the connection drops — a
+ * passing state, so it becomes a retriable SluiceError that says so.
+ */
+async function metadataCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof TypeError && /\bnull\b/.test(err.message))) throw err;
+    throw new SluiceError(
+      KafkaSourceErrorCode.client,
+      `no Kafka broker answered the Metadata request for ${what} (each failed it, as brokers do while a topic is being created or deleted, or the connection dropped; kafkajs: ${err.message})`,
+      { cause: err, retriable: true },
+    );
+  }
 }
