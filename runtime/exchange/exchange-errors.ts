@@ -41,7 +41,7 @@ export function toWireError(err: unknown): WireError {
   return { name: 'Error', message: String(err), code: undefined, retriable: undefined, stack: undefined };
 }
 
-/** Rebuilds the peer's error: a SluiceError keeps its code; anything else becomes `SLUICE_EXCHANGE_…`-free `Error`-like. */
+/** Rebuilds the peer's error: a `SLUICE_` code comes back as a SluiceError; anything else as an Error with its name, message and code. */
 export function fromWireError(wire: WireError): Error {
   if (wire.code !== undefined && wire.code.startsWith('SLUICE_')) {
     const err = new SluiceError(wire.code as `SLUICE_${string}`, wire.message, wire.retriable === undefined ? {} : { retriable: wire.retriable });
