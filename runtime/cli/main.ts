@@ -14,6 +14,7 @@ Commands:
   run <job.ts>            run a job in the foreground
   checkpoints <job-name>  list a job's checkpoints and savepoints
   dev                     start the devstack (Kafka broker + Elasticsearch server) until Ctrl-C
+  verify <job.ts>         run a job clean and with seeded crashes on the devstack; EXACT or DIFFERENT
 
 Service (docs/cli.md):
   start                   run the service (REST API, job registry, checkpoints) until Ctrl-C
@@ -54,9 +55,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   const levelFlag = rest.indexOf('--log-level');
   // `sluice run` on a terminal keeps a progress line at the bottom; its logger writes above it.
   const status = command === 'run' && process.stderr.isTTY === true ? new (await import('./status-line.ts')).StatusLine(process.stderr) : undefined;
-  const logger = async (): Promise<Logger> => {
+  const logger = async (defaultLevel?: string): Promise<Logger> => {
     const { createLogger } = await import('../logging/index.ts');
     return createLogger({
+      ...(defaultLevel === undefined ? {} : { level: defaultLevel }),
       ...(levelFlag >= 0 && rest[levelFlag + 1] !== undefined ? { level: rest[levelFlag + 1] as string } : {}),
       ...(status === undefined ? {} : { destination: status }),
     });
@@ -69,6 +71,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./commands/checkpoints.ts')).checkpointsCommand(rest, await logger(), process.stdout);
       case 'dev':
         return await (await import('./commands/dev.ts')).devCommand(rest, await logger(), process.stdout);
+      case 'verify':
+        return await (await import('./commands/verify.ts')).verifyCommand(rest, await logger('error'), process.stdout);
       case 'start':
         return await (await import('./commands/start.ts')).startCommand(rest, await logger(), process.stdout);
       case 'submit':

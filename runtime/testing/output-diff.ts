@@ -1,0 +1,125 @@
+/**
+ * Compares what two runs of a job wrote, output by output (a Kafka topic, an Elasticsearch index, a fileSink
+ * directory), as multisets: order is not compared (restarts and parallel subtasks may reorder), counts are.
+ */
+
+/** One record of an output: its content, canonical, and an identity when the system has one (ES id, Kafka key). */
+export interface OutputRecord {
+  readonly content: string;
+  readonly identity?: string;
+}
+
+/** Outputs by name, e.g. `kafka:totals`, `elasticsearch:user-clicks`, `file:out/part`. */
+export type Outputs = ReadonlyMap<string, readonly OutputRecord[]>;
+
+export type DifferenceKind = 'missing' | 'duplicated' | 'differing' | 'unexpected';
+
+/** One difference, for a person to read. */
+export interface Difference {
+  readonly output: string;
+  readonly kind: DifferenceKind;
+  /** The record of the clean run (missing, duplicated, differing). */
+  readonly expected?: string;
+  /** The record of the faulty run (duplicated, differing, unexpected). */
+  readonly actual?: string;
+  /** How many copies (duplicated: extra copies). */
+  readonly count: number;
+}
+
+export interface OutputDiff {
+  readonly identical: boolean;
+  /** Records of the clean run, over all outputs. */
+  readonly expectedRecords: number;
+  readonly actualRecords: number;
+  /** In the clean run, absent from the faulty one. */
+  readonly missing: number;
+  /** In both, more often in the faulty run (counted: extra copies). */
+  readonly duplicated: number;
+  /** Same identity (ES id, Kafka key), other content. */
+  readonly differing: number;
+  /** Only in the faulty run, no identity in common with a missing record. */
+  readonly unexpected: number;
+  /** The first differences, output by output. */
+  readonly differences: readonly Difference[];
+}
+
+/** JSON with object keys sorted, so equal documents compare equal whatever order their fields were written in. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/** Compares `actual` (the run with faults) with `expected` (the clean run); keeps the first `limit` differences. */
+export function diffOutputs(expected: Outputs, actual: Outputs, limit = 10): OutputDiff {
+  let missing = 0;
+  let duplicated = 0;
+  let differing = 0;
+  let unexpected = 0;
+  let expectedRecords = 0;
+  let actualRecords = 0;
+  const differences: Difference[] = [];
+  const note = (d: Difference): void => {
+    if (differences.length < limit) differences.push(d);
+  };
+  for (const name of [...new Set([...expected.keys(), ...actual.keys()])].sort()) {
+    const want = expected.get(name) ?? [];
+    const got = actual.get(name) ?? [];
+    expectedRecords += want.length;
+    actualRecords += got.length;
+    const counts = new Map<string, { want: number; got: number; identity: string | undefined }>();
+    for (const r of want) {
+      const c = counts.get(r.content) ?? { want: 0, got: 0, identity: r.identity };
+      c.want++;
+      counts.set(r.content, c);
+    }
+    for (const r of got) {
+      const c = counts.get(r.content) ?? { want: 0, got: 0, identity: r.identity };
+      c.got++;
+      counts.set(r.content, c);
+    }
+    const lost: Array<{ content: string; identity: string | undefined }> = [];
+    const extra: Array<{ content: string; identity: string | undefined }> = [];
+    for (const [content, c] of counts) {
+      if (c.got > c.want && c.want > 0) {
+        duplicated += c.got - c.want;
+        note({ output: name, kind: 'duplicated', expected: content, actual: content, count: c.got - c.want });
+      } else if (c.got > c.want) {
+        for (let i = c.want; i < c.got; i++) extra.push({ content, identity: c.identity });
+      } else {
+        for (let i = c.got; i < c.want; i++) lost.push({ content, identity: c.identity });
+      }
+    }
+    // A missing and an unexpected record with the same identity are one record written differently.
+    const extraByIdentity = new Map<string, Array<{ content: string }>>();
+    for (const e of extra) if (e.identity !== undefined) extraByIdentity.set(e.identity, [...(extraByIdentity.get(e.identity) ?? []), e]);
+    const paired = new Set<{ content: string }>();
+    for (const l of lost) {
+      const candidates = l.identity === undefined ? undefined : extraByIdentity.get(l.identity);
+      const match = candidates?.shift();
+      if (match === undefined) {
+        missing++;
+        note({ output: name, kind: 'missing', expected: l.content, count: 1 });
+        continue;
+      }
+      paired.add(match);
+      differing++;
+      note({ output: name, kind: 'differing', expected: l.content, actual: match.content, count: 1 });
+    }
+    for (const e of extra) {
+      if (paired.has(e)) continue;
+      unexpected++;
+      note({ output: name, kind: 'unexpected', actual: e.content, count: 1 });
+    }
+  }
+  return {
+    identical: missing + duplicated + differing + unexpected === 0,
+    expectedRecords,
+    actualRecords,
+    missing,
+    duplicated,
+    differing,
+    unexpected,
+    differences,
+  };
+}
