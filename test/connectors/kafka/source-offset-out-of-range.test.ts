@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Admin } from 'kafkajs';
 import { pino } from 'pino';
 import { collectSink, CollectTarget } from '../../../connectors/dev/index.ts';
 import { kafkaSource } from '../../../connectors/kafka/index.ts';
@@ -42,19 +43,7 @@ test('a checkpointed position the log no longer has (topic recreated): the sourc
   });
 
   // The checkpoint says 200 per partition; the recreated topic holds 30 per partition.
-  const admin = await cluster.admin();
-  await admin.deleteTopics({ topics: [name] });
-  await waitFor(
-    async () => {
-      try {
-        await cluster.createTopic({ partitions: 2, name });
-        return true;
-      } catch {
-        return false; // real Kafka deletes asynchronously: TOPIC_ALREADY_EXISTS until it is gone
-      }
-    },
-    { timeoutMs: 30_000, intervalMs: 500, message: 'the topic recreated' },
-  );
+  await recreateTopic(await cluster.admin(), name, 2);
   const fresh = await cluster.producer();
   await produceNumbered(fresh, name, 2, 1_000, 1_060);
 
@@ -67,3 +56,29 @@ test('a checkpointed position the log no longer has (topic recreated): the sourc
   const warnings = lines.filter((l) => l.level === WARN && /has no offset 200 any more/.test(l.msg));
   assert.deepEqual(warnings.map((l) => l.partition).sort(), [0, 1], 'one warning per partition, naming the position');
 });
+
+/**
+ * Deletes `topic` and creates it again, empty, with `partitions` partitions — on a real cluster too, where both are
+ * asynchronous: DeleteTopics answers once the controller has marked the topic for deletion, its logs go afterwards,
+ * and until then CreateTopics answers TOPIC_ALREADY_EXISTS, which kafkajs's createTopics reports by returning false
+ * (not by throwing). Creating only once would leave no topic at all — or one auto-created by a client's Metadata
+ * request, with the broker's default partition count — and kafkajs's producer silently drops records for partitions
+ * it does not know.
+ */
+async function recreateTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
+  await admin.deleteTopics({ topics: [topic] });
+  await waitFor(async () => !(await admin.listTopics()).includes(topic), { timeoutMs: 60_000, intervalMs: 200, message: `topic ${topic} gone from the metadata` });
+  await waitFor(() => admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true }), {
+    timeoutMs: 60_000,
+    intervalMs: 500,
+    message: `topic ${topic} created again (TOPIC_ALREADY_EXISTS while its deletion completes)`,
+  });
+  // The new topic, not a leftover of the old one: every partition led, and empty (the old one held 200 per partition).
+  await waitFor(
+    async () => {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.length === partitions && offsets.every((o) => o.high === '0' && o.low === '0');
+    },
+    { timeoutMs: 30_000, intervalMs: 200, message: `the recreated topic ${topic} with ${partitions} empty partitions in the metadata` },
+  );
+}
