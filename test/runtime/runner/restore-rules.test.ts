@@ -22,9 +22,12 @@ function countingJob(reduceUid: string, target: CollectTarget<{ key: string; n: 
   });
 }
 
-/** Runs the job until a savepoint is taken, then cancels it; returns the savepoint's id. */
+/**
+ * Runs the job until a savepoint is taken, then cancels it; returns the savepoint's id. The source is slowed to take
+ * 8 s, so the job is still running when the savepoint completes even on a loaded machine (at 0.8 s it finished first).
+ */
 async function savepointThenCancel(store: CheckpointStore, target: CollectTarget<{ key: string; n: number }>): Promise<number> {
-  const runner = new JobRunner({ job: countingJob('counts', target, 50_000), store });
+  const runner = new JobRunner({ job: countingJob('counts', target, 5_000), store });
   let savepoint: number | undefined;
   runner.events.subscribe((e) => {
     if (e.type === 'checkpoint-completed' && e.manifest.id === 2) {
