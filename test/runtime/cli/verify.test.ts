@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../testing/fixtures/', import.meta.url));
+
+function sluice(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('sluice verify: an exactly-once job is EXACT, an at-least-once one DIFFERENT with its duplicates, a bad flag a usage error', async () => {
+  // Seed 3 plans before-store, sink-pre-commit, before-store: each fails a checkpoint, so the at-least-once sink's
+  // writes since the last completed checkpoint are replayed.
+  const [exact, wrong, usage] = await Promise.all([
+    sluice(['verify', `${FIXTURES}exactly-once-job.ts`, '--faults', '3', '--seed', '3']),
+    sluice(['verify', `${FIXTURES}at-least-once-job.ts`, '--faults', '3', '--seed', '3']),
+    sluice(['verify', `${FIXTURES}exactly-once-job.ts`, '--faults', 'many']),
+  ]);
+  assert.equal(exact.code, 0, exact.stdout + exact.stderr);
+  assert.match(exact.stdout, /^EXACT: with 3 crashes the job wrote exactly what the clean run wrote \(3,000 records in file:totals/m);
+  assert.match(exact.stdout, /fault {2}3 {5}before-store/);
+
+  assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
+  assert.match(wrong.stdout, /^DIFFERENT: 0 missing, [\d,]+ duplicated, 0 differing, 0 unexpected/m);
+  assert.match(wrong.stdout, /First differences:\n {2}file:numbers {2}duplicated {2}\{"n":\d+\}/);
+
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--faults expects a non-negative integer, got "many"/);
+});
