@@ -181,7 +181,7 @@ test('a consumer waiting on an empty partition gets a new record without waiting
   const topic = await cluster.createTopic({ partitions: 1 })
   const producer = await cluster.producer()
   // maxWaitTimeInMs is long, so a latency far below it can only come from the broker answering the long poll early.
-  const consumer = await cluster.consumer({ maxWaitTimeInMs: 3_000, heartbeatInterval: 500 })
+  const consumer = await cluster.consumer({ maxWaitTimeInMs: 5_000, heartbeatInterval: 500 })
   // kafkajs emits FETCH_START before sending a Fetch and FETCH once its response is in (before eachMessage).
   let fetching = false
   consumer.on(consumer.events.FETCH_START, () => {
@@ -206,12 +206,13 @@ test('a consumer waiting on an empty partition gets a new record without waiting
     const value = `ping-${i}`
     const sentAt = performance.now()
     await producer.send({ topic, messages: [{ value }] })
-    const arrivedAt = await waitFor(() => arrivals.get(value), { timeoutMs: 5_000, message: `${value} to arrive` })
+    const arrivedAt = await waitFor(() => arrivals.get(value), { timeoutMs: 15_000, message: `${value} to arrive` })
     latencies.push(arrivedAt - sentAt)
   }
   latencies.sort((a, b) => a - b)
   const median = latencies[Math.floor(latencies.length / 2)]!
   t.diagnostic(`produce → eachMessage latency: median ${median.toFixed(1)} ms, all ${latencies.map((l) => l.toFixed(1)).join(', ')} ms`)
-  // Generous bound: wall-clock speed belongs in bench/; this only catches "waited out maxWaitTimeInMs".
-  assert.ok(median < 1_000, `median produce → eachMessage latency ${median.toFixed(1)} ms; the long poll was not woken`)
+  // Half of maxWaitTimeInMs: wall-clock speed belongs in bench/; this only tells "answered early" (a few ms on an idle
+  // machine, still far below the bound on a loaded one) from "waited out maxWaitTimeInMs" (5 s or more).
+  assert.ok(median < 2_500, `median produce → eachMessage latency ${median.toFixed(1)} ms; the long poll was not woken`)
 })

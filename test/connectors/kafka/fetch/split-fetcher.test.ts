@@ -627,7 +627,8 @@ test('stop() during a retry backoff resolves at once, without onFailure', async 
   await waitFor(() => h.warnings().length === 1, { timeoutMs: 2_000, message: 'the retry warning' });
   const started = Date.now();
   await h.fetcher.stop();
-  assert.ok(Date.now() - started < 1_000, 'stop() did not wait for the backoff');
+  // Half the 60 s backoff: far from it even on a loaded machine.
+  assert.ok(Date.now() - started < 30_000, `stop() did not wait for the 60 s backoff (${Date.now() - started} ms)`);
   assert.deepEqual(h.failures, []);
   assert.equal(kafka.sent.length, 1);
 });
