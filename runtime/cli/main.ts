@@ -11,6 +11,7 @@ const JOB_CONTROL_VERBS = new Set(['cancel', 'stop', 'savepoint', 'rescale', 'pa
 const USAGE = `Usage: sluice <command> [options]
 
 Commands:
+  init <dir>              create a project: package.json, an example job and its test
   run <job.ts>            run a job in the foreground
   checkpoints <job-name>  list a job's checkpoints and savepoints
   dev                     start the devstack (Kafka broker + Elasticsearch server) until Ctrl-C
@@ -47,6 +48,7 @@ const USER_INPUT_CODES = new Set([
   'SLUICE_INVALID_OPTION',
   'SLUICE_UNSAFE_BIND',
   'SLUICE_BACKUP_FILE_UNREADABLE',
+  'SLUICE_INIT_DIR_NOT_EMPTY',
 ]);
 
 /** Runs one CLI invocation and returns its exit code (0 ok, 1 failure, 2 usage or bad job). */
@@ -67,6 +69,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (command) {
       case 'run':
         return await (await import('./commands/run.ts')).runCommand(rest, await logger(), process.stdout, status);
+      case 'init':
+        return await (await import('./commands/init.ts')).initCommand(rest, process.stdout);
       case 'checkpoints':
         return await (await import('./commands/checkpoints.ts')).checkpointsCommand(rest, await logger(), process.stdout);
       case 'dev':
