@@ -301,6 +301,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       awaitRoom: () => this.#awaitRoom(generation),
       onPartition: (fetched) => this.#onPartition(fetched, generation),
       onOffsetOutOfRange: (topic, partition) => this.#resetOutOfRange(topic, partition, generation),
+      onUnknownPartition: () => this.#discovery?.soon(),
       onFailure: (error) => {
         if (generation === this.#generation && !this.#closed) this.#fail(wrapKafkaError(error, 'fetching records', o.brokers));
       },

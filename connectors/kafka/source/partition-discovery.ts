@@ -99,6 +99,17 @@ export class PartitionDiscovery {
     this.#schedule();
   }
 
+  /**
+   * Runs the next round now (unless one is running): the fetcher was told a split's partition is unknown, most
+   * likely because its topic was deleted. Without this, a `discoveryIntervalMs` longer than the fetcher's retry budget
+   * would fail the attempt before discovery noticed the deletion.
+   */
+  soon(): void {
+    if (this.#stopped || this.#timer === undefined) return;
+    this.#o.context.clock.clearTimeout(this.#timer);
+    this.#schedule(0);
+  }
+
   /** Cancels the next round at once; resolves when a round in flight is done. */
   stop(): Promise<void> {
     this.#stopped = true;
@@ -115,7 +126,11 @@ export class PartitionDiscovery {
       let next: number | undefined = o.intervalMs;
       this.#round = this.#discover()
         .then(
-          () => this.#succeeded(),
+          () => {
+            this.#succeeded();
+            // A topic missed once is confirmed (or not) soon: its splits fail their fetches meanwhile.
+            if (this.#missingOnce.size > 0) next = Math.min(o.intervalMs, o.retry.initialRetryTimeMs);
+          },
           async (err: unknown) => {
             next = this.#roundFailed(err);
             // A fresh admin for the retry: kafkajs keeps a client's metadata and the topics it was asked about, and

@@ -84,3 +84,46 @@ test('topicPattern: a topic deleted while the job runs is dropped with one warni
     'exactly the new records: the checkpoint kept the remaining topic\'s positions',
   );
 });
+
+test('a deleted topic is noticed through the fetcher when discoveryIntervalMs is longer than the fetcher retry budget: no failover', async (t) => {
+  const cluster = await kafkaCluster(t);
+  const prefix = `deleted-long-${randomUUID().slice(0, 8)}`;
+  const kept = await cluster.createTopic({ partitions: 1, name: `${prefix}-kept` });
+  const doomed = await cluster.createTopic({ partitions: 1, name: `${prefix}-doomed` });
+  const producer = await cluster.producer();
+  await produceNumbered(producer, kept, 1, 0, 100);
+  await produceNumbered(producer, doomed, 1, 100, 200);
+  const lines: LogLine[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+  const target = new CollectTarget<Seen>();
+  // The fetcher gives up after ~1.5 s of UNKNOWN_TOPIC_OR_PARTITION; the next scheduled discovery is 10 minutes away.
+  const source = kafkaSource<Numbered>({
+    brokers: cluster.brokers,
+    topicPattern: new RegExp(`^${prefix}-`),
+    format: 'json',
+    discoveryIntervalMs: 600_000,
+    retry: { retries: 3, initialRetryTimeMs: 100, maxRetryTimeMs: 800 },
+  });
+  const job = defineJob({ name: 'source-topic-deleted-long', parallelism: 1, checkpoints: { intervalMs: 100 }, restart: { type: 'none' } }, (env) => {
+    env.source(source).uid('kafka').map((r): Seen => ({ i: r.value.i, topic: r.topic })).sink(collectSink(target));
+  });
+  let attempts = 0;
+  await runUntil({ job, dataDir: await tempDir(t), logger }, async (runner) => {
+    runner.events.subscribe((e) => {
+      if (e.type === 'attempt-started') attempts++;
+    });
+    await waitFor(() => target.records.length >= 200, { timeoutMs: 20_000, message: 'records of both topics' });
+    await (await cluster.admin()).deleteTopics({ topics: [doomed] });
+    await waitFor(() => lines.some((l) => l.level === WARN && l.topic === doomed && /no longer exists/.test(l.msg)), {
+      timeoutMs: 20_000,
+      message: 'the deletion to be noticed',
+    });
+    await produceNumbered(producer, kept, 1, 200, 300);
+    await waitFor(() => target.records.length >= 300, { timeoutMs: 20_000, message: 'records of the remaining topic after the deletion' });
+    await checkpointsCompleted(runner, 2);
+  });
+  assert.equal(attempts, 1, 'no failover: the deletion was seen before the fetcher ran out of retries');
+  const { distinct, duplicates } = tally(target.records.map((r) => r.i));
+  assert.deepEqual(duplicates, []);
+  assert.equal(distinct, 300);
+});

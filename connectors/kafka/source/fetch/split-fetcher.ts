@@ -24,6 +24,11 @@ export interface SplitFetcherOptions {
   readonly onOffsetOutOfRange: (topic: string, partition: number) => Promise<void>;
   /** The retry budget ran out, or an error that retrying cannot fix; the fetcher has stopped. */
   readonly onFailure: (error: unknown) => void;
+  /**
+   * A leader answered UNKNOWN_TOPIC_OR_PARTITION for a split (its topic may have been deleted); the fetcher retries as
+   * for any stale metadata. Lets the reader look at the topic metadata now rather than at its next discovery round.
+   */
+  readonly onUnknownPartition?: (topic: string, partition: number) => void;
   readonly logger: Logger;
   readonly readCommitted: boolean;
   readonly maxWaitMs: number;
@@ -173,6 +178,7 @@ export class SplitFetcher {
         } else {
           const error = kafkaErrorFromCode(fetched.errorCode);
           if (!STALE_METADATA.has(error.type ?? '') && error.retriable !== true) throw error;
+          if (error.type === 'UNKNOWN_TOPIC_OR_PARTITION') o.onUnknownPartition?.(fetched.topic, fetched.partition);
           // The other partitions' records are still handed over; the leaders are planned again afterwards.
           stale ??= Object.assign(new Error(`${fetched.topic}-${fetched.partition}: ${error.message}`, { cause: error }), { retriable: true });
         }

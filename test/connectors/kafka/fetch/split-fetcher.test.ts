@@ -510,6 +510,16 @@ for (const [code, name] of [
   });
 }
 
+test('partition error 3 UNKNOWN_TOPIC_OR_PARTITION tells onUnknownPartition (the reader checks for a deleted topic at once); 6 does not', async (t) => {
+  const kafka = singleLeader();
+  kafka.reply = firstFetches(1, replyWithErrors({ 'orders-0': 3, 'orders-1': 6 }));
+  const unknown: string[] = [];
+  const h = startFetcher(t, kafka, { onUnknownPartition: (topic, partition) => void unknown.push(`${topic}-${partition}`) });
+  await fetches(h, 3);
+  assert.deepEqual(unknown, ['orders-0']);
+  assert.deepEqual(h.failures, []);
+});
+
 test('partition error 1 OFFSET_OUT_OF_RANGE: onOffsetOutOfRange, then fetching goes on from the new position (no refresh, no failure)', async (t) => {
   const kafka = singleLeader();
   kafka.reply = firstFetches(1, replyWithErrors({ 'orders-0': 1 }));

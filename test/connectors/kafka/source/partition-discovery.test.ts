@@ -25,7 +25,7 @@ interface LogLine {
 }
 
 /** A discovery over a fake admin whose Metadata answers are `answers`, one per round (the last one repeats). */
-function harness(answers: Answer[], known: Record<string, number>) {
+function harness(answers: Answer[], known: Record<string, number>, intervalMs = INTERVAL_MS) {
   const clock = new ManualClock();
   const lines: LogLine[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
@@ -86,7 +86,7 @@ function harness(answers: Answer[], known: Record<string, number>) {
     reportSplitsChanged: (change: SplitsChange) => void seen.changes.push(change),
   } as unknown as SourceReaderContext;
   const discovery = new PartitionDiscovery(
-    { selection: { topics: undefined, topicPattern: /^t/ }, intervalMs: INTERVAL_MS, brokers: ['127.0.0.1:9092'], retry: RETRY, context, reader },
+    { selection: { topics: undefined, topicPattern: /^t/ }, intervalMs, brokers: ['127.0.0.1:9092'], retry: RETRY, context, reader },
     new Map(Object.entries(known)),
   );
   /** Moves the clock in 100 ms steps, letting each round run, until `done` or `maxMs` of virtual time. */
@@ -176,4 +176,17 @@ test('discovery: a topic missing from one metadata answer is kept; missing from 
   assert.deepEqual(h.seen.changes, [{ splits: 2, added: [], removed: ['tx-0'] }]);
   assert.equal(h.seen.restarts, 1, 'the fetcher restarted without the dropped split');
   assert.deepEqual(h.seen.failures, []);
+});
+
+test('discovery: soon() (the fetcher met an unknown partition) runs a round now, and a missing topic is confirmed after the retry time, not the interval', async (t) => {
+  const h = harness([{ t: 2 }], { t: 2, tx: 1 }, 600_000);
+  t.after(() => h.discovery.stop());
+  h.discovery.start();
+  await h.runUntil(() => false, 1_000);
+  assert.equal(h.rounds(), 0, 'no round before the 10-minute interval');
+  h.discovery.soon();
+  await h.runUntil(() => h.seen.droppedTopics.length > 0, 5_000);
+  assert.deepEqual(h.seen.droppedTopics, ['tx'], 'dropped within seconds, not at the next interval');
+  assert.equal(h.rounds(), 2);
+  assert.ok(h.clock.now() <= 1_000 + RETRY.initialRetryTimeMs + 100, `confirmed by ${h.clock.now()} ms`);
 });
