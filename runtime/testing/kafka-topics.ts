@@ -40,6 +40,12 @@ export async function listTopics(brokers: readonly string[]): Promise<string[]> 
 }
 
 /**
+ * Timestamp of the first seeded record (record i gets this + i ms): the same in every run, so what a job derives from
+ * record timestamps (dead letters carry them, event time will) compares equal between the clean and the faulty run.
+ */
+export const SEED_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+/**
  * Creates `topic` with `partitions` partitions and writes `values` into it, record `i` into partition
  * `i % partitions` (deterministic, unlike a partitioner without keys).
  */
@@ -56,7 +62,8 @@ export async function seedTopic(brokers: readonly string[], topic: string, value
   await producer.connect();
   try {
     for (let i = 0; i < values.length; i += 1000) {
-      await producer.send({ topic, messages: values.slice(i, i + 1000).map((value, j) => ({ value, partition: (i + j) % partitions })) });
+      const messages = values.slice(i, i + 1000).map((value, j) => ({ value, partition: (i + j) % partitions, timestamp: String(SEED_EPOCH_MS + i + j) }));
+      await producer.send({ topic, messages });
     }
   } finally {
     await producer.disconnect();

@@ -1,18 +1,22 @@
 /**
  * Compares what two runs of a job wrote, output by output (a Kafka topic, an Elasticsearch index, a fileSink
- * directory), as multisets: order is not compared (restarts and parallel subtasks may reorder), counts are.
+ * directory), as multisets: counts are compared, order in general is not (restarts and parallel subtasks interleave
+ * differently). Order is compared where a system promises it: records that carry a `sequence` (a Kafka partition and
+ * key) must come in the same order in both runs, as a consumer reading that key relies on.
  */
 
 /** One record of an output: its content, canonical, and an identity when the system has one (ES id, Kafka key). */
 export interface OutputRecord {
   readonly content: string;
   readonly identity?: string;
+  /** Records with the same sequence (e.g. `partition/key` of a Kafka topic), listed in the order they were written. */
+  readonly sequence?: string;
 }
 
 /** Outputs by name, e.g. `kafka:totals`, `elasticsearch:user-clicks`, `file:out/part`. */
 export type Outputs = ReadonlyMap<string, readonly OutputRecord[]>;
 
-export type DifferenceKind = 'missing' | 'duplicated' | 'differing' | 'unexpected';
+export type DifferenceKind = 'missing' | 'duplicated' | 'differing' | 'unexpected' | 'reordered';
 
 /** One difference, for a person to read. */
 export interface Difference {
@@ -39,6 +43,8 @@ export interface OutputDiff {
   readonly differing: number;
   /** Only in the faulty run, no identity in common with a missing record. */
   readonly unexpected: number;
+  /** Sequences (a Kafka partition and key) whose records are all there but in another order. */
+  readonly reordered: number;
   /** The first differences, output by output. */
   readonly differences: readonly Difference[];
 }
@@ -56,6 +62,7 @@ export function diffOutputs(expected: Outputs, actual: Outputs, limit = 10): Out
   let duplicated = 0;
   let differing = 0;
   let unexpected = 0;
+  let reordered = 0;
   let expectedRecords = 0;
   let actualRecords = 0;
   const differences: Difference[] = [];
@@ -111,15 +118,40 @@ export function diffOutputs(expected: Outputs, actual: Outputs, limit = 10): Out
       unexpected++;
       note({ output: name, kind: 'unexpected', actual: e.content, count: 1 });
     }
+    if (lost.length === 0 && extra.length === 0) {
+      for (const { sequence, expected: before, actual: after } of reorderings(want, got)) {
+        reordered++;
+        note({ output: name, kind: 'reordered', expected: `${sequence}: ${before}`, actual: `${sequence}: ${after}`, count: 1 });
+      }
+    }
   }
   return {
-    identical: missing + duplicated + differing + unexpected === 0,
+    identical: missing + duplicated + differing + unexpected + reordered === 0,
     expectedRecords,
     actualRecords,
     missing,
     duplicated,
     differing,
     unexpected,
+    reordered,
     differences,
   };
+}
+
+/** Sequences whose records come in another order in `got` than in `want`, with the first records that differ. */
+function reorderings(want: readonly OutputRecord[], got: readonly OutputRecord[]): Array<{ sequence: string; expected: string; actual: string }> {
+  const bySequence = (records: readonly OutputRecord[]): Map<string, string[]> => {
+    const map = new Map<string, string[]>();
+    for (const r of records) if (r.sequence !== undefined) map.set(r.sequence, [...(map.get(r.sequence) ?? []), r.content]);
+    return map;
+  };
+  const wanted = bySequence(want);
+  const gotten = bySequence(got);
+  const out: Array<{ sequence: string; expected: string; actual: string }> = [];
+  for (const [sequence, expected] of wanted) {
+    const actual = gotten.get(sequence) ?? [];
+    const at = expected.findIndex((content, i) => actual[i] !== content);
+    if (at >= 0) out.push({ sequence, expected: `record ${at}: ${expected[at]}`, actual: `record ${at}: ${actual[at] ?? 'none'}` });
+  }
+  return out;
 }

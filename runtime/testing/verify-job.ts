@@ -160,7 +160,12 @@ async function readOutputs(brokers: readonly string[], esNode: string, outDir: s
   for (const topic of await listTopics(brokers)) {
     if (inputs.has(topic)) continue;
     const records = await readCommittedTopic(brokers, topic);
-    outputs.set(`kafka:${topic}`, records.map((r) => ({ content: canonicalJson({ key: r.key, value: parseMaybe(r.value) }), ...(r.key === null ? {} : { identity: r.key }) })));
+    // In log order, so each key's records are compared in the order a consumer of its partition reads them.
+    const inLogOrder = [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+    outputs.set(
+      `kafka:${topic}`,
+      inLogOrder.map((r) => ({ content: canonicalJson({ key: r.key, value: parseMaybe(r.value) }), ...(r.key === null ? {} : { identity: r.key, sequence: `partition ${r.partition} key ${r.key}` }) })),
+    );
   }
   for (const index of await listIndices(esNode)) {
     const docs = await readIndexDocuments(esNode, index);

@@ -99,7 +99,7 @@ export async function verifyCommand(args: readonly string[], logger: Logger, out
     return EXIT.ok;
   }
   out.write(
-    `DIFFERENT: ${count(diff.missing)} missing, ${count(diff.duplicated)} duplicated, ${count(diff.differing)} differing, ${count(diff.unexpected)} unexpected ` +
+    `DIFFERENT: ${count(diff.missing)} missing, ${count(diff.duplicated)} duplicated, ${count(diff.differing)} differing, ${count(diff.unexpected)} unexpected, ${count(diff.reordered)} keys reordered ` +
       `(clean run ${count(diff.expectedRecords)} records, run with faults ${count(diff.actualRecords)})\n`,
   );
   out.write('First differences:\n');
@@ -128,6 +128,8 @@ function describeDifference(d: Difference): string {
       return `${d.output}  differing   expected ${clip(d.expected)}\n${' '.repeat(d.output.length + 16)}got      ${clip(d.actual)}`;
     case 'unexpected':
       return `${d.output}  unexpected  ${clip(d.actual)}  (not in the clean run)`;
+    case 'reordered':
+      return `${d.output}  reordered   expected ${clip(d.expected)}\n${' '.repeat(d.output.length + 16)}got      ${clip(d.actual)}`;
   }
 }
 

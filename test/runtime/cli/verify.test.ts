@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../testing/fixtures/', import.meta.url));
+const ORDERS_ENRICH = fileURLToPath(new URL('../../../jobs/orders-enrich.ts', import.meta.url));
 
 function sluice(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -31,9 +35,21 @@ test('sluice verify: an exactly-once job is EXACT, an at-least-once one DIFFEREN
   assert.match(exact.stdout, /fault {2}3 {5}before-store/);
 
   assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
-  assert.match(wrong.stdout, /^DIFFERENT: 0 missing, [\d,]+ duplicated, 0 differing, 0 unexpected/m);
+  assert.match(wrong.stdout, /^DIFFERENT: 0 missing, [\d,]+ duplicated, 0 differing, 0 unexpected, 0 keys reordered/m);
   assert.match(wrong.stdout, /First differences:\n {2}file:numbers {2}duplicated {2}\{"n":\d+\}/);
 
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--faults expects a non-negative integer, got "many"/);
+});
+
+test('sluice verify: a Kafka → Kafka exactly-once job with dead letters (jobs/orders-enrich.ts) is EXACT, per-key order included', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-verify-kafka-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const lines = Array.from({ length: 2_000 }, (_, i) =>
+    i % 97 === 5 ? `{"orderId":"bad-${i}","customer":` : JSON.stringify({ orderId: `o-${i}`, customer: `c-${i % 40}`, amount: i % 300 }),
+  );
+  await writeFile(join(dir, 'orders.jsonl'), `${lines.join('\n')}\n`);
+  const run = await sluice(['verify', ORDERS_ENRICH, '--input', `orders=${join(dir, 'orders.jsonl')}`, '--faults', '3', '--seed', '7']);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /^EXACT: with 3 crashes the job wrote exactly what the clean run wrote \(2,000 records in kafka:orders-dead-letters \(21\), kafka:orders-enriched \(1,979\)\)/m);
 });
