@@ -242,10 +242,12 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
         errors.push(err);
       }
     };
+    // A discovery round in flight may be restarting the fetcher (connecting a new cluster): it finishes first, so
+    // what it connected is disconnected below rather than left open (seen as a leaked broker connection under load).
+    await attempt(() => discoveryStopped);
     await attempt(() => this.#fetcher?.stop());
     this.#fetcher = undefined;
     await attempt(() => this.#cluster?.disconnect());
-    await attempt(() => discoveryStopped);
     await attempt(() => this.#committer?.close());
     await attempt(() => this.#admin?.disconnect());
     this.#admin = undefined;
