@@ -115,7 +115,15 @@ test('the packed package: init a project, install the tarball, type-check, run a
   assert.match(squares.stdout, /job "squares" finished: 4 records read/);
   const records = await readPartFiles<{ n: number; square: number }>(output);
   assert.deepEqual(records.map((r) => r.square).sort((a, b) => a - b), [1, 4, 9, 16]);
-  phase('strict tsc + npx sluice run');
+  // The same job alone in a folder with no package.json and no node_modules above it: the installed CLI loads it as
+  // ESM and resolves its `sluice` imports to itself (job-module-hooks, compiled).
+  const loose = join(dir, 'loose');
+  await mkdir(loose);
+  await writeFile(join(loose, 'squares.ts'), STRICT_JOB);
+  const looseOutput = join(dir, 'loose-out');
+  await ok('npx', ['--no', '--', 'sluice', 'run', join(loose, 'squares.ts'), '--set', `output=${looseOutput}`], project);
+  assert.equal((await readPartFiles(looseOutput)).length, 4);
+  phase('strict tsc + npx sluice run (twice)');
 
   // The project's README commands: npm start (the example job) and npm test (tsc + its node:test file).
   await ok('npm', ['start', '--', '--set', 'orders=1000'], project);
