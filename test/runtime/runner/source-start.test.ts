@@ -23,10 +23,13 @@ function job(target: CollectTarget<{ n: number }>, rate: number) {
   });
 }
 
-/** Runs until some checkpoint covers part of the input, then cancels: returns the count that checkpoint holds. */
+/**
+ * Runs until some checkpoint covers part of the input, then cancels: returns the count that checkpoint holds. The
+ * input takes 5 s, so the cancel lands mid-stream even on a loaded machine (at 0.5 s the job could finish first).
+ */
 async function partialRun(store: CheckpointStore): Promise<number> {
   const target = new CollectTarget<{ n: number }>();
-  const runner = new JobRunner({ job: job(target, 40_000), store });
+  const runner = new JobRunner({ job: job(target, 4_000), store });
   const done = runner.run();
   await waitFor(() => target.records.length >= 2_000, { timeoutMs: 30_000 });
   runner.cancel();
