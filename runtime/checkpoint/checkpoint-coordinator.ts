@@ -1,6 +1,6 @@
 import type { CheckpointOptions } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
-import type { CheckpointListener, JobAttempt, Subtask, SubtaskAck } from '../exec/index.ts';
+import type { AttemptSubtask, CheckpointListener, RunningAttempt, SubtaskAck } from '../exec/index.ts';
 import { summarizePlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock, TimerHandle } from '../time/index.ts';
@@ -26,7 +26,7 @@ export interface CompletedCheckpoint {
 }
 
 export interface CheckpointCoordinatorOptions {
-  readonly attempt: JobAttempt;
+  readonly attempt: RunningAttempt;
   readonly store: CheckpointStore;
   readonly options: CheckpointOptions;
   readonly clock: Clock;
@@ -51,7 +51,7 @@ export interface CheckpointCoordinatorOptions {
  * completed checkpoint, which is how Flink behaves with zero tolerable checkpoint failures.
  */
 export class CheckpointCoordinator implements CheckpointListener {
-  readonly #attempt: JobAttempt;
+  readonly #attempt: RunningAttempt;
   readonly #store: CheckpointStore;
   readonly #options: CheckpointOptions;
   readonly #clock: Clock;
@@ -65,7 +65,7 @@ export class CheckpointCoordinator implements CheckpointListener {
   #timer: TimerHandle | undefined;
   #lastCompletedAt = Number.NEGATIVE_INFINITY;
   #lastTriggeredAt = Number.NEGATIVE_INFINITY;
-  #finishedSources = new Set<Subtask>();
+  #finishedSources = new Set<AttemptSubtask>();
   #finalRequested = false;
   #stopped = false;
   readonly #queued: Array<{ kind: CheckpointKind; resolve: (m: CheckpointManifest) => void; reject: (err: unknown) => void }> = [];
@@ -132,7 +132,7 @@ export class CheckpointCoordinator implements CheckpointListener {
     if (inFlight.acks.length === this.#attempt.subtasks.length) void this.#complete(inFlight);
   }
 
-  sourceFinished(subtask: Subtask): void {
+  sourceFinished(subtask: AttemptSubtask): void {
     this.#finishedSources.add(subtask);
     const sources = this.#attempt.subtasks.filter((s) => s.isSource).length;
     if (this.#finishedSources.size === sources) {
@@ -266,12 +266,9 @@ export class CheckpointCoordinator implements CheckpointListener {
       `${manifest.kind} ${manifest.id} complete`,
     );
     // Only now may sinks commit and sources report offsets: the checkpoint is durable.
-    for (const subtask of this.#attempt.subtasks) subtask.post(() => subtask.notifyCheckpointComplete(manifest.id));
+    for (const subtask of this.#attempt.subtasks) subtask.completeCheckpoint(manifest.id);
     if (inFlight.final) {
-      for (const subtask of this.#attempt.subtasks) {
-        const input = subtask.sourceInput;
-        if (input !== undefined) subtask.post(() => input.releaseEnd());
-      }
+      for (const subtask of this.#attempt.subtasks) if (subtask.isSource) subtask.releaseEnd();
     }
     this.#onComplete?.(manifest);
     for (const w of inFlight.waiters) w.resolve(manifest);

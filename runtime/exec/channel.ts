@@ -7,6 +7,25 @@ export type ChannelEvent<T> =
   | { readonly kind: 'end' };
 
 /**
+ * The read half of a channel, all an `InputGate` uses: an in-process {@link Channel} or a channel whose producer is
+ * in another worker (runtime/exchange's RemoteChannelReceiver has the same shape). `shift` may throw: that is how a
+ * remote channel reports that its producer failed.
+ */
+export interface ChannelReader<T> {
+  shift(): ChannelEvent<T> | undefined;
+  /** Set once by the consumer to be woken whenever an event is queued (or the channel fails). */
+  onPush: () => void;
+}
+
+/** The write half of a channel, all a stage's output uses: a {@link Channel} or a remote channel's sender. */
+export interface ChannelWriter<T> {
+  /** `undefined` when the batch was taken at once; otherwise a promise that resolves once it was (backpressure). */
+  pushRecords(records: readonly T[], bytes: number): Promise<void> | undefined;
+  pushBarrier(checkpointId: number): void;
+  pushEnd(): void;
+}
+
+/**
  * A single-producer, single-consumer queue between two subtasks, bounded in **bytes**. A producer whose batch does
  * not fit waits until the consumer has drained enough; that wait is how backpressure reaches the source. Barriers and
  * the end marker are tiny and never wait, but keep their place in the order.
@@ -14,7 +33,7 @@ export type ChannelEvent<T> =
  * Bound: queued bytes never exceed `capacity`, except that a single batch larger than the capacity is admitted
  * alone into an empty channel (otherwise it could never pass).
  */
-export class Channel<T> {
+export class Channel<T> implements ChannelReader<T>, ChannelWriter<T> {
   readonly capacity: number;
   #queue: ChannelEvent<T>[] = [];
   #head = 0;

@@ -1,5 +1,5 @@
 import { SluiceError } from '../errors/index.ts';
-import type { Channel, ChannelEvent } from './channel.ts';
+import type { ChannelEvent, ChannelReader } from './channel.ts';
 
 /** What a subtask reads from its gate: records, an aligned barrier, or the end of all inputs. */
 export type GateEvent<T> = ChannelEvent<T>;
@@ -11,7 +11,7 @@ export type GateEvent<T> = ChannelEvent<T>;
  * state. Channels are served round-robin so one busy upstream cannot starve the others.
  */
 export class InputGate<T> {
-  readonly #channels: readonly Channel<T>[];
+  readonly #channels: readonly ChannelReader<T>[];
   readonly #blocked: boolean[];
   readonly #ended: boolean[];
   #endedCount = 0;
@@ -21,7 +21,7 @@ export class InputGate<T> {
   #wake: (() => void) | undefined;
   #endYielded = false;
 
-  constructor(channels: readonly Channel<T>[]) {
+  constructor(channels: readonly ChannelReader<T>[]) {
     if (channels.length === 0) throw new SluiceError('SLUICE_INTERNAL', 'an input gate needs at least one channel');
     this.#channels = channels;
     this.#blocked = channels.map(() => false);
@@ -44,7 +44,7 @@ export class InputGate<T> {
       const i = this.#next;
       this.#next = i + 1 === n ? 0 : i + 1;
       if (this.#blocked[i] || this.#ended[i]) continue;
-      const event = (this.#channels[i] as Channel<T>).shift();
+      const event = (this.#channels[i] as ChannelReader<T>).shift();
       if (event === undefined) continue;
       switch (event.kind) {
         case 'records':

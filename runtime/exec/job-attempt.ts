@@ -1,20 +1,14 @@
 import { setMaxListeners } from 'node:events';
-import type { CheckpointTiming, KeySelector, Sink, Source, SplitsChange } from '../api/index.ts';
+import type { CheckpointTiming, SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
-import type { PhysicalPlan, PlannedOperator, Stage } from '../graph/index.ts';
+import type { PhysicalPlan, Stage } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
 import { Channel } from './channel.ts';
-import { InputGate } from './input-gate.ts';
-import type { ChainedOperator, Downstream, OperatorPlace } from './operators/chained-operator.ts';
-import { KeyedProcessOperator } from './operators/keyed-process-operator.ts';
-import { ReduceOperator } from './operators/reduce-operator.ts';
-import { SinkOperator } from './operators/sink-operator.ts';
-import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from './operators/stateless-operators.ts';
-import { HashOutput, RebalanceOutput, type StageOutput } from './output.ts';
 import type { RestoredState } from './restored-state.ts';
-import { SourceInput } from './source-input.ts';
-import { Subtask, type CheckpointListener } from './subtask.ts';
+import type { RunningAttempt } from './running-attempt.ts';
+import { buildSubtask, type SubtaskContext } from './subtask-factory.ts';
+import type { CheckpointListener, Subtask } from './subtask.ts';
 
 /**
  * Default capacity of one channel. Small on purpose: records that wait in a channel survive V8's young-generation
@@ -30,7 +24,7 @@ export interface JobAttemptOptions {
   readonly attempt: number;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly channelCapacityBytes?: number;
+  readonly channelCapacityBytes?: number | undefined;
   readonly restored?: RestoredState | undefined;
   /** When set, sources hold their end of input until the coordinator releases it after a final checkpoint. */
   readonly checkpoints?: CheckpointListener | undefined;
@@ -47,7 +41,7 @@ export interface JobAttemptOptions {
  * reached the end of input, or fails as a whole when any subtask fails (all others are cancelled first, then every
  * operator is closed with outcome `failed` so sinks abort open transactions). The restart loop lives one level up.
  */
-export class JobAttempt {
+export class JobAttempt implements RunningAttempt {
   readonly plan: PhysicalPlan;
   readonly attempt: number;
   readonly subtasks: readonly Subtask[];
@@ -83,10 +77,13 @@ export class JobAttempt {
     }
     this.channels = channels;
 
+    const context: SubtaskContext = { ...options, logger: this.#logger, signal: this.#abort.signal };
     const subtasks: Subtask[] = [];
     for (const stage of this.plan.stages) {
+      const downstream = stage.output === undefined ? undefined : inbound.get(stage.output);
       for (let i = 0; i < stage.parallelism; i++) {
-        subtasks.push(this.#buildSubtask(stage, i, inbound, options));
+        const outputs = downstream?.map((row) => row[i] as Channel<unknown>);
+        subtasks.push(buildSubtask(context, stage, i, inbound.get(stage.index)?.[i], outputs));
       }
     }
     this.subtasks = subtasks;
@@ -136,132 +133,4 @@ export class JobAttempt {
   async #closeAll(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {
     await Promise.all(this.subtasks.map((s) => s.close(outcome)));
   }
-
-  #buildSubtask(stage: Stage, index: number, inbound: Map<number, Channel<unknown>[][]>, options: JobAttemptOptions): Subtask {
-    const { plan } = this;
-    const logger = this.#logger.child({ stage: stage.index, subtask: index });
-    let output: StageOutput<unknown> | undefined;
-    if (stage.output !== undefined) {
-      const next = plan.stages[stage.output] as Stage;
-      const grid = inbound.get(next.index) as Channel<unknown>[][];
-      const targets = grid.map((row) => row[index] as Channel<unknown>);
-      output =
-        next.input?.partitioning === 'hash'
-          ? new HashOutput(targets, next.input.keySelector, plan.maxParallelism)
-          : new RebalanceOutput(targets);
-    }
-
-    // Build the chain tail first so each operator gets its downstream.
-    const head = stage.operators[0] as PlannedOperator;
-    const isSourceStage = head.node.kind === 'source';
-    const operators = isSourceStage ? stage.operators.slice(1) : stage.operators;
-    const chain: ChainedOperator<unknown>[] = [];
-    let subtask: Subtask | undefined;
-    // The last operator feeds the subtask's output link (which counts records and times backpressure); the subtask
-    // is built after its chain, so the link looks it up when records flow.
-    let downstream: Downstream<unknown> = { process: (records) => (subtask as Subtask).emitToOutput(records) };
-    for (let i = operators.length - 1; i >= 0; i--) {
-      const op = this.#buildOperator(operators[i] as PlannedOperator, stage, index, downstream, options);
-      chain.unshift(op);
-      downstream = op;
-    }
-
-    let input: SourceInput<unknown> | InputGate<unknown>;
-    let sourceUid: string | undefined;
-    if (isSourceStage && head.node.kind === 'source') {
-      const source: Source<unknown> = head.node.source;
-      sourceUid = head.uid;
-      const reader = source.createReader({
-        job: plan.job,
-        subtask: index,
-        parallelism: stage.parallelism,
-        restoredPositions: options.sourceStart === undefined ? options.restored?.sourcePositions(head.uid) : undefined,
-        ...(options.sourceStart === undefined ? {} : { startOverride: options.sourceStart }),
-        checkpointing: options.checkpoints !== undefined,
-        ...(options.checkpointTiming === undefined ? {} : { checkpointTiming: options.checkpointTiming }),
-        restoredState: options.restored?.operatorState(head.uid),
-        logger: logger.child({ operator: head.uid }),
-        clock: options.clock,
-        signal: this.#abort.signal,
-        reportSplitsChanged: (change) => options.onSplitsChanged?.(head.uid, change),
-      });
-      const checkpoints = options.checkpoints;
-      input = new SourceInput(reader, {
-        holdEnd: checkpoints !== undefined,
-        onFinished: () => {
-          if (subtask !== undefined) checkpoints?.sourceFinished(subtask);
-        },
-      });
-    } else {
-      input = new InputGate((inbound.get(stage.index) as Channel<unknown>[][])[index] as Channel<unknown>[]);
-    }
-
-    subtask = new Subtask({
-      job: plan.job,
-      stage: stage.index,
-      index,
-      parallelism: stage.parallelism,
-      input,
-      sourceUid,
-      chain,
-      output,
-      clock: options.clock,
-      logger,
-      signal: this.#abort.signal,
-      checkpoints: options.checkpoints,
-    });
-    return subtask;
-  }
-
-  #buildOperator(
-    op: PlannedOperator,
-    stage: Stage,
-    index: number,
-    next: Downstream<unknown>,
-    options: JobAttemptOptions,
-  ): ChainedOperator<unknown> {
-    const place: OperatorPlace = { job: this.plan.job, uid: op.uid, subtask: index, parallelism: stage.parallelism };
-    const node = op.node;
-    const keyed = () => ({
-      keySelector: op.keySelector ?? (missingKey as KeySelector),
-      maxParallelism: this.plan.maxParallelism,
-      restored: options.restored?.keyedState(op.uid),
-    });
-    switch (node.kind) {
-      case 'map':
-        return new MapOperator(place, node.fn as (v: unknown) => unknown, next);
-      case 'filter':
-        return new FilterOperator(place, node.fn as (v: unknown) => boolean, next);
-      case 'flatMap':
-        return new FlatMapOperator(place, node.fn as (v: unknown) => Iterable<unknown>, next);
-      case 'reduce':
-        return new ReduceOperator(place, keyed(), node.fn as (a: unknown, b: unknown) => unknown, next);
-      case 'process':
-        return op.keySelector === undefined
-          ? new ProcessOperator(place, node.fn as never, next)
-          : new KeyedProcessOperator(place, keyed(), node.fn as never, options.clock, next);
-      case 'sink': {
-        const sink: Sink<unknown> = node.sink;
-        const writer = sink.createWriter({
-          job: this.plan.job,
-          subtask: index,
-          parallelism: stage.parallelism,
-          attempt: this.attempt,
-          checkpointing: options.checkpoints !== undefined,
-          ...(options.checkpointTiming === undefined ? {} : { checkpointTiming: options.checkpointTiming }),
-          restoredState: options.restored?.operatorState(op.uid),
-          logger: this.#logger.child({ stage: stage.index, subtask: index, operator: op.uid }),
-          clock: options.clock,
-          signal: this.#abort.signal,
-        });
-        return new SinkOperator(place, writer);
-      }
-      case 'source':
-        throw new SluiceError('SLUICE_INTERNAL', `source "${op.uid}" placed inside a chain`);
-    }
-  }
-}
-
-function missingKey(): never {
-  throw new SluiceError('SLUICE_INTERNAL', 'keyed operator without a key selector');
 }

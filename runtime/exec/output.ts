@@ -1,7 +1,7 @@
 import type { KeySelector } from '../api/index.ts';
 import { keyGroupOf, ownerOfKeyGroup } from '../state/index.ts';
 import { estimateBatchBytes } from './batch-size.ts';
-import type { Channel } from './channel.ts';
+import type { ChannelWriter } from './channel.ts';
 
 /**
  * Where a stage's last operator sends its output: the channels to the next stage's subtasks, partitioned.
@@ -16,10 +16,10 @@ export interface StageOutput<T> {
 }
 
 abstract class ChannelOutput<T> implements StageOutput<T> {
-  protected readonly channels: readonly Channel<T>[];
+  protected readonly channels: readonly ChannelWriter<T>[];
   #waiting = false;
 
-  constructor(channels: readonly Channel<T>[]) {
+  constructor(channels: readonly ChannelWriter<T>[]) {
     this.channels = channels;
   }
 
@@ -54,7 +54,7 @@ export class HashOutput<T> extends ChannelOutput<T> {
   /** Owner subtask per key group, precomputed: one array read per record instead of a division. */
   readonly #ownerOf: Int32Array;
 
-  constructor(channels: readonly Channel<T>[], keySelector: KeySelector, maxParallelism: number) {
+  constructor(channels: readonly ChannelWriter<T>[], keySelector: KeySelector, maxParallelism: number) {
     super(channels);
     this.#keySelector = keySelector as (value: T) => string | number;
     this.#maxParallelism = maxParallelism;
@@ -80,7 +80,7 @@ export class HashOutput<T> extends ChannelOutput<T> {
     for (let i = from; i < buckets.length; i++) {
       const bucket = buckets[i] as T[];
       if (bucket.length === 0) continue;
-      const pending = (this.channels[i] as Channel<T>).pushRecords(bucket, estimateBatchBytes(bucket));
+      const pending = (this.channels[i] as ChannelWriter<T>).pushRecords(bucket, estimateBatchBytes(bucket));
       if (pending !== undefined) return this.waitFor(pending).then(() => this.#send(buckets, i + 1));
     }
     return undefined;
@@ -92,7 +92,7 @@ export class RebalanceOutput<T> extends ChannelOutput<T> {
   #next = 0;
 
   emit(records: readonly T[]): Promise<void> | undefined {
-    const channel = this.channels[this.#next] as Channel<T>;
+    const channel = this.channels[this.#next] as ChannelWriter<T>;
     this.#next = (this.#next + 1) % this.channels.length;
     const pending = channel.pushRecords(records, estimateBatchBytes(records));
     return pending === undefined ? undefined : this.waitFor(pending);

@@ -5,6 +5,7 @@ import type { Clock } from '../time/index.ts';
 import { packValue } from '../serde/index.ts';
 import type { ChannelEvent } from './channel.ts';
 import type { InputGate } from './input-gate.ts';
+import type { AttemptSubtask } from './running-attempt.ts';
 import type { ChainedOperator, Downstream, OperatorSnapshot } from './operators/chained-operator.ts';
 import type { StageOutput } from './output.ts';
 import type { SourceInput } from './source-input.ts';
@@ -34,7 +35,7 @@ export interface SubtaskAck {
 export interface CheckpointListener {
   acknowledge(ack: SubtaskAck): void;
   /** A source subtask reached the end of its input. */
-  sourceFinished(subtask: Subtask): void;
+  sourceFinished(subtask: AttemptSubtask): void;
 }
 
 export interface SubtaskOptions {
@@ -62,7 +63,7 @@ type Mail = () => Promise<void> | void;
  * actions (trigger a checkpoint, commit, release the end) arrive as *mail* and run between two batches, never while
  * a batch is half processed — Flink's mailbox model, which keeps operators single-threaded.
  */
-export class Subtask {
+export class Subtask implements AttemptSubtask {
   readonly stage: number;
   readonly index: number;
   readonly metrics = new SubtaskMetrics();
@@ -133,6 +134,19 @@ export class Subtask {
   /** Source subtasks: inject barrier `checkpointId` before the next batch. */
   triggerCheckpoint(checkpointId: number): void {
     this.post(() => this.#checkpoint(checkpointId));
+  }
+
+  completeCheckpoint(checkpointId: number): void {
+    this.post(() => this.notifyCheckpointComplete(checkpointId));
+  }
+
+  releaseEnd(): void {
+    const input = this.sourceInput;
+    if (input !== undefined) this.post(() => input.releaseEnd());
+  }
+
+  sourceLag(): ReadonlyArray<{ readonly split: string; readonly lag: number }> | undefined {
+    return this.sourceInput?.reader.lag?.();
   }
 
   /** Opens the chain's operators (restoring their state), tail first so each has its downstream ready. */

@@ -1,0 +1,164 @@
+import type { CheckpointTiming, KeySelector, Sink, Source, SplitsChange } from '../api/index.ts';
+import { SluiceError } from '../errors/index.ts';
+import type { PhysicalPlan, PlannedOperator, Stage } from '../graph/index.ts';
+import type { Logger } from '../logging/index.ts';
+import type { Clock } from '../time/index.ts';
+import type { ChannelReader, ChannelWriter } from './channel.ts';
+import { InputGate } from './input-gate.ts';
+import type { ChainedOperator, Downstream, OperatorPlace } from './operators/chained-operator.ts';
+import { KeyedProcessOperator } from './operators/keyed-process-operator.ts';
+import { ReduceOperator } from './operators/reduce-operator.ts';
+import { SinkOperator } from './operators/sink-operator.ts';
+import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from './operators/stateless-operators.ts';
+import { HashOutput, RebalanceOutput, type StageOutput } from './output.ts';
+import type { RestoredState } from './restored-state.ts';
+import { SourceInput } from './source-input.ts';
+import { Subtask, type CheckpointListener } from './subtask.ts';
+
+/** What every subtask of one attempt shares, wherever it runs (this thread: `JobAttempt`; a worker: runtime/workers). */
+export interface SubtaskContext {
+  readonly plan: PhysicalPlan;
+  readonly attempt: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  readonly restored?: RestoredState | undefined;
+  readonly checkpoints?: CheckpointListener | undefined;
+  readonly checkpointTiming?: CheckpointTiming | undefined;
+  readonly sourceStart?: 'earliest' | 'latest' | undefined;
+  readonly onSplitsChanged?: ((sourceUid: string, change: SplitsChange) => void) | undefined;
+}
+
+/**
+ * Builds subtask `index` of `stage`: its source reader or input gate over `inputs` (one per upstream subtask, in
+ * upstream order), its chain of operators, and its output over `outputs` (one per downstream subtask). Channels may
+ * be in-process or remote; the subtask cannot tell.
+ */
+export function buildSubtask(
+  context: SubtaskContext,
+  stage: Stage,
+  index: number,
+  inputs: readonly ChannelReader<unknown>[] | undefined,
+  outputs: readonly ChannelWriter<unknown>[] | undefined,
+): Subtask {
+  const { plan } = context;
+  const logger = context.logger.child({ stage: stage.index, subtask: index });
+  let output: StageOutput<unknown> | undefined;
+  if (stage.output !== undefined) {
+    const next = plan.stages[stage.output] as Stage;
+    if (outputs === undefined) throw new SluiceError('SLUICE_INTERNAL', `stage ${stage.index} feeds stage ${next.index} but got no output channels`);
+    output =
+      next.input?.partitioning === 'hash'
+        ? new HashOutput(outputs, next.input.keySelector, plan.maxParallelism)
+        : new RebalanceOutput(outputs);
+  }
+
+  // Build the chain tail first so each operator gets its downstream.
+  const head = stage.operators[0] as PlannedOperator;
+  const isSourceStage = head.node.kind === 'source';
+  const operators = isSourceStage ? stage.operators.slice(1) : stage.operators;
+  const chain: ChainedOperator<unknown>[] = [];
+  let subtask: Subtask | undefined;
+  // The last operator feeds the subtask's output link (which counts records and times backpressure); the subtask
+  // is built after its chain, so the link looks it up when records flow.
+  let downstream: Downstream<unknown> = { process: (records) => (subtask as Subtask).emitToOutput(records) };
+  for (let i = operators.length - 1; i >= 0; i--) {
+    const op = buildOperator(context, operators[i] as PlannedOperator, stage, index, downstream);
+    chain.unshift(op);
+    downstream = op;
+  }
+
+  let input: SourceInput<unknown> | InputGate<unknown>;
+  let sourceUid: string | undefined;
+  if (isSourceStage && head.node.kind === 'source') {
+    const source: Source<unknown> = head.node.source;
+    sourceUid = head.uid;
+    const reader = source.createReader({
+      job: plan.job,
+      subtask: index,
+      parallelism: stage.parallelism,
+      restoredPositions: context.sourceStart === undefined ? context.restored?.sourcePositions(head.uid) : undefined,
+      ...(context.sourceStart === undefined ? {} : { startOverride: context.sourceStart }),
+      checkpointing: context.checkpoints !== undefined,
+      ...(context.checkpointTiming === undefined ? {} : { checkpointTiming: context.checkpointTiming }),
+      restoredState: context.restored?.operatorState(head.uid),
+      logger: logger.child({ operator: head.uid }),
+      clock: context.clock,
+      signal: context.signal,
+      reportSplitsChanged: (change) => context.onSplitsChanged?.(head.uid, change),
+    });
+    const checkpoints = context.checkpoints;
+    input = new SourceInput(reader, {
+      holdEnd: checkpoints !== undefined,
+      onFinished: () => {
+        if (subtask !== undefined) checkpoints?.sourceFinished(subtask);
+      },
+    });
+  } else {
+    if (inputs === undefined) throw new SluiceError('SLUICE_INTERNAL', `stage ${stage.index} reads from channels but got none`);
+    input = new InputGate(inputs);
+  }
+
+  subtask = new Subtask({
+    job: plan.job,
+    stage: stage.index,
+    index,
+    parallelism: stage.parallelism,
+    input,
+    sourceUid,
+    chain,
+    output,
+    clock: context.clock,
+    logger,
+    signal: context.signal,
+    checkpoints: context.checkpoints,
+  });
+  return subtask;
+}
+
+function buildOperator(context: SubtaskContext, op: PlannedOperator, stage: Stage, index: number, next: Downstream<unknown>): ChainedOperator<unknown> {
+  const { plan } = context;
+  const place: OperatorPlace = { job: plan.job, uid: op.uid, subtask: index, parallelism: stage.parallelism };
+  const node = op.node;
+  const keyed = () => ({
+    keySelector: op.keySelector ?? (missingKey as KeySelector),
+    maxParallelism: plan.maxParallelism,
+    restored: context.restored?.keyedState(op.uid),
+  });
+  switch (node.kind) {
+    case 'map':
+      return new MapOperator(place, node.fn as (v: unknown) => unknown, next);
+    case 'filter':
+      return new FilterOperator(place, node.fn as (v: unknown) => boolean, next);
+    case 'flatMap':
+      return new FlatMapOperator(place, node.fn as (v: unknown) => Iterable<unknown>, next);
+    case 'reduce':
+      return new ReduceOperator(place, keyed(), node.fn as (a: unknown, b: unknown) => unknown, next);
+    case 'process':
+      return op.keySelector === undefined
+        ? new ProcessOperator(place, node.fn as never, next)
+        : new KeyedProcessOperator(place, keyed(), node.fn as never, context.clock, next);
+    case 'sink': {
+      const sink: Sink<unknown> = node.sink;
+      const writer = sink.createWriter({
+        job: plan.job,
+        subtask: index,
+        parallelism: stage.parallelism,
+        attempt: context.attempt,
+        checkpointing: context.checkpoints !== undefined,
+        ...(context.checkpointTiming === undefined ? {} : { checkpointTiming: context.checkpointTiming }),
+        restoredState: context.restored?.operatorState(op.uid),
+        logger: context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }),
+        clock: context.clock,
+        signal: context.signal,
+      });
+      return new SinkOperator(place, writer);
+    }
+    case 'source':
+      throw new SluiceError('SLUICE_INTERNAL', `source "${op.uid}" placed inside a chain`);
+  }
+}
+
+function missingKey(): never {
+  throw new SluiceError('SLUICE_INTERNAL', 'keyed operator without a key selector');
+}
