@@ -26,6 +26,12 @@ export interface JobOptions {
   maxParallelism?: number;
   /** Capacity of each channel between subtasks, in bytes; default 64 KiB (see `DEFAULT_CHANNEL_CAPACITY_BYTES`). */
   channelCapacityBytes?: number;
+  /**
+   * Worker threads the subtasks run on (subtask `i` of every stage on worker `i mod workers`); default 0: every
+   * subtask in the main thread. With workers, each worker imports the job's module, so the job must come from a
+   * module file (`sluice run`, or JobRunner's `jobModule`) and its build function must be deterministic.
+   */
+  workers?: number;
   /** Checkpointing; off when absent or `false`. */
   checkpoints?: CheckpointOptions | false;
   /** What to do when an attempt fails; default exponential-delay when checkpointing is on, else none. */

@@ -1,8 +1,11 @@
+import type { ResourceLimits } from 'node:worker_threads';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Subject, type Observable } from 'rxjs';
 import { JobParams, type JobDefinition } from '../api/index.ts';
 import { CheckpointCoordinator, CheckpointStore, DEFAULT_CHECKPOINT_TIMEOUT_MS, type CheckpointManifest, type LoadedCheckpoint } from '../checkpoint/index.ts';
 import { SluiceError, isSluiceError } from '../errors/index.ts';
-import { JobAttempt, type RestoredState, type SubtaskMetrics } from '../exec/index.ts';
+import { JobAttempt, type AttemptSubtask, type RestoredState, type RunningAttempt, type SubtaskAck, type SubtaskMetrics } from '../exec/index.ts';
 import { classifyFailure, createRestartStrategy, defaultRestartStrategy, maxRestartDelayMs, type RestartDecision, type RestartStrategy, type RestartStrategyConfig } from '../failover/index.ts';
 import { buildPhysicalPlan, type PhysicalPlan } from '../graph/index.ts';
 import { chooseParallelism, evenParallelisms, type RescaleOptions } from '../rescale/index.ts';
@@ -11,6 +14,7 @@ import { systemClock, type Clock } from '../time/index.ts';
 import type { CheckpointTiming, SplitsChange } from '../api/index.ts';
 import type { JobEvent, JobState, RescaleRecord } from './job-events.ts';
 import { toRestoredState } from './restore-plan.ts';
+import { WorkerAttempt } from '../workers/index.ts';
 
 /** Where the first attempt takes its state from. */
 export type RestoreSource =
@@ -38,6 +42,15 @@ export interface JobRunnerOptions {
    * still restored), until this run's first checkpoint completes: `sluice checkpoint clear` / `catch-up`.
    */
   readonly sourceStart?: 'earliest' | 'latest';
+  /**
+   * Worker threads to run subtasks on (overrides the job's `workers`); 0 runs every subtask in this thread. Needs
+   * {@link jobModule}, and the system clock (workers keep their own time).
+   */
+  readonly workers?: number;
+  /** The job's module (path or file: URL), which each worker imports to build the plan; required with workers. */
+  readonly jobModule?: string | URL;
+  /** Limits of each worker thread (heap sizes); a worker that exceeds them fails the attempt. */
+  readonly workerResourceLimits?: ResourceLimits;
   /** Test hook, see {@link CheckpointCoordinator}. */
   readonly beforeCheckpointStore?: (checkpointId: number) => void | Promise<void>;
 }
@@ -76,7 +89,9 @@ export class JobRunner {
   readonly #strategy: RestartStrategy;
   readonly #checkpointTiming: CheckpointTiming | undefined;
   #state: JobState = 'created';
-  #attempt: JobAttempt | undefined;
+  #attempt: RunningAttempt | undefined;
+  readonly #workers: number;
+  readonly #jobModule: string | undefined;
   #coordinator: CheckpointCoordinator | undefined;
   #cancelled: SluiceError | undefined;
   #wakeCancel: (() => void) | undefined;
@@ -103,6 +118,17 @@ export class JobRunner {
     this.#checkpointing = checkpoints !== undefined && checkpoints !== false;
     if (this.#checkpointing && options.store === undefined) {
       throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.#plan.job}" takes checkpoints but no checkpoint store (data directory) was given`, { retriable: false });
+    }
+    this.#workers = options.workers ?? options.job.options.workers ?? 0;
+    this.#jobModule = options.jobModule === undefined ? undefined : options.jobModule instanceof URL ? options.jobModule.href : options.jobModule.startsWith('file:') ? options.jobModule : pathToFileURL(resolve(options.jobModule)).href;
+    if (!Number.isInteger(this.#workers) || this.#workers < 0) {
+      throw new SluiceError('SLUICE_INVALID_OPTION', `workers of job "${this.#plan.job}" must be an integer ≥ 0 (0 runs in-process), got ${String(this.#workers)}`, { retriable: false });
+    }
+    if (this.#workers > 0 && this.#jobModule === undefined) {
+      throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.#plan.job}" runs on ${this.#workers} workers, which import the job's module: pass jobModule (sluice run passes the job file), or set workers to 0`, { retriable: false });
+    }
+    if (this.#workers > 0 && options.clock !== undefined && options.clock !== systemClock) {
+      throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.#plan.job}" runs on ${this.#workers} workers, which keep the system clock: an injected clock needs workers 0`, { retriable: false });
     }
     const strategy = options.restartStrategy ?? options.job.options.restart ?? (this.#checkpointing ? defaultRestartStrategy : { type: 'none' as const });
     this.#strategy = createRestartStrategy(strategy, options.random === undefined ? {} : { random: options.random });
@@ -161,10 +187,10 @@ export class JobRunner {
   sourceLag(): Array<{ readonly source: string; readonly subtask: number; readonly split: string; readonly lag: number }> {
     const out: Array<{ source: string; subtask: number; split: string; lag: number }> = [];
     for (const subtask of this.#attempt?.subtasks ?? []) {
-      const reader = subtask.sourceInput?.reader;
-      if (reader?.lag === undefined) continue;
+      const lags = subtask.sourceLag();
+      if (lags === undefined) continue;
       const source = this.#plan.stages[subtask.stage]?.operators[0]?.uid ?? subtask.name;
-      for (const { split, lag } of reader.lag()) out.push({ source, subtask: subtask.index, split, lag });
+      for (const { split, lag } of lags) out.push({ source, subtask: subtask.index, split, lag });
     }
     return out;
   }
@@ -330,18 +356,7 @@ export class JobRunner {
     for (;;) {
       if (this.#cancelled !== undefined) return this.#end('cancelled');
       const attemptNo = this.#attempts++;
-      const attempt = new JobAttempt({
-        plan: this.#plan,
-        attempt: attemptNo,
-        clock: this.#clock,
-        logger: this.#logger.child({ attempt: attemptNo }),
-        ...(this.#options.job.options.channelCapacityBytes === undefined ? {} : { channelCapacityBytes: this.#options.job.options.channelCapacityBytes }),
-        restored,
-        sourceStart: this.#sourceStart,
-        checkpointTiming: this.#checkpointTiming,
-        onSplitsChanged: (uid, change) => this.#onSplitsChanged(uid, change),
-        checkpoints: this.#checkpointing ? { acknowledge: (a) => this.#coordinator?.acknowledge(a), sourceFinished: (s) => this.#coordinator?.sourceFinished(s) } : undefined,
-      });
+      const attempt = this.#newAttempt(attemptNo, restored);
       this.#attempt = attempt;
       this.#coordinator = this.#checkpointing ? this.#newCoordinator(attempt) : undefined;
       this.#state = 'running';
@@ -448,7 +463,30 @@ export class JobRunner {
     pending.reject(error);
   }
 
-  #newCoordinator(attempt: JobAttempt): CheckpointCoordinator {
+  /** In this thread (`workers` 0) or on worker threads: the runner and the coordinator drive both alike. */
+  #newAttempt(attemptNo: number, restored: RestoredState | undefined): RunningAttempt {
+    const common = {
+      plan: this.#plan,
+      attempt: attemptNo,
+      logger: this.#logger.child({ attempt: attemptNo }),
+      channelCapacityBytes: this.#options.job.options.channelCapacityBytes,
+      restored,
+      sourceStart: this.#sourceStart,
+      checkpointTiming: this.#checkpointTiming,
+      onSplitsChanged: (uid: string, change: SplitsChange) => this.#onSplitsChanged(uid, change),
+      checkpoints: this.#checkpointing ? { acknowledge: (a: SubtaskAck) => this.#coordinator?.acknowledge(a), sourceFinished: (s: AttemptSubtask) => this.#coordinator?.sourceFinished(s) } : undefined,
+    };
+    if (this.#workers === 0) return new JobAttempt({ ...common, clock: this.#clock });
+    return new WorkerAttempt({
+      ...common,
+      workers: this.#workers,
+      jobModule: this.#jobModule as string,
+      params: this.#options.params ?? new JobParams(),
+      resourceLimits: this.#options.workerResourceLimits,
+    });
+  }
+
+  #newCoordinator(attempt: RunningAttempt): CheckpointCoordinator {
     const checkpoints = this.#options.job.options.checkpoints;
     if (checkpoints === undefined || checkpoints === false || this.#options.store === undefined) {
       throw new SluiceError('SLUICE_INTERNAL', 'coordinator without checkpoint options');

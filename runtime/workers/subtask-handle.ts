@@ -1,0 +1,53 @@
+import { SubtaskMetrics, type AttemptSubtask } from '../exec/index.ts';
+import type { MetricsRow, ToWorker } from './worker-protocol.ts';
+
+/**
+ * A subtask that runs in a worker, as the checkpoint coordinator and the runner see it on the main thread: calls
+ * become messages to its worker (which runs them as mail there), and its metrics are the latest the worker sent.
+ */
+export class SubtaskHandle implements AttemptSubtask {
+  readonly stage: number;
+  readonly index: number;
+  readonly name: string;
+  readonly isSource: boolean;
+  readonly worker: number;
+  readonly metrics = new SubtaskMetrics();
+  readonly #send: (message: ToWorker) => void;
+
+  constructor(options: { stage: number; index: number; parallelism: number; isSource: boolean; worker: number; send: (message: ToWorker) => void }) {
+    this.stage = options.stage;
+    this.index = options.index;
+    this.isSource = options.isSource;
+    this.worker = options.worker;
+    this.name = `stage ${options.stage} subtask ${options.index + 1}/${options.parallelism} (worker ${options.worker})`;
+    this.#send = options.send;
+  }
+
+  triggerCheckpoint(checkpointId: number): void {
+    this.#send({ type: 'trigger', stage: this.stage, index: this.index, checkpointId });
+  }
+
+  completeCheckpoint(checkpointId: number): void {
+    this.#send({ type: 'complete', stage: this.stage, index: this.index, checkpointId });
+  }
+
+  releaseEnd(): void {
+    this.#send({ type: 'release-end', stage: this.stage, index: this.index });
+  }
+
+  /** Lag is read by the reader in its worker and not relayed yet. */
+  sourceLag(): undefined {
+    return undefined;
+  }
+
+  /** Takes a metrics row the worker sent for this subtask. */
+  update(row: MetricsRow): void {
+    const m = this.metrics;
+    m.recordsIn = row[2];
+    m.recordsOut = row[3];
+    m.backpressuredMs = row[4];
+    m.backpressured = row[5] === 1;
+    m.sourcePauses = row[6];
+    m.finished = row[7] === 1;
+  }
+}

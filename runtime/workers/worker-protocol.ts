@@ -1,0 +1,60 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { CheckpointTiming, SplitsChange } from '../api/index.ts';
+import type { WireError } from '../exchange/index.ts';
+import type { SubtaskAck } from '../exec/index.ts';
+import type { RestoredSubset } from './restored-subset.ts';
+
+/**
+ * The control protocol between a `WorkerAttempt` (main thread) and its workers, over each worker's own port
+ * (`worker.postMessage` / `parentPort`); records never travel here, they go through runtime/exchange on one
+ * MessageChannel per pair of workers.
+ *
+ * 1. Main starts worker `w` with {@link WorkerSetup}. The worker imports the job module, builds the plan with the same
+ *    params and parallelism and sends `plan` (its fingerprint). Nothing has been opened yet.
+ * 2. Once every fingerprint equals main's, main sends `start` (with the worker's part of the restored state). The
+ *    worker builds and opens its subtasks and runs them.
+ * 3. While running: main → worker `trigger`, `complete`, `release-end` for one subtask; worker → main `ack` (snapshot
+ *    bytes transferred), `source-finished`, `splits-changed`, `metrics` (every {@link METRICS_INTERVAL_MS}), `log`.
+ * 4. The worker ends with `finished` (all its subtasks reached the end and closed, last metrics included) or `failed`
+ *    (a subtask failed; its subtasks are closed with outcome `failed`). Main answers any failure by sending `stop` to
+ *    every worker; a worker closes its subtasks and answers `closed`. Then main terminates every worker.
+ */
+export interface WorkerSetup {
+  readonly jobModule: string;
+  readonly params: ReadonlyArray<[string, string]>;
+  readonly parallelism: number;
+  readonly worker: number;
+  readonly workers: number;
+  readonly attempt: number;
+  readonly channelCapacityBytes: number;
+  readonly remoteChannelCapacityBytes: number;
+  readonly checkpointing: boolean;
+  readonly checkpointTiming: CheckpointTiming | undefined;
+  readonly sourceStart: 'earliest' | 'latest' | undefined;
+  readonly logLevel: string;
+  /** One port per peer worker, indexed by the peer's number; `null` at this worker's own index. */
+  readonly peers: ReadonlyArray<MessagePort | null>;
+}
+
+export const METRICS_INTERVAL_MS = 250;
+
+/** `[stage, subtask, recordsIn, recordsOut, backpressuredMs, backpressured (0/1), sourcePauses, finished (0/1)]` */
+export type MetricsRow = [number, number, number, number, number, number, number, number];
+
+export type ToWorker =
+  | { readonly type: 'start'; readonly restored: RestoredSubset | undefined }
+  | { readonly type: 'trigger'; readonly stage: number; readonly index: number; readonly checkpointId: number }
+  | { readonly type: 'complete'; readonly stage: number; readonly index: number; readonly checkpointId: number }
+  | { readonly type: 'release-end'; readonly stage: number; readonly index: number }
+  | { readonly type: 'stop'; readonly reason: WireError };
+
+export type FromWorker =
+  | { readonly type: 'plan'; readonly fingerprint: string[] }
+  | { readonly type: 'ack'; readonly ack: SubtaskAck }
+  | { readonly type: 'source-finished'; readonly stage: number; readonly index: number }
+  | { readonly type: 'splits-changed'; readonly uid: string; readonly change: SplitsChange }
+  | { readonly type: 'metrics'; readonly rows: MetricsRow[]; readonly maxUnacknowledgedBytes: number }
+  | { readonly type: 'log'; readonly line: string }
+  | { readonly type: 'finished'; readonly rows: MetricsRow[]; readonly maxUnacknowledgedBytes: number }
+  | { readonly type: 'failed'; readonly error: WireError }
+  | { readonly type: 'closed' };

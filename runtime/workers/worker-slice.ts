@@ -1,0 +1,147 @@
+import { setMaxListeners } from 'node:events';
+import type { SplitsChange } from '../api/index.ts';
+import { SluiceError } from '../errors/index.ts';
+import type { ExchangeEndpoint, RemoteChannelSender } from '../exchange/index.ts';
+import { buildSubtask, Channel, type ChannelReader, type ChannelWriter, type CheckpointListener, type RestoredState, type Subtask } from '../exec/index.ts';
+import type { PhysicalPlan } from '../graph/index.ts';
+import type { Logger } from '../logging/index.ts';
+import type { Clock } from '../time/index.ts';
+import { planChannels, workerOf } from './placement.ts';
+import type { MetricsRow, WorkerSetup } from './worker-protocol.ts';
+
+export interface WorkerSliceOptions {
+  readonly plan: PhysicalPlan;
+  readonly setup: WorkerSetup;
+  /** The exchange with each peer worker, by the peer's number (`undefined` at this worker's own index). */
+  readonly endpoints: ReadonlyArray<ExchangeEndpoint | undefined>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly restored: RestoredState | undefined;
+  readonly checkpoints: CheckpointListener | undefined;
+  readonly onSplitsChanged: (uid: string, change: SplitsChange) => void;
+}
+
+type Closable = { close(reason: unknown): void };
+
+/**
+ * The subtasks of one attempt that run in this worker (subtask `i` of every stage when `i mod W` is this worker),
+ * wired by in-process channels among themselves and by exchange channels to the other workers' subtasks. Runs them
+ * like `JobAttempt` does in-process: open all, run all, and on the first failure stop all and close every operator
+ * with outcome `failed` so sinks abort what they hold open.
+ */
+export class WorkerSlice {
+  readonly subtasks: readonly Subtask[];
+  readonly #abort = new AbortController();
+  readonly #channels: Closable[] = [];
+  readonly #senders: RemoteChannelSender<unknown>[] = [];
+  #failure: unknown;
+
+  constructor(options: WorkerSliceOptions) {
+    const { plan, setup, endpoints } = options;
+    setMaxListeners(0, this.#abort.signal);
+    const me = setup.worker;
+    const readers = new Map<string, ChannelReader<unknown>>();
+    const writers = new Map<string, ChannelWriter<unknown>>();
+    for (const ch of planChannels(plan)) {
+      const producer = workerOf(ch.from, setup.workers);
+      const consumer = workerOf(ch.to, setup.workers);
+      const readerKey = `${ch.stage}/${ch.to}/${ch.from}`;
+      const writerKey = `${ch.upstream}/${ch.from}/${ch.to}`;
+      if (producer === me && consumer === me) {
+        const channel = new Channel<unknown>(setup.channelCapacityBytes);
+        readers.set(readerKey, channel);
+        writers.set(writerKey, channel);
+        this.#channels.push(channel);
+      } else if (consumer === me) {
+        const receiver = endpointTo(endpoints, producer).openReceiver<unknown>(ch.id, setup.remoteChannelCapacityBytes);
+        readers.set(readerKey, receiver);
+        this.#channels.push(receiver);
+      } else if (producer === me) {
+        const sender = endpointTo(endpoints, consumer).openSender<unknown>(ch.id);
+        writers.set(writerKey, sender);
+        this.#senders.push(sender);
+        this.#channels.push(sender);
+      }
+    }
+    const context = {
+      plan,
+      attempt: setup.attempt,
+      clock: options.clock,
+      logger: options.logger,
+      signal: this.#abort.signal,
+      restored: options.restored,
+      checkpoints: options.checkpoints,
+      checkpointTiming: setup.checkpointTiming,
+      sourceStart: setup.sourceStart,
+      onSplitsChanged: options.onSplitsChanged,
+    };
+    const subtasks: Subtask[] = [];
+    for (const stage of plan.stages) {
+      const upstream = stage.input === undefined ? undefined : plan.stages[stage.input.stage];
+      const next = stage.output === undefined ? undefined : plan.stages[stage.output];
+      for (let i = me; i < stage.parallelism; i += setup.workers) {
+        const inputs = upstream === undefined ? undefined : range(upstream.parallelism).map((from) => readers.get(`${stage.index}/${i}/${from}`) as ChannelReader<unknown>);
+        const outputs = next === undefined ? undefined : range(next.parallelism).map((to) => writers.get(`${stage.index}/${i}/${to}`) as ChannelWriter<unknown>);
+        subtasks.push(buildSubtask(context, stage, i, inputs, outputs));
+      }
+    }
+    this.subtasks = subtasks;
+  }
+
+  subtask(stage: number, index: number): Subtask | undefined {
+    return this.subtasks.find((s) => s.stage === stage && s.index === index);
+  }
+
+  /** Opens every operator (restoring state), runs every subtask; rejects with the first failure once all are closed. */
+  async run(): Promise<void> {
+    try {
+      for (const subtask of this.subtasks) await subtask.open();
+      await Promise.all(
+        this.subtasks.map((subtask) =>
+          subtask.run().catch((err: unknown) => {
+            this.fail(err);
+            throw err;
+          }),
+        ),
+      );
+    } catch (err) {
+      this.fail(err);
+      const cancelled = this.#failure instanceof SluiceError && this.#failure.code === 'SLUICE_CANCELLED';
+      await Promise.all(this.subtasks.map((s) => s.close(cancelled ? 'cancelled' : 'failed')));
+      throw this.#failure;
+    }
+    await Promise.all(this.subtasks.map((s) => s.close('finished')));
+  }
+
+  /** Stops every subtask here; the first reason wins. Remote channels fail on the peer's side too. */
+  fail(reason: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = reason;
+    this.#abort.abort(reason);
+    for (const channel of this.#channels) channel.close(reason);
+  }
+
+  /** The most bytes any channel to another worker ever had unacknowledged (sent and not yet taken by its consumer). */
+  maxUnacknowledgedBytes(): number {
+    let max = 0;
+    for (const sender of this.#senders) max = Math.max(max, sender.maxUnacknowledgedBytes);
+    return max;
+  }
+
+  metricsRows(): MetricsRow[] {
+    return this.subtasks.map((s) => {
+      const m = s.metrics;
+      return [s.stage, s.index, m.recordsIn, m.recordsOut, m.backpressuredMs, m.backpressured ? 1 : 0, m.sourcePauses, m.finished ? 1 : 0];
+    });
+  }
+}
+
+function endpointTo(endpoints: ReadonlyArray<ExchangeEndpoint | undefined>, worker: number): ExchangeEndpoint {
+  const endpoint = endpoints[worker];
+  if (endpoint === undefined) throw new SluiceError('SLUICE_INTERNAL', `no exchange with worker ${worker}`);
+  return endpoint;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
