@@ -15,6 +15,7 @@ import { tempDir } from '../../support/temp-dir.ts';
 import keyedCount, { keyOf } from './fixtures/keyed-count.ts';
 import randomUid from './fixtures/random-uid.ts';
 import slowSink from './fixtures/slow-sink.ts';
+import hungry from './fixtures/hungry.ts';
 
 const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url);
 const RECORDS = 20_000;
@@ -121,4 +122,18 @@ test('backpressure across threads: a slow sink keeps the bytes a sender has in f
   assert.ok(attempt.maxUnacknowledgedBytes <= capacity, `at most ${capacity} bytes unacknowledged, saw ${attempt.maxUnacknowledgedBytes}`);
   const started = lines.filter((l) => l['msg'] === 'slow sink started');
   assert.deepEqual(started.map((l) => [l['worker'], l['subtask'], l['job'], l['level']]).sort(), [[0, 0, plan.job, 30], [1, 1, plan.job, 30]]);
+});
+
+test('a worker over its resource limits fails the attempt with SLUICE_WORKER_FAILED, and is gone', async () => {
+  const runner = new JobRunner({
+    job: hungry as JobDefinition,
+    workers: 1,
+    jobModule: fixture('hungry.ts'),
+    workerResourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 },
+  });
+  await assert.rejects(runner.run(), (err: unknown) => {
+    assert.ok(isSluiceError(err, 'SLUICE_WORKER_FAILED'), String(err));
+    assert.match(err.message, /memory limit/);
+    return true;
+  });
 });
