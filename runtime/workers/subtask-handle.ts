@@ -13,6 +13,7 @@ export class SubtaskHandle implements AttemptSubtask {
   readonly worker: number;
   readonly metrics = new SubtaskMetrics();
   readonly #send: (message: ToWorker) => void;
+  #lag: ReadonlyArray<{ readonly split: string; readonly lag: number }> | undefined;
 
   constructor(options: { stage: number; index: number; parallelism: number; isSource: boolean; worker: number; send: (message: ToWorker) => void }) {
     this.stage = options.stage;
@@ -35,9 +36,14 @@ export class SubtaskHandle implements AttemptSubtask {
     this.#send({ type: 'release-end', stage: this.stage, index: this.index });
   }
 
-  /** Lag is read by the reader in its worker and not relayed yet. */
-  sourceLag(): undefined {
-    return undefined;
+  /** As of the worker's latest metrics (its reader computes it there). */
+  sourceLag(): ReadonlyArray<{ readonly split: string; readonly lag: number }> | undefined {
+    return this.#lag;
+  }
+
+  /** Takes the per-split lag the worker sent for this source subtask. */
+  updateLag(lags: ReadonlyArray<[string, number]>): void {
+    this.#lag = lags.map(([split, lag]) => ({ split, lag }));
   }
 
   /** Takes a metrics row the worker sent for this subtask. */

@@ -244,6 +244,7 @@ export class WorkerAttempt implements RunningAttempt {
         return;
       case 'metrics':
         for (const row of message.rows) this.#handle(row[0], row[1])?.update(row);
+        for (const [stage, index, lags] of message.lags) this.#handle(stage, index)?.updateLag(lags);
         this.#maxUnacknowledgedBytes = Math.max(this.#maxUnacknowledgedBytes, message.maxUnacknowledgedBytes);
         return;
       case 'log':

@@ -88,7 +88,7 @@ function start(restored: ReturnType<typeof fromRestoredSubset> | undefined): voi
     onSplitsChanged: (uid, change) => send({ type: 'splits-changed', uid, change }),
   });
   slice = current;
-  metricsTimer = setInterval(() => send({ type: 'metrics', rows: current.metricsRows(), maxUnacknowledgedBytes: current.maxUnacknowledgedBytes() }), METRICS_INTERVAL_MS);
+  metricsTimer = setInterval(() => send({ type: 'metrics', rows: current.metricsRows(), lags: current.lagRows(), maxUnacknowledgedBytes: current.maxUnacknowledgedBytes() }), METRICS_INTERVAL_MS);
   running = current.run().then(
     () => {
       clearInterval(metricsTimer);

@@ -14,7 +14,8 @@ import type { RestoredSubset } from './restored-subset.ts';
  * 2. Once every fingerprint equals main's, main sends `start` (with the worker's part of the restored state). The
  *    worker builds and opens its subtasks and runs them.
  * 3. While running: main → worker `trigger`, `complete`, `release-end` for one subtask; worker → main `ack` (snapshot
- *    bytes transferred), `source-finished`, `splits-changed`, `metrics` (every {@link METRICS_INTERVAL_MS}), `log`.
+ *    bytes transferred), `source-finished`, `splits-changed`, `metrics` (counters and source lag, every
+ *    {@link METRICS_INTERVAL_MS}), `log`.
  * 4. The worker ends with `finished` (all its subtasks reached the end and closed, last metrics included) or `failed`
  *    (a subtask failed; its subtasks are closed with outcome `failed`). Main answers any failure by sending `stop` to
  *    every worker; a worker closes its subtasks and answers `closed`. Then main terminates every worker.
@@ -41,6 +42,9 @@ export const METRICS_INTERVAL_MS = 250;
 /** `[stage, subtask, recordsIn, recordsOut, backpressuredMs, backpressured (0/1), sourcePauses, finished (0/1)]` */
 export type MetricsRow = [number, number, number, number, number, number, number, number];
 
+/** Per-split lag of one source subtask: `[stage, subtask, [[split, lag], …]]` (only readers that can tell). */
+export type LagRow = [number, number, Array<[string, number]>];
+
 export type ToWorker =
   | { readonly type: 'start'; readonly restored: RestoredSubset | undefined }
   | { readonly type: 'trigger'; readonly stage: number; readonly index: number; readonly checkpointId: number }
@@ -53,7 +57,7 @@ export type FromWorker =
   | { readonly type: 'ack'; readonly ack: SubtaskAck }
   | { readonly type: 'source-finished'; readonly stage: number; readonly index: number }
   | { readonly type: 'splits-changed'; readonly uid: string; readonly change: SplitsChange }
-  | { readonly type: 'metrics'; readonly rows: MetricsRow[]; readonly maxUnacknowledgedBytes: number }
+  | { readonly type: 'metrics'; readonly rows: MetricsRow[]; readonly lags: LagRow[]; readonly maxUnacknowledgedBytes: number }
   | { readonly type: 'log'; readonly line: string }
   | { readonly type: 'finished'; readonly rows: MetricsRow[]; readonly maxUnacknowledgedBytes: number }
   | { readonly type: 'failed'; readonly error: WireError }

@@ -7,7 +7,7 @@ import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
 import { planChannels, workerOf } from './placement.ts';
-import type { MetricsRow, WorkerSetup } from './worker-protocol.ts';
+import type { LagRow, MetricsRow, WorkerSetup } from './worker-protocol.ts';
 
 export interface WorkerSliceOptions {
   readonly plan: PhysicalPlan;
@@ -126,6 +126,15 @@ export class WorkerSlice {
     let max = 0;
     for (const sender of this.#senders) max = Math.max(max, sender.maxUnacknowledgedBytes);
     return max;
+  }
+
+  lagRows(): LagRow[] {
+    const rows: LagRow[] = [];
+    for (const s of this.subtasks) {
+      const lags = s.sourceLag();
+      if (lags !== undefined) rows.push([s.stage, s.index, lags.map(({ split, lag }) => [split, lag])]);
+    }
+    return rows;
   }
 
   metricsRows(): MetricsRow[] {

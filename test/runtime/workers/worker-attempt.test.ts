@@ -12,6 +12,7 @@ import { createLogger } from '../../../runtime/logging/index.ts';
 import { JobRunner, type JobEvent } from '../../../runtime/runner/index.ts';
 import { WorkerAttempt } from '../../../runtime/workers/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../../support/wait-for.ts';
 import keyedCount, { keyOf } from './fixtures/keyed-count.ts';
 import randomUid from './fixtures/random-uid.ts';
 import slowSink from './fixtures/slow-sink.ts';
@@ -71,6 +72,27 @@ test('a keyed count with an exactly-once file sink at p = 2 commits the same out
   assert.ok(onWorkers.events.some((e) => e.type === 'checkpoint-completed'), 'checkpoints complete with subtasks on workers');
   const metrics = onWorkers.runner.metrics();
   assert.equal(metrics[0]?.recordsOut, RECORDS, 'metrics of subtasks in workers reach the main thread');
+});
+
+test('on workers, a running job reports source lag and rescales 2 → 3 from a checkpoint with exact output', async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(join(dir, 'data'));
+  t.after(() => store.close());
+  const output = join(dir, 'out');
+  // 20,000 records at 5,000/s: the job runs for 4 s whatever the load, long enough to be rescaled.
+  const runner = new JobRunner({ job: keyedCount as JobDefinition, params: new JobParams([['output', output], ['records', String(RECORDS)], ['rate', '5000']]), store, workers: 2, jobModule: fixture('keyed-count.ts') });
+  const events: JobEvent[] = [];
+  runner.events.subscribe((e) => events.push(e));
+  const done = runner.run();
+  const lags = await waitFor(() => (runner.sourceLag().length === 2 ? runner.sourceLag() : undefined), { timeoutMs: 20_000, message: 'source lag from both workers' });
+  assert.deepEqual(lags.map((l) => [l.source, l.subtask, l.split, l.lag]).sort(), [['numbers', 0, 'subtask-0', 7], ['numbers', 1, 'subtask-1', 7]]);
+  await waitFor(() => events.some((e) => e.type === 'checkpoint-completed'), { timeoutMs: 20_000, message: 'a first checkpoint' });
+  const record = await runner.rescale(3);
+  assert.equal(record.to, 3);
+  assert.equal(await done, 'finished');
+  assert.equal(runner.plan.parallelism, 3);
+  const rows = (await readPartFiles<Count>(output)).map((r) => JSON.stringify({ key: r.key, n: r.n })).sort();
+  assert.deepEqual(rows, expectedCounts(RECORDS));
 });
 
 test('a map that throws in a worker fails the attempt; it restarts from the last checkpoint with exact output', async (t) => {
