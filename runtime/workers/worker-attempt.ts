@@ -258,7 +258,7 @@ export class WorkerAttempt implements RunningAttempt {
         this.#notify();
         return;
       case 'failed':
-        worker.settled = true;
+        // Its operators are still closing: settled once `closed` follows.
         this.fail(fromWireError(message.error));
         this.#notify();
         return;

@@ -5,8 +5,8 @@
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
 import { isJobDefinition, JobParams, type JobDefinition } from '../api/index.ts';
-import { SluiceError } from '../errors/index.ts';
-import { ExchangeEndpoint, fromWireError, MessagePortTransport, toWireError } from '../exchange/index.ts';
+import { SluiceError, stackWithCauses } from '../errors/index.ts';
+import { ExchangeEndpoint, fromWireError, MessagePortTransport, toWireError, type WireError } from '../exchange/index.ts';
 import type { CheckpointListener, SubtaskAck } from '../exec/index.ts';
 import { loadJobFile } from '../cli/load-job.ts';
 import { buildPhysicalPlan } from '../graph/index.ts';
@@ -45,7 +45,7 @@ port.on('message', (message: ToWorker) => {
   try {
     onMessage(message);
   } catch (err) {
-    send({ type: 'failed', error: toWireError(err) });
+    send({ type: 'failed', error: failure(err) });
   }
 });
 
@@ -86,6 +86,9 @@ function start(restored: ReturnType<typeof fromRestoredSubset> | undefined): voi
     restored,
     checkpoints,
     onSplitsChanged: (uid, change) => send({ type: 'splits-changed', uid, change }),
+    onFailure: (err) => {
+      if (!stopped) send({ type: 'failed', error: failure(err) });
+    },
   });
   slice = current;
   metricsTimer = setInterval(() => send({ type: 'metrics', rows: current.metricsRows(), lags: current.lagRows(), maxUnacknowledgedBytes: current.maxUnacknowledgedBytes() }), METRICS_INTERVAL_MS);
@@ -94,9 +97,10 @@ function start(restored: ReturnType<typeof fromRestoredSubset> | undefined): voi
       clearInterval(metricsTimer);
       send({ type: 'finished', rows: current.metricsRows(), maxUnacknowledgedBytes: current.maxUnacknowledgedBytes() });
     },
-    (err: unknown) => {
+    () => {
       clearInterval(metricsTimer);
-      if (!stopped) send({ type: 'failed', error: toWireError(err) });
+      // Its operators are closed (sinks aborted): `failed` went out when it failed.
+      if (!stopped) send({ type: 'closed' });
     },
   );
 }
@@ -108,6 +112,12 @@ async function stop(reason: Error): Promise<void> {
   await running;
   clearInterval(metricsTimer);
   send({ type: 'closed' });
+}
+
+/** The error as it crosses to main: code, message and retriable kept; the stack carries every cause's stack, so the
+ * user's file:line still reaches the runner's log line. */
+function failure(err: unknown): WireError {
+  return { ...toWireError(err), stack: stackWithCauses(err) };
 }
 
 /**

@@ -16,9 +16,11 @@ import type { RestoredSubset } from './restored-subset.ts';
  * 3. While running: main → worker `trigger`, `complete`, `release-end` for one subtask; worker → main `ack` (snapshot
  *    bytes transferred), `source-finished`, `splits-changed`, `metrics` (counters and source lag, every
  *    {@link METRICS_INTERVAL_MS}), `log`.
- * 4. The worker ends with `finished` (all its subtasks reached the end and closed, last metrics included) or `failed`
- *    (a subtask failed; its subtasks are closed with outcome `failed`). Main answers any failure by sending `stop` to
- *    every worker; a worker closes its subtasks and answers `closed`. Then main terminates every worker.
+ * 4. The worker ends with `finished` (all its subtasks reached the end and closed, last metrics included), or sends
+ *    `failed` the moment a subtask fails (before closing anything, so the root cause reaches main ahead of the peers
+ *    that fail because their channels to it failed) and `closed` once its subtasks are closed with outcome `failed`.
+ *    Main answers any failure by sending `stop` to every worker; a worker closes its subtasks and answers `closed`.
+ *    Then main terminates every worker.
  */
 export interface WorkerSetup {
   readonly jobModule: string;

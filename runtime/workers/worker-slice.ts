@@ -19,6 +19,8 @@ export interface WorkerSliceOptions {
   readonly restored: RestoredState | undefined;
   readonly checkpoints: CheckpointListener | undefined;
   readonly onSplitsChanged: (uid: string, change: SplitsChange) => void;
+  /** The first failure, at once: before operators close, so it reaches main before the peers' echoes of it. */
+  readonly onFailure: (reason: unknown) => void;
 }
 
 type Closable = { close(reason: unknown): void };
@@ -35,9 +37,11 @@ export class WorkerSlice {
   readonly #channels: Closable[] = [];
   readonly #senders: RemoteChannelSender<unknown>[] = [];
   #failure: unknown;
+  readonly #onFailure: (reason: unknown) => void;
 
   constructor(options: WorkerSliceOptions) {
     const { plan, setup, endpoints } = options;
+    this.#onFailure = options.onFailure;
     setMaxListeners(0, this.#abort.signal);
     const me = setup.worker;
     const readers = new Map<string, ChannelReader<unknown>>();
@@ -117,6 +121,7 @@ export class WorkerSlice {
   fail(reason: unknown): void {
     if (this.#failure !== undefined) return;
     this.#failure = reason;
+    this.#onFailure(reason);
     this.#abort.abort(reason);
     for (const channel of this.#channels) channel.close(reason);
   }
