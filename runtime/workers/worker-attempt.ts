@@ -61,6 +61,8 @@ interface WorkerState {
   fingerprint: string[] | undefined;
   /** Subtask messages sent before `start`: delivered right after it. */
   pending: ToWorker[] | undefined;
+  /** Highest checkpoint whose `complete` this worker has queued as mail. */
+  completeQueued: number;
   finished: boolean;
   /** Closed its operators (finished, failed or answered `stop`) or is gone. */
   settled: boolean;
@@ -94,6 +96,10 @@ export class WorkerAttempt implements RunningAttempt {
   #wake: (() => void) | undefined;
   #maxUnacknowledgedBytes = 0;
   #terminating = false;
+  /** Highest checkpoint whose completion was sent to the workers. */
+  #completeSent = 0;
+  /** `release-end`s waiting until every worker has queued the completion that precedes them. */
+  #heldReleases: Array<{ worker: number; message: ToWorker }> = [];
 
   constructor(options: WorkerAttemptOptions) {
     if (!Number.isInteger(options.workers) || options.workers < 1) {
@@ -208,7 +214,7 @@ export class WorkerAttempt implements RunningAttempt {
         peers,
       };
       const thread = startWorker(setup, peers.filter((p): p is MessagePort => p !== null), this.#options.resourceLimits, `sluice ${this.plan.job} worker ${w}`);
-      const state: WorkerState = { index: w, thread, fingerprint: undefined, pending: [], finished: false, settled: false };
+      const state: WorkerState = { index: w, thread, fingerprint: undefined, pending: [], completeQueued: 0, finished: false, settled: false };
       this.#workers.push(state);
       thread.on('message', (message: FromWorker) => this.#onMessage(state, message));
       thread.on('error', (err: Error) => {
@@ -233,6 +239,12 @@ export class WorkerAttempt implements RunningAttempt {
         return;
       case 'ack':
         this.#options.checkpoints?.acknowledge(message.ack);
+        return;
+      case 'complete-queued':
+        worker.completeQueued = Math.max(worker.completeQueued, message.checkpointId);
+        if (this.#heldReleases.length > 0 && this.#completionsQueued()) {
+          for (const { worker: w, message: release } of this.#heldReleases.splice(0)) this.#post(w, release);
+        }
         return;
       case 'source-finished': {
         const handle = this.#handle(message.stage, message.index);
@@ -292,7 +304,26 @@ export class WorkerAttempt implements RunningAttempt {
     }
   }
 
+  /**
+   * In-process, the coordinator's completion of the final checkpoint is queued as mail in every subtask before any
+   * source releases its end, so a sink commits before the end reaches it. Across threads, the end travels from the
+   * source's worker over the exchange and could overtake main's `complete` to the sink's worker; so a `release-end`
+   * waits until every running worker has queued that completion.
+   */
   #sendToSubtask(worker: number, message: ToWorker): void {
+    if (message.type === 'complete') this.#completeSent = Math.max(this.#completeSent, message.checkpointId);
+    if (message.type === 'release-end' && !this.#completionsQueued()) {
+      this.#heldReleases.push({ worker, message });
+      return;
+    }
+    this.#post(worker, message);
+  }
+
+  #completionsQueued(): boolean {
+    return this.#workers.every((w) => w.settled || w.completeQueued >= this.#completeSent);
+  }
+
+  #post(worker: number, message: ToWorker): void {
     const state = this.#workers[worker];
     if (state === undefined || this.#failure !== undefined) return;
     if (state.pending !== undefined) state.pending.push(message);

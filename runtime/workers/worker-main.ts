@@ -59,6 +59,7 @@ function onMessage(message: ToWorker): void {
       return;
     case 'complete':
       slice?.subtask(message.stage, message.index)?.completeCheckpoint(message.checkpointId);
+      send({ type: 'complete-queued', checkpointId: message.checkpointId });
       return;
     case 'release-end':
       slice?.subtask(message.stage, message.index)?.releaseEnd();

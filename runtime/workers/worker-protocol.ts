@@ -57,6 +57,8 @@ export type ToWorker =
 export type FromWorker =
   | { readonly type: 'plan'; readonly fingerprint: string[] }
   | { readonly type: 'ack'; readonly ack: SubtaskAck }
+  /** A `complete` was queued as mail for its subtask (see `WorkerAttempt`: the end of input waits for this). */
+  | { readonly type: 'complete-queued'; readonly checkpointId: number }
   | { readonly type: 'source-finished'; readonly stage: number; readonly index: number }
   | { readonly type: 'splits-changed'; readonly uid: string; readonly change: SplitsChange }
   | { readonly type: 'metrics'; readonly rows: MetricsRow[]; readonly lags: LagRow[]; readonly maxUnacknowledgedBytes: number }
