@@ -6,6 +6,7 @@ import { fromWireError, toWireError } from '../exchange/index.ts';
 import { DEFAULT_CHANNEL_CAPACITY_BYTES, type CheckpointListener, type RestoredState, type RunningAttempt } from '../exec/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
+import { PEER_FAILED } from './peer-channels.ts';
 import { firstDifference, planFingerprint } from './plan-fingerprint.ts';
 import { workerOf } from './placement.ts';
 import { restoredSubset } from './restored-subset.ts';
@@ -31,6 +32,8 @@ export const WorkerErrorCodes = {
   workerFailed: 'SLUICE_WORKER_FAILED',
   /** A worker thread exited while the attempt ran (`process.exit` in job code ends only its worker). */
   workerExited: 'SLUICE_WORKER_EXITED',
+  /** A channel from another worker failed: the echo of that worker's failure, replaced by its own report. */
+  peerFailed: PEER_FAILED,
   /** `workers` needs the job's module, an integer count, and no injected clock. */
   invalidOption: 'SLUICE_INVALID_OPTION',
 } as const;
@@ -162,11 +165,11 @@ export class WorkerAttempt implements RunningAttempt {
   /**
    * A worker that died is the cause; its peers may have reported first that it vanished (their exchange with it
    * closed), and that report names no culprit. `run()` waits for every worker to settle — the dead one included —
-   * before it throws, so the root cause replaces the disconnection in time.
+   * before it throws, so the root cause replaces the echo in time (see {@link isEcho}).
    */
   #failWithRootCause(error: SluiceError): void {
     if (this.#terminating) return; // our own terminate() ends them
-    if (isSluiceError(this.#failure, 'SLUICE_EXCHANGE_DISCONNECTED')) this.#failure = error;
+    if (this.#failure !== undefined && isEcho(this.#failure)) this.#failure = error;
     else this.fail(error);
   }
 
@@ -269,11 +272,14 @@ export class WorkerAttempt implements RunningAttempt {
         worker.settled = true;
         this.#notify();
         return;
-      case 'failed':
+      case 'failed': {
         // Its operators are still closing: settled once `closed` follows.
-        this.fail(fromWireError(message.error));
+        const error = fromWireError(message.error);
+        if (this.#failure !== undefined && isEcho(this.#failure) && !isEcho(error) && !this.#terminating) this.#failure = error;
+        else this.fail(error);
         this.#notify();
         return;
+      }
       case 'closed':
         worker.settled = true;
         this.#notify();
@@ -338,4 +344,14 @@ export class WorkerAttempt implements RunningAttempt {
     this.#terminating = true;
     await Promise.all(this.#workers.map((w) => w.thread.terminate()));
   }
+}
+
+/**
+ * A failure that only reports another worker's: its channels failed with that worker's error (`PEER_FAILED`), or its
+ * exchange with a worker that vanished closed. The failing worker reports its own error too (before it closes
+ * anything), or its thread's exit or error arrives, and `run()` waits for both before it throws; whichever reaches
+ * this thread first, the root cause is what the attempt fails with.
+ */
+function isEcho(err: unknown): boolean {
+  return isSluiceError(err, PEER_FAILED) || isSluiceError(err, 'SLUICE_EXCHANGE_DISCONNECTED');
 }

@@ -6,6 +6,7 @@ import { buildSubtask, Channel, type ChannelReader, type ChannelWriter, type Che
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
+import { fromPeer, toPeer } from './peer-channels.ts';
 import { planChannels, workerOf } from './placement.ts';
 import type { LagRow, MetricsRow, WorkerSetup } from './worker-protocol.ts';
 
@@ -58,11 +59,11 @@ export class WorkerSlice {
         this.#channels.push(channel);
       } else if (consumer === me) {
         const receiver = endpointTo(endpoints, producer).openReceiver<unknown>(ch.id, setup.remoteChannelCapacityBytes);
-        readers.set(readerKey, receiver);
+        readers.set(readerKey, fromPeer(receiver, producer));
         this.#channels.push(receiver);
       } else if (producer === me) {
         const sender = endpointTo(endpoints, consumer).openSender<unknown>(ch.id);
-        writers.set(writerKey, sender);
+        writers.set(writerKey, toPeer(sender, consumer));
         this.#senders.push(sender);
         this.#channels.push(sender);
       }

@@ -103,6 +103,7 @@ test('a map that throws in a worker fails the attempt; it restarts from the last
   const failures = run.events.filter((e) => e.type === 'attempt-failed');
   assert.ok(failures.every((e) => e.type === 'attempt-failed' && /seeded failure at record/.test((e.error as Error).message)), 'the worker\'s error reaches the runner');
   assert.ok(failures.every((e) => e.type === 'attempt-failed' && /fixtures\/keyed-count\.ts:\d+/.test((e.error as Error).stack ?? '')), 'with the user\'s file:line in its stack');
+  assert.ok(failures.every((e) => e.type === 'attempt-failed' && isSluiceError(e.error, 'SLUICE_OPERATOR_FAILED')), 'the failing operator\'s error, not a peer\'s echo of it');
   assert.ok(existsSync(join(run.dir, 'fail-7000.fired')) && existsSync(join(run.dir, 'fail-15000.fired')));
 });
 
