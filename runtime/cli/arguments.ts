@@ -5,13 +5,30 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 /** Named so the build can emit a declaration for parseCommandLine (node:util does not export its types by name). */
 type ParsedCommandLine<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
 
+/**
+ * Check-only mode, for tests that hold documented command lines against the real parser: with `enabled`, a verb's
+ * arguments are parsed exactly as always and then, instead of running the verb, {@link ArgumentsParsed} is thrown
+ * (main() answers it with exit 0). Never set outside tests.
+ */
+export const commandLineCheck = { enabled: false };
+
+/** Thrown in check-only mode once a verb's arguments parsed (see {@link commandLineCheck}). */
+export class ArgumentsParsed extends Error {
+  constructor() {
+    super('arguments parsed (check-only mode)');
+  }
+}
+
 /** Parses a verb's arguments strictly: an unknown flag or a missing value is a {@link UsageError}. */
 export function parseCommandLine<O extends Options>(args: readonly string[], options: O, usage: string): ParsedCommandLine<O> {
+  let parsed: ParsedCommandLine<O>;
   try {
-    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError((err as Error).message, usage);
   }
+  if (commandLineCheck.enabled) throw new ArgumentsParsed();
+  return parsed;
 }
 
 /** Parses a positive integer flag value, naming the flag when it is not one. */

@@ -2,6 +2,7 @@ import { isSluiceError } from '../errors/index.ts';
 import { JobValidationError } from '../graph/job-validation-error.ts';
 import type { Logger } from '../logging/index.ts';
 import { ServiceRequestError } from './client/service-client.ts';
+import { ArgumentsParsed } from './arguments.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 // Commands are imported when used: a client verb should not pay for loading the runtime, the devstack or pino
@@ -99,6 +100,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   } catch (err) {
     status?.clear();
+    if (err instanceof ArgumentsParsed) return EXIT.ok;
     if (err instanceof UsageError) {
       process.stderr.write(`sluice: ${err.message}\n\n${err.usage}\n`);
       return EXIT.usage;
