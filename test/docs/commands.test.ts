@@ -65,18 +65,51 @@ function sluiceArguments(line: string): string[] | undefined {
   return end < 0 ? w : w.slice(0, end);
 }
 
+/** Contents of the fenced blocks marked sh/bash/shell/console or unmarked, fences read line by line. */
+function shellBlocks(text: string): string[] {
+  const blocks: string[] = [];
+  let current: string[] | undefined;
+  let shell = false;
+  for (const line of text.split('\n')) {
+    const fence = /^\s*```(\S*)/.exec(line);
+    if (fence !== null) {
+      if (current === undefined) {
+        current = [];
+        shell = ['', 'sh', 'bash', 'shell', 'console'].includes(fence[1] as string);
+      } else {
+        if (shell) blocks.push(current.join('\n'));
+        current = undefined;
+      }
+    } else if (current !== undefined) current.push(line);
+  }
+  return blocks;
+}
+
+/** The text outside fenced blocks. */
+function proseOf(text: string): string {
+  let inFence = false;
+  return text
+    .split('\n')
+    .filter((line) => {
+      if (/^\s*```/.test(line)) inFence = !inFence;
+      else if (!inFence) return true;
+      return false;
+    })
+    .join('\n');
+}
+
 function documentedCommands(): Array<{ where: string; line: string; args: string[] }> {
   const found: Array<{ where: string; line: string; args: string[] }> = [];
   for (const file of documentationFiles()) {
     const text = readFileSync(file, 'utf8');
     const where = relative(ROOT, file);
-    for (const block of text.matchAll(/```(?:sh|bash|shell|console)?\n([\s\S]*?)```/g)) {
-      for (const line of (block[1] as string).replace(/\\\n\s*/g, ' ').split('\n')) {
+    for (const block of shellBlocks(text)) {
+      for (const line of block.replace(/\\\n\s*/g, ' ').split('\n')) {
         const args = sluiceArguments(line.trim());
         if (args !== undefined) found.push({ where, line: line.trim(), args });
       }
     }
-    for (const span of text.replace(/```[\s\S]*?```/g, '').matchAll(/`((?:npx )?sluice [^`]+)`/g)) {
+    for (const span of proseOf(text).matchAll(/`((?:npx )?sluice [^`]+)`/g)) {
       const args = sluiceArguments(span[1] as string);
       if (args !== undefined) found.push({ where, line: span[1] as string, args });
     }
