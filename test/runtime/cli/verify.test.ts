@@ -12,7 +12,8 @@ const ORDERS_ENRICH = fileURLToPath(new URL('../../../jobs/orders-enrich.ts', im
 
 function sluice(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A run that outlives its own --timeout-s by far is stuck: killed, so the test fails instead of hanging the suite.
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 200_000, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
