@@ -1,27 +1,12 @@
 // Every `sluice …` command shown in README.md and docs/ parses with the CLI's own argument parser: verb, flags and
 // flag values as the verb declares them (check-only mode runs the real parser, then stops before the verb acts).
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { documentationFiles, ROOT } from '../support/documentation-files.ts';
 import { commandLineCheck } from '../../runtime/cli/arguments.ts';
 import { main } from '../../runtime/cli/main.ts';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-function documentationFiles(): string[] {
-  const out = [join(ROOT, 'README.md')];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name.endsWith('.md')) out.push(path);
-    }
-  };
-  walk(join(ROOT, 'docs'));
-  return out;
-}
 
 /** Splits a shell command line into words (quotes kept together, a `#` comment dropped). */
 function words(line: string): string[] {

@@ -1,26 +1,10 @@
 // Every relative link in README.md and docs/ points at a file of this repository, and every `#anchor` into a
 // Markdown file names one of its headings: the docs must stand alone.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** README.md and every Markdown file under docs/. */
-export function documentationFiles(): string[] {
-  const out = [join(ROOT, 'README.md')];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name.endsWith('.md')) out.push(path);
-    }
-  };
-  walk(join(ROOT, 'docs'));
-  return out;
-}
+import { documentationFiles, ROOT } from '../support/documentation-files.ts';
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 function slug(heading: string): string {
