@@ -1,6 +1,7 @@
 export { JobAttempt, DEFAULT_CHANNEL_CAPACITY_BYTES } from './job-attempt.ts';
 export type { JobAttemptOptions } from './job-attempt.ts';
 export { Subtask } from './subtask.ts';
+export { runSubtasks } from './run-subtasks.ts';
 export type { SubtaskAck, CheckpointListener } from './subtask.ts';
 export type { RestoredState } from './restored-state.ts';
 export type { OperatorSnapshot } from './operators/chained-operator.ts';

@@ -9,6 +9,7 @@ import type { RestoredState } from './restored-state.ts';
 import type { RunningAttempt } from './running-attempt.ts';
 import { buildSubtask, type SubtaskContext } from './subtask-factory.ts';
 import type { CheckpointListener, Subtask } from './subtask.ts';
+import { runSubtasks } from './run-subtasks.ts';
 
 /**
  * Default capacity of one channel. Small on purpose: records that wait in a channel survive V8's young-generation
@@ -99,22 +100,7 @@ export class JobAttempt implements RunningAttempt {
    * first failure after tearing everything down.
    */
   async run(): Promise<void> {
-    try {
-      for (const subtask of this.subtasks) await subtask.open();
-      await Promise.all(
-        this.subtasks.map((subtask) =>
-          subtask.run().catch((err: unknown) => {
-            this.fail(err);
-            throw err;
-          }),
-        ),
-      );
-    } catch (err) {
-      this.fail(err);
-      await this.#closeAll(this.#failure instanceof SluiceError && this.#failure.code === 'SLUICE_CANCELLED' ? 'cancelled' : 'failed');
-      throw this.#failure;
-    }
-    await this.#closeAll('finished');
+    await runSubtasks(this.subtasks, (err) => this.fail(err), () => this.#failure);
   }
 
   /** Fails the attempt: the first reason wins; every subtask and channel is stopped. */
@@ -128,9 +114,5 @@ export class JobAttempt implements RunningAttempt {
   /** Stops the attempt on request (Ctrl-C, cancel, rescale). */
   cancel(message = 'job cancelled'): void {
     this.fail(new SluiceError('SLUICE_CANCELLED', message));
-  }
-
-  async #closeAll(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {
-    await Promise.all(this.subtasks.map((s) => s.close(outcome)));
   }
 }

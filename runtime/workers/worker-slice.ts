@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { ExchangeEndpoint, RemoteChannelSender } from '../exchange/index.ts';
-import { buildSubtask, Channel, type ChannelReader, type ChannelWriter, type CheckpointListener, type RestoredState, type Subtask } from '../exec/index.ts';
+import { buildSubtask, Channel, runSubtasks, type ChannelReader, type ChannelWriter, type CheckpointListener, type RestoredState, type Subtask } from '../exec/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
@@ -99,23 +99,7 @@ export class WorkerSlice {
 
   /** Opens every operator (restoring state), runs every subtask; rejects with the first failure once all are closed. */
   async run(): Promise<void> {
-    try {
-      for (const subtask of this.subtasks) await subtask.open();
-      await Promise.all(
-        this.subtasks.map((subtask) =>
-          subtask.run().catch((err: unknown) => {
-            this.fail(err);
-            throw err;
-          }),
-        ),
-      );
-    } catch (err) {
-      this.fail(err);
-      const cancelled = this.#failure instanceof SluiceError && this.#failure.code === 'SLUICE_CANCELLED';
-      await Promise.all(this.subtasks.map((s) => s.close(cancelled ? 'cancelled' : 'failed')));
-      throw this.#failure;
-    }
-    await Promise.all(this.subtasks.map((s) => s.close('finished')));
+    await runSubtasks(this.subtasks, (err) => this.fail(err), () => this.#failure);
   }
 
   /** Stops every subtask here; the first reason wins. Remote channels fail on the peer's side too. */
