@@ -2,7 +2,7 @@
 export { startService, SERVICE_INFO_FILE } from './service.ts';
 export type { ServiceOptions, RunningService } from './service.ts';
 export { JobSupervisor } from './job-supervisor.ts';
-export type { SubmitRequest, JobSummary, JobStatus, SavepointInfo, BackupDocument } from './job-supervisor.ts';
+export type { SubmitRequest, JobSummary, JobStatus, SavepointInfo, BackupDocument } from './supervisor-api.ts';
 export { JobRegistry } from './job-registry.ts';
 export type { JobRecord, RegisteredState, StartFrom } from './job-registry.ts';
 export type { StageStatus, CheckpointRecord, ExceptionRecord } from './job-tracker.ts';

@@ -8,74 +8,10 @@ import type { Logger } from '../logging/index.ts';
 import { assertRestorable, JobRunner, type JobEvent, type RescaleRecord } from '../runner/index.ts';
 import type { JobFileLoader } from './job-loader.ts';
 import { RESCALE_HISTORY, type JobRecord, type JobRegistry, type RegisteredState, type StartFrom } from './job-registry.ts';
-import { JobTracker, type CheckpointRecord, type ExceptionRecord, type StageStatus } from './job-tracker.ts';
+import { JobTracker } from './job-tracker.ts';
 import { redactSecrets } from './redact.ts';
 import { ServiceErrorCodes, badRequest, jobNotFound } from './service-errors.ts';
-
-/** What `POST /v1/jobs` accepts (after validation). */
-export interface SubmitRequest {
-  /** Job file on the service's filesystem (relative paths resolve against the service's working directory). */
-  readonly file: string;
-  readonly params?: Readonly<Record<string, string>>;
-  readonly parallelism?: number;
-  /** `latest` (default), a checkpoint id, or a savepoint export file on the service's filesystem. */
-  readonly from?: string;
-  /** Stop a running instance with a savepoint and restart from it with this file and options. */
-  readonly replace?: boolean;
-  readonly allowNonRestoredState?: boolean;
-}
-
-/** One line of `sluice list`. */
-export interface JobSummary {
-  readonly name: string;
-  /** The runner's state while it runs (`starting`, `running`, `rescaling`, `restarting`), else the registered one. */
-  readonly state: string;
-  readonly parallelism: number | null;
-  readonly attempt: number | null;
-  readonly uptimeMs: number | null;
-  readonly lastCheckpoint: CheckpointRecord | null;
-  readonly file: string;
-}
-
-/** `sluice status`: everything known about one job. */
-export interface JobStatus extends JobSummary {
-  /** What the service does with the job after a restart: `running` jobs resume, the rest stay as they are. */
-  readonly registeredState: RegisteredState;
-  readonly params: Readonly<Record<string, string>>;
-  readonly startedAt: number | null;
-  readonly submittedAt: number;
-  readonly startFrom: StartFrom;
-  readonly sourceStart: 'earliest' | 'latest' | null;
-  readonly lastSavepoint: NonNullable<JobRecord['lastSavepoint']> | null;
-  readonly lastError: string | null;
-  readonly operators: readonly StageStatus[];
-  readonly checkpoints: readonly CheckpointRecord[];
-  readonly exceptions: readonly ExceptionRecord[];
-  readonly sourceLag: ReturnType<JobRunner['sourceLag']>;
-  readonly rescales: readonly RescaleRecord[];
-}
-
-/** A savepoint or checkpoint as the API reports it. */
-export interface SavepointInfo {
-  readonly id: number;
-  readonly kind: CheckpointManifest['kind'];
-  readonly timestamp: number;
-  readonly durationMs: number;
-  readonly totalBytes: number;
-}
-
-/** The JSON document `checkpoint backup` returns and `checkpoint restore` accepts. */
-export interface BackupDocument {
-  readonly format: 'sluice-checkpoint-backup';
-  readonly version: 1;
-  readonly job: string;
-  readonly checkpoint: number;
-  readonly kind: CheckpointManifest['kind'];
-  readonly timestamp: number;
-  readonly totalBytes: number;
-  /** A `sluice-checkpoint-export` file (docs/checkpoints.md), base64. */
-  readonly data: string;
-}
+import type { BackupDocument, JobStatus, JobSummary, SavepointInfo, SubmitRequest } from './supervisor-api.ts';
 
 interface ActiveJob {
   readonly runner: JobRunner;

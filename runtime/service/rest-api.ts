@@ -1,4 +1,5 @@
-import type { JobSupervisor, SubmitRequest } from './job-supervisor.ts';
+import type { JobSupervisor } from './job-supervisor.ts';
+import type { SubmitRequest } from './supervisor-api.ts';
 import { ServiceErrorCodes, badRequest } from './service-errors.ts';
 import { SluiceError } from '../errors/index.ts';
 
