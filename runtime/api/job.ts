@@ -27,9 +27,10 @@ export interface JobOptions {
   /** Capacity of each channel between subtasks, in bytes; default 64 KiB (see `DEFAULT_CHANNEL_CAPACITY_BYTES`). */
   channelCapacityBytes?: number;
   /**
-   * Worker threads the subtasks run on (subtask `i` of every stage on worker `i mod workers`); default 0: every
-   * subtask in the main thread. With workers, each worker imports the job's module, so the job must come from a
-   * module file (`sluice run`, or JobRunner's `jobModule`) and its build function must be deterministic.
+   * Worker threads the subtasks run on (subtask `i` of every stage on worker `i mod workers`), capped by the largest
+   * stage parallelism; 0 runs every subtask in the main thread. Default: one per core (`os.availableParallelism()`)
+   * when the job comes from a module file (`sluice run`, `sluice submit`, JobRunner's `jobModule`), else 0. Each
+   * worker imports the job's module, so its build function must be deterministic (docs/workers.md).
    */
   workers?: number;
   /** Checkpointing; off when absent or `false`. */

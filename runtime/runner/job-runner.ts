@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../time/index.ts';
 import type { CheckpointTiming, SplitsChange } from '../api/index.ts';
 import type { JobEvent, JobState, RescaleRecord } from './job-events.ts';
 import { toRestoredState } from './restore-plan.ts';
-import { WorkerAttempt } from '../workers/index.ts';
+import { WorkerAttempt, workerCount } from '../workers/index.ts';
 
 /** Where the first attempt takes its state from. */
 export type RestoreSource =
@@ -43,11 +43,12 @@ export interface JobRunnerOptions {
    */
   readonly sourceStart?: 'earliest' | 'latest';
   /**
-   * Worker threads to run subtasks on (overrides the job's `workers`); 0 runs every subtask in this thread. Needs
-   * {@link jobModule}, and the system clock (workers keep their own time).
+   * Worker threads to run subtasks on (overrides the job's `workers`); 0 runs every subtask in this thread. Default:
+   * one per core, capped by the largest stage parallelism, when {@link jobModule} is given and the clock is the
+   * system clock (workers import the module and keep their own time); otherwise in-process. See `workerCount`.
    */
   readonly workers?: number;
-  /** The job's module (path or file: URL), which each worker imports to build the plan; required with workers. */
+  /** The job's module (path or file: URL), which each worker imports to build the plan; without it, no workers. */
   readonly jobModule?: string | URL;
   /** Limits of each worker thread (heap sizes); a worker that exceeds them fails the attempt. */
   readonly workerResourceLimits?: ResourceLimits;
@@ -90,7 +91,9 @@ export class JobRunner {
   readonly #checkpointTiming: CheckpointTiming | undefined;
   #state: JobState = 'created';
   #attempt: RunningAttempt | undefined;
-  readonly #workers: number;
+  /** `workers` as set (runner option, else the job's); undefined: one per core (see `workerCount`). */
+  readonly #requestedWorkers: number | undefined;
+  #workers = 0;
   readonly #jobModule: string | undefined;
   #coordinator: CheckpointCoordinator | undefined;
   #cancelled: SluiceError | undefined;
@@ -119,16 +122,15 @@ export class JobRunner {
     if (this.#checkpointing && options.store === undefined) {
       throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.#plan.job}" takes checkpoints but no checkpoint store (data directory) was given`, { retriable: false });
     }
-    this.#workers = options.workers ?? options.job.options.workers ?? 0;
+    this.#requestedWorkers = options.workers ?? options.job.options.workers;
     this.#jobModule = options.jobModule === undefined ? undefined : options.jobModule instanceof URL ? options.jobModule.href : options.jobModule.startsWith('file:') ? options.jobModule : pathToFileURL(resolve(options.jobModule)).href;
-    if (!Number.isInteger(this.#workers) || this.#workers < 0) {
-      throw new SluiceError('SLUICE_INVALID_OPTION', `workers of job "${this.#plan.job}" must be an integer ≥ 0 (0 runs in-process), got ${String(this.#workers)}`, { retriable: false });
+    const requested = this.#requestedWorkers;
+    workerCount({ requested, plan: this.#plan, canUseWorkers: false }); // validates a requested count up front
+    if (requested !== undefined && requested > 0 && this.#jobModule === undefined) {
+      throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.#plan.job}" runs on ${requested} workers, which import the job's module: pass jobModule (sluice run passes the job file), or set workers to 0`, { retriable: false });
     }
-    if (this.#workers > 0 && this.#jobModule === undefined) {
-      throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.#plan.job}" runs on ${this.#workers} workers, which import the job's module: pass jobModule (sluice run passes the job file), or set workers to 0`, { retriable: false });
-    }
-    if (this.#workers > 0 && options.clock !== undefined && options.clock !== systemClock) {
-      throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.#plan.job}" runs on ${this.#workers} workers, which keep the system clock: an injected clock needs workers 0`, { retriable: false });
+    if (requested !== undefined && requested > 0 && options.clock !== undefined && options.clock !== systemClock) {
+      throw new SluiceError('SLUICE_INVALID_OPTION', `job "${this.#plan.job}" runs on ${requested} workers, which keep the system clock: an injected clock needs workers 0`, { retriable: false });
     }
     const strategy = options.restartStrategy ?? options.job.options.restart ?? (this.#checkpointing ? defaultRestartStrategy : { type: 'none' as const });
     this.#strategy = createRestartStrategy(strategy, options.random === undefined ? {} : { random: options.random });
@@ -155,6 +157,11 @@ export class JobRunner {
 
   get state(): JobState {
     return this.#state;
+  }
+
+  /** Worker threads of the current (or last) attempt; 0 while in-process or before the first attempt. */
+  get workers(): number {
+    return this.#workers;
   }
 
   /** Number of attempts started so far (restarts + 1). */
@@ -476,6 +483,10 @@ export class JobRunner {
       onSplitsChanged: (uid: string, change: SplitsChange) => this.#onSplitsChanged(uid, change),
       checkpoints: this.#checkpointing ? { acknowledge: (a: SubtaskAck) => this.#coordinator?.acknowledge(a), sourceFinished: (s: AttemptSubtask) => this.#coordinator?.sourceFinished(s) } : undefined,
     };
+    const canUseWorkers = this.#jobModule !== undefined && this.#clock === systemClock;
+    const count = workerCount({ requested: this.#requestedWorkers, plan: this.#plan, canUseWorkers });
+    this.#workers = count.workers;
+    common.logger.info({ workers: count.workers, parallelism: this.#plan.stages.map((s) => s.parallelism) }, count.workers === 0 ? 'running in-process' : `running on ${count.workers} worker threads`);
     if (this.#workers === 0) return new JobAttempt({ ...common, clock: this.#clock });
     return new WorkerAttempt({
       ...common,

@@ -1,0 +1,50 @@
+import { availableParallelism } from 'node:os';
+import { SluiceError } from '../errors/index.ts';
+import type { PhysicalPlan } from '../graph/index.ts';
+
+/** Why an attempt runs where it runs; logged once per attempt and shown by `sluice status`. */
+export interface WorkerCount {
+  /** Worker threads of the attempt; 0 runs every subtask in the calling thread. */
+  readonly workers: number;
+  /** `requested`: set by the caller or the job; `default`: the machine's cores, capped by the plan. */
+  readonly source: 'requested' | 'default';
+}
+
+/** What decides the worker count of one attempt. */
+export interface WorkerCountInput {
+  /** `--workers`, the runner's option or the job's `workers`, whichever was set first; undefined for the default. */
+  readonly requested: number | undefined;
+  readonly plan: PhysicalPlan;
+  /**
+   * Whether workers can run this job at all: they import the job's module and keep the system clock, so a job
+   * built in the caller's code (no module) or driven by an injected clock runs in-process by default.
+   */
+  readonly canUseWorkers: boolean;
+  /** The machine's usable cores; `os.availableParallelism()` unless a test says otherwise. */
+  readonly cores?: number;
+}
+
+/**
+ * Worker threads for one attempt of a job. The default is one per core, capped by the largest stage parallelism
+ * (slot sharing places subtask `i` of every stage on worker `i mod W`, so more workers than subtasks would idle).
+ * A requested count is capped the same way; 0 means in-process. Recomputed per attempt, so a rescale re-places.
+ *
+ * @example
+ * ```ts
+ * workerCount({ requested: undefined, plan, canUseWorkers: true }); // { workers: 2, source: 'default' } on 2 cores
+ * ```
+ */
+export function workerCount(input: WorkerCountInput): WorkerCount {
+  const widest = Math.max(1, ...input.plan.stages.map((s) => s.parallelism));
+  const { requested } = input;
+  if (requested !== undefined) {
+    if (!Number.isInteger(requested) || requested < 0) {
+      throw new SluiceError('SLUICE_INVALID_OPTION', `workers of job "${input.plan.job}" must be a whole number ≥ 0 (0 runs in-process), got ${String(requested)}`, {
+        retriable: false,
+      });
+    }
+    return { workers: Math.min(requested, widest), source: 'requested' };
+  }
+  if (!input.canUseWorkers) return { workers: 0, source: 'default' };
+  return { workers: Math.min(input.cores ?? availableParallelism(), widest), source: 'default' };
+}
