@@ -38,3 +38,18 @@ export function positiveInteger(flag: string, value: string | undefined, usage: 
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} expects a positive integer, got "${value}"`, usage);
   return n;
 }
+
+/** Parses `--workers`: a whole number ≥ 0 (0 runs in-process), naming the flag when it is not one. */
+export function workerThreads(value: string | undefined, usage: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--workers must be a whole number ≥ 0 (0 runs in-process), got "${value}"`, usage);
+  return Number(value);
+}
+
+/** The `--workers` lines of a verb's usage, aligned at `column`; `defaults` is the last line (what applies unset). */
+export function workersUsage(column: number, defaults: string): string {
+  const indent = ' '.repeat(column);
+  return `      ${'--workers <n>'.padEnd(column - 6)}worker threads for the subtasks (subtask i of each stage on worker i mod n),
+${indent}capped by the largest parallelism; 0 runs them in this process
+${indent}${defaults}`;
+}

@@ -22,6 +22,8 @@ export interface JobRecord {
   readonly params: Readonly<Record<string, string>>;
   /** Parallelism override; absent: the job's own default. Rescales update it. */
   readonly parallelism?: number;
+  /** Worker threads as submitted (`--workers`); absent: the service's default. */
+  readonly workers?: number;
   readonly allowNonRestoredState: boolean;
   readonly state: RegisteredState;
   /**

@@ -30,6 +30,8 @@ export interface JobSupervisorOptions {
   readonly loader: JobFileLoader;
   readonly dataDir: string;
   readonly logger: Logger;
+  /** Worker threads of jobs submitted without `workers` (`sluice start --workers`); absent: one per core. */
+  readonly workers?: number;
   readonly now?: () => number;
 }
 
@@ -52,6 +54,7 @@ export class JobSupervisor {
   readonly #dataDir: string;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #workers: number | undefined;
   readonly #active = new Map<string, ActiveJob>();
   readonly #trackers = new Map<string, JobTracker>();
   readonly #locks = new Map<string, Promise<unknown>>();
@@ -64,6 +67,7 @@ export class JobSupervisor {
     this.#dataDir = options.dataDir;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
+    this.#workers = options.workers;
   }
 
   /** Starts every job registered as `running` from its latest checkpoint (after a crash or a restart). */
@@ -103,6 +107,7 @@ export class JobSupervisor {
       }
       // A replacement keeps the parallelism the running job has now (a rescale may have changed it) unless -p says.
       const parallelism = request.parallelism ?? (active === undefined ? undefined : active.runner.plan.parallelism);
+      const workers = request.workers ?? (active === undefined ? undefined : existing?.workers);
       const from = await this.#checkFrom(name, request.from);
       if (active !== undefined && from.kind === 'latest') {
         // Refuse before stopping anything: the running job stays up when the new version could not restore its state.
@@ -139,6 +144,7 @@ export class JobSupervisor {
         file,
         params,
         ...(parallelism === undefined ? {} : { parallelism }),
+        ...(workers === undefined ? {} : { workers }),
         allowNonRestoredState: request.allowNonRestoredState ?? false,
         state: 'running',
         startFrom,
@@ -391,6 +397,9 @@ export class JobSupervisor {
       job,
       params: new JobParams(Object.entries(record.params)),
       ...(record.parallelism === undefined ? {} : { parallelism: record.parallelism }),
+      // Workers import the job file themselves; the plan fingerprint catches a file edited since it was loaded.
+      jobModule: record.file,
+      ...workersOption(record.workers ?? this.#workers),
       store: this.#store,
       restore: record.startFrom,
       allowNonRestoredState: record.allowNonRestoredState,
@@ -543,6 +552,7 @@ export class JobSupervisor {
       name: record.name,
       state: active === undefined ? record.state : active.runner.state === 'created' ? 'starting' : active.runner.state,
       parallelism: active?.runner.plan.parallelism ?? record.parallelism ?? null,
+      workers: active === undefined || active.runner.attempts === 0 ? null : active.runner.workers,
       attempt: active === undefined ? null : active.runner.attempts,
       uptimeMs: active === undefined ? null : this.#now() - active.startedAt,
       lastCheckpoint: tracker?.checkpoints()[0] ?? null,
@@ -610,4 +620,9 @@ function backupBytes(document: unknown): Buffer {
     throw badRequest('the backup\'s "data" field must be the base64 of a checkpoint export');
   }
   return Buffer.from(doc.data, 'base64');
+}
+
+/** `workers` for a JobRunner: absent leaves the runner's one-per-core default. */
+function workersOption(workers: number | undefined): { workers?: number } {
+  return workers === undefined ? {} : { workers };
 }

@@ -144,17 +144,20 @@ function submitRequest(body: unknown): SubmitRequest {
   }
   const parallelism = b['parallelism'];
   if (parallelism !== undefined && (typeof parallelism !== 'number' || !Number.isInteger(parallelism) || parallelism < 1)) problems.push('"parallelism" must be a positive integer');
+  const workers = b['workers'];
+  if (workers !== undefined && (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 0)) problems.push('"workers" must be a whole number ≥ 0 (0 runs in-process)');
   if (b['from'] !== undefined && (typeof b['from'] !== 'string' || b['from'] === '')) problems.push('"from" must be "latest", a checkpoint id, or a savepoint file path');
   for (const flag of ['replace', 'allowNonRestoredState']) {
     if (b[flag] !== undefined && typeof b[flag] !== 'boolean') problems.push(`"${flag}" must be true or false`);
   }
-  const known = new Set(['file', 'params', 'parallelism', 'from', 'replace', 'allowNonRestoredState']);
+  const known = new Set(['file', 'params', 'parallelism', 'workers', 'from', 'replace', 'allowNonRestoredState']);
   for (const key of Object.keys(b)) if (!known.has(key)) problems.push(`unknown field "${key}"`);
   if (problems.length > 0) throw badRequest(`invalid submit request: ${problems.join('; ')}`);
   return {
     file: b['file'] as string,
     ...(params === undefined ? {} : { params: params as Record<string, string> }),
     ...(parallelism === undefined ? {} : { parallelism: parallelism as number }),
+    ...(workers === undefined ? {} : { workers: workers as number }),
     ...(b['from'] === undefined ? {} : { from: b['from'] as string }),
     ...(b['replace'] === undefined ? {} : { replace: b['replace'] as boolean }),
     ...(b['allowNonRestoredState'] === undefined ? {} : { allowNonRestoredState: b['allowNonRestoredState'] as boolean }),

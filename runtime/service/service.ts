@@ -17,6 +17,8 @@ export interface ServiceOptions {
   /** Default 8081; 0 picks a free port (read it from {@link RunningService.url} or `<dataDir>/service.json`). */
   readonly port?: number;
   readonly token?: string;
+  /** Worker threads of jobs submitted without `workers`; absent: one per core, capped by the job's parallelism. */
+  readonly workers?: number;
   readonly logger: Logger;
 }
 
@@ -56,7 +58,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await registry.close();
     throw err;
   }
-  const supervisor = new JobSupervisor({ registry, store, loader: new JobFileLoader(), dataDir, logger });
+  const supervisor = new JobSupervisor({ registry, store, loader: new JobFileLoader(), dataDir, logger, ...(options.workers === undefined ? {} : { workers: options.workers }) });
   let server;
   try {
     server = await listen({ host, port: options.port ?? 8081, token, handle: restApi(supervisor), logger });

@@ -10,6 +10,8 @@ export interface SubmitRequest {
   readonly file: string;
   readonly params?: Readonly<Record<string, string>>;
   readonly parallelism?: number;
+  /** Worker threads of the job (0: in-process); absent: the service's `--workers`, else one per core. */
+  readonly workers?: number;
   /** `latest` (default), a checkpoint id, or a savepoint export file on the service's filesystem. */
   readonly from?: string;
   /** Stop a running instance with a savepoint and restart from it with this file and options. */
@@ -23,6 +25,8 @@ export interface JobSummary {
   /** The runner's state while it runs (`starting`, `running`, `rescaling`, `restarting`), else the registered one. */
   readonly state: string;
   readonly parallelism: number | null;
+  /** Worker threads of the running attempt (0: in-process); null while not running. */
+  readonly workers: number | null;
   readonly attempt: number | null;
   readonly uptimeMs: number | null;
   readonly lastCheckpoint: CheckpointRecord | null;

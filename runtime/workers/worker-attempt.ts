@@ -294,7 +294,7 @@ export class WorkerAttempt implements RunningAttempt {
       this.fail(
         new SluiceError(
           WorkerErrorCodes.planNotDeterministic,
-          `job "${this.plan.job}" built a different plan in worker ${worker.index} than on the main thread: main has ${difference.expected}, worker ${worker.index} has ${difference.actual}. A job's build function must give the same plan every time it runs with the same params (no Math.random(), Date.now() or changing environment in uids, parallelism or keyBy); fix it, or run without --workers`,
+          `job "${this.plan.job}" built a different plan in worker ${worker.index} than on the main thread: main has ${difference.expected}, worker ${worker.index} has ${difference.actual}. A job's build function must give the same plan every time it runs with the same params (no Math.random(), Date.now() or changing environment in uids, parallelism or keyBy); fix it, or run with --workers 0. (A job file edited on disk since the job was loaded gives this too: sluice submit --replace runs the edited version.)`,
           { retriable: false },
         ),
       );

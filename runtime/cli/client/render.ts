@@ -49,6 +49,7 @@ export function renderJobStatus(s: JobStatus): string {
     ['job', s.name],
     ['state', state],
     ['parallelism', s.parallelism === null ? 'job default' : String(s.parallelism)],
+    ...(s.workers === null ? [] : [['workers', s.workers === 0 ? 'none (in-process)' : String(s.workers)] as [string, string]]),
     ['file', s.file],
   ];
   const params = Object.entries(s.params);

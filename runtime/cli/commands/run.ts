@@ -3,7 +3,7 @@ import { JobParams } from '../../api/index.ts';
 import { CheckpointStore } from '../../checkpoint/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { JobRunner, type RestoreSource } from '../../runner/index.ts';
-import { parseCommandLine, positiveInteger } from '../arguments.ts';
+import { parseCommandLine, positiveInteger, workerThreads, workersUsage } from '../arguments.ts';
 import { loadJobFile } from '../load-job.ts';
 import { ProgressLine } from '../progress-line.ts';
 import type { StatusLine } from '../status-line.ts';
@@ -17,8 +17,7 @@ Runs a job in the foreground until it finishes (bounded sources) or Ctrl-C.
 Options:
   -p, --parallelism <n>          default parallelism (restoring at another parallelism redistributes state)
       --set <key=value>          job parameter, repeatable (read with params.string/number in the job)
-      --workers <n>              run subtasks on n worker threads (subtask i of each stage on worker i mod n);
-                                 0 runs them all in this thread (default: the job's workers, else 0)
+${workersUsage(33, "(default: the job's workers, else one per core)")}
       --data-dir <dir>           checkpoints and job state (default: .sluice)
       --from <id|file>           restore from this checkpoint id or savepoint file instead of the latest
       --fresh                    ignore existing checkpoints and start from the beginning
@@ -57,10 +56,7 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, RUN_USAGE);
   if (values.fresh === true && values.from !== undefined) throw new UsageError('--fresh and --from exclude each other', RUN_USAGE);
   const parallelism = positiveInteger('--parallelism', values.parallelism, RUN_USAGE);
-  if (values.workers !== undefined && !/^\d+$/.test(values.workers)) {
-    throw new UsageError(`--workers must be a whole number ≥ 0 (0 runs in-process), got "${values.workers}"`, RUN_USAGE);
-  }
-  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  const workers = workerThreads(values.workers, RUN_USAGE);
   const params = JobParams.parse(values.set ?? []);
   const heapGrowth = parseHeapGrowth(values['heap-growth'], RUN_USAGE);
   const restore: RestoreSource =

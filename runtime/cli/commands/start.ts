@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from '../../logging/index.ts';
 import { startService } from '../../service/index.ts';
-import { parseCommandLine } from '../arguments.ts';
+import { parseCommandLine, workerThreads, workersUsage } from '../arguments.ts';
 import { applyHeapGrowth, heapGrowthUsage, parseHeapGrowth } from '../heap-growth.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
@@ -16,6 +16,7 @@ Options:
       --host <host>            address to listen on (default: 127.0.0.1; any other needs a token)
       --port <port>            port (default: 8081; 0 picks a free one, written to <data-dir>/service.json)
       --token <token>          require "Authorization: Bearer <token>" on every call (default: $SLUICE_TOKEN)
+${workersUsage(31, '(for jobs submitted without --workers; default: one per core)')}
       --log-level <level>      trace, debug, info, warn, error (default: info)
 ${heapGrowthUsage(31)}
   -h, --help                   show this help`;
@@ -29,6 +30,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
       host: { type: 'string' },
       port: { type: 'string' },
       token: { type: 'string' },
+      workers: { type: 'string' },
       'log-level': { type: 'string' },
       'heap-growth': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -43,6 +45,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
   const port = values.port === undefined ? 8081 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port expects a port from 0 to 65535, got "${values.port}"`, START_USAGE);
   const host = values.host ?? '127.0.0.1';
+  const workers = workerThreads(values.workers, START_USAGE);
   applyHeapGrowth(parseHeapGrowth(values['heap-growth'], START_USAGE));
   const token = values.token ?? process.env['SLUICE_TOKEN'];
   const dataDir = resolve(values['data-dir'] ?? '.sluice');
@@ -52,7 +55,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
-  const service = await startService({ dataDir, host, port, ...(token === undefined ? {} : { token }), logger });
+  const service = await startService({ dataDir, host, port, ...(token === undefined ? {} : { token }), ...(workers === undefined ? {} : { workers }), logger });
   out.write(`sluice service listening on ${service.url} (data dir ${dataDir}${token === undefined || token === '' ? '' : ', token required'}). Ctrl-C stops.\n`);
   await stopped;
   await service.close();

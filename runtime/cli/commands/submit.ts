@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { JobParams } from '../../api/index.ts';
 import type { JobStatus } from '../../service/index.ts';
-import { parseCommandLine, positiveInteger } from '../arguments.ts';
+import { parseCommandLine, positiveInteger, workerThreads, workersUsage } from '../arguments.ts';
 import { CONNECTION_OPTIONS, CONNECTION_USAGE, connect } from '../client/connection.ts';
 import { withSpinner } from '../client/spinner.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
@@ -13,6 +13,7 @@ this directory), validates the plan and starts it. Submitting a job runs its cod
 
 Options:
   -p, --parallelism <n>           default parallelism
+${workersUsage(34, "(default: the service's --workers, else one per core)")}
       --set <key=value>           job parameter, repeatable
       --from <latest|id|file>     restore from the latest checkpoint (default), a checkpoint id, or a savepoint
                                   export file (path on the service's filesystem)
@@ -27,6 +28,7 @@ export async function submitCommand(args: readonly string[], out: NodeJS.WriteSt
     {
       ...CONNECTION_OPTIONS,
       parallelism: { type: 'string', short: 'p' },
+      workers: { type: 'string' },
       set: { type: 'string', multiple: true },
       from: { type: 'string' },
       replace: { type: 'boolean' },
@@ -42,6 +44,7 @@ export async function submitCommand(args: readonly string[], out: NodeJS.WriteSt
   if (file === undefined) throw new UsageError('sluice submit needs a job file', SUBMIT_USAGE);
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, SUBMIT_USAGE);
   const parallelism = positiveInteger('--parallelism', values.parallelism, SUBMIT_USAGE);
+  const workers = workerThreads(values.workers, SUBMIT_USAGE);
   let params: JobParams;
   try {
     params = JobParams.parse(values.set ?? []);
@@ -54,6 +57,7 @@ export async function submitCommand(args: readonly string[], out: NodeJS.WriteSt
     file: resolve(file),
     params: Object.fromEntries(params.entries()),
     ...(parallelism === undefined ? {} : { parallelism }),
+    ...(workers === undefined ? {} : { workers }),
     ...(from === undefined ? {} : { from }),
     ...(values.replace === true ? { replace: true } : {}),
     ...(values['allow-non-restored-state'] === true ? { allowNonRestoredState: true } : {}),
