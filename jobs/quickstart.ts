@@ -61,6 +61,8 @@ const store = await CheckpointStore.open(dataDir, { logger });
 const runner = new JobRunner({
   job: clicksToEs,
   params: new JobParams([['brokers', broker.brokers.join(',')], ['node', es.node], ['topic', TOPIC], ['index', INDEX]]),
+  // As `sluice run` does: the subtasks run on worker threads (one per core), each importing the job's module.
+  jobModule: new URL('./clicks-to-es.ts', import.meta.url),
   store,
   logger,
 });
