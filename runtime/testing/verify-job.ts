@@ -122,16 +122,22 @@ async function runOnDevstack(job: JobDefinition, options: VerifyOptions, crashes
       await current.stop();
       outcome = 'stopped';
     }
-    const outputs = await readOutputs(broker.brokers, es.node, outDir, new Set((options.inputs ?? []).map((i) => i.topic)));
+    logger.debug({ crashes }, 'verify: reading the outputs back');
+    const outputs = await raceDeadline(readOutputs(broker.brokers, es.node, outDir, new Set((options.inputs ?? []).map((i) => i.topic))), timeoutMs, 'the outputs to be read back');
     return { outputs, outcome, attempts: run.attempts, checkpoints: run.checkpoints.length, faults: run.faults };
   } finally {
-    await run?.close();
+    // Each step is bounded and named: a verify that hangs while tearing down says where, instead of never exiting.
+    const step = async (what: string, action: () => Promise<unknown>): Promise<void> => {
+      logger.debug({ crashes }, `verify: ${what}`);
+      await raceDeadline(action(), CLOSE_STEP_TIMEOUT_MS, what).catch((err: unknown) => logger.warn({ err }, `verify: ${what} did not finish; going on`));
+    };
+    await step('closing the job run', async () => run?.close());
     for (const [name, value] of Object.entries(savedEnv)) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
-    await broker.close();
-    await es.close();
+    await step('closing the devstack Kafka broker', () => broker.close());
+    await step('closing the devstack Elasticsearch server', () => es.close());
     await rm(outDir, { recursive: true, force: true });
   }
 }
@@ -140,6 +146,9 @@ async function runOnDevstack(job: JobDefinition, options: VerifyOptions, crashes
 function coversInputs(manifest: Parameters<typeof covers>[0], ends: Readonly<Record<string, number>>): boolean {
   return Object.entries(ends).every(([split, end]) => end === 0 || Object.keys(manifest.sourcePositions).some((uid) => covers(manifest, { [uid]: { [split]: end } })));
 }
+
+/** How long one teardown step of a verify run may take before it is logged and skipped. */
+const CLOSE_STEP_TIMEOUT_MS = 30_000;
 
 async function raceDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
