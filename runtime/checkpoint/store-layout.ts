@@ -1,0 +1,177 @@
+// The checkpoint store's on-disk layout: LevelDB keys, how blobs are named and checked, and building a manifest from blobs.
+import { crc32 } from 'node:zlib';
+import { SluiceError } from '../errors/index.ts';
+import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIGITS, MANIFEST_FORMAT_VERSION, validateManifest, type BlobRef, type CheckpointManifest } from './manifest.ts';
+
+/*
+ * On-disk format (LevelDB at `<dataDir>/checkpoints`, string keys, binary values; also in docs/checkpoints.md):
+ *
+ *   checkpoint!manifest!<job>!<id>                          crc32 (4 bytes BE) ‖ msgpack(CheckpointManifest)
+ *   checkpoint!blob!<job>!<id>!<operatorUid>!kg!<keyGroup>  keyed state of one key group (runtime/state format)
+ *   checkpoint!blob!<job>!<id>!<operatorUid>!op!<subtask>   operator state of one old subtask
+ *   checkpoint!last-id!<job>                                 highest id ever written (decimal text): ids never repeat
+ *
+ * <id> is zero-padded to 12 digits and <keyGroup>/<subtask> to 5, so key order is numeric order. In <job> and
+ * <operatorUid>, '%' is written '%25' and '!' '%21', so a name can never reach into the next key field. A checkpoint
+ * exists once its manifest exists; manifest and blobs are written in one atomic batch, so a crash never leaves a
+ * manifest without its blobs (blobs without a manifest cannot happen either).
+ */
+
+const ROOT = 'checkpoint!';
+
+/** A blob to store with a checkpoint: keyed state of one key group, or operator state of one subtask. */
+export interface BlobInput {
+  operatorUid: string;
+  keyGroup?: number;
+  subtask?: number;
+  bytes: Uint8Array;
+}
+
+/** A verified checkpoint in memory: its manifest and its blobs, grouped for restoring operators. */
+export interface LoadedCheckpoint {
+  manifest: CheckpointManifest;
+  /** Keyed blobs of one operator by key group (empty map when the operator has none). */
+  keyedState(operatorUid: string): Map<number, Uint8Array>;
+  /** Operator-state blobs of one operator by old subtask index. */
+  operatorState(operatorUid: string): Map<number, Uint8Array>;
+}
+
+/** A checkpoint whose blobs passed their checksums, grouped for restoring operators. @internal */
+export class VerifiedCheckpoint implements LoadedCheckpoint {
+  readonly manifest: CheckpointManifest;
+  readonly #blobs: Map<string, Uint8Array>;
+
+  constructor(manifest: CheckpointManifest, blobs: Map<string, Uint8Array>) {
+    this.manifest = manifest;
+    this.#blobs = blobs;
+  }
+
+  keyedState(operatorUid: string): Map<number, Uint8Array> {
+    const out = new Map<number, Uint8Array>();
+    for (const ref of this.manifest.blobs) {
+      if (ref.operatorUid === operatorUid && ref.keyGroup !== undefined) out.set(ref.keyGroup, this.#blobs.get(ref.key)!);
+    }
+    return out;
+  }
+
+  operatorState(operatorUid: string): Map<number, Uint8Array> {
+    const out = new Map<number, Uint8Array>();
+    for (const ref of this.manifest.blobs) {
+      if (ref.operatorUid === operatorUid && ref.subtask !== undefined) out.set(ref.subtask, this.#blobs.get(ref.key)!);
+    }
+    return out;
+  }
+
+  blob(key: string): Uint8Array {
+    return this.#blobs.get(key)!;
+  }
+}
+
+export function buildManifest(
+  input: Omit<CheckpointManifest, 'blobs' | 'totalBytes' | 'formatVersion'>,
+  blobs: BlobInput[],
+): CheckpointManifest {
+  checkString(input.job, 'job');
+  checkId(input.id);
+  checkKind(input.kind);
+  const refs: BlobRef[] = [];
+  const seen = new Set<string>();
+  let totalBytes = 0;
+  for (const blob of blobs) {
+    checkString(blob.operatorUid, 'blobs[].operatorUid');
+    if (!(blob.bytes instanceof Uint8Array)) {
+      throw new SluiceError(CheckpointErrorCodes.invalid, `blob of operator "${blob.operatorUid}" has no bytes (Uint8Array)`);
+    }
+    let key: string;
+    if (blob.keyGroup !== undefined && blob.subtask === undefined) {
+      checkInt(blob.keyGroup, 'blobs[].keyGroup', 0);
+      if (blob.keyGroup >= input.maxParallelism) {
+        throw new SluiceError(
+          CheckpointErrorCodes.invalid,
+          `blob of operator "${blob.operatorUid}" has key group ${blob.keyGroup}, beyond maxParallelism ${input.maxParallelism}`,
+        );
+      }
+      key = `${blobPrefix(input.job, input.id)}${escapePart(blob.operatorUid)}!kg!${pad(blob.keyGroup, 5)}`;
+    } else if (blob.subtask !== undefined && blob.keyGroup === undefined) {
+      checkInt(blob.subtask, 'blobs[].subtask', 0);
+      key = `${blobPrefix(input.job, input.id)}${escapePart(blob.operatorUid)}!op!${pad(blob.subtask, 5)}`;
+    } else {
+      throw new SluiceError(
+        CheckpointErrorCodes.invalid,
+        `blob of operator "${blob.operatorUid}" must have exactly one of keyGroup (keyed state) and subtask (operator state)`,
+      );
+    }
+    if (seen.has(key)) {
+      throw new SluiceError(CheckpointErrorCodes.invalid, `checkpoint ${input.id} of job "${input.job}" has two blobs for ${key}`);
+    }
+    seen.add(key);
+    const ref: BlobRef = { key, operatorUid: blob.operatorUid, size: blob.bytes.length, crc32: crc32(blob.bytes) };
+    if (blob.keyGroup !== undefined) ref.keyGroup = blob.keyGroup;
+    if (blob.subtask !== undefined) ref.subtask = blob.subtask;
+    refs.push(ref);
+    totalBytes += blob.bytes.length;
+  }
+  const manifest: CheckpointManifest = {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    job: input.job,
+    id: input.id,
+    kind: input.kind,
+    timestamp: input.timestamp,
+    durationMs: input.durationMs,
+    parallelism: input.parallelism,
+    maxParallelism: input.maxParallelism,
+    operators: input.operators,
+    sourcePositions: input.sourcePositions,
+    blobs: refs,
+    totalBytes,
+  };
+  return validateManifest(manifest);
+}
+
+export function blobInput(ref: BlobRef, bytes: Uint8Array): BlobInput {
+  const input: BlobInput = { operatorUid: ref.operatorUid, bytes };
+  if (ref.keyGroup !== undefined) input.keyGroup = ref.keyGroup;
+  if (ref.subtask !== undefined) input.subtask = ref.subtask;
+  return input;
+}
+
+/** Why a blob does not match its ref, or undefined when it does. */
+export function checkBlob(ref: BlobRef, bytes: Uint8Array): string | undefined {
+  if (bytes.length !== ref.size) return `has ${bytes.length} bytes, expected ${ref.size}`;
+  if (crc32(bytes) !== ref.crc32) return 'failed its checksum';
+  return undefined;
+}
+
+function escapePart(part: string): string {
+  return part.replace(/%/g, '%25').replace(/!/g, '%21');
+}
+
+function pad(n: number, digits: number): string {
+  return String(n).padStart(digits, '0');
+}
+
+export function manifestPrefix(job: string): string {
+  return `${ROOT}manifest!${escapePart(job)}!`;
+}
+
+export function manifestKey(job: string, id: number): string {
+  return manifestPrefix(job) + pad(id, ID_DIGITS);
+}
+
+/** Prefix of every blob of every checkpoint of `job`. */
+export function jobBlobsPrefix(job: string): string {
+  return `${ROOT}blob!${escapePart(job)}!`;
+}
+
+export function blobPrefix(job: string, id: number): string {
+  return `${ROOT}blob!${escapePart(job)}!${pad(id, ID_DIGITS)}!`;
+}
+
+export function lastIdKey(job: string): string {
+  return `${ROOT}last-id!${escapePart(job)}`;
+}
+
+/** Exclusive upper bound of the keys starting with `prefix` (which ends in '!'): '"' is the byte after '!'. */
+export function prefixEnd(prefix: string): string {
+  return `${prefix.slice(0, -1)}"`;
+}
