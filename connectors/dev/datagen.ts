@@ -66,6 +66,8 @@ class DatagenReader<T> implements SourceReader<T> {
   readonly #context: SourceReaderContext;
   readonly #ratePerMs: number | undefined;
   #turn = 0;
+  /** Split of the batch `poll()` returned last. */
+  #polledSplit = 0;
   #startedAt = 0;
   #emitted = 0;
 
@@ -111,6 +113,7 @@ class DatagenReader<T> implements SourceReader<T> {
       for (let i = 0; i < n; i++, index += cursor.step) out[i] = record(index);
       cursor.next = index;
       this.#emitted += n;
+      this.#polledSplit = cursor.split;
       return out;
     }
     return END_OF_INPUT;
@@ -125,6 +128,10 @@ class DatagenReader<T> implements SourceReader<T> {
 
   positions(): SplitPosition[] {
     return this.#cursors.map((c) => ({ split: `datagen-${c.split}`, position: c.next }));
+  }
+
+  polledSplit(): string {
+    return `datagen-${this.#polledSplit}`;
   }
 
   async close(): Promise<void> {}

@@ -83,6 +83,13 @@ export interface SourceReader<T> {
   available(): Promise<void>;
   /** Positions after the last batch returned by `poll()`, for every owned split. */
   positions(): SplitPosition[];
+  /**
+   * The split the batch last returned by `poll()` came from, for readers whose every batch comes from one split.
+   * With it, event time keeps a watermark per split (a Kafka partition) and takes their minimum, so a reader of
+   * several splits that each are in order, but not with each other, gives correct watermarks. Its ids are those
+   * of {@link positions}.
+   */
+  polledSplit?(): string;
   /** Lag of every owned split, for status and metrics; absent when the source cannot tell. */
   lag?(): SplitLag[];
   /**

@@ -5,6 +5,9 @@ export { defineJob, isJobDefinition, recordLogicalGraph } from './job.ts';
 export type { CheckpointOptions, JobBuilder, JobDefinition, JobOptions } from './job.ts';
 export { JobParams } from './job-params.ts';
 export { Stream, KeyedStream, SinkHandle, StreamEnvironment } from './stream.ts';
+export type { SourceOptions } from './stream.ts';
+export { boundedOutOfOrderness, monotonousTimestamps, customWatermarks, NO_WATERMARK, END_WATERMARK } from './event-time.ts';
+export type { Watermark, WatermarkGenerator, WatermarkStrategy, WatermarkOptions } from './event-time.ts';
 export { valueState, mapState, listState } from './state-declarations.ts';
 export type { StateDeclaration, StateDeclarations, StateKind } from './state-declarations.ts';
 export type {

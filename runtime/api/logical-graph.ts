@@ -1,4 +1,5 @@
 import type { Sink, Source } from './connector.ts';
+import type { WatermarkStrategy } from './event-time.ts';
 import type { StateDeclarations } from './state-declarations.ts';
 
 /**
@@ -30,7 +31,7 @@ interface NodeBase {
 type AnyFn = (...args: never[]) => unknown;
 
 export type LogicalNode =
-  | (NodeBase & { readonly kind: 'source'; readonly source: Source<unknown> })
+  | (NodeBase & { readonly kind: 'source'; readonly source: Source<unknown>; readonly watermarks: WatermarkStrategy<unknown> | undefined })
   | (NodeBase & { readonly kind: 'map' | 'filter' | 'flatMap'; readonly fn: AnyFn })
   | (NodeBase & { readonly kind: 'reduce'; readonly fn: AnyFn })
   | (NodeBase & {

@@ -12,17 +12,33 @@ export type StateHandles<S extends StateDeclarations> = {
         : never;
 };
 
-/** Processing-time timers of the current key. A timer fires `onTimer` once, with the key it was registered for. */
+/**
+ * Timers of the current key. A timer fires `onTimer` once, with the key it was registered for: a processing-time
+ * timer when the wall clock reaches it, an event-time timer when the watermark does. At most one timer per key,
+ * timestamp and time domain; timers are checkpointed with the keyed state and follow their key on rescale.
+ */
 export interface TimerService {
   currentProcessingTime(): number;
   registerProcessingTimeTimer(timestamp: number): void;
   deleteProcessingTimeTimer(timestamp: number): void;
+  /** The operator's watermark: the minimum over its inputs (`NO_WATERMARK`, −∞, before any). */
+  currentWatermark(): number;
+  /** Fires `onTimer(timestamp)` once the watermark is ≥ `timestamp` (at once on the next watermark if it is). */
+  registerEventTimeTimer(timestamp: number): void;
+  deleteEventTimeTimer(timestamp: number): void;
 }
 
 /** What `processElement` and `onTimer` of a keyed process function see. */
 export interface KeyedProcessContext<K, U, S extends StateDeclarations> {
   /** The key of the record (or of the timer) being processed. */
   readonly key: K;
+  /**
+   * Event time of the record being processed; in `onTimer` of an event-time timer, the timer's timestamp.
+   * `undefined` when the stream has no event time (no `watermarks` at its source) and in processing-time timers.
+   */
+  readonly timestamp: number | undefined;
+  /** In `onTimer`: which kind of timer fired; `undefined` in `processElement`. */
+  readonly timeDomain: 'event-time' | 'processing-time' | undefined;
   readonly state: StateHandles<S>;
   readonly timers: TimerService;
   emit(value: U): void;

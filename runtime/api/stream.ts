@@ -1,5 +1,6 @@
 import { SluiceError } from '../errors/index.ts';
 import type { Sink, Source } from './connector.ts';
+import type { WatermarkStrategy } from './event-time.ts';
 import type { KeySelector, LogicalNode, Partitioning } from './logical-graph.ts';
 import type { KeyedProcessFunction, ProcessContext } from './process-function.ts';
 import type { StateDeclarations } from './state-declarations.ts';
@@ -187,6 +188,12 @@ export class KeyedStream<T, K extends string | number> {
 /** The end of a pipeline; carries uid/name/parallelism settings for the sink. */
 export class SinkHandle extends OperatorHandle {}
 
+/** How a source's records get event time; see {@link StreamEnvironment.source}. */
+export interface SourceOptions<T> {
+  /** Timestamps and watermarks; without it the stream has processing time only. */
+  readonly watermarks?: WatermarkStrategy<T>;
+}
+
 /** The entry point a job's build function receives. */
 export class StreamEnvironment {
   readonly #recorder: GraphRecorder;
@@ -196,15 +203,19 @@ export class StreamEnvironment {
   }
 
   /**
-   * Starts a pipeline from a source. A job may have several pipelines; each must end in a sink.
+   * Starts a pipeline from a source. A job may have several pipelines; each must end in a sink. With `watermarks`,
+   * the stream has event time: every record carries the timestamp the strategy gives it, and watermarks (one
+   * generator per split, their minimum per subtask) flow with the records (docs/event-time.md).
    *
    * @example
    * ```ts
    * env.source(datagen({ splits: 4, count: 1_000_000, record: (i) => ({ id: i }) })).sink(consoleSink());
+   * env.source(clicks, { watermarks: boundedOutOfOrderness({ maxOutOfOrdernessMs: 5_000, timestamp: (c) => c.ts }) });
    * ```
    */
-  source<T>(source: Source<T>): Stream<T> {
-    const id = this.#recorder.add({ kind: 'source', name: source.name, source: source as Source<unknown>, input: undefined });
+  source<T>(source: Source<T>, options: SourceOptions<T> = {}): Stream<T> {
+    const watermarks = options.watermarks as WatermarkStrategy<unknown> | undefined;
+    const id = this.#recorder.add({ kind: 'source', name: source.name, source: source as Source<unknown>, watermarks, input: undefined });
     return new Stream<T>(this.#recorder, id);
   }
 }

@@ -11,6 +11,10 @@ import { ExchangeErrorCodes, exchangeError, fromWireError, toWireError, type Wir
  *   BARRIER  2  checkpointId:f64
  *   END      3  (empty)
  *   FAIL     4  error:utf8-json           the sender was closed with this error (a WireError)
+ *   TIMED    8  bytes:u32 count:u32 timestamps:f64×count batch:msgpack
+ *                                         RECORDS with each record's event time (streams with event time)
+ *   WATERMARK 9 watermark:f64             event time reached this (±Infinity allowed)
+ *   IDLE    10  idle:u8                   the producer is idle (1) or active again (0)
  * receiver → sender
  *   OPEN     5  capacity:u32              first frame of a receiver: the channel's capacity, all of it credit
  *   CREDIT   6  bytes:u32                 the consumer took a batch of this many bytes out of the queue
@@ -29,7 +33,12 @@ export const FrameType = {
   open: 5,
   credit: 6,
   close: 7,
+  timedRecords: 8,
+  watermark: 9,
+  idle: 10,
 } as const;
+
+const LAST_FRAME_TYPE = FrameType.idle;
 
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 
@@ -49,6 +58,59 @@ export function recordsFrame(channel: number, bytes: number, batch: Uint8Array):
   view.setUint32(5, creditBytes(bytes), true);
   frame.set(batch, RECORDS_HEADER_BYTES);
   return frame;
+}
+
+/** RECORDS with event time: the timestamps travel as raw f64s ahead of the batch (no msgpack work for them). */
+export function timedRecordsFrame(channel: number, bytes: number, timestamps: readonly number[], batch: Uint8Array): Uint8Array {
+  const start = RECORDS_HEADER_BYTES + 4;
+  const frame = new Uint8Array(start + 8 * timestamps.length + batch.byteLength);
+  const view = new DataView(frame.buffer);
+  view.setUint8(0, FrameType.timedRecords);
+  view.setUint32(1, channel, true);
+  view.setUint32(5, creditBytes(bytes), true);
+  view.setUint32(9, timestamps.length, true);
+  for (let i = 0; i < timestamps.length; i++) view.setFloat64(start + 8 * i, timestamps[i] as number, true);
+  frame.set(batch, start + 8 * timestamps.length);
+  return frame;
+}
+
+/** The timestamps of a TIMED frame and where its batch starts. */
+export function readTimestamps(view: DataView): { timestamps: number[]; batchStart: number } {
+  if (view.byteLength < RECORDS_HEADER_BYTES + 4) throw corrupt('a timed records frame is too short for its count');
+  const count = view.getUint32(9, true);
+  const start = RECORDS_HEADER_BYTES + 4;
+  if (view.byteLength < start + 8 * count) throw corrupt(`a timed records frame is too short for its ${count} timestamps`);
+  const timestamps = new Array<number>(count);
+  for (let i = 0; i < count; i++) timestamps[i] = view.getFloat64(start + 8 * i, true);
+  return { timestamps, batchStart: start + 8 * count };
+}
+
+export function watermarkFrame(channel: number, watermark: number): Uint8Array {
+  const frame = new Uint8Array(HEADER_BYTES + 8);
+  const view = new DataView(frame.buffer);
+  view.setUint8(0, FrameType.watermark);
+  view.setUint32(1, channel, true);
+  view.setFloat64(5, watermark, true);
+  return frame;
+}
+
+export function readWatermark(view: DataView): number {
+  if (view.byteLength < HEADER_BYTES + 8) throw corrupt('a watermark frame is too short for its watermark');
+  return view.getFloat64(HEADER_BYTES, true);
+}
+
+export function idleFrame(channel: number, idle: boolean): Uint8Array {
+  const frame = new Uint8Array(HEADER_BYTES + 1);
+  const view = new DataView(frame.buffer);
+  view.setUint8(0, FrameType.idle);
+  view.setUint32(1, channel, true);
+  view.setUint8(5, idle ? 1 : 0);
+  return frame;
+}
+
+export function readIdle(view: DataView): boolean {
+  if (view.byteLength < HEADER_BYTES + 1) throw corrupt('an idle frame is too short');
+  return view.getUint8(HEADER_BYTES) === 1;
 }
 
 export function barrierFrame(channel: number, checkpointId: number): Uint8Array {
@@ -85,7 +147,7 @@ export function frameHeader(frame: Uint8Array): { type: FrameTypeCode; channel: 
   if (frame.byteLength < HEADER_BYTES) throw corrupt(`a frame of ${frame.byteLength} bytes is shorter than its header`);
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const type = view.getUint8(0);
-  if (type < FrameType.records || type > FrameType.close) throw corrupt(`unknown frame type ${type}`);
+  if (type < FrameType.records || type > LAST_FRAME_TYPE) throw corrupt(`unknown frame type ${type}`);
   return { type: type as FrameTypeCode, channel: view.getUint32(1, true), view };
 }
 

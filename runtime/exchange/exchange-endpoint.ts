@@ -1,6 +1,6 @@
 import type { ChannelEvent } from '../exec/channel.ts';
 import type { ChannelLink } from './channel-link.ts';
-import { FrameType, frameHeader, readCheckpointId, readError, readU32, RECORDS_HEADER_BYTES } from './channel-frames.ts';
+import { FrameType, frameHeader, readCheckpointId, readError, readIdle, readTimestamps, readU32, readWatermark, RECORDS_HEADER_BYTES } from './channel-frames.ts';
 import { ExchangeErrorCodes, exchangeError } from './exchange-errors.ts';
 import { RecordDecoder, RecordEncoder } from './record-codec.ts';
 import { RemoteChannelReceiver } from './remote-channel-receiver.ts';
@@ -93,8 +93,21 @@ export class ExchangeEndpoint {
         this.#toReceiver(channel, { kind: 'records', records, bytes });
         return;
       }
+      case FrameType.timedRecords: {
+        const bytes = readU32(view);
+        const { timestamps, batchStart } = readTimestamps(view);
+        const records = this.#decoder.decode(frame.subarray(batchStart));
+        this.#toReceiver(channel, { kind: 'records', records, bytes, timestamps });
+        return;
+      }
       case FrameType.barrier:
         this.#toReceiver(channel, { kind: 'barrier', checkpointId: readCheckpointId(view) });
+        return;
+      case FrameType.watermark:
+        this.#toReceiver(channel, { kind: 'watermark', watermark: readWatermark(view) });
+        return;
+      case FrameType.idle:
+        this.#toReceiver(channel, { kind: 'idle', idle: readIdle(view) });
         return;
       case FrameType.end:
         this.#toReceiver(channel, { kind: 'end' });

@@ -15,8 +15,8 @@
  * ## Frames
  * On a MessagePort, frames produced in one event-loop turn travel together in one transferred `ArrayBuffer`
  * (`length:u32le bytes` back to back; message-port-transport.ts). Each channel frame is
- * `type:u8 channel:u32le body` (channel-frames.ts): RECORDS (estimated bytes + a msgpackr batch), BARRIER
- * (checkpoint id), END and FAIL (an error) go sender → receiver; OPEN (capacity), CREDIT (bytes) and CLOSE (an
+ * `type:u8 channel:u32le body` (channel-frames.ts): RECORDS (estimated bytes + a msgpackr batch; TIMED adds each record's event time),
+ * BARRIER (checkpoint id), WATERMARK, IDLE, END and FAIL (an error) go sender → receiver; OPEN (capacity), CREDIT (bytes) and CLOSE (an
  * error) go receiver → sender. Record batches are msgpackr in sequential record mode: field names cross once per
  * shape per endpoint (record-codec.ts has the measurements that chose it over structured clone).
  *

@@ -1,6 +1,6 @@
 import { SluiceError } from '../errors/index.ts';
 import type { ChannelLink } from './channel-link.ts';
-import { barrierFrame, controlFrame, creditBytes, errorFrame, FrameType, recordsFrame } from './channel-frames.ts';
+import { barrierFrame, controlFrame, creditBytes, errorFrame, FrameType, idleFrame, recordsFrame, timedRecordsFrame, watermarkFrame } from './channel-frames.ts';
 import { ExchangeErrorCodes, exchangeError } from './exchange-errors.ts';
 
 /**
@@ -34,7 +34,7 @@ export class RemoteChannelSender<T> {
   #capacity: number | undefined;
   #unacknowledged = 0;
   #maxUnacknowledged = 0;
-  #waiter: { records: readonly T[]; bytes: number; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #waiter: { records: readonly T[]; bytes: number; timestamps: readonly number[] | undefined; resolve: () => void; reject: (err: unknown) => void } | undefined;
   /** Barriers and the end pushed while a batch waits for credit: they follow it. */
   #backlog: Uint8Array[] = [];
   #ended = false;
@@ -70,19 +70,30 @@ export class RemoteChannelSender<T> {
    * Sends a batch at once when the receiver has room for it, else once it has. Returns `undefined` when no wait was
    * needed, so the common case costs no promise. Only one push may wait at a time (single producer).
    */
-  pushRecords(records: readonly T[], bytes: number): Promise<void> | undefined {
+  pushRecords(records: readonly T[], bytes: number, timestamps?: readonly number[]): Promise<void> | undefined {
     this.#checkWritable();
     if (this.#waiter !== undefined) {
       throw exchangeError(ExchangeErrorCodes.protocol, `channel ${this.channel}: pushRecords called while an earlier batch still waits for credit; await its promise first`);
     }
     const credit = creditBytes(bytes);
     if (this.#fits(credit)) {
-      this.#send(records, credit);
+      this.#send(records, credit, timestamps);
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
-      this.#waiter = { records, bytes: credit, resolve, reject };
+      this.#waiter = { records, bytes: credit, timestamps, resolve, reject };
     });
+  }
+
+  /** Event time reached `watermark`; in order with the batches (no credit needed, never overtakes a waiting batch). */
+  pushWatermark(watermark: number): void {
+    this.#checkWritable();
+    this.#sendOrQueue(watermarkFrame(this.channel, watermark));
+  }
+
+  pushIdle(idle: boolean): void {
+    this.#checkWritable();
+    this.#sendOrQueue(idleFrame(this.channel, idle));
   }
 
   pushBarrier(checkpointId: number): void {
@@ -140,8 +151,9 @@ export class RemoteChannelSender<T> {
     return capacity !== undefined && (this.#unacknowledged === 0 || this.#unacknowledged + bytes <= capacity);
   }
 
-  #send(records: readonly T[], bytes: number): void {
-    this.#link.send(recordsFrame(this.channel, bytes, this.#link.encode(records)));
+  #send(records: readonly T[], bytes: number, timestamps: readonly number[] | undefined): void {
+    const batch = this.#link.encode(records);
+    this.#link.send(timestamps === undefined ? recordsFrame(this.channel, bytes, batch) : timedRecordsFrame(this.channel, bytes, timestamps, batch));
     this.#unacknowledged += bytes;
     if (this.#unacknowledged > this.#maxUnacknowledged) this.#maxUnacknowledged = this.#unacknowledged;
   }
@@ -151,7 +163,7 @@ export class RemoteChannelSender<T> {
     if (waiter === undefined || this.#closed !== undefined || !this.#fits(waiter.bytes)) return;
     this.#waiter = undefined;
     try {
-      this.#send(waiter.records, waiter.bytes);
+      this.#send(waiter.records, waiter.bytes, waiter.timestamps);
       for (const frame of this.#backlog) this.#link.send(frame);
       this.#backlog = [];
     } catch (err) {

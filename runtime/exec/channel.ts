@@ -1,9 +1,16 @@
 import { SluiceError } from '../errors/index.ts';
 
-/** What travels through a channel: non-empty record batches, checkpoint barriers, and the end of input. */
+/**
+ * What travels through a channel: non-empty record batches (with each record's event time when the stream has
+ * one), checkpoint barriers, watermarks and the producer's idleness (event time, runtime/event-time), and the end
+ * of input. All of them keep their order.
+ */
 export type ChannelEvent<T> =
-  | { readonly kind: 'records'; readonly records: readonly T[]; readonly bytes: number }
+  | { readonly kind: 'records'; readonly records: readonly T[]; readonly bytes: number; readonly timestamps?: readonly number[] | undefined }
   | { readonly kind: 'barrier'; readonly checkpointId: number }
+  | { readonly kind: 'watermark'; readonly watermark: number }
+  /** The producer is idle (holds no watermark back) until it sends `idle: false`. */
+  | { readonly kind: 'idle'; readonly idle: boolean }
   | { readonly kind: 'end' };
 
 /**
@@ -19,9 +26,14 @@ export interface ChannelReader<T> {
 
 /** The write half of a channel, all a stage's output uses: a {@link Channel} or a remote channel's sender. */
 export interface ChannelWriter<T> {
-  /** `undefined` when the batch was taken at once; otherwise a promise that resolves once it was (backpressure). */
-  pushRecords(records: readonly T[], bytes: number): Promise<void> | undefined;
+  /**
+   * `undefined` when the batch was taken at once; otherwise a promise that resolves once it was (backpressure).
+   * `timestamps`, when given, holds the event time of each record (same length).
+   */
+  pushRecords(records: readonly T[], bytes: number, timestamps?: readonly number[]): Promise<void> | undefined;
   pushBarrier(checkpointId: number): void;
+  pushWatermark(watermark: number): void;
+  pushIdle(idle: boolean): void;
   pushEnd(): void;
 }
 
@@ -67,23 +79,34 @@ export class Channel<T> implements ChannelReader<T>, ChannelWriter<T> {
    * Enqueues a batch; resolves at once when it fits, otherwise once the consumer has made room. Returns `undefined`
    * when no wait was needed, so the common case costs no promise.
    */
-  pushRecords(records: readonly T[], bytes: number): Promise<void> | undefined {
+  pushRecords(records: readonly T[], bytes: number, timestamps?: readonly number[]): Promise<void> | undefined {
     this.#checkOpen();
+    const event: ChannelEvent<T> = timestamps === undefined ? { kind: 'records', records, bytes } : { kind: 'records', records, bytes, timestamps };
     if (this.#bytes === 0 || this.#bytes + bytes <= this.capacity) {
-      this.#enqueue({ kind: 'records', records, bytes });
+      this.#enqueue(event);
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
       this.#spaceWaiter = { bytes, resolve, reject };
     }).then(() => {
       this.#checkOpen();
-      this.#enqueue({ kind: 'records', records, bytes });
+      this.#enqueue(event);
     });
   }
 
   pushBarrier(checkpointId: number): void {
     this.#checkOpen();
     this.#enqueue({ kind: 'barrier', checkpointId });
+  }
+
+  pushWatermark(watermark: number): void {
+    this.#checkOpen();
+    this.#enqueue({ kind: 'watermark', watermark });
+  }
+
+  pushIdle(idle: boolean): void {
+    this.#checkOpen();
+    this.#enqueue({ kind: 'idle', idle });
   }
 
   pushEnd(): void {

@@ -1,4 +1,5 @@
 import { SluiceError } from '../errors/index.ts';
+import { WatermarkValve } from '../event-time/watermark-valve.ts';
 import type { ChannelEvent, ChannelReader } from './channel.ts';
 
 /** What a subtask reads from its gate: records, an aligned barrier, or the end of all inputs. */
@@ -9,6 +10,9 @@ export type GateEvent<T> = ChannelEvent<T>;
  * arrived on a channel, that channel is blocked until `n` arrived on all channels that have not ended; then the gate
  * yields the barrier once and unblocks them. Records behind a barrier therefore never mix into checkpoint `n`'s
  * state. Channels are served round-robin so one busy upstream cannot starve the others.
+ *
+ * Watermarks and idleness of the channels go through a {@link WatermarkValve}: the gate yields a watermark only when
+ * the minimum over its active channels advances, and idleness only when all of them are idle.
  */
 export class InputGate<T> {
   readonly #channels: readonly ChannelReader<T>[];
@@ -20,12 +24,16 @@ export class InputGate<T> {
   #next = 0;
   #wake: (() => void) | undefined;
   #endYielded = false;
+  readonly #valve: WatermarkValve;
+  /** Events ready to yield before reading the channels again (what the valve let through, then what follows). */
+  #pending: GateEvent<T>[] = [];
 
   constructor(channels: readonly ChannelReader<T>[]) {
     if (channels.length === 0) throw new SluiceError('SLUICE_INTERNAL', 'an input gate needs at least one channel');
     this.#channels = channels;
     this.#blocked = channels.map(() => false);
     this.#ended = channels.map(() => false);
+    this.#valve = new WatermarkValve(channels.length);
     for (const channel of channels) {
       channel.onPush = () => {
         const wake = this.#wake;
@@ -39,6 +47,7 @@ export class InputGate<T> {
 
   /** The next event if one is ready now, else `null` (then await {@link available}). */
   poll(): GateEvent<T> | null {
+    if (this.#pending.length > 0) return this.#pending.shift() as GateEvent<T>;
     const n = this.#channels.length;
     for (let tried = 0; tried < n; tried++) {
       const i = this.#next;
@@ -55,14 +64,30 @@ export class InputGate<T> {
           tried = -1; // another channel may have data: rescan
           break;
         }
+        case 'watermark':
+        case 'idle': {
+          const out = event.kind === 'watermark' ? this.#valve.onWatermark(i, event.watermark) : this.#valve.onIdle(i, event.idle);
+          if (out.length > 0) {
+            this.#pending = out;
+            return this.#pending.shift() as GateEvent<T>;
+          }
+          tried = -1;
+          break;
+        }
         case 'end': {
           this.#ended[i] = true;
           this.#endedCount++;
+          // A watermark this end releases goes out before what the end completes (an aligned barrier, the gate's end).
+          const pending: GateEvent<T>[] = this.#valve.onEnd(i);
           const aligned = this.#checkAligned();
-          if (aligned !== null) return aligned;
-          if (this.#endedCount === n && !this.#endYielded) {
+          if (aligned !== null) pending.push(aligned);
+          else if (this.#endedCount === n && !this.#endYielded) {
             this.#endYielded = true;
-            return { kind: 'end' };
+            pending.push({ kind: 'end' });
+          }
+          if (pending.length > 0) {
+            this.#pending = pending;
+            return this.#pending.shift() as GateEvent<T>;
           }
           tried = -1;
           break;

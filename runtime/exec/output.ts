@@ -8,8 +8,12 @@ import type { ChannelWriter } from './channel.ts';
  * `emit` returns a promise only when a channel is full: that wait is backpressure.
  */
 export interface StageOutput<T> {
-  emit(records: readonly T[]): Promise<void> | undefined;
+  /** `timestamps`: each record's event time, when the stream has event time. */
+  emit(records: readonly T[], timestamps?: readonly number[]): Promise<void> | undefined;
   broadcastBarrier(checkpointId: number): void;
+  /** Watermarks and idleness go to every downstream subtask, in order with the records. */
+  broadcastWatermark(watermark: number): void;
+  broadcastIdle(idle: boolean): void;
   end(): void;
   /** True while waiting for room in a full channel. */
   readonly waiting: boolean;
@@ -23,7 +27,7 @@ abstract class ChannelOutput<T> implements StageOutput<T> {
     this.channels = channels;
   }
 
-  abstract emit(records: readonly T[]): Promise<void> | undefined;
+  abstract emit(records: readonly T[], timestamps?: readonly number[]): Promise<void> | undefined;
 
   get waiting(): boolean {
     return this.#waiting;
@@ -31,6 +35,14 @@ abstract class ChannelOutput<T> implements StageOutput<T> {
 
   broadcastBarrier(checkpointId: number): void {
     for (const channel of this.channels) channel.pushBarrier(checkpointId);
+  }
+
+  broadcastWatermark(watermark: number): void {
+    for (const channel of this.channels) channel.pushWatermark(watermark);
+  }
+
+  broadcastIdle(idle: boolean): void {
+    for (const channel of this.channels) channel.pushIdle(idle);
   }
 
   end(): void {
@@ -62,26 +74,37 @@ export class HashOutput<T> extends ChannelOutput<T> {
     for (let g = 0; g < maxParallelism; g++) this.#ownerOf[g] = ownerOfKeyGroup(g, channels.length, maxParallelism);
   }
 
-  emit(records: readonly T[]): Promise<void> | undefined {
+  emit(records: readonly T[], timestamps?: readonly number[]): Promise<void> | undefined {
     const p = this.channels.length;
     const buckets: T[][] = new Array(p);
     for (let i = 0; i < p; i++) buckets[i] = [];
     const select = this.#keySelector;
     const owner = this.#ownerOf;
     const m = this.#maxParallelism;
+    if (timestamps === undefined) {
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i] as T;
+        (buckets[owner[keyGroupOf(select(record), m)] as number] as T[]).push(record);
+      }
+      return this.#send(buckets, undefined, 0);
+    }
+    const times: number[][] = new Array(p);
+    for (let i = 0; i < p; i++) times[i] = [];
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as T;
-      (buckets[owner[keyGroupOf(select(record), m)] as number] as T[]).push(record);
+      const to = owner[keyGroupOf(select(record), m)] as number;
+      (buckets[to] as T[]).push(record);
+      (times[to] as number[]).push(timestamps[i] as number);
     }
-    return this.#send(buckets, 0);
+    return this.#send(buckets, times, 0);
   }
 
-  #send(buckets: T[][], from: number): Promise<void> | undefined {
+  #send(buckets: T[][], times: number[][] | undefined, from: number): Promise<void> | undefined {
     for (let i = from; i < buckets.length; i++) {
       const bucket = buckets[i] as T[];
       if (bucket.length === 0) continue;
-      const pending = (this.channels[i] as ChannelWriter<T>).pushRecords(bucket, estimateBatchBytes(bucket));
-      if (pending !== undefined) return this.waitFor(pending).then(() => this.#send(buckets, i + 1));
+      const pending = (this.channels[i] as ChannelWriter<T>).pushRecords(bucket, estimateBatchBytes(bucket), times?.[i]);
+      if (pending !== undefined) return this.waitFor(pending).then(() => this.#send(buckets, times, i + 1));
     }
     return undefined;
   }
@@ -91,10 +114,10 @@ export class HashOutput<T> extends ChannelOutput<T> {
 export class RebalanceOutput<T> extends ChannelOutput<T> {
   #next = 0;
 
-  emit(records: readonly T[]): Promise<void> | undefined {
+  emit(records: readonly T[], timestamps?: readonly number[]): Promise<void> | undefined {
     const channel = this.channels[this.#next] as ChannelWriter<T>;
     this.#next = (this.#next + 1) % this.channels.length;
-    const pending = channel.pushRecords(records, estimateBatchBytes(records));
+    const pending = channel.pushRecords(records, estimateBatchBytes(records), timestamps);
     return pending === undefined ? undefined : this.waitFor(pending);
   }
 }

@@ -1,23 +1,38 @@
 import { END_OF_INPUT, type SourceReader } from '../api/index.ts';
+import type { SourceWatermarks } from '../event-time/source-watermarks.ts';
+import type { Clock } from '../time/index.ts';
 import type { ChannelEvent } from './channel.ts';
+
+export interface SourceInputOptions<T> {
+  /** Hold the end back until {@link SourceInput.releaseEnd} (the job checkpoints: a final checkpoint comes first). */
+  readonly holdEnd: boolean;
+  readonly onFinished: () => void;
+  /** Event time, when the source has a watermark strategy. */
+  readonly eventTime?: SourceWatermarks<T> | undefined;
+  /** Wakes a waiting subtask when a split may have gone idle. */
+  readonly clock: Clock;
+}
 
 /**
  * Adapts a source reader to a subtask's input. When the reader reaches the end and the job checkpoints, the end is
  * held back until the coordinator releases it after a final checkpoint, so that sinks commit everything before the
  * job finishes (the same reason Flink takes a final checkpoint for bounded jobs).
+ *
+ * With event time, each batch comes with its records' timestamps, the subtask's watermark and idleness changes are
+ * yielded between batches, and the end of input yields the final watermark at once — before the final checkpoint,
+ * so what it fires (every open window) is committed by that checkpoint.
  */
 export class SourceInput<T> {
   readonly reader: SourceReader<T>;
-  readonly #holdEnd: boolean;
-  readonly #onFinished: () => void;
+  readonly #options: SourceInputOptions<T>;
+  #pending: ChannelEvent<T>[] = [];
   #finished = false;
   #released = false;
   #endDelivered = false;
 
-  constructor(reader: SourceReader<T>, options: { holdEnd: boolean; onFinished: () => void }) {
+  constructor(reader: SourceReader<T>, options: SourceInputOptions<T>) {
     this.reader = reader;
-    this.#holdEnd = options.holdEnd;
-    this.#onFinished = options.onFinished;
+    this.#options = options;
   }
 
   get finished(): boolean {
@@ -30,8 +45,11 @@ export class SourceInput<T> {
   }
 
   poll(): ChannelEvent<T> | null {
+    const eventTime = this.#options.eventTime;
+    if (eventTime !== undefined && !this.#finished) this.#pending.push(...eventTime.poll());
+    if (this.#pending.length > 0) return this.#pending.shift() as ChannelEvent<T>;
     if (this.#finished) {
-      if ((this.#released || !this.#holdEnd) && !this.#endDelivered) {
+      if ((this.#released || !this.#options.holdEnd) && !this.#endDelivered) {
         this.#endDelivered = true;
         return { kind: 'end' };
       }
@@ -41,16 +59,26 @@ export class SourceInput<T> {
     if (batch === null) return null;
     if (batch === END_OF_INPUT) {
       this.#finished = true;
-      this.#onFinished();
+      this.#options.onFinished();
+      if (eventTime !== undefined) return eventTime.end();
       return this.poll();
     }
     if (batch.length === 0) return null;
     // Source batches are not queued here, so only their length matters; the size is estimated at channel edges.
-    return { kind: 'records', records: batch, bytes: 0 };
+    if (eventTime === undefined) return { kind: 'records', records: batch, bytes: 0 };
+    return { kind: 'records', records: batch, bytes: 0, timestamps: eventTime.assign(batch) };
   }
 
   available(): Promise<void> {
     // After the end, only the coordinator's release (delivered as mail) wakes the subtask.
-    return this.#finished ? new Promise<void>(() => {}) : this.reader.available();
+    if (this.#finished) return new Promise<void>(() => {});
+    const idleCheck = this.#options.eventTime?.nextIdleCheck();
+    if (idleCheck === undefined) return this.reader.available();
+    const { clock } = this.#options;
+    let timer: ReturnType<Clock['setTimeout']> | undefined;
+    const idle = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, Math.max(0, idleCheck - clock.now()))));
+    return Promise.race([this.reader.available(), idle]).finally(() => {
+      if (timer !== undefined) clock.clearTimeout(timer);
+    });
   }
 }

@@ -12,6 +12,7 @@ import { SinkOperator } from './operators/sink-operator.ts';
 import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from './operators/stateless-operators.ts';
 import { HashOutput, RebalanceOutput, type StageOutput } from './output.ts';
 import type { RestoredState } from './restored-state.ts';
+import { SourceWatermarks } from '../event-time/source-watermarks.ts';
 import { SourceInput } from './source-input.ts';
 import { Subtask, type CheckpointListener } from './subtask.ts';
 
@@ -61,7 +62,10 @@ export function buildSubtask(
   let subtask: Subtask | undefined;
   // The last operator feeds the subtask's output link (which counts records and times backpressure); the subtask
   // is built after its chain, so the link looks it up when records flow.
-  let downstream: Downstream<unknown> = { process: (records) => (subtask as Subtask).emitToOutput(records) };
+  let downstream: Downstream<unknown> = {
+    process: (records, timestamps) => (subtask as Subtask).toOutput.process(records, timestamps),
+    processWatermark: (watermark) => (subtask as Subtask).toOutput.processWatermark(watermark),
+  };
   for (let i = operators.length - 1; i >= 0; i--) {
     const op = buildOperator(context, operators[i] as PlannedOperator, stage, index, downstream);
     chain.unshift(op);
@@ -88,8 +92,11 @@ export function buildSubtask(
       reportSplitsChanged: (change) => context.onSplitsChanged?.(head.uid, change),
     });
     const checkpoints = context.checkpoints;
+    const watermarks = head.node.watermarks;
     input = new SourceInput(reader, {
       holdEnd: checkpoints !== undefined,
+      eventTime: watermarks === undefined ? undefined : new SourceWatermarks(watermarks, reader, context.clock, head.uid),
+      clock: context.clock,
       onFinished: () => {
         if (subtask !== undefined) checkpoints?.sourceFinished(subtask);
       },

@@ -81,11 +81,15 @@ export class Subtask implements AttemptSubtask {
     const output = options.output;
     const clock = options.clock;
     const tail: Downstream<unknown> = output === undefined
-      ? { process: () => undefined }
+      ? { process: () => undefined, processWatermark: () => undefined }
       : {
-          process(records) {
+          processWatermark(watermark) {
+            output.broadcastWatermark(watermark);
+            return undefined;
+          },
+          process(records, timestamps) {
             metrics.recordsOut += records.length;
-            const pending = output.emit(records);
+            const pending = output.emit(records, timestamps);
             if (pending === undefined) return undefined;
             metrics.backpressured = true;
             const since = clock.now();
@@ -100,8 +104,8 @@ export class Subtask implements AttemptSubtask {
   }
 
   /** Where the last operator of the chain sends its output: the stage's channels (counted, backpressure timed). */
-  emitToOutput(records: readonly unknown[]): Promise<void> | undefined {
-    return this.#tail.process(records);
+  get toOutput(): Downstream<unknown> {
+    return this.#tail;
   }
 
   get name(): string {
@@ -179,13 +183,21 @@ export class Subtask implements AttemptSubtask {
       switch (event.kind) {
         case 'records': {
           metrics.recordsIn += event.records.length;
-          const pending = head.process(event.records);
+          const pending = head.process(event.records, event.timestamps);
           if (pending !== undefined) {
             if (this.isSource) metrics.sourcePauses++;
             await pending;
           }
           break;
         }
+        case 'watermark': {
+          const pending = head.processWatermark(event.watermark);
+          if (pending !== undefined) await pending;
+          break;
+        }
+        case 'idle':
+          this.#options.output?.broadcastIdle(event.idle);
+          break;
         case 'barrier':
           await this.#checkpoint(event.checkpointId);
           break;

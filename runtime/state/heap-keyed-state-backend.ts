@@ -36,7 +36,7 @@ const ENTRIES_PER_CHECK = 1024;
 type AnyHandle = ValueStateHandle<unknown> | MapStateHandle<StateKey, unknown> | ListStateHandle<unknown>;
 
 /**
- * Keyed state in memory for one stateful operator subtask: value, map and list state plus processing-time timers,
+ * Keyed state in memory for one stateful operator subtask: value, map and list state plus processing- and event-time timers,
  * snapshotted per key group.
  *
  * The executor calls {@link setCurrentKey} before each record or timer; handles read and write the current key's
@@ -59,6 +59,7 @@ export class HeapKeyedStateBackend {
   readonly #tables = new Map<string, StateTable>();
   readonly #handles = new Map<string, AnyHandle>();
   readonly #timers = new KeyedTimerQueue();
+  readonly #eventTimers = new KeyedTimerQueue();
 
   constructor(options: HeapKeyedStateBackendOptions) {
     validateKeyGroupRange(options.range, options.maxParallelism);
@@ -122,9 +123,31 @@ export class HeapKeyedStateBackend {
     return this.#timers.pollDue(now);
   }
 
-  /** Number of pending timers. */
+  /** Number of pending processing-time timers. */
   timerCount(): number {
     return this.#timers.size;
+  }
+
+  /** Registers an event-time timer at `timestamp` for the current key; it fires once the watermark reaches it. */
+  registerEventTimeTimer(timestamp: number): void {
+    checkTimestamp(timestamp);
+    const key = this.#current.require('');
+    this.#eventTimers.add(key, this.#current.keyGroup(), timestamp);
+  }
+
+  /** Deletes the current key's event-time timer at `timestamp`, if any. */
+  deleteEventTimeTimer(timestamp: number): void {
+    this.#eventTimers.delete(this.#current.require(''), timestamp);
+  }
+
+  /** Removes and returns the event-time timers with `timestamp <= watermark`, in timestamp order. */
+  pollDueEventTimeTimers(watermark: number): DueTimer[] {
+    return this.#eventTimers.pollDue(watermark);
+  }
+
+  /** Number of pending event-time timers. */
+  eventTimeTimerCount(): number {
+    return this.#eventTimers.size;
   }
 
   /**
@@ -152,17 +175,19 @@ export class HeapKeyedStateBackend {
         if (++n % ENTRIES_PER_CHECK === 0) await slicer.maybeYield();
       }
     }
-    const openTimers: (unknown[] | undefined)[] = new Array<unknown[] | undefined>(groups);
-    for (const [key, keyGroup, timestamp] of this.#timers.all()) {
-      const i = keyGroup - start;
-      let chunk = openTimers[i];
-      if (chunk === undefined || chunkIsFull(chunk)) {
-        chunk = newTimerChunk();
-        openTimers[i] = chunk;
-        chunks[i]!.push(chunk);
+    for (const [domain, queue] of [['processing-time', this.#timers], ['event-time', this.#eventTimers]] as const) {
+      const openTimers: (unknown[] | undefined)[] = new Array<unknown[] | undefined>(groups);
+      for (const [key, keyGroup, timestamp] of queue.all()) {
+        const i = keyGroup - start;
+        let chunk = openTimers[i];
+        if (chunk === undefined || chunkIsFull(chunk)) {
+          chunk = newTimerChunk(domain);
+          openTimers[i] = chunk;
+          chunks[i]!.push(chunk);
+        }
+        chunk.push(key, timestamp);
+        if (++n % ENTRIES_PER_CHECK === 0) await slicer.maybeYield();
       }
-      chunk.push(key, timestamp);
-      if (++n % ENTRIES_PER_CHECK === 0) await slicer.maybeYield();
     }
 
     const keyGroups = new Map<number, Uint8Array>();
@@ -200,12 +225,13 @@ export class HeapKeyedStateBackend {
             entries.set(key, { keyGroup, value: pairs[j + 1] } satisfies Entry<unknown>);
           }
         } else {
+          const queue = chunk.domain === 'event-time' ? this.#eventTimers : this.#timers;
           for (let j = chunk.from; j < pairs.length; j += 2) {
             const key = pairs[j];
             const timestamp = pairs[j + 1];
             if (!isStateKey(key)) throw badKey(keyGroup, 'timers', key);
             if (typeof timestamp !== 'number') throw badKey(keyGroup, 'timers', timestamp);
-            this.#timers.add(key, keyGroup, timestamp);
+            queue.add(key, keyGroup, timestamp);
           }
         }
         await slicer.maybeYield();

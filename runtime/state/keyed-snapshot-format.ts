@@ -16,7 +16,9 @@ import type { StateKind } from './state-table.ts';
  * chunk       := stateChunk | timerChunk
  * stateChunk  := ['s', name, kind, k0, v0, k1, v1, ...]     kind: 'value' | 'map' | 'list'; ≤ CHUNK_PAIRS pairs;
  *                                                           one state may span several chunks
- * timerChunk  := ['t', k0, ts0, k1, ts1, ...]               processing-time timers of the key group; ≤ CHUNK_PAIRS
+ * timerChunk  := ['t' | 'e', k0, ts0, k1, ts1, ...]         't': processing-time, 'e': event-time timers of the key
+ *                                                           group; ≤ CHUNK_PAIRS (blobs without 'e' chunks, from
+ *                                                           before event time existed, read the same)
  * ```
  *
  * Keys are msgpack strings or numbers and keep their type. Values: value state → the user value; map state → a
@@ -47,9 +49,12 @@ export function newStateChunk(name: string, kind: StateKind): unknown[] {
 }
 
 /** @internal */
-export function newTimerChunk(): unknown[] {
-  return ['t'];
+export function newTimerChunk(domain: TimeDomain = 'processing-time'): unknown[] {
+  return [domain === 'event-time' ? 'e' : 't'];
 }
+
+/** Which clock a timer follows: the wall clock, or the watermark. */
+export type TimeDomain = 'processing-time' | 'event-time';
 
 /** A chunk is full when it holds {@link CHUNK_PAIRS} pairs after its 3 (state) or 1 (timer) header fields. @internal */
 export function chunkIsFull(chunk: unknown[]): boolean {
@@ -69,7 +74,7 @@ export function packChunk(chunk: unknown[]): Uint8Array {
 /** A decoded chunk, handed to the restorer one at a time. @internal */
 export type DecodedChunk =
   | { type: 'state'; name: string; kind: StateKind; pairs: unknown[]; from: number }
-  | { type: 'timers'; pairs: unknown[]; from: number };
+  | { type: 'timers'; domain: TimeDomain; pairs: unknown[]; from: number };
 
 /**
  * Decodes the blob of `keyGroup` chunk by chunk (the generator lets the caller yield between chunks).
@@ -104,8 +109,8 @@ export function* decodeKeyGroupBlob(keyGroup: number, blob: Uint8Array): Generat
     }
     if (item[0] === 's' && typeof item[1] === 'string' && isKind(item[2]) && (item.length - 3) % 2 === 0) {
       yield { type: 'state', name: item[1], kind: item[2], pairs: item, from: 3 };
-    } else if (item[0] === 't' && (item.length - 1) % 2 === 0) {
-      yield { type: 'timers', pairs: item, from: 1 };
+    } else if ((item[0] === 't' || item[0] === 'e') && (item.length - 1) % 2 === 0) {
+      yield { type: 'timers', domain: item[0] === 'e' ? 'event-time' : 'processing-time', pairs: item, from: 1 };
     } else {
       throw corrupt(keyGroup, `unexpected chunk ${JSON.stringify(String(item[0]))}`);
     }

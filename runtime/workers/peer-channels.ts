@@ -39,9 +39,9 @@ export function toPeer<T>(writer: ChannelWriter<T>, peer: number): ChannelWriter
     throw peerFailed(err, peer);
   };
   return {
-    pushRecords(records, bytes) {
+    pushRecords(records, bytes, timestamps) {
       try {
-        return writer.pushRecords(records, bytes)?.catch(mark);
+        return writer.pushRecords(records, bytes, timestamps)?.catch(mark);
       } catch (err) {
         return mark(err);
       }
@@ -49,6 +49,20 @@ export function toPeer<T>(writer: ChannelWriter<T>, peer: number): ChannelWriter
     pushBarrier(checkpointId) {
       try {
         writer.pushBarrier(checkpointId);
+      } catch (err) {
+        mark(err);
+      }
+    },
+    pushWatermark(watermark) {
+      try {
+        writer.pushWatermark(watermark);
+      } catch (err) {
+        mark(err);
+      }
+    },
+    pushIdle(idle) {
+      try {
+        writer.pushIdle(idle);
       } catch (err) {
         mark(err);
       }

@@ -2,8 +2,13 @@ import { SluiceError, isSluiceError } from '../../errors/index.ts';
 
 /** The next link of a chain: an operator, a sink, or the stage's output channels. */
 export interface Downstream<T> {
-  /** Returns a promise only when the downstream must be awaited (a full channel, an async sink write). */
-  process(records: readonly T[]): Promise<void> | undefined;
+  /**
+   * Returns a promise only when the downstream must be awaited (a full channel, an async sink write). `timestamps`
+   * holds each record's event time when the stream has event time (same length as `records`), else it is absent.
+   */
+  process(records: readonly T[], timestamps?: readonly number[]): Promise<void> | undefined;
+  /** Event time reached `watermark` (never lower than the last one): fire what is due, then pass it on. */
+  processWatermark(watermark: number): Promise<void> | undefined;
 }
 
 /** State an operator subtask contributes to a checkpoint. */
@@ -28,12 +33,20 @@ export interface OperatorPlace {
  */
 export abstract class ChainedOperator<I> implements Downstream<I> {
   readonly place: OperatorPlace;
+  /** Where this operator's output goes; undefined for a sink, the end of a chain. */
+  readonly #downstream: Downstream<unknown> | undefined;
 
-  constructor(place: OperatorPlace) {
+  constructor(place: OperatorPlace, downstream?: Downstream<unknown>) {
     this.place = place;
+    this.#downstream = downstream;
   }
 
-  abstract process(records: readonly I[]): Promise<void> | undefined;
+  abstract process(records: readonly I[], timestamps?: readonly number[]): Promise<void> | undefined;
+
+  /** By default a watermark passes through; operators with event-time timers fire them first. */
+  processWatermark(watermark: number): Promise<void> | undefined {
+    return this.#downstream?.processWatermark(watermark);
+  }
 
   async open(): Promise<void> {}
 

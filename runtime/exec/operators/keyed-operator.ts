@@ -1,6 +1,6 @@
 import type { KeySelector } from '../../api/index.ts';
 import { HeapKeyedStateBackend, keyGroupRangeOf } from '../../state/index.ts';
-import { ChainedOperator, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
+import { ChainedOperator, type Downstream, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
 
 /** Where a keyed operator subtask's state comes from and how big the key space is. */
 export interface KeyedSetup {
@@ -19,8 +19,8 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   protected readonly keyOf: (value: I) => string | number;
   readonly #restored: ReadonlyMap<number, Uint8Array> | undefined;
 
-  constructor(place: OperatorPlace, setup: KeyedSetup) {
-    super(place);
+  constructor(place: OperatorPlace, setup: KeyedSetup, downstream: Downstream<unknown>) {
+    super(place, downstream);
     this.keyOf = setup.keySelector as (value: I) => string | number;
     this.backend = new HeapKeyedStateBackend({
       maxParallelism: setup.maxParallelism,

@@ -12,13 +12,13 @@ export class ReduceOperator<T> extends KeyedOperator<T> {
   readonly #state: ValueState<T>;
 
   constructor(place: OperatorPlace, setup: KeyedSetup, fn: (accumulator: T, value: T) => T, next: Downstream<T>) {
-    super(place, setup);
+    super(place, setup, next as Downstream<unknown>);
     this.#fn = fn;
     this.#next = next;
     this.#state = this.backend.getValueState<T>('reduce');
   }
 
-  process(records: readonly T[]): Promise<void> | undefined {
+  process(records: readonly T[], timestamps?: readonly number[]): Promise<void> | undefined {
     const out = new Array<T>(records.length);
     const backend = this.backend;
     const state = this.#state;
@@ -36,6 +36,6 @@ export class ReduceOperator<T> extends KeyedOperator<T> {
     } catch (err) {
       throw this.fail(err);
     }
-    return this.#next.process(out);
+    return this.#next.process(out, timestamps);
   }
 }

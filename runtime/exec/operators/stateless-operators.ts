@@ -1,17 +1,20 @@
 import { ChainedOperator, type Downstream, type OperatorPlace } from './chained-operator.ts';
 
+// Event time: each operator hands on the timestamps of its input records with their outputs (an output of a
+// `flatMap` or `process` gets the timestamp of the input that produced it), as Flink's StreamRecord does.
+
 /** `map`: one output per input. */
 export class MapOperator<I, O> extends ChainedOperator<I> {
   readonly #fn: (value: I) => O;
   readonly #next: Downstream<O>;
 
   constructor(place: OperatorPlace, fn: (value: I) => O, next: Downstream<O>) {
-    super(place);
+    super(place, next as Downstream<unknown>);
     this.#fn = fn;
     this.#next = next;
   }
 
-  process(records: readonly I[]): Promise<void> | undefined {
+  process(records: readonly I[], timestamps?: readonly number[]): Promise<void> | undefined {
     const fn = this.#fn;
     const out = new Array<O>(records.length);
     try {
@@ -19,7 +22,7 @@ export class MapOperator<I, O> extends ChainedOperator<I> {
     } catch (err) {
       throw this.fail(err);
     }
-    return this.#next.process(out);
+    return this.#next.process(out, timestamps);
   }
 }
 
@@ -29,23 +32,27 @@ export class FilterOperator<I> extends ChainedOperator<I> {
   readonly #next: Downstream<I>;
 
   constructor(place: OperatorPlace, fn: (value: I) => boolean, next: Downstream<I>) {
-    super(place);
+    super(place, next as Downstream<unknown>);
     this.#fn = fn;
     this.#next = next;
   }
 
-  process(records: readonly I[]): Promise<void> | undefined {
+  process(records: readonly I[], timestamps?: readonly number[]): Promise<void> | undefined {
     const fn = this.#fn;
     const out: I[] = [];
+    const outTimestamps: number[] | undefined = timestamps === undefined ? undefined : [];
     try {
       for (let i = 0; i < records.length; i++) {
         const record = records[i] as I;
-        if (fn(record)) out.push(record);
+        if (fn(record)) {
+          out.push(record);
+          outTimestamps?.push(timestamps![i] as number);
+        }
       }
     } catch (err) {
       throw this.fail(err);
     }
-    return out.length === 0 ? undefined : this.#next.process(out);
+    return out.length === 0 ? undefined : this.#next.process(out, outTimestamps);
   }
 }
 
@@ -55,14 +62,15 @@ export class FlatMapOperator<I, O> extends ChainedOperator<I> {
   readonly #next: Downstream<O>;
 
   constructor(place: OperatorPlace, fn: (value: I) => Iterable<O>, next: Downstream<O>) {
-    super(place);
+    super(place, next as Downstream<unknown>);
     this.#fn = fn;
     this.#next = next;
   }
 
-  process(records: readonly I[]): Promise<void> | undefined {
+  process(records: readonly I[], timestamps?: readonly number[]): Promise<void> | undefined {
     const fn = this.#fn;
     const out: O[] = [];
+    const outTimestamps: number[] | undefined = timestamps === undefined ? undefined : [];
     try {
       for (let i = 0; i < records.length; i++) {
         const produced = fn(records[i] as I);
@@ -71,11 +79,15 @@ export class FlatMapOperator<I, O> extends ChainedOperator<I> {
         } else {
           for (const value of produced) out.push(value);
         }
+        if (outTimestamps !== undefined) {
+          const timestamp = timestamps![i] as number;
+          while (outTimestamps.length < out.length) outTimestamps.push(timestamp);
+        }
       }
     } catch (err) {
       throw this.fail(err);
     }
-    return out.length === 0 ? undefined : this.#next.process(out);
+    return out.length === 0 ? undefined : this.#next.process(out, outTimestamps);
   }
 }
 
@@ -87,21 +99,26 @@ export class ProcessOperator<I, O> extends ChainedOperator<I> {
   readonly #ctx = { emit: (value: O): void => void this.#out.push(value) };
 
   constructor(place: OperatorPlace, fn: { processElement(value: I, ctx: { emit(value: O): void }): O | void }, next: Downstream<O>) {
-    super(place);
+    super(place, next as Downstream<unknown>);
     this.#fn = fn;
     this.#next = next;
   }
 
-  process(records: readonly I[]): Promise<void> | undefined {
+  process(records: readonly I[], timestamps?: readonly number[]): Promise<void> | undefined {
     const out: O[] = (this.#out = []);
+    const outTimestamps: number[] | undefined = timestamps === undefined ? undefined : [];
     try {
       for (let i = 0; i < records.length; i++) {
         const result = this.#fn.processElement(records[i] as I, this.#ctx);
         if (result !== undefined) out.push(result);
+        if (outTimestamps !== undefined) {
+          const timestamp = timestamps![i] as number;
+          while (outTimestamps.length < out.length) outTimestamps.push(timestamp);
+        }
       }
     } catch (err) {
       throw this.fail(err);
     }
-    return out.length === 0 ? undefined : this.#next.process(out);
+    return out.length === 0 ? undefined : this.#next.process(out, outTimestamps);
   }
 }

@@ -1,0 +1,217 @@
+import { END_WATERMARK, type WatermarkGenerator, type WatermarkStrategy } from '../api/event-time.ts';
+import type { SourceReader } from '../api/index.ts';
+import { SluiceError } from '../errors/index.ts';
+import type { Clock } from '../time/index.ts';
+import { WatermarkValve, type ValveOutput } from './watermark-valve.ts';
+
+/** Split id for readers that cannot tell which split a batch came from: one watermark for the whole subtask. */
+const WHOLE_READER = '*';
+
+interface SplitClock {
+  readonly index: number;
+  readonly generator: WatermarkGenerator<unknown>;
+  /** Processing time of the split's last record (or of when it was first seen). */
+  lastActivity: number;
+  idle: boolean;
+}
+
+/**
+ * Event time at a source subtask: assigns each record its timestamp and keeps one watermark generator per split
+ * (a Kafka partition), combined through a {@link WatermarkValve} into the subtask's watermark — the minimum over the
+ * splits that are not idle. A split that delivered nothing for `idleAfterMs` stops holding the watermark back and
+ * rejoins with its next record; a subtask that owns no split is idle from the start, so it holds nothing back
+ * downstream either.
+ *
+ * Which split a batch came from, the reader says through `polledSplit()`; a reader that cannot gets one generator
+ * for all its records. The set of splits follows the reader's `positions()`, so a split that has produced nothing
+ * yet holds the watermark back (until idle) instead of being ignored — its first records might be the oldest.
+ *
+ * @example
+ * ```ts
+ * const events = new SourceWatermarks(strategy, reader, clock, 'clicks');
+ * const timestamps = events.assign(batch);   // per record, in batch order
+ * for (const e of events.poll()) emit(e);    // watermark advances and idleness changes
+ * ```
+ */
+export class SourceWatermarks<T> {
+  readonly #strategy: WatermarkStrategy<T>;
+  readonly #reader: SourceReader<T>;
+  readonly #clock: Clock;
+  readonly #sourceUid: string;
+  readonly #splits = new Map<string, SplitClock>();
+  #valve: WatermarkValve;
+  #pending: ValveOutput[] = [];
+  #lastSync = Number.NEGATIVE_INFINITY;
+
+  constructor(strategy: WatermarkStrategy<T>, reader: SourceReader<T>, clock: Clock, sourceUid: string) {
+    this.#strategy = strategy;
+    this.#reader = reader;
+    this.#clock = clock;
+    this.#sourceUid = sourceUid;
+    this.#valve = new WatermarkValve(0);
+  }
+
+  /**
+   * The timestamps of a batch the reader just returned, in order; also feeds the batch's split generator. A
+   * timestamp that is not a finite number fails the subtask, naming the source, the split and the record.
+   */
+  assign(records: readonly T[]): number[] {
+    const id = this.#reader.polledSplit?.() ?? WHOLE_READER;
+    const split = this.#split(id);
+    const timestampOf = this.#strategy.timestamp;
+    const generator = split.generator;
+    const timestamps = new Array<number>(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as T;
+      let timestamp: number;
+      try {
+        timestamp = timestampOf(record);
+      } catch (err) {
+        throw this.#badTimestamp(id, record, `its timestamp function threw: ${(err as Error)?.message ?? String(err)}`, err);
+      }
+      if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
+        throw this.#badTimestamp(id, record, `its timestamp function returned ${describe(timestamp)}, not a finite number of epoch milliseconds`);
+      }
+      timestamps[i] = timestamp;
+      generator.onEvent(record, timestamp);
+    }
+    split.lastActivity = this.#clock.now();
+    if (split.idle) {
+      split.idle = false;
+      this.#pending.push(...this.#valve.onIdle(split.index, false));
+    }
+    this.#pending.push(...this.#valve.onWatermark(split.index, generator.currentWatermark()));
+    return timestamps;
+  }
+
+  /**
+   * What changed since the last call: watermark advances and idleness changes of the subtask, in order. Checks
+   * idleness against the clock and, at most every `syncEveryMs`, the reader's split set.
+   */
+  poll(syncEveryMs = 200): ValveOutput[] {
+    const now = this.#clock.now();
+    if (now - this.#lastSync >= syncEveryMs) {
+      this.#lastSync = now;
+      this.#syncSplits(now);
+    }
+    const idleAfter = this.#strategy.idleAfterMs;
+    if (idleAfter !== undefined) {
+      for (const split of this.#splits.values()) {
+        if (!split.idle && now - split.lastActivity >= idleAfter) {
+          split.idle = true;
+          this.#pending.push(...this.#valve.onIdle(split.index, true));
+        }
+      }
+    }
+    const out = this.#pending;
+    this.#pending = [];
+    return out;
+  }
+
+  /** The processing time at which the next split goes idle, if one can (so a waiting subtask wakes for it). */
+  nextIdleCheck(): number | undefined {
+    const idleAfter = this.#strategy.idleAfterMs;
+    if (idleAfter === undefined) return undefined;
+    let next: number | undefined;
+    for (const split of this.#splits.values()) {
+      if (!split.idle) next = Math.min(next ?? Number.POSITIVE_INFINITY, split.lastActivity + idleAfter);
+    }
+    return next;
+  }
+
+  /** The end of input: every window and timer may fire. */
+  end(): ValveOutput {
+    return { kind: 'watermark', watermark: END_WATERMARK };
+  }
+
+  /** The subtask's current watermark (`NO_WATERMARK` before any). */
+  get watermark(): number {
+    return this.#valve.watermark;
+  }
+
+  #split(id: string): SplitClock {
+    let split = this.#splits.get(id);
+    if (split === undefined) {
+      split = this.#addSplit(id, this.#clock.now());
+    }
+    return split;
+  }
+
+  /** Follows the reader's splits: new ones join (holding the watermark back until they deliver or go idle). */
+  #syncSplits(now: number): void {
+    if (this.#reader.polledSplit === undefined) {
+      if (this.#splits.size === 0) this.#addSplit(WHOLE_READER, now);
+      return;
+    }
+    const current = new Set(this.#reader.positions().map((p) => p.split));
+    let changed = false;
+    for (const id of current) {
+      if (!this.#splits.has(id)) {
+        this.#addSplit(id, now);
+        changed = true;
+      }
+    }
+    for (const id of [...this.#splits.keys()]) {
+      if (!current.has(id)) {
+        this.#splits.delete(id);
+        changed = true;
+      }
+    }
+    if (changed || this.#splits.size === 0) this.#rebuildValve();
+  }
+
+  #addSplit(id: string, now: number): SplitClock {
+    const split: SplitClock = { index: this.#splits.size, generator: this.#strategy.createGenerator() as WatermarkGenerator<unknown>, lastActivity: now, idle: false };
+    this.#splits.set(id, split);
+    this.#rebuildValve();
+    return this.#splits.get(id) as SplitClock;
+  }
+
+  /**
+   * A new valve over the current splits, seeded with their watermarks and idleness; the subtask's watermark never
+   * goes back (a split that joins later cannot undo what was emitted, its records may be late). A subtask with no
+   * split at all is idle.
+   */
+  #rebuildValve(): void {
+    const before = this.#valve;
+    const splits = [...this.#splits.values()];
+    splits.forEach((split, i) => ((split as { index: number }).index = i));
+    const valve = new WatermarkValve(Math.max(1, splits.length));
+    if (splits.length === 0) {
+      if (!before.idle) this.#pending.push(...valve.onIdle(0, true));
+      this.#valve = valve;
+      return;
+    }
+    for (const split of splits) {
+      if (split.idle) valve.onIdle(split.index, true);
+      else valve.onWatermark(split.index, split.generator.currentWatermark());
+    }
+    // The valve's own history starts now: report only what differs from what was already emitted.
+    if (valve.idle !== before.idle) this.#pending.push({ kind: 'idle', idle: valve.idle });
+    if (valve.watermark > before.watermark) this.#pending.push({ kind: 'watermark', watermark: valve.watermark });
+    else valve.holdAt(before.watermark);
+    this.#valve = valve;
+  }
+
+  #badTimestamp(split: string, record: T, what: string, cause?: unknown): SluiceError {
+    return new SluiceError(
+      'SLUICE_BAD_TIMESTAMP',
+      `source "${this.#sourceUid}" cannot give a record of split ${split === WHOLE_READER ? '(the reader does not say)' : split} an event time: ${what}. Record: ${preview(record)}. Fix the timestamp function of the source's watermark strategy (or filter such records out upstream)`,
+      cause === undefined ? { retriable: false } : { cause, retriable: false },
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 40))}`;
+  return String(value);
+}
+
+function preview(record: unknown): string {
+  try {
+    const text = JSON.stringify(record) ?? String(record);
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    return String(record);
+  }
+}
