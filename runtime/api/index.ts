@@ -4,7 +4,9 @@
 export { defineJob, isJobDefinition, recordLogicalGraph } from './job.ts';
 export type { CheckpointOptions, JobBuilder, JobDefinition, JobOptions } from './job.ts';
 export { JobParams } from './job-params.ts';
-export { Stream, KeyedStream, SinkHandle, StreamEnvironment } from './stream.ts';
+export { Stream, KeyedStream, WindowedStream, SinkHandle, StreamEnvironment } from './stream.ts';
+export { tumblingWindows, slidingWindows, sessionWindows, assignWindows } from './windows.ts';
+export type { TimeWindow, WindowTime, WindowAssigner, WindowOptions, WindowAggregate, WindowContext, ProcessWindowFunction, WindowSpec } from './windows.ts';
 export type { SourceOptions } from './stream.ts';
 export { boundedOutOfOrderness, monotonousTimestamps, customWatermarks, NO_WATERMARK, END_WATERMARK } from './event-time.ts';
 export type { Watermark, WatermarkGenerator, WatermarkStrategy, WatermarkOptions } from './event-time.ts';

@@ -1,5 +1,6 @@
 import type { Sink, Source } from './connector.ts';
 import type { WatermarkStrategy } from './event-time.ts';
+import type { WindowSpec } from './windows.ts';
 import type { StateDeclarations } from './state-declarations.ts';
 
 /**
@@ -42,9 +43,10 @@ export type LogicalNode =
         onTimer?: AnyFn;
       };
     })
+  | (NodeBase & { readonly kind: 'window'; readonly window: WindowSpec })
   | (NodeBase & { readonly kind: 'sink'; readonly sink: Sink<unknown> });
 
 export type LogicalNodeKind = LogicalNode['kind'];
 
 /** Node kinds that need a keyed input (a `keyBy` right before them). */
-export const KEYED_KINDS: ReadonlySet<LogicalNodeKind> = new Set(['reduce']);
+export const KEYED_KINDS: ReadonlySet<LogicalNodeKind> = new Set(['reduce', 'window']);

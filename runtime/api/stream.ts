@@ -1,6 +1,7 @@
 import { SluiceError } from '../errors/index.ts';
 import type { Sink, Source } from './connector.ts';
 import type { WatermarkStrategy } from './event-time.ts';
+import type { ProcessWindowFunction, WindowAggregate, WindowAssigner, WindowOptions, WindowSpec } from './windows.ts';
 import type { KeySelector, LogicalNode, Partitioning } from './logical-graph.ts';
 import type { KeyedProcessFunction, ProcessContext } from './process-function.ts';
 import type { StateDeclarations } from './state-declarations.ts';
@@ -174,6 +175,27 @@ export class KeyedStream<T, K extends string | number> {
     return this.#next('process', fn);
   }
 
+  /**
+   * Groups each key's records into windows (tumbling, sliding, session; by event time or processing time) and
+   * applies a window function when a window fires: at its end by default, plus early firings and late updates as
+   * `options` say. Window contents and timers live in keyed state: exactly once across failures and rescales.
+   *
+   * @example
+   * ```ts
+   * views
+   *   .keyBy((v) => v.page)
+   *   .window(tumblingWindows({ sizeMs: 60_000 }), { allowedLatenessMs: 10_000 })
+   *   .aggregate({
+   *     createAccumulator: () => 0,
+   *     add: (n) => n + 1,
+   *     result: (n, window, page) => ({ page, minute: window.start, views: n }),
+   *   });
+   * ```
+   */
+  window(assigner: WindowAssigner, options: WindowOptions = {}): WindowedStream<T, K> {
+    return new WindowedStream<T, K>(this.#recorder, this.#inputId, this.#keySelector, assigner, options);
+  }
+
   #next<U>(kind: 'reduce' | 'process', fn: unknown): Stream<U> {
     const id = this.#recorder.add({
       kind,
@@ -182,6 +204,49 @@ export class KeyedStream<T, K extends string | number> {
       input: { node: this.#inputId, partitioning: 'hash', keySelector: this.#keySelector },
     });
     return new Stream<U>(this.#recorder, id);
+  }
+}
+
+/** A keyed stream cut into windows: pick the window function. */
+export class WindowedStream<T, K extends string | number> {
+  readonly #recorder: GraphRecorder;
+  readonly #inputId: number;
+  readonly #keySelector: KeySelector;
+  readonly #assigner: WindowAssigner;
+  readonly #options: WindowOptions;
+
+  constructor(recorder: GraphRecorder, inputId: number, keySelector: KeySelector, assigner: WindowAssigner, options: WindowOptions) {
+    this.#recorder = recorder;
+    this.#inputId = inputId;
+    this.#keySelector = keySelector;
+    this.#assigner = assigner;
+    this.#options = options;
+  }
+
+  /** Folds each window's records with `fn`; emits the folded value when the window fires. */
+  reduce(fn: (accumulator: T, value: T) => T): Stream<T> {
+    return this.#add({ type: 'reduce', reduce: fn as (a: unknown, b: unknown) => unknown });
+  }
+
+  /** Keeps one accumulator per window (constant state per window, whatever its size) and emits `result(...)`. */
+  aggregate<A, R>(aggregate: WindowAggregate<T, A, R>): Stream<R> {
+    return this.#add({ type: 'aggregate', aggregate: aggregate as WindowAggregate<unknown, unknown, unknown> });
+  }
+
+  /** Keeps every record of the window and hands them all to `fn.process` when it fires. */
+  process<R>(fn: ProcessWindowFunction<T, K, R>): Stream<R> {
+    return this.#add({ type: 'process', process: fn as ProcessWindowFunction<unknown, unknown, unknown> });
+  }
+
+  #add<R>(fn: WindowSpec['fn']): Stream<R> {
+    const window: WindowSpec = {
+      assigner: this.#assigner,
+      allowedLatenessMs: this.#options.allowedLatenessMs ?? 0,
+      earlyFiringsEveryMs: this.#options.earlyFiringsEveryMs,
+      fn,
+    };
+    const id = this.#recorder.add({ kind: 'window', name: `window-${fn.type}`, window, input: { node: this.#inputId, partitioning: 'hash', keySelector: this.#keySelector } });
+    return new Stream<R>(this.#recorder, id);
   }
 }
 

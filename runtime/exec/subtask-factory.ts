@@ -14,6 +14,7 @@ import { HashOutput, RebalanceOutput, type StageOutput } from './output.ts';
 import type { RestoredState } from './restored-state.ts';
 import { SourceWatermarks } from '../event-time/source-watermarks.ts';
 import { SourceInput } from './source-input.ts';
+import { WindowOperator } from '../windows/window-operator.ts';
 import { Subtask, type CheckpointListener } from './subtask.ts';
 
 /** What every subtask of one attempt shares, wherever it runs (this thread: `JobAttempt`; a worker: runtime/workers). */
@@ -141,6 +142,8 @@ function buildOperator(context: SubtaskContext, op: PlannedOperator, stage: Stag
       return new FlatMapOperator(place, node.fn as (v: unknown) => Iterable<unknown>, next);
     case 'reduce':
       return new ReduceOperator(place, keyed(), node.fn as (a: unknown, b: unknown) => unknown, next);
+    case 'window':
+      return new WindowOperator(place, keyed(), node.window, context.clock, context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }), next);
     case 'process':
       return op.keySelector === undefined
         ? new ProcessOperator(place, node.fn as never, next)

@@ -4,6 +4,7 @@ import {
   recordLogicalGraph,
   type JobDefinition,
   type LogicalNode,
+  type WindowSpec,
 } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import { validateRescaleOptions } from '../rescale/index.ts';
@@ -101,6 +102,7 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
     if (node.kind === 'process' && typeof node.fn?.processElement !== 'function') {
       problems.push(`operator "${uid}" (process) needs a processElement function`);
     }
+    if (node.kind === 'window') problems.push(...windowProblems(uid, node.window));
   }
   if (problems.length > 0) throw new JobValidationError(String(name), problems);
 
@@ -181,6 +183,7 @@ function isStateful(node: LogicalNode): boolean {
     case 'source':
     case 'sink':
     case 'reduce':
+    case 'window':
       return true;
     case 'process':
       // A keyed process has a state backend even without declared state: its timers are checkpointed.
@@ -188,4 +191,28 @@ function isStateful(node: LogicalNode): boolean {
     default:
       return false;
   }
+}
+
+/** What is wrong with a window's spec: functions missing, or options that cannot work with its assigner. */
+function windowProblems(uid: string, spec: WindowSpec): string[] {
+  const problems: string[] = [];
+  const { fn, assigner } = spec;
+  if (fn.type === 'reduce' && typeof fn.reduce !== 'function') problems.push(`window "${uid}" (reduce) needs a function`);
+  if (fn.type === 'process' && typeof fn.process?.process !== 'function') problems.push(`window "${uid}" (process) needs a process function`);
+  if (fn.type === 'aggregate') {
+    const agg = fn.aggregate;
+    for (const member of ['createAccumulator', 'add', 'result'] as const) {
+      if (typeof agg?.[member] !== 'function') problems.push(`window "${uid}" (aggregate) needs ${member}()`);
+    }
+    if (assigner.kind === 'session' && typeof agg?.merge !== 'function') {
+      problems.push(`window "${uid}" aggregates session windows, which merge: give the aggregate a merge(a, b) function`);
+    }
+  }
+  if (assigner.time === 'processing' && spec.allowedLatenessMs > 0) {
+    problems.push(`window "${uid}" is a processing-time window, where no record is late: drop allowedLatenessMs (or use event time)`);
+  }
+  if (!Number.isFinite(spec.allowedLatenessMs) || spec.allowedLatenessMs < 0) problems.push(`window "${uid}": allowedLatenessMs must be ≥ 0, got ${String(spec.allowedLatenessMs)}`);
+  const every = spec.earlyFiringsEveryMs;
+  if (every !== undefined && (!Number.isFinite(every) || every <= 0)) problems.push(`window "${uid}": earlyFiringsEveryMs must be a positive number, got ${String(every)}`);
+  return problems;
 }

@@ -36,7 +36,8 @@ function replay(nodes: readonly LogicalNode[], env: StreamEnvironment, injector:
     const uid = node.uid ?? `${node.kind}-${node.id}`;
     let handle: AnyStream | ReturnType<AnyStream['sink']>;
     if (node.kind === 'source') {
-      handle = env.source(injector === undefined ? node.source : faultySource(node.source, uid, injector));
+      const source = injector === undefined ? node.source : faultySource(node.source, uid, injector);
+      handle = env.source(source, node.watermarks === undefined ? {} : { watermarks: node.watermarks });
     } else {
       const input = node.input;
       const parent = input === undefined ? undefined : streams.get(input.node);
@@ -60,6 +61,13 @@ function replay(nodes: readonly LogicalNode[], env: StreamEnvironment, injector:
         case 'process':
           handle = keyed === undefined ? upstream.process(node.fn as never) : keyed.process(node.fn as never);
           break;
+        case 'window': {
+          if (keyed === undefined) throw new Error(`internal: window ${uid} has no keyed input`);
+          const { assigner, allowedLatenessMs, earlyFiringsEveryMs, fn } = node.window;
+          const windowed = keyed.window(assigner, { allowedLatenessMs, ...(earlyFiringsEveryMs === undefined ? {} : { earlyFiringsEveryMs }) });
+          handle = fn.type === 'reduce' ? windowed.reduce(fn.reduce) : fn.type === 'aggregate' ? windowed.aggregate(fn.aggregate) : windowed.process(fn.process as never);
+          break;
+        }
         case 'sink': {
           const sink = injector === undefined ? node.sink : faultySink(node.sink, uid, injector);
           sinks.push({ uid, sink: node.sink });

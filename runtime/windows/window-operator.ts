@@ -1,0 +1,228 @@
+import { assignWindows, NO_WATERMARK, type TimeWindow, type WindowSpec } from '../api/index.ts';
+import { SluiceError } from '../errors/index.ts';
+import type { Logger } from '../logging/index.ts';
+import type { DueTimer, MapState, StateKey } from '../state/index.ts';
+import type { Clock } from '../time/index.ts';
+import type { Downstream, OperatorPlace } from '../exec/operators/chained-operator.ts';
+import { KeyedOperator, type KeyedSetup } from '../exec/operators/keyed-operator.ts';
+import { windowContents, type Firing, type WindowContents, type WindowEntry } from './window-contents.ts';
+
+/** How often a dropped late record is logged (the first one always is). */
+const LATE_LOG_EVERY = 10_000;
+
+/**
+ * Windows on a keyed stream, with Flink's semantics:
+ *
+ * - **Assignment.** Each record goes to the windows its timestamp (event time) or the clock (processing time) falls
+ *   in. Session windows of a key that a record bridges merge into one.
+ * - **Firing.** A window fires once the watermark (or the clock) reaches `end − 1`: an event-time timer at that
+ *   timestamp, so firing is checkpointed and follows the key on rescale like any timer. With early firings, a
+ *   processing-time timer every `earlyFiringsEveryMs` (aligned to the epoch) emits the contents so far.
+ * - **Lateness.** A record for a window the watermark has passed, but by no more than `allowedLatenessMs`, updates
+ *   it and fires it again at once (`late`). One past that is dropped and counted. The window's state goes when the
+ *   watermark reaches `end − 1 + allowedLatenessMs` (a cleanup timer).
+ * - **Output.** What the window function gives, stamped with the window's `end − 1` as its event time.
+ *
+ * State: one map per key, window id (`start:end`) → {@link WindowEntry}.
+ */
+export class WindowOperator<I> extends KeyedOperator<I> {
+  readonly #spec: WindowSpec;
+  readonly #contents: WindowContents;
+  readonly #windows: MapState<string, WindowEntry>;
+  readonly #next: Downstream<unknown>;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #eventTime: boolean;
+  readonly #lateness: number;
+  #watermark = NO_WATERMARK;
+  #out: unknown[] = [];
+  #outTimestamps: number[] = [];
+  #lateDropped = 0;
+
+  constructor(place: OperatorPlace, setup: KeyedSetup, spec: WindowSpec, clock: Clock, logger: Logger, next: Downstream<unknown>) {
+    super(place, setup, next);
+    this.#spec = spec;
+    this.#contents = windowContents(spec.fn);
+    this.#windows = this.backend.getMapState<string, WindowEntry>('windows');
+    this.#next = next;
+    this.#clock = clock;
+    this.#logger = logger;
+    this.#eventTime = spec.assigner.time === 'event';
+    this.#lateness = this.#eventTime ? spec.allowedLatenessMs : 0;
+  }
+
+  /** Records dropped because they came later than the allowed lateness (since this subtask started). */
+  get lateRecordsDropped(): number {
+    return this.#lateDropped;
+  }
+
+  process(records: readonly I[], timestamps?: readonly number[]): Promise<void> | undefined {
+    if (this.#eventTime && timestamps === undefined) {
+      throw this.fail(
+        new SluiceError('SLUICE_NO_EVENT_TIME', 'it windows by event time, but its input has no event time: give the source a watermark strategy (env.source(source, { watermarks: boundedOutOfOrderness(...) })), or use processing-time windows', { retriable: false }),
+      );
+    }
+    this.#startOutput();
+    try {
+      const now = this.#clock.now();
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i] as I;
+        const key = this.keyOf(record);
+        this.backend.setCurrentKey(key);
+        this.#add(key, record, this.#eventTime ? (timestamps![i] as number) : now, now);
+      }
+    } catch (err) {
+      throw this.fail(err);
+    }
+    return this.#flushOutput();
+  }
+
+  override processWatermark(watermark: number): Promise<void> | undefined {
+    if (watermark <= this.#watermark) return undefined;
+    this.#watermark = watermark;
+    const due = this.backend.pollDueEventTimeTimers(watermark);
+    const pending = due.length === 0 ? undefined : this.#onTimers(due, 'event-time');
+    if (pending === undefined) return this.#next.processWatermark(watermark);
+    return pending.then(() => this.#next.processWatermark(watermark));
+  }
+
+  override fireTimers(now: number): Promise<void> | undefined {
+    const due = this.backend.pollDueTimers(now);
+    return due.length === 0 ? undefined : this.#onTimers(due, 'processing-time');
+  }
+
+  #onTimers(due: readonly DueTimer[], domain: 'event-time' | 'processing-time'): Promise<void> | undefined {
+    this.#startOutput();
+    try {
+      for (const timer of due) {
+        this.backend.setCurrentKey(timer.key);
+        if (domain === 'event-time' || !this.#eventTime) this.#fireDue(timer.key, timer.timestamp);
+        if (domain === 'processing-time' && this.#spec.earlyFiringsEveryMs !== undefined) this.#fireEarly(timer.key, timer.timestamp);
+      }
+    } catch (err) {
+      throw this.fail(err, 'failed firing a window');
+    }
+    return this.#flushOutput();
+  }
+
+  /** Puts one record of the current key into its windows; fires at once what it updates late. */
+  #add(key: StateKey, record: I, timestamp: number, now: number): void {
+    const assigned = assignWindows(this.#spec.assigner, timestamp);
+    let accepted = false;
+    for (const window of assigned) {
+      const entry = this.#spec.assigner.kind === 'session' ? this.#mergeSession(window) : (this.#windows.get(idOf(window)) ?? newEntry(window));
+      const end = entry.end - 1;
+      if (this.#eventTime && end + this.#lateness <= this.#watermark) continue; // past the allowed lateness
+      accepted = true;
+      this.#contents.add(entry, record);
+      this.#windows.put(idOf(entry), entry);
+      if (this.#eventTime) {
+        if (end <= this.#watermark) this.#fire(entry, key, 'late');
+        else this.backend.registerEventTimeTimer(end);
+        if (this.#lateness > 0) this.backend.registerEventTimeTimer(end + this.#lateness);
+      } else {
+        this.backend.registerTimer(end);
+      }
+      const every = this.#spec.earlyFiringsEveryMs;
+      if (every !== undefined && !entry.fired) this.backend.registerTimer(nextTick(now, every));
+    }
+    if (!accepted) this.#dropLate(timestamp);
+  }
+
+  /**
+   * Session windows: the new record's window `[t, t + gap)` absorbs every window of the key it overlaps; their
+   * contents merge into one entry, whose old timers are deleted (the caller registers the merged window's).
+   */
+  #mergeSession(window: TimeWindow): WindowEntry {
+    let merged: WindowEntry = newEntry(window);
+    for (const [id, entry] of [...this.#windows.entries()]) {
+      if (entry.start > merged.end || merged.start > entry.end) continue; // no overlap (touching sessions merge)
+      const into: WindowEntry = { ...merged, start: Math.min(merged.start, entry.start), end: Math.max(merged.end, entry.end), fired: merged.fired || entry.fired };
+      this.#contents.merge(into, entry);
+      merged = into;
+      this.#windows.remove(id);
+      this.#deleteTimers(entry);
+    }
+    return merged;
+  }
+
+  #deleteTimers(entry: WindowEntry): void {
+    const end = entry.end - 1;
+    if (this.#eventTime) {
+      this.backend.deleteEventTimeTimer(end);
+      if (this.#lateness > 0) this.backend.deleteEventTimeTimer(end + this.#lateness);
+    } else {
+      this.backend.deleteTimer(end);
+    }
+  }
+
+  /** The clock (watermark or wall clock) reached `time` for the current key: fire what is due, drop what expired. */
+  #fireDue(key: StateKey, time: number): void {
+    for (const [id, entry] of [...this.#windows.entries()]) {
+      const end = entry.end - 1;
+      if (!entry.fired && end <= time) {
+        this.#fire(entry, key, 'on-time');
+        this.#windows.put(id, entry);
+      }
+      if (end + this.#lateness <= time) this.#windows.remove(id);
+    }
+  }
+
+  /** An early-firing tick for the current key: every window not yet fired emits what it has. */
+  #fireEarly(key: StateKey, tick: number): void {
+    const every = this.#spec.earlyFiringsEveryMs as number;
+    if (tick % every !== 0) return; // a window's own end timer, not a tick
+    let open = false;
+    for (const entry of this.#windows.entries()) {
+      const window = entry[1];
+      if (window.fired) continue;
+      open = true;
+      this.#emit(window, key, 'early');
+    }
+    if (open) this.backend.registerTimer(tick + every);
+  }
+
+  #fire(entry: WindowEntry, key: StateKey, firing: Firing): void {
+    entry.fired = true;
+    this.#emit(entry, key, firing);
+  }
+
+  #emit(entry: WindowEntry, key: StateKey, firing: Firing): void {
+    const before = this.#out.length;
+    this.#contents.emit(entry, key, this.#eventTime ? this.#watermark : NO_WATERMARK, firing, this.#out);
+    for (let i = before; i < this.#out.length; i++) this.#outTimestamps.push(entry.end - 1);
+  }
+
+  #dropLate(timestamp: number): void {
+    this.#lateDropped++;
+    if (this.#lateDropped === 1 || this.#lateDropped % LATE_LOG_EVERY === 0) {
+      this.#logger.warn(
+        { operator: this.place.uid, lateRecordsDropped: this.#lateDropped, timestamp, watermark: this.#watermark },
+        `window "${this.place.uid}" dropped a record ${this.#watermark - timestamp} ms behind the watermark, later than its allowed lateness (${this.#lateness} ms); ${this.#lateDropped} dropped so far`,
+      );
+    }
+  }
+
+  #startOutput(): void {
+    this.#out = [];
+    this.#outTimestamps = [];
+  }
+
+  #flushOutput(): Promise<void> | undefined {
+    const out = this.#out;
+    return out.length === 0 ? undefined : this.#next.process(out, this.#outTimestamps);
+  }
+}
+
+function idOf(window: TimeWindow): string {
+  return `${window.start}:${window.end}`;
+}
+
+function newEntry(window: TimeWindow): WindowEntry {
+  return { start: window.start, end: window.end, fired: false };
+}
+
+/** The next early-firing tick after `now`: multiples of `every` since the epoch, so every key fires together. */
+function nextTick(now: number, every: number): number {
+  return Math.floor(now / every) * every + every;
+}
