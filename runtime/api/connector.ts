@@ -157,7 +157,7 @@ export interface SinkWriterContext {
    * `dead-letters` when the writer takes a source's dead letters rather than the job's output. Sinks that derive
    * names from the job (the exactly-once Kafka sink's transactional ids) keep the two apart by it.
    */
-  readonly role?: 'output' | 'dead-letters';
+  readonly role?: 'output' | 'dead-letters' | 'late-records';
   readonly logger: Logger;
   readonly clock: Clock;
   readonly signal: AbortSignal;

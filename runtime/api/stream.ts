@@ -192,7 +192,7 @@ export class KeyedStream<T, K extends string | number> {
    *   });
    * ```
    */
-  window(assigner: WindowAssigner, options: WindowOptions = {}): WindowedStream<T, K> {
+  window(assigner: WindowAssigner, options: WindowOptions<T> = {}): WindowedStream<T, K> {
     return new WindowedStream<T, K>(this.#recorder, this.#inputId, this.#keySelector, assigner, options);
   }
 
@@ -213,9 +213,9 @@ export class WindowedStream<T, K extends string | number> {
   readonly #inputId: number;
   readonly #keySelector: KeySelector;
   readonly #assigner: WindowAssigner;
-  readonly #options: WindowOptions;
+  readonly #options: WindowOptions<T>;
 
-  constructor(recorder: GraphRecorder, inputId: number, keySelector: KeySelector, assigner: WindowAssigner, options: WindowOptions) {
+  constructor(recorder: GraphRecorder, inputId: number, keySelector: KeySelector, assigner: WindowAssigner, options: WindowOptions<T>) {
     this.#recorder = recorder;
     this.#inputId = inputId;
     this.#keySelector = keySelector;
@@ -243,6 +243,7 @@ export class WindowedStream<T, K extends string | number> {
       assigner: this.#assigner,
       allowedLatenessMs: this.#options.allowedLatenessMs ?? 0,
       earlyFiringsEveryMs: this.#options.earlyFiringsEveryMs,
+      lateRecords: this.#options.lateRecords as Sink<unknown> | undefined,
       fn,
     };
     const id = this.#recorder.add({ kind: 'window', name: `window-${fn.type}`, window, input: { node: this.#inputId, partitioning: 'hash', keySelector: this.#keySelector } });

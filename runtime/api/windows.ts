@@ -1,4 +1,5 @@
 import { SluiceError } from '../errors/index.ts';
+import type { Sink } from './connector.ts';
 
 /** A window: the records of one key with timestamps in `[start, end)`. */
 export interface TimeWindow {
@@ -66,8 +67,8 @@ export function sessionWindows(options: { readonly gapMs: number; readonly time?
   return { kind: 'session', gapMs: options.gapMs, time: time(options.time) };
 }
 
-/** What a window does besides firing at its end. */
-export interface WindowOptions {
+/** What a window does besides firing at its end; `T` is the type of the windowed records. */
+export interface WindowOptions<T = unknown> {
   /**
    * Event-time windows: how long after the watermark passed a window's end its records are still accepted. Each
    * late record inside the lateness updates the window and fires it again; later ones are dropped and counted.
@@ -76,6 +77,12 @@ export interface WindowOptions {
   readonly allowedLatenessMs?: number;
   /** Fire the window's contents so far every this many milliseconds of processing time too (early results). */
   readonly earlyFiringsEveryMs?: number;
+  /**
+   * Where records later than the allowed lateness go, instead of being dropped: a sink written exactly once with the
+   * job's checkpoints, like any sink (a Kafka sink here uses the transactional id prefix `sluice-<job>-late-records`
+   * unless it sets its own).
+   */
+  readonly lateRecords?: Sink<T>;
 }
 
 /** Flink's AggregateFunction: an accumulator per window, created, added to, merged (sessions) and read out. */
@@ -109,6 +116,7 @@ export interface WindowSpec {
   readonly assigner: WindowAssigner;
   readonly allowedLatenessMs: number;
   readonly earlyFiringsEveryMs: number | undefined;
+  readonly lateRecords: Sink<unknown> | undefined;
   readonly fn:
     | { readonly type: 'reduce'; readonly reduce: (a: unknown, b: unknown) => unknown }
     | { readonly type: 'aggregate'; readonly aggregate: WindowAggregate<unknown, unknown, unknown> }

@@ -1,4 +1,4 @@
-import type { CheckpointTiming, KeySelector, Sink, Source, SplitsChange } from '../api/index.ts';
+import type { CheckpointTiming, KeySelector, Sink, SinkWriterContext, Source, SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { PhysicalPlan, PlannedOperator, Stage } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
@@ -142,31 +142,38 @@ function buildOperator(context: SubtaskContext, op: PlannedOperator, stage: Stag
       return new FlatMapOperator(place, node.fn as (v: unknown) => Iterable<unknown>, next);
     case 'reduce':
       return new ReduceOperator(place, keyed(), node.fn as (a: unknown, b: unknown) => unknown, next);
-    case 'window':
-      return new WindowOperator(place, keyed(), node.window, context.clock, context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }), next);
+    case 'window': {
+      const late = node.window.lateRecords?.createWriter(sinkContext(context, stage, index, op.uid, 'late-records'));
+      return new WindowOperator(place, keyed(), node.window, context.clock, context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }), next, late);
+    }
     case 'process':
       return op.keySelector === undefined
         ? new ProcessOperator(place, node.fn as never, next)
         : new KeyedProcessOperator(place, keyed(), node.fn as never, context.clock, next);
     case 'sink': {
       const sink: Sink<unknown> = node.sink;
-      const writer = sink.createWriter({
-        job: plan.job,
-        subtask: index,
-        parallelism: stage.parallelism,
-        attempt: context.attempt,
-        checkpointing: context.checkpoints !== undefined,
-        ...(context.checkpointTiming === undefined ? {} : { checkpointTiming: context.checkpointTiming }),
-        restoredState: context.restored?.operatorState(op.uid),
-        logger: context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }),
-        clock: context.clock,
-        signal: context.signal,
-      });
-      return new SinkOperator(place, writer);
+      return new SinkOperator(place, sink.createWriter(sinkContext(context, stage, index, op.uid, 'output')));
     }
     case 'source':
       throw new SluiceError('SLUICE_INTERNAL', `source "${op.uid}" placed inside a chain`);
   }
+}
+
+/** What a sink's writer gets: the sink of a chain (`output`) or one an operator drives itself (`late-records`). */
+function sinkContext(context: SubtaskContext, stage: Stage, index: number, uid: string, role: 'output' | 'late-records'): SinkWriterContext {
+  return {
+    job: context.plan.job,
+    subtask: index,
+    parallelism: stage.parallelism,
+    attempt: context.attempt,
+    checkpointing: context.checkpoints !== undefined,
+    ...(context.checkpointTiming === undefined ? {} : { checkpointTiming: context.checkpointTiming }),
+    restoredState: context.restored?.operatorState(uid),
+    ...(role === 'late-records' ? { role } : {}),
+    logger: context.logger.child({ stage: stage.index, subtask: index, operator: uid }),
+    clock: context.clock,
+    signal: context.signal,
+  };
 }
 
 function missingKey(): never {

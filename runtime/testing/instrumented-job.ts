@@ -63,8 +63,12 @@ function replay(nodes: readonly LogicalNode[], env: StreamEnvironment, injector:
           break;
         case 'window': {
           if (keyed === undefined) throw new Error(`internal: window ${uid} has no keyed input`);
-          const { assigner, allowedLatenessMs, earlyFiringsEveryMs, fn } = node.window;
-          const windowed = keyed.window(assigner, { allowedLatenessMs, ...(earlyFiringsEveryMs === undefined ? {} : { earlyFiringsEveryMs }) });
+          const { assigner, allowedLatenessMs, earlyFiringsEveryMs, lateRecords, fn } = node.window;
+          const windowed = keyed.window(assigner, {
+            allowedLatenessMs,
+            ...(earlyFiringsEveryMs === undefined ? {} : { earlyFiringsEveryMs }),
+            ...(lateRecords === undefined ? {} : { lateRecords }),
+          });
           handle = fn.type === 'reduce' ? windowed.reduce(fn.reduce) : fn.type === 'aggregate' ? windowed.aggregate(fn.aggregate) : windowed.process(fn.process as never);
           break;
         }

@@ -1,9 +1,10 @@
-import { assignWindows, NO_WATERMARK, type TimeWindow, type WindowSpec } from '../api/index.ts';
+import { assignWindows, NO_WATERMARK, type SinkWriter, type TimeWindow, type WindowSpec } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { DueTimer, MapState, StateKey } from '../state/index.ts';
 import type { Clock } from '../time/index.ts';
-import type { Downstream, OperatorPlace } from '../exec/operators/chained-operator.ts';
+import { packValue } from '../serde/index.ts';
+import type { Downstream, OperatorPlace, OperatorSnapshot } from '../exec/operators/chained-operator.ts';
 import { KeyedOperator, type KeyedSetup } from '../exec/operators/keyed-operator.ts';
 import { windowContents, type Firing, type WindowContents, type WindowEntry } from './window-contents.ts';
 
@@ -19,7 +20,8 @@ const LATE_LOG_EVERY = 10_000;
  *   timestamp, so firing is checkpointed and follows the key on rescale like any timer. With early firings, a
  *   processing-time timer every `earlyFiringsEveryMs` (aligned to the epoch) emits the contents so far.
  * - **Lateness.** A record for a window the watermark has passed, but by no more than `allowedLatenessMs`, updates
- *   it and fires it again at once (`late`). One past that is dropped and counted. The window's state goes when the
+ *   it and fires it again at once (`late`). One past that is dropped and counted, or written to the `lateRecords`
+ *   sink, whose writer this operator drives through the checkpoints like a sink operator (exactly once). The window's state goes when the
  *   watermark reaches `end − 1 + allowedLatenessMs` (a cleanup timer).
  * - **Output.** What the window function gives, stamped with the window's `end − 1` as its event time.
  *
@@ -38,9 +40,13 @@ export class WindowOperator<I> extends KeyedOperator<I> {
   #out: unknown[] = [];
   #outTimestamps: number[] = [];
   #lateDropped = 0;
+  readonly #lateWriter: SinkWriter<unknown> | undefined;
+  /** Late records of the batch being processed, for the late-records sink. */
+  #lateOut: unknown[] = [];
 
-  constructor(place: OperatorPlace, setup: KeyedSetup, spec: WindowSpec, clock: Clock, logger: Logger, next: Downstream<unknown>) {
+  constructor(place: OperatorPlace, setup: KeyedSetup, spec: WindowSpec, clock: Clock, logger: Logger, next: Downstream<unknown>, lateWriter?: SinkWriter<unknown>) {
     super(place, setup, next);
+    this.#lateWriter = lateWriter;
     this.#spec = spec;
     this.#contents = windowContents(spec.fn);
     this.#windows = this.backend.getMapState<string, WindowEntry>('windows');
@@ -63,6 +69,7 @@ export class WindowOperator<I> extends KeyedOperator<I> {
       );
     }
     this.#startOutput();
+    this.#lateOut = [];
     try {
       const now = this.#clock.now();
       for (let i = 0; i < records.length; i++) {
@@ -74,7 +81,61 @@ export class WindowOperator<I> extends KeyedOperator<I> {
     } catch (err) {
       throw this.fail(err);
     }
-    return this.#flushOutput();
+    const late = this.#lateOut;
+    const writing = late.length === 0 || this.#lateWriter === undefined ? undefined : this.#writeLate(late);
+    if (writing === undefined) return this.#flushOutput();
+    return writing.then(() => this.#flushOutput());
+  }
+
+  override async open(): Promise<void> {
+    await super.open();
+    try {
+      await this.#lateWriter?.start();
+    } catch (err) {
+      throw this.fail(err, 'failed to start its late-records sink');
+    }
+  }
+
+  /** Keyed state (windows and timers), plus the late-records sink's pre-committed transaction as operator state. */
+  override async snapshot(checkpointId: number): Promise<OperatorSnapshot> {
+    const snapshot = await super.snapshot();
+    if (this.#lateWriter === undefined) return snapshot;
+    try {
+      const state = await this.#lateWriter.preCommit(checkpointId);
+      return state === undefined ? snapshot : { ...snapshot, operator: packValue(state) };
+    } catch (err) {
+      throw this.fail(err, `failed to pre-commit its late-records sink for checkpoint ${checkpointId}`);
+    }
+  }
+
+  override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    try {
+      await this.#lateWriter?.commit(checkpointId);
+    } catch (err) {
+      throw this.fail(err, `failed to commit its late-records sink for checkpoint ${checkpointId}`);
+    }
+  }
+
+  override async finish(): Promise<void> {
+    try {
+      await this.#lateWriter?.finish();
+    } catch (err) {
+      throw this.fail(err, 'failed to finish its late-records sink');
+    }
+  }
+
+  override async close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {
+    await this.#lateWriter?.close(outcome);
+  }
+
+  #writeLate(records: unknown[]): Promise<void> | undefined {
+    let pending: void | Promise<void>;
+    try {
+      pending = (this.#lateWriter as SinkWriter<unknown>).write(records);
+    } catch (err) {
+      throw this.fail(err, 'failed to write late records');
+    }
+    return pending === undefined ? undefined : pending.catch((err: unknown) => Promise.reject(this.fail(err, 'failed to write late records')));
   }
 
   override processWatermark(watermark: number): Promise<void> | undefined {
@@ -126,7 +187,7 @@ export class WindowOperator<I> extends KeyedOperator<I> {
       const every = this.#spec.earlyFiringsEveryMs;
       if (every !== undefined && !entry.fired) this.backend.registerTimer(nextTick(now, every));
     }
-    if (!accepted) this.#dropLate(timestamp);
+    if (!accepted) this.#dropLate(record, timestamp);
   }
 
   /**
@@ -193,7 +254,11 @@ export class WindowOperator<I> extends KeyedOperator<I> {
     for (let i = before; i < this.#out.length; i++) this.#outTimestamps.push(entry.end - 1);
   }
 
-  #dropLate(timestamp: number): void {
+  #dropLate(record: I, timestamp: number): void {
+    if (this.#lateWriter !== undefined) {
+      this.#lateOut.push(record);
+      return;
+    }
     this.#lateDropped++;
     if (this.#lateDropped === 1 || this.#lateDropped % LATE_LOG_EVERY === 0) {
       this.#logger.warn(

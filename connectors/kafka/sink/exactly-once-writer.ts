@@ -251,7 +251,7 @@ const CLOSE_DEADLINE_MS = 5_000;
 /** Default transactional id prefix: the job name (documented; set the option when two sinks or jobs would share it). */
 /** `sluice-<job>`; a source's dead-letter sink gets `sluice-<job>-dead-letters`, so the two never share an id. */
 function defaultPrefix(job: string, role: SinkWriterContext['role']): string {
-  return role === 'dead-letters' ? `sluice-${job}-dead-letters` : `sluice-${job}`;
+  return role === 'dead-letters' || role === 'late-records' ? `sluice-${job}-${role}` : `sluice-${job}`;
 }
 
 function parseRestored(states: readonly unknown[] | undefined, job: string): ExactlyOnceSinkState[] {

@@ -56,6 +56,8 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   readonly #deserialize: ValueDeserializer<V>;
   readonly #buffer: FetchBuffer<KafkaRecord<V>>;
   readonly #splits = new Map<string, SplitState>();
+  /** Split of the batch `poll()` returned last. */
+  #polledSplit = '';
   #kafka: Kafka | undefined;
   /** kafkajs's cluster of the client: metadata, leaders and the connections the fetcher sends on. */
   #cluster: InternalCluster | undefined;
@@ -85,6 +87,11 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   /** Records and estimated bytes fetched but not yet handed out (for tests and metrics). */
   get buffered(): { readonly records: number; readonly bytes: number } {
     return { records: this.#buffer.records, bytes: this.#buffer.bytes };
+  }
+
+  /** Every batch `poll()` returns is one fetched chunk of one partition: event time keeps a watermark per partition. */
+  polledSplit(): string {
+    return this.#polledSplit;
   }
 
   /** Ids of the splits this reader owns now. */
@@ -140,7 +147,10 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       if (split === undefined) continue;
       split.position = chunk.next;
       if (chunk.deadLetters !== undefined) this.#writeDeadLetters(chunk.deadLetters, split.id);
-      if (chunk.records.length > 0) return chunk.records;
+      if (chunk.records.length > 0) {
+        this.#polledSplit = split.id;
+        return chunk.records;
+      }
       if (this.#deadLetterWrite !== undefined) return null;
     }
   }

@@ -33,7 +33,7 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
     if (this.#restored !== undefined) await this.backend.restore(this.#restored);
   }
 
-  override async snapshot(): Promise<OperatorSnapshot> {
+  override async snapshot(_checkpointId?: number): Promise<OperatorSnapshot> {
     const snapshot = await this.backend.snapshot();
     return { keyed: snapshot.keyGroups };
   }

@@ -12,6 +12,8 @@ import { createLogger } from '../../../runtime/logging/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { ManualClock } from '../../../runtime/time/index.ts';
 import { waitFor } from '../../support/wait-for.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 
 interface Fired {
   start: number;
@@ -50,6 +52,28 @@ test('allowed lateness: a late record inside it updates the window and fires it 
   const dropped = logged.filter((l) => /dropped a record/.test(l));
   assert.equal(dropped.length, 1, '400 came after the lateness: dropped, logged once');
   assert.match(dropped[0] as string, /"lateRecordsDropped":1/);
+});
+
+test('records later than the allowed lateness go to the lateRecords sink instead, exactly once with checkpoints', async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(dir);
+  t.after(() => store.close());
+  const target = new CollectTarget<Fired>();
+  const late = new CollectTarget<{ key: string; ts: number }>();
+  const stamps = [100, 900, 1_500, 300, 2_600, 400, 50, 3_100];
+  const job = defineJob({ name: 'late-sink', parallelism: 1, checkpoints: { intervalMs: 20 } }, (env) => {
+    env
+      .source(collection(stamps.map((ts) => ({ key: 'k', ts })), { batchSize: 1 }), { watermarks: monotonousTimestamps({ timestamp: (r: { ts: number }) => r.ts }) })
+      .keyBy((r) => r.key)
+      .window(tumblingWindows({ sizeMs: 1_000 }), { allowedLatenessMs: 1_000, lateRecords: collectSink(late) })
+      .process({ process: (records, ctx): Fired => ({ start: ctx.window.start, count: records.length, firing: ctx.firing, watermark: ctx.watermark }) })
+      .sink(collectSink(target));
+  });
+  const { logger, logged } = lines();
+  assert.equal(await new JobRunner({ job, store, logger }).run(), 'finished');
+  assert.deepEqual(late.records, [{ key: 'k', ts: 400 }, { key: 'k', ts: 50 }]);
+  assert.deepEqual(target.records.map((r) => r.count), [2, 3, 1, 1, 1], '[0, 1 000) on time and late, then one record in each later window');
+  assert.equal(logged.filter((l) => /dropped a record/.test(l)).length, 0, 'nothing dropped');
 });
 
 test('early firings emit the contents so far every N ms of processing time, then the window fires on time', async () => {
