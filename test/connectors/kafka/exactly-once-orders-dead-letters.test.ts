@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { enrichOrder, parseOrder, type OrderWithTotal } from '../../../jobs/orders-enrich.ts';
 import { JobParams } from '../../../runtime/api/index.ts';
@@ -8,10 +10,10 @@ import { kafkaCluster } from '../../support/kafka-cluster.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
 import { readCommitted } from '../../support/kafka-committed.ts';
-import { ordersJob } from './fixtures/orders-job.ts';
+import { ORDERS_JOB_MODULE, ordersJob } from './fixtures/orders-job.ts';
+import { firedFaults, storeFault } from './fixtures/seeded-faults.ts';
 import { assertPerKeyOrder, endOffsets, runUntil, settled } from './fixtures/orders-input.ts';
 import { assertOnlyInjectedFailures, failedAttempts } from '../../support/injected-failures.ts';
-import { withSinkFaults } from '../../support/faulty-sink.ts';
 
 /** Bad orders and the words their dead letter's reason must contain. */
 const BAD_ORDERS: ReadonlyArray<readonly [string | null, RegExp]> = [
@@ -34,7 +36,7 @@ test('parseOrder normalises good orders and names the field of bad ones', () => 
   assert.equal(enrichOrder({ orderId: 'o', customer: 'c', amount: 200, currency: 'EUR' }).band, 'large');
 });
 
-test('bad orders go to the dead-letter topic with topic, partition, offset and reason; good ones are counted exactly once', { timeout: 120_000 }, async (t) => {
+for (const workers of [0, 2]) test(`bad orders go to the dead-letter topic with topic, partition, offset and reason; good ones are counted exactly once (workers ${workers})`, { timeout: 120_000 }, async (t) => {
   const cluster = await kafkaCluster(t);
   const input = await cluster.createTopic({ partitions: 2, prefix: 'orders' });
   const output = await cluster.createTopic({ partitions: 2, prefix: 'orders-enriched' });
@@ -60,7 +62,7 @@ test('bad orders go to the dead-letter topic with topic, partition, offset and r
 
   const store = await CheckpointStore.open(await tempDir(t));
   t.after(() => store.close());
-  const runner = new JobRunner({ job: ordersJob(), params, store });
+  const runner = new JobRunner({ job: ordersJob, params, store, workers, jobModule: ORDERS_JOB_MODULE });
   const running = runner.run();
   const { records: letters } = await cluster.collect(deadLetters);
   try {
@@ -108,8 +110,8 @@ function mixedOrder(i: number): { key: string; value: string | null } {
   return { key: `c-${i % 101}`, value: JSON.stringify({ orderId: `o-${i}`, customer: `c-${i % 101}`, amount: i % 500 }) };
 }
 
-test(
-  'dead letters are exactly-once with the job: seeded failures and a restore at another parallelism commit each bad order once',
+for (const workers of [0, 2]) test(
+  `dead letters are exactly-once with the job: seeded failures and a restore at another parallelism commit each bad order once (workers ${workers})`,
   { timeout: 240_000 },
   async (t) => {
     const cluster = await kafkaCluster(t);
@@ -133,52 +135,30 @@ test(
     const FIRST = 20_000;
     const TOTAL = 30_000;
     await send(0, FIRST);
-    const store = await CheckpointStore.open(await tempDir(t));
+    const dir = await tempDir(t);
+    const store = await CheckpointStore.open(join(dir, 'data'));
     t.after(() => store.close());
+    const faultsDir = join(dir, 'faults');
+    await mkdir(faultsDir);
 
     // Phase 1 at p = 2: failures in the map (records after dead letters were written), between a checkpoint's
-    // pre-commit and its store, and in the output sink's commit.
-    const injected: string[] = [];
-    let processed = 0;
-    const failAt = new Set([3_001, 9_002, 15_003].map((i) => `o-${i}`));
-    let storeFailures = 1;
-    let commitFailures = 1;
-    const faulty = ordersJob({
-      beforeEnrich: (record) => {
-        processed++;
-        if (failAt.delete(record.value.orderId)) {
-          injected.push(`map@${record.value.orderId}`);
-          throw new Error(`injected failure at order ${record.value.orderId}`);
-        }
-      },
-      wrapSink: (sink) =>
-        withSinkFaults(sink, {
-          commit: (id) => {
-            if (commitFailures === 0 || processed < 6_000) return false;
-            commitFailures--;
-            injected.push(`commit@${id}`);
-            return true;
-          },
-        }),
-    });
-    const first = new JobRunner({
-      job: faulty,
-      params,
+    // pre-commit and its store, and in the output sink's commit; seeded by params, so workers fail alike.
+    const injected = (): string[] => firedFaults(faultsDir);
+    const first: JobRunner = new JobRunner({
+      job: ordersJob,
+      params: new JobParams([...params.entries(), ['faults', faultsDir], ['failRecords', 'o-3001,o-9002,o-15003'], ['commitAfter', '6000']]),
       store,
-      beforeCheckpointStore: (id) => {
-        if (storeFailures === 0 || processed < 12_000) return;
-        storeFailures--;
-        injected.push(`store@${id}`);
-        throw new Error(`injected failure while storing checkpoint ${id}`);
-      },
+      workers,
+      jobModule: ORDERS_JOB_MODULE,
+      beforeCheckpointStore: storeFault(faultsDir, () => (first.lastCheckpoint?.sourcePositions['orders'] ?? []).reduce((n, p) => n + Number(p.position), 0) >= 12_000),
     });
     const failures = failedAttempts(first);
-    await runUntil(first, settled(first, input, await endOffsets(cluster, input), () => injected.length === 5));
-    assertOnlyInjectedFailures(first, failures, injected, 3);
+    await runUntil(first, settled(first, input, await endOffsets(cluster, input), () => injected().length === 5));
+    assertOnlyInjectedFailures(first, failures, injected(), 3);
 
     // Phase 2: more orders, restored at p = 3 (the dead-letter transactions of two old subtasks are spread over three).
     await send(FIRST, TOTAL);
-    const second = new JobRunner({ job: ordersJob(), params, store, parallelism: 3 });
+    const second = new JobRunner({ job: ordersJob, params, store, parallelism: 3, workers, jobModule: ORDERS_JOB_MODULE });
     await runUntil(second, settled(second, input, await endOffsets(cluster, input)));
 
     const bad = Array.from({ length: TOTAL }, (_, i) => i).filter((i) => mixedOrder(i).key.startsWith('bad-'));
@@ -197,6 +177,6 @@ test(
     const { committed } = await readCommitted(cluster, output, 2);
     assert.equal(committed.length, TOTAL - bad.length, 'every good order committed once');
     assertPerKeyOrder(committed);
-    t.diagnostic(`injected: ${injected.join(', ')}; ${bad.length} dead letters; ${letters.aborted.length} aborted dead letters`);
+    t.diagnostic(`injected: ${injected().join(', ')}; ${bad.length} dead letters; ${letters.aborted.length} aborted dead letters`);
   },
 );

@@ -4,8 +4,6 @@
 // exactly-once-kafka-to-kafka.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ordersEnrichSettings, type OrderWithTotal } from '../../../jobs/orders-enrich.ts';
-import { kafkaSink, type KafkaSinkGuarantee } from '../../../connectors/kafka/index.ts';
 import { JobParams } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
@@ -13,20 +11,13 @@ import { kafkaCluster } from '../../support/kafka-cluster.ts';
 import { readCommitted } from '../../support/kafka-committed.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { assertPerKeyOrder, CUSTOMERS, endOffsets, produceOrders, runUntil, settled } from './fixtures/orders-input.ts';
-import { ordersJob } from './fixtures/orders-job.ts';
+import { ORDERS_JOB_MODULE, ordersJob } from './fixtures/orders-job.ts';
 
 const BACKLOG = 60_000;
 const PARTITIONS = 4;
 
-/** jobs/orders-enrich.ts's pipeline; at-least-once swaps its exactly-once sink for the same sink at-least-once. */
-function jobWith(guarantee: KafkaSinkGuarantee, params: JobParams) {
-  if (guarantee === 'exactly-once') return ordersJob();
-  const settings = ordersEnrichSettings(params);
-  return ordersJob({ wrapSink: () => kafkaSink<OrderWithTotal>({ brokers: settings.brokers, topic: settings.output, key: (r) => r.order.customer }) });
-}
-
 for (const guarantee of ['exactly-once', 'at-least-once'] as const) {
-  test(`${guarantee}: a backlog of ${BACKLOG / 1000}k orders comes out with every customer's records in order in its partition`, { timeout: 180_000 }, async (t) => {
+  for (const workers of [0, 2]) test(`${guarantee}: a backlog of ${BACKLOG / 1000}k orders comes out with every customer's records in order in its partition (workers ${workers})`, { timeout: 180_000 }, async (t) => {
     const cluster = await kafkaCluster(t);
     const input = await cluster.createTopic({ partitions: PARTITIONS, prefix: 'orders' });
     const output = await cluster.createTopic({ partitions: PARTITIONS, prefix: 'orders-enriched' });
@@ -37,13 +28,15 @@ for (const guarantee of ['exactly-once', 'at-least-once'] as const) {
       ['deadLetters', cluster.uniqueName('orders-dead-letters')],
       ['txnPrefix', cluster.uniqueName('orders-order')],
       ['group', cluster.uniqueName('orders-order-group')],
+      // at-least-once: jobs/orders-enrich.ts's pipeline with the same sink at-least-once.
+      ['guarantee', guarantee],
     ]);
     await produceOrders(cluster, input, 0, BACKLOG);
     const ends = await endOffsets(cluster, input);
 
     const store = await CheckpointStore.open(await tempDir(t));
     t.after(() => store.close());
-    const runner = new JobRunner({ job: jobWith(guarantee, params), params, store });
+    const runner = new JobRunner({ job: ordersJob, params, store, workers, jobModule: ORDERS_JOB_MODULE });
     await runUntil(runner, settled(runner, input, ends));
     assert.equal(runner.attempts, 1, 'no failure: every record is written once');
 
