@@ -19,6 +19,8 @@ export type Firing = WindowContext<unknown, unknown>['firing'];
 
 /** The window function's side of a window: how a record goes in, how two windows merge, what a firing emits. */
 export interface WindowContents {
+  /** An empty window (an aggregate's accumulator is created here, so `add` needs no check on the hot path). */
+  create(window: TimeWindow): WindowEntry;
   add(entry: WindowEntry, value: unknown): void;
   /** Folds `from` into `into` (session windows merging). */
   merge(into: WindowEntry, from: WindowEntry): void;
@@ -32,6 +34,7 @@ export function windowContents(fn: WindowSpec['fn']): WindowContents {
     case 'reduce': {
       const reduce = fn.reduce;
       return {
+        create: empty,
         add(entry, value) {
           entry.acc = 'acc' in entry ? reduce(entry.acc, value) : value;
         },
@@ -47,8 +50,9 @@ export function windowContents(fn: WindowSpec['fn']): WindowContents {
     case 'aggregate': {
       const agg = fn.aggregate;
       return {
+        create: (window) => ({ start: window.start, end: window.end, acc: agg.createAccumulator(), fired: false }),
         add(entry, value) {
-          entry.acc = agg.add('acc' in entry ? entry.acc : agg.createAccumulator(), value);
+          entry.acc = agg.add(entry.acc, value);
         },
         merge(into, from) {
           if (!('acc' in from)) return;
@@ -63,6 +67,7 @@ export function windowContents(fn: WindowSpec['fn']): WindowContents {
     case 'process': {
       const fnProcess = fn.process;
       return {
+        create: empty,
         add(entry, value) {
           (entry.records ??= []).push(value);
         },
@@ -77,6 +82,10 @@ export function windowContents(fn: WindowSpec['fn']): WindowContents {
       };
     }
   }
+}
+
+function empty(window: TimeWindow): WindowEntry {
+  return { start: window.start, end: window.end, fired: false };
 }
 
 function bounds(entry: WindowEntry): TimeWindow {

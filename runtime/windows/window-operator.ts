@@ -25,12 +25,15 @@ const LATE_LOG_EVERY = 10_000;
  *   watermark reaches `end − 1 + allowedLatenessMs` (a cleanup timer).
  * - **Output.** What the window function gives, stamped with the window's `end − 1` as its event time.
  *
- * State: one map per key, window id (`start:end`) → {@link WindowEntry}.
+ * State: one map per key, window start → {@link WindowEntry}. The start alone names a window: tumbling and sliding
+ * windows of one assigner have one size, and a key's sessions never overlap (they merge). An entry is updated in
+ * place (the heap backend holds it by reference and snapshots only while the subtask is paused), so a record for a
+ * window that exists costs one state lookup: its timers were registered when the window was created.
  */
 export class WindowOperator<I> extends KeyedOperator<I> {
   readonly #spec: WindowSpec;
   readonly #contents: WindowContents;
-  readonly #windows: MapState<string, WindowEntry>;
+  readonly #windows: MapState<number, WindowEntry>;
   readonly #next: Downstream<unknown>;
   readonly #clock: Clock;
   readonly #logger: Logger;
@@ -49,7 +52,7 @@ export class WindowOperator<I> extends KeyedOperator<I> {
     this.#lateWriter = lateWriter;
     this.#spec = spec;
     this.#contents = windowContents(spec.fn);
-    this.#windows = this.backend.getMapState<string, WindowEntry>('windows');
+    this.#windows = this.backend.getMapState<number, WindowEntry>('windows');
     this.#next = next;
     this.#clock = clock;
     this.#logger = logger;
@@ -168,26 +171,49 @@ export class WindowOperator<I> extends KeyedOperator<I> {
 
   /** Puts one record of the current key into its windows; fires at once what it updates late. */
   #add(key: StateKey, record: I, timestamp: number, now: number): void {
-    const assigned = assignWindows(this.#spec.assigner, timestamp);
-    let accepted = false;
-    for (const window of assigned) {
-      const entry = this.#spec.assigner.kind === 'session' ? this.#mergeSession(window) : (this.#windows.get(idOf(window)) ?? newEntry(window));
-      const end = entry.end - 1;
-      if (this.#eventTime && end + this.#lateness <= this.#watermark) continue; // past the allowed lateness
-      accepted = true;
-      this.#contents.add(entry, record);
-      this.#windows.put(idOf(entry), entry);
-      if (this.#eventTime) {
-        if (end <= this.#watermark) this.#fire(entry, key, 'late');
-        else this.backend.registerEventTimeTimer(end);
-        if (this.#lateness > 0) this.backend.registerEventTimeTimer(end + this.#lateness);
-      } else {
-        this.backend.registerTimer(end);
+    const assigner = this.#spec.assigner;
+    if (assigner.kind === 'tumbling') {
+      // The common case without allocating a window: its start, then one lookup.
+      const size = assigner.sizeMs;
+      const remainder = (timestamp - assigner.offsetMs) % size;
+      const start = remainder < 0 ? timestamp - (remainder + size) : timestamp - remainder;
+      const existing = this.#windows.get(start);
+      if (existing !== undefined && !existing.fired && (!this.#eventTime || existing.end - 1 > this.#watermark)) {
+        this.#contents.add(existing, record);
+        return;
       }
-      const every = this.#spec.earlyFiringsEveryMs;
-      if (every !== undefined && !entry.fired) this.backend.registerTimer(nextTick(now, every));
+      if (!this.#addTo(key, record, existing ?? this.#contents.create({ start, end: start + size }), existing === undefined, now)) this.#dropLate(record, timestamp);
+      return;
+    }
+    let accepted = false;
+    for (const window of assignWindows(assigner, timestamp)) {
+      const existing = assigner.kind === 'session' ? undefined : this.#windows.get(window.start);
+      const entry = assigner.kind === 'session' ? this.#mergeSession(window) : (existing ?? this.#contents.create(window));
+      if (this.#addTo(key, record, entry, assigner.kind === 'session' || existing === undefined, now)) accepted = true;
     }
     if (!accepted) this.#dropLate(record, timestamp);
+  }
+
+  /**
+   * Adds a record to one window unless the window is past the allowed lateness (returns false then). A new window
+   * is stored and gets its timers; one the watermark passed already fires again at once (`late`).
+   */
+  #addTo(key: StateKey, record: I, entry: WindowEntry, isNew: boolean, now: number): boolean {
+    const end = entry.end - 1;
+    if (this.#eventTime && end + this.#lateness <= this.#watermark) return false;
+    this.#contents.add(entry, record);
+    if (isNew) this.#windows.put(entry.start, entry);
+    if (!isNew && !entry.fired) return true; // its timers exist
+    if (this.#eventTime) {
+      if (end <= this.#watermark) this.#fire(entry, key, 'late');
+      else this.backend.registerEventTimeTimer(end);
+      if (this.#lateness > 0) this.backend.registerEventTimeTimer(end + this.#lateness);
+    } else {
+      this.backend.registerTimer(end);
+    }
+    const every = this.#spec.earlyFiringsEveryMs;
+    if (every !== undefined && !entry.fired) this.backend.registerTimer(nextTick(now, every));
+    return true;
   }
 
   /**
@@ -195,13 +221,13 @@ export class WindowOperator<I> extends KeyedOperator<I> {
    * contents merge into one entry, whose old timers are deleted (the caller registers the merged window's).
    */
   #mergeSession(window: TimeWindow): WindowEntry {
-    let merged: WindowEntry = newEntry(window);
-    for (const [id, entry] of [...this.#windows.entries()]) {
+    let merged: WindowEntry = this.#contents.create(window);
+    for (const [start, entry] of [...this.#windows.entries()]) {
       if (entry.start > merged.end || merged.start > entry.end) continue; // no overlap (touching sessions merge)
       const into: WindowEntry = { ...merged, start: Math.min(merged.start, entry.start), end: Math.max(merged.end, entry.end), fired: merged.fired || entry.fired };
       this.#contents.merge(into, entry);
       merged = into;
-      this.#windows.remove(id);
+      this.#windows.remove(start);
       this.#deleteTimers(entry);
     }
     return merged;
@@ -219,13 +245,11 @@ export class WindowOperator<I> extends KeyedOperator<I> {
 
   /** The clock (watermark or wall clock) reached `time` for the current key: fire what is due, drop what expired. */
   #fireDue(key: StateKey, time: number): void {
-    for (const [id, entry] of [...this.#windows.entries()]) {
+    // Deleting from a Map while iterating it is safe: deleted entries are simply not visited.
+    for (const [start, entry] of this.#windows.entries()) {
       const end = entry.end - 1;
-      if (!entry.fired && end <= time) {
-        this.#fire(entry, key, 'on-time');
-        this.#windows.put(id, entry);
-      }
-      if (end + this.#lateness <= time) this.#windows.remove(id);
+      if (!entry.fired && end <= time) this.#fire(entry, key, 'on-time');
+      if (end + this.#lateness <= time) this.#windows.remove(start);
     }
   }
 
@@ -277,14 +301,6 @@ export class WindowOperator<I> extends KeyedOperator<I> {
     const out = this.#out;
     return out.length === 0 ? undefined : this.#next.process(out, this.#outTimestamps);
   }
-}
-
-function idOf(window: TimeWindow): string {
-  return `${window.start}:${window.end}`;
-}
-
-function newEntry(window: TimeWindow): WindowEntry {
-  return { start: window.start, end: window.end, fired: false };
 }
 
 /** The next early-firing tick after `now`: multiples of `every` since the epoch, so every key fires together. */
