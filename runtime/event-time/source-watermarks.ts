@@ -1,4 +1,4 @@
-import { END_WATERMARK, type WatermarkGenerator, type WatermarkStrategy } from '../api/event-time.ts';
+import { type WatermarkGenerator, type WatermarkStrategy } from '../api/event-time.ts';
 import type { SourceReader } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { Clock } from '../time/index.ts';
@@ -117,11 +117,6 @@ export class SourceWatermarks<T> {
       if (!split.idle) next = Math.min(next ?? Number.POSITIVE_INFINITY, split.lastActivity + idleAfter);
     }
     return next;
-  }
-
-  /** The end of input: every window and timer may fire. */
-  end(): ValveOutput {
-    return { kind: 'watermark', watermark: END_WATERMARK };
   }
 
   /** The subtask's current watermark (`NO_WATERMARK` before any). */

@@ -1,4 +1,4 @@
-import { END_OF_INPUT, type SourceReader } from '../api/index.ts';
+import { END_OF_INPUT, END_WATERMARK, type SourceReader } from '../api/index.ts';
 import type { SourceWatermarks } from '../event-time/source-watermarks.ts';
 import type { Clock } from '../time/index.ts';
 import type { ChannelEvent } from './channel.ts';
@@ -18,9 +18,9 @@ export interface SourceInputOptions<T> {
  * held back until the coordinator releases it after a final checkpoint, so that sinks commit everything before the
  * job finishes (the same reason Flink takes a final checkpoint for bounded jobs).
  *
- * With event time, each batch comes with its records' timestamps, the subtask's watermark and idleness changes are
- * yielded between batches, and the end of input yields the final watermark at once — before the final checkpoint,
- * so what it fires (every open window) is committed by that checkpoint.
+ * With event time, each batch comes with its records' timestamps, and the subtask's watermark and idleness changes
+ * are yielded between batches. The end of input yields the final watermark (+∞) at once, with or without event
+ * time — before the final checkpoint, so what it fires (every open window) is committed by that checkpoint.
  */
 export class SourceInput<T> {
   readonly reader: SourceReader<T>;
@@ -60,8 +60,8 @@ export class SourceInput<T> {
     if (batch === END_OF_INPUT) {
       this.#finished = true;
       this.#options.onFinished();
-      if (eventTime !== undefined) return eventTime.end();
-      return this.poll();
+      // Every source ends time, as Flink's do: event-time timers and windows fire, and so do processing-time windows.
+      return { kind: 'watermark', watermark: END_WATERMARK };
     }
     if (batch.length === 0) return null;
     // Source batches are not queued here, so only their length matters; the size is estimated at channel edges.

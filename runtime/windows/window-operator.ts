@@ -1,4 +1,4 @@
-import { assignWindows, NO_WATERMARK, type SinkWriter, type TimeWindow, type WindowSpec } from '../api/index.ts';
+import { assignWindows, END_WATERMARK, NO_WATERMARK, type SinkWriter, type TimeWindow, type WindowSpec } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { DueTimer, MapState, StateKey } from '../state/index.ts';
@@ -144,8 +144,9 @@ export class WindowOperator<I> extends KeyedOperator<I> {
   override processWatermark(watermark: number): Promise<void> | undefined {
     if (watermark <= this.#watermark) return undefined;
     this.#watermark = watermark;
-    const due = this.backend.pollDueEventTimeTimers(watermark);
-    const pending = due.length === 0 ? undefined : this.#onTimers(due, 'event-time');
+    // The end of input ends processing time for windows too: what they hold fires before the final checkpoint.
+    const due = watermark === END_WATERMARK && !this.#eventTime ? this.backend.pollDueTimers(END_WATERMARK) : this.backend.pollDueEventTimeTimers(watermark);
+    const pending = due.length === 0 ? undefined : this.#onTimers(due, this.#eventTime ? 'event-time' : 'processing-time');
     if (pending === undefined) return this.#next.processWatermark(watermark);
     return pending.then(() => this.#next.processWatermark(watermark));
   }

@@ -131,6 +131,48 @@ test('early firings emit the contents so far every N ms of processing time, then
   );
 });
 
+test('processing-time windows fire when the clock passes their end; what is open when the input ends fires then', async () => {
+  const start = Date.UTC(2026, 11, 3);
+  const clock = new ManualClock(start + 100);
+  const target = new CollectTarget<Fired>();
+  let gate = 0;
+  let taken = 0;
+  const keys = ['a', 'b', 'a'];
+  const source: Source<{ key: string }> = {
+    name: 'gated',
+    bounded: true,
+    createReader: () => ({
+      start: async () => {},
+      poll: () => (taken === keys.length ? END_OF_INPUT : taken < gate ? [{ key: keys[taken++] as string }] : null),
+      available: () => new Promise((resolve) => setTimeout(resolve, 1)),
+      positions: () => [{ split: 'only', position: taken }],
+      close: async () => {},
+    }),
+  };
+  const job = defineJob({ name: 'processing-time', parallelism: 1 }, (env) => {
+    env
+      .source(source)
+      .keyBy((r) => r.key)
+      .window(tumblingWindows({ sizeMs: 1_000, time: 'processing' }))
+      .process({ process: (records, ctx): Fired & { key: string } => ({ key: ctx.key, start: ctx.window.start, count: records.length, firing: ctx.firing, watermark: ctx.watermark }) })
+      .sink(collectSink(target));
+  });
+  const running = new JobRunner({ job, clock }).run();
+  gate = 2;
+  await waitFor(() => taken === 2, { timeoutMs: 30_000, message: 'two records read' });
+  clock.advance(1_000); // past the end of [start, start + 1 000)
+  await waitFor(() => target.records.length === 2, { timeoutMs: 30_000, message: 'the first window of both keys' });
+  gate = 3;
+  await waitFor(() => taken === 3, { timeoutMs: 30_000, message: 'the third record read' });
+  // The input ends with this record: its window fires at the end, before the clock reaches the window's end.
+  await waitFor(() => target.records.length === 3, { timeoutMs: 30_000, message: 'the second window of key a' });
+  assert.equal(await running, 'finished');
+  assert.deepEqual(
+    target.records.map((r) => [(r as Fired & { key: string }).key, r.start - start, r.count, r.firing]).sort(),
+    [['a', 0, 1, 'on-time'], ['a', 1_000, 1, 'on-time'], ['b', 0, 1, 'on-time']],
+  );
+});
+
 test('windows the plan cannot run are refused before the job starts, each with what to do', () => {
   const plan = (build: (env: Parameters<JobDefinition['build']>[0]) => void) => () => new JobRunner({ job: defineJob({ name: 'bad-windows' }, build) });
   const keyed = (env: Parameters<JobDefinition['build']>[0]) => env.source(collection([{ k: 'a', ts: 1 }])).keyBy((r) => r.k);
