@@ -301,7 +301,10 @@ export class Subtask implements AttemptSubtask {
     waits.push(
       new Promise<void>((_, reject) => {
         onAbort = () => reject(signal.reason ?? new SluiceError('SLUICE_CANCELLED', 'subtask cancelled'));
-        signal.addEventListener('abort', onAbort, { once: true });
+        // Aborted since the loop last looked (during mail, timers or poll): 'abort' has fired and will not again. A
+        // worker whose peer failed is stopped this way, and nothing else would wake an idle source's wait.
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
       }),
     );
     try {
