@@ -121,6 +121,8 @@ function faultySource<T>(source: Source<T>, uid: string, injector: FaultInjector
         close: () => reader.close(),
       };
       if (reader.lag !== undefined) wrapped.lag = () => (reader.lag as () => ReturnType<NonNullable<SourceReader<T>['lag']>>)();
+      // Event time keeps a watermark per split only when the reader says which split a batch came from.
+      if (reader.polledSplit !== undefined) wrapped.polledSplit = () => (reader.polledSplit as () => string)();
       if (reader.notifyCheckpointComplete !== undefined) {
         wrapped.notifyCheckpointComplete = (id) => (reader.notifyCheckpointComplete as (id: number) => Promise<void>)(id);
       }
