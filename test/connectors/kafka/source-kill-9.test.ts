@@ -21,12 +21,13 @@ const PARTITIONS = 4;
 const SESSION_TIMEOUT_MS = 30_000;
 const RESTART_BOUND_MS = 25_000;
 
-function runJob(args: { dataDir: string; brokers: string[]; topic: string; group: string; output: string }) {
+function runJob(args: { dataDir: string; brokers: string[]; topic: string; group: string; output: string; workers: number }) {
   const child = spawn(
     process.execPath,
     [
       '--import', 'tsx', 'runtime/cli/main.ts', 'run', JOB,
       '--data-dir', args.dataDir,
+      '--workers', String(args.workers),
       '--set', `brokers=${args.brokers.join(',')}`,
       '--set', `topic=${args.topic}`,
       '--set', `group=${args.group}`,
@@ -41,12 +42,12 @@ function runJob(args: { dataDir: string; brokers: string[]; topic: string; group
   return { child, exited, stderr: () => stderr };
 }
 
-test('kill -9 of `sluice run` reading Kafka, then a rerun: every record exactly once, without waiting for the dead consumers', async (t) => {
+for (const workers of [0, 2]) test(`kill -9 of \`sluice run\` reading Kafka, then a rerun: every record exactly once, without waiting for the dead consumers (workers ${workers})`, async (t) => {
   const cluster = await kafkaCluster(t);
   const topic = await cluster.createTopic({ partitions: PARTITIONS, prefix: 'source-kill9' });
   const group = cluster.uniqueName('source-kill9');
   const dir = await tempDir(t);
-  const args = { dataDir: join(dir, 'data'), brokers: cluster.brokers, topic, group, output: join(dir, 'out') };
+  const args = { dataDir: join(dir, 'data'), brokers: cluster.brokers, topic, group, output: join(dir, 'out'), workers };
   const producer = await cluster.producer();
 
   // Records keep arriving while the first run reads, so the kill lands mid-stream; the last 2,000 only after it.
