@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { elasticsearchSink } from '../../../connectors/elasticsearch/index.ts';
-import { kafkaSink, kafkaSource, type KafkaRecord } from '../../../connectors/kafka/index.ts';
-import { defineJob } from '../../../runtime/api/index.ts';
+import { JobParams } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner, type RescaleRecord } from '../../../runtime/runner/index.ts';
 import { elasticsearchNode } from '../../support/elasticsearch-node.ts';
@@ -10,21 +8,13 @@ import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts'
 import { readCommitted } from '../../support/kafka-committed.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
+import { KAFKA_ES_COUNTS_MODULE, kafkaEsCounts, type Count } from './fixtures/kafka-es-counts.ts';
 
 const KEYS = 300;
 const PER_PHASE = 8_000;
 const PHASES = 4;
 const TOTAL = PER_PHASE * PHASES;
 const keyOf = (i: number): string => `k${(i * 7919) % KEYS}`;
-
-interface Event {
-  i: number;
-  key: string;
-}
-interface Count {
-  key: string;
-  n: number;
-}
 
 /** Writes events [from, to) round-robin over the topic's first `partitions` partitions, in sends of 1,000. */
 async function produce(cluster: KafkaCluster, topic: string, partitions: number, from: number, to: number): Promise<void> {
@@ -42,7 +32,7 @@ function expectedCounts(): Map<string, number> {
   return counts;
 }
 
-test('keyed counts through p = 2 → 3 → 8 → 4 (partition-triggered and manual): exactly once into Kafka and Elasticsearch', { timeout: 240_000 }, async (t) => {
+for (const workers of [0, 2]) test(`keyed counts through p = 2 → 3 → 8 → 4 (partition-triggered and manual): exactly once into Kafka and Elasticsearch (workers ${workers})`, { timeout: 240_000 }, async (t) => {
   const cluster = await kafkaCluster(t);
   const es = await elasticsearchNode(t);
   const store = await CheckpointStore.open(await tempDir(t));
@@ -51,33 +41,15 @@ test('keyed counts through p = 2 → 3 → 8 → 4 (partition-triggered and manu
   const output = await cluster.createTopic({ partitions: 4, prefix: 'rescale-out' });
   const index = es.uniqueIndex('rescale-counts');
 
-  // Two pipelines over the same topic (fan-out is not supported): one into Kafka exactly-once, one into Elasticsearch.
-  const job = defineJob(
-    {
-      name: 'rescale-e2e',
-      parallelism: 2,
-      checkpoints: { intervalMs: 150 },
-      rescale: { policy: 'match', maxParallelism: 8 },
-      restart: { type: 'fixed-delay', attempts: 5, delayMs: 100 },
-    },
-    (env) => {
-      const counts = (uid: string) =>
-        env
-          .source(kafkaSource<Event>({ brokers: cluster.brokers, topics: [input], format: 'json', startFrom: 'earliest', discoveryIntervalMs: 300 }))
-          .uid(`${uid}-source`)
-          .map((r: KafkaRecord<Event>) => ({ key: r.value.key, n: 1 }))
-          .keyBy((c) => c.key)
-          .reduce((a, b) => ({ key: a.key, n: a.n + b.n }))
-          .uid(`${uid}-count`);
-      counts('to-kafka')
-        .sink(kafkaSink<Count>({ brokers: cluster.brokers, topic: output, key: (c) => c.key, guarantee: 'exactly-once', transactionalIdPrefix: cluster.uniqueName('rescale-txn') }))
-        .uid('kafka-out');
-      counts('to-es')
-        .sink(elasticsearchSink<Count>({ node: es.node, index, id: (c) => c.key, bulk: { flushIntervalMs: 100 } }))
-        .uid('es-out');
-    },
-  );
-  const runner = new JobRunner({ job, store });
+  const params = new JobParams([
+    ['brokers', cluster.brokers.join(',')],
+    ['input', input],
+    ['output', output],
+    ['txnPrefix', cluster.uniqueName('rescale-txn')],
+    ['esNode', es.node],
+    ['index', index],
+  ]);
+  const runner = new JobRunner({ job: kafkaEsCounts, params, store, workers, jobModule: KAFKA_ES_COUNTS_MODULE });
   const rescales: RescaleRecord[] = [];
   runner.events.subscribe((e) => {
     if (e.type === 'rescaled') rescales.push(e.rescale);
