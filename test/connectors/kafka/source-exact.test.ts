@@ -53,6 +53,12 @@ for (const parallelism of [1, 2, 3, 4, 6]) {
           });
           // Anything duplicated would be committed by the next checkpoints.
           await checkpointsCompleted(runner, 2);
+          // What `sluice status` shows once the job caught up: each partition once, lag 0, whichever thread reads it.
+          const caughtUp = (): boolean => {
+            const lags = runner.sourceLag();
+            return lags.length === PARTITIONS && new Set(lags.map((l) => l.split)).size === PARTITIONS && lags.every((l) => l.lag === 0);
+          };
+          await waitFor(caughtUp, { timeoutMs: 20_000, message: 'every partition reported once with lag 0', describe: () => runner.sourceLag() });
         },
       );
       assert.deepEqual(firedFaults(faults), failAt.map((i) => `map@${i}`).sort());
