@@ -10,10 +10,10 @@ import { CLI_KEYS, CLI_RECORDS, compare, expectedCounts, readCounts } from './fi
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const JOB = join(import.meta.dirname, 'fixtures', 'count-to-es.ts');
 
-function runJob(dataDir: string, node: string, index: string, rate: number) {
+function runJob(dataDir: string, node: string, index: string, rate: number, workers: number) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'runtime/cli/main.ts', 'run', JOB, '--data-dir', dataDir, '--set', `node=${node}`, '--set', `index=${index}`, '--set', 'shape=updates', '--set', `rate=${rate}`, '--log-level', 'warn'],
+    ['--import', 'tsx', 'runtime/cli/main.ts', 'run', JOB, '--data-dir', dataDir, '--set', `node=${node}`, '--set', `index=${index}`, '--set', 'shape=updates', '--set', `rate=${rate}`, '--workers', String(workers), '--log-level', 'warn'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -22,12 +22,12 @@ function runJob(dataDir: string, node: string, index: string, rate: number) {
   return { child, exited, stderr: () => stderr };
 }
 
-test('kill -9 of `sluice run` writing to Elasticsearch, then a rerun: documents equal the failure-free run, no extras', async (t) => {
+for (const workers of [0, 2]) test(`kill -9 of \`sluice run\` writing to Elasticsearch, then a rerun: documents equal the failure-free run, no extras (workers ${workers})`, async (t) => {
   const es = await elasticsearchNode(t);
-  const index = es.uniqueIndex('kill9');
+  const index = es.uniqueIndex(`kill9-w${workers}`);
   const dataDir = join(await tempDir(t), 'data');
 
-  const first = runJob(dataDir, es.node, index, 15_000);
+  const first = runJob(dataDir, es.node, index, 15_000, workers);
   t.after(() => first.child.kill('SIGKILL'));
   const client = es.client();
   await waitFor(
@@ -43,7 +43,7 @@ test('kill -9 of `sluice run` writing to Elasticsearch, then a rerun: documents 
   const beforeCrash = (await client.count({ index })).count;
   assert.ok(beforeCrash < CLI_RECORDS, `crashed mid-job (${beforeCrash} documents)`);
 
-  const second = runJob(dataDir, es.node, index, 1_000_000);
+  const second = runJob(dataDir, es.node, index, 1_000_000, workers);
   assert.equal(await second.exited, 0, `the rerun finished: ${second.stderr()}`);
   const documents = await readCounts(client, index);
   assert.deepEqual(compare('updates', documents, expectedCounts(CLI_RECORDS, CLI_KEYS)), []);

@@ -11,10 +11,10 @@ import { keyOf, RECORDS } from './fixtures/crash-count.ts';
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const JOB = join(import.meta.dirname, 'fixtures', 'crash-count.ts');
 
-function runJob(dataDir: string, output: string, rate: number) {
+function runJob(dataDir: string, output: string, rate: number, workers: number) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'runtime/cli/main.ts', 'run', JOB, '--data-dir', dataDir, '--set', `output=${output}`, '--set', `rate=${rate}`, '--log-level', 'warn'],
+    ['--import', 'tsx', 'runtime/cli/main.ts', 'run', JOB, '--data-dir', dataDir, '--set', `output=${output}`, '--set', `rate=${rate}`, '--workers', String(workers), '--log-level', 'warn'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -23,12 +23,12 @@ function runJob(dataDir: string, output: string, rate: number) {
   return { child, exited, stderr: () => stderr };
 }
 
-test('kill -9 of `sluice run` mid-job, then a rerun on the same data dir, gives exactly the failure-free output', async (t) => {
+for (const workers of [0, 2]) test(`kill -9 of \`sluice run\` mid-job, then a rerun on the same data dir, gives exactly the failure-free output (workers ${workers})`, async (t) => {
   const dir = await tempDir(t);
   const dataDir = join(dir, 'data');
   const output = join(dir, 'out');
 
-  const first = runJob(dataDir, output, 40_000);
+  const first = runJob(dataDir, output, 40_000, workers);
   t.after(() => first.child.kill('SIGKILL'));
   // Committed part files appear only when a checkpoint completes: wait for a few, then crash hard.
   await waitFor(
@@ -49,7 +49,7 @@ test('kill -9 of `sluice run` mid-job, then a rerun on the same data dir, gives 
   assert.match(rows[0] ?? '', /^ID\s+KIND\s+TIME\s+SIZE\s+DURATION\s+STATUS$/);
   assert.ok(rows.length >= 2 && rows.slice(1).every((r) => /^\d+\s+checkpoint\s+\S+\s+.+\s+valid$/.test(r)), table);
 
-  const second = runJob(dataDir, output, 1_000_000);
+  const second = runJob(dataDir, output, 1_000_000, workers);
   const code = await second.exited;
   assert.equal(code, 0, `the rerun finished: ${second.stderr()}`);
 
