@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
-import { defineJob, type JobOptions, type Source } from '../../../runtime/api/index.ts';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { collectSink, CollectTarget, datagen, readPartFiles } from '../../../connectors/dev/index.ts';
+import { defineJob, JobParams, type JobOptions, type Source } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
-import { JobRunner, type JobEvent } from '../../../runtime/runner/index.ts';
+import { JobRunner, type JobEvent, type JobRunnerOptions } from '../../../runtime/runner/index.ts';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
+import { compareUpdates, keyedCount, KEYED_COUNT_MODULE } from '../runner/fixtures/keyed-count-to-files.ts';
 
 const KEYS = 500;
 const keyOf = (i: number): string => `k${(i * 7919) % KEYS}`;
@@ -45,62 +48,71 @@ function countingJob(options: Partial<JobOptions> & { records: number; rate: num
   });
 }
 
-test('keyed counts stay exact through manual rescales 2 → 3 → 8 → 4 while records flow', async (t) => {
+/** The runner fixture's keyed count into part files (a job module, so it runs on workers too) over a slowed datagen. */
+async function filesRunner(t: TestContext, records: number, workers: number, options: Partial<JobRunnerOptions> = {}) {
   const dir = await tempDir(t);
-  const store = await CheckpointStore.open(dir);
+  const store = await CheckpointStore.open(join(dir, 'data'));
   t.after(() => store.close());
-  const RECORDS = 60_000;
-  const target = new CollectTarget<Count>();
-  const runner = new JobRunner({ job: countingJob({ records: RECORDS, rate: 20_000 }, target), store });
-  const events: JobEvent[] = [];
-  runner.events.subscribe((e) => events.push(e));
-  const done = runner.run();
+  const output = join(dir, 'out');
+  await mkdir(output);
+  const params = new JobParams([['output', output], ['records', String(records)], ['splits', '8'], ['batchSize', '200'], ['rate', '20000'], ['keys', String(KEYS)]]);
+  const runner = new JobRunner({ job: keyedCount, params, store, workers, jobModule: KEYED_COUNT_MODULE, ...options });
+  /** Updates committed so far. */
+  const committed = async (): Promise<number> => (await readPartFiles(output)).length;
+  return { runner, output, committed };
+}
 
-  for (const [to, after] of [[3, 8_000], [8, 20_000], [4, 35_000]] as const) {
-    await waitFor(() => target.records.length >= after, { timeoutMs: 30_000, message: `never committed ${after} records` });
-    const record = await runner.rescale(to);
-    assert.equal(record.to, to);
-    assert.equal(runner.plan.parallelism, to);
-    assert.ok(record.durationMs >= 0 && record.checkpointId > 0);
-  }
-  assert.equal(await done, 'finished');
-  assert.equal(target.records.length, RECORDS, 'one committed update per record: none lost or duplicated across rescales');
-  assert.deepEqual(finalCounts(target.records), expectedCounts(RECORDS));
-  assert.deepEqual(runner.rescales.map((r) => [r.from, r.to, r.trigger]), [[2, 3, 'manual'], [3, 8, 'manual'], [8, 4, 'manual']]);
-  assert.equal(events.filter((e) => e.type === 'attempt-failed').length, 0, 'a rescale is not a failure');
-  assert.deepEqual(events.filter((e) => e.type === 'attempt-started').map((e) => e.type === 'attempt-started' && e.parallelism), [2, 3, 8, 4]);
-});
+for (const workers of [0, 2]) {
+  test(`keyed counts stay exact through manual rescales 2 → 3 → 8 → 4 while records flow (workers ${workers})`, async (t) => {
+    const RECORDS = 60_000;
+    const { runner, output, committed } = await filesRunner(t, RECORDS, workers);
+    const events: JobEvent[] = [];
+    runner.events.subscribe((e) => events.push(e));
+    const done = runner.run();
 
-test('a rescale requested while a checkpoint is in flight waits for it, then rescales exactly', async (t) => {
-  const dir = await tempDir(t);
-  const store = await CheckpointStore.open(dir);
-  t.after(() => store.close());
-  const RECORDS = 30_000;
-  const target = new CollectTarget<Count>();
-  let holdStore: Promise<void> | undefined;
-  let storing = false;
-  const runner = new JobRunner({
-    job: countingJob({ records: RECORDS, rate: 20_000 }, target),
-    store,
-    beforeCheckpointStore: async () => {
-      storing = true;
-      await holdStore;
-      storing = false;
-    },
+    for (const [to, after] of [[3, 8_000], [8, 20_000], [4, 35_000]] as const) {
+      await waitFor(async () => (await committed()) >= after, { timeoutMs: 30_000, message: `never committed ${after} records` });
+      const record = await runner.rescale(to);
+      assert.equal(record.to, to);
+      assert.equal(runner.plan.parallelism, to);
+      assert.ok(record.durationMs >= 0 && record.checkpointId > 0);
+    }
+    assert.equal(await done, 'finished');
+    const updates = await readPartFiles<Count>(output);
+    assert.equal(updates.length, RECORDS, 'one committed update per record: none lost or duplicated across rescales');
+    assert.deepEqual(compareUpdates(updates, expectedCounts(RECORDS)), []);
+    assert.deepEqual(runner.rescales.map((r) => [r.from, r.to, r.trigger]), [[2, 3, 'manual'], [3, 8, 'manual'], [8, 4, 'manual']]);
+    assert.equal(events.filter((e) => e.type === 'attempt-failed').length, 0, 'a rescale is not a failure');
+    assert.deepEqual(events.filter((e) => e.type === 'attempt-started').map((e) => e.type === 'attempt-started' && e.parallelism), [2, 3, 8, 4]);
   });
-  const done = runner.run();
-  await waitFor(() => target.records.length >= 5_000, { timeoutMs: 30_000 });
-  let release!: () => void;
-  holdStore = new Promise((resolve) => (release = resolve));
-  await waitFor(() => storing, { timeoutMs: 10_000, message: 'no checkpoint reached the store' });
-  const rescaled = runner.rescale(5);
-  setTimeout(release, 50);
-  holdStore = undefined;
-  assert.equal((await rescaled).to, 5);
-  assert.equal(await done, 'finished');
-  assert.equal(target.records.length, RECORDS);
-  assert.deepEqual(finalCounts(target.records), expectedCounts(RECORDS));
-});
+
+  test(`a rescale requested while a checkpoint is in flight waits for it, then rescales exactly (workers ${workers})`, async (t) => {
+    const RECORDS = 30_000;
+    let holdStore: Promise<void> | undefined;
+    let storing = false;
+    const { runner, output, committed } = await filesRunner(t, RECORDS, workers, {
+      // The store runs on the main thread, in either mode.
+      beforeCheckpointStore: async () => {
+        storing = true;
+        await holdStore;
+        storing = false;
+      },
+    });
+    const done = runner.run();
+    await waitFor(async () => (await committed()) >= 5_000, { timeoutMs: 30_000 });
+    let release!: () => void;
+    holdStore = new Promise((resolve) => (release = resolve));
+    await waitFor(() => storing, { timeoutMs: 10_000, message: 'no checkpoint reached the store' });
+    const rescaled = runner.rescale(5);
+    setTimeout(release, 50);
+    holdStore = undefined;
+    assert.equal((await rescaled).to, 5);
+    assert.equal(await done, 'finished');
+    const updates = await readPartFiles<Count>(output);
+    assert.equal(updates.length, RECORDS);
+    assert.deepEqual(compareUpdates(updates, expectedCounts(RECORDS)), []);
+  });
+}
 
 /** Wraps a source so that subtask 0's reader reports `splits` splits once `when()` holds. */
 function reportingSplits<T>(inner: Source<T>, splits: () => number | undefined): Source<T> {
