@@ -1,33 +1,44 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
-import { defineJob } from '../../../runtime/api/index.ts';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { collectSink, CollectTarget, datagen, readPartFiles } from '../../../connectors/dev/index.ts';
+import { defineJob, JobParams } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
-import { JobRunner } from '../../../runtime/runner/index.ts';
+import { JobRunner, type JobRunnerOptions } from '../../../runtime/runner/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { compareUpdates, expectedCounts, keyedCount, KEYED_COUNT_MODULE, type Count } from './fixtures/keyed-count-to-files.ts';
 
 const RECORDS = 40_000;
 
-function countingJob(reduceUid: string, target: CollectTarget<{ key: string; n: number }>, rate?: number) {
-  return defineJob({ name: 'restore-rules', parallelism: 2, checkpoints: { intervalMs: 20 }, restart: { type: 'none' } }, (env) => {
-    env
-      .source(datagen({ count: RECORDS, splits: 2, batchSize: 200, ...(rate === undefined ? {} : { ratePerSecond: rate }), record: (i) => ({ key: `k${i % 100}`, n: 1 }) }))
-      .uid('numbers')
-      .keyBy((r) => r.key)
-      .reduce((a, b) => ({ key: a.key, n: a.n + b.n }))
-      .uid(reduceUid)
-      .sink(collectSink(target))
-      .uid('out');
-  });
+interface Run {
+  readonly store: CheckpointStore;
+  readonly output: string;
+  readonly workers: number;
+}
+
+/** The runner fixture's keyed count (a job module, so it runs on workers too), its reduce named `countUid`. */
+function countingRunner(run: Run, countUid: string, rate: number, options: Partial<JobRunnerOptions> = {}): JobRunner {
+  const params = new JobParams([['output', run.output], ['records', String(RECORDS)], ['splits', '2'], ['batchSize', '200'], ['rate', String(rate)], ['keys', '100'], ['countUid', countUid]]);
+  return new JobRunner({ job: keyedCount, params, store: run.store, workers: run.workers, jobModule: KEYED_COUNT_MODULE, restartStrategy: { type: 'none' }, ...options });
+}
+
+async function freshRun(t: TestContext, workers: number): Promise<Run> {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(join(dir, 'data'));
+  t.after(() => store.close());
+  const output = join(dir, 'out');
+  await mkdir(output);
+  return { store, output, workers };
 }
 
 /**
  * Runs the job until a savepoint is taken, then cancels it; returns the savepoint's id. The source is slowed to take
  * 8 s, so the job is still running when the savepoint completes even on a loaded machine (at 0.8 s it finished first).
  */
-async function savepointThenCancel(store: CheckpointStore, target: CollectTarget<{ key: string; n: number }>): Promise<number> {
-  const runner = new JobRunner({ job: countingJob('counts', target, 5_000), store });
+async function savepointThenCancel(run: Run): Promise<number> {
+  const runner = countingRunner(run, 'counts', 5_000);
   let savepoint: number | undefined;
   runner.events.subscribe((e) => {
     if (e.type === 'checkpoint-completed' && e.manifest.id === 2) {
@@ -45,42 +56,55 @@ async function savepointThenCancel(store: CheckpointStore, target: CollectTarget
   return savepoint;
 }
 
-test('state of an operator uid the job no longer has is refused, naming the uid, unless allowed', async (t) => {
-  const store = await CheckpointStore.open(await tempDir(t));
-  t.after(() => store.close());
-  const target = new CollectTarget<{ key: string; n: number }>();
-  const savepoint = await savepointThenCancel(store, target);
-  const kinds = (await store.list('restore-rules')).map((c) => c.kind);
-  assert.ok(kinds.includes('savepoint'), 'the savepoint is listed as a savepoint');
+for (const workers of [0, 2]) {
+  test(`state of an operator uid the job no longer has is refused, naming the uid, unless allowed (workers ${workers})`, async (t) => {
+    const run = await freshRun(t, workers);
+    const savepoint = await savepointThenCancel(run);
+    const kinds = (await run.store.list('keyed-count')).map((c) => c.kind);
+    assert.ok(kinds.includes('savepoint'), 'the savepoint is listed as a savepoint');
 
-  // The reduce was renamed: its state would be silently lost.
-  await assert.rejects(
-    () => new JobRunner({ job: countingJob('totals', target), store }).run(),
-    (err: unknown) => isSluiceError(err, 'SLUICE_STATE_NOT_RESTORED') && /"counts"/.test(err.message) && /--allow-non-restored-state/.test(err.message),
-  );
+    // The reduce was renamed: its state would be silently lost.
+    await assert.rejects(
+      () => countingRunner(run, 'totals', 0).run(),
+      (err: unknown) => isSluiceError(err, 'SLUICE_STATE_NOT_RESTORED') && /"counts"/.test(err.message) && /--allow-non-restored-state/.test(err.message),
+    );
 
-  // Allowed: the renamed reduce starts empty, source positions and the sink's transactions still restore.
-  const allowed = new JobRunner({ job: countingJob('totals', target), store, allowNonRestoredState: true, restore: { from: 'checkpoint', id: savepoint } });
-  let restoredFrom: number | undefined;
-  allowed.events.subscribe((e) => {
-    if (e.type === 'attempt-started') restoredFrom = e.restoredFrom;
+    // Allowed: the renamed reduce starts empty, source positions and the sink's transactions still restore.
+    const allowed = countingRunner(run, 'totals', 0, { allowNonRestoredState: true, restore: { from: 'checkpoint', id: savepoint } });
+    let restoredFrom: number | undefined;
+    allowed.events.subscribe((e) => {
+      if (e.type === 'attempt-started') restoredFrom = e.restoredFrom;
+    });
+    assert.equal(await allowed.run(), 'finished');
+    assert.equal(restoredFrom, savepoint);
+    assert.equal((await readPartFiles(run.output)).length, RECORDS, 'every record committed once across both runs');
+    assert.ok((await run.store.list('keyed-count')).some((c) => c.id === savepoint && c.kind === 'savepoint'), 'savepoints survive the job finishing');
   });
-  assert.equal(await allowed.run(), 'finished');
-  assert.equal(restoredFrom, savepoint);
-  assert.equal(target.records.length, RECORDS, 'every record committed once across both runs');
-  assert.ok((await store.list('restore-rules')).some((c) => c.id === savepoint && c.kind === 'savepoint'), 'savepoints survive the job finishing');
-});
+  test(`a savepoint taken at p = 2 restores at p = 3 and the counts continue exactly (workers ${workers})`, async (t) => {
+    const run = await freshRun(t, workers);
+    const savepoint = await savepointThenCancel(run);
+    const resumed = countingRunner(run, 'counts', 0, { parallelism: 3, restore: { from: 'checkpoint', id: savepoint } });
+    const started: Array<[number | undefined, number]> = [];
+    resumed.events.subscribe((e) => {
+      if (e.type === 'attempt-started') started.push([e.restoredFrom, e.parallelism]);
+    });
+    assert.equal(await resumed.run(), 'finished');
+    assert.deepEqual(started, [[savepoint, 3]]);
+    const updates = await readPartFiles<Count>(run.output);
+    assert.equal(updates.length, RECORDS, 'one committed update per record across both runs');
+    assert.deepEqual(compareUpdates(updates, expectedCounts(RECORDS, 100)), []);
+  });
+}
 
 test('a checkpoint taken with another maxParallelism is refused with the way out', async (t) => {
-  const store = await CheckpointStore.open(await tempDir(t));
-  t.after(() => store.close());
+  const run = await freshRun(t, 0);
+  await savepointThenCancel(run);
   const target = new CollectTarget<{ key: string; n: number }>();
-  await savepointThenCancel(store, target);
-  const changed = defineJob({ name: 'restore-rules', parallelism: 2, maxParallelism: 64, checkpoints: { intervalMs: 20 } }, (env) => {
+  const changed = defineJob({ name: 'keyed-count', parallelism: 2, maxParallelism: 64, checkpoints: { intervalMs: 20 } }, (env) => {
     env.source(datagen({ count: 10, record: (i) => ({ key: `k${i}`, n: 1 }) })).uid('numbers').keyBy((r) => r.key).reduce((a) => a).uid('counts').sink(collectSink(target)).uid('out');
   });
   await assert.rejects(
-    () => new JobRunner({ job: changed, store }).run(),
+    () => new JobRunner({ job: changed, store: run.store }).run(),
     (err: unknown) => isSluiceError(err, 'SLUICE_MAX_PARALLELISM_CHANGED') && /128/.test(err.message) && /--fresh/.test(err.message),
   );
 });
