@@ -13,7 +13,9 @@ const CLICKS = 3_000;
 const USERS = 40;
 const PAGES = ['/', '/docs', '/pricing', '/blog'];
 
-test('jobs/clicks-to-es: Kafka clicks become one document per user with the click count and the last url', async (t) => {
+const CLICKS_TO_ES_MODULE = new URL('../../../jobs/clicks-to-es.ts', import.meta.url);
+
+for (const workers of [0, 2]) test(`jobs/clicks-to-es: Kafka clicks become one document per user with the click count and the last url (workers ${workers})`, async (t) => {
   const kafka = await kafkaCluster(t);
   const es = await elasticsearchNode(t);
   const topic = await kafka.createTopic({ partitions: 2, prefix: 'clicks' });
@@ -36,6 +38,8 @@ test('jobs/clicks-to-es: Kafka clicks become one document per user with the clic
   const runner = new JobRunner({
     job: clicksToEs,
     store,
+    workers,
+    jobModule: CLICKS_TO_ES_MODULE,
     params: new JobParams([['brokers', kafka.brokers.join(',')], ['node', es.node], ['topic', topic], ['index', index], ['flushMs', '100']]),
   });
   const run = runner.run();
