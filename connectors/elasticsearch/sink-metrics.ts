@@ -1,6 +1,7 @@
 /**
- * Counters of an Elasticsearch sink, summed over its writers (subtasks) and attempts in this process. Read them with
- * `sink.metrics()`; they only grow, except the two gauges `bufferedBytes` and `inFlightBytes`.
+ * Counters of an Elasticsearch sink, summed over its writers (subtasks) and attempts in this thread (writers on worker
+ * threads count in their worker). Read them with `sink.metrics()`; they only grow, except the two gauges
+ * `bufferedBytes` and `inFlightBytes`.
  */
 export interface ElasticsearchSinkMetrics {
   /** Records handed to the sink. */

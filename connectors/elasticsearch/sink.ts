@@ -14,7 +14,11 @@ import { SinkCounters, type ElasticsearchSinkMetrics } from './sink-metrics.ts';
 
 /** An Elasticsearch sink: a {@link Sink} whose counters can be read while the job runs. */
 export interface ElasticsearchSink<T> extends Sink<T> {
-  /** Counters summed over this sink's writers in this process (see {@link ElasticsearchSinkMetrics}). */
+  /**
+   * Counters summed over this sink's writers in this thread (see {@link ElasticsearchSinkMetrics}). On worker threads
+   * (`workers` ≥ 1) each worker builds its own sink from the job module and its writers count there: the sink object
+   * the main thread holds then reads zeros. Read these with `workers: 0`; the runner's stage metrics cover both.
+   */
   metrics(): ElasticsearchSinkMetrics;
 }
 
