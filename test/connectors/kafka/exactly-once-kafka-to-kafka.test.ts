@@ -43,12 +43,14 @@ function runChild(dataDir: string, params: JobParams, workers: number) {
   });
   let stderr = '';
   let completed: number | undefined;
+  let placement: string | undefined;
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
+    placement ??= /"msg":"(running in-process|running on \d+ worker threads)"/.exec(chunk.toString())?.[1];
     for (const m of chunk.toString().matchAll(/"msg":"checkpoint (\d+) complete"/g)) completed = Math.max(completed ?? 0, Number(m[1]));
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, exited, completed: () => completed, stderr: () => stderr.slice(-4_000) };
+  return { child, exited, completed: () => completed, placement: () => placement, stderr: () => stderr.slice(-4_000) };
 }
 
 /** What a failure-free run writes, computed from the input itself in partition order. */
@@ -148,6 +150,7 @@ for (const workers of [0, 2]) {
       const failures = failedAttempts(first);
       const beforeFaultsEnd = await endOffsets(cluster, input);
       await runUntil(first, settled(first, input, beforeFaultsEnd, () => injected().length === 7));
+      assert.equal(first.workers, workers, 'ran on the workers asked for');
       await store.close();
       assert.equal(injected().length, 7, `every planned failure was injected: ${injected().join(', ')}`);
       assertOnlyInjectedFailures(first, failures, injected());
@@ -167,6 +170,7 @@ for (const workers of [0, 2]) {
       await producer.send({ topic: input, messages: Array.from({ length: 1_000 }, (_, j) => orderMessage(last + j)) });
       child.child.kill('SIGKILL');
       assert.equal((await child.exited).signal, 'SIGKILL', 'the child was killed, it did not end by itself');
+      assert.equal(child.placement(), workers === 0 ? 'running in-process' : `running on ${workers} worker threads`);
       store = await CheckpointStore.open(dataDir);
       const killedAt = (await store.latestValid(ORDERS_JOB_NAME))?.manifest;
       assert.ok(killedAt !== undefined, 'the killed run left a checkpoint');
@@ -182,6 +186,7 @@ for (const workers of [0, 2]) {
         if (e.type === 'attempt-started') restoredFrom.push(e.restoredFrom);
       });
       await runUntil(rerun, settled(rerun, input, allEnd));
+      assert.equal(rerun.workers, workers, 'ran on the workers asked for');
       await store.close();
       assert.deepEqual(restoredFrom, [killedAt.id], 'the rerun restored the last checkpoint of the killed run');
 

@@ -78,6 +78,7 @@ for (const workers of [0, 2]) test(`bad orders go to the dead-letter topic with 
     runner.cancel('test over');
   }
   assert.equal(await running, 'cancelled');
+  assert.equal(runner.workers, workers, 'ran on the workers asked for');
   assert.equal(runner.attempts, 1, 'bad orders do not fail the job');
 
   const received = letters.map((l) => JSON.parse(l.value as string) as { topic: string; partition: number; offset: number; key: string | null; value: string | null; reason: string });
@@ -154,12 +155,14 @@ for (const workers of [0, 2]) test(
     });
     const failures = failedAttempts(first);
     await runUntil(first, settled(first, input, await endOffsets(cluster, input), () => injected().length === 5));
+    assert.equal(first.workers, workers, 'ran on the workers asked for');
     assertOnlyInjectedFailures(first, failures, injected(), 3);
 
     // Phase 2: more orders, restored at p = 3 (the dead-letter transactions of two old subtasks are spread over three).
     await send(FIRST, TOTAL);
     const second = new JobRunner({ job: ordersJob, params, store, parallelism: 3, workers, jobModule: ORDERS_JOB_MODULE });
     await runUntil(second, settled(second, input, await endOffsets(cluster, input)));
+    assert.equal(second.workers, workers, 'ran on the workers asked for');
 
     const bad = Array.from({ length: TOTAL }, (_, i) => i).filter((i) => mixedOrder(i).key.startsWith('bad-'));
     const letters = await readCommitted(cluster, deadLetters, 2);

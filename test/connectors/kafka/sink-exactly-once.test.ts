@@ -90,6 +90,7 @@ for (const workers of [0, 2]) {
     });
     const failures = failedAttempts(runner);
     assert.equal(await runner.run(), 'finished');
+    assert.equal(runner.workers, workers, 'ran on the workers asked for');
     const injected = firedFaults(faults);
     assert.ok(injected.length >= 5, `at least 5 injected failures: ${injected.join(', ')}`);
     assert.ok(injected.some((f) => f.startsWith('pre-commit@')) && injected.some((f) => f.startsWith('store@')), `a pre-commit and a store failure: ${injected.join(', ')}`);
@@ -128,6 +129,7 @@ for (const workers of [0, 2]) {
       if (e.type === 'attempt-started' && e.restoredFrom !== undefined) restoredFrom.push(e.restoredFrom);
     });
     assert.equal(await runner.run(), 'finished');
+    assert.equal(runner.workers, workers, 'ran on the workers asked for');
     const failedAt = failedCommitAt();
     assert.ok(failedAt !== undefined);
     assert.deepEqual(restoredFrom.slice(0, 2), [failedAt, failedAt], 'restored the checkpoint whose commit never ran, twice');
@@ -167,6 +169,7 @@ for (const workers of [0, 2]) {
       if (e.type === 'attempt-started') started.push(e.restoredFrom);
     });
     assert.equal(await second.run(), 'finished');
+    assert.equal(second.workers, workers, 'ran on the workers asked for');
     assert.deepEqual(started, [failedAt]);
     // The sentinel read fails if a transaction of old subtask 2 (no longer running) was left open.
     assertExactlyOnce((await readTopic(cluster, topic, 3)).committed, RECORDS);

@@ -38,6 +38,7 @@ for (const guarantee of ['exactly-once', 'at-least-once'] as const) {
     t.after(() => store.close());
     const runner = new JobRunner({ job: ordersJob, params, store, workers, jobModule: ORDERS_JOB_MODULE });
     await runUntil(runner, settled(runner, input, ends));
+    assert.equal(runner.workers, workers, 'ran on the workers asked for');
     assert.equal(runner.attempts, 1, 'no failure: every record is written once');
 
     const { committed } = await readCommitted(cluster, output, PARTITIONS);

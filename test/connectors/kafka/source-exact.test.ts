@@ -63,6 +63,7 @@ for (const parallelism of [1, 2, 3, 4, 6]) {
       );
       assert.deepEqual(firedFaults(faults), failAt.map((i) => `map@${i}`).sort());
       assert.ok(runner.attempts >= 3, `attempts: ${runner.attempts}`);
+      assert.equal(runner.workers, workers, 'ran on the workers asked for');
       const records = await committed();
       const { distinct, duplicates } = tally(records.map((r) => r.i));
       assert.deepEqual(duplicates, [], 'no record twice');

@@ -93,6 +93,7 @@ for (const workers of [0, 2]) test(`keyed counts through p = 2 → 3 → 8 → 4
   await runner.checkpoint();
   runner.cancel();
   assert.equal(await done, 'cancelled');
+  assert.equal(runner.workers, workers, 'ran on the workers asked for');
 
   const expected = expectedCounts();
   const { committed } = await readCommitted(cluster, output, 4);
