@@ -60,6 +60,7 @@ for (const workers of [0, 2]) test(`jobs/clicks-to-es: Kafka clicks become one d
   );
   runner.cancel('test over');
   assert.equal(await run, 'cancelled');
+  assert.equal(runner.workers, workers, 'ran on the workers asked for');
   assert.equal(documents.length, USERS);
   for (const hit of documents) {
     const doc = hit._source as UserClicks;

@@ -43,6 +43,7 @@ for (const workers of [0, 2]) {
       });
       const failures = failedAttempts(runner);
       assert.equal(await runner.run(), 'finished');
+      assert.equal(runner.workers, workers, 'ran on the workers asked for');
       const injected = firedFaults(faults);
       assert.deepEqual(injected.map((i) => i.replace(/@\d+$/, '')).sort(), ['map', 'map', 'map', 'pre-commit', 'pre-commit', 'pre-commit'], `injected: ${injected.join(', ')}`);
       assertOnlyInjectedFailures(runner, failures, injected);

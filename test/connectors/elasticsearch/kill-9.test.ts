@@ -13,13 +13,19 @@ const JOB = join(import.meta.dirname, 'fixtures', 'count-to-es.ts');
 function runJob(dataDir: string, node: string, index: string, rate: number, workers: number) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'runtime/cli/main.ts', 'run', JOB, '--data-dir', dataDir, '--set', `node=${node}`, '--set', `index=${index}`, '--set', 'shape=updates', '--set', `rate=${rate}`, '--workers', String(workers), '--log-level', 'warn'],
+    ['--import', 'tsx', 'runtime/cli/main.ts', 'run', JOB, '--data-dir', dataDir, '--set', `node=${node}`, '--set', `index=${index}`, '--set', 'shape=updates', '--set', `rate=${rate}`, '--workers', String(workers), '--log-level', 'info'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // Where the attempt runs, from the runner's log line (logged once per attempt, at start).
+  let head = '';
+  let placement: string | undefined;
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-8_000);
+    if (placement === undefined) placement = /"msg":"(running in-process|running on \d+ worker threads)"/.exec((head += chunk.toString()))?.[1];
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, stderr: () => stderr };
+  return { child, exited, stderr: () => stderr, placement: () => placement };
 }
 
 for (const workers of [0, 2]) test(`kill -9 of \`sluice run\` writing to Elasticsearch, then a rerun: documents equal the failure-free run, no extras (workers ${workers})`, async (t) => {
@@ -39,12 +45,14 @@ for (const workers of [0, 2]) test(`kill -9 of \`sluice run\` writing to Elastic
   );
   first.child.kill('SIGKILL');
   assert.equal(await first.exited, null, 'the first run was killed, not finished');
+  assert.equal(first.placement(), workers === 0 ? 'running in-process' : `running on ${workers} worker threads`);
   await client.indices.refresh({ index });
   const beforeCrash = (await client.count({ index })).count;
   assert.ok(beforeCrash < CLI_RECORDS, `crashed mid-job (${beforeCrash} documents)`);
 
   const second = runJob(dataDir, es.node, index, 1_000_000, workers);
   assert.equal(await second.exited, 0, `the rerun finished: ${second.stderr()}`);
+  assert.equal(second.placement(), workers === 0 ? 'running in-process' : `running on ${workers} worker threads`);
   const documents = await readCounts(client, index);
   assert.deepEqual(compare('updates', documents, expectedCounts(CLI_RECORDS, CLI_KEYS)), []);
   assert.equal(documents.length, CLI_RECORDS, 'no extra documents');

@@ -78,6 +78,7 @@ for (const workers of [0, 2]) {
       assert.ok(record.durationMs >= 0 && record.checkpointId > 0);
     }
     assert.equal(await done, 'finished');
+    assert.equal(runner.workers, workers, 'ran on the workers asked for');
     const updates = await readPartFiles<Count>(output);
     assert.equal(updates.length, RECORDS, 'one committed update per record: none lost or duplicated across rescales');
     assert.deepEqual(compareUpdates(updates, expectedCounts(RECORDS)), []);
@@ -108,6 +109,7 @@ for (const workers of [0, 2]) {
     holdStore = undefined;
     assert.equal((await rescaled).to, 5);
     assert.equal(await done, 'finished');
+    assert.equal(runner.workers, workers, 'ran on the workers asked for');
     const updates = await readPartFiles<Count>(output);
     assert.equal(updates.length, RECORDS);
     assert.deepEqual(compareUpdates(updates, expectedCounts(RECORDS)), []);

@@ -14,13 +14,19 @@ const JOB = join(import.meta.dirname, 'fixtures', 'crash-count.ts');
 function runJob(dataDir: string, output: string, rate: number, workers: number) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'runtime/cli/main.ts', 'run', JOB, '--data-dir', dataDir, '--set', `output=${output}`, '--set', `rate=${rate}`, '--workers', String(workers), '--log-level', 'warn'],
+    ['--import', 'tsx', 'runtime/cli/main.ts', 'run', JOB, '--data-dir', dataDir, '--set', `output=${output}`, '--set', `rate=${rate}`, '--workers', String(workers), '--log-level', 'info'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // Where the attempt runs, from the runner's log line (logged once per attempt, at start).
+  let head = '';
+  let placement: string | undefined;
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-8_000);
+    if (placement === undefined) placement = /"msg":"(running in-process|running on \d+ worker threads)"/.exec((head += chunk.toString()))?.[1];
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, stderr: () => stderr };
+  return { child, exited, stderr: () => stderr, placement: () => placement };
 }
 
 for (const workers of [0, 2]) test(`kill -9 of \`sluice run\` mid-job, then a rerun on the same data dir, gives exactly the failure-free output (workers ${workers})`, async (t) => {
@@ -37,6 +43,7 @@ for (const workers of [0, 2]) test(`kill -9 of \`sluice run\` mid-job, then a re
   );
   first.child.kill('SIGKILL');
   assert.equal(await first.exited, null, 'the first run was killed, not finished');
+  assert.equal(first.placement(), workers === 0 ? 'running in-process' : `running on ${workers} worker threads`);
   const committedBeforeCrash = (await readPartFiles(output)).length;
   assert.ok(committedBeforeCrash > 0 && committedBeforeCrash < RECORDS, `crashed mid-job (${committedBeforeCrash} committed)`);
 
@@ -52,6 +59,7 @@ for (const workers of [0, 2]) test(`kill -9 of \`sluice run\` mid-job, then a re
   const second = runJob(dataDir, output, 1_000_000, workers);
   const code = await second.exited;
   assert.equal(code, 0, `the rerun finished: ${second.stderr()}`);
+  assert.equal(second.placement(), workers === 0 ? 'running in-process' : `running on ${workers} worker threads`);
 
   const records = await readPartFiles<{ key: string; n: number }>(output);
   assert.equal(records.length, RECORDS, 'one committed update per input record: none lost, none duplicated');

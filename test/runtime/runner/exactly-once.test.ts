@@ -64,6 +64,7 @@ for (const workers of [0, 2]) {
     });
 
     assert.equal(await runner.run(), 'finished');
+    assert.equal(runner.workers, workers, 'ran on the workers asked for');
     const injected = firedFaults(faults);
     // Every injected failure happened, whatever the speed; how many checkpoints fit in between depends on the machine.
     assert.deepEqual(injected.map((i) => i.replace(/@\d+$/, '')).sort(), ['map', 'map', 'map', 'pre-commit', 'pre-commit', 'store', 'store'], `injected: ${injected.join(', ')}`);
@@ -99,6 +100,7 @@ for (const workers of [0, 2]) {
         if (e.type === 'checkpoint-completed' && readdirSync(output).some((n) => n.endsWith('.ndjson'))) first.cancel('stopped by the test');
       });
       assert.equal(await first.run(), 'cancelled');
+      assert.equal(first.workers, workers, 'ran on the workers asked for');
       const committedBefore = (await readPartFiles(output)).length;
       assert.ok(committedBefore > 0 && committedBefore < RECORDS, `first run committed part of the input (${committedBefore})`);
 
@@ -109,6 +111,7 @@ for (const workers of [0, 2]) {
         if (e.type === 'attempt-started') restoredFrom = e.restoredFrom;
       });
       assert.equal(await second.run(), 'finished');
+      assert.equal(second.workers, Math.min(workers, newParallelism), 'ran on the workers asked for (at most one per subtask)');
       assert.ok(restoredFrom !== undefined, 'the second run restored a checkpoint');
       const updates = await readPartFiles<Count>(output);
       assert.equal(updates.length, RECORDS, 'one committed update per input record across both runs');

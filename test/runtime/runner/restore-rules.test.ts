@@ -52,6 +52,7 @@ async function savepointThenCancel(run: Run): Promise<number> {
     }
   });
   assert.equal(await runner.run(), 'cancelled');
+  assert.equal(runner.workers, run.workers, 'ran on the workers asked for');
   assert.ok(savepoint !== undefined, 'a savepoint was taken');
   return savepoint;
 }
@@ -76,6 +77,7 @@ for (const workers of [0, 2]) {
       if (e.type === 'attempt-started') restoredFrom = e.restoredFrom;
     });
     assert.equal(await allowed.run(), 'finished');
+    assert.equal(allowed.workers, workers, 'ran on the workers asked for');
     assert.equal(restoredFrom, savepoint);
     assert.equal((await readPartFiles(run.output)).length, RECORDS, 'every record committed once across both runs');
     assert.ok((await run.store.list('keyed-count')).some((c) => c.id === savepoint && c.kind === 'savepoint'), 'savepoints survive the job finishing');
@@ -89,6 +91,7 @@ for (const workers of [0, 2]) {
       if (e.type === 'attempt-started') started.push([e.restoredFrom, e.parallelism]);
     });
     assert.equal(await resumed.run(), 'finished');
+    assert.equal(resumed.workers, workers, 'ran on the workers asked for');
     assert.deepEqual(started, [[savepoint, 3]]);
     const updates = await readPartFiles<Count>(run.output);
     assert.equal(updates.length, RECORDS, 'one committed update per record across both runs');
