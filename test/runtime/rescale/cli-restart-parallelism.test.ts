@@ -20,11 +20,12 @@ function runJob(args: string[]) {
   return { child, exited, output: () => output };
 }
 
-test('`sluice run --parallelism N` after a crash at p = 2 restores the checkpoint at N = 5, exactly once', async (t) => {
+for (const workers of [0, 2]) test(`\`sluice run --parallelism N\` after a crash at p = 2 restores the checkpoint at N = 5, exactly once (workers ${workers})`, async (t) => {
   const dir = await tempDir(t);
   const dataDir = join(dir, 'data');
   const output = join(dir, 'out');
-  const common = ['--data-dir', dataDir, '--set', `output=${output}`, '--log-level', 'info'];
+  const common = ['--data-dir', dataDir, '--set', `output=${output}`, '--workers', String(workers), '--log-level', 'info'];
+  const placement = workers === 0 ? 'running in-process' : `running on ${workers} worker threads`;
 
   const first = runJob([...common, '-p', '2', '--set', 'rate=40000']);
   t.after(() => first.child.kill('SIGKILL'));
@@ -34,10 +35,12 @@ test('`sluice run --parallelism N` after a crash at p = 2 restores the checkpoin
   });
   first.child.kill('SIGKILL');
   await first.exited;
+  assert.match(first.output(), new RegExp(`"msg":"${placement}"`), 'ran where asked');
 
   const second = runJob([...common, '--parallelism', '5', '--set', 'rate=1000000']);
   assert.equal(await second.exited, 0, second.output());
   assert.match(second.output(), /"parallelism":5[^\n]*job starting from checkpoint \d+/, 'restored at the new parallelism');
+  assert.match(second.output(), new RegExp(`"msg":"${placement}"`), 'ran where asked');
 
   const records = await readPartFiles<{ key: string; n: number }>(output);
   assert.equal(records.length, RECORDS, 'one committed update per input record across the change of parallelism');
