@@ -116,61 +116,40 @@ for (const workers of [0, 2]) {
   });
 }
 
-/** Wraps a source so that subtask 0's reader reports `splits` splits once `when()` holds. */
-function reportingSplits<T>(inner: Source<T>, splits: () => number | undefined): Source<T> {
-  return {
-    ...inner,
-    createReader(context) {
-      const reader = inner.createReader(context);
-      return {
-        start: () => reader.start(),
-        poll: () => {
-          const n = splits();
-          if (n !== undefined && context.subtask === 0) context.reportSplitsChanged({ splits: n, added: [`split-${n - 1}`], removed: [] });
-          return reader.poll();
-        },
-        available: () => reader.available(),
-        positions: () => reader.positions(),
-        close: () => reader.close(),
-      };
-    },
-  };
-}
-
-test('a change in splits rescales under "match" and "divisor", and only warns under "fixed"', async (t) => {
-  for (const [policy, splits, expected] of [['match', 6, 6], ['divisor', 9, 3], ['fixed', 5, 2]] as const) {
-    const dir = await tempDir(t);
-    const store = await CheckpointStore.open(dir);
-    const RECORDS = 20_000;
-    const target = new CollectTarget<Count>();
-    const logs: Array<{ level: number; msg: string }> = [];
-    const logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, cb) => (logs.push(JSON.parse(chunk.toString())), cb()) }));
-    const runner = new JobRunner({
-      job: countingJob({ records: RECORDS, rate: 20_000, rescale: { policy, maxParallelism: 8 } }, target, (s) =>
-        reportingSplits(s, () => (target.records.length >= 4_000 ? splits : undefined)),
-      ),
-      store,
-      logger,
-    });
-    const events: JobEvent[] = [];
-    runner.events.subscribe((e) => events.push(e));
-    assert.equal(await runner.run(), 'finished');
-    await store.close();
-    const warnings = logs.filter((l) => l.level === 40).map((l) => l.msg);
-    assert.equal(target.records.length, RECORDS, `${policy}: exact`);
-    assert.deepEqual(finalCounts(target.records), expectedCounts(RECORDS));
-    assert.equal(runner.plan.parallelism, expected, `${policy} → p=${expected}`);
-    assert.equal(events.filter((e) => e.type === 'splits-changed').length, 1, 'repeated reports of the same change count once');
-    const rescales = runner.rescales;
-    if (expected === 2) {
-      assert.equal(rescales.length, 0);
-      const uneven = warnings.filter((w) => w.includes('splits over'));
-      assert.deepEqual(uneven, ['source "numbers" has 5 splits over 2 subtasks: some read 3, others 2. Parallelism 5 splits them evenly (or set rescale: { policy: \'divisor\' })'], 'one warning naming the uneven split and a better parallelism');
+for (const workers of [0, 2]) {
+  test(`a change in splits rescales under "match" and "divisor", and only warns under "fixed" (workers ${workers})`, async (t) => {
+    for (const [policy, splits, expected] of [['match', 6, 6], ['divisor', 9, 3], ['fixed', 5, 2]] as const) {
+      const dir = await tempDir(t);
+      const store = await CheckpointStore.open(join(dir, 'data'));
+      t.after(() => store.close());
+      const output = join(dir, 'out');
+      await mkdir(output);
+      const RECORDS = 20_000;
+      const params = new JobParams([['output', output], ['records', String(RECORDS)], ['splits', '8'], ['batchSize', '200'], ['rate', '20000'], ['keys', String(KEYS)], ['reportSplits', String(splits)]]);
+      // The policy is applied on the main thread, where splits changes arrive; the workers build the module's plan,
+      // which equals this one (the rescale options are not part of the plan).
+      const job = defineJob({ ...keyedCount.options, rescale: { policy, maxParallelism: 8 } }, keyedCount.build);
+      const logs: Array<{ level: number; msg: string }> = [];
+      const logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, cb) => (logs.push(JSON.parse(chunk.toString())), cb()) }));
+      const runner = new JobRunner({ job, params, store, workers, jobModule: KEYED_COUNT_MODULE, logger });
+      const events: JobEvent[] = [];
+      runner.events.subscribe((e) => events.push(e));
+      assert.equal(await runner.run(), 'finished');
+      assert.equal(runner.workers, Math.min(workers, expected), 'ran on the workers asked for (at most one per subtask)');
+      const updates = await readPartFiles<Count>(output);
+      assert.equal(updates.length, RECORDS, `${policy}: one committed update per record`);
+      assert.deepEqual(compareUpdates(updates, expectedCounts(RECORDS)), []);
+      assert.equal(runner.plan.parallelism, expected, `${policy} → p=${expected}`);
+      assert.equal(events.filter((e) => e.type === 'splits-changed').length, 1, 'repeated reports of the same change count once');
+      assert.deepEqual(runner.rescales.map((r) => [r.from, r.to, r.trigger]), expected === 2 ? [] : [[2, expected, 'splits-changed']]);
+      if (expected !== 2) assert.match(runner.rescales[0]?.reason ?? '', new RegExp(`now has ${splits} splits; policy "${policy}"`));
+      else {
+        const uneven = logs.filter((l) => l.level === 40 && l.msg.includes('splits over')).map((l) => l.msg);
+        assert.deepEqual(uneven, ['source "numbers" has 5 splits over 2 subtasks: some read 3, others 2. Parallelism 5 splits them evenly (or set rescale: { policy: \'divisor\' })'], 'one warning naming the uneven split and a better parallelism');
+      }
     }
-    else assert.deepEqual(rescales.map((r) => [r.from, r.to, r.trigger]), [[2, expected, 'splits-changed']]);
-    if (expected !== 2) assert.match(rescales[0]?.reason ?? '', new RegExp(`now has ${splits} splits; policy "${policy}"`));
-  }
-});
+  });
+}
 
 test('under "match" the first attempt starts at the source\'s split count', async (t) => {
   const dir = await tempDir(t);
