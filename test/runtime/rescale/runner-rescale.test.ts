@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { collectSink, CollectTarget, datagen, readPartFiles } from '../../../connectors/dev/index.ts';
@@ -48,24 +48,29 @@ function countingJob(options: Partial<JobOptions> & { records: number; rate: num
   });
 }
 
-/** The runner fixture's keyed count into part files (a job module, so it runs on workers too) over a slowed datagen. */
+/**
+ * The runner fixture's keyed count into part files (a job module, so it runs on workers too) over a slowed datagen
+ * that holds back its end of input until the test calls `endInput()`: a rescale never races the job's end.
+ */
 async function filesRunner(t: TestContext, records: number, workers: number, options: Partial<JobRunnerOptions> = {}) {
   const dir = await tempDir(t);
   const store = await CheckpointStore.open(join(dir, 'data'));
   t.after(() => store.close());
   const output = join(dir, 'out');
   await mkdir(output);
-  const params = new JobParams([['output', output], ['records', String(records)], ['splits', '8'], ['batchSize', '200'], ['rate', '20000'], ['keys', String(KEYS)]]);
+  const gate = join(dir, 'end-of-input');
+  const params = new JobParams([['output', output], ['records', String(records)], ['splits', '8'], ['batchSize', '200'], ['rate', '20000'], ['keys', String(KEYS)], ['holdEndUntil', gate]]);
   const runner = new JobRunner({ job: keyedCount, params, store, workers, jobModule: KEYED_COUNT_MODULE, ...options });
   /** Updates committed so far. */
   const committed = async (): Promise<number> => (await readPartFiles(output)).length;
-  return { runner, output, committed };
+  const endInput = (): Promise<void> => writeFile(gate, '');
+  return { runner, output, committed, endInput };
 }
 
 for (const workers of [0, 2]) {
   test(`keyed counts stay exact through manual rescales 2 → 3 → 8 → 4 while records flow (workers ${workers})`, async (t) => {
     const RECORDS = 60_000;
-    const { runner, output, committed } = await filesRunner(t, RECORDS, workers);
+    const { runner, output, committed, endInput } = await filesRunner(t, RECORDS, workers);
     const events: JobEvent[] = [];
     runner.events.subscribe((e) => events.push(e));
     const done = runner.run();
@@ -77,6 +82,7 @@ for (const workers of [0, 2]) {
       assert.equal(runner.plan.parallelism, to);
       assert.ok(record.durationMs >= 0 && record.checkpointId > 0);
     }
+    await endInput();
     assert.equal(await done, 'finished');
     assert.equal(runner.workers, workers, 'ran on the workers asked for');
     const updates = await readPartFiles<Count>(output);
@@ -91,7 +97,7 @@ for (const workers of [0, 2]) {
     const RECORDS = 30_000;
     let holdStore: Promise<void> | undefined;
     let storing = false;
-    const { runner, output, committed } = await filesRunner(t, RECORDS, workers, {
+    const { runner, output, committed, endInput } = await filesRunner(t, RECORDS, workers, {
       // The store runs on the main thread, in either mode.
       beforeCheckpointStore: async () => {
         storing = true;
@@ -108,6 +114,7 @@ for (const workers of [0, 2]) {
     setTimeout(release, 50);
     holdStore = undefined;
     assert.equal((await rescaled).to, 5);
+    await endInput();
     assert.equal(await done, 'finished');
     assert.equal(runner.workers, workers, 'ran on the workers asked for');
     const updates = await readPartFiles<Count>(output);
