@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
 /** package.json `exports` subpath → module path from the package root (dist/ or the repo), without extension. */
-const OWN_ENTRIES: Readonly<Record<string, string>> = {
+export const OWN_ENTRIES: Readonly<Record<string, string>> = {
   sluice: 'runtime/api/index',
   'sluice/kafka': 'connectors/kafka/index',
   'sluice/elasticsearch': 'connectors/elasticsearch/index',

@@ -11,6 +11,7 @@ import { firstDifference, planFingerprint } from './plan-fingerprint.ts';
 import { workerOf } from './placement.ts';
 import { restoredSubset } from './restored-subset.ts';
 import { startWorker } from './start-worker.ts';
+import { workerBundle } from './worker-bundle.ts';
 import { SubtaskHandle } from './subtask-handle.ts';
 import { relayWorkerLog } from './worker-log.ts';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.ts';
@@ -103,6 +104,8 @@ export class WorkerAttempt implements RunningAttempt {
   #completeSent = 0;
   /** `release-end`s waiting until every worker has queued the completion that precedes them. */
   #heldReleases: Array<{ worker: number; message: ToWorker }> = [];
+  /** Subtask messages for each worker sent before it was spawned. */
+  #beforeSpawn: ToWorker[][] = [];
 
   constructor(options: WorkerAttemptOptions) {
     if (!Number.isInteger(options.workers) || options.workers < 1) {
@@ -139,7 +142,8 @@ export class WorkerAttempt implements RunningAttempt {
 
   /** Starts the workers and resolves when every subtask finished; rejects with the first failure once all are gone. */
   async run(): Promise<void> {
-    if (this.#failure === undefined) this.#spawn();
+    const bundle = process.env['SLUICE_WORKER_BUNDLE'] === '0' ? undefined : await workerBundle(this.#options.jobModule, this.#logger);
+    if (this.#failure === undefined) this.#spawn(bundle);
     while (this.#failure === undefined && !this.#workers.every((w) => w.finished)) await this.#changed();
     if (this.#failure === undefined) {
       await this.#terminateAll();
@@ -187,7 +191,7 @@ export class WorkerAttempt implements RunningAttempt {
     wake?.();
   }
 
-  #spawn(): void {
+  #spawn(bundle: string | undefined): void {
     const n = this.#options.workers;
     // ports[a][b]: worker a's end of the channel between a and b.
     const ports: Array<Array<MessagePort | null>> = Array.from({ length: n }, () => new Array<MessagePort | null>(n).fill(null));
@@ -216,8 +220,8 @@ export class WorkerAttempt implements RunningAttempt {
         logLevel: this.#logger.level,
         peers,
       };
-      const thread = startWorker(setup, peers.filter((p): p is MessagePort => p !== null), this.#options.resourceLimits, `sluice ${this.plan.job} worker ${w}`);
-      const state: WorkerState = { index: w, thread, fingerprint: undefined, pending: [], completeQueued: 0, finished: false, settled: false };
+      const thread = startWorker(bundle, setup, peers.filter((p): p is MessagePort => p !== null), this.#options.resourceLimits, `sluice ${this.plan.job} worker ${w}`);
+      const state: WorkerState = { index: w, thread, fingerprint: undefined, pending: this.#beforeSpawn[w] ?? [], completeQueued: 0, finished: false, settled: false };
       this.#workers.push(state);
       thread.on('message', (message: FromWorker) => this.#onMessage(state, message));
       thread.on('error', (err: Error) => {
@@ -330,8 +334,13 @@ export class WorkerAttempt implements RunningAttempt {
   }
 
   #post(worker: number, message: ToWorker): void {
+    if (this.#failure !== undefined) return;
     const state = this.#workers[worker];
-    if (state === undefined || this.#failure !== undefined) return;
+    if (state === undefined) {
+      // Not spawned yet (the bundle is being built): delivered with the other messages sent before `start`.
+      this.#beforeSpawn[worker] = [...(this.#beforeSpawn[worker] ?? []), message];
+      return;
+    }
     if (state.pending !== undefined) state.pending.push(message);
     else if (!state.settled) state.thread.postMessage(message);
   }
