@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import { createRequire } from 'node:module';
 import { serializeError } from './error-serializer.ts';
 
 export type { Logger } from 'pino';
@@ -34,7 +34,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const destination = options.destination;
   if (destination !== undefined) {
     // Formatted on this thread (not pino-pretty's worker), so the destination sees each line when it is written.
-    const format = pretty ? prettyFactory({ colorize: true }) : undefined;
+    const format = pretty ? prettyFormatter() : undefined;
     return pino({ level, serializers }, { write: (line: string) => destination.write(format === undefined ? line : format(line)) });
   }
   if (pretty) {
@@ -46,4 +46,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 /** A logger that drops everything: the default for library components when the caller gives none. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/**
+ * pino-pretty's line formatter, loaded only when asked for: it is the heaviest import of the logging module, and
+ * every worker thread imports this module (its logs go to the main thread as JSON lines, never pretty).
+ */
+function prettyFormatter(): (line: string) => string {
+  const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  return prettyFactory({ colorize: true });
 }

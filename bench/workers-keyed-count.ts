@@ -1,0 +1,63 @@
+/**
+ * Issue 15's figures for a cheap job: the keyed count (datagen → map → keyBy → reduce → discard, no map work) at
+ * p = 2 on 1 and on 2 worker threads, each against the same job in one thread (workers 0), in the same run. The bar
+ * for one worker is ≥ 0.95× (one worker may cost the hop of control messages and its start, nothing more); two
+ * workers are reported (a cheap record costs about as much to cross threads as to count).
+ *
+ * End to end includes the attempt's start on workers (worker-bundle.ts: the main thread bundles the job once per
+ * process, then each worker loads one file); "once started" subtracts the median start of a 1,000-record run.
+ *
+ *   npx tsx bench/workers-keyed-count.ts [records] [runs]
+ */
+import { availableParallelism } from 'node:os';
+import { JobParams } from '../runtime/api/index.ts';
+import { JobRunner } from '../runtime/runner/index.ts';
+import cpuJob from './support/cpu-job.ts';
+import { emitFigure, median } from './support/figure.ts';
+
+const RECORDS = Number(process.argv[2] ?? 10_000_000);
+const RUNS = Number(process.argv[3] ?? 3);
+const jobModule = new URL('./support/cpu-job.ts', import.meta.url);
+
+/** Seconds to count `records` records on `workers` worker threads (0: in-process). */
+async function run(workers: number, records: number): Promise<number> {
+  const runner = new JobRunner({ job: cpuJob, params: new JobParams([['records', String(records)], ['spin', '0']]), workers, jobModule });
+  const started = performance.now();
+  await runner.run();
+  const seconds = (performance.now() - started) / 1000;
+  const reduced = runner.metrics().at(-1)?.recordsIn ?? 0;
+  if (reduced !== records) throw new Error(`workers ${workers}: the reduce saw ${reduced} of ${records} records`);
+  if (runner.workers !== workers) throw new Error(`asked for ${workers} workers, ran on ${runner.workers}`);
+  return seconds;
+}
+
+const seconds: Record<0 | 1 | 2, number[]> = { 0: [], 1: [], 2: [] };
+const starts: Record<1 | 2, number[]> = { 1: [], 2: [] };
+await run(2, 1_000); // builds the worker bundle, as the first attempt of any job on workers does
+for (let r = 0; r < RUNS; r++) {
+  for (const workers of [0, 1, 2] as const) seconds[workers].push(await run(workers, RECORDS));
+  for (const workers of [1, 2] as const) starts[workers].push(await run(workers, 1_000));
+}
+const workload = `${RECORDS} records over 10,000 keys, p = 2, median of ${RUNS}; ${availableParallelism()} cores visible`;
+const inProcess = RECORDS / median(seconds[0]);
+emitFigure({
+  name: 'keyed count p = 2, workers 1, end to end',
+  value: RECORDS / median(seconds[1]),
+  unit: 'records/s',
+  baseline: inProcess,
+  note: `baseline: the same job in one thread (workers 0); ${workload}; bar ≥ 0.95×`,
+});
+emitFigure({
+  name: 'keyed count p = 2, workers 1, once started (derived)',
+  value: RECORDS / Math.max(1e-3, median(seconds[1]) - median(starts[1])),
+  unit: 'records/s',
+  baseline: inProcess,
+  note: `end to end minus the median start of a 1,000-record run (${Math.round(median(starts[1]) * 1000)} ms)`,
+});
+emitFigure({
+  name: 'keyed count p = 2, workers 2, end to end',
+  value: RECORDS / median(seconds[2]),
+  unit: 'records/s',
+  baseline: inProcess,
+  note: `baseline: the same job in one thread (workers 0); ${workload}; reported`,
+});
