@@ -9,6 +9,9 @@
  * First run (2 vCPU, load average 11–13 from other engineers' tests — read as shapes; 1M records, medians of 3):
  * batches of 1,000 @ 64 KiB: 1.34M/s (0.79× codec alone); @ 1 MiB: 1.08M/s (1.30×); batches of 100 @ 64 KiB: 0.50M/s
  * (0.59×). In-process Channel: 18–59M/s.
+ * After chunks were sized to what they hold (message-port-transport.ts; idle machine, 2M records, medians of 3):
+ * batches of 1,000 @ 64 KiB: 1.55–1.93M/s; @ 256 KiB (the default between workers): 2.99M/s; @ 1 MiB: 2.37–3.09M/s;
+ * batches of 100 @ 64 KiB: 1.58–2.00M/s (two runs). In-process: 68–94M/s.
  *
  *   npx tsx bench/exchange-throughput.ts [records]
  *
@@ -38,6 +41,8 @@ interface Setup {
 }
 const SETUPS: readonly Setup[] = [
   { batch: 1_000, capacity: 64 * 1024 },
+  // The default capacity of a channel between workers (DEFAULT_REMOTE_CHANNEL_CAPACITY_BYTES).
+  { batch: 1_000, capacity: 256 * 1024 },
   { batch: 1_000, capacity: 1024 * 1024 },
   { batch: 100, capacity: 64 * 1024 },
 ];
