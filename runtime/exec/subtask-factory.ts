@@ -1,3 +1,4 @@
+import { SubtaskMetrics } from './subtask-metrics.ts';
 import type { CheckpointTiming, KeySelector, Sink, SinkWriterContext, Source, SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { PhysicalPlan, PlannedOperator, Stage } from '../graph/index.ts';
@@ -60,6 +61,7 @@ export function buildSubtask(
   const isSourceStage = head.node.kind === 'source';
   const operators = isSourceStage ? stage.operators.slice(1) : stage.operators;
   const chain: ChainedOperator<unknown>[] = [];
+  const metrics = new SubtaskMetrics();
   let subtask: Subtask | undefined;
   // The last operator feeds the subtask's output link (which counts records and times backpressure); the subtask
   // is built after its chain, so the link looks it up when records flow.
@@ -68,7 +70,7 @@ export function buildSubtask(
     processWatermark: (watermark) => (subtask as Subtask).toOutput.processWatermark(watermark),
   };
   for (let i = operators.length - 1; i >= 0; i--) {
-    const op = buildOperator(context, operators[i] as PlannedOperator, stage, index, downstream);
+    const op = buildOperator(context, operators[i] as PlannedOperator, stage, index, metrics, downstream);
     chain.unshift(op);
     downstream = op;
   }
@@ -120,13 +122,14 @@ export function buildSubtask(
     logger,
     signal: context.signal,
     checkpoints: context.checkpoints,
+    metrics,
   });
   return subtask;
 }
 
-function buildOperator(context: SubtaskContext, op: PlannedOperator, stage: Stage, index: number, next: Downstream<unknown>): ChainedOperator<unknown> {
+function buildOperator(context: SubtaskContext, op: PlannedOperator, stage: Stage, index: number, metrics: SubtaskMetrics, next: Downstream<unknown>): ChainedOperator<unknown> {
   const { plan } = context;
-  const place: OperatorPlace = { job: plan.job, uid: op.uid, subtask: index, parallelism: stage.parallelism };
+  const place: OperatorPlace = { job: plan.job, uid: op.uid, subtask: index, parallelism: stage.parallelism, metrics };
   const node = op.node;
   const keyed = () => ({
     keySelector: op.keySelector ?? (missingKey as KeySelector),

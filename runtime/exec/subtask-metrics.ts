@@ -9,4 +9,6 @@ export class SubtaskMetrics {
   /** For source subtasks: times the source was not polled because the output was full. */
   sourcePauses = 0;
   finished = false;
+  /** Records window operators of this subtask dropped for coming later than their allowed lateness. */
+  lateRecordsDropped = 0;
 }

@@ -52,6 +52,8 @@ export interface SubtaskOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  /** The subtask's counters, when its operators count into them too (built before the chain); else its own. */
+  readonly metrics?: SubtaskMetrics | undefined;
   readonly checkpoints: CheckpointListener | undefined;
 }
 
@@ -66,7 +68,7 @@ type Mail = () => Promise<void> | void;
 export class Subtask implements AttemptSubtask {
   readonly stage: number;
   readonly index: number;
-  readonly metrics = new SubtaskMetrics();
+  readonly metrics: SubtaskMetrics;
   readonly #options: SubtaskOptions;
   readonly #head: Downstream<unknown>;
   readonly #tail: Downstream<unknown>;
@@ -77,6 +79,7 @@ export class Subtask implements AttemptSubtask {
     this.#options = options;
     this.stage = options.stage;
     this.index = options.index;
+    this.metrics = options.metrics ?? new SubtaskMetrics();
     const metrics = this.metrics;
     const output = options.output;
     const clock = options.clock;

@@ -65,6 +65,8 @@ export interface StageMetrics {
   readonly recordsOut: number;
   /** Subtasks waiting for room in a full channel right now. */
   readonly backpressured: number;
+  /** Records the stage's windows dropped for coming later than their allowed lateness (without a late-records sink). */
+  readonly lateRecordsDropped: number;
 }
 
 /**
@@ -186,6 +188,7 @@ export class JobRunner {
         recordsIn: subtasks.reduce((n, m) => n + m.recordsIn, 0),
         recordsOut: subtasks.reduce((n, m) => n + m.recordsOut, 0),
         backpressured: subtasks.filter((m) => m.backpressured).length,
+        lateRecordsDropped: subtasks.reduce((n, m) => n + m.lateRecordsDropped, 0),
       };
     });
   }

@@ -16,6 +16,8 @@ export interface StageStatus {
   readonly recordsOutPerSecond: number;
   /** Share of the stage's subtasks waiting on a full channel, averaged over the last {@link RATIO_WINDOW} samples (0–1). */
   readonly backpressureRatio: number;
+  /** Records the stage's windows dropped as later than their allowed lateness, in the running attempt. */
+  readonly lateRecordsDropped: number;
 }
 
 export interface CheckpointRecord {
@@ -152,6 +154,7 @@ export class JobTracker {
         recordsInPerSecond: rate('recordsIn'),
         recordsOutPerSecond: rate('recordsOut'),
         backpressureRatio: ratios.length === 0 ? 0 : Math.round((ratios.reduce((x, y) => x + y, 0) / ratios.length) * 100) / 100,
+        lateRecordsDropped: stage.lateRecordsDropped,
       };
     });
   }

@@ -285,6 +285,7 @@ export class WindowOperator<I> extends KeyedOperator<I> {
       return;
     }
     this.#lateDropped++;
+    if (this.place.metrics !== undefined) this.place.metrics.lateRecordsDropped++;
     if (this.#lateDropped === 1 || this.#lateDropped % LATE_LOG_EVERY === 0) {
       this.#logger.warn(
         { operator: this.place.uid, lateRecordsDropped: this.#lateDropped, timestamp, watermark: this.#watermark },

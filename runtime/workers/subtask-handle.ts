@@ -55,5 +55,6 @@ export class SubtaskHandle implements AttemptSubtask {
     m.backpressured = row[5] === 1;
     m.sourcePauses = row[6];
     m.finished = row[7] === 1;
+    m.lateRecordsDropped = row[8];
   }
 }

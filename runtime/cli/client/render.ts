@@ -67,11 +67,16 @@ export function renderJobStatus(s: JobStatus): string {
     lines.push('', title, table.trimEnd());
   };
   if (s.operators.length > 0) {
+    const lateDrops = s.operators.some((o) => (o.lateRecordsDropped ?? 0) > 0);
     section(
       'OPERATORS',
+      // Late drops get a column once a window has dropped something: a count users watch, not noise before then.
       formatTable(
-        ['STAGE', 'OPERATORS', 'P', 'IN/S', 'OUT/S', 'IN', 'OUT', 'BACKPRESSURE'],
-        s.operators.map((o) => [String(o.stage), o.operators.join('→'), String(o.parallelism), String(o.recordsInPerSecond), String(o.recordsOutPerSecond), String(o.recordsIn), String(o.recordsOut), `${Math.round(o.backpressureRatio * 100)}%`]),
+        ['STAGE', 'OPERATORS', 'P', 'IN/S', 'OUT/S', 'IN', 'OUT', 'BACKPRESSURE', ...(lateDrops ? ['LATE DROPPED'] : [])],
+        s.operators.map((o) => [
+          String(o.stage), o.operators.join('→'), String(o.parallelism), String(o.recordsInPerSecond), String(o.recordsOutPerSecond), String(o.recordsIn), String(o.recordsOut),
+          `${Math.round(o.backpressureRatio * 100)}%`, ...(lateDrops ? [String(o.lateRecordsDropped ?? 0)] : []),
+        ]),
       ),
     );
   }

@@ -1,3 +1,4 @@
+import type { SubtaskMetrics } from '../subtask-metrics.ts';
 import { SluiceError, isSluiceError } from '../../errors/index.ts';
 
 /** The next link of a chain: an operator, a sink, or the stage's output channels. */
@@ -25,6 +26,8 @@ export interface OperatorPlace {
   readonly uid: string;
   readonly subtask: number;
   readonly parallelism: number;
+  /** The counters of the subtask the operator runs in (status and metrics read them); absent in bare harnesses. */
+  readonly metrics?: SubtaskMetrics | undefined;
 }
 
 /**

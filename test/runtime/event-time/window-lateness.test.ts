@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { collectSink, collection, CollectTarget } from '../../../connectors/dev/index.ts';
-import { defineJob, END_OF_INPUT, monotonousTimestamps, sessionWindows, tumblingWindows, type JobDefinition, type Source } from '../../../runtime/api/index.ts';
+import { collectSink, collection, CollectTarget, readPartFiles } from '../../../connectors/dev/index.ts';
+import lateDrops from './fixtures/late-drops.ts';
+import { defineJob, END_OF_INPUT, JobParams, monotonousTimestamps, sessionWindows, tumblingWindows, type JobDefinition, type Source } from '../../../runtime/api/index.ts';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import { createLogger } from '../../../runtime/logging/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
@@ -14,6 +15,8 @@ import { ManualClock } from '../../../runtime/time/index.ts';
 import { waitFor } from '../../support/wait-for.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
+
+const LATE_DROPS_MODULE = new URL('./fixtures/late-drops.ts', import.meta.url);
 
 interface Fired {
   start: number;
@@ -53,6 +56,19 @@ test('allowed lateness: a late record inside it updates the window and fires it 
   assert.equal(dropped.length, 1, '400 came after the lateness: dropped, logged once');
   assert.match(dropped[0] as string, /"lateRecordsDropped":1/);
 });
+
+for (const workers of [0, 1]) {
+  test(`records dropped as too late are counted in the runner's metrics (workers ${workers})`, async (t) => {
+    const output = await tempDir(t);
+    const runner = new JobRunner({ job: lateDrops, params: new JobParams([['output', output]]), workers, jobModule: LATE_DROPS_MODULE, logger: lines().logger });
+    assert.equal(await runner.run(), 'finished');
+    assert.equal(runner.workers, workers, 'ran where asked');
+    const stages = runner.metrics();
+    assert.equal(stages.reduce((n, s) => n + s.lateRecordsDropped, 0), 1, 'the record at 400, once');
+    assert.equal(stages.find((s) => s.operators.includes('windows'))?.lateRecordsDropped, 1, 'on the stage of the window');
+    assert.equal((await readPartFiles(output)).length, 4, 'every other record counted in a firing');
+  });
+}
 
 test('records later than the allowed lateness go to the lateRecords sink instead, exactly once with checkpoints', async (t) => {
   const dir = await tempDir(t);
