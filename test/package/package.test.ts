@@ -121,8 +121,10 @@ test('the packed package: init a project, install the tarball, type-check, run a
   await mkdir(loose);
   await writeFile(join(loose, 'squares.ts'), STRICT_JOB);
   const looseOutput = join(dir, 'loose-out');
-  await ok('npx', ['--no', '--', 'sluice', 'run', join(loose, 'squares.ts'), '--set', `output=${looseOutput}`], project);
+  // At debug level: its worker starts from a bundle of the job alone, the installed package staying a plain import.
+  const looseRun = await ok('env', ['LOG_LEVEL=debug', 'npx', '--no', '--', 'sluice', 'run', join(loose, 'squares.ts'), '--set', `output=${looseOutput}`], project);
   assert.equal((await readPartFiles(looseOutput)).length, 4);
+  assert.match(looseRun.stderr, /"inputs":1,[^\n]*"msg":"worker bundle built"/, 'bundled for its worker: the job file only');
   phase('strict tsc + npx sluice run (twice)');
 
   // The project's README commands: npm start (the example job) and npm test (tsc + its node:test file).
