@@ -3,17 +3,18 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Subject, type Observable } from 'rxjs';
 import { JobParams, type JobDefinition } from '../api/index.ts';
-import { CheckpointCoordinator, CheckpointStore, DEFAULT_CHECKPOINT_TIMEOUT_MS, type CheckpointManifest, type LoadedCheckpoint } from '../checkpoint/index.ts';
+import { CheckpointCoordinator, CheckpointStore, DEFAULT_CHECKPOINT_TIMEOUT_MS, type CheckpointManifest } from '../checkpoint/index.ts';
 import { SluiceError, isSluiceError } from '../errors/index.ts';
 import { JobAttempt, type AttemptSubtask, type RestoredState, type RunningAttempt, type SubtaskAck, type SubtaskMetrics } from '../exec/index.ts';
 import { classifyFailure, createRestartStrategy, defaultRestartStrategy, maxRestartDelayMs, type RestartDecision, type RestartStrategy, type RestartStrategyConfig } from '../failover/index.ts';
 import { buildPhysicalPlan, type PhysicalPlan } from '../graph/index.ts';
-import { chooseParallelism, evenParallelisms, type RescaleOptions } from '../rescale/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
 import { systemClock, type Clock } from '../time/index.ts';
 import type { CheckpointTiming, SplitsChange } from '../api/index.ts';
 import type { JobEvent, JobState, RescaleRecord } from './job-events.ts';
-import { toRestoredState } from './restore-plan.ts';
+import { CheckpointRestorer } from './checkpoint-restorer.ts';
+import { pendingRescale, rescaleRecord, type PendingRescale } from './pending-rescale.ts';
+import { SplitWatch } from './split-watch.ts';
 import { WorkerAttempt, workerCount } from '../workers/index.ts';
 
 /** Where the first attempt takes its state from. */
@@ -100,15 +101,13 @@ export class JobRunner {
   #coordinator: CheckpointCoordinator | undefined;
   #cancelled: SluiceError | undefined;
   #wakeCancel: (() => void) | undefined;
-  /** Checkpoints older than this id belong to an earlier run that the user chose not to resume (--fresh). */
-  #minRestoreId = 0;
+  readonly #restorer: CheckpointRestorer;
+  readonly #splits: SplitWatch;
   #attempts = 0;
   #lastCheckpoint: CheckpointManifest | undefined;
   #sourceStart: 'earliest' | 'latest' | undefined;
   #pendingRescale: PendingRescale | undefined;
   readonly #rescales: RescaleRecord[] = [];
-  /** Split counts last reported per source uid: every subtask reports the same change, the first one counts. */
-  readonly #knownSplits = new Map<string, number>();
 
   constructor(options: JobRunnerOptions) {
     this.#options = options;
@@ -119,6 +118,8 @@ export class JobRunner {
       ...(options.parallelism === undefined ? {} : { parallelism: options.parallelism }),
     });
     this.#logger = (options.logger ?? silentLogger()).child({ job: this.#plan.job });
+    this.#restorer = new CheckpointRestorer({ store: options.store, allowNonRestoredState: options.allowNonRestoredState ?? false, logger: this.#logger });
+    this.#splits = new SplitWatch(options.job.options.rescale, this.#logger);
     const checkpoints = options.job.options.checkpoints;
     this.#checkpointing = checkpoints !== undefined && checkpoints !== false;
     if (this.#checkpointing && options.store === undefined) {
@@ -261,7 +262,7 @@ export class JobRunner {
     // Validate the new plan before stopping anything: a bad parallelism leaves the job running as it was.
     const plan = buildPhysicalPlan(this.#options.job, { params: this.#options.params ?? new JobParams(), parallelism });
     const startedAt = this.#clock.now();
-    const pending: PendingRescale = { from, to: parallelism, reason, trigger, startedAt, plan, checkpointId: undefined, ...deferred<RescaleRecord>() };
+    const pending = pendingRescale({ from, to: parallelism, reason, trigger, startedAt, plan });
     this.#pendingRescale = pending;
     this.#state = 'rescaling';
     this.#events.next({ type: 'rescale-started', from, to: parallelism, reason });
@@ -280,19 +281,11 @@ export class JobRunner {
 
   /** A source's discovery saw its splits change: apply the job's rescale policy (docs/rescaling.md). */
   #onSplitsChanged(sourceUid: string, change: SplitsChange): void {
-    if (this.#knownSplits.get(sourceUid) === change.splits) return;
-    this.#knownSplits.set(sourceUid, change.splits);
+    if (!this.#splits.isNew(sourceUid, change)) return;
     this.#events.next({ type: 'splits-changed', source: sourceUid, splits: change.splits, added: change.added, removed: change.removed });
     this.#logger.info({ source: sourceUid, splits: change.splits, added: change.added, removed: change.removed }, `source "${sourceUid}" now has ${change.splits} splits`);
-    const policy = this.#rescalePolicy();
-    const current = this.#pendingRescale?.to ?? this.#plan.parallelism;
-    const to = chooseParallelism(policy.policy, { splits: change.splits, current, cap: policy.maxParallelism ?? this.#plan.maxParallelism });
-    if (to === current) {
-      this.#warnIfUneven(sourceUid, change.splits, current);
-      return;
-    }
-    const reason = `source "${sourceUid}" now has ${change.splits} splits; policy "${policy.policy}" chose parallelism ${to}`;
-    void this.#rescaleWhenPossible(to, reason);
+    const rescale = this.#splits.rescaleFor(sourceUid, change, this.#pendingRescale?.to ?? this.#plan.parallelism, this.#plan);
+    if (rescale !== undefined) void this.#rescaleWhenPossible(rescale.to, rescale.reason);
   }
 
   /** A split change during a rescale waits for that rescale to finish, then is applied against the new parallelism. */
@@ -304,48 +297,6 @@ export class JobRunner {
     } catch (err) {
       this.#logger.warn({ err: (err as Error)?.message ?? String(err) }, `automatic rescale to ${to} did not happen`);
     }
-  }
-
-  #rescalePolicy(): RescaleOptions {
-    return this.#options.job.options.rescale ?? { policy: 'fixed' };
-  }
-
-  /** `fixed` keeps the parallelism; say once per split count when that leaves subtasks with unequal work. */
-  #warnIfUneven(sourceUid: string, splits: number, parallelism: number): void {
-    if (splits === 0 || splits % parallelism === 0) return;
-    const cap = this.#rescalePolicy().maxParallelism ?? this.#plan.maxParallelism;
-    const better = evenParallelisms(splits, parallelism, cap);
-    const idle = parallelism > splits ? `; ${parallelism - splits} subtask(s) stay idle` : '';
-    this.#logger.warn(
-      { source: sourceUid, splits, parallelism, evenParallelisms: better },
-      `source "${sourceUid}" has ${splits} splits over ${parallelism} subtasks: some read ${Math.ceil(splits / parallelism)}, others ${Math.floor(splits / parallelism)}${idle}. Parallelism ${better.join(' or ')} splits them evenly (or set rescale: { policy: 'divisor' })`,
-    );
-  }
-
-  /** Under `match`/`divisor`, the first attempt's parallelism follows the sources' split counts (unless set explicitly). */
-  async #initialParallelism(): Promise<void> {
-    const policy = this.#rescalePolicy();
-    const counts: Array<[string, number]> = [];
-    for (const stage of this.#plan.stages) {
-      const head = stage.operators[0];
-      if (head === undefined || head.node.kind !== 'source' || head.node.source.splitCount === undefined) continue;
-      try {
-        counts.push([head.uid, await head.node.source.splitCount({ logger: this.#logger })]);
-      } catch (err) {
-        this.#logger.warn({ source: head.uid, err: (err as Error)?.message ?? String(err) }, `could not count the splits of source "${head.uid}"; starting at parallelism ${this.#plan.parallelism}`);
-      }
-    }
-    for (const [uid, splits] of counts) this.#knownSplits.set(uid, splits);
-    const splits = Math.max(0, ...counts.map(([, n]) => n));
-    if (counts.length === 0 || splits === 0) return;
-    if (policy.policy === 'fixed' || this.#options.parallelism !== undefined) {
-      for (const [uid, n] of counts) this.#warnIfUneven(uid, n, this.#plan.parallelism);
-      return;
-    }
-    const to = chooseParallelism(policy.policy, { splits, current: this.#plan.parallelism, cap: policy.maxParallelism ?? this.#plan.maxParallelism });
-    if (to === this.#plan.parallelism) return;
-    this.#logger.info({ splits, parallelism: to, policy: policy.policy }, `policy "${policy.policy}" chose parallelism ${to} for ${splits} splits`);
-    this.#plan = buildPhysicalPlan(this.#options.job, { params: this.#options.params ?? new JobParams(), parallelism: to });
   }
 
   /** Stops the job: the running attempt is cancelled (sinks abort what is not committed). */
@@ -361,8 +312,9 @@ export class JobRunner {
    * (rejects with the last failure).
    */
   async run(): Promise<'finished' | 'cancelled'> {
-    await this.#initialParallelism();
-    let restored = await this.#initialRestore();
+    const initial = await this.#splits.initialParallelism(this.#plan, this.#options.parallelism !== undefined);
+    if (initial !== undefined) this.#plan = buildPhysicalPlan(this.#options.job, { params: this.#options.params ?? new JobParams(), parallelism: initial });
+    let restored = await this.#restorer.initial(this.#plan, this.#options.restore ?? { from: 'latest' });
     for (;;) {
       if (this.#cancelled !== undefined) return this.#end('cancelled');
       const attemptNo = this.#attempts++;
@@ -393,7 +345,7 @@ export class JobRunner {
             `job "${this.#plan.job}" had already finished: checkpoint ${restored.checkpointId} covers all of its input, so this run read nothing new. To process everything again from the start, run it with --fresh (its sinks then write their output again)`,
           );
         }
-        await this.#cleanUpAfterFinish();
+        if (this.#checkpointing) await this.#restorer.keepOnlyFinal(this.#plan.job);
         return this.#end('finished');
       }
       const err = failure.error;
@@ -404,7 +356,7 @@ export class JobRunner {
       const rescale = this.#pendingRescale;
       if (rescale?.checkpointId !== undefined && isSluiceError(err) && err.code === 'SLUICE_RESCALING') {
         this.#plan = rescale.plan;
-        restored = this.#toRestored(await (this.#options.store as CheckpointStore).load(this.#plan.job, rescale.checkpointId));
+        restored = await this.#restorer.load(this.#plan, rescale.checkpointId);
         continue;
       }
       this.#abortRescale(new SluiceError('SLUICE_RESCALE_FAILED', `job "${this.#plan.job}" failed while rescaling; it restarts at parallelism ${this.#plan.parallelism}`, { cause: err }));
@@ -429,7 +381,7 @@ export class JobRunner {
       this.#events.next({ type: 'attempt-failed', attempt: attemptNo, error, restartInMs: decision.delayMs, fatal: false });
       await this.#sleepUnlessCancelled(decision.delayMs);
       try {
-        restored = this.#checkpointing ? await this.#latestRestorable() : undefined;
+        restored = this.#checkpointing ? await this.#restorer.latest(this.#plan) : undefined;
       } catch (restoreError) {
         throw this.#failedToRestore(restoreError, attemptNo);
       }
@@ -451,15 +403,7 @@ export class JobRunner {
     const pending = this.#pendingRescale;
     if (pending === undefined || pending.checkpointId === undefined || this.#plan !== pending.plan) return;
     this.#pendingRescale = undefined;
-    const record: RescaleRecord = {
-      from: pending.from,
-      to: pending.to,
-      reason: pending.reason,
-      trigger: pending.trigger,
-      checkpointId: pending.checkpointId,
-      startedAt: pending.startedAt,
-      durationMs: this.#clock.now() - pending.startedAt,
-    };
+    const record = rescaleRecord(pending, pending.checkpointId, this.#clock.now());
     this.#rescales.push(record);
     this.#events.next({ type: 'rescaled', rescale: record });
     this.#logger.info(record, `rescaled ${record.from} → ${record.to} in ${record.durationMs} ms (checkpoint ${record.checkpointId})`);
@@ -521,71 +465,6 @@ export class JobRunner {
     });
   }
 
-  async #initialRestore(): Promise<RestoredState | undefined> {
-    const store = this.#options.store;
-    const source = this.#options.restore ?? { from: 'latest' };
-    if (store === undefined) {
-      if (source.from !== 'latest' && source.from !== 'none') {
-        throw new SluiceError('SLUICE_INVALID_OPTION', 'restoring from a checkpoint needs a data directory (--data-dir)', { retriable: false });
-      }
-      return undefined;
-    }
-    switch (source.from) {
-      case 'none':
-        this.#minRestoreId = await store.nextId(this.#plan.job);
-        return undefined;
-      case 'latest':
-        return this.#latestRestorable();
-      case 'checkpoint':
-        return this.#toRestored(await store.load(this.#plan.job, source.id));
-      case 'file': {
-        const manifest = await store.importFrom(source.path, { job: this.#plan.job });
-        this.#logger.info({ file: source.path, checkpoint: manifest.id }, `imported savepoint ${source.path} as ${manifest.id}`);
-        return this.#toRestored(await store.load(this.#plan.job, manifest.id));
-      }
-    }
-  }
-
-  async #latestRestorable(): Promise<RestoredState | undefined> {
-    const store = this.#options.store;
-    if (store === undefined) return undefined;
-    if (this.#minRestoreId === 0) {
-      const loaded = await store.latestValid(this.#plan.job);
-      return loaded === undefined ? undefined : this.#toRestored(loaded);
-    }
-    // After --fresh, only checkpoints of this run count.
-    for (const info of await store.list(this.#plan.job)) {
-      if (info.id < this.#minRestoreId) break;
-      if (info.status === 'valid') return this.#toRestored(await store.load(this.#plan.job, info.id));
-      this.#logger.warn({ checkpoint: info.id, status: info.status }, `checkpoint ${info.id} is ${info.status}; trying an older one`);
-    }
-    return undefined;
-  }
-
-  #toRestored(loaded: LoadedCheckpoint): RestoredState {
-    return toRestoredState(loaded, this.#plan, { allowNonRestoredState: this.#options.allowNonRestoredState ?? false });
-  }
-
-  /**
-   * A finished bounded job keeps only its final checkpoint (savepoints stay). That one covers all of its input, so a
-   * rerun restores it and reads nothing new, instead of starting from scratch and writing a second copy of its output
-   * (which deleting every checkpoint did). `--fresh` runs it again from the start on purpose. The job is done whatever
-   * happens here, so a failure to delete is a warning, not a reason to run it again.
-   */
-  async #cleanUpAfterFinish(): Promise<void> {
-    const store = this.#options.store;
-    if (store === undefined || !this.#checkpointing) return;
-    try {
-      const checkpoints = (await store.list(this.#plan.job)).filter((info) => info.kind === 'checkpoint');
-      const final = Math.max(...checkpoints.map((info) => info.id));
-      for (const info of checkpoints) {
-        if (info.id !== final) await store.delete(this.#plan.job, info.id);
-      }
-    } catch (err) {
-      this.#logger.warn({ err: (err as Error)?.message ?? String(err) }, 'the job finished, but its checkpoints could not all be deleted; `sluice checkpoints` lists what is left');
-    }
-  }
-
   async #sleepUnlessCancelled(ms: number): Promise<void> {
     if (ms <= 0) return;
     await new Promise<void>((resolve) => {
@@ -606,29 +485,4 @@ export class JobRunner {
     this.#logger.info(`job ${outcome}`);
     return outcome;
   }
-}
-
-interface PendingRescale {
-  readonly from: number;
-  readonly to: number;
-  readonly reason: string;
-  readonly trigger: RescaleRecord['trigger'];
-  readonly startedAt: number;
-  readonly plan: PhysicalPlan;
-  checkpointId: number | undefined;
-  readonly promise: Promise<RescaleRecord>;
-  readonly resolve: (record: RescaleRecord) => void;
-  readonly reject: (error: unknown) => void;
-}
-
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A rescale nobody awaits (an automatic one) must not become an unhandled rejection.
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
 }
