@@ -1,16 +1,18 @@
-import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import { JobParams, type JobDefinition } from '../api/index.ts';
 import type { CheckpointInfo, CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
-import { buildPhysicalPlan } from '../graph/index.ts';
+import { buildPhysicalPlan, type PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { assertRestorable, JobRunner, type JobEvent, type RescaleRecord } from '../runner/index.ts';
 import type { JobFileLoader } from './job-loader.ts';
 import { RESCALE_HISTORY, type JobRecord, type JobRegistry, type RegisteredState, type StartFrom } from './job-registry.ts';
 import { JobTracker } from './job-tracker.ts';
+import { resolve } from 'node:path';
+import { jobStatus, jobSummary } from './job-status-view.ts';
+import { NameLocks } from './name-locks.ts';
 import { redactSecrets } from './redact.ts';
-import { ServiceErrorCodes, badRequest, jobNotFound } from './service-errors.ts';
+import { backupBytes, describeSavepoint, SavepointFiles } from './savepoint-files.ts';
+import { ServiceErrorCodes, jobNotFound, notRunning } from './service-errors.ts';
 import type { BackupDocument, JobStatus, JobSummary, SavepointInfo, SubmitRequest } from './supervisor-api.ts';
 
 interface ActiveJob {
@@ -51,23 +53,23 @@ export class JobSupervisor {
   readonly #registry: JobRegistry;
   readonly #store: CheckpointStore;
   readonly #loader: JobFileLoader;
-  readonly #dataDir: string;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #workers: number | undefined;
   readonly #active = new Map<string, ActiveJob>();
   readonly #trackers = new Map<string, JobTracker>();
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #locks = new NameLocks();
+  readonly #files: SavepointFiles;
   #closing = false;
 
   constructor(options: JobSupervisorOptions) {
     this.#registry = options.registry;
     this.#store = options.store;
     this.#loader = options.loader;
-    this.#dataDir = options.dataDir;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
     this.#workers = options.workers;
+    this.#files = new SavepointFiles({ store: options.store, dataDir: options.dataDir, now: this.#now });
   }
 
   /** Starts every job registered as `running` from its latest checkpoint (after a crash or a restart). */
@@ -108,21 +110,11 @@ export class JobSupervisor {
       // A replacement keeps the parallelism the running job has now (a rescale may have changed it) unless -p says.
       const parallelism = request.parallelism ?? (active === undefined ? undefined : active.runner.plan.parallelism);
       const workers = request.workers ?? (active === undefined ? undefined : existing?.workers);
-      const from = await this.#checkFrom(name, request.from);
+      const from = await this.#files.checkFrom(name, request.from);
       if (active !== undefined && from.kind === 'latest') {
         // Refuse before stopping anything: the running job stays up when the new version could not restore its state.
-        const running = active.runner.plan;
         const plan = buildPhysicalPlan(job, { params: new JobParams(Object.entries(params)), ...(parallelism === undefined ? {} : { parallelism }) });
-        assertRestorable(
-          {
-            what: 'the running job',
-            job: name,
-            maxParallelism: running.maxParallelism,
-            statefulUids: running.stages.flatMap((stage) => stage.operators.filter((op) => op.stateful).map((op) => op.uid)),
-          },
-          plan,
-          { allowNonRestoredState: request.allowNonRestoredState ?? false },
-        );
+        assertReplaceable(active.runner.plan, plan, request.allowNonRestoredState ?? false);
       }
       let startFrom: StartFrom = from.kind === 'id' ? { from: 'checkpoint', id: from.id } : { from: 'latest' };
       let lastSavepoint = existing?.lastSavepoint;
@@ -134,7 +126,7 @@ export class JobSupervisor {
         }
       }
       if (from.kind === 'file') {
-        const imported = await this.#importFile(name, from.path);
+        const imported = await this.#files.importFile(name, from.path);
         this.#logger.info({ job: name, file: from.path, savepoint: imported.id }, `imported savepoint file ${from.path} as savepoint ${imported.id}`);
         startFrom = { from: 'checkpoint', id: imported.id };
       }
@@ -161,7 +153,7 @@ export class JobSupervisor {
 
   async list(): Promise<JobSummary[]> {
     const records = await this.#registry.list();
-    return records.map((record) => this.#summary(record));
+    return records.map((record) => jobSummary(record, this.#active.get(record.name), this.#trackers.get(record.name), this.#now()));
   }
 
   async status(name: string): Promise<JobStatus> {
@@ -197,7 +189,7 @@ export class JobSupervisor {
         { parallelism, ...(savepoint === undefined ? {} : { startFrom: { from: 'checkpoint', id: savepoint.id }, lastSavepoint: { id: savepoint.id, takenAt: savepoint.timestamp } }) },
         this.#now(),
       );
-      return { job: await this.#status(name), savepoint: savepoint === undefined ? null : describe(savepoint) };
+      return { job: await this.#status(name), savepoint: savepoint === undefined ? null : describeSavepoint(savepoint) };
     });
   }
 
@@ -209,7 +201,7 @@ export class JobSupervisor {
       this.#requireCheckpointing(name, active, 'savepointed');
       const manifest = await active.runner.checkpoint('savepoint');
       await this.#registry.update(name, { lastSavepoint: { id: manifest.id, takenAt: manifest.timestamp } }, this.#now());
-      return describe(manifest);
+      return describeSavepoint(manifest);
     });
   }
 
@@ -235,7 +227,7 @@ export class JobSupervisor {
       const savepoint = (await this.#stopActive(name, active, 'paused', true)) as CheckpointManifest;
       // Resumes at the parallelism it ran at (a rescale may have changed it), which `list` shows meanwhile.
       await this.#registry.update(name, { parallelism, startFrom: { from: 'checkpoint', id: savepoint.id }, lastSavepoint: { id: savepoint.id, takenAt: savepoint.timestamp } }, this.#now());
-      return { job: await this.#status(name), savepoint: describe(savepoint) };
+      return { job: await this.#status(name), savepoint: describeSavepoint(savepoint) };
     });
   }
 
@@ -260,23 +252,7 @@ export class JobSupervisor {
   /** Exports one checkpoint (default: the newest valid one) as a JSON-safe document. */
   async backup(name: string, id?: number): Promise<BackupDocument> {
     const list = await this.checkpoints(name);
-    const chosen = id === undefined ? list.find((c) => c.status === 'valid') : list.find((c) => c.id === id);
-    if (chosen === undefined) {
-      throw new SluiceError(
-        'SLUICE_CHECKPOINT_NOT_FOUND',
-        id === undefined
-          ? `job "${name}" has no valid checkpoint to back up; take one with \`sluice savepoint ${name}\``
-          : `job "${name}" has no checkpoint ${id}; list them with \`sluice checkpoints ${name}\``,
-      );
-    }
-    const file = await this.#tempFile('backup');
-    try {
-      await this.#store.exportTo(name, chosen.id, file);
-      const data = (await readFile(file)).toString('base64');
-      return { format: 'sluice-checkpoint-backup', version: 1, job: name, checkpoint: chosen.id, kind: chosen.kind, timestamp: chosen.timestamp, totalBytes: chosen.totalBytes, data };
-    } finally {
-      await rm(file, { force: true });
-    }
+    return this.#files.backup(name, list, id);
   }
 
   /**
@@ -287,14 +263,7 @@ export class JobSupervisor {
     const bytes = backupBytes(document);
     return this.#withLock(name, async () => {
       await this.#record(name);
-      const file = await this.#tempFile('restore');
-      let manifest: CheckpointManifest;
-      try {
-        await writeFile(file, bytes);
-        manifest = await this.#store.importFrom(file, { job: name });
-      } finally {
-        await rm(file, { force: true });
-      }
+      const manifest = await this.#files.importBytes(name, bytes);
       this.#logger.info({ job: name, savepoint: manifest.id }, `restored a backup of job "${name}" as savepoint ${manifest.id}`);
       const active = this.#active.get(name);
       if (active !== undefined) await this.#stopActive(name, active, undefined, false);
@@ -304,7 +273,7 @@ export class JobSupervisor {
         this.#now(),
       )) as JobRecord;
       if (active !== undefined) await this.#start(record);
-      return { job: await this.#status(name), savepoint: describe(manifest) };
+      return { job: await this.#status(name), savepoint: describeSavepoint(manifest) };
     });
   }
 
@@ -446,7 +415,6 @@ export class JobSupervisor {
         void this.#registry.update(name, change, this.#now()).catch((err: unknown) => this.#logger.warn({ job: name, err }, 'registry update failed'));
         break;
       }
-        break;
       default:
     }
   }
@@ -492,44 +460,6 @@ export class JobSupervisor {
     );
   }
 
-  /** Checks `--from` before anything stops: a checkpoint id must exist, a savepoint file must be readable. */
-  async #checkFrom(name: string, from: string | undefined): Promise<{ kind: 'latest' } | { kind: 'id'; id: number } | { kind: 'file'; path: string }> {
-    if (from === undefined || from === 'latest') return { kind: 'latest' };
-    if (/^\d+$/.test(from)) {
-      const id = Number(from);
-      if (!(await this.#store.list(name)).some((c) => c.id === id)) {
-        throw new SluiceError(ServiceErrorCodes.restorePointNotFound, `job "${name}" has no checkpoint or savepoint ${id} to restore from; list them with \`sluice checkpoints ${name}\``);
-      }
-      return { kind: 'id', id };
-    }
-    const path = resolve(from);
-    try {
-      await access(path);
-    } catch {
-      throw new SluiceError(ServiceErrorCodes.savepointFileNotFound, `savepoint file ${path} does not exist on the service's filesystem; give the path of a file written by \`sluice checkpoint backup\` or a checkpoint export, or --from latest|<checkpoint id>`);
-    }
-    return { kind: 'file', path };
-  }
-
-  /** Imports a savepoint file: a checkpoint export (msgpack) or a `sluice checkpoint backup` JSON document. */
-  async #importFile(name: string, path: string): Promise<CheckpointManifest> {
-    const head = await readFile(path);
-    if (head[0] !== 0x7b /* '{' */) return this.#store.importFrom(path, { job: name });
-    let document: unknown;
-    try {
-      document = JSON.parse(head.toString('utf8'));
-    } catch {
-      throw badRequest(`savepoint file ${path} starts like JSON but is not: give a checkpoint export or a file written by \`sluice checkpoint backup\``);
-    }
-    const file = await this.#tempFile('from');
-    try {
-      await writeFile(file, backupBytes(document));
-      return await this.#store.importFrom(file, { job: name });
-    } finally {
-      await rm(file, { force: true });
-    }
-  }
-
   async #record(name: string): Promise<JobRecord> {
     const record = await this.#registry.get(name);
     if (record === undefined) throw jobNotFound(name);
@@ -545,81 +475,20 @@ export class JobSupervisor {
     return tracker;
   }
 
-  #summary(record: JobRecord): JobSummary {
-    const active = this.#active.get(record.name);
-    const tracker = this.#trackers.get(record.name);
-    return {
-      name: record.name,
-      state: active === undefined ? record.state : active.runner.state === 'created' ? 'starting' : active.runner.state,
-      parallelism: active?.runner.plan.parallelism ?? record.parallelism ?? null,
-      workers: active === undefined || active.runner.attempts === 0 ? null : active.runner.workers,
-      attempt: active === undefined ? null : active.runner.attempts,
-      uptimeMs: active === undefined ? null : this.#now() - active.startedAt,
-      lastCheckpoint: tracker?.checkpoints()[0] ?? null,
-      file: record.file,
-    };
-  }
-
   async #status(name: string): Promise<JobStatus> {
-    const record = await this.#record(name);
-    const active = this.#active.get(name);
-    const tracker = this.#tracker(name);
-    return {
-      ...this.#summary(record),
-      registeredState: record.state,
-      params: redactSecrets(record.params),
-      startedAt: active?.startedAt ?? null,
-      submittedAt: record.submittedAt,
-      startFrom: record.startFrom,
-      sourceStart: record.sourceStart ?? null,
-      lastSavepoint: record.lastSavepoint ?? null,
-      lastError: record.lastError ?? null,
-      operators: tracker.stages(),
-      checkpoints: tracker.checkpoints(),
-      exceptions: tracker.exceptions(),
-      sourceLag: active?.runner.sourceLag() ?? [],
-      // The registry's history survives service restarts; the tracker's covers a record written before it had one.
-      rescales: record.rescales ?? tracker.rescales(),
-    };
+    return jobStatus(await this.#record(name), this.#active.get(name), this.#tracker(name), this.#now());
   }
 
-  async #tempFile(purpose: string): Promise<string> {
-    const dir = join(this.#dataDir, 'tmp');
-    await mkdir(dir, { recursive: true });
-    return join(dir, `${purpose}-${process.pid}-${this.#now()}-${Math.random().toString(36).slice(2)}.bin`);
+  #withLock<T>(name: string, action: () => Promise<T>): Promise<T> {
+    return this.#locks.run(name, action);
   }
 
-  async #withLock<T>(name: string, action: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(name) ?? Promise.resolve();
-    const result = previous.then(action, action);
-    const tail = result.catch(() => undefined);
-    this.#locks.set(name, tail);
-    void tail.then(() => {
-      if (this.#locks.get(name) === tail) this.#locks.delete(name);
-    });
-    return result;
-  }
 }
 
-function describe(manifest: CheckpointManifest): SavepointInfo {
-  return { id: manifest.id, kind: manifest.kind, timestamp: manifest.timestamp, durationMs: manifest.durationMs, totalBytes: manifest.totalBytes };
-}
-
-function notRunning(name: string, state: RegisteredState, what: string): SluiceError {
-  const hint = state === 'paused' || state === 'stopped' ? ` (resume it with \`sluice resume ${name}\`)` : '';
-  return new SluiceError(ServiceErrorCodes.jobNotRunning, `job "${name}" is ${state}, not running: cannot ${what} it${hint}`);
-}
-
-/** Checks a backup document's shape and returns its export bytes. */
-function backupBytes(document: unknown): Buffer {
-  const doc = document as Partial<BackupDocument> | null;
-  if (typeof doc !== 'object' || doc === null || doc.format !== 'sluice-checkpoint-backup' || doc.version !== 1) {
-    throw badRequest('the request body is not a checkpoint backup: expected the JSON written by `sluice checkpoint backup` ({ "format": "sluice-checkpoint-backup", "version": 1, ... })');
-  }
-  if (typeof doc.data !== 'string' || doc.data === '' || !/^[A-Za-z0-9+/]*={0,2}$/.test(doc.data)) {
-    throw badRequest('the backup\'s "data" field must be the base64 of a checkpoint export');
-  }
-  return Buffer.from(doc.data, 'base64');
+/** Whether `next` can take over the state of the running `plan` (uids, max parallelism), or why not. */
+function assertReplaceable(running: PhysicalPlan, next: PhysicalPlan, allowNonRestoredState: boolean): void {
+  const statefulUids = running.stages.flatMap((stage) => stage.operators.filter((op) => op.stateful).map((op) => op.uid));
+  assertRestorable({ what: 'the running job', job: running.job, maxParallelism: running.maxParallelism, statefulUids }, next, { allowNonRestoredState });
 }
 
 /** `workers` for a JobRunner: absent leaves the runner's one-per-core default. */

@@ -92,3 +92,9 @@ export function jobNotFound(name: string): SluiceError {
 export function badRequest(message: string): SluiceError {
   return new SluiceError(ServiceErrorCodes.badRequest, message);
 }
+
+/** An action that needs a running job, asked of one that is not (with how to resume it, when it can be). */
+export function notRunning(name: string, state: string, what: string): SluiceError {
+  const hint = state === 'paused' || state === 'stopped' ? ` (resume it with \`sluice resume ${name}\`)` : '';
+  return new SluiceError(ServiceErrorCodes.jobNotRunning, `job "${name}" is ${state}, not running: cannot ${what} it${hint}`);
+}

@@ -1,0 +1,120 @@
+/**
+ * Checkpoints as files and documents for the service: a backup of one checkpoint as a JSON-safe document
+ * (`sluice checkpoint backup`), a backup or an export imported as a savepoint (`sluice checkpoint restore`,
+ * `sluice submit --from <file>`), and the check of a `--from` before anything stops. The store speaks files;
+ * the temporary ones live under the data directory's `tmp/` and are always removed.
+ */
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { CheckpointInfo, CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
+import { SluiceError } from '../errors/index.ts';
+import { ServiceErrorCodes, badRequest } from './service-errors.ts';
+import type { BackupDocument, SavepointInfo } from './supervisor-api.ts';
+
+/** Where a start restores from, as `--from` said and checked: the latest checkpoint, one by id, or a file. */
+export type CheckedFrom = { kind: 'latest' } | { kind: 'id'; id: number } | { kind: 'file'; path: string };
+
+export interface SavepointFilesOptions {
+  readonly store: CheckpointStore;
+  readonly dataDir: string;
+  readonly now: () => number;
+}
+
+/** The service's conversions between the checkpoint store and files or backup documents. */
+export class SavepointFiles {
+  readonly #options: SavepointFilesOptions;
+
+  constructor(options: SavepointFilesOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Checkpoint `id` of job `name` (default: the newest valid one in `list`, the job's checkpoints newest first) as a
+   * backup document: the store's export, base64.
+   */
+  async backup(name: string, list: readonly CheckpointInfo[], id: number | undefined): Promise<BackupDocument> {
+    const chosen = id === undefined ? list.find((c) => c.status === 'valid') : list.find((c) => c.id === id);
+    if (chosen === undefined) {
+      throw new SluiceError(
+        'SLUICE_CHECKPOINT_NOT_FOUND',
+        id === undefined
+          ? `job "${name}" has no valid checkpoint to back up; take one with \`sluice savepoint ${name}\``
+          : `job "${name}" has no checkpoint ${id}; list them with \`sluice checkpoints ${name}\``,
+      );
+    }
+    const file = await this.#tempFile('backup');
+    try {
+      await this.#options.store.exportTo(name, chosen.id, file);
+      const data = (await readFile(file)).toString('base64');
+      return { format: 'sluice-checkpoint-backup', version: 1, job: name, checkpoint: chosen.id, kind: chosen.kind, timestamp: chosen.timestamp, totalBytes: chosen.totalBytes, data };
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  /** Imports export bytes (see {@link backupBytes}) as a new savepoint of job `name`. */
+  async importBytes(name: string, bytes: Buffer, purpose = 'restore'): Promise<CheckpointManifest> {
+    const file = await this.#tempFile(purpose);
+    try {
+      await writeFile(file, bytes);
+      return await this.#options.store.importFrom(file, { job: name });
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  /** Imports a savepoint file: a checkpoint export (msgpack) or a `sluice checkpoint backup` JSON document. */
+  async importFile(name: string, path: string): Promise<CheckpointManifest> {
+    const head = await readFile(path);
+    if (head[0] !== 0x7b /* '{' */) return this.#options.store.importFrom(path, { job: name });
+    let document: unknown;
+    try {
+      document = JSON.parse(head.toString('utf8'));
+    } catch {
+      throw badRequest(`savepoint file ${path} starts like JSON but is not: give a checkpoint export or a file written by \`sluice checkpoint backup\``);
+    }
+    return this.importBytes(name, backupBytes(document), 'from');
+  }
+
+  /** Checks `--from` before anything stops: a checkpoint id must exist, a savepoint file must be readable. */
+  async checkFrom(name: string, from: string | undefined): Promise<CheckedFrom> {
+    if (from === undefined || from === 'latest') return { kind: 'latest' };
+    if (/^\d+$/.test(from)) {
+      const id = Number(from);
+      if (!(await this.#options.store.list(name)).some((c) => c.id === id)) {
+        throw new SluiceError(ServiceErrorCodes.restorePointNotFound, `job "${name}" has no checkpoint or savepoint ${id} to restore from; list them with \`sluice checkpoints ${name}\``);
+      }
+      return { kind: 'id', id };
+    }
+    const path = resolve(from);
+    try {
+      await access(path);
+    } catch {
+      throw new SluiceError(ServiceErrorCodes.savepointFileNotFound, `savepoint file ${path} does not exist on the service's filesystem; give the path of a file written by \`sluice checkpoint backup\` or a checkpoint export, or --from latest|<checkpoint id>`);
+    }
+    return { kind: 'file', path };
+  }
+
+  async #tempFile(purpose: string): Promise<string> {
+    const dir = join(this.#options.dataDir, 'tmp');
+    await mkdir(dir, { recursive: true });
+    return join(dir, `${purpose}-${process.pid}-${this.#options.now()}-${Math.random().toString(36).slice(2)}.bin`);
+  }
+}
+
+/** Checks a backup document's shape and returns its export bytes. */
+export function backupBytes(document: unknown): Buffer {
+  const doc = document as Partial<BackupDocument> | null;
+  if (typeof doc !== 'object' || doc === null || doc.format !== 'sluice-checkpoint-backup' || doc.version !== 1) {
+    throw badRequest('the request body is not a checkpoint backup: expected the JSON written by `sluice checkpoint backup` ({ "format": "sluice-checkpoint-backup", "version": 1, ... })');
+  }
+  if (typeof doc.data !== 'string' || doc.data === '' || !/^[A-Za-z0-9+/]*={0,2}$/.test(doc.data)) {
+    throw badRequest('the backup\'s "data" field must be the base64 of a checkpoint export');
+  }
+  return Buffer.from(doc.data, 'base64');
+}
+
+/** A savepoint or checkpoint as the REST API reports it. */
+export function describeSavepoint(manifest: CheckpointManifest): SavepointInfo {
+  return { id: manifest.id, kind: manifest.kind, timestamp: manifest.timestamp, durationMs: manifest.durationMs, totalBytes: manifest.totalBytes };
+}
