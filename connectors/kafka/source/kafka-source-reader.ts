@@ -2,15 +2,15 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { SourceReader, SourceReaderContext, SplitLag, SplitPosition } from '../../../runtime/api/index.ts';
 import { SluiceError } from '../../../runtime/errors/index.ts';
 import { createKafkajsCluster } from '../kafkajs-cluster.ts';
-import type { KafkaHeaders, KafkaRecord } from '../kafka-record.ts';
+import type { KafkaRecord } from '../kafka-record.ts';
 import { javaStringHash, kafkaSplitId } from '../split-owner.ts';
 import { DeadLetterWriter, type DeadLetter } from './dead-letter.ts';
-import { deserializerFor, type ValueDeserializer } from './deserializer.ts';
+import { deserializerFor } from './deserializer.ts';
+import { decodePartition, type DecodingOptions, type SplitState } from './partition-decoder.ts';
 import { KafkaSourceErrorCode, wrapKafkaError } from './errors.ts';
-import { FetchBuffer, type FetchedChunk } from './fetch-buffer.ts';
+import { FetchBuffer } from './fetch-buffer.ts';
 import type { FetchedPartition } from './fetch/fetch-response.ts';
 import type { InternalCluster } from './fetch/kafkajs-fetch.ts';
-import { RecordSetReader } from './fetch/record-set-reader.ts';
 import { SplitFetcher } from './fetch/split-fetcher.ts';
 import { GroupOffsetCommitter, type GroupOffsets } from './group-offset-committer.ts';
 import { createSourceKafkaClient } from './kafka-client.ts';
@@ -18,24 +18,7 @@ import type { ResolvedKafkaSourceOptions, StartFrom } from './options.ts';
 import { ownedPartitions, PartitionDiscovery } from './partition-discovery.ts';
 import { fetchWatermarks, resolveStartOffsets } from './start-offsets.ts';
 import { fetchPartitionCounts } from './topic-metadata.ts';
-import { CommittedRecordFilter } from './transaction-filter.ts';
 
-/** One owned partition. */
-interface SplitState {
-  readonly id: string;
-  readonly topic: string;
-  readonly partition: number;
-  /** Next offset after what `poll()` handed out: the checkpointed position. */
-  position: number;
-  /** Next offset after what is in the buffer: where a (re)started consumer continues. */
-  fetchedUpTo: number;
-  /** Last high watermark a fetch reported for the partition. */
-  highWatermark: number;
-}
-
-/** Estimated heap bytes of a record beyond its key and value bytes (object, offset, headers object). */
-const RECORD_OVERHEAD_BYTES = 96;
-const EMPTY_HEADERS: KafkaHeaders = Object.freeze({});
 /** kafkajs's ISOLATION_LEVEL values; the fetcher sets the level of its fetches itself, this is the cluster's default. */
 const READ_UNCOMMITTED = 0;
 const READ_COMMITTED = 1;
@@ -44,16 +27,16 @@ const READ_COMMITTED = 1;
  * Reads the partitions one source subtask owns. See docs/connectors/kafka.md for the design; in short: the owned
  * splits are computed with {@link kafkaSplitOwner} from topic metadata the reader polls itself, a
  * {@link SplitFetcher} fetches exactly those from exactly the checkpointed offsets (no consumer group), each fetched
- * partition is decoded in place by a {@link RecordSetReader} and pushed in chunks into a bounded {@link FetchBuffer}
+ * partition is decoded in place (partition-decoder.ts) and pushed in chunks into a bounded {@link FetchBuffer}
  * that the synchronous `poll()` drains. With read_committed (the default) the reader drops the batches of aborted
- * transactions itself ({@link CommittedRecordFilter}).
+ * transactions itself.
  */
 export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   readonly #options: ResolvedKafkaSourceOptions<V>;
   readonly #context: SourceReaderContext;
   readonly #attempt: number;
   readonly #groupId: string;
-  readonly #deserialize: ValueDeserializer<V>;
+  readonly #decoding: DecodingOptions<V>;
   readonly #buffer: FetchBuffer<KafkaRecord<V>>;
   readonly #splits = new Map<string, SplitState>();
   /** Split of the batch `poll()` returned last. */
@@ -80,7 +63,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     this.#context = context;
     this.#attempt = attempt;
     this.#groupId = options.groupId ?? `sluice-${context.job}`;
-    this.#deserialize = deserializerFor(options.format);
+    this.#decoding = { ...options, deserialize: deserializerFor(options.format) };
     this.#buffer = new FetchBuffer(options.bufferBytes);
   }
 
@@ -356,107 +339,13 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     if (split === undefined || generation !== this.#generation) return;
     if (fetched.highWatermark > split.highWatermark) split.highWatermark = fetched.highWatermark;
     if (fetched.records.length === 0) return;
-    const { topic, partition } = split;
-    const o = this.#options;
-    const maxRecords = o.maxBatchRecords;
-    const format = o.format;
-    const deserialize = this.#deserialize;
-    const policy = o.onDeserializationError;
-    const set = await RecordSetReader.open(fetched.records);
-    // read_committed: the broker listed the aborted transactions overlapping the fetch; filtered batch by batch.
-    const committed = o.readUncommitted ? undefined : new CommittedRecordFilter(fetched.abortedTransactions);
-    let records: KafkaRecord<V>[] = [];
-    let bytes = 0;
-    let covered = -1;
-    let deadLetters: DeadLetter[] = [];
-    const flush = async (failure?: Error): Promise<boolean> => {
-      const news = records.length > 0 || covered > split.fetchedUpTo || deadLetters.length > 0;
-      if (!news && failure === undefined) return true;
-      if (!(await this.#awaitRoom(generation))) return false;
-      let chunkLetters: DeadLetter[] | undefined;
-      if (deadLetters.length > 0 && this.#deadLetters?.checkpointed === true) {
-        // Travel with the chunk: written when poll() hands its position out (see #writeDeadLetters).
-        chunkLetters = deadLetters;
-        deadLetters = [];
-      } else if (deadLetters.length > 0) {
-        // Committed before the position passes the poison records: a checkpoint never covers an undelivered one.
-        try {
-          await this.#deadLetters?.deliver(deadLetters);
-        } catch (err) {
-          this.#fail(new SluiceError(KafkaSourceErrorCode.deadLetter, `the dead-letter sink failed to take ${deadLetters.length} record(s) of ${topic}-${partition}: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
-          return false;
-        }
-        deadLetters = [];
-        if (generation !== this.#generation) return false;
-      }
-      // A failure chunk does not advance the position: the poison record stays unread.
-      const next = failure === undefined ? Math.max(covered, split.fetchedUpTo) : split.fetchedUpTo;
-      this.#buffer.push({
-        split: split.id,
-        records,
-        next,
-        bytes,
-        ...(failure === undefined ? {} : { failure }),
-        ...(chunkLetters === undefined ? {} : { deadLetters: chunkLetters }),
-      } satisfies FetchedChunk<KafkaRecord<V>>);
-      split.fetchedUpTo = next;
-      records = [];
-      bytes = 0;
-      return true;
-    };
-    while (set.nextBatch()) {
-      const batchEnd = set.nextOffset;
-      // Every batch goes through the filter, in offset order: it tracks which producers are inside aborted transactions.
-      const visible = committed === undefined ? !set.isControlBatch : committed.isVisible(set, set.isControlBatch ? set.controlType() : undefined);
-      if (!visible || batchEnd <= split.fetchedUpTo) {
-        // Aborted batches and transaction markers: the position moves past them, nothing is delivered.
-        if (batchEnd > split.fetchedUpTo) covered = batchEnd;
-        continue;
-      }
-      while (set.nextRecord()) {
-        const offset = set.offset;
-        if (offset < split.fetchedUpTo) continue;
-        let value: V;
-        try {
-          // Built-in formats decode straight from the fetch buffer: no Buffer view, no context object per record.
-          value =
-            format === 'json'
-              ? (parseJson(set.valueString()) as V)
-              : format === 'string'
-                ? (set.valueString() as V)
-                : format === 'bytes'
-                  ? (set.value() as V)
-                  : deserialize(set.value(), { topic, partition, offset, key: set.key(), timestamp: set.timestamp, headers: this.#headersOf(set) });
-        } catch (err) {
-          const reason = (err as Error)?.message ?? String(err);
-          if (policy === 'fail') {
-            const failure = new SluiceError(
-              KafkaSourceErrorCode.deserialization,
-              `record ${topic}/${partition}/${offset} (topic/partition/offset) could not be deserialized as ${typeof format === 'function' ? 'by the source\'s deserializer' : format}: ${reason}. ` +
-                "Fix the producer, or set onDeserializationError to 'skip' or { deadLetter: sink } to set such records aside",
-              // The same bytes come back on every replay.
-              { cause: err, retriable: false },
-            );
-            if (await flush()) await flush(failure);
-            return;
-          }
-          covered = offset + 1;
-          if (policy !== 'skip') deadLetters.push({ topic, partition, offset, key: set.key(), value: set.value(), timestamp: set.timestamp, headers: this.#headersOf(set), reason });
-          continue;
-        }
-        records.push({ topic, partition, offset, key: set.key(), value, timestamp: set.timestamp, headers: this.#headersOf(set) });
-        bytes += RECORD_OVERHEAD_BYTES + set.valueSize + set.keySize;
-        covered = offset + 1;
-        if (records.length >= maxRecords && !(await flush())) return;
-      }
-      // Compaction may have removed the batch's last records: reading continues after the batch as written.
-      covered = Math.max(covered, batchEnd);
-    }
-    await flush();
-  }
-
-  #headersOf(set: RecordSetReader): KafkaHeaders {
-    return set.headers(EMPTY_HEADERS);
+    await decodePartition(fetched, split, this.#decoding, {
+      awaitRoom: () => this.#awaitRoom(generation),
+      current: () => generation === this.#generation,
+      push: (chunk) => this.#buffer.push(chunk),
+      deadLetters: this.#deadLetters,
+      fail: (error) => this.#fail(error),
+    });
   }
 
   /**
@@ -533,9 +422,4 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       known,
     );
   }
-}
-
-/** JSON value of a record; a tombstone (null value) is null. */
-function parseJson(text: string | null): unknown {
-  return text === null ? null : JSON.parse(text);
 }
