@@ -135,7 +135,9 @@ function workerBundlePlugin(): Plugin {
       esbuild.onResolve({ filter: /.*/ }, async (args) => {
         if (args.pluginData === OWN_QUESTION || args.kind === 'entry-point') return undefined;
         if (isBuiltin(args.path)) return { path: args.path, external: true };
-        const found = await esbuild.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: OWN_QUESTION });
+        // Node takes file: URLs as specifiers; esbuild wants paths.
+        const specifier = args.path.startsWith('file:') ? fileURLToPath(args.path) : args.path;
+        const found = await esbuild.resolve(specifier, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: OWN_QUESTION });
         if (found.errors.length > 0) {
           const own = OWN_ENTRIES[args.path];
           if (own === undefined) return { errors: found.errors };
