@@ -69,8 +69,10 @@ export async function workerBundle(jobModule: string, logger: Logger): Promise<s
   return (await next)?.file;
 }
 
+/** Whether a cached bundle still stands for its sources, and is still there (a temp cleaner may remove it). */
 async function unchanged(bundle: CachedBundle): Promise<boolean> {
   try {
+    await stat(bundle.file);
     const times = await Promise.all(bundle.inputs.map(async ([path]) => (await stat(path)).mtimeMs));
     return times.every((time, i) => time === bundle.inputs[i]?.[1]);
   } catch {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, utimes, writeFile } from 'node:fs/promises';
+import { readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -47,6 +47,9 @@ test('a job module is bundled once, reused, and bundled again when one of its fi
   const second = await workerBundle(url, logger);
   assert.ok(second !== undefined && second !== first, 'a changed import makes a new bundle');
   assert.match(await readFile(second, 'utf8'), /'two'|"two"/);
+  await rm(second);
+  assert.equal(await workerBundle(url, logger), second, 'a bundle removed from the temp folder is written again');
+  assert.ok(existsSync(second));
 });
 
 test('a module that cannot be bundled, or is not a file, gets no bundle (its workers start through tsx)', async (t) => {
