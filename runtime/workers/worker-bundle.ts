@@ -15,13 +15,14 @@
  * - **Stack traces** name the job's own files and lines (inline source map; start-worker.ts turns source maps on).
  *
  * A bundle is cached per job module for the life of the process and rebuilt when any file in it changed (by mtime),
- * so a restart or rescale reuses it. Bundles are written to the OS temp folder under a name derived from their
- * content, so processes running the same code share one file. When a module cannot be bundled (a loader esbuild
+ * so a restart or rescale reuses it. Bundles are written to a private folder of this process in the OS temp folder,
+ * removed when the process exits. When a module cannot be bundled (a loader esbuild
  * does not know, a job module that is not a file) {@link workerBundle} answers `undefined` and the worker starts
  * through tsx as before: slower, never wrong.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve, sep } from 'node:path';
@@ -30,8 +31,6 @@ import { build, type Loader, type Plugin } from 'esbuild';
 import { OWN_ENTRIES } from '../cli/job-module-hooks.ts';
 import type { Logger } from '../logging/index.ts';
 
-/** Where bundles are written: one folder per machine user, shared by processes. */
-const BUNDLE_DIRECTORY = join(tmpdir(), `sluice-worker-bundles-${process.getuid?.() ?? 'user'}`);
 const OWN_ROOT = new URL('../../', import.meta.url);
 const OWN_EXTENSION = extname(fileURLToPath(import.meta.url));
 const WORKER_RUN = fileURLToPath(new URL(`./worker-run${OWN_EXTENSION}`, import.meta.url));
@@ -49,6 +48,19 @@ interface CachedBundle {
 }
 
 const cache = new Map<string, Promise<CachedBundle | undefined>>();
+let bundleDirectory: Promise<string> | undefined;
+
+/**
+ * This process's folder for bundles: private (mkdtemp, mode 0700), so no other user of the machine can swap a file a
+ * worker is about to run, and removed when the process exits (a killed process leaves it to the OS's temp cleanup).
+ */
+function ownBundleDirectory(): Promise<string> {
+  bundleDirectory ??= mkdtemp(join(tmpdir(), 'sluice-workers-')).then((dir) => {
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  });
+  return bundleDirectory;
+}
 
 /**
  * The path of a bundle that runs the worker body for the job default-exported by `jobModule` (a `file:` URL), built
@@ -84,6 +96,7 @@ async function bundle(jobModule: string, logger: Logger): Promise<CachedBundle |
   const jobPath = fileURLToPath(jobModule);
   const started = performance.now();
   try {
+    const directory = await ownBundleDirectory();
     const result = await build({
       stdin: {
         contents: [
@@ -103,7 +116,7 @@ async function bundle(jobModule: string, logger: Logger): Promise<CachedBundle |
       sourcemap: 'inline',
       sourcesContent: false,
       // Not written by esbuild; fixes where the source map's relative paths start (the bundle lands in this folder).
-      outfile: join(BUNDLE_DIRECTORY, 'bundle.mjs'),
+      outfile: join(directory, 'bundle.mjs'),
       write: false,
       metafile: true,
       logLevel: 'silent',
@@ -112,10 +125,9 @@ async function bundle(jobModule: string, logger: Logger): Promise<CachedBundle |
     });
     const output = result.outputFiles[0];
     if (output === undefined) return undefined;
-    const file = join(BUNDLE_DIRECTORY, `${createHash('sha256').update(output.contents).digest('hex').slice(0, 20)}.mjs`);
-    await mkdir(BUNDLE_DIRECTORY, { recursive: true });
-    // Written under a unique name, then renamed: a process reading the same name sees a whole file.
-    const partial = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    const file = join(directory, `${createHash('sha256').update(output.contents).digest('hex').slice(0, 20)}.mjs`);
+    // Written under another name, then renamed: a worker of an earlier attempt never reads half a file.
+    const partial = `${file}.${Math.random().toString(36).slice(2)}`;
     await writeFile(partial, output.contents);
     await rename(partial, file);
     // Inputs are named relative to the working folder; the entry itself is virtual.
