@@ -17,7 +17,8 @@ test('the service lifecycle', async (t) => {
   const env = { SLUICE_URL: service.url };
 
   await t.test('submit → status → rescale → savepoint → stop → resubmit from the savepoint at another parallelism: exact output', async () => {
-    const RECORDS = 60_000;
+    // 37 s of input at 4,000/s: the steps below (rescale, savepoint, stop) must find it running on a loaded machine.
+    const RECORDS = 150_000;
     const output = join(dir, 'count-out');
     const job = join(FIXTURES, 'counting-job.ts');
     const submitted = await ok(['submit', job, '-p', '2', '--set', `output=${output}`, '--set', `records=${RECORDS}`, '--set', 'rate=4000'], env);
