@@ -13,10 +13,12 @@ export function failedAttempts(runner: JobRunner): string[] {
 /**
  * Checks that a run with seeded failures failed at least `min` times, only ever because of an injected failure
  * (message contains `injected failure`), and restarted once per failure. Two injections can land in one attempt (two
- * sink subtasks failing the same barrier, a commit failing while the attempt already fails), so the count of failed
- * attempts may be below the count of injections, never above.
+ * sink subtasks failing the same barrier, a commit failing while the attempt already fails, two map failures in
+ * subtasks running in parallel on worker threads), so the count of failed attempts may be well below the count of
+ * injections, never above: a loaded CI run saw 7 injections in 4 attempts. `min` (default 2) only checks that the run
+ * really failed and restarted repeatedly; exactness is the caller's assertion on the output.
  */
-export function assertOnlyInjectedFailures(runner: JobRunner, failures: readonly string[], injected: readonly string[], min = 5): void {
+export function assertOnlyInjectedFailures(runner: JobRunner, failures: readonly string[], injected: readonly string[], min = 2): void {
   const detail = `injected: ${injected.join(', ')}; failed attempts: ${failures.join(' | ')}`;
   assert.ok(failures.length >= min, `at least ${min} failed attempts (${detail})`);
   assert.ok(failures.length <= injected.length, `no more failed attempts than injected failures (${detail})`);
