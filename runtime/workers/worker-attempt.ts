@@ -142,7 +142,7 @@ export class WorkerAttempt implements RunningAttempt {
 
   /** Starts the workers and resolves when every subtask finished; rejects with the first failure once all are gone. */
   async run(): Promise<void> {
-    const bundle = process.env['SLUICE_WORKER_BUNDLE'] === '0' ? undefined : await workerBundle(this.#options.jobModule, this.#logger);
+    const bundle = await workerBundle(this.#options.jobModule, this.#logger);
     if (this.#failure === undefined) this.#spawn(bundle);
     while (this.#failure === undefined && !this.#workers.every((w) => w.finished)) await this.#changed();
     if (this.#failure === undefined) {
@@ -338,7 +338,7 @@ export class WorkerAttempt implements RunningAttempt {
     const state = this.#workers[worker];
     if (state === undefined) {
       // Not spawned yet (the bundle is being built): delivered with the other messages sent before `start`.
-      this.#beforeSpawn[worker] = [...(this.#beforeSpawn[worker] ?? []), message];
+      (this.#beforeSpawn[worker] ??= []).push(message);
       return;
     }
     if (state.pending !== undefined) state.pending.push(message);

@@ -65,7 +65,7 @@ function ownBundleDirectory(): Promise<string> {
 
 /**
  * The path of a bundle that runs the worker body for the job default-exported by `jobModule` (a `file:` URL), built
- * or reused; `undefined` when the job cannot be bundled (the worker then starts through tsx).
+ * or reused; `undefined` when the job cannot be bundled or `SLUICE_WORKER_BUNDLE=0` (workers then start through tsx).
  *
  * @example
  * ```ts
@@ -74,7 +74,8 @@ function ownBundleDirectory(): Promise<string> {
  * ```
  */
 export async function workerBundle(jobModule: string, logger: Logger): Promise<string | undefined> {
-  if (!jobModule.startsWith('file:')) return undefined;
+  // SLUICE_WORKER_BUNDLE=0: the escape hatch docs/workers.md names, should a job ever load wrongly from a bundle.
+  if (process.env['SLUICE_WORKER_BUNDLE'] === '0' || !jobModule.startsWith('file:')) return undefined;
   const cached = await cache.get(jobModule);
   if (cached !== undefined && (await unchanged(cached))) return cached.file;
   const next = bundle(jobModule, logger);
