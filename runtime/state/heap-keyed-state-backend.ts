@@ -14,7 +14,7 @@ import { KeyedTimerQueue, type DueTimer } from './keyed-timer-queue.ts';
 import { ListStateHandle, type ListState } from './list-state.ts';
 import { MapStateHandle, type MapState } from './map-state.ts';
 import { StateErrorCodes } from './state-errors.ts';
-import type { Entry, StateKind, StateTable } from './state-table.ts';
+import { hasState, type Entry, type StateKind, type StateTable } from './state-table.ts';
 import { TimeSlicer } from './time-slicer.ts';
 import { ValueStateHandle, type ValueState } from './value-state.ts';
 
@@ -164,6 +164,7 @@ export class HeapKeyedStateBackend {
     for (const table of this.#tables.values()) {
       const open: (unknown[] | undefined)[] = new Array<unknown[] | undefined>(groups);
       for (const [key, entry] of table.entries) {
+        if (table.emptyMaps > 0 && !hasState(table, entry)) continue;
         const i = entry.keyGroup - start;
         let chunk = open[i];
         if (chunk === undefined || chunkIsFull(chunk)) {
@@ -218,10 +219,13 @@ export class HeapKeyedStateBackend {
       for (const chunk of decodeKeyGroupBlob(keyGroup, blob)) {
         const pairs = chunk.pairs;
         if (chunk.type === 'state') {
-          const entries = this.#table(chunk.name, chunk.kind).entries;
+          const table = this.#table(chunk.name, chunk.kind);
+          const entries = table.entries;
           for (let j = chunk.from; j < pairs.length; j += 2) {
             const key = pairs[j];
             if (!isStateKey(key)) throw badKey(keyGroup, chunk.name, key);
+            const replaced = table.emptyMaps > 0 ? entries.get(key) : undefined;
+            if (replaced !== undefined && !hasState(table, replaced)) table.emptyMaps--;
             entries.set(key, { keyGroup, value: pairs[j + 1] } satisfies Entry<unknown>);
           }
         } else {
@@ -243,10 +247,17 @@ export class HeapKeyedStateBackend {
   keyCount(): number {
     const tables = [...this.#tables.values()];
     if (tables.length === 0) return 0;
-    if (tables.length === 1) return tables[0]!.entries.size;
+    if (tables.length === 1) return tables[0]!.entries.size - tables[0]!.emptyMaps;
     const keys = new Set<StateKey>();
-    for (const table of tables) for (const key of table.entries.keys()) keys.add(key);
+    for (const table of tables) {
+      for (const [key, entry] of table.entries) if (hasState(table, entry)) keys.add(key);
+    }
     return keys.size;
+  }
+
+  /** @internal Entries in one state's table, emptied maps kept for reuse included (tests of their sweep). */
+  tableEntryCount(name: string): number {
+    return this.#tables.get(name)?.entries.size ?? 0;
   }
 
   /** Names and kinds of the states registered or restored so far. */
@@ -265,7 +276,7 @@ export class HeapKeyedStateBackend {
       kind === 'value'
         ? new ValueStateHandle<unknown>(name, this.#current, table.entries)
         : kind === 'map'
-          ? new MapStateHandle<StateKey, unknown>(name, this.#current, table.entries)
+          ? new MapStateHandle<StateKey, unknown>(name, this.#current, table)
           : new ListStateHandle<unknown>(name, this.#current, table.entries);
     this.#handles.set(name, handle);
     return handle;
@@ -283,7 +294,7 @@ export class HeapKeyedStateBackend {
         `state name ${JSON.stringify(name)} is invalid; use a non-empty string that stays the same across versions of the job`,
       );
     }
-    const created: StateTable = { name, kind, entries: new Map() };
+    const created: StateTable = { name, kind, entries: new Map(), emptyMaps: 0 };
     this.#tables.set(name, created);
     return created;
   }

@@ -18,20 +18,30 @@ export class KeyedTimerQueue {
   readonly #byTime = new Map<number, Map<StateKey, number>>();
   #heap: number[] = [];
   #count = 0;
+  /**
+   * The timestamp last added to and its keys: windows of all keys end together, so most additions hit the same
+   * timestamp, and a lookup by a timestamp (a boxed double) costs more than the rest of `add`. Reset whenever a
+   * timestamp leaves `#byTime`.
+   */
+  #lastTimestamp = Number.NaN;
+  #lastKeys: Map<StateKey, number> | undefined = undefined;
 
   get size(): number {
     return this.#count;
   }
 
   add(key: StateKey, keyGroup: number, timestamp: number): void {
-    let keys = this.#byTime.get(timestamp);
+    let keys = timestamp === this.#lastTimestamp ? this.#lastKeys : this.#byTime.get(timestamp);
     if (keys === undefined) {
       keys = new Map();
       this.#byTime.set(timestamp, keys);
       this.#push(timestamp);
     }
-    if (!keys.has(key)) this.#count++;
+    this.#lastTimestamp = timestamp;
+    this.#lastKeys = keys;
+    const before = keys.size; // one lookup instead of has() + set()
     keys.set(key, keyGroup);
+    if (keys.size !== before) this.#count++;
   }
 
   delete(key: StateKey, timestamp: number): void {
@@ -40,6 +50,7 @@ export class KeyedTimerQueue {
     this.#count--;
     if (keys.size === 0) {
       this.#byTime.delete(timestamp);
+      this.#forgetLast();
       if (this.#heap.length > 2 * this.#byTime.size + 64) this.#rebuildHeap();
     }
   }
@@ -58,6 +69,7 @@ export class KeyedTimerQueue {
       this.#pop();
       const keys = this.#byTime.get(timestamp)!;
       this.#byTime.delete(timestamp);
+      this.#forgetLast();
       this.#count -= keys.size;
       for (const key of keys.keys()) due.push({ key, timestamp });
     }
@@ -69,6 +81,11 @@ export class KeyedTimerQueue {
     for (const [timestamp, keys] of this.#byTime) {
       for (const [key, keyGroup] of keys) yield [key, keyGroup, timestamp];
     }
+  }
+
+  #forgetLast(): void {
+    this.#lastTimestamp = Number.NaN;
+    this.#lastKeys = undefined;
   }
 
   #rebuildHeap(): void {

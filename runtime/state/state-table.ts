@@ -16,11 +16,20 @@ export interface Entry<T> {
 
 /**
  * All entries of one named state of one backend. Values are `T` for value state, `Map<K, V>` for map state and
- * `T[]` for list state; an entry exists only while the key has state (empty maps and lists are removed).
+ * `T[]` for list state. An entry exists only while the key has state, with one exception: a map state keeps the
+ * entry of a key whose map was just emptied (see `MapStateHandle`), counted in `emptyMaps` and skipped by
+ * snapshots and key counts ({@link hasState}).
  * @internal
  */
 export interface StateTable {
   readonly name: string;
   readonly kind: StateKind;
   readonly entries: Map<StateKey, Entry<unknown>>;
+  /** Entries of a map state whose map is empty: no state, kept for reuse until swept. */
+  emptyMaps: number;
+}
+
+/** Whether an entry of `table` holds state (an emptied map does not). */
+export function hasState(table: StateTable, entry: Entry<unknown>): boolean {
+  return table.kind !== 'map' || (entry.value as Map<unknown, unknown>).size > 0;
 }

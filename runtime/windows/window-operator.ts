@@ -247,10 +247,10 @@ export class WindowOperator<I> extends KeyedOperator<I> {
   /** The clock (watermark or wall clock) reached `time` for the current key: fire what is due, drop what expired. */
   #fireDue(key: StateKey, time: number): void {
     // Deleting from a Map while iterating it is safe: deleted entries are simply not visited.
-    for (const [start, entry] of this.#windows.entries()) {
+    for (const entry of this.#windows.values()) {
       const end = entry.end - 1;
       if (!entry.fired && end <= time) this.#fire(entry, key, 'on-time');
-      if (end + this.#lateness <= time) this.#windows.remove(start);
+      if (end + this.#lateness <= time) this.#windows.remove(entry.start);
     }
   }
 
@@ -259,8 +259,7 @@ export class WindowOperator<I> extends KeyedOperator<I> {
     const every = this.#spec.earlyFiringsEveryMs as number;
     if (tick % every !== 0) return; // a window's own end timer, not a tick
     let open = false;
-    for (const entry of this.#windows.entries()) {
-      const window = entry[1];
+    for (const window of this.#windows.values()) {
       if (window.fired) continue;
       open = true;
       this.#emit(window, key, 'early');
