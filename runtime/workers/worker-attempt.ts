@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, type ResourceLimits, type Worker } from 'node:worker_threads';
 import type { CheckpointTiming, JobParams, SplitsChange } from '../api/index.ts';
 import { isSluiceError, SluiceError } from '../errors/index.ts';
@@ -10,8 +11,9 @@ import { PEER_FAILED } from './peer-channels.ts';
 import { firstDifference, planFingerprint } from './plan-fingerprint.ts';
 import { workerOf } from './placement.ts';
 import { restoredSubset } from './restored-subset.ts';
-import { startWorker } from './start-worker.ts';
+import { loadWorker, type BootedWorker } from './start-worker.ts';
 import { workerBundle } from './worker-bundle.ts';
+import { sharedWorkerPool } from './worker-pool.ts';
 import { SubtaskHandle } from './subtask-handle.ts';
 import { relayWorkerLog } from './worker-log.ts';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.ts';
@@ -142,8 +144,15 @@ export class WorkerAttempt implements RunningAttempt {
 
   /** Starts the workers and resolves when every subtask finished; rejects with the first failure once all are gone. */
   async run(): Promise<void> {
-    const bundle = await workerBundle(this.#options.jobModule, this.#logger);
-    if (this.#failure === undefined) this.#spawn(bundle);
+    // Threads first: they boot on other cores while this one bundles the job (the first attempt of a job module).
+    const pool = sharedWorkerPool();
+    const booted = Array.from({ length: this.#options.workers }, () => pool.take(this.#options.resourceLimits));
+    const bundle = await workerBundle(this.#options.jobModule, this.#logger).catch(async (err: unknown) => {
+      await Promise.all(booted.map((w) => w.thread.terminate()));
+      throw err;
+    });
+    if (this.#failure !== undefined) await Promise.all(booted.map((w) => w.thread.terminate()));
+    else this.#spawn(booted, bundle);
     while (this.#failure === undefined && !this.#workers.every((w) => w.finished)) await this.#changed();
     if (this.#failure === undefined) {
       await this.#terminateAll();
@@ -154,6 +163,7 @@ export class WorkerAttempt implements RunningAttempt {
     while (!this.#workers.every((w) => w.settled) && Date.now() < deadline) await this.#changed();
     clearTimeout(grace);
     await this.#terminateAll();
+    sharedWorkerPool().keepReady(this.#workers.length, this.#options.resourceLimits); // for the restart that follows
     throw this.#failure;
   }
 
@@ -191,7 +201,7 @@ export class WorkerAttempt implements RunningAttempt {
     wake?.();
   }
 
-  #spawn(bundle: string | undefined): void {
+  #spawn(booted: readonly BootedWorker[], bundle: string | undefined): void {
     const n = this.#options.workers;
     // ports[a][b]: worker a's end of the channel between a and b.
     const ports: Array<Array<MessagePort | null>> = Array.from({ length: n }, () => new Array<MessagePort | null>(n).fill(null));
@@ -220,7 +230,9 @@ export class WorkerAttempt implements RunningAttempt {
         logLevel: this.#logger.level,
         peers,
       };
-      const thread = startWorker(bundle, setup, peers.filter((p): p is MessagePort => p !== null), this.#options.resourceLimits, `sluice ${this.plan.job} worker ${w}`);
+      const worker = booted[w] as BootedWorker;
+      loadWorker(worker, bundle, setup, peers.filter((p): p is MessagePort => p !== null));
+      const thread = worker.thread;
       const state: WorkerState = { index: w, thread, fingerprint: undefined, pending: this.#beforeSpawn[w] ?? [], completeQueued: 0, finished: false, settled: false };
       this.#workers.push(state);
       thread.on('message', (message: FromWorker) => this.#onMessage(state, message));
@@ -306,6 +318,9 @@ export class WorkerAttempt implements RunningAttempt {
     }
     if (this.#failure !== undefined || !this.#workers.every((w) => w.fingerprint !== undefined) || this.#started) return;
     this.#started = true;
+    // Spares for what may follow (a restart, a rescale, the next job of a service: worker-pool.ts), booted now only
+    // on cores this attempt leaves idle; otherwise once it fails (see run()).
+    if (this.#workers.length < availableParallelism()) sharedWorkerPool().keepReady(this.#workers.length, this.#options.resourceLimits);
     for (const w of this.#workers) {
       const restored = this.#options.restored === undefined ? undefined : restoredSubset(this.#options.restored, this.plan, w.index, this.#workers.length);
       w.thread.postMessage({ type: 'start', restored } satisfies ToWorker);

@@ -3,13 +3,12 @@
  * job module the way `sluice run` does, then runs the worker (worker-run.ts).
  */
 import { fileURLToPath } from 'node:url';
-import { workerData } from 'node:worker_threads';
 import { loadJobFile } from '../cli/load-job.ts';
 import type { JobDefinition } from '../api/index.ts';
 import { jobOfModule, runWorker } from './worker-run.ts';
-import type { WorkerSetup } from './worker-protocol.ts';
+import { workerSetup } from './worker-setup.ts';
 
-runWorker(await loadJob((workerData as WorkerSetup).jobModule));
+runWorker(await loadJob(workerSetup().jobModule));
 
 /**
  * A file job loads the way `sluice run` loads it (job-module-hooks: from any folder, `sluice` imports resolving to

@@ -1,9 +1,9 @@
 /**
  * The body of a worker thread of a `WorkerAttempt` (worker-protocol.ts has the conversation), once its job is loaded:
  * worker-main.ts loads the job module through tsx, a worker bundle (worker-bundle.ts) has it built in. Runs only as a
- * worker: it reads its setup from `workerData` and talks to the main thread over `parentPort`.
+ * worker: it reads its setup from its load message (worker-setup.ts) and talks to the main thread over `parentPort`.
  */
-import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
+import { parentPort, type TransferListItem } from 'node:worker_threads';
 import { isJobDefinition, JobParams, type JobDefinition } from '../api/index.ts';
 import { SluiceError, stackWithCauses } from '../errors/index.ts';
 import { ExchangeEndpoint, fromWireError, MessagePortTransport, toWireError, type WireError } from '../exchange/index.ts';
@@ -13,7 +13,8 @@ import { systemClock } from '../time/index.ts';
 import { planFingerprint } from './plan-fingerprint.ts';
 import { fromRestoredSubset } from './restored-subset.ts';
 import { workerLogger } from './worker-log.ts';
-import { METRICS_INTERVAL_MS, type FromWorker, type ToWorker, type WorkerSetup } from './worker-protocol.ts';
+import { METRICS_INTERVAL_MS, type FromWorker, type ToWorker } from './worker-protocol.ts';
+import { workerSetup } from './worker-setup.ts';
 import { WorkerSlice } from './worker-slice.ts';
 
 /** The job a module default-exports (`url` names the module in the error when it does not). */
@@ -29,7 +30,7 @@ export function jobOfModule(module: Record<string, unknown>, url: string): JobDe
 export function runWorker(job: JobDefinition): void {
   const port = parentPort;
   if (port === null) throw new SluiceError('SLUICE_INTERNAL', 'runtime/workers/worker-run.ts runs only as a worker thread');
-  const setup = workerData as WorkerSetup;
+  const setup = workerSetup();
   const send = (message: FromWorker, transfer: TransferListItem[] = []): void => port.postMessage(message, transfer);
   const logger = workerLogger(setup.logLevel, (line) => send({ type: 'log', line }));
 
