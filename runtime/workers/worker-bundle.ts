@@ -17,20 +17,19 @@
  *
  * A bundle is cached per job module for the life of the process and rebuilt when any file in it changed (by mtime),
  * so a restart or rescale reuses it. Bundles are written to a private folder of this process in the OS temp folder,
- * removed when the process exits. When a module cannot be bundled (a loader esbuild does not know, a job module that
+ * removed when the process exits (bundle-directory.ts). When a module cannot be bundled (a loader esbuild does not know, a job module that
  * is not a file) {@link workerBundle} answers `undefined` and the worker starts through tsx as before: slower, never
  * wrong.
  */
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdtemp, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Loader, type Plugin } from 'esbuild';
 import { OWN_ENTRIES } from '../cli/job-module-hooks.ts';
 import type { Logger } from '../logging/index.ts';
+import { ownBundleDirectory } from './bundle-directory.ts';
 
 const OWN_ROOT = new URL('../../', import.meta.url);
 const OWN_EXTENSION = extname(fileURLToPath(import.meta.url));
@@ -49,20 +48,6 @@ interface CachedBundle {
 }
 
 const cache = new Map<string, Promise<CachedBundle | undefined>>();
-let bundleDirectory: Promise<string> | undefined;
-
-/**
- * This process's folder for bundles: private (mkdtemp, mode 0700), so no other user of the machine can swap a file a
- * worker is about to run, and removed when the process exits (a killed process leaves it to the OS's temp cleanup).
- */
-function ownBundleDirectory(): Promise<string> {
-  bundleDirectory ??= mkdtemp(join(tmpdir(), 'sluice-workers-')).then((dir) => {
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    return dir;
-  });
-  return bundleDirectory;
-}
-
 /**
  * The path of a bundle that runs the worker body for the job default-exported by `jobModule` (a `file:` URL), built
  * or reused; `undefined` when the job cannot be bundled or `SLUICE_WORKER_BUNDLE=0` (workers then start through tsx).
