@@ -5,7 +5,7 @@ import { Subject, type Observable } from 'rxjs';
 import { JobParams, type JobDefinition } from '../api/index.ts';
 import { CheckpointCoordinator, CheckpointStore, DEFAULT_CHECKPOINT_TIMEOUT_MS, type CheckpointManifest } from '../checkpoint/index.ts';
 import { SluiceError, isSluiceError } from '../errors/index.ts';
-import { JobAttempt, type AttemptSubtask, type RestoredState, type RunningAttempt, type SubtaskAck, type SubtaskMetrics } from '../exec/index.ts';
+import { JobAttempt, type AttemptSubtask, type RestoredState, type RunningAttempt, type SubtaskAck } from '../exec/index.ts';
 import { classifyFailure, createRestartStrategy, defaultRestartStrategy, maxRestartDelayMs, type RestartDecision, type RestartStrategy, type RestartStrategyConfig } from '../failover/index.ts';
 import { buildPhysicalPlan, type PhysicalPlan } from '../graph/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
@@ -15,6 +15,7 @@ import type { JobEvent, JobState, RescaleRecord } from './job-events.ts';
 import { CheckpointRestorer } from './checkpoint-restorer.ts';
 import { pendingRescale, rescaleRecord, type PendingRescale } from './pending-rescale.ts';
 import { SplitWatch } from './split-watch.ts';
+import { sourceLag, stageMetrics, subtaskMetrics, type SourceLag, type StageMetrics, type SubtaskMetricsView } from './attempt-metrics.ts';
 import { WorkerAttempt, workerCount } from '../workers/index.ts';
 
 /** Where the first attempt takes its state from. */
@@ -55,19 +56,6 @@ export interface JobRunnerOptions {
   readonly workerResourceLimits?: ResourceLimits;
   /** Test hook, see {@link CheckpointCoordinator}. */
   readonly beforeCheckpointStore?: (checkpointId: number) => void | Promise<void>;
-}
-
-/** Metrics of the running attempt, per stage (summed over subtasks). */
-export interface StageMetrics {
-  readonly stage: number;
-  readonly operators: readonly string[];
-  readonly parallelism: number;
-  readonly recordsIn: number;
-  readonly recordsOut: number;
-  /** Subtasks waiting for room in a full channel right now. */
-  readonly backpressured: number;
-  /** Records the stage's windows dropped for coming later than their allowed lateness (without a late-records sink). */
-  readonly lateRecordsDropped: number;
 }
 
 /**
@@ -178,32 +166,17 @@ export class JobRunner {
 
   /** Per-stage record counts of the running attempt. */
   metrics(): StageMetrics[] {
-    const attempt = this.#attempt;
-    if (attempt === undefined) return [];
-    return this.#plan.stages.map((stage) => {
-      const subtasks: SubtaskMetrics[] = attempt.subtasks.filter((s) => s.stage === stage.index).map((s) => s.metrics);
-      return {
-        stage: stage.index,
-        operators: stage.operators.map((o) => o.uid),
-        parallelism: stage.parallelism,
-        recordsIn: subtasks.reduce((n, m) => n + m.recordsIn, 0),
-        recordsOut: subtasks.reduce((n, m) => n + m.recordsOut, 0),
-        backpressured: subtasks.filter((m) => m.backpressured).length,
-        lateRecordsDropped: subtasks.reduce((n, m) => n + m.lateRecordsDropped, 0),
-      };
-    });
+    return stageMetrics(this.#attempt);
+  }
+
+  /** Every subtask's counters in the running attempt (metrics exporters read them at scrape time). */
+  subtaskMetrics(): SubtaskMetricsView[] {
+    return subtaskMetrics(this.#attempt);
   }
 
   /** Per-split lag of every source of the running attempt (splits whose reader cannot tell are left out). */
-  sourceLag(): Array<{ readonly source: string; readonly subtask: number; readonly split: string; readonly lag: number }> {
-    const out: Array<{ source: string; subtask: number; split: string; lag: number }> = [];
-    for (const subtask of this.#attempt?.subtasks ?? []) {
-      const lags = subtask.sourceLag();
-      if (lags === undefined) continue;
-      const source = this.#plan.stages[subtask.stage]?.operators[0]?.uid ?? subtask.name;
-      for (const { split, lag } of lags) out.push({ source, subtask: subtask.index, split, lag });
-    }
-    return out;
+  sourceLag(): SourceLag[] {
+    return sourceLag(this.#attempt);
   }
 
   /** Takes a checkpoint (or savepoint) now and resolves when it is durable. */

@@ -1,0 +1,67 @@
+import type { RunningAttempt, SubtaskMetrics } from '../exec/index.ts';
+
+/** Metrics of the running attempt, per stage (summed over subtasks). */
+export interface StageMetrics {
+  readonly stage: number;
+  readonly operators: readonly string[];
+  readonly parallelism: number;
+  readonly recordsIn: number;
+  readonly recordsOut: number;
+  /** Subtasks waiting for room in a full channel right now. */
+  readonly backpressured: number;
+  /** Records the stage's windows dropped for coming later than their allowed lateness (without a late-records sink). */
+  readonly lateRecordsDropped: number;
+}
+
+/** One subtask's counters in the running attempt (for a subtask on a worker, as of its latest report). */
+export interface SubtaskMetricsView {
+  readonly stage: number;
+  /** Uids of the stage's chained operators, head first. */
+  readonly operators: readonly string[];
+  readonly subtask: number;
+  readonly metrics: Readonly<SubtaskMetrics>;
+}
+
+/** Per-split lag of a source subtask. */
+export interface SourceLag {
+  readonly source: string;
+  readonly subtask: number;
+  readonly split: string;
+  readonly lag: number;
+}
+
+/** Every subtask's counters, stage by stage. */
+export function subtaskMetrics(attempt: RunningAttempt | undefined): SubtaskMetricsView[] {
+  if (attempt === undefined) return [];
+  const stages = attempt.plan.stages;
+  return attempt.subtasks.map((s) => ({ stage: s.stage, operators: stages[s.stage]?.operators.map((o) => o.uid) ?? [], subtask: s.index, metrics: s.metrics }));
+}
+
+/** The counters of every stage, summed over its subtasks. */
+export function stageMetrics(attempt: RunningAttempt | undefined): StageMetrics[] {
+  if (attempt === undefined) return [];
+  return attempt.plan.stages.map((stage) => {
+    const subtasks: SubtaskMetrics[] = attempt.subtasks.filter((s) => s.stage === stage.index).map((s) => s.metrics);
+    return {
+      stage: stage.index,
+      operators: stage.operators.map((o) => o.uid),
+      parallelism: stage.parallelism,
+      recordsIn: subtasks.reduce((n, m) => n + m.recordsIn, 0),
+      recordsOut: subtasks.reduce((n, m) => n + m.recordsOut, 0),
+      backpressured: subtasks.filter((m) => m.backpressured).length,
+      lateRecordsDropped: subtasks.reduce((n, m) => n + m.lateRecordsDropped, 0),
+    };
+  });
+}
+
+/** Per-split lag of every source (splits whose reader cannot tell are left out). */
+export function sourceLag(attempt: RunningAttempt | undefined): SourceLag[] {
+  const out: SourceLag[] = [];
+  for (const subtask of attempt?.subtasks ?? []) {
+    const lags = subtask.sourceLag();
+    if (lags === undefined) continue;
+    const source = attempt?.plan.stages[subtask.stage]?.operators[0]?.uid ?? subtask.name;
+    for (const { split, lag } of lags) out.push({ source, subtask: subtask.index, split, lag });
+  }
+  return out;
+}
