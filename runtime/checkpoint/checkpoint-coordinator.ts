@@ -33,6 +33,8 @@ export interface CheckpointCoordinatorOptions {
   readonly logger: Logger;
   /** Called with every completed checkpoint (status, metrics). */
   readonly onComplete?: (manifest: CheckpointManifest) => void;
+  /** Called when a checkpoint is abandoned (before its attempt is failed with the same error). */
+  readonly onFailed?: (checkpointId: number, error: Error) => void;
   /**
    * Test hook: runs after all acknowledgements arrived and before the store write. Throwing fails the checkpoint
    * (and the attempt), like a crash between "all subtasks snapshotted" and "checkpoint durable".
@@ -57,6 +59,7 @@ export class CheckpointCoordinator implements CheckpointListener {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #onComplete: ((manifest: CheckpointManifest) => void) | undefined;
+  readonly #onFailed: ((checkpointId: number, error: Error) => void) | undefined;
   readonly #beforeStore: ((checkpointId: number) => void | Promise<void>) | undefined;
   #inFlight: InFlight | undefined;
   /** The store write in progress, if any: it runs to its end even after `stop()` (see {@link settled}). */
@@ -77,6 +80,7 @@ export class CheckpointCoordinator implements CheckpointListener {
     this.#clock = options.clock;
     this.#logger = options.logger;
     this.#onComplete = options.onComplete;
+    this.#onFailed = options.onFailed;
     this.#beforeStore = options.beforeStore;
   }
 
@@ -298,6 +302,7 @@ export class CheckpointCoordinator implements CheckpointListener {
     if (inFlight.timeout !== undefined) this.#clock.clearTimeout(inFlight.timeout);
     for (const w of inFlight.waiters) w.reject(err);
     this.#logger.warn({ checkpoint: inFlight.id, err: err.message }, 'checkpoint failed');
+    this.#onFailed?.(inFlight.id, err);
     this.#attempt.fail(err);
   }
 }

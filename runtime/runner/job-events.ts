@@ -4,6 +4,8 @@ import type { CheckpointManifest } from '../checkpoint/index.ts';
 export type JobEvent =
   | { readonly type: 'attempt-started'; readonly attempt: number; readonly restoredFrom: number | undefined; readonly parallelism: number }
   | { readonly type: 'checkpoint-completed'; readonly manifest: CheckpointManifest }
+  /** A checkpoint that timed out or could not be stored; its attempt fails and restarts from the previous one. */
+  | { readonly type: 'checkpoint-failed'; readonly checkpointId: number; readonly error: Error }
   | {
       readonly type: 'attempt-failed';
       readonly attempt: number;

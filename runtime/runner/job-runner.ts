@@ -434,6 +434,7 @@ export class JobRunner {
         this.#sourceStart = undefined;
         this.#events.next({ type: 'checkpoint-completed', manifest });
       },
+      onFailed: (checkpointId, error) => this.#events.next({ type: 'checkpoint-failed', checkpointId, error }),
       ...(this.#options.beforeCheckpointStore === undefined ? {} : { beforeStore: this.#options.beforeCheckpointStore }),
     });
   }

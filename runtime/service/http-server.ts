@@ -11,8 +11,10 @@ export const MAX_BODY_BYTES = 256 * 1024 * 1024;
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
-  /** When set, every request needs `Authorization: Bearer <token>`. */
+  /** When set, every request needs `Authorization: Bearer <token>` (but for {@link openPaths}). */
   readonly token: string | undefined;
+  /** Paths served without the token (`/metrics` when the service is started with `--metrics-auth none`). */
+  readonly openPaths?: ReadonlySet<string> | undefined;
   readonly handle: (request: ApiRequest) => Promise<ApiResponse>;
   readonly logger: Logger;
 }
@@ -62,9 +64,10 @@ async function respond(req: IncomingMessage, res: ServerResponse, options: HttpS
   const started = Date.now();
   let status = 500;
   let body: unknown;
+  let contentType: string | undefined;
   try {
-    check?.(req.headers.authorization);
     const url = new URL(req.url ?? '/', 'http://service');
+    if (options.openPaths?.has(url.pathname) !== true) check?.(req.headers.authorization);
     const text = await readBody(req);
     let parsed: unknown;
     if (text !== '') {
@@ -77,15 +80,16 @@ async function respond(req: IncomingMessage, res: ServerResponse, options: HttpS
     const answer = await options.handle({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, body: parsed });
     status = answer.status;
     body = answer.body;
+    contentType = answer.contentType;
   } catch (err) {
     const error = toErrorResponse(err);
     status = error.status;
     body = error.body;
     if (status >= 500) options.logger.error({ err }, `request ${req.method} ${req.url} failed`);
   }
-  const payload = JSON.stringify(body);
+  const payload = contentType === undefined ? JSON.stringify(body) : String(body);
   res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': contentType ?? 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(payload),
     ...(status === 401 ? { 'www-authenticate': 'Bearer realm="sluice"' } : {}),
   });

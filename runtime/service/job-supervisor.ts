@@ -35,6 +35,8 @@ export interface JobSupervisorOptions {
   /** Worker threads of jobs submitted without `workers` (`sluice start --workers`); absent: one per core. */
   readonly workers?: number;
   readonly now?: () => number;
+  /** Told of every runner started for a job (the service's Prometheus metrics track it). */
+  readonly onRunner?: (name: string, runner: JobRunner) => void;
 }
 
 /**
@@ -56,6 +58,7 @@ export class JobSupervisor {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #workers: number | undefined;
+  readonly #onRunner: JobSupervisorOptions['onRunner'];
   readonly #active = new Map<string, ActiveJob>();
   readonly #trackers = new Map<string, JobTracker>();
   readonly #locks = new NameLocks();
@@ -69,6 +72,7 @@ export class JobSupervisor {
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
     this.#workers = options.workers;
+    this.#onRunner = options.onRunner;
     this.#files = new SavepointFiles({ store: options.store, dataDir: options.dataDir, now: this.#now });
   }
 
@@ -385,6 +389,7 @@ export class JobSupervisor {
       startSettled: record.startFrom.from === 'latest' && record.sourceStart === undefined,
     };
     this.#tracker(record.name).follow(runner);
+    this.#onRunner?.(record.name, runner);
     let started!: () => void;
     const attemptStarted = new Promise<void>((resolve) => (started = resolve));
     const subscription = runner.events.subscribe((event) => this.#onEvent(record.name, active, event, started));
@@ -482,7 +487,6 @@ export class JobSupervisor {
   #withLock<T>(name: string, action: () => Promise<T>): Promise<T> {
     return this.#locks.run(name, action);
   }
-
 }
 
 /** Whether `next` can take over the state of the running `plan` (uids, max parallelism), or why not. */
@@ -492,6 +496,4 @@ function assertReplaceable(running: PhysicalPlan, next: PhysicalPlan, allowNonRe
 }
 
 /** `workers` for a JobRunner: absent leaves the runner's one-per-core default. */
-function workersOption(workers: number | undefined): { workers?: number } {
-  return workers === undefined ? {} : { workers };
-}
+const workersOption = (workers: number | undefined): { workers?: number } => (workers === undefined ? {} : { workers });

@@ -12,10 +12,12 @@ export interface ApiRequest {
   readonly body: unknown;
 }
 
-/** A handler's answer: status and JSON body. */
+/** A handler's answer: status and JSON body, or a text body of `contentType` (the Prometheus metrics). */
 export interface ApiResponse {
   readonly status: number;
   readonly body: unknown;
+  /** Set for a body that is already text (a string) in this content type; JSON otherwise. */
+  readonly contentType?: string;
 }
 
 type Handler = (request: ApiRequest, name: string) => Promise<ApiResponse>;

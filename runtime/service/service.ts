@@ -1,6 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CheckpointStore } from '../checkpoint/index.ts';
+import { METRICS_PATH, SluiceMetrics } from '../metrics/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { checkBindSafety } from './auth.ts';
 import { listen } from './http-server.ts';
@@ -19,6 +20,11 @@ export interface ServiceOptions {
   readonly token?: string;
   /** Worker threads of jobs submitted without `workers`; absent: one per core, capped by the job's parallelism. */
   readonly workers?: number;
+  /**
+   * Whether `GET /metrics` (Prometheus) needs the token like the API (`token`, the default) or is open to any
+   * scraper that reaches the port (`none`: for a Prometheus without credentials on a trusted network).
+   */
+  readonly metricsAuth?: 'token' | 'none';
   readonly logger: Logger;
 }
 
@@ -35,7 +41,8 @@ export const SERVICE_INFO_FILE = 'service.json';
 
 /**
  * Starts the sluice service: opens the job registry and the checkpoint store in the data directory, resumes every
- * job that was running when the service last stopped (or crashed), and serves the REST API.
+ * job that was running when the service last stopped (or crashed), and serves the REST API and the jobs' Prometheus
+ * metrics (`GET /metrics`, docs/observability.md).
  *
  * @example
  * ```ts
@@ -58,10 +65,21 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await registry.close();
     throw err;
   }
-  const supervisor = new JobSupervisor({ registry, store, loader: new JobFileLoader(), dataDir, logger, ...(options.workers === undefined ? {} : { workers: options.workers }) });
+  const metrics = new SluiceMetrics();
+  const supervisor = new JobSupervisor({
+    registry,
+    store,
+    loader: new JobFileLoader(),
+    dataDir,
+    logger,
+    ...(options.workers === undefined ? {} : { workers: options.workers }),
+    onRunner: (name, runner) => metrics.jobs.track(name, runner),
+  });
+  const api = restApi(supervisor);
+  const openPaths = options.metricsAuth === 'none' ? new Set([METRICS_PATH]) : undefined;
   let server;
   try {
-    server = await listen({ host, port: options.port ?? 8081, token, handle: restApi(supervisor), logger });
+    server = await listen({ host, port: options.port ?? 8081, token, openPaths, handle: (request) => metrics.route(request) ?? api(request), logger });
   } catch (err) {
     await Promise.all([registry.close(), store.close()]);
     throw err;

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { JobParams } from '../../api/index.ts';
 import { CheckpointStore } from '../../checkpoint/index.ts';
 import type { Logger } from '../../logging/index.ts';
+import { METRICS_PATH, serveMetrics, SluiceMetrics } from '../../metrics/index.ts';
 import { JobRunner, type RestoreSource } from '../../runner/index.ts';
 import { parseCommandLine, positiveInteger, workerThreads, workersUsage } from '../arguments.ts';
 import { loadJobFile } from '../load-job.ts';
@@ -22,6 +23,8 @@ ${workersUsage(33, "(default: the job's workers, else one per core)")}
       --from <id|file>           restore from this checkpoint id or savepoint file instead of the latest
       --fresh                    ignore existing checkpoints and start from the beginning
       --allow-non-restored-state drop state of operators the job no longer has
+      --metrics-port <port>      serve Prometheus metrics at http://<host>:<port>/metrics (0 picks a free port)
+      --metrics-host <host>      address for --metrics-port (default: 127.0.0.1)
       --log-level <level>        trace, debug, info, warn, error (default: info)
 ${heapGrowthUsage(33)}
   -h, --help                     show this help`;
@@ -41,6 +44,8 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
       from: { type: 'string' },
       fresh: { type: 'boolean' },
       'allow-non-restored-state': { type: 'boolean' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       'log-level': { type: 'string' },
       'heap-growth': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -58,6 +63,8 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
   const parallelism = positiveInteger('--parallelism', values.parallelism, RUN_USAGE);
   const workers = workerThreads(values.workers, RUN_USAGE);
   const params = JobParams.parse(values.set ?? []);
+  const metricsPort = portNumber('--metrics-port', values['metrics-port']);
+  if (values['metrics-host'] !== undefined && metricsPort === undefined) throw new UsageError('--metrics-host needs --metrics-port', RUN_USAGE);
   const heapGrowth = parseHeapGrowth(values['heap-growth'], RUN_USAGE);
   const restore: RestoreSource =
     values.fresh === true
@@ -86,6 +93,10 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
       allowNonRestoredState: values['allow-non-restored-state'] === true,
       logger,
     });
+    const metrics = metricsPort === undefined ? undefined : new SluiceMetrics();
+    metrics?.jobs.track(runner.plan.job, runner);
+    const metricsServer = metrics === undefined ? undefined : await serveMetrics(metrics, { host: values['metrics-host'] ?? '127.0.0.1', port: metricsPort as number, logger });
+    if (metricsServer !== undefined) logger.info({ url: `${metricsServer.url}${METRICS_PATH}` }, `Prometheus metrics at ${metricsServer.url}${METRICS_PATH}`);
     const stop = (): void => runner.cancel('stopped (Ctrl-C)');
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
@@ -111,8 +122,17 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
       clearInterval(ticker);
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
+      await metricsServer?.close();
     }
   } finally {
     await store?.close();
   }
+}
+
+/** A `--metrics-port` value: 0–65535, or undefined when the flag is absent. */
+function portNumber(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(port >= 0 && port <= 65_535)) throw new UsageError(`${flag} expects a port from 0 to 65535, got "${value}"`, RUN_USAGE);
+  return port;
 }

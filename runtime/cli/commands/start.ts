@@ -16,6 +16,7 @@ Options:
       --host <host>            address to listen on (default: 127.0.0.1; any other needs a token)
       --port <port>            port (default: 8081; 0 picks a free one, written to <data-dir>/service.json)
       --token <token>          require "Authorization: Bearer <token>" on every call (default: $SLUICE_TOKEN)
+      --metrics-auth <mode>    GET /metrics (Prometheus) with the token like the API (token, default) or open (none)
 ${workersUsage(31, '(for jobs submitted without --workers; default: one per core)')}
       --log-level <level>      trace, debug, info, warn, error (default: info)
 ${heapGrowthUsage(31)}
@@ -30,6 +31,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
       host: { type: 'string' },
       port: { type: 'string' },
       token: { type: 'string' },
+      'metrics-auth': { type: 'string' },
       workers: { type: 'string' },
       'log-level': { type: 'string' },
       'heap-growth': { type: 'string' },
@@ -48,6 +50,8 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
   const workers = workerThreads(values.workers, START_USAGE);
   applyHeapGrowth(parseHeapGrowth(values['heap-growth'], START_USAGE));
   const token = values.token ?? process.env['SLUICE_TOKEN'];
+  const metricsAuth = values['metrics-auth'] ?? 'token';
+  if (metricsAuth !== 'token' && metricsAuth !== 'none') throw new UsageError(`--metrics-auth expects token or none, got "${metricsAuth}"`, START_USAGE);
   const dataDir = resolve(values['data-dir'] ?? '.sluice');
 
   // Signals that arrive while jobs are being resumed must still stop the service cleanly.
@@ -55,7 +59,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
-  const service = await startService({ dataDir, host, port, ...(token === undefined ? {} : { token }), ...(workers === undefined ? {} : { workers }), logger });
+  const service = await startService({ dataDir, host, port, ...(token === undefined ? {} : { token }), ...(workers === undefined ? {} : { workers }), metricsAuth, logger });
   out.write(`sluice service listening on ${service.url} (data dir ${dataDir}${token === undefined || token === '' ? '' : ', token required'}). Ctrl-C stops.\n`);
   await stopped;
   await service.close();

@@ -1,0 +1,232 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { CheckpointManifest } from '../checkpoint/index.ts';
+import type { JobRunner } from '../runner/index.ts';
+
+/** What {@link JobMetrics} keeps of one job between scrapes: the runner to read, and what only its events tell. */
+interface TrackedJob {
+  readonly runner: JobRunner;
+  checkpointsCompleted: number;
+  checkpointsFailed: number;
+  lastCheckpoint: CheckpointManifest | undefined;
+  readonly unsubscribe: () => void;
+}
+
+/** Buckets of the checkpoint duration histogram, in seconds: a heap checkpoint takes ms, a large one seconds. */
+const CHECKPOINT_SECONDS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+const SUBTASK_LABELS = ['job', 'operator', 'subtask'] as const;
+
+/**
+ * The jobs' metrics in a prom-client registry, in Flink's vocabulary and Prometheus's naming (docs/observability.md
+ * lists them). Counters a subtask keeps (records, backpressure) are read from the runner when Prometheus scrapes,
+ * never pushed per record or per batch: a job pays nothing for metrics between scrapes, and a scrape reads a few
+ * numbers per subtask. Checkpoints are counted from the runner's events.
+ *
+ * A subtask runs a chain of operators; its counters carry the uid of the chain's first operator (`operator`), as
+ * `sluice status` shows them per stage. A restart starts the counters of the new attempt from 0, which Prometheus's
+ * `rate()` and `increase()` read as a counter reset.
+ *
+ * @example
+ * ```ts
+ * const registry = new Registry();
+ * const metrics = new JobMetrics(registry);
+ * const untrack = metrics.track('orders', runner);
+ * await runner.run();
+ * untrack();
+ * ```
+ */
+export class JobMetrics {
+  readonly #jobs = new Map<string, TrackedJob>();
+
+  constructor(registry: Registry) {
+    const jobs = (): IterableIterator<[string, TrackedJob]> => this.#jobs.entries();
+    const registers = [registry];
+
+    new Counter({
+      name: 'sluice_records_in_total',
+      help: 'Records that entered a subtask (its chain of operators) in the current attempt.',
+      labelNames: SUBTASK_LABELS,
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { runner }] of jobs()) {
+          for (const s of runner.subtaskMetrics()) this.inc({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, s.metrics.recordsIn);
+        }
+      },
+    });
+    new Counter({
+      name: 'sluice_records_out_total',
+      help: 'Records a subtask (its chain of operators) emitted in the current attempt.',
+      labelNames: SUBTASK_LABELS,
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { runner }] of jobs()) {
+          for (const s of runner.subtaskMetrics()) this.inc({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, s.metrics.recordsOut);
+        }
+      },
+    });
+    new Counter({
+      name: 'sluice_backpressured_seconds_total',
+      help: 'Time a subtask waited for room in a full output channel (backpressure from downstream).',
+      labelNames: SUBTASK_LABELS,
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { runner }] of jobs()) {
+          for (const s of runner.subtaskMetrics()) this.inc({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, s.metrics.backpressuredMs / 1000);
+        }
+      },
+    });
+    new Gauge({
+      name: 'sluice_backpressured',
+      help: '1 while a subtask waits for room in a full output channel.',
+      labelNames: SUBTASK_LABELS,
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { runner }] of jobs()) {
+          for (const s of runner.subtaskMetrics()) this.set({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, s.metrics.backpressured ? 1 : 0);
+        }
+      },
+    });
+    new Counter({
+      name: 'sluice_late_records_dropped_total',
+      help: 'Records a window dropped for coming later than its allowed lateness (without a late-records sink).',
+      labelNames: SUBTASK_LABELS,
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { runner }] of jobs()) {
+          for (const s of runner.subtaskMetrics()) this.inc({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, s.metrics.lateRecordsDropped);
+        }
+      },
+    });
+    new Gauge({
+      name: 'sluice_source_lag_records',
+      help: 'Records a source split is behind its end (Kafka: high watermark minus position).',
+      labelNames: ['job', 'source', 'subtask', 'topic', 'partition'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { runner }] of jobs()) {
+          for (const { source, subtask, split, lag } of runner.sourceLag()) this.set({ job, source, subtask, ...topicPartition(split) }, lag);
+        }
+      },
+    });
+    new Gauge({
+      name: 'sluice_job_running',
+      help: '1 while the job runs (or restarts), 0 once it finished, failed or was cancelled.',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { runner }] of jobs()) this.set({ job }, runner.state === 'finished' || runner.state === 'failed' || runner.state === 'cancelled' ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'sluice_job_parallelism',
+      help: 'Parallelism of the job (of its widest stage).',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { runner }] of jobs()) this.set({ job }, runner.plan.parallelism);
+      },
+    });
+    new Counter({
+      name: 'sluice_job_restarts_total',
+      help: 'Attempts the job restarted after a failure or a rescale.',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { runner }] of jobs()) this.inc({ job }, Math.max(0, runner.attempts - 1));
+      },
+    });
+    new Counter({
+      name: 'sluice_job_rescales_total',
+      help: 'Rescales of the job (manual and on partition changes).',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { runner }] of jobs()) this.inc({ job }, runner.rescales.length);
+      },
+    });
+    new Counter({
+      name: 'sluice_checkpoints_total',
+      help: 'Checkpoints (and savepoints) by outcome: completed, or failed (the attempt restarts from the previous one).',
+      labelNames: ['job', 'outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, tracked] of jobs()) {
+          this.inc({ job, outcome: 'completed' }, tracked.checkpointsCompleted);
+          this.inc({ job, outcome: 'failed' }, tracked.checkpointsFailed);
+        }
+      },
+    });
+    this.#durations = new Histogram({
+      name: 'sluice_checkpoint_duration_seconds',
+      help: 'Time from a checkpoint\'s trigger until it was durable.',
+      labelNames: ['job'],
+      buckets: CHECKPOINT_SECONDS,
+      registers,
+    });
+    new Gauge({
+      name: 'sluice_last_checkpoint_size_bytes',
+      help: 'Bytes of state the last completed checkpoint stored.',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { lastCheckpoint }] of jobs()) if (lastCheckpoint !== undefined) this.set({ job }, lastCheckpoint.totalBytes);
+      },
+    });
+    new Gauge({
+      name: 'sluice_last_checkpoint_age_seconds',
+      help: 'Seconds since the last completed checkpoint was taken: grows without bound when checkpoints stop completing.',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const [job, { lastCheckpoint }] of jobs()) if (lastCheckpoint !== undefined) this.set({ job }, Math.max(0, now - lastCheckpoint.timestamp) / 1000);
+      },
+    });
+  }
+
+  readonly #durations: Histogram<'job'>;
+
+  /**
+   * Reports `runner`'s metrics under `job` until the returned function is called (a name tracked again replaces
+   * the earlier runner: a service restarting a job under its name).
+   */
+  track(job: string, runner: JobRunner): () => void {
+    this.#jobs.get(job)?.unsubscribe();
+    const subscription = runner.events.subscribe((event) => {
+      if (event.type === 'checkpoint-completed') {
+        tracked.checkpointsCompleted++;
+        tracked.lastCheckpoint = event.manifest;
+        this.#durations.observe({ job }, event.manifest.durationMs / 1000);
+      } else if (event.type === 'checkpoint-failed') {
+        tracked.checkpointsFailed++;
+      }
+    });
+    const tracked: TrackedJob = { runner, checkpointsCompleted: 0, checkpointsFailed: 0, lastCheckpoint: runner.lastCheckpoint, unsubscribe: () => subscription.unsubscribe() };
+    this.#jobs.set(job, tracked);
+    return () => {
+      if (this.#jobs.get(job) !== tracked) return;
+      tracked.unsubscribe();
+      this.#jobs.delete(job);
+      this.#durations.remove({ job });
+    };
+  }
+}
+
+/** Kafka splits are named `<topic>-<partition>`; other sources' splits keep their name as the topic. */
+function topicPartition(split: string): { topic: string; partition: string } {
+  const match = /^(.*)-(\d+)$/.exec(split);
+  return match === null ? { topic: split, partition: '' } : { topic: match[1] as string, partition: match[2] as string };
+}
