@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CheckpointManifest } from '../checkpoint/index.ts';
-import type { JobRunner } from '../runner/index.ts';
+import type { JobRunner, SubtaskMetricsView } from '../runner/index.ts';
 
 /** What {@link JobMetrics} keeps of one job between scrapes: the runner to read, and what only its events tell. */
 interface TrackedJob {
@@ -42,66 +42,30 @@ export class JobMetrics {
     const jobs = (): IterableIterator<[string, TrackedJob]> => this.#jobs.entries();
     const registers = [registry];
 
-    new Counter({
-      name: 'sluice_records_in_total',
-      help: 'Records that entered a subtask (its chain of operators) in the current attempt.',
-      labelNames: SUBTASK_LABELS,
-      registers,
-      collect() {
-        this.reset();
-        for (const [job, { runner }] of jobs()) {
-          for (const s of runner.subtaskMetrics()) this.inc({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, s.metrics.recordsIn);
-        }
-      },
-    });
-    new Counter({
-      name: 'sluice_records_out_total',
-      help: 'Records a subtask (its chain of operators) emitted in the current attempt.',
-      labelNames: SUBTASK_LABELS,
-      registers,
-      collect() {
-        this.reset();
-        for (const [job, { runner }] of jobs()) {
-          for (const s of runner.subtaskMetrics()) this.inc({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, s.metrics.recordsOut);
-        }
-      },
-    });
-    new Counter({
-      name: 'sluice_backpressured_seconds_total',
-      help: 'Time a subtask waited for room in a full output channel (backpressure from downstream).',
-      labelNames: SUBTASK_LABELS,
-      registers,
-      collect() {
-        this.reset();
-        for (const [job, { runner }] of jobs()) {
-          for (const s of runner.subtaskMetrics()) this.inc({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, s.metrics.backpressuredMs / 1000);
-        }
-      },
-    });
-    new Gauge({
-      name: 'sluice_backpressured',
-      help: '1 while a subtask waits for room in a full output channel.',
-      labelNames: SUBTASK_LABELS,
-      registers,
-      collect() {
-        this.reset();
-        for (const [job, { runner }] of jobs()) {
-          for (const s of runner.subtaskMetrics()) this.set({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, s.metrics.backpressured ? 1 : 0);
-        }
-      },
-    });
-    new Counter({
-      name: 'sluice_late_records_dropped_total',
-      help: 'Records a window dropped for coming later than its allowed lateness (without a late-records sink).',
-      labelNames: SUBTASK_LABELS,
-      registers,
-      collect() {
-        this.reset();
-        for (const [job, { runner }] of jobs()) {
-          for (const s of runner.subtaskMetrics()) this.inc({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, s.metrics.lateRecordsDropped);
-        }
-      },
-    });
+    // Per subtask, read from its counters at scrape time.
+    const perSubtask = (Kind: typeof Counter | typeof Gauge, name: string, help: string, read: (m: SubtaskMetricsView['metrics']) => number): void => {
+      new Kind({
+        name,
+        help,
+        labelNames: SUBTASK_LABELS,
+        registers,
+        collect(this: Counter | Gauge) {
+          this.reset();
+          for (const [job, { runner }] of jobs()) {
+            for (const s of runner.subtaskMetrics()) {
+              const labels = { job, operator: s.operators[0] ?? '', subtask: s.subtask };
+              if (this instanceof Gauge) this.set(labels, read(s.metrics));
+              else this.inc(labels, read(s.metrics));
+            }
+          }
+        },
+      });
+    };
+    perSubtask(Counter, 'sluice_records_in_total', 'Records that entered a subtask (its chain of operators) in the current attempt.', (m) => m.recordsIn);
+    perSubtask(Counter, 'sluice_records_out_total', 'Records a subtask (its chain of operators) emitted in the current attempt.', (m) => m.recordsOut);
+    perSubtask(Counter, 'sluice_backpressured_seconds_total', 'Time a subtask waited for room in a full output channel (backpressure from downstream).', (m) => m.backpressuredMs / 1000);
+    perSubtask(Gauge, 'sluice_backpressured', '1 while a subtask waits for room in a full output channel.', (m) => (m.backpressured ? 1 : 0));
+    perSubtask(Counter, 'sluice_late_records_dropped_total', 'Records a window dropped for coming later than its allowed lateness (without a late-records sink).', (m) => m.lateRecordsDropped);
     new Gauge({
       name: 'sluice_source_lag_records',
       help: 'Records a source split is behind its end (Kafka: high watermark minus position).',
