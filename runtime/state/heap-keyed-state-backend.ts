@@ -10,7 +10,7 @@ import {
   packChunk,
   packHeader,
 } from './keyed-snapshot-format.ts';
-import { KeyedTimerQueue, type DueTimer } from './keyed-timer-queue.ts';
+import { KeyedTimerQueue, type DueTimer, type DueTimerGroup } from './keyed-timer-queue.ts';
 import { ListStateHandle, type ListState } from './list-state.ts';
 import { MapStateHandle, type MapState } from './map-state.ts';
 import { StateErrorCodes } from './state-errors.ts';
@@ -123,6 +123,11 @@ export class HeapKeyedStateBackend {
     return this.#timers.pollDue(now);
   }
 
+  /** As {@link pollDueTimers}, grouped by timestamp (one object per timestamp, not per timer). */
+  pollDueTimerGroups(now: number): DueTimerGroup[] {
+    return this.#timers.pollDueGroups(now);
+  }
+
   /** Number of pending processing-time timers. */
   timerCount(): number {
     return this.#timers.size;
@@ -143,6 +148,11 @@ export class HeapKeyedStateBackend {
   /** Removes and returns the event-time timers with `timestamp <= watermark`, in timestamp order. */
   pollDueEventTimeTimers(watermark: number): DueTimer[] {
     return this.#eventTimers.pollDue(watermark);
+  }
+
+  /** As {@link pollDueEventTimeTimers}, grouped by timestamp. */
+  pollDueEventTimeTimerGroups(watermark: number): DueTimerGroup[] {
+    return this.#eventTimers.pollDueGroups(watermark);
   }
 
   /** Number of pending event-time timers. */

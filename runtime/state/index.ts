@@ -15,7 +15,7 @@ export type { KeyedStateSnapshot, HeapKeyedStateBackendOptions } from './heap-ke
 export type { ValueState } from './value-state.ts';
 export type { MapState } from './map-state.ts';
 export type { ListState } from './list-state.ts';
-export type { DueTimer } from './keyed-timer-queue.ts';
+export type { DueTimer, DueTimerGroup } from './keyed-timer-queue.ts';
 export type { StateKind } from './state-table.ts';
 export { StateErrorCodes } from './state-errors.ts';
 export type { StateErrorCode } from './state-errors.ts';

@@ -6,6 +6,12 @@ export interface DueTimer {
   timestamp: number;
 }
 
+/** The due timers of one timestamp: the keys to set as current, in registration order. */
+export interface DueTimerGroup {
+  readonly timestamp: number;
+  readonly keys: readonly StateKey[];
+}
+
 /**
  * Processing-time timers of one backend: at most one timer per (key, timestamp).
  *
@@ -63,6 +69,17 @@ export class KeyedTimerQueue {
 
   pollDue(now: number): DueTimer[] {
     const due: DueTimer[] = [];
+    for (const { timestamp, keys } of this.pollDueGroups(now)) for (const key of keys) due.push({ key, timestamp });
+    return due;
+  }
+
+  /**
+   * Removes and returns the timers with `timestamp <= now`, one group per timestamp in timestamp order, keys in
+   * registration order: one object per timestamp instead of one per timer (windows of all keys end together, so a
+   * firing is thousands of keys at one timestamp).
+   */
+  pollDueGroups(now: number): DueTimerGroup[] {
+    const due: DueTimerGroup[] = [];
     for (;;) {
       const timestamp = this.next();
       if (timestamp === undefined || timestamp > now) break;
@@ -71,7 +88,7 @@ export class KeyedTimerQueue {
       this.#byTime.delete(timestamp);
       this.#forgetLast();
       this.#count -= keys.size;
-      for (const key of keys.keys()) due.push({ key, timestamp });
+      due.push({ timestamp, keys: [...keys.keys()] });
     }
     return due;
   }

@@ -1,7 +1,7 @@
 import { assignWindows, END_WATERMARK, NO_WATERMARK, type SinkWriter, type TimeWindow, type WindowSpec } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
-import type { DueTimer, MapState, StateKey } from '../state/index.ts';
+import type { DueTimerGroup, MapState, StateKey } from '../state/index.ts';
 import type { Clock } from '../time/index.ts';
 import { packValue } from '../serde/index.ts';
 import type { Downstream, OperatorPlace, OperatorSnapshot } from '../exec/operators/chained-operator.ts';
@@ -145,24 +145,28 @@ export class WindowOperator<I> extends KeyedOperator<I> {
     if (watermark <= this.#watermark) return undefined;
     this.#watermark = watermark;
     // The end of input ends processing time for windows too: what they hold fires before the final checkpoint.
-    const due = watermark === END_WATERMARK && !this.#eventTime ? this.backend.pollDueTimers(END_WATERMARK) : this.backend.pollDueEventTimeTimers(watermark);
+    const due = watermark === END_WATERMARK && !this.#eventTime ? this.backend.pollDueTimerGroups(END_WATERMARK) : this.backend.pollDueEventTimeTimerGroups(watermark);
     const pending = due.length === 0 ? undefined : this.#onTimers(due, this.#eventTime ? 'event-time' : 'processing-time');
     if (pending === undefined) return this.#next.processWatermark(watermark);
     return pending.then(() => this.#next.processWatermark(watermark));
   }
 
   override fireTimers(now: number): Promise<void> | undefined {
-    const due = this.backend.pollDueTimers(now);
+    const due = this.backend.pollDueTimerGroups(now);
     return due.length === 0 ? undefined : this.#onTimers(due, 'processing-time');
   }
 
-  #onTimers(due: readonly DueTimer[], domain: 'event-time' | 'processing-time'): Promise<void> | undefined {
+  #onTimers(due: readonly DueTimerGroup[], domain: 'event-time' | 'processing-time'): Promise<void> | undefined {
     this.#startOutput();
+    const fireDue = domain === 'event-time' || !this.#eventTime;
+    const fireEarly = domain === 'processing-time' && this.#spec.earlyFiringsEveryMs !== undefined;
     try {
-      for (const timer of due) {
-        this.backend.setCurrentKey(timer.key);
-        if (domain === 'event-time' || !this.#eventTime) this.#fireDue(timer.key, timer.timestamp);
-        if (domain === 'processing-time' && this.#spec.earlyFiringsEveryMs !== undefined) this.#fireEarly(timer.key, timer.timestamp);
+      for (const { timestamp, keys } of due) {
+        for (const key of keys) {
+          this.backend.setCurrentKey(key);
+          if (fireDue) this.#fireDue(key, timestamp);
+          if (fireEarly) this.#fireEarly(key, timestamp);
+        }
       }
     } catch (err) {
       throw this.fail(err, 'failed firing a window');

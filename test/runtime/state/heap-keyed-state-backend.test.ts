@@ -133,6 +133,17 @@ test('timers: one per key and timestamp, polled in timestamp order, deletable', 
   assert.deepEqual(b.pollDueTimers(100), [{ key: 'a', timestamp: 30 }]);
   assert.equal(b.nextTimerTimestamp(), undefined);
   assert.throws(() => b.registerTimer(Number.NaN), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_INVALID_TIMER'));
+
+  // Grouped by timestamp (what windows poll): timestamp order, keys in registration order, each timer once.
+  for (const [key, at] of [['x', 50], ['y', 40], ['z', 50], ['x', 40], ['y', 60]] as const) {
+    b.setCurrentKey(key);
+    b.registerEventTimeTimer(at);
+  }
+  b.setCurrentKey('z');
+  b.registerEventTimeTimer(50);
+  assert.deepEqual(b.pollDueEventTimeTimerGroups(55), [{ timestamp: 40, keys: ['y', 'x'] }, { timestamp: 50, keys: ['x', 'z'] }]);
+  assert.equal(b.eventTimeTimerCount(), 1);
+  assert.deepEqual(b.pollDueEventTimeTimerGroups(Number.MAX_SAFE_INTEGER), [{ timestamp: 60, keys: ['y'] }]);
 });
 
 test('timers stay ordered under heavy register/delete churn', () => {
