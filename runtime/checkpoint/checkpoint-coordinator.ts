@@ -45,7 +45,7 @@ export interface CheckpointCoordinatorOptions {
 /**
  * Drives aligned-barrier checkpoints for one attempt (docs/checkpoints.md): triggers checkpoint `n` at the sources every
  * `intervalMs` (respecting `minPauseMs`, one in flight, `timeoutMs`), collects every subtask's acknowledgement,
- * writes blobs + manifest to the store in one atomic batch, and only then tells subtasks the checkpoint is complete
+ * writes blobs, then the manifest, to the store, and only then tells subtasks the checkpoint is complete
  * (sinks commit). When every source of a bounded job has ended, it takes a final checkpoint and then releases the
  * end of input, so sinks commit all output before the job finishes.
  *

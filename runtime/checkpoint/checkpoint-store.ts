@@ -4,6 +4,7 @@ import { Level, type BatchOperation } from 'level';
 import { Packr } from 'msgpackr';
 import { SluiceError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
+import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
 import { CheckpointErrorCodes, checkId, checkString, decodeManifest, encodeManifest, validateManifest, type BlobRef, type CheckpointKind, type CheckpointManifest } from './manifest.ts';
 import {
   blobInput,
@@ -47,8 +48,9 @@ export type StoreBatchOp = { type: 'put'; key: string; value: Uint8Array } | { t
 export interface CheckpointStoreOptions {
   logger?: Logger;
   /**
-   * Test hook: runs right before the atomic batch of {@link CheckpointStore.write} with its operations. Throwing
-   * (or adding an invalid operation) makes the write fail, which must leave no visible checkpoint.
+   * Test hook: runs right before the batches of {@link CheckpointStore.write}, with all their operations (blobs, then
+   * manifest and id mark; an operation added goes into the last batch). Throwing (or adding an invalid operation)
+   * makes the write fail, which must leave no visible checkpoint.
    */
   beforeBatch?: (ops: StoreBatchOp[]) => void | Promise<void>;
 }
@@ -138,8 +140,8 @@ export class CheckpointStore {
   }
 
   /**
-   * Stores a checkpoint: blobs, manifest and the job's id high-water mark in one atomic LevelDB batch (crc32 per
-   * blob). The checkpoint exists only once this resolves. Then applies retention: only the newest `retain`
+   * Stores a checkpoint: its blobs (crc32 each) in batches of at most 4 MiB, then its manifest and the job's id
+   * high-water mark in one last batch. The checkpoint exists only once this resolves. Then applies retention: only the newest `retain`
    * (default 3) checkpoints of the job are kept; savepoints are never deleted by retention.
    */
   async write(
@@ -368,9 +370,20 @@ export class CheckpointStore {
     ops.push({ type: 'put', key: lastIdKey(job), value: new TextEncoder().encode(String(Math.max(lastId, id))) });
     try {
       await this.#beforeBatch?.(ops);
-      // No options argument: a first batch() with options makes every later batch ~4× slower (abstract-level copies
-      // the options into every operation; measured: 1,000-key batches ~660k keys/s against ~4× less).
-      await this.#db.batch(ops as Array<BatchOperation<Db, string, Uint8Array>>);
+      // Blobs first, in batches of at most BLOB_BATCH_BYTES, then manifest and id in one last batch: the checkpoint
+      // exists only once its manifest does. Blobs a crash left without their manifest (under this very id, which
+      // is taken again since the id mark was not written) are cleared first; nothing reads blobs without a manifest.
+      const blobsUnder = blobPrefix(job, id);
+      await this.#db.clear({ gte: blobsUnder, lt: prefixEnd(blobsUnder) });
+      try {
+        // No options argument: a first batch() with options makes every later batch ~4× slower (abstract-level
+        // copies the options into every operation; measured: 1,000-key batches ~660k keys/s against ~4× less).
+        for (const batch of batchesOfAtMost(ops.slice(0, blobs.length), BLOB_BATCH_BYTES, (op) => (op.type === 'put' ? op.value.byteLength : 0))) await this.#db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
+        await this.#db.batch(ops.slice(blobs.length) as Array<BatchOperation<Db, string, Uint8Array>>);
+      } catch (err) {
+        await this.#db.clear({ gte: blobsUnder, lt: prefixEnd(blobsUnder) }).catch(() => undefined); // best effort: cleared again next time
+        throw err;
+      }
     } catch (err) {
       throw new SluiceError(
         CheckpointErrorCodes.writeFailed,

@@ -28,7 +28,7 @@ export interface BlobRef {
 }
 
 /**
- * Everything needed to restore a job: written last, in the same atomic batch as its blobs.
+ * Everything needed to restore a job: written last, in a batch after all of its blobs (store-layout.ts).
  *
  * @example
  * ```ts

@@ -13,8 +13,9 @@ import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIG
  *
  * <id> is zero-padded to 12 digits and <keyGroup>/<subtask> to 5, so key order is numeric order. In <job> and
  * <operatorUid>, '%' is written '%25' and '!' '%21', so a name can never reach into the next key field. A checkpoint
- * exists once its manifest exists; manifest and blobs are written in one atomic batch, so a crash never leaves a
- * manifest without its blobs (blobs without a manifest cannot happen either).
+ * exists once its manifest exists. Blobs are written first (in batches of at most 4 MiB, blob-batches.ts), then the
+ * manifest and the id mark in one batch, so a crash never leaves a manifest without its blobs. It can leave blobs
+ * without a manifest: nothing reads them, and the next write of that id (the id mark did not advance) clears them.
  */
 
 const ROOT = 'checkpoint!';

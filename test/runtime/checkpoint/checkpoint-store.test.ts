@@ -241,3 +241,37 @@ test('a second open of the same data directory is a clear LOCKED error', async (
   await writeFile(file, 'x');
   await assert.rejects(CheckpointStore.open(file), (e: unknown) => isSluiceError(e, 'SLUICE_CHECKPOINT_STORE_UNREADABLE'));
 });
+
+test('blobs a crash left without their manifest are never a checkpoint, and the next write of that id clears them', async (t) => {
+  const dir = await tempDir(t);
+  let store = await CheckpointStore.open(dir);
+  await store.write(header('orders', 1), blobsFor(1));
+  await store.close();
+  // What a crash between a checkpoint's blob batches and its manifest batch leaves: blobs under id 2, no manifest.
+  await withRawDb(dir, async (db) => {
+    await db.put('checkpoint!blob!orders!000000000002!count!kg!00003', new Uint8Array([9, 9, 9]));
+    await db.put('checkpoint!blob!orders!000000000002!gone!op!00000', new Uint8Array([1]));
+  });
+  store = await openStore(t, dir);
+  assert.deepEqual((await store.list('orders')).map((i) => i.id), [1]);
+  assert.equal((await store.latestValid('orders'))?.manifest.id, 1);
+  assert.equal(await store.nextId('orders'), 2, 'the id is taken again');
+  const written = await store.write(header('orders', 2), blobsFor(2));
+  await store.close();
+  const keys = await withRawDb(dir, (db) => db.keys({ gte: 'checkpoint!blob!orders!000000000002!', lt: 'checkpoint!blob!orders!000000000002"' }).all());
+  assert.deepEqual(keys.sort(), written.blobs.map((b) => b.key).sort(), 'exactly the new checkpoint\'s blobs');
+  store = await openStore(t, dir);
+  assert.equal((await store.load('orders', 2)).manifest.id, 2);
+});
+
+test('a checkpoint larger than one blob batch is written and verified whole', async (t) => {
+  const dir = await tempDir(t);
+  const store = await openStore(t, dir);
+  // 12 blobs of 1 MiB: three batches of blobs, then the manifest.
+  const blobs: BlobInput[] = Array.from({ length: 12 }, (_, kg) => ({ operatorUid: 'count', keyGroup: kg, bytes: new Uint8Array(1024 * 1024).fill(kg) }));
+  await store.write(header('big', 1), blobs);
+  const loaded = await store.load('big', 1);
+  const keyed = loaded.keyedState('count');
+  assert.equal(keyed.size, 12);
+  for (const [kg, bytes] of keyed) assert.ok(bytes.byteLength === 1024 * 1024 && bytes.every((b) => b === kg), `key group ${kg}`);
+});
