@@ -64,6 +64,8 @@ export interface SplitsChange {
 export interface SplitLag {
   readonly split: string;
   readonly lag: number;
+  /** The next position the reader reads, when it is a number (Kafka: the next offset); for metrics. */
+  readonly position?: number;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { SplitLag } from '../api/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { SubtaskMetrics } from './subtask-metrics.ts';
 
@@ -21,7 +22,7 @@ export interface AttemptSubtask {
   /** Source subtasks: the final checkpoint is durable, the held end of input may flow. */
   releaseEnd(): void;
   /** Source subtasks in this thread: per-split lag, when the reader can tell. */
-  sourceLag(): ReadonlyArray<{ readonly split: string; readonly lag: number }> | undefined;
+  sourceLag(): readonly SplitLag[] | undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { SplitPosition } from '../api/index.ts';
+import type { SplitLag, SplitPosition } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
@@ -152,7 +152,7 @@ export class Subtask implements AttemptSubtask {
     if (input !== undefined) this.post(() => input.releaseEnd());
   }
 
-  sourceLag(): ReadonlyArray<{ readonly split: string; readonly lag: number }> | undefined {
+  sourceLag(): readonly SplitLag[] | undefined {
     return this.sourceInput?.reader.lag?.();
   }
 

@@ -79,6 +79,18 @@ export class JobMetrics {
       },
     });
     new Gauge({
+      name: 'sluice_source_position',
+      help: 'The next position a source split reads (Kafka: the next offset), for splits whose position is a number.',
+      labelNames: ['job', 'source', 'subtask', 'topic', 'partition'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { runner }] of jobs()) {
+          for (const { source, subtask, split, position } of runner.sourceLag()) if (position !== undefined) this.set({ job, source, subtask, ...topicPartition(split) }, position);
+        }
+      },
+    });
+    new Gauge({
       name: 'sluice_job_running',
       help: '1 while the job runs (or restarts), 0 once it finished, failed or was cancelled.',
       labelNames: ['job'],

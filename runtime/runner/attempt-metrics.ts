@@ -28,6 +28,8 @@ export interface SourceLag {
   readonly subtask: number;
   readonly split: string;
   readonly lag: number;
+  /** The next position the split's reader reads, when it is a number (Kafka: the next offset). */
+  readonly position?: number;
 }
 
 /** Every subtask's counters, stage by stage. */
@@ -61,7 +63,7 @@ export function sourceLag(attempt: RunningAttempt | undefined): SourceLag[] {
     const lags = subtask.sourceLag();
     if (lags === undefined) continue;
     const source = attempt?.plan.stages[subtask.stage]?.operators[0]?.uid ?? subtask.name;
-    for (const { split, lag } of lags) out.push({ source, subtask: subtask.index, split, lag });
+    for (const { split, lag, position } of lags) out.push({ source, subtask: subtask.index, split, lag, ...(position === undefined ? {} : { position }) });
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import { SubtaskMetrics, type AttemptSubtask } from '../exec/index.ts';
-import type { MetricsRow, ToWorker } from './worker-protocol.ts';
+import type { SplitLag } from '../api/index.ts';
+import type { LagRow, MetricsRow, ToWorker } from './worker-protocol.ts';
 
 /**
  * A subtask that runs in a worker, as the checkpoint coordinator and the runner see it on the main thread: calls
@@ -13,7 +14,7 @@ export class SubtaskHandle implements AttemptSubtask {
   readonly worker: number;
   readonly metrics = new SubtaskMetrics();
   readonly #send: (message: ToWorker) => void;
-  #lag: ReadonlyArray<{ readonly split: string; readonly lag: number }> | undefined;
+  #lag: readonly SplitLag[] | undefined;
 
   constructor(options: { stage: number; index: number; parallelism: number; isSource: boolean; worker: number; send: (message: ToWorker) => void }) {
     this.stage = options.stage;
@@ -37,13 +38,13 @@ export class SubtaskHandle implements AttemptSubtask {
   }
 
   /** As of the worker's latest metrics (its reader computes it there). */
-  sourceLag(): ReadonlyArray<{ readonly split: string; readonly lag: number }> | undefined {
+  sourceLag(): readonly SplitLag[] | undefined {
     return this.#lag;
   }
 
   /** Takes the per-split lag the worker sent for this source subtask. */
-  updateLag(lags: ReadonlyArray<[string, number]>): void {
-    this.#lag = lags.map(([split, lag]) => ({ split, lag }));
+  updateLag(lags: LagRow[2]): void {
+    this.#lag = lags.map(([split, lag, position]) => (position === undefined ? { split, lag } : { split, lag, position }));
   }
 
   /** Takes a metrics row the worker sent for this subtask. */

@@ -45,7 +45,7 @@ export const METRICS_INTERVAL_MS = 250;
 export type MetricsRow = [number, number, number, number, number, number, number, number, number];
 
 /** Per-split lag of one source subtask: `[stage, subtask, [[split, lag], …]]` (only readers that can tell). */
-export type LagRow = [number, number, Array<[string, number]>];
+export type LagRow = [number, number, Array<[split: string, lag: number, position?: number]>];
 
 export type ToWorker =
   | { readonly type: 'start'; readonly restored: RestoredSubset | undefined }

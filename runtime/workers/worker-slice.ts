@@ -122,7 +122,7 @@ export class WorkerSlice {
     const rows: LagRow[] = [];
     for (const s of this.subtasks) {
       const lags = s.sourceLag();
-      if (lags !== undefined) rows.push([s.stage, s.index, lags.map(({ split, lag }) => [split, lag])]);
+      if (lags !== undefined) rows.push([s.stage, s.index, lags.map(({ split, lag, position }) => (position === undefined ? [split, lag] : [split, lag, position]))]);
     }
     return rows;
   }

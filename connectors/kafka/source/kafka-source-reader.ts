@@ -179,7 +179,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   }
 
   lag(): SplitLag[] {
-    return [...this.#splits.values()].map((s) => ({ split: s.id, lag: Math.max(0, s.highWatermark - s.position) }));
+    return [...this.#splits.values()].map((s) => ({ split: s.id, lag: Math.max(0, s.highWatermark - s.position), position: s.position }));
   }
 
   /** The dead-letter writer's pre-commit: the dead letters of everything handed out before this barrier. */

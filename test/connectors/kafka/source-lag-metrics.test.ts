@@ -41,6 +41,9 @@ for (const workers of [0, 2]) {
         // A second backlog: once it is read, every partition is back at 0.
         await produceNumbered(await cluster.producer(), topic, PARTITIONS, RECORDS, 2 * RECORDS);
         await waitFor(async () => (await lagSamples()).every((s) => s.value === 0) && runner.metrics()[0]?.recordsIn === 2 * RECORDS, { timeoutMs: 40_000, message: 'the second backlog read', describe: lagSamples });
+        // Positions are next offsets: every partition holds 2 × RECORDS / PARTITIONS records from offset 0.
+        const positions = parsePrometheusText(await metrics.text()).filter((s) => s.name === 'sluice_source_position');
+        assert.deepEqual(positions.map((s) => [s.labels['partition'], s.value]).sort(), [['0', 2_000], ['1', 2_000], ['2', 2_000]]);
       } finally {
         untrack();
       }

@@ -64,6 +64,9 @@ for (const workers of [0, 2]) {
     assert.equal(sumOf(running, 'sluice_job_running', { job: 'workers-keyed-count' }), 1);
     assert.equal(sumOf(running, 'sluice_job_parallelism'), 2);
     assert.equal(running.filter((s) => s.name === 'sluice_records_in_total' && s.labels['operator'] === source).length, 2, 'one series per source subtask');
+    // The fixture's reader reports lag 7 at position 100 + subtask for split "subtask-<i>" (no Kafka partition).
+    const positions = running.filter((s) => s.name === 'sluice_source_position').map((s) => [s.labels['topic'], s.labels['partition'], s.value]);
+    assert.deepEqual(positions.sort(), [['subtask', '0', 100], ['subtask', '1', 101]]);
 
     assert.equal(await run, 'finished');
     const done = await scrape(metrics);
