@@ -168,10 +168,13 @@ export class Subtask implements AttemptSubtask {
     const { input, signal } = this.#options;
     const head = this.#head;
     const metrics = this.metrics;
+    // Busy and idle time (SubtaskMetrics): the loop's time is added up to each hand-over to the event loop.
     let sliceStart = performance.now();
     for (;;) {
       if (signal.aborted) throw signal.reason;
-      if (performance.now() - sliceStart >= YIELD_EVERY_MS) {
+      const now = performance.now();
+      if (now - sliceStart >= YIELD_EVERY_MS) {
+        metrics.activeMs += now - sliceStart;
         await yieldToEventLoop();
         sliceStart = performance.now();
       }
@@ -179,8 +182,11 @@ export class Subtask implements AttemptSubtask {
       await this.#fireDueTimers();
       const event: ChannelEvent<unknown> | null = input.poll();
       if (event === null) {
+        const waitStart = performance.now();
+        metrics.activeMs += waitStart - sliceStart;
         await this.#waitForWork();
         sliceStart = performance.now();
+        metrics.idleMs += sliceStart - waitStart;
         continue;
       }
       switch (event.kind) {

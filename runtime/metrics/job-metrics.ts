@@ -64,6 +64,8 @@ export class JobMetrics {
     perSubtask(Counter, 'sluice_records_in_total', 'Records that entered a subtask (its chain of operators) in the current attempt.', (m) => m.recordsIn);
     perSubtask(Counter, 'sluice_records_out_total', 'Records a subtask (its chain of operators) emitted in the current attempt.', (m) => m.recordsOut);
     perSubtask(Counter, 'sluice_backpressured_seconds_total', 'Time a subtask waited for room in a full output channel (backpressure from downstream).', (m) => m.backpressuredMs / 1000);
+    perSubtask(Counter, 'sluice_busy_seconds_total', 'Time a subtask spent processing: running, neither waiting for input nor backpressured.', (m) => Math.max(0, m.activeMs - m.backpressuredMs) / 1000);
+    perSubtask(Counter, 'sluice_idle_seconds_total', 'Time a subtask waited for input (nothing to read, no timer due).', (m) => m.idleMs / 1000);
     perSubtask(Gauge, 'sluice_backpressured', '1 while a subtask waits for room in a full output channel.', (m) => (m.backpressured ? 1 : 0));
     perSubtask(Counter, 'sluice_late_records_dropped_total', 'Records a window dropped for coming later than its allowed lateness (without a late-records sink).', (m) => m.lateRecordsDropped);
     new Gauge({

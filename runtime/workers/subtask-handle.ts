@@ -57,5 +57,7 @@ export class SubtaskHandle implements AttemptSubtask {
     m.sourcePauses = row[6];
     m.finished = row[7] === 1;
     m.lateRecordsDropped = row[8];
+    m.activeMs = row[9];
+    m.idleMs = row[10];
   }
 }

@@ -76,6 +76,9 @@ for (const workers of [0, 2]) {
     assert.equal(sumOf(done, 'sluice_checkpoint_duration_seconds_count'), completed, 'one duration per completed checkpoint');
     assert.equal(sumOf(done, 'sluice_checkpoints_total', { outcome: 'failed' }), 0);
     assert.ok(sumOf(done, 'sluice_last_checkpoint_size_bytes') > 0);
+    // The rate-limited source waits for its next records most of the time, and works some of it.
+    assert.ok(sumOf(done, 'sluice_idle_seconds_total', { operator: source }) > 0, 'source idle time');
+    assert.ok(sumOf(done, 'sluice_busy_seconds_total', { operator: source }) > 0, 'source busy time');
   });
 }
 
