@@ -17,6 +17,12 @@ export interface BootedWorker {
   readonly control: MessagePort;
   /** Settles once the worker has booted (never, if it is loaded or dies first). */
   readonly booted: Promise<void>;
+  /**
+   * What happened to the thread before an attempt listened to it: a worker can die while it boots (its resource
+   * limits) or while its attempt bundles the job. Recorded here, so nothing is lost and an `error` never goes
+   * unhandled; the attempt checks it once it listens.
+   */
+  readonly early: { error: Error | undefined; exitCode: number | undefined };
 }
 
 /**
@@ -51,7 +57,11 @@ export function bootWorker(resourceLimits: ResourceLimits | undefined): BootedWo
   const options = { workerData: { control: port2 }, transferList: [port2], name: 'sluice worker', eval: true, ...(resourceLimits === undefined ? {} : { resourceLimits }) };
   const booted = new Promise<void>((resolve) => port1.once('message', () => resolve()));
   port1.unref(); // listening for 'booted' must not keep this process alive
-  return { thread: new Worker(script, options), control: port1, booted };
+  const thread = new Worker(script, options);
+  const early: BootedWorker['early'] = { error: undefined, exitCode: undefined };
+  thread.on('error', (err: Error) => (early.error ??= err));
+  thread.once('exit', (code: number) => (early.exitCode = code));
+  return { thread, control: port1, booted, early };
 }
 
 /** Gives a booted worker its attempt: the worker bundle to import (or `undefined`: through tsx) and its setup. */

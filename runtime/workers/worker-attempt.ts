@@ -236,18 +236,23 @@ export class WorkerAttempt implements RunningAttempt {
       const state: WorkerState = { index: w, thread, fingerprint: undefined, pending: this.#beforeSpawn[w] ?? [], completeQueued: 0, finished: false, settled: false };
       this.#workers.push(state);
       thread.on('message', (message: FromWorker) => this.#onMessage(state, message));
-      thread.on('error', (err: Error) => {
+      const onError = (err: Error): void => {
         state.settled = true;
         this.#failWithRootCause(new SluiceError(WorkerErrorCodes.workerFailed, `worker ${w} of job "${this.plan.job}" failed: ${err.message}`, { cause: err, retriable: true }));
         this.#notify();
-      });
-      thread.on('exit', (code: number) => {
+      };
+      const onExit = (code: number): void => {
         state.settled = true;
         if (!state.finished) {
           this.#failWithRootCause(new SluiceError(WorkerErrorCodes.workerExited, `worker ${w} of job "${this.plan.job}" exited with code ${code} while the attempt ran (process.exit in job code ends its worker); restarting from the last checkpoint`, { retriable: true }));
         }
         this.#notify();
-      });
+      };
+      thread.on('error', onError);
+      thread.on('exit', onExit);
+      // Died before this attempt listened (while booting, or while the job was bundled): as if just now.
+      if (worker.early.error !== undefined) onError(worker.early.error);
+      else if (worker.early.exitCode !== undefined) onExit(worker.early.exitCode);
     }
   }
 

@@ -161,3 +161,17 @@ test('a worker over its resource limits fails the attempt with SLUICE_WORKER_FAI
     return true;
   });
 });
+
+test('a worker that dies while it boots (limits too small to load anything) fails the attempt, never hangs it', async () => {
+  const runner = new JobRunner({
+    job: hungry as JobDefinition,
+    workers: 1,
+    jobModule: fixture('hungry.ts'),
+    workerResourceLimits: { maxOldGenerationSizeMb: 1, maxYoungGenerationSizeMb: 1 },
+  });
+  await assert.rejects(runner.run(), (err: unknown) => {
+    assert.ok(isSluiceError(err, 'SLUICE_WORKER_FAILED'), String(err));
+    assert.match(err.message, /memory limit/);
+    return true;
+  });
+});
