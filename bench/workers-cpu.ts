@@ -5,7 +5,7 @@
  *
  * Figures: end to end (an attempt on workers pays their start: each imports the runtime and the job module and
  * builds the plan), cold (each worker boots with the attempt, as the first attempt of a process does) and on booted
- * spares (worker-pool.ts: a restart, a rescale, the next job of a service); that start alone (a 1,000-record run);
+ * spares (worker-pool.ts: a restart or a rescale after a failed or stopped attempt); that start alone (a 1,000-record run);
  * and the throughput once started (cold end to end minus the cold start, a derived figure).
  *
  *   npx tsx bench/workers-cpu.ts [records] [runs]
@@ -67,7 +67,7 @@ await prepareWorkers('cold', 0);
 const cores = availableParallelism();
 const workload = `${RECORDS} records, ~2 µs of map work each (${spin} iterations), median of ${RUNS}; ${cores} cores visible`;
 for (const start of ['cold', 'warm'] as const) {
-  const how = start === 'cold' ? 'the workers boot with the attempt (the first one of a process)' : 'the attempt takes booted spares (a restart, a rescale, the next job of a service)';
+  const how = start === 'cold' ? 'the workers boot with the attempt (the first one of a process)' : 'the attempt takes booted spares (a restart or a rescale after a failed or stopped attempt)';
   emitFigure({
     name: `cpu-bound keyed pipeline, p = 2, workers 2, end to end, ${start === 'cold' ? 'cold start' : 'booted workers'}`,
     value: RECORDS / median(onWorkers[start]),

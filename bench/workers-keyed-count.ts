@@ -6,7 +6,7 @@
  *
  * End to end includes the attempt's start on workers (worker-bundle.ts: the main thread bundles the job once per
  * process, then each worker loads one file), measured twice: cold (each worker boots with the attempt, as the first
- * attempt of a process does) and on booted spares (worker-pool.ts: a restart, a rescale, the next job of a service).
+ * attempt of a process does) and on booted spares (worker-pool.ts: a restart or a rescale after a failed or stopped attempt).
  * "Once started" subtracts the median cold start of a 1,000-record run.
  *
  *   npx tsx bench/workers-keyed-count.ts [records] [runs]
@@ -68,7 +68,7 @@ for (const workers of [1, 2] as const) {
     value: RECORDS / median(seconds.warm[workers]),
     unit: 'records/s',
     baseline: inProcess,
-    note: `baseline: the same job in one thread (workers 0); the attempt takes booted spares (a restart, a rescale, the next job of a service; start ${ms(starts.warm[workers])} ms); ${workload}; ${bar}`,
+    note: `baseline: the same job in one thread (workers 0); the attempt takes booted spares (a restart or a rescale after a failed or stopped attempt; start ${ms(starts.warm[workers])} ms); ${workload}; ${bar}`,
   });
   emitFigure({
     name: `keyed count p = 2, workers ${workers}, once started (derived)`,

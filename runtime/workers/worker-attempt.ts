@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, type ResourceLimits, type Worker } from 'node:worker_threads';
 import type { CheckpointTiming, JobParams, SplitsChange } from '../api/index.ts';
 import { isSluiceError, SluiceError } from '../errors/index.ts';
@@ -323,9 +322,6 @@ export class WorkerAttempt implements RunningAttempt {
     }
     if (this.#failure !== undefined || !this.#workers.every((w) => w.fingerprint !== undefined) || this.#started) return;
     this.#started = true;
-    // Spares for what may follow (a restart, a rescale, the next job of a service: worker-pool.ts), booted now only
-    // on cores this attempt leaves idle; otherwise once it fails (see run()).
-    if (this.#workers.length < availableParallelism()) sharedWorkerPool().keepReady(this.#workers.length, this.#options.resourceLimits);
     for (const w of this.#workers) {
       const restored = this.#options.restored === undefined ? undefined : restoredSubset(this.#options.restored, this.plan, w.index, this.#workers.length);
       w.thread.postMessage({ type: 'start', restored } satisfies ToWorker);

@@ -13,20 +13,19 @@ interface Spare {
 /**
  * Worker threads booted ahead of the attempt that will run on them, the way Flink keeps task managers up between
  * restarts. Booting a worker (a fresh isolate, msgpackr and pino) costs ~80 ms of a ~100 ms attempt start; a restart
- * from a checkpoint, a rescale or the next job of a service takes booted workers instead and waits only for its own
- * bundle (~10–20 ms).
+ * from a checkpoint takes booted workers instead and waits only for its own bundle (~10–20 ms).
  *
  * Each attempt still runs on threads of its own: a worker runs one attempt and is terminated with it, so no module
  * state of a job outlives its attempt. What is kept are spares, booted by {@link keepReady} (per `resourceLimits`,
- * since they are fixed when a thread starts): `WorkerAttempt` asks for as many as it runs on once it has started, if
- * that leaves cores idle (a spare must not slow the attempt it waits beside), and once it failed. Spares are unref'd
- * (they never keep a process alive) and go after {@link SPARE_IDLE_MS} unused.
+ * since they are fixed when a thread starts): `WorkerAttempt` asks for as many as it ran on once it failed, for the
+ * restart. Not while an attempt runs: a booted spare holds ~14 MiB for a restart that may never come. Spares are
+ * unref'd (they never keep a process alive) and go after {@link SPARE_IDLE_MS} unused.
  *
  * @example
  * ```ts
  * const worker = sharedWorkerPool().take(undefined); // booted or booting
  * loadWorker(worker, bundle, setup, transferList);
- * sharedWorkerPool().keepReady(1, undefined);         // once the attempt runs: a spare for the next
+ * sharedWorkerPool().keepReady(1, undefined);         // once an attempt failed: booted for its restart
  * ```
  */
 export class WorkerPool {
