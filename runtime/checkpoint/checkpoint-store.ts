@@ -141,8 +141,8 @@ export class CheckpointStore {
 
   /**
    * Stores a checkpoint: its blobs (crc32 each) in batches of at most 4 MiB, then its manifest and the job's id
-   * high-water mark in one last batch. The checkpoint exists only once this resolves. Then applies retention: only the newest `retain`
-   * (default 3) checkpoints of the job are kept; savepoints are never deleted by retention.
+   * high-water mark in one last batch. The checkpoint exists only once this resolves. Then applies retention: only
+   * the newest `retain` (default 3) checkpoints of the job are kept; savepoints are never deleted by retention.
    */
   async write(
     manifest: Omit<CheckpointManifest, 'blobs' | 'totalBytes' | 'formatVersion'>,

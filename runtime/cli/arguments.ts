@@ -39,6 +39,14 @@ export function positiveInteger(flag: string, value: string | undefined, usage: 
   return n;
 }
 
+/** Parses a TCP port flag value (0–65535; 0 picks a free port), naming the flag when it is not one. */
+export function portNumber(flag: string, value: string | undefined, usage: string): number | undefined {
+  if (value === undefined) return undefined;
+  const port = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(port <= 65_535)) throw new UsageError(`${flag} expects a port from 0 to 65535, got "${value}"`, usage);
+  return port;
+}
+
 /** Parses `--workers`: a whole number ≥ 0 (0 runs in-process), naming the flag when it is not one. */
 export function workerThreads(value: string | undefined, usage: string): number | undefined {
   if (value === undefined) return undefined;

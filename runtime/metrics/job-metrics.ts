@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CheckpointManifest } from '../checkpoint/index.ts';
-import type { JobRunner, SubtaskMetricsView } from '../runner/index.ts';
+import type { JobRunner, SourceLag, SubtaskMetricsView } from '../runner/index.ts';
 
 /** What {@link JobMetrics} keeps of one job between scrapes: the runner to read, and what only its events tell. */
 interface TrackedJob {
@@ -51,12 +51,10 @@ export class JobMetrics {
         registers,
         collect(this: Counter | Gauge) {
           this.reset();
+          // A counter is reset and set through inc(): prom-client counters have no set().
+          const write = this instanceof Gauge ? this.set.bind(this) : (this as Counter).inc.bind(this);
           for (const [job, { runner }] of jobs()) {
-            for (const s of runner.subtaskMetrics()) {
-              const labels = { job, operator: s.operators[0] ?? '', subtask: s.subtask };
-              if (this instanceof Gauge) this.set(labels, read(s.metrics));
-              else this.inc(labels, read(s.metrics));
-            }
+            for (const s of runner.subtaskMetrics()) write({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, read(s.metrics));
           }
         },
       });
@@ -68,30 +66,28 @@ export class JobMetrics {
     perSubtask(Counter, 'sluice_idle_seconds_total', 'Time a subtask waited for input (nothing to read, no timer due).', (m) => m.idleMs / 1000);
     perSubtask(Gauge, 'sluice_backpressured', '1 while a subtask waits for room in a full output channel.', (m) => (m.backpressured ? 1 : 0));
     perSubtask(Counter, 'sluice_late_records_dropped_total', 'Records a window dropped for coming later than its allowed lateness (without a late-records sink).', (m) => m.lateRecordsDropped);
-    new Gauge({
-      name: 'sluice_source_lag_records',
-      help: 'Records a source split is behind its end (Kafka: high watermark minus position).',
-      labelNames: ['job', 'source', 'subtask', 'topic', 'partition'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [job, { runner }] of jobs()) {
-          for (const { source, subtask, split, lag } of runner.sourceLag()) this.set({ job, source, subtask, ...topicPartition(split) }, lag);
-        }
-      },
-    });
-    new Gauge({
-      name: 'sluice_source_position',
-      help: 'The next position a source split reads (Kafka: the next offset), for splits whose position is a number.',
-      labelNames: ['job', 'source', 'subtask', 'topic', 'partition'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [job, { runner }] of jobs()) {
-          for (const { source, subtask, split, position } of runner.sourceLag()) if (position !== undefined) this.set({ job, source, subtask, ...topicPartition(split) }, position);
-        }
-      },
-    });
+
+    // Per source split, from the readers' lag reports; splits without a value (`read` gives undefined) are left out.
+    const perSplit = (name: string, help: string, read: (l: SourceLag) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['job', 'source', 'subtask', 'topic', 'partition'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [job, { runner }] of jobs()) {
+            for (const lag of runner.sourceLag()) {
+              const value = read(lag);
+              if (value !== undefined) this.set({ job, source: lag.source, subtask: lag.subtask, ...topicPartition(lag.split) }, value);
+            }
+          }
+        },
+      });
+    };
+    perSplit('sluice_source_lag_records', 'Records a source split is behind its end (Kafka: high watermark minus position).', (l) => l.lag);
+    perSplit('sluice_source_position', 'The next position a source split reads (Kafka: the next offset), for splits whose position is a number.', (l) => l.position);
+
     new Gauge({
       name: 'sluice_job_running',
       help: '1 while the job runs (or restarts), 0 once it finished, failed or was cancelled.',

@@ -43,7 +43,7 @@ const SWEEP_RATIO = 4;
  * and goes per key, like a window per key and minute, would otherwise allocate a Map and an entry, hash the key to
  * its key group and insert it into the table again for every new window (measured: ~30% of an event-time tumbling
  * count, bench/event-time-windows.ts). Empty maps are no state: snapshots and key counts skip them, and they are
- * swept when they outnumber the live ones.
+ * swept when there are many of them ({@link SWEEP_AT_LEAST}, {@link SWEEP_RATIO}).
  */
 export class MapStateHandle<K extends StateKey, V> implements MapState<K, V> {
   readonly #name: string;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from '../../logging/index.ts';
 import { startService } from '../../service/index.ts';
-import { parseCommandLine, workerThreads, workersUsage } from '../arguments.ts';
+import { parseCommandLine, portNumber, workerThreads, workersUsage } from '../arguments.ts';
 import { applyHeapGrowth, heapGrowthUsage, parseHeapGrowth } from '../heap-growth.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
@@ -44,8 +44,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
     return EXIT.ok;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, START_USAGE);
-  const port = values.port === undefined ? 8081 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port expects a port from 0 to 65535, got "${values.port}"`, START_USAGE);
+  const port = portNumber('--port', values.port, START_USAGE) ?? 8081;
   const host = values.host ?? '127.0.0.1';
   const workers = workerThreads(values.workers, START_USAGE);
   applyHeapGrowth(parseHeapGrowth(values['heap-growth'], START_USAGE));
