@@ -13,7 +13,10 @@ export interface HttpServerOptions {
   readonly port: number;
   /** When set, every request needs `Authorization: Bearer <token>` (but for {@link openPaths}). */
   readonly token: string | undefined;
-  /** Paths served without the token (`/metrics` when the service is started with `--metrics-auth none`). */
+  /**
+   * Paths served without the token: the dashboard's page and assets (they hold no data; the page asks for the token),
+   * and `/metrics` when the service is started with `--metrics-auth none`.
+   */
   readonly openPaths?: ReadonlySet<string> | undefined;
   readonly handle: (request: ApiRequest) => Promise<ApiResponse>;
   readonly logger: Logger;
@@ -65,6 +68,7 @@ async function respond(req: IncomingMessage, res: ServerResponse, options: HttpS
   let status = 500;
   let body: unknown;
   let contentType: string | undefined;
+  let headers: Readonly<Record<string, string>> | undefined;
   try {
     const url = new URL(req.url ?? '/', 'http://service');
     if (options.openPaths?.has(url.pathname) !== true) check?.(req.headers.authorization);
@@ -81,6 +85,7 @@ async function respond(req: IncomingMessage, res: ServerResponse, options: HttpS
     status = answer.status;
     body = answer.body;
     contentType = answer.contentType;
+    headers = answer.headers;
   } catch (err) {
     const error = toErrorResponse(err);
     status = error.status;
@@ -89,6 +94,7 @@ async function respond(req: IncomingMessage, res: ServerResponse, options: HttpS
   }
   const payload = contentType === undefined ? JSON.stringify(body) : String(body);
   res.writeHead(status, {
+    ...headers,
     'content-type': contentType ?? 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(payload),
     ...(status === 401 ? { 'www-authenticate': 'Bearer realm="sluice"' } : {}),

@@ -23,6 +23,7 @@ export function jobSummary(record: JobRecord, active: RunningJobView | undefined
     workers: active === undefined || active.runner.attempts === 0 ? null : active.runner.workers,
     attempt: active === undefined ? null : active.runner.attempts,
     uptimeMs: active === undefined ? null : now - active.startedAt,
+    recordsInPerSecond: active === undefined ? null : (tracker?.stages()[0]?.recordsInPerSecond ?? 0),
     lastCheckpoint: tracker?.checkpoints()[0] ?? null,
     file: record.file,
   };
@@ -42,6 +43,7 @@ export function jobStatus(record: JobRecord, active: RunningJobView | undefined,
     lastError: record.lastError ?? null,
     operators: tracker.stages(),
     checkpoints: tracker.checkpoints(),
+    failedCheckpoints: tracker.failedCheckpoints(),
     exceptions: tracker.exceptions(),
     sourceLag: active?.runner.sourceLag() ?? [],
     // The registry's history survives service restarts; the tracker's covers a record written before it had one.

@@ -1,16 +1,18 @@
 import { JobParams, type JobDefinition } from '../api/index.ts';
 import type { CheckpointInfo, CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
-import { buildPhysicalPlan, type PhysicalPlan } from '../graph/index.ts';
+import { buildPhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
-import { assertRestorable, JobRunner, type JobEvent, type RescaleRecord } from '../runner/index.ts';
+import { JobRunner, type JobEvent, type RescaleRecord } from '../runner/index.ts';
 import type { JobFileLoader } from './job-loader.ts';
 import { RESCALE_HISTORY, type JobRecord, type JobRegistry, type RegisteredState, type StartFrom } from './job-registry.ts';
 import { JobTracker } from './job-tracker.ts';
+import type { LagHistoryView } from './lag-history.ts';
 import { resolve } from 'node:path';
 import { jobStatus, jobSummary } from './job-status-view.ts';
 import { NameLocks } from './name-locks.ts';
 import { redactSecrets } from './redact.ts';
+import { assertReplaceable } from './replace-check.ts';
 import { backupBytes, describeSavepoint, SavepointFiles } from './savepoint-files.ts';
 import { ServiceErrorCodes, jobNotFound, notRunning } from './service-errors.ts';
 import type { BackupDocument, JobStatus, JobSummary, SavepointInfo, SubmitRequest } from './supervisor-api.ts';
@@ -163,6 +165,12 @@ export class JobSupervisor {
   async status(name: string): Promise<JobStatus> {
     await this.#record(name);
     return this.#status(name);
+  }
+
+  /** Each split's lag over the last minutes, one sample a second (the dashboard's lag chart). */
+  async lagHistory(name: string): Promise<LagHistoryView> {
+    await this.#record(name);
+    return this.#tracker(name).lagHistory();
   }
 
   async cancel(name: string): Promise<JobStatus> {
@@ -366,13 +374,15 @@ export class JobSupervisor {
     if (job.options.name !== record.name) {
       throw new SluiceError(ServiceErrorCodes.jobNameChanged, `job file ${record.file} now defines job "${job.options.name}", not "${record.name}": submit it as a new job, or give it its old name back`);
     }
+    // Absent: the runner's one worker thread per core.
+    const workers = record.workers ?? this.#workers;
     const runner = new JobRunner({
       job,
       params: new JobParams(Object.entries(record.params)),
       ...(record.parallelism === undefined ? {} : { parallelism: record.parallelism }),
       // Workers import the job file themselves; the plan fingerprint catches a file edited since it was loaded.
       jobModule: record.file,
-      ...workersOption(record.workers ?? this.#workers),
+      ...(workers === undefined ? {} : { workers }),
       store: this.#store,
       restore: record.startFrom,
       allowNonRestoredState: record.allowNonRestoredState,
@@ -488,12 +498,3 @@ export class JobSupervisor {
     return this.#locks.run(name, action);
   }
 }
-
-/** Whether `next` can take over the state of the running `plan` (uids, max parallelism), or why not. */
-function assertReplaceable(running: PhysicalPlan, next: PhysicalPlan, allowNonRestoredState: boolean): void {
-  const statefulUids = running.stages.flatMap((stage) => stage.operators.filter((op) => op.stateful).map((op) => op.uid));
-  assertRestorable({ what: 'the running job', job: running.job, maxParallelism: running.maxParallelism, statefulUids }, next, { allowNonRestoredState });
-}
-
-/** `workers` for a JobRunner: absent leaves the runner's one-per-core default. */
-const workersOption = (workers: number | undefined): { workers?: number } => (workers === undefined ? {} : { workers });

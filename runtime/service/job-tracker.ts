@@ -3,6 +3,7 @@ import type { CheckpointManifest } from '../checkpoint/index.ts';
 import { causeChain, isSluiceError, stackWithCauses } from '../errors/index.ts';
 import { classifyFailure } from '../failover/index.ts';
 import type { JobRunner, RescaleRecord, StageMetrics } from '../runner/index.ts';
+import { LagHistory, type LagHistoryView } from './lag-history.ts';
 
 /** Per-stage throughput and backpressure, as `status` shows it. */
 export interface StageStatus {
@@ -26,6 +27,13 @@ export interface CheckpointRecord {
   readonly timestamp: number;
   readonly durationMs: number;
   readonly totalBytes: number;
+}
+
+/** A checkpoint that failed (timed out or could not be stored); its attempt restarts from the previous one. */
+export interface FailedCheckpointRecord {
+  readonly id: number;
+  readonly at: number;
+  readonly message: string;
 }
 
 export interface ExceptionRecord {
@@ -68,6 +76,8 @@ interface Sample {
  */
 export class JobTracker {
   readonly #checkpoints: CheckpointRecord[] = [];
+  readonly #failedCheckpoints: FailedCheckpointRecord[] = [];
+  readonly #lag = new LagHistory();
   readonly #exceptions: ExceptionRecord[] = [];
   readonly #rescales: RescaleRecord[] = [];
   #samples: Sample[] = [];
@@ -92,6 +102,9 @@ export class JobTracker {
           push(this.#checkpoints, { id: m.id, kind: m.kind, timestamp: m.timestamp, durationMs: m.durationMs, totalBytes: m.totalBytes });
           break;
         }
+        case 'checkpoint-failed':
+          push(this.#failedCheckpoints, { id: event.checkpointId, at: this.#now(), message: event.error.message });
+          break;
         case 'attempt-failed':
           if (isSluiceError(event.error, 'SLUICE_CANCELLED') || isSluiceError(event.error, 'SLUICE_RESCALING')) break;
           push(this.#exceptions, { ...describeError(event.error, this.#now()), attempt: event.attempt, ...(event.restartInMs === undefined ? {} : { restartInMs: event.restartInMs }) });
@@ -118,8 +131,10 @@ export class JobTracker {
   sample(): void {
     const runner = this.#runner;
     if (runner === undefined) return;
-    this.#samples.push({ at: this.#now(), stages: runner.metrics() });
+    const at = this.#now();
+    this.#samples.push({ at, stages: runner.metrics() });
     if (this.#samples.length > RATIO_WINDOW) this.#samples.shift();
+    this.#lag.add(at, runner.sourceLag());
   }
 
   /** Stops sampling; history stays. */
@@ -162,6 +177,16 @@ export class JobTracker {
   /** Newest first. */
   checkpoints(): CheckpointRecord[] {
     return [...this.#checkpoints].reverse();
+  }
+
+  /** Newest first. */
+  failedCheckpoints(): FailedCheckpointRecord[] {
+    return [...this.#failedCheckpoints].reverse();
+  }
+
+  /** Each split's lag, one sample a second over the last minutes (the dashboard's lag chart). */
+  lagHistory(): LagHistoryView {
+    return this.#lag.view();
   }
 
   /** Newest first. */

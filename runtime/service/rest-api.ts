@@ -12,12 +12,14 @@ export interface ApiRequest {
   readonly body: unknown;
 }
 
-/** A handler's answer: status and JSON body, or a text body of `contentType` (the Prometheus metrics). */
+/** A handler's answer: status and JSON body, or a text body of `contentType` (the Prometheus metrics, the dashboard). */
 export interface ApiResponse {
   readonly status: number;
   readonly body: unknown;
   /** Set for a body that is already text (a string) in this content type; JSON otherwise. */
   readonly contentType?: string;
+  /** Extra response headers (the dashboard's content security policy and cache rules). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 type Handler = (request: ApiRequest, name: string) => Promise<ApiResponse>;
@@ -71,6 +73,9 @@ export function restApi(supervisor: JobSupervisor): (request: ApiRequest) => Pro
     },
     resume: {
       POST: async (_r, name) => ok({ job: await supervisor.resume(name) }),
+    },
+    lag: {
+      GET: async (_r, name) => ok({ lag: await supervisor.lagHistory(name) }),
     },
     checkpoints: {
       GET: async (_r, name) => ok({ checkpoints: await supervisor.checkpoints(name) }),

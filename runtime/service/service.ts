@@ -1,6 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CheckpointStore } from '../checkpoint/index.ts';
+import { DASHBOARD_PATHS, dashboardRoute } from '../dashboard/index.ts';
 import { METRICS_PATH, SluiceMetrics } from '../metrics/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { checkBindSafety } from './auth.ts';
@@ -41,8 +42,8 @@ export const SERVICE_INFO_FILE = 'service.json';
 
 /**
  * Starts the sluice service: opens the job registry and the checkpoint store in the data directory, resumes every
- * job that was running when the service last stopped (or crashed), and serves the REST API and the jobs' Prometheus
- * metrics (`GET /metrics`, docs/observability.md).
+ * job that was running when the service last stopped (or crashed), and serves the REST API, the jobs' Prometheus
+ * metrics (`GET /metrics`) and the web dashboard (`GET /`, docs/observability.md).
  *
  * @example
  * ```ts
@@ -76,10 +77,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     onRunner: (name, runner) => metrics.jobs.track(name, runner),
   });
   const api = restApi(supervisor);
-  const openPaths = options.metricsAuth === 'none' ? new Set([METRICS_PATH]) : undefined;
+  const dashboard = dashboardRoute();
+  const openPaths = new Set([...DASHBOARD_PATHS, ...(options.metricsAuth === 'none' ? [METRICS_PATH] : [])]);
   let server;
   try {
-    server = await listen({ host, port: options.port ?? 8081, token, openPaths, handle: (request) => metrics.route(request) ?? api(request), logger });
+    server = await listen({ host, port: options.port ?? 8081, token, openPaths, handle: (request) => metrics.route(request) ?? dashboard(request) ?? api(request), logger });
   } catch (err) {
     await Promise.all([registry.close(), store.close()]);
     throw err;

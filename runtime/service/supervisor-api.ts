@@ -2,7 +2,7 @@
 import type { CheckpointManifest } from '../checkpoint/index.ts';
 import type { JobRunner, RescaleRecord } from '../runner/index.ts';
 import type { JobRecord, RegisteredState, StartFrom } from './job-registry.ts';
-import type { CheckpointRecord, ExceptionRecord, StageStatus } from './job-tracker.ts';
+import type { CheckpointRecord, ExceptionRecord, FailedCheckpointRecord, StageStatus } from './job-tracker.ts';
 
 /** What `POST /v1/jobs` accepts (after validation). */
 export interface SubmitRequest {
@@ -29,6 +29,8 @@ export interface JobSummary {
   readonly workers: number | null;
   readonly attempt: number | null;
   readonly uptimeMs: number | null;
+  /** Records its sources read per second (the first stage's input rate); null while not running. */
+  readonly recordsInPerSecond: number | null;
   readonly lastCheckpoint: CheckpointRecord | null;
   readonly file: string;
 }
@@ -46,6 +48,8 @@ export interface JobStatus extends JobSummary {
   readonly lastError: string | null;
   readonly operators: readonly StageStatus[];
   readonly checkpoints: readonly CheckpointRecord[];
+  /** Checkpoints that failed in this service's lifetime, newest first (last 20). */
+  readonly failedCheckpoints: readonly FailedCheckpointRecord[];
   readonly exceptions: readonly ExceptionRecord[];
   readonly sourceLag: ReturnType<JobRunner['sourceLag']>;
   readonly rescales: readonly RescaleRecord[];

@@ -1,0 +1,1 @@
+export { DASHBOARD_PATHS, dashboardRoute } from './dashboard-route.ts';
