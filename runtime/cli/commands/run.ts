@@ -24,6 +24,8 @@ ${workersUsage(33, "(default: the job's workers, else one per core)")}
       --allow-non-restored-state drop state of operators the job no longer has
       --metrics-port <port>      serve Prometheus metrics at http://<host>:<port>/metrics (0 picks a free port)
       --metrics-host <host>      address for --metrics-port (default: 127.0.0.1)
+      --ui-port <port>           serve the web dashboard at http://<host>:<port>/ (0 picks a free port)
+      --ui-host <host>           address for --ui-port (default: 127.0.0.1; any other needs $SLUICE_TOKEN)
       --log-level <level>        trace, debug, info, warn, error (default: info)
 ${heapGrowthUsage(33)}
   -h, --help                     show this help`;
@@ -45,6 +47,8 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
       'allow-non-restored-state': { type: 'boolean' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
+      'ui-port': { type: 'string' },
+      'ui-host': { type: 'string' },
       'log-level': { type: 'string' },
       'heap-growth': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -64,6 +68,8 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
   const params = JobParams.parse(values.set ?? []);
   const metricsPort = portNumber('--metrics-port', values['metrics-port'], RUN_USAGE);
   if (values['metrics-host'] !== undefined && metricsPort === undefined) throw new UsageError('--metrics-host needs --metrics-port', RUN_USAGE);
+  const uiPort = portNumber('--ui-port', values['ui-port'], RUN_USAGE);
+  if (values['ui-host'] !== undefined && uiPort === undefined) throw new UsageError('--ui-host needs --ui-port', RUN_USAGE);
   const heapGrowth = parseHeapGrowth(values['heap-growth'], RUN_USAGE);
   const restore: RestoreSource =
     values.fresh === true
@@ -94,6 +100,13 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
     });
     // Loaded only when asked for: prom-client alone adds ~50 ms to every start.
     const metricsServer = metricsPort === undefined ? undefined : await serveJobMetrics(runner, values['metrics-host'] ?? '127.0.0.1', metricsPort, logger);
+    let uiServer: { close(): Promise<void> } | undefined;
+    try {
+      uiServer = uiPort === undefined ? undefined : await serveJobDashboard(runner, resolve(file), params, values['ui-host'] ?? '127.0.0.1', uiPort, logger);
+    } catch (err) {
+      await metricsServer?.close();
+      throw err;
+    }
     const stop = (): void => runner.cancel('stopped (Ctrl-C)');
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
@@ -119,7 +132,7 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
       clearInterval(ticker);
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
-      await metricsServer?.close();
+      await Promise.all([metricsServer?.close(), uiServer?.close()]);
     }
   } finally {
     await store?.close();
@@ -133,5 +146,13 @@ async function serveJobMetrics(runner: JobRunner, host: string, port: number, lo
   metrics.jobs.track(runner.plan.job, runner);
   const server = await serveMetrics(metrics, { host, port, logger });
   logger.info({ url: `${server.url}${METRICS_PATH}` }, `Prometheus metrics at ${server.url}${METRICS_PATH}`);
+  return server;
+}
+
+/** `--ui-port`: the dashboard and the job's API on their own port, its URL logged. */
+async function serveJobDashboard(runner: JobRunner, file: string, params: JobParams, host: string, port: number, logger: Logger): Promise<{ close(): Promise<void> }> {
+  const { serveDashboard } = await import('../../dashboard/index.ts');
+  const server = await serveDashboard({ runner, file, params: Object.fromEntries(params.entries()), startedAt: Date.now() }, { host, port, token: process.env['SLUICE_TOKEN'], logger });
+  logger.info({ url: `${server.url}/` }, `dashboard at ${server.url}/`);
   return server;
 }
