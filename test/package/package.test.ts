@@ -93,6 +93,7 @@ test('the packed package: init a project, install the tarball, type-check, run a
   const paths = manifest.files.map((f) => f.path);
   assert.ok(paths.includes('dist/runtime/api/index.js') && paths.includes('dist/runtime/api/index.d.ts'), paths.join('\n'));
   assert.ok(paths.includes('bin/sluice.js'), 'the bin is packed');
+  assert.deepEqual(paths.filter((p) => p.startsWith('dist/runtime/dashboard/static/')).sort(), ['app.js', 'index.html', 'style.css'].map((f) => `dist/runtime/dashboard/static/${f}`), 'the dashboard\'s page, script and styles are packed');
   const unwanted = paths.filter((p) => /^(test|bench|\.ci|runtime|connectors|devstack|jobs)\//.test(p) || p.endsWith('.ts') && !p.endsWith('.d.ts'));
   assert.deepEqual(unwanted, [], 'no tests, benchmarks, CI scripts or TypeScript sources in the package');
   const tarball = join(dir, manifest.filename);
