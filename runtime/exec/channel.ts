@@ -20,6 +20,8 @@ export type ChannelEvent<T> =
  */
 export interface ChannelReader<T> {
   shift(): ChannelEvent<T> | undefined;
+  /** Bytes of record batches queued for the consumer now (metrics: what waits in a subtask's input). */
+  readonly queuedBytes: number;
   /** Set once by the consumer to be woken whenever an event is queued (or the channel fails). */
   onPush: () => void;
 }

@@ -20,6 +20,9 @@ export class InputGate<T> {
   readonly #ended: boolean[];
   #endedCount = 0;
   #pendingBarrier: number | undefined;
+  /** When the first barrier of the checkpoint being aligned arrived (performance.now()). */
+  #alignmentStartedAt = 0;
+  #lastAlignmentMs = 0;
   #blockedCount = 0;
   #next = 0;
   #wake: (() => void) | undefined;
@@ -109,9 +112,25 @@ export class InputGate<T> {
     return this.#pendingBarrier !== undefined;
   }
 
+  /**
+   * How long the last aligned barrier waited: from its arrival on the first channel to its arrival on the last one
+   * (0 with one channel). Flink's checkpoint alignment time: the channels blocked meanwhile held their records back.
+   */
+  get lastAlignmentMs(): number {
+    return this.#lastAlignmentMs;
+  }
+
+  /** Bytes of record batches queued in all of the gate's channels. */
+  get queuedBytes(): number {
+    let bytes = 0;
+    for (const channel of this.#channels) bytes += channel.queuedBytes;
+    return bytes;
+  }
+
   #onBarrier(channel: number, checkpointId: number): GateEvent<T> | null {
     if (this.#pendingBarrier === undefined) {
       this.#pendingBarrier = checkpointId;
+      this.#alignmentStartedAt = performance.now();
     } else if (checkpointId !== this.#pendingBarrier) {
       // One checkpoint is in flight at a time, so a different id means the protocol broke.
       throw new SluiceError('SLUICE_INTERNAL', `barrier ${checkpointId} arrived while aligning barrier ${this.#pendingBarrier}`);
@@ -126,6 +145,7 @@ export class InputGate<T> {
     if (id === undefined) return null;
     if (this.#blockedCount + this.#countEndedUnblocked() < this.#channels.length) return null;
     this.#pendingBarrier = undefined;
+    this.#lastAlignmentMs = performance.now() - this.#alignmentStartedAt;
     this.#blockedCount = 0;
     this.#blocked.fill(false);
     return { kind: 'barrier', checkpointId: id };

@@ -44,6 +44,16 @@ export class SourceInput<T> {
     this.#released = true;
   }
 
+  /** A source's batches are not queued: nothing waits in its input. */
+  get queuedBytes(): number {
+    return 0;
+  }
+
+  /** A source injects barriers itself: they never wait for alignment. */
+  get lastAlignmentMs(): number {
+    return 0;
+  }
+
   poll(): ChannelEvent<T> | null {
     const eventTime = this.#options.eventTime;
     if (eventTime !== undefined && !this.#finished) this.#pending.push(...eventTime.poll());

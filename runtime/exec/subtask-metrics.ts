@@ -18,4 +18,15 @@ export class SubtaskMetrics {
   finished = false;
   /** Records window operators of this subtask dropped for coming later than their allowed lateness. */
   lateRecordsDropped = 0;
+  /**
+   * Bytes of record batches waiting in the subtask's input channels, as of its last hand-over to the event loop (at
+   * most every 5 ms of work) or its last wait for input (then 0). Always 0 for source subtasks.
+   */
+  inputQueuedBytes = 0;
+  /** How long the subtask's last checkpoint barrier waited for alignment over its input channels (ms). */
+  lastAlignmentMs = 0;
+  /** Alignment time of every checkpoint of the attempt, summed (ms). */
+  alignmentMs = 0;
+  /** The latest watermark that reached the subtask's chain (event time, ms); NaN before the first. */
+  inputWatermark = Number.NaN;
 }

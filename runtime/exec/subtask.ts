@@ -175,6 +175,7 @@ export class Subtask implements AttemptSubtask {
       const now = performance.now();
       if (now - sliceStart >= YIELD_EVERY_MS) {
         metrics.activeMs += now - sliceStart;
+        metrics.inputQueuedBytes = input.queuedBytes;
         await yieldToEventLoop();
         sliceStart = performance.now();
       }
@@ -184,6 +185,7 @@ export class Subtask implements AttemptSubtask {
       if (event === null) {
         const waitStart = performance.now();
         metrics.activeMs += waitStart - sliceStart;
+        metrics.inputQueuedBytes = 0;
         await this.#waitForWork();
         sliceStart = performance.now();
         metrics.idleMs += sliceStart - waitStart;
@@ -200,6 +202,7 @@ export class Subtask implements AttemptSubtask {
           break;
         }
         case 'watermark': {
+          metrics.inputWatermark = event.watermark;
           const pending = head.processWatermark(event.watermark);
           if (pending !== undefined) await pending;
           break;
@@ -207,9 +210,13 @@ export class Subtask implements AttemptSubtask {
         case 'idle':
           this.#options.output?.broadcastIdle(event.idle);
           break;
-        case 'barrier':
+        case 'barrier': {
+          const alignedMs = input.lastAlignmentMs;
+          metrics.lastAlignmentMs = alignedMs;
+          metrics.alignmentMs += alignedMs;
           await this.#checkpoint(event.checkpointId);
           break;
+        }
         case 'end':
           await this.#finish();
           return;

@@ -42,8 +42,8 @@ export class JobMetrics {
     const jobs = (): IterableIterator<[string, TrackedJob]> => this.#jobs.entries();
     const registers = [registry];
 
-    // Per subtask, read from its counters at scrape time.
-    const perSubtask = (Kind: typeof Counter | typeof Gauge, name: string, help: string, read: (m: SubtaskMetricsView['metrics']) => number): void => {
+    // Per subtask, read from its counters at scrape time; subtasks for which `read` gives undefined are left out.
+    const perSubtask = (Kind: typeof Counter | typeof Gauge, name: string, help: string, read: (m: SubtaskMetricsView['metrics'], now: number) => number | undefined): void => {
       new Kind({
         name,
         help,
@@ -53,8 +53,12 @@ export class JobMetrics {
           this.reset();
           // A counter is reset and set through inc(): prom-client counters have no set().
           const write = this instanceof Gauge ? this.set.bind(this) : (this as Counter).inc.bind(this);
+          const now = Date.now();
           for (const [job, { runner }] of jobs()) {
-            for (const s of runner.subtaskMetrics()) write({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, read(s.metrics));
+            for (const s of runner.subtaskMetrics()) {
+              const value = read(s.metrics, now);
+              if (value !== undefined) write({ job, operator: s.operators[0] ?? '', subtask: s.subtask }, value);
+            }
           }
         },
       });
@@ -65,6 +69,19 @@ export class JobMetrics {
     perSubtask(Counter, 'sluice_busy_seconds_total', 'Time a subtask spent processing: running, neither waiting for input nor backpressured.', (m) => Math.max(0, m.activeMs - m.backpressuredMs) / 1000);
     perSubtask(Counter, 'sluice_idle_seconds_total', 'Time a subtask waited for input (nothing to read, no timer due).', (m) => m.idleMs / 1000);
     perSubtask(Gauge, 'sluice_backpressured', '1 while a subtask waits for room in a full output channel.', (m) => (m.backpressured ? 1 : 0));
+    perSubtask(Gauge, 'sluice_input_queued_bytes', 'Bytes of record batches waiting in a subtask\'s input channels (Flink\'s input queue; full channels mean backpressure upstream).', (m) => m.inputQueuedBytes);
+    perSubtask(Gauge, 'sluice_checkpoint_alignment_seconds', 'How long the subtask\'s last checkpoint barrier waited to arrive on all of its input channels.', (m) => m.lastAlignmentMs / 1000);
+    perSubtask(Counter, 'sluice_checkpoint_alignment_seconds_total', 'Time the subtask\'s checkpoint barriers waited for alignment, summed over the attempt.', (m) => m.alignmentMs / 1000);
+    // Event time: only subtasks a watermark reached; the end of input's (+Infinity) and NO_WATERMARK are not event time.
+    const watermark = (m: SubtaskMetricsView['metrics']): number | undefined => (Number.isFinite(m.inputWatermark) ? m.inputWatermark : undefined);
+    perSubtask(Gauge, 'sluice_watermark_seconds', 'The latest watermark that reached the subtask (event time, seconds since the epoch).', (m) => {
+      const w = watermark(m);
+      return w === undefined ? undefined : w / 1000;
+    });
+    perSubtask(Gauge, 'sluice_watermark_lag_seconds', 'How far the subtask\'s watermark is behind the wall clock: event-time progress lagging behind now.', (m, now) => {
+      const w = watermark(m);
+      return w === undefined ? undefined : (now - w) / 1000;
+    });
     perSubtask(Counter, 'sluice_late_records_dropped_total', 'Records a window dropped for coming later than its allowed lateness (without a late-records sink).', (m) => m.lateRecordsDropped);
 
     // Per source split, from the readers' lag reports; splits without a value (`read` gives undefined) are left out.

@@ -24,6 +24,9 @@ export function fromPeer<T>(reader: ChannelReader<T>, peer: number): ChannelRead
         throw peerFailed(err, peer);
       }
     },
+    get queuedBytes() {
+      return reader.queuedBytes;
+    },
     get onPush() {
       return reader.onPush;
     },

@@ -59,5 +59,9 @@ export class SubtaskHandle implements AttemptSubtask {
     m.lateRecordsDropped = row[8];
     m.activeMs = row[9];
     m.idleMs = row[10];
+    m.inputQueuedBytes = row[11];
+    m.lastAlignmentMs = row[12];
+    m.alignmentMs = row[13];
+    m.inputWatermark = row[14];
   }
 }

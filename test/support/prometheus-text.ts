@@ -31,14 +31,17 @@ export interface DocumentedMetric {
   readonly name: string;
   readonly type: string;
   readonly labels: readonly string[];
+  /** What the metric needs to be reported at all (`event time`, `an Elasticsearch sink`); absent: every job has it. */
+  readonly onlyWith?: string;
 }
 
 /** The metrics table of docs/observability.md. */
 export async function documentedMetrics(): Promise<DocumentedMetric[]> {
   const text = await readFile(new URL('../../docs/observability.md', import.meta.url), 'utf8');
   const out: DocumentedMetric[] = [];
-  for (const [, name, type, labels] of text.matchAll(/^\| `(sluice_[a-z_]+)` \| (counter|gauge|histogram) \| ([a-z_, ]*) \|/gm)) {
-    out.push({ name: name as string, type: type as string, labels: (labels as string).split(',').map((l) => l.trim()).filter((l) => l !== '') });
+  for (const [, name, type, labels, what] of text.matchAll(/^\| `(sluice_[a-z_]+)` \| (counter|gauge|histogram) \| ([a-z_, ]*) \| (.*) \|$/gm)) {
+    const onlyWith = /^\*only with ([^*]+)\*/.exec(what as string)?.[1];
+    out.push({ name: name as string, type: type as string, labels: (labels as string).split(',').map((l) => l.trim()).filter((l) => l !== ''), ...(onlyWith === undefined ? {} : { onlyWith }) });
   }
   return out;
 }

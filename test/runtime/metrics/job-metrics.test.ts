@@ -8,6 +8,7 @@ import { JobRunner } from '../../../runtime/runner/index.ts';
 import { documentedMetrics, parsePrometheusText, sumOf, type Sample } from '../../support/prometheus-text.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
+import windowedCounts, { BASE_MS } from '../event-time/fixtures/windowed-counts.ts';
 import keyedCount from '../workers/fixtures/keyed-count.ts';
 
 const RECORDS = 6_000;
@@ -47,8 +48,9 @@ for (const workers of [0, 2]) {
       { timeoutMs: 30_000, message: 'the count to grow and a checkpoint to complete' },
     );
 
-    // Every documented metric is there, with exactly the documented labels.
+    // Every documented metric is there, with exactly the documented labels (but those this job has no use for).
     for (const doc of await documentedMetrics()) {
+      if (doc.onlyWith !== undefined) continue;
       const samples = running.filter((s) => s.name === doc.name || (doc.type === 'histogram' && s.name.startsWith(`${doc.name}_`)));
       assert.ok(samples.length > 0, `${doc.name} is reported`);
       for (const sample of samples) {
@@ -79,6 +81,47 @@ for (const workers of [0, 2]) {
     // The rate-limited source waits for its next records most of the time, and works some of it.
     assert.ok(sumOf(done, 'sluice_idle_seconds_total', { operator: source }) > 0, 'source idle time');
     assert.ok(sumOf(done, 'sluice_busy_seconds_total', { operator: source }) > 0, 'source busy time');
+    // The count's stage aligns barriers over 2 channels; sources never wait for alignment and queue nothing.
+    const count = runner.plan.stages[1]?.operators[0]?.uid as string;
+    assert.equal(done.filter((s) => s.name === 'sluice_checkpoint_alignment_seconds_total' && s.labels['operator'] === count).length, 2);
+    assert.equal(sumOf(done, 'sluice_checkpoint_alignment_seconds_total', { operator: source }), 0);
+    assert.equal(sumOf(done, 'sluice_input_queued_bytes', { operator: source }), 0);
+    assert.equal(done.filter((s) => s.name === 'sluice_watermark_seconds').length, 0, 'no event time, no watermark');
+  });
+}
+
+for (const workers of [0, 2]) {
+  test(`an event-time job's watermark and its lag behind the wall clock, per subtask (workers ${workers})`, async (t) => {
+    const metrics = new SluiceMetrics();
+    const dir = await tempDir(t);
+    const store = await CheckpointStore.open(join(dir, 'data'));
+    t.after(() => store.close());
+    const runner = new JobRunner({
+      job: windowedCounts as JobDefinition,
+      params: new JobParams([['output', join(dir, 'out')], ['records', '8000'], ['rate', '4000']]),
+      store,
+      workers,
+      jobModule: new URL('../event-time/fixtures/windowed-counts.ts', import.meta.url),
+    });
+    t.after(metrics.jobs.track('event-time-windows', runner));
+    const run = runner.run();
+    const windows = runner.plan.stages[1]?.operators[0]?.uid as string;
+    const watermarks = async (): Promise<Sample[]> => (await scrape(metrics)).filter((s) => s.name === 'sluice_watermark_seconds' && s.labels['operator'] === windows);
+    const first = await waitFor(async () => {
+      const w = await watermarks();
+      return w.length === 2 && Math.min(...w.map((s) => s.value));
+    }, { timeoutMs: 30_000, message: 'both window subtasks report a watermark' });
+    // Event time moves on as the job runs; the events are of 2026-12-03, so their watermark lags the clock.
+    await waitFor(async () => Math.min(...(await watermarks()).map((s) => s.value)) > first, { timeoutMs: 30_000, message: 'the watermark to advance' });
+    const samples = await scrape(metrics);
+    const now = Date.now() / 1000;
+    for (const w of samples.filter((s) => s.name === 'sluice_watermark_seconds' && s.labels['operator'] === windows)) {
+      assert.ok(w.value >= BASE_MS / 1000 - 1 && w.value < now, `watermark ${w.value} is event time`);
+      const lag = sumOf(samples, 'sluice_watermark_lag_seconds', { operator: windows, subtask: w.labels['subtask'] as string });
+      assert.ok(Math.abs(lag - (now - w.value)) < 60, `lag ${lag} is the clock minus the watermark`);
+    }
+    assert.equal(await run, 'finished');
+    assert.equal((await scrape(metrics)).filter((s) => s.name === 'sluice_watermark_seconds' && s.labels['operator'] === windows).length, 0, 'the end of input is not reported as event time');
   });
 }
 
