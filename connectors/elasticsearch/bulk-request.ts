@@ -52,11 +52,13 @@ export async function executeBulk<T>(items: readonly BulkItem<T>[], context: Bul
     let problem: string;
     counters.bulkRequests += 1;
     counters.bytesSent += bytes;
+    const sentAt = performance.now();
     try {
       const response = (await context.client.transport.request(
         { method: 'POST', path: '/_bulk', bulkBody: body },
         { signal: context.signal, requestTimeout: context.requestTimeoutMs, maxRetries: 0 },
       )) as BulkResponse;
+      counters.bulkSeconds.observe((performance.now() - sentAt) / 1000);
       const again = readResponse(pending, response, rejected, counters);
       if (again.length === 0) return rejected;
       const first = again[0] as { item: BulkItem<T>; reason: string; type: string; status: number };
@@ -65,6 +67,8 @@ export async function executeBulk<T>(items: readonly BulkItem<T>[], context: Bul
       pending = again.map((a) => a.item);
     } catch (err) {
       if (context.signal.aborted) throw context.signal.reason;
+      if (!(err instanceof SluiceError)) counters.bulkSeconds.observe((performance.now() - sentAt) / 1000);
+      if (err instanceof errors.ResponseError && err.statusCode === 429) counters.tooManyRequests += 1;
       problem = retriableRequestProblem(err, context.node, 'a bulk request', bytes);
       counters.retriedRequests += 1;
     }
@@ -127,6 +131,7 @@ function readResponse<T>(
         counters.alreadyExisted += 1;
         break;
       case 'retry':
+        if (outcome.status === 429) counters.tooManyRequests += 1;
         again.push({ item, status: outcome.status, type: outcome.type, reason: outcome.reason });
         break;
       case 'reject':

@@ -1,5 +1,5 @@
 import { Client } from '@elastic/elasticsearch';
-import type { Sink, SinkWriter, SinkWriterContext } from '../../runtime/api/index.ts';
+import type { ConnectorMetric, Sink, SinkWriter, SinkWriterContext } from '../../runtime/api/index.ts';
 import { SluiceError } from '../../runtime/errors/index.ts';
 import type { TimerHandle } from '../../runtime/time/index.ts';
 import { hasKafkaOrigin } from '../kafka/kafka-record.ts';
@@ -10,14 +10,15 @@ import { DEAD_LETTER_MAPPINGS, openDeadLetters, toDeadLetter, type DeadLetterDes
 import { ensureIndex } from './ensure-index.ts';
 import { ES_SINK_ERRORS } from './errors.ts';
 import { indexNameProblem, resolveSinkOptions, type ElasticsearchSinkOptions, type ResolvedSinkOptions } from './options.ts';
-import { SinkCounters, type ElasticsearchSinkMetrics } from './sink-metrics.ts';
+import { SinkCounters, SinkTotals, type ElasticsearchSinkMetrics } from './sink-metrics.ts';
 
 /** An Elasticsearch sink: a {@link Sink} whose counters can be read while the job runs. */
 export interface ElasticsearchSink<T> extends Sink<T> {
   /**
    * Counters summed over this sink's writers in this thread (see {@link ElasticsearchSinkMetrics}). On worker threads
    * (`workers` ≥ 1) each worker builds its own sink from the job module and its writers count there: the sink object
-   * the main thread holds then reads zeros. Read these with `workers: 0`; the runner's stage metrics cover both.
+   * the main thread holds then reads zeros. Prometheus (`/metrics`, docs/observability.md) has every writer's, on
+   * any thread, as `sluice_elasticsearch_*` per subtask.
    */
   metrics(): ElasticsearchSinkMetrics;
 }
@@ -41,11 +42,11 @@ export interface ElasticsearchSink<T> extends Sink<T> {
  */
 export function elasticsearchSink<T>(options: ElasticsearchSinkOptions<T>): ElasticsearchSink<T> {
   const resolved = resolveSinkOptions(options);
-  const counters = new SinkCounters();
+  const totals = new SinkTotals();
   return {
     name: 'elasticsearch',
-    createWriter: (context) => new ElasticsearchWriter<T>(resolved, context, counters),
-    metrics: () => counters.snapshot(),
+    createWriter: (context) => new ElasticsearchWriter<T>(resolved, context, totals),
+    metrics: () => totals.snapshot(),
   };
 }
 
@@ -53,6 +54,7 @@ class ElasticsearchWriter<T> implements SinkWriter<T> {
   readonly #options: ResolvedSinkOptions<T>;
   readonly #context: SinkWriterContext;
   readonly #counters: SinkCounters;
+  readonly #totals: SinkTotals;
   readonly #lanes: BulkLane<T>[];
   /** Aborts in-flight requests and backoff waits on close. */
   readonly #abort = new AbortController();
@@ -65,9 +67,11 @@ class ElasticsearchWriter<T> implements SinkWriter<T> {
   #timer: TimerHandle | undefined;
   #closed = false;
 
-  constructor(options: ResolvedSinkOptions<T>, context: SinkWriterContext, counters: SinkCounters) {
+  constructor(options: ResolvedSinkOptions<T>, context: SinkWriterContext, totals: SinkTotals) {
     this.#options = options;
     this.#context = context;
+    this.#totals = totals;
+    const counters = totals.open();
     this.#counters = counters;
     this.#node = options.nodes.map(withoutCredentials).join(',');
     this.#lanes = Array.from({ length: options.bulk.maxInFlight }, () => new BulkLane<T>(options.bulk, counters, (items) => this.#send(items)));
@@ -136,6 +140,11 @@ class ElasticsearchWriter<T> implements SinkWriter<T> {
     for (const lane of this.#lanes) lane.discard();
     await Promise.all(this.#lanes.map((lane) => lane.idle()));
     await Promise.allSettled([this.#client?.close(), this.#deadLetters?.close(outcome)]);
+    this.#totals.retire(this.#counters);
+  }
+
+  metrics(): ConnectorMetric[] {
+    return this.#counters.prometheus();
   }
 
   /** Buffers records from `from` on; returns where it had to stop because a full lane is still sending. */

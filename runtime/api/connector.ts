@@ -1,3 +1,4 @@
+import type { ConnectorMetric } from './connector-metrics.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
 
@@ -194,6 +195,12 @@ export interface SinkWriter<T> {
    * while the attempt tears down, and the next attempt's `start()` commits or aborts them from its restored state.
    */
   close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void>;
+  /**
+   * What the writer measured so far (requests, retries, latency…), exported as Prometheus metrics labelled with the
+   * job, the sink's uid and the subtask (docs/observability.md). Read a few times a second: return counters kept
+   * as the writer works, never compute them here.
+   */
+  metrics?(): readonly ConnectorMetric[];
 }
 
 /**

@@ -21,6 +21,8 @@ export type {
   TimerService,
 } from './process-function.ts';
 export { END_OF_INPUT } from './connector.ts';
+export { FixedHistogram } from './connector-metrics.ts';
+export type { ConnectorMetric, HistogramValues } from './connector-metrics.ts';
 export type {
   CheckpointTiming,
   Sink,

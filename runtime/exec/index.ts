@@ -10,6 +10,6 @@ export { Channel } from './channel.ts';
 export { InputGate } from './input-gate.ts';
 export { estimateBatchBytes, estimateValueBytes } from './batch-size.ts';
 export type { ChannelReader, ChannelWriter, ChannelEvent } from './channel.ts';
-export type { AttemptSubtask, RunningAttempt } from './running-attempt.ts';
+export type { AttemptSubtask, OperatorConnectorMetrics, RunningAttempt } from './running-attempt.ts';
 export { buildSubtask } from './subtask-factory.ts';
 export type { SubtaskContext } from './subtask-factory.ts';

@@ -1,4 +1,4 @@
-import type { SplitLag } from '../api/index.ts';
+import type { ConnectorMetric, SplitLag } from '../api/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { SubtaskMetrics } from './subtask-metrics.ts';
 
@@ -23,6 +23,14 @@ export interface AttemptSubtask {
   releaseEnd(): void;
   /** Source subtasks in this thread: per-split lag, when the reader can tell. */
   sourceLag(): readonly SplitLag[] | undefined;
+  /** What the connectors of the subtask's operators measured (a sink's writer), by operator uid. */
+  connectorMetrics(): readonly OperatorConnectorMetrics[];
+}
+
+/** The metrics one operator's connector reported. */
+export interface OperatorConnectorMetrics {
+  readonly uid: string;
+  readonly metrics: readonly ConnectorMetric[];
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Clock } from '../time/index.ts';
 import { packValue } from '../serde/index.ts';
 import type { ChannelEvent } from './channel.ts';
 import type { InputGate } from './input-gate.ts';
-import type { AttemptSubtask } from './running-attempt.ts';
+import type { AttemptSubtask, OperatorConnectorMetrics } from './running-attempt.ts';
 import type { ChainedOperator, Downstream, OperatorSnapshot } from './operators/chained-operator.ts';
 import type { StageOutput } from './output.ts';
 import type { SourceInput } from './source-input.ts';
@@ -154,6 +154,15 @@ export class Subtask implements AttemptSubtask {
 
   sourceLag(): readonly SplitLag[] | undefined {
     return this.sourceInput?.reader.lag?.();
+  }
+
+  connectorMetrics(): OperatorConnectorMetrics[] {
+    const out: OperatorConnectorMetrics[] = [];
+    for (const op of this.#options.chain) {
+      const metrics = op.connectorMetrics();
+      if (metrics !== undefined && metrics.length > 0) out.push({ uid: op.place.uid, metrics });
+    }
+    return out;
   }
 
   /** Opens the chain's operators (restoring their state), tail first so each has its downstream ready. */

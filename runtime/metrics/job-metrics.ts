@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CheckpointManifest } from '../checkpoint/index.ts';
 import type { JobRunner, SourceLag, SubtaskMetricsView } from '../runner/index.ts';
+import { ConnectorMetricFamilies } from './connector-metric-families.ts';
 
 /** What {@link JobMetrics} keeps of one job between scrapes: the runner to read, and what only its events tell. */
 interface TrackedJob {
@@ -37,8 +38,10 @@ const SUBTASK_LABELS = ['job', 'operator', 'subtask'] as const;
  */
 export class JobMetrics {
   readonly #jobs = new Map<string, TrackedJob>();
+  readonly #connectors: ConnectorMetricFamilies;
 
   constructor(registry: Registry) {
+    this.#connectors = new ConnectorMetricFamilies(registry, () => [...this.#jobs].map(([job, { runner }]) => [job, runner.connectorMetrics()] as const));
     const jobs = (): IterableIterator<[string, TrackedJob]> => this.#jobs.entries();
     const registers = [registry];
 
@@ -189,6 +192,14 @@ export class JobMetrics {
   }
 
   readonly #durations: Histogram<'job'>;
+
+  /**
+   * Registers the metrics connectors report that no scrape saw before (an Elasticsearch sink's bulk latency, …):
+   * call it before reading the registry.
+   */
+  discoverConnectorMetrics(): void {
+    this.#connectors.discover();
+  }
 
   /**
    * Reports `runner`'s metrics under `job` until the returned function is called (a name tracked again replaces

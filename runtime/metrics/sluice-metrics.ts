@@ -27,6 +27,7 @@ export class SluiceMetrics {
 
   /** Every metric in Prometheus's text exposition format. */
   text(): Promise<string> {
+    this.jobs.discoverConnectorMetrics();
     return this.registry.metrics();
   }
 

@@ -1,3 +1,4 @@
+import type { ConnectorMetric } from '../api/index.ts';
 import type { RunningAttempt, SubtaskMetrics } from '../exec/index.ts';
 
 /** Metrics of the running attempt, per stage (summed over subtasks). */
@@ -54,6 +55,24 @@ export function stageMetrics(attempt: RunningAttempt | undefined): StageMetrics[
       lateRecordsDropped: subtasks.reduce((n, m) => n + m.lateRecordsDropped, 0),
     };
   });
+}
+
+/** What one operator's connector measured in one subtask (a sink's writer). */
+export interface ConnectorMetricsView {
+  readonly stage: number;
+  readonly subtask: number;
+  /** The operator's uid. */
+  readonly operator: string;
+  readonly metrics: readonly ConnectorMetric[];
+}
+
+/** Every connector's metrics in the running attempt (for a subtask on a worker, as of its latest report). */
+export function connectorMetrics(attempt: RunningAttempt | undefined): ConnectorMetricsView[] {
+  const out: ConnectorMetricsView[] = [];
+  for (const subtask of attempt?.subtasks ?? []) {
+    for (const { uid, metrics } of subtask.connectorMetrics()) out.push({ stage: subtask.stage, subtask: subtask.index, operator: uid, metrics });
+  }
+  return out;
 }
 
 /** Per-split lag of every source (splits whose reader cannot tell are left out). */

@@ -15,7 +15,7 @@ import type { JobEvent, JobState, RescaleRecord } from './job-events.ts';
 import { CheckpointRestorer } from './checkpoint-restorer.ts';
 import { pendingRescale, rescaleRecord, type PendingRescale } from './pending-rescale.ts';
 import { SplitWatch } from './split-watch.ts';
-import { sourceLag, stageMetrics, subtaskMetrics, type SourceLag, type StageMetrics, type SubtaskMetricsView } from './attempt-metrics.ts';
+import { connectorMetrics, sourceLag, stageMetrics, subtaskMetrics, type ConnectorMetricsView, type SourceLag, type StageMetrics, type SubtaskMetricsView } from './attempt-metrics.ts';
 import { WorkerAttempt, workerCount } from '../workers/index.ts';
 
 /** Where the first attempt takes its state from. */
@@ -177,6 +177,11 @@ export class JobRunner {
   /** Per-split lag of every source of the running attempt (splits whose reader cannot tell are left out). */
   sourceLag(): SourceLag[] {
     return sourceLag(this.#attempt);
+  }
+
+  /** What the connectors of the running attempt measured (sinks' writers), per operator and subtask. */
+  connectorMetrics(): ConnectorMetricsView[] {
+    return connectorMetrics(this.#attempt);
   }
 
   /** Takes a checkpoint (or savepoint) now and resolves when it is durable. */

@@ -1,4 +1,4 @@
-import { SubtaskMetrics, type AttemptSubtask } from '../exec/index.ts';
+import { SubtaskMetrics, type AttemptSubtask, type OperatorConnectorMetrics } from '../exec/index.ts';
 import type { SplitLag } from '../api/index.ts';
 import type { LagRow, MetricsRow, ToWorker } from './worker-protocol.ts';
 
@@ -15,6 +15,7 @@ export class SubtaskHandle implements AttemptSubtask {
   readonly metrics = new SubtaskMetrics();
   readonly #send: (message: ToWorker) => void;
   #lag: readonly SplitLag[] | undefined;
+  #connectorMetrics: readonly OperatorConnectorMetrics[] = [];
 
   constructor(options: { stage: number; index: number; parallelism: number; isSource: boolean; worker: number; send: (message: ToWorker) => void }) {
     this.stage = options.stage;
@@ -45,6 +46,16 @@ export class SubtaskHandle implements AttemptSubtask {
   /** Takes the per-split lag the worker sent for this source subtask. */
   updateLag(lags: LagRow[2]): void {
     this.#lag = lags.map(([split, lag, position]) => (position === undefined ? { split, lag } : { split, lag, position }));
+  }
+
+  /** As of the worker's latest metrics. */
+  connectorMetrics(): readonly OperatorConnectorMetrics[] {
+    return this.#connectorMetrics;
+  }
+
+  /** Takes what the worker sent of the subtask's connector metrics. */
+  updateConnectorMetrics(metrics: readonly OperatorConnectorMetrics[]): void {
+    this.#connectorMetrics = metrics;
   }
 
   /** Takes a metrics row the worker sent for this subtask. */

@@ -280,6 +280,7 @@ export class WorkerAttempt implements RunningAttempt {
       case 'metrics':
         for (const row of message.rows) this.#handle(row[0], row[1])?.update(row);
         for (const [stage, index, lags] of message.lags) this.#handle(stage, index)?.updateLag(lags);
+        for (const [stage, index, metrics] of message.connectors) this.#handle(stage, index)?.updateConnectorMetrics(metrics);
         this.#maxUnacknowledgedBytes = Math.max(this.#maxUnacknowledgedBytes, message.maxUnacknowledgedBytes);
         return;
       case 'log':
@@ -287,6 +288,7 @@ export class WorkerAttempt implements RunningAttempt {
         return;
       case 'finished':
         for (const row of message.rows) this.#handle(row[0], row[1])?.update(row);
+        for (const [stage, index, metrics] of message.connectors) this.#handle(stage, index)?.updateConnectorMetrics(metrics);
         this.#maxUnacknowledgedBytes = Math.max(this.#maxUnacknowledgedBytes, message.maxUnacknowledgedBytes);
         worker.finished = true;
         worker.settled = true;

@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { CheckpointTiming, SplitsChange } from '../api/index.ts';
 import type { WireError } from '../exchange/index.ts';
-import type { SubtaskAck } from '../exec/index.ts';
+import type { OperatorConnectorMetrics, SubtaskAck } from '../exec/index.ts';
 import type { RestoredSubset } from './restored-subset.ts';
 
 /**
@@ -47,6 +47,9 @@ export type MetricsRow = [number, number, number, number, number, number, number
 /** Per-split lag of one source subtask: `[stage, subtask, [[split, lag], …]]` (only readers that can tell). */
 export type LagRow = [number, number, Array<[split: string, lag: number, position?: number]>];
 
+/** What the connectors of one subtask's operators measured: `[stage, subtask, [{ uid, metrics }, …]]` (only subtasks with some). */
+export type ConnectorRow = [number, number, OperatorConnectorMetrics[]];
+
 export type ToWorker =
   | { readonly type: 'start'; readonly restored: RestoredSubset | undefined }
   | { readonly type: 'trigger'; readonly stage: number; readonly index: number; readonly checkpointId: number }
@@ -61,8 +64,8 @@ export type FromWorker =
   | { readonly type: 'complete-queued'; readonly checkpointId: number }
   | { readonly type: 'source-finished'; readonly stage: number; readonly index: number }
   | { readonly type: 'splits-changed'; readonly uid: string; readonly change: SplitsChange }
-  | { readonly type: 'metrics'; readonly rows: MetricsRow[]; readonly lags: LagRow[]; readonly maxUnacknowledgedBytes: number }
+  | { readonly type: 'metrics'; readonly rows: MetricsRow[]; readonly lags: LagRow[]; readonly connectors: ConnectorRow[]; readonly maxUnacknowledgedBytes: number }
   | { readonly type: 'log'; readonly line: string }
-  | { readonly type: 'finished'; readonly rows: MetricsRow[]; readonly maxUnacknowledgedBytes: number }
+  | { readonly type: 'finished'; readonly rows: MetricsRow[]; readonly connectors: ConnectorRow[]; readonly maxUnacknowledgedBytes: number }
   | { readonly type: 'failed'; readonly error: WireError }
   | { readonly type: 'closed' };

@@ -103,11 +103,11 @@ export function runWorker(job: JobDefinition): void {
       },
     });
     slice = current;
-    metricsTimer = setInterval(() => send({ type: 'metrics', rows: current.metricsRows(), lags: current.lagRows(), maxUnacknowledgedBytes: current.maxUnacknowledgedBytes() }), METRICS_INTERVAL_MS);
+    metricsTimer = setInterval(() => send({ type: 'metrics', rows: current.metricsRows(), lags: current.lagRows(), connectors: current.connectorRows(), maxUnacknowledgedBytes: current.maxUnacknowledgedBytes() }), METRICS_INTERVAL_MS);
     running = current.run().then(
       () => {
         clearInterval(metricsTimer);
-        send({ type: 'finished', rows: current.metricsRows(), maxUnacknowledgedBytes: current.maxUnacknowledgedBytes() });
+        send({ type: 'finished', rows: current.metricsRows(), connectors: current.connectorRows(), maxUnacknowledgedBytes: current.maxUnacknowledgedBytes() });
       },
       () => {
         clearInterval(metricsTimer);

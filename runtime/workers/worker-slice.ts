@@ -8,7 +8,7 @@ import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
 import { fromPeer, toPeer } from './peer-channels.ts';
 import { planChannels, workerOf } from './placement.ts';
-import type { LagRow, MetricsRow, WorkerSetup } from './worker-protocol.ts';
+import type { ConnectorRow, LagRow, MetricsRow, WorkerSetup } from './worker-protocol.ts';
 
 export interface WorkerSliceOptions {
   readonly plan: PhysicalPlan;
@@ -123,6 +123,15 @@ export class WorkerSlice {
     for (const s of this.subtasks) {
       const lags = s.sourceLag();
       if (lags !== undefined) rows.push([s.stage, s.index, lags.map(({ split, lag, position }) => (position === undefined ? [split, lag] : [split, lag, position]))]);
+    }
+    return rows;
+  }
+
+  connectorRows(): ConnectorRow[] {
+    const rows: ConnectorRow[] = [];
+    for (const s of this.subtasks) {
+      const metrics = s.connectorMetrics();
+      if (metrics.length > 0) rows.push([s.stage, s.index, metrics]);
     }
     return rows;
   }

@@ -1,3 +1,4 @@
+import type { ConnectorMetric } from '../../api/index.ts';
 import type { SubtaskMetrics } from '../subtask-metrics.ts';
 import { SluiceError, isSluiceError } from '../../errors/index.ts';
 
@@ -74,6 +75,11 @@ export abstract class ChainedOperator<I> implements Downstream<I> {
   async finish(): Promise<void> {}
 
   async close(_outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {}
+
+  /** What the operator's connector measured (a sink's writer), for Prometheus; undefined for other operators. */
+  connectorMetrics(): readonly ConnectorMetric[] | undefined {
+    return undefined;
+  }
 
   /**
    * Wraps an error thrown by user code or a connector so the failure names the operator and subtask. A plain error

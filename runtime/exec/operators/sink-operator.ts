@@ -1,4 +1,4 @@
-import type { SinkWriter } from '../../api/index.ts';
+import type { ConnectorMetric, SinkWriter } from '../../api/index.ts';
 import { packValue } from '../../serde/index.ts';
 import { ChainedOperator, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
 
@@ -59,5 +59,9 @@ export class SinkOperator<T> extends ChainedOperator<T> {
 
   override async close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {
     await this.#writer.close(outcome);
+  }
+
+  override connectorMetrics(): readonly ConnectorMetric[] | undefined {
+    return this.#writer.metrics?.();
   }
 }

@@ -47,6 +47,8 @@ describe('Elasticsearch sink under faults', { concurrency: 3 }, () => {
     });
     assert.ok(injected.bulkItems429 > 100, `429s injected: ${injected.bulkItems429}`);
     assert.ok(metrics.retriedItems >= injected.bulkItems429, `retried ${metrics.retriedItems} items`);
+    assert.equal(metrics.tooManyRequests, injected.bulkItems429, 'every 429 counted');
+    assert.equal(metrics.bulkDurations.count, metrics.bulkRequests, 'one latency per bulk request');
     assert.equal(runner.attempts, 1, 'the sink rode the storm out by itself');
   });
 
