@@ -12,6 +12,10 @@ export interface StageMetrics {
   readonly backpressured: number;
   /** Records the stage's windows dropped for coming later than their allowed lateness (without a late-records sink). */
   readonly lateRecordsDropped: number;
+  /** Bytes of record batches waiting in the input channels of the stage's subtasks. */
+  readonly inputQueuedBytes: number;
+  /** The lowest watermark that reached a subtask of the stage (event time, ms); undefined without event time. */
+  readonly watermark: number | undefined;
 }
 
 /** One subtask's counters in the running attempt (for a subtask on a worker, as of its latest report). */
@@ -53,6 +57,8 @@ export function stageMetrics(attempt: RunningAttempt | undefined): StageMetrics[
       recordsOut: subtasks.reduce((n, m) => n + m.recordsOut, 0),
       backpressured: subtasks.filter((m) => m.backpressured).length,
       lateRecordsDropped: subtasks.reduce((n, m) => n + m.lateRecordsDropped, 0),
+      inputQueuedBytes: subtasks.reduce((n, m) => n + m.inputQueuedBytes, 0),
+      watermark: lowestWatermark(subtasks),
     };
   });
 }
@@ -85,4 +91,11 @@ export function sourceLag(attempt: RunningAttempt | undefined): SourceLag[] {
     for (const { split, lag, position } of lags) out.push({ source, subtask: subtask.index, split, lag, ...(position === undefined ? {} : { position }) });
   }
   return out;
+}
+
+/** The lowest event-time watermark of `subtasks`, ignoring those without one and the end of input's. */
+function lowestWatermark(subtasks: readonly SubtaskMetrics[]): number | undefined {
+  let lowest: number | undefined;
+  for (const m of subtasks) if (Number.isFinite(m.inputWatermark) && (lowest === undefined || m.inputWatermark < lowest)) lowest = m.inputWatermark;
+  return lowest;
 }
