@@ -35,5 +35,5 @@ export type {
   SplitPosition,
   SplitsChange,
 } from './connector.ts';
-export type { LogicalNode, LogicalInput, Partitioning, KeySelector } from './logical-graph.ts';
-export { KEYED_KINDS } from './logical-graph.ts';
+export type { ErrorPolicy, LogicalNode, LogicalInput, Partitioning, KeySelector } from './logical-graph.ts';
+export { KEYED_KINDS, SKIPPABLE_KINDS } from './logical-graph.ts';

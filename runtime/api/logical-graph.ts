@@ -26,10 +26,21 @@ interface NodeBase {
   name: string;
   /** Explicit parallelism, or undefined to inherit (sources: the job's default). */
   parallelism: number | undefined;
+  /** What a throw from the operator's function does to the record: fail the job (default) or skip the record. */
+  onError?: ErrorPolicy;
   readonly input: LogicalInput | undefined;
 }
 
 type AnyFn = (...args: never[]) => unknown;
+
+/**
+ * What happens when an operator's function throws on a record: `fail` (the default) fails the attempt, which
+ * restarts from the last checkpoint; `skip` drops the record, counts it and logs where it came from, and goes on.
+ */
+export type ErrorPolicy = 'fail' | 'skip';
+
+/** Operators whose functions run per record, so a record can be skipped when one throws. */
+export const SKIPPABLE_KINDS: ReadonlySet<string> = new Set(['map', 'filter', 'flatMap', 'process', 'reduce']);
 
 export type LogicalNode =
   | (NodeBase & { readonly kind: 'source'; readonly source: Source<unknown>; readonly watermarks: WatermarkStrategy<unknown> | undefined })

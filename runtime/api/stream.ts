@@ -2,7 +2,7 @@ import { SluiceError } from '../errors/index.ts';
 import type { Sink, Source } from './connector.ts';
 import type { WatermarkStrategy } from './event-time.ts';
 import type { ProcessWindowFunction, WindowAggregate, WindowAssigner, WindowOptions, WindowSpec } from './windows.ts';
-import type { KeySelector, LogicalNode, Partitioning } from './logical-graph.ts';
+import type { ErrorPolicy, KeySelector, LogicalNode, Partitioning } from './logical-graph.ts';
 import type { KeyedProcessFunction, ProcessContext } from './process-function.ts';
 import type { StateDeclarations } from './state-declarations.ts';
 
@@ -55,6 +55,25 @@ abstract class OperatorHandle {
   /** Overrides the job's parallelism for this operator. */
   parallelism(parallelism: number): this {
     this.recorder.node(this.nodeId).parallelism = parallelism;
+    return this;
+  }
+
+  /**
+   * What a throw from this operator's function does (map, filter, flatMap, process, reduce): `'fail'` (the default)
+   * fails the attempt, which restarts from the last checkpoint; `'skip'` drops the record, counts it
+   * (`sluice_records_skipped_total`, `recordsSkipped` in status) and logs where it came from, so one malformed
+   * record cannot put the job in a restart loop. Errors that no retry can fix (fatal SluiceErrors) fail either way.
+   * Under `'skip'`, records the function emitted for the skipped record are dropped with it; keyed state it changed
+   * before throwing stays changed.
+   *
+   * @example
+   * ```ts
+   * env.source(orders).map((o) => ({ ...o, total: parsePrice(o.price) })).onError('skip')
+   * ```
+   */
+  onError(policy: ErrorPolicy): this {
+    if (policy !== 'fail' && policy !== 'skip') throw new SluiceError('SLUICE_INVALID_JOB', `onError() takes 'fail' or 'skip', got ${JSON.stringify(policy)}`);
+    this.recorder.node(this.nodeId).onError = policy;
     return this;
   }
 }

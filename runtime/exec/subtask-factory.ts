@@ -129,7 +129,14 @@ export function buildSubtask(
 
 function buildOperator(context: SubtaskContext, op: PlannedOperator, stage: Stage, index: number, metrics: SubtaskMetrics, next: Downstream<unknown>): ChainedOperator<unknown> {
   const { plan } = context;
-  const place: OperatorPlace = { job: plan.job, uid: op.uid, subtask: index, parallelism: stage.parallelism, metrics };
+  const place: OperatorPlace = {
+    job: plan.job,
+    uid: op.uid,
+    subtask: index,
+    parallelism: stage.parallelism,
+    metrics,
+    ...(op.node.onError === undefined ? {} : { onError: op.node.onError, logger: context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }) }),
+  };
   const node = op.node;
   const keyed = () => ({
     keySelector: op.keySelector ?? (missingKey as KeySelector),

@@ -18,6 +18,8 @@ export class SubtaskMetrics {
   finished = false;
   /** Records window operators of this subtask dropped for coming later than their allowed lateness. */
   lateRecordsDropped = 0;
+  /** Records an operator of this subtask skipped because its function threw (`onError('skip')`). */
+  recordsSkipped = 0;
   /**
    * Bytes of record batches waiting in the subtask's input channels, as of its last hand-over to the event loop (at
    * most every 5 ms of work) or its last wait for input (then 0). Always 0 for source subtasks.

@@ -1,5 +1,6 @@
 import {
   KEYED_KINDS,
+  SKIPPABLE_KINDS,
   JobParams,
   recordLogicalGraph,
   type JobDefinition,
@@ -103,6 +104,9 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
       problems.push(`operator "${uid}" (process) needs a processElement function`);
     }
     if (node.kind === 'window') problems.push(...windowProblems(uid, node.window));
+    if (node.onError === 'skip' && !SKIPPABLE_KINDS.has(node.kind)) {
+      problems.push(`operator "${uid}" (${node.kind}) cannot skip records: onError('skip') applies to map, filter, flatMap, process and reduce${node.kind === 'source' ? "; for a source's malformed records use its deadLetter or format options" : ''}`);
+    }
   }
   if (problems.length > 0) throw new JobValidationError(String(name), problems);
 

@@ -85,6 +85,7 @@ export class JobMetrics {
       const w = watermark(m);
       return w === undefined ? undefined : (now - w) / 1000;
     });
+    perSubtask(Counter, 'sluice_records_skipped_total', 'Records an operator of the subtask skipped because its function threw on them (onError(\'skip\')).', (m) => m.recordsSkipped);
     perSubtask(Counter, 'sluice_late_records_dropped_total', 'Records a window dropped for coming later than its allowed lateness (without a late-records sink).', (m) => m.lateRecordsDropped);
 
     // Per source split, from the readers' lag reports; splits without a value (`read` gives undefined) are left out.

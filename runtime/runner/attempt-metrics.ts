@@ -12,6 +12,8 @@ export interface StageMetrics {
   readonly backpressured: number;
   /** Records the stage's windows dropped for coming later than their allowed lateness (without a late-records sink). */
   readonly lateRecordsDropped: number;
+  /** Records the stage's operators skipped because their function threw (`onError('skip')`). */
+  readonly recordsSkipped: number;
   /** Bytes of record batches waiting in the input channels of the stage's subtasks. */
   readonly inputQueuedBytes: number;
   /** The lowest watermark that reached a subtask of the stage (event time, ms); undefined without event time. */
@@ -57,6 +59,7 @@ export function stageMetrics(attempt: RunningAttempt | undefined): StageMetrics[
       recordsOut: subtasks.reduce((n, m) => n + m.recordsOut, 0),
       backpressured: subtasks.filter((m) => m.backpressured).length,
       lateRecordsDropped: subtasks.reduce((n, m) => n + m.lateRecordsDropped, 0),
+      recordsSkipped: subtasks.reduce((n, m) => n + m.recordsSkipped, 0),
       inputQueuedBytes: subtasks.reduce((n, m) => n + m.inputQueuedBytes, 0),
       watermark: lowestWatermark(subtasks),
     };

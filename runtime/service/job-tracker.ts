@@ -170,6 +170,7 @@ export class JobTracker {
         recordsOutPerSecond: rate('recordsOut'),
         backpressureRatio: ratios.length === 0 ? 0 : Math.round((ratios.reduce((x, y) => x + y, 0) / ratios.length) * 100) / 100,
         lateRecordsDropped: stage.lateRecordsDropped,
+        recordsSkipped: stage.recordsSkipped,
         inputQueuedBytes: stage.inputQueuedBytes,
         watermark: stage.watermark ?? null,
       };

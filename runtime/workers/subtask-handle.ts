@@ -74,5 +74,6 @@ export class SubtaskHandle implements AttemptSubtask {
     m.lastAlignmentMs = row[12];
     m.alignmentMs = row[13];
     m.inputWatermark = row[14];
+    m.recordsSkipped = row[15];
   }
 }

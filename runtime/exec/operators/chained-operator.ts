@@ -1,4 +1,5 @@
-import type { ConnectorMetric } from '../../api/index.ts';
+import type { ConnectorMetric, ErrorPolicy } from '../../api/index.ts';
+import type { Logger } from '../../logging/index.ts';
 import type { SubtaskMetrics } from '../subtask-metrics.ts';
 import { SluiceError, isSluiceError } from '../../errors/index.ts';
 
@@ -29,7 +30,15 @@ export interface OperatorPlace {
   readonly parallelism: number;
   /** The counters of the subtask the operator runs in (status and metrics read them); absent in bare harnesses. */
   readonly metrics?: SubtaskMetrics | undefined;
+  /** The operator's `onError` policy; absent: fail. */
+  readonly onError?: ErrorPolicy | undefined;
+  /** Where skipped records are reported; absent in bare harnesses. */
+  readonly logger?: Logger | undefined;
 }
+
+/** Skipped records logged one by one per operator subtask; after that, one line per {@link SKIP_LOG_EVERY}. */
+const SKIPS_LOGGED_IN_FULL = 10;
+const SKIP_LOG_EVERY = 1_000;
 
 /**
  * One operator of a chain in one subtask. Records go in through `process`; everything else is lifecycle and the
@@ -82,6 +91,26 @@ export abstract class ChainedOperator<I> implements Downstream<I> {
   }
 
   /**
+   * The operator's function threw on `record`. Under `onError('skip')` the record is dropped: counted in the
+   * subtask's `recordsSkipped`, logged with where it came from, and the caller goes on with the next record.
+   * Otherwise, and for errors no retry can fix, this throws the operator's failure.
+   */
+  skipOrFail(err: unknown, record: unknown): void {
+    const failure = this.fail(err);
+    if (this.place.onError !== 'skip' || failure.retriable === false) throw failure;
+    const skipped = (this.#skipped += 1);
+    if (this.place.metrics !== undefined) this.place.metrics.recordsSkipped += 1;
+    if (skipped <= SKIPS_LOGGED_IN_FULL || skipped % SKIP_LOG_EVERY === 0) {
+      this.place.logger?.warn(
+        { operator: this.place.uid, subtask: this.place.subtask, skipped, origin: recordOrigin(record), err: (err as Error)?.message ?? String(err) },
+        `operator "${this.place.uid}" skipped a record its function threw on (onError 'skip'; ${skipped} so far in this subtask${skipped === SKIPS_LOGGED_IN_FULL ? `, from now on logged once every ${SKIP_LOG_EVERY}` : ''})`,
+      );
+    }
+  }
+
+  #skipped = 0;
+
+  /**
    * Wraps an error thrown by user code or a connector so the failure names the operator and subtask. A plain error
    * (a throwing map function) is retriable, as Flink restarts on user exceptions: a replay may succeed. A
    * SluiceError keeps its own verdict: a sink's bad record or bad option stays fatal (runtime/failover).
@@ -97,4 +126,31 @@ export abstract class ChainedOperator<I> implements Downstream<I> {
       retriable === undefined ? { cause: err } : { cause: err, retriable },
     );
   }
+}
+
+/**
+ * Where a skipped record came from, for its log line: a Kafka record's topic, partition and offset (fields any
+ * record may carry through a map), else the start of its JSON.
+ */
+function recordOrigin(record: unknown): Record<string, unknown> {
+  if (typeof record === 'object' && record !== null) {
+    const r = record as { topic?: unknown; partition?: unknown; offset?: unknown };
+    if (typeof r.topic === 'string' && typeof r.partition === 'number' && (typeof r.offset === 'string' || typeof r.offset === 'number' || typeof r.offset === 'bigint')) {
+      return { topic: r.topic, partition: r.partition, offset: String(r.offset) };
+    }
+  }
+  let preview: string;
+  try {
+    preview = JSON.stringify(record) ?? String(record);
+  } catch {
+    preview = String(record);
+  }
+  return { record: preview.length > 200 ? `${preview.slice(0, 200)}…` : preview };
+}
+
+/** A batch without the records at `skipped` (indexes of records an operator skipped), timestamps kept in step. */
+export function withoutSkipped<T>(records: readonly T[], timestamps: readonly number[] | undefined, skipped: readonly number[]): { records: T[]; timestamps: number[] | undefined } {
+  const gone = new Set(skipped);
+  const keep = (_: unknown, i: number): boolean => !gone.has(i);
+  return { records: records.filter(keep), timestamps: timestamps?.filter(keep) };
 }

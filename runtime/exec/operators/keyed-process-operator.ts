@@ -68,21 +68,29 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
     ctx.timeDomain = undefined;
     const backend = this.backend;
     const keyOf = this.keyOf;
-    try {
-      for (let i = 0; i < records.length; i++) {
-        const record = records[i] as I;
-        const key = keyOf(record);
-        backend.setCurrentKey(key);
-        ctx.key = key;
-        ctx.timestamp = timestamps?.[i];
-        const result = this.#spec.processElement(record, ctx as unknown as AnyContext);
-        if (result !== undefined) out.push(result);
-        if (outTimestamps !== undefined) {
-          while (outTimestamps.length < out.length) outTimestamps.push(timestamps![i] as number);
+    let mark = 0;
+    // The loop resumes after a skipped record (onError 'skip'): no try/catch per record on the path that does not throw.
+    for (let i = 0; i < records.length; i++) {
+      try {
+        for (; i < records.length; i++) {
+          mark = out.length;
+          const record = records[i] as I;
+          const key = keyOf(record);
+          backend.setCurrentKey(key);
+          ctx.key = key;
+          ctx.timestamp = timestamps?.[i];
+          const result = this.#spec.processElement(record, ctx as unknown as AnyContext);
+          if (result !== undefined) out.push(result);
+          if (outTimestamps !== undefined) {
+            while (outTimestamps.length < out.length) outTimestamps.push(timestamps![i] as number);
+          }
         }
+      } catch (err) {
+        this.skipOrFail(err, records[i]);
+        // What the skipped record emitted before its function threw goes with it; state it changed stays changed.
+        out.length = mark;
+        if (outTimestamps !== undefined) outTimestamps.length = mark;
       }
-    } catch (err) {
-      throw this.fail(err);
     }
     return out.length === 0 ? undefined : this.#next.process(out, outTimestamps);
   }

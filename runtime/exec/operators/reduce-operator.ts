@@ -1,5 +1,5 @@
 import type { ValueState } from '../../state/index.ts';
-import type { Downstream, OperatorPlace } from './chained-operator.ts';
+import { withoutSkipped, type Downstream, type OperatorPlace } from './chained-operator.ts';
 import { KeyedOperator, type KeyedSetup } from './keyed-operator.ts';
 
 /**
@@ -24,18 +24,26 @@ export class ReduceOperator<T> extends KeyedOperator<T> {
     const state = this.#state;
     const keyOf = this.keyOf;
     const fn = this.#fn;
-    try {
-      for (let i = 0; i < records.length; i++) {
-        const record = records[i] as T;
-        backend.setCurrentKey(keyOf(record));
-        const accumulator = state.value();
-        const next = accumulator === undefined ? record : fn(accumulator, record);
-        state.update(next);
-        out[i] = next;
+    let skipped: number[] | undefined;
+    // The loop resumes after a skipped record (onError 'skip'): no try/catch per record on the path that does not throw.
+    for (let i = 0; i < records.length; i++) {
+      try {
+        for (; i < records.length; i++) {
+          const record = records[i] as T;
+          backend.setCurrentKey(keyOf(record));
+          const accumulator = state.value();
+          const next = accumulator === undefined ? record : fn(accumulator, record);
+          state.update(next);
+          out[i] = next;
+        }
+      } catch (err) {
+        // The accumulator is updated only after the function returned: a skipped record leaves it as it was.
+        this.skipOrFail(err, records[i]);
+        (skipped ??= []).push(i);
       }
-    } catch (err) {
-      throw this.fail(err);
     }
-    return this.#next.process(out, timestamps);
+    if (skipped === undefined) return this.#next.process(out, timestamps);
+    const kept = withoutSkipped(out, timestamps, skipped);
+    return kept.records.length === 0 ? undefined : this.#next.process(kept.records, kept.timestamps);
   }
 }

@@ -1,4 +1,4 @@
-import { ChainedOperator, type Downstream, type OperatorPlace } from './chained-operator.ts';
+import { ChainedOperator, withoutSkipped, type Downstream, type OperatorPlace } from './chained-operator.ts';
 
 // Event time: each operator hands on the timestamps of its input records with their outputs (an output of a
 // `flatMap` or `process` gets the timestamp of the input that produced it), as Flink's StreamRecord does.
@@ -17,12 +17,19 @@ export class MapOperator<I, O> extends ChainedOperator<I> {
   process(records: readonly I[], timestamps?: readonly number[]): Promise<void> | undefined {
     const fn = this.#fn;
     const out = new Array<O>(records.length);
-    try {
-      for (let i = 0; i < records.length; i++) out[i] = fn(records[i] as I);
-    } catch (err) {
-      throw this.fail(err);
+    let skipped: number[] | undefined;
+    // The loop resumes after a skipped record: no try/catch per record on the path that does not throw.
+    for (let i = 0; i < records.length; i++) {
+      try {
+        for (; i < records.length; i++) out[i] = fn(records[i] as I);
+      } catch (err) {
+        this.skipOrFail(err, records[i]);
+        (skipped ??= []).push(i);
+      }
     }
-    return this.#next.process(out, timestamps);
+    if (skipped === undefined) return this.#next.process(out, timestamps);
+    const kept = withoutSkipped(out, timestamps, skipped);
+    return kept.records.length === 0 ? undefined : this.#next.process(kept.records, kept.timestamps);
   }
 }
 
@@ -41,16 +48,18 @@ export class FilterOperator<I> extends ChainedOperator<I> {
     const fn = this.#fn;
     const out: I[] = [];
     const outTimestamps: number[] | undefined = timestamps === undefined ? undefined : [];
-    try {
-      for (let i = 0; i < records.length; i++) {
-        const record = records[i] as I;
-        if (fn(record)) {
-          out.push(record);
-          outTimestamps?.push(timestamps![i] as number);
+    for (let i = 0; i < records.length; i++) {
+      try {
+        for (; i < records.length; i++) {
+          const record = records[i] as I;
+          if (fn(record)) {
+            out.push(record);
+            outTimestamps?.push(timestamps![i] as number);
+          }
         }
+      } catch (err) {
+        this.skipOrFail(err, records[i]);
       }
-    } catch (err) {
-      throw this.fail(err);
     }
     return out.length === 0 ? undefined : this.#next.process(out, outTimestamps);
   }
@@ -71,21 +80,28 @@ export class FlatMapOperator<I, O> extends ChainedOperator<I> {
     const fn = this.#fn;
     const out: O[] = [];
     const outTimestamps: number[] | undefined = timestamps === undefined ? undefined : [];
-    try {
-      for (let i = 0; i < records.length; i++) {
-        const produced = fn(records[i] as I);
-        if (Array.isArray(produced)) {
-          for (let j = 0; j < produced.length; j++) out.push(produced[j] as O);
-        } else {
-          for (const value of produced) out.push(value);
+    let mark = 0;
+    for (let i = 0; i < records.length; i++) {
+      try {
+        for (; i < records.length; i++) {
+          mark = out.length;
+          const produced = fn(records[i] as I);
+          if (Array.isArray(produced)) {
+            for (let j = 0; j < produced.length; j++) out.push(produced[j] as O);
+          } else {
+            for (const value of produced) out.push(value);
+          }
+          if (outTimestamps !== undefined) {
+            const timestamp = timestamps![i] as number;
+            while (outTimestamps.length < out.length) outTimestamps.push(timestamp);
+          }
         }
-        if (outTimestamps !== undefined) {
-          const timestamp = timestamps![i] as number;
-          while (outTimestamps.length < out.length) outTimestamps.push(timestamp);
-        }
+      } catch (err) {
+        this.skipOrFail(err, records[i]);
+        // What an iterator yielded before it threw goes with the skipped record.
+        out.length = mark;
+        if (outTimestamps !== undefined) outTimestamps.length = mark;
       }
-    } catch (err) {
-      throw this.fail(err);
     }
     return out.length === 0 ? undefined : this.#next.process(out, outTimestamps);
   }
@@ -107,18 +123,26 @@ export class ProcessOperator<I, O> extends ChainedOperator<I> {
   process(records: readonly I[], timestamps?: readonly number[]): Promise<void> | undefined {
     const out: O[] = (this.#out = []);
     const outTimestamps: number[] | undefined = timestamps === undefined ? undefined : [];
-    try {
-      for (let i = 0; i < records.length; i++) {
-        const result = this.#fn.processElement(records[i] as I, this.#ctx);
-        if (result !== undefined) out.push(result);
-        if (outTimestamps !== undefined) {
-          const timestamp = timestamps![i] as number;
-          while (outTimestamps.length < out.length) outTimestamps.push(timestamp);
+    let mark = 0;
+    for (let i = 0; i < records.length; i++) {
+      try {
+        for (; i < records.length; i++) {
+          mark = out.length;
+          const result = this.#fn.processElement(records[i] as I, this.#ctx);
+          if (result !== undefined) out.push(result);
+          if (outTimestamps !== undefined) {
+            const timestamp = timestamps![i] as number;
+            while (outTimestamps.length < out.length) outTimestamps.push(timestamp);
+          }
         }
+      } catch (err) {
+        this.skipOrFail(err, records[i]);
+        // What the skipped record emitted before its function threw goes with it.
+        out.length = mark;
+        if (outTimestamps !== undefined) outTimestamps.length = mark;
       }
-    } catch (err) {
-      throw this.fail(err);
     }
     return out.length === 0 ? undefined : this.#next.process(out, outTimestamps);
   }
 }
+
