@@ -22,6 +22,7 @@ export type {
 } from './process-function.ts';
 export { END_OF_INPUT } from './connector.ts';
 export { FixedHistogram } from './connector-metrics.ts';
+export type { AsyncMapOptions } from './async-map.ts';
 export type { ConnectorMetric, HistogramValues } from './connector-metrics.ts';
 export type {
   CheckpointTiming,

@@ -1,5 +1,6 @@
 import type { Sink, Source } from './connector.ts';
 import type { WatermarkStrategy } from './event-time.ts';
+import type { AsyncMapOptions } from './async-map.ts';
 import type { WindowSpec } from './windows.ts';
 import type { StateDeclarations } from './state-declarations.ts';
 
@@ -40,11 +41,12 @@ type AnyFn = (...args: never[]) => unknown;
 export type ErrorPolicy = 'fail' | 'skip';
 
 /** Operators whose functions run per record, so a record can be skipped when one throws. */
-export const SKIPPABLE_KINDS: ReadonlySet<string> = new Set(['map', 'filter', 'flatMap', 'process', 'reduce']);
+export const SKIPPABLE_KINDS: ReadonlySet<string> = new Set(['map', 'filter', 'flatMap', 'asyncMap', 'process', 'reduce']);
 
 export type LogicalNode =
   | (NodeBase & { readonly kind: 'source'; readonly source: Source<unknown>; readonly watermarks: WatermarkStrategy<unknown> | undefined })
   | (NodeBase & { readonly kind: 'map' | 'filter' | 'flatMap'; readonly fn: AnyFn })
+  | (NodeBase & { readonly kind: 'asyncMap'; readonly fn: AnyFn; readonly options: AsyncMapOptions<never, unknown> })
   | (NodeBase & { readonly kind: 'reduce'; readonly fn: AnyFn })
   | (NodeBase & {
       readonly kind: 'process';

@@ -1,4 +1,5 @@
 import { SluiceError } from '../errors/index.ts';
+import type { AsyncMapOptions } from './async-map.ts';
 import type { Sink, Source } from './connector.ts';
 import type { WatermarkStrategy } from './event-time.ts';
 import type { ProcessWindowFunction, WindowAggregate, WindowAssigner, WindowOptions, WindowSpec } from './windows.ts';
@@ -59,7 +60,7 @@ abstract class OperatorHandle {
   }
 
   /**
-   * What a throw from this operator's function does (map, filter, flatMap, process, reduce): `'fail'` (the default)
+   * What a throw from this operator's function does (map, filter, flatMap, asyncMap, process, reduce): `'fail'` (the default)
    * fails the attempt, which restarts from the last checkpoint; `'skip'` drops the record, counts it
    * (`sluice_records_skipped_total`, `recordsSkipped` in status) and logs where it came from, so one malformed
    * record cannot put the job in a restart loop. Errors that no retry can fix (fatal SluiceErrors) fail either way.
@@ -116,6 +117,32 @@ export class Stream<T> extends OperatorHandle {
   /** Zero or more outputs per input. */
   flatMap<U>(fn: (value: T) => Iterable<U>): Stream<U> {
     return this.#next('flatMap', fn);
+  }
+
+  /**
+   * One output per input from an asynchronous function (a lookup over HTTP, in Elasticsearch, in a database), with
+   * up to `concurrency` records in flight per subtask. A full subtask stops taking input (backpressure). Records in
+   * flight at a checkpoint are part of it and are asked for again after a restore, so each input still gives its
+   * output exactly once; they must be serialisable like state (msgpack). A rejection follows the operator's
+   * `onError` policy; a timeout follows `onTimeout`. A watermark waits until the records before it are done.
+   *
+   * @example
+   * ```ts
+   * orders.asyncMap(async (o, signal) => {
+   *   const res = await fetch(`http://profiles/${o.customerId}`, { signal });
+   *   return { ...o, profile: await res.json() };
+   * }, { concurrency: 100, timeoutMs: 2_000, order: 'ordered' });
+   * ```
+   */
+  asyncMap<U>(fn: (value: T, signal: AbortSignal) => Promise<U>, options: AsyncMapOptions<T, U> = {}): Stream<U> {
+    const id = this.recorder.add({
+      kind: 'asyncMap',
+      name: 'asyncMap',
+      fn: fn as never,
+      options: options as AsyncMapOptions<never, unknown>,
+      input: { node: this.nodeId, partitioning: this.#partitioning },
+    });
+    return new Stream<U>(this.recorder, id);
   }
 
   /**

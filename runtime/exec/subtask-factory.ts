@@ -1,5 +1,5 @@
 import { SubtaskMetrics } from './subtask-metrics.ts';
-import type { CheckpointTiming, KeySelector, Sink, SinkWriterContext, Source, SplitsChange } from '../api/index.ts';
+import type { AsyncMapOptions, CheckpointTiming, KeySelector, Sink, SinkWriterContext, Source, SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { PhysicalPlan, PlannedOperator, Stage } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
@@ -7,6 +7,7 @@ import type { Clock } from '../time/index.ts';
 import type { ChannelReader, ChannelWriter } from './channel.ts';
 import { InputGate } from './input-gate.ts';
 import type { ChainedOperator, Downstream, OperatorPlace } from './operators/chained-operator.ts';
+import { AsyncMapOperator } from './operators/async-map-operator.ts';
 import { KeyedProcessOperator } from './operators/keyed-process-operator.ts';
 import { ReduceOperator } from './operators/reduce-operator.ts';
 import { SinkOperator } from './operators/sink-operator.ts';
@@ -70,7 +71,7 @@ export function buildSubtask(
     processWatermark: (watermark) => (subtask as Subtask).toOutput.processWatermark(watermark),
   };
   for (let i = operators.length - 1; i >= 0; i--) {
-    const op = buildOperator(context, operators[i] as PlannedOperator, stage, index, metrics, downstream);
+    const op = buildOperator(context, operators[i] as PlannedOperator, stage, index, metrics, downstream, (mail) => (subtask as Subtask).post(mail));
     chain.unshift(op);
     downstream = op;
   }
@@ -127,7 +128,16 @@ export function buildSubtask(
   return subtask;
 }
 
-function buildOperator(context: SubtaskContext, op: PlannedOperator, stage: Stage, index: number, metrics: SubtaskMetrics, next: Downstream<unknown>): ChainedOperator<unknown> {
+/** `post` queues a mail on the operator's subtask (built after its chain): work that must run between batches. */
+function buildOperator(
+  context: SubtaskContext,
+  op: PlannedOperator,
+  stage: Stage,
+  index: number,
+  metrics: SubtaskMetrics,
+  next: Downstream<unknown>,
+  post: (mail: () => Promise<void> | void) => void,
+): ChainedOperator<unknown> {
   const { plan } = context;
   const place: OperatorPlace = {
     job: plan.job,
@@ -150,6 +160,14 @@ function buildOperator(context: SubtaskContext, op: PlannedOperator, stage: Stag
       return new FilterOperator(place, node.fn as (v: unknown) => boolean, next);
     case 'flatMap':
       return new FlatMapOperator(place, node.fn as (v: unknown) => Iterable<unknown>, next);
+    case 'asyncMap':
+      return new AsyncMapOperator(
+        place,
+        node.fn as (v: unknown, signal: AbortSignal) => Promise<unknown>,
+        node.options as AsyncMapOptions<unknown, unknown>,
+        { clock: context.clock, post: (mail) => post(mail), restored: context.restored?.operatorState(op.uid) },
+        next,
+      );
     case 'reduce':
       return new ReduceOperator(place, keyed(), node.fn as (a: unknown, b: unknown) => unknown, next);
     case 'window': {

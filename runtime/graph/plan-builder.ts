@@ -1,3 +1,4 @@
+import { asyncMapProblems } from '../api/async-map.ts';
 import {
   KEYED_KINDS,
   SKIPPABLE_KINDS,
@@ -97,7 +98,8 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
     if (node.kind === 'sink' && typeof node.sink?.createWriter !== 'function') {
       problems.push(`sink "${uid}" is not a Sink (it has no createWriter function)`);
     }
-    if ((node.kind === 'map' || node.kind === 'filter' || node.kind === 'flatMap' || node.kind === 'reduce') && typeof node.fn !== 'function') {
+    if (node.kind === 'asyncMap') problems.push(...asyncMapProblems(uid, node.options));
+    if ((node.kind === 'map' || node.kind === 'filter' || node.kind === 'flatMap' || node.kind === 'asyncMap' || node.kind === 'reduce') && typeof node.fn !== 'function') {
       problems.push(`operator "${uid}" (${node.kind}) needs a function`);
     }
     if (node.kind === 'process' && typeof node.fn?.processElement !== 'function') {
@@ -105,7 +107,7 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
     }
     if (node.kind === 'window') problems.push(...windowProblems(uid, node.window));
     if (node.onError === 'skip' && !SKIPPABLE_KINDS.has(node.kind)) {
-      problems.push(`operator "${uid}" (${node.kind}) cannot skip records: onError('skip') applies to map, filter, flatMap, process and reduce${node.kind === 'source' ? "; for a source's malformed records use its deadLetter or format options" : ''}`);
+      problems.push(`operator "${uid}" (${node.kind}) cannot skip records: onError('skip') applies to map, filter, flatMap, asyncMap, process and reduce${node.kind === 'source' ? "; for a source's malformed records use its deadLetter or format options" : ''}`);
     }
   }
   if (problems.length > 0) throw new JobValidationError(String(name), problems);
@@ -188,6 +190,8 @@ function isStateful(node: LogicalNode): boolean {
     case 'sink':
     case 'reduce':
     case 'window':
+    // Its records in flight are operator state.
+    case 'asyncMap':
       return true;
     case 'process':
       // A keyed process has a state backend even without declared state: its timers are checkpointed.

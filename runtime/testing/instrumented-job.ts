@@ -54,6 +54,9 @@ function replay(nodes: readonly LogicalNode[], env: StreamEnvironment, injector:
         case 'flatMap':
           handle = upstream.flatMap(node.fn as (v: unknown) => Iterable<unknown>);
           break;
+        case 'asyncMap':
+          handle = upstream.asyncMap(node.fn as (v: unknown, signal: AbortSignal) => Promise<unknown>, node.options as never);
+          break;
         case 'reduce':
           // Without a keyBy the plan builder reports the mistake; keep the node as it was so it can.
           handle = keyed === undefined ? upstream.map(node.fn as never) : keyed.reduce(node.fn as (a: unknown, b: unknown) => unknown);
@@ -87,6 +90,7 @@ function replay(nodes: readonly LogicalNode[], env: StreamEnvironment, injector:
     if (node.uid !== undefined) handle.uid(node.uid);
     handle.name(node.name);
     if (node.parallelism !== undefined) handle.parallelism(node.parallelism);
+    if (node.onError !== undefined) handle.onError(node.onError);
     if (node.kind !== 'sink') streams.set(node.id, handle as AnyStream);
   }
   return sinks;

@@ -93,11 +93,12 @@ export abstract class ChainedOperator<I> implements Downstream<I> {
   /**
    * The operator's function threw on `record`. Under `onError('skip')` the record is dropped: counted in the
    * subtask's `recordsSkipped`, logged with where it came from, and the caller goes on with the next record.
-   * Otherwise, and for errors no retry can fix, this throws the operator's failure.
+   * Otherwise, and for errors no retry can fix, this throws the operator's failure. `skip` skips whatever the
+   * policy (an asyncMap record that timed out under `onTimeout: 'skip'`).
    */
-  skipOrFail(err: unknown, record: unknown): void {
+  skipOrFail(err: unknown, record: unknown, skip = this.place.onError === 'skip'): void {
     const failure = this.fail(err);
-    if (this.place.onError !== 'skip' || failure.retriable === false) throw failure;
+    if (!skip || failure.retriable === false) throw failure;
     const skipped = (this.#skipped += 1);
     if (this.place.metrics !== undefined) this.place.metrics.recordsSkipped += 1;
     if (skipped <= SKIPS_LOGGED_IN_FULL || skipped % SKIP_LOG_EVERY === 0) {

@@ -1,0 +1,97 @@
+/**
+ * asyncMap (runtime/exec/operators/async-map-operator.ts): every input gives its output exactly once — through a
+ * restart with records in flight, a rescale, timeouts of a lookup that stalls (fallback outputs) and rejections
+ * (skipped) — in-process and on worker threads; ordered mode keeps each subtask's order.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { collection, readPartFiles } from '../../../connectors/dev/index.ts';
+import { defineJob, JobParams, type JobDefinition } from '../../../runtime/api/index.ts';
+import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
+import { buildPhysicalPlan, JobValidationError } from '../../../runtime/graph/index.ts';
+import { JobRunner } from '../../../runtime/runner/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../../support/wait-for.ts';
+import asyncLookup, { keyOf, rejects, valueOf, type Looked } from './fixtures/async-lookup.ts';
+
+const RECORDS = 6_000;
+const FIXTURE = new URL('./fixtures/async-lookup.ts', import.meta.url);
+
+/** Per key: every index not rejected, once, with its looked-up value, counted 1..n; `ordered`: per split in order. */
+function assertExact(written: readonly Looked[], ordered: boolean): void {
+  const byKey = new Map<string, Looked[]>();
+  for (const r of written) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+  const expected = new Map<string, number[]>();
+  for (let i = 0; i < RECORDS; i++) if (!rejects(i)) expected.set(keyOf(i), [...(expected.get(keyOf(i)) ?? []), i]);
+  assert.deepEqual([...byKey.keys()].sort(), [...expected.keys()].sort());
+  for (const [key, list] of byKey) {
+    list.sort((a, b) => a.count - b.count);
+    assert.deepEqual(list.map((r) => r.count), list.map((_, n) => n + 1), `counts of ${key}`);
+    assert.deepEqual(list.map((r) => r.i).sort((a, b) => a - b), expected.get(key), `indexes of ${key}`);
+    for (const r of list) assert.equal(r.v, valueOf(r.i), `value of ${r.i}`);
+    if (!ordered) continue;
+    // datagen's 2 splits hold contiguous halves; records of one split reach the count in their order.
+    for (const half of [0, 1]) {
+      const inSplit = list.filter((r) => (r.i < RECORDS / 2 ? 0 : 1) === half).map((r) => r.i);
+      assert.deepEqual(inSplit, [...inSplit].sort((a, b) => a - b), `${key}: split ${half} in order`);
+    }
+  }
+}
+
+async function run(t: import('node:test').TestContext, options: { workers: number; order: 'ordered' | 'unordered'; rescaleTo?: number }): Promise<{ written: Looked[]; inFlightStored: number; runner: JobRunner }> {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(join(dir, 'data'));
+  t.after(() => store.close());
+  const output = join(dir, 'out');
+  const runner = new JobRunner({
+    job: asyncLookup as JobDefinition,
+    params: new JobParams([['output', output], ['records', String(RECORDS)], ['order', options.order], ['failAt', String(RECORDS / 3)]]),
+    store,
+    workers: options.workers,
+    jobModule: FIXTURE,
+  });
+  // Checkpoints that stored records in flight: the operator state of the asyncMap.
+  let inFlightStored = 0;
+  runner.events.subscribe((e) => {
+    if (e.type === 'checkpoint-completed' && e.manifest.blobs.some((b) => b.operatorUid === 'lookup')) inFlightStored++;
+  });
+  const done = runner.run();
+  if (options.rescaleTo !== undefined) {
+    await waitFor(() => runner.attempts >= 2 && runner.state === 'running' && (runner.lastCheckpoint?.id ?? 0) > 0, { timeoutMs: 60_000, message: 'the restarted attempt to run' });
+    await runner.rescale(options.rescaleTo);
+  }
+  assert.equal(await done, 'finished');
+  return { written: await readPartFiles<Looked>(output), inFlightStored, runner };
+}
+
+for (const workers of [0, 2]) {
+  test(`ordered asyncMap: exactly once and in order through a restart with records in flight (workers ${workers})`, async (t) => {
+    const { written, inFlightStored, runner } = await run(t, { workers, order: 'ordered' });
+    assert.ok(runner.attempts >= 2, 'the seeded failure restarted the job');
+    assertExact(written, true);
+    assert.ok(inFlightStored > 0, 'checkpoints stored records in flight');
+  });
+}
+
+test('unordered asyncMap: exactly once through a restart and a rescale 2 → 3 with records in flight', async (t) => {
+  const { written, runner } = await run(t, { workers: 0, order: 'unordered', rescaleTo: 3 });
+  assert.equal(runner.plan.parallelism, 3);
+  assertExact(written, false);
+});
+
+test('asyncMap options are checked when the job is planned', () => {
+  const bad = defineJob({ name: 'bad-async' }, (env) =>
+    void env
+      .source(collection([1, 2]))
+      .asyncMap(async (n) => n, { concurrency: 0, timeoutMs: -1, order: 'random' as never, onTimeout: 'retry' as never })
+      .uid('lookup')
+      .sink({ name: 'x', createWriter: () => ({}) as never }),
+  );
+  assert.throws(
+    () => buildPhysicalPlan(bad),
+    (err: unknown) =>
+      err instanceof JobValidationError &&
+      ['concurrency must be an integer from 1 to 100000, got 0', 'timeoutMs must be a positive number of milliseconds, got -1', "order must be 'ordered' or 'unordered'", "onTimeout must be 'fail', 'skip' or a function"].every((m) => err.problems.some((p) => p.startsWith('asyncMap "lookup"') && p.includes(m))),
+  );
+});
