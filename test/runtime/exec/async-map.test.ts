@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { collection, readPartFiles } from '../../../connectors/dev/index.ts';
+import { collectSink, CollectTarget, collection, readPartFiles } from '../../../connectors/dev/index.ts';
 import { defineJob, JobParams, type JobDefinition } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { buildPhysicalPlan, JobValidationError } from '../../../runtime/graph/index.ts';
@@ -78,6 +78,31 @@ test('unordered asyncMap: exactly once through a restart and a rescale 2 → 3 w
   const { written, runner } = await run(t, { workers: 0, order: 'unordered', rescaleTo: 3 });
   assert.equal(runner.plan.parallelism, 3);
   assertExact(written, false);
+});
+
+/** A job over 1..20 whose lookup never answers multiples of 5, with the given timeout policy. */
+function stallingJob(onTimeout: 'fail' | 'skip', target: CollectTarget<number>): JobDefinition {
+  return defineJob({ name: `async-timeout-${onTimeout}`, restart: { type: 'none' } }, (env) =>
+    void env
+      .source(collection(Array.from({ length: 20 }, (_, i) => i + 1)))
+      .asyncMap((n, signal) => new Promise<number>((resolve, reject) => {
+        if (n % 5 === 0) signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        else setTimeout(() => resolve(n * 10), n % 3);
+      }), { timeoutMs: 50, onTimeout, order: 'ordered' })
+      .uid('lookup')
+      .sink(collectSink(target)),
+  );
+}
+
+test("onTimeout 'skip' drops what timed out and keeps the order of the rest; 'fail' fails the job saying what to change", async () => {
+  const kept = new CollectTarget<number>();
+  const skipping = new JobRunner({ job: stallingJob('skip', kept), workers: 0 });
+  assert.equal(await skipping.run(), 'finished');
+  assert.deepEqual(kept.records, [1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19].map((n) => n * 10));
+  assert.equal(skipping.metrics()[0]?.recordsSkipped, 4);
+
+  const failing = new JobRunner({ job: stallingJob('fail', new CollectTarget<number>()), workers: 0 });
+  await assert.rejects(failing.run(), /operator "lookup" .*a record took longer than timeoutMs \(50 ms\); raise timeoutMs, or set onTimeout to 'skip'/);
 });
 
 test('asyncMap options are checked when the job is planned', () => {
