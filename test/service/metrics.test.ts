@@ -3,14 +3,12 @@
  * `--metrics-auth none`), `sluice run --metrics-port`, and the flags' bad input.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parsePrometheusText, sumOf } from '../support/prometheus-text.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { FIXTURES, ROOT, fixtureAs, ok, show, sluice, startService } from './service-process.ts';
+import { FIXTURES, fixtureAs, ok, runInForeground, show, sluice, startService } from './service-process.ts';
 
 const TOKEN = 'metrics-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -51,26 +49,13 @@ test('with --metrics-auth none, /metrics needs no token while the API still does
 
 test('sluice run --metrics-port serves GET /metrics alone while the job runs', async (t) => {
   const dir = await tempDir(t, 'sluice-run-metrics-');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli/main.ts', 'run', join(FIXTURES, 'ticker-job.ts'), '--set', `output=${join(dir, 'out')}`, '--data-dir', join(dir, 'data'), '--workers', '0', '--metrics-port', '0'], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = once(child, 'exit');
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdout.resume();
-  const url = await waitFor(() => /Prometheus metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(stderr)?.[1], { timeoutMs: 30_000, message: 'the metrics URL in the log', describe: () => stderr });
+  const run = runInForeground(t, [join(FIXTURES, 'ticker-job.ts'), '--set', `output=${join(dir, 'out')}`, '--data-dir', join(dir, 'data'), '--workers', '0', '--metrics-port', '0']);
+  const url = await run.logged(/Prometheus metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/, 'the metrics URL in the log');
   await waitFor(async () => (await ticksRead(url, 'svc-ticker')) > 0, { timeoutMs: 30_000, message: 'ticks counted' });
   const other = await fetch(`${url}/v1/jobs`);
   assert.equal(other.status, 404);
   assert.match(((await other.json()) as { error: { message: string } }).error.message, /serves GET \/metrics/);
-  child.kill('SIGINT');
-  const [code] = (await exited) as [number | null];
-  assert.equal(code, 0, stderr);
+  assert.equal(await run.interrupt(), 0, run.stderr());
 });
 
 test('bad metrics flags: a clear usage error (exit 2)', async () => {

@@ -4,14 +4,12 @@
  * and the flags' bad input.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../support/temp-dir.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { browserPage, needsChromium } from '../browser/chromium.ts';
-import { FIXTURES, ROOT, show, sluice } from './service-process.ts';
+import { FIXTURES, runInForeground, show, sluice } from './service-process.ts';
 
 interface Answer {
   readonly status: number;
@@ -25,19 +23,8 @@ async function call(url: string, method: string, path: string, body?: unknown): 
 
 test('sluice run --ui-port serves the dashboard and the API of its job: status, savepoint, rescale; pause is refused', { timeout: 180_000 }, async (t) => {
   const dir = await tempDir(t, 'sluice-run-ui-');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli/main.ts', 'run', join(FIXTURES, 'ticker-job.ts'), '--set', `output=${join(dir, 'out')}`, '--data-dir', join(dir, 'data'), '--workers', '0', '--ui-port', '0'], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = once(child, 'exit');
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdout.resume();
-  const url = await waitFor(() => /dashboard at (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1], { timeoutMs: 30_000, message: 'the dashboard URL in the log', describe: () => stderr });
+  const run = runInForeground(t, [join(FIXTURES, 'ticker-job.ts'), '--set', `output=${join(dir, 'out')}`, '--data-dir', join(dir, 'data'), '--workers', '0', '--ui-port', '0']);
+  const url = await run.logged(/dashboard at (http:\/\/127\.0\.0\.1:\d+)\//, 'the dashboard URL in the log');
 
   const page = await fetch(`${url}/`);
   assert.equal(page.status, 200);
@@ -75,9 +62,7 @@ test('sluice run --ui-port serves the dashboard and the API of its job: status, 
     t.diagnostic(`the page was not opened in a browser: ${needsChromium()}`);
   }
 
-  child.kill('SIGINT');
-  const [code] = (await exited) as [number | null];
-  assert.equal(code, 0, stderr);
+  assert.equal(await run.interrupt(), 0, run.stderr());
 });
 
 test('bad dashboard flags: a clear usage error (exit 2), and a reachable host needs a token', async () => {

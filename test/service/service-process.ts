@@ -142,3 +142,38 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/** A `sluice run` in a child process, as a user runs it in a terminal; killed when the test ends if still running. */
+export interface ForegroundRun {
+  readonly child: ChildProcess;
+  /** Everything it logged so far (its log goes to stderr). */
+  stderr(): string;
+  /** Waits for `pattern` in its log and answers the first capture group (a URL it logs at start, say). */
+  logged(pattern: RegExp, what: string): Promise<string>;
+  /** Sends Ctrl-C and answers the exit code. */
+  interrupt(): Promise<number | null>;
+}
+
+export function runInForeground(t: TestContext, args: readonly string[]): ForegroundRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli/main.ts', 'run', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout?.resume();
+  return {
+    child,
+    stderr: () => stderr,
+    logged: (pattern, what) => waitFor(() => pattern.exec(stderr)?.[1], { timeoutMs: 30_000, message: what, describe: () => stderr }),
+    interrupt: () => {
+      child.kill('SIGINT');
+      return exited;
+    },
+  };
+}
