@@ -35,8 +35,10 @@ const textOf = (page: Page, selector: string): Promise<string | undefined> => pa
 const count = (text: string | undefined): number => Number((text ?? '').replace(/[^\d]/g, '') || Number.NaN);
 
 test('the dashboard shows a running job live, refuses its controls without the token, and rescales it from the page', { skip: needsChromium(), timeout: 240_000 }, async (t) => {
-  const dir = await tempDir(t, 'sluice-dashboard-');
   const cluster = await kafkaCluster(t);
+  // After the cluster: t.after hooks run in order, so the directory goes once the cluster's cleanups closed the
+  // service that writes into it.
+  const dir = await tempDir(t, 'sluice-dashboard-');
   const topic = await cluster.createTopic({ partitions: 3 });
   const producer = await cluster.producer();
   const stream = startClickStream(producer, topic);
