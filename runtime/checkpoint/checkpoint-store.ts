@@ -170,6 +170,17 @@ export class CheckpointStore {
     });
   }
 
+  /**
+   * Deletes all but the newest `keep` checkpoints of `job` (savepoints stay), as retention after a write does. Reads
+   * manifests only, so it costs no blob reads however large the state.
+   */
+  async retain(job: string, keep: number): Promise<void> {
+    this.#checkOpen();
+    checkString(job, 'job');
+    if (!Number.isInteger(keep) || keep < 1) throw new SluiceError(CheckpointErrorCodes.invalid, `checkpoint retention ${String(keep)} is invalid; keep at least 1 checkpoint`);
+    await this.#exclusive(() => this.#applyRetention(job, keep));
+  }
+
   /** The job's checkpoints and savepoints, newest first, each verified (blob presence, size and crc). */
   async list(job: string): Promise<CheckpointInfo[]> {
     this.#checkOpen();

@@ -185,12 +185,15 @@ test('retention keeps the newest checkpoints and every savepoint, and deletes th
   await store.write(header('other', 1), blobsFor(1), { retain: 1 });
   assert.deepEqual((await store.list('orders')).map((i) => [i.id, i.kind]), [[7, 'checkpoint'], [6, 'checkpoint'], [5, 'savepoint'], [2, 'savepoint']]);
   await assert.rejects(store.write(header('orders', 8), [], { retain: 0 }), /keep at least 1/);
+  // retain() applies retention on its own (a finished job keeps only its final checkpoint).
+  await store.retain('orders', 1);
+  assert.deepEqual((await store.list('orders')).map((i) => [i.id, i.kind]), [[7, 'checkpoint'], [5, 'savepoint'], [2, 'savepoint']]);
   await store.close();
   const blobIds = await withRawDb(dir, async (db) => {
     const keys = await db.keys({ gte: 'checkpoint!blob!orders!', lt: 'checkpoint!blob!orders"' }).all();
     return [...new Set(keys.map((k) => Number(k.split('!')[3])))];
   });
-  assert.deepEqual(blobIds, [2, 5, 6, 7]);
+  assert.deepEqual(blobIds, [2, 5, 7]);
   store = await openStore(t, dir);
   await store.deleteAll('orders');
   assert.deepEqual(await store.list('orders'), []);
