@@ -36,6 +36,9 @@ async function run(job: JobDefinition, store: CheckpointStore | undefined, scrap
     metrics.jobs.track(job.options.name, runner);
     server = await serveMetrics(metrics, { host: '127.0.0.1', port: 0, logger: silentLogger() });
     const url = `${server.url}/metrics`;
+    // Prometheus scrapes from the start: the first scrape of a process (prom-client's first collection, code not yet
+    // compiled) takes ~50 ms and is no measure of a scrape during a checkpoint, so it happens before the job runs.
+    await (await fetch(url)).text();
     let busy = false;
     // Scrapes count once the first checkpoint completed: from then on the state holds all its keys (the figure is
     // about scrapes while checkpoints run, not while the state's tables grow).
@@ -103,7 +106,7 @@ try {
         value: sorted.at(-1) ?? Number.NaN,
         unit: 'ms',
         baseline: 50,
-        note: `${scrapes.length} scrapes every 20 ms over HTTP from the first completed checkpoint on; median ${median(scrapes).toFixed(1)} ms, 99th percentile ${(sorted[Math.floor(sorted.length * 0.99)] ?? Number.NaN).toFixed(1)} ms; bar < 50 ms (ratio < 1)`,
+        note: `${scrapes.length} scrapes every 20 ms over HTTP from the first completed checkpoint on (after a warm-up scrape before the job); median ${median(scrapes).toFixed(1)} ms, 99th percentile ${(sorted[Math.floor(sorted.length * 0.99)] ?? Number.NaN).toFixed(1)} ms; bar < 50 ms (ratio < 1)`,
       });
     }
   } finally {
