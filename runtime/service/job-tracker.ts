@@ -19,6 +19,12 @@ export interface StageStatus {
   readonly backpressureRatio: number;
   /** Records the stage's windows dropped as later than their allowed lateness, in the running attempt. */
   readonly lateRecordsDropped: number;
+  /** Records the stage's operators skipped because their function threw (`onError('skip')`), in the running attempt. */
+  readonly recordsSkipped?: number;
+  /** Bytes waiting in the input channels of the stage's subtasks. */
+  readonly inputQueuedBytes?: number;
+  /** The stage's lowest watermark (event time, epoch ms), or null without event time. */
+  readonly watermark?: number | null;
 }
 
 export interface CheckpointRecord {

@@ -68,19 +68,23 @@ export function renderJobStatus(s: JobStatus): string {
   };
   if (s.operators.length > 0) {
     const lateDrops = s.operators.some((o) => (o.lateRecordsDropped ?? 0) > 0);
+    // A service older than this client sends no recordsSkipped.
+    const skips = s.operators.some((o) => (o.recordsSkipped ?? 0) > 0);
     section(
       'OPERATORS',
-      // Late drops get a column once a window has dropped something: a count users watch, not noise before then.
+      // Late drops and skips get a column once something was dropped or skipped: counts users watch, not noise before.
       formatTable(
-        ['STAGE', 'OPERATORS', 'P', 'IN/S', 'OUT/S', 'IN', 'OUT', 'BACKPRESSURE', ...(lateDrops ? ['LATE DROPPED'] : [])],
+        ['STAGE', 'OPERATORS', 'P', 'IN/S', 'OUT/S', 'IN', 'OUT', 'BACKPRESSURE', ...(lateDrops ? ['LATE DROPPED'] : []), ...(skips ? ['SKIPPED'] : [])],
         s.operators.map((o) => [
           String(o.stage), o.operators.join('→'), String(o.parallelism), String(o.recordsInPerSecond), String(o.recordsOutPerSecond), String(o.recordsIn), String(o.recordsOut),
-          `${Math.round(o.backpressureRatio * 100)}%`, ...(lateDrops ? [String(o.lateRecordsDropped ?? 0)] : []),
+          `${Math.round(o.backpressureRatio * 100)}%`, ...(lateDrops ? [String(o.lateRecordsDropped ?? 0)] : []), ...(skips ? [String(o.recordsSkipped ?? 0)] : []),
         ]),
       ),
     );
   }
   if (s.checkpoints.length > 0) section('CHECKPOINTS (newest first)', formatTable(['ID', 'KIND', 'TIME', 'DURATION', 'SIZE'], checkpointRows(s.checkpoints.slice(0, 10))));
+  const failed = s.failedCheckpoints ?? [];
+  if (failed.length > 0) section('FAILED CHECKPOINTS (newest first)', formatTable(['ID', 'TIME', 'WHY'], failed.slice(0, 5).map((f) => [String(f.id), time(f.at), f.message.split('\n')[0] ?? ''])));
   if (s.sourceLag.length > 0) section('SOURCE LAG', formatTable(['SOURCE', 'SUBTASK', 'SPLIT', 'LAG'], s.sourceLag.map((l) => [l.source, String(l.subtask), l.split, String(l.lag)])));
   if (s.rescales.length > 0) {
     section('RESCALES', formatTable(['TIME', 'FROM', 'TO', 'TRIGGER', 'CHECKPOINT', 'DURATION', 'REASON'], s.rescales.map((r) => [time(r.startedAt), String(r.from), String(r.to), r.trigger, String(r.checkpointId), formatDuration(r.durationMs), r.reason])));
