@@ -48,6 +48,8 @@ export abstract class ChainedOperator<I> implements Downstream<I> {
   readonly place: OperatorPlace;
   /** Where this operator's output goes; undefined for a sink, the end of a chain. */
   readonly #downstream: Downstream<unknown> | undefined;
+  /** Records this operator subtask skipped (onError 'skip'), for the rate of its log lines. */
+  #skipped = 0;
 
   constructor(place: OperatorPlace, downstream?: Downstream<unknown>) {
     this.place = place;
@@ -108,8 +110,6 @@ export abstract class ChainedOperator<I> implements Downstream<I> {
       );
     }
   }
-
-  #skipped = 0;
 
   /**
    * Wraps an error thrown by user code or a connector so the failure names the operator and subtask. A plain error
