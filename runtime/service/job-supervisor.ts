@@ -1,11 +1,12 @@
-import { JobParams, type JobDefinition } from '../api/index.ts';
+import { JobParams } from '../api/index.ts';
 import type { CheckpointInfo, CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import { buildPhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
-import { JobRunner, type JobEvent, type RescaleRecord } from '../runner/index.ts';
+import type { JobRunner, RescaleRecord } from '../runner/index.ts';
 import type { JobFileLoader } from './job-loader.ts';
-import { RESCALE_HISTORY, type JobRecord, type JobRegistry, type RegisteredState, type StartFrom } from './job-registry.ts';
+import { ActiveJobs, type ActiveJob } from './active-jobs.ts';
+import type { JobRecord, JobRegistry, StartFrom } from './job-registry.ts';
 import { JobTracker } from './job-tracker.ts';
 import type { LagHistoryView } from './lag-history.ts';
 import { resolve } from 'node:path';
@@ -16,17 +17,6 @@ import { assertReplaceable } from './replace-check.ts';
 import { backupBytes, describeSavepoint, SavepointFiles } from './savepoint-files.ts';
 import { ServiceErrorCodes, jobNotFound, notRunning } from './service-errors.ts';
 import type { BackupDocument, JobStatus, JobSummary, SavepointInfo, SubmitRequest } from './supervisor-api.ts';
-
-interface ActiveJob {
-  readonly runner: JobRunner;
-  readonly startedAt: number;
-  readonly checkpointing: boolean;
-  done: Promise<void>;
-  /** Registered state once this run ends by cancellation; `undefined` keeps it (service shutdown, a restart). */
-  endAs: RegisteredState | undefined;
-  /** The registry's one-shot start settings were reset after the run's first checkpoint. */
-  startSettled: boolean;
-}
 
 export interface JobSupervisorOptions {
   readonly registry: JobRegistry;
@@ -59,13 +49,10 @@ export class JobSupervisor {
   readonly #loader: JobFileLoader;
   readonly #logger: Logger;
   readonly #now: () => number;
-  readonly #workers: number | undefined;
-  readonly #onRunner: JobSupervisorOptions['onRunner'];
-  readonly #active = new Map<string, ActiveJob>();
+  readonly #jobs: ActiveJobs;
   readonly #trackers = new Map<string, JobTracker>();
   readonly #locks = new NameLocks();
   readonly #files: SavepointFiles;
-  #closing = false;
 
   constructor(options: JobSupervisorOptions) {
     this.#registry = options.registry;
@@ -73,8 +60,16 @@ export class JobSupervisor {
     this.#loader = options.loader;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
-    this.#workers = options.workers;
-    this.#onRunner = options.onRunner;
+    this.#jobs = new ActiveJobs({
+      registry: options.registry,
+      store: options.store,
+      loader: options.loader,
+      logger: options.logger,
+      now: this.#now,
+      workers: options.workers,
+      onRunner: options.onRunner,
+      tracker: (name: string) => this.#tracker(name),
+    });
     this.#files = new SavepointFiles({ store: options.store, dataDir: options.dataDir, now: this.#now });
   }
 
@@ -85,7 +80,7 @@ export class JobSupervisor {
       running.map((record) =>
         this.#withLock(record.name, async () => {
           try {
-            await this.#start(record);
+            await this.#jobs.start(record);
             this.#logger.info({ job: record.name }, `resumed job "${record.name}"`);
           } catch (err) {
             this.#logger.error({ job: record.name, err: (err as Error)?.message }, `could not resume job "${record.name}"`);
@@ -106,7 +101,7 @@ export class JobSupervisor {
     buildPhysicalPlan(job, { params: new JobParams(Object.entries(params)), ...(request.parallelism === undefined ? {} : { parallelism: request.parallelism }) });
     return this.#withLock(name, async () => {
       const existing = await this.#registry.get(name);
-      const active = this.#active.get(name);
+      const active = this.#jobs.get(name);
       if (active !== undefined && request.replace !== true) {
         throw new SluiceError(
           ServiceErrorCodes.jobRunning,
@@ -125,7 +120,7 @@ export class JobSupervisor {
       let startFrom: StartFrom = from.kind === 'id' ? { from: 'checkpoint', id: from.id } : { from: 'latest' };
       let lastSavepoint = existing?.lastSavepoint;
       if (active !== undefined) {
-        const savepoint = await this.#stopActive(name, active, 'stopped', active.checkpointing);
+        const savepoint = await this.#jobs.stop(name, active, 'stopped', active.checkpointing);
         if (savepoint !== undefined) {
           lastSavepoint = { id: savepoint.id, takenAt: savepoint.timestamp };
           if (from.kind === 'latest') startFrom = { from: 'checkpoint', id: savepoint.id };
@@ -152,14 +147,14 @@ export class JobSupervisor {
       };
       await this.#registry.put(record);
       this.#logger.info({ job: name, file, params: redactSecrets(params), parallelism, startFrom }, `submitted job "${name}"`);
-      await this.#start(record, job);
+      await this.#jobs.start(record, job);
       return this.#status(name);
     });
   }
 
   async list(): Promise<JobSummary[]> {
     const records = await this.#registry.list();
-    return records.map((record) => jobSummary(record, this.#active.get(record.name), this.#trackers.get(record.name), this.#now()));
+    return records.map((record) => jobSummary(record, this.#jobs.get(record.name), this.#trackers.get(record.name), this.#now()));
   }
 
   async status(name: string): Promise<JobStatus> {
@@ -176,9 +171,9 @@ export class JobSupervisor {
   async cancel(name: string): Promise<JobStatus> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      const active = this.#active.get(name);
+      const active = this.#jobs.get(name);
       if (active !== undefined) {
-        await this.#stopActive(name, active, 'cancelled', false);
+        await this.#jobs.stop(name, active, 'cancelled', false);
       } else if (record.state === 'paused' || record.state === 'stopped') {
         await this.#registry.update(name, { state: 'cancelled' }, this.#now());
       } else {
@@ -191,11 +186,11 @@ export class JobSupervisor {
   async stop(name: string, options: { savepoint: boolean }): Promise<{ job: JobStatus; savepoint: SavepointInfo | null }> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      const active = this.#active.get(name);
+      const active = this.#jobs.get(name);
       if (active === undefined) throw notRunning(name, record.state, 'stop');
       if (options.savepoint) this.#requireCheckpointing(name, active, 'stopped with a savepoint');
       const parallelism = active.runner.plan.parallelism;
-      const savepoint = await this.#stopActive(name, active, 'stopped', options.savepoint);
+      const savepoint = await this.#jobs.stop(name, active, 'stopped', options.savepoint);
       await this.#registry.update(
         name,
         { parallelism, ...(savepoint === undefined ? {} : { startFrom: { from: 'checkpoint', id: savepoint.id }, lastSavepoint: { id: savepoint.id, takenAt: savepoint.timestamp } }) },
@@ -208,7 +203,7 @@ export class JobSupervisor {
   async savepoint(name: string): Promise<SavepointInfo> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      const active = this.#active.get(name);
+      const active = this.#jobs.get(name);
       if (active === undefined) throw notRunning(name, record.state, 'take a savepoint of');
       this.#requireCheckpointing(name, active, 'savepointed');
       const manifest = await active.runner.checkpoint('savepoint');
@@ -220,7 +215,7 @@ export class JobSupervisor {
   async rescale(name: string, parallelism: number): Promise<RescaleRecord> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      const active = this.#active.get(name);
+      const active = this.#jobs.get(name);
       if (active === undefined) throw notRunning(name, record.state, 'rescale');
       const rescale = await active.runner.rescale(parallelism);
       await this.#registry.update(name, { parallelism: rescale.to }, this.#now());
@@ -232,11 +227,11 @@ export class JobSupervisor {
   async pause(name: string): Promise<{ job: JobStatus; savepoint: SavepointInfo }> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      const active = this.#active.get(name);
+      const active = this.#jobs.get(name);
       if (active === undefined) throw notRunning(name, record.state, 'pause');
       this.#requireCheckpointing(name, active, 'paused');
       const parallelism = active.runner.plan.parallelism;
-      const savepoint = (await this.#stopActive(name, active, 'paused', true)) as CheckpointManifest;
+      const savepoint = (await this.#jobs.stop(name, active, 'paused', true)) as CheckpointManifest;
       // Resumes at the parallelism it ran at (a rescale may have changed it), which `list` shows meanwhile.
       await this.#registry.update(name, { parallelism, startFrom: { from: 'checkpoint', id: savepoint.id }, lastSavepoint: { id: savepoint.id, takenAt: savepoint.timestamp } }, this.#now());
       return { job: await this.#status(name), savepoint: describeSavepoint(savepoint) };
@@ -247,9 +242,9 @@ export class JobSupervisor {
   async resume(name: string): Promise<JobStatus> {
     return this.#withLock(name, async () => {
       await this.#record(name);
-      if (this.#active.has(name)) throw new SluiceError(ServiceErrorCodes.jobRunning, `job "${name}" is already running: nothing to resume`);
+      if (this.#jobs.has(name)) throw new SluiceError(ServiceErrorCodes.jobRunning, `job "${name}" is already running: nothing to resume`);
       const record = (await this.#registry.update(name, { state: 'running', lastError: undefined }, this.#now())) as JobRecord;
-      await this.#start(record);
+      await this.#jobs.start(record);
       return this.#status(name);
     });
   }
@@ -277,14 +272,14 @@ export class JobSupervisor {
       await this.#record(name);
       const manifest = await this.#files.importBytes(name, bytes);
       this.#logger.info({ job: name, savepoint: manifest.id }, `restored a backup of job "${name}" as savepoint ${manifest.id}`);
-      const active = this.#active.get(name);
-      if (active !== undefined) await this.#stopActive(name, active, undefined, false);
+      const active = this.#jobs.get(name);
+      if (active !== undefined) await this.#jobs.stop(name, active, undefined, false);
       const record = (await this.#registry.update(
         name,
         { startFrom: { from: 'checkpoint', id: manifest.id }, sourceStart: undefined, lastSavepoint: { id: manifest.id, takenAt: manifest.timestamp } },
         this.#now(),
       )) as JobRecord;
-      if (active !== undefined) await this.#start(record);
+      if (active !== undefined) await this.#jobs.start(record);
       return { job: await this.#status(name), savepoint: describeSavepoint(manifest) };
     });
   }
@@ -297,13 +292,13 @@ export class JobSupervisor {
   async clear(name: string): Promise<{ job: JobStatus; deleted: number }> {
     return this.#withLock(name, async () => {
       await this.#record(name);
-      const active = this.#active.get(name);
-      if (active !== undefined) await this.#stopActive(name, active, undefined, false);
+      const active = this.#jobs.get(name);
+      if (active !== undefined) await this.#jobs.stop(name, active, undefined, false);
       const deleted = (await this.#store.list(name)).length;
       await this.#store.deleteAll(name);
       const record = (await this.#registry.update(name, { startFrom: { from: 'none' }, sourceStart: 'earliest', lastSavepoint: undefined }, this.#now())) as JobRecord;
       this.#logger.info({ job: name, deleted }, `cleared ${deleted} checkpoint(s) of job "${name}"; it reprocesses from the earliest positions`);
-      if (active !== undefined) await this.#start(record);
+      if (active !== undefined) await this.#jobs.start(record);
       return { job: await this.#status(name), deleted };
     });
   }
@@ -316,7 +311,7 @@ export class JobSupervisor {
   async delete(name: string, options: { checkpoints: boolean }): Promise<{ deleted: string; checkpointsDeleted: number }> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      if (this.#active.has(name)) {
+      if (this.#jobs.has(name)) {
         throw new SluiceError(
           ServiceErrorCodes.jobRunning,
           `job "${name}" is ${record.state === 'running' ? 'running' : record.state}: cancel or stop it first (sluice cancel ${name}), then delete it`,
@@ -342,129 +337,25 @@ export class JobSupervisor {
   async catchUp(name: string): Promise<JobStatus> {
     return this.#withLock(name, async () => {
       await this.#record(name);
-      const active = this.#active.get(name);
+      const active = this.#jobs.get(name);
       if (active !== undefined) {
         if (active.checkpointing) {
           await active.runner.checkpoint('checkpoint').catch((err: unknown) => {
             this.#logger.warn({ job: name, err: (err as Error)?.message }, 'checkpoint before catch-up failed; the previous checkpoint\'s state is used');
           });
         }
-        await this.#stopActive(name, active, undefined, false);
+        await this.#jobs.stop(name, active, undefined, false);
       }
       const record = (await this.#registry.update(name, { startFrom: { from: 'latest' }, sourceStart: 'latest' }, this.#now())) as JobRecord;
-      if (active !== undefined) await this.#start(record);
+      if (active !== undefined) await this.#jobs.start(record);
       return this.#status(name);
     });
   }
 
   /** Stops every running job without changing its registered state, so the next service start resumes it. */
   async close(): Promise<void> {
-    this.#closing = true;
-    await Promise.all([...this.#active.entries()].map(async ([, active]) => {
-      active.endAs = undefined;
-      active.runner.cancel('stopped because the service shuts down');
-      await active.done;
-    }));
+    await this.#jobs.closeAll();
     for (const tracker of this.#trackers.values()) tracker.stop();
-  }
-
-  async #start(record: JobRecord, loaded?: JobDefinition): Promise<void> {
-    if (this.#closing) throw new SluiceError('SLUICE_SERVICE_CLOSING', 'the service is shutting down; the job starts again with the service');
-    const job = loaded ?? (await this.#loader.load(record.file));
-    if (job.options.name !== record.name) {
-      throw new SluiceError(ServiceErrorCodes.jobNameChanged, `job file ${record.file} now defines job "${job.options.name}", not "${record.name}": submit it as a new job, or give it its old name back`);
-    }
-    // Absent: the runner's one worker thread per core.
-    const workers = record.workers ?? this.#workers;
-    const runner = new JobRunner({
-      job,
-      params: new JobParams(Object.entries(record.params)),
-      ...(record.parallelism === undefined ? {} : { parallelism: record.parallelism }),
-      // Workers import the job file themselves; the plan fingerprint catches a file edited since it was loaded.
-      jobModule: record.file,
-      ...(workers === undefined ? {} : { workers }),
-      store: this.#store,
-      restore: record.startFrom,
-      allowNonRestoredState: record.allowNonRestoredState,
-      ...(record.sourceStart === undefined ? {} : { sourceStart: record.sourceStart }),
-      logger: this.#logger,
-    });
-    const checkpoints = job.options.checkpoints;
-    const active: ActiveJob = {
-      runner,
-      startedAt: this.#now(),
-      checkpointing: checkpoints !== undefined && checkpoints !== false,
-      done: Promise.resolve(),
-      endAs: undefined,
-      startSettled: record.startFrom.from === 'latest' && record.sourceStart === undefined,
-    };
-    this.#tracker(record.name).follow(runner);
-    this.#onRunner?.(record.name, runner);
-    let started!: () => void;
-    const attemptStarted = new Promise<void>((resolve) => (started = resolve));
-    const subscription = runner.events.subscribe((event) => this.#onEvent(record.name, active, event, started));
-    this.#active.set(record.name, active);
-    const run = runner.run();
-    active.done = run.then(
-      (outcome) => this.#ended(record.name, active, outcome, undefined),
-      (err: unknown) => this.#ended(record.name, active, 'failed', err),
-    ).finally(() => subscription.unsubscribe());
-    // The caller learns whether the job came up: restore problems (wrong maxParallelism, missing state) surface here.
-    await Promise.race([attemptStarted, run.then(() => undefined)]);
-  }
-
-  #onEvent(name: string, active: ActiveJob, event: JobEvent, started: () => void): void {
-    switch (event.type) {
-      case 'attempt-started':
-        started();
-        break;
-      case 'checkpoint-completed':
-        if (!active.startSettled) {
-          active.startSettled = true;
-          void this.#registry.update(name, { startFrom: { from: 'latest' }, sourceStart: undefined }, this.#now()).catch((err: unknown) => this.#logger.warn({ job: name, err }, 'registry update failed'));
-        }
-        break;
-      case 'rescaled': {
-        const rescale = event.rescale;
-        const change = (current: JobRecord) => ({ parallelism: rescale.to, rescales: [...(current.rescales ?? []), rescale].slice(-RESCALE_HISTORY) });
-        void this.#registry.update(name, change, this.#now()).catch((err: unknown) => this.#logger.warn({ job: name, err }, 'registry update failed'));
-        break;
-      }
-      default:
-    }
-  }
-
-  async #ended(name: string, active: ActiveJob, outcome: 'finished' | 'cancelled' | 'failed', error: unknown): Promise<void> {
-    if (this.#active.get(name) === active) this.#active.delete(name);
-    this.#tracker(name).stop();
-    if (outcome === 'failed' && active.runner.attempts === 0) this.#tracker(name).recordException(error);
-    try {
-      if (outcome === 'finished') await this.#registry.update(name, { state: 'finished' }, this.#now());
-      else if (outcome === 'failed') await this.#registry.update(name, { state: 'failed', lastError: (error as Error)?.message ?? String(error) }, this.#now());
-      else if (active.endAs !== undefined) await this.#registry.update(name, { state: active.endAs }, this.#now());
-    } catch (err) {
-      this.#logger.error({ job: name, err: (err as Error)?.message }, 'could not record the end of a job in the registry');
-    }
-    this.#logger.info({ job: name, outcome }, `job "${name}" ${outcome}`);
-  }
-
-  /** Ends a run: with a savepoint (returned) or a plain cancel; resolves once the runner has stopped. */
-  async #stopActive(name: string, active: ActiveJob, endAs: RegisteredState | undefined, withSavepoint: boolean): Promise<CheckpointManifest | undefined> {
-    active.endAs = endAs;
-    let savepoint: CheckpointManifest | undefined;
-    if (withSavepoint) {
-      try {
-        savepoint = await active.runner.stopWithSavepoint();
-      } catch (err) {
-        active.endAs = undefined;
-        throw err;
-      }
-    } else {
-      active.runner.cancel(endAs === undefined ? 'stopped to restart' : `${endAs} by the user`);
-    }
-    await active.done;
-    this.#logger.info({ job: name, endAs, savepoint: savepoint?.id }, `job "${name}" stopped`);
-    return savepoint;
   }
 
   #requireCheckpointing(name: string, active: ActiveJob, what: string): void {
@@ -491,7 +382,7 @@ export class JobSupervisor {
   }
 
   async #status(name: string): Promise<JobStatus> {
-    return jobStatus(await this.#record(name), this.#active.get(name), this.#tracker(name), this.#now());
+    return jobStatus(await this.#record(name), this.#jobs.get(name), this.#tracker(name), this.#now());
   }
 
   #withLock<T>(name: string, action: () => Promise<T>): Promise<T> {
