@@ -1,10 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import type { CheckpointTiming, SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
-import type { PhysicalPlan, Stage } from '../graph/index.ts';
+import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
 import { Channel } from './channel.ts';
+import { planChannels, wireChannels } from './channel-topology.ts';
 import type { RestoredState } from './restored-state.ts';
 import type { RunningAttempt } from './running-attempt.ts';
 import { buildSubtask, type SubtaskContext } from './subtask-factory.ts';
@@ -58,33 +59,15 @@ export class JobAttempt implements RunningAttempt {
     // Every waiting subtask and reader listens on the attempt's signal; dozens at once is normal, not a leak.
     setMaxListeners(0, this.#abort.signal);
     const capacity = options.channelCapacityBytes ?? DEFAULT_CHANNEL_CAPACITY_BYTES;
-    const channels: Channel<unknown>[] = [];
-    // inbound[stage][downstreamSubtask][upstreamSubtask]
-    const inbound = new Map<number, Channel<unknown>[][]>();
-    for (const stage of this.plan.stages) {
-      if (stage.input === undefined) continue;
-      const upstream = this.plan.stages[stage.input.stage] as Stage;
-      const grid: Channel<unknown>[][] = [];
-      for (let d = 0; d < stage.parallelism; d++) {
-        const row: Channel<unknown>[] = [];
-        for (let u = 0; u < upstream.parallelism; u++) {
-          const channel = new Channel<unknown>(capacity);
-          row.push(channel);
-          channels.push(channel);
-        }
-        grid.push(row);
-      }
-      inbound.set(stage.index, grid);
-    }
-    this.channels = channels;
+    const channels = new Map(planChannels(this.plan).map((ch) => [ch.id, new Channel<unknown>(capacity)]));
+    this.channels = [...channels.values()];
+    const wiring = wireChannels(this.plan, (ch) => channels.get(ch.id), (ch) => channels.get(ch.id));
 
     const context: SubtaskContext = { ...options, logger: this.#logger, signal: this.#abort.signal };
     const subtasks: Subtask[] = [];
     for (const stage of this.plan.stages) {
-      const downstream = stage.output === undefined ? undefined : inbound.get(stage.output);
       for (let i = 0; i < stage.parallelism; i++) {
-        const outputs = downstream?.map((row) => row[i] as Channel<unknown>);
-        subtasks.push(buildSubtask(context, stage, i, inbound.get(stage.index)?.[i], outputs));
+        subtasks.push(buildSubtask(context, stage, i, wiring.inputs(stage.index, i), wiring.outputs(stage.index, i)));
       }
     }
     this.subtasks = subtasks;

@@ -121,3 +121,46 @@ export class RebalanceOutput<T> extends ChannelOutput<T> {
     return pending === undefined ? undefined : this.waitFor(pending);
   }
 }
+
+/**
+ * A stream consumed by several stages (fan-out): every batch, barrier, watermark and end goes to each of them, in
+ * order. A batch waits for room on every edge before the subtask goes on, so each edge keeps its own order, and the
+ * slowest consumer sets the pace (as in Flink). The edges share the record objects: operators must not mutate the
+ * records they are given (in-process they are the same objects on every edge).
+ */
+export class FanOutOutput<T> implements StageOutput<T> {
+  readonly #edges: readonly StageOutput<T>[];
+
+  constructor(edges: readonly StageOutput<T>[]) {
+    this.#edges = edges;
+  }
+
+  get waiting(): boolean {
+    return this.#edges.some((e) => e.waiting);
+  }
+
+  emit(records: readonly T[], timestamps?: readonly number[]): Promise<void> | undefined {
+    let pending: Promise<void>[] | undefined;
+    for (const edge of this.#edges) {
+      const wait = edge.emit(records, timestamps);
+      if (wait !== undefined) (pending ??= []).push(wait);
+    }
+    return pending === undefined ? undefined : Promise.all(pending).then(() => undefined);
+  }
+
+  broadcastBarrier(checkpointId: number): void {
+    for (const edge of this.#edges) edge.broadcastBarrier(checkpointId);
+  }
+
+  broadcastWatermark(watermark: number): void {
+    for (const edge of this.#edges) edge.broadcastWatermark(watermark);
+  }
+
+  broadcastIdle(idle: boolean): void {
+    for (const edge of this.#edges) edge.broadcastIdle(idle);
+  }
+
+  end(): void {
+    for (const edge of this.#edges) edge.end();
+  }
+}

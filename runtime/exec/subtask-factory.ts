@@ -12,7 +12,8 @@ import { KeyedProcessOperator } from './operators/keyed-process-operator.ts';
 import { ReduceOperator } from './operators/reduce-operator.ts';
 import { SinkOperator } from './operators/sink-operator.ts';
 import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from './operators/stateless-operators.ts';
-import { HashOutput, RebalanceOutput, type StageOutput } from './output.ts';
+import type { OutputEdge } from './channel-topology.ts';
+import { FanOutOutput, HashOutput, RebalanceOutput, type StageOutput } from './output.ts';
 import type { RestoredState } from './restored-state.ts';
 import { SourceWatermarks } from '../event-time/source-watermarks.ts';
 import { SourceInput } from './source-input.ts';
@@ -35,27 +36,24 @@ export interface SubtaskContext {
 
 /**
  * Builds subtask `index` of `stage`: its source reader or input gate over `inputs` (one per upstream subtask, in
- * upstream order), its chain of operators, and its output over `outputs` (one per downstream subtask). Channels may
- * be in-process or remote; the subtask cannot tell.
+ * upstream order; one for a forward edge), its chain of operators, and its output over `outputs` (per stage it feeds,
+ * the channels to that stage's subtasks). Channels may be in-process or remote; the subtask cannot tell.
  */
 export function buildSubtask(
   context: SubtaskContext,
   stage: Stage,
   index: number,
   inputs: readonly ChannelReader<unknown>[] | undefined,
-  outputs: readonly ChannelWriter<unknown>[] | undefined,
+  outputs: readonly OutputEdge<ChannelWriter<unknown>>[],
 ): Subtask {
   const { plan } = context;
   const logger = context.logger.child({ stage: stage.index, subtask: index });
-  let output: StageOutput<unknown> | undefined;
-  if (stage.output !== undefined) {
-    const next = plan.stages[stage.output] as Stage;
-    if (outputs === undefined) throw new SluiceError('SLUICE_INTERNAL', `stage ${stage.index} feeds stage ${next.index} but got no output channels`);
-    output =
-      next.input?.partitioning === 'hash'
-        ? new HashOutput(outputs, next.input.keySelector, plan.maxParallelism)
-        : new RebalanceOutput(outputs);
-  }
+  const edges = outputs.map(({ stage: next, writers }): StageOutput<unknown> => {
+    if (writers.length === 0) throw new SluiceError('SLUICE_INTERNAL', `stage ${stage.index} feeds stage ${next.index} but got no output channels`);
+    // A forward edge has the one channel to the subtask of the same index: round-robin over one is forward.
+    return next.input?.partitioning === 'hash' ? new HashOutput(writers, next.input.keySelector, plan.maxParallelism) : new RebalanceOutput(writers);
+  });
+  const output: StageOutput<unknown> | undefined = edges.length === 0 ? undefined : edges.length === 1 ? edges[0] : new FanOutOutput(edges);
 
   // Build the chain tail first so each operator gets its downstream.
   const head = stage.operators[0] as PlannedOperator;

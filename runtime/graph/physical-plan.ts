@@ -14,7 +14,9 @@ export interface PlannedOperator {
 /** How records reach a stage's subtasks from the stage before it. */
 export type StageInput =
   | { readonly stage: number; readonly partitioning: 'hash'; readonly keySelector: KeySelector }
-  | { readonly stage: number; readonly partitioning: 'rebalance' };
+  | { readonly stage: number; readonly partitioning: 'rebalance' }
+  /** Subtask i of the upstream stage feeds subtask i of this one (same parallelism): each input keeps its order. */
+  | { readonly stage: number; readonly partitioning: 'forward' };
 
 /**
  * A chain of operators connected by forward edges at one parallelism: each of its subtasks runs them in one async
@@ -26,8 +28,8 @@ export interface Stage {
   readonly operators: readonly PlannedOperator[];
   /** `undefined` for a stage that starts with a source. */
   readonly input: StageInput | undefined;
-  /** Index of the stage this one feeds, if any (each stage feeds at most one). */
-  readonly output: number | undefined;
+  /** Indexes of the stages this one feeds (several when its last operator's stream is consumed more than once). */
+  readonly outputs: readonly number[];
 }
 
 /** The physical plan of a job: what the executor runs. */

@@ -71,9 +71,6 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
   for (const node of nodes) {
     const uid = uids.get(node.id) ?? `#${node.id}`;
     const consumed = consumers.get(node.id) ?? [];
-    if (consumed.length > 1) {
-      problems.push(`operator "${uid}" feeds ${consumed.length} operators (${consumed.map((c) => uids.get(c.id)).join(', ')}); fan-out is not supported yet: build a second pipeline from the source instead`);
-    }
     if (consumed.length === 0 && node.kind !== 'sink') {
       problems.push(`the pipeline ending at "${uid}" has no sink: end it with .sink(...)`);
     }
@@ -112,7 +109,8 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
   }
   if (problems.length > 0) throw new JobValidationError(String(name), problems);
 
-  return { job: name, parallelism, maxParallelism, stages: chainStages(nodes, uids, parallelism) };
+  const consumerCount = (id: number): number => consumers.get(id)?.length ?? 0;
+  return { job: name, parallelism, maxParallelism, stages: chainStages(nodes, uids, parallelism, consumerCount) };
 }
 
 function checkParallelism(what: string, p: number, maxParallelism: number, problems: string[]): void {
@@ -141,11 +139,13 @@ function resolveUids(nodes: readonly LogicalNode[], problems: string[]): Map<num
 
 /**
  * Chains forward edges with equal parallelism into stages. A hash edge between two stages of parallelism 1 is also
- * chained: every key group belongs to subtask 0, so the channel would only cost a copy.
+ * chained: every key group belongs to subtask 0, so the channel would only cost a copy. A stream consumed more than
+ * once (fan-out) ends its stage: each consumer starts a stage of its own, fed through channels (forward ones, subtask
+ * i to subtask i, where the parallelism is the same and no keyBy or rebalance says otherwise).
  */
-function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, string>, jobParallelism: number): Stage[] {
+function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, string>, jobParallelism: number, consumerCount: (id: number) => number): Stage[] {
   const stageOf = new Map<number, number>();
-  const building: Array<{ parallelism: number; operators: PlannedOperator[]; input: StageInput | undefined; output: number | undefined }> = [];
+  const building: Array<{ parallelism: number; operators: PlannedOperator[]; input: StageInput | undefined; outputs: number[] }> = [];
 
   for (const node of nodes) {
     const p = node.parallelism ?? jobParallelism;
@@ -159,7 +159,7 @@ function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, st
     };
     if (node.input === undefined) {
       stageOf.set(node.id, building.length);
-      building.push({ parallelism: p, operators: [op], input: undefined, output: undefined });
+      building.push({ parallelism: p, operators: [op], input: undefined, outputs: [] });
       continue;
     }
     const upstreamIndex = stageOf.get(node.input.node);
@@ -167,6 +167,7 @@ function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, st
     if (upstream === undefined || upstreamIndex === undefined) continue; // validated above: inputs always precede
     const chainable =
       upstream.parallelism === p &&
+      consumerCount(node.input.node) === 1 &&
       (node.input.partitioning === 'forward' || (node.input.partitioning === 'hash' && p === 1));
     if (chainable) {
       upstream.operators.push(op);
@@ -176,10 +177,12 @@ function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, st
     const input: StageInput =
       node.input.partitioning === 'hash' && node.input.keySelector !== undefined
         ? { stage: upstreamIndex, partitioning: 'hash', keySelector: node.input.keySelector }
-        : { stage: upstreamIndex, partitioning: 'rebalance' };
-    upstream.output = building.length;
+        : node.input.partitioning === 'forward' && upstream.parallelism === p
+          ? { stage: upstreamIndex, partitioning: 'forward' }
+          : { stage: upstreamIndex, partitioning: 'rebalance' };
+    upstream.outputs.push(building.length);
     stageOf.set(node.id, building.length);
-    building.push({ parallelism: p, operators: [op], input, output: undefined });
+    building.push({ parallelism: p, operators: [op], input, outputs: [] });
   }
   return building.map((s, index) => ({ index, ...s }));
 }

@@ -25,6 +25,8 @@ export interface StageStatus {
   readonly inputQueuedBytes?: number;
   /** The stage's lowest watermark (event time, epoch ms), or null without event time. */
   readonly watermark?: number | null;
+  /** The stages this one feeds (several when its stream is consumed more than once). */
+  readonly feeds?: readonly number[];
 }
 
 export interface CheckpointRecord {
@@ -179,6 +181,7 @@ export class JobTracker {
         recordsSkipped: stage.recordsSkipped,
         inputQueuedBytes: stage.inputQueuedBytes,
         watermark: stage.watermark ?? null,
+        feeds: runner.plan.stages[stage.stage]?.outputs ?? [],
       };
     });
   }

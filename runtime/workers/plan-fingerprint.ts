@@ -17,7 +17,7 @@ export function planFingerprint(plan: PhysicalPlan): string[] {
   const lines = [`job ${plan.job}`, `parallelism ${plan.parallelism}`, `maxParallelism ${plan.maxParallelism}`, `stages ${plan.stages.length}`];
   for (const stage of plan.stages) {
     const input = stage.input === undefined ? 'none' : `${stage.input.partitioning} from stage ${stage.input.stage}`;
-    lines.push(`stage ${stage.index}: parallelism ${stage.parallelism}, input ${input}, output ${stage.output ?? 'none'}`);
+    lines.push(`stage ${stage.index}: parallelism ${stage.parallelism}, input ${input}, outputs ${stage.outputs.length === 0 ? 'none' : stage.outputs.join(',')}`);
     for (const op of stage.operators) {
       lines.push(`stage ${stage.index} operator uid "${op.uid}" (${op.node.kind}${op.keySelector === undefined ? '' : ', keyed'}${op.stateful ? ', stateful' : ''})`);
     }

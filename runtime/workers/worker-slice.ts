@@ -2,12 +2,12 @@ import { setMaxListeners } from 'node:events';
 import type { SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { ExchangeEndpoint, RemoteChannelSender } from '../exchange/index.ts';
-import { buildSubtask, Channel, runSubtasks, type ChannelReader, type ChannelWriter, type CheckpointListener, type RestoredState, type Subtask } from '../exec/index.ts';
+import { buildSubtask, Channel, planChannels, runSubtasks, wireChannels, type ChannelReader, type ChannelWriter, type CheckpointListener, type RestoredState, type Subtask } from '../exec/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
 import { fromPeer, toPeer } from './peer-channels.ts';
-import { planChannels, workerOf } from './placement.ts';
+import { workerOf } from './placement.ts';
 import type { ConnectorRow, LagRow, MetricsRow, WorkerSetup } from './worker-protocol.ts';
 
 export interface WorkerSliceOptions {
@@ -45,29 +45,30 @@ export class WorkerSlice {
     this.#onFailure = options.onFailure;
     setMaxListeners(0, this.#abort.signal);
     const me = setup.worker;
-    const readers = new Map<string, ChannelReader<unknown>>();
-    const writers = new Map<string, ChannelWriter<unknown>>();
+    // Per planned channel, this worker's end of it: a local channel when both subtasks are here, else a receiver or a
+    // sender of the exchange with the worker that has the other end.
+    const readers = new Map<number, ChannelReader<unknown>>();
+    const writers = new Map<number, ChannelWriter<unknown>>();
     for (const ch of planChannels(plan)) {
       const producer = workerOf(ch.from, setup.workers);
       const consumer = workerOf(ch.to, setup.workers);
-      const readerKey = `${ch.stage}/${ch.to}/${ch.from}`;
-      const writerKey = `${ch.upstream}/${ch.from}/${ch.to}`;
       if (producer === me && consumer === me) {
         const channel = new Channel<unknown>(setup.channelCapacityBytes);
-        readers.set(readerKey, channel);
-        writers.set(writerKey, channel);
+        readers.set(ch.id, channel);
+        writers.set(ch.id, channel);
         this.#channels.push(channel);
       } else if (consumer === me) {
         const receiver = endpointTo(endpoints, producer).openReceiver<unknown>(ch.id, setup.remoteChannelCapacityBytes);
-        readers.set(readerKey, fromPeer(receiver, producer));
+        readers.set(ch.id, fromPeer(receiver, producer));
         this.#channels.push(receiver);
       } else if (producer === me) {
         const sender = endpointTo(endpoints, consumer).openSender<unknown>(ch.id);
-        writers.set(writerKey, toPeer(sender, consumer));
+        writers.set(ch.id, toPeer(sender, consumer));
         this.#senders.push(sender);
         this.#channels.push(sender);
       }
     }
+    const wiring = wireChannels(plan, (ch) => readers.get(ch.id), (ch) => writers.get(ch.id));
     const context = {
       plan,
       attempt: setup.attempt,
@@ -82,12 +83,8 @@ export class WorkerSlice {
     };
     const subtasks: Subtask[] = [];
     for (const stage of plan.stages) {
-      const upstream = stage.input === undefined ? undefined : plan.stages[stage.input.stage];
-      const next = stage.output === undefined ? undefined : plan.stages[stage.output];
       for (let i = me; i < stage.parallelism; i += setup.workers) {
-        const inputs = upstream === undefined ? undefined : range(upstream.parallelism).map((from) => readers.get(`${stage.index}/${i}/${from}`) as ChannelReader<unknown>);
-        const outputs = next === undefined ? undefined : range(next.parallelism).map((to) => writers.get(`${stage.index}/${i}/${to}`) as ChannelWriter<unknown>);
-        subtasks.push(buildSubtask(context, stage, i, inputs, outputs));
+        subtasks.push(buildSubtask(context, stage, i, wiring.inputs(stage.index, i), wiring.outputs(stage.index, i)));
       }
     }
     this.subtasks = subtasks;
@@ -148,8 +145,4 @@ function endpointTo(endpoints: ReadonlyArray<ExchangeEndpoint | undefined>, work
   const endpoint = endpoints[worker];
   if (endpoint === undefined) throw new SluiceError('SLUICE_INTERNAL', `no exchange with worker ${worker}`);
   return endpoint;
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
 }

@@ -78,7 +78,7 @@ test('the dashboard shows a running job live, refuses its controls without the t
   // The job page: a graph of two stages whose record counts move, lag per partition, checkpoints.
   await page.click(`#jobs tr[data-job="${JOB}"] a`);
   await page.waitForSelector('#graph .stage[data-stage="1"]');
-  assert.deepEqual(await page.$$eval('#graph .stage .ops', (els) => els.map((el) => el.textContent)), ['clicks → parse', 'clicks-per-user → files']);
+  assert.deepEqual(await page.$$eval('#graph .stage .ops', (els) => els.map((el) => el.textContent)), ['0: clicks → parse', '1: clicks-per-user → files']);
   const first = await waitFor(async () => count(await textOf(page, '#graph .stage[data-stage="0"] [data-field="records-in"]')) || undefined, { timeoutMs: PATIENCE_MS, message: 'records counted on the page' });
   await waitFor(async () => count(await textOf(page, '#graph .stage[data-stage="0"] [data-field="records-in"]')) > first, { timeoutMs: PATIENCE_MS, message: 'the record count to move on the page' });
   await waitFor(async () => count(await textOf(page, '#graph .stage[data-stage="0"] [data-field="in-rate"]')) > 0, { timeoutMs: PATIENCE_MS, message: 'a rate above 0 on the page' });

@@ -3,7 +3,7 @@
 // No framework and no build step: the DOM is built once per page and its sections are refilled on every poll, so
 // open stack traces and a half-typed parallelism survive the refresh.
 
-/** @typedef {{ stage: number, operators: string[], parallelism: number, recordsIn: number, recordsOut: number, recordsInPerSecond: number, recordsOutPerSecond: number, backpressureRatio: number, inputQueuedBytes?: number, watermark?: number | null, recordsSkipped?: number }} Stage */
+/** @typedef {{ stage: number, operators: string[], parallelism: number, recordsIn: number, recordsOut: number, recordsInPerSecond: number, recordsOutPerSecond: number, backpressureRatio: number, inputQueuedBytes?: number, watermark?: number | null, recordsSkipped?: number, feeds?: number[] }} Stage */
 /** @typedef {{ id: number, kind: string, timestamp: number, durationMs: number, totalBytes: number }} Checkpoint */
 /** @typedef {{ name: string, state: string, parallelism: number | null, workers: number | null, attempt: number | null, uptimeMs: number | null, lastCheckpoint: Checkpoint | null, recordsInPerSecond?: number | null, file: string }} JobSummary */
 /** @typedef {{ at: number, attempt?: number, code?: string, message: string, stack: string, fatal: boolean, restartInMs?: number }} JobException */
@@ -287,7 +287,7 @@ function renderGraph(graph, stages) {
     const box = h(
       'div',
       { class: `stage ${level}`, 'data-stage': String(stage.stage) },
-      h('div', { class: 'ops' }, stage.operators.join(' → ')),
+      h('div', { class: 'ops' }, `${stage.stage}: ${stage.operators.join(' → ')}`),
       h(
         'dl',
         null,
@@ -303,6 +303,11 @@ function renderGraph(graph, stages) {
           : [h('dt', null, 'watermark lag'), h('dd', { 'data-field': 'watermark-lag', title: new Date(stage.watermark).toISOString() }, duration(Math.max(0, Date.now() - stage.watermark)))]),
       ),
     );
+    // Stages are drawn in plan order; an edge that is not simply "to the next stage" is written out.
+    const feeds = stage.feeds ?? [];
+    if (feeds.length > 0 && !(feeds.length === 1 && feeds[0] === stage.stage + 1)) {
+      box.append(h('div', { class: 'feeds', 'data-field': 'feeds' }, `feeds stage${feeds.length > 1 ? 's' : ''} ${feeds.join(', ')}`));
+    }
     if (nodes.length > 0) nodes.push(h('div', { class: 'arrow' }, '→'));
     nodes.push(box);
   }

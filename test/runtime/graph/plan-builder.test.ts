@@ -130,7 +130,7 @@ test('forward edges chain into one stage', () => {
   const [stage] = plan.stages;
   assert.equal(stage?.parallelism, 3);
   assert.equal(stage?.input, undefined);
-  assert.equal(stage?.output, undefined);
+  assert.deepEqual(stage?.outputs, []);
 });
 
 test('keyBy splits a stage with a hash edge at parallelism > 1', () => {
@@ -150,7 +150,7 @@ test('keyBy splits a stage with a hash edge at parallelism > 1', () => {
     ['reduce-2', 'map-3', 'sink-4'],
   ]);
   const [first, second] = plan.stages;
-  assert.equal(first?.output, 1);
+  assert.deepEqual(first?.outputs, [1]);
   assert.equal(second?.input?.stage, 0);
   assert.equal(second?.input?.partitioning, 'hash');
   assert.equal(second?.input?.partitioning === 'hash' ? second.input.keySelector : undefined, selector);

@@ -1,0 +1,75 @@
+import type { PhysicalPlan, Stage } from '../graph/index.ts';
+
+/** One channel of the plan: from subtask `from` of stage `upstream` to subtask `to` of stage `stage`. */
+export interface PlannedChannel {
+  /** Deterministic from the plan alone, so both ends (two worker threads) agree on it without telling each other. */
+  readonly id: number;
+  readonly upstream: number;
+  readonly from: number;
+  readonly stage: number;
+  readonly to: number;
+}
+
+/**
+ * Every channel of the plan, in a fixed order (stage, downstream subtask, upstream subtask). Hash and rebalance
+ * edges connect every upstream subtask to every downstream one; a forward edge connects subtask i to subtask i only.
+ */
+export function planChannels(plan: PhysicalPlan): PlannedChannel[] {
+  const channels: PlannedChannel[] = [];
+  for (const stage of plan.stages) {
+    if (stage.input === undefined) continue;
+    const upstream = plan.stages[stage.input.stage] as Stage;
+    const forward = stage.input.partitioning === 'forward';
+    for (let to = 0; to < stage.parallelism; to++) {
+      for (let from = 0; from < upstream.parallelism; from++) {
+        if (forward && from !== to) continue;
+        channels.push({ id: channels.length, upstream: upstream.index, from, stage: stage.index, to });
+      }
+    }
+  }
+  return channels;
+}
+
+/** One edge out of a subtask: the stage it feeds and the channels to that stage's subtasks (by index; one if forward). */
+export interface OutputEdge<W> {
+  readonly stage: Stage;
+  readonly writers: readonly W[];
+}
+
+/**
+ * A subtask's channel ends, from one read and one write end per planned channel (`undefined` where this thread holds
+ * no such end: a worker wires only its own subtasks).
+ *
+ * @example
+ * ```ts
+ * const channels = new Map(planChannels(plan).map((ch) => [ch.id, new Channel(capacity)]));
+ * const wiring = wireChannels(plan, (ch) => channels.get(ch.id), (ch) => channels.get(ch.id));
+ * wiring.inputs(1, 0); wiring.outputs(0, 0);
+ * ```
+ */
+export function wireChannels<R, W>(
+  plan: PhysicalPlan,
+  readerOf: (channel: PlannedChannel) => R | undefined,
+  writerOf: (channel: PlannedChannel) => W | undefined,
+): { inputs(stage: number, subtask: number): R[] | undefined; outputs(stage: number, subtask: number): OutputEdge<W>[] } {
+  const readers = new Map<string, R[]>();
+  const writers = new Map<string, W[]>();
+  for (const channel of planChannels(plan)) {
+    const reader = readerOf(channel);
+    if (reader !== undefined) {
+      const key = `${channel.stage}/${channel.to}`;
+      readers.set(key, [...(readers.get(key) ?? []), reader]);
+    }
+    const writer = writerOf(channel);
+    if (writer !== undefined) {
+      const key = `${channel.upstream}/${channel.from}/${channel.stage}`;
+      writers.set(key, [...(writers.get(key) ?? []), writer]);
+    }
+  }
+  return {
+    // Channels come in upstream-subtask order per reader and downstream-subtask order per writer (planChannels' order).
+    inputs: (stage, subtask) => readers.get(`${stage}/${subtask}`),
+    outputs: (stage, subtask) =>
+      (plan.stages[stage] as Stage).outputs.map((next) => ({ stage: plan.stages[next] as Stage, writers: writers.get(`${stage}/${subtask}/${next}`) ?? [] })),
+  };
+}
