@@ -37,4 +37,4 @@ export type {
   SplitsChange,
 } from './connector.ts';
 export type { ErrorPolicy, LogicalNode, LogicalInput, Partitioning, KeySelector } from './logical-graph.ts';
-export { KEYED_KINDS, SKIPPABLE_KINDS } from './logical-graph.ts';
+export { inputsOf, KEYED_KINDS, SKIPPABLE_KINDS } from './logical-graph.ts';

@@ -46,6 +46,8 @@ export const SKIPPABLE_KINDS: ReadonlySet<string> = new Set(['map', 'filter', 'f
 export type LogicalNode =
   | (NodeBase & { readonly kind: 'source'; readonly source: Source<unknown>; readonly watermarks: WatermarkStrategy<unknown> | undefined })
   | (NodeBase & { readonly kind: 'map' | 'filter' | 'flatMap'; readonly fn: AnyFn })
+  /** Several streams of one type merged; `input` is the first of `inputs`. */
+  | (NodeBase & { readonly kind: 'union'; readonly inputs: readonly LogicalInput[] })
   | (NodeBase & { readonly kind: 'asyncMap'; readonly fn: AnyFn; readonly options: AsyncMapOptions<never, unknown> })
   | (NodeBase & { readonly kind: 'reduce'; readonly fn: AnyFn })
   | (NodeBase & {
@@ -63,3 +65,9 @@ export type LogicalNodeKind = LogicalNode['kind'];
 
 /** Node kinds that need a keyed input (a `keyBy` right before them). */
 export const KEYED_KINDS: ReadonlySet<LogicalNodeKind> = new Set(['reduce', 'window']);
+
+/** Every input of a node: a union's several, another operator's one, a source's none. */
+export function inputsOf(node: LogicalNode): readonly LogicalInput[] {
+  if (node.kind === 'union') return node.inputs;
+  return node.input === undefined ? [] : [node.input];
+}

@@ -146,6 +146,26 @@ export class Stream<T> extends OperatorHandle {
   }
 
   /**
+   * One stream of the records of this stream and of `others`, all of one type (Flink's `union`). Records of each
+   * input keep their order; between inputs they interleave as they come. Barriers are aligned and watermarks are
+   * the minimum over all of them.
+   *
+   * @example
+   * ```ts
+   * const clicks = env.source(webClicks).union(env.source(appClicks).map(toWebClick));
+   * ```
+   */
+  union(...others: Stream<T>[]): Stream<T> {
+    if (others.length === 0) throw new SluiceError('SLUICE_INVALID_JOB', 'union() needs at least one other stream to merge with');
+    for (const other of others) {
+      if (other.recorder !== this.recorder) throw new SluiceError('SLUICE_INVALID_JOB', 'union() merges streams of the same job: the streams come from different build functions');
+    }
+    const inputs = [this, ...others].map((s) => ({ node: s.nodeId, partitioning: s.#partitioning }));
+    const id = this.recorder.add({ kind: 'union', name: 'union', inputs, input: inputs[0] });
+    return new Stream<T>(this.recorder, id);
+  }
+
+  /**
    * Partitions by key: the next operator runs keyed, each key always on the subtask that owns its key group, with
    * state of its own.
    */

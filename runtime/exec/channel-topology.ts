@@ -11,19 +11,20 @@ export interface PlannedChannel {
 }
 
 /**
- * Every channel of the plan, in a fixed order (stage, downstream subtask, upstream subtask). Hash and rebalance
+ * Every channel of the plan, in a fixed order (stage, input, downstream subtask, upstream subtask). Hash and rebalance
  * edges connect every upstream subtask to every downstream one; a forward edge connects subtask i to subtask i only.
  */
 export function planChannels(plan: PhysicalPlan): PlannedChannel[] {
   const channels: PlannedChannel[] = [];
   for (const stage of plan.stages) {
-    if (stage.input === undefined) continue;
-    const upstream = plan.stages[stage.input.stage] as Stage;
-    const forward = stage.input.partitioning === 'forward';
-    for (let to = 0; to < stage.parallelism; to++) {
-      for (let from = 0; from < upstream.parallelism; from++) {
-        if (forward && from !== to) continue;
-        channels.push({ id: channels.length, upstream: upstream.index, from, stage: stage.index, to });
+    for (const input of stage.inputs) {
+      const upstream = plan.stages[input.stage] as Stage;
+      const forward = input.partitioning === 'forward';
+      for (let to = 0; to < stage.parallelism; to++) {
+        for (let from = 0; from < upstream.parallelism; from++) {
+          if (forward && from !== to) continue;
+          channels.push({ id: channels.length, upstream: upstream.index, from, stage: stage.index, to });
+        }
       }
     }
   }

@@ -51,7 +51,8 @@ export function buildSubtask(
   const edges = outputs.map(({ stage: next, writers }): StageOutput<unknown> => {
     if (writers.length === 0) throw new SluiceError('SLUICE_INTERNAL', `stage ${stage.index} feeds stage ${next.index} but got no output channels`);
     // A forward edge has the one channel to the subtask of the same index: round-robin over one is forward.
-    return next.input?.partitioning === 'hash' ? new HashOutput(writers, next.input.keySelector, plan.maxParallelism) : new RebalanceOutput(writers);
+    const input = next.inputs.find((i) => i.stage === stage.index);
+    return input?.partitioning === 'hash' ? new HashOutput(writers, input.keySelector, plan.maxParallelism) : new RebalanceOutput(writers);
   });
   const output: StageOutput<unknown> | undefined = edges.length === 0 ? undefined : edges.length === 1 ? edges[0] : new FanOutOutput(edges);
 
@@ -158,6 +159,9 @@ function buildOperator(
       return new FilterOperator(place, node.fn as (v: unknown) => boolean, next);
     case 'flatMap':
       return new FlatMapOperator(place, node.fn as (v: unknown) => Iterable<unknown>, next);
+    case 'union':
+      // The stage's input gate merged the inputs already.
+      return new MapOperator(place, (v: unknown) => v, next);
     case 'asyncMap':
       return new AsyncMapOperator(
         place,

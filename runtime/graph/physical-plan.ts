@@ -26,8 +26,8 @@ export interface Stage {
   readonly index: number;
   readonly parallelism: number;
   readonly operators: readonly PlannedOperator[];
-  /** `undefined` for a stage that starts with a source. */
-  readonly input: StageInput | undefined;
+  /** How the stage reads its input stages (several after a union); empty for a stage that starts with a source. */
+  readonly inputs: readonly StageInput[];
   /** Indexes of the stages this one feeds (several when its last operator's stream is consumed more than once). */
   readonly outputs: readonly number[];
 }

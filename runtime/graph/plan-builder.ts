@@ -1,5 +1,6 @@
 import { asyncMapProblems } from '../api/async-map.ts';
 import {
+  inputsOf,
   KEYED_KINDS,
   SKIPPABLE_KINDS,
   JobParams,
@@ -62,10 +63,11 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
   const uids = resolveUids(nodes, problems);
   const consumers = new Map<number, LogicalNode[]>();
   for (const node of nodes) {
-    if (node.input === undefined) continue;
-    const list = consumers.get(node.input.node) ?? [];
-    list.push(node);
-    consumers.set(node.input.node, list);
+    for (const input of inputsOf(node)) {
+      const list = consumers.get(input.node) ?? [];
+      list.push(node);
+      consumers.set(input.node, list);
+    }
   }
 
   for (const node of nodes) {
@@ -145,7 +147,14 @@ function resolveUids(nodes: readonly LogicalNode[], problems: string[]): Map<num
  */
 function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, string>, jobParallelism: number, consumerCount: (id: number) => number): Stage[] {
   const stageOf = new Map<number, number>();
-  const building: Array<{ parallelism: number; operators: PlannedOperator[]; input: StageInput | undefined; outputs: number[] }> = [];
+  const building: Array<{ parallelism: number; operators: PlannedOperator[]; inputs: StageInput[]; outputs: number[] }> = [];
+  /** How a stage of parallelism `p` reads a stream of stage `upstreamIndex` through channels. */
+  const edge = (input: LogicalNode['input'] & object, upstreamIndex: number, p: number): StageInput =>
+    input.partitioning === 'hash' && input.keySelector !== undefined
+      ? { stage: upstreamIndex, partitioning: 'hash', keySelector: input.keySelector }
+      : input.partitioning === 'forward' && building[upstreamIndex]?.parallelism === p
+        ? { stage: upstreamIndex, partitioning: 'forward' }
+        : { stage: upstreamIndex, partitioning: 'rebalance' };
 
   for (const node of nodes) {
     const p = node.parallelism ?? jobParallelism;
@@ -159,7 +168,19 @@ function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, st
     };
     if (node.input === undefined) {
       stageOf.set(node.id, building.length);
-      building.push({ parallelism: p, operators: [op], input: undefined, outputs: [] });
+      building.push({ parallelism: p, operators: [op], inputs: [], outputs: [] });
+      continue;
+    }
+    if (node.kind === 'union') {
+      // Several inputs: a stage of its own, reading every input's stage through channels.
+      const index = building.length;
+      const inputs = node.inputs.map((input) => {
+        const upstreamIndex = stageOf.get(input.node) as number;
+        (building[upstreamIndex] as { outputs: number[] }).outputs.push(index);
+        return edge(input, upstreamIndex, p);
+      });
+      stageOf.set(node.id, index);
+      building.push({ parallelism: p, operators: [op], inputs, outputs: [] });
       continue;
     }
     const upstreamIndex = stageOf.get(node.input.node);
@@ -174,15 +195,9 @@ function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, st
       stageOf.set(node.id, upstreamIndex);
       continue;
     }
-    const input: StageInput =
-      node.input.partitioning === 'hash' && node.input.keySelector !== undefined
-        ? { stage: upstreamIndex, partitioning: 'hash', keySelector: node.input.keySelector }
-        : node.input.partitioning === 'forward' && upstream.parallelism === p
-          ? { stage: upstreamIndex, partitioning: 'forward' }
-          : { stage: upstreamIndex, partitioning: 'rebalance' };
     upstream.outputs.push(building.length);
     stageOf.set(node.id, building.length);
-    building.push({ parallelism: p, operators: [op], input, outputs: [] });
+    building.push({ parallelism: p, operators: [op], inputs: [edge(node.input, upstreamIndex, p)], outputs: [] });
   }
   return building.map((s, index) => ({ index, ...s }));
 }

@@ -54,6 +54,15 @@ function replay(nodes: readonly LogicalNode[], env: StreamEnvironment, injector:
         case 'flatMap':
           handle = upstream.flatMap(node.fn as (v: unknown) => Iterable<unknown>);
           break;
+        case 'union': {
+          const others = node.inputs.slice(1).map((i) => {
+            const other = streams.get(i.node);
+            if (other === undefined) throw new Error(`internal: union ${uid} has no recorded input ${i.node}`);
+            return i.partitioning === 'rebalance' ? other.rebalance() : other;
+          });
+          handle = upstream.union(...others);
+          break;
+        }
         case 'asyncMap':
           handle = upstream.asyncMap(node.fn as (v: unknown, signal: AbortSignal) => Promise<unknown>, node.options as never);
           break;

@@ -24,8 +24,8 @@ test('a stream consumed twice ends its stage; the same-parallelism consumer read
   const plan = buildPhysicalPlan(fanOut as JobDefinition, { params: params('/tmp/unused', -1) });
   assert.deepEqual(plan.stages.map((s) => s.operators.map((o) => o.uid)), [['events', 'faults'], ['raw'], ['counts', 'counted']]);
   assert.deepEqual(plan.stages[0]?.outputs, [1, 2]);
-  assert.equal(plan.stages[1]?.input?.partitioning, 'forward');
-  assert.equal(plan.stages[2]?.input?.partitioning, 'hash');
+  assert.equal(plan.stages[1]?.inputs[0]?.partitioning, 'forward');
+  assert.equal(plan.stages[2]?.inputs[0]?.partitioning, 'hash');
   const channels = planChannels(plan);
   assert.deepEqual(channels.filter((c) => c.stage === 1).map((c) => [c.from, c.to]), [[0, 0], [1, 1]], 'forward: subtask i to subtask i only');
   assert.equal(channels.filter((c) => c.stage === 2).length, 4, 'hash: every pair');

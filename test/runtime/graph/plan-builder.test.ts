@@ -129,7 +129,7 @@ test('forward edges chain into one stage', () => {
   assert.deepEqual(stageUids(plan), [['source-0', 'map-1', 'filter-2', 'flatMap-3', 'process-4', 'sink-5']]);
   const [stage] = plan.stages;
   assert.equal(stage?.parallelism, 3);
-  assert.equal(stage?.input, undefined);
+  assert.deepEqual(stage?.inputs, []);
   assert.deepEqual(stage?.outputs, []);
 });
 
@@ -151,9 +151,9 @@ test('keyBy splits a stage with a hash edge at parallelism > 1', () => {
   ]);
   const [first, second] = plan.stages;
   assert.deepEqual(first?.outputs, [1]);
-  assert.equal(second?.input?.stage, 0);
-  assert.equal(second?.input?.partitioning, 'hash');
-  assert.equal(second?.input?.partitioning === 'hash' ? second.input.keySelector : undefined, selector);
+  assert.equal(second?.inputs[0]?.stage, 0);
+  assert.equal(second?.inputs[0]?.partitioning, 'hash');
+  assert.equal(second?.inputs[0]?.partitioning === 'hash' ? second.inputs[0].keySelector : undefined, selector);
   assert.equal(second?.operators[0]?.keySelector, selector);
   assert.deepEqual(plan.stages.map((s) => s.parallelism), [2, 2]);
 });
@@ -179,7 +179,7 @@ test('rebalance splits a stage even at equal parallelism', () => {
   });
   const plan = buildPhysicalPlan(job);
   assert.deepEqual(stageUids(plan), [['source-0', 'map-1'], ['map-2', 'sink-3']]);
-  assert.deepEqual(plan.stages[1]?.input, { stage: 0, partitioning: 'rebalance' });
+  assert.deepEqual(plan.stages[1]?.inputs[0], { stage: 0, partitioning: 'rebalance' });
   // Even at parallelism 1: rebalance asks for a channel.
   assert.equal(buildPhysicalPlan(job, { parallelism: 1 }).stages.length, 2);
 });
@@ -200,7 +200,7 @@ test('a per-operator parallelism splits the chain where it differs', () => {
   const plan = buildPhysicalPlan(job);
   assert.deepEqual(stageUids(plan), [['source-0', 'map-1'], ['map-2', 'filter-3'], ['sink-4']]);
   assert.deepEqual(plan.stages.map((s) => s.parallelism), [1, 4, 2]);
-  assert.deepEqual(plan.stages.map((s) => s.input?.partitioning), [undefined, 'rebalance', 'rebalance']);
+  assert.deepEqual(plan.stages.map((s) => s.inputs[0]?.partitioning), [undefined, 'rebalance', 'rebalance']);
   // A CLI override changes the default, not explicit settings.
   assert.deepEqual(buildPhysicalPlan(job, { parallelism: 3 }).stages.map((s) => s.parallelism), [1, 4, 3]);
 });
