@@ -11,6 +11,7 @@ import { defineJob, JobParams, type JobDefinition } from '../../../runtime/api/i
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { buildPhysicalPlan, JobValidationError } from '../../../runtime/graph/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
+import { assertCountedPerKey, indexesByKey } from '../../support/counted-per-key.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
 import asyncLookup, { keyOf, rejects, valueOf, type Looked } from './fixtures/async-lookup.ts';
@@ -20,23 +21,10 @@ const FIXTURE = new URL('./fixtures/async-lookup.ts', import.meta.url);
 
 /** Per key: every index not rejected, once, with its looked-up value, counted 1..n; `ordered`: per split in order. */
 function assertExact(written: readonly Looked[], ordered: boolean): void {
-  const byKey = new Map<string, Looked[]>();
-  for (const r of written) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
-  const expected = new Map<string, number[]>();
-  for (let i = 0; i < RECORDS; i++) if (!rejects(i)) expected.set(keyOf(i), [...(expected.get(keyOf(i)) ?? []), i]);
-  assert.deepEqual([...byKey.keys()].sort(), [...expected.keys()].sort());
-  for (const [key, list] of byKey) {
-    list.sort((a, b) => a.count - b.count);
-    assert.deepEqual(list.map((r) => r.count), list.map((_, n) => n + 1), `counts of ${key}`);
-    assert.deepEqual(list.map((r) => r.i).sort((a, b) => a - b), expected.get(key), `indexes of ${key}`);
-    for (const r of list) assert.equal(r.v, valueOf(r.i), `value of ${r.i}`);
-    if (!ordered) continue;
-    // datagen's 2 splits hold contiguous halves; records of one split reach the count in their order.
-    for (const half of [0, 1]) {
-      const inSplit = list.filter((r) => (r.i < RECORDS / 2 ? 0 : 1) === half).map((r) => r.i);
-      assert.deepEqual(inSplit, [...inSplit].sort((a, b) => a - b), `${key}: split ${half} in order`);
-    }
-  }
+  for (const r of written) assert.equal(r.v, valueOf(r.i), `value of ${r.i}`);
+  // datagen's 2 splits hold contiguous halves; in ordered mode records of one split reach the count in their order.
+  const splitOf = (i: number): number | undefined => (ordered ? (i < RECORDS / 2 ? 0 : 1) : undefined);
+  assertCountedPerKey(written.map((r) => ({ key: r.key, index: r.i, count: r.count })), indexesByKey(RECORDS, keyOf, (i) => !rejects(i)), splitOf);
 }
 
 async function run(t: import('node:test').TestContext, options: { workers: number; order: 'ordered' | 'unordered'; rescaleTo?: number }): Promise<{ written: Looked[]; inFlightStored: number; runner: JobRunner }> {

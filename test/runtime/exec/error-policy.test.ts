@@ -12,32 +12,12 @@ import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { buildPhysicalPlan, JobValidationError } from '../../../runtime/graph/index.ts';
 import { createLogger } from '../../../runtime/logging/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
+import { assertCountedPerKey } from '../../support/counted-per-key.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import poisonRecords, { expectedIndexes, isBad, isPoison, splitOf, type Counted } from './fixtures/poison-records.ts';
 
 const RECORDS = 10_000;
 const FIXTURE = new URL('./fixtures/poison-records.ts', import.meta.url);
-
-/**
- * Exactly once and in order: per key, the indexes written are the expected ones, the counts are 1..n, and records
- * of one split (which arrive in index order) were counted in index order. Splits interleave, so nothing is said of
- * the order between them.
- */
-function assertExactPerKey(written: readonly Counted[], records: number): void {
-  const byKey = new Map<string, Counted[]>();
-  for (const r of written) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
-  const expected = expectedIndexes(records);
-  assert.deepEqual([...byKey.keys()].sort(), [...expected.keys()].sort());
-  for (const [key, list] of byKey) {
-    list.sort((a, b) => a.count - b.count);
-    assert.deepEqual(list.map((r) => r.count), list.map((_, n) => n + 1), `counts of ${key}`);
-    assert.deepEqual(list.map((r) => r.i).sort((a, b) => a - b), expected.get(key), `indexes of ${key}`);
-    for (const split of [0, 1]) {
-      const inSplit = list.filter((r) => splitOf(r.i, records) === split).map((r) => r.i);
-      assert.deepEqual(inSplit, [...inSplit].sort((a, b) => a - b), `${key}: split ${split} counted in order`);
-    }
-  }
-}
 
 for (const workers of [0, 2]) {
   test(`skipped records are dropped and everything else is exact, across a restart (workers ${workers})`, async (t) => {
@@ -56,7 +36,7 @@ for (const workers of [0, 2]) {
     assert.equal(runner.attempts, 2, 'the seeded failure (default policy) restarted the job once');
     const written = await readPartFiles<Counted>(output);
     assert.ok(!written.some((r) => r.count === -1), 'what a skipped record emitted before throwing was dropped');
-    assertExactPerKey(written, RECORDS);
+    assertCountedPerKey(written.map((r) => ({ key: r.key, index: r.i, count: r.count })), expectedIndexes(RECORDS), (i) => splitOf(i, RECORDS));
   });
 }
 

@@ -12,6 +12,7 @@ import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { planChannels } from '../../../runtime/exec/index.ts';
 import { buildPhysicalPlan } from '../../../runtime/graph/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
+import { assertCountedPerKey, indexesByKey } from '../../support/counted-per-key.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import fanOut, { keyOf, type Count, type Event } from './fixtures/fan-out.ts';
 
@@ -45,17 +46,6 @@ for (const workers of [0, 2]) {
 
     // Per key: counts 1..n, each event once, and the events of one split (a contiguous half) in their order.
     const counts = await readPartFiles<Count>(join(dir, 'counts'));
-    const byKey = new Map<string, Count[]>();
-    for (const c of counts) byKey.set(c.key, [...(byKey.get(c.key) ?? []), c]);
-    for (const [key, list] of byKey) {
-      list.sort((a, b) => a.n - b.n);
-      const expected = Array.from({ length: RECORDS }, (_, i) => i).filter((i) => keyOf(i) === key);
-      assert.deepEqual(list.map((c) => c.n), list.map((_, i) => i + 1), `counts of ${key}`);
-      assert.deepEqual(list.map((c) => c.last).sort((a, b) => a - b), expected, `events of ${key}`);
-      for (const half of [0, 1]) {
-        const inSplit = list.map((c) => c.last).filter((i) => (i < RECORDS / 2 ? 0 : 1) === half);
-        assert.deepEqual(inSplit, [...inSplit].sort((a, b) => a - b), `${key}: split ${half} in order`);
-      }
-    }
+    assertCountedPerKey(counts.map((c) => ({ key: c.key, index: c.last, count: c.n })), indexesByKey(RECORDS, keyOf), (i) => (i < RECORDS / 2 ? 0 : 1));
   });
 }
