@@ -4,7 +4,21 @@
 export { defineJob, isJobDefinition, recordLogicalGraph } from './job.ts';
 export type { CheckpointOptions, JobBuilder, JobDefinition, JobOptions } from './job.ts';
 export { JobParams } from './job-params.ts';
-export { Stream, KeyedStream, WindowedStream, SinkHandle, StreamEnvironment } from './stream.ts';
+export { Stream, OperatorStream, ProcessedStream, SinkHandle, StreamEnvironment } from './stream.ts';
+export { KeyedStream, WindowedStream } from './keyed-stream.ts';
+export { BroadcastStream, ConnectedKeyedStreams, BroadcastConnectedStream } from './connected-streams.ts';
+export { sideOutput, ERROR_OUTPUT } from './side-outputs.ts';
+export type { FailedRecord, OutputDeclaration, OutputDeclarations, OutputValue } from './side-outputs.ts';
+export type {
+  BroadcastContext,
+  BroadcastStateDeclarations,
+  BroadcastStateHandles,
+  KeyedBroadcastContext,
+  KeyedBroadcastProcessFunction,
+  KeyedCoProcessFunction,
+  ReadOnlyBroadcastState,
+  ReadOnlyMapState,
+} from './co-process-function.ts';
 export { tumblingWindows, slidingWindows, sessionWindows, assignWindows } from './windows.ts';
 export type { TimeWindow, WindowTime, WindowAssigner, WindowOptions, WindowAggregate, WindowContext, ProcessWindowFunction, WindowSpec } from './windows.ts';
 export type { SourceOptions } from './stream.ts';

@@ -1,4 +1,5 @@
 import type { ListState, MapState, ValueState } from '../state/index.ts';
+import type { OutputDeclarations, OutputEmitter } from './side-outputs.ts';
 import type { StateDeclaration, StateDeclarations } from './state-declarations.ts';
 
 /** Typed handles for declared state, bound to the key of the record being processed. */
@@ -29,7 +30,7 @@ export interface TimerService {
 }
 
 /** What `processElement` and `onTimer` of a keyed process function see. */
-export interface KeyedProcessContext<K, U, S extends StateDeclarations> {
+export interface KeyedProcessContext<K, U, S extends StateDeclarations, O extends OutputDeclarations = Record<never, never>> {
   /** The key of the record (or of the timer) being processed. */
   readonly key: K;
   /**
@@ -42,6 +43,8 @@ export interface KeyedProcessContext<K, U, S extends StateDeclarations> {
   readonly state: StateHandles<S>;
   readonly timers: TimerService;
   emit(value: U): void;
+  /** Emits `value` to the declared side output `name` (read downstream with `.sideOutput(name)`). */
+  readonly output: OutputEmitter<O>;
 }
 
 /**
@@ -60,19 +63,25 @@ export interface KeyedProcessContext<K, U, S extends StateDeclarations> {
  * });
  * ```
  */
-export interface KeyedProcessFunction<T, K, U, S extends StateDeclarations = Record<never, never>> {
+export interface KeyedProcessFunction<T, K, U, S extends StateDeclarations = Record<never, never>, O extends OutputDeclarations = Record<never, never>> {
   readonly state?: S;
+  /** Side outputs the function emits to with `ctx.output` (see `sideOutput()`); each must be read downstream. */
+  readonly outputs?: O;
   /** Return the one output (its type is inferred), or call `ctx.emit` for zero or many. */
-  processElement(value: T, ctx: KeyedProcessContext<K, U, S>): U | void;
-  onTimer?(timestamp: number, ctx: KeyedProcessContext<K, U, S>): U | void;
+  processElement(value: T, ctx: KeyedProcessContext<K, U, S, O>): U | void;
+  onTimer?(timestamp: number, ctx: KeyedProcessContext<K, U, S, O>): U | void;
 }
 
-/** What a non-keyed process function sees: it can only emit. */
-export interface ProcessContext<U> {
+/** What a non-keyed process function sees: it can only emit, to its main output or a side output. */
+export interface ProcessContext<U, O extends OutputDeclarations = Record<never, never>> {
   emit(value: U): void;
+  /** Emits `value` to the declared side output `name` (read downstream with `.sideOutput(name)`). */
+  readonly output: OutputEmitter<O>;
 }
 
 /** A stateless process function on a non-keyed stream. Declaring state here is a validation error. */
-export interface ProcessFunction<T, U> {
-  processElement(value: T, ctx: ProcessContext<U>): U | void;
+export interface ProcessFunction<T, U, O extends OutputDeclarations = Record<never, never>> {
+  /** Side outputs the function emits to with `ctx.output` (see `sideOutput()`); each must be read downstream. */
+  readonly outputs?: O;
+  processElement(value: T, ctx: ProcessContext<U, O>): U | void;
 }

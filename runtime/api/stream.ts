@@ -1,83 +1,15 @@
 import { SluiceError } from '../errors/index.ts';
 import type { AsyncMapOptions } from './async-map.ts';
 import type { Sink, Source } from './connector.ts';
+import { BroadcastStream } from './connected-streams.ts';
 import type { WatermarkStrategy } from './event-time.ts';
-import type { ProcessWindowFunction, WindowAggregate, WindowAssigner, WindowOptions, WindowSpec } from './windows.ts';
-import type { ErrorPolicy, KeySelector, LogicalNode, Partitioning } from './logical-graph.ts';
-import type { KeyedProcessFunction, ProcessContext } from './process-function.ts';
-import type { StateDeclarations } from './state-declarations.ts';
+import { GraphRecorder, OperatorHandle } from './graph-recorder.ts';
+import { KeyedStream } from './keyed-stream.ts';
+import type { KeySelector, Partitioning } from './logical-graph.ts';
+import type { ProcessFunction } from './process-function.ts';
+import { ERROR_OUTPUT, type FailedRecord, type OutputDeclarations, type OutputValue } from './side-outputs.ts';
 
-/** A logical node as the DSL describes it, before the recorder gives it an id. */
-type NewNode = LogicalNode extends infer N ? (N extends LogicalNode ? Omit<N, 'id' | 'uid' | 'parallelism'> : never) : never;
-
-/** Records the nodes the DSL calls create, in call order. One per job definition run. */
-export class GraphRecorder {
-  readonly nodes: LogicalNode[] = [];
-
-  add(node: NewNode): number {
-    const id = this.nodes.length;
-    this.nodes.push({ ...node, id, uid: undefined, parallelism: undefined } as LogicalNode);
-    return id;
-  }
-
-  node(id: number): LogicalNode {
-    const node = this.nodes[id];
-    if (node === undefined) throw new SluiceError('SLUICE_INTERNAL', `no logical node ${id}`);
-    return node;
-  }
-}
-
-/** Settings shared by every operator handle: stable uid, display name, parallelism. */
-abstract class OperatorHandle {
-  protected readonly recorder: GraphRecorder;
-  protected readonly nodeId: number;
-
-  constructor(recorder: GraphRecorder, nodeId: number) {
-    this.recorder = recorder;
-    this.nodeId = nodeId;
-  }
-
-  /**
-   * Sets the operator's stable id. State in checkpoints is stored by uid, so give stateful operators an explicit uid
-   * before editing the job's shape; otherwise it is derived from the operator's position (`reduce-3`).
-   */
-  uid(uid: string): this {
-    if (uid.trim() === '') throw new SluiceError('SLUICE_INVALID_JOB', 'uid() needs a non-empty string');
-    this.recorder.node(this.nodeId).uid = uid;
-    return this;
-  }
-
-  /** Sets the name shown in logs, progress and status. */
-  name(name: string): this {
-    this.recorder.node(this.nodeId).name = name;
-    return this;
-  }
-
-  /** Overrides the job's parallelism for this operator. */
-  parallelism(parallelism: number): this {
-    this.recorder.node(this.nodeId).parallelism = parallelism;
-    return this;
-  }
-
-  /**
-   * What a throw from this operator's function does (map, filter, flatMap, asyncMap, process, reduce): `'fail'` (the default)
-   * fails the attempt, which restarts from the last checkpoint; `'skip'` drops the record, counts it
-   * (`sluice_records_skipped_total`, `recordsSkipped` in status) and logs where it came from, so one malformed
-   * record cannot put the job in a restart loop. Errors that no retry can fix (fatal SluiceErrors) fail either way.
-   * Under `'skip'`, records the function emitted for the skipped record are dropped with it; keyed state it changed
-   * before throwing stays changed.
-   *
-   * @example
-   * ```ts
-   * env.source(orders).map((o) => ({ ...o, total: parsePrice(o.price) })).onError('skip')
-   * ```
-   */
-  onError(policy: ErrorPolicy): this {
-    if (policy !== 'fail' && policy !== 'skip') throw new SluiceError('SLUICE_INVALID_JOB', `onError() takes 'fail' or 'skip', got ${JSON.stringify(policy)}`);
-    this.recorder.node(this.nodeId).onError = policy;
-    return this;
-  }
-}
+export { GraphRecorder } from './graph-recorder.ts';
 
 /**
  * A stream of records of type `T`. Every call adds an operator and returns the stream of its output, so the type of
@@ -103,19 +35,19 @@ export class Stream<T> extends OperatorHandle {
   }
 
   /** One output per input. */
-  map<U>(fn: (value: T) => U): Stream<U> {
+  map<U>(fn: (value: T) => U): OperatorStream<U, T> {
     return this.#next('map', fn);
   }
 
   /** Keeps the records for which `fn` is true (a type guard narrows the type). */
-  filter<S extends T>(fn: (value: T) => value is S): Stream<S>;
-  filter(fn: (value: T) => boolean): Stream<T>;
-  filter(fn: (value: T) => boolean): Stream<T> {
+  filter<S extends T>(fn: (value: T) => value is S): OperatorStream<S, T>;
+  filter(fn: (value: T) => boolean): OperatorStream<T, T>;
+  filter(fn: (value: T) => boolean): OperatorStream<T, T> {
     return this.#next('filter', fn);
   }
 
   /** Zero or more outputs per input. */
-  flatMap<U>(fn: (value: T) => Iterable<U>): Stream<U> {
+  flatMap<U>(fn: (value: T) => Iterable<U>): OperatorStream<U, T> {
     return this.#next('flatMap', fn);
   }
 
@@ -134,7 +66,7 @@ export class Stream<T> extends OperatorHandle {
    * }, { concurrency: 100, timeoutMs: 2_000, order: 'ordered' });
    * ```
    */
-  asyncMap<U>(fn: (value: T, signal: AbortSignal) => Promise<U>, options: AsyncMapOptions<T, U> = {}): Stream<U> {
+  asyncMap<U>(fn: (value: T, signal: AbortSignal) => Promise<U>, options: AsyncMapOptions<T, U> = {}): OperatorStream<U, T> {
     const id = this.recorder.add({
       kind: 'asyncMap',
       name: 'asyncMap',
@@ -142,7 +74,7 @@ export class Stream<T> extends OperatorHandle {
       options: options as AsyncMapOptions<never, unknown>,
       input: { node: this.nodeId, partitioning: this.#partitioning },
     });
-    return new Stream<U>(this.recorder, id);
+    return new OperatorStream<U, T>(this.recorder, id);
   }
 
   /**
@@ -178,9 +110,21 @@ export class Stream<T> extends OperatorHandle {
     return new Stream<T>(this.recorder, this.nodeId, 'rebalance');
   }
 
-  /** A stateless function that may emit any number of records per input, or return the one output. */
-  process<U>(fn: { processElement(value: T, ctx: ProcessContext<U>): U | void }): Stream<U> {
-    return this.#next('process', fn);
+  /**
+   * Sends every record to every subtask of the operator it is connected to, for broadcast state: a low-volume
+   * stream of rules, rates or configuration. Connect it to a keyed stream: `keyed.connect(stream.broadcast())`.
+   */
+  broadcast(): BroadcastStream<T> {
+    return new BroadcastStream<T>(this.recorder, this.nodeId);
+  }
+
+  /**
+   * A stateless function that may emit any number of records per input, or return the one output; it may emit to
+   * the side outputs it declares in `outputs` (read them with `.sideOutput(name)`).
+   */
+  process<U, O extends OutputDeclarations = Record<never, never>>(fn: ProcessFunction<T, U, O>): ProcessedStream<U, T, O> {
+    const id = this.recorder.add({ kind: 'process', name: 'process', fn: fn as never, input: { node: this.nodeId, partitioning: this.#partitioning } });
+    return new ProcessedStream<U, T, O>(this.recorder, id);
   }
 
   /** Ends the pipeline. */
@@ -194,126 +138,64 @@ export class Stream<T> extends OperatorHandle {
     return new SinkHandle(this.recorder, id);
   }
 
-  #next<U>(kind: 'map' | 'filter' | 'flatMap' | 'process', fn: unknown): Stream<U> {
+  #next<U>(kind: 'map' | 'filter' | 'flatMap', fn: unknown): OperatorStream<U, T> {
     const id = this.recorder.add({
       kind,
       name: kind,
       fn: fn as never,
       input: { node: this.nodeId, partitioning: this.#partitioning },
     });
-    return new Stream<U>(this.recorder, id);
+    return new OperatorStream<U, T>(this.recorder, id);
   }
 }
 
 /**
- * A stream partitioned by key. Only keyed operators follow: `reduce` and `process` (with keyed state and timers).
+ * The output of an operator whose function may throw on a record (map, filter, flatMap, asyncMap, process, reduce):
+ * a stream that also offers the operator's error output. `In` is the operator's input type.
  */
-export class KeyedStream<T, K extends string | number> {
-  readonly #recorder: GraphRecorder;
-  readonly #inputId: number;
-  readonly #keySelector: KeySelector;
-
-  constructor(recorder: GraphRecorder, inputId: number, keySelector: KeySelector) {
-    this.#recorder = recorder;
-    this.#inputId = inputId;
-    this.#keySelector = keySelector;
-  }
-
+export class OperatorStream<T, In> extends Stream<T> {
   /**
-   * Folds each key's records into one value and emits the updated value for every input record.
+   * The records this operator's function threw on, each with its error (a dead-letter stream): sets the operator's
+   * `onError` policy to `'output'`. Each failed record goes to this stream instead of the main output, exactly once.
    *
    * @example
    * ```ts
-   * words.keyBy((w) => w.word).reduce((a, b) => ({ word: a.word, count: a.count + b.count }));
+   * const parsed = env.source(raw).map((line) => parseOrder(line));
+   * parsed.errors().sink(kafkaSink({ topic: 'orders-dead-letter', ... }));
+   * parsed.keyBy((o) => o.id).reduce(merge).sink(index);
    * ```
    */
-  reduce(fn: (accumulator: T, value: T) => T): Stream<T> {
-    return this.#next('reduce', fn);
+  errors(): Stream<FailedRecord<In>> {
+    const node = this.recorder.node(this.nodeId);
+    if (node.onError === undefined || node.onError === 'fail') node.onError = 'output';
+    const id = this.recorder.add({ kind: 'sideOutput', name: 'errors', output: ERROR_OUTPUT, input: { node: this.nodeId, partitioning: 'forward' } });
+    return new Stream<FailedRecord<In>>(this.recorder, id);
   }
 
-  /**
-   * A keyed function with declared state and processing-time timers. Return the one output (its type is inferred),
-   * or call `ctx.emit` for zero or many.
-   */
-  process<U, S extends StateDeclarations = Record<never, never>>(
-    fn: KeyedProcessFunction<T, K, U, S>,
-  ): Stream<U> {
-    return this.#next('process', fn);
-  }
-
-  /**
-   * Groups each key's records into windows (tumbling, sliding, session; by event time or processing time) and
-   * applies a window function when a window fires: at its end by default, plus early firings and late updates as
-   * `options` say. Window contents and timers live in keyed state: exactly once across failures and rescales.
-   *
-   * @example
-   * ```ts
-   * views
-   *   .keyBy((v) => v.page)
-   *   .window(tumblingWindows({ sizeMs: 60_000 }), { allowedLatenessMs: 10_000 })
-   *   .aggregate({
-   *     createAccumulator: () => 0,
-   *     add: (n) => n + 1,
-   *     result: (n, window, page) => ({ page, minute: window.start, views: n }),
-   *   });
-   * ```
-   */
-  window(assigner: WindowAssigner, options: WindowOptions<T> = {}): WindowedStream<T, K> {
-    return new WindowedStream<T, K>(this.#recorder, this.#inputId, this.#keySelector, assigner, options);
-  }
-
-  #next<U>(kind: 'reduce' | 'process', fn: unknown): Stream<U> {
-    const id = this.#recorder.add({
-      kind,
-      name: kind,
-      fn: fn as never,
-      input: { node: this.#inputId, partitioning: 'hash', keySelector: this.#keySelector },
-    });
-    return new Stream<U>(this.#recorder, id);
-  }
 }
 
-/** A keyed stream cut into windows: pick the window function. */
-export class WindowedStream<T, K extends string | number> {
-  readonly #recorder: GraphRecorder;
-  readonly #inputId: number;
-  readonly #keySelector: KeySelector;
-  readonly #assigner: WindowAssigner;
-  readonly #options: WindowOptions<T>;
-
-  constructor(recorder: GraphRecorder, inputId: number, keySelector: KeySelector, assigner: WindowAssigner, options: WindowOptions<T>) {
-    this.#recorder = recorder;
-    this.#inputId = inputId;
-    this.#keySelector = keySelector;
-    this.#assigner = assigner;
-    this.#options = options;
-  }
-
-  /** Folds each window's records with `fn`; emits the folded value when the window fires. */
-  reduce(fn: (accumulator: T, value: T) => T): Stream<T> {
-    return this.#add({ type: 'reduce', reduce: fn as (a: unknown, b: unknown) => unknown });
-  }
-
-  /** Keeps one accumulator per window (constant state per window, whatever its size) and emits `result(...)`. */
-  aggregate<A, R>(aggregate: WindowAggregate<T, A, R>): Stream<R> {
-    return this.#add({ type: 'aggregate', aggregate: aggregate as WindowAggregate<unknown, unknown, unknown> });
-  }
-
-  /** Keeps every record of the window and hands them all to `fn.process` when it fires. */
-  process<R>(fn: ProcessWindowFunction<T, K, R>): Stream<R> {
-    return this.#add({ type: 'process', process: fn as ProcessWindowFunction<unknown, unknown, unknown> });
-  }
-
-  #add<R>(fn: WindowSpec['fn']): Stream<R> {
-    const window: WindowSpec = {
-      assigner: this.#assigner,
-      allowedLatenessMs: this.#options.allowedLatenessMs ?? 0,
-      earlyFiringsEveryMs: this.#options.earlyFiringsEveryMs,
-      lateRecords: this.#options.lateRecords as Sink<unknown> | undefined,
-      fn,
-    };
-    const id = this.#recorder.add({ kind: 'window', name: `window-${fn.type}`, window, input: { node: this.#inputId, partitioning: 'hash', keySelector: this.#keySelector } });
-    return new Stream<R>(this.#recorder, id);
+/**
+ * The output of a `process` function that declares side outputs: its main stream, plus `sideOutput(name)` for each
+ * declared output. Every declared output must be read, or the plan is rejected (its records would be lost).
+ */
+export class ProcessedStream<T, In, O extends OutputDeclarations> extends OperatorStream<T, In> {
+  /**
+   * The records the function emitted to its side output `name`, as a stream of their own.
+   *
+   * @example
+   * ```ts
+   * const joined = orders.keyBy((o) => o.customerId).connect(profiles.keyBy((p) => p.id)).process({ outputs: { unmatched: sideOutput<Order>() }, ... });
+   * joined.sideOutput('unmatched').sink(review);
+   * ```
+   */
+  sideOutput<N extends keyof O & string>(name: N): Stream<OutputValue<O[N]>> {
+    const node = this.recorder.node(this.nodeId);
+    const declared = 'fn' in node && typeof node.fn === 'object' && node.fn !== null ? (node.fn as { outputs?: OutputDeclarations }).outputs : undefined;
+    if (declared === undefined || !Object.hasOwn(declared, name)) {
+      throw new SluiceError('SLUICE_INVALID_JOB', `sideOutput(${JSON.stringify(name)}): the process function does not declare that output: add it to its outputs, e.g. outputs: { ${name}: sideOutput<T>() }`);
+    }
+    const id = this.recorder.add({ kind: 'sideOutput', name: `sideOutput-${name}`, output: name, input: { node: this.nodeId, partitioning: 'forward' } });
+    return new Stream<OutputValue<O[N]>>(this.recorder, id);
   }
 }
 

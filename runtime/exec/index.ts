@@ -13,4 +13,4 @@ export type { ChannelReader, ChannelWriter, ChannelEvent } from './channel.ts';
 export type { AttemptSubtask, OperatorConnectorMetrics, RunningAttempt } from './running-attempt.ts';
 export { buildSubtask } from './subtask-factory.ts';
 export type { SubtaskContext } from './subtask-factory.ts';
-export { planChannels, wireChannels, type OutputEdge, type PlannedChannel } from './channel-topology.ts';
+export { planChannels, wireChannels, type GateChannels, type OutputEdge, type PlannedChannel } from './channel-topology.ts';

@@ -30,10 +30,17 @@ export class InputGate<T> {
   readonly #valve: WatermarkValve;
   /** Events ready to yield before reading the channels again (what the valve let through, then what follows). */
   #pending: GateEvent<T>[] = [];
+  readonly #inputOf: readonly number[] | undefined;
+  #lastInput = 0;
 
-  constructor(channels: readonly ChannelReader<T>[]) {
+  /**
+   * `inputOf[i]` is the operator input channel `i` belongs to, for a stage whose operator tells its inputs apart (a
+   * connected pair of streams); without it every channel is input 0.
+   */
+  constructor(channels: readonly ChannelReader<T>[], inputOf?: readonly number[]) {
     if (channels.length === 0) throw new SluiceError('SLUICE_INTERNAL', 'an input gate needs at least one channel');
     this.#channels = channels;
+    this.#inputOf = inputOf;
     this.#blocked = channels.map(() => false);
     this.#ended = channels.map(() => false);
     this.#valve = new WatermarkValve(channels.length);
@@ -60,6 +67,7 @@ export class InputGate<T> {
       if (event === undefined) continue;
       switch (event.kind) {
         case 'records':
+          if (this.#inputOf !== undefined) this.#lastInput = this.#inputOf[i] as number;
           return event;
         case 'barrier': {
           const aligned = this.#onBarrier(i, event.checkpointId);
@@ -98,6 +106,11 @@ export class InputGate<T> {
       }
     }
     return null;
+  }
+
+  /** The operator input the last records event came from (see the constructor's `inputOf`). */
+  get lastInput(): number {
+    return this.#lastInput;
   }
 
   /** Resolves when any channel receives an event. */

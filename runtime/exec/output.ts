@@ -122,26 +122,58 @@ export class RebalanceOutput<T> extends ChannelOutput<T> {
   }
 }
 
+/** Sends every batch to every subtask of the next stage (a broadcast stream, for broadcast state). */
+export class BroadcastOutput<T> extends ChannelOutput<T> {
+  emit(records: readonly T[], timestamps?: readonly number[]): Promise<void> | undefined {
+    return this.#send(records, estimateBatchBytes(records), timestamps, 0);
+  }
+
+  #send(records: readonly T[], bytes: number, timestamps: readonly number[] | undefined, from: number): Promise<void> | undefined {
+    for (let i = from; i < this.channels.length; i++) {
+      const pending = (this.channels[i] as ChannelWriter<T>).pushRecords(records, bytes, timestamps);
+      if (pending !== undefined) return this.waitFor(pending).then(() => this.#send(records, bytes, timestamps, i + 1));
+    }
+    return undefined;
+  }
+}
+
 /**
- * A stream consumed by several stages (fan-out): every batch, barrier, watermark and end goes to each of them, in
- * order. A batch waits for room on every edge before the subtask goes on, so each edge keeps its own order, and the
- * slowest consumer sets the pace (as in Flink). The edges share the record objects: operators must not mutate the
- * records they are given (in-process they are the same objects on every edge).
+ * A stream consumed by several stages (fan-out), or an operator with side outputs: every batch of the main output
+ * goes to each main edge, every batch of side output `name` to the edges reading that output, and every barrier,
+ * watermark and end to all of them, in order. A batch waits for room on every edge it goes to before the subtask
+ * goes on, so each edge keeps its own order, and the slowest consumer sets the pace (as in Flink). The edges share
+ * the record objects: operators must not mutate the records they are given (in-process they are the same objects on
+ * every edge).
  */
 export class FanOutOutput<T> implements StageOutput<T> {
-  readonly #edges: readonly StageOutput<T>[];
+  readonly #main: readonly StageOutput<T>[];
+  readonly #sides: ReadonlyMap<string, FanOutOutput<T>>;
+  readonly #all: readonly StageOutput<T>[];
 
-  constructor(edges: readonly StageOutput<T>[]) {
-    this.#edges = edges;
+  /** `sides`: the edges reading each side output, by its name. */
+  constructor(main: readonly StageOutput<T>[], sides: ReadonlyMap<string, readonly StageOutput<T>[]> = new Map()) {
+    this.#main = main;
+    this.#sides = new Map([...sides].map(([name, edges]) => [name, new FanOutOutput(edges)]));
+    this.#all = [...main, ...[...sides.values()].flat()];
   }
 
   get waiting(): boolean {
-    return this.#edges.some((e) => e.waiting);
+    return this.#all.some((e) => e.waiting);
+  }
+
+  /** True when some stage reads the main output. */
+  get hasMain(): boolean {
+    return this.#main.length > 0;
+  }
+
+  /** Where records of side output `name` go; undefined when no stage reads it. */
+  side(name: string): StageOutput<T> | undefined {
+    return this.#sides.get(name);
   }
 
   emit(records: readonly T[], timestamps?: readonly number[]): Promise<void> | undefined {
     let pending: Promise<void>[] | undefined;
-    for (const edge of this.#edges) {
+    for (const edge of this.#main) {
       const wait = edge.emit(records, timestamps);
       if (wait !== undefined) (pending ??= []).push(wait);
     }
@@ -149,18 +181,18 @@ export class FanOutOutput<T> implements StageOutput<T> {
   }
 
   broadcastBarrier(checkpointId: number): void {
-    for (const edge of this.#edges) edge.broadcastBarrier(checkpointId);
+    for (const edge of this.#all) edge.broadcastBarrier(checkpointId);
   }
 
   broadcastWatermark(watermark: number): void {
-    for (const edge of this.#edges) edge.broadcastWatermark(watermark);
+    for (const edge of this.#all) edge.broadcastWatermark(watermark);
   }
 
   broadcastIdle(idle: boolean): void {
-    for (const edge of this.#edges) edge.broadcastIdle(idle);
+    for (const edge of this.#all) edge.broadcastIdle(idle);
   }
 
   end(): void {
-    for (const edge of this.#edges) edge.end();
+    for (const edge of this.#all) edge.end();
   }
 }

@@ -12,8 +12,10 @@ import { KeyedProcessOperator } from './operators/keyed-process-operator.ts';
 import { ReduceOperator } from './operators/reduce-operator.ts';
 import { SinkOperator } from './operators/sink-operator.ts';
 import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from './operators/stateless-operators.ts';
-import type { OutputEdge } from './channel-topology.ts';
-import { FanOutOutput, HashOutput, RebalanceOutput, type StageOutput } from './output.ts';
+import type { GateChannels, OutputEdge } from './channel-topology.ts';
+import { BroadcastOutput, FanOutOutput, HashOutput, RebalanceOutput, type StageOutput } from './output.ts';
+import { KeyedBroadcastProcessOperator, KeyedCoProcessOperator, type MultiInputOperator } from './operators/connected-operators.ts';
+import { SideOutputBuffer } from './side-output-buffer.ts';
 import type { RestoredState } from './restored-state.ts';
 import { SourceWatermarks } from '../event-time/source-watermarks.ts';
 import { SourceInput } from './source-input.ts';
@@ -43,25 +45,36 @@ export function buildSubtask(
   context: SubtaskContext,
   stage: Stage,
   index: number,
-  inputs: readonly ChannelReader<unknown>[] | undefined,
+  inputs: GateChannels<ChannelReader<unknown>> | undefined,
   outputs: readonly OutputEdge<ChannelWriter<unknown>>[],
 ): Subtask {
   const { plan } = context;
   const logger = context.logger.child({ stage: stage.index, subtask: index });
-  const edges = outputs.map(({ stage: next, writers }): StageOutput<unknown> => {
+  const main: StageOutput<unknown>[] = [];
+  const sides = new Map<string, StageOutput<unknown>[]>();
+  for (const { stage: next, input, writers } of outputs) {
     if (writers.length === 0) throw new SluiceError('SLUICE_INTERNAL', `stage ${stage.index} feeds stage ${next.index} but got no output channels`);
     // A forward edge has the one channel to the subtask of the same index: round-robin over one is forward.
-    const input = next.inputs.find((i) => i.stage === stage.index);
-    return input?.partitioning === 'hash' ? new HashOutput(writers, input.keySelector, plan.maxParallelism) : new RebalanceOutput(writers);
-  });
-  const output: StageOutput<unknown> | undefined = edges.length === 0 ? undefined : edges.length === 1 ? edges[0] : new FanOutOutput(edges);
+    const edge =
+      input.partitioning === 'hash'
+        ? new HashOutput(writers, input.keySelector, plan.maxParallelism)
+        : input.partitioning === 'broadcast'
+          ? new BroadcastOutput(writers)
+          : new RebalanceOutput(writers);
+    if (input.output === undefined) main.push(edge);
+    else sides.set(input.output, [...(sides.get(input.output) ?? []), edge]);
+  }
+  const fanOut = main.length > 1 || sides.size > 0 ? new FanOutOutput(main, sides) : undefined;
+  const output: StageOutput<unknown> | undefined = fanOut ?? main[0];
 
   // Build the chain tail first so each operator gets its downstream.
   const head = stage.operators[0] as PlannedOperator;
+  const last = stage.operators[stage.operators.length - 1] as PlannedOperator;
   const isSourceStage = head.node.kind === 'source';
   const operators = isSourceStage ? stage.operators.slice(1) : stage.operators;
   const chain: ChainedOperator<unknown>[] = [];
   const metrics = new SubtaskMetrics();
+  const sideOutputs = fanOut === undefined || sides.size === 0 ? undefined : new SideOutputBuffer(new Map([...sides.keys()].map((name) => [name, fanOut.side(name) as StageOutput<unknown>])), metrics, last.uid);
   let subtask: Subtask | undefined;
   // The last operator feeds the subtask's output link (which counts records and times backpressure); the subtask
   // is built after its chain, so the link looks it up when records flow.
@@ -69,8 +82,11 @@ export function buildSubtask(
     process: (records, timestamps) => (subtask as Subtask).toOutput.process(records, timestamps),
     processWatermark: (watermark) => (subtask as Subtask).toOutput.processWatermark(watermark),
   };
+  if (main.length === 0 && sides.size > 0) downstream = mainlessOutput(last.uid, downstream);
   for (let i = operators.length - 1; i >= 0; i--) {
-    const op = buildOperator(context, operators[i] as PlannedOperator, stage, index, metrics, downstream, (mail) => (subtask as Subtask).post(mail));
+    const planned = operators[i] as PlannedOperator;
+    const emitSide = planned === last && sideOutputs !== undefined ? sideOutputs.emit.bind(sideOutputs) : undefined;
+    const op = buildOperator(context, planned, stage, index, metrics, downstream, (mail) => (subtask as Subtask).post(mail), emitSide);
     chain.unshift(op);
     downstream = op;
   }
@@ -106,8 +122,9 @@ export function buildSubtask(
     });
   } else {
     if (inputs === undefined) throw new SluiceError('SLUICE_INTERNAL', `stage ${stage.index} reads from channels but got none`);
-    input = new InputGate(inputs);
+    input = new InputGate(inputs.readers, inputs.inputOf);
   }
+  const first = chain[0] as (ChainedOperator<unknown> & Partial<MultiInputOperator>) | undefined;
 
   subtask = new Subtask({
     job: plan.job,
@@ -117,6 +134,8 @@ export function buildSubtask(
     input,
     sourceUid,
     chain,
+    heads: isSourceStage ? undefined : first?.inputs,
+    sideOutputs,
     output,
     clock: context.clock,
     logger,
@@ -136,6 +155,7 @@ function buildOperator(
   metrics: SubtaskMetrics,
   next: Downstream<unknown>,
   post: (mail: () => Promise<void> | void) => void,
+  sideOutput: OperatorPlace['sideOutput'],
 ): ChainedOperator<unknown> {
   const { plan } = context;
   const place: OperatorPlace = {
@@ -145,6 +165,7 @@ function buildOperator(
     parallelism: stage.parallelism,
     metrics,
     ...(op.node.onError === undefined ? {} : { onError: op.node.onError, logger: context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }) }),
+    ...(sideOutput === undefined ? {} : { sideOutput }),
   };
   const node = op.node;
   const keyed = () => ({
@@ -160,8 +181,16 @@ function buildOperator(
     case 'flatMap':
       return new FlatMapOperator(place, node.fn as (v: unknown) => Iterable<unknown>, next);
     case 'union':
-      // The stage's input gate merged the inputs already.
+    case 'sideOutput':
+      // The stage's input gate merged a union's inputs already; a side output's records arrive on their own channels.
       return new MapOperator(place, (v: unknown) => v, next);
+    case 'coProcess': {
+      const second = node.inputs[1]?.keySelector;
+      if (second === undefined) throw new SluiceError('SLUICE_INTERNAL', `connected operator "${op.uid}" has no key selector for its second input`);
+      return new KeyedCoProcessOperator(place, keyed(), node.fn as never, second, context.clock, next);
+    }
+    case 'broadcastProcess':
+      return new KeyedBroadcastProcessOperator(place, keyed(), node.fn as never, context.restored?.operatorState(op.uid), context.clock, next);
     case 'asyncMap':
       return new AsyncMapOperator(
         place,
@@ -179,7 +208,7 @@ function buildOperator(
     case 'process':
       return op.keySelector === undefined
         ? new ProcessOperator(place, node.fn as never, next)
-        : new KeyedProcessOperator(place, keyed(), node.fn as never, context.clock, next);
+        : new KeyedProcessOperator(place, keyed(), node.fn as never, node.fn.processElement.bind(node.fn) as never, context.clock, next);
     case 'sink': {
       const sink: Sink<unknown> = node.sink;
       return new SinkOperator(place, sink.createWriter(sinkContext(context, stage, index, op.uid, 'output')));
@@ -203,6 +232,23 @@ function sinkContext(context: SubtaskContext, stage: Stage, index: number, uid: 
     logger: context.logger.child({ stage: stage.index, subtask: index, operator: uid }),
     clock: context.clock,
     signal: context.signal,
+  };
+}
+
+/**
+ * The downstream of a stage's last operator when only its side outputs are read: a record sent to its main output
+ * would be lost, so it fails the job with what to do.
+ */
+function mainlessOutput(uid: string, downstream: Downstream<unknown>): Downstream<unknown> {
+  return {
+    process: () => {
+      throw new SluiceError(
+        'SLUICE_UNDECLARED_OUTPUT',
+        `operator "${uid}" emitted to its main output, which nothing reads (only its side outputs are read): send the main stream to a sink too, or emit only with ctx.output(...)`,
+        { retriable: false },
+      );
+    },
+    processWatermark: (watermark) => downstream.processWatermark(watermark),
   };
 }
 

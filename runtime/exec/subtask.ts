@@ -9,6 +9,7 @@ import type { AttemptSubtask, OperatorConnectorMetrics } from './running-attempt
 import type { ChainedOperator, Downstream, OperatorSnapshot } from './operators/chained-operator.ts';
 import type { StageOutput } from './output.ts';
 import type { SourceInput } from './source-input.ts';
+import type { SideOutputBuffer } from './side-output-buffer.ts';
 import { SubtaskMetrics } from './subtask-metrics.ts';
 
 /**
@@ -48,6 +49,13 @@ export interface SubtaskOptions {
   readonly sourceUid: string | undefined;
   /** Operators of the chain, head first. */
   readonly chain: readonly ChainedOperator<unknown>[];
+  /**
+   * Where the records of each input go, by the gate's input index, when the head tells its inputs apart (a connected
+   * pair of streams); absent: every input goes to the head.
+   */
+  readonly heads?: readonly Downstream<unknown>[] | undefined;
+  /** What the chain's last operator emitted to side outputs, flushed between batches and before barriers. */
+  readonly sideOutputs?: SideOutputBuffer | undefined;
   readonly output: StageOutput<unknown> | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -71,6 +79,7 @@ export class Subtask implements AttemptSubtask {
   readonly metrics: SubtaskMetrics;
   readonly #options: SubtaskOptions;
   readonly #head: Downstream<unknown>;
+  readonly #heads: readonly Downstream<unknown>[] | undefined;
   readonly #tail: Downstream<unknown>;
   #mail: Mail[] = [];
   #wakeMail: (() => void) | undefined;
@@ -104,6 +113,7 @@ export class Subtask implements AttemptSubtask {
         };
     this.#tail = tail;
     this.#head = options.chain[0] ?? tail;
+    this.#heads = options.heads;
   }
 
   /** Where the last operator of the chain sends its output: the stage's channels (counted, backpressure timed). */
@@ -190,6 +200,7 @@ export class Subtask implements AttemptSubtask {
       }
       if (this.#mail.length > 0) await this.#runMail();
       await this.#fireDueTimers();
+      if (this.#options.sideOutputs?.pending) await this.#options.sideOutputs.flush();
       const event: ChannelEvent<unknown> | null = input.poll();
       if (event === null) {
         const waitStart = performance.now();
@@ -203,7 +214,8 @@ export class Subtask implements AttemptSubtask {
       switch (event.kind) {
         case 'records': {
           metrics.recordsIn += event.records.length;
-          const pending = head.process(event.records, event.timestamps);
+          const target = this.#heads === undefined ? head : (this.#heads[(input as InputGate<unknown>).lastInput] as Downstream<unknown>);
+          const pending = target.process(event.records, event.timestamps);
           if (pending !== undefined) {
             if (this.isSource) metrics.sourcePauses++;
             await pending;
@@ -267,6 +279,8 @@ export class Subtask implements AttemptSubtask {
       const snapshot = await op.snapshot(checkpointId);
       if (snapshot !== undefined) operators.push({ uid: op.place.uid, snapshot });
     }
+    // Side records emitted before the barrier go out before it.
+    await this.#options.sideOutputs?.flush();
     output?.broadcastBarrier(checkpointId);
     checkpoints?.acknowledge({
       checkpointId,
@@ -285,6 +299,7 @@ export class Subtask implements AttemptSubtask {
 
   async #finish(): Promise<void> {
     for (const op of this.#options.chain) await op.finish();
+    await this.#options.sideOutputs?.flush();
     this.#options.output?.end();
     this.metrics.finished = true;
   }

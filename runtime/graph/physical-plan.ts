@@ -11,12 +11,18 @@ export interface PlannedOperator {
   readonly keySelector: KeySelector | undefined;
 }
 
-/** How records reach a stage's subtasks from the stage before it. */
-export type StageInput =
+/**
+ * How records reach a stage's subtasks from the stage before it. `output` names the side output of the upstream
+ * stage's last operator this input reads (`ERROR_OUTPUT` for its error output); absent: its main output.
+ */
+export type StageInput = (
   | { readonly stage: number; readonly partitioning: 'hash'; readonly keySelector: KeySelector }
   | { readonly stage: number; readonly partitioning: 'rebalance' }
+  /** Every record to every subtask of this stage (broadcast state). */
+  | { readonly stage: number; readonly partitioning: 'broadcast' }
   /** Subtask i of the upstream stage feeds subtask i of this one (same parallelism): each input keeps its order. */
-  | { readonly stage: number; readonly partitioning: 'forward' };
+  | { readonly stage: number; readonly partitioning: 'forward' }
+) & { readonly output?: string };
 
 /**
  * A chain of operators connected by forward edges at one parallelism: each of its subtasks runs them in one async
@@ -26,7 +32,10 @@ export interface Stage {
   readonly index: number;
   readonly parallelism: number;
   readonly operators: readonly PlannedOperator[];
-  /** How the stage reads its input stages (several after a union); empty for a stage that starts with a source. */
+  /**
+   * How the stage reads its input stages (several after a union or a connect, in the order of the operator's
+   * inputs); empty for a stage that starts with a source.
+   */
   readonly inputs: readonly StageInput[];
   /** Indexes of the stages this one feeds (several when its last operator's stream is consumed more than once). */
   readonly outputs: readonly number[];

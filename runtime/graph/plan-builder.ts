@@ -1,5 +1,6 @@
 import { asyncMapProblems } from '../api/async-map.ts';
 import {
+  ERROR_OUTPUT,
   inputsOf,
   KEYED_KINDS,
   SKIPPABLE_KINDS,
@@ -7,6 +8,7 @@ import {
   recordLogicalGraph,
   type JobDefinition,
   type LogicalNode,
+  type OutputDeclarations,
   type WindowSpec,
 } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
@@ -73,6 +75,9 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
   for (const node of nodes) {
     const uid = uids.get(node.id) ?? `#${node.id}`;
     const consumed = consumers.get(node.id) ?? [];
+    for (const input of inputsOf(node)) {
+      if (!(input.node < node.id)) problems.push(`operator "${uid}" reads operator #${input.node}, which does not come before it: the graph has a cycle`);
+    }
     if (consumed.length === 0 && node.kind !== 'sink') {
       problems.push(`the pipeline ending at "${uid}" has no sink: end it with .sink(...)`);
     }
@@ -80,8 +85,8 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
     if (KEYED_KINDS.has(node.kind) && node.input?.partitioning !== 'hash') {
       problems.push(`operator "${uid}" (${node.kind}) is keyed but its input is not: add .keyBy(...) before it`);
     }
-    if (node.kind === 'process' && node.fn.state !== undefined) {
-      const declared = Object.entries(node.fn.state);
+    if (node.kind === 'process' || node.kind === 'coProcess' || node.kind === 'broadcastProcess') {
+      const declared = Object.entries(node.fn?.state ?? {});
       if (declared.length > 0 && node.input?.partitioning !== 'hash') {
         problems.push(`operator "${uid}" declares state (${declared.map(([n]) => n).join(', ')}) outside a keyed context: add .keyBy(...) before it`);
       }
@@ -90,6 +95,17 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
           problems.push(`operator "${uid}" declares state "${stateName}" that is not a valueState(), mapState() or listState() declaration`);
         }
       }
+      problems.push(...sideOutputProblems(uid, node.fn?.outputs, consumed));
+    }
+    problems.push(...connectProblems(uid, node));
+    if (node.kind === 'sideOutput') {
+      const parent = node.input === undefined ? undefined : nodes[node.input.node];
+      if (node.output === ERROR_OUTPUT && parent?.onError !== 'output') {
+        problems.push(`the error output of "${uids.get(parent?.id ?? -1) ?? '?'}" is read, but its onError policy is '${parent?.onError ?? 'fail'}': drop the onError(...) call or use onError('output')`);
+      }
+    }
+    if (node.onError === 'output' && !consumed.some((c) => c.kind === 'sideOutput' && c.output === ERROR_OUTPUT)) {
+      problems.push(`operator "${uid}" sends failed records to its error output (onError 'output'), but nothing reads it: add .errors().sink(...) after it`);
     }
     if (node.kind === 'source' && typeof node.source?.createReader !== 'function') {
       problems.push(`source "${uid}" is not a Source (it has no createReader function)`);
@@ -105,8 +121,8 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
       problems.push(`operator "${uid}" (process) needs a processElement function`);
     }
     if (node.kind === 'window') problems.push(...windowProblems(uid, node.window));
-    if (node.onError === 'skip' && !SKIPPABLE_KINDS.has(node.kind)) {
-      problems.push(`operator "${uid}" (${node.kind}) cannot skip records: onError('skip') applies to map, filter, flatMap, asyncMap, process and reduce${node.kind === 'source' ? "; for a source's malformed records use its deadLetter or format options" : ''}`);
+    if ((node.onError === 'skip' || node.onError === 'output') && !SKIPPABLE_KINDS.has(node.kind)) {
+      problems.push(`operator "${uid}" (${node.kind}) cannot ${node.onError} records: onError('${node.onError}') applies to map, filter, flatMap, asyncMap, process, reduce and the connected process functions${node.kind === 'source' ? "; for a source's malformed records use its deadLetter or format options" : ''}`);
     }
   }
   if (problems.length > 0) throw new JobValidationError(String(name), problems);
@@ -152,12 +168,16 @@ function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, st
   const edge = (input: LogicalNode['input'] & object, upstreamIndex: number, p: number): StageInput =>
     input.partitioning === 'hash' && input.keySelector !== undefined
       ? { stage: upstreamIndex, partitioning: 'hash', keySelector: input.keySelector }
-      : input.partitioning === 'forward' && building[upstreamIndex]?.parallelism === p
-        ? { stage: upstreamIndex, partitioning: 'forward' }
-        : { stage: upstreamIndex, partitioning: 'rebalance' };
+      : input.partitioning === 'broadcast'
+        ? { stage: upstreamIndex, partitioning: 'broadcast' }
+        : input.partitioning === 'forward' && building[upstreamIndex]?.parallelism === p
+          ? { stage: upstreamIndex, partitioning: 'forward' }
+          : { stage: upstreamIndex, partitioning: 'rebalance' };
 
   for (const node of nodes) {
-    const p = node.parallelism ?? jobParallelism;
+    // A side output runs where the operator that emits it runs, unless told otherwise.
+    const parentStage = node.kind === 'sideOutput' && node.input !== undefined ? building[stageOf.get(node.input.node) ?? -1] : undefined;
+    const p = node.parallelism ?? parentStage?.parallelism ?? jobParallelism;
     const keySelector = node.input?.partitioning === 'hash' ? node.input.keySelector : undefined;
     const op: PlannedOperator = {
       uid: uids.get(node.id) ?? `${node.kind}-${node.id}`,
@@ -171,7 +191,7 @@ function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, st
       building.push({ parallelism: p, operators: [op], inputs: [], outputs: [] });
       continue;
     }
-    if (node.kind === 'union') {
+    if (node.kind === 'union' || node.kind === 'coProcess' || node.kind === 'broadcastProcess') {
       // Several inputs: a stage of its own, reading every input's stage through channels.
       const index = building.length;
       const inputs = node.inputs.map((input) => {
@@ -186,6 +206,13 @@ function chainStages(nodes: readonly LogicalNode[], uids: ReadonlyMap<number, st
     const upstreamIndex = stageOf.get(node.input.node);
     const upstream = upstreamIndex === undefined ? undefined : building[upstreamIndex];
     if (upstream === undefined || upstreamIndex === undefined) continue; // validated above: inputs always precede
+    if (node.kind === 'sideOutput') {
+      // Never chained: the side output leaves the emitting operator's stage through channels of its own.
+      upstream.outputs.push(building.length);
+      stageOf.set(node.id, building.length);
+      building.push({ parallelism: p, operators: [op], inputs: [{ ...edge(node.input, upstreamIndex, p), output: node.output }], outputs: [] });
+      continue;
+    }
     const chainable =
       upstream.parallelism === p &&
       consumerCount(node.input.node) === 1 &&
@@ -210,6 +237,8 @@ function isStateful(node: LogicalNode): boolean {
     case 'window':
     // Its records in flight are operator state.
     case 'asyncMap':
+    case 'coProcess':
+    case 'broadcastProcess':
       return true;
     case 'process':
       // A keyed process has a state backend even without declared state: its timers are checkpointed.
@@ -240,5 +269,44 @@ function windowProblems(uid: string, spec: WindowSpec): string[] {
   if (!Number.isFinite(spec.allowedLatenessMs) || spec.allowedLatenessMs < 0) problems.push(`window "${uid}": allowedLatenessMs must be ≥ 0, got ${String(spec.allowedLatenessMs)}`);
   const every = spec.earlyFiringsEveryMs;
   if (every !== undefined && (!Number.isFinite(every) || every <= 0)) problems.push(`window "${uid}": earlyFiringsEveryMs must be a positive number, got ${String(every)}`);
+  return problems;
+}
+
+/** Declared side outputs that are malformed or that nothing reads (their records would be lost). */
+function sideOutputProblems(uid: string, outputs: OutputDeclarations | undefined, consumers: readonly LogicalNode[]): string[] {
+  const problems: string[] = [];
+  for (const [name, decl] of Object.entries(outputs ?? {})) {
+    if (typeof decl !== 'object' || decl === null || decl.kind !== 'output') {
+      problems.push(`operator "${uid}" declares output "${name}" that is not a sideOutput() declaration`);
+    } else if (name.startsWith('!') || name === '') {
+      problems.push(`operator "${uid}" declares output ${JSON.stringify(name)}: side output names are non-empty and cannot start with "!"`);
+    } else if (!consumers.some((c) => c.kind === 'sideOutput' && c.output === name)) {
+      problems.push(`side output "${name}" of operator "${uid}" is never read, so its records would be lost: read it with .sideOutput('${name}') and send it to a sink, or remove it from outputs`);
+    }
+  }
+  return problems;
+}
+
+/** What is wrong with a connected operator's functions and broadcast state. */
+function connectProblems(uid: string, node: LogicalNode): string[] {
+  const problems: string[] = [];
+  if (node.kind === 'coProcess') {
+    for (const member of ['processElement1', 'processElement2'] as const) {
+      if (typeof node.fn?.[member] !== 'function') problems.push(`operator "${uid}" (connected keyed streams) needs a ${member} function`);
+    }
+  }
+  if (node.kind === 'broadcastProcess') {
+    for (const member of ['processElement', 'processBroadcastElement'] as const) {
+      if (typeof node.fn?.[member] !== 'function') problems.push(`operator "${uid}" (keyed stream connected to a broadcast stream) needs a ${member} function`);
+    }
+    const declared = node.fn?.broadcastState;
+    if (typeof declared !== 'object' || declared === null || Object.keys(declared).length === 0) {
+      problems.push(`operator "${uid}" reads a broadcast stream but declares no broadcastState: declare the maps it keeps, e.g. broadcastState: { rates: mapState<string, number>() }`);
+    } else {
+      for (const [name, decl] of Object.entries(declared)) {
+        if ((decl as { kind?: string } | undefined)?.kind !== 'map') problems.push(`operator "${uid}" declares broadcast state "${name}" that is not a mapState() declaration: broadcast state is map state`);
+      }
+    }
+  }
   return problems;
 }

@@ -1,5 +1,5 @@
-import { END_OF_INPUT, type JobDefinition, type LogicalNode, type Sink, type SinkWriter, type Source, type SourceReader } from '../api/index.ts';
-import { GraphRecorder, StreamEnvironment, type Stream } from '../api/stream.ts';
+import { END_OF_INPUT, ERROR_OUTPUT, type JobDefinition, type LogicalNode, type OutputDeclarations, type Sink, type SinkWriter, type Source, type SourceReader } from '../api/index.ts';
+import { GraphRecorder, StreamEnvironment, type OperatorStream, type ProcessedStream, type Stream } from '../api/stream.ts';
 import type { FaultInjector } from './fault-injector.ts';
 
 /** A sink of the job under test, by the uid the plan gives it. */
@@ -63,6 +63,20 @@ function replay(nodes: readonly LogicalNode[], env: StreamEnvironment, injector:
           handle = upstream.union(...others);
           break;
         }
+        case 'coProcess':
+        case 'broadcastProcess': {
+          const second = node.inputs[1];
+          const other = second === undefined ? undefined : streams.get(second.node);
+          if (keyed === undefined || second === undefined || other === undefined) throw new Error(`internal: ${node.kind} ${uid} has no recorded inputs`);
+          handle =
+            node.kind === 'coProcess'
+              ? keyed.connect(other.keyBy(second.keySelector as (v: unknown) => string)).process(node.fn as never)
+              : keyed.connect(other.broadcast()).process(node.fn as never);
+          break;
+        }
+        case 'sideOutput':
+          handle = node.output === ERROR_OUTPUT ? (parent as OperatorStream<unknown, unknown>).errors() : (parent as ProcessedStream<unknown, unknown, OutputDeclarations>).sideOutput(node.output);
+          break;
         case 'asyncMap':
           handle = upstream.asyncMap(node.fn as (v: unknown, signal: AbortSignal) => Promise<unknown>, node.options as never);
           break;

@@ -16,7 +16,7 @@ import type { PhysicalPlan } from '../graph/index.ts';
 export function planFingerprint(plan: PhysicalPlan): string[] {
   const lines = [`job ${plan.job}`, `parallelism ${plan.parallelism}`, `maxParallelism ${plan.maxParallelism}`, `stages ${plan.stages.length}`];
   for (const stage of plan.stages) {
-    const input = stage.inputs.length === 0 ? 'none' : stage.inputs.map((i) => `${i.partitioning} from stage ${i.stage}`).join(' + ');
+    const input = stage.inputs.length === 0 ? 'none' : stage.inputs.map((i) => `${i.partitioning} from stage ${i.stage}${i.output === undefined ? '' : ` (side output ${i.output})`}`).join(' + ');
     lines.push(`stage ${stage.index}: parallelism ${stage.parallelism}, input ${input}, outputs ${stage.outputs.length === 0 ? 'none' : stage.outputs.join(',')}`);
     for (const op of stage.operators) {
       lines.push(`stage ${stage.index} operator uid "${op.uid}" (${op.node.kind}${op.keySelector === undefined ? '' : ', keyed'}${op.stateful ? ', stateful' : ''})`);

@@ -1,4 +1,4 @@
-import type { ConnectorMetric, ErrorPolicy } from '../../api/index.ts';
+import { ERROR_OUTPUT, type ConnectorMetric, type ErrorPolicy, type FailedRecord } from '../../api/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import type { SubtaskMetrics } from '../subtask-metrics.ts';
 import { SluiceError, isSluiceError } from '../../errors/index.ts';
@@ -34,6 +34,11 @@ export interface OperatorPlace {
   readonly onError?: ErrorPolicy | undefined;
   /** Where skipped records are reported; absent in bare harnesses. */
   readonly logger?: Logger | undefined;
+  /**
+   * Emits a record to a side output (or, as `ERROR_OUTPUT`, the error output) of this operator; present when the
+   * operator ends its stage and some stage reads one of its side outputs.
+   */
+  readonly sideOutput?: ((name: string, value: unknown, timestamp: number | undefined) => void) | undefined;
 }
 
 /** Skipped records logged one by one per operator subtask; after that, one line per {@link SKIP_LOG_EVERY}. */
@@ -94,12 +99,17 @@ export abstract class ChainedOperator<I> implements Downstream<I> {
 
   /**
    * The operator's function threw on `record`. Under `onError('skip')` the record is dropped: counted in the
-   * subtask's `recordsSkipped`, logged with where it came from, and the caller goes on with the next record.
+   * subtask's `recordsSkipped`, logged with where it came from, and the caller goes on with the next record. Under
+   * `onError('output')` it goes to the operator's error output with its error instead, and the caller goes on.
    * Otherwise, and for errors no retry can fix, this throws the operator's failure. `skip` skips whatever the
    * policy (an asyncMap record that timed out under `onTimeout: 'skip'`).
    */
   skipOrFail(err: unknown, record: unknown, skip = this.place.onError === 'skip'): void {
     const failure = this.fail(err);
+    if (!skip && this.place.onError === 'output' && failure.retriable !== false && this.place.sideOutput !== undefined) {
+      this.place.sideOutput(ERROR_OUTPUT, failedRecord(record, this.place.uid, err), undefined);
+      return;
+    }
     if (!skip || failure.retriable === false) throw failure;
     const skipped = (this.#skipped += 1);
     if (this.place.metrics !== undefined) this.place.metrics.recordsSkipped += 1;
@@ -129,6 +139,13 @@ export abstract class ChainedOperator<I> implements Downstream<I> {
   }
 }
 
+/** The error output's record for `record`, which the function of operator `operator` threw `err` on. */
+function failedRecord(record: unknown, operator: string, err: unknown): FailedRecord<unknown> {
+  const error = err instanceof Error ? err : new Error(String(err));
+  const code = isSluiceError(err) ? err.code : (err as { code?: unknown } | undefined)?.code;
+  return { record, operator, error: { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) } };
+}
+
 /**
  * Where a skipped record came from, for its log line: a Kafka record's topic, partition and offset (fields any
  * record may carry through a map), else the start of its JSON.
@@ -154,4 +171,20 @@ export function withoutSkipped<T>(records: readonly T[], timestamps: readonly nu
   const gone = new Set(skipped);
   const keep = (_: unknown, i: number): boolean => !gone.has(i);
   return { records: records.filter(keep), timestamps: timestamps?.filter(keep) };
+}
+
+/**
+ * `ctx.output(name, value)` of a process function: the record goes to the operator's side output `name`. Fails the
+ * job (no retry helps) when nothing reads it, which only an undeclared name can cause: the plan rejects declared
+ * outputs nobody reads.
+ */
+export function emitToSideOutput(place: OperatorPlace, name: string, value: unknown, timestamp: number | undefined): void {
+  if (place.sideOutput === undefined) {
+    throw new SluiceError(
+      'SLUICE_UNDECLARED_OUTPUT',
+      `operator "${place.uid}" emitted to side output ${JSON.stringify(name)}, which it does not declare: add it to the function's outputs (outputs: { ${name}: sideOutput<T>() }) and read it with .sideOutput(${JSON.stringify(name)})`,
+      { retriable: false },
+    );
+  }
+  place.sideOutput(name, value, timestamp);
 }

@@ -2,14 +2,16 @@ import type { KeyedProcessContext, StateDeclarations, TimerService } from '../..
 import { NO_WATERMARK } from '../../api/event-time.ts';
 import type { DueTimer, StateKey } from '../../state/index.ts';
 import type { Clock } from '../../time/index.ts';
-import type { Downstream, OperatorPlace } from './chained-operator.ts';
+import { emitToSideOutput, type Downstream, type OperatorPlace } from './chained-operator.ts';
 import { KeyedOperator, type KeyedSetup } from './keyed-operator.ts';
 
 type AnyContext = KeyedProcessContext<StateKey, unknown, StateDeclarations>;
 
-interface KeyedProcessSpec {
+/** A per-record function of a keyed process operator: `processElement`, or one input's of a connected pair. */
+export type ElementFn = (value: unknown, ctx: AnyContext) => unknown;
+
+export interface KeyedProcessSpec {
   readonly state?: StateDeclarations;
-  processElement(value: unknown, ctx: AnyContext): unknown;
   onTimer?(timestamp: number, ctx: AnyContext): unknown;
 }
 
@@ -21,24 +23,31 @@ interface MutableContext {
   readonly state: Record<string, unknown>;
   readonly timers: TimerService;
   emit(value: unknown): void;
+  output(name: string, value: unknown): void;
 }
 
 /**
- * Keyed `process`: the user's function with declared state, processing-time timers and event-time timers. One
- * context object is reused for every record (its `key` and `timestamp` are updated), so calling the function
- * allocates nothing on our side. An output gets the timestamp of the record that produced it, or of the event-time
- * timer that fired (Flink's semantics); outputs of processing-time timers carry none.
+ * Keyed `process`: the user's function with declared state, processing-time timers, event-time timers and side
+ * outputs. One context object is reused for every record (its `key` and `timestamp` are updated), so calling the
+ * function allocates nothing on our side. An output gets the timestamp of the record that produced it, or of the
+ * event-time timer that fired (Flink's semantics); outputs of processing-time timers carry none.
+ *
+ * Subclasses with several inputs (runtime/exec/operators/connected-operators.ts) run each input's function through
+ * {@link processWith}, with that input's key selector, against the same state and timers.
  */
 export class KeyedProcessOperator<I> extends KeyedOperator<I> {
   readonly #spec: KeyedProcessSpec;
+  readonly #processElement: ElementFn;
   readonly #next: Downstream<unknown>;
-  readonly #ctx: MutableContext;
+  /** The context user functions get; subclasses add fields to it (broadcast state). */
+  protected readonly ctx: MutableContext;
   #out: unknown[] = [];
   #watermark = NO_WATERMARK;
 
-  constructor(place: OperatorPlace, setup: KeyedSetup, spec: KeyedProcessSpec, clock: Clock, next: Downstream<unknown>) {
+  constructor(place: OperatorPlace, setup: KeyedSetup, spec: KeyedProcessSpec, processElement: ElementFn, clock: Clock, next: Downstream<unknown>) {
     super(place, setup, next);
     this.#spec = spec;
+    this.#processElement = processElement;
     this.#next = next;
     const state: Record<string, unknown> = {};
     for (const [name, decl] of Object.entries(spec.state ?? {})) {
@@ -58,28 +67,45 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
       registerEventTimeTimer: (timestamp) => backend.registerEventTimeTimer(timestamp),
       deleteEventTimeTimer: (timestamp) => backend.deleteEventTimeTimer(timestamp),
     };
-    this.#ctx = { key: '', timestamp: undefined, timeDomain: undefined, state, timers, emit: (value) => void this.#out.push(value) };
+    this.ctx = {
+      key: '',
+      timestamp: undefined,
+      timeDomain: undefined,
+      state,
+      timers,
+      emit: (value) => void this.#out.push(value),
+      output: (name, value) => emitToSideOutput(this.place, name, value, this.ctx.timestamp),
+    };
+  }
+
+  /** The operator's watermark: the minimum over its inputs. */
+  protected get watermark(): number {
+    return this.#watermark;
   }
 
   process(records: readonly I[], timestamps?: readonly number[]): Promise<void> | undefined {
+    return this.processWith(this.#processElement, this.keyOf as (value: unknown) => StateKey, records, timestamps);
+  }
+
+  /** Runs `fn` on each record with its key (from `keyOf`) as the current key, and sends what it returned or emitted. */
+  protected processWith(fn: ElementFn, keyOf: (value: unknown) => StateKey, records: readonly unknown[], timestamps?: readonly number[]): Promise<void> | undefined {
     const out: unknown[] = (this.#out = []);
     const outTimestamps: number[] | undefined = timestamps === undefined ? undefined : [];
-    const ctx = this.#ctx;
+    const ctx = this.ctx;
     ctx.timeDomain = undefined;
     const backend = this.backend;
-    const keyOf = this.keyOf;
     let mark = 0;
     // The loop resumes after a skipped record (onError 'skip'): no try/catch per record on the path that does not throw.
     for (let i = 0; i < records.length; i++) {
       try {
         for (; i < records.length; i++) {
           mark = out.length;
-          const record = records[i] as I;
+          const record = records[i];
           const key = keyOf(record);
           backend.setCurrentKey(key);
           ctx.key = key;
           ctx.timestamp = timestamps?.[i];
-          const result = this.#spec.processElement(record, ctx as unknown as AnyContext);
+          const result = fn(record, ctx as unknown as AnyContext);
           if (result !== undefined) out.push(result);
           if (outTimestamps !== undefined) {
             while (outTimestamps.length < out.length) outTimestamps.push(timestamps![i] as number);
@@ -92,7 +118,12 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
         if (outTimestamps !== undefined) outTimestamps.length = mark;
       }
     }
-    return out.length === 0 ? undefined : this.#next.process(out, outTimestamps);
+    return this.send(out, outTimestamps);
+  }
+
+  /** Sends records a subclass's function produced outside {@link processWith} (a broadcast record's outputs). */
+  protected send(out: unknown[], timestamps: number[] | undefined): Promise<void> | undefined {
+    return out.length === 0 ? undefined : this.#next.process(out, timestamps);
   }
 
   override fireTimers(now: number): Promise<void> | undefined {
@@ -114,7 +145,7 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
   #fire(due: readonly DueTimer[], domain: 'event-time' | 'processing-time'): Promise<void> | undefined {
     const out: unknown[] = (this.#out = []);
     const outTimestamps: number[] | undefined = domain === 'event-time' ? [] : undefined;
-    const ctx = this.#ctx;
+    const ctx = this.ctx;
     ctx.timeDomain = domain;
     const onTimer = this.#spec.onTimer;
     try {
@@ -132,6 +163,6 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
     } catch (err) {
       throw this.fail(err, 'failed in onTimer');
     }
-    return out.length === 0 ? undefined : this.#next.process(out, outTimestamps);
+    return this.send(out, outTimestamps);
   }
 }

@@ -1,4 +1,4 @@
-import { ChainedOperator, withoutSkipped, type Downstream, type OperatorPlace } from './chained-operator.ts';
+import { ChainedOperator, emitToSideOutput, withoutSkipped, type Downstream, type OperatorPlace } from './chained-operator.ts';
 
 // Event time: each operator hands on the timestamps of its input records with their outputs (an output of a
 // `flatMap` or `process` gets the timestamp of the input that produced it), as Flink's StreamRecord does.
@@ -107,14 +107,21 @@ export class FlatMapOperator<I, O> extends ChainedOperator<I> {
   }
 }
 
-/** A non-keyed `process`: emits any number of records per input, or returns the one output. */
+type ProcessFn<I, O> = { processElement(value: I, ctx: { emit(value: O): void; output(name: string, value: unknown): void }): O | void };
+
+/** A non-keyed `process`: emits any number of records per input, or returns the one output; may emit to side outputs. */
 export class ProcessOperator<I, O> extends ChainedOperator<I> {
-  readonly #fn: { processElement(value: I, ctx: { emit(value: O): void }): O | void };
+  readonly #fn: ProcessFn<I, O>;
   readonly #next: Downstream<O>;
   #out: O[] = [];
-  readonly #ctx = { emit: (value: O): void => void this.#out.push(value) };
+  /** Event time of the record being processed, for what it emits to side outputs. */
+  #timestamp: number | undefined;
+  readonly #ctx = {
+    emit: (value: O): void => void this.#out.push(value),
+    output: (name: string, value: unknown): void => emitToSideOutput(this.place, name, value, this.#timestamp),
+  };
 
-  constructor(place: OperatorPlace, fn: { processElement(value: I, ctx: { emit(value: O): void }): O | void }, next: Downstream<O>) {
+  constructor(place: OperatorPlace, fn: ProcessFn<I, O>, next: Downstream<O>) {
     super(place, next as Downstream<unknown>);
     this.#fn = fn;
     this.#next = next;
@@ -128,6 +135,7 @@ export class ProcessOperator<I, O> extends ChainedOperator<I> {
       try {
         for (; i < records.length; i++) {
           mark = out.length;
+          this.#timestamp = timestamps?.[i];
           const result = this.#fn.processElement(records[i] as I, this.#ctx);
           if (result !== undefined) out.push(result);
           if (outTimestamps !== undefined) {

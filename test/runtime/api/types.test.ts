@@ -12,8 +12,9 @@ import {
   valueState,
   mapState,
   listState,
+  type OperatorStream,
+  type ProcessedStream,
   type Sink,
-  type Stream,
   type StreamEnvironment,
 } from '../../../runtime/api/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
@@ -29,19 +30,19 @@ function assertType<T extends true>(_proof?: T): void {}
 
 export function mapOutputFlowsOn(env: StreamEnvironment): void {
   const lengths = env.source(collection(['a', 'bb'])).map((s) => s.length);
-  assertType<Equal<typeof lengths, Stream<number>>>();
+  assertType<Equal<typeof lengths, OperatorStream<number, string>>>();
   lengths.map((n) => n.toFixed(1)); // number methods on a number stream compile
   const strings = env.source(collection([1, 2])).map((n) => String(n));
   // @ts-expect-error: the stream carries strings after map(String); toFixed is a number method
   strings.map((s) => s.toFixed(2));
   // flatMap and filter carry their element types too.
   const words = env.source(collection(['a b'])).flatMap((line) => line.split(' '));
-  assertType<Equal<typeof words, Stream<string>>>();
+  assertType<Equal<typeof words, OperatorStream<string, string>>>();
   // @ts-expect-error: words are strings, not numbers
   words.filter((w) => w > 3 && w.toFixed() === '');
   // A type-guard filter narrows.
   const maybe = env.source(collection<string | undefined>(['a', undefined])).filter((s): s is string => s !== undefined);
-  assertType<Equal<typeof maybe, Stream<string>>>();
+  assertType<Equal<typeof maybe, OperatorStream<string, string | undefined>>>();
 }
 
 export function sinkTypeMustMatch(env: StreamEnvironment, numbers: Sink<number>, clicks: Sink<Click>): void {
@@ -60,7 +61,7 @@ export function reduceNeedsKeyBy(env: StreamEnvironment): void {
   // @ts-expect-error: reduce exists only on a KeyedStream (after keyBy)
   counts.reduce((a, b) => ({ word: a.word, count: a.count + b.count }));
   const reduced = counts.keyBy((c) => c.word).reduce((a, b) => ({ word: a.word, count: a.count + b.count }));
-  assertType<Equal<typeof reduced, Stream<{ word: string; count: number }>>>();
+  assertType<Equal<typeof reduced, OperatorStream<{ word: string; count: number }, { word: string; count: number }>>>();
   // @ts-expect-error: the reduce function must return the stream's own type
   counts.keyBy((c) => c.word).reduce((a, b) => a.count + b.count);
 }
@@ -109,7 +110,7 @@ export function keyedProcessOutputFlowsOn(env: StreamEnvironment, numbers: Sink<
       return { user: click.user, length: click.url.length };
     },
   });
-  assertType<Equal<typeof returned, Stream<{ user: string; length: number }>>>();
+  assertType<Equal<typeof returned, ProcessedStream<{ user: string; length: number }, Click, Record<never, never>>>>();
   returned.map((r) => r.length.toFixed(0));
   // @ts-expect-error: the inferred output has no `url` field
   returned.map((r) => r.url);
@@ -124,7 +125,7 @@ export function keyedProcessOutputFlowsOn(env: StreamEnvironment, numbers: Sink<
       ctx.emit(click.url);
     },
   });
-  assertType<Equal<typeof emitted, Stream<number>>>();
+  assertType<Equal<typeof emitted, ProcessedStream<number, Click, Record<never, never>>>>();
   emitted.sink(numbers);
   // @ts-expect-error: numbers, not strings, flow on
   emitted.map((n) => n.toUpperCase());

@@ -76,10 +76,10 @@ test('onError: a bad policy and a policy on an operator without a function are j
   const source = collection([1, 2, 3]);
   assert.throws(
     () => buildPhysicalPlan(defineJob({ name: 'bad-policy' }, (env) => void env.source(source).map((n) => n).onError('retry' as never).sink({ name: 'x', createWriter: () => ({}) as never }))),
-    /onError\(\) takes 'fail' or 'skip', got "retry"/,
+    /onError\(\) takes 'fail', 'skip' or 'output', got "retry"/,
   );
   const onSink = defineJob({ name: 'skip-on-sink' }, (env) => void env.source(source).map((n) => n).sink({ name: 'x', createWriter: () => ({}) as never }).uid('out').onError('skip'));
-  assert.throws(() => buildPhysicalPlan(onSink), (err: unknown) => err instanceof JobValidationError && err.problems.some((p) => /operator "out" \(sink\) cannot skip records: onError\('skip'\) applies to map, filter, flatMap, asyncMap, process and reduce/.test(p)));
+  assert.throws(() => buildPhysicalPlan(onSink), (err: unknown) => err instanceof JobValidationError && err.problems.some((p) => /operator "out" \(sink\) cannot skip records: onError\('skip'\) applies to map, filter, flatMap, asyncMap, process, reduce and the connected process functions/.test(p)));
   const onSource = defineJob({ name: 'skip-on-source' }, (env) => void env.source(source).uid('in').onError('skip').map((n) => n).sink({ name: 'x', createWriter: () => ({}) as never }));
   assert.throws(() => buildPhysicalPlan(onSource), (err: unknown) => err instanceof JobValidationError && err.problems.some((p) => /source "?in"? .*deadLetter|operator "in" \(source\) cannot skip records.*deadLetter/.test(p)));
 });

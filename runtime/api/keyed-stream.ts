@@ -1,0 +1,150 @@
+import { SluiceError } from '../errors/index.ts';
+import type { Sink } from './connector.ts';
+import { BroadcastConnectedStream, BroadcastStream, ConnectedKeyedStreams } from './connected-streams.ts';
+import type { GraphRecorder } from './graph-recorder.ts';
+import type { KeySelector, LogicalInput } from './logical-graph.ts';
+import type { KeyedProcessFunction } from './process-function.ts';
+import type { OutputDeclarations } from './side-outputs.ts';
+import type { StateDeclarations } from './state-declarations.ts';
+import { OperatorStream, ProcessedStream, Stream } from './stream.ts';
+import type { ProcessWindowFunction, WindowAggregate, WindowAssigner, WindowOptions, WindowSpec } from './windows.ts';
+
+/**
+ * A stream partitioned by key. Only keyed operators follow: `reduce` and `process` (with keyed state and timers).
+ */
+export class KeyedStream<T, K extends string | number> {
+  readonly #recorder: GraphRecorder;
+  readonly #inputId: number;
+  readonly #keySelector: KeySelector;
+  /** Phantom field: makes the key type part of the stream's type, so streams keyed differently cannot be connected. */
+  declare readonly __key: (key: K) => K;
+
+  constructor(recorder: GraphRecorder, inputId: number, keySelector: KeySelector) {
+    this.#recorder = recorder;
+    this.#inputId = inputId;
+    this.#keySelector = keySelector;
+  }
+
+  /** @internal The logical input a keyed operator on this stream reads. */
+  get logicalInput(): LogicalInput {
+    return { node: this.#inputId, partitioning: 'hash', keySelector: this.#keySelector };
+  }
+
+  /** @internal */
+  get recorder(): GraphRecorder {
+    return this.#recorder;
+  }
+
+  /**
+   * Connects this stream to another keyed by the same key type (a two-input operator, for joins and enrichment):
+   * records of both with equal keys meet in the same subtask, with shared keyed state and timers. Barriers are
+   * aligned across both inputs; the operator's watermark is the minimum of the two.
+   *
+   * Or connects it to a broadcast stream (`stream.broadcast()`): every subtask gets every broadcast record and keeps
+   * what it needs in broadcast state.
+   *
+   * @example
+   * ```ts
+   * orders.keyBy((o) => o.customerId).connect(profiles.keyBy((p) => p.customerId)).process({ ... });
+   * orders.keyBy((o) => o.id).connect(rates.broadcast()).process({ broadcastState: { ... }, ... });
+   * ```
+   */
+  connect<T2>(other: KeyedStream<T2, K>): ConnectedKeyedStreams<T, T2, K>;
+  connect<B>(other: BroadcastStream<B>): BroadcastConnectedStream<T, B, K>;
+  connect<T2>(other: KeyedStream<T2, K> | BroadcastStream<T2>): ConnectedKeyedStreams<T, T2, K> | BroadcastConnectedStream<T, T2, K> {
+    if (other.recorder !== this.#recorder) throw new SluiceError('SLUICE_INVALID_JOB', 'connect() joins streams of the same job: the streams come from different build functions');
+    return other instanceof BroadcastStream
+      ? new BroadcastConnectedStream<T, T2, K>(this.#recorder, this.logicalInput, other.logicalInput)
+      : new ConnectedKeyedStreams<T, T2, K>(this.#recorder, this.logicalInput, other.logicalInput);
+  }
+
+  /**
+   * Folds each key's records into one value and emits the updated value for every input record.
+   *
+   * @example
+   * ```ts
+   * words.keyBy((w) => w.word).reduce((a, b) => ({ word: a.word, count: a.count + b.count }));
+   * ```
+   */
+  reduce(fn: (accumulator: T, value: T) => T): OperatorStream<T, T> {
+    const id = this.#recorder.add({ kind: 'reduce', name: 'reduce', fn: fn as never, input: this.logicalInput });
+    return new OperatorStream<T, T>(this.#recorder, id);
+  }
+
+  /**
+   * A keyed function with declared state and processing-time timers. Return the one output (its type is inferred),
+   * or call `ctx.emit` for zero or many.
+   */
+  process<U, S extends StateDeclarations = Record<never, never>, O extends OutputDeclarations = Record<never, never>>(
+    fn: KeyedProcessFunction<T, K, U, S, O>,
+  ): ProcessedStream<U, T, O> {
+    const id = this.#recorder.add({ kind: 'process', name: 'process', fn: fn as never, input: this.logicalInput });
+    return new ProcessedStream<U, T, O>(this.#recorder, id);
+  }
+
+  /**
+   * Groups each key's records into windows (tumbling, sliding, session; by event time or processing time) and
+   * applies a window function when a window fires: at its end by default, plus early firings and late updates as
+   * `options` say. Window contents and timers live in keyed state: exactly once across failures and rescales.
+   *
+   * @example
+   * ```ts
+   * views
+   *   .keyBy((v) => v.page)
+   *   .window(tumblingWindows({ sizeMs: 60_000 }), { allowedLatenessMs: 10_000 })
+   *   .aggregate({
+   *     createAccumulator: () => 0,
+   *     add: (n) => n + 1,
+   *     result: (n, window, page) => ({ page, minute: window.start, views: n }),
+   *   });
+   * ```
+   */
+  window(assigner: WindowAssigner, options: WindowOptions<T> = {}): WindowedStream<T, K> {
+    return new WindowedStream<T, K>(this.#recorder, this.#inputId, this.#keySelector, assigner, options);
+  }
+
+}
+
+/** A keyed stream cut into windows: pick the window function. */
+export class WindowedStream<T, K extends string | number> {
+  readonly #recorder: GraphRecorder;
+  readonly #inputId: number;
+  readonly #keySelector: KeySelector;
+  readonly #assigner: WindowAssigner;
+  readonly #options: WindowOptions<T>;
+
+  constructor(recorder: GraphRecorder, inputId: number, keySelector: KeySelector, assigner: WindowAssigner, options: WindowOptions<T>) {
+    this.#recorder = recorder;
+    this.#inputId = inputId;
+    this.#keySelector = keySelector;
+    this.#assigner = assigner;
+    this.#options = options;
+  }
+
+  /** Folds each window's records with `fn`; emits the folded value when the window fires. */
+  reduce(fn: (accumulator: T, value: T) => T): Stream<T> {
+    return this.#add({ type: 'reduce', reduce: fn as (a: unknown, b: unknown) => unknown });
+  }
+
+  /** Keeps one accumulator per window (constant state per window, whatever its size) and emits `result(...)`. */
+  aggregate<A, R>(aggregate: WindowAggregate<T, A, R>): Stream<R> {
+    return this.#add({ type: 'aggregate', aggregate: aggregate as WindowAggregate<unknown, unknown, unknown> });
+  }
+
+  /** Keeps every record of the window and hands them all to `fn.process` when it fires. */
+  process<R>(fn: ProcessWindowFunction<T, K, R>): Stream<R> {
+    return this.#add({ type: 'process', process: fn as ProcessWindowFunction<unknown, unknown, unknown> });
+  }
+
+  #add<R>(fn: WindowSpec['fn']): Stream<R> {
+    const window: WindowSpec = {
+      assigner: this.#assigner,
+      allowedLatenessMs: this.#options.allowedLatenessMs ?? 0,
+      earlyFiringsEveryMs: this.#options.earlyFiringsEveryMs,
+      lateRecords: this.#options.lateRecords as Sink<unknown> | undefined,
+      fn,
+    };
+    const id = this.#recorder.add({ kind: 'window', name: `window-${fn.type}`, window, input: { node: this.#inputId, partitioning: 'hash', keySelector: this.#keySelector } });
+    return new Stream<R>(this.#recorder, id);
+  }
+}

@@ -1,0 +1,116 @@
+import type { KeySelector } from '../../api/index.ts';
+import { packValue } from '../../serde/index.ts';
+import type { StateKey } from '../../state/index.ts';
+import type { Clock } from '../../time/index.ts';
+import { emitToSideOutput, type Downstream, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
+import type { KeyedSetup } from './keyed-operator.ts';
+import { KeyedProcessOperator, type ElementFn, type KeyedProcessSpec } from './keyed-process-operator.ts';
+import { BroadcastState, type StoredBroadcastState } from './broadcast-state.ts';
+
+/** An operator that tells its inputs apart: the subtask hands input `i`'s records to `inputs[i]`. */
+export interface MultiInputOperator {
+  readonly inputs: readonly Downstream<unknown>[];
+}
+
+/**
+ * Two keyed streams connected (Flink's KeyedCoProcessOperator): records of the first input go to `processElement1`
+ * keyed by the first selector, records of the second to `processElement2` keyed by the second, against the same keyed
+ * state and timers. The input gate aligns barriers across both inputs and takes the minimum of their watermarks.
+ */
+export class KeyedCoProcessOperator extends KeyedProcessOperator<unknown> implements MultiInputOperator {
+  readonly inputs: readonly Downstream<unknown>[];
+
+  constructor(
+    place: OperatorPlace,
+    setup: KeyedSetup,
+    spec: KeyedProcessSpec & { processElement1: ElementFn; processElement2: ElementFn },
+    secondKey: KeySelector,
+    clock: Clock,
+    next: Downstream<unknown>,
+  ) {
+    super(place, setup, spec, spec.processElement1.bind(spec), clock, next);
+    const second = spec.processElement2.bind(spec);
+    const keyOfSecond = secondKey as (value: unknown) => StateKey;
+    this.inputs = [
+      this,
+      { process: (records, timestamps) => this.processWith(second, keyOfSecond, records, timestamps), processWatermark: (w) => this.processWatermark(w) },
+    ];
+  }
+}
+
+interface BroadcastSpec extends KeyedProcessSpec {
+  readonly broadcastState: Record<string, unknown>;
+  processElement: ElementFn;
+  processBroadcastElement(value: unknown, ctx: unknown): unknown;
+}
+
+/**
+ * A keyed stream connected to a broadcast stream (Flink's co-broadcast-with-keyed operator). Keyed records go to
+ * `processElement` with the keyed context plus a read-only view of the broadcast state; broadcast records go to
+ * `processBroadcastElement`, which may change it. Every subtask receives every broadcast record, so every subtask
+ * holds the same broadcast state: only subtask 0 puts it in checkpoints (once, not once per subtask), and a restore
+ * hands that copy to every subtask, at any parallelism.
+ */
+export class KeyedBroadcastProcessOperator extends KeyedProcessOperator<unknown> implements MultiInputOperator {
+  readonly inputs: readonly Downstream<unknown>[];
+  readonly #state: BroadcastState;
+  readonly #restored: readonly unknown[] | undefined;
+  readonly #processBroadcast: (value: unknown, ctx: unknown) => unknown;
+  readonly #broadcastCtx: { timestamp: number | undefined; readonly broadcast: unknown; currentProcessingTime(): number; currentWatermark(): number; emit(value: unknown): void; output(name: string, value: unknown): void };
+  #emitted: unknown[] = [];
+
+  constructor(place: OperatorPlace, setup: KeyedSetup, spec: BroadcastSpec, restored: readonly unknown[] | undefined, clock: Clock, next: Downstream<unknown>) {
+    super(place, setup, spec, spec.processElement.bind(spec), clock, next);
+    this.#state = new BroadcastState(Object.keys(spec.broadcastState));
+    this.#restored = restored;
+    this.#processBroadcast = spec.processBroadcastElement.bind(spec);
+    (this.ctx as { broadcast?: unknown }).broadcast = this.#state.readOnly;
+    const ctx = {
+      timestamp: undefined as number | undefined,
+      broadcast: this.#state.writable,
+      currentProcessingTime: () => clock.now(),
+      currentWatermark: () => this.watermark,
+      emit: (value: unknown) => void this.#emitted.push(value),
+      output: (name: string, value: unknown) => emitToSideOutput(this.place, name, value, ctx.timestamp),
+    };
+    this.#broadcastCtx = ctx;
+    this.inputs = [this, { process: (records, timestamps) => this.#processBroadcastRecords(records, timestamps), processWatermark: (w) => this.processWatermark(w) }];
+  }
+
+  override async open(): Promise<void> {
+    await super.open();
+    // Every old subtask's copy is the same; only subtask 0 stored one.
+    const stored = this.#restored?.[0] as StoredBroadcastState | undefined;
+    if (stored !== undefined) this.#state.restore(stored);
+  }
+
+  override async snapshot(checkpointId?: number): Promise<OperatorSnapshot> {
+    const keyed = await super.snapshot(checkpointId);
+    return this.place.subtask === 0 ? { ...keyed, operator: packValue(this.#state.toStored()) } : keyed;
+  }
+
+  #processBroadcastRecords(records: readonly unknown[], timestamps: readonly number[] | undefined): Promise<void> | undefined {
+    const out: unknown[] = (this.#emitted = []);
+    const outTimestamps: number[] | undefined = timestamps === undefined ? undefined : [];
+    const ctx = this.#broadcastCtx;
+    let mark = 0;
+    for (let i = 0; i < records.length; i++) {
+      try {
+        for (; i < records.length; i++) {
+          mark = out.length;
+          ctx.timestamp = timestamps?.[i];
+          const result = this.#processBroadcast(records[i], ctx);
+          if (result !== undefined) out.push(result);
+          if (outTimestamps !== undefined) {
+            while (outTimestamps.length < out.length) outTimestamps.push(timestamps![i] as number);
+          }
+        }
+      } catch (err) {
+        this.skipOrFail(err, records[i]);
+        out.length = mark;
+        if (outTimestamps !== undefined) outTimestamps.length = mark;
+      }
+    }
+    return this.send(out, outTimestamps);
+  }
+}
