@@ -248,3 +248,17 @@ test('a keyed process is stateful even without declared state (its timers are ch
   assert.equal(operators.find((o) => o.uid === 'plain')?.stateful, false);
   assert.equal(operators.find((o) => o.uid === 'timers')?.stateful, true);
 });
+
+test('a graph whose operator reads one that does not come before it (a cycle) is a plan error', () => {
+  // The DSL cannot express a cycle (a stream exists only once its input does); the validator guards the graph a
+  // recorder holds anyway, so a node pointing forward is reported, not run.
+  const error = expectInvalid(
+    defineJob({ name: 'cycle' }, (env) => {
+      const looped = env.source(numbers()).map((n) => n).uid('loop');
+      looped.sink(collectSink()).uid('out');
+      const node = looped.recorder.node(looped.nodeId) as { input: { node: number } };
+      node.input = { ...node.input, node: looped.nodeId + 1 };
+    }),
+  );
+  assert.ok(error.problems.some((p) => /operator "loop" reads operator #2, which does not come before it: the graph has a cycle/.test(p)), error.problems.join('\n'));
+});
