@@ -1,5 +1,5 @@
 import type { MapState, StateKey } from '../state/index.ts';
-import type { KeyedProcessContext } from './process-function.ts';
+import type { KeyedProcessContext, StateHandles } from './process-function.ts';
 import type { OutputDeclarations, OutputEmitter } from './side-outputs.ts';
 import type { StateDeclaration, StateDeclarations } from './state-declarations.ts';
 
@@ -61,8 +61,11 @@ export type KeyedBroadcastContext<K, U, S extends StateDeclarations, B extends B
   readonly broadcast: ReadOnlyBroadcastState<B>;
 };
 
-/** What `processBroadcastElement` sees: no key (the record goes to every subtask), writable broadcast state. */
-export interface BroadcastContext<U, B extends BroadcastStateDeclarations, O extends OutputDeclarations = Record<never, never>> {
+/**
+ * What `processBroadcastElement` sees: no current key (the record goes to every subtask), writable broadcast state,
+ * and `applyToKeyedState` to visit the keyed state of every key this subtask holds.
+ */
+export interface BroadcastContext<U, B extends BroadcastStateDeclarations, O extends OutputDeclarations = Record<never, never>, K = StateKey, S extends StateDeclarations = Record<never, never>> {
   /** Event time of the broadcast record, when its stream has event time. */
   readonly timestamp: number | undefined;
   readonly broadcast: BroadcastStateHandles<B>;
@@ -70,6 +73,20 @@ export interface BroadcastContext<U, B extends BroadcastStateDeclarations, O ext
   currentWatermark(): number;
   emit(value: U): void;
   readonly output: OutputEmitter<O>;
+  /**
+   * Calls `fn` for every key of this subtask that has state `name`, with that state bound to the key (Flink's
+   * `applyToKeyedState`): a new rule can re-evaluate what each key holds, a deleted one clear it. What `fn` emits
+   * carries the broadcast record's time. Each subtask visits its own keys, so together they visit all of them once.
+   *
+   * @example
+   * ```ts
+   * processBroadcastElement(rule, ctx) {
+   *   ctx.broadcast.rules.put(rule.id, rule);
+   *   if (rule.deleted) ctx.applyToKeyedState('matches', (key, matches) => matches.remove(rule.id));
+   * }
+   * ```
+   */
+  applyToKeyedState<N extends keyof S & string>(name: N, fn: (key: K, state: StateHandles<S>[N]) => void): void;
 }
 
 /**
@@ -110,6 +127,6 @@ export interface KeyedBroadcastProcessFunction<
   readonly broadcastState: B;
   readonly outputs?: O;
   processElement(value: T, ctx: KeyedBroadcastContext<K, U, S, B, O>): U | void;
-  processBroadcastElement(value: BT, ctx: BroadcastContext<U, B, O>): U | void;
+  processBroadcastElement(value: BT, ctx: BroadcastContext<U, B, O, K, S>): U | void;
   onTimer?(timestamp: number, ctx: KeyedBroadcastContext<K, U, S, B, O>): U | void;
 }

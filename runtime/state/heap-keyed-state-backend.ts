@@ -265,6 +265,18 @@ export class HeapKeyedStateBackend {
     return keys.size;
   }
 
+  /**
+   * The keys that have state in the state `name`, as a copy (the caller may change state while it walks them).
+   * Flink's `applyToKeyedState`: a broadcast function visits every key of its subtask this way.
+   */
+  keysWithState(name: string): StateKey[] {
+    const table = this.#tables.get(name);
+    if (table === undefined) return [];
+    const keys: StateKey[] = [];
+    for (const [key, entry] of table.entries) if (hasState(table, entry)) keys.push(key);
+    return keys;
+  }
+
   /** @internal Entries in one state's table, emptied maps kept for reuse included (tests of their sweep). */
   tableEntryCount(name: string): number {
     return this.#tables.get(name)?.entries.size ?? 0;

@@ -1,4 +1,5 @@
 import type { KeySelector } from '../../api/index.ts';
+import { SluiceError } from '../../errors/index.ts';
 import { packValue } from '../../serde/index.ts';
 import type { StateKey } from '../../state/index.ts';
 import type { Clock } from '../../time/index.ts';
@@ -56,7 +57,7 @@ export class KeyedBroadcastProcessOperator extends KeyedProcessOperator<unknown>
   readonly #state: BroadcastState;
   readonly #restored: readonly unknown[] | undefined;
   readonly #processBroadcast: (value: unknown, ctx: unknown) => unknown;
-  readonly #broadcastCtx: { timestamp: number | undefined; readonly broadcast: unknown; currentProcessingTime(): number; currentWatermark(): number; emit(value: unknown): void; output(name: string, value: unknown): void };
+  readonly #broadcastCtx: { timestamp: number | undefined; readonly broadcast: unknown; currentProcessingTime(): number; currentWatermark(): number; emit(value: unknown): void; output(name: string, value: unknown): void; applyToKeyedState(name: string, fn: (key: StateKey, state: unknown) => void): void };
   #emitted: unknown[] = [];
 
   constructor(place: OperatorPlace, setup: KeyedSetup, spec: BroadcastSpec, restored: readonly unknown[] | undefined, clock: Clock, next: Downstream<unknown>) {
@@ -72,6 +73,14 @@ export class KeyedBroadcastProcessOperator extends KeyedProcessOperator<unknown>
       currentWatermark: () => this.watermark,
       emit: (value: unknown) => void this.#emitted.push(value),
       output: (name: string, value: unknown) => emitToSideOutput(this.place, name, value, ctx.timestamp),
+      applyToKeyedState: (name: string, fn: (key: StateKey, state: unknown) => void) => {
+        const state = (this.ctx.state as Record<string, unknown>)[name];
+        if (state === undefined) throw new SluiceError('SLUICE_UNDECLARED_STATE', `applyToKeyedState(${JSON.stringify(name)}): operator "${this.place.uid}" declares no keyed state of that name: declare it in the function's state`, { retriable: false });
+        for (const key of this.backend.keysWithState(name)) {
+          this.backend.setCurrentKey(key);
+          fn(key, state);
+        }
+      },
     };
     this.#broadcastCtx = ctx;
     this.inputs = [this, { process: (records, timestamps) => this.#processBroadcastRecords(records, timestamps), processWatermark: (w) => this.processWatermark(w) }];
