@@ -166,3 +166,39 @@ test('map output flows into the next operator at runtime as the types say', asyn
   await new JobRunner({ job }).run();
   assert.deepEqual(target.records, ['3.0', '4.5']);
 });
+
+export function connectNeedsOneKeyType(env: StreamEnvironment): void {
+  const a = env.source(collection<{ id: number; amount: number }>([]));
+  const b = env.source(collection<{ id: number; name: string }>([]));
+  // Both sides keyed by a number: compiles, and both functions see that key.
+  const joined = a
+    .keyBy((x) => x.id)
+    .connect(b.keyBy((y) => y.id))
+    .process({
+      processElement1(x, ctx): string {
+        const key: number = ctx.key;
+        return `${key}: ${x.amount}`;
+      },
+      processElement2(y): string {
+        return y.name;
+      },
+    });
+  assertType<Equal<typeof joined, ProcessedStream<string, { id: number; amount: number } | { id: number; name: string }, Record<never, never>>>>();
+  // @ts-expect-error: a stream keyed by a number cannot be connected to one keyed by a string
+  a.keyBy((x) => x.id).connect(b.keyBy((y) => y.name));
+
+  // A broadcast stream connects to a keyed stream of any key; its state is read-only on the keyed side.
+  a.keyBy((x) => x.id)
+    .connect(b.broadcast())
+    .process({
+      broadcastState: { names: mapState<number, string>() },
+      processElement(x, ctx): string | void {
+        // @ts-expect-error: the keyed side cannot write broadcast state
+        ctx.broadcast.names.put(x.id, 'x');
+        return ctx.broadcast.names.get(x.id);
+      },
+      processBroadcastElement(y, ctx) {
+        ctx.broadcast.names.put(y.id, y.name);
+      },
+    });
+}
