@@ -155,6 +155,11 @@ export class HeapKeyedStateBackend {
     return this.#eventTimers.pollDueGroups(watermark);
   }
 
+  /** Timestamp of the earliest event-time timer, or `undefined` when there is none. */
+  nextEventTimeTimerTimestamp(): number | undefined {
+    return this.#eventTimers.next();
+  }
+
   /** Number of pending event-time timers. */
   eventTimeTimerCount(): number {
     return this.#eventTimers.size;

@@ -136,10 +136,21 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
   override processWatermark(watermark: number): Promise<void> | undefined {
     if (watermark <= this.#watermark) return undefined;
     this.#watermark = watermark;
-    const due = this.backend.pollDueEventTimeTimers(watermark);
-    const pending = due.length === 0 ? undefined : this.#fire(due, 'event-time');
-    if (pending === undefined) return this.#next.processWatermark(watermark);
-    return pending.then(() => this.#next.processWatermark(watermark));
+    return this.#fireDueEventTimers(watermark);
+  }
+
+  /**
+   * Fires every event-time timer at or before `watermark`, including those `onTimer` registers at or before it while
+   * they fire (Flink's semantics: they fire in this advance, in timestamp order), then passes the watermark on.
+   */
+  #fireDueEventTimers(watermark: number): Promise<void> | undefined {
+    for (;;) {
+      // One timestamp at a time, so a timer onTimer registers before the next due timestamp fires before it.
+      const next = this.backend.nextEventTimeTimerTimestamp();
+      if (next === undefined || next > watermark) return this.#next.processWatermark(watermark);
+      const pending = this.#fire(this.backend.pollDueEventTimeTimers(next), 'event-time');
+      if (pending !== undefined) return pending.then(() => this.#fireDueEventTimers(watermark));
+    }
   }
 
   #fire(due: readonly DueTimer[], domain: 'event-time' | 'processing-time'): Promise<void> | undefined {
