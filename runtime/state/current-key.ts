@@ -13,6 +13,11 @@ import { StateErrorCodes } from './state-errors.ts';
 export class CurrentKey {
   /** Read directly by the handles on the hot path; `undefined` until the executor sets a key. */
   key: StateKey | undefined = undefined;
+  /**
+   * Snapshot epoch: handles stamp it on every entry they read or write (`Entry.touched`), and the backend advances it
+   * when it takes a snapshot, so the entries touched since then are those stamped with the current epoch.
+   */
+  epoch = 1;
   #keyGroup = -1;
   readonly #maxParallelism: number;
   readonly #range: KeyGroupRange;

@@ -1,26 +1,42 @@
 import { SluiceError } from '../errors/index.ts';
 import { CurrentKey } from './current-key.ts';
 import { validateKeyGroupRange, type KeyGroupRange, type StateKey } from './key-groups.ts';
-import {
-  chunkIsFull,
-  decodeKeyGroupBlob,
-  isStateKey,
-  newStateChunk,
-  newTimerChunk,
-  packChunk,
-  packHeader,
-} from './keyed-snapshot-format.ts';
 import { KeyedTimerQueue, type DueTimer, type DueTimerGroup } from './keyed-timer-queue.ts';
 import { ListStateHandle, type ListState } from './list-state.ts';
 import { MapStateHandle, type MapState } from './map-state.ts';
+import type { BackendState, ChainStats } from './snapshots/backend-state.ts';
+import { writeFullBlobs } from './snapshots/full-snapshot.ts';
+import { writeIncrementalBlobs } from './snapshots/incremental-snapshot.ts';
+import { restoreChains } from './snapshots/restore-chains.ts';
 import { StateErrorCodes } from './state-errors.ts';
-import { hasState, type Entry, type StateKind, type StateTable } from './state-table.ts';
+import { hasState, type StateKind, type StateTable } from './state-table.ts';
 import { TimeSlicer } from './time-slicer.ts';
 import { ValueStateHandle, type ValueState } from './value-state.ts';
 
-/** A snapshot of one backend: one blob per non-empty key group (format: `keyed-snapshot-format.ts`). */
+/**
+ * A snapshot of one backend. A full snapshot holds one blob per non-empty key group (format:
+ * `keyed-snapshot-format.ts`); an incremental one also says, per key group, whether it extends or keeps the key
+ * group's chain in the parent checkpoint. A key group in none of `keyGroups`, `incremental.deltas` and
+ * `incremental.unchanged` has no state.
+ */
 export interface KeyedStateSnapshot {
+  /** Full blobs: the key group's whole state (in an incremental snapshot, the start of a new chain). */
   keyGroups: Map<number, Uint8Array>;
+  incremental?: IncrementalParts;
+}
+
+/** The parts of an incremental snapshot that refer to its parent checkpoint. */
+export interface IncrementalParts {
+  /**
+   * The checkpoint whose chains the deltas extend and the unchanged key groups keep: the checkpoint of the backend's
+   * previous snapshot, or the one it was restored from. `undefined` when there is neither (then there are no deltas
+   * and no unchanged key groups).
+   */
+  parent: number | undefined;
+  /** Changes since the parent, per key group: one more blob for the key group's chain. */
+  deltas: Map<number, Uint8Array>;
+  /** Key groups whose chain in the parent stays as it is. */
+  unchanged: number[];
 }
 
 /** Options for {@link HeapKeyedStateBackend}. */
@@ -28,10 +44,12 @@ export interface HeapKeyedStateBackendOptions {
   maxParallelism: number;
   /** Key groups this subtask owns: `keyGroupRangeOf(subtask, parallelism, maxParallelism)`. */
   range: KeyGroupRange;
+  /**
+   * Take incremental snapshots: track the keys read, written and deleted and the key groups whose timers changed,
+   * and write only those (docs/checkpoints.md). Default false: every snapshot is full.
+   */
+  incremental?: boolean;
 }
-
-/** How many entries the snapshot loops process between two clock reads (a clock read costs ~50 ns). */
-const ENTRIES_PER_CHECK = 1024;
 
 type AnyHandle = ValueStateHandle<unknown> | MapStateHandle<StateKey, unknown> | ListStateHandle<unknown>;
 
@@ -60,12 +78,35 @@ export class HeapKeyedStateBackend {
   readonly #handles = new Map<string, AnyHandle>();
   readonly #timers = new KeyedTimerQueue();
   readonly #eventTimers = new KeyedTimerQueue();
+  readonly #incremental: boolean;
+  /** Incremental only: the chain of each key group in the checkpoint of the previous snapshot (or the restored one). */
+  #chains = new Map<number, ChainStats>();
+  /** Incremental only: the checkpoint {@link #chains} describe. */
+  #parent: number | undefined;
+  readonly #state: BackendState;
 
   constructor(options: HeapKeyedStateBackendOptions) {
     validateKeyGroupRange(options.range, options.maxParallelism);
     this.#maxParallelism = options.maxParallelism;
     this.#range = { start: options.range.start, end: options.range.end };
     this.#current = new CurrentKey(this.#maxParallelism, this.#range);
+    this.#incremental = options.incremental === true;
+    if (this.#incremental) {
+      this.#timers.changedGroups = new Set();
+      this.#eventTimers.changedGroups = new Set();
+    }
+    this.#state = {
+      range: this.#range,
+      tables: this.#tables,
+      timers: this.#timers,
+      eventTimers: this.#eventTimers,
+      table: (name, kind) => this.#table(name, kind),
+    };
+  }
+
+  /** Whether {@link snapshot} writes incremental snapshots. */
+  get incremental(): boolean {
+    return this.#incremental;
   }
 
   /** The key group range this backend owns. */
@@ -168,94 +209,49 @@ export class HeapKeyedStateBackend {
   /**
    * Serialises the state key group by key group, yielding to the event loop every ~5 ms of work. The caller must
    * not touch the backend until the promise settles (the subtask is paused during a checkpoint).
+   *
+   * With `incremental` set, writes what changed since the previous snapshot (or the restore) as deltas to the chains
+   * of `checkpointId`'s parent, and remembers `checkpointId` as the parent of the next one: the caller must store
+   * every snapshot it takes, in order, or discard the backend (a failed checkpoint fails the attempt, which does).
    */
-  async snapshot(): Promise<KeyedStateSnapshot> {
+  async snapshot(checkpointId?: number): Promise<KeyedStateSnapshot> {
     const slicer = new TimeSlicer();
-    const { start, end } = this.#range;
-    const groups = end - start + 1;
-    // chunks[i] = the chunks of key group start+i, filled in one pass over each table (no per-key-group scans).
-    const chunks: unknown[][][] = Array.from({ length: groups }, () => []);
-    let n = 0;
+    if (!this.#incremental) return { keyGroups: await writeFullBlobs(this.#state, slicer) };
+    if (checkpointId === undefined) {
+      throw new SluiceError(StateErrorCodes.snapshotCorrupt, 'an incremental snapshot needs the id of the checkpoint it belongs to');
+    }
+    const epoch = this.#current.epoch++;
+    const deleted = new Map<string, Map<StateKey, number>>();
     for (const table of this.#tables.values()) {
-      const open: (unknown[] | undefined)[] = new Array<unknown[] | undefined>(groups);
-      for (const [key, entry] of table.entries) {
-        if (table.emptyMaps > 0 && !hasState(table, entry)) continue;
-        const i = entry.keyGroup - start;
-        let chunk = open[i];
-        if (chunk === undefined || chunkIsFull(chunk)) {
-          chunk = newStateChunk(table.name, table.kind);
-          open[i] = chunk;
-          chunks[i]!.push(chunk);
-        }
-        chunk.push(key, entry.value);
-        if (++n % ENTRIES_PER_CHECK === 0) await slicer.maybeYield();
-      }
+      if (table.deleted !== undefined && table.deleted.size > 0) deleted.set(table.name, table.deleted);
+      table.deleted = new Map();
     }
-    for (const [domain, queue] of [['processing-time', this.#timers], ['event-time', this.#eventTimers]] as const) {
-      const openTimers: (unknown[] | undefined)[] = new Array<unknown[] | undefined>(groups);
-      for (const [key, keyGroup, timestamp] of queue.all()) {
-        const i = keyGroup - start;
-        let chunk = openTimers[i];
-        if (chunk === undefined || chunkIsFull(chunk)) {
-          chunk = newTimerChunk(domain);
-          openTimers[i] = chunk;
-          chunks[i]!.push(chunk);
-        }
-        chunk.push(key, timestamp);
-        if (++n % ENTRIES_PER_CHECK === 0) await slicer.maybeYield();
-      }
-    }
-
-    const keyGroups = new Map<number, Uint8Array>();
-    for (let i = 0; i < groups; i++) {
-      const groupChunks = chunks[i]!;
-      if (groupChunks.length === 0) continue;
-      const parts: Uint8Array[] = [packHeader(start + i)];
-      for (const chunk of groupChunks) {
-        parts.push(packChunk(chunk));
-        await slicer.maybeYield();
-      }
-      keyGroups.set(start + i, concat(parts));
-      chunks[i] = []; // let the chunk arrays go while the rest is packed
-    }
-    return { keyGroups };
+    const timerGroups = new Set<number>([...this.#timers.changedGroups!, ...this.#eventTimers.changedGroups!]);
+    this.#timers.changedGroups = new Set();
+    this.#eventTimers.changedGroups = new Set();
+    const parent = this.#parent;
+    const blobs = await writeIncrementalBlobs(this.#state, this.#chains, { epoch, deleted, timerGroups }, slicer);
+    this.#parent = checkpointId;
+    return { keyGroups: blobs.full, incremental: { parent, deltas: blobs.deltas, unchanged: blobs.unchanged } };
   }
 
   /**
-   * Loads key groups from snapshots (one old subtask's, or several when rescaling). Key groups outside this
-   * backend's range are skipped, so every new subtask can be handed all blobs. A key already present is
-   * overwritten. Yields to the event loop every ~5 ms.
+   * Loads key groups from snapshots (one old subtask's, or several when rescaling): full blobs, or chains (a full
+   * blob followed by its deltas, concatenated). Key groups outside this backend's range are skipped, so every new
+   * subtask can be handed all blobs. A key already present is overwritten. Yields to the event loop every ~5 ms.
+   * `fromCheckpoint` names the checkpoint the blobs come from: an incremental backend's next snapshot extends its
+   * chains.
    */
-  async restore(keyGroups: Iterable<[number, Uint8Array]>): Promise<void> {
-    const slicer = new TimeSlicer();
-    const { start, end } = this.#range;
-    for (const [keyGroup, blob] of keyGroups) {
-      if (keyGroup < start || keyGroup > end) continue;
-      for (const chunk of decodeKeyGroupBlob(keyGroup, blob)) {
-        const pairs = chunk.pairs;
-        if (chunk.type === 'state') {
-          const table = this.#table(chunk.name, chunk.kind);
-          const entries = table.entries;
-          for (let j = chunk.from; j < pairs.length; j += 2) {
-            const key = pairs[j];
-            if (!isStateKey(key)) throw badKey(keyGroup, chunk.name, key);
-            const replaced = table.emptyMaps > 0 ? entries.get(key) : undefined;
-            if (replaced !== undefined && !hasState(table, replaced)) table.emptyMaps--;
-            entries.set(key, { keyGroup, value: pairs[j + 1] } satisfies Entry<unknown>);
-          }
-        } else {
-          const queue = chunk.domain === 'event-time' ? this.#eventTimers : this.#timers;
-          for (let j = chunk.from; j < pairs.length; j += 2) {
-            const key = pairs[j];
-            const timestamp = pairs[j + 1];
-            if (!isStateKey(key)) throw badKey(keyGroup, 'timers', key);
-            if (typeof timestamp !== 'number') throw badKey(keyGroup, 'timers', timestamp);
-            queue.add(key, keyGroup, timestamp);
-          }
-        }
-        await slicer.maybeYield();
-      }
-    }
+  async restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void> {
+    const chains = await restoreChains(this.#state, keyGroups, new TimeSlicer());
+    if (!this.#incremental) return;
+    // What the restore itself added is in the checkpoint already: start tracking from here.
+    for (const table of this.#tables.values()) table.deleted = new Map();
+    this.#timers.changedGroups = new Set();
+    this.#eventTimers.changedGroups = new Set();
+    if (fromCheckpoint === undefined) return; // unknown parent: the next snapshot writes full blobs
+    for (const [keyGroup, stats] of chains) this.#chains.set(keyGroup, stats);
+    this.#parent = fromCheckpoint;
   }
 
   /** Number of distinct keys that have state in any of the backend's states (timers not counted). */
@@ -301,10 +297,10 @@ export class HeapKeyedStateBackend {
     const table = this.#table(name, kind);
     const handle =
       kind === 'value'
-        ? new ValueStateHandle<unknown>(name, this.#current, table.entries)
+        ? new ValueStateHandle<unknown>(name, this.#current, table)
         : kind === 'map'
           ? new MapStateHandle<StateKey, unknown>(name, this.#current, table)
-          : new ListStateHandle<unknown>(name, this.#current, table.entries);
+          : new ListStateHandle<unknown>(name, this.#current, table);
     this.#handles.set(name, handle);
     return handle;
   }
@@ -321,7 +317,7 @@ export class HeapKeyedStateBackend {
         `state name ${JSON.stringify(name)} is invalid; use a non-empty string that stays the same across versions of the job`,
       );
     }
-    const created: StateTable = { name, kind, entries: new Map(), emptyMaps: 0 };
+    const created: StateTable = { name, kind, entries: new Map(), emptyMaps: 0, deleted: this.#incremental ? new Map() : undefined };
     this.#tables.set(name, created);
     return created;
   }
@@ -342,24 +338,4 @@ function kindMismatch(name: string, existing: StateKind, requested: StateKind): 
     `state "${name}" is ${existing} state and cannot also be used as ${requested} state; ` +
       `give the ${requested} state its own name`,
   );
-}
-
-function badKey(keyGroup: number, what: string, key: unknown): SluiceError {
-  return new SluiceError(
-    StateErrorCodes.snapshotCorrupt,
-    `keyed state snapshot of key group ${keyGroup} is corrupt: ${what} holds an invalid entry ${String(key)}; ` +
-      `restore from an earlier checkpoint`,
-  );
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }

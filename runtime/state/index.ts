@@ -20,3 +20,5 @@ export type { StateKind } from './state-table.ts';
 export { StateErrorCodes } from './state-errors.ts';
 export type { StateErrorCode } from './state-errors.ts';
 export { SNAPSHOT_FORMAT_VERSION } from './keyed-snapshot-format.ts';
+export type { IncrementalParts } from './heap-keyed-state-backend.ts';
+export { materializeChain } from './snapshots/materialize-chain.ts';

@@ -5,25 +5,34 @@ import { StateErrorCodes } from './state-errors.ts';
 import type { StateKind } from './state-table.ts';
 
 /**
- * Keyed state snapshot format, version 1: one blob per non-empty key group.
+ * Keyed state snapshot format: per non-empty key group, a full blob, optionally followed by delta blobs.
  *
  * A blob is a concatenation of msgpack values, each packed on its own (so a reader can decode one, yield to the
  * event loop, and go on):
  *
  * ```
  * blob        := header chunk*
- * header      := [1, keyGroup]                              1 = format version; keyGroup = the blob's key group
- * chunk       := stateChunk | timerChunk
+ * header      := [1, keyGroup]                              full blob: the key group's whole state (format 1)
+ *              | [2, keyGroup, 'delta']                     delta blob: changes since the blob before it (format 2)
+ * chunk       := stateChunk | timerChunk | tombstones | timerReset
  * stateChunk  := ['s', name, kind, k0, v0, k1, v1, ...]     kind: 'value' | 'map' | 'list'; ≤ CHUNK_PAIRS pairs;
- *                                                           one state may span several chunks
+ *                                                           one state may span several chunks. In a delta: the
+ *                                                           key's whole new value (a map or list as a whole)
  * timerChunk  := ['t' | 'e', k0, ts0, k1, ts1, ...]         't': processing-time, 'e': event-time timers of the key
  *                                                           group; ≤ CHUNK_PAIRS (blobs without 'e' chunks, from
  *                                                           before event time existed, read the same)
+ * tombstones  := ['x', name, kind, k0, k1, ...]             delta only: keys that no longer have state in `name`
+ * timerReset  := ['r']                                      delta only: the key group's timers are the timer
+ *                                                           chunks that follow, not those of earlier blobs
  * ```
+ *
+ * A chain is a full blob followed by deltas, read as one byte string (their concatenation): each header starts a
+ * segment, applied in order. Within a delta a key appears at most once per state, as a value or as a tombstone.
+ * Full blobs are format 1 byte for byte, so checkpoints from before deltas existed read unchanged.
  *
  * Keys are msgpack strings or numbers and keep their type. Values: value state → the user value; map state → a
  * msgpack map decoded as a `Map` (its keys keep their type); list state → an array. A key appears at most once per
- * state across the blobs of a snapshot, because every key belongs to exactly one key group.
+ * state across the full blobs of a snapshot, because every key belongs to exactly one key group.
  *
  * Serialiser settings, and why:
  * - records on (the msgpackr default): plain objects are written as msgpackr records and come back as plain objects,
@@ -34,6 +43,8 @@ import type { StateKind } from './state-table.ts';
  * - `moreTypes`: Sets, typed arrays, RegExps and Errors survive a snapshot too.
  */
 export const SNAPSHOT_FORMAT_VERSION = 1;
+/** Header format of a delta blob. */
+export const DELTA_FORMAT_VERSION = 2;
 
 /** Pairs per chunk: packing 4,096 pairs takes ~0.5 ms, a fine enough grain for 5 ms time slices. */
 export const CHUNK_PAIRS = 4096;
@@ -67,26 +78,51 @@ export function packHeader(keyGroup: number): Uint8Array {
 }
 
 /** @internal */
+export function packDeltaHeader(keyGroup: number): Uint8Array {
+  return packr.pack([DELTA_FORMAT_VERSION, keyGroup, 'delta']);
+}
+
+/** @internal */
+export function newTombstoneChunk(name: string, kind: StateKind): unknown[] {
+  return ['x', name, kind];
+}
+
+/** A tombstone chunk is full at {@link CHUNK_PAIRS} keys. @internal */
+export function tombstonesAreFull(chunk: unknown[]): boolean {
+  return chunk.length >= CHUNK_PAIRS + 3;
+}
+
+/** @internal */
+export function packTimerReset(): Uint8Array {
+  return packr.pack(['r']);
+}
+
+/** @internal */
 export function packChunk(chunk: unknown[]): Uint8Array {
   return packr.pack(chunk);
 }
 
 /** A decoded chunk, handed to the restorer one at a time. @internal */
 export type DecodedChunk =
+  | { type: 'segment'; delta: boolean; offset: number }
   | { type: 'state'; name: string; kind: StateKind; pairs: unknown[]; from: number }
-  | { type: 'timers'; domain: TimeDomain; pairs: unknown[]; from: number };
+  | { type: 'timers'; domain: TimeDomain; pairs: unknown[]; from: number }
+  | { type: 'tombstones'; name: string; kind: StateKind; keys: unknown[]; from: number }
+  | { type: 'timer-reset' };
 
 /**
- * Decodes the blob of `keyGroup` chunk by chunk (the generator lets the caller yield between chunks).
- * Throws `SLUICE_STATE_SNAPSHOT_CORRUPT` when the blob does not follow the format.
+ * Decodes the blob (or chain of blobs) of `keyGroup` chunk by chunk; each header yields a `segment` first (the
+ * generator lets the caller yield between chunks). Throws `SLUICE_STATE_SNAPSHOT_CORRUPT` when the bytes do not
+ * follow the format.
  * @internal
  */
 export function* decodeKeyGroupBlob(keyGroup: number, blob: Uint8Array): Generator<DecodedChunk> {
   let offset = 0;
-  let first = true;
+  let inDelta: boolean | undefined; // undefined: before the first header
   while (offset < blob.length) {
     let item: unknown;
     let end = -1;
+    const at = offset;
     try {
       packr.unpackMultiple(blob.subarray(offset), (value: unknown, _start?: number, stop?: number) => {
         item = value;
@@ -98,24 +134,36 @@ export function* decodeKeyGroupBlob(keyGroup: number, blob: Uint8Array): Generat
     }
     if (end <= 0) throw corrupt(keyGroup, `cannot find the end of the value at byte ${offset}`);
     offset += end;
-    if (!Array.isArray(item)) throw corrupt(keyGroup, `expected an array at byte ${offset}`);
-    if (first) {
-      first = false;
-      if (item[0] !== SNAPSHOT_FORMAT_VERSION) {
-        throw corrupt(keyGroup, `unknown snapshot format version ${String(item[0])}; expected ${SNAPSHOT_FORMAT_VERSION}`);
+    if (!Array.isArray(item)) throw corrupt(keyGroup, `expected an array at byte ${at}`);
+    const head = item[0];
+    if (typeof head === 'number') {
+      if (head === SNAPSHOT_FORMAT_VERSION && item.length === 2) {
+        if (inDelta !== undefined) throw corrupt(keyGroup, `a full blob follows another blob at byte ${at}`);
+        inDelta = false;
+      } else if (head === DELTA_FORMAT_VERSION && item[2] === 'delta') {
+        if (inDelta === undefined) throw corrupt(keyGroup, 'a delta blob has no full blob before it');
+        inDelta = true;
+      } else {
+        throw corrupt(keyGroup, `unknown snapshot format version ${String(head)} at byte ${at}; expected ${SNAPSHOT_FORMAT_VERSION} or ${DELTA_FORMAT_VERSION}`);
       }
       if (item[1] !== keyGroup) throw corrupt(keyGroup, `the blob's header says key group ${String(item[1])}`);
+      yield { type: 'segment', delta: inDelta, offset: at };
       continue;
     }
-    if (item[0] === 's' && typeof item[1] === 'string' && isKind(item[2]) && (item.length - 3) % 2 === 0) {
+    if (inDelta === undefined) throw corrupt(keyGroup, 'the blob does not start with a header');
+    if (head === 's' && typeof item[1] === 'string' && isKind(item[2]) && (item.length - 3) % 2 === 0) {
       yield { type: 'state', name: item[1], kind: item[2], pairs: item, from: 3 };
-    } else if ((item[0] === 't' || item[0] === 'e') && (item.length - 1) % 2 === 0) {
-      yield { type: 'timers', domain: item[0] === 'e' ? 'event-time' : 'processing-time', pairs: item, from: 1 };
+    } else if ((head === 't' || head === 'e') && (item.length - 1) % 2 === 0) {
+      yield { type: 'timers', domain: head === 'e' ? 'event-time' : 'processing-time', pairs: item, from: 1 };
+    } else if (inDelta && head === 'x' && typeof item[1] === 'string' && isKind(item[2])) {
+      yield { type: 'tombstones', name: item[1], kind: item[2], keys: item, from: 3 };
+    } else if (inDelta && head === 'r' && item.length === 1) {
+      yield { type: 'timer-reset' };
     } else {
-      throw corrupt(keyGroup, `unexpected chunk ${JSON.stringify(String(item[0]))}`);
+      throw corrupt(keyGroup, `unexpected chunk ${JSON.stringify(String(head))}${inDelta ? '' : ' in a full blob'}`);
     }
   }
-  if (first) throw corrupt(keyGroup, 'the blob is empty');
+  if (inDelta === undefined) throw corrupt(keyGroup, 'the blob is empty');
 }
 
 /** True when `key` can be a state key (decoded data is checked before it reaches a Map). @internal */

@@ -31,6 +31,11 @@ export class KeyedTimerQueue {
    */
   #lastTimestamp = Number.NaN;
   #lastKeys: Map<StateKey, number> | undefined = undefined;
+  /**
+   * Key groups whose timers were added, deleted or fired since the backend last took this set (its next incremental
+   * checkpoint rewrites their timers); `undefined` when the backend takes full snapshots only.
+   */
+  changedGroups: Set<number> | undefined = undefined;
 
   get size(): number {
     return this.#count;
@@ -47,12 +52,22 @@ export class KeyedTimerQueue {
     this.#lastKeys = keys;
     const before = keys.size; // one lookup instead of has() + set()
     keys.set(key, keyGroup);
-    if (keys.size !== before) this.#count++;
+    if (keys.size !== before) {
+      this.#count++;
+      this.changedGroups?.add(keyGroup);
+    }
   }
 
   delete(key: StateKey, timestamp: number): void {
     const keys = this.#byTime.get(timestamp);
-    if (keys === undefined || !keys.delete(key)) return;
+    if (keys === undefined) return;
+    const changed = this.changedGroups;
+    if (changed !== undefined) {
+      const keyGroup = keys.get(key);
+      if (keyGroup === undefined) return;
+      changed.add(keyGroup);
+    }
+    if (!keys.delete(key)) return;
     this.#count--;
     if (keys.size === 0) {
       this.#byTime.delete(timestamp);
@@ -88,6 +103,8 @@ export class KeyedTimerQueue {
       this.#byTime.delete(timestamp);
       this.#forgetLast();
       this.#count -= keys.size;
+      const changed = this.changedGroups;
+      if (changed !== undefined) for (const keyGroup of keys.values()) changed.add(keyGroup);
       due.push({ timestamp, keys: [...keys.keys()] });
     }
     return due;

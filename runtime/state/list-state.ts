@@ -1,6 +1,6 @@
 import type { CurrentKey } from './current-key.ts';
 import type { StateKey } from './key-groups.ts';
-import type { Entry } from './state-table.ts';
+import { noteDeleted, type Entry, type StateTable } from './state-table.ts';
 
 /**
  * A list per key. Every call applies to the executor's current key.
@@ -28,24 +28,32 @@ const EMPTY_LIST: readonly never[] = Object.freeze([]);
 export class ListStateHandle<T> implements ListState<T> {
   readonly #name: string;
   readonly #current: CurrentKey;
+  readonly #table: StateTable;
   readonly #entries: Map<StateKey, Entry<T[]>>;
 
-  constructor(name: string, current: CurrentKey, entries: Map<StateKey, Entry<unknown>>) {
+  constructor(name: string, current: CurrentKey, table: StateTable) {
     this.#name = name;
     this.#current = current;
-    this.#entries = entries as Map<StateKey, Entry<T[]>>;
+    this.#table = table;
+    this.#entries = table.entries as Map<StateKey, Entry<T[]>>;
   }
 
   get(): readonly T[] {
     const entry = this.#entries.get(this.#key());
-    return entry === undefined ? EMPTY_LIST : entry.value;
+    if (entry === undefined) return EMPTY_LIST;
+    entry.touched = this.#current.epoch; // its elements may be changed in place
+    return entry.value;
   }
 
   add(v: T): void {
     const key = this.#key();
     const entry = this.#entries.get(key);
-    if (entry !== undefined) entry.value.push(v);
-    else this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: [v] });
+    if (entry !== undefined) {
+      entry.value.push(v);
+      entry.touched = this.#current.epoch;
+    } else {
+      this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: [v], touched: this.#current.epoch });
+    }
   }
 
   addAll(vs: readonly T[]): void {
@@ -53,30 +61,42 @@ export class ListStateHandle<T> implements ListState<T> {
     const key = this.#key();
     const entry = this.#entries.get(key);
     if (entry === undefined) {
-      this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: vs.slice() });
+      this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: vs.slice(), touched: this.#current.epoch });
       return;
     }
     // A loop, not push(...vs): spreading a large array overflows the call stack.
     const list = entry.value;
     for (let i = 0; i < vs.length; i++) list.push(vs[i]!);
+    entry.touched = this.#current.epoch;
   }
 
   update(vs: readonly T[]): void {
     const key = this.#key();
     if (vs.length === 0) {
-      this.#entries.delete(key);
+      this.#delete(key);
       return;
     }
     const entry = this.#entries.get(key);
-    if (entry !== undefined) entry.value = vs.slice();
-    else this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: vs.slice() });
+    if (entry !== undefined) {
+      entry.value = vs.slice();
+      entry.touched = this.#current.epoch;
+    } else {
+      this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: vs.slice(), touched: this.#current.epoch });
+    }
   }
 
   clear(): void {
-    this.#entries.delete(this.#key());
+    this.#delete(this.#key());
   }
 
   #key(): StateKey {
     return this.#current.key ?? this.#current.require(this.#name);
+  }
+
+  #delete(key: StateKey): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#entries.delete(key);
+    noteDeleted(this.#table, key, entry.keyGroup);
   }
 }

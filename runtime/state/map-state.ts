@@ -1,6 +1,6 @@
 import type { CurrentKey } from './current-key.ts';
 import type { StateKey } from './key-groups.ts';
-import type { Entry, StateTable } from './state-table.ts';
+import { noteDeleted, type Entry, type StateTable } from './state-table.ts';
 
 /**
  * A map per key (user keys are strings or numbers and keep their type across snapshots). Every call applies to the
@@ -69,11 +69,12 @@ export class MapStateHandle<K extends StateKey, V> implements MapState<K, V> {
       const map = entry.value;
       if (map.size === 0) this.#table.emptyMaps--;
       map.set(k, v);
+      entry.touched = this.#current.epoch;
       return;
     }
     const map = new Map<K, V>(); // not new Map([[k, v]]): building from an iterable is several times slower
     map.set(k, v);
-    this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: map });
+    this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: map, touched: this.#current.epoch });
   }
 
   has(k: K): boolean {
@@ -83,6 +84,7 @@ export class MapStateHandle<K extends StateKey, V> implements MapState<K, V> {
   remove(k: K): void {
     const entry = this.#entries.get(this.#current.key ?? this.#current.require(this.#name));
     if (entry === undefined) return;
+    entry.touched = this.#current.epoch;
     const map = entry.value;
     if (map.size !== 1 || !map.has(k)) {
       map.delete(k);
@@ -118,16 +120,27 @@ export class MapStateHandle<K extends StateKey, V> implements MapState<K, V> {
     if (entry === undefined) return;
     if (entry.value.size === 0) this.#table.emptyMaps--;
     this.#entries.delete(key);
+    noteDeleted(this.#table, key, entry.keyGroup);
   }
 
   #map(): Map<K, V> | undefined {
     const entry = this.#entries.get(this.#current.key ?? this.#current.require(this.#name));
-    return entry === undefined ? undefined : entry.value;
+    if (entry === undefined) return undefined;
+    entry.touched = this.#current.epoch; // values got from the map may be changed in place
+    return entry.value;
   }
 
-  /** Drops every emptied map (deleting from a Map while iterating it is safe). */
+  /**
+   * Drops every emptied map (deleting from a Map while iterating it is safe). A swept key is noted as deleted: its map
+   * may have emptied since the last snapshot, and the next incremental checkpoint must then say that it has no state.
+   */
   #sweep(): void {
-    for (const [key, entry] of this.#entries) if (entry.value.size === 0) this.#entries.delete(key);
-    this.#table.emptyMaps = 0;
+    const table = this.#table;
+    for (const [key, entry] of this.#entries) {
+      if (entry.value.size !== 0) continue;
+      this.#entries.delete(key);
+      noteDeleted(table, key, entry.keyGroup);
+    }
+    table.emptyMaps = 0;
   }
 }

@@ -12,6 +12,13 @@ export type StateKind = 'value' | 'map' | 'list';
 export interface Entry<T> {
   readonly keyGroup: number;
   value: T;
+  /**
+   * The backend's snapshot epoch when a handle last read or wrote this key's state (`CurrentKey.epoch`; 0 for state
+   * restored from a checkpoint). An incremental checkpoint writes the entries touched since the previous snapshot.
+   * Reads count too: a value, map or list got from a handle may be changed in place (the window operator does), and
+   * a full snapshot would have seen that change.
+   */
+  touched: number;
 }
 
 /**
@@ -27,6 +34,16 @@ export interface StateTable {
   readonly entries: Map<StateKey, Entry<unknown>>;
   /** Entries of a map state whose map is empty: no state, kept for reuse until swept. */
   emptyMaps: number;
+  /**
+   * Keys whose entry was removed since the previous snapshot, with their key group: the tombstones of the next
+   * incremental checkpoint. `undefined` when the backend takes full snapshots only (nothing to track).
+   */
+  deleted: Map<StateKey, number> | undefined;
+}
+
+/** Records that `key` (of `keyGroup`) lost its entry in `table`, when the backend tracks changes. */
+export function noteDeleted(table: StateTable, key: StateKey, keyGroup: number): void {
+  table.deleted?.set(key, keyGroup);
 }
 
 /** Whether an entry of `table` holds state (an emptied map does not). */

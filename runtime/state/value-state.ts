@@ -1,6 +1,6 @@
 import type { CurrentKey } from './current-key.ts';
 import type { StateKey } from './key-groups.ts';
-import type { Entry } from './state-table.ts';
+import { noteDeleted, type Entry, type StateTable } from './state-table.ts';
 
 /**
  * A single value per key. Every call applies to the executor's current key.
@@ -24,33 +24,53 @@ export interface ValueState<T> {
 export class ValueStateHandle<T> implements ValueState<T> {
   readonly #name: string;
   readonly #current: CurrentKey;
+  readonly #table: StateTable;
   readonly #entries: Map<StateKey, Entry<T>>;
 
-  constructor(name: string, current: CurrentKey, entries: Map<StateKey, Entry<unknown>>) {
+  constructor(name: string, current: CurrentKey, table: StateTable) {
     this.#name = name;
     this.#current = current;
-    this.#entries = entries as Map<StateKey, Entry<T>>;
+    this.#table = table;
+    this.#entries = table.entries as Map<StateKey, Entry<T>>;
   }
 
   value(): T | undefined {
     const key = this.#current.key ?? this.#current.require(this.#name);
     const entry = this.#entries.get(key);
-    return entry === undefined ? undefined : entry.value;
+    if (entry === undefined) return undefined;
+    entry.touched = this.#current.epoch; // the value may be changed in place
+    return entry.value;
   }
 
   update(value: T): void {
     const key = this.#current.key ?? this.#current.require(this.#name);
     if (value === undefined) {
-      this.#entries.delete(key);
+      this.#delete(key);
       return;
     }
     // Existing key: one Map.get and a field write, cheaper than Map.set (no rehash of a fresh string key on insert).
     const entry = this.#entries.get(key);
-    if (entry !== undefined) entry.value = value;
-    else this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value });
+    if (entry !== undefined) {
+      entry.value = value;
+      entry.touched = this.#current.epoch;
+    } else {
+      this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value, touched: this.#current.epoch });
+    }
   }
 
   clear(): void {
-    this.#entries.delete(this.#current.key ?? this.#current.require(this.#name));
+    this.#delete(this.#current.key ?? this.#current.require(this.#name));
+  }
+
+  #delete(key: StateKey): void {
+    const table = this.#table;
+    if (table.deleted === undefined) {
+      this.#entries.delete(key);
+      return;
+    }
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#entries.delete(key);
+    noteDeleted(table, key, entry.keyGroup);
   }
 }

@@ -1,0 +1,16 @@
+import { HeapKeyedStateBackend } from '../heap-keyed-state-backend.ts';
+
+/**
+ * The full blob equal to a chain (a full blob followed by deltas, concatenated): what a savepoint or an export
+ * stores so that it stands alone. `undefined` when the chain leaves the key group without state.
+ *
+ * @example
+ * ```ts
+ * const blob = await materializeChain(17, 128, concatenatedChain);
+ * ```
+ */
+export async function materializeChain(keyGroup: number, maxParallelism: number, chain: Uint8Array): Promise<Uint8Array | undefined> {
+  const backend = new HeapKeyedStateBackend({ maxParallelism, range: { start: keyGroup, end: keyGroup } });
+  await backend.restore([[keyGroup, chain]]);
+  return (await backend.snapshot()).keyGroups.get(keyGroup);
+}

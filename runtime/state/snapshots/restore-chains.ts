@@ -1,0 +1,100 @@
+import { SluiceError } from '../../errors/index.ts';
+import { decodeKeyGroupBlob, isStateKey, type DecodedChunk } from '../keyed-snapshot-format.ts';
+import { StateErrorCodes } from '../state-errors.ts';
+import { hasState, type Entry } from '../state-table.ts';
+import type { TimeSlicer } from '../time-slicer.ts';
+import type { BackendState, ChainStats } from './backend-state.ts';
+
+type TimerChunk = Extract<DecodedChunk, { type: 'timers' }>;
+
+/**
+ * Loads key groups from snapshot blobs or chains (a full blob followed by deltas, concatenated), skipping key
+ * groups outside the backend's range. A key already present is overwritten; a tombstone removes it. Returns the
+ * shape of each restored chain, for the backend's next incremental snapshot. Restored entries are stamped epoch 0:
+ * they are in the checkpoint already.
+ * @internal
+ */
+export async function restoreChains(
+  state: BackendState,
+  keyGroups: Iterable<[number, Uint8Array]>,
+  slicer: TimeSlicer,
+): Promise<Map<number, ChainStats>> {
+  const chains = new Map<number, ChainStats>();
+  const { start, end } = state.range;
+  for (const [keyGroup, blob] of keyGroups) {
+    if (keyGroup < start || keyGroup > end) continue;
+    let segments = 0;
+    let baseBytes = blob.length;
+    // A delta that rewrites its key group's timers replaces those of the blobs before it: timers are added once the
+    // whole chain is read.
+    let timers: TimerChunk[] = [];
+    for (const chunk of decodeKeyGroupBlob(keyGroup, blob)) {
+      switch (chunk.type) {
+        case 'segment':
+          if (++segments === 2) baseBytes = chunk.offset;
+          break;
+        case 'state':
+          applyState(state, keyGroup, chunk);
+          break;
+        case 'tombstones':
+          applyTombstones(state, keyGroup, chunk);
+          break;
+        case 'timer-reset':
+          timers = [];
+          break;
+        case 'timers':
+          timers.push(chunk);
+          break;
+      }
+      await slicer.maybeYield();
+    }
+    for (const chunk of timers) {
+      const queue = chunk.domain === 'event-time' ? state.eventTimers : state.timers;
+      const pairs = chunk.pairs;
+      for (let j = chunk.from; j < pairs.length; j += 2) {
+        const key = pairs[j];
+        const timestamp = pairs[j + 1];
+        if (!isStateKey(key)) throw badEntry(keyGroup, 'timers', key);
+        if (typeof timestamp !== 'number') throw badEntry(keyGroup, 'timers', timestamp);
+        queue.add(key, keyGroup, timestamp);
+      }
+    }
+    chains.set(keyGroup, { baseBytes, deltaBytes: blob.length - baseBytes, length: segments });
+  }
+  return chains;
+}
+
+function applyState(state: BackendState, keyGroup: number, chunk: Extract<DecodedChunk, { type: 'state' }>): void {
+  const table = state.table(chunk.name, chunk.kind);
+  const entries = table.entries;
+  const pairs = chunk.pairs;
+  for (let j = chunk.from; j < pairs.length; j += 2) {
+    const key = pairs[j];
+    if (!isStateKey(key)) throw badEntry(keyGroup, chunk.name, key);
+    const replaced = table.emptyMaps > 0 ? entries.get(key) : undefined;
+    if (replaced !== undefined && !hasState(table, replaced)) table.emptyMaps--;
+    entries.set(key, { keyGroup, value: pairs[j + 1], touched: 0 } satisfies Entry<unknown>);
+  }
+}
+
+function applyTombstones(state: BackendState, keyGroup: number, chunk: Extract<DecodedChunk, { type: 'tombstones' }>): void {
+  const table = state.table(chunk.name, chunk.kind);
+  const entries = table.entries;
+  const keys = chunk.keys;
+  for (let j = chunk.from; j < keys.length; j++) {
+    const key = keys[j];
+    if (!isStateKey(key)) throw badEntry(keyGroup, chunk.name, key);
+    const removed = entries.get(key);
+    if (removed === undefined) continue;
+    if (!hasState(table, removed)) table.emptyMaps--;
+    entries.delete(key);
+  }
+}
+
+function badEntry(keyGroup: number, what: string, key: unknown): SluiceError {
+  return new SluiceError(
+    StateErrorCodes.snapshotCorrupt,
+    `keyed state snapshot of key group ${keyGroup} is corrupt: ${what} holds an invalid entry ${String(key)}; ` +
+      `restore from an earlier checkpoint`,
+  );
+}

@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  HeapKeyedStateBackend,
+  keyGroupRangeOf,
+  materializeChain,
+  type KeyedStateSnapshot,
+  type StateKey,
+} from '../../../runtime/state/index.ts';
+import { decodeKeyGroupBlob } from '../../../runtime/state/keyed-snapshot-format.ts';
+import { MAX_CHAIN_LENGTH } from '../../../runtime/state/snapshots/chain-policy.ts';
+
+const M = 32;
+
+/** A deterministic pseudo-random sequence (mulberry32), so a failure reproduces. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The state of full blobs as sorted plain data: what two backends must agree on. */
+function canonical(blobs: Map<number, Uint8Array>): string {
+  const states: string[] = [];
+  const timers: string[] = [];
+  for (const [keyGroup, blob] of blobs) {
+    for (const chunk of decodeKeyGroupBlob(keyGroup, blob)) {
+      if (chunk.type === 'state') {
+        for (let j = chunk.from; j < chunk.pairs.length; j += 2) {
+          const value = chunk.pairs[j + 1];
+          const plain = value instanceof Map ? [...value.entries()].sort((a, b) => String(a[0]).localeCompare(String(b[0]))) : value;
+          states.push(`${chunk.name}|${typeof chunk.pairs[j]}:${String(chunk.pairs[j])}|${JSON.stringify(plain)}`);
+        }
+      } else if (chunk.type === 'timers') {
+        for (let j = chunk.from; j < chunk.pairs.length; j += 2) timers.push(`${chunk.domain}|${String(chunk.pairs[j])}|${String(chunk.pairs[j + 1])}`);
+      } else {
+        assert.ok(chunk.type === 'segment' && !chunk.delta, 'a full snapshot holds full blobs only');
+      }
+    }
+  }
+  return JSON.stringify({ states: states.sort(), timers: timers.sort() });
+}
+
+/** Keeps chains as a checkpoint store would: a full blob starts one, a delta extends it, unchanged keeps it. */
+class Chains {
+  readonly byGroup = new Map<number, Uint8Array[]>();
+  lastId: number | undefined;
+
+  apply(id: number, snapshot: KeyedStateSnapshot, range: { start: number; end: number }): void {
+    const parts = snapshot.incremental;
+    assert.ok(parts !== undefined, 'an incremental backend writes incremental snapshots');
+    assert.equal(parts.parent, this.lastId, 'each snapshot extends the previous one');
+    const next = new Map<number, Uint8Array[]>();
+    for (const [g, blob] of snapshot.keyGroups) next.set(g, [blob]);
+    for (const [g, delta] of parts.deltas) {
+      const chain = this.byGroup.get(g);
+      assert.ok(chain !== undefined, `delta for key group ${g} without a chain`);
+      next.set(g, [...chain, delta]);
+    }
+    for (const g of parts.unchanged) {
+      const chain = this.byGroup.get(g);
+      assert.ok(chain !== undefined, `unchanged key group ${g} without a chain`);
+      next.set(g, chain);
+    }
+    for (const [g, chain] of this.byGroup) if (g < range.start || g > range.end) next.set(g, chain);
+    for (const chain of next.values()) assert.ok(chain.length <= MAX_CHAIN_LENGTH, 'chains stay bounded');
+    this.byGroup.clear();
+    for (const [g, chain] of next) this.byGroup.set(g, chain);
+    this.lastId = id;
+  }
+
+  concatenated(): Map<number, Uint8Array> {
+    return new Map([...this.byGroup].map(([g, chain]) => [g, Buffer.concat(chain)]));
+  }
+}
+
+/** Applies `n` random operations of every kind to every backend, alike. */
+function randomOps(backends: HeapKeyedStateBackend[], rnd: () => number, n: number, keys: number): void {
+  for (let i = 0; i < n; i++) {
+    const key: StateKey = rnd() < 0.5 ? Math.floor(rnd() * keys) : `k${Math.floor(rnd() * keys)}`;
+    const op = Math.floor(rnd() * 14);
+    const x = Math.floor(rnd() * 1000);
+    for (const b of backends) {
+      b.setCurrentKey(key);
+      const value = b.getValueState<{ n: number } | number>('v');
+      const map = b.getMapState<string, number>('m');
+      const list = b.getListState<number>('l');
+      switch (op) {
+        case 0: case 1: value.update(x); break;
+        case 2: value.clear(); break;
+        case 3: { const v = value.value(); if (typeof v === 'object') v.n++; else value.update({ n: x }); break; } // in place
+        case 4: case 5: map.put(`p${x % 4}`, x); break;
+        case 6: map.remove(`p${x % 4}`); break;
+        case 7: map.clear(); break;
+        case 8: list.add(x); break;
+        case 9: list.update(x % 3 === 0 ? [] : [x, x + 1]); break;
+        case 10: b.registerTimer(1000 + (x % 50)); break;
+        case 11: b.deleteTimer(1000 + (x % 50)); break;
+        case 12: b.registerEventTimeTimer(2000 + (x % 50)); break;
+        case 13: b.deleteEventTimeTimer(2000 + (x % 50)); break;
+      }
+    }
+  }
+}
+
+test('incremental snapshots restore to exactly what a full snapshot holds, round after round, at any parallelism', async () => {
+  const rnd = random(7);
+  const range = { start: 0, end: M - 1 };
+  const inc = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
+  const full = new HeapKeyedStateBackend({ maxParallelism: M, range });
+  const chains = new Chains();
+  let deltas = 0;
+  let unchanged = 0;
+  let rebases = 0;
+  for (let round = 1; round <= 30; round++) {
+    randomOps([inc, full], rnd, round % 5 === 0 ? 20 : 600, 300);
+    if (round % 7 === 0) {
+      // timers fire (and leave the queues) in both
+      assert.deepEqual(inc.pollDueTimers(1000 + round), full.pollDueTimers(1000 + round));
+      assert.deepEqual(inc.pollDueEventTimeTimers(2000 + round), full.pollDueEventTimeTimers(2000 + round));
+    }
+    const snapshot = await inc.snapshot(round);
+    deltas += snapshot.incremental!.deltas.size;
+    unchanged += snapshot.incremental!.unchanged.length;
+    if (round > 1) rebases += snapshot.keyGroups.size;
+    chains.apply(round, snapshot, range);
+    const expected = canonical((await full.snapshot()).keyGroups);
+    for (const parallelism of [1, 3, 8]) {
+      const restored: Map<number, Uint8Array> = new Map();
+      for (let s = 0; s < parallelism; s++) {
+        const part = new HeapKeyedStateBackend({ maxParallelism: M, range: keyGroupRangeOf(s, parallelism, M) });
+        await part.restore(chains.concatenated(), round);
+        for (const [g, blob] of (await part.snapshot()).keyGroups) restored.set(g, blob);
+      }
+      assert.equal(canonical(restored), expected, `round ${round}, restored at p = ${parallelism}`);
+    }
+  }
+  assert.ok(deltas > 100, `deltas were written (${deltas})`);
+  assert.ok(unchanged > 10, `quiet rounds keep key groups unchanged (${unchanged})`);
+  assert.ok(rebases > 0, `chains were rebased (${rebases})`);
+});
+
+test('an incremental backend restored from a chain goes on extending it; a restore without a checkpoint id starts full chains', async () => {
+  const range = { start: 0, end: M - 1 };
+  const first = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
+  const rnd = random(11);
+  randomOps([first], rnd, 500, 100);
+  const chains = new Chains();
+  chains.apply(1, await first.snapshot(1), range);
+  randomOps([first], rnd, 50, 100);
+  chains.apply(2, await first.snapshot(2), range);
+
+  const second = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
+  await second.restore(chains.concatenated(), 2);
+  const quiet = await second.snapshot(3);
+  assert.equal(quiet.keyGroups.size, 0, 'nothing changed since the restore: no full blob');
+  assert.equal(quiet.incremental!.deltas.size, 0);
+  assert.equal(quiet.incremental!.parent, 2);
+  chains.apply(3, quiet, range);
+
+  const unknown = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
+  await unknown.restore(chains.concatenated());
+  const fresh = await unknown.snapshot(4);
+  assert.equal(fresh.incremental!.parent, undefined);
+  assert.equal(fresh.incremental!.deltas.size + fresh.incremental!.unchanged.length, 0);
+  assert.equal(fresh.keyGroups.size, chains.byGroup.size, 'every key group with state is written in full');
+});
+
+test('deleted keys, emptied maps swept between checkpoints and fired timers leave no state behind after a restore', async () => {
+  const range = { start: 0, end: M - 1 };
+  const b = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
+  const map = b.getMapState<string, number>('m');
+  const value = b.getValueState<number>('v');
+  for (let k = 0; k < 5000; k++) {
+    b.setCurrentKey(k);
+    map.put('a', k);
+    value.update(k);
+    b.registerEventTimeTimer(10);
+  }
+  const chains = new Chains();
+  chains.apply(1, await b.snapshot(1), range);
+  for (let k = 0; k < 5000; k++) {
+    b.setCurrentKey(k);
+    map.remove('a'); // empties the map; past 4096 emptied maps, they are swept
+    if (k % 2 === 0) value.clear();
+  }
+  assert.ok(b.tableEntryCount('m') < 5000, 'the emptied maps were swept');
+  b.pollDueEventTimeTimers(10);
+  chains.apply(2, await b.snapshot(2), range);
+  const restored = new HeapKeyedStateBackend({ maxParallelism: M, range });
+  await restored.restore(chains.concatenated(), 2);
+  assert.equal(restored.keyCount(), 2500, 'only the odd keys keep their value');
+  assert.equal(restored.eventTimeTimerCount(), 0, 'fired timers stay fired');
+  restored.setCurrentKey(3);
+  assert.equal(restored.getValueState<number>('v').value(), 3);
+  assert.equal(restored.getMapState<string, number>('m').size(), 0);
+});
+
+test('materializeChain turns a chain into the equivalent full blob', async () => {
+  const range = { start: 0, end: M - 1 };
+  const b = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
+  const rnd = random(3);
+  const chains = new Chains();
+  for (let round = 1; round <= 4; round++) {
+    randomOps([b], rnd, 300, 80);
+    chains.apply(round, await b.snapshot(round), range);
+  }
+  const merged = new Map<number, Uint8Array>();
+  for (const [g, blob] of chains.concatenated()) {
+    const full = await materializeChain(g, M, blob);
+    if (full !== undefined) merged.set(g, full);
+  }
+  const reference = new HeapKeyedStateBackend({ maxParallelism: M, range });
+  await reference.restore(chains.concatenated());
+  assert.equal(canonical(merged), canonical((await reference.snapshot()).keyGroups));
+});
+
+test('a delta blob alone, or a full blob after a delta, is rejected as corrupt', async () => {
+  const range = { start: 0, end: M - 1 };
+  const b = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
+  for (let k = 0; k < 3000; k++) {
+    b.setCurrentKey(k);
+    b.getValueState<number>('v').update(k);
+  }
+  const first = await b.snapshot(1);
+  b.setCurrentKey(1);
+  b.getValueState<number>('v').update(100);
+  const second = await b.snapshot(2);
+  const [g, delta] = [...second.incremental!.deltas][0]!;
+  const base = first.keyGroups.get(g)!;
+  const fresh = (): HeapKeyedStateBackend => new HeapKeyedStateBackend({ maxParallelism: M, range });
+  await assert.rejects(fresh().restore([[g, delta]]), /SLUICE_STATE_SNAPSHOT_CORRUPT|no full blob before it/);
+  await assert.rejects(fresh().restore([[g, Buffer.concat([base, delta, base])]]), /a full blob follows another blob/);
+  const ok = fresh();
+  await ok.restore([[g, Buffer.concat([base, delta])]]);
+  ok.setCurrentKey(1);
+  assert.equal(ok.getValueState<number>('v').value(), 100);
+});
