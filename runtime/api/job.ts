@@ -14,6 +14,18 @@ export interface CheckpointOptions {
   timeoutMs?: number;
   /** Completed checkpoints kept (savepoints are kept until deleted); default 3. */
   retain?: number;
+  /**
+   * Write only the keyed state that changed since the previous checkpoint (Flink's incremental checkpoints): a
+   * checkpoint of a job with large state then costs about what changed, not all of it. Restores read each key
+   * group's last full blob and the deltas after it; savepoints and exports are always full. Default false.
+   * See docs/checkpoints.md.
+   *
+   * @example
+   * ```ts
+   * defineJob({ name: 'sessions', checkpoints: { intervalMs: 1000, incremental: true } }, (env) => …);
+   * ```
+   */
+  incremental?: boolean;
 }
 
 /** Options of a job, set in `defineJob` and partly overridable from the command line. */

@@ -4,7 +4,8 @@ import type { AttemptSubtask, CheckpointListener, RunningAttempt, SubtaskAck } f
 import { summarizePlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock, TimerHandle } from '../time/index.ts';
-import type { BlobInput, CheckpointStore } from './checkpoint-store.ts';
+import { gatherCheckpoint } from './checkpoint-blobs.ts';
+import type { CheckpointStore } from './checkpoint-store.ts';
 import type { CheckpointKind, CheckpointManifest } from './manifest.ts';
 
 export const DEFAULT_CHECKPOINT_TIMEOUT_MS = 10 * 60_000;
@@ -31,6 +32,8 @@ export interface CheckpointCoordinatorOptions {
   readonly options: CheckpointOptions;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The checkpoint the attempt restored, if any: an incremental job's first checkpoint builds on its chains. */
+  readonly restoredFrom?: CheckpointManifest | undefined;
   /** Called with every completed checkpoint (status, metrics). */
   readonly onComplete?: (manifest: CheckpointManifest) => void;
   /** Called when a checkpoint is abandoned (before its attempt is failed with the same error). */
@@ -62,6 +65,8 @@ export class CheckpointCoordinator implements CheckpointListener {
   readonly #onFailed: ((checkpointId: number, error: Error) => void) | undefined;
   readonly #beforeStore: ((checkpointId: number) => void | Promise<void>) | undefined;
   #inFlight: InFlight | undefined;
+  /** The latest checkpoint of this attempt (or the restored one): incremental snapshots build on its chains. */
+  #parent: CheckpointManifest | undefined;
   /** The store write in progress, if any: it runs to its end even after `stop()` (see {@link settled}). */
   #writing: Promise<unknown> | undefined;
   #triggering = false;
@@ -82,6 +87,7 @@ export class CheckpointCoordinator implements CheckpointListener {
     this.#onComplete = options.onComplete;
     this.#onFailed = options.onFailed;
     this.#beforeStore = options.beforeStore;
+    this.#parent = options.restoredFrom;
   }
 
   /** Starts periodic triggering. */
@@ -212,20 +218,14 @@ export class CheckpointCoordinator implements CheckpointListener {
 
   async #complete(inFlight: InFlight): Promise<void> {
     const plan = this.#attempt.plan;
-    const blobs: BlobInput[] = [];
-    const sourcePositions: CheckpointManifest['sourcePositions'] = {};
-    for (const ack of inFlight.acks) {
-      for (const { uid, snapshot } of ack.operators) {
-        if (snapshot.keyed !== undefined) {
-          for (const [keyGroup, bytes] of snapshot.keyed) blobs.push({ operatorUid: uid, keyGroup, bytes });
-        }
-        if (snapshot.operator !== undefined) blobs.push({ operatorUid: uid, subtask: ack.subtask, bytes: snapshot.operator });
-      }
-      if (ack.source !== undefined) {
-        const list = (sourcePositions[ack.source.uid] ??= []);
-        for (const p of ack.source.positions) list.push({ split: p.split, position: p.position });
-      }
+    let gathered: ReturnType<typeof gatherCheckpoint>;
+    try {
+      gathered = gatherCheckpoint(inFlight.acks, this.#parent);
+    } catch (err) {
+      this.#abandon(inFlight, err as SluiceError);
+      return;
     }
+    const { blobs, sourcePositions } = gathered;
     if (this.#attempt.signal.aborted) {
       // Acks can still arrive while a failing attempt tears down; a failover restores an earlier checkpoint instead.
       this.#abandon(inFlight, new SluiceError('SLUICE_CHECKPOINT_FAILED', `checkpoint ${inFlight.id} of job "${plan.job}" abandoned: the attempt is stopping`, { retriable: true }));
@@ -262,11 +262,12 @@ export class CheckpointCoordinator implements CheckpointListener {
     if (this.#inFlight !== inFlight) return; // stopped while writing
     if (inFlight.timeout !== undefined) this.#clock.clearTimeout(inFlight.timeout);
     this.#inFlight = undefined;
+    this.#parent = manifest;
     this.#lastCompletedAt = this.#clock.now();
     // Debug: one line per checkpoint (every second or so) would flood an info log; `sluice run` shows the newest on
     // its progress line, `sluice status` lists them.
     this.#logger.debug(
-      { checkpoint: manifest.id, kind: manifest.kind, durationMs: manifest.durationMs, bytes: manifest.totalBytes },
+      { checkpoint: manifest.id, kind: manifest.kind, durationMs: manifest.durationMs, bytes: manifest.totalBytes, writtenBytes: manifest.writtenBytes ?? manifest.totalBytes },
       `${manifest.kind} ${manifest.id} complete`,
     );
     // Only now may sinks commit and sources report offsets: the checkpoint is durable.

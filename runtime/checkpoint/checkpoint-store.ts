@@ -1,16 +1,19 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level, type BatchOperation } from 'level';
-import { Packr } from 'msgpackr';
 import { SluiceError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
 import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
-import { CheckpointErrorCodes, checkId, checkString, decodeManifest, encodeManifest, validateManifest, type BlobRef, type CheckpointKind, type CheckpointManifest } from './manifest.ts';
+import { removableBlobs } from './blob-references.ts';
+import { decodeExport, encodeExport } from './export-file.ts';
+import { CheckpointErrorCodes, checkId, checkString, decodeManifest, encodeManifest, isIncremental, writtenBytesOf, type BlobRef, type CheckpointKind, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
+import { selfContainedBlobs } from './self-contained.ts';
 import {
   blobInput,
   blobPrefix,
   buildManifest,
   checkBlob,
+  isShared,
   jobBlobsPrefix,
   lastIdKey,
   manifestKey,
@@ -18,10 +21,11 @@ import {
   prefixEnd,
   VerifiedCheckpoint,
   type BlobInput,
+  type CheckpointBlobs,
   type LoadedCheckpoint,
 } from './store-layout.ts';
 
-export type { BlobInput, LoadedCheckpoint } from './store-layout.ts';
+export type { BlobInput, CheckpointBlobs, LoadedCheckpoint, SharedBlobInput } from './store-layout.ts';
 
 // The on-disk format (keys, blob layout, manifest checksums) is described in store-layout.ts.
 
@@ -37,7 +41,12 @@ export interface CheckpointInfo {
   kind: CheckpointKind;
   timestamp: number;
   durationMs: number;
+  /** Bytes a restore reads (for an incremental checkpoint, its whole chains). */
   totalBytes: number;
+  /** Bytes the checkpoint wrote itself; less than `totalBytes` when it shares blobs with earlier ones. */
+  writtenBytes: number;
+  /** Whether it is incremental (shares blobs with earlier checkpoints, or holds deltas). */
+  incremental: boolean;
   status: 'valid' | 'corrupt' | 'incomplete';
 }
 
@@ -56,10 +65,6 @@ export interface CheckpointStoreOptions {
 }
 
 type Db = Level<string, Uint8Array>;
-
-// Export files: msgpack, records off (plain data), binary blobs as msgpack bin.
-const exportPackr = new Packr({ useRecords: false, moreTypes: true });
-const EXPORT_FORMAT = 'sluice-checkpoint-export';
 
 /**
  * All jobs' checkpoints and savepoints, in one LevelDB per data directory.
@@ -143,12 +148,11 @@ export class CheckpointStore {
    * Stores a checkpoint: its blobs (crc32 each) in batches of at most 4 MiB, then its manifest and the job's id
    * high-water mark in one last batch. The checkpoint exists only once this resolves. Then applies retention: only
    * the newest `retain` (default 3) checkpoints of the job are kept; savepoints are never deleted by retention.
+   *
+   * An incremental checkpoint passes deltas (`delta: true`) and blobs it shares with earlier checkpoints (`shared`),
+   * each key group's chain in order. A savepoint always stands alone: its chains are merged into full blobs here.
    */
-  async write(
-    manifest: Omit<CheckpointManifest, 'blobs' | 'totalBytes' | 'formatVersion'>,
-    blobs: BlobInput[],
-    options: { retain?: number } = {},
-  ): Promise<CheckpointManifest> {
+  async write(manifest: ManifestHeader, blobs: CheckpointBlobs, options: { retain?: number } = {}): Promise<CheckpointManifest> {
     const retain = options.retain ?? 3;
     if (!Number.isInteger(retain) || retain < 1) {
       throw new SluiceError(
@@ -157,7 +161,11 @@ export class CheckpointStore {
       );
     }
     return this.#exclusive(async () => {
-      const written = await this.#writeBatch(manifest, blobs);
+      let own = blobs;
+      if (manifest.kind === 'savepoint' && blobs.some((b) => isShared(b) || b.delta === true)) {
+        own = await selfContainedBlobs(manifest.maxParallelism, await this.#withSharedBytes(manifest, blobs));
+      }
+      const written = await this.#writeBatch(manifest, own);
       if (written.kind === 'checkpoint') {
         try {
           await this.#applyRetention(written.job, retain);
@@ -191,7 +199,7 @@ export class CheckpointStore {
       try {
         manifest = decodeManifest(value, describe(job, id));
       } catch {
-        out.push({ job, id, kind: 'checkpoint', timestamp: 0, durationMs: 0, totalBytes: 0, status: 'corrupt' });
+        out.push({ job, id, kind: 'checkpoint', timestamp: 0, durationMs: 0, totalBytes: 0, writtenBytes: 0, incremental: false, status: 'corrupt' });
         continue;
       }
       const { problem } = await this.#readBlobs(manifest);
@@ -202,6 +210,8 @@ export class CheckpointStore {
         timestamp: manifest.timestamp,
         durationMs: manifest.durationMs,
         totalBytes: manifest.totalBytes,
+        writtenBytes: writtenBytesOf(manifest),
+        incremental: isIncremental(manifest),
         status: problem === undefined ? 'valid' : problem.missing ? 'incomplete' : 'corrupt',
       });
     }
@@ -278,18 +288,20 @@ export class CheckpointStore {
   }
 
   /**
-   * Writes one checkpoint into a portable file: msgpack of `{ format: 'sluice-checkpoint-export', version: 1,
-   * manifest, blobs: Uint8Array[] (in manifest.blobs order) }`. The checkpoint is verified first.
+   * Writes one checkpoint into a portable file (format: export-file.ts). The checkpoint is verified first; an
+   * incremental one is merged into full blobs, so the file stands alone.
    */
   async exportTo(job: string, id: number, file: string): Promise<void> {
     const loaded = (await this.load(job, id)) as VerifiedCheckpoint;
-    const manifest = loaded.manifest;
-    const bytes = exportPackr.pack({
-      format: EXPORT_FORMAT,
-      version: 1,
-      manifest,
-      blobs: manifest.blobs.map((ref) => loaded.blob(ref.key)),
-    });
+    let manifest = loaded.manifest;
+    let blobs = manifest.blobs.map((ref) => loaded.blob(ref.key));
+    if (isIncremental(manifest)) {
+      const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...header } = manifest;
+      const full = await selfContainedBlobs(manifest.maxParallelism, manifest.blobs.map((ref) => blobInput(ref, loaded.blob(ref.key))));
+      manifest = buildManifest(header, full);
+      blobs = full.map((b) => b.bytes);
+    }
+    const bytes = encodeExport(manifest, blobs);
     const tmp = `${file}.tmp-${process.pid}`;
     try {
       await writeFile(tmp, bytes);
@@ -316,38 +328,12 @@ export class CheckpointStore {
     } catch (err) {
       throw new SluiceError(CheckpointErrorCodes.notFound, `cannot read checkpoint export ${file}: ${(err as Error).message}`, { cause: err });
     }
-    let decoded: unknown;
-    try {
-      decoded = exportPackr.unpack(raw);
-    } catch (err) {
-      throw importCorrupt(file, 'it is not valid msgpack', err);
-    }
-    const doc = decoded as { format?: unknown; version?: unknown; manifest?: unknown; blobs?: unknown };
-    if (typeof doc !== 'object' || doc === null || doc.format !== EXPORT_FORMAT || doc.version !== 1) {
-      throw importCorrupt(file, `it is not a ${EXPORT_FORMAT} file of version 1`);
-    }
-    let manifest: CheckpointManifest;
-    try {
-      manifest = validateManifest(doc.manifest);
-    } catch (err) {
-      throw importCorrupt(file, (err as Error).message, err);
-    }
-    const blobs = doc.blobs;
-    if (!Array.isArray(blobs) || blobs.length !== manifest.blobs.length) {
-      throw importCorrupt(file, 'its blob list does not match its manifest');
-    }
-    const inputs: BlobInput[] = manifest.blobs.map((ref, i) => {
-      const bytes: unknown = blobs[i];
-      if (!(bytes instanceof Uint8Array)) throw importCorrupt(file, `blob ${ref.key} is not binary`);
-      const problem = checkBlob(ref, bytes);
-      if (problem !== undefined) throw importCorrupt(file, `blob ${ref.key} ${problem}`);
-      return blobInput(ref, bytes);
-    });
+    const { manifest, inputs } = decodeExport(raw, file);
     const job = options.job ?? manifest.job;
     checkString(job, 'job');
     return this.#exclusive(async () => {
       const id = await this.nextId(job);
-      const { blobs: _refs, totalBytes: _total, formatVersion: _v, ...rest } = manifest;
+      const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...rest } = manifest;
       return this.#writeBatch({ ...rest, job, id, kind: 'savepoint' }, inputs);
     });
   }
@@ -360,10 +346,7 @@ export class CheckpointStore {
     await this.#db.close();
   }
 
-  async #writeBatch(
-    input: Omit<CheckpointManifest, 'blobs' | 'totalBytes' | 'formatVersion'>,
-    blobs: BlobInput[],
-  ): Promise<CheckpointManifest> {
+  async #writeBatch(input: ManifestHeader, blobs: CheckpointBlobs): Promise<CheckpointManifest> {
     this.#checkOpen();
     const manifest = buildManifest(input, blobs);
     const { job, id } = manifest;
@@ -373,8 +356,25 @@ export class CheckpointStore {
         `checkpoint ${id} of job "${job}" already exists; take ids from store.nextId("${job}")`,
       );
     }
+    const sharedKeys = blobs.filter(isShared).map((b) => b.shared.key);
+    if (sharedKeys.length > 0) {
+      // Writes and deletes are serialised, so a shared blob present now stays: this manifest will name it.
+      const present = await this.#db.hasMany(sharedKeys);
+      const missing = sharedKeys.filter((_, i) => !present[i]);
+      if (missing.length > 0) {
+        throw new SluiceError(
+          CheckpointErrorCodes.writeFailed,
+          `checkpoint ${id} of job "${job}" builds on blobs that no longer exist (${missing.length}, e.g. ${missing[0]}): the checkpoint it extends was deleted; the job restarts from its latest checkpoint and writes full blobs`,
+          { retriable: true },
+        );
+      }
+    }
     const ops: StoreBatchOp[] = [];
-    for (let i = 0; i < blobs.length; i++) ops.push({ type: 'put', key: manifest.blobs[i]!.key, value: blobs[i]!.bytes });
+    for (let i = 0; i < blobs.length; i++) {
+      const blob = blobs[i]!;
+      if (!isShared(blob)) ops.push({ type: 'put', key: manifest.blobs[i]!.key, value: blob.bytes });
+    }
+    const blobOps = ops.length;
     ops.push({ type: 'put', key: manifestKey(job, id), value: encodeManifest(manifest) });
     const last = await this.#db.get(lastIdKey(job));
     const lastId = last === undefined ? 0 : Number(new TextDecoder().decode(last));
@@ -389,8 +389,8 @@ export class CheckpointStore {
       try {
         // No options argument: a first batch() with options makes every later batch ~4× slower (abstract-level
         // copies the options into every operation; measured: 1,000-key batches ~660k keys/s against ~4× less).
-        for (const batch of batchesOfAtMost(ops.slice(0, blobs.length), BLOB_BATCH_BYTES, (op) => (op.type === 'put' ? op.value.byteLength : 0))) await this.#db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
-        await this.#db.batch(ops.slice(blobs.length) as Array<BatchOperation<Db, string, Uint8Array>>);
+        for (const batch of batchesOfAtMost(ops.slice(0, blobOps), BLOB_BATCH_BYTES, (op) => (op.type === 'put' ? op.value.byteLength : 0))) await this.#db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
+        await this.#db.batch(ops.slice(blobOps) as Array<BatchOperation<Db, string, Uint8Array>>);
       } catch (err) {
         await this.#db.clear({ gte: blobsUnder, lt: prefixEnd(blobsUnder) }).catch(() => undefined); // best effort: cleared again next time
         throw err;
@@ -398,7 +398,7 @@ export class CheckpointStore {
     } catch (err) {
       throw new SluiceError(
         CheckpointErrorCodes.writeFailed,
-        `writing checkpoint ${id} of job "${job}" (${manifest.blobs.length} blobs, ${manifest.totalBytes} bytes) failed: ` +
+        `writing checkpoint ${id} of job "${job}" (${blobOps} blobs, ${writtenBytesOf(manifest)} bytes) failed: ` +
           `${(err as Error).message}; nothing was stored, the previous checkpoint stays the latest — check free disk space`,
         { cause: err, retriable: true },
       );
@@ -420,15 +420,47 @@ export class CheckpointStore {
     for (const id of checkpoints.slice(retain)) await this.#deleteOne(job, id);
   }
 
+  /**
+   * Deletes a checkpoint's manifest and the blobs only it named (incremental checkpoints share blobs), atomically.
+   * False when there was nothing to delete.
+   */
   async #deleteOne(job: string, id: number): Promise<boolean> {
     const prefix = blobPrefix(job, id);
-    const ops: StoreBatchOp[] = [];
-    for await (const key of this.#db.keys({ gte: prefix, lt: prefixEnd(prefix) })) ops.push({ type: 'del', key });
-    const exists = (await this.#db.get(manifestKey(job, id))) !== undefined;
-    if (!exists && ops.length === 0) return false;
+    const storedUnderId: string[] = [];
+    for await (const key of this.#db.keys({ gte: prefix, lt: prefixEnd(prefix) })) storedUnderId.push(key);
+    const raw = await this.#db.get(manifestKey(job, id));
+    if (raw === undefined && storedUnderId.length === 0) return false;
+    let deleted: CheckpointManifest | undefined;
+    const remaining: CheckpointManifest[] = [];
+    for await (const [other, value] of this.#manifests(job)) {
+      try {
+        const manifest = decodeManifest(value, describe(job, other));
+        if (other === id) deleted = manifest;
+        else remaining.push(manifest);
+      } catch {
+        // unreadable: it cannot be restored, and it names nothing that must be kept
+      }
+    }
+    const ops: StoreBatchOp[] = removableBlobs(deleted, storedUnderId, remaining).map((key) => ({ type: 'del', key }));
     ops.push({ type: 'del', key: manifestKey(job, id) });
     await this.#db.batch(ops as Array<BatchOperation<Db, string, Uint8Array>>);
     return true;
+  }
+
+  /** The blobs of a checkpoint being written, shared ones read (and checked) from the store. */
+  async #withSharedBytes(header: ManifestHeader, blobs: CheckpointBlobs): Promise<BlobInput[]> {
+    const shared = blobs.filter(isShared).map((b) => b.shared);
+    const values = shared.length === 0 ? [] : await this.#db.getMany(shared.map((ref) => ref.key));
+    const bytes = new Map<string, Uint8Array>();
+    shared.forEach((ref, i) => {
+      const value = values[i];
+      const problem = value === undefined ? 'is missing' : checkBlob(ref, value);
+      if (problem !== undefined) {
+        throw new SluiceError(CheckpointErrorCodes.corrupt, `${header.kind} ${header.id} of job "${header.job}" builds on blob ${ref.key}, which ${problem}; take it again once the job restarted from an earlier checkpoint`);
+      }
+      bytes.set(ref.key, value!);
+    });
+    return blobs.map((b) => (isShared(b) ? blobInput(b.shared, bytes.get(b.shared.key)!) : b));
   }
 
   /** Manifests of a job as [id, raw value], newest first. */
@@ -491,13 +523,5 @@ function notFound(job: string, id: number): SluiceError {
   return new SluiceError(
     CheckpointErrorCodes.notFound,
     `checkpoint ${id} of job "${job}" does not exist; list the job's checkpoints with sluice checkpoints ${job}`,
-  );
-}
-
-function importCorrupt(file: string, what: string, cause?: unknown): SluiceError {
-  return new SluiceError(
-    CheckpointErrorCodes.corrupt,
-    `checkpoint export ${file} is corrupt: ${what}; nothing was imported — export the checkpoint again`,
-    cause === undefined ? {} : { cause },
   );
 }

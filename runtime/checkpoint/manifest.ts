@@ -16,7 +16,8 @@ export interface OperatorSummary {
 /**
  * One stored blob: keyed state of one key group (`keyGroup`) or operator state of one subtask (`subtask`) of the
  * operator `operatorUid`. `key` is its LevelDB key; `size` and `crc32` (node:zlib crc32 of the bytes) are checked
- * on every load.
+ * on every load. In an incremental checkpoint (format 2) a key group may have several refs, in chain order: a full
+ * blob, then deltas (`delta: true`); refs may name blobs written by earlier checkpoints, which then share them.
  */
 export interface BlobRef {
   key: string;
@@ -25,6 +26,7 @@ export interface BlobRef {
   subtask?: number;
   size: number;
   crc32: number;
+  delta?: true;
 }
 
 /**
@@ -38,7 +40,8 @@ export interface BlobRef {
  * ```
  */
 export interface CheckpointManifest {
-  formatVersion: 1;
+  /** 1: every blob is the checkpoint's own and full; 2: blobs may be shared with earlier checkpoints, or deltas. */
+  formatVersion: 1 | 2;
   job: string;
   id: number;
   kind: CheckpointKind;
@@ -50,7 +53,23 @@ export interface CheckpointManifest {
   /** Per source uid, the position of each split (Kafka: next offset). Plain data: it is stored as msgpack. */
   sourcePositions: Record<string, Array<{ split: string; position: unknown }>>;
   blobs: BlobRef[];
+  /** Bytes of every blob it references: what a restore reads. */
   totalBytes: number;
+  /** Format 2: bytes of the blobs this checkpoint wrote itself (in format 1, all of them: see {@link writtenBytesOf}). */
+  writtenBytes?: number;
+}
+
+/** What a checkpoint writer provides; the store adds the blob refs, sizes and format version. */
+export type ManifestHeader = Omit<CheckpointManifest, 'blobs' | 'totalBytes' | 'formatVersion' | 'writtenBytes'>;
+
+/** Bytes the checkpoint wrote itself (the rest it shares with earlier ones). */
+export function writtenBytesOf(manifest: CheckpointManifest): number {
+  return manifest.writtenBytes ?? manifest.totalBytes;
+}
+
+/** Whether the checkpoint shares blobs with earlier ones or holds deltas: restoring it reads their chains. */
+export function isIncremental(manifest: CheckpointManifest): boolean {
+  return manifest.formatVersion === 2;
 }
 
 /** Error codes of the checkpoint store. */
@@ -66,7 +85,10 @@ export const CheckpointErrorCodes = {
   writeFailed: 'SLUICE_CHECKPOINT_WRITE_FAILED',
 } as const;
 
+/** Manifest format of a checkpoint whose blobs are all its own and full; it reads with every version of Sluice. */
 export const MANIFEST_FORMAT_VERSION = 1;
+/** Manifest format of an incremental checkpoint (shared blobs, deltas). */
+export const INCREMENTAL_MANIFEST_FORMAT_VERSION = 2;
 
 /** Ids are zero-padded to this many digits in keys, so lexicographic key order is numeric id order. */
 export const ID_DIGITS = 12;
@@ -110,8 +132,9 @@ export function decodeManifest(value: Uint8Array, where: string): CheckpointMani
 /** Checks the shape of a manifest (from storage or an export file); throws `SLUICE_CHECKPOINT_INVALID`. */
 export function validateManifest(value: unknown): CheckpointManifest {
   const m = asRecord(value, 'manifest');
-  if (m['formatVersion'] !== MANIFEST_FORMAT_VERSION) {
-    throw invalid(`manifest formatVersion ${String(m['formatVersion'])} is not supported; this version reads 1`);
+  const version = m['formatVersion'];
+  if (version !== MANIFEST_FORMAT_VERSION && version !== INCREMENTAL_MANIFEST_FORMAT_VERSION) {
+    throw invalid(`manifest formatVersion ${String(version)} is not supported; this version reads 1 and 2`);
   }
   checkString(m['job'], 'job');
   checkId(m['id']);
@@ -145,9 +168,33 @@ export function validateManifest(value: unknown): CheckpointManifest {
     if (r['subtask'] !== undefined) checkInt(r['subtask'], 'blobs[].subtask', 0);
     checkInt(r['size'], 'blobs[].size', 0);
     checkInt(r['crc32'], 'blobs[].crc32', 0);
+    if (r['delta'] !== undefined && (r['delta'] !== true || r['keyGroup'] === undefined || version !== INCREMENTAL_MANIFEST_FORMAT_VERSION)) {
+      throw invalid('manifest blobs[].delta must be true, on keyed state, in a format 2 manifest');
+    }
   }
+  checkChains(m['blobs'] as BlobRef[], version === INCREMENTAL_MANIFEST_FORMAT_VERSION);
   checkInt(m['totalBytes'], 'totalBytes', 0);
+  if (m['writtenBytes'] !== undefined) checkInt(m['writtenBytes'], 'writtenBytes', 0);
   return m as unknown as CheckpointManifest;
+}
+
+/**
+ * Each blob key once; per operator and key group one full blob (format 1), or in format 2 a chain: one full blob
+ * first, then deltas only.
+ */
+function checkChains(refs: readonly BlobRef[], chains: boolean): void {
+  const keys = new Set<string>();
+  const seen = new Set<string>();
+  for (const ref of refs) {
+    if (keys.has(ref.key)) throw invalid(`manifest names blob ${ref.key} twice`);
+    keys.add(ref.key);
+    if (ref.keyGroup === undefined) continue;
+    const group = `${ref.operatorUid}\u0000${ref.keyGroup}`;
+    const first = !seen.has(group);
+    seen.add(group);
+    if (first && ref.delta === true) throw invalid(`manifest chain of key group ${ref.keyGroup} of "${ref.operatorUid}" starts with a delta`);
+    if (!first && (!chains || ref.delta !== true)) throw invalid(`manifest has two full blobs for key group ${ref.keyGroup} of "${ref.operatorUid}"`);
+  }
 }
 
 /** Throws `SLUICE_CHECKPOINT_INVALID` unless `id` is an integer in 1..999,999,999,999. @internal */

@@ -1,7 +1,7 @@
 // The checkpoint store's on-disk layout: LevelDB keys, how blobs are named and checked, and building a manifest from blobs.
 import { crc32 } from 'node:zlib';
 import { SluiceError } from '../errors/index.ts';
-import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIGITS, MANIFEST_FORMAT_VERSION, validateManifest, type BlobRef, type CheckpointManifest } from './manifest.ts';
+import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIGITS, INCREMENTAL_MANIFEST_FORMAT_VERSION, MANIFEST_FORMAT_VERSION, validateManifest, type BlobRef, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
 
 /*
  * On-disk format (LevelDB at `<dataDir>/checkpoints`, string keys, binary values; also in docs/checkpoints.md):
@@ -16,6 +16,10 @@ import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIG
  * exists once its manifest exists. Blobs are written first (in batches of at most 4 MiB, blob-batches.ts), then the
  * manifest and the id mark in one batch, so a crash never leaves a manifest without its blobs. It can leave blobs
  * without a manifest: nothing reads them, and the next write of that id (the id mark did not advance) clears them.
+ *
+ * An incremental checkpoint (manifest format 2) also names blobs under earlier ids: the links of its key groups'
+ * chains that it shares. A blob is deleted only once no manifest of the job names it (checkpoint-store.ts), so it
+ * can outlive the manifest of the checkpoint that wrote it.
  */
 
 const ROOT = 'checkpoint!';
@@ -26,6 +30,21 @@ export interface BlobInput {
   keyGroup?: number;
   subtask?: number;
   bytes: Uint8Array;
+  /** Keyed state only: the blob is a delta that extends the key group's chain (the refs before it), not a full blob. */
+  delta?: true;
+}
+
+/** A blob an earlier checkpoint of the job wrote, which this one names too: a link of a key group's chain. */
+export interface SharedBlobInput {
+  shared: BlobRef;
+}
+
+/** The blobs of a checkpoint being written, in manifest order (a key group's chain in chain order). */
+export type CheckpointBlobs = ReadonlyArray<BlobInput | SharedBlobInput>;
+
+/** Whether a blob of a checkpoint being written is shared with an earlier checkpoint. */
+export function isShared(blob: BlobInput | SharedBlobInput): blob is SharedBlobInput {
+  return 'shared' in blob;
 }
 
 /** A verified checkpoint in memory: its manifest and its blobs, grouped for restoring operators. */
@@ -47,11 +66,17 @@ export class VerifiedCheckpoint implements LoadedCheckpoint {
     this.#blobs = blobs;
   }
 
+  /** Keyed blobs by key group; a chain (full blob and deltas) comes as one concatenated byte string. */
   keyedState(operatorUid: string): Map<number, Uint8Array> {
-    const out = new Map<number, Uint8Array>();
+    const chains = new Map<number, Uint8Array[]>();
     for (const ref of this.manifest.blobs) {
-      if (ref.operatorUid === operatorUid && ref.keyGroup !== undefined) out.set(ref.keyGroup, this.#blobs.get(ref.key)!);
+      if (ref.operatorUid !== operatorUid || ref.keyGroup === undefined) continue;
+      const chain = chains.get(ref.keyGroup);
+      if (chain === undefined) chains.set(ref.keyGroup, [this.#blobs.get(ref.key)!]);
+      else chain.push(this.#blobs.get(ref.key)!);
     }
+    const out = new Map<number, Uint8Array>();
+    for (const [keyGroup, chain] of chains) out.set(keyGroup, chain.length === 1 ? chain[0]! : Buffer.concat(chain));
     return out;
   }
 
@@ -68,17 +93,32 @@ export class VerifiedCheckpoint implements LoadedCheckpoint {
   }
 }
 
-export function buildManifest(
-  input: Omit<CheckpointManifest, 'blobs' | 'totalBytes' | 'formatVersion'>,
-  blobs: BlobInput[],
-): CheckpointManifest {
+/**
+ * The manifest of a checkpoint with these blobs: format 1 when every blob is its own and full, else format 2 (with
+ * `writtenBytes`). Shared blobs must be blobs of the same job under an earlier id.
+ */
+export function buildManifest(input: ManifestHeader, blobs: CheckpointBlobs): CheckpointManifest {
   checkString(input.job, 'job');
   checkId(input.id);
   checkKind(input.kind);
   const refs: BlobRef[] = [];
   const seen = new Set<string>();
   let totalBytes = 0;
+  let writtenBytes = 0;
+  let incremental = false;
   for (const blob of blobs) {
+    if (isShared(blob)) {
+      const ref = blob.shared;
+      if (!ref.key.startsWith(jobBlobsPrefix(input.job)) || ref.key.startsWith(blobPrefix(input.job, input.id))) {
+        throw new SluiceError(CheckpointErrorCodes.invalid, `checkpoint ${input.id} of job "${input.job}" cannot share blob ${ref.key}: it is not a blob of an earlier checkpoint of the job`);
+      }
+      if (seen.has(ref.key)) throw new SluiceError(CheckpointErrorCodes.invalid, `checkpoint ${input.id} of job "${input.job}" has two blobs for ${ref.key}`);
+      seen.add(ref.key);
+      refs.push({ ...ref });
+      totalBytes += ref.size;
+      incremental = true;
+      continue;
+    }
     checkString(blob.operatorUid, 'blobs[].operatorUid');
     if (!(blob.bytes instanceof Uint8Array)) {
       throw new SluiceError(CheckpointErrorCodes.invalid, `blob of operator "${blob.operatorUid}" has no bytes (Uint8Array)`);
@@ -109,11 +149,17 @@ export function buildManifest(
     const ref: BlobRef = { key, operatorUid: blob.operatorUid, size: blob.bytes.length, crc32: crc32(blob.bytes) };
     if (blob.keyGroup !== undefined) ref.keyGroup = blob.keyGroup;
     if (blob.subtask !== undefined) ref.subtask = blob.subtask;
+    if (blob.delta === true) {
+      if (blob.keyGroup === undefined) throw new SluiceError(CheckpointErrorCodes.invalid, `blob of operator "${blob.operatorUid}" is a delta but not keyed state`);
+      ref.delta = true;
+      incremental = true;
+    }
     refs.push(ref);
     totalBytes += blob.bytes.length;
+    writtenBytes += blob.bytes.length;
   }
   const manifest: CheckpointManifest = {
-    formatVersion: MANIFEST_FORMAT_VERSION,
+    formatVersion: incremental ? INCREMENTAL_MANIFEST_FORMAT_VERSION : MANIFEST_FORMAT_VERSION,
     job: input.job,
     id: input.id,
     kind: input.kind,
@@ -126,6 +172,7 @@ export function buildManifest(
     blobs: refs,
     totalBytes,
   };
+  if (incremental) manifest.writtenBytes = writtenBytes;
   return validateManifest(manifest);
 }
 
@@ -133,6 +180,7 @@ export function blobInput(ref: BlobRef, bytes: Uint8Array): BlobInput {
   const input: BlobInput = { operatorUid: ref.operatorUid, bytes };
   if (ref.keyGroup !== undefined) input.keyGroup = ref.keyGroup;
   if (ref.subtask !== undefined) input.subtask = ref.subtask;
+  if (ref.delta === true) input.delta = true;
   return input;
 }
 

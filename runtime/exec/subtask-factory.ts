@@ -172,6 +172,8 @@ function buildOperator(
     keySelector: op.keySelector ?? (missingKey as KeySelector),
     maxParallelism: plan.maxParallelism,
     restored: context.restored?.keyedState(op.uid),
+    restoredFrom: context.restored?.checkpointId,
+    incremental: plan.incrementalCheckpoints === true,
   });
   switch (node.kind) {
     case 'map':

@@ -48,6 +48,8 @@ export interface PhysicalPlan {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly stages: readonly Stage[];
+  /** Keyed state is checkpointed incrementally (`checkpoints.incremental`); absent: full snapshots. */
+  readonly incrementalCheckpoints?: boolean;
 }
 
 /** A compact, serialisable view of the plan, stored in checkpoint manifests and shown by status. */

@@ -128,7 +128,9 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
   if (problems.length > 0) throw new JobValidationError(String(name), problems);
 
   const consumerCount = (id: number): number => consumers.get(id)?.length ?? 0;
-  return { job: name, parallelism, maxParallelism, stages: chainStages(nodes, uids, parallelism, consumerCount) };
+  const plan = { job: name, parallelism, maxParallelism, stages: chainStages(nodes, uids, parallelism, consumerCount) };
+  const checkpoints = job.options.checkpoints;
+  return checkpoints !== undefined && checkpoints !== false && checkpoints.incremental === true ? { ...plan, incrementalCheckpoints: true } : plan;
 }
 
 function checkParallelism(what: string, p: number, maxParallelism: number, problems: string[]): void {

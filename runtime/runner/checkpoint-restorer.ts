@@ -5,10 +5,9 @@
  */
 import type { CheckpointStore, LoadedCheckpoint } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
-import type { RestoredState } from '../exec/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
-import { toRestoredState } from './restore-plan.ts';
+import { toRestoredState, type RestoredCheckpoint } from './restore-plan.ts';
 import type { RestoreSource } from './job-runner.ts';
 
 export interface CheckpointRestorerOptions {
@@ -29,7 +28,7 @@ export class CheckpointRestorer {
   }
 
   /** The first attempt's state, from where the user said. */
-  async initial(plan: PhysicalPlan, source: RestoreSource): Promise<RestoredState | undefined> {
+  async initial(plan: PhysicalPlan, source: RestoreSource): Promise<RestoredCheckpoint | undefined> {
     const store = this.#options.store;
     if (store === undefined) {
       if (source.from !== 'latest' && source.from !== 'none') {
@@ -54,7 +53,7 @@ export class CheckpointRestorer {
   }
 
   /** The newest valid checkpoint of this run (any, unless the run started `--fresh`), or undefined when none. */
-  async latest(plan: PhysicalPlan): Promise<RestoredState | undefined> {
+  async latest(plan: PhysicalPlan): Promise<RestoredCheckpoint | undefined> {
     const store = this.#options.store;
     if (store === undefined) return undefined;
     if (this.#minRestoreId === 0) {
@@ -70,7 +69,7 @@ export class CheckpointRestorer {
   }
 
   /** Checkpoint `id` of the job, as state for `plan` (a rescale loads the checkpoint it took, for the new plan). */
-  async load(plan: PhysicalPlan, id: number): Promise<RestoredState> {
+  async load(plan: PhysicalPlan, id: number): Promise<RestoredCheckpoint> {
     const store = this.#options.store;
     if (store === undefined) throw new SluiceError('SLUICE_INTERNAL', `no checkpoint store to load checkpoint ${id} from`);
     return this.#toRestored(await store.load(plan.job, id), plan);
@@ -94,7 +93,7 @@ export class CheckpointRestorer {
     }
   }
 
-  #toRestored(loaded: LoadedCheckpoint, plan: PhysicalPlan): RestoredState {
+  #toRestored(loaded: LoadedCheckpoint, plan: PhysicalPlan): RestoredCheckpoint {
     return toRestoredState(loaded, plan, { allowNonRestoredState: this.#options.allowNonRestoredState });
   }
 }

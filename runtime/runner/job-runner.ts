@@ -298,7 +298,7 @@ export class JobRunner {
       const attemptNo = this.#attempts++;
       const attempt = this.#newAttempt(attemptNo, restored);
       this.#attempt = attempt;
-      this.#coordinator = this.#checkpointing ? this.#newCoordinator(attempt) : undefined;
+      this.#coordinator = this.#checkpointing ? this.#newCoordinator(attempt, restored?.manifest) : undefined;
       this.#state = 'running';
       this.#strategy.onRestarted(this.#clock.now());
       this.#events.next({ type: 'attempt-started', attempt: attemptNo, restoredFrom: restored?.checkpointId, parallelism: this.#plan.parallelism });
@@ -422,7 +422,7 @@ export class JobRunner {
     });
   }
 
-  #newCoordinator(attempt: RunningAttempt): CheckpointCoordinator {
+  #newCoordinator(attempt: RunningAttempt, restoredFrom: CheckpointManifest | undefined): CheckpointCoordinator {
     const checkpoints = this.#options.job.options.checkpoints;
     if (checkpoints === undefined || checkpoints === false || this.#options.store === undefined) {
       throw new SluiceError('SLUICE_INTERNAL', 'coordinator without checkpoint options');
@@ -430,6 +430,7 @@ export class JobRunner {
     return new CheckpointCoordinator({
       attempt,
       store: this.#options.store,
+      restoredFrom,
       options: checkpoints,
       clock: this.#clock,
       logger: this.#logger,

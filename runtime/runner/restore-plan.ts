@@ -9,11 +9,16 @@ import { unpackValue } from '../serde/index.ts';
  * redistributed by the executor (each keyed subtask keeps the groups it owns), so any parallelism works; only
  * maxParallelism must match.
  */
+/** Restored state with the manifest it came from (the coordinator builds incremental checkpoints on its chains). */
+export interface RestoredCheckpoint extends RestoredState {
+  readonly manifest: CheckpointManifest;
+}
+
 export function toRestoredState(
   loaded: LoadedCheckpoint,
   plan: PhysicalPlan,
   options: { allowNonRestoredState: boolean },
-): RestoredState {
+): RestoredCheckpoint {
   const manifest = loaded.manifest;
   assertRestorable({ what: `${manifest.kind} ${manifest.id}`, job: manifest.job, maxParallelism: manifest.maxParallelism, statefulUids: statefulUids(manifest) }, plan, options);
   const positions = new Map<string, Map<string, unknown>>();
@@ -21,6 +26,7 @@ export function toRestoredState(
     positions.set(uid, new Map(list.map((p) => [p.split, p.position])));
   }
   return {
+    manifest,
     checkpointId: manifest.id,
     sourcePositions: (uid) => positions.get(uid),
     keyedState: (uid) => {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JobParams, type JobDefinition } from '../api/index.ts';
-import { CheckpointStore, type CheckpointManifest } from '../checkpoint/index.ts';
+import { CheckpointStore, type CheckpointManifest, type CheckpointStoreOptions } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { RestartStrategyConfig } from '../failover/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
@@ -33,6 +33,11 @@ export interface StartJobOptions {
   readonly faults?: FaultOptions;
   /** Overrides the restart strategy. With faults the default restarts at once, once per planned fault and then some. */
   readonly restart?: RestartStrategyConfig;
+  /**
+   * Runs before each checkpoint store write with its operations (`CheckpointStoreOptions.beforeBatch`): throwing
+   * fails that write midway, as a full disk would.
+   */
+  readonly beforeCheckpointWrite?: CheckpointStoreOptions['beforeBatch'];
 }
 
 /** Options of the waits of a {@link JobRun}. */
@@ -277,7 +282,10 @@ export async function startJob(job: JobDefinition, options: StartJobOptions = {}
   }
   const temporary = checkpointing && options.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'sluice-test-')) : undefined;
   const dataDir = options.dataDir ?? temporary;
-  const store = checkpointing && dataDir !== undefined ? await CheckpointStore.open(dataDir, { logger }) : undefined;
+  const store =
+    checkpointing && dataDir !== undefined
+      ? await CheckpointStore.open(dataDir, { logger, ...(options.beforeCheckpointWrite === undefined ? {} : { beforeBatch: options.beforeCheckpointWrite }) })
+      : undefined;
   const restart: RestartStrategyConfig | undefined =
     options.restart ?? (injector === undefined ? undefined : { type: 'fixed-delay', attempts: injector.report().planned.length + 3, delayMs: 0 });
   const cleanup = async (): Promise<void> => {

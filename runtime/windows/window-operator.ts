@@ -101,7 +101,7 @@ export class WindowOperator<I> extends KeyedOperator<I> {
 
   /** Keyed state (windows and timers), plus the late-records sink's pre-committed transaction as operator state. */
   override async snapshot(checkpointId: number): Promise<OperatorSnapshot> {
-    const snapshot = await super.snapshot();
+    const snapshot = await super.snapshot(checkpointId);
     if (this.#lateWriter === undefined) return snapshot;
     try {
       const state = await this.#lateWriter.preCommit(checkpointId);

@@ -145,6 +145,7 @@ export function runWorker(job: JobDefinition): void {
     for (const { snapshot } of ack.operators) {
       if (snapshot.operator !== undefined) add(snapshot.operator);
       for (const bytes of snapshot.keyed?.values() ?? []) add(bytes);
+      for (const bytes of snapshot.incremental?.deltas.values() ?? []) add(bytes);
     }
     return [...buffers];
   }

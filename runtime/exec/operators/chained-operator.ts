@@ -1,5 +1,6 @@
 import { ERROR_OUTPUT, type ConnectorMetric, type ErrorPolicy, type FailedRecord } from '../../api/index.ts';
 import type { Logger } from '../../logging/index.ts';
+import type { IncrementalParts } from '../../state/index.ts';
 import type { SubtaskMetrics } from '../subtask-metrics.ts';
 import { SluiceError, isSluiceError } from '../../errors/index.ts';
 
@@ -16,8 +17,10 @@ export interface Downstream<T> {
 
 /** State an operator subtask contributes to a checkpoint. */
 export interface OperatorSnapshot {
-  /** Keyed state, one blob per non-empty key group. */
+  /** Keyed state, one full blob per key group (all non-empty ones, unless the snapshot is incremental). */
   keyed?: Map<number, Uint8Array>;
+  /** An incremental snapshot's deltas and unchanged key groups, relative to its parent checkpoint. */
+  incremental?: IncrementalParts;
   /** Operator (non-keyed) state of this subtask, e.g. a sink's pending transactions. */
   operator?: Uint8Array;
 }

@@ -8,6 +8,10 @@ export interface KeyedSetup {
   readonly maxParallelism: number;
   /** Key groups from the restored checkpoint for this operator's uid (all old subtasks); the backend keeps its own. */
   readonly restored: ReadonlyMap<number, Uint8Array> | undefined;
+  /** The checkpoint `restored` comes from. */
+  readonly restoredFrom?: number | undefined;
+  /** Snapshot incrementally (`checkpoints.incremental`). */
+  readonly incremental?: boolean | undefined;
 }
 
 /**
@@ -18,6 +22,7 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   protected readonly backend: HeapKeyedStateBackend;
   protected readonly keyOf: (value: I) => string | number;
   readonly #restored: ReadonlyMap<number, Uint8Array> | undefined;
+  readonly #restoredFrom: number | undefined;
 
   constructor(place: OperatorPlace, setup: KeyedSetup, downstream: Downstream<unknown>) {
     super(place, downstream);
@@ -25,17 +30,20 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
     this.backend = new HeapKeyedStateBackend({
       maxParallelism: setup.maxParallelism,
       range: keyGroupRangeOf(place.subtask, place.parallelism, setup.maxParallelism),
+      incremental: setup.incremental === true,
     });
     this.#restored = setup.restored;
+    this.#restoredFrom = setup.restoredFrom;
   }
 
   override async open(): Promise<void> {
-    if (this.#restored !== undefined) await this.backend.restore(this.#restored);
+    // Restored from a checkpoint without state for this operator: the backend's chains start empty, from it.
+    await this.backend.restore(this.#restored ?? [], this.#restoredFrom);
   }
 
-  override async snapshot(_checkpointId?: number): Promise<OperatorSnapshot> {
-    const snapshot = await this.backend.snapshot();
-    return { keyed: snapshot.keyGroups };
+  override async snapshot(checkpointId?: number): Promise<OperatorSnapshot> {
+    const snapshot = await this.backend.snapshot(checkpointId);
+    return snapshot.incremental === undefined ? { keyed: snapshot.keyGroups } : { keyed: snapshot.keyGroups, incremental: snapshot.incremental };
   }
 
   override nextTimer(): number | undefined {

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Level } from 'level';
+import { CheckpointStore, checkpointDbPath } from '../../../runtime/checkpoint/index.ts';
+import { HeapKeyedStateBackend } from '../../../runtime/state/index.ts';
+import { startJob } from '../../../runtime/testing/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import job, { expectedFinalState, expectedUpdates, type Update } from './fixtures/incremental-sessions.ts';
+
+const byKeyThenI = (a: Update, b: Update): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i);
+
+function assertExact(got: readonly Update[], expected: readonly Update[]): void {
+  assert.equal(got.length, expected.length, 'one update per record: none lost, none duplicated');
+  const sorted = [...got].sort(byKeyThenI);
+  const want = [...expected].sort(byKeyThenI);
+  for (let j = 0; j < want.length; j++) {
+    if (JSON.stringify(sorted[j]) !== JSON.stringify(want[j])) {
+      assert.deepEqual(sorted[j], want[j], `update ${j} (key ${want[j]!.key}) differs`);
+    }
+  }
+  // Per-key order as emitted: each key's updates in input order.
+  const last = new Map<string, number>();
+  for (const u of got) {
+    assert.ok((last.get(u.key) ?? -1) < u.i, `key ${u.key}: update of record ${u.i} out of order`);
+    last.set(u.key, u.i);
+  }
+}
+
+for (const seed of [1, 2, 3]) {
+  test(`incremental checkpoints: seeded crashes at every checkpoint stage (seed ${seed}) give exactly the failure-free output`, async (t) => {
+    const run = await startJob(job, { faults: { crashes: 5, seed }, checkpointIntervalMs: 20 });
+    t.after(() => run.close());
+    assert.equal(await run.finished, 'finished');
+    assert.equal(run.faults.fired.length, 5, `every planned fault fired: ${JSON.stringify(run.faults.fired.map((f) => f.description))}`);
+    assertExact(run.outputs<Update>('out'), expectedUpdates());
+    const incremental = run.checkpoints.filter((m) => m.formatVersion === 2);
+    assert.ok(incremental.length > 0, 'some checkpoints were incremental');
+    assert.ok(
+      incremental.some((m) => (m.writtenBytes ?? m.totalBytes) < m.totalBytes),
+      'an incremental checkpoint wrote less than the state it restores',
+    );
+  });
+}
+
+test('incremental checkpoints: a failure while a checkpoint writes its blobs, and right after retention deleted old ones, loses nothing', async (t) => {
+  let writes = 0;
+  let thrown = 0;
+  const run = await startJob(job, {
+    checkpointIntervalMs: 20,
+    faults: { crashes: 3, seed: 11, points: ['sink-commit'] }, // after the store write (and its retention)
+    beforeCheckpointWrite: () => {
+      writes++;
+      if (writes === 3 || writes === 6) {
+        thrown++;
+        throw new Error('disk full (injected)'); // mid-write: blobs, no manifest
+      }
+    },
+  });
+  t.after(() => run.close());
+  assert.equal(await run.finished, 'finished');
+  assertExact(run.outputs<Update>('out'), expectedUpdates());
+  const failed = run.events.filter((e) => e.type === 'checkpoint-failed');
+  assert.ok(thrown >= 1, 'a write failed');
+  assert.equal(failed.length, thrown, 'every injected write failure failed its checkpoint');
+});
+
+test('a finished incremental job keeps its final checkpoint whole: the blobs it shares with deleted checkpoints stay, nothing else does', async (t) => {
+  const dataDir = await tempDir(t);
+  const run = await startJob(job, { checkpointIntervalMs: 20, dataDir });
+  t.after(() => run.close());
+  assert.equal(await run.finished, 'finished');
+  assert.ok(run.checkpoints.filter((m) => m.formatVersion === 2).length > 2, 'several incremental checkpoints');
+  await run.close();
+
+  const store = await CheckpointStore.open(dataDir);
+  const list = await store.list('incremental-sessions');
+  assert.equal(list.length, 1, 'only the final checkpoint is kept');
+  assert.equal(list[0]!.status, 'valid');
+  const final = await store.load('incremental-sessions', list[0]!.id);
+  await store.close();
+
+  // The final checkpoint holds exactly each key's final state: key groups unchanged for many checkpoints included.
+  const backend = new HeapKeyedStateBackend({ maxParallelism: final.manifest.maxParallelism, range: { start: 0, end: final.manifest.maxParallelism - 1 } });
+  await backend.restore(final.keyedState('sessions'));
+  const expected = expectedFinalState();
+  assert.equal(backend.keyCount(), expected.size, 'as many keys with state as the input leaves');
+  for (const [key, s] of expected) {
+    backend.setCurrentKey(key);
+    assert.equal(backend.getValueState<number>('count').value(), s.count, `count of ${key}`);
+    assert.deepEqual(new Map(backend.getMapState<number, number>('buckets').entries()), s.buckets, `buckets of ${key}`);
+    assert.deepEqual(backend.getListState<number>('recent').get(), s.recent, `recent of ${key}`);
+  }
+
+  const db = new Level<string, Uint8Array>(checkpointDbPath(dataDir), { valueEncoding: 'view' });
+  t.after(() => db.close());
+  const stored: string[] = [];
+  for await (const key of db.keys({ gte: 'checkpoint!blob!', lt: 'checkpoint!blob"' })) stored.push(key);
+  assert.deepEqual(stored.sort(), final.manifest.blobs.map((b) => b.key).sort(), 'exactly the blobs the final checkpoint names');
+});
