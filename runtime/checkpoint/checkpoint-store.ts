@@ -1,6 +1,6 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Level, type BatchOperation } from 'level';
+import type { BatchOperation } from 'level';
 import { SluiceError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
 import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
@@ -8,6 +8,7 @@ import { removableBlobs } from './blob-references.ts';
 import { decodeExport, encodeExport } from './export-file.ts';
 import { CheckpointErrorCodes, checkId, checkString, decodeManifest, encodeManifest, isIncremental, writtenBytesOf, type BlobRef, type CheckpointKind, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
 import { selfContainedBlobs } from './self-contained.ts';
+import { openStoreDb, type Db } from './store-db.ts';
 import {
   blobInput,
   blobPrefix,
@@ -64,7 +65,6 @@ export interface CheckpointStoreOptions {
   beforeBatch?: (ops: StoreBatchOp[]) => void | Promise<void>;
 }
 
-type Db = Level<string, Uint8Array>;
 
 /**
  * All jobs' checkpoints and savepoints, in one LevelDB per data directory.
@@ -98,37 +98,7 @@ export class CheckpointStore {
    * another process (or another open store) holds it, `SLUICE_CHECKPOINT_STORE_UNREADABLE` otherwise.
    */
   static async open(dataDir: string, options: CheckpointStoreOptions = {}): Promise<CheckpointStore> {
-    const location = checkpointDbPath(dataDir);
-    try {
-      await mkdir(location, { recursive: true });
-    } catch (err) {
-      throw new SluiceError(
-        CheckpointErrorCodes.storeUnreadable,
-        `cannot create the checkpoint store directory ${location}: ${(err as Error).message}; check the data directory and its permissions`,
-        { cause: err },
-      );
-    }
-    const db: Db = new Level<string, Uint8Array>(location, { valueEncoding: 'view' });
-    try {
-      await db.open();
-    } catch (err) {
-      const code = (err as { cause?: { code?: string } }).cause?.code;
-      if (code === 'LEVEL_LOCKED') {
-        throw new SluiceError(
-          CheckpointErrorCodes.storeLocked,
-          `checkpoint store ${location} is locked by another process or store (is another sluice service running ` +
-            `with this data directory?); stop it, or use another data directory`,
-          { cause: err, retriable: true },
-        );
-      }
-      throw new SluiceError(
-        CheckpointErrorCodes.storeUnreadable,
-        `cannot open the checkpoint store ${location}: ${(err as Error).message}; check the directory's permissions ` +
-          `and free disk space, or restore it from a backup (sluice restore)`,
-        { cause: err },
-      );
-    }
-    return new CheckpointStore(db, options);
+    return new CheckpointStore(await openStoreDb(checkpointDbPath(dataDir)), options);
   }
 
   /** The next checkpoint id of `job`: one more than any id it ever had (also after deletes and restarts). */

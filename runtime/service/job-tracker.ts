@@ -1,5 +1,5 @@
 import type { Subscription } from 'rxjs';
-import type { CheckpointManifest } from '../checkpoint/index.ts';
+import { isIncremental, writtenBytesOf, type CheckpointManifest } from '../checkpoint/index.ts';
 import { causeChain, isSluiceError, stackWithCauses } from '../errors/index.ts';
 import { classifyFailure } from '../failover/index.ts';
 import type { JobRunner, RescaleRecord, StageMetrics } from '../runner/index.ts';
@@ -34,7 +34,12 @@ export interface CheckpointRecord {
   readonly kind: CheckpointManifest['kind'];
   readonly timestamp: number;
   readonly durationMs: number;
+  /** Bytes a restore reads. */
   readonly totalBytes: number;
+  /** Bytes the checkpoint wrote itself: less than `totalBytes` when it is incremental. Absent from older services. */
+  readonly writtenBytes?: number;
+  /** Full or incremental (docs/checkpoints.md). Absent from older services: full. */
+  readonly incremental?: boolean;
 }
 
 /** A checkpoint that failed (timed out or could not be stored); its attempt restarts from the previous one. */
@@ -107,7 +112,7 @@ export class JobTracker {
       switch (event.type) {
         case 'checkpoint-completed': {
           const m = event.manifest;
-          push(this.#checkpoints, { id: m.id, kind: m.kind, timestamp: m.timestamp, durationMs: m.durationMs, totalBytes: m.totalBytes });
+          push(this.#checkpoints, { id: m.id, kind: m.kind, timestamp: m.timestamp, durationMs: m.durationMs, totalBytes: m.totalBytes, writtenBytes: writtenBytesOf(m), incremental: isIncremental(m) });
           break;
         }
         case 'checkpoint-failed':

@@ -37,7 +37,15 @@ export function renderJobList(jobs: readonly JobSummary[]): string {
 }
 
 function checkpointRows(list: readonly CheckpointRecord[]): string[][] {
-  return list.map((c) => [String(c.id), c.kind, time(c.timestamp), formatDuration(c.durationMs), formatBytes(c.totalBytes)]);
+  return list.map((c) => [
+    String(c.id),
+    c.kind,
+    c.incremental === true ? 'incremental' : 'full',
+    time(c.timestamp),
+    formatDuration(c.durationMs),
+    formatBytes(c.totalBytes),
+    formatBytes(c.writtenBytes ?? c.totalBytes),
+  ]);
 }
 
 /** The `sluice status` report: a header, then one table per section that has anything to show. */
@@ -82,7 +90,7 @@ export function renderJobStatus(s: JobStatus): string {
       ),
     );
   }
-  if (s.checkpoints.length > 0) section('CHECKPOINTS (newest first)', formatTable(['ID', 'KIND', 'TIME', 'DURATION', 'SIZE'], checkpointRows(s.checkpoints.slice(0, 10))));
+  if (s.checkpoints.length > 0) section('CHECKPOINTS (newest first)', formatTable(['ID', 'KIND', 'TYPE', 'TIME', 'DURATION', 'SIZE', 'WRITTEN'], checkpointRows(s.checkpoints.slice(0, 10))));
   const failed = s.failedCheckpoints ?? [];
   if (failed.length > 0) section('FAILED CHECKPOINTS (newest first)', formatTable(['ID', 'TIME', 'WHY'], failed.slice(0, 5).map((f) => [String(f.id), time(f.at), f.message.split('\n')[0] ?? ''])));
   if (s.sourceLag.length > 0) section('SOURCE LAG', formatTable(['SOURCE', 'SUBTASK', 'SPLIT', 'LAG'], s.sourceLag.map((l) => [l.source, String(l.subtask), l.split, String(l.lag)])));

@@ -56,12 +56,15 @@ function printCheckpoints(job: string, list: readonly CheckpointInfo[], json: bo
   const rows = list.map((c) => [
     String(c.id),
     c.kind,
+    c.incremental ? 'incremental' : 'full',
     new Date(c.timestamp).toISOString(),
     formatBytes(c.totalBytes),
+    formatBytes(c.writtenBytes),
     `${c.durationMs} ms`,
     c.status,
   ]);
-  out.write(formatTable(['ID', 'KIND', 'TIME', 'SIZE', 'DURATION', 'STATUS'], rows));
+  // SIZE: what a restore reads; WRITTEN: what the checkpoint itself added (less when incremental).
+  out.write(formatTable(['ID', 'KIND', 'TYPE', 'TIME', 'SIZE', 'WRITTEN', 'DURATION', 'STATUS'], rows));
 }
 
 function formatBytes(n: number): string {

@@ -4,7 +4,7 @@
 // open stack traces and a half-typed parallelism survive the refresh.
 
 /** @typedef {{ stage: number, operators: string[], parallelism: number, recordsIn: number, recordsOut: number, recordsInPerSecond: number, recordsOutPerSecond: number, backpressureRatio: number, inputQueuedBytes?: number, watermark?: number | null, recordsSkipped?: number, feeds?: number[] }} Stage */
-/** @typedef {{ id: number, kind: string, timestamp: number, durationMs: number, totalBytes: number }} Checkpoint */
+/** @typedef {{ id: number, kind: string, timestamp: number, durationMs: number, totalBytes: number, writtenBytes?: number, incremental?: boolean }} Checkpoint */
 /** @typedef {{ name: string, state: string, parallelism: number | null, workers: number | null, attempt: number | null, uptimeMs: number | null, lastCheckpoint: Checkpoint | null, recordsInPerSecond?: number | null, file: string }} JobSummary */
 /** @typedef {{ at: number, attempt?: number, code?: string, message: string, stack: string, fatal: boolean, restartInMs?: number }} JobException */
 /** @typedef {{ from: number, to: number, reason: string, trigger: string, checkpointId: number, startedAt: number, durationMs: number }} Rescale */
@@ -359,7 +359,9 @@ function renderLag(chart, lagTable, history, job) {
 
 /** @param {HTMLElement} checkpointTable @param {JobStatus} job */
 function renderCheckpoints(checkpointTable, job) {
-  const completed = job.checkpoints.map((c) => ({ at: c.timestamp, cells: [String(c.id), c.kind, badge('completed'), time(c.timestamp), duration(c.durationMs), size(c.totalBytes)] }));
+  // An incremental checkpoint shows what it wrote beside the state a restore reads.
+  const sizeOf = (/** @type {Checkpoint} */ c) => (c.incremental === true ? `${size(c.totalBytes)} (${size(c.writtenBytes ?? c.totalBytes)} written)` : size(c.totalBytes));
+  const completed = job.checkpoints.map((c) => ({ at: c.timestamp, cells: [String(c.id), c.incremental === true ? `${c.kind} (incremental)` : c.kind, badge('completed'), time(c.timestamp), duration(c.durationMs), sizeOf(c)] }));
   const failed = (job.failedCheckpoints ?? []).map((c) => ({ at: c.at, cells: [String(c.id), 'checkpoint', badge('failed'), time(c.at), '–', c.message] }));
   const rows = [...completed, ...failed].sort((a, b) => b.at - a.at).slice(0, CHECKPOINT_ROWS).map((c) => row(c.cells, new Set([4, 5])));
   fillTable(checkpointTable, rows, 'No checkpoints yet.');

@@ -53,8 +53,8 @@ for (const workers of [0, 2]) test(`kill -9 of \`sluice run\` mid-job, then a re
   listing.stdout.on('data', (chunk: Buffer) => (table += chunk.toString()));
   assert.equal(await new Promise((resolve) => listing.on('exit', resolve)), 0);
   const rows = table.trim().split('\n');
-  assert.match(rows[0] ?? '', /^ID\s+KIND\s+TIME\s+SIZE\s+DURATION\s+STATUS$/);
-  assert.ok(rows.length >= 2 && rows.slice(1).every((r) => /^\d+\s+checkpoint\s+\S+\s+.+\s+valid$/.test(r)), table);
+  assert.match(rows[0] ?? '', /^ID\s+KIND\s+TYPE\s+TIME\s+SIZE\s+WRITTEN\s+DURATION\s+STATUS$/);
+  assert.ok(rows.length >= 2 && rows.slice(1).every((r) => /^\d+\s+checkpoint\s+full\s+\S+\s+.+\s+valid$/.test(r)), table);
 
   const second = runJob(dataDir, output, 1_000_000, workers);
   const code = await second.exited;

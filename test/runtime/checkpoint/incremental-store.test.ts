@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { Level } from 'level';
+import { CheckpointStore, checkpointDbPath, type CheckpointManifest, type ManifestHeader } from '../../../runtime/checkpoint/index.ts';
+import { gatherCheckpoint } from '../../../runtime/checkpoint/checkpoint-blobs.ts';
+import { isSluiceError } from '../../../runtime/errors/index.ts';
+import type { SubtaskAck } from '../../../runtime/exec/index.ts';
+import { HeapKeyedStateBackend } from '../../../runtime/state/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+
+const M = 8;
+const JOB = 'inc';
+
+function header(id: number, kind: 'checkpoint' | 'savepoint' = 'checkpoint'): ManifestHeader {
+  return { job: JOB, id, kind, timestamp: id, durationMs: 1, parallelism: 1, maxParallelism: M, operators: [{ uid: 'count', name: 'count', parallelism: 1, stateful: true }], sourcePositions: {} };
+}
+
+/** A backend of many keys, snapshotted incrementally, and what each checkpoint should restore to. */
+class Job {
+  readonly backend = new HeapKeyedStateBackend({ maxParallelism: M, range: { start: 0, end: M - 1 }, incremental: true });
+  readonly expected = new Map<number, Map<string, number>>();
+  readonly #values = new Map<string, number>();
+  parent: CheckpointManifest | undefined;
+
+  /** Updates `keys` keys starting at `from`, deletes every 7th of them. */
+  change(from: number, keys: number, round: number): void {
+    const count = this.backend.getValueState<number>('count');
+    for (let k = from; k < from + keys; k++) {
+      const key = `user-${k}`;
+      this.backend.setCurrentKey(key);
+      if (k % 7 === 3 && round > 1) {
+        count.clear();
+        this.#values.delete(key);
+      } else {
+        count.update(round * 1000 + k);
+        this.#values.set(key, round * 1000 + k);
+      }
+    }
+  }
+
+  async checkpoint(store: CheckpointStore, id: number, kind: 'checkpoint' | 'savepoint' = 'checkpoint', retain = 2): Promise<CheckpointManifest> {
+    const snapshot = await this.backend.snapshot(id);
+    const ack: SubtaskAck = { checkpointId: id, stage: 0, subtask: 0, operators: [{ uid: 'count', snapshot: { keyed: snapshot.keyGroups, ...(snapshot.incremental === undefined ? {} : { incremental: snapshot.incremental }) } }] };
+    const { blobs } = gatherCheckpoint([ack], this.parent);
+    const manifest = await store.write(header(id, kind), blobs, { retain });
+    this.parent = manifest;
+    this.expected.set(id, new Map(this.#values));
+    return manifest;
+  }
+}
+
+async function restoredValues(store: CheckpointStore, id: number): Promise<Map<string, number>> {
+  const loaded = await store.load(JOB, id);
+  return valuesOf(loaded.keyedState('count'));
+}
+
+async function valuesOf(keyed: Map<number, Uint8Array>): Promise<Map<string, number>> {
+  const b = new HeapKeyedStateBackend({ maxParallelism: M, range: { start: 0, end: M - 1 } });
+  await b.restore(keyed);
+  const count = b.getValueState<number>('count');
+  const out = new Map<string, number>();
+  for (const key of b.keysWithState('count')) {
+    b.setCurrentKey(key);
+    out.set(String(key), count.value()!);
+  }
+  return out;
+}
+
+async function open(t: TestContext, dir: string): Promise<CheckpointStore> {
+  const store = await CheckpointStore.open(dir);
+  t.after(() => store.close());
+  return store;
+}
+
+/** Five checkpoints: one full, then small changes (deltas), with retention 2. */
+async function chain(store: CheckpointStore): Promise<Job> {
+  const job = new Job();
+  job.change(0, 4000, 1);
+  await job.checkpoint(store, 1);
+  for (let id = 2; id <= 5; id++) {
+    job.change(id * 10, 20, id);
+    await job.checkpoint(store, id);
+  }
+  return job;
+}
+
+test('retained incremental checkpoints restore exactly their state; blobs of deleted ones live on while named', async (t) => {
+  const store = await open(t, await tempDir(t));
+  const job = await chain(store);
+  const list = await store.list(JOB);
+  assert.deepEqual(list.map((c) => [c.id, c.status, c.incremental]), [[5, 'valid', true], [4, 'valid', true]], 'retention kept 2, both incremental');
+  assert.ok(list[0]!.writtenBytes * 10 < list[0]!.totalBytes, `a small change writes a small checkpoint (${list[0]!.writtenBytes} of ${list[0]!.totalBytes} bytes)`);
+  for (const id of [4, 5]) assert.deepEqual(await restoredValues(store, id), job.expected.get(id), `checkpoint ${id}`);
+  const manifest = (await store.load(JOB, 5)).manifest;
+  assert.ok(manifest.blobs.some((b) => b.key.includes('!000000000001!')), 'checkpoint 5 still names the full blobs checkpoint 1 wrote');
+
+  await store.delete(JOB, 4);
+  assert.deepEqual(await restoredValues(store, 5), job.expected.get(5), 'deleting the checkpoint before it leaves it whole');
+});
+
+test('a corrupt delta makes its checkpoint invalid; the restore falls back to the one before, which does not name it', async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(dir);
+  const job = await chain(store);
+  const newest = (await store.load(JOB, 5)).manifest;
+  const delta = newest.blobs.find((b) => b.delta === true && b.key.includes('!000000000005!'));
+  assert.ok(delta !== undefined, 'checkpoint 5 wrote a delta');
+  await store.close();
+  const db = new Level<string, Uint8Array>(checkpointDbPath(dir), { valueEncoding: 'view' });
+  const bytes = (await db.get(delta.key))!;
+  bytes[bytes.length - 1] ^= 0xff;
+  await db.put(delta.key, bytes);
+  await db.close();
+
+  const reopened = await open(t, dir);
+  assert.deepEqual((await reopened.list(JOB)).map((c) => [c.id, c.status]), [[5, 'corrupt'], [4, 'valid']]);
+  const latest = await reopened.latestValid(JOB);
+  assert.equal(latest?.manifest.id, 4);
+  assert.deepEqual(await valuesOf(latest!.keyedState('count')), job.expected.get(4));
+});
+
+test('a savepoint and an export of an incremental job stand alone: full blobs, format 1, the same state', async (t) => {
+  const dir = await tempDir(t);
+  const store = await open(t, dir);
+  const job = await chain(store);
+  job.change(500, 10, 6);
+  const savepoint = await job.checkpoint(store, 6, 'savepoint');
+  assert.equal(savepoint.formatVersion, 1);
+  assert.ok(savepoint.blobs.every((b) => b.key.includes('!000000000006!') && b.delta === undefined), 'only its own full blobs');
+  assert.deepEqual(await restoredValues(store, 6), job.expected.get(6));
+  // The job goes on from the savepoint: its next delta extends the savepoint's full blobs.
+  job.change(600, 10, 7);
+  const next = await job.checkpoint(store, 7);
+  assert.ok(next.blobs.some((b) => b.key.includes('!000000000006!')) && next.blobs.some((b) => b.delta === true));
+  assert.deepEqual(await restoredValues(store, 7), job.expected.get(7));
+
+  const file = join(dir, 'cp7.export');
+  await store.exportTo(JOB, 7, file);
+  const imported = await store.importFrom(file, { job: JOB });
+  assert.equal(imported.formatVersion, 1);
+  assert.deepEqual(await restoredValues(store, imported.id), job.expected.get(7), 'the export restores the same state');
+});
+
+test('a checkpoint that builds on blobs deleted meanwhile is refused with a clear error, and nothing is stored', async (t) => {
+  const store = await open(t, await tempDir(t));
+  const job = await chain(store);
+  await store.delete(JOB, 5);
+  await store.delete(JOB, 4);
+  job.change(0, 5, 6);
+  await assert.rejects(job.checkpoint(store, 6), (err: unknown) => {
+    assert.ok(isSluiceError(err) && err.code === 'SLUICE_CHECKPOINT_WRITE_FAILED', String(err));
+    assert.match(err.message, /builds on blobs that no longer exist/);
+    return true;
+  });
+  assert.deepEqual(await store.list(JOB), []);
+});
