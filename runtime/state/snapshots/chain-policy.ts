@@ -3,21 +3,26 @@ import type { ChainStats } from './backend-state.ts';
 /**
  * When a key group's next checkpoint writes a new full blob instead of one more delta.
  *
- * The bound is on bytes: a chain is rebased once its deltas would outweigh its full blob, so restoring a key group
- * reads at most about twice its state, and a retained chain stores at most about twice it. Deltas rewrite a key's
- * whole value, so under uniform updates a key group's deltas reach its base within a few checkpoints, and every key
- * group would then rebase at the same checkpoint: a full snapshot's cost in one interval, the very spike incremental
- * checkpoints are for. So rebasing is spread: at most a quarter of the backend's key groups rebase per checkpoint at
- * the soft bound (the ones furthest past it first), and only a chain past the hard bound — deltas twice the base,
- * or {@link MAX_CHAIN_LENGTH} blobs — rebases regardless. The length bound keeps a restore from decoding many small
+ * The bound is on bytes. A rebase costs a full snapshot of the key group on the subtask's thread, so it is the price
+ * of a short chain; a long chain costs at restore, which reads the base and every delta. Measured with 2M keys and
+ * uniform updates (bench/incremental-checkpoints.ts), rebasing once the deltas outweighed the base (1×, hard 2×,
+ * 8 blobs) gave 0.44× the throughput without checkpoints and a 764 ms median checkpoint; rebasing at 2× (hard 4×,
+ * 16 blobs) gave 0.55× and 302 ms, and a restore reads about 3× the state (at most 5×). Deltas rewrite a key's whole
+ * value, so under uniform updates every key group's deltas grow alike and would all reach the bound at the same
+ * checkpoint: a full snapshot's cost in one interval, the very spike incremental checkpoints are for. So rebasing is
+ * spread: at most a quarter of the backend's key groups rebase per checkpoint at the soft bound (the ones furthest
+ * past it first), and only a chain past the hard bound — deltas {@link HARD_DELTA_RATIO} times the base, or
+ * {@link MAX_CHAIN_LENGTH} blobs — rebases regardless. The length bound keeps a restore from decoding many small
  * segments per key group, and the manifest from listing them.
  * @internal
  */
-export const MAX_CHAIN_LENGTH = 8;
+export const MAX_CHAIN_LENGTH = 16;
 /** Deltas past this many times the base rebase at once. @internal */
-export const HARD_DELTA_RATIO = 2;
+export const HARD_DELTA_RATIO = 4;
 /** Share of the key groups that may rebase at the soft bound in one checkpoint. @internal */
 export const SOFT_REBASE_SHARE = 0.25;
+/** Deltas past this many times the base may rebase (within the share). @internal */
+export const SOFT_DELTA_RATIO = 2;
 
 /** A key group whose changes are packed as a delta of `deltaBytes`, to be kept or replaced by a full blob. @internal */
 export interface DeltaCandidate {
@@ -33,7 +38,7 @@ export function chooseRebases(candidates: readonly DeltaCandidate[], keyGroupsIn
   for (const { keyGroup, stats, deltaBytes } of candidates) {
     const chainDeltas = stats.deltaBytes + deltaBytes;
     if (stats.length + 1 > MAX_CHAIN_LENGTH || chainDeltas > HARD_DELTA_RATIO * stats.baseBytes) rebase.add(keyGroup);
-    else if (chainDeltas > stats.baseBytes) soft.push({ keyGroup, ratio: chainDeltas / Math.max(1, stats.baseBytes) });
+    else if (chainDeltas > SOFT_DELTA_RATIO * stats.baseBytes) soft.push({ keyGroup, ratio: chainDeltas / Math.max(1, stats.baseBytes) });
   }
   soft.sort((a, b) => b.ratio - a.ratio);
   const budget = Math.max(1, Math.ceil(keyGroupsInRange * SOFT_REBASE_SHARE));
