@@ -51,6 +51,16 @@ for (const workers of [0, 2]) {
         assert.equal(await run.exited, 0, run.output());
       }
       if (n > 0) assert.match(run.output(), new RegExp(`"parallelism":${step.parallelism}[^\\n]*job starting from checkpoint \\d+`), `run ${n + 1} restored at p = ${step.parallelism}`);
+      if (n === 1) {
+        // `sluice checkpoints` lists what the killed run left: incremental checkpoints, each writing less than it restores.
+        const listing = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli/main.ts', 'checkpoints', 'incremental-sessions', '--data-dir', join(dir, 'data'), '--json'], { cwd: ROOT });
+        let json = '';
+        listing.stdout.on('data', (chunk: Buffer) => (json += chunk.toString()));
+        assert.equal(await new Promise((resolve) => listing.on('exit', resolve)), 0);
+        const list = JSON.parse(json) as Array<{ status: string; incremental: boolean; writtenBytes: number; totalBytes: number }>;
+        assert.ok(list.length > 0 && list.every((c) => c.status === 'valid'), json);
+        assert.ok(list.some((c) => c.incremental && c.writtenBytes < c.totalBytes), json);
+      }
     }
 
     const got = await readPartFiles<Update>(output);
