@@ -1,5 +1,6 @@
 import type { KeyGroupRange } from '../key-groups.ts';
 import type { KeyedTimerQueue } from '../keyed-timer-queue.ts';
+import { chunkIsFull } from '../keyed-snapshot-format.ts';
 import type { StateKind, StateTable } from '../state-table.ts';
 
 /** What snapshot writers read and restorers fill: one backend's tables and timer queues. @internal */
@@ -38,4 +39,18 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
     offset += p.length;
   }
   return out;
+}
+
+/**
+ * Appends the pair (`a`, `b`) to the open chunk of key group slot `i`, first starting a chunk with `newChunk()` (and
+ * adding it to `chunks[i]`) when none is open or the open one is full. @internal
+ */
+export function appendPair(open: (unknown[] | undefined)[], chunks: unknown[][][], i: number, newChunk: () => unknown[], a: unknown, b: unknown): void {
+  let chunk = open[i];
+  if (chunk === undefined || chunkIsFull(chunk)) {
+    chunk = newChunk();
+    open[i] = chunk;
+    chunks[i]!.push(chunk);
+  }
+  chunk.push(a, b);
 }

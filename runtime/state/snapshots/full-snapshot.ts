@@ -1,7 +1,7 @@
-import { chunkIsFull, newStateChunk, newTimerChunk, packChunk, packHeader } from '../keyed-snapshot-format.ts';
+import { newStateChunk, newTimerChunk, packChunk, packHeader } from '../keyed-snapshot-format.ts';
 import { hasState } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
-import { concatBytes, ENTRIES_PER_CHECK, type BackendState } from './backend-state.ts';
+import { appendPair, concatBytes, ENTRIES_PER_CHECK, type BackendState } from './backend-state.ts';
 
 /**
  * Full blobs (format 1) of the backend's non-empty key groups, or only of those flagged in `only` (indexed by key
@@ -17,18 +17,13 @@ export async function writeFullBlobs(state: BackendState, slicer: TimeSlicer, on
   let n = 0;
   for (const table of state.tables.values()) {
     const open: (unknown[] | undefined)[] = new Array<unknown[] | undefined>(groups);
+    const newChunk = (): unknown[] => newStateChunk(table.name, table.kind);
     for (const [key, entry] of table.entries) {
       if (++n % ENTRIES_PER_CHECK === 0) await slicer.maybeYield();
       const i = entry.keyGroup - start;
       if (only !== undefined && only[i] === 0) continue;
       if (table.emptyMaps > 0 && !hasState(table, entry)) continue;
-      let chunk = open[i];
-      if (chunk === undefined || chunkIsFull(chunk)) {
-        chunk = newStateChunk(table.name, table.kind);
-        open[i] = chunk;
-        chunks[i]!.push(chunk);
-      }
-      chunk.push(key, entry.value);
+      appendPair(open, chunks, i, newChunk, key, entry.value);
     }
   }
   for (const [domain, queue] of [['processing-time', state.timers], ['event-time', state.eventTimers]] as const) {
@@ -37,13 +32,7 @@ export async function writeFullBlobs(state: BackendState, slicer: TimeSlicer, on
       if (++n % ENTRIES_PER_CHECK === 0) await slicer.maybeYield();
       const i = keyGroup - start;
       if (only !== undefined && only[i] === 0) continue;
-      let chunk = openTimers[i];
-      if (chunk === undefined || chunkIsFull(chunk)) {
-        chunk = newTimerChunk(domain);
-        openTimers[i] = chunk;
-        chunks[i]!.push(chunk);
-      }
-      chunk.push(key, timestamp);
+      appendPair(openTimers, chunks, i, () => newTimerChunk(domain), key, timestamp);
     }
   }
 

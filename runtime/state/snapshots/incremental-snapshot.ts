@@ -1,6 +1,5 @@
 import type { StateKey } from '../key-groups.ts';
 import {
-  chunkIsFull,
   newStateChunk,
   newTimerChunk,
   newTombstoneChunk,
@@ -11,7 +10,7 @@ import {
 } from '../keyed-snapshot-format.ts';
 import { hasState, type StateTable } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
-import { concatBytes, ENTRIES_PER_CHECK, type BackendState, type ChainStats } from './backend-state.ts';
+import { appendPair, concatBytes, ENTRIES_PER_CHECK, type BackendState, type ChainStats } from './backend-state.ts';
 import { chooseRebases, type DeltaCandidate } from './chain-policy.ts';
 import { writeFullBlobs } from './full-snapshot.ts';
 
@@ -66,14 +65,7 @@ export async function writeIncrementalBlobs(
       if (++n % ENTRIES_PER_CHECK === 0) await slicer.maybeYield();
       const i = keyGroup - start;
       live[i]!++;
-      if (!changes.timerGroups.has(keyGroup)) continue;
-      let chunk = open[i];
-      if (chunk === undefined || chunkIsFull(chunk)) {
-        chunk = newTimerChunk(domain);
-        open[i] = chunk;
-        timerChunks[i]!.push(chunk);
-      }
-      chunk.push(key, timestamp);
+      if (changes.timerGroups.has(keyGroup)) appendPair(open, timerChunks, i, () => newTimerChunk(domain), key, timestamp);
     }
   }
   for (const keyGroup of changes.timerGroups) if (keyGroup >= start && keyGroup <= end) changed[keyGroup - start] = 1;
@@ -159,6 +151,7 @@ async function collectTableChanges(
   }
   const epoch = changes.epoch;
   const open: (unknown[] | undefined)[] = new Array<unknown[] | undefined>(groups);
+  const newChunk = (): unknown[] => newStateChunk(table.name, table.kind);
   const mayBeEmpty = table.kind === 'map';
   for (const [key, entry] of table.entries) {
     if (++n % ENTRIES_PER_CHECK === 0) await slicer.maybeYield();
@@ -170,13 +163,7 @@ async function collectTableChanges(
       addTombstone(i, key); // an emptied map: no state
       continue;
     }
-    let chunk = open[i];
-    if (chunk === undefined || chunkIsFull(chunk)) {
-      chunk = newStateChunk(table.name, table.kind);
-      open[i] = chunk;
-      chunks[i]!.push(chunk);
-    }
-    chunk.push(key, entry.value);
+    appendPair(open, chunks, i, newChunk, key, entry.value);
     changed[i] = 1;
   }
   return n;

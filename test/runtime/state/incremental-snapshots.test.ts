@@ -9,20 +9,12 @@ import {
 } from '../../../runtime/state/index.ts';
 import { decodeKeyGroupBlob } from '../../../runtime/state/keyed-snapshot-format.ts';
 import { MAX_CHAIN_LENGTH } from '../../../runtime/state/snapshots/chain-policy.ts';
+import { seededRandom } from '../../../runtime/testing/seeded-random.ts';
 
 const M = 32;
 
-/** A deterministic pseudo-random sequence (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Deterministic pseudo-random operations, so a failure reproduces.
+const random = seededRandom;
 
 /** The state of full blobs as sorted plain data: what two backends must agree on. */
 function canonical(blobs: Map<number, Uint8Array>): string {
