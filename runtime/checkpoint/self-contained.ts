@@ -4,7 +4,8 @@ import type { BlobInput } from './store-layout.ts';
 /**
  * The blobs of a checkpoint that must stand alone (a savepoint, an export): every key group's chain — a full blob
  * followed by deltas, in `blobs` order — merged into one full blob; other blobs as they are. A chain that leaves
- * its key group without state gives no blob.
+ * its key group without state gives a full blob without state: the running job's backend still counts on a chain
+ * for that key group, and its next checkpoint builds on this one.
  *
  * @example
  * ```ts
@@ -29,8 +30,7 @@ export async function selfContainedBlobs(maxParallelism: number, blobs: readonly
       out.push({ operatorUid, keyGroup, bytes: parts[0]! });
       continue;
     }
-    const full = await materializeChain(keyGroup, maxParallelism, Buffer.concat(parts));
-    if (full !== undefined) out.push({ operatorUid, keyGroup, bytes: full });
+    out.push({ operatorUid, keyGroup, bytes: await materializeChain(keyGroup, maxParallelism, Buffer.concat(parts)) });
   }
   return out;
 }

@@ -1,16 +1,18 @@
 import { HeapKeyedStateBackend } from '../heap-keyed-state-backend.ts';
+import { packHeader } from '../keyed-snapshot-format.ts';
 
 /**
  * The full blob equal to a chain (a full blob followed by deltas, concatenated): what a savepoint or an export
- * stores so that it stands alone. `undefined` when the chain leaves the key group without state.
+ * stores so that it stands alone. When the chain leaves the key group without state, a full blob with no state (its
+ * header alone): the key group keeps a chain, so a checkpoint that builds on this one can still name it.
  *
  * @example
  * ```ts
  * const blob = await materializeChain(17, 128, concatenatedChain);
  * ```
  */
-export async function materializeChain(keyGroup: number, maxParallelism: number, chain: Uint8Array): Promise<Uint8Array | undefined> {
+export async function materializeChain(keyGroup: number, maxParallelism: number, chain: Uint8Array): Promise<Uint8Array> {
   const backend = new HeapKeyedStateBackend({ maxParallelism, range: { start: keyGroup, end: keyGroup } });
   await backend.restore([[keyGroup, chain]]);
-  return (await backend.snapshot()).keyGroups.get(keyGroup);
+  return (await backend.snapshot()).keyGroups.get(keyGroup) ?? packHeader(keyGroup);
 }

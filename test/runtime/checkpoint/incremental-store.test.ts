@@ -39,6 +39,16 @@ class Job {
     }
   }
 
+  /** Deletes the state of `keys` keys starting at `from`. */
+  clear(from: number, keys: number): void {
+    const count = this.backend.getValueState<number>('count');
+    for (let k = from; k < from + keys; k++) {
+      this.backend.setCurrentKey(`user-${k}`);
+      count.clear();
+      this.#values.delete(`user-${k}`);
+    }
+  }
+
   async checkpoint(store: CheckpointStore, id: number, kind: 'checkpoint' | 'savepoint' = 'checkpoint', retain = 2): Promise<CheckpointManifest> {
     const snapshot = await this.backend.snapshot(id);
     const ack: SubtaskAck = { checkpointId: id, stage: 0, subtask: 0, operators: [{ uid: 'count', snapshot: { keyed: snapshot.keyGroups, ...(snapshot.incremental === undefined ? {} : { incremental: snapshot.incremental }) } }] };
@@ -140,6 +150,20 @@ test('a savepoint and an export of an incremental job stand alone: full blobs, f
   const imported = await store.importFrom(file, { job: JOB });
   assert.equal(imported.formatVersion, 1);
   assert.deepEqual(await restoredValues(store, imported.id), job.expected.get(7), 'the export restores the same state');
+});
+
+test('key groups that lost all their state end their chains: a savepoint then holds none, and the next checkpoint builds on it', async (t) => {
+  const store = await open(t, await tempDir(t));
+  const job = new Job();
+  job.change(0, 3000, 1);
+  await job.checkpoint(store, 1);
+  job.clear(0, 3000);
+  const savepoint = await job.checkpoint(store, 2, 'savepoint');
+  assert.equal(savepoint.blobs.filter((b) => b.keyGroup !== undefined).length, 0, 'no key group has state, none has a chain');
+  job.change(10, 5, 3); // new state in some key groups: they start new chains
+  const next = await job.checkpoint(store, 3);
+  assert.ok(next.blobs.length > 0 && next.blobs.every((b) => b.delta === undefined), 'full blobs only');
+  assert.deepEqual(await restoredValues(store, 3), job.expected.get(3));
 });
 
 test('a checkpoint that builds on blobs deleted meanwhile is refused with a clear error, and nothing is stored', async (t) => {
