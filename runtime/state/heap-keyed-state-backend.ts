@@ -218,7 +218,7 @@ export class HeapKeyedStateBackend {
     const slicer = new TimeSlicer();
     if (!this.#incremental) return { keyGroups: await writeFullBlobs(this.#state, slicer) };
     if (checkpointId === undefined) {
-      throw new SluiceError(StateErrorCodes.snapshotCorrupt, 'an incremental snapshot needs the id of the checkpoint it belongs to');
+      throw new SluiceError('SLUICE_INTERNAL', 'an incremental snapshot needs the id of the checkpoint it belongs to: call snapshot(checkpointId)', { retriable: false });
     }
     const epoch = this.#current.epoch++;
     const deleted = new Map<string, Map<StateKey, number>>();
