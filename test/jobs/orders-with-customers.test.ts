@@ -6,7 +6,6 @@
  * `sluice verify` runs the job file as shipped, clean and with crashes, on the same input.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import job, { latestAtOrBefore, parseOrder, parseProfile, parseRate, withoutOld, withVersion } from '../../jobs/orders-with-customers.ts';
 import { readCommittedTopic, startJob, topicEnds, type TopicRecord } from '../../runtime/testing/index.ts';
 import { kafkaCluster } from '../support/kafka-cluster.ts';
+import { runSluice as sluice } from '../support/sluice-cli.ts';
 import { expected, input, lateRecords, PARTITIONS, TIMEOUT_MS, type Input } from './fixtures/orders-with-customers-data.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
 const JOB_FILE = fileURLToPath(new URL('../../jobs/orders-with-customers.ts', import.meta.url));
 
 test('the parsers normalise good records and name the field of bad ones', () => {
@@ -170,14 +169,3 @@ function inLogOrder(records: readonly TopicRecord[]): TopicRecord[] {
   return [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }
 
-function sluice(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 200_000, killSignal: 'SIGKILL' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}

@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runSluice as sluice } from '../../support/sluice-cli.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/sluice.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../testing/fixtures/', import.meta.url));
 const ORDERS_ENRICH = fileURLToPath(new URL('../../../jobs/orders-enrich.ts', import.meta.url));
 
-function sluice(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // A run that outlives its own --timeout-s by far is stuck: killed, so the test fails instead of hanging the suite.
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 200_000, killSignal: 'SIGKILL' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 test('sluice verify: an exactly-once job is EXACT, an at-least-once one DIFFERENT with its duplicates, a bad flag a usage error', async () => {
   // Seed 3 plans before-store, sink-pre-commit, before-store: each fails a checkpoint, so the at-least-once sink's

@@ -3,31 +3,15 @@
  * (its `sluice` imports resolve to the running Sluice in the workers too), and the flag's validation.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readPartFiles } from '../../../connectors/dev/index.ts';
+import { runSluice } from '../../support/sluice-cli.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-function sluice(args: readonly string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/sluice.js'), ...args], { cwd, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** `sluice <args>` in `cwd`, quiet logs; killed after 60 s. */
+const sluice = (args: readonly string[], cwd: string) => runSluice(args, { cwd, env: { ...process.env, LOG_LEVEL: 'warn' }, timeoutMs: 60_000 });
 
 const JOB = `import { defineJob } from 'sluice';
 import { datagen, fileSink } from 'sluice/dev';
