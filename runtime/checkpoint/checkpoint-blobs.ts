@@ -1,6 +1,6 @@
 import { SluiceError } from '../errors/index.ts';
 import type { SubtaskAck } from '../exec/index.ts';
-import type { BlobRef, CheckpointManifest } from './manifest.ts';
+import { chainId, keyedChains, type BlobRef, type CheckpointManifest } from './manifest.ts';
 import type { BlobInput, SharedBlobInput } from './store-layout.ts';
 
 /** What a checkpoint stores, gathered from its acknowledgements. @internal */
@@ -22,8 +22,8 @@ export function gatherCheckpoint(acks: readonly SubtaskAck[], parent: Checkpoint
   const sourcePositions: CheckpointManifest['sourcePositions'] = {};
   let chains: Map<string, BlobRef[]> | undefined;
   const chainOf = (uid: string, keyGroup: number): BlobRef[] => {
-    chains ??= chainsOf(parent);
-    const chain = chains.get(`${uid}\u0000${keyGroup}`);
+    chains ??= keyedChains(parent?.blobs ?? []);
+    const chain = chains.get(chainId(uid, keyGroup));
     if (chain === undefined) throw broken(`checkpoint ${parent?.id ?? '(none)'} has no state of key group ${keyGroup} of operator "${uid}" to build on`);
     return chain;
   };
@@ -51,19 +51,6 @@ export function gatherCheckpoint(acks: readonly SubtaskAck[], parent: Checkpoint
     }
   }
   return { blobs, sourcePositions };
-}
-
-/** Each keyed chain of a manifest, by operator uid and key group, in chain order. */
-function chainsOf(manifest: CheckpointManifest | undefined): Map<string, BlobRef[]> {
-  const chains = new Map<string, BlobRef[]>();
-  for (const ref of manifest?.blobs ?? []) {
-    if (ref.keyGroup === undefined) continue;
-    const id = `${ref.operatorUid}\u0000${ref.keyGroup}`;
-    const chain = chains.get(id);
-    if (chain === undefined) chains.set(id, [ref]);
-    else chain.push(ref);
-  }
-  return chains;
 }
 
 function broken(what: string): SluiceError {

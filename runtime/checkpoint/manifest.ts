@@ -178,6 +178,27 @@ export function validateManifest(value: unknown): CheckpointManifest {
   return m as unknown as CheckpointManifest;
 }
 
+/** Names one keyed chain: an operator's key group. @internal */
+export function chainId(operatorUid: string, keyGroup: number): string {
+  return `${operatorUid}\u0000${keyGroup}`;
+}
+
+/**
+ * The keyed blobs (refs or inputs) of a checkpoint grouped into chains, by {@link chainId}, each in manifest order
+ * (a full blob, then its deltas). Operator-state blobs are left out. @internal
+ */
+export function keyedChains<T extends { readonly operatorUid: string; readonly keyGroup?: number | undefined }>(blobs: readonly T[]): Map<string, T[]> {
+  const chains = new Map<string, T[]>();
+  for (const blob of blobs) {
+    if (blob.keyGroup === undefined) continue;
+    const id = chainId(blob.operatorUid, blob.keyGroup);
+    const chain = chains.get(id);
+    if (chain === undefined) chains.set(id, [blob]);
+    else chain.push(blob);
+  }
+  return chains;
+}
+
 /**
  * Each blob key once; per operator and key group one full blob (format 1), or in format 2 a chain: one full blob
  * first, then deltas only.
@@ -189,7 +210,7 @@ function checkChains(refs: readonly BlobRef[], chains: boolean): void {
     if (keys.has(ref.key)) throw invalid(`manifest names blob ${ref.key} twice`);
     keys.add(ref.key);
     if (ref.keyGroup === undefined) continue;
-    const group = `${ref.operatorUid}\u0000${ref.keyGroup}`;
+    const group = chainId(ref.operatorUid, ref.keyGroup);
     const first = !seen.has(group);
     seen.add(group);
     if (first && ref.delta === true) throw invalid(`manifest chain of key group ${ref.keyGroup} of "${ref.operatorUid}" starts with a delta`);

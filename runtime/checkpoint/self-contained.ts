@@ -1,4 +1,5 @@
 import { materializeChain } from '../state/index.ts';
+import { keyedChains } from './manifest.ts';
 import type { BlobInput } from './store-layout.ts';
 
 /**
@@ -13,24 +14,11 @@ import type { BlobInput } from './store-layout.ts';
  * ```
  */
 export async function selfContainedBlobs(maxParallelism: number, blobs: readonly BlobInput[]): Promise<BlobInput[]> {
-  const out: BlobInput[] = [];
-  const chains = new Map<string, { operatorUid: string; keyGroup: number; parts: Uint8Array[] }>();
-  for (const blob of blobs) {
-    if (blob.keyGroup === undefined) {
-      out.push(blob);
-      continue;
-    }
-    const id = `${blob.operatorUid}\u0000${blob.keyGroup}`;
-    const chain = chains.get(id);
-    if (chain === undefined) chains.set(id, { operatorUid: blob.operatorUid, keyGroup: blob.keyGroup, parts: [blob.bytes] });
-    else chain.parts.push(blob.bytes);
-  }
-  for (const { operatorUid, keyGroup, parts } of chains.values()) {
-    if (parts.length === 1) {
-      out.push({ operatorUid, keyGroup, bytes: parts[0]! });
-      continue;
-    }
-    out.push({ operatorUid, keyGroup, bytes: await materializeChain(keyGroup, maxParallelism, Buffer.concat(parts)) });
+  const out: BlobInput[] = blobs.filter((blob) => blob.keyGroup === undefined);
+  for (const chain of keyedChains(blobs).values()) {
+    const { operatorUid, keyGroup } = chain[0]!;
+    const bytes = chain.length === 1 ? chain[0]!.bytes : await materializeChain(keyGroup!, maxParallelism, Buffer.concat(chain.map((b) => b.bytes)));
+    out.push({ operatorUid, keyGroup: keyGroup!, bytes });
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // The checkpoint store's on-disk layout: LevelDB keys, how blobs are named and checked, and building a manifest from blobs.
 import { crc32 } from 'node:zlib';
 import { SluiceError } from '../errors/index.ts';
-import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIGITS, INCREMENTAL_MANIFEST_FORMAT_VERSION, MANIFEST_FORMAT_VERSION, validateManifest, type BlobRef, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
+import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIGITS, INCREMENTAL_MANIFEST_FORMAT_VERSION, keyedChains, MANIFEST_FORMAT_VERSION, validateManifest, type BlobRef, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
 
 /*
  * On-disk format (LevelDB at `<dataDir>/checkpoints`, string keys, binary values; also in docs/checkpoints.md):
@@ -68,15 +68,11 @@ export class VerifiedCheckpoint implements LoadedCheckpoint {
 
   /** Keyed blobs by key group; a chain (full blob and deltas) comes as one concatenated byte string. */
   keyedState(operatorUid: string): Map<number, Uint8Array> {
-    const chains = new Map<number, Uint8Array[]>();
-    for (const ref of this.manifest.blobs) {
-      if (ref.operatorUid !== operatorUid || ref.keyGroup === undefined) continue;
-      const chain = chains.get(ref.keyGroup);
-      if (chain === undefined) chains.set(ref.keyGroup, [this.#blobs.get(ref.key)!]);
-      else chain.push(this.#blobs.get(ref.key)!);
-    }
     const out = new Map<number, Uint8Array>();
-    for (const [keyGroup, chain] of chains) out.set(keyGroup, chain.length === 1 ? chain[0]! : Buffer.concat(chain));
+    for (const chain of keyedChains(this.manifest.blobs.filter((ref) => ref.operatorUid === operatorUid)).values()) {
+      const bytes = chain.map((ref) => this.#blobs.get(ref.key)!);
+      out.set(chain[0]!.keyGroup!, bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes));
+    }
     return out;
   }
 
