@@ -2,7 +2,7 @@
  * The job definition DSL: what job modules import.
  */
 export { defineJob, isJobDefinition, recordLogicalGraph } from './job.ts';
-export type { CheckpointOptions, JobBuilder, JobDefinition, JobOptions } from './job.ts';
+export type { CheckpointOptions, JobBuilder, JobDefinition, JobOptions, StateBackendOptions } from './job.ts';
 export { JobParams } from './job-params.ts';
 export { Stream, OperatorStream, ProcessedStream, SinkHandle, StreamEnvironment } from './stream.ts';
 export { KeyedStream, WindowedStream } from './keyed-stream.ts';

@@ -28,6 +28,28 @@ export interface CheckpointOptions {
   incremental?: boolean;
 }
 
+/**
+ * Where keyed state lives (docs/state-backends.md). `heap` (the default) keeps every key's state in the JavaScript
+ * heap: fastest, bounded by memory. `leveldb` keeps it in a local LevelDB per operator subtask behind a heap cache of
+ * `cacheBytes`: state may be many times the heap, at the cost of a synchronous disk read per cache miss. Both write
+ * the same checkpoints, so a job can switch backends across a restart from a checkpoint or savepoint.
+ *
+ * @example
+ * ```ts
+ * defineJob({ name: 'profiles', state: { backend: 'leveldb', cacheBytes: 128 << 20 }, checkpoints: { intervalMs: 10_000, incremental: true } }, (env) => …);
+ * ```
+ */
+export interface StateBackendOptions {
+  backend: 'heap' | 'leveldb';
+  /** LevelDB only: estimated heap bytes of cached state per operator subtask; default 64 MiB. */
+  cacheBytes?: number;
+  /**
+   * LevelDB only: the local folder under which each operator subtask's working database is created (and removed
+   * when its attempt ends); default the OS temp folder. Use a local disk with room for the state.
+   */
+  directory?: string;
+}
+
 /** Options of a job, set in `defineJob` and partly overridable from the command line. */
 export interface JobOptions {
   /** Unique name; checkpoints and the job registry are keyed by it. Letters, digits, `.`, `_`, `-`. */
@@ -45,6 +67,8 @@ export interface JobOptions {
    * worker imports the job's module, so its build function must be deterministic (docs/workers.md).
    */
   workers?: number;
+  /** Where keyed state lives; default `{ backend: 'heap' }`. */
+  state?: StateBackendOptions;
   /** Checkpointing; off when absent or `false`. */
   checkpoints?: CheckpointOptions | false;
   /** What to do when an attempt fails; default exponential-delay when checkpointing is on, else none. */

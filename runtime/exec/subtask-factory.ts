@@ -174,6 +174,7 @@ function buildOperator(
     restored: context.restored?.keyedState(op.uid),
     restoredFrom: context.restored?.checkpointId,
     incremental: plan.incrementalCheckpoints === true,
+    leveldb: plan.leveldbState,
   });
   switch (node.kind) {
     case 'map':

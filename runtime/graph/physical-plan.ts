@@ -50,6 +50,8 @@ export interface PhysicalPlan {
   readonly stages: readonly Stage[];
   /** Keyed state is checkpointed incrementally (`checkpoints.incremental`); absent: full snapshots. */
   readonly incrementalCheckpoints?: boolean;
+  /** Keyed state lives in LevelDB (`state.backend: 'leveldb'`); absent: in the heap. */
+  readonly leveldbState?: { readonly cacheBytes?: number; readonly directory?: string };
 }
 
 /** A compact, serialisable view of the plan, stored in checkpoint manifests and shown by status. */

@@ -7,6 +7,7 @@ import {
   JobParams,
   recordLogicalGraph,
   type JobDefinition,
+  type JobOptions,
   type LogicalNode,
   type OutputDeclarations,
   type WindowSpec,
@@ -125,12 +126,37 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
       problems.push(`operator "${uid}" (${node.kind}) cannot ${node.onError} records: onError('${node.onError}') applies to map, filter, flatMap, asyncMap, process, reduce and the connected process functions${node.kind === 'source' ? "; for a source's malformed records use its deadLetter or format options" : ''}`);
     }
   }
+  problems.push(...stateBackendProblems(job.options.state));
   if (problems.length > 0) throw new JobValidationError(String(name), problems);
 
   const consumerCount = (id: number): number => consumers.get(id)?.length ?? 0;
-  const plan = { job: name, parallelism, maxParallelism, stages: chainStages(nodes, uids, parallelism, consumerCount) };
-  const checkpoints = job.options.checkpoints;
-  return checkpoints !== undefined && checkpoints !== false && checkpoints.incremental === true ? { ...plan, incrementalCheckpoints: true } : plan;
+  const plan: Mutable<PhysicalPlan> = { job: name, parallelism, maxParallelism, stages: chainStages(nodes, uids, parallelism, consumerCount) };
+  const { checkpoints, state } = job.options;
+  if (checkpoints !== undefined && checkpoints !== false && checkpoints.incremental === true) plan.incrementalCheckpoints = true;
+  if (state?.backend === 'leveldb') {
+    plan.leveldbState = { ...(state.cacheBytes === undefined ? {} : { cacheBytes: state.cacheBytes }), ...(state.directory === undefined ? {} : { directory: state.directory }) };
+  }
+  return plan;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Problems with the `state` job option. */
+function stateBackendProblems(state: JobOptions['state']): string[] {
+  if (state === undefined) return [];
+  if (typeof state !== 'object' || state === null) return [`state must be an object like { backend: 'leveldb' }, got ${String(state)}`];
+  const problems: string[] = [];
+  if (state.backend !== 'heap' && state.backend !== 'leveldb') problems.push(`state.backend must be 'heap' or 'leveldb', got ${JSON.stringify(state.backend)}`);
+  if (state.cacheBytes !== undefined && (!Number.isInteger(state.cacheBytes) || state.cacheBytes < 1)) {
+    problems.push(`state.cacheBytes must be a positive whole number of bytes (e.g. 67108864 for 64 MiB), got ${String(state.cacheBytes)}`);
+  }
+  if (state.directory !== undefined && (typeof state.directory !== 'string' || state.directory.length === 0)) {
+    problems.push(`state.directory must be a folder path, got ${JSON.stringify(state.directory)}`);
+  }
+  if (state.backend === 'heap' && (state.cacheBytes !== undefined || state.directory !== undefined)) {
+    problems.push(`state.cacheBytes and state.directory apply to the leveldb backend only; set state.backend to 'leveldb' or remove them`);
+  }
+  return problems;
 }
 
 function checkParallelism(what: string, p: number, maxParallelism: number, problems: string[]): void {

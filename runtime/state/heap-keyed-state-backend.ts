@@ -1,7 +1,7 @@
 import { SluiceError } from '../errors/index.ts';
-import { CurrentKey } from './current-key.ts';
-import { validateKeyGroupRange, type KeyGroupRange, type StateKey } from './key-groups.ts';
-import { KeyedTimerQueue, type DueTimer, type DueTimerGroup } from './keyed-timer-queue.ts';
+import type { KeyGroupRange, StateKey } from './key-groups.ts';
+import { KeyedBackendBase } from './keyed-backend-base.ts';
+import type { KeyedStateSnapshot } from './keyed-state-backend.ts';
 import { ListStateHandle, type ListState } from './list-state.ts';
 import { MapStateHandle, type MapState } from './map-state.ts';
 import type { BackendState, ChainStats } from './snapshots/backend-state.ts';
@@ -9,35 +9,9 @@ import { writeFullBlobs } from './snapshots/full-snapshot.ts';
 import { writeIncrementalBlobs } from './snapshots/incremental-snapshot.ts';
 import { restoreChains } from './snapshots/restore-chains.ts';
 import { StateErrorCodes } from './state-errors.ts';
-import { hasState, type StateKind, type StateTable } from './state-table.ts';
+import { hasState, kindMismatch, type StateKind, type StateTable } from './state-table.ts';
 import { TimeSlicer } from './time-slicer.ts';
 import { ValueStateHandle, type ValueState } from './value-state.ts';
-
-/**
- * A snapshot of one backend. A full snapshot holds one blob per non-empty key group (format:
- * `keyed-snapshot-format.ts`); an incremental one also says, per key group, whether it extends or keeps the key
- * group's chain in the parent checkpoint. A key group in none of `keyGroups`, `incremental.deltas` and
- * `incremental.unchanged` has no state.
- */
-export interface KeyedStateSnapshot {
-  /** Full blobs: the key group's whole state (in an incremental snapshot, the start of a new chain). */
-  keyGroups: Map<number, Uint8Array>;
-  incremental?: IncrementalParts;
-}
-
-/** The parts of an incremental snapshot that refer to its parent checkpoint. */
-export interface IncrementalParts {
-  /**
-   * The checkpoint whose chains the deltas extend and the unchanged key groups keep: the checkpoint of the backend's
-   * previous snapshot, or the one it was restored from. `undefined` when there is neither (then there are no deltas
-   * and no unchanged key groups).
-   */
-  parent: number | undefined;
-  /** Changes since the parent, per key group: one more blob for the key group's chain. */
-  deltas: Map<number, Uint8Array>;
-  /** Key groups whose chain in the parent stays as it is. */
-  unchanged: number[];
-}
 
 /** Options for {@link HeapKeyedStateBackend}. */
 export interface HeapKeyedStateBackendOptions {
@@ -70,14 +44,9 @@ type AnyHandle = ValueStateHandle<unknown> | MapStateHandle<StateKey, unknown> |
  * const snapshot = await backend.snapshot(); // later: await other.restore(snapshot.keyGroups)
  * ```
  */
-export class HeapKeyedStateBackend {
-  readonly #maxParallelism: number;
-  readonly #range: KeyGroupRange;
-  readonly #current: CurrentKey;
+export class HeapKeyedStateBackend extends KeyedBackendBase {
   readonly #tables = new Map<string, StateTable>();
   readonly #handles = new Map<string, AnyHandle>();
-  readonly #timers = new KeyedTimerQueue();
-  readonly #eventTimers = new KeyedTimerQueue();
   readonly #incremental: boolean;
   /** Incremental only: the chain of each key group in the checkpoint of the previous snapshot (or the restored one). */
   #chains = new Map<number, ChainStats>();
@@ -86,124 +55,39 @@ export class HeapKeyedStateBackend {
   readonly #state: BackendState;
 
   constructor(options: HeapKeyedStateBackendOptions) {
-    validateKeyGroupRange(options.range, options.maxParallelism);
-    this.#maxParallelism = options.maxParallelism;
-    this.#range = { start: options.range.start, end: options.range.end };
-    this.#current = new CurrentKey(this.#maxParallelism, this.#range);
+    super(options.maxParallelism, options.range);
     this.#incremental = options.incremental === true;
     if (this.#incremental) {
-      this.#timers.changedGroups = new Set();
-      this.#eventTimers.changedGroups = new Set();
+      this.timers.changedGroups = new Set();
+      this.eventTimers.changedGroups = new Set();
     }
     this.#state = {
-      range: this.#range,
+      range: this.range,
       tables: this.#tables,
-      timers: this.#timers,
-      eventTimers: this.#eventTimers,
+      timers: this.timers,
+      eventTimers: this.eventTimers,
       table: (name, kind) => this.#table(name, kind),
     };
   }
 
   /** Whether {@link snapshot} writes incremental snapshots. */
-  get incremental(): boolean {
+  override get incremental(): boolean {
     return this.#incremental;
   }
 
-  /** The key group range this backend owns. */
-  get range(): KeyGroupRange {
-    return { start: this.#range.start, end: this.#range.end };
-  }
-
-  get maxParallelism(): number {
-    return this.#maxParallelism;
-  }
-
-  /** Sets the key the following state accesses and timer registrations apply to. */
-  setCurrentKey(key: StateKey): void {
-    this.#current.set(key);
-  }
-
-  get currentKey(): StateKey | undefined {
-    return this.#current.key;
-  }
-
   /** The value state `name`; the same name always returns the same handle. */
-  getValueState<T>(name: string): ValueState<T> {
+  override getValueState<T>(name: string): ValueState<T> {
     return this.#handle(name, 'value') as ValueState<T>;
   }
 
   /** The map state `name`; the same name always returns the same handle. */
-  getMapState<K extends StateKey, V>(name: string): MapState<K, V> {
+  override getMapState<K extends StateKey, V>(name: string): MapState<K, V> {
     return this.#handle(name, 'map') as MapState<K, V>;
   }
 
   /** The list state `name`; the same name always returns the same handle. */
-  getListState<T>(name: string): ListState<T> {
+  override getListState<T>(name: string): ListState<T> {
     return this.#handle(name, 'list') as ListState<T>;
-  }
-
-  /** Registers a processing-time timer at `timestamp` for the current key (once per key and timestamp). */
-  registerTimer(timestamp: number): void {
-    checkTimestamp(timestamp);
-    const key = this.#current.require('');
-    this.#timers.add(key, this.#current.keyGroup(), timestamp);
-  }
-
-  /** Deletes the current key's timer at `timestamp`, if any. */
-  deleteTimer(timestamp: number): void {
-    this.#timers.delete(this.#current.require(''), timestamp);
-  }
-
-  /** Timestamp of the earliest timer, or `undefined` when there is none. */
-  nextTimerTimestamp(): number | undefined {
-    return this.#timers.next();
-  }
-
-  /** Removes and returns the timers with `timestamp <= now`, in timestamp order (registration order within one). */
-  pollDueTimers(now: number): DueTimer[] {
-    return this.#timers.pollDue(now);
-  }
-
-  /** As {@link pollDueTimers}, grouped by timestamp (one object per timestamp, not per timer). */
-  pollDueTimerGroups(now: number): DueTimerGroup[] {
-    return this.#timers.pollDueGroups(now);
-  }
-
-  /** Number of pending processing-time timers. */
-  timerCount(): number {
-    return this.#timers.size;
-  }
-
-  /** Registers an event-time timer at `timestamp` for the current key; it fires once the watermark reaches it. */
-  registerEventTimeTimer(timestamp: number): void {
-    checkTimestamp(timestamp);
-    const key = this.#current.require('');
-    this.#eventTimers.add(key, this.#current.keyGroup(), timestamp);
-  }
-
-  /** Deletes the current key's event-time timer at `timestamp`, if any. */
-  deleteEventTimeTimer(timestamp: number): void {
-    this.#eventTimers.delete(this.#current.require(''), timestamp);
-  }
-
-  /** Removes and returns the event-time timers with `timestamp <= watermark`, in timestamp order. */
-  pollDueEventTimeTimers(watermark: number): DueTimer[] {
-    return this.#eventTimers.pollDue(watermark);
-  }
-
-  /** As {@link pollDueEventTimeTimers}, grouped by timestamp. */
-  pollDueEventTimeTimerGroups(watermark: number): DueTimerGroup[] {
-    return this.#eventTimers.pollDueGroups(watermark);
-  }
-
-  /** Timestamp of the earliest event-time timer, or `undefined` when there is none. */
-  nextEventTimeTimerTimestamp(): number | undefined {
-    return this.#eventTimers.next();
-  }
-
-  /** Number of pending event-time timers. */
-  eventTimeTimerCount(): number {
-    return this.#eventTimers.size;
   }
 
   /**
@@ -214,21 +98,21 @@ export class HeapKeyedStateBackend {
    * of `checkpointId`'s parent, and remembers `checkpointId` as the parent of the next one: the caller must store
    * every snapshot it takes, in order, or discard the backend (a failed checkpoint fails the attempt, which does).
    */
-  async snapshot(checkpointId?: number): Promise<KeyedStateSnapshot> {
+  override async snapshot(checkpointId?: number): Promise<KeyedStateSnapshot> {
     const slicer = new TimeSlicer();
     if (!this.#incremental) return { keyGroups: await writeFullBlobs(this.#state, slicer) };
     if (checkpointId === undefined) {
       throw new SluiceError('SLUICE_INTERNAL', 'an incremental snapshot needs the id of the checkpoint it belongs to: call snapshot(checkpointId)', { retriable: false });
     }
-    const epoch = this.#current.epoch++;
+    const epoch = this.current.epoch++;
     const deleted = new Map<string, Map<StateKey, number>>();
     for (const table of this.#tables.values()) {
       if (table.deleted !== undefined && table.deleted.size > 0) deleted.set(table.name, table.deleted);
       table.deleted = new Map();
     }
-    const timerGroups = new Set<number>([...this.#timers.changedGroups!, ...this.#eventTimers.changedGroups!]);
-    this.#timers.changedGroups = new Set();
-    this.#eventTimers.changedGroups = new Set();
+    const timerGroups = new Set<number>([...this.timers.changedGroups!, ...this.eventTimers.changedGroups!]);
+    this.timers.changedGroups = new Set();
+    this.eventTimers.changedGroups = new Set();
     const parent = this.#parent;
     const blobs = await writeIncrementalBlobs(this.#state, this.#chains, { epoch, deleted, timerGroups }, slicer);
     this.#parent = checkpointId;
@@ -242,13 +126,13 @@ export class HeapKeyedStateBackend {
    * `fromCheckpoint` names the checkpoint the blobs come from: an incremental backend's next snapshot extends its
    * chains.
    */
-  async restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void> {
+  override async restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void> {
     const chains = await restoreChains(this.#state, keyGroups, new TimeSlicer());
     if (!this.#incremental) return;
     // What the restore itself added is in the checkpoint already: start tracking from here.
     for (const table of this.#tables.values()) table.deleted = new Map();
-    this.#timers.changedGroups = new Set();
-    this.#eventTimers.changedGroups = new Set();
+    this.timers.changedGroups = new Set();
+    this.eventTimers.changedGroups = new Set();
     if (fromCheckpoint === undefined) return; // unknown parent: the next snapshot writes full blobs
     for (const [keyGroup, stats] of chains) this.#chains.set(keyGroup, stats);
     this.#parent = fromCheckpoint;
@@ -270,13 +154,16 @@ export class HeapKeyedStateBackend {
    * The keys that have state in the state `name`, as a copy (the caller may change state while it walks them).
    * Flink's `applyToKeyedState`: a broadcast function visits every key of its subtask this way.
    */
-  keysWithState(name: string): StateKey[] {
+  override keysWithState(name: string): StateKey[] {
     const table = this.#tables.get(name);
     if (table === undefined) return [];
     const keys: StateKey[] = [];
     for (const [key, entry] of table.entries) if (hasState(table, entry)) keys.push(key);
     return keys;
   }
+
+  /** Nothing to release: the state is in the heap. */
+  override async close(): Promise<void> {}
 
   /** @internal Entries in one state's table, emptied maps kept for reuse included (tests of their sweep). */
   tableEntryCount(name: string): number {
@@ -297,10 +184,10 @@ export class HeapKeyedStateBackend {
     const table = this.#table(name, kind);
     const handle =
       kind === 'value'
-        ? new ValueStateHandle<unknown>(name, this.#current, table)
+        ? new ValueStateHandle<unknown>(name, this.current, table)
         : kind === 'map'
-          ? new MapStateHandle<StateKey, unknown>(name, this.#current, table)
-          : new ListStateHandle<unknown>(name, this.#current, table);
+          ? new MapStateHandle<StateKey, unknown>(name, this.current, table)
+          : new ListStateHandle<unknown>(name, this.current, table);
     this.#handles.set(name, handle);
     return handle;
   }
@@ -321,21 +208,4 @@ export class HeapKeyedStateBackend {
     this.#tables.set(name, created);
     return created;
   }
-}
-
-function checkTimestamp(timestamp: number): void {
-  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
-    throw new SluiceError(
-      StateErrorCodes.invalidTimer,
-      `timer timestamp ${String(timestamp)} is invalid; use a finite number of milliseconds (e.g. clock.now() + 60_000)`,
-    );
-  }
-}
-
-function kindMismatch(name: string, existing: StateKind, requested: StateKind): SluiceError {
-  return new SluiceError(
-    StateErrorCodes.kindMismatch,
-    `state "${name}" is ${existing} state and cannot also be used as ${requested} state; ` +
-      `give the ${requested} state its own name`,
-  );
 }

@@ -11,7 +11,8 @@ export {
 } from './key-groups.ts';
 export type { StateKey, KeyGroupRange } from './key-groups.ts';
 export { HeapKeyedStateBackend } from './heap-keyed-state-backend.ts';
-export type { KeyedStateSnapshot, HeapKeyedStateBackendOptions } from './heap-keyed-state-backend.ts';
+export type { HeapKeyedStateBackendOptions } from './heap-keyed-state-backend.ts';
+export type { KeyedStateBackend, KeyedStateSnapshot, IncrementalParts } from './keyed-state-backend.ts';
 export type { ValueState } from './value-state.ts';
 export type { MapState } from './map-state.ts';
 export type { ListState } from './list-state.ts';
@@ -20,5 +21,4 @@ export type { StateKind } from './state-table.ts';
 export { StateErrorCodes } from './state-errors.ts';
 export type { StateErrorCode } from './state-errors.ts';
 export { SNAPSHOT_FORMAT_VERSION } from './keyed-snapshot-format.ts';
-export type { IncrementalParts } from './heap-keyed-state-backend.ts';
 export { materializeChain } from './snapshots/materialize-chain.ts';

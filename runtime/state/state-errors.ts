@@ -14,6 +14,12 @@ export const StateErrorCodes = {
   invalidTimer: 'SLUICE_STATE_INVALID_TIMER',
   /** A snapshot blob cannot be decoded. */
   snapshotCorrupt: 'SLUICE_STATE_SNAPSHOT_CORRUPT',
+  /** The LevelDB state backend's working database cannot be opened, read or written (disk full, permissions). */
+  backendIo: 'SLUICE_STATE_BACKEND_IO',
+  /** A feature the job uses is not available with its state backend. */
+  backendUnsupported: 'SLUICE_STATE_BACKEND_UNSUPPORTED',
+  /** The `state` job option is invalid. */
+  invalidBackendOptions: 'SLUICE_STATE_BACKEND_OPTIONS',
 } as const;
 
 export type StateErrorCode = (typeof StateErrorCodes)[keyof typeof StateErrorCodes];

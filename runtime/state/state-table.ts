@@ -1,3 +1,5 @@
+import { SluiceError } from '../errors/index.ts';
+import { StateErrorCodes } from './state-errors.ts';
 import type { StateKey } from './key-groups.ts';
 
 /** The three kinds of keyed state; written into snapshots, so the strings are part of the format. */
@@ -49,4 +51,13 @@ export function noteDeleted(table: StateTable, key: StateKey, keyGroup: number):
 /** Whether an entry of `table` holds state (an emptied map does not). */
 export function hasState(table: StateTable, entry: Entry<unknown>): boolean {
   return table.kind !== 'map' || (entry.value as Map<unknown, unknown>).size > 0;
+}
+
+/** The error for a state name used as two kinds (e.g. value and map). @internal */
+export function kindMismatch(name: string, existing: StateKind, requested: StateKind): SluiceError {
+  return new SluiceError(
+    StateErrorCodes.kindMismatch,
+    `state "${name}" is ${existing} state and cannot also be used as ${requested} state; ` +
+      `give the ${requested} state its own name`,
+  );
 }

@@ -128,7 +128,11 @@ export class WindowOperator<I> extends KeyedOperator<I> {
   }
 
   override async close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {
-    await this.#lateWriter?.close(outcome);
+    try {
+      await this.#lateWriter?.close(outcome);
+    } finally {
+      await super.close(outcome);
+    }
   }
 
   #writeLate(records: unknown[]): Promise<void> | undefined {

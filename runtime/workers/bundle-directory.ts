@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeAbandonedDirectories } from '../support/abandoned-directories.ts';
 
 const PREFIX = 'sluice-workers-';
 
@@ -22,35 +23,7 @@ export function ownBundleDirectory(): Promise<string> {
   return own;
 }
 
-/**
- * Removes the bundle folders in `parent` of this user's processes that no longer run. A folder whose process id is
- * alive (or reused by another process) stays; so do folders of other users and folders without a process id.
- * Answers the folders removed.
- */
-export async function removeAbandonedBundleDirectories(parent: string): Promise<string[]> {
-  const uid = process.getuid?.();
-  const removed: string[] = [];
-  for (const name of await readdir(parent)) {
-    const pid = Number(/^sluice-workers-(\d+)-[^-]+$/.exec(name)?.[1]);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isRunning(pid)) continue;
-    const path = join(parent, name);
-    try {
-      const info = await stat(path);
-      if (!info.isDirectory() || (uid !== undefined && info.uid !== uid)) continue;
-      await rm(path, { recursive: true, force: true });
-      removed.push(path);
-    } catch {
-      // gone already, or not ours to remove
-    }
-  }
-  return removed;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
-  }
+/** Removes the bundle folders in `parent` of this user's processes that no longer run; answers the folders removed. */
+export function removeAbandonedBundleDirectories(parent: string): Promise<string[]> {
+  return removeAbandonedDirectories(parent, PREFIX);
 }

@@ -1,5 +1,6 @@
 import type { KeySelector } from '../../api/index.ts';
-import { HeapKeyedStateBackend, keyGroupRangeOf } from '../../state/index.ts';
+import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend } from '../../state/index.ts';
+import { LevelDbKeyedStateBackend } from '../../state/leveldb/leveldb-keyed-state-backend.ts';
 import { ChainedOperator, type Downstream, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
 
 /** Where a keyed operator subtask's state comes from and how big the key space is. */
@@ -12,14 +13,16 @@ export interface KeyedSetup {
   readonly restoredFrom?: number | undefined;
   /** Snapshot incrementally (`checkpoints.incremental`). */
   readonly incremental?: boolean | undefined;
+  /** Keep state in LevelDB (`state.backend: 'leveldb'`); absent: in the heap. */
+  readonly leveldb?: { readonly cacheBytes?: number; readonly directory?: string } | undefined;
 }
 
 /**
- * Base of keyed operators: owns a heap state backend for the subtask's key-group range, restores it on open and
- * snapshots it per key group on barriers.
+ * Base of keyed operators: owns the state backend (heap or LevelDB) for the subtask's key-group range, restores it on
+ * open, snapshots it per key group on barriers and closes it with the subtask.
  */
 export abstract class KeyedOperator<I> extends ChainedOperator<I> {
-  protected readonly backend: HeapKeyedStateBackend;
+  protected readonly backend: KeyedStateBackend;
   protected readonly keyOf: (value: I) => string | number;
   readonly #restored: ReadonlyMap<number, Uint8Array> | undefined;
   readonly #restoredFrom: number | undefined;
@@ -27,11 +30,12 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   constructor(place: OperatorPlace, setup: KeyedSetup, downstream: Downstream<unknown>) {
     super(place, downstream);
     this.keyOf = setup.keySelector as (value: I) => string | number;
-    this.backend = new HeapKeyedStateBackend({
+    const options = {
       maxParallelism: setup.maxParallelism,
       range: keyGroupRangeOf(place.subtask, place.parallelism, setup.maxParallelism),
       incremental: setup.incremental === true,
-    });
+    };
+    this.backend = setup.leveldb === undefined ? new HeapKeyedStateBackend(options) : new LevelDbKeyedStateBackend({ ...options, ...setup.leveldb });
     this.#restored = setup.restored;
     this.#restoredFrom = setup.restoredFrom;
   }
@@ -44,6 +48,12 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   override async snapshot(checkpointId?: number): Promise<OperatorSnapshot> {
     const snapshot = await this.backend.snapshot(checkpointId);
     return snapshot.incremental === undefined ? { keyed: snapshot.keyGroups } : { keyed: snapshot.keyGroups, incremental: snapshot.incremental };
+  }
+
+  /** Subclasses that override close must call this: it removes the LevelDB backend's working database. */
+  override async close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {
+    await super.close(outcome);
+    await this.backend.close();
   }
 
   override nextTimer(): number | undefined {

@@ -45,3 +45,27 @@ export function chooseRebases(candidates: readonly DeltaCandidate[], keyGroupsIn
   for (const { keyGroup } of soft.slice(0, budget)) rebase.add(keyGroup);
   return rebase;
 }
+
+/**
+ * Settles one checkpoint's deltas: the candidates {@link chooseRebases} picks lose their delta (removed from
+ * `deltas`) and are returned, to be written as full blobs; the others' chains in `chains` grow by their delta.
+ * @internal
+ */
+export function settleDeltas(
+  candidates: readonly DeltaCandidate[],
+  chains: Map<number, ChainStats>,
+  deltas: Map<number, Uint8Array>,
+  keyGroupsInRange: number,
+): Set<number> {
+  const rebase = chooseRebases(candidates, keyGroupsInRange);
+  for (const { keyGroup, deltaBytes } of candidates) {
+    if (rebase.has(keyGroup)) {
+      deltas.delete(keyGroup);
+      continue;
+    }
+    const stats = chains.get(keyGroup)!;
+    stats.deltaBytes += deltaBytes;
+    stats.length++;
+  }
+  return rebase;
+}

@@ -11,7 +11,7 @@ import {
 import { hasState, type StateTable } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import { appendPair, concatBytes, ENTRIES_PER_CHECK, type BackendState, type ChainStats } from './backend-state.ts';
-import { chooseRebases, type DeltaCandidate } from './chain-policy.ts';
+import { settleDeltas, type DeltaCandidate } from './chain-policy.ts';
 import { writeFullBlobs } from './full-snapshot.ts';
 
 /** What an incremental snapshot writes per key group; a key group in none of the three has no state. @internal */
@@ -99,16 +99,9 @@ export async function writeIncrementalBlobs(
     chunks[i] = [];
     timerChunks[i] = [];
   }
-  for (const keyGroup of chooseRebases(candidates, groups)) {
-    out.deltas.delete(keyGroup);
+  for (const keyGroup of settleDeltas(candidates, chains, out.deltas, groups)) {
     rebase[keyGroup - start] = 1;
     rebases++;
-  }
-  for (const { keyGroup, deltaBytes } of candidates) {
-    if (rebase[keyGroup - start] === 1) continue;
-    const stats = chains.get(keyGroup)!;
-    stats.deltaBytes += deltaBytes;
-    stats.length++;
   }
   if (rebases > 0) {
     for (const [keyGroup, blob] of await writeFullBlobs(state, slicer, rebase)) {

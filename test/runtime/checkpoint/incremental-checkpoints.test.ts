@@ -5,7 +5,7 @@ import { CheckpointStore, checkpointDbPath } from '../../../runtime/checkpoint/i
 import { HeapKeyedStateBackend } from '../../../runtime/state/index.ts';
 import { startJob } from '../../../runtime/testing/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
-import job, { expectedFinalState, expectedUpdates, type Update } from './fixtures/incremental-sessions.ts';
+import job, { expectedFinalState, expectedUpdates, LEVELDB_STATE, sessionsJob, type Update } from './fixtures/incremental-sessions.ts';
 
 const byKeyThenI = (a: Update, b: Update): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i);
 
@@ -26,43 +26,50 @@ function assertExact(got: readonly Update[], expected: readonly Update[]): void 
   }
 }
 
-for (const seed of [1, 2, 3]) {
-  test(`incremental checkpoints: seeded crashes at every checkpoint stage (seed ${seed}) give exactly the failure-free output`, async (t) => {
-    const run = await startJob(job, { faults: { crashes: 5, seed }, checkpointIntervalMs: 20 });
+const backends = [
+  { name: 'heap', job },
+  { name: 'leveldb', job: sessionsJob(LEVELDB_STATE) },
+] as const;
+
+for (const backend of backends) {
+  for (const seed of [1, 2, 3]) {
+    test(`incremental checkpoints (${backend.name} backend): seeded crashes at every checkpoint stage (seed ${seed}) give exactly the failure-free output`, async (t) => {
+      const run = await startJob(backend.job, { faults: { crashes: 5, seed }, checkpointIntervalMs: 20 });
+      t.after(() => run.close());
+      assert.equal(await run.finished, 'finished');
+      assert.equal(run.faults.fired.length, 5, `every planned fault fired: ${JSON.stringify(run.faults.fired.map((f) => f.description))}`);
+      assertExact(run.outputs<Update>('out'), expectedUpdates());
+      const incremental = run.checkpoints.filter((m) => m.formatVersion === 2);
+      assert.ok(incremental.length > 0, 'some checkpoints were incremental');
+      assert.ok(
+        incremental.some((m) => (m.writtenBytes ?? m.totalBytes) < m.totalBytes),
+        'an incremental checkpoint wrote less than the state it restores',
+      );
+    });
+  }
+
+  test(`incremental checkpoints (${backend.name} backend): a failure while a checkpoint writes its blobs, and right after retention deleted old ones, loses nothing`, async (t) => {
+    let writes = 0;
+    let thrown = 0;
+    const run = await startJob(backend.job, {
+      checkpointIntervalMs: 20,
+      faults: { crashes: 3, seed: 11, points: ['sink-commit'] }, // after the store write (and its retention)
+      beforeCheckpointWrite: () => {
+        writes++;
+        if (writes === 3 || writes === 6) {
+          thrown++;
+          throw new Error('disk full (injected)'); // mid-write: blobs, no manifest
+        }
+      },
+    });
     t.after(() => run.close());
     assert.equal(await run.finished, 'finished');
-    assert.equal(run.faults.fired.length, 5, `every planned fault fired: ${JSON.stringify(run.faults.fired.map((f) => f.description))}`);
     assertExact(run.outputs<Update>('out'), expectedUpdates());
-    const incremental = run.checkpoints.filter((m) => m.formatVersion === 2);
-    assert.ok(incremental.length > 0, 'some checkpoints were incremental');
-    assert.ok(
-      incremental.some((m) => (m.writtenBytes ?? m.totalBytes) < m.totalBytes),
-      'an incremental checkpoint wrote less than the state it restores',
-    );
+    const failed = run.events.filter((e) => e.type === 'checkpoint-failed');
+    assert.ok(thrown >= 1, 'a write failed');
+    assert.equal(failed.length, thrown, 'every injected write failure failed its checkpoint');
   });
 }
-
-test('incremental checkpoints: a failure while a checkpoint writes its blobs, and right after retention deleted old ones, loses nothing', async (t) => {
-  let writes = 0;
-  let thrown = 0;
-  const run = await startJob(job, {
-    checkpointIntervalMs: 20,
-    faults: { crashes: 3, seed: 11, points: ['sink-commit'] }, // after the store write (and its retention)
-    beforeCheckpointWrite: () => {
-      writes++;
-      if (writes === 3 || writes === 6) {
-        thrown++;
-        throw new Error('disk full (injected)'); // mid-write: blobs, no manifest
-      }
-    },
-  });
-  t.after(() => run.close());
-  assert.equal(await run.finished, 'finished');
-  assertExact(run.outputs<Update>('out'), expectedUpdates());
-  const failed = run.events.filter((e) => e.type === 'checkpoint-failed');
-  assert.ok(thrown >= 1, 'a write failed');
-  assert.equal(failed.length, thrown, 'every injected write failure failed its checkpoint');
-});
 
 test('a finished incremental job keeps its final checkpoint whole: the blobs it shares with deleted checkpoints stay, nothing else does', async (t) => {
   const dataDir = await tempDir(t);

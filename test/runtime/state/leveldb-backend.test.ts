@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { isSluiceError } from '../../../runtime/errors/index.ts';
+import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend, type StateKey } from '../../../runtime/state/index.ts';
+import { LevelDbKeyedStateBackend } from '../../../runtime/state/leveldb/leveldb-keyed-state-backend.ts';
+import { seededRandom } from '../../../runtime/testing/seeded-random.ts';
+import { canonical, Chains, randomOps } from '../../support/keyed-state-fixtures.ts';
+
+const M = 32;
+const range = { start: 0, end: M - 1 };
+
+async function leveldb(options: { incremental?: boolean; cacheBytes?: number; range?: { start: number; end: number } } = {}): Promise<LevelDbKeyedStateBackend> {
+  const backend = new LevelDbKeyedStateBackend({ maxParallelism: M, range: options.range ?? range, ...options });
+  return backend;
+}
+
+/** What a job sees: every state's value for each key, read through the handles. */
+function reads(backend: KeyedStateBackend, keys: number): string {
+  const out: string[] = [];
+  for (let k = 0; k < keys; k++) {
+    for (const key of [k, `k${k}`] as StateKey[]) {
+      backend.setCurrentKey(key);
+      const map = backend.getMapState<string, number>('m');
+      const entries = [...map.keys()].sort().map((p) => [p, map.get(p)]);
+      out.push(JSON.stringify([key, backend.getValueState('v').value() ?? null, entries, backend.getListState('l').get()]));
+    }
+  }
+  return out.join('\n');
+}
+
+test('the LevelDB backend agrees with the heap backend: reads, full snapshots, and incremental chains restored at p = 1, 3 and 8', async () => {
+  const rnd = seededRandom(23);
+  const heap = new HeapKeyedStateBackend({ maxParallelism: M, range });
+  // A cache of a few KiB: most entries are evicted and read back from LevelDB between operations.
+  const inc = await leveldb({ incremental: true, cacheBytes: 8 * 1024 });
+  const full = await leveldb({ cacheBytes: 64 * 1024 });
+  await inc.restore([]);
+  await full.restore([]);
+  const chains = new Chains();
+  let deltas = 0;
+  try {
+    for (let round = 1; round <= 16; round++) {
+      randomOps([heap, inc, full], rnd, round % 5 === 0 ? 20 : 600, 300);
+      if (round % 4 === 0) {
+        assert.deepEqual(inc.pollDueTimers(1000 + round), heap.pollDueTimers(1000 + round));
+        assert.deepEqual(full.pollDueEventTimeTimers(2000 + round), heap.pollDueEventTimeTimers(2000 + round));
+        full.pollDueTimers(1000 + round);
+        inc.pollDueEventTimeTimers(2000 + round);
+      }
+      const expected = canonical((await heap.snapshot()).keyGroups);
+      assert.equal(canonical((await full.snapshot()).keyGroups), expected, `round ${round}: full snapshot`);
+      const snapshot = await inc.snapshot(round);
+      deltas += snapshot.incremental!.deltas.size;
+      chains.apply(round, snapshot, range);
+      if (round % 4 !== 0 && round !== 1) continue;
+      assert.equal(reads(inc, 300), reads(heap, 300), `round ${round}: reads`);
+      for (const parallelism of [1, 3, 8]) {
+        const restored = new Map<number, Uint8Array>();
+        for (let s = 0; s < parallelism; s++) {
+          const part = new HeapKeyedStateBackend({ maxParallelism: M, range: keyGroupRangeOf(s, parallelism, M) });
+          await part.restore(chains.concatenated(), round);
+          for (const [g, blob] of (await part.snapshot()).keyGroups) restored.set(g, blob);
+        }
+        assert.equal(canonical(restored), expected, `round ${round}: chain restored into the heap backend at p = ${parallelism}`);
+      }
+      const back = new Map<number, Uint8Array>();
+      for (let s = 0; s < 3; s++) {
+        const part = await leveldb({ range: keyGroupRangeOf(s, 3, M), cacheBytes: 4096 });
+        try {
+          await part.restore(chains.concatenated(), round);
+          for (const [g, blob] of (await part.snapshot()).keyGroups) back.set(g, blob);
+        } finally {
+          await part.close();
+        }
+      }
+      assert.equal(canonical(back), expected, `round ${round}: chain restored into the LevelDB backend at p = 3`);
+    }
+    assert.ok(deltas > 50, `deltas were written (${deltas})`);
+  } finally {
+    await inc.close();
+    await full.close();
+  }
+});
+
+test('an incremental LevelDB backend restored from a chain extends it, and a heap backend can take over its chain', async () => {
+  const rnd = seededRandom(5);
+  const first = await leveldb({ incremental: true, cacheBytes: 4096 });
+  const heap = new HeapKeyedStateBackend({ maxParallelism: M, range });
+  await first.restore([]);
+  const chains = new Chains();
+  randomOps([first, heap], rnd, 500, 100);
+  chains.apply(1, await first.snapshot(1), range);
+  await first.close();
+
+  const second = await leveldb({ incremental: true, cacheBytes: 4096 });
+  try {
+    await second.restore(chains.concatenated(), 1);
+    const quiet = await second.snapshot(2);
+    assert.equal(quiet.keyGroups.size, 0, 'nothing changed since the restore: no full blob');
+    assert.equal(quiet.incremental!.deltas.size, 0);
+    assert.equal(quiet.incremental!.parent, 1);
+    chains.apply(2, quiet, range);
+    randomOps([second, heap], rnd, 200, 100);
+    const next = await second.snapshot(3);
+    assert.ok(next.incremental!.deltas.size > 0, 'changes after the restore are deltas on the restored chains');
+    chains.apply(3, next, range);
+    const taken = new HeapKeyedStateBackend({ maxParallelism: M, range });
+    await taken.restore(chains.concatenated(), 3);
+    assert.equal(canonical((await taken.snapshot()).keyGroups), canonical((await heap.snapshot()).keyGroups));
+  } finally {
+    await second.close();
+  }
+});
+
+test('the cache stays within its bound, and the working database is removed on close', async () => {
+  const limit = 256 * 1024;
+  const backend = await leveldb({ cacheBytes: limit });
+  await backend.restore([]);
+  const dir = backend.directory!;
+  assert.ok(existsSync(dir));
+  const count = backend.getValueState<{ n: number; pad: string }>('count');
+  let peak = 0;
+  for (let i = 0; i < 60_000; i++) {
+    backend.setCurrentKey(`user-${i % 20_000}`);
+    peak = Math.max(peak, backend.cacheBytes);
+    const v = count.value();
+    if (v === undefined) count.update({ n: 1, pad: 'x'.repeat(40) });
+    else v.n++; // in place: must survive eviction
+  }
+  assert.ok(peak < limit * 1.1, `cache peaked at ${peak} bytes for a ${limit}-byte bound`);
+  for (let i = 0; i < 20_000; i += 997) {
+    backend.setCurrentKey(`user-${i}`);
+    assert.equal(count.value()?.n, 3, `user-${i} counted three times`);
+  }
+  await backend.close();
+  assert.ok(!existsSync(dir), 'working database removed');
+});
+
+test('a corrupt chain is SLUICE_STATE_SNAPSHOT_CORRUPT, and an unusable folder is SLUICE_STATE_BACKEND_IO naming state.directory', async () => {
+  const backend = await leveldb();
+  try {
+    await assert.rejects(backend.restore([[3, new Uint8Array([0x92, 0x01])]]), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_SNAPSHOT_CORRUPT'));
+  } finally {
+    await backend.close();
+  }
+  const parent = mkdtempSync(join(tmpdir(), 'sluice-leveldb-test-'));
+  try {
+    const file = join(parent, 'not-a-folder');
+    writeFileSync(file, 'x');
+    const broken = new LevelDbKeyedStateBackend({ maxParallelism: M, range, directory: file });
+    await assert.rejects(broken.restore([]), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_BACKEND_IO') && /state\.directory/.test((e as Error).message));
+    await broken.close();
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('keysWithState (applyToKeyedState) is refused with a message that says what to do', async () => {
+  const backend = await leveldb();
+  try {
+    await backend.restore([]);
+    assert.throws(() => backend.keysWithState('v'), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_BACKEND_UNSUPPORTED') && /heap state backend/.test((e as Error).message));
+  } finally {
+    await backend.close();
+  }
+});
