@@ -8,10 +8,11 @@ import { waitFor } from '../../support/wait-for.ts';
 import { expectedUpdates, RECORDS, type Update } from './fixtures/incremental-sessions.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
-const JOB = join(import.meta.dirname, 'fixtures', 'incremental-sessions.ts');
+const HEAP_JOB = join(import.meta.dirname, 'fixtures', 'incremental-sessions.ts');
+const LEVELDB_JOB = join(import.meta.dirname, 'fixtures', 'incremental-sessions-leveldb.ts');
 
-function runJob(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli/main.ts', 'run', JOB, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function runJob(job: string, args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/cli/main.ts', 'run', job, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
   child.stderr.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
@@ -26,8 +27,15 @@ async function committedUpTo(output: string): Promise<number> {
   return max;
 }
 
-for (const workers of [0, 2]) {
-  test(`incremental chains survive kill -9 and restores at p = 2 → 3 → 8 → 1, exactly once (workers ${workers})`, async (t) => {
+// Heap only, and LevelDB with a switch to the heap backend and back on the way (both write the same checkpoints).
+const variants = [
+  { workers: 0, backends: 'heap', jobs: [HEAP_JOB, HEAP_JOB, HEAP_JOB, HEAP_JOB] },
+  { workers: 2, backends: 'heap', jobs: [HEAP_JOB, HEAP_JOB, HEAP_JOB, HEAP_JOB] },
+  { workers: 2, backends: 'leveldb → heap → leveldb', jobs: [LEVELDB_JOB, HEAP_JOB, LEVELDB_JOB, LEVELDB_JOB] },
+];
+
+for (const { workers, backends, jobs } of variants) {
+  test(`incremental chains survive kill -9 and restores at p = 2 → 3 → 8 → 1, exactly once (workers ${workers}, ${backends} backend)`, async (t) => {
     const dir = await tempDir(t);
     const output = join(dir, 'out');
     const common = ['--data-dir', join(dir, 'data'), '--set', `output=${output}`, '--workers', String(workers), '--log-level', 'info'];
@@ -41,7 +49,7 @@ for (const workers of [0, 2]) {
       { parallelism: 1 },
     ];
     for (const [n, step] of steps.entries()) {
-      const run = runJob([...common, '--parallelism', String(step.parallelism), '--set', `rate=${step.killPast === undefined ? 1_000_000 : 6_000}`]);
+      const run = runJob(jobs[n]!, [...common, '--parallelism', String(step.parallelism), '--set', `rate=${step.killPast === undefined ? 1_000_000 : 6_000}`]);
       t.after(() => run.child.kill('SIGKILL'));
       if (step.killPast !== undefined) {
         const mark = step.killPast;
