@@ -22,7 +22,7 @@ interface Row {
 function jobOn(state: StateBackendOptions | undefined) {
   return defineJob({ name: 'backend-agreement', parallelism: 2, checkpoints: { intervalMs: 20, incremental: true }, ...(state === undefined ? {} : { state }) }, (env) => {
     const events = env
-      .source(datagen({ count: RECORDS, splits: 4, batchSize: 100, record: eventOf }), {
+      .source(datagen({ count: RECORDS, splits: 4, batchSize: 50, ratePerSecond: 10_000, record: eventOf }), {
         watermarks: boundedOutOfOrderness({ maxOutOfOrdernessMs: OUT_OF_ORDERNESS_MS, timestamp: (e: Event) => e.ts }),
       })
       .uid('events');
@@ -77,7 +77,7 @@ function jobOn(state: StateBackendOptions | undefined) {
 }
 
 async function rowsOf(state: StateBackendOptions | undefined, seed: number, t: test.TestContext): Promise<Map<string, string[]>> {
-  const run = await startJob(jobOn(state), { faults: { crashes: 4, seed } });
+  const run = await startJob(jobOn(state), { faults: { crashes: 12, seed } });
   t.after(() => run.close());
   assert.equal(await run.finished, 'finished');
   assert.ok(run.faults.fired.length > 0, 'some seeded crashes fired');
