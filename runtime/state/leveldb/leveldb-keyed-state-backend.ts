@@ -242,7 +242,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
     const write: PendingWrite = { key: storedKey(entry.keyGroup, table.id, packedKey), value, table, stateKey: key };
     table.pending.set(key, write);
     this.#open().enqueue(write);
-    this.#log?.add(entry.keyGroup - this.range.start, { table, packedKey, value });
+    this.#log?.add(entry.keyGroup - this.range.start, table.id, packedKey, value);
     entry.dirty = false;
     if (value !== undefined) {
       this.#averagePacked += (value.length - this.#averagePacked) / 64;

@@ -1,0 +1,122 @@
+/**
+ * The LevelDB state backend with large state (#19): a keyed count over 10M keys (KEYS), filled once, then 2 × KEYS
+ * updates, incremental checkpoints every 10 s, p = 1 in-process. Each variant runs in its own process (its own
+ * peak RSS):
+ *
+ * - peak RSS of the LevelDB backend, 64 MiB cache (bar ≤ 512 MiB), against the heap backend on the same job;
+ * - update throughput with Zipf-distributed keys, LevelDB against heap (bar ≥ 0.5×); uniform keys reported;
+ * - restore of the final checkpoint (all KEYS keys) into a new LevelDB backend, trigger to first record (bar < 10 s).
+ *
+ * Run: `npx tsx bench/leveldb-state.ts` (KEYS=1000000 for a quicker run; SKIP_UNIFORM=1 skips the uniform pair).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JobParams, type JobDefinition } from '../runtime/api/index.ts';
+import { CheckpointStore } from '../runtime/checkpoint/index.ts';
+import { silentLogger } from '../runtime/logging/index.ts';
+import { JobRunner } from '../runtime/runner/index.ts';
+import { emitFigure, median } from './support/figure.ts';
+
+const KEYS = Number(process.env['KEYS'] ?? 10_000_000);
+const UPDATES = 2 * KEYS;
+const MODULE = new URL('./support/large-state-job.ts', import.meta.url);
+
+interface VariantResult {
+  fillSeconds: number;
+  updateSeconds: number;
+  totalSeconds: number;
+  peakRssMiB: number;
+  checkpointMs: number[];
+  restoreSeconds?: number;
+}
+
+if (process.argv[2] === '--variant') {
+  const result = await runVariant(process.argv[3] === 'restore');
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  process.exit(0);
+}
+
+async function runVariant(withRestore: boolean): Promise<VariantResult> {
+  const { default: job, phases } = (await import(MODULE.href)) as { default: JobDefinition; phases: { records: number; firstAt: number; filledAt: number } };
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-leveldb-'));
+  const store = await CheckpointStore.open(dir);
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const checkpointMs: number[] = [];
+  const runner = new JobRunner({
+    job,
+    params: new JobParams([['keys', String(KEYS)], ['updates', String(UPDATES)]]),
+    logger: silentLogger(),
+    store,
+    restore: { from: 'none' },
+  });
+  runner.events.subscribe((e) => {
+    if (e.type === 'checkpoint-completed') checkpointMs.push(e.manifest.durationMs);
+  });
+  const start = performance.now();
+  await runner.run();
+  const end = performance.now();
+  clearInterval(sampler);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const result: VariantResult = {
+    fillSeconds: (phases.filledAt - start) / 1000,
+    updateSeconds: (end - phases.filledAt) / 1000,
+    totalSeconds: (end - start) / 1000,
+    peakRssMiB: peakRss / 2 ** 20,
+    checkpointMs,
+  };
+  if (withRestore) {
+    // The final checkpoint holds every key; a new run restores it, and its source (at its end) finishes at once.
+    const before = phases.records;
+    const restoring = new JobRunner({ job, params: new JobParams([['keys', String(KEYS)], ['updates', String(UPDATES)]]), logger: silentLogger(), store, restore: { from: 'latest' } });
+    const t0 = performance.now();
+    await restoring.run();
+    result.restoreSeconds = (performance.now() - t0) / 1000;
+    if (phases.records !== before) throw new Error('the restored run read records: it did not restore the final checkpoint');
+  }
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+  return result;
+}
+
+function variant(backend: 'heap' | 'leveldb', distribution: 'zipf' | 'uniform', restore = false): Promise<VariantResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--max-old-space-size=16384', '--import', 'tsx', new URL(import.meta.url).pathname, '--variant', restore ? 'restore' : ''], {
+      env: { ...process.env, BENCH_BACKEND: backend, BENCH_DIST: distribution },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code !== 0 || line === undefined) reject(new Error(`variant ${backend}/${distribution} exited ${code}: ${out.slice(-500)}`));
+      else resolve(JSON.parse(line.slice(7)) as VariantResult);
+    });
+  });
+}
+
+const label = `${KEYS / 1e6}M keys`;
+const setting = `${label} filled once, ${UPDATES / 1e6}M updates, incremental checkpoints every 10 s, p = 1 in-process, 64 MiB cache`;
+const rate = (r: VariantResult): number => UPDATES / r.updateSeconds;
+const report = (name: string, r: VariantResult): void => {
+  process.stderr.write(`${name}: fill ${r.fillSeconds.toFixed(1)} s, updates ${r.updateSeconds.toFixed(1)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, checkpoints ${r.checkpointMs.length} (median ${median(r.checkpointMs)} ms, max ${Math.max(...r.checkpointMs)} ms)${r.restoreSeconds === undefined ? '' : `, restore ${r.restoreSeconds.toFixed(1)} s`}\n`);
+};
+
+const heapZipf = await variant('heap', 'zipf');
+report('heap zipf', heapZipf);
+const leveldbZipf = await variant('leveldb', 'zipf', true);
+report('leveldb zipf', leveldbZipf);
+emitFigure({ name: `state/leveldb update throughput, Zipf, ${label}`, value: rate(leveldbZipf), unit: 'records/s', baseline: rate(heapZipf), note: `baseline: the heap backend on the same job; ${setting}; bar ≥ 0.5×` });
+emitFigure({ name: `state/leveldb peak RSS, ${label}`, value: leveldbZipf.peakRssMiB, unit: 'MiB', baseline: 512, note: `baseline: the 512 MiB bar; heap backend on the same job: ${heapZipf.peakRssMiB.toFixed(0)} MiB` });
+emitFigure({ name: `state/leveldb fill throughput (new keys), ${label}`, value: KEYS / leveldbZipf.fillSeconds, unit: 'records/s', baseline: KEYS / heapZipf.fillSeconds, note: 'baseline: the heap backend; every record a new key (a LevelDB miss); reported' });
+emitFigure({ name: `state/leveldb restore, ${label}`, value: leveldbZipf.restoreSeconds!, unit: 's', baseline: 10, note: 'the final checkpoint into a new working database, run start to finish (source at its end); baseline: the 10 s bar' });
+if (process.env['SKIP_UNIFORM'] !== '1') {
+  const heapUniform = await variant('heap', 'uniform');
+  report('heap uniform', heapUniform);
+  const leveldbUniform = await variant('leveldb', 'uniform');
+  report('leveldb uniform', leveldbUniform);
+  emitFigure({ name: `state/leveldb update throughput, uniform, ${label}`, value: rate(leveldbUniform), unit: 'records/s', baseline: rate(heapUniform), note: `baseline: the heap backend on the same job; ${setting}; reported` });
+  emitFigure({ name: `state/leveldb peak RSS, uniform, ${label}`, value: leveldbUniform.peakRssMiB, unit: 'MiB', baseline: 512, note: `baseline: the 512 MiB bar; heap: ${heapUniform.peakRssMiB.toFixed(0)} MiB` });
+}
