@@ -220,6 +220,10 @@ export class Subtask implements AttemptSubtask {
             if (this.isSource) metrics.sourcePauses++;
             await pending;
           }
+          for (const op of this.#options.chain) {
+            const ready = op.inputReady(); // a state backend behind on its writes
+            if (ready !== undefined) await ready;
+          }
           break;
         }
         case 'watermark': {

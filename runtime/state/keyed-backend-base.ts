@@ -38,6 +38,10 @@ export abstract class KeyedBackendBase implements KeyedStateBackend {
   abstract keysWithState(name: string): StateKey[];
   abstract close(): Promise<void>;
 
+  backpressure(): Promise<void> | undefined {
+    return undefined;
+  }
+
   /** The key group range this backend owns. */
   get range(): KeyGroupRange {
     return { start: this.#range.start, end: this.#range.end };

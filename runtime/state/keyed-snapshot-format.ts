@@ -27,7 +27,8 @@ import type { StateKind } from './state-table.ts';
  * ```
  *
  * A chain is a full blob followed by deltas, read as one byte string (their concatenation): each header starts a
- * segment, applied in order. Within a delta a key appears at most once per state, as a value or as a tombstone.
+ * segment, applied in order, chunk by chunk. The heap backend writes a key at most once per state in a delta; the
+ * LevelDB backend writes every write-back of a key in the order it happened (value, tombstone, value…): the last wins.
  * Full blobs are format 1 byte for byte, so checkpoints from before deltas existed read unchanged.
  *
  * Keys are msgpack strings or numbers and keep their type. Values: value state → the user value; map state → a

@@ -90,6 +90,11 @@ export interface KeyedStateBackend {
   restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void>;
   /** The keys that have state in the state `name`, as a copy (Flink's `applyToKeyedState`). */
   keysWithState(name: string): StateKey[];
+  /**
+   * Resolves when the backend can take more work; `undefined` when it can now. The LevelDB backend answers a promise
+   * while too many write-backs wait for LevelDB (the subtask waits before its next batch: backpressure).
+   */
+  backpressure(): Promise<void> | undefined;
   /** Releases what the backend holds outside the heap (the LevelDB backend's working database). */
   close(): Promise<void>;
 }

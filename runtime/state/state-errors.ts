@@ -18,8 +18,6 @@ export const StateErrorCodes = {
   backendIo: 'SLUICE_STATE_BACKEND_IO',
   /** A feature the job uses is not available with its state backend. */
   backendUnsupported: 'SLUICE_STATE_BACKEND_UNSUPPORTED',
-  /** The `state` job option is invalid. */
-  invalidBackendOptions: 'SLUICE_STATE_BACKEND_OPTIONS',
 } as const;
 
 export type StateErrorCode = (typeof StateErrorCodes)[keyof typeof StateErrorCodes];

@@ -73,6 +73,11 @@ export abstract class ChainedOperator<I> implements Downstream<I> {
 
   async open(): Promise<void> {}
 
+  /** Resolves when the operator can take more input; `undefined` when it can now (see `KeyedStateBackend.backpressure`). */
+  inputReady(): Promise<void> | undefined {
+    return undefined;
+  }
+
   /** On an aligned barrier: the state to store in checkpoint `checkpointId`, if any. */
   async snapshot(_checkpointId: number): Promise<OperatorSnapshot | undefined> {
     return undefined;

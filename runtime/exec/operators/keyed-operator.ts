@@ -50,6 +50,10 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
     return snapshot.incremental === undefined ? { keyed: snapshot.keyGroups } : { keyed: snapshot.keyGroups, incremental: snapshot.incremental };
   }
 
+  override inputReady(): Promise<void> | undefined {
+    return this.backend.backpressure();
+  }
+
   /** Subclasses that override close must call this: it removes the LevelDB backend's working database. */
   override async close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {
     await super.close(outcome);

@@ -13,9 +13,17 @@ import type { ValueState } from '../value-state.ts';
 import { entryBytes, ENTRY_OVERHEAD_BYTES, type CachedEntry, type CachedTable, type PendingWrite } from './cached-table.ts';
 import { LevelDbListState, LevelDbMapState, LevelDbValueState, type CacheAccess } from './leveldb-handles.ts';
 import { restoreStoredChains } from './leveldb-restore.ts';
-import { DeltaLog, writeStoredFullBlobs, writeStoredIncrementalBlobs, type StoredState } from './leveldb-snapshot.ts';
+import { DeltaLog } from './delta-log.ts';
+import { writeStoredFullBlobs, writeStoredIncrementalBlobs, type StoredState } from './leveldb-snapshot.ts';
 import { packValue, storedKey, unpackValue } from './stored-bytes.ts';
 import { WorkingStore, type WriteOp } from './working-store.ts';
+
+/**
+ * Write-backs that may wait for LevelDB before the subtask waits for them: ~8 batches. Without a bound, a subtask
+ * that evicts faster than LevelDB writes (compactions stall its writes for a while) queues writes without limit:
+ * measured, 1.5 GiB of RSS and growing while 10M new keys were written.
+ */
+const MAX_QUEUED_WRITES = 65_536;
 
 /** Default cache size: 64 MiB of estimated heap. */
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
@@ -89,7 +97,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
     const groups = options.range.end - options.range.start + 1;
     this.#live = new Int32Array(groups);
     if (this.#incremental) {
-      this.#log = new DeltaLog(groups);
+      this.#log = new DeltaLog(options.range.start, groups);
       this.timers.changedGroups = new Set();
       this.eventTimers.changedGroups = new Set();
     }
@@ -187,6 +195,11 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
     return { keyGroups: blobs.full, incremental: { parent, deltas: blobs.deltas, unchanged: blobs.unchanged } };
   }
 
+  override backpressure(): Promise<void> | undefined {
+    const store = this.#store;
+    return store === undefined || store.backlog <= MAX_QUEUED_WRITES ? undefined : store.settle(MAX_QUEUED_WRITES / 2);
+  }
+
   /** Opens the working database and loads the blobs into it; call once, before the first record. */
   override async restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void> {
     const store = await this.#openAsync();
@@ -196,6 +209,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
     this.eventTimers.changedGroups = new Set();
     if (fromCheckpoint === undefined) return;
     for (const [keyGroup, stats] of chains) this.#chains.set(keyGroup, stats);
+    this.#log!.bound(this.#chains);
     this.#parent = fromCheckpoint;
   }
 

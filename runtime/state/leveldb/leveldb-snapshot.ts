@@ -6,96 +6,9 @@ import { settleDeltas, type DeltaCandidate } from '../snapshots/chain-policy.ts'
 import type { IncrementalBlobs } from '../snapshots/incremental-snapshot.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import type { CachedTable } from './cached-table.ts';
+import type { DeltaLog } from './delta-log.ts';
 import { keyGroupStart, KEY_PREFIX_BYTES, RawChunkWriter, stateIdOf } from './stored-bytes.ts';
 import type { WorkingStore } from './working-store.ts';
-
-/**
- * The changes written back since the previous snapshot, per key group, in the order they were written: the next
- * incremental checkpoint's deltas, without reading anything back. A key written back twice appears twice; the
- * later one wins on restore. Each key group's changes are one growing byte buffer of records
- * `[state id: u16][has value: u8][key length: u32][packed key][value length: u32][packed value]`: millions of
- * changes between two checkpoints as objects (a record and two buffers each) cost ~250 bytes apiece (measured:
- * 651 MiB peak RSS at 0.5M keys); as bytes they cost what they hold.
- * @internal
- */
-export class DeltaLog {
-  readonly #groups: (Uint8Array | undefined)[];
-  readonly #lengths: Uint32Array;
-
-  constructor(keyGroups: number) {
-    this.#groups = new Array<Uint8Array | undefined>(keyGroups);
-    this.#lengths = new Uint32Array(keyGroups);
-  }
-
-  add(index: number, stateId: number, packedKey: Uint8Array, value: Uint8Array | undefined): void {
-    const need = 11 + packedKey.length + (value?.length ?? 0);
-    let buffer = this.#groups[index];
-    const at = this.#lengths[index]!;
-    if (buffer === undefined || at + need > buffer.length) {
-      const grown = new Uint8Array(Math.max(4096, 2 * (buffer?.length ?? 0), at + need));
-      if (buffer !== undefined) grown.set(buffer.subarray(0, at));
-      buffer = grown;
-      this.#groups[index] = grown;
-    }
-    let o = at;
-    buffer[o++] = stateId >>> 8;
-    buffer[o++] = stateId & 0xff;
-    buffer[o++] = value === undefined ? 0 : 1;
-    o = writeU32(buffer, o, packedKey.length);
-    buffer.set(packedKey, o);
-    o += packedKey.length;
-    o = writeU32(buffer, o, value?.length ?? 0);
-    if (value !== undefined) {
-      buffer.set(value, o);
-      o += value.length;
-    }
-    this.#lengths[index] = o;
-  }
-
-  /** The changes of key group slot `index` (removed from the log), in the order they were added. */
-  take(index: number): LoggedChanges | undefined {
-    const buffer = this.#groups[index];
-    if (buffer === undefined) return undefined;
-    const length = this.#lengths[index]!;
-    this.#groups[index] = undefined;
-    this.#lengths[index] = 0;
-    return new LoggedChanges(buffer.subarray(0, length));
-  }
-}
-
-/** One key group's logged changes, read in order. @internal */
-export class LoggedChanges {
-  constructor(readonly bytes: Uint8Array) {}
-
-  /** Calls `fn` for each change; `value` undefined is a deletion. The arrays are views into the log. */
-  forEach(fn: (stateId: number, packedKey: Uint8Array, value: Uint8Array | undefined) => void): void {
-    const b = this.bytes;
-    let o = 0;
-    while (o < b.length) {
-      const stateId = (b[o]! << 8) | b[o + 1]!;
-      const hasValue = b[o + 2] === 1;
-      const keyLength = readU32(b, o + 3);
-      const key = b.subarray(o + 7, o + 7 + keyLength);
-      o += 7 + keyLength;
-      const valueLength = readU32(b, o);
-      o += 4;
-      fn(stateId, key, hasValue ? b.subarray(o, o + valueLength) : undefined);
-      o += valueLength;
-    }
-  }
-}
-
-function writeU32(b: Uint8Array, o: number, n: number): number {
-  b[o] = n >>> 24;
-  b[o + 1] = (n >>> 16) & 0xff;
-  b[o + 2] = (n >>> 8) & 0xff;
-  b[o + 3] = n & 0xff;
-  return o + 4;
-}
-
-function readU32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) >>> 0) + (b[o + 1]! << 16) + (b[o + 2]! << 8) + b[o + 3]!;
-}
 
 /** What the LevelDB backend's snapshot writers read. @internal */
 export interface StoredState {
@@ -170,7 +83,7 @@ export async function writeStoredIncrementalBlobs(
     const stats = chains.get(keyGroup);
     if (state.live[i]! + timers.counts[i]! === 0) {
       chains.delete(keyGroup);
-    } else if (stats === undefined) {
+    } else if (stats === undefined || changes === 'overflowed') {
       full.push(keyGroup);
     } else if (changes === undefined && !timersChanged) {
       out.unchanged.push(keyGroup);
@@ -193,10 +106,12 @@ export async function writeStoredIncrementalBlobs(
   }
   for (const keyGroup of settleDeltas(candidates, chains, out.deltas, groups)) full.push(keyGroup);
   full.sort((a, b) => a - b);
+  for (const keyGroup of full) chains.delete(keyGroup);
   for (const [keyGroup, blob] of await writeStoredFullBlobs(state, full, slicer, timers)) {
     out.full.set(keyGroup, blob);
     chains.set(keyGroup, { baseBytes: blob.length, deltaBytes: 0, length: 1 });
   }
+  log.bound(chains);
   return out;
 }
 

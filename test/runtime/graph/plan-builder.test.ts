@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { collectSink, datagen } from '../../../connectors/dev/index.ts';
-import { defineJob, Stream, valueState, type JobDefinition, type Source } from '../../../runtime/api/index.ts';
+import { defineJob, Stream, valueState, type JobDefinition, type Source, type StreamEnvironment } from '../../../runtime/api/index.ts';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import { buildPhysicalPlan, JobValidationError, type PhysicalPlan } from '../../../runtime/graph/index.ts';
 
@@ -261,4 +261,19 @@ test('a graph whose operator reads one that does not come before it (a cycle) is
     }),
   );
   assert.ok(error.problems.some((p) => /operator "loop" reads operator #2, which does not come before it: the graph has a cycle/.test(p)), error.problems.join('\n'));
+});
+
+test('the state backend option: leveldb reaches the plan; a bad backend, cache size or folder is a validation problem that says what to write', () => {
+  const build = () => (env: StreamEnvironment) => {
+    env.source(numbers()).keyBy((n) => n % 2).reduce((a, b) => a + b).sink(collectSink());
+  };
+  const ok = defineJob({ name: 'state-ok', state: { backend: 'leveldb', cacheBytes: 32 << 20, directory: '/var/tmp' } }, build());
+  assert.deepEqual(buildPhysicalPlan(ok).leveldbState, { cacheBytes: 32 << 20, directory: '/var/tmp' });
+  assert.equal(buildPhysicalPlan(defineJob({ name: 'state-heap', state: { backend: 'heap' } }, build())).leveldbState, undefined);
+  const bad = expectInvalid(defineJob({ name: 'state-bad', state: { backend: 'rocksdb' as 'heap', cacheBytes: -1, directory: '' } }, build()));
+  assert.match(bad.message, /state\.backend must be 'heap' or 'leveldb', got "rocksdb"/);
+  assert.match(bad.message, /state\.cacheBytes must be a positive whole number of bytes/);
+  assert.match(bad.message, /state\.directory must be a folder path/);
+  const misplaced = expectInvalid(defineJob({ name: 'state-misplaced', state: { backend: 'heap', cacheBytes: 1 << 20 } }, build()));
+  assert.match(misplaced.message, /apply to the leveldb backend only/);
 });
