@@ -8,8 +8,7 @@ import type { BackendState, ChainStats } from './snapshots/backend-state.ts';
 import { writeFullBlobs } from './snapshots/full-snapshot.ts';
 import { writeIncrementalBlobs } from './snapshots/incremental-snapshot.ts';
 import { restoreChains } from './snapshots/restore-chains.ts';
-import { StateErrorCodes } from './state-errors.ts';
-import { hasState, kindMismatch, type StateKind, type StateTable } from './state-table.ts';
+import { checkStateName, hasState, kindMismatch, type StateKind, type StateTable } from './state-table.ts';
 import { TimeSlicer } from './time-slicer.ts';
 import { ValueStateHandle, type ValueState } from './value-state.ts';
 
@@ -198,12 +197,7 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
       if (table.kind !== kind) throw kindMismatch(name, table.kind, kind);
       return table;
     }
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new SluiceError(
-        StateErrorCodes.invalidName,
-        `state name ${JSON.stringify(name)} is invalid; use a non-empty string that stays the same across versions of the job`,
-      );
-    }
+    checkStateName(name);
     const created: StateTable = { name, kind, entries: new Map(), emptyMaps: 0, deleted: this.#incremental ? new Map() : undefined };
     this.#tables.set(name, created);
     return created;

@@ -61,3 +61,13 @@ export function kindMismatch(name: string, existing: StateKind, requested: State
       `give the ${requested} state its own name`,
   );
 }
+
+/** Throws when `name` cannot name a state (names are persisted in snapshots). @internal */
+export function checkStateName(name: string): void {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new SluiceError(
+      StateErrorCodes.invalidName,
+      `state name ${JSON.stringify(name)} is invalid; use a non-empty string that stays the same across versions of the job`,
+    );
+  }
+}

@@ -16,6 +16,14 @@ export interface CacheAccess {
   presence(entry: CachedEntry, delta: 1 | -1): void;
 }
 
+/** Removes an entry's state (a tombstone once written back). */
+function clearEntry(entry: CachedEntry, access: CacheAccess): void {
+  if (entry.value === undefined) return;
+  access.presence(entry, -1);
+  entry.value = undefined;
+  entry.dirty = true;
+}
+
 /**
  * Reads mark an entry dirty when they return something the caller may change in place (an object, a map's value,
  * a list): a heap backend would see such a change in its next snapshot, so this one writes it back too.
@@ -48,11 +56,7 @@ export class LevelDbValueState<T> implements ValueState<T> {
   }
 
   clear(): void {
-    const entry = this.access.entry(this.table, this.name);
-    if (entry.value === undefined) return;
-    this.access.presence(entry, -1);
-    entry.value = undefined;
-    entry.dirty = true;
+    clearEntry(this.access.entry(this.table, this.name), this.access);
   }
 }
 
@@ -119,11 +123,7 @@ export class LevelDbMapState<K extends StateKey, V> implements MapState<K, V> {
   }
 
   clear(): void {
-    const entry = this.access.entry(this.table, this.name);
-    if (entry.value === undefined) return;
-    this.access.presence(entry, -1);
-    entry.value = undefined;
-    entry.dirty = true;
+    clearEntry(this.access.entry(this.table, this.name), this.access);
   }
 
   #map(valuesEscape: boolean): Map<K, V> {
@@ -173,11 +173,7 @@ export class LevelDbListState<T> implements ListState<T> {
   }
 
   clear(): void {
-    const entry = this.access.entry(this.table, this.name);
-    if (entry.value === undefined) return;
-    this.access.presence(entry, -1);
-    entry.value = undefined;
-    entry.dirty = true;
+    clearEntry(this.access.entry(this.table, this.name), this.access);
   }
 
   #append(vs: readonly T[]): void {

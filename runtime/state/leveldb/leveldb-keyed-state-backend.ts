@@ -7,7 +7,7 @@ import type { ListState } from '../list-state.ts';
 import type { MapState } from '../map-state.ts';
 import type { ChainStats } from '../snapshots/backend-state.ts';
 import { StateErrorCodes } from '../state-errors.ts';
-import { kindMismatch, type StateKind } from '../state-table.ts';
+import { checkStateName, kindMismatch, type StateKind } from '../state-table.ts';
 import { TimeSlicer } from '../time-slicer.ts';
 import type { ValueState } from '../value-state.ts';
 import { entryBytes, ENTRY_OVERHEAD_BYTES, type CachedEntry, type CachedTable, type PendingWrite } from './cached-table.ts';
@@ -339,12 +339,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
       if (table.kind !== kind) throw kindMismatch(name, table.kind, kind);
       return table;
     }
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new SluiceError(
-        StateErrorCodes.invalidName,
-        `state name ${JSON.stringify(name)} is invalid; use a non-empty string that stays the same across versions of the job`,
-      );
-    }
+    checkStateName(name);
     if (this.#tablesById.length >= 0xffff) {
       throw new SluiceError(StateErrorCodes.invalidName, `too many keyed states in one operator (${this.#tablesById.length}); merge some into map state`);
     }

@@ -1,15 +1,12 @@
-import { SluiceError } from '../../errors/index.ts';
 import type { StateKey } from '../key-groups.ts';
-import { decodeKeyGroupBlob, isStateKey, type DecodedChunk } from '../keyed-snapshot-format.ts';
+import { decodeKeyGroupBlob, isStateKey } from '../keyed-snapshot-format.ts';
 import type { ChainStats } from '../snapshots/backend-state.ts';
-import { StateErrorCodes } from '../state-errors.ts';
+import { badEntry, restoreTimers, type TimerChunk } from '../snapshots/restore-chains.ts';
 import type { StateKind } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import type { CachedTable } from './cached-table.ts';
 import type { StoredState } from './leveldb-snapshot.ts';
 import { packValue, storedKey } from './stored-bytes.ts';
-
-type TimerChunk = Extract<DecodedChunk, { type: 'timers' }>;
 
 /** Queued writes a restore lets pile up before it waits for LevelDB (bounds its memory). */
 const MAX_QUEUED_WRITES = 65_536;
@@ -74,28 +71,10 @@ export async function restoreStoredChains(
       await state.store.settle(MAX_QUEUED_WRITES);
       await slicer.maybeYield();
     }
-    for (const chunk of timers) {
-      const queue = chunk.domain === 'event-time' ? state.eventTimers : state.timers;
-      const pairs = chunk.pairs;
-      for (let j = chunk.from; j < pairs.length; j += 2) {
-        const key = pairs[j];
-        const timestamp = pairs[j + 1];
-        if (!isStateKey(key)) throw badEntry(keyGroup, 'timers', key);
-        if (typeof timestamp !== 'number') throw badEntry(keyGroup, 'timers', timestamp);
-        queue.add(key, keyGroup, timestamp);
-      }
-    }
+    restoreTimers(state, keyGroup, timers);
     for (const keys of present.values()) state.live[keyGroup - start]! += keys.size;
     chains.set(keyGroup, { baseBytes, deltaBytes: blob.length - baseBytes, length: segments });
   }
   await state.store.drain();
   return chains;
-}
-
-function badEntry(keyGroup: number, what: string, key: unknown): SluiceError {
-  return new SluiceError(
-    StateErrorCodes.snapshotCorrupt,
-    `keyed state snapshot of key group ${keyGroup} is corrupt: ${what} holds an invalid entry ${String(key)}; ` +
-      `restore from an earlier checkpoint`,
-  );
 }

@@ -5,7 +5,8 @@ import { hasState, type Entry } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import type { BackendState, ChainStats } from './backend-state.ts';
 
-type TimerChunk = Extract<DecodedChunk, { type: 'timers' }>;
+/** A decoded timer chunk. @internal */
+export type TimerChunk = Extract<DecodedChunk, { type: 'timers' }>;
 
 /**
  * Loads key groups from snapshot blobs or chains (a full blob followed by deltas, concatenated), skipping key
@@ -48,17 +49,7 @@ export async function restoreChains(
       }
       await slicer.maybeYield();
     }
-    for (const chunk of timers) {
-      const queue = chunk.domain === 'event-time' ? state.eventTimers : state.timers;
-      const pairs = chunk.pairs;
-      for (let j = chunk.from; j < pairs.length; j += 2) {
-        const key = pairs[j];
-        const timestamp = pairs[j + 1];
-        if (!isStateKey(key)) throw badEntry(keyGroup, 'timers', key);
-        if (typeof timestamp !== 'number') throw badEntry(keyGroup, 'timers', timestamp);
-        queue.add(key, keyGroup, timestamp);
-      }
-    }
+    restoreTimers(state, keyGroup, timers);
     chains.set(keyGroup, { baseBytes, deltaBytes: blob.length - baseBytes, length: segments });
   }
   return chains;
@@ -91,7 +82,23 @@ function applyTombstones(state: BackendState, keyGroup: number, chunk: Extract<D
   }
 }
 
-function badEntry(keyGroup: number, what: string, key: unknown): SluiceError {
+/** Adds a key group's timers, from the timer chunks its chain ends with, to the queues. @internal */
+export function restoreTimers(state: Pick<BackendState, 'timers' | 'eventTimers'>, keyGroup: number, chunks: readonly TimerChunk[]): void {
+  for (const chunk of chunks) {
+    const queue = chunk.domain === 'event-time' ? state.eventTimers : state.timers;
+    const pairs = chunk.pairs;
+    for (let j = chunk.from; j < pairs.length; j += 2) {
+      const key = pairs[j];
+      const timestamp = pairs[j + 1];
+      if (!isStateKey(key)) throw badEntry(keyGroup, 'timers', key);
+      if (typeof timestamp !== 'number') throw badEntry(keyGroup, 'timers', timestamp);
+      queue.add(key, keyGroup, timestamp);
+    }
+  }
+}
+
+/** The error for an invalid key or timestamp in a snapshot. @internal */
+export function badEntry(keyGroup: number, what: string, key: unknown): SluiceError {
   return new SluiceError(
     StateErrorCodes.snapshotCorrupt,
     `keyed state snapshot of key group ${keyGroup} is corrupt: ${what} holds an invalid entry ${String(key)}; ` +
