@@ -24,10 +24,8 @@ function clearEntry(entry: CachedEntry, access: CacheAccess): void {
   entry.dirty = true;
 }
 
-/**
- * Reads mark an entry dirty when they return something the caller may change in place (an object, a map's value,
- * a list): a heap backend would see such a change in its next snapshot, so this one writes it back too.
- */
+// The handles below mark an entry dirty on reads that return something the caller may change in place (an object, a
+// map's value, a list): a heap backend would see such a change in its next snapshot, so this one writes it back too.
 
 /** @internal */
 export class LevelDbValueState<T> implements ValueState<T> {

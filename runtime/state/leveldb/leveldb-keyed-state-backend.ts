@@ -10,7 +10,7 @@ import { StateErrorCodes } from '../state-errors.ts';
 import { checkStateName, kindMismatch, type StateKind } from '../state-table.ts';
 import { TimeSlicer } from '../time-slicer.ts';
 import type { ValueState } from '../value-state.ts';
-import { entryBytes, ENTRY_OVERHEAD_BYTES, type CachedEntry, type CachedTable, type PendingWrite } from './cached-table.ts';
+import { entryBytes, type CachedEntry, type CachedTable, type PendingWrite } from './cached-table.ts';
 import { LevelDbListState, LevelDbMapState, LevelDbValueState, type CacheAccess } from './leveldb-handles.ts';
 import { restoreStoredChains } from './leveldb-restore.ts';
 import { DeltaLog } from './delta-log.ts';
@@ -349,6 +349,3 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
     return created;
   }
 }
-
-/** Bytes an entry with no state counts in the cache (exported for tests of the bound). @internal */
-export const EMPTY_ENTRY_BYTES = ENTRY_OVERHEAD_BYTES;

@@ -167,3 +167,26 @@ test('keysWithState (applyToKeyedState) is refused with a message that says what
     await backend.close();
   }
 });
+
+test('write-backs queued faster than LevelDB takes them hold the subtask back (backpressure) until most are written', async () => {
+  const backend = await leveldb({ cacheBytes: 4096 });
+  try {
+    await backend.restore([]);
+    assert.equal(backend.backpressure(), undefined, 'nothing queued: no wait');
+    const count = backend.getValueState<number>('count');
+    // One synchronous run, as a batch of records is processed: every key evicts another, dirty, so every record
+    // queues a write, and none of the batches LevelDB is given can finish before the event loop runs.
+    for (let i = 0; i < 100_000; i++) {
+      backend.setCurrentKey(`key-${i}`);
+      count.update(i);
+    }
+    const wait = backend.backpressure();
+    assert.ok(wait !== undefined, 'too many queued writes: the subtask must wait');
+    await wait;
+    assert.equal(backend.backpressure(), undefined, 'after the wait the queue is below the bound');
+    backend.setCurrentKey('key-99');
+    assert.equal(count.value(), 99, 'queued and written values read back');
+  } finally {
+    await backend.close();
+  }
+});
