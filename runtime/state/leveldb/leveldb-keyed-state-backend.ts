@@ -86,7 +86,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   #averagePacked = 32;
   #evictFrom = 0;
   readonly #log: DeltaLog | undefined;
-  #chains = new Map<number, ChainStats>();
+  readonly #chains = new Map<number, ChainStats>();
   #parent: number | undefined;
 
   constructor(options: LevelDbKeyedStateBackendOptions) {

@@ -18,6 +18,9 @@ export interface WriteOp {
  */
 const BATCH_OPS = 8192;
 
+/** Folders this process has already swept for abandoned working databases. */
+const swept = new Set<string>();
+
 /** Name prefix of working databases: `sluice-state-<pid>-<random>` (so folders of dead processes can be found). */
 export const WORKING_DIRECTORY_PREFIX = 'sluice-state-';
 
@@ -56,7 +59,11 @@ export class WorkingStore {
     try {
       await mkdir(parent, { recursive: true });
       // Folders of killed processes (kill -9 cannot clean up): the state of a killed attempt is in its checkpoint.
-      void removeAbandonedDirectories(parent, WORKING_DIRECTORY_PREFIX).catch(() => undefined);
+      // Once per folder and process: every operator subtask of every attempt opens a store here.
+      if (!swept.has(parent)) {
+        swept.add(parent);
+        void removeAbandonedDirectories(parent, WORKING_DIRECTORY_PREFIX).catch(() => undefined);
+      }
       directory = await mkdtemp(join(parent, `${WORKING_DIRECTORY_PREFIX}${process.pid}-`));
       // Snappy compression off: state values are small msgpack records, and compression cost ~5 % of bulk writes.
       const db = new ClassicLevel<Uint8Array, Uint8Array>(directory, {
