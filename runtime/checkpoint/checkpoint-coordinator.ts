@@ -43,6 +43,12 @@ export interface CheckpointCoordinatorOptions {
    * (and the attempt), like a crash between "all subtasks snapshotted" and "checkpoint durable".
    */
   readonly beforeStore?: (checkpointId: number) => void | Promise<void>;
+  /**
+   * Makes a stored checkpoint durable somewhere else before it counts as complete (cluster mode sends it to the
+   * cluster's checkpoints topic). Sinks commit only after it resolved. When it fails, the local copy is deleted again,
+   * so the local latest checkpoint never gets ahead of the replicated one, and the attempt fails.
+   */
+  readonly replicate?: (manifest: CheckpointManifest) => Promise<void>;
 }
 
 /**
@@ -64,6 +70,7 @@ export class CheckpointCoordinator implements CheckpointListener {
   readonly #onComplete: ((manifest: CheckpointManifest) => void) | undefined;
   readonly #onFailed: ((checkpointId: number, error: Error) => void) | undefined;
   readonly #beforeStore: ((checkpointId: number) => void | Promise<void>) | undefined;
+  readonly #replicate: ((manifest: CheckpointManifest) => Promise<void>) | undefined;
   #inFlight: InFlight | undefined;
   /** The latest checkpoint of this attempt (or the restored one): incremental snapshots build on its chains. */
   #parent: CheckpointManifest | undefined;
@@ -87,6 +94,7 @@ export class CheckpointCoordinator implements CheckpointListener {
     this.#onComplete = options.onComplete;
     this.#onFailed = options.onFailed;
     this.#beforeStore = options.beforeStore;
+    this.#replicate = options.replicate;
     this.#parent = options.restoredFrom;
   }
 
@@ -234,7 +242,7 @@ export class CheckpointCoordinator implements CheckpointListener {
     let manifest: CheckpointManifest;
     const writing = this.#trackWrite(async () => {
       await this.#beforeStore?.(inFlight.id);
-      return this.#store.write(
+      const stored = await this.#store.write(
         {
           job: plan.job,
           id: inFlight.id,
@@ -249,6 +257,15 @@ export class CheckpointCoordinator implements CheckpointListener {
         blobs,
         { retain: this.#options.retain ?? DEFAULT_RETAINED_CHECKPOINTS },
       );
+      if (this.#replicate !== undefined) {
+        try {
+          await this.#replicate(stored);
+        } catch (err) {
+          await this.#store.delete(stored.job, stored.id).catch(() => undefined); // best effort: never ahead of the replica
+          throw err;
+        }
+      }
+      return stored;
     });
     try {
       manifest = await writing;

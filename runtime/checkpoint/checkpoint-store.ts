@@ -1,12 +1,12 @@
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BatchOperation } from 'level';
 import { SluiceError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
 import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
 import { removableBlobs } from './blob-references.ts';
-import { decodeExport, encodeExport } from './export-file.ts';
-import { CheckpointErrorCodes, checkId, checkString, decodeManifest, encodeManifest, isIncremental, writtenBytesOf, type BlobRef, type CheckpointKind, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
+import { decodeExport, writeExportFile } from './export-file.ts';
+import { CheckpointErrorCodes, checkId, checkString, decodeManifest, encodeManifest, isIncremental, validateManifest, writtenBytesOf, type BlobRef, type CheckpointKind, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
 import { selfContainedBlobs } from './self-contained.ts';
 import { openStoreDb, type Db } from './store-db.ts';
 import {
@@ -262,28 +262,7 @@ export class CheckpointStore {
    * incremental one is merged into full blobs, so the file stands alone.
    */
   async exportTo(job: string, id: number, file: string): Promise<void> {
-    const loaded = (await this.load(job, id)) as VerifiedCheckpoint;
-    let manifest = loaded.manifest;
-    let blobs = manifest.blobs.map((ref) => loaded.blob(ref.key));
-    if (isIncremental(manifest)) {
-      const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...header } = manifest;
-      const full = await selfContainedBlobs(manifest.maxParallelism, manifest.blobs.map((ref) => blobInput(ref, loaded.blob(ref.key))));
-      manifest = buildManifest(header, full);
-      blobs = full.map((b) => b.bytes);
-    }
-    const bytes = encodeExport(manifest, blobs);
-    const tmp = `${file}.tmp-${process.pid}`;
-    try {
-      await writeFile(tmp, bytes);
-      await rename(tmp, file); // readers never see a half-written export
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw new SluiceError(
-        CheckpointErrorCodes.writeFailed,
-        `cannot write the export of checkpoint ${id} of job "${job}" to ${file}: ${(err as Error).message}; check the path and free space`,
-        { cause: err },
-      );
-    }
+    await writeExportFile((await this.load(job, id)) as VerifiedCheckpoint, file);
   }
 
   /**
@@ -305,6 +284,60 @@ export class CheckpointStore {
       const id = await this.nextId(job);
       const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...rest } = manifest;
       return this.#writeBatch({ ...rest, job, id, kind: 'savepoint' }, inputs);
+    });
+  }
+
+  /**
+   * The bytes of `refs` (blobs of stored checkpoints), each checked against its size and crc32. Cluster mode sends a
+   * checkpoint's own blobs on to Kafka right after storing it. Throws `SLUICE_CHECKPOINT_CORRUPT` for a missing or
+   * damaged blob.
+   */
+  async readBlobs(refs: readonly BlobRef[]): Promise<Uint8Array[]> {
+    this.#checkOpen();
+    const values = refs.length === 0 ? [] : await this.#db.getMany(refs.map((ref) => ref.key));
+    return refs.map((ref, i) => {
+      const value = values[i];
+      const problem = value === undefined ? 'is missing' : checkBlob(ref, value);
+      if (problem !== undefined) throw new SluiceError(CheckpointErrorCodes.corrupt, `blob ${ref.key} ${problem}; restore from an earlier checkpoint`);
+      return value!;
+    });
+  }
+
+  /**
+   * Stores a checkpoint exactly as another store wrote it (same id, same blob keys): a copy replicated through Kafka
+   * in cluster mode, whose chains name blobs under earlier ids. `blobs` holds every blob the manifest names; each is
+   * checked before anything is written. Adopting a checkpoint that is already here with the same manifest does
+   * nothing; a different checkpoint under the same id fails with `SLUICE_CHECKPOINT_EXISTS`.
+   *
+   * @example
+   * ```ts
+   * await store.adopt(replicated.manifest, replicated.blobs);
+   * ```
+   */
+  async adopt(manifest: CheckpointManifest, blobs: ReadonlyMap<string, Uint8Array>): Promise<void> {
+    this.#checkOpen();
+    const checked = validateManifest(manifest);
+    const { job, id } = checked;
+    const ops: StoreBatchOp[] = checked.blobs.map((ref) => {
+      const bytes = blobs.get(ref.key);
+      const problem = bytes === undefined ? 'is missing' : checkBlob(ref, bytes);
+      if (problem !== undefined) throw new SluiceError(CheckpointErrorCodes.corrupt, `cannot adopt ${describe(job, id)}: blob ${ref.key} ${problem}`);
+      return { type: 'put', key: ref.key, value: bytes! };
+    });
+    const encoded = encodeManifest(checked);
+    await this.#exclusive(async () => {
+      const present = await this.#db.get(manifestKey(job, id));
+      if (present !== undefined) {
+        if (Buffer.compare(Buffer.from(present), Buffer.from(encoded)) === 0) return;
+        throw new SluiceError(CheckpointErrorCodes.exists, `${describe(job, id)} already exists here and differs from the one to adopt; delete the job's local checkpoints first`);
+      }
+      const last = await this.#db.get(lastIdKey(job));
+      const lastId = Math.max(last === undefined ? 0 : Number(new TextDecoder().decode(last)), id);
+      for (const batch of batchesOfAtMost(ops, BLOB_BATCH_BYTES, (op) => (op.type === 'put' ? op.value.byteLength : 0))) await this.#db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
+      await this.#db.batch([
+        { type: 'put', key: manifestKey(job, id), value: encoded },
+        { type: 'put', key: lastIdKey(job), value: new TextEncoder().encode(String(lastId)) },
+      ] as Array<BatchOperation<Db, string, Uint8Array>>);
     });
   }
 
@@ -420,16 +453,13 @@ export class CheckpointStore {
   /** The blobs of a checkpoint being written, shared ones read (and checked) from the store. */
   async #withSharedBytes(header: ManifestHeader, blobs: CheckpointBlobs): Promise<BlobInput[]> {
     const shared = blobs.filter(isShared).map((b) => b.shared);
-    const values = shared.length === 0 ? [] : await this.#db.getMany(shared.map((ref) => ref.key));
-    const bytes = new Map<string, Uint8Array>();
-    shared.forEach((ref, i) => {
-      const value = values[i];
-      const problem = value === undefined ? 'is missing' : checkBlob(ref, value);
-      if (problem !== undefined) {
-        throw new SluiceError(CheckpointErrorCodes.corrupt, `${header.kind} ${header.id} of job "${header.job}" builds on blob ${ref.key}, which ${problem}; take it again once the job restarted from an earlier checkpoint`);
-      }
-      bytes.set(ref.key, value!);
-    });
+    let values: Uint8Array[];
+    try {
+      values = await this.readBlobs(shared);
+    } catch (err) {
+      throw new SluiceError(CheckpointErrorCodes.corrupt, `${header.kind} ${header.id} of job "${header.job}" builds on a damaged blob (${(err as Error).message}); take it again once the job restarted from an earlier checkpoint`);
+    }
+    const bytes = new Map(shared.map((ref, i) => [ref.key, values[i]!]));
     return blobs.map((b) => (isShared(b) ? blobInput(b.shared, bytes.get(b.shared.key)!) : b));
   }
 

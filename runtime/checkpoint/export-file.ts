@@ -1,7 +1,9 @@
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { Packr } from 'msgpackr';
 import { SluiceError } from '../errors/index.ts';
-import { CheckpointErrorCodes, validateManifest, type CheckpointManifest } from './manifest.ts';
-import { blobInput, checkBlob, type BlobInput } from './store-layout.ts';
+import { CheckpointErrorCodes, isIncremental, validateManifest, type CheckpointManifest } from './manifest.ts';
+import { selfContainedBlobs } from './self-contained.ts';
+import { blobInput, buildManifest, checkBlob, type BlobInput, type VerifiedCheckpoint } from './store-layout.ts';
 
 /*
  * Export file format (`sluice checkpoint export`, backups): msgpack of
@@ -56,4 +58,29 @@ function importCorrupt(file: string, what: string, cause?: unknown): SluiceError
     `checkpoint export ${file} is corrupt: ${what}; nothing was imported — export the checkpoint again`,
     cause === undefined ? {} : { cause },
   );
+}
+
+/** Writes the export file of a loaded checkpoint (merged into full blobs when incremental), atomically. @internal */
+export async function writeExportFile(loaded: VerifiedCheckpoint, file: string): Promise<void> {
+  let manifest = loaded.manifest;
+  let blobs = manifest.blobs.map((ref) => loaded.blob(ref.key));
+  if (isIncremental(manifest)) {
+    const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...header } = manifest;
+    const full = await selfContainedBlobs(manifest.maxParallelism, manifest.blobs.map((ref) => blobInput(ref, loaded.blob(ref.key))));
+    manifest = buildManifest(header, full);
+    blobs = full.map((b) => b.bytes);
+  }
+  const bytes = encodeExport(manifest, blobs);
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, file); // readers never see a half-written export
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new SluiceError(
+      CheckpointErrorCodes.writeFailed,
+      `cannot write the export of checkpoint ${manifest.id} of job "${manifest.job}" to ${file}: ${(err as Error).message}; check the path and free space`,
+      { cause: err },
+    );
+  }
 }

@@ -56,6 +56,8 @@ export interface JobRunnerOptions {
   readonly workerResourceLimits?: ResourceLimits;
   /** Test hook, see {@link CheckpointCoordinator}. */
   readonly beforeCheckpointStore?: (checkpointId: number) => void | Promise<void>;
+  /** Cluster mode: makes every checkpoint durable in Kafka before sinks commit (see {@link CheckpointCoordinator}). */
+  readonly replicateCheckpoint?: (manifest: CheckpointManifest) => Promise<void>;
 }
 
 /**
@@ -442,6 +444,7 @@ export class JobRunner {
       },
       onFailed: (checkpointId, error) => this.#events.next({ type: 'checkpoint-failed', checkpointId, error }),
       ...(this.#options.beforeCheckpointStore === undefined ? {} : { beforeStore: this.#options.beforeCheckpointStore }),
+      ...(this.#options.replicateCheckpoint === undefined ? {} : { replicate: this.#options.replicateCheckpoint }),
     });
   }
 

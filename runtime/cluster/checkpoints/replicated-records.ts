@@ -1,0 +1,114 @@
+/*
+ * Records of the cluster's checkpoints topic (`sluice.<cluster>.checkpoints`, compacted). Every record of one job
+ * goes to one partition (crc32 of the job name), so a reader sees them in the order they were written:
+ *
+ *   claim!<job>                                  a member took the job: { epoch, member, basedOn, at }
+ *   chunk!<epoch>!<store blob key>!<n>           bytes n·512 KiB … of one blob of the checkpoint store, as published
+ *                                                by the owner of that epoch
+ *   manifest!<job>!<epoch>!<id>                  { epoch, member, manifest (the store's encoded manifest, crc32 ‖
+ *                                                msgpack), locations: where each blob it names was published }
+ *
+ * A checkpoint is in the topic once its manifest record is: chunks are written (and acknowledged by all in-sync
+ * replicas) first. Retention writes tombstones (null values). <epoch> is the owner epoch of the member that wrote the
+ * record (zero-padded to 10 digits, <id> to 12, <n> to 5); it keeps a stale owner's records from overwriting the
+ * current owner's, which write checkpoints under the same ids. <job> is URI-encoded; store blob keys already start
+ * with their job.
+ */
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import { decodeManifest, encodeManifest, type CheckpointManifest } from '../../checkpoint/manifest.ts';
+import { SluiceError } from '../../errors/index.ts';
+
+/** The largest chunk of a blob in one record; well under Kafka's default 1 MiB `max.message.bytes`. */
+export const CHUNK_BYTES = 512 * 1024;
+
+const packr = new Packr({ useRecords: false, moreTypes: true });
+
+/** Where one blob of a replicated checkpoint lies: under which epoch it was published, and its chunks' checksums. */
+export interface BlobLocation {
+  readonly key: string;
+  readonly epoch: number;
+  readonly chunkCrcs: readonly number[];
+}
+
+/** A checkpoint as the topic holds it. */
+export interface ManifestRecord {
+  readonly epoch: number;
+  readonly member: string;
+  readonly manifest: CheckpointManifest;
+  readonly locations: readonly BlobLocation[];
+}
+
+/** A member took a job at `epoch`, restoring `basedOn` (or nothing). Older epochs' later checkpoints are stale. */
+export interface ClaimRecord {
+  readonly epoch: number;
+  readonly member: string;
+  readonly basedOn: { readonly epoch: number; readonly id: number } | null;
+  readonly at: number;
+}
+
+export type ParsedKey =
+  | { readonly kind: 'claim'; readonly job: string }
+  | { readonly kind: 'manifest'; readonly job: string; readonly epoch: number; readonly id: number }
+  | { readonly kind: 'chunk'; readonly epoch: number; readonly blobKey: string; readonly index: number };
+
+const pad = (n: number, digits: number): string => String(n).padStart(digits, '0');
+const escapeJob = (job: string): string => encodeURIComponent(job).replace(/!/g, '%21');
+
+export const claimKey = (job: string): string => `claim!${escapeJob(job)}`;
+export const manifestRecordKey = (job: string, epoch: number, id: number): string => `manifest!${escapeJob(job)}!${pad(epoch, 10)}!${pad(id, 12)}`;
+export const chunkKey = (epoch: number, blobKey: string, index: number): string => `chunk!${pad(epoch, 10)}!${blobKey}!${pad(index, 5)}`;
+
+/** The partition of the checkpoints topic that holds every record of `job`. */
+export function partitionOf(job: string, partitions: number): number {
+  return crc32(job) % partitions;
+}
+
+/** What a record key names; `undefined` for keys this version does not know (left alone). */
+export function parseKey(key: string): ParsedKey | undefined {
+  const [kind, ...rest] = key.split('!');
+  if (kind === 'claim' && rest.length === 1) return { kind, job: decodeURIComponent(rest[0]!) };
+  if (kind === 'manifest' && rest.length === 3) return { kind, job: decodeURIComponent(rest[0]!), epoch: Number(rest[1]), id: Number(rest[2]) };
+  if (kind === 'chunk' && rest.length >= 3) return { kind, epoch: Number(rest[0]), blobKey: rest.slice(1, -1).join('!'), index: Number(rest[rest.length - 1]) };
+  return undefined;
+}
+
+export function encodeManifestRecord(record: ManifestRecord): Buffer {
+  return packr.pack({ v: 1, epoch: record.epoch, member: record.member, manifest: encodeManifest(record.manifest), locations: record.locations });
+}
+
+/** Decodes (and checks, crc32 included) a manifest record; throws `SLUICE_CLUSTER_RECORD_CORRUPT`. */
+export function decodeManifestRecord(value: Uint8Array, where: string): ManifestRecord {
+  try {
+    const raw = packr.unpack(value) as { v: number; epoch: number; member: string; manifest: Uint8Array; locations: BlobLocation[] };
+    if (raw.v !== 1 || !Number.isInteger(raw.epoch) || typeof raw.member !== 'string' || !Array.isArray(raw.locations)) throw new Error('unknown layout');
+    return { epoch: raw.epoch, member: raw.member, manifest: decodeManifest(raw.manifest, where), locations: raw.locations };
+  } catch (err) {
+    throw new SluiceError('SLUICE_CLUSTER_RECORD_CORRUPT', `${where} in the checkpoints topic cannot be read (${(err as Error).message}); an earlier checkpoint is used`, { cause: err });
+  }
+}
+
+export function encodeClaim(claim: ClaimRecord): Buffer {
+  return packr.pack({ v: 1, ...claim });
+}
+
+export function decodeClaim(value: Uint8Array): ClaimRecord | undefined {
+  try {
+    const raw = packr.unpack(value) as ClaimRecord & { v: number };
+    return raw.v === 1 && Number.isInteger(raw.epoch) ? { epoch: raw.epoch, member: raw.member, basedOn: raw.basedOn ?? null, at: raw.at } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A blob's bytes cut into chunks of at most {@link CHUNK_BYTES}, each with its crc32 (an empty blob has one empty chunk). */
+export function chunksOf(bytes: Uint8Array): Array<{ bytes: Uint8Array; crc: number }> {
+  const out: Array<{ bytes: Uint8Array; crc: number }> = [];
+  for (let start = 0; start === 0 || start < bytes.length; start += CHUNK_BYTES) {
+    const chunk = bytes.subarray(start, Math.min(bytes.length, start + CHUNK_BYTES));
+    out.push({ bytes: chunk, crc: crc32(chunk) });
+  }
+  return out;
+}
+
+export { crc32 };

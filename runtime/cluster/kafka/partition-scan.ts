@@ -1,0 +1,97 @@
+import type { Kafka } from 'kafkajs';
+import { createKafkajsCluster } from '../../../connectors/kafka/kafkajs-cluster.ts';
+import { SluiceError } from '../../errors/index.ts';
+
+/** One record of a scanned partition; `value` null is a tombstone (a deleted key of a compacted topic). */
+export interface ScannedRecord {
+  readonly offset: number;
+  readonly key: string;
+  readonly value: Buffer | null;
+}
+
+/** The parts of kafkajs 2.2.4's internal cluster and broker a scan uses. */
+interface InternalCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(args: { nodeId: string }): Promise<InternalBroker>;
+  fetchTopicsOffset(topics: Array<{ topic: string; partitions: Array<{ partition: number }>; fromBeginning: boolean }>): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
+}
+interface InternalBroker {
+  fetch(request: {
+    replicaId: number;
+    isolationLevel: number;
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
+  }): Promise<{ responses: Array<{ partitions: Array<{ errorCode: number; messages: Array<{ offset: string; key: Buffer | null; value: Buffer | null; isControlRecord?: boolean }> }> }> }>;
+}
+
+const READ_COMMITTED = 1;
+const FETCH_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Reads one partition of a topic from its first offset up to the high watermark it had when the scan began, record
+ * by record in offset order. Cluster mode keeps its central state (jobs, status, replicated checkpoints) in compacted
+ * topics that every member reads whole; a consumer group would split the partitions between members instead, and a
+ * group per reader would litter the brokers with groups. So this reads without a group, through kafkajs's own
+ * cluster (brokers, ssl and sasl as the client has them), read_committed.
+ *
+ * @example
+ * ```ts
+ * const latest = new Map<string, Buffer | null>();
+ * await scanPartition(kafka, 'sluice.prod.jobs', 0, (r) => latest.set(r.key, r.value));
+ * ```
+ */
+export async function scanPartition(kafka: Kafka, topic: string, partition: number, onRecord: (record: ScannedRecord) => void): Promise<void> {
+  const cluster = createKafkajsCluster<InternalCluster>(
+    kafka,
+    { metadataMaxAge: 300_000, allowAutoTopicCreation: false, maxInFlightRequests: null, instrumentationEmitter: null, isolationLevel: READ_COMMITTED },
+    'cluster mode',
+  );
+  try {
+    await cluster.connect();
+    await cluster.addTargetTopic(topic);
+    const [low, high] = await Promise.all([offsetOf(cluster, topic, partition, true), offsetOf(cluster, topic, partition, false)]);
+    let next = low;
+    let emptyFetches = 0;
+    while (next < high) {
+      const leader = Object.entries(cluster.findLeaderForPartitions(topic, [partition])).find(([, ps]) => ps.includes(partition))?.[0];
+      if (leader === undefined) throw new SluiceError('SLUICE_CLUSTER_TOPIC_UNAVAILABLE', `partition ${partition} of topic "${topic}" has no leader; check the brokers`, { retriable: true });
+      const broker = await cluster.findBroker({ nodeId: leader });
+      const response = await broker.fetch({
+        replicaId: -1,
+        isolationLevel: READ_COMMITTED,
+        maxWaitTime: 100,
+        minBytes: 1,
+        maxBytes: FETCH_BYTES,
+        topics: [{ topic, partitions: [{ partition, fetchOffset: String(next), maxBytes: FETCH_BYTES }] }],
+      });
+      const messages = response.responses[0]?.partitions[0]?.messages ?? [];
+      let progressed = false;
+      for (const message of messages) {
+        const offset = Number(message.offset);
+        if (offset < next) continue; // a batch is returned whole; skip what was read before
+        next = offset + 1;
+        progressed = true;
+        if (message.isControlRecord === true || message.key === null) continue;
+        onRecord({ offset, key: message.key.toString('utf8'), value: message.value });
+      }
+      // Compaction can leave offsets without records below the high watermark (transaction markers, removed keys):
+      // a fetch then answers nothing new. A few of those in a row means the rest is gone.
+      emptyFetches = progressed ? 0 : emptyFetches + 1;
+      if (emptyFetches >= 3) break;
+    }
+  } finally {
+    await cluster.disconnect().catch(() => undefined);
+  }
+}
+
+async function offsetOf(cluster: InternalCluster, topic: string, partition: number, fromBeginning: boolean): Promise<number> {
+  const [result] = await cluster.fetchTopicsOffset([{ topic, partitions: [{ partition }], fromBeginning }]);
+  const offset = result?.partitions.find((p) => p.partition === partition)?.offset;
+  if (offset === undefined) throw new SluiceError('SLUICE_CLUSTER_TOPIC_UNAVAILABLE', `no offsets for partition ${partition} of topic "${topic}"; check that it exists`, { retriable: true });
+  return Number(offset);
+}

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test, type TestContext } from 'node:test';
+import { CheckpointStore, type CheckpointBlobs, type CheckpointManifest, type ManifestHeader } from '../../../runtime/checkpoint/index.ts';
+import { CheckpointPublisher } from '../../../runtime/cluster/checkpoints/checkpoint-publisher.ts';
+import { chunkKey, CHUNK_BYTES, partitionOf } from '../../../runtime/cluster/checkpoints/replicated-records.ts';
+import { scanPartition } from '../../../runtime/cluster/kafka/partition-scan.ts';
+import { ReplicatedJobView } from '../../../runtime/cluster/checkpoints/replicated-view.ts';
+import { silentLogger } from '../../../runtime/logging/index.ts';
+import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+
+const JOB = 'orders!eu';
+const M = 4;
+const logger = silentLogger();
+
+function header(id: number, kind: 'checkpoint' | 'savepoint' = 'checkpoint'): ManifestHeader {
+  return { job: JOB, id, kind, timestamp: id, durationMs: 1, parallelism: 1, maxParallelism: M, operators: [{ uid: 'count', name: 'count', parallelism: 1, stateful: true }], sourcePositions: { source: [{ split: 'orders-0', position: id * 10 }] } };
+}
+
+/**
+ * Writes checkpoint `id` to `store` as an incremental job would: key group 0 keeps a chain (a full blob larger than a
+ * chunk, then deltas), key group 1 a new full blob each time, operator state a new blob each time.
+ */
+async function writeCheckpoint(store: CheckpointStore, id: number, parent: CheckpointManifest | undefined): Promise<CheckpointManifest> {
+  const blobs: Array<CheckpointBlobs[number]> = [];
+  const chain = parent?.blobs.filter((ref) => ref.keyGroup === 0) ?? [];
+  if (chain.length === 0 || chain.length >= 3) blobs.push({ operatorUid: 'count', keyGroup: 0, bytes: randomBytes(CHUNK_BYTES * 2 + 1000) });
+  else blobs.push(...chain.map((ref) => ({ shared: ref })), { operatorUid: 'count', keyGroup: 0, delta: true as const, bytes: randomBytes(3000) });
+  blobs.push({ operatorUid: 'count', keyGroup: 1, bytes: randomBytes(100) }, { operatorUid: 'source', subtask: 0, bytes: randomBytes(40) });
+  return store.write(header(id), blobs, { retain: 3 });
+}
+
+async function setup(t: TestContext): Promise<{ cluster: KafkaCluster; topic: string; open: () => Promise<CheckpointStore> }> {
+  const cluster = await kafkaCluster(t);
+  const topic = await cluster.createTopic({ partitions: 3 });
+  const open = async (): Promise<CheckpointStore> => {
+    const store = await CheckpointStore.open(await tempDir(t));
+    cluster.defer(() => store.close());
+    return store;
+  };
+  return { cluster, topic, open };
+}
+
+async function publisher(cluster: KafkaCluster, topic: string, store: CheckpointStore, epoch: number, view: ReplicatedJobView, retain = 3): Promise<CheckpointPublisher> {
+  const p = await CheckpointPublisher.open({ kafka: cluster.kafka(), topic, partitions: 3, job: JOB, epoch, member: `m${epoch}`, store, retain, view, logger });
+  cluster.defer(() => p.close());
+  return p;
+}
+
+const read = (cluster: KafkaCluster, topic: string): Promise<ReplicatedJobView> => ReplicatedJobView.read({ kafka: cluster.kafka(), topic, partitions: 3, job: JOB, logger });
+
+/** Every blob of a checkpoint as its store returns them. */
+async function blobsOf(store: CheckpointStore, id: number): Promise<string[]> {
+  const loaded = await store.load(JOB, id);
+  return [...loaded.keyedState('count').values(), ...loaded.operatorState('source').values()].map((b) => Buffer.from(b).toString('hex'));
+}
+
+test('replicated incremental checkpoints come back whole in another store, chains and chunks included', async (t) => {
+  const { cluster, topic, open } = await setup(t);
+  const a = await open();
+  const empty = await read(cluster, topic);
+  assert.equal(empty.latestComplete(), undefined);
+  const p = await publisher(cluster, topic, a, 1, empty);
+  await p.claim(undefined);
+  let parent: CheckpointManifest | undefined;
+  const written: CheckpointManifest[] = [];
+  for (let id = 1; id <= 5; id++) {
+    parent = await writeCheckpoint(a, id, parent);
+    written.push(parent);
+    await p.publish(parent);
+  }
+  const view = await read(cluster, topic);
+  assert.deepEqual(view.claim && { epoch: view.claim.epoch, basedOn: view.claim.basedOn }, { epoch: 1, basedOn: null });
+  // Retention kept the newest 3 in the topic, as in the store.
+  assert.deepEqual(view.candidates.map((r) => r.manifest.id), [5, 4, 3]);
+  const latest = view.latestComplete();
+  assert.ok(latest);
+  assert.equal(latest.manifest.id, 5);
+  assert.ok(latest.manifest.blobs.some((ref) => ref.key.includes('!000000000004!')), 'checkpoint 5 builds on a delta of 4');
+
+  const b = await open();
+  await b.adopt(latest.manifest, latest.blobs);
+  await b.adopt(latest.manifest, latest.blobs); // the same checkpoint again: nothing to do
+  assert.deepEqual(await blobsOf(b, 5), await blobsOf(a, 5));
+  assert.deepEqual((await b.latestValid(JOB))?.manifest.sourcePositions, { source: [{ split: 'orders-0', position: 50 }] });
+  assert.equal(await b.nextId(JOB), 6, 'ids continue after the adopted checkpoint');
+  // Retention tombstoned the chunks that only dropped checkpoints named (checkpoint 1's key group 1), not the shared ones.
+  const latestValues = new Map<string, Buffer | null>();
+  await scanPartition(cluster.kafka(), topic, partitionOf(JOB, 3), (r) => latestValues.set(r.key, r.value));
+  const own = (id: number, keyGroup: number): string => written[id - 1]!.blobs.find((ref) => ref.keyGroup === keyGroup && ref.key.includes(`!${String(id).padStart(12, '0')}!`))!.key;
+  assert.equal(latestValues.get(chunkKey(1, own(1, 1), 0)), null);
+  assert.ok(latestValues.get(chunkKey(1, own(5, 1), 0)));
+  const fullOf5 = written[4]!.blobs.find((ref) => ref.keyGroup === 0 && ref.delta !== true)!.key;
+  assert.ok(latestValues.get(chunkKey(1, fullOf5, 2)), 'the base of checkpoint 5\'s chain stays');
+});
+
+test('a missing or damaged chunk falls back to the checkpoint before; records land in the job\'s one partition', async (t) => {
+  const { cluster, topic, open } = await setup(t);
+  const a = await open();
+  const p = await publisher(cluster, topic, a, 1, await read(cluster, topic));
+  const one = await writeCheckpoint(a, 1, undefined);
+  await p.publish(one);
+  const two = await writeCheckpoint(a, 2, one);
+  await p.publish(two);
+  const producer = await cluster.producer();
+  const delta = two.blobs.find((ref) => ref.delta === true)!;
+  await producer.send({ topic, messages: [{ key: chunkKey(1, delta.key, 0), value: Buffer.from('damaged'), partition: partitionOf(JOB, 3) }] });
+  assert.equal((await read(cluster, topic)).latestComplete()?.manifest.id, 1);
+
+  const full = one.blobs.find((ref) => ref.keyGroup === 0)!;
+  await producer.send({ topic, messages: [{ key: chunkKey(1, full.key, 1), value: null, partition: partitionOf(JOB, 3) }] });
+  assert.equal((await read(cluster, topic)).latestComplete(), undefined, 'both checkpoints need the full blob');
+
+  const admin = await cluster.admin();
+  const offsets = await admin.fetchTopicOffsets(topic);
+  assert.deepEqual(offsets.filter((o) => Number(o.high) > 0).map((o) => o.partition), [partitionOf(JOB, 3)]);
+});
+
+test('checkpoints a member writes after another claimed the job are refused', async (t) => {
+  const { cluster, topic, open } = await setup(t);
+  const stale = await open();
+  const oldOwner = await publisher(cluster, topic, stale, 1, await read(cluster, topic));
+  let parent: CheckpointManifest | undefined;
+  for (let id = 1; id <= 2; id++) {
+    parent = await writeCheckpoint(stale, id, parent);
+    await oldOwner.publish(parent);
+  }
+  // A new owner (epoch 2) takes the job from checkpoint 2 …
+  const view = await read(cluster, topic);
+  const base = view.latestComplete()!;
+  const fresh = await open();
+  await fresh.adopt(base.manifest, base.blobs);
+  const newOwner = await publisher(cluster, topic, fresh, 2, view);
+  await newOwner.claim(base);
+  // … while the old one, not knowing, writes checkpoint 3 (and the new owner has not checkpointed yet).
+  parent = await writeCheckpoint(stale, 3, parent);
+  await oldOwner.publish(parent);
+  const afterStale = await read(cluster, topic);
+  assert.deepEqual(afterStale.candidates.map((r) => r.manifest.id), [2, 1], 'the stale checkpoint 3 is not among them');
+  assert.equal(afterStale.latestComplete()?.manifest.id, 2);
+
+  // The new owner's own checkpoint 3 (same id, newer epoch) is the one to restore.
+  const mine = await writeCheckpoint(fresh, 3, (await fresh.latestValid(JOB))!.manifest);
+  await newOwner.publish(mine);
+  const now = (await read(cluster, topic)).latestComplete();
+  assert.equal(now?.record.epoch, 2);
+  assert.equal(now?.manifest.id, 3);
+  assert.deepEqual(now && [...now.blobs.keys()].sort(), mine.blobs.map((r) => r.key).sort());
+});
