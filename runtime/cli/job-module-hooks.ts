@@ -11,6 +11,8 @@
  *   `"type": "commonjs"` keeps it.
  * - **`sluice` resolves.** A bare `import … from 'sluice'` (or `sluice/dev`, …) that Node cannot resolve from the job's
  *   folder — nothing installed there — resolves to the Sluice that is running the job, which is the one a job needs.
+ * - **Cluster job bundles find their packages** where the member runs: a bare import in a bundle under a
+ *   `cluster-bundles` folder that does not resolve from there resolves from the member's working directory.
  *
  * This file runs from dist/ in the package and from source in the repo; the entry table below mirrors package.json
  * `exports` with paths relative to this file's root, which are the same in both layouts.
@@ -18,7 +20,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { ResolveHook } from 'node:module';
 import { dirname, extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 
 /** package.json `exports` subpath → module path from the package root (dist/ or the repo), without extension. */
@@ -43,8 +45,11 @@ export const resolve: ResolveHook = async (specifier, context, nextResolve) => {
     resolved = await nextResolve(specifier, context);
   } catch (err) {
     const own = OWN_ENTRIES[specifier];
-    if (own === undefined || (err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    return { url: new URL(`${own}${OWN_EXTENSION}`, OWN_ROOT).href, format: 'module', shortCircuit: true };
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    if (own !== undefined) return { url: new URL(`${own}${OWN_EXTENSION}`, OWN_ROOT).href, format: 'module', shortCircuit: true };
+    if (!isClusterBundle(context.parentURL)) throw err;
+    // A job bundle a cluster member received keeps its packages as imports; they are installed where the member runs.
+    return nextResolve(specifier, { ...context, parentURL: pathToFileURL(join(process.cwd(), 'cluster-job.mjs')).href });
   }
   // tsx resolves `x.js` to `x.ts` when both exist (TypeScript's convention for relative imports). A job file is
   // imported by its absolute URL, and `sluice run x.js` means x.js.
@@ -61,6 +66,13 @@ export const resolve: ResolveHook = async (specifier, context, nextResolve) => {
   if (JAVASCRIPT.has(extension) && !usesModuleSyntax(path)) return resolved;
   return { ...resolved, format: 'module' };
 };
+
+/** Folder name of the job bundles a cluster member writes (runtime/cluster/jobs/job-bundle.ts). */
+export const CLUSTER_BUNDLES_FOLDER = 'cluster-bundles';
+
+function isClusterBundle(parentURL: string | undefined): boolean {
+  return parentURL !== undefined && parentURL.startsWith('file:') && fileURLToPath(parentURL).split(/[\\/]/).includes(CLUSTER_BUNDLES_FOLDER);
+}
 
 /** The `type` declared by the nearest package.json above `directory`, or undefined when none declares one. */
 function packageType(directory: string): string | undefined {

@@ -33,6 +33,13 @@ Service (docs/cli.md):
   checkpoint <backup|restore|clear|catch-up> <job-name>
                           back up, restore, reprocess from earliest, skip to latest
 
+Cluster (docs/cluster.md):
+  start --cluster <name> --brokers <list>
+                          join a cluster of services coordinated through Kafka
+  cluster status          members, leader, each job's owner and last checkpoint
+  pause --all, resume --all
+                          pause or resume every job of the cluster
+
 Run "sluice <command> --help" for a command's options.`;
 
 /** Job-file problems a user fixes by editing the file or the command: exit code 2, like a usage error. */
@@ -88,6 +95,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./commands/status.ts')).statusCommand(rest, process.stdout);
       case 'checkpoint':
         return await (await import('./commands/checkpoint-tools.ts')).checkpointToolCommand(rest, process.stdout);
+      case 'cluster':
+        return await (await import('./commands/cluster.ts')).clusterCommand(rest, process.stdout);
       case undefined:
       case '-h':
       case '--help':

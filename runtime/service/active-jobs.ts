@@ -32,6 +32,8 @@ export interface ActiveJobsOptions {
   readonly onRunner: ((name: string, runner: JobRunner) => void) | undefined;
   /** The job's history (exceptions, checkpoints, rates), which follows each new runner. */
   readonly tracker: (name: string) => JobTracker;
+  /** Cluster mode: where each checkpoint of a job is replicated before sinks commit (see JobRunnerOptions). */
+  readonly replicate: ((name: string) => ((manifest: CheckpointManifest) => Promise<void>) | undefined) | undefined;
 }
 
 /**
@@ -41,7 +43,7 @@ export interface ActiveJobsOptions {
  *
  * @example
  * ```ts
- * const jobs = new ActiveJobs({ registry, store, loader, logger, now: Date.now, workers: undefined, onRunner: undefined, tracker });
+ * const jobs = new ActiveJobs({ registry, store, loader, logger, now: Date.now, workers: undefined, onRunner: undefined, tracker, replicate: undefined });
  * await jobs.start(record);
  * await jobs.stop(record.name, jobs.get(record.name)!, 'paused', true);
  * ```
@@ -85,6 +87,7 @@ export class ActiveJobs {
     }
     // Absent: the runner's one worker thread per core.
     const workers = record.workers ?? this.#options.workers;
+    const replicate = this.#options.replicate?.(record.name);
     const runner = new JobRunner({
       job,
       params: new JobParams(Object.entries(record.params)),
@@ -97,6 +100,7 @@ export class ActiveJobs {
       allowNonRestoredState: record.allowNonRestoredState,
       ...(record.sourceStart === undefined ? {} : { sourceStart: record.sourceStart }),
       logger: this.#options.logger,
+      ...(replicate === undefined ? {} : { replicateCheckpoint: replicate }),
     });
     const checkpoints = job.options.checkpoints;
     const active: ActiveJob = {

@@ -29,6 +29,8 @@ export interface JobSupervisorOptions {
   readonly now?: () => number;
   /** Told of every runner started for a job (the service's Prometheus metrics track it). */
   readonly onRunner?: (name: string, runner: JobRunner) => void;
+  /** Cluster mode: where a job's checkpoints are replicated before its sinks commit (runtime/cluster). */
+  readonly replicate?: (name: string) => ((manifest: CheckpointManifest) => Promise<void>) | undefined;
 }
 
 /**
@@ -68,6 +70,7 @@ export class JobSupervisor {
       now: this.#now,
       workers: options.workers,
       onRunner: options.onRunner,
+      replicate: options.replicate,
       tracker: (name: string) => this.#tracker(name),
     });
     this.#files = new SavepointFiles({ store: options.store, dataDir: options.dataDir, now: this.#now });

@@ -140,7 +140,7 @@ function optionalBoolean(body: unknown, name: string): boolean | undefined {
 }
 
 /** Validates the body of `POST /v1/jobs`, naming every bad field. */
-function submitRequest(body: unknown): SubmitRequest {
+export function submitRequest(body: unknown): SubmitRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the request body must be a JSON object: { "file": "/path/to/job.ts", ... }');
   const b = body as Record<string, unknown>;
   const problems: string[] = [];

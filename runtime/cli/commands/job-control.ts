@@ -82,14 +82,36 @@ const VERBS: Record<string, ControlVerb> = {
 };
 
 
+/** Verbs that also act on every job of a cluster at once (`--all`). */
+const CLUSTER_WIDE = new Set(['pause', 'resume']);
+const ALL_USAGE = '      --all           every job of the cluster (cluster mode only, docs/cluster.md)';
+
+/**
+ * A cluster member answers a job change with what it wrote to the cluster's jobs topic (the job's owner acts on it),
+ * not with the job's new status.
+ */
+function describeClusterChange(job: string, answer: Record<string, unknown>): string | undefined {
+  const change = answer['job'] as { desired?: string; parallelism?: number; version?: number } | undefined;
+  if (change?.version === undefined) return undefined;
+  const what = change.desired !== undefined ? `desired state ${change.desired}` : `parallelism ${change.parallelism}`;
+  return `job "${job}": ${what} (cluster spec version ${change.version}); its owner applies it\n`;
+}
+
 /** `sluice cancel|stop|savepoint|rescale|pause|resume|delete <job>`: returns the process exit code. */
 export async function jobControlCommand(verb: string, args: readonly string[], out: NodeJS.WriteStream): Promise<number> {
   const spec = VERBS[verb];
   if (spec === undefined) throw new Error(`not a job control verb: ${verb}`);
-  const usage = `${spec.usage}\n\nOptions:\n${CONNECTION_USAGE}`;
-  const { values, positionals } = parseCommandLine(args, { ...CONNECTION_OPTIONS, ...spec.options }, usage);
+  const clusterWide = CLUSTER_WIDE.has(verb);
+  const usage = `${spec.usage}\n\nOptions:\n${clusterWide ? `${ALL_USAGE}\n` : ''}${CONNECTION_USAGE}`;
+  const { values, positionals } = parseCommandLine(args, { ...CONNECTION_OPTIONS, ...spec.options, ...(clusterWide ? { all: { type: 'boolean' as const } } : {}) }, usage);
   if (values.help === true) {
     out.write(`${usage}\n`);
+    return EXIT.ok;
+  }
+  if (clusterWide && values['all'] === true) {
+    if (positionals.length > 0) throw new UsageError(`sluice ${verb} --all takes no job name`, usage);
+    const answer = await withSpinner(`${verb === 'pause' ? 'pausing' : 'resuming'} every job of the cluster`, connect(values as { url?: string; token?: string }).request<{ jobs: string[]; desired: string }>('POST', `/v1/cluster/${verb}`, {}));
+    out.write(values.json === true ? `${JSON.stringify(answer)}\n` : `${answer.jobs.length} job(s) set to ${answer.desired}${answer.jobs.length > 0 ? `: ${answer.jobs.join(', ')}` : ''}\n`);
     return EXIT.ok;
   }
   const job = positionals[0];
@@ -99,6 +121,6 @@ export async function jobControlCommand(verb: string, args: readonly string[], o
   const client = connect(values as { url?: string; token?: string });
   const url = `/v1/jobs/${encodeURIComponent(job)}${path === '' || path.startsWith('?') ? path : `/${path}`}`;
   const answer = await withSpinner(spec.spinner(job), client.request<Record<string, unknown>>(method, url, method === 'POST' ? (body ?? {}) : undefined));
-  out.write(values.json === true ? `${JSON.stringify(answer)}\n` : spec.describe(job, answer));
+  out.write(values.json === true ? `${JSON.stringify(answer)}\n` : describeClusterChange(job, answer) ?? spec.describe(job, answer));
   return EXIT.ok;
 }

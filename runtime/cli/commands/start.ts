@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from '../../logging/index.ts';
 import { startService } from '../../service/index.ts';
-import { parseCommandLine, portNumber, workerThreads, workersUsage } from '../arguments.ts';
+import { parseCommandLine, portNumber, positiveInteger, workerThreads, workersUsage } from '../arguments.ts';
 import { applyHeapGrowth, heapGrowthUsage, parseHeapGrowth } from '../heap-growth.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
@@ -18,6 +18,13 @@ Options:
       --token <token>          require "Authorization: Bearer <token>" on every call (default: $SLUICE_TOKEN)
       --metrics-auth <mode>    GET /metrics (Prometheus) with the token like the API (token, default) or open (none)
 ${workersUsage(31, '(for jobs submitted without --workers; default: one per core)')}
+
+Cluster mode (docs/cluster.md): several services share their jobs through Kafka; each job runs on one of them.
+      --cluster <name>         join cluster <name> (Kafka group sluice.<name>, topics sluice.<name>.*)
+      --brokers <host:port,…>  the cluster's Kafka brokers (required with --cluster)
+      --name <name>            this member's name in status and logs (default: host:port of its API)
+      --session-timeout <ms>   silence after which the others take this member's jobs (default: 10000)
+      --replication-factor <n> of the topics the cluster creates (default: 1; use 3 in production)
       --log-level <level>      trace, debug, info, warn, error (default: info)
 ${heapGrowthUsage(31)}
   -h, --help                   show this help`;
@@ -35,6 +42,11 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
       workers: { type: 'string' },
       'log-level': { type: 'string' },
       'heap-growth': { type: 'string' },
+      cluster: { type: 'string' },
+      brokers: { type: 'string' },
+      name: { type: 'string' },
+      'session-timeout': { type: 'string' },
+      'replication-factor': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     START_USAGE,
@@ -52,6 +64,16 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
   const metricsAuth = values['metrics-auth'] ?? 'token';
   if (metricsAuth !== 'token' && metricsAuth !== 'none') throw new UsageError(`--metrics-auth expects token or none, got "${metricsAuth}"`, START_USAGE);
   const dataDir = resolve(values['data-dir'] ?? '.sluice');
+  const clusterOnly = (['brokers', 'name', 'session-timeout', 'replication-factor'] as const).find((flag) => values[flag] !== undefined && values.cluster === undefined);
+  if (clusterOnly !== undefined) throw new UsageError(`--${clusterOnly} needs --cluster <name>`, START_USAGE);
+  if (values.cluster !== undefined) {
+    if (!/^[A-Za-z0-9._-]+$/.test(values.cluster)) throw new UsageError(`--cluster "${values.cluster}" must be letters, digits, '.', '_' or '-' (it names Kafka topics)`, START_USAGE);
+    const brokers = (values.brokers ?? '').split(',').map((b) => b.trim()).filter((b) => b !== '');
+    if (brokers.length === 0) throw new UsageError('--cluster needs --brokers <host:port,...>: the Kafka cluster that coordinates the members', START_USAGE);
+    const sessionTimeoutMs = positiveInteger('--session-timeout', values['session-timeout'], START_USAGE);
+    const replicationFactor = positiveInteger('--replication-factor', values['replication-factor'], START_USAGE);
+    return runClusterMember({ cluster: values.cluster, brokers, dataDir, host, port, token, workers, metricsAuth, name: values.name, sessionTimeoutMs, replicationFactor }, logger, out);
+  }
 
   // Signals that arrive while jobs are being resumed must still stop the service cleanly.
   const stopped = new Promise<void>((done) => {
@@ -63,5 +85,43 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
   await stopped;
   await service.close();
   out.write('sluice service stopped; running jobs resume with the next start\n');
+  return EXIT.ok;
+}
+
+/** `sluice start --cluster`: a cluster member until Ctrl-C, which hands its jobs over to the others first. */
+async function runClusterMember(
+  o: { cluster: string; brokers: string[]; dataDir: string; host: string; port: number; token: string | undefined; workers: number | undefined; metricsAuth: 'token' | 'none'; name: string | undefined; sessionTimeoutMs: number | undefined; replicationFactor: number | undefined },
+  logger: Logger,
+  out: NodeJS.WriteStream,
+): Promise<number> {
+  const { startClusterMember } = await import('../../cluster/cluster-member.ts');
+  const abort = new AbortController();
+  const stopped = new Promise<void>((done) => {
+    const stop = (): void => {
+      abort.abort();
+      done();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  const member = await startClusterMember({
+    cluster: o.cluster,
+    brokers: o.brokers,
+    dataDir: o.dataDir,
+    host: o.host,
+    port: o.port,
+    metricsAuth: o.metricsAuth,
+    logger,
+    signal: abort.signal,
+    ...(o.token === undefined ? {} : { token: o.token }),
+    ...(o.workers === undefined ? {} : { workers: o.workers }),
+    ...(o.name === undefined ? {} : { name: o.name }),
+    ...(o.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: o.sessionTimeoutMs }),
+    ...(o.replicationFactor === undefined ? {} : { replicationFactor: o.replicationFactor }),
+  });
+  out.write(`sluice cluster member "${member.name}" of cluster "${o.cluster}" listening on ${member.url} (data dir ${o.dataDir}). Ctrl-C hands its jobs over and stops.\n`);
+  await stopped;
+  await member.close();
+  out.write('sluice cluster member stopped; its jobs run on the other members\n');
   return EXIT.ok;
 }

@@ -99,6 +99,7 @@ export class CheckpointPublisher {
     const record: ManifestRecord = { epoch, member, manifest, locations };
     await this.#send([{ key: manifestRecordKey(job, epoch, manifest.id), value: encodeManifestRecord(record) }]);
     this.#published.push(record);
+    this.#options.logger.debug({ job, checkpoint: manifest.id, kind: manifest.kind, epoch, chunks: fresh.reduce((n, l) => n + l.chunkCrcs.length, 0) }, `replicated ${manifest.kind} ${manifest.id} of job "${job}"`);
     await this.#applyRetention();
   }
 

@@ -74,6 +74,7 @@ export class ReplicatedJobView {
         options.logger.warn({ err, job: options.job, checkpoint: parsed.id }, 'unreadable replicated checkpoint skipped');
       }
     });
+    options.logger.debug({ job: options.job, claim: view.#claim, candidates: view.candidates.map((r) => `${r.manifest.id}@${r.epoch}`) }, 'read replicated checkpoints');
     if (view.#stale > 0) options.logger.info({ job: options.job, stale: view.#stale }, 'ignored checkpoints written by a member after it lost the job');
     return view;
   }

@@ -1,0 +1,158 @@
+import type { Kafka } from 'kafkajs';
+import type { Logger } from '../logging/index.ts';
+import { GroupMembership, groupMembershipTestHooks } from './group-membership.ts';
+import type { ClusterJobSpec } from './jobs/cluster-job-spec.ts';
+import type { JobsLog } from './jobs/jobs-log.ts';
+import type { StatusLog } from './jobs/status-log.ts';
+import type { MemberJobs } from './member-jobs.ts';
+import { decodeAssignment, decodeMetadata, encodeAssignment, encodeMetadata, planAssignment, type MemberAssignment } from './member-protocol.ts';
+
+export interface ClusterCoordinationOptions {
+  readonly kafka: Kafka;
+  readonly cluster: string;
+  readonly jobsLog: JobsLog;
+  readonly status: StatusLog;
+  readonly jobs: MemberJobs;
+  readonly sessionTimeoutMs: number;
+  /** How long a rebalance may wait for every member to rejoin. Default 60 s. */
+  readonly rebalanceTimeoutMs?: number;
+  readonly logger: Logger;
+}
+
+/**
+ * A member's part in the cluster's group `sluice.<cluster>`: what it tells the others (its name, address, the jobs
+ * it runs), what it does as leader (reads the jobs and status topics and assigns every job that should run,
+ * member-protocol.ts), and what it does with each assignment (member-jobs.ts: start, stop, hand over). Assignments are
+ * acted on one at a time, the newest first, off the membership's heartbeat loop: starting a job restores its state,
+ * which may take longer than a session timeout.
+ *
+ * @example
+ * ```ts
+ * const coordination = new ClusterCoordination({ kafka, cluster: 'prod', jobsLog, status, jobs, sessionTimeoutMs: 10_000, logger });
+ * coordination.identify('m1', 'http://10.0.0.5:8081');
+ * await coordination.start();
+ * coordination.requestRebalance(); // after writing a job's spec
+ * await coordination.leave(); // hands the jobs over, then leaves the group
+ * ```
+ */
+export class ClusterCoordination {
+  readonly #options: ClusterCoordinationOptions;
+  readonly #membership: GroupMembership;
+  #name = '';
+  #url = '';
+  #seq = 0;
+  #leaving = false;
+  #view: MemberAssignment | undefined;
+  #pending: MemberAssignment | undefined;
+  #acting: Promise<void> | undefined;
+
+  constructor(options: ClusterCoordinationOptions) {
+    this.#options = options;
+    this.#membership = new GroupMembership({
+      kafka: options.kafka,
+      groupId: `sluice.${options.cluster}`,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 60_000,
+      metadata: () => encodeMetadata({ name: this.#name, url: this.#url, owned: options.jobs.owned(), seq: this.#seq, leaving: this.#leaving }),
+      assign: (members, generation) => this.#assign(members, generation),
+      onAssigned: (view) => {
+        const assignment = view.assignment.length === 0 ? undefined : decodeAssignment(view.assignment);
+        if (assignment === undefined) return;
+        this.#view = assignment;
+        this.#act(assignment);
+      },
+      onLost: (reason) => {
+        options.logger.warn({ err: reason }, 'cluster: membership lost; stopping every job at once (another member may own them now)');
+        this.#view = undefined;
+        this.#pending = undefined;
+        void options.jobs.stopAll('lost');
+      },
+      logger: options.logger,
+    });
+  }
+
+  /** Sets what this member tells the others (known once its REST server listens). */
+  identify(name: string, url: string): void {
+    this.#name = name;
+    this.#url = url;
+  }
+
+  get name(): string {
+    return this.#name;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Joins the group; resolves after the first assignment arrived (its jobs start in the background). */
+  start(): Promise<void> {
+    return this.#membership.start();
+  }
+
+  /** The latest assignment: the cluster as the leader last described it. */
+  view(): MemberAssignment | undefined {
+    return this.#view;
+  }
+
+  /** Asks the leader for a new assignment (a job's spec changed). */
+  requestRebalance(): void {
+    this.#seq++;
+    this.#membership.rejoin();
+  }
+
+  /** Stops every job with a savepoint (their next owners restore them), then leaves the group. */
+  async leave(): Promise<void> {
+    this.#leaving = true;
+    this.#act({ generation: this.#view?.generation ?? -1, leader: '', members: [], handingOver: [], mine: [] });
+    await this.#settled();
+    await this.#membership.leave();
+  }
+
+  /** Test-only: drops out as a killed process would: no LeaveGroup, no savepoints, nothing written. */
+  async crash(): Promise<void> {
+    this.#leaving = true;
+    this.#pending = undefined;
+    await groupMembershipTestHooks(this.#membership).vanish();
+    await this.#options.jobs.stopAll('lost');
+    await this.#settled();
+  }
+
+  async #assign(members: ReadonlyArray<{ memberId: string; metadata: Uint8Array }>, generation: number): Promise<ReadonlyMap<string, Uint8Array>> {
+    const [specs, statuses] = await Promise.all([this.#options.jobsLog.readAll(), this.#options.status.readAll()]);
+    const runnable = new Map<string, ClusterJobSpec>();
+    for (const [name, spec] of specs) {
+      const status = statuses.get(name);
+      // A job that failed for good (or finished) at this version is not started again; a new submit is a new version.
+      if (status !== undefined && status.version === spec.version && (status.state === 'failed' || status.state === 'finished')) continue;
+      runnable.set(name, spec);
+    }
+    const plan = planAssignment(members.map((m) => ({ memberId: m.memberId, metadata: decodeMetadata(m.metadata) })), runnable, generation, this.#name);
+    this.#options.logger.info({ generation, members: members.length, jobs: runnable.size, handingOver: [...plan.values()][0]?.handingOver }, 'cluster: assigned jobs as leader');
+    return new Map([...plan].map(([memberId, assignment]) => [memberId, encodeAssignment(assignment)]));
+  }
+
+  /** Acts on the newest assignment once the one in progress is done. */
+  #act(assignment: MemberAssignment): void {
+    this.#pending = this.#leaving && assignment.mine.length > 0 ? { ...assignment, mine: [] } : assignment;
+    this.#acting ??= (async () => {
+      while (this.#pending !== undefined) {
+        const next = this.#pending;
+        this.#pending = undefined;
+        try {
+          const specs = await this.#options.jobsLog.readAll();
+          const released = await this.#options.jobs.reconcile(this.#leaving ? [] : next.mine, specs);
+          if (released && !this.#leaving) this.requestRebalance();
+        } catch (err) {
+          this.#options.logger.error({ err }, 'cluster: acting on an assignment failed; retrying with the next rebalance');
+          if (!this.#leaving) setTimeout(() => this.requestRebalance(), 1_000).unref();
+        }
+      }
+      this.#acting = undefined;
+    })();
+  }
+
+  async #settled(): Promise<void> {
+    while (this.#acting !== undefined) await this.#acting;
+  }
+}

@@ -1,0 +1,199 @@
+import { rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Kafka } from 'kafkajs';
+import { kafkajsLogCreator } from '../../connectors/kafka/source/kafkajs-logger.ts';
+import { CheckpointStore } from '../checkpoint/index.ts';
+import { DASHBOARD_PATHS, dashboardRoute } from '../dashboard/index.ts';
+import type { Logger } from '../logging/index.ts';
+import { METRICS_PATH, SluiceMetrics } from '../metrics/index.ts';
+import { checkBindSafety } from '../service/auth.ts';
+import { listen, type ListeningServer } from '../service/http-server.ts';
+import { JobFileLoader } from '../service/job-loader.ts';
+import { JobRegistry } from '../service/job-registry.ts';
+import { JobSupervisor } from '../service/job-supervisor.ts';
+import { restApi } from '../service/rest-api.ts';
+import { SERVICE_INFO_FILE } from '../service/service.ts';
+import { clusterApi } from './cluster-api.ts';
+import { ClusterCoordination } from './cluster-coordination.ts';
+import { JobsLog } from './jobs/jobs-log.ts';
+import { StatusLog } from './jobs/status-log.ts';
+import { clusterTopics, ensureClusterTopics, type ClusterTopics } from './kafka/cluster-topics.ts';
+import { isSluiceError, SluiceError } from '../errors/index.ts';
+import { MemberJobs } from './member-jobs.ts';
+
+export interface ClusterMemberOptions {
+  /** The cluster's name: its Kafka group is `sluice.<cluster>`, its topics `sluice.<cluster>.*`. */
+  readonly cluster: string;
+  readonly brokers: readonly string[];
+  /** This member's local registry, checkpoint copies and job bundles. One per member. */
+  readonly dataDir: string;
+  readonly host?: string;
+  /** Default 8081; 0 picks a free port. */
+  readonly port?: number;
+  readonly token?: string;
+  readonly workers?: number;
+  /** The member's name in status and logs; default `<host>:<port>` of its REST API. */
+  readonly name?: string;
+  /** How long a member may be silent before the group drops it and its jobs move. Default 10 s. */
+  readonly sessionTimeoutMs?: number;
+  /** Replication factor of topics the cluster creates. Default 1 (the devstack); use 3 in production. */
+  readonly replicationFactor?: number;
+  readonly metricsAuth?: 'token' | 'none';
+  readonly logger: Logger;
+  /** Stops waiting for unreachable brokers at start (Ctrl-C). */
+  readonly signal?: AbortSignal;
+}
+
+/** How long to wait between attempts to reach the brokers at start. */
+const BROKER_RETRY_MS = 5_000;
+
+/** A running cluster member. */
+export interface RunningClusterMember {
+  readonly url: string;
+  readonly name: string;
+  readonly dataDir: string;
+  /** Hands this member's jobs over (each stopped with a savepoint that its next owner restores), leaves the group, stops. */
+  close(): Promise<void>;
+}
+
+/** Test-only: a member that dies as with kill -9 (no LeaveGroup, no savepoints, its sockets dropped). */
+export interface ClusterMemberTestHooks {
+  crash(): Promise<void>;
+}
+
+const testHooks = new WeakMap<RunningClusterMember, ClusterMemberTestHooks>();
+
+/** @internal For tests only. */
+export function clusterMemberTestHooks(member: RunningClusterMember): ClusterMemberTestHooks {
+  return testHooks.get(member)!;
+}
+
+/**
+ * Starts a member of a Sluice cluster (docs/cluster.md): creates the cluster's topics when missing, joins its group,
+ * runs the jobs the leader assigns it (restored from checkpoints replicated through Kafka) and serves the REST API —
+ * cluster routes (`/v1/cluster`, submitting to the cluster) plus the standalone routes for the jobs it runs.
+ *
+ * @example
+ * ```ts
+ * const member = await startClusterMember({ cluster: 'prod', brokers: ['kafka-1:9092'], dataDir: '.sluice', port: 0, logger });
+ * // sluice submit jobs/orders.ts --url <member.url>: any member writes it to the jobs topic, the leader assigns it
+ * await member.close();
+ * ```
+ */
+export async function startClusterMember(options: ClusterMemberOptions): Promise<RunningClusterMember> {
+  const host = options.host ?? '127.0.0.1';
+  const token = options.token === '' ? undefined : options.token;
+  checkBindSafety(host, token);
+  const dataDir = resolve(options.dataDir);
+  const logger = options.logger.child({ component: 'cluster', cluster: options.cluster });
+  const kafka = new Kafka({ clientId: `sluice-${options.cluster}`, brokers: [...options.brokers], logCreator: kafkajsLogCreator(logger) });
+  const topics = clusterTopics(options.cluster);
+  const partitions = await reachBrokers(kafka, topics, options, logger);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const undo = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  };
+  try {
+    const registry = await JobRegistry.open(dataDir);
+    cleanups.push(() => registry.close());
+    const store = await CheckpointStore.open(dataDir, { logger });
+    cleanups.push(() => store.close());
+    const jobsLog = await JobsLog.open({ kafka, topic: topics.jobs, partitions: partitions.jobs, logger });
+    cleanups.push(() => jobsLog.close());
+    const status = await StatusLog.open({ kafka, topic: topics.status, logger });
+    cleanups.push(() => status.close());
+    const metrics = new SluiceMetrics();
+    let name = options.name ?? '';
+    const jobs = new MemberJobs({ kafka, topics, checkpointPartitions: partitions.checkpoints, dataDir, store, status, member: name, logger });
+    const loader = new JobFileLoader();
+    const supervisor = new JobSupervisor({
+      registry,
+      store,
+      loader,
+      dataDir,
+      logger,
+      ...(options.workers === undefined ? {} : { workers: options.workers }),
+      onRunner: (job, runner) => {
+        metrics.jobs.track(job, runner);
+        jobs.onRunner(job, runner);
+      },
+      replicate: (job) => jobs.replicatorFor(job),
+    });
+    jobs.attach(supervisor);
+    cleanups.push(() => supervisor.close());
+    const coordination = new ClusterCoordination({ kafka, cluster: options.cluster, jobsLog, status, jobs, sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, logger });
+    const local = restApi(supervisor);
+    const cluster = clusterApi({ cluster: options.cluster, coordination, jobsLog, status, loader, dataDir, local, token });
+    const dashboard = dashboardRoute();
+    const openPaths = new Set([...DASHBOARD_PATHS, ...(options.metricsAuth === 'none' ? [METRICS_PATH] : [])]);
+    const server: ListeningServer = await listen({ host, port: options.port ?? 8081, token, openPaths, handle: (request) => metrics.route(request) ?? dashboard(request) ?? cluster(request), logger });
+    cleanups.push(() => server.close());
+    name = options.name ?? new URL(server.url).host;
+    coordination.identify(name, server.url);
+    jobs.rename(name);
+    const infoFile = join(dataDir, SERVICE_INFO_FILE);
+    await writeFile(infoFile, `${JSON.stringify({ url: server.url, pid: process.pid, startedAt: new Date().toISOString(), cluster: options.cluster, member: name })}\n`);
+    cleanups.push(() => rm(infoFile, { force: true }));
+    await coordination.start();
+    let closed: Promise<void> | undefined;
+    const member: RunningClusterMember = {
+      url: server.url,
+      name,
+      dataDir,
+      close: () =>
+        (closed ??= (async () => {
+          await coordination.leave();
+          await undo();
+        })()),
+    };
+    testHooks.set(member, {
+      crash: () =>
+        (closed ??= (async () => {
+          await coordination.crash();
+          await undo();
+        })()),
+    });
+    return member;
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
+/**
+ * Creates (or finds) the cluster's topics, waiting for the brokers as long as it takes: a member started before its
+ * Kafka cluster (a restart of everything, a typo being fixed) keeps saying what it waits for instead of exiting.
+ */
+async function reachBrokers(kafka: Kafka, topics: ClusterTopics, options: ClusterMemberOptions, logger: Logger): Promise<Record<keyof ClusterTopics, number>> {
+  for (let attempt = 1; ; attempt++) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      return (await ensureClusterTopics(admin, topics, { replicationFactor: options.replicationFactor ?? 1 })).partitions;
+    } catch (err) {
+      if (isSluiceError(err) && !err.retriable) throw err;
+      logger.warn(
+        { err, brokers: options.brokers, attempt },
+        `cannot reach the Kafka brokers ${options.brokers.join(',')} of cluster "${options.cluster}" (${(err as Error).message}); retrying in ${BROKER_RETRY_MS / 1000} s — check --brokers and that Kafka is up`,
+      );
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    await abortableDelay(BROKER_RETRY_MS, options.signal);
+    if (options.signal?.aborted === true) {
+      throw new SluiceError('SLUICE_CANCELLED', `stopped while waiting for the Kafka brokers ${options.brokers.join(',')} of cluster "${options.cluster}"`);
+    }
+  }
+}
+
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,193 @@
+import type { Kafka } from 'kafkajs';
+import type { CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
+import type { Logger } from '../logging/index.ts';
+import type { JobEvent, JobRunner } from '../runner/index.ts';
+import type { JobSupervisor } from '../service/job-supervisor.ts';
+import { CheckpointPublisher } from './checkpoints/checkpoint-publisher.ts';
+import { ReplicatedJobView } from './checkpoints/replicated-view.ts';
+import type { ClusterJobSpec } from './jobs/cluster-job-spec.ts';
+import { writeJobBundle } from './jobs/job-bundle.ts';
+import type { StatusLog } from './jobs/status-log.ts';
+import type { ClusterTopics } from './kafka/cluster-topics.ts';
+import type { OwnedJob } from './member-protocol.ts';
+
+export interface MemberJobsOptions {
+  readonly kafka: Kafka;
+  readonly topics: ClusterTopics;
+  readonly checkpointPartitions: number;
+  readonly dataDir: string;
+  readonly store: CheckpointStore;
+  readonly status: StatusLog;
+  /** The member's name, written into claims and status. */
+  readonly member: string;
+  readonly logger: Logger;
+  /** Replicated checkpoints kept per job (savepoints are kept). Default 3. */
+  readonly retain?: number;
+}
+
+/** A job this member runs: its run's epoch and spec version, and where its checkpoints go. */
+interface Run {
+  readonly owned: OwnedJob;
+  readonly publisher: CheckpointPublisher;
+}
+
+/**
+ * The jobs one cluster member runs, kept in step with the leader's assignment: a job assigned to it starts from the
+ * latest complete checkpoint in the checkpoints topic (adopted into the local store first: the replicated copy is
+ * the truth, a local checkpoint may be newer but was never replicated, so its output was never committed); a job
+ * taken from it stops with a savepoint, replicated, which its next owner restores. Runs go through the member's
+ * {@link JobSupervisor} like a standalone service's, with one difference: every checkpoint is replicated before
+ * sinks commit.
+ *
+ * @example
+ * ```ts
+ * const jobs = new MemberJobs({ kafka, topics, checkpointPartitions: 1, dataDir, store, status, member: 'm1', logger });
+ * jobs.attach(supervisor);
+ * const released = await jobs.reconcile(assignment.mine, specs); // true: rejoin so the leader can hand them on
+ * ```
+ */
+export class MemberJobs {
+  readonly #options: MemberJobsOptions;
+  readonly #runs = new Map<string, Run>();
+  #supervisor: JobSupervisor | undefined;
+  #member: string;
+
+  constructor(options: MemberJobsOptions) {
+    this.#options = options;
+    this.#member = options.member;
+  }
+
+  /** The member's name once known (the default name is the REST address, known once the server listens). */
+  rename(member: string): void {
+    this.#member = member;
+  }
+
+  /** The supervisor that runs the jobs (made after this, since it needs {@link replicatorFor}). */
+  attach(supervisor: JobSupervisor): void {
+    this.#supervisor = supervisor;
+  }
+
+  /** What the member runs now, for its group metadata. */
+  owned(): OwnedJob[] {
+    return [...this.#runs.values()].map((run) => run.owned);
+  }
+
+  /** The replication hook of a job's runner (JobSupervisorOptions.replicate). */
+  replicatorFor(name: string): ((manifest: CheckpointManifest) => Promise<void>) | undefined {
+    return async (manifest) => {
+      const run = this.#runs.get(name);
+      if (run === undefined) throw new Error(`job "${name}" is no longer owned by this member`);
+      await run.publisher.publish(manifest);
+      void this.#options.status.write({
+        job: name,
+        state: 'running',
+        version: run.owned.version,
+        owner: this.#member,
+        epoch: run.owned.epoch,
+        lastCheckpoint: { id: manifest.id, kind: manifest.kind, at: manifest.timestamp, bytes: manifest.totalBytes },
+        at: Date.now(),
+      });
+    };
+  }
+
+  /** Told of every runner the supervisor starts: a run that fails for good or finishes is reported and let go. */
+  onRunner(name: string, runner: JobRunner): void {
+    const subscription = runner.events.subscribe((event: JobEvent) => {
+      if (event.type !== 'failed' && event.type !== 'finished') return;
+      subscription.unsubscribe();
+      const run = this.#runs.get(name);
+      if (run === undefined) return;
+      this.#runs.delete(name);
+      void run.publisher.close().catch(() => undefined);
+      const error = event.type === 'failed' ? String((event.error as Error)?.message ?? event.error) : undefined;
+      void this.#report(name, run.owned, event.type, error);
+    });
+  }
+
+  /**
+   * Makes the member run exactly `mine`: stops what is no longer its (with a savepoint, replicated) and starts what is
+   * new or has a newer spec version. Resolves `true` when it let go of a job, so the caller rejoins the group and the
+   * leader can give the job to its next owner.
+   */
+  async reconcile(mine: readonly OwnedJob[], specs: ReadonlyMap<string, ClusterJobSpec>): Promise<boolean> {
+    const wanted = new Map(mine.map((o) => [o.job, o]));
+    let released = false;
+    for (const [name, run] of [...this.#runs]) {
+      const next = wanted.get(name);
+      if (next !== undefined && next.version === run.owned.version && next.epoch === run.owned.epoch) continue;
+      await this.#stop(name, run, specs.get(name)?.desired === 'cancelled' ? 'cancel' : 'savepoint');
+      if (next === undefined) released = true;
+    }
+    for (const owned of mine) {
+      if (this.#runs.has(owned.job)) continue;
+      const spec = specs.get(owned.job);
+      if (spec === undefined) continue; // deleted since the leader assigned it: the next rebalance drops it
+      await this.#start({ ...owned, version: spec.version }, spec);
+    }
+    return released;
+  }
+
+  /**
+   * Stops every run: `handover` with savepoints (a member leaving on purpose), `lost` at once and without writing
+   * anything (the member lost its membership: another member may own the jobs already).
+   */
+  async stopAll(mode: 'handover' | 'lost'): Promise<void> {
+    const runs = [...this.#runs];
+    if (mode === 'lost') this.#runs.clear();
+    await Promise.all(runs.map(([name, run]) => this.#stop(name, run, mode === 'lost' ? 'fenced' : 'savepoint')));
+  }
+
+  async #start(owned: OwnedJob, spec: ClusterJobSpec): Promise<void> {
+    const { kafka, topics, checkpointPartitions, dataDir, store, logger } = this.#options;
+    const name = spec.name;
+    const view = await ReplicatedJobView.read({ kafka, topic: topics.checkpoints, partitions: checkpointPartitions, job: name, logger });
+    const base = view.latestComplete();
+    // The replicated copy is the truth: a local checkpoint may be newer, but it never committed its output.
+    await store.deleteAll(name);
+    if (base !== undefined) await store.adopt(base.manifest, base.blobs);
+    const publisher = await CheckpointPublisher.open({ kafka, topic: topics.checkpoints, partitions: checkpointPartitions, job: name, epoch: owned.epoch, member: this.#member, store, retain: this.#options.retain ?? 3, view, logger });
+    try {
+      await publisher.claim(base);
+    } catch (err) {
+      await publisher.close().catch(() => undefined);
+      throw err;
+    }
+    this.#runs.set(name, { owned, publisher });
+    logger.info({ job: name, epoch: owned.epoch, version: owned.version, restoring: base?.manifest.id }, `cluster: starting job "${name}"`);
+    try {
+      const path = await writeJobBundle(dataDir, name, { code: spec.code, hash: spec.hash });
+      await this.#supervisor!.submit({
+        file: path,
+        params: spec.params,
+        ...(spec.parallelism === undefined ? {} : { parallelism: spec.parallelism }),
+        ...(spec.workers === undefined ? {} : { workers: spec.workers }),
+        replace: false,
+      });
+      await this.#report(name, owned, 'running', undefined);
+    } catch (err) {
+      // Importing the bundle or restoring failed: a fact about the job, not this member; the leader will not assign it again.
+      this.#runs.delete(name);
+      await publisher.close().catch(() => undefined);
+      logger.error({ job: name, err }, `cluster: job "${name}" could not start`);
+      await this.#report(name, owned, 'failed', (err as Error).message);
+    }
+  }
+
+  async #stop(name: string, run: Run, how: 'savepoint' | 'cancel' | 'fenced'): Promise<void> {
+    const supervisor = this.#supervisor!;
+    try {
+      if (how === 'savepoint') await supervisor.stop(name, { savepoint: true });
+      else await supervisor.cancel(name);
+    } catch (err) {
+      this.#options.logger.warn({ job: name, err }, `cluster: stopping job "${name}" with a savepoint failed; its next owner restores its latest checkpoint`);
+      await supervisor.cancel(name).catch(() => undefined);
+    }
+    this.#runs.delete(name);
+    await run.publisher.close().catch(() => undefined);
+    if (how !== 'fenced') await this.#report(name, run.owned, 'stopped', undefined);
+  }
+
+  async #report(name: string, owned: OwnedJob, state: 'running' | 'failed' | 'finished' | 'stopped', error: string | undefined): Promise<void> {
+    await this.#options.status.write({ job: name, state, version: owned.version, owner: this.#member, epoch: owned.epoch, ...(error === undefined ? {} : { error }), at: Date.now() });
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Cluster members as `sluice start --cluster` processes, jobs on worker threads: kill -9 of a job's owner, and an
+ * owner stopped (SIGSTOP) past its session timeout and then resumed, which must not change the output any more.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test, type TestContext } from 'node:test';
+import { ok, startService, type ServiceProcess } from '../../service/service-process.ts';
+import { elasticsearchNode } from '../../support/elasticsearch-node.ts';
+import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
+import { readCommitted } from '../../support/kafka-committed.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../../support/wait-for.ts';
+
+const KAFKA_JOB = fileURLToPath(new URL('./fixtures/counts-to-kafka.ts', import.meta.url));
+const ES_JOB = fileURLToPath(new URL('./fixtures/counts-to-es.ts', import.meta.url));
+const KEYS = 13;
+const keyOf = (i: number): string => `k${i % KEYS}`;
+
+interface ClusterView {
+  leader: string | null;
+  members: Array<{ name: string; url: string; jobs: string[] }>;
+  jobs: Array<{ name: string; owner: string | null; state: string; lastCheckpoint: { id: number } | null }>;
+}
+
+interface Member extends ServiceProcess {
+  readonly name: string;
+}
+
+async function clusterView(url: string): Promise<ClusterView> {
+  const response = await fetch(`${url}/v1/cluster`);
+  return ((await response.json()) as { cluster: ClusterView }).cluster;
+}
+
+async function startMember(t: TestContext, kafka: KafkaCluster, cluster: string, name: string, dir: string): Promise<Member> {
+  const service = await startService(t, ['--cluster', cluster, '--brokers', kafka.brokers.join(','), '--name', name, '--session-timeout', '6000', '--data-dir', join(dir, name), '--workers', '2']);
+  // Before the broker's own cleanup, which checks that no client is still connected.
+  kafka.defer(async () => {
+    service.child.kill('SIGKILL');
+    await service.exited;
+  });
+  return { ...service, name };
+}
+
+async function produce(kafka: KafkaCluster, topic: string, from: number, to: number): Promise<void> {
+  const producer = await kafka.producer();
+  const messages = [];
+  for (let i = from; i < to; i++) messages.push({ key: keyOf(i), value: JSON.stringify({ key: keyOf(i), i }) });
+  for (let n = 0; n < messages.length; n += 500) await producer.send({ topic, messages: messages.slice(n, n + 500) });
+}
+
+function owners(view: ClusterView): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of view.members) for (const job of m.jobs) out.set(job, m.name);
+  return out;
+}
+
+/** One committed output record per input, each key's counts 1, 2, 3, … in input order. */
+async function assertExactCounts(kafka: KafkaCluster, output: string, records: number): Promise<void> {
+  const { committed } = await waitFor(
+    async () => {
+      const contents = await readCommitted(kafka, output, 2);
+      return contents.committed.length >= records ? contents : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 1_000, message: `all ${records} counts committed` },
+  );
+  assert.equal(committed.length, records, 'one output record per input record: nothing lost, nothing repeated');
+  const byKey = new Map<string, Array<{ i: number; n: number }>>();
+  for (const r of committed) {
+    const v = JSON.parse(r.value) as { key: string; i: number; n: number };
+    byKey.set(v.key, [...(byKey.get(v.key) ?? []), v]);
+  }
+  for (const [key, updates] of byKey) {
+    assert.deepEqual(updates.map((u) => u.n), updates.map((_, n) => n + 1), `counts of ${key} in order`);
+    assert.deepEqual(updates.map((u) => u.i), updates.map((u) => u.i).sort((a, b) => a - b), `inputs of ${key} in order`);
+  }
+}
+
+test('kill -9 of a job\'s owner: another member resumes both jobs from the replicated checkpoints; Kafka output and Elasticsearch documents are exact', async (t) => {
+  const kafka = await kafkaCluster(t, { numPartitions: 3 });
+  const es = await elasticsearchNode(t);
+  const dir = await tempDir(t, 'sluice-cluster-');
+  const input = await kafka.createTopic({ partitions: 3 });
+  const output = await kafka.createTopic({ partitions: 2 });
+  const index = es.uniqueIndex('cluster-counts');
+  const cluster = kafka.uniqueName('c');
+  const RECORDS = 9_000;
+  await produce(kafka, input, 0, RECORDS / 3);
+
+  const members = [await startMember(t, kafka, cluster, 'a', dir), await startMember(t, kafka, cluster, 'b', dir), await startMember(t, kafka, cluster, 'c', dir)];
+  const brokers = kafka.brokers.join(',');
+  await ok(['submit', KAFKA_JOB, '--set', `brokers=${brokers}`, '--set', `input=${input}`, '--set', `output=${output}`, '--set', `txnPrefix=${kafka.uniqueName('txn')}`], { SLUICE_URL: members[0]!.url });
+  await ok(['submit', ES_JOB, '--set', `brokers=${brokers}`, '--set', `input=${input}`, '--set', `esNode=${es.node}`, '--set', `index=${index}`], { SLUICE_URL: members[1]!.url });
+  const placed = await waitFor(
+    async () => {
+      const view = await clusterView(members[2]!.url);
+      const running = view.jobs.length === 2 && view.jobs.every((j) => j.state === 'running' && j.lastCheckpoint !== null);
+      return running && owners(view).size === 2 ? owners(view) : undefined;
+    },
+    { timeoutMs: 90_000, intervalMs: 200, message: 'both jobs running with a replicated checkpoint' },
+  );
+  const status = await ok(['cluster', 'status'], { SLUICE_URL: members[0]!.url });
+  assert.match(status, /cluster-counts-kafka\s+running\s+running\s+[abc]/);
+
+  const victim = members.find((m) => m.name === placed.get('cluster-counts-kafka'))!;
+  await produce(kafka, input, RECORDS / 3, (2 * RECORDS) / 3);
+  victim.child.kill('SIGKILL');
+  assert.equal(await victim.exited, null, 'killed');
+  await produce(kafka, input, (2 * RECORDS) / 3, RECORDS);
+  const survivor = members.find((m) => m !== victim)!;
+  await waitFor(async () => {
+    const now = owners(await clusterView(survivor.url));
+    return now.size === 2 && ![...now.values()].includes(victim.name);
+  }, { timeoutMs: 90_000, intervalMs: 200, message: 'the killed member\'s jobs run elsewhere' });
+
+  await assertExactCounts(kafka, output, RECORDS);
+  const client = es.client();
+  await waitFor(async () => {
+    await client.indices.refresh({ index });
+    const { hits } = await client.search<{ key: string; n: number }>({ index, size: 100 });
+    const docs = new Map(hits.hits.map((h) => [h._id, h._source!.n]));
+    return [...Array(KEYS).keys()].every((k) => docs.get(`k${k}`) === Math.ceil((RECORDS - k) / KEYS));
+  }, { timeoutMs: 60_000, intervalMs: 500, message: 'every document holds its key\'s full count' });
+});
