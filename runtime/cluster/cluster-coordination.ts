@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '../logging/index.ts';
-import { GroupMembership, groupMembershipTestHooks } from './group-membership.ts';
+import { GroupMembership, groupMembershipTestHooks } from './group/group-membership.ts';
 import type { ClusterJobSpec } from './jobs/cluster-job-spec.ts';
 import type { JobsLog } from './jobs/jobs-log.ts';
 import type { StatusLog } from './jobs/status-log.ts';

@@ -22,7 +22,7 @@ import {
   GroupMembershipErrorCode,
   groupMembershipTestHooks,
   type MembershipView,
-} from '../../../runtime/cluster/group-membership.ts';
+} from '../../../runtime/cluster/group/group-membership.ts';
 import { devstackOnly, kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
 import { openHandles } from '../../support/open-handles.ts';
 import { waitFor } from '../../support/wait-for.ts';

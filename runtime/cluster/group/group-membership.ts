@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
-import { SluiceError } from '../errors/index.ts';
-import type { Logger } from '../logging/index.ts';
+import { SluiceError } from '../../errors/index.ts';
+import type { Logger } from '../../logging/index.ts';
 import { CoordinatorLink, settlesWithin, toBuffer, toBytes, type GroupCoordinator, type JoinGroupResponse } from './group-coordinator-link.ts';
 import {
   backoff,

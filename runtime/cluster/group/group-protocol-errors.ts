@@ -1,4 +1,4 @@
-import { SluiceError } from '../errors/index.ts';
+import { SluiceError } from '../../errors/index.ts';
 
 /**
  * GroupMembership's errors and retry policy: its error codes and messages, what it does with each error of the group
