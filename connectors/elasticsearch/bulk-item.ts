@@ -19,6 +19,12 @@ export interface BulkItem<T> {
   readonly record: T | undefined;
   /** Bytes this item adds to a bulk body (action line + document line). */
   readonly bytes: number;
+  /**
+   * Cluster mode: an external version (`external_gte`) derived from the job's owner epoch, so a member that lost the
+   * job cannot overwrite what its new owner wrote (index and delete only; Elasticsearch has no external versions for
+   * updates, and a create never overwrites).
+   */
+  readonly version?: number;
 }
 
 /** How Elasticsearch answered one item of a bulk request, from the sink's point of view. */
@@ -30,7 +36,9 @@ export type ItemOutcome =
   /** 429, 5xx or a version conflict of a concurrent update: try again after a backoff. */
   | { readonly kind: 'retry'; readonly status: number; readonly type: string; readonly reason: string }
   /** Can never succeed as sent (mapping conflict, parse error, bad id…): a dead letter. */
-  | { readonly kind: 'reject'; readonly status: number; readonly type: string; readonly reason: string };
+  | { readonly kind: 'reject'; readonly status: number; readonly type: string; readonly reason: string }
+  /** A versioned write lost to a higher version: a newer owner of the job wrote the document (cluster fencing). */
+  | { readonly kind: 'fenced'; readonly status: number; readonly type: string; readonly reason: string };
 
 const DONE: ItemOutcome = { kind: 'done' };
 const EXISTS: ItemOutcome = { kind: 'exists' };
@@ -46,7 +54,7 @@ export function opType(action: ElasticsearchAction): 'index' | 'create' | 'updat
  * other writers of the index might.
  */
 export function encodeItem(item: BulkItem<unknown>): string {
-  const meta = `{"_index":${JSON.stringify(item.index)},"_id":${JSON.stringify(item.id)}`;
+  const meta = `{"_index":${JSON.stringify(item.index)},"_id":${JSON.stringify(item.id)}${item.version === undefined ? '' : `,"version":${item.version},"version_type":"external_gte"`}`;
   switch (item.action) {
     case 'index':
       return `{"index":${meta}}}\n${item.source}\n`;
@@ -60,14 +68,18 @@ export function encodeItem(item: BulkItem<unknown>): string {
 }
 
 /** Bytes {@link encodeItem} will produce, without building the string (ids and index names are usually ASCII). */
-export function itemBytes(action: ElasticsearchAction, index: string, id: string, source: string | undefined): number {
+export function itemBytes(action: ElasticsearchAction, index: string, id: string, source: string | undefined, version?: number): number {
   // Overheads of the fixed parts of each line shape above, measured once from encodeItem's templates.
   const fixed = action === 'upsert' ? 86 : action === 'create' ? 35 : 34;
-  return fixed + Buffer.byteLength(index) + Buffer.byteLength(id) + (source === undefined ? 0 : Buffer.byteLength(source));
+  const versioned = version === undefined ? 0 : VERSION_OVERHEAD + String(version).length;
+  return fixed + versioned + Buffer.byteLength(index) + Buffer.byteLength(id) + (source === undefined ? 0 : Buffer.byteLength(source));
 }
 
+/** `,"version":,"version_type":"external_gte"` without the number. */
+const VERSION_OVERHEAD = 41;
+
 /** Reads one entry of a bulk response's `items`: `{ "<op>": { status, error?, result? } }`. */
-export function classifyItem(action: ElasticsearchAction, entry: unknown): ItemOutcome {
+export function classifyItem(action: ElasticsearchAction, entry: unknown, versioned = false): ItemOutcome {
   const result = entry !== null && typeof entry === 'object' ? (Object.values(entry)[0] as BulkItemResult | undefined) : undefined;
   if (result === undefined || typeof result.status !== 'number') {
     return { kind: 'retry', status: 0, type: 'malformed_response', reason: `unexpected bulk response item ${JSON.stringify(entry)}` };
@@ -78,6 +90,7 @@ export function classifyItem(action: ElasticsearchAction, entry: unknown): ItemO
   const reason = describeReason(result.error) ?? `status ${status}`;
   if (action === 'delete' && status === 404) return DONE; // already gone (or its index is): the delete's goal holds
   if (status === 409 && action === 'create') return EXISTS;
+  if (status === 409 && versioned) return { kind: 'fenced', status, type, reason };
   if (status === 429 || status >= 500 || status === 409) return { kind: 'retry', status, type, reason };
   return { kind: 'reject', status, type, reason };
 }

@@ -121,7 +121,7 @@ function readResponse<T>(
   const again: RejectedItem<T>[] = [];
   for (let i = 0; i < sent.length; i++) {
     const item = sent[i] as BulkItem<T>;
-    const outcome = classifyItem(item.action, results[i]);
+    const outcome = classifyItem(item.action, results[i], item.version !== undefined);
     switch (outcome.kind) {
       case 'done':
         counters.actionsAcknowledged += 1;
@@ -130,6 +130,12 @@ function readResponse<T>(
         counters.actionsAcknowledged += 1;
         counters.alreadyExisted += 1;
         break;
+      case 'fenced':
+        throw new SluiceError(
+          ES_SINK_ERRORS.fenced,
+          `document "${item.id}" of index "${item.index}" was written by a newer owner of this job (${outcome.reason}): this cluster member lost the job and stops writing; its new owner's output stands`,
+          { retriable: true },
+        );
       case 'retry':
         if (outcome.status === 429) counters.tooManyRequests += 1;
         again.push({ item, status: outcome.status, type: outcome.type, reason: outcome.reason });

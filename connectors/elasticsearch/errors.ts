@@ -17,4 +17,6 @@ export const ES_SINK_ERRORS = {
   deadLetterFailed: 'SLUICE_ES_DEAD_LETTER_FAILED',
   /** Creating the target or dead-letter index at start failed. */
   createIndexFailed: 'SLUICE_ES_CREATE_INDEX_FAILED',
+  /** Cluster mode: a newer owner of the job wrote the document; this (stale) member's writes are refused. */
+  fenced: 'SLUICE_ES_FENCED',
 } as const;

@@ -40,6 +40,9 @@ export interface ElasticsearchSink<T> extends Sink<T> {
  *   .sink(elasticsearchSink({ node: 'http://127.0.0.1:9200', index: 'user-clicks', id: (u) => u.user }));
  * ```
  */
+/** Owner epoch e writes version e·2³²: a new owner's versions exceed any an earlier owner (or Elasticsearch itself) reached. */
+const OWNER_EPOCH_VERSION_STEP = 2 ** 32;
+
 export function elasticsearchSink<T>(options: ElasticsearchSinkOptions<T>): ElasticsearchSink<T> {
   const resolved = resolveSinkOptions(options);
   const totals = new SinkTotals();
@@ -67,6 +70,9 @@ class ElasticsearchWriter<T> implements SinkWriter<T> {
   #timer: TimerHandle | undefined;
   #closed = false;
 
+  /** Cluster mode: the external version of every index and delete action (see BulkItem.version). */
+  readonly #version: number | undefined;
+
   constructor(options: ResolvedSinkOptions<T>, context: SinkWriterContext, totals: SinkTotals) {
     this.#options = options;
     this.#context = context;
@@ -76,6 +82,11 @@ class ElasticsearchWriter<T> implements SinkWriter<T> {
     this.#node = options.nodes.map(withoutCredentials).join(',');
     this.#lanes = Array.from({ length: options.bulk.maxInFlight }, () => new BulkLane<T>(options.bulk, counters, (items) => this.#send(items)));
     if (options.index !== undefined) this.#checkedIndices.add(options.index);
+    // Above every internal version a document could have reached, and higher for every new owner of the job.
+    this.#version = context.ownerEpoch === undefined ? undefined : context.ownerEpoch * OWNER_EPOCH_VERSION_STEP;
+    if (this.#version !== undefined && (options.action === 'upsert' || options.action === 'create') && context.subtask === 0) {
+      context.logger.warn({ action: options.action }, `elasticsearchSink: "${options.action}" actions cannot be fenced in cluster mode (Elasticsearch has no external versions for them); use action "index" so a member that lost the job cannot overwrite its new owner's documents`);
+    }
   }
 
   async start(): Promise<void> {
@@ -218,7 +229,8 @@ class ElasticsearchWriter<T> implements SinkWriter<T> {
     const record = options.deadLetter === undefined ? undefined : input;
     const index = options.index ?? this.#indexOf(input);
     const id = this.#idOf(input);
-    if (options.action === 'delete') return { index, id, action: 'delete', source: undefined, record, bytes: itemBytes('delete', index, id, undefined) };
+    const version = this.#version;
+    if (options.action === 'delete') return { index, id, action: 'delete', source: undefined, record, bytes: itemBytes('delete', index, id, undefined, version), ...(version === undefined ? {} : { version }) };
     let source: string | undefined;
     try {
       const document = options.document === undefined ? defaultDocument(input) : options.document(input);
@@ -229,7 +241,8 @@ class ElasticsearchWriter<T> implements SinkWriter<T> {
     } catch (err) {
       throw badRecord(`cannot build the document of id "${id}" for index "${index}": ${(err as Error).message}`, err);
     }
-    return { index, id, action: options.action, source, record, bytes: itemBytes(options.action, index, id, source) };
+    const fenced = options.action === 'index' ? version : undefined;
+    return { index, id, action: options.action, source, record, bytes: itemBytes(options.action, index, id, source, fenced), ...(fenced === undefined ? {} : { version: fenced }) };
   }
 
   #indexOf(record: T): string {

@@ -161,6 +161,12 @@ export interface SinkWriterContext {
    * names from the job (the exactly-once Kafka sink's transactional ids) keep the two apart by it.
    */
   readonly role?: 'output' | 'dead-letters' | 'late-records';
+  /**
+   * Cluster mode (docs/cluster.md): the epoch of this member's ownership of the job, higher for every new owner.
+   * Sinks that cannot fence through transactions use it to refuse a stale owner's writes (the Elasticsearch sink
+   * writes it as an external document version). `undefined` outside cluster mode.
+   */
+  readonly ownerEpoch?: number;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly signal: AbortSignal;

@@ -117,7 +117,7 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
         metrics.jobs.track(job, runner);
         jobs.onRunner(job, runner);
       },
-      replicate: (job) => jobs.replicatorFor(job),
+      clusterRun: (job) => jobs.clusterRun(job),
     });
     jobs.attach(supervisor);
     cleanups.push(() => supervisor.close());

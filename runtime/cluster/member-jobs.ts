@@ -1,7 +1,9 @@
 import type { Kafka } from 'kafkajs';
 import type { CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
+import { SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { JobEvent, JobRunner } from '../runner/index.ts';
+import type { ClusterRun } from '../service/active-jobs.ts';
 import type { JobSupervisor } from '../service/job-supervisor.ts';
 import { CheckpointPublisher } from './checkpoints/checkpoint-publisher.ts';
 import { ReplicatedJobView } from './checkpoints/replicated-view.ts';
@@ -72,22 +74,27 @@ export class MemberJobs {
     return [...this.#runs.values()].map((run) => run.owned);
   }
 
-  /** The replication hook of a job's runner (JobSupervisorOptions.replicate). */
-  replicatorFor(name: string): ((manifest: CheckpointManifest) => Promise<void>) | undefined {
-    return async (manifest) => {
-      const run = this.#runs.get(name);
-      if (run === undefined) throw new Error(`job "${name}" is no longer owned by this member`);
-      await run.publisher.publish(manifest);
-      void this.#options.status.write({
-        job: name,
-        state: 'running',
-        version: run.owned.version,
-        owner: this.#member,
-        epoch: run.owned.epoch,
-        lastCheckpoint: { id: manifest.id, kind: manifest.kind, at: manifest.timestamp, bytes: manifest.totalBytes },
-        at: Date.now(),
-      });
-    };
+  /** How the supervisor runs a job this member owns: replicated checkpoints, the owner epoch for sink fencing. */
+  clusterRun(name: string): ClusterRun | undefined {
+    const owned = this.#runs.get(name)?.owned;
+    if (owned === undefined) return undefined;
+    return { replicateCheckpoint: (manifest) => this.#replicate(name, manifest), ownerEpoch: owned.epoch };
+  }
+
+  async #replicate(name: string, manifest: CheckpointManifest): Promise<void> {
+    const run = this.#runs.get(name);
+    // Cleared when the membership was lost: a checkpoint of a job that may run elsewhere now must not count.
+    if (run === undefined) throw new SluiceError('SLUICE_CLUSTER_NOT_OWNER', `job "${name}" is no longer owned by this member; its checkpoint ${manifest.id} does not count`, { retriable: true });
+    await run.publisher.publish(manifest);
+    void this.#options.status.write({
+      job: name,
+      state: 'running',
+      version: run.owned.version,
+      owner: this.#member,
+      epoch: run.owned.epoch,
+      lastCheckpoint: { id: manifest.id, kind: manifest.kind, at: manifest.timestamp, bytes: manifest.totalBytes },
+      at: Date.now(),
+    });
   }
 
   /** Told of every runner the supervisor starts: a run that fails for good or finishes is reported and let go. */

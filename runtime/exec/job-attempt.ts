@@ -33,6 +33,8 @@ export interface JobAttemptOptions {
   /** A source reported a change in its splits (see `SourceReaderContext.reportSplitsChanged`). */
   /** Passed to sink writers (see `SinkWriterContext.checkpointTiming`). */
   readonly checkpointTiming?: CheckpointTiming | undefined;
+  /** Passed to sink writers (see `SinkWriterContext.ownerEpoch`). */
+  readonly ownerEpoch?: number | undefined;
   /** Sources ignore restored positions and start every split here (see `SourceReaderContext.startOverride`). */
   readonly sourceStart?: 'earliest' | 'latest' | undefined;
   readonly onSplitsChanged?: ((sourceUid: string, change: SplitsChange) => void) | undefined;

@@ -32,6 +32,7 @@ export interface SubtaskContext {
   readonly restored?: RestoredState | undefined;
   readonly checkpoints?: CheckpointListener | undefined;
   readonly checkpointTiming?: CheckpointTiming | undefined;
+  readonly ownerEpoch?: number | undefined;
   readonly sourceStart?: 'earliest' | 'latest' | undefined;
   readonly onSplitsChanged?: ((sourceUid: string, change: SplitsChange) => void) | undefined;
 }
@@ -104,6 +105,7 @@ export function buildSubtask(
       ...(context.sourceStart === undefined ? {} : { startOverride: context.sourceStart }),
       checkpointing: context.checkpoints !== undefined,
       ...(context.checkpointTiming === undefined ? {} : { checkpointTiming: context.checkpointTiming }),
+      ...(context.ownerEpoch === undefined ? {} : { ownerEpoch: context.ownerEpoch }),
       restoredState: context.restored?.operatorState(head.uid),
       logger: logger.child({ operator: head.uid }),
       clock: context.clock,
@@ -230,6 +232,7 @@ function sinkContext(context: SubtaskContext, stage: Stage, index: number, uid: 
     attempt: context.attempt,
     checkpointing: context.checkpoints !== undefined,
     ...(context.checkpointTiming === undefined ? {} : { checkpointTiming: context.checkpointTiming }),
+    ...(context.ownerEpoch === undefined ? {} : { ownerEpoch: context.ownerEpoch }),
     restoredState: context.restored?.operatorState(uid),
     ...(role === 'late-records' ? { role } : {}),
     logger: context.logger.child({ stage: stage.index, subtask: index, operator: uid }),

@@ -58,6 +58,8 @@ export interface JobRunnerOptions {
   readonly beforeCheckpointStore?: (checkpointId: number) => void | Promise<void>;
   /** Cluster mode: makes every checkpoint durable in Kafka before sinks commit (see {@link CheckpointCoordinator}). */
   readonly replicateCheckpoint?: (manifest: CheckpointManifest) => Promise<void>;
+  /** Cluster mode: this member's owner epoch of the job, for sinks that fence stale owners (SinkWriterContext). */
+  readonly ownerEpoch?: number;
 }
 
 /**
@@ -407,6 +409,7 @@ export class JobRunner {
       restored,
       sourceStart: this.#sourceStart,
       checkpointTiming: this.#checkpointTiming,
+      ownerEpoch: this.#options.ownerEpoch,
       onSplitsChanged: (uid: string, change: SplitsChange) => this.#onSplitsChanged(uid, change),
       checkpoints: this.#checkpointing ? { acknowledge: (a: SubtaskAck) => this.#coordinator?.acknowledge(a), sourceFinished: (s: AttemptSubtask) => this.#coordinator?.sourceFinished(s) } : undefined,
     };

@@ -32,8 +32,16 @@ export interface ActiveJobsOptions {
   readonly onRunner: ((name: string, runner: JobRunner) => void) | undefined;
   /** The job's history (exceptions, checkpoints, rates), which follows each new runner. */
   readonly tracker: (name: string) => JobTracker;
-  /** Cluster mode: where each checkpoint of a job is replicated before sinks commit (see JobRunnerOptions). */
-  readonly replicate: ((name: string) => ((manifest: CheckpointManifest) => Promise<void>) | undefined) | undefined;
+  /** Cluster mode: how this member runs a job it owns (undefined outside cluster mode). */
+  readonly clusterRun: ((name: string) => ClusterRun | undefined) | undefined;
+}
+
+/** What a cluster member adds to a run of a job it owns (runtime/cluster). */
+export interface ClusterRun {
+  /** Makes each checkpoint durable in the cluster before sinks commit (JobRunnerOptions.replicateCheckpoint). */
+  readonly replicateCheckpoint: (manifest: CheckpointManifest) => Promise<void>;
+  /** The member's owner epoch of the job, for sinks that fence stale owners (SinkWriterContext.ownerEpoch). */
+  readonly ownerEpoch: number;
 }
 
 /**
@@ -43,7 +51,7 @@ export interface ActiveJobsOptions {
  *
  * @example
  * ```ts
- * const jobs = new ActiveJobs({ registry, store, loader, logger, now: Date.now, workers: undefined, onRunner: undefined, tracker, replicate: undefined });
+ * const jobs = new ActiveJobs({ registry, store, loader, logger, now: Date.now, workers: undefined, onRunner: undefined, tracker, clusterRun: undefined });
  * await jobs.start(record);
  * await jobs.stop(record.name, jobs.get(record.name)!, 'paused', true);
  * ```
@@ -87,7 +95,7 @@ export class ActiveJobs {
     }
     // Absent: the runner's one worker thread per core.
     const workers = record.workers ?? this.#options.workers;
-    const replicate = this.#options.replicate?.(record.name);
+    const cluster = this.#options.clusterRun?.(record.name);
     const runner = new JobRunner({
       job,
       params: new JobParams(Object.entries(record.params)),
@@ -100,7 +108,7 @@ export class ActiveJobs {
       allowNonRestoredState: record.allowNonRestoredState,
       ...(record.sourceStart === undefined ? {} : { sourceStart: record.sourceStart }),
       logger: this.#options.logger,
-      ...(replicate === undefined ? {} : { replicateCheckpoint: replicate }),
+      ...(cluster === undefined ? {} : { replicateCheckpoint: cluster.replicateCheckpoint, ownerEpoch: cluster.ownerEpoch }),
     });
     const checkpoints = job.options.checkpoints;
     const active: ActiveJob = {

@@ -5,7 +5,7 @@ import { buildPhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { JobRunner, RescaleRecord } from '../runner/index.ts';
 import type { JobFileLoader } from './job-loader.ts';
-import { ActiveJobs, type ActiveJob } from './active-jobs.ts';
+import { ActiveJobs, type ActiveJob, type ClusterRun } from './active-jobs.ts';
 import type { JobRecord, JobRegistry, StartFrom } from './job-registry.ts';
 import { JobTracker } from './job-tracker.ts';
 import type { LagHistoryView } from './lag-history.ts';
@@ -29,8 +29,8 @@ export interface JobSupervisorOptions {
   readonly now?: () => number;
   /** Told of every runner started for a job (the service's Prometheus metrics track it). */
   readonly onRunner?: (name: string, runner: JobRunner) => void;
-  /** Cluster mode: where a job's checkpoints are replicated before its sinks commit (runtime/cluster). */
-  readonly replicate?: (name: string) => ((manifest: CheckpointManifest) => Promise<void>) | undefined;
+  /** Cluster mode: how this member runs a job it owns (runtime/cluster). */
+  readonly clusterRun?: (name: string) => ClusterRun | undefined;
 }
 
 /**
@@ -70,7 +70,7 @@ export class JobSupervisor {
       now: this.#now,
       workers: options.workers,
       onRunner: options.onRunner,
-      replicate: options.replicate,
+      clusterRun: options.clusterRun,
       tracker: (name: string) => this.#tracker(name),
     });
     this.#files = new SavepointFiles({ store: options.store, dataDir: options.dataDir, now: this.#now });

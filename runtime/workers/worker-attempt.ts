@@ -56,6 +56,7 @@ export interface WorkerAttemptOptions {
   readonly restored?: RestoredState | undefined;
   readonly checkpoints?: CheckpointListener | undefined;
   readonly checkpointTiming?: CheckpointTiming | undefined;
+  readonly ownerEpoch?: number | undefined;
   readonly sourceStart?: 'earliest' | 'latest' | undefined;
   readonly onSplitsChanged?: ((sourceUid: string, change: SplitsChange) => void) | undefined;
 }
@@ -225,6 +226,7 @@ export class WorkerAttempt implements RunningAttempt {
         remoteChannelCapacityBytes: this.#options.remoteChannelCapacityBytes ?? Math.max(capacity, DEFAULT_REMOTE_CHANNEL_CAPACITY_BYTES),
         checkpointing: this.#options.checkpoints !== undefined,
         checkpointTiming: this.#options.checkpointTiming,
+        ownerEpoch: this.#options.ownerEpoch,
         sourceStart: this.#options.sourceStart,
         logLevel: this.#logger.level,
         peers,

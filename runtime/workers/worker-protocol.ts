@@ -33,6 +33,7 @@ export interface WorkerSetup {
   readonly remoteChannelCapacityBytes: number;
   readonly checkpointing: boolean;
   readonly checkpointTiming: CheckpointTiming | undefined;
+  readonly ownerEpoch: number | undefined;
   readonly sourceStart: 'earliest' | 'latest' | undefined;
   readonly logLevel: string;
   /** One port per peer worker, indexed by the peer's number; `null` at this worker's own index. */

@@ -78,6 +78,7 @@ export class WorkerSlice {
       restored: options.restored,
       checkpoints: options.checkpoints,
       checkpointTiming: setup.checkpointTiming,
+      ownerEpoch: setup.ownerEpoch,
       sourceStart: setup.sourceStart,
       onSplitsChanged: options.onSplitsChanged,
     };

@@ -15,6 +15,7 @@ import { waitFor } from '../../support/wait-for.ts';
 
 const KAFKA_JOB = fileURLToPath(new URL('./fixtures/counts-to-kafka.ts', import.meta.url));
 const ES_JOB = fileURLToPath(new URL('./fixtures/counts-to-es.ts', import.meta.url));
+const BOTH_JOB = fileURLToPath(new URL('./fixtures/counts-to-both.ts', import.meta.url));
 const KEYS = 13;
 const keyOf = (i: number): string => `k${i % KEYS}`;
 
@@ -77,6 +78,17 @@ async function assertExactCounts(kafka: KafkaCluster, output: string, records: n
   }
 }
 
+/** Every document of `index` holds its key's count of `records` inputs. */
+async function assertExactDocuments(es: Awaited<ReturnType<typeof elasticsearchNode>>, index: string, records: number): Promise<void> {
+  const client = es.client();
+  await waitFor(async () => {
+    await client.indices.refresh({ index });
+    const { hits } = await client.search<{ key: string; n: number }>({ index, size: 100 });
+    const docs = new Map(hits.hits.map((h) => [h._id, h._source!.n]));
+    return [...Array(KEYS).keys()].every((k) => docs.get(`k${k}`) === Math.ceil((records - k) / KEYS));
+  }, { timeoutMs: 60_000, intervalMs: 500, message: 'every document holds its key\'s full count' });
+}
+
 test('kill -9 of a job\'s owner: another member resumes both jobs from the replicated checkpoints; Kafka output and Elasticsearch documents are exact', async (t) => {
   const kafka = await kafkaCluster(t, { numPartitions: 3 });
   const es = await elasticsearchNode(t);
@@ -115,11 +127,37 @@ test('kill -9 of a job\'s owner: another member resumes both jobs from the repli
   }, { timeoutMs: 90_000, intervalMs: 200, message: 'the killed member\'s jobs run elsewhere' });
 
   await assertExactCounts(kafka, output, RECORDS);
-  const client = es.client();
-  await waitFor(async () => {
-    await client.indices.refresh({ index });
-    const { hits } = await client.search<{ key: string; n: number }>({ index, size: 100 });
-    const docs = new Map(hits.hits.map((h) => [h._id, h._source!.n]));
-    return [...Array(KEYS).keys()].every((k) => docs.get(`k${k}`) === Math.ceil((RECORDS - k) / KEYS));
-  }, { timeoutMs: 60_000, intervalMs: 500, message: 'every document holds its key\'s full count' });
+  await assertExactDocuments(es, index, RECORDS);
+});
+
+test('an owner stopped past its session timeout (SIGSTOP) loses its job; resumed (SIGCONT), its writes are fenced and the output stays exact', async (t) => {
+  const kafka = await kafkaCluster(t, { numPartitions: 3 });
+  const es = await elasticsearchNode(t);
+  const dir = await tempDir(t, 'sluice-cluster-');
+  const input = await kafka.createTopic({ partitions: 3 });
+  const output = await kafka.createTopic({ partitions: 2 });
+  const index = es.uniqueIndex('cluster-both');
+  const cluster = kafka.uniqueName('c');
+  const RECORDS = 9_000;
+  await produce(kafka, input, 0, RECORDS / 3);
+  const members = [await startMember(t, kafka, cluster, 'a', dir), await startMember(t, kafka, cluster, 'b', dir)];
+  await ok(['submit', BOTH_JOB, '--set', `brokers=${kafka.brokers.join(',')}`, '--set', `input=${input}`, '--set', `output=${output}`, '--set', `txnPrefix=${kafka.uniqueName('txn')}`, '--set', `esNode=${es.node}`, '--set', `index=${index}`], { SLUICE_URL: members[0]!.url });
+  const ownerName = await waitFor(async () => {
+    const view = await clusterView(members[1]!.url);
+    return view.jobs[0]?.state === 'running' && view.jobs[0].lastCheckpoint !== null ? owners(view).get('cluster-counts-both') : undefined;
+  }, { timeoutMs: 90_000, intervalMs: 200, message: 'the job running with a replicated checkpoint' });
+  const owner = members.find((m) => m.name === ownerName)!;
+  const other = members.find((m) => m !== owner)!;
+
+  await produce(kafka, input, RECORDS / 3, (2 * RECORDS) / 3);
+  owner.child.kill('SIGSTOP');
+  await waitFor(async () => owners(await clusterView(other.url)).get('cluster-counts-both') === other.name, { timeoutMs: 90_000, intervalMs: 200, message: 'the other member took the job over' });
+  owner.child.kill('SIGCONT');
+  await produce(kafka, input, (2 * RECORDS) / 3, RECORDS);
+  await waitFor(async () => (await clusterView(other.url)).members.length === 2, { timeoutMs: 90_000, intervalMs: 200, message: 'the resumed member back in the group' });
+
+  await assertExactCounts(kafka, output, RECORDS);
+  await assertExactDocuments(es, index, RECORDS);
+  assert.equal(owners(await clusterView(other.url)).get('cluster-counts-both'), other.name, 'the job stays with its new owner');
+  assert.match(owner.stderr(), /membership lost/, 'the resumed member knew it had lost the job');
 });
