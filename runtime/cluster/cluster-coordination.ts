@@ -5,7 +5,7 @@ import type { ClusterJobSpec } from './jobs/cluster-job-spec.ts';
 import type { JobsLog } from './jobs/jobs-log.ts';
 import type { StatusLog } from './jobs/status-log.ts';
 import type { MemberJobs } from './member-jobs.ts';
-import { decodeAssignment, decodeMetadata, encodeAssignment, encodeMetadata, planAssignment, type MemberAssignment } from './member-protocol.ts';
+import { decodeAssignment, decodeMetadata, encodeAssignment, encodeMetadata, planAssignment, type MemberAssignment, type OwnedJob } from './member-protocol.ts';
 
 export interface ClusterCoordinationOptions {
   readonly kafka: Kafka;
@@ -53,7 +53,7 @@ export class ClusterCoordination {
       groupId: `sluice.${options.cluster}`,
       sessionTimeoutMs: options.sessionTimeoutMs,
       rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 60_000,
-      metadata: () => encodeMetadata({ name: this.#name, url: this.#url, owned: options.jobs.owned(), seq: this.#seq, leaving: this.#leaving }),
+      metadata: () => encodeMetadata({ name: this.#name, url: this.#url, owned: this.#owned(), seq: this.#seq, leaving: this.#leaving }),
       assign: (members, generation) => this.#assign(members, generation),
       onAssigned: (view) => {
         const assignment = view.assignment.length === 0 ? undefined : decodeAssignment(view.assignment);
@@ -128,8 +128,23 @@ export class ClusterCoordination {
       runnable.set(name, spec);
     }
     const plan = planAssignment(members.map((m) => ({ memberId: m.memberId, metadata: decodeMetadata(m.metadata) })), runnable, generation, this.#name);
-    this.#options.logger.info({ generation, members: members.length, jobs: runnable.size, handingOver: [...plan.values()][0]?.handingOver }, 'cluster: assigned jobs as leader');
+    const described = [...plan.values()][0];
+    this.#options.logger.info(
+      { generation, jobs: runnable.size, members: described?.members.map((m) => `${m.name}: ${m.jobs.map((j) => j.job).join(' ')}`), handingOver: described?.handingOver },
+      'cluster: assigned jobs as leader',
+    );
     return new Map([...plan].map(([memberId, assignment]) => [memberId, encodeAssignment(assignment)]));
+  }
+
+  /**
+   * What this member tells the leader it runs: what runs now, and what its latest assignment gave it that is still
+   * starting (a restore can take a while, and a rebalance meanwhile must not hand those jobs out again as new).
+   */
+  #owned(): OwnedJob[] {
+    const owned = new Map<string, OwnedJob>();
+    if (!this.#leaving) for (const o of this.#view?.mine ?? []) owned.set(o.job, o);
+    for (const o of this.#options.jobs.owned()) owned.set(o.job, o);
+    return [...owned.values()];
   }
 
   /** Acts on the newest assignment once the one in progress is done. */

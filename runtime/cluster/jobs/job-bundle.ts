@@ -14,13 +14,13 @@ const OWN_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const OWN_MODULES = new Map(Object.entries(OWN_ENTRIES).map(([name, path]) => [join(OWN_ROOT, path), name]));
 
 /**
- * A job that imports Sluice by relative path (a job inside a clone of Sluice, our own tests) gets the package name
+ * A job that imports Sluice by path (a job inside a clone of Sluice, our own tests) gets the package name
  * instead, so the bundle holds the job, not a second copy of the runtime.
  */
 const ownEntriesByName: Plugin = {
   name: 'sluice-own-entries',
   setup(b) {
-    b.onResolve({ filter: /^\.{1,2}\// }, (args) => {
+    b.onResolve({ filter: /^(\.{1,2}\/|\/)/ }, (args) => {
       const path = resolve(args.resolveDir, args.path);
       const name = OWN_MODULES.get(path.slice(0, path.length - extname(path).length));
       return name === undefined ? undefined : { path: name, external: true };

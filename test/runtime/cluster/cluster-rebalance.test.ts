@@ -1,0 +1,175 @@
+/**
+ * Membership changes of a running cluster (in-process members on one broker): a member leaving hands its jobs over
+ * from savepoints, a member joining moves only what balance needs, and the leader dying elects another leader while
+ * the other members' jobs keep running untouched.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test, type TestContext } from 'node:test';
+import { ReplicatedJobView } from '../../../runtime/cluster/checkpoints/replicated-view.ts';
+import { clusterMemberTestHooks, startClusterMember, type RunningClusterMember } from '../../../runtime/cluster/cluster-member.ts';
+import { clusterTopics } from '../../../runtime/cluster/kafka/cluster-topics.ts';
+import { createLogger, silentLogger } from '../../../runtime/logging/index.ts';
+import { createWriteStream } from 'node:fs';
+import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
+import { readCommitted } from '../../support/kafka-committed.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../../support/wait-for.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./fixtures/counts-to-kafka.ts', import.meta.url));
+const KEYS = 7;
+
+interface ClusterView {
+  leader: string | null;
+  generation: number;
+  members: Array<{ name: string; url: string; jobs: string[] }>;
+  jobs: Array<{ name: string; state: string; lastCheckpoint: { id: number } | null }>;
+}
+
+interface Setup {
+  kafka: KafkaCluster;
+  cluster: string;
+  input: string;
+  dir: string;
+  members: RunningClusterMember[];
+  join(name: string): Promise<RunningClusterMember>;
+  /** Submits a copy of the counting job named `job`, writing to its own output topic. */
+  submit(job: string): Promise<string>;
+}
+
+async function view(member: RunningClusterMember): Promise<ClusterView> {
+  return ((await (await fetch(`${member.url}/v1/cluster`)).json()) as { cluster: ClusterView }).cluster;
+}
+
+function owners(v: ClusterView): Map<string, string> {
+  return new Map(v.members.flatMap((m) => m.jobs.map((job) => [job, m.name] as const)));
+}
+
+async function setup(t: TestContext, records: number): Promise<Setup> {
+  const kafka = await kafkaCluster(t, { numPartitions: 2 });
+  const dir = await tempDir(t, 'sluice-rebalance-');
+  const input = await kafka.createTopic({ partitions: 2 });
+  const cluster = kafka.uniqueName('c');
+  const producer = await kafka.producer();
+  const messages = Array.from({ length: records }, (_, i) => ({ key: `k${i % KEYS}`, value: JSON.stringify({ key: `k${i % KEYS}`, i }) }));
+  for (let n = 0; n < messages.length; n += 500) await producer.send({ topic: input, messages: messages.slice(n, n + 500) });
+  const members: RunningClusterMember[] = [];
+  const text = await readFile(FIXTURE, 'utf8');
+  const s: Setup = {
+    kafka,
+    cluster,
+    input,
+    dir,
+    members,
+    async join(name) {
+      const member = await startClusterMember({ cluster, brokers: kafka.brokers, dataDir: join(dir, name), name, port: 0, workers: 0, sessionTimeoutMs: 6_000, logger: process.env.CLUSTER_LOG ? createLogger({ level: 'info', pretty: false, destination: createWriteStream(`/tmp/rb-${name}.log`) }) : silentLogger() });
+      kafka.defer(() => member.close());
+      members.push(member);
+      return member;
+    },
+    async submit(job) {
+      const file = join(dir, `${job}.ts`);
+      await writeFile(file, text.replaceAll("'cluster-counts-kafka'", `'${job}'`).replaceAll("'../../../../", `'${ROOT}`));
+      const output = await kafka.createTopic({ partitions: 2 });
+      const response = await fetch(`${members[0]!.url}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ file, params: { brokers: kafka.brokers.join(','), input, output, txnPrefix: kafka.uniqueName('txn') } }),
+      });
+      assert.equal(response.status, 201, await response.text());
+      return output;
+    },
+  };
+  return s;
+}
+
+/** Every job running with a replicated checkpoint, each on one member; answers the owners. */
+function settled(s: Setup, jobs: number): Promise<Map<string, string>> {
+  return waitFor(
+    async () => {
+      const v = await view(s.members[s.members.length - 1]!);
+      const running = v.jobs.length === jobs && v.jobs.every((j) => j.state === 'running' && j.lastCheckpoint !== null);
+      return running && owners(v).size === jobs ? owners(v) : undefined;
+    },
+    { timeoutMs: 90_000, intervalMs: 200, message: `${jobs} job(s) running, each on one member` },
+  );
+}
+
+async function assertExact(kafka: KafkaCluster, output: string, records: number): Promise<void> {
+  const { committed } = await waitFor(async () => {
+    const c = await readCommitted(kafka, output, 2);
+    return c.committed.length >= records ? c : undefined;
+  }, { timeoutMs: 90_000, intervalMs: 1_000, message: `${records} counts committed to ${output}` });
+  assert.equal(committed.length, records, `one output record per input in ${output}`);
+  const byKey = new Map<string, number[]>();
+  for (const r of committed) {
+    const v = JSON.parse(r.value) as { key: string; n: number };
+    byKey.set(v.key, [...(byKey.get(v.key) ?? []), v.n]);
+  }
+  for (const [key, ns] of byKey) assert.deepEqual(ns, ns.map((_, i) => i + 1), `counts of ${key} in order`);
+}
+
+test('a member leaving hands its job over from a savepoint; the output stays exact', async (t) => {
+  const s = await setup(t, 4_000);
+  await s.join('a');
+  await s.join('b');
+  const output = await s.submit('handover');
+  const before = await settled(s, 1);
+  const leaving = s.members.find((m) => m.name === before.get('handover'))!;
+  const staying = s.members.find((m) => m !== leaving)!;
+  await leaving.close();
+  await waitFor(async () => owners(await view(staying)).get('handover') === staying.name, { timeoutMs: 60_000, intervalMs: 200, message: 'the job moved to the member that stays' });
+
+  const replicated = await ReplicatedJobView.read({ kafka: s.kafka.kafka(), topic: clusterTopics(s.cluster).checkpoints, partitions: 1, job: 'handover', logger: silentLogger() });
+  const basedOn = replicated.claim?.basedOn;
+  assert.ok(basedOn, 'the new owner claimed the job from a checkpoint');
+  const base = replicated.candidates.find((r) => r.manifest.id === basedOn.id);
+  assert.equal(base?.manifest.kind, 'savepoint', 'the one the leaving member took as it stopped');
+  await assertExact(s.kafka, output, 4_000);
+});
+
+test('a member joining moves only what balance needs; the leader dying elects another and the others\' jobs keep running', async (t) => {
+  const s = await setup(t, 2_000);
+  for (const name of ['a', 'b', 'c']) await s.join(name);
+  const outputs = new Map<string, string>();
+  for (const job of ['j1', 'j2', 'j3', 'j4']) outputs.set(job, await s.submit(job));
+  const before = await settled(s, 4);
+  const load = new Map<string, number>();
+  for (const member of before.values()) load.set(member, (load.get(member) ?? 0) + 1);
+  assert.deepEqual([...load.values()].sort(), [1, 1, 2], 'four equal jobs on three members: 2, 1, 1');
+
+  await s.join('d');
+  const after = await waitFor(async () => {
+    const now = owners(await view(s.members[0]!));
+    return now.size === 4 && [...now.values()].includes('d') ? now : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 200, message: 'the new member got a job' });
+  const moved = [...after].filter(([job, member]) => before.get(job) !== member);
+  assert.equal(moved.length, 1, `exactly one job moved: ${JSON.stringify(moved)}`);
+  assert.equal(load.get(before.get(moved[0]![0])!), 2, 'from the member that ran two');
+
+  const leaderName = (await view(s.members[0]!)).leader!;
+  const leader = s.members.find((m) => m.name === leaderName)!;
+  const survivors = s.members.filter((m) => m !== leader);
+  const untouched = [...after].filter(([, member]) => member !== leaderName).map(([job]) => job);
+  const startedAt = new Map<string, unknown>();
+  for (const job of untouched) {
+    const owner = survivors.find((m) => m.name === after.get(job))!;
+    startedAt.set(job, ((await (await fetch(`${owner.url}/v1/jobs/${job}`)).json()) as { job: { startedAt: number } }).job.startedAt);
+  }
+  await clusterMemberTestHooks(leader).crash();
+  const last = await waitFor(async () => {
+    const v = await view(survivors[0]!);
+    const now = owners(v);
+    return v.leader !== null && v.leader !== leaderName && now.size === 4 && ![...now.values()].includes(leaderName) ? now : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 200, message: 'a new leader, and the dead leader\'s jobs on the others' });
+  for (const job of untouched) {
+    assert.equal(last.get(job), after.get(job), `${job} stayed where it ran`);
+    const owner = survivors.find((m) => m.name === last.get(job))!;
+    const status = ((await (await fetch(`${owner.url}/v1/jobs/${job}`)).json()) as { job: { startedAt: number; state: string } }).job;
+    assert.equal(status.startedAt, startedAt.get(job), `${job} was not restarted`);
+  }
+  for (const output of outputs.values()) await assertExact(s.kafka, output, 2_000);
+});
