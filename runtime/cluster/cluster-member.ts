@@ -166,7 +166,8 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
  */
 async function reachBrokers(kafka: Kafka, topics: ClusterTopics, options: ClusterMemberOptions, logger: Logger): Promise<Record<keyof ClusterTopics, number>> {
   for (let attempt = 1; ; attempt++) {
-    const admin = kafka.admin();
+    // Few retries inside kafkajs: this loop retries, and says so.
+    const admin = kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } });
     try {
       await admin.connect();
       return (await ensureClusterTopics(admin, topics, { replicationFactor: options.replicationFactor ?? 1 })).partitions;

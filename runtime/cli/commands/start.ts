@@ -104,21 +104,28 @@ async function runClusterMember(
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  const member = await startClusterMember({
-    cluster: o.cluster,
-    brokers: o.brokers,
-    dataDir: o.dataDir,
-    host: o.host,
-    port: o.port,
-    metricsAuth: o.metricsAuth,
-    logger,
-    signal: abort.signal,
-    ...(o.token === undefined ? {} : { token: o.token }),
-    ...(o.workers === undefined ? {} : { workers: o.workers }),
-    ...(o.name === undefined ? {} : { name: o.name }),
-    ...(o.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: o.sessionTimeoutMs }),
-    ...(o.replicationFactor === undefined ? {} : { replicationFactor: o.replicationFactor }),
-  });
+  let member: Awaited<ReturnType<typeof startClusterMember>>;
+  try {
+    member = await startClusterMember({
+      cluster: o.cluster,
+      brokers: o.brokers,
+      dataDir: o.dataDir,
+      host: o.host,
+      port: o.port,
+      metricsAuth: o.metricsAuth,
+      logger,
+      signal: abort.signal,
+      ...(o.token === undefined ? {} : { token: o.token }),
+      ...(o.workers === undefined ? {} : { workers: o.workers }),
+      ...(o.name === undefined ? {} : { name: o.name }),
+      ...(o.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: o.sessionTimeoutMs }),
+      ...(o.replicationFactor === undefined ? {} : { replicationFactor: o.replicationFactor }),
+    });
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+    out.write(`sluice cluster member stopped before it joined cluster "${o.cluster}"\n`);
+    return EXIT.ok;
+  }
   out.write(`sluice cluster member "${member.name}" of cluster "${o.cluster}" listening on ${member.url} (data dir ${o.dataDir}). Ctrl-C hands its jobs over and stops.\n`);
   await stopped;
   await member.close();
