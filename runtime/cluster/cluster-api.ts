@@ -23,8 +23,15 @@ export interface ClusterApiOptions {
   readonly token?: string | undefined;
 }
 
-/** Job routes that change what the cluster should do with a job: written to the jobs topic, wherever the job runs. */
-const DESIRED: Readonly<Record<string, DesiredState>> = { pause: 'paused', resume: 'running', cancel: 'cancelled' };
+/**
+ * Job routes that change what the cluster should do with a job: written to the jobs topic, wherever the job runs.
+ * `stop` is a pause here: a cluster job that stops keeps its state for the next start, so its owner stops it with a
+ * savepoint either way.
+ */
+const DESIRED: Readonly<Record<string, DesiredState>> = { pause: 'paused', stop: 'paused', resume: 'running', cancel: 'cancelled' };
+
+/** Checkpoint tools that rewrite a job's local checkpoints: in a cluster the replicated ones are the truth. */
+const UNSUPPORTED = new Set(['checkpoints/clear', 'checkpoints/catch-up', 'checkpoints/restore']);
 
 /**
  * The REST API of a cluster member (docs/cluster.md): `GET /v1/cluster` (members, leader, assignments, every job's
@@ -117,6 +124,17 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
     ];
   };
 
+  /** Forgets a job that is not running: its spec is tombstoned in the jobs topic. */
+  const remove = async (name: string, request: ApiRequest): Promise<ApiResponse> => {
+    const spec = (await jobsLog.readAll()).get(name);
+    if (spec === undefined) throw new SluiceError(ServiceErrorCodes.jobNotFound, `job "${name}" is not in cluster "${options.cluster}"; list its jobs with sluice list`);
+    if (spec.desired === 'running') throw new SluiceError(ServiceErrorCodes.jobRunning, `job "${name}" is running in cluster "${options.cluster}"; pause or cancel it first (sluice pause ${name})`);
+    if (request.query.get('checkpoints') === 'true') throw badRequest('deleting a cluster job\'s replicated checkpoints is not supported yet; delete the job without --checkpoints');
+    await jobsLog.delete(name);
+    coordination.requestRebalance();
+    return { status: 200, body: { deleted: name, checkpointsDeleted: 0 } };
+  };
+
   const forward = async (request: ApiRequest, name: string): Promise<ApiResponse> => {
     const view = coordination.view();
     const owner = view?.members.find((m) => m.jobs.some((j) => j.job === name));
@@ -145,7 +163,7 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
     }
     if (path === `${API_PREFIX}/jobs` && request.method === 'POST') return submit(request.body);
     if (path === `${API_PREFIX}/jobs` && request.method === 'GET') return { status: 200, body: { jobs: await list(request) } };
-    const match = new RegExp(`^${API_PREFIX}/jobs/([^/]+)/(pause|resume|cancel|rescale)$`).exec(path);
+    const match = new RegExp(`^${API_PREFIX}/jobs/([^/]+)/(pause|stop|resume|cancel|rescale)$`).exec(path);
     if (match !== null && request.method === 'POST') {
       const name = decodeURIComponent(match[1]!);
       const action = match[2]!;
@@ -158,8 +176,16 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
       const spec = await change(name, () => ({ desired: DESIRED[action]! }));
       return { status: 200, body: { job: { name, desired: spec.desired, version: spec.version } } };
     }
-    const jobRoute = new RegExp(`^${API_PREFIX}/jobs/([^/]+)(?:/.+)?$`).exec(path);
-    if (jobRoute !== null) return forward(request, decodeURIComponent(jobRoute[1]!));
+    const jobRoute = new RegExp(`^${API_PREFIX}/jobs/([^/]+)(?:/(.+))?$`).exec(path);
+    if (jobRoute !== null) {
+      const name = decodeURIComponent(jobRoute[1]!);
+      const action = jobRoute[2];
+      if (action !== undefined && UNSUPPORTED.has(action)) {
+        throw new SluiceError('SLUICE_CLUSTER_UNSUPPORTED', `"${action.replace('/', ' ')}" is not available in cluster mode yet: a cluster restores jobs from the checkpoints replicated in Kafka, which this tool does not change; pause the job, and submit it to a standalone service to rework its checkpoints`);
+      }
+      if (action === undefined && request.method === 'DELETE') return remove(name, request);
+      return forward(request, name);
+    }
     return options.local(request);
   };
 }

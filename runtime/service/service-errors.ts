@@ -46,6 +46,8 @@ const BAD_REQUEST = new Set<string>([
   'SLUICE_CHECKPOINT_INVALID',
   'SLUICE_RESCALE_UNCHANGED',
   'SLUICE_RESCALE_NEEDS_CHECKPOINTS',
+  'SLUICE_JOB_BUNDLE_FAILED',
+  'SLUICE_CLUSTER_UNSUPPORTED',
 ]);
 
 /** Codes meaning "not in the state this needs": 409. */
@@ -55,6 +57,7 @@ const CONFLICT = new Set<string>([
   'SLUICE_RESCALE_IN_PROGRESS',
   'SLUICE_RESCALE_FAILED',
   'SLUICE_CHECKPOINTS_DISABLED',
+  'SLUICE_CLUSTER_NOT_OWNER',
 ]);
 
 const NOT_FOUND = new Set<string>([

@@ -66,6 +66,15 @@ export class JobsLog {
     }
   }
 
+  /** Removes a job from the cluster (a tombstone: compaction drops its spec). */
+  async delete(name: string): Promise<void> {
+    try {
+      await this.#producer.send({ topic: this.#topic, acks: -1, messages: [{ key: name, value: null }] });
+    } catch (err) {
+      throw new SluiceError('SLUICE_CLUSTER_UNAVAILABLE', `cannot delete job "${name}" from topic "${this.#topic}": ${(err as Error).message}; check that the brokers are up`, { cause: err, retriable: true });
+    }
+  }
+
   async close(): Promise<void> {
     await this.#producer.disconnect();
   }

@@ -15,6 +15,7 @@ import { createLogger, silentLogger } from '../../../runtime/logging/index.ts';
 import { createWriteStream } from 'node:fs';
 import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
 import { readCommitted } from '../../support/kafka-committed.ts';
+import { ok, sluice } from '../../service/service-process.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
 
@@ -172,4 +173,39 @@ test('a member joining moves only what balance needs; the leader dying elects an
     assert.equal(status.startedAt, startedAt.get(job), `${job} was not restarted`);
   }
   for (const output of outputs.values()) await assertExact(s.kafka, output, 2_000);
+});
+
+test('the CLI against any member: rescale, pause --all, resume --all, list, cancel and delete go through the cluster; local checkpoint tools are refused', async (t) => {
+  const s = await setup(t, 3_000);
+  await s.join('a');
+  await s.join('b');
+  const output = await s.submit('verbs');
+  const owner = (await settled(s, 1)).get('verbs')!;
+  const other = s.members.find((m) => m.name !== owner)!;
+  const env = { SLUICE_URL: other.url };
+
+  assert.match(await ok(['rescale', 'verbs', '-p', '3'], env), /job "verbs": parallelism 3 \(cluster spec version 2\)/);
+  await waitFor(async () => {
+    const response = await fetch(`${other.url}/v1/jobs/verbs`);
+    return response.ok && ((await response.json()) as { job: { parallelism: number; state: string } }).job.parallelism === 3;
+  }, { timeoutMs: 60_000, intervalMs: 200, message: 'the owner runs the job at parallelism 3 (asked through the other member)' });
+
+  assert.match(await ok(['pause', '--all'], env), /1 job\(s\) set to paused: verbs/);
+  await waitFor(async () => {
+    const v = await view(other);
+    return v.jobs[0]?.state === 'stopped' && owners(v).size === 0;
+  }, { timeoutMs: 60_000, intervalMs: 200, message: 'the job stopped and owned by no member' });
+  const producer = await s.kafka.producer();
+  await producer.send({ topic: s.input, messages: Array.from({ length: 1_000 }, (_, n) => ({ key: `k${(3_000 + n) % KEYS}`, value: JSON.stringify({ key: `k${(3_000 + n) % KEYS}`, i: 3_000 + n }) })) });
+  assert.match(await ok(['resume', '--all'], env), /1 job\(s\) set to running: verbs/);
+  await assertExact(s.kafka, output, 4_000);
+
+  const refused = await sluice(['checkpoint', 'clear', 'verbs'], env);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /not available in cluster mode/);
+  assert.match(await ok(['list'], env), /verbs/);
+  await ok(['cancel', 'verbs'], env);
+  await waitFor(async () => owners(await view(other)).size === 0, { timeoutMs: 60_000, intervalMs: 200, message: 'the cancelled job stopped' });
+  await ok(['delete', 'verbs'], env);
+  assert.deepEqual((await view(other)).jobs, []);
 });
