@@ -67,6 +67,11 @@ export async function submitCommand(args: readonly string[], out: NodeJS.WriteSt
     out.write(`${JSON.stringify({ job })}\n`);
     return EXIT.ok;
   }
+  const cluster = (job as JobStatus & { cluster?: { name: string; version: number } }).cluster;
+  if (cluster !== undefined) {
+    out.write(`job "${job.name}" submitted to cluster "${cluster.name}" (version ${cluster.version}); the leader assigns it to a member: sluice cluster status shows where it runs\n`);
+    return EXIT.ok;
+  }
   const restored = job.startFrom.from === 'checkpoint' ? ` from checkpoint ${job.startFrom.id}` : '';
   out.write(`job "${job.name}" ${job.state}${restored} at parallelism ${job.parallelism ?? 'default'} (attempt ${job.attempt ?? 0})\n`);
   return EXIT.ok;
