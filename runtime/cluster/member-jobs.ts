@@ -52,6 +52,8 @@ export class MemberJobs {
   readonly #options: MemberJobsOptions;
   readonly #runs = new Map<string, Run>();
   #supervisor: JobSupervisor | undefined;
+  /** Bumped when the membership is lost: a start in progress then gives up instead of running a job it lost. */
+  #losses = 0;
   #member: string;
 
   constructor(options: MemberJobsOptions) {
@@ -140,25 +142,34 @@ export class MemberJobs {
    */
   async stopAll(mode: 'handover' | 'lost'): Promise<void> {
     const runs = [...this.#runs];
-    if (mode === 'lost') this.#runs.clear();
+    if (mode === 'lost') {
+      this.#losses++;
+      this.#runs.clear();
+    }
     await Promise.all(runs.map(([name, run]) => this.#stop(name, run, mode === 'lost' ? 'fenced' : 'savepoint')));
   }
 
   async #start(owned: OwnedJob, spec: ClusterJobSpec): Promise<void> {
     const { kafka, topics, checkpointPartitions, dataDir, store, logger } = this.#options;
     const name = spec.name;
+    const losses = this.#losses;
     const view = await ReplicatedJobView.read({ kafka, topic: topics.checkpoints, partitions: checkpointPartitions, job: name, logger });
     const base = view.latestComplete();
     // The replicated copy is the truth: a local checkpoint may be newer, but it never committed its output.
     await store.deleteAll(name);
     if (base !== undefined) await store.adopt(base.manifest, base.blobs);
+    if (this.#losses !== losses) return; // lost the membership meanwhile: the job is someone else's now
     const publisher = await CheckpointPublisher.open({ kafka, topic: topics.checkpoints, partitions: checkpointPartitions, job: name, epoch: owned.epoch, member: this.#member, store, retain: this.#options.retain ?? 3, view, logger });
+    let claimed = false;
     try {
-      await publisher.claim(base);
-    } catch (err) {
-      await publisher.close().catch(() => undefined);
-      throw err;
+      if (this.#losses === losses) {
+        await publisher.claim(base);
+        claimed = true;
+      }
+    } finally {
+      if (!claimed || this.#losses !== losses) await publisher.close().catch(() => undefined);
     }
+    if (!claimed || this.#losses !== losses) return;
     this.#runs.set(name, { owned, publisher });
     logger.info({ job: name, epoch: owned.epoch, version: owned.version, restoring: base?.manifest.id }, `cluster: starting job "${name}"`);
     try {

@@ -103,6 +103,8 @@ export class ReplicatedJobView {
   }
 
   #onClaim(claim: ClaimRecord): void {
+    // A member that lost the job while it was starting it may write its claim after the new owner's: epochs decide.
+    if (this.#claim !== undefined && claim.epoch < this.#claim.epoch) return;
     this.#claim = claim;
     for (const [key, record] of this.#manifests) {
       const older = record.epoch < claim.epoch;

@@ -133,12 +133,15 @@ test('checkpoints a member writes after another claimed the job are refused', as
   await fresh.adopt(base.manifest, base.blobs);
   const newOwner = await publisher(cluster, topic, fresh, 2, view);
   await newOwner.claim(base);
-  // … while the old one, not knowing, writes checkpoint 3 (and the new owner has not checkpointed yet).
+  // … while the old one, not knowing, claims the job again (it was starting it when it lost it) and writes
+  // checkpoint 3 (and the new owner has not checkpointed yet).
+  await oldOwner.claim(view.latestComplete());
   parent = await writeCheckpoint(stale, 3, parent);
   await oldOwner.publish(parent);
   const afterStale = await read(cluster, topic);
   assert.deepEqual(afterStale.candidates.map((r) => r.manifest.id), [2, 1], 'the stale checkpoint 3 is not among them');
   assert.equal(afterStale.latestComplete()?.manifest.id, 2);
+  assert.equal(afterStale.claim?.epoch, 2, 'a claim of an older epoch does not replace a newer one');
 
   // The new owner's own checkpoint 3 (same id, newer epoch) is the one to restore.
   const mine = await writeCheckpoint(fresh, 3, (await fresh.latestValid(JOB))!.manifest);
