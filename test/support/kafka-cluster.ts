@@ -232,6 +232,9 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
     return name
   }
 
+  // A Sluice cluster named by uniqueName() makes its own group and topics: sluice.<name> and sluice.<name>.*.
+  const isOurs = (name: string): boolean => names.has(name) || (name.startsWith('sluice.') && names.has(name.slice('sluice.'.length).replace(/\.(jobs|status|checkpoints)$/, '')))
+
   // Against a shared cluster, delete what this test created. Best effort: a failure here says nothing about the
   // behaviour under test, and the names are unique anyway.
   if (againstRealKafka) {
@@ -240,9 +243,9 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
       try {
         await admin.connect()
         const { groups } = await admin.listGroups()
-        const ours = groups.map((g) => g.groupId).filter((g) => names.has(g))
+        const ours = groups.map((g) => g.groupId).filter(isOurs)
         if (ours.length > 0) await admin.deleteGroups(ours).catch(() => undefined)
-        const topics = (await admin.listTopics()).filter((name) => names.has(name))
+        const topics = (await admin.listTopics()).filter(isOurs)
         if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined)
       } catch {
         // ignored: see above
