@@ -7,7 +7,10 @@
  *    holds every key.
  * 2. A steady producer adds RATE records/s (default 20,000) over the same keys until the end; the bench waits for a
  *    replicated checkpoint taken after the fill, then WARM_S more seconds (default 10) of steady input.
- * 3. The member that owns the job crashes (test hook: as kill -9, no LeaveGroup, no savepoint).
+ * 3. The member that owns the job crashes (test hook: as kill -9, no LeaveGroup, no savepoint). ROUNDS times
+ *    (default 3): after each failover a replacement member joins (three members again), WARM_S more seconds pass,
+ *    and the new owner crashes in turn. The heartbeat phase at the crash moves detection anywhere within
+ *    session timeout ± one heartbeat interval (session / 3), so one crash says little: the median is reported.
  *
  * Failover time = from the crash to the first record written by the job's sink on the new owner (a sink writer
  * whose owner epoch is above the dead owner's): records are flowing again. Its parts come from the members' log
@@ -40,7 +43,7 @@ import { partitionOf } from '../runtime/cluster/checkpoints/replicated-records.t
 import { clusterMemberTestHooks, startClusterMember, type RunningClusterMember } from '../runtime/cluster/cluster-member.ts';
 import { clusterTopics } from '../runtime/cluster/kafka/cluster-topics.ts';
 import { scanPartition } from '../runtime/cluster/kafka/partition-scan.ts';
-import { emitFigure } from './support/figure.ts';
+import { emitFigure, median } from './support/figure.ts';
 import { spawnBrokerProcess } from './support/spawn-broker.ts';
 import { clusterProbe } from './support/cluster-count-job.ts';
 import { callApi, clusterView, fillClusterTopic, LogTap, mib, secs, sleep, SteadyProducer, waitUntil, type ClusterView } from './support/cluster-bench.ts';
@@ -54,6 +57,7 @@ const PARTITIONS = 4;
 const JOB = 'bench-cluster-count';
 const JOB_FILE = fileURLToPath(new URL('./support/cluster-count-job.ts', import.meta.url));
 const BAR_MS = 20_000;
+const ROUNDS = Number(process.env['ROUNDS'] ?? 3);
 
 const log = (text: string): void => void process.stderr.write(`[cluster-failover] ${text}\n`);
 
@@ -73,6 +77,45 @@ interface AdoptCall {
   readonly startedAt: number;
   endedAt: number;
   readonly bytes: number;
+}
+
+interface RoundResult {
+  readonly round: number;
+  readonly victim: string;
+  readonly newOwner: string;
+  readonly crashAt: number;
+  readonly detectedAt: number | undefined;
+  readonly joinedAt: number | undefined;
+  readonly readStartedAt: number | undefined;
+  readonly readEndedAt: number | undefined;
+  readonly checkpointId: number | undefined;
+  readonly checkpointBytes: number;
+  readonly adoptEndedAt: number | undefined;
+  readonly startingAt: number | undefined;
+  readonly loadedAt: number | undefined;
+  readonly flowingAt: number;
+  readonly caughtUpAt: number;
+  /** The checkpoints partition's high watermark when the new owner began reading it. */
+  readonly high: number | undefined;
+}
+
+const span = (from: number | undefined, to: number | undefined): number | undefined => (from === undefined || to === undefined ? undefined : to - from);
+const part = (label: string, ms: number | undefined, extra = ''): string => `${label} ${ms === undefined ? '?' : secs(ms)}${extra}`;
+
+/** One line per crash, in the issue's format, with every part. */
+function describe(r: RoundResult, scanned: { bytes: number; records: number } | undefined): string {
+  const parts = [
+    part('detection', span(r.crashAt, r.detectedAt), ` (session timeout ${SESSION_MS / 1000} s)`),
+    part('rebalance', span(r.detectedAt, r.joinedAt)),
+    part('assignment', span(r.joinedAt, r.readStartedAt)),
+    `replicated checkpoint ${r.checkpointId ?? '?'} ${mib(r.checkpointBytes)} read in ${secs(span(r.readStartedAt, r.readEndedAt) ?? NaN)}` +
+      (scanned === undefined ? '' : ` (scanned ${mib(scanned.bytes)}, ${scanned.records} records, from offset 0)`),
+    part('adopt', span(r.readEndedAt, r.adoptEndedAt), ' (local store cleared, replicated blobs written)'),
+    part('claim', span(r.adoptEndedAt, r.startingAt)),
+    part('load', span(r.startingAt, r.loadedAt), ' (bundle imported, checkpoint read back from the local store)'),
+    part('restore', span(r.loadedAt, r.flowingAt), ' (state rebuilt, source fetching, first record)'),
+  ];
+  return `failover ${r.round}: ${secs(r.flowingAt - r.crashAt)} (${r.victim} crashed → first record on ${r.newOwner}; ${parts.join('; ')})`;
 }
 
 async function main(): Promise<void> {
@@ -151,83 +194,120 @@ async function main(): Promise<void> {
     log(`replicated checkpoint ${afterFill.id} (after the fill) holds ${mib(afterFill.bytes)}; ${WARM_S} s more of steady input (${RATE} records/s)`);
     await sleep(WARM_S * 1000);
 
-    const before: ClusterView = await clusterView(members[0]!.url);
-    const ownerName = before.members.find((m) => m.jobs.includes(JOB))?.name;
-    const victim = members.find((m) => m.name === ownerName);
-    if (victim === undefined) throw new Error(`no member owns ${JOB}: ${JSON.stringify(before.members)}`);
-    const lastBefore = before.jobs.find((j) => j.name === JOB)?.lastCheckpoint;
-    const oldEpoch = Math.max(...probe.writers.map((w) => w.epoch ?? -1));
-    const recordsBefore = probe.records;
-    log(`owner ${victim.name} (epoch ${oldEpoch}, leader ${before.leader}); last replicated checkpoint ${lastBefore?.id} (${mib(lastBefore?.bytes ?? 0)}); ${recordsBefore} records so far; crashing it`);
+    /** Bytes and records of the checkpoints partition below each offset in `highs`: what each new owner scanned. */
+    const scannedBelow = async (highs: ReadonlyArray<number | undefined>): Promise<Array<{ bytes: number; records: number } | undefined>> => {
+      const out = highs.map((h) => (h === undefined ? undefined : { bytes: 0, records: 0 }));
+      await scanPartition(kafka, topics.checkpoints, partitionOf(JOB, 1), (r) => {
+        const size = r.key.length + (r.value?.length ?? 0);
+        highs.forEach((h, i) => {
+          if (h !== undefined && r.offset < h) {
+            out[i]!.bytes += size;
+            out[i]!.records++;
+          }
+        });
+      });
+      return out;
+    };
+    const results: RoundResult[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (round > 1) {
+        // A replacement joins (three members again: the next crash has two survivors, like the first); the job stays.
+        const name = `m${members.length}`;
+        members.push(await startClusterMember({ cluster, brokers: broker.brokers, dataDir: join(root, name), name, port: 0, workers: 0, sessionTimeoutMs: SESSION_MS, logger: tap.logger(name) }));
+        const live = members.filter((m) => !closed.has(m));
+        const seen = (await clusterView(live[0]!.url)).jobs.find((j) => j.name === JOB)?.lastCheckpoint?.id ?? 0;
+        await waitUntil(
+          async () => {
+            const view = await clusterView(live[0]!.url);
+            const job = view.jobs.find((j) => j.name === JOB);
+            return view.members.length === MEMBERS && view.members.some((m) => m.jobs.includes(JOB)) && (job?.lastCheckpoint?.id ?? 0) > seen;
+          },
+          `${name} to join and the job to checkpoint again`,
+          120_000,
+          200,
+        );
+        log(`round ${round}: ${name} joined; ${WARM_S} s of steady input`);
+        await sleep(WARM_S * 1000);
+      }
+      results.push(await failover(round));
+    }
 
-    const crashAt = performance.now();
-    await clusterMemberTestHooks(victim).crash();
-    closed.add(victim);
-    const crashDoneAt = performance.now();
-    const survivors = members.filter((m) => m !== victim);
-
-    const newWriter = await waitUntil(() => probe.writers.find((w) => (w.epoch ?? -1) > oldEpoch && w.firstWriteAt > 0), 'records on the new owner', 180_000, 5);
-    const flowingAt = newWriter.firstWriteAt;
-    const flowingWall = performance.timeOrigin + flowingAt;
-    const caughtUpAt = await waitUntil(() => (probe.lastEventT >= flowingWall ? performance.now() : undefined), 'the backlog of the outage to drain', 180_000, 5);
-    const after = await clusterView(survivors[0]!.url);
-    const newOwner = after.members.find((m) => m.jobs.includes(JOB))?.name ?? '?';
     await steady.stop();
     steady = undefined;
-
-    // Parts, from log lines and the wrapped calls.
-    const rebalancing = tap.lines.filter((l) => l.at >= crashAt && l.member !== victim.name && l.msg.includes('is rebalancing'));
-    const detectedAt = rebalancing[0]?.at;
-    const joined = tap.first('joined group', detectedAt ?? crashAt, newOwner);
-    const read = reads.find((r) => r.job === JOB && r.startedAt >= crashAt);
-    const adopt = adopts.find((a) => a.job === JOB && a.startedAt >= crashAt);
-    const starting = tap.first('cluster: starting job', crashAt, newOwner);
-    const loaded = tap.first('job starting', crashAt, newOwner);
-    const high = read === undefined ? undefined : await read.high;
-    let scanned = 0;
-    let scannedRecords = 0;
-    if (high !== undefined) {
-      const scanStart = performance.now();
-      await scanPartition(kafka, topics.checkpoints, partitionOf(JOB, 1), (r) => {
-        if (r.offset >= high) return;
-        scanned += r.key.length + (r.value?.length ?? 0);
-        scannedRecords++;
-      });
-      log(`(the bench's own scan of the checkpoints partition took ${secs(performance.now() - scanStart)})`);
-    }
-    const d = (from: number | undefined, to: number | undefined): number | undefined => (from === undefined || to === undefined ? undefined : to - from);
-    const part = (label: string, ms: number | undefined, extra = ''): string => `${label} ${ms === undefined ? '?' : secs(ms)}${extra}`;
-    const failoverMs = flowingAt - crashAt;
-    const parts = [
-      part('detection', d(crashAt, detectedAt), ` (session timeout ${SESSION_MS / 1000} s)`),
-      part('rebalance', d(detectedAt, joined?.at)),
-      part('assignment', d(joined?.at, read?.startedAt)),
-      part('read replicated checkpoint', d(read?.startedAt, read?.endedAt), read === undefined ? '' : ` (checkpoint ${read.checkpointId}: ${mib(read.checkpointBytes)}; scanned ${mib(scanned)} in ${scannedRecords} records from offset 0)`),
-      part('adopt', d(adopt?.startedAt, adopt?.endedAt)),
-      part('claim', d(adopt?.endedAt ?? read?.endedAt, starting?.at)),
-      part('load', d(starting?.at, loaded?.at)),
-      part('restore', d(loaded?.at, flowingAt)),
-    ];
-    process.stdout.write(
-      `failover: ${secs(failoverMs)} (crash of ${victim.name} → first record on ${newOwner}; ${parts.join('; ')})\n` +
-        `caught up: ${secs(caughtUpAt - crashAt)} after the crash (backlog of the outage drained at ${RATE} records/s input)\n` +
-        `crash() itself took ${secs(crashDoneAt - crashAt)}; ${KEYS} keys of state; records before the crash ${recordsBefore}\n`,
-    );
+    const tally = await scannedBelow(results.map((r) => r.high));
+    const lines = results.map((r, i) => describe(r, tally[i]));
+    for (const line of lines) process.stdout.write(`${line}\n`);
+    const failovers = results.map((r) => r.flowingAt - r.crashAt);
+    const caughtUp = results.map((r) => r.caughtUpAt - r.crashAt);
+    const detections = results.map((r) => (r.detectedAt ?? NaN) - r.crashAt);
+    const summary =
+      `failover: ${secs(median(failovers))} median of ${results.length} (${failovers.map(secs).join(', ')}; ` +
+      `detection ${detections.map(secs).join(', ')}, session timeout ${SESSION_MS / 1000} s, heartbeat every ${(SESSION_MS / 3000).toFixed(2)} s); ` +
+      `caught up ${secs(median(caughtUp))} median (${caughtUp.map(secs).join(', ')})`;
+    process.stdout.write(`${summary}\n`);
     const keysLabel = KEYS === 1_000_000 ? '1M' : String(KEYS);
     emitFigure({
       name: `cluster/failover-${keysLabel}-keys`,
-      value: failoverMs,
+      value: median(failovers),
       unit: 'ms',
       baseline: BAR_MS,
-      note: `crash of the owner (test hook) → first record at the sink on the new owner; 3 in-process members, session timeout ${SESSION_MS / 1000} s, ${RATE} records/s input; ${parts.join('; ')}; bar < 20 s (ratio < 1)`,
+      note: `crash of the owner (test hook) → first record at the sink on the new owner; median of ${results.length} crashes (${failovers.map(secs).join(', ')}); 3 in-process members, session timeout ${SESSION_MS / 1000} s, ${RATE} records/s input; round 1: ${lines[0]!.replace(/^failover 1: /, '')}; bar < 20 s (ratio < 1)`,
     });
     emitFigure({
       name: `cluster/failover-to-caught-up-${keysLabel}-keys`,
-      value: caughtUpAt - crashAt,
+      value: median(caughtUp),
       unit: 'ms',
       baseline: BAR_MS,
-      note: 'crash → the sink processes records produced after the new owner started (the outage\'s backlog drained); reported',
+      note: `crash → the sink processes records produced after the new owner started (the outage's backlog drained at ${RATE} records/s input); median of ${results.length}; reported`,
     });
+
+    /** One crash of the job's owner, measured. */
+    async function failover(round: number): Promise<RoundResult> {
+      const live = members.filter((m) => !closed.has(m));
+      const before: ClusterView = await clusterView(live[0]!.url);
+      const ownerName = before.members.find((m) => m.jobs.includes(JOB))?.name;
+      const victim = live.find((m) => m.name === ownerName);
+      if (victim === undefined) throw new Error(`no member owns ${JOB}: ${JSON.stringify(before.members)}`);
+      const lastBefore = before.jobs.find((j) => j.name === JOB)?.lastCheckpoint;
+      const oldEpoch = Math.max(...probe.writers.map((w) => w.epoch ?? -1));
+      log(`round ${round}: owner ${victim.name} (epoch ${oldEpoch}, leader ${before.leader}); last replicated checkpoint ${lastBefore?.id} (${mib(lastBefore?.bytes ?? 0)}); ${probe.records} records so far; crashing it`);
+
+      const crashAt = performance.now();
+      await clusterMemberTestHooks(victim).crash();
+      closed.add(victim);
+      const survivors = live.filter((m) => m !== victim);
+
+      const newWriter = await waitUntil(() => probe.writers.find((w) => (w.epoch ?? -1) > oldEpoch && w.firstWriteAt > 0), 'records on the new owner', 180_000, 5);
+      const flowingAt = newWriter.firstWriteAt;
+      const flowingWall = performance.timeOrigin + flowingAt;
+      const caughtUpAt = await waitUntil(() => (probe.lastEventT >= flowingWall ? performance.now() : undefined), 'the backlog of the outage to drain', 180_000, 5);
+      const after = await clusterView(survivors[0]!.url);
+      const newOwner = after.members.find((m) => m.jobs.includes(JOB))?.name ?? '?';
+
+      const detectedAt = tap.lines.find((l) => l.at >= crashAt && l.member !== victim.name && l.msg.includes('is rebalancing'))?.at;
+      const read = reads.find((r) => r.job === JOB && r.startedAt >= crashAt);
+      const adopt = adopts.find((a) => a.job === JOB && a.startedAt >= crashAt);
+      const result: RoundResult = {
+        round,
+        victim: victim.name,
+        newOwner,
+        crashAt,
+        detectedAt,
+        joinedAt: tap.first('joined group', detectedAt ?? crashAt, newOwner)?.at,
+        readStartedAt: read?.startedAt,
+        readEndedAt: read?.endedAt,
+        checkpointId: read?.checkpointId,
+        checkpointBytes: read?.checkpointBytes ?? 0,
+        adoptEndedAt: adopt?.endedAt,
+        startingAt: tap.first('cluster: starting job', crashAt, newOwner)?.at,
+        loadedAt: tap.first('job starting', crashAt, newOwner)?.at,
+        flowingAt,
+        caughtUpAt,
+        high: read === undefined ? undefined : await read.high,
+      };
+      log(`round ${round}: records flowing on ${newOwner} ${secs(flowingAt - crashAt)} after the crash, caught up after ${secs(caughtUpAt - crashAt)}`);
+      return result;
+    }
   } finally {
     await steady?.stop().catch(() => undefined);
     // Survivors hand the job over with savepoints as they leave; the last one just stops it.

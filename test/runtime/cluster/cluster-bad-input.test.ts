@@ -15,18 +15,9 @@ import { devstackOnly, kafkaCluster, type KafkaCluster } from '../../support/kaf
 import { readCommitted } from '../../support/kafka-committed.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
+import { clusterView } from './support/cluster-checks.ts';
 
 const COUNTS = fileURLToPath(new URL('./fixtures/counts-to-kafka.ts', import.meta.url));
-
-interface ClusterView {
-  generation: number;
-  members: Array<{ name: string; jobs: string[] }>;
-  jobs: Array<{ name: string; state: string; error: string | null; owner: string | null }>;
-}
-
-async function view(member: RunningClusterMember): Promise<ClusterView> {
-  return ((await (await fetch(`${member.url}/v1/cluster`)).json()) as { cluster: ClusterView }).cluster;
-}
 
 async function member(t: TestContext, kafka: KafkaCluster, cluster: string, name: string): Promise<RunningClusterMember> {
   const m = await startClusterMember({ cluster, brokers: kafka.brokers, dataDir: await tempDir(t, `sluice-${name}-`), name, port: 0, workers: 0, sessionTimeoutMs: 6_000, logger: silentLogger() });
@@ -57,17 +48,17 @@ export default defineJob({ name: 'unloadable' }, (env) => { env.source(collectio
   const a = await member(t, kafka, cluster, 'a');
   const b = await member(t, kafka, cluster, 'b');
   assert.equal((await submit(a, file, {})).status, 201);
-  const failed = await waitFor(async () => (await view(b)).jobs.find((j) => j.name === 'unloadable' && j.state === 'failed'), { timeoutMs: 60_000, intervalMs: 200, message: 'the job marked failed' });
+  const failed = await waitFor(async () => (await clusterView(b.url)).jobs.find((j) => j.name === 'unloadable' && j.state === 'failed'), { timeoutMs: 60_000, intervalMs: 200, message: 'the job marked failed' });
   assert.match(failed.error ?? '', /this job cannot be loaded here \(import 2\)/);
   const imports = (globalThis as { unloadableImports?: number }).unloadableImports;
   assert.equal(imports, 2, 'checked once at submit, tried once by its owner');
 
   // A rebalance (a member joining) does not start it again anywhere.
-  const generation = (await view(a)).generation;
+  const generation = (await clusterView(a.url)).generation;
   await member(t, kafka, cluster, 'c');
-  await waitFor(async () => (await view(a)).generation > generation && (await view(a)).members.length === 3, { timeoutMs: 60_000, intervalMs: 200, message: 'a new generation with the third member' });
+  await waitFor(async () => (await clusterView(a.url)).generation > generation && (await clusterView(a.url)).members.length === 3, { timeoutMs: 60_000, intervalMs: 200, message: 'a new generation with the third member' });
   assert.equal((globalThis as { unloadableImports?: number }).unloadableImports, 2, 'not retried');
-  assert.equal((await view(a)).jobs.find((j) => j.name === 'unloadable')?.owner, null);
+  assert.equal((await clusterView(a.url)).jobs.find((j) => j.name === 'unloadable')?.owner, null);
 });
 
 test('sluice start --cluster with unreachable brokers keeps retrying with a message that says what to check; Ctrl-C stops it', async () => {
@@ -127,7 +118,7 @@ test('two clusters of one name on different brokers stay apart', { skip: devstac
       return c.committed.length >= n ? c : undefined;
     }, { timeoutMs: 60_000, intervalMs: 500, message: `${side}: ${n} counts` });
     assert.equal(committed.length, n, `${side} counted its own input only`);
-    const v = await view(m);
+    const v = await clusterView(m.url);
     assert.deepEqual(v.members.map((x) => x.name), [side], `${side}'s cluster has only its member`);
   }
 });

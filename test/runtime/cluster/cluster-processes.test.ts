@@ -9,29 +9,17 @@ import { test, type TestContext } from 'node:test';
 import { ok, startService, type ServiceProcess } from '../../service/service-process.ts';
 import { elasticsearchNode } from '../../support/elasticsearch-node.ts';
 import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
-import { readCommitted } from '../../support/kafka-committed.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
+import { assertExactCounts, assertExactDocuments, clusterView, owners, produceCounted } from './support/cluster-checks.ts';
 
 const KAFKA_JOB = fileURLToPath(new URL('./fixtures/counts-to-kafka.ts', import.meta.url));
 const ES_JOB = fileURLToPath(new URL('./fixtures/counts-to-es.ts', import.meta.url));
 const BOTH_JOB = fileURLToPath(new URL('./fixtures/counts-to-both.ts', import.meta.url));
 const KEYS = 13;
-const keyOf = (i: number): string => `k${i % KEYS}`;
-
-interface ClusterView {
-  leader: string | null;
-  members: Array<{ name: string; url: string; jobs: string[] }>;
-  jobs: Array<{ name: string; owner: string | null; state: string; lastCheckpoint: { id: number } | null }>;
-}
 
 interface Member extends ServiceProcess {
   readonly name: string;
-}
-
-async function clusterView(url: string): Promise<ClusterView> {
-  const response = await fetch(`${url}/v1/cluster`);
-  return ((await response.json()) as { cluster: ClusterView }).cluster;
 }
 
 async function startMember(t: TestContext, kafka: KafkaCluster, cluster: string, name: string, dir: string): Promise<Member> {
@@ -44,51 +32,6 @@ async function startMember(t: TestContext, kafka: KafkaCluster, cluster: string,
   return { ...service, name };
 }
 
-async function produce(kafka: KafkaCluster, topic: string, from: number, to: number): Promise<void> {
-  const producer = await kafka.producer();
-  const messages = [];
-  for (let i = from; i < to; i++) messages.push({ key: keyOf(i), value: JSON.stringify({ key: keyOf(i), i }) });
-  for (let n = 0; n < messages.length; n += 500) await producer.send({ topic, messages: messages.slice(n, n + 500) });
-}
-
-function owners(view: ClusterView): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const m of view.members) for (const job of m.jobs) out.set(job, m.name);
-  return out;
-}
-
-/** One committed output record per input, each key's counts 1, 2, 3, … in input order. */
-async function assertExactCounts(kafka: KafkaCluster, output: string, records: number): Promise<void> {
-  const { committed } = await waitFor(
-    async () => {
-      const contents = await readCommitted(kafka, output, 2);
-      return contents.committed.length >= records ? contents : undefined;
-    },
-    { timeoutMs: 120_000, intervalMs: 1_000, message: `all ${records} counts committed` },
-  );
-  assert.equal(committed.length, records, 'one output record per input record: nothing lost, nothing repeated');
-  const byKey = new Map<string, Array<{ i: number; n: number }>>();
-  for (const r of committed) {
-    const v = JSON.parse(r.value) as { key: string; i: number; n: number };
-    byKey.set(v.key, [...(byKey.get(v.key) ?? []), v]);
-  }
-  for (const [key, updates] of byKey) {
-    assert.deepEqual(updates.map((u) => u.n), updates.map((_, n) => n + 1), `counts of ${key} in order`);
-    assert.deepEqual(updates.map((u) => u.i), updates.map((u) => u.i).sort((a, b) => a - b), `inputs of ${key} in order`);
-  }
-}
-
-/** Every document of `index` holds its key's count of `records` inputs. */
-async function assertExactDocuments(es: Awaited<ReturnType<typeof elasticsearchNode>>, index: string, records: number): Promise<void> {
-  const client = es.client();
-  await waitFor(async () => {
-    await client.indices.refresh({ index });
-    const { hits } = await client.search<{ key: string; n: number }>({ index, size: 100 });
-    const docs = new Map(hits.hits.map((h) => [h._id, h._source!.n]));
-    return [...Array(KEYS).keys()].every((k) => docs.get(`k${k}`) === Math.ceil((records - k) / KEYS));
-  }, { timeoutMs: 60_000, intervalMs: 500, message: 'every document holds its key\'s full count' });
-}
-
 test('kill -9 of a job\'s owner: another member resumes both jobs from the replicated checkpoints; Kafka output and Elasticsearch documents are exact', async (t) => {
   const kafka = await kafkaCluster(t, { numPartitions: 3 });
   const es = await elasticsearchNode(t);
@@ -98,7 +41,7 @@ test('kill -9 of a job\'s owner: another member resumes both jobs from the repli
   const index = es.uniqueIndex('cluster-counts');
   const cluster = kafka.uniqueName('c');
   const RECORDS = 9_000;
-  await produce(kafka, input, 0, RECORDS / 3);
+  await produceCounted(kafka, input, 0, RECORDS / 3, KEYS);
 
   const members = [await startMember(t, kafka, cluster, 'a', dir), await startMember(t, kafka, cluster, 'b', dir), await startMember(t, kafka, cluster, 'c', dir)];
   const brokers = kafka.brokers.join(',');
@@ -116,10 +59,10 @@ test('kill -9 of a job\'s owner: another member resumes both jobs from the repli
   assert.match(status, /cluster-counts-kafka\s+running\s+running\s+[abc]/);
 
   const victim = members.find((m) => m.name === placed.get('cluster-counts-kafka'))!;
-  await produce(kafka, input, RECORDS / 3, (2 * RECORDS) / 3);
+  await produceCounted(kafka, input, RECORDS / 3, (2 * RECORDS) / 3, KEYS);
   victim.child.kill('SIGKILL');
   assert.equal(await victim.exited, null, 'killed');
-  await produce(kafka, input, (2 * RECORDS) / 3, RECORDS);
+  await produceCounted(kafka, input, (2 * RECORDS) / 3, RECORDS, KEYS);
   const survivor = members.find((m) => m !== victim)!;
   await waitFor(async () => {
     const now = owners(await clusterView(survivor.url));
@@ -127,7 +70,7 @@ test('kill -9 of a job\'s owner: another member resumes both jobs from the repli
   }, { timeoutMs: 90_000, intervalMs: 200, message: 'the killed member\'s jobs run elsewhere' });
 
   await assertExactCounts(kafka, output, RECORDS);
-  await assertExactDocuments(es, index, RECORDS);
+  await assertExactDocuments(es, index, RECORDS, KEYS);
 });
 
 test('an owner stopped past its session timeout (SIGSTOP) loses its job; resumed (SIGCONT), its writes are fenced and the output stays exact', async (t) => {
@@ -139,7 +82,7 @@ test('an owner stopped past its session timeout (SIGSTOP) loses its job; resumed
   const index = es.uniqueIndex('cluster-both');
   const cluster = kafka.uniqueName('c');
   const RECORDS = 9_000;
-  await produce(kafka, input, 0, RECORDS / 3);
+  await produceCounted(kafka, input, 0, RECORDS / 3, KEYS);
   const members = [await startMember(t, kafka, cluster, 'a', dir), await startMember(t, kafka, cluster, 'b', dir)];
   await ok(['submit', BOTH_JOB, '--set', `brokers=${kafka.brokers.join(',')}`, '--set', `input=${input}`, '--set', `output=${output}`, '--set', `txnPrefix=${kafka.uniqueName('txn')}`, '--set', `esNode=${es.node}`, '--set', `index=${index}`], { SLUICE_URL: members[0]!.url });
   const ownerName = await waitFor(async () => {
@@ -149,15 +92,15 @@ test('an owner stopped past its session timeout (SIGSTOP) loses its job; resumed
   const owner = members.find((m) => m.name === ownerName)!;
   const other = members.find((m) => m !== owner)!;
 
-  await produce(kafka, input, RECORDS / 3, (2 * RECORDS) / 3);
+  await produceCounted(kafka, input, RECORDS / 3, (2 * RECORDS) / 3, KEYS);
   owner.child.kill('SIGSTOP');
   await waitFor(async () => owners(await clusterView(other.url)).get('cluster-counts-both') === other.name, { timeoutMs: 90_000, intervalMs: 200, message: 'the other member took the job over' });
   owner.child.kill('SIGCONT');
-  await produce(kafka, input, (2 * RECORDS) / 3, RECORDS);
+  await produceCounted(kafka, input, (2 * RECORDS) / 3, RECORDS, KEYS);
   await waitFor(async () => (await clusterView(other.url)).members.length === 2, { timeoutMs: 90_000, intervalMs: 200, message: 'the resumed member back in the group' });
 
   await assertExactCounts(kafka, output, RECORDS);
-  await assertExactDocuments(es, index, RECORDS);
+  await assertExactDocuments(es, index, RECORDS, KEYS);
   assert.equal(owners(await clusterView(other.url)).get('cluster-counts-both'), other.name, 'the job stays with its new owner');
   assert.match(owner.stderr(), /membership lost/, 'the resumed member knew it had lost the job');
 });

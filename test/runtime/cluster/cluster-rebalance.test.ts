@@ -11,24 +11,16 @@ import { test, type TestContext } from 'node:test';
 import { ReplicatedJobView } from '../../../runtime/cluster/checkpoints/replicated-view.ts';
 import { clusterMemberTestHooks, startClusterMember, type RunningClusterMember } from '../../../runtime/cluster/cluster-member.ts';
 import { clusterTopics } from '../../../runtime/cluster/kafka/cluster-topics.ts';
-import { createLogger, silentLogger } from '../../../runtime/logging/index.ts';
-import { createWriteStream } from 'node:fs';
+import { silentLogger } from '../../../runtime/logging/index.ts';
 import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
-import { readCommitted } from '../../support/kafka-committed.ts';
 import { ok, sluice } from '../../service/service-process.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
+import { assertExactCounts, clusterView, owners } from './support/cluster-checks.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/counts-to-kafka.ts', import.meta.url));
 const KEYS = 7;
-
-interface ClusterView {
-  leader: string | null;
-  generation: number;
-  members: Array<{ name: string; url: string; jobs: string[] }>;
-  jobs: Array<{ name: string; state: string; lastCheckpoint: { id: number } | null }>;
-}
 
 interface Setup {
   kafka: KafkaCluster;
@@ -39,14 +31,6 @@ interface Setup {
   join(name: string): Promise<RunningClusterMember>;
   /** Submits a copy of the counting job named `job`, writing to its own output topic. */
   submit(job: string): Promise<string>;
-}
-
-async function view(member: RunningClusterMember): Promise<ClusterView> {
-  return ((await (await fetch(`${member.url}/v1/cluster`)).json()) as { cluster: ClusterView }).cluster;
-}
-
-function owners(v: ClusterView): Map<string, string> {
-  return new Map(v.members.flatMap((m) => m.jobs.map((job) => [job, m.name] as const)));
 }
 
 async function setup(t: TestContext, records: number): Promise<Setup> {
@@ -66,7 +50,7 @@ async function setup(t: TestContext, records: number): Promise<Setup> {
     dir,
     members,
     async join(name) {
-      const member = await startClusterMember({ cluster, brokers: kafka.brokers, dataDir: join(dir, name), name, port: 0, workers: 0, sessionTimeoutMs: 6_000, logger: process.env.CLUSTER_LOG ? createLogger({ level: 'info', pretty: false, destination: createWriteStream(`/tmp/rb-${name}.log`) }) : silentLogger() });
+      const member = await startClusterMember({ cluster, brokers: kafka.brokers, dataDir: join(dir, name), name, port: 0, workers: 0, sessionTimeoutMs: 6_000, logger: silentLogger() });
       kafka.defer(() => member.close());
       members.push(member);
       return member;
@@ -91,26 +75,12 @@ async function setup(t: TestContext, records: number): Promise<Setup> {
 function settled(s: Setup, jobs: number): Promise<Map<string, string>> {
   return waitFor(
     async () => {
-      const v = await view(s.members[s.members.length - 1]!);
+      const v = await clusterView(s.members[s.members.length - 1]!.url);
       const running = v.jobs.length === jobs && v.jobs.every((j) => j.state === 'running' && j.lastCheckpoint !== null);
       return running && owners(v).size === jobs ? owners(v) : undefined;
     },
     { timeoutMs: 90_000, intervalMs: 200, message: `${jobs} job(s) running, each on one member` },
   );
-}
-
-async function assertExact(kafka: KafkaCluster, output: string, records: number): Promise<void> {
-  const { committed } = await waitFor(async () => {
-    const c = await readCommitted(kafka, output, 2);
-    return c.committed.length >= records ? c : undefined;
-  }, { timeoutMs: 90_000, intervalMs: 1_000, message: `${records} counts committed to ${output}` });
-  assert.equal(committed.length, records, `one output record per input in ${output}`);
-  const byKey = new Map<string, number[]>();
-  for (const r of committed) {
-    const v = JSON.parse(r.value) as { key: string; n: number };
-    byKey.set(v.key, [...(byKey.get(v.key) ?? []), v.n]);
-  }
-  for (const [key, ns] of byKey) assert.deepEqual(ns, ns.map((_, i) => i + 1), `counts of ${key} in order`);
 }
 
 test('a member leaving hands its job over from a savepoint; the output stays exact', async (t) => {
@@ -122,14 +92,14 @@ test('a member leaving hands its job over from a savepoint; the output stays exa
   const leaving = s.members.find((m) => m.name === before.get('handover'))!;
   const staying = s.members.find((m) => m !== leaving)!;
   await leaving.close();
-  await waitFor(async () => owners(await view(staying)).get('handover') === staying.name, { timeoutMs: 60_000, intervalMs: 200, message: 'the job moved to the member that stays' });
+  await waitFor(async () => owners(await clusterView(staying.url)).get('handover') === staying.name, { timeoutMs: 60_000, intervalMs: 200, message: 'the job moved to the member that stays' });
 
   const replicated = await ReplicatedJobView.read({ kafka: s.kafka.kafka(), topic: clusterTopics(s.cluster).checkpoints, partitions: 1, job: 'handover', logger: silentLogger() });
   const basedOn = replicated.claim?.basedOn;
   assert.ok(basedOn, 'the new owner claimed the job from a checkpoint');
   const base = replicated.candidates.find((r) => r.manifest.id === basedOn.id);
   assert.equal(base?.manifest.kind, 'savepoint', 'the one the leaving member took as it stopped');
-  await assertExact(s.kafka, output, 4_000);
+  await assertExactCounts(s.kafka, output, 4_000);
 });
 
 test('a member joining moves only what balance needs; the leader dying elects another and the others\' jobs keep running', async (t) => {
@@ -144,25 +114,32 @@ test('a member joining moves only what balance needs; the leader dying elects an
 
   await s.join('d');
   const after = await waitFor(async () => {
-    const now = owners(await view(s.members[0]!));
+    const now = owners(await clusterView(s.members[0]!.url));
     return now.size === 4 && [...now.values()].includes('d') ? now : undefined;
   }, { timeoutMs: 60_000, intervalMs: 200, message: 'the new member got a job' });
   const moved = [...after].filter(([job, member]) => before.get(job) !== member);
   assert.equal(moved.length, 1, `exactly one job moved: ${JSON.stringify(moved)}`);
   assert.equal(load.get(before.get(moved[0]![0])!), 2, 'from the member that ran two');
 
-  const leaderName = (await view(s.members[0]!)).leader!;
+  const leaderName = (await clusterView(s.members[0]!.url)).leader!;
   const leader = s.members.find((m) => m.name === leaderName)!;
   const survivors = s.members.filter((m) => m !== leader);
   const untouched = [...after].filter(([, member]) => member !== leaderName).map(([job]) => job);
-  const startedAt = new Map<string, unknown>();
-  for (const job of untouched) {
-    const owner = survivors.find((m) => m.name === after.get(job))!;
-    startedAt.set(job, ((await (await fetch(`${owner.url}/v1/jobs/${job}`)).json()) as { job: { startedAt: number } }).job.startedAt);
-  }
+  // When each of those runs started (the moved job may still be starting on its new member).
+  const startedAt = await waitFor(async () => {
+    const out = new Map<string, number>();
+    for (const job of untouched) {
+      const owner = survivors.find((m) => m.name === after.get(job))!;
+      const response = await fetch(`${owner.url}/v1/jobs/${job}`);
+      const status = response.ok ? ((await response.json()) as { job: { startedAt: number | null; state: string } }).job : undefined;
+      if (status?.state !== 'running' || status.startedAt === null) return undefined;
+      out.set(job, status.startedAt);
+    }
+    return out;
+  }, { timeoutMs: 60_000, intervalMs: 200, message: 'every job running on its member' });
   await clusterMemberTestHooks(leader).crash();
   const last = await waitFor(async () => {
-    const v = await view(survivors[0]!);
+    const v = await clusterView(survivors[0]!.url);
     const now = owners(v);
     return v.leader !== null && v.leader !== leaderName && now.size === 4 && ![...now.values()].includes(leaderName) ? now : undefined;
   }, { timeoutMs: 60_000, intervalMs: 200, message: 'a new leader, and the dead leader\'s jobs on the others' });
@@ -172,7 +149,7 @@ test('a member joining moves only what balance needs; the leader dying elects an
     const status = ((await (await fetch(`${owner.url}/v1/jobs/${job}`)).json()) as { job: { startedAt: number; state: string } }).job;
     assert.equal(status.startedAt, startedAt.get(job), `${job} was not restarted`);
   }
-  for (const output of outputs.values()) await assertExact(s.kafka, output, 2_000);
+  for (const output of outputs.values()) await assertExactCounts(s.kafka, output, 2_000);
 });
 
 test('the CLI against any member: rescale, pause --all, resume --all, list, cancel and delete go through the cluster; local checkpoint tools are refused', async (t) => {
@@ -192,20 +169,20 @@ test('the CLI against any member: rescale, pause --all, resume --all, list, canc
 
   assert.match(await ok(['pause', '--all'], env), /1 job\(s\) set to paused: verbs/);
   await waitFor(async () => {
-    const v = await view(other);
+    const v = await clusterView(other.url);
     return v.jobs[0]?.state === 'stopped' && owners(v).size === 0;
   }, { timeoutMs: 60_000, intervalMs: 200, message: 'the job stopped and owned by no member' });
   const producer = await s.kafka.producer();
   await producer.send({ topic: s.input, messages: Array.from({ length: 1_000 }, (_, n) => ({ key: `k${(3_000 + n) % KEYS}`, value: JSON.stringify({ key: `k${(3_000 + n) % KEYS}`, i: 3_000 + n }) })) });
   assert.match(await ok(['resume', '--all'], env), /1 job\(s\) set to running: verbs/);
-  await assertExact(s.kafka, output, 4_000);
+  await assertExactCounts(s.kafka, output, 4_000);
 
   const refused = await sluice(['checkpoint', 'clear', 'verbs'], env);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /not available in cluster mode/);
   assert.match(await ok(['list'], env), /verbs/);
   await ok(['cancel', 'verbs'], env);
-  await waitFor(async () => owners(await view(other)).size === 0, { timeoutMs: 60_000, intervalMs: 200, message: 'the cancelled job stopped' });
+  await waitFor(async () => owners(await clusterView(other.url)).size === 0, { timeoutMs: 60_000, intervalMs: 200, message: 'the cancelled job stopped' });
   await ok(['delete', 'verbs'], env);
-  assert.deepEqual((await view(other)).jobs, []);
+  assert.deepEqual((await clusterView(other.url)).jobs, []);
 });
