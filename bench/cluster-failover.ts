@@ -175,6 +175,18 @@ async function main(): Promise<void> {
     log(`${MEMBERS} members of cluster ${cluster} up (session timeout ${SESSION_MS / 1000} s)`);
 
     const probe = clusterProbe();
+    if (process.env['TRACE'] === '1') {
+      // Every 2 s: records/s at the sink, how old the input it processes is, the heap.
+      let last = probe.records;
+      const gc = (globalThis as { gc?: () => void }).gc;
+      const timer = setInterval(() => {
+        gc?.();
+        const rate = (probe.records - last) / 2;
+        last = probe.records;
+        log(`trace: ${Math.round(rate)} records/s, behind ${secs(probe.lastEventT === 0 ? 0 : Date.now() - probe.lastEventT)}, heap ${mib(process.memoryUsage().heapUsed)}${gc === undefined ? '' : ' (after gc)'}, rss ${mib(process.memoryUsage().rss)}`);
+      }, 2_000);
+      timer.unref();
+    }
     began = performance.now();
     await callApi(members[0]!.url, 'POST', '/v1/jobs', { file: JOB_FILE, params: { brokers: broker.brokers.join(','), input } });
     await waitUntil(() => probe.records >= KEYS, `the job to count the ${KEYS} records of the fill`, 300_000, 50);

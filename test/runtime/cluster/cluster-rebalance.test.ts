@@ -94,7 +94,11 @@ test('a member leaving hands its job over from a savepoint; the output stays exa
   await leaving.close();
   await waitFor(async () => owners(await clusterView(staying.url)).get('handover') === staying.name, { timeoutMs: 60_000, intervalMs: 200, message: 'the job moved to the member that stays' });
 
-  const replicated = await ReplicatedJobView.read({ kafka: s.kafka.kafka(), topic: clusterTopics(s.cluster).checkpoints, partitions: 1, job: 'handover', logger: silentLogger() });
+  // Its assignment shows before the new owner has claimed the job (it reads the checkpoints topic first).
+  const replicated = await waitFor(async () => {
+    const v = await ReplicatedJobView.read({ kafka: s.kafka.kafka(), topic: clusterTopics(s.cluster).checkpoints, partitions: 1, job: 'handover', logger: silentLogger() });
+    return v.claim?.member === staying.name ? v : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 200, message: 'the member that stays claimed the job' });
   const basedOn = replicated.claim?.basedOn;
   assert.ok(basedOn, 'the new owner claimed the job from a checkpoint');
   const base = replicated.candidates.find((r) => r.manifest.id === basedOn.id);
