@@ -42,7 +42,7 @@ export interface CheckpointCoordinatorOptions {
    * Test hook: runs after all acknowledgements arrived and before the store write. Throwing fails the checkpoint
    * (and the attempt), like a crash between "all subtasks snapshotted" and "checkpoint durable".
    */
-  readonly beforeStore?: (checkpointId: number) => void | Promise<void>;
+  readonly beforeStore?: (checkpointId: number, sourcePositions: CheckpointManifest['sourcePositions']) => void | Promise<void>;
   /**
    * Makes a stored checkpoint durable somewhere else before it counts as complete (cluster mode sends it to the
    * cluster's checkpoints topic). Sinks commit only after it resolved. When it fails, the local copy is deleted again,
@@ -69,7 +69,7 @@ export class CheckpointCoordinator implements CheckpointListener {
   readonly #logger: Logger;
   readonly #onComplete: ((manifest: CheckpointManifest) => void) | undefined;
   readonly #onFailed: ((checkpointId: number, error: Error) => void) | undefined;
-  readonly #beforeStore: ((checkpointId: number) => void | Promise<void>) | undefined;
+  readonly #beforeStore: ((checkpointId: number, sourcePositions: CheckpointManifest['sourcePositions']) => void | Promise<void>) | undefined;
   readonly #replicate: ((manifest: CheckpointManifest) => Promise<void>) | undefined;
   #inFlight: InFlight | undefined;
   /** The latest checkpoint of this attempt (or the restored one): incremental snapshots build on its chains. */
@@ -241,7 +241,7 @@ export class CheckpointCoordinator implements CheckpointListener {
     }
     let manifest: CheckpointManifest;
     const writing = this.#trackWrite(async () => {
-      await this.#beforeStore?.(inFlight.id);
+      await this.#beforeStore?.(inFlight.id, sourcePositions);
       const stored = await this.#store.write(
         {
           job: plan.job,

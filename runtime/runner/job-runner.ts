@@ -55,7 +55,7 @@ export interface JobRunnerOptions {
   /** Limits of each worker thread (heap sizes); a worker that exceeds them fails the attempt. */
   readonly workerResourceLimits?: ResourceLimits;
   /** Test hook, see {@link CheckpointCoordinator}. */
-  readonly beforeCheckpointStore?: (checkpointId: number) => void | Promise<void>;
+  readonly beforeCheckpointStore?: (checkpointId: number, sourcePositions: CheckpointManifest['sourcePositions']) => void | Promise<void>;
   /** Cluster mode: makes every checkpoint durable in Kafka before sinks commit (see {@link CheckpointCoordinator}). */
   readonly replicateCheckpoint?: (manifest: CheckpointManifest) => Promise<void>;
   /** Cluster mode: this member's owner epoch of the job, for sinks that fence stale owners (SinkWriterContext). */

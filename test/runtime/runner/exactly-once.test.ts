@@ -51,9 +51,10 @@ for (const workers of [0, 2]) {
       workers,
       jobModule: KEYED_COUNT_MODULE,
       // The store runs on the main thread, in either mode.
-      beforeCheckpointStore: (id) => {
+      // By the positions of the checkpoint being stored: the final one is past both marks, so each fires by then.
+      beforeCheckpointStore: (id, positions) => {
         for (const at of [0.3, 0.65]) {
-          if (checkpointedRecords(runner, RECORDS, 4) >= RECORDS * at && fireOnce(faults, `store-${at}`, `store@${id}`)) throw new Error(`injected failure while storing checkpoint ${id}`);
+          if (checkpointedRecords(positions, RECORDS, 4) >= RECORDS * at && fireOnce(faults, `store-${at}`, `store@${id}`)) throw new Error(`injected failure while storing checkpoint ${id}`);
         }
       },
     });
