@@ -43,6 +43,8 @@ import { partitionOf } from '../runtime/cluster/checkpoints/replicated-records.t
 import { clusterMemberTestHooks, startClusterMember, type RunningClusterMember } from '../runtime/cluster/cluster-member.ts';
 import { clusterTopics } from '../runtime/cluster/kafka/cluster-topics.ts';
 import { scanPartition } from '../runtime/cluster/kafka/partition-scan.ts';
+import { JobMetrics } from '../runtime/metrics/index.ts';
+import type { JobRunner } from '../runtime/runner/index.ts';
 import { emitFigure, median } from './support/figure.ts';
 import { spawnBrokerProcess } from './support/spawn-broker.ts';
 import { clusterProbe } from './support/cluster-count-job.ts';
@@ -130,7 +132,7 @@ async function main(): Promise<void> {
   const logCopy = process.env['LOG_FILE'] === undefined ? undefined : createWriteStream(process.env['LOG_FILE']);
   const tap = new LogTap(logCopy);
   const members: RunningClusterMember[] = [];
-  const closed = new Set<RunningClusterMember>();
+  let memberCount = 0;
   let steady: SteadyProducer | undefined;
 
   // Instrumentation: the two calls of a member taking the job over that no log line brackets.
@@ -162,6 +164,24 @@ async function main(): Promise<void> {
     call.endedAt = performance.now();
   };
 
+  // Workaround, in-process only: a member's metrics keep every runner it tracked (cluster-member.ts drops the
+  // untrack function), and prom-client's GC observer keeps every member's registry alive, so a crashed member's job
+  // — runner, attempt, 1M keys of state — would stay in this heap for good and slow every later round with GC. A
+  // killed process frees all of it: the bench untracks runners that ended once their member crashed.
+  const tracked: Array<{ runner: JobRunner; untrack: () => void }> = [];
+  const originalTrack = JobMetrics.prototype.track;
+  JobMetrics.prototype.track = function (this: JobMetrics, job: string, runner: JobRunner): () => void {
+    const untrack = originalTrack.call(this, job, runner);
+    tracked.push({ runner, untrack });
+    return untrack;
+  };
+  const forgetEndedRunners = (): void => {
+    for (const t of tracked.splice(0)) {
+      if (t.runner.state === 'cancelled' || t.runner.state === 'finished' || t.runner.state === 'failed') t.untrack();
+      else tracked.push(t);
+    }
+  };
+
   try {
     await admin.createTopics({ topics: [{ topic: input, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
     let began = performance.now();
@@ -169,7 +189,7 @@ async function main(): Promise<void> {
     log(`${KEYS} records (one per key) in ${input} in ${secs(performance.now() - began)}`);
 
     for (let i = 0; i < MEMBERS; i++) {
-      const name = `m${i}`;
+      const name = `m${memberCount++}`;
       members.push(await startClusterMember({ cluster, brokers: broker.brokers, dataDir: join(root, name), name, port: 0, workers: 0, sessionTimeoutMs: SESSION_MS, logger: tap.logger(name) }));
     }
     log(`${MEMBERS} members of cluster ${cluster} up (session timeout ${SESSION_MS / 1000} s)`);
@@ -224,9 +244,9 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       if (round > 1) {
         // A replacement joins (three members again: the next crash has two survivors, like the first); the job stays.
-        const name = `m${members.length}`;
+        const name = `m${memberCount++}`;
         members.push(await startClusterMember({ cluster, brokers: broker.brokers, dataDir: join(root, name), name, port: 0, workers: 0, sessionTimeoutMs: SESSION_MS, logger: tap.logger(name) }));
-        const live = members.filter((m) => !closed.has(m));
+        const live = members;
         const seen = (await clusterView(live[0]!.url)).jobs.find((j) => j.name === JOB)?.lastCheckpoint?.id ?? 0;
         await waitUntil(
           async () => {
@@ -246,6 +266,12 @@ async function main(): Promise<void> {
 
     await steady.stop();
     steady = undefined;
+    if (process.env['HEAP_SNAPSHOT'] !== undefined) {
+      // Diagnostics: what the process holds after the failovers (the dead members' jobs should be gone).
+      (globalThis as { gc?: () => void }).gc?.();
+      const { writeHeapSnapshot } = await import('node:v8');
+      log(`heap snapshot: ${writeHeapSnapshot(process.env['HEAP_SNAPSHOT'])}`);
+    }
     const tally = await scannedBelow(results.map((r) => r.high));
     const lines = results.map((r, i) => describe(r, tally[i]));
     for (const line of lines) process.stdout.write(`${line}\n`);
@@ -275,7 +301,7 @@ async function main(): Promise<void> {
 
     /** One crash of the job's owner, measured. */
     async function failover(round: number): Promise<RoundResult> {
-      const live = members.filter((m) => !closed.has(m));
+      const live = members;
       const before: ClusterView = await clusterView(live[0]!.url);
       const ownerName = before.members.find((m) => m.jobs.includes(JOB))?.name;
       const victim = live.find((m) => m.name === ownerName);
@@ -286,7 +312,9 @@ async function main(): Promise<void> {
 
       const crashAt = performance.now();
       await clusterMemberTestHooks(victim).crash();
-      closed.add(victim);
+      // Forget the dead member: in-process, anything the bench keeps would keep its heap (and its job's state) alive.
+      members.splice(members.indexOf(victim), 1);
+      forgetEndedRunners();
       const survivors = live.filter((m) => m !== victim);
 
       const newWriter = await waitUntil(() => probe.writers.find((w) => (w.epoch ?? -1) > oldEpoch && w.firstWriteAt > 0), 'records on the new owner', 180_000, 5);
@@ -324,7 +352,7 @@ async function main(): Promise<void> {
     await steady?.stop().catch(() => undefined);
     // Survivors hand the job over with savepoints as they leave; the last one just stops it.
     const closing = performance.now();
-    await Promise.all(members.filter((m) => !closed.has(m)).map((m) => m.close().catch((err: unknown) => log(`closing ${m.name}: ${(err as Error).message}`))));
+    await Promise.all(members.map((m) => m.close().catch((err: unknown) => log(`closing ${m.name}: ${(err as Error).message}`))));
     log(`members closed in ${secs(performance.now() - closing)}`);
     await admin.disconnect().catch(() => undefined);
     await broker.stop();
@@ -332,6 +360,7 @@ async function main(): Promise<void> {
     await rm(root, { recursive: true, force: true });
     (ReplicatedJobView as unknown as { read: typeof ReplicatedJobView.read }).read = originalRead;
     CheckpointStore.prototype.adopt = originalAdopt;
+    JobMetrics.prototype.track = originalTrack;
   }
 }
 

@@ -7,6 +7,8 @@ import type { StatusLog } from './jobs/status-log.ts';
 import type { MemberJobs } from './member-jobs.ts';
 import { decodeAssignment, decodeMetadata, encodeAssignment, encodeMetadata, planAssignment, type MemberAssignment, type OwnedJob } from './member-protocol.ts';
 
+const HEARTBEAT_INTERVAL_MS = 1_000;
+
 export interface ClusterCoordinationOptions {
   readonly kafka: Kafka;
   readonly cluster: string;
@@ -53,6 +55,9 @@ export class ClusterCoordination {
       groupId: `sluice.${options.cluster}`,
       sessionTimeoutMs: options.sessionTimeoutMs,
       rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 60_000,
+      // Members learn of a rebalance from their next heartbeat, and a handover takes two rebalances: beats every
+      // second (at most a third of the session) make a move take seconds, for one tiny request per second.
+      heartbeatIntervalMs: Math.min(HEARTBEAT_INTERVAL_MS, Math.floor(options.sessionTimeoutMs / 3)),
       metadata: () => encodeMetadata({ name: this.#name, url: this.#url, owned: this.#owned(), seq: this.#seq, leaving: this.#leaving }),
       assign: (members, generation) => this.#assign(members, generation),
       onAssigned: (view) => {

@@ -11,7 +11,7 @@ import { elasticsearchNode } from '../../support/elasticsearch-node.ts';
 import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
-import { assertExactCounts, assertExactDocuments, clusterView, owners, produceCounted } from './support/cluster-checks.ts';
+import { assertExactCounts, assertExactDocuments, clusterView, jobOwners, owners, produceCounted } from './support/cluster-checks.ts';
 
 const KAFKA_JOB = fileURLToPath(new URL('./fixtures/counts-to-kafka.ts', import.meta.url));
 const ES_JOB = fileURLToPath(new URL('./fixtures/counts-to-es.ts', import.meta.url));
@@ -55,6 +55,8 @@ test('kill -9 of a job\'s owner: another member resumes both jobs from the repli
     },
     { timeoutMs: 90_000, intervalMs: 200, message: 'both jobs running with a replicated checkpoint' },
   );
+  // Each job on exactly one member, and every member acts on the same view.
+  for (const m of members) assert.deepEqual(jobOwners(await clusterView(m.url)), new Map([...placed].map(([job, owner]) => [job, [owner]])));
   const status = await ok(['cluster', 'status'], { SLUICE_URL: members[0]!.url });
   assert.match(status, /cluster-counts-kafka\s+running\s+running\s+[abc]/);
 

@@ -16,7 +16,7 @@ import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts'
 import { ok, sluice } from '../../service/service-process.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
-import { assertExactCounts, clusterView, owners } from './support/cluster-checks.ts';
+import { assertExactCounts, clusterView, owners, submitJob } from './support/cluster-checks.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/counts-to-kafka.ts', import.meta.url));
@@ -59,12 +59,7 @@ async function setup(t: TestContext, records: number): Promise<Setup> {
       const file = join(dir, `${job}.ts`);
       await writeFile(file, text.replaceAll("'cluster-counts-kafka'", `'${job}'`).replaceAll("'../../../../", `'${ROOT}`));
       const output = await kafka.createTopic({ partitions: 2 });
-      const response = await fetch(`${members[0]!.url}/v1/jobs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ file, params: { brokers: kafka.brokers.join(','), input, output, txnPrefix: kafka.uniqueName('txn') } }),
-      });
-      assert.equal(response.status, 201, await response.text());
+      await submitJob(members[0]!.url, { file, params: { brokers: kafka.brokers.join(','), input, output, txnPrefix: kafka.uniqueName('txn') } });
       return output;
     },
   };
