@@ -40,6 +40,8 @@ export interface ClusterProbe {
   /** `t` of the last record of the latest write: how old the input is that the job is processing now. */
   lastEventT: number;
   writers: ProbeWriter[];
+  /** Checkpoints completed (sink `commit` calls: in cluster mode after the checkpoint was replicated). */
+  commits: number;
   /** Called (if set) on every write after the counters are updated; keep it cheap. */
   onWrite: ((records: number) => void) | undefined;
 }
@@ -49,7 +51,7 @@ const PROBE = Symbol.for('sluice.bench.cluster-probe');
 /** The probe of this process (created on first use). */
 export function clusterProbe(): ClusterProbe {
   const holder = globalThis as unknown as Record<symbol, ClusterProbe | undefined>;
-  return (holder[PROBE] ??= { records: 0, lastEventT: 0, writers: [], onWrite: undefined });
+  return (holder[PROBE] ??= { records: 0, lastEventT: 0, writers: [], commits: 0, onWrite: undefined });
 }
 
 function probeSink(): Sink<CountOut> {
@@ -70,7 +72,9 @@ function probeSink(): Sink<CountOut> {
           probe.onWrite?.(records.length);
         },
         preCommit: async () => undefined,
-        commit: async () => {},
+        commit: async () => {
+          probe.commits++;
+        },
         finish: async () => {},
         close: async () => {},
       };

@@ -30,6 +30,9 @@ export interface ClusterApiOptions {
  */
 const DESIRED: Readonly<Record<string, DesiredState>> = { pause: 'paused', stop: 'paused', resume: 'running', cancel: 'cancelled' };
 
+/** How long a request forwarded to a job's owner may take (a savepoint of large state takes a while). */
+const FORWARD_TIMEOUT_MS = 5 * 60_000;
+
 /** Checkpoint tools that rewrite a job's local checkpoints: in a cluster the replicated ones are the truth. */
 const UNSUPPORTED = new Set(['checkpoints/clear', 'checkpoints/catch-up', 'checkpoints/restore']);
 
@@ -140,12 +143,17 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
     const owner = view?.members.find((m) => m.jobs.some((j) => j.job === name));
     if (owner === undefined || owner.url === coordination.url) return options.local(request);
     const url = `${owner.url}${request.path}${request.query.size > 0 ? `?${request.query.toString()}` : ''}`;
-    const response = await fetch(url, {
-      method: request.method,
-      headers: { 'content-type': 'application/json', ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }) },
-      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-    });
-    return { status: response.status, body: await response.json() };
+    try {
+      const response = await fetch(url, {
+        method: request.method,
+        headers: { 'content-type': 'application/json', ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }) },
+        ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+        signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+      });
+      return { status: response.status, body: await response.json() };
+    } catch (err) {
+      throw new SluiceError('SLUICE_CLUSTER_UNAVAILABLE', `job "${name}" runs on member "${owner.name}" at ${owner.url}, which does not answer (${(err as Error).message}); if it is down, its jobs move to the other members after the session timeout — ask again then`, { cause: err, retriable: true });
+    }
   };
 
   return async (request) => {
