@@ -114,7 +114,13 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
       logger,
       ...(options.workers === undefined ? {} : { workers: options.workers }),
       onRunner: (job, runner) => {
-        metrics.jobs.track(job, runner);
+        // Jobs come and go on a member: an ended run must not stay reachable (with its state) through its metrics.
+        const untrack = metrics.jobs.track(job, runner);
+        const ended = runner.events.subscribe((event) => {
+          if (event.type !== 'finished' && event.type !== 'cancelled' && event.type !== 'failed') return;
+          untrack();
+          ended.unsubscribe();
+        });
         jobs.onRunner(job, runner);
       },
       clusterRun: (job) => jobs.clusterRun(job),

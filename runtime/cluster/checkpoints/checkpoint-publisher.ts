@@ -40,7 +40,8 @@ export interface CheckpointPublisherOptions {
  * ```
  */
 export class CheckpointPublisher {
-  readonly #options: CheckpointPublisherOptions;
+  /** Without `view`: it holds every chunk read at takeover, which would stay in memory for the whole run. */
+  readonly #options: Omit<CheckpointPublisherOptions, 'view'>;
   readonly #producer: Producer;
   readonly #partition: number;
   /** Blobs in the topic, by store key. */
@@ -48,11 +49,11 @@ export class CheckpointPublisher {
   /** Checkpoints in the topic, oldest first. */
   readonly #published: ManifestRecord[] = [];
 
-  private constructor(options: CheckpointPublisherOptions, producer: Producer) {
+  private constructor({ view, ...options }: CheckpointPublisherOptions, producer: Producer) {
     this.#options = options;
     this.#producer = producer;
     this.#partition = partitionOf(options.job, options.partitions);
-    for (const record of options.view.candidates.reverse()) {
+    for (const record of view.candidates.reverse()) {
       this.#published.push(record);
       for (const location of record.locations) this.#located.set(location.key, location);
     }

@@ -37,8 +37,17 @@ export async function ensureClusterTopics(admin: Admin, topics: ClusterTopics, o
   const wanted: Array<{ key: keyof ClusterTopics; partitions: number; configs: Array<{ name: string; value: string }> }> = [
     { key: 'jobs', partitions: 1, configs: [] },
     { key: 'status', partitions: 1, configs: [] },
-    // Chunks are at most 512 KiB plus their key: the default max.message.bytes (1 MiB) is enough.
-    { key: 'checkpoints', partitions: options.checkpointPartitions ?? 1, configs: [] },
+    // Chunks are at most 512 KiB plus their key: the default max.message.bytes (1 MiB) is enough. Kafka compacts
+    // only closed segments, and a member taking a job over reads the job's partition from its start: small segments
+    // and an eager cleaner keep what it reads close to the live checkpoints rather than everything ever written.
+    {
+      key: 'checkpoints',
+      partitions: options.checkpointPartitions ?? 1,
+      configs: [
+        { name: 'segment.bytes', value: String(64 * 1024 * 1024) },
+        { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+      ],
+    },
   ];
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((w) => !existing.has(topics[w.key]));
