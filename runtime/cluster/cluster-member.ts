@@ -32,8 +32,13 @@ export interface ClusterMemberOptions {
   readonly port?: number;
   readonly token?: string;
   readonly workers?: number;
-  /** The member's name in status and logs; default `<host>:<port>` of its REST API. */
+  /** The member's name in status and logs; default `<host>:<port>` of its advertised URL. */
   readonly name?: string;
+  /**
+   * The URL other members (forwarding requests to a job's owner) and `sluice cluster status` readers use to reach this
+   * member. Default: the address it listens on — set it when that is `0.0.0.0` or behind NAT.
+   */
+  readonly advertisedUrl?: string;
   /** How long a member may be silent before the group drops it and its jobs move. Default 10 s. */
   readonly sessionTimeoutMs?: number;
   /** Replication factor of topics the cluster creates. Default 1 (the devstack); use 3 in production. */
@@ -134,8 +139,12 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
     const openPaths = new Set([...DASHBOARD_PATHS, ...(options.metricsAuth === 'none' ? [METRICS_PATH] : [])]);
     const server: ListeningServer = await listen({ host, port: options.port ?? 8081, token, openPaths, handle: (request) => metrics.route(request) ?? dashboard(request) ?? cluster(request), logger });
     cleanups.push(() => server.close());
-    name = options.name ?? new URL(server.url).host;
-    coordination.identify(name, server.url);
+    const advertised = options.advertisedUrl ?? server.url;
+    if (options.advertisedUrl === undefined && (host === '0.0.0.0' || host === '::')) {
+      logger.warn({ url: server.url }, `cluster member listens on ${host}: the other members would forward requests to ${server.url}, which they cannot reach; set --advertise-url to the address they should use`);
+    }
+    name = options.name ?? new URL(advertised).host;
+    coordination.identify(name, advertised);
     jobs.rename(name);
     const infoFile = join(dataDir, SERVICE_INFO_FILE);
     await writeFile(infoFile, `${JSON.stringify({ url: server.url, pid: process.pid, startedAt: new Date().toISOString(), cluster: options.cluster, member: name })}\n`);

@@ -23,6 +23,8 @@ Cluster mode (docs/cluster.md): several services share their jobs through Kafka;
       --cluster <name>         join cluster <name> (Kafka group sluice.<name>, topics sluice.<name>.*)
       --brokers <host:port,…>  the cluster's Kafka brokers (required with --cluster)
       --name <name>            this member's name in status and logs (default: host:port of its API)
+      --advertise-url <url>    how the other members reach this one (default: the address it listens on;
+                               set it with --host 0.0.0.0 or behind NAT)
       --session-timeout <ms>   silence after which the others take this member's jobs (default: 10000)
       --replication-factor <n> of the topics the cluster creates (default: 1; use 3 in production)
       --log-level <level>      trace, debug, info, warn, error (default: info)
@@ -45,6 +47,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
       cluster: { type: 'string' },
       brokers: { type: 'string' },
       name: { type: 'string' },
+      'advertise-url': { type: 'string' },
       'session-timeout': { type: 'string' },
       'replication-factor': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -64,7 +67,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
   const metricsAuth = values['metrics-auth'] ?? 'token';
   if (metricsAuth !== 'token' && metricsAuth !== 'none') throw new UsageError(`--metrics-auth expects token or none, got "${metricsAuth}"`, START_USAGE);
   const dataDir = resolve(values['data-dir'] ?? '.sluice');
-  const clusterOnly = (['brokers', 'name', 'session-timeout', 'replication-factor'] as const).find((flag) => values[flag] !== undefined && values.cluster === undefined);
+  const clusterOnly = (['brokers', 'name', 'advertise-url', 'session-timeout', 'replication-factor'] as const).find((flag) => values[flag] !== undefined && values.cluster === undefined);
   if (clusterOnly !== undefined) throw new UsageError(`--${clusterOnly} needs --cluster <name>`, START_USAGE);
   if (values.cluster !== undefined) {
     if (!/^[A-Za-z0-9._-]+$/.test(values.cluster)) throw new UsageError(`--cluster "${values.cluster}" must be letters, digits, '.', '_' or '-' (it names Kafka topics)`, START_USAGE);
@@ -72,7 +75,11 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
     if (brokers.length === 0) throw new UsageError('--cluster needs --brokers <host:port,...>: the Kafka cluster that coordinates the members', START_USAGE);
     const sessionTimeoutMs = positiveInteger('--session-timeout', values['session-timeout'], START_USAGE);
     const replicationFactor = positiveInteger('--replication-factor', values['replication-factor'], START_USAGE);
-    return runClusterMember({ cluster: values.cluster, brokers, dataDir, host, port, token, workers, metricsAuth, name: values.name, sessionTimeoutMs, replicationFactor }, logger, out);
+    const advertisedUrl = values['advertise-url'];
+    if (advertisedUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(advertisedUrl)) {
+      throw new UsageError(`--advertise-url expects http(s)://host:port, got "${advertisedUrl}"`, START_USAGE);
+    }
+    return runClusterMember({ cluster: values.cluster, brokers, dataDir, host, port, token, workers, metricsAuth, name: values.name, advertisedUrl: advertisedUrl?.replace(/\/$/, ''), sessionTimeoutMs, replicationFactor }, logger, out);
   }
 
   // Signals that arrive while jobs are being resumed must still stop the service cleanly.
@@ -90,7 +97,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
 
 /** `sluice start --cluster`: a cluster member until Ctrl-C, which hands its jobs over to the others first. */
 async function runClusterMember(
-  o: { cluster: string; brokers: string[]; dataDir: string; host: string; port: number; token: string | undefined; workers: number | undefined; metricsAuth: 'token' | 'none'; name: string | undefined; sessionTimeoutMs: number | undefined; replicationFactor: number | undefined },
+  o: { cluster: string; brokers: string[]; dataDir: string; host: string; port: number; token: string | undefined; workers: number | undefined; metricsAuth: 'token' | 'none'; name: string | undefined; advertisedUrl: string | undefined; sessionTimeoutMs: number | undefined; replicationFactor: number | undefined },
   logger: Logger,
   out: NodeJS.WriteStream,
 ): Promise<number> {
@@ -118,6 +125,7 @@ async function runClusterMember(
       ...(o.token === undefined ? {} : { token: o.token }),
       ...(o.workers === undefined ? {} : { workers: o.workers }),
       ...(o.name === undefined ? {} : { name: o.name }),
+      ...(o.advertisedUrl === undefined ? {} : { advertisedUrl: o.advertisedUrl }),
       ...(o.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: o.sessionTimeoutMs }),
       ...(o.replicationFactor === undefined ? {} : { replicationFactor: o.replicationFactor }),
     });

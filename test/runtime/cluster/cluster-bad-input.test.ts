@@ -91,12 +91,23 @@ test('cluster flags are checked: --brokers without --cluster, a cluster name tha
     [['start', '--cluster', 'prod'], /--cluster needs --brokers/],
     [['start', '--cluster', 'prod', '--brokers', 'localhost:9092', '--session-timeout', 'soon'], /--session-timeout expects a positive integer/],
     [['cluster', 'state'], /unknown subcommand "state": sluice cluster status/],
+    [['start', '--cluster', 'prod', '--brokers', 'localhost:9092', '--advertise-url', 'member-1:8081'], /--advertise-url expects http\(s\):\/\/host:port/],
+    [['start', '--advertise-url', 'http://member-1:8081'], /--advertise-url needs --cluster <name>/],
   ];
   for (const [args, message] of cases) {
     const outcome = await sluice(args);
     assert.equal(outcome.code, 2, `${args.join(' ')}: ${outcome.stderr}`);
     assert.match(outcome.stderr, message);
   }
+});
+
+test('a member tells the others the URL it is advertised at, and is named after it', async (t) => {
+  const kafka = await kafkaCluster(t);
+  const m = await startClusterMember({ cluster: kafka.uniqueName('c'), brokers: kafka.brokers, dataDir: await tempDir(t, 'sluice-advertised-'), port: 0, advertisedUrl: 'http://member-1.example:8081', workers: 0, sessionTimeoutMs: 6_000, logger: silentLogger() });
+  kafka.defer(() => m.close());
+  assert.equal(m.name, 'member-1.example:8081');
+  const v = await waitFor(async () => (await clusterView(m.url)).members[0], { timeoutMs: 30_000, intervalMs: 100, message: 'the member in its own view' });
+  assert.deepEqual({ name: v.name, url: v.url }, { name: 'member-1.example:8081', url: 'http://member-1.example:8081' });
 });
 
 test('two clusters of one name on different brokers stay apart', { skip: devstackOnly('two brokers') }, async (t) => {
