@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { BatchOperation } from 'level';
 import { SluiceError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
+import { adoptCheckpoint, lastIdMark, lastIdOf } from './adopt-checkpoint.ts';
 import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
 import { removableBlobs } from './blob-references.ts';
 import { decodeExport, writeExportFile } from './export-file.ts';
@@ -16,7 +17,8 @@ import {
   checkBlob,
   isShared,
   jobBlobsPrefix,
-  lastIdKey,
+  describeCheckpoint as describe,
+  checkpointNotFound as notFound,
   manifestKey,
   manifestPrefix,
   prefixEnd,
@@ -105,8 +107,7 @@ export class CheckpointStore {
   async nextId(job: string): Promise<number> {
     this.#checkOpen();
     checkString(job, 'job');
-    const last = await this.#db.get(lastIdKey(job));
-    let max = last === undefined ? 0 : Number(new TextDecoder().decode(last));
+    let max = await lastIdOf(this.#db, job);
     const prefix = manifestPrefix(job);
     for await (const key of this.#db.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) {
       max = Math.max(max, Number(key.slice(prefix.length)));
@@ -317,28 +318,7 @@ export class CheckpointStore {
   async adopt(manifest: CheckpointManifest, blobs: ReadonlyMap<string, Uint8Array>): Promise<void> {
     this.#checkOpen();
     const checked = validateManifest(manifest);
-    const { job, id } = checked;
-    const ops: StoreBatchOp[] = checked.blobs.map((ref) => {
-      const bytes = blobs.get(ref.key);
-      const problem = bytes === undefined ? 'is missing' : checkBlob(ref, bytes);
-      if (problem !== undefined) throw new SluiceError(CheckpointErrorCodes.corrupt, `cannot adopt ${describe(job, id)}: blob ${ref.key} ${problem}`);
-      return { type: 'put', key: ref.key, value: bytes! };
-    });
-    const encoded = encodeManifest(checked);
-    await this.#exclusive(async () => {
-      const present = await this.#db.get(manifestKey(job, id));
-      if (present !== undefined) {
-        if (Buffer.compare(Buffer.from(present), Buffer.from(encoded)) === 0) return;
-        throw new SluiceError(CheckpointErrorCodes.exists, `${describe(job, id)} already exists here and differs from the one to adopt; delete the job's local checkpoints first`);
-      }
-      const last = await this.#db.get(lastIdKey(job));
-      const lastId = Math.max(last === undefined ? 0 : Number(new TextDecoder().decode(last)), id);
-      for (const batch of batchesOfAtMost(ops, BLOB_BATCH_BYTES, (op) => (op.type === 'put' ? op.value.byteLength : 0))) await this.#db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
-      await this.#db.batch([
-        { type: 'put', key: manifestKey(job, id), value: encoded },
-        { type: 'put', key: lastIdKey(job), value: new TextEncoder().encode(String(lastId)) },
-      ] as Array<BatchOperation<Db, string, Uint8Array>>);
-    });
+    await this.#exclusive(() => adoptCheckpoint(this.#db, checked, blobs));
   }
 
   /** Closes the LevelDB; the store cannot be used afterwards. */
@@ -379,9 +359,7 @@ export class CheckpointStore {
     }
     const blobOps = ops.length;
     ops.push({ type: 'put', key: manifestKey(job, id), value: encodeManifest(manifest) });
-    const last = await this.#db.get(lastIdKey(job));
-    const lastId = last === undefined ? 0 : Number(new TextDecoder().decode(last));
-    ops.push({ type: 'put', key: lastIdKey(job), value: new TextEncoder().encode(String(Math.max(lastId, id))) });
+    ops.push(await lastIdMark(this.#db, job, id));
     try {
       await this.#beforeBatch?.(ops);
       // Blobs first, in batches of at most BLOB_BATCH_BYTES, then manifest and id in one last batch: the checkpoint
@@ -515,13 +493,3 @@ export class CheckpointStore {
   }
 }
 
-function describe(job: string, id: number): string {
-  return `checkpoint ${id} of job "${job}"`;
-}
-
-function notFound(job: string, id: number): SluiceError {
-  return new SluiceError(
-    CheckpointErrorCodes.notFound,
-    `checkpoint ${id} of job "${job}" does not exist; list the job's checkpoints with sluice checkpoints ${job}`,
-  );
-}

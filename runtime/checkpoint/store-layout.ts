@@ -220,3 +220,16 @@ export function lastIdKey(job: string): string {
 export function prefixEnd(prefix: string): string {
   return `${prefix.slice(0, -1)}"`;
 }
+
+/** How messages name a checkpoint. */
+export function describeCheckpoint(job: string, id: number): string {
+  return `checkpoint ${id} of job "${job}"`;
+}
+
+/** `SLUICE_CHECKPOINT_NOT_FOUND`, with how to list the job's checkpoints. */
+export function checkpointNotFound(job: string, id: number): SluiceError {
+  return new SluiceError(
+    CheckpointErrorCodes.notFound,
+    `checkpoint ${id} of job "${job}" does not exist; list the job's checkpoints with sluice checkpoints ${job}`,
+  );
+}
