@@ -278,11 +278,26 @@ export class CheckpointStore {
     } catch (err) {
       throw new SluiceError(CheckpointErrorCodes.notFound, `cannot read checkpoint export ${file}: ${(err as Error).message}`, { cause: err });
     }
-    const { manifest, inputs } = decodeExport(raw, file);
+    return this.importExport(raw, { ...options, where: file });
+  }
+
+  /**
+   * Imports the bytes of an export file as {@link importFrom} does. `idAbove` makes the new savepoint's id higher
+   * than ids this store never saw (a cluster member importing a job's checkpoint: the job's replicated checkpoints
+   * may have higher ids than its local copy). `where` names the bytes in errors.
+   *
+   * @example
+   * ```ts
+   * const savepoint = await store.importExport(bytes, { job: 'orders', idAbove: 41, where: 'the backup of orders' });
+   * ```
+   */
+  async importExport(raw: Uint8Array, options: { job?: string; idAbove?: number; where: string }): Promise<CheckpointManifest> {
+    this.#checkOpen();
+    const { manifest, inputs } = decodeExport(raw, options.where);
     const job = options.job ?? manifest.job;
     checkString(job, 'job');
     return this.#exclusive(async () => {
-      const id = await this.nextId(job);
+      const id = Math.max(await this.nextId(job), (options.idAbove ?? 0) + 1);
       const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...rest } = manifest;
       return this.#writeBatch({ ...rest, job, id, kind: 'savepoint' }, inputs);
     });

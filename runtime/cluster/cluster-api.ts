@@ -6,6 +6,8 @@ import { API_PREFIX, submitRequest, type ApiRequest, type ApiResponse } from '..
 import { badRequest, ServiceErrorCodes } from '../service/service-errors.ts';
 import type { ClusterCoordination } from './cluster-coordination.ts';
 import type { ClusterJobSpec, DesiredState } from './jobs/cluster-job-spec.ts';
+import type { ClusterCheckpointTools } from './checkpoints/checkpoint-tools.ts';
+import { clusterCheckpointRoutes } from './cluster-checkpoint-routes.ts';
 import { bundleJobFile, writeJobBundle } from './jobs/job-bundle.ts';
 import type { JobsLog } from './jobs/jobs-log.ts';
 import type { StatusLog } from './jobs/status-log.ts';
@@ -15,6 +17,7 @@ export interface ClusterApiOptions {
   readonly coordination: ClusterCoordination;
   readonly jobsLog: JobsLog;
   readonly status: StatusLog;
+  readonly tools: ClusterCheckpointTools;
   readonly loader: JobFileLoader;
   readonly dataDir: string;
   /** The member's own API over its supervisor: routes of jobs this member runs. */
@@ -33,23 +36,22 @@ const DESIRED: Readonly<Record<string, DesiredState>> = { pause: 'paused', stop:
 /** How long a request forwarded to a job's owner may take (a savepoint of large state takes a while). */
 const FORWARD_TIMEOUT_MS = 5 * 60_000;
 
-/** Checkpoint tools that rewrite a job's local checkpoints: in a cluster the replicated ones are the truth. */
-const UNSUPPORTED = new Set(['checkpoints/clear', 'checkpoints/catch-up', 'checkpoints/restore']);
-
 /**
  * The REST API of a cluster member (docs/cluster.md): `GET /v1/cluster` (members, leader, assignments, every job's
  * owner and last checkpoint), `POST /v1/cluster/pause` and `/resume` (every job), submitting, pausing, resuming,
- * cancelling and rescaling through the jobs topic, and every other job route answered by the member that runs the job
- * (forwarded when that is another member).
+ * cancelling and rescaling through the jobs topic, the checkpoint tools on the checkpoints topic
+ * (cluster-checkpoint-routes.ts), and every other job route answered by the member that runs the job (forwarded when
+ * that is another member).
  *
  * @example
  * ```ts
- * const api = clusterApi({ cluster: 'prod', coordination, jobsLog, status, loader, dataDir, local: restApi(supervisor) });
+ * const api = clusterApi({ cluster: 'prod', coordination, jobsLog, status, tools, loader, dataDir, local: restApi(supervisor) });
  * const { body } = await api({ method: 'GET', path: '/v1/cluster', query: new URLSearchParams(), body: undefined });
  * ```
  */
 export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) => Promise<ApiResponse> {
   const { coordination, jobsLog } = options;
+  const checkpoints = clusterCheckpointRoutes({ cluster: options.cluster, coordination, jobsLog, tools: options.tools });
 
   const change = async (name: string, edit: (spec: ClusterJobSpec) => Partial<ClusterJobSpec>): Promise<ClusterJobSpec> => {
     const spec = (await jobsLog.readAll()).get(name);
@@ -62,7 +64,6 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
 
   const submit = async (body: unknown): Promise<ApiResponse> => {
     const request = submitRequest(body);
-    if (request.from !== undefined && request.from !== 'latest') throw badRequest('a cluster restores every job from its latest replicated checkpoint; "from" is not supported in cluster mode yet');
     const bundle = await bundleJobFile(request.file);
     // Import it here first: a job that does not load or whose plan is invalid is refused now, not on its owner.
     const job = await options.loader.load(await writeJobBundle(options.dataDir, `submitted-${bundle.hash}`, bundle));
@@ -71,6 +72,8 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
     const name = job.options.name;
     const existing = (await jobsLog.readAll()).get(name);
     const now = Date.now();
+    const version = (existing?.version ?? 0) + 1;
+    const from = request.from === undefined || request.from === 'latest' ? undefined : await checkpoints.fromImport(name, request.from, version);
     const spec: ClusterJobSpec = {
       name,
       code: bundle.code,
@@ -80,13 +83,14 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
       ...(request.parallelism === undefined ? {} : { parallelism: request.parallelism }),
       ...(request.workers === undefined ? {} : { workers: request.workers }),
       desired: 'running',
-      version: (existing?.version ?? 0) + 1,
+      ...(from === undefined ? {} : { override: from }),
+      version,
       submittedAt: existing?.submittedAt ?? now,
       updatedAt: now,
     };
     await jobsLog.write(spec);
     coordination.requestRebalance();
-    return { status: 201, body: { job: { name, state: 'submitted', startFrom: { from: 'latest' }, parallelism: spec.parallelism ?? null, attempt: null, cluster: { name: options.cluster, version: spec.version } } } };
+    return { status: 201, body: { job: { name, state: 'submitted', startFrom: from === undefined ? { from: 'latest' } : { from: 'import', serial: from.serial }, parallelism: spec.parallelism ?? null, attempt: null, cluster: { name: options.cluster, version: spec.version } } } };
   };
 
   const clusterStatus = async (): Promise<unknown> => {
@@ -132,10 +136,12 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
     const spec = (await jobsLog.readAll()).get(name);
     if (spec === undefined) throw new SluiceError(ServiceErrorCodes.jobNotFound, `job "${name}" is not in cluster "${options.cluster}"; list its jobs with sluice list`);
     if (spec.desired === 'running') throw new SluiceError(ServiceErrorCodes.jobRunning, `job "${name}" is running in cluster "${options.cluster}"; pause or cancel it first (sluice pause ${name})`);
-    if (request.query.get('checkpoints') === 'true') throw badRequest('deleting a cluster job\'s replicated checkpoints is not supported yet; delete the job without --checkpoints');
+    const purge = request.query.get('checkpoints');
+    if (purge !== null && purge !== 'true' && purge !== 'false') throw badRequest(`"checkpoints" must be true or false, got "${purge}"`);
+    const checkpointsDeleted = purge === 'true' ? await checkpoints.purge(name) : 0;
     await jobsLog.delete(name);
     coordination.requestRebalance();
-    return { status: 200, body: { deleted: name, checkpointsDeleted: 0 } };
+    return { status: 200, body: { deleted: name, checkpointsDeleted } };
   };
 
   const forward = async (request: ApiRequest, name: string): Promise<ApiResponse> => {
@@ -188,9 +194,8 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
     if (jobRoute !== null) {
       const name = decodeURIComponent(jobRoute[1]!);
       const action = jobRoute[2];
-      if (action !== undefined && UNSUPPORTED.has(action)) {
-        throw new SluiceError('SLUICE_CLUSTER_UNSUPPORTED', `"${action.replace('/', ' ')}" is not available in cluster mode yet: a cluster restores jobs from the checkpoints replicated in Kafka, which this tool does not change; pause the job, and submit it to a standalone service to rework its checkpoints`);
-      }
+      const tool = await checkpoints.handle(request, name, action);
+      if (tool !== undefined) return tool;
       if (action === undefined && request.method === 'DELETE') return remove(name, request);
       return forward(request, name);
     }

@@ -19,6 +19,7 @@ import { JobsLog } from './jobs/jobs-log.ts';
 import { StatusLog } from './jobs/status-log.ts';
 import { clusterTopics, ensureClusterTopics, type ClusterTopics } from './kafka/cluster-topics.ts';
 import { isSluiceError, SluiceError } from '../errors/index.ts';
+import { ClusterCheckpointTools } from './checkpoints/checkpoint-tools.ts';
 import { MemberJobs } from './member-jobs.ts';
 
 export interface ClusterMemberOptions {
@@ -109,7 +110,8 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
     cleanups.push(() => status.close());
     const metrics = new SluiceMetrics();
     let name = options.name ?? '';
-    const jobs = new MemberJobs({ kafka, topics, checkpointPartitions: partitions.checkpoints, dataDir, store, status, member: name, logger });
+    const tools = new ClusterCheckpointTools({ kafka, topic: topics.checkpoints, partitions: partitions.checkpoints, dataDir, member: () => name, logger });
+    const jobs = new MemberJobs({ kafka, topics, checkpointPartitions: partitions.checkpoints, dataDir, store, tools, status, member: name, logger });
     const loader = new JobFileLoader();
     const supervisor = new JobSupervisor({
       registry,
@@ -134,7 +136,7 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
     cleanups.push(() => supervisor.close());
     const coordination = new ClusterCoordination({ kafka, cluster: options.cluster, jobsLog, status, jobs, sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, logger });
     const local = restApi(supervisor);
-    const cluster = clusterApi({ cluster: options.cluster, coordination, jobsLog, status, loader, dataDir, local, token });
+    const cluster = clusterApi({ cluster: options.cluster, coordination, jobsLog, status, tools, loader, dataDir, local, token });
     const dashboard = dashboardRoute();
     const openPaths = new Set([...DASHBOARD_PATHS, ...(options.metricsAuth === 'none' ? [METRICS_PATH] : [])]);
     const server: ListeningServer = await listen({ host, port: options.port ?? 8081, token, openPaths, handle: (request) => metrics.route(request) ?? dashboard(request) ?? cluster(request), logger });

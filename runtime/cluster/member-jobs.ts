@@ -6,10 +6,11 @@ import type { JobEvent, JobRunner } from '../runner/index.ts';
 import type { ClusterRun } from '../service/active-jobs.ts';
 import type { JobSupervisor } from '../service/job-supervisor.ts';
 import { CheckpointPublisher } from './checkpoints/checkpoint-publisher.ts';
-import { ReplicatedJobView } from './checkpoints/replicated-view.ts';
+import type { ClusterCheckpointTools } from './checkpoints/checkpoint-tools.ts';
+import { prepareStartPoint } from './checkpoints/start-point.ts';
 import type { ClusterJobSpec } from './jobs/cluster-job-spec.ts';
 import { writeJobBundle } from './jobs/job-bundle.ts';
-import type { StatusLog } from './jobs/status-log.ts';
+import type { ClusterJobStatus, StatusLog } from './jobs/status-log.ts';
 import type { ClusterTopics } from './kafka/cluster-topics.ts';
 import type { OwnedJob } from './member-protocol.ts';
 
@@ -19,6 +20,8 @@ export interface MemberJobsOptions {
   readonly checkpointPartitions: number;
   readonly dataDir: string;
   readonly store: CheckpointStore;
+  /** The checkpoints topic's tools: reading a job's replicated checkpoints, tombstones. */
+  readonly tools: ClusterCheckpointTools;
   readonly status: StatusLog;
   /** The member's name, written into claims and status. */
   readonly member: string;
@@ -31,19 +34,21 @@ export interface MemberJobsOptions {
 interface Run {
   readonly owned: OwnedJob;
   readonly publisher: CheckpointPublisher;
+  /** Where sources start instead of restored positions (a `clear` or `catch-up` being applied). */
+  readonly sourceStart: 'earliest' | 'latest' | undefined;
 }
 
 /**
  * The jobs one cluster member runs, kept in step with the leader's assignment: a job assigned to it starts from the
- * latest complete checkpoint in the checkpoints topic (adopted into the local store first: the replicated copy is
- * the truth, a local checkpoint may be newer but was never replicated, so its output was never committed); a job
+ * latest complete checkpoint in the checkpoints topic, or as a start override set by the checkpoint tools says
+ * (start-point.ts); a job
  * taken from it stops with a savepoint, replicated, which its next owner restores. Runs go through the member's
  * {@link JobSupervisor} like a standalone service's, with one difference: every checkpoint is replicated before
  * sinks commit.
  *
  * @example
  * ```ts
- * const jobs = new MemberJobs({ kafka, topics, checkpointPartitions: 1, dataDir, store, status, member: 'm1', logger });
+ * const jobs = new MemberJobs({ kafka, topics, checkpointPartitions: 1, dataDir, store, tools, status, member: 'm1', logger });
  * jobs.attach(supervisor);
  * const released = await jobs.reconcile(assignment.mine, specs); // true: rejoin so the leader can hand them on
  * ```
@@ -54,6 +59,7 @@ export class MemberJobs {
   #supervisor: JobSupervisor | undefined;
   /** Bumped when the membership is lost: a start in progress then gives up instead of running a job it lost. */
   #losses = 0;
+  readonly #lastCheckpoints = new Map<string, NonNullable<ClusterJobStatus['lastCheckpoint']>>();
   #member: string;
 
   constructor(options: MemberJobsOptions) {
@@ -78,9 +84,9 @@ export class MemberJobs {
 
   /** How the supervisor runs a job this member owns: replicated checkpoints, the owner epoch for sink fencing. */
   clusterRun(name: string): ClusterRun | undefined {
-    const owned = this.#runs.get(name)?.owned;
-    if (owned === undefined) return undefined;
-    return { replicateCheckpoint: (manifest) => this.#replicate(name, manifest), ownerEpoch: owned.epoch };
+    const run = this.#runs.get(name);
+    if (run === undefined) return undefined;
+    return { replicateCheckpoint: (manifest) => this.#replicate(name, manifest), ownerEpoch: run.owned.epoch, sourceStart: run.sourceStart };
   }
 
   async #replicate(name: string, manifest: CheckpointManifest): Promise<void> {
@@ -88,15 +94,14 @@ export class MemberJobs {
     // Cleared when the membership was lost: a checkpoint of a job that may run elsewhere now must not count.
     if (run === undefined) throw new SluiceError('SLUICE_CLUSTER_NOT_OWNER', `job "${name}" is no longer owned by this member; its checkpoint ${manifest.id} does not count`, { retriable: true });
     await run.publisher.publish(manifest);
-    void this.#options.status.write({
-      job: name,
-      state: 'running',
-      version: run.owned.version,
-      owner: this.#member,
-      epoch: run.owned.epoch,
-      lastCheckpoint: { id: manifest.id, kind: manifest.kind, at: manifest.timestamp, bytes: manifest.totalBytes },
-      at: Date.now(),
-    });
+    this.#remember(name, manifest);
+    void this.#report(name, run.owned, 'running', undefined);
+  }
+
+  /** The job's last replicated checkpoint, which every status this member reports of it carries. */
+  #remember(name: string, manifest: CheckpointManifest | undefined): void {
+    if (manifest === undefined) this.#lastCheckpoints.delete(name);
+    else this.#lastCheckpoints.set(name, { id: manifest.id, kind: manifest.kind, at: manifest.timestamp, bytes: manifest.totalBytes });
   }
 
   /** Told of every runner the supervisor starts: a run that fails for good or finishes is reported and let go. */
@@ -150,28 +155,31 @@ export class MemberJobs {
   }
 
   async #start(owned: OwnedJob, spec: ClusterJobSpec): Promise<void> {
-    const { kafka, topics, checkpointPartitions, dataDir, store, logger } = this.#options;
+    const { kafka, topics, checkpointPartitions, dataDir, store, tools, logger } = this.#options;
     const name = spec.name;
     const losses = this.#losses;
-    const view = await ReplicatedJobView.read({ kafka, topic: topics.checkpoints, partitions: checkpointPartitions, job: name, logger });
-    const base = view.latestComplete();
-    // The replicated copy is the truth: a local checkpoint may be newer, but it never committed its output.
-    await store.deleteAll(name);
-    if (base !== undefined) await store.adopt(base.manifest, base.blobs);
+    const start = await prepareStartPoint({ job: name, epoch: owned.epoch, override: spec.override, store, tools, logger });
     if (this.#losses !== losses) return; // lost the membership meanwhile: the job is someone else's now
-    const publisher = await CheckpointPublisher.open({ kafka, topic: topics.checkpoints, partitions: checkpointPartitions, job: name, epoch: owned.epoch, member: this.#member, store, retain: this.#options.retain ?? 3, view, logger });
+    const publisher = await CheckpointPublisher.open({ kafka, topic: topics.checkpoints, partitions: checkpointPartitions, job: name, epoch: owned.epoch, member: this.#member, store, retain: this.#options.retain ?? 3, override: start.override, view: start.view, logger });
     let claimed = false;
     try {
       if (this.#losses === losses) {
-        await publisher.claim(base);
+        await publisher.claim(start.basedOn);
+        if (start.imported !== undefined) {
+          // The imported savepoint is replicated before the run starts: a crash from here on restores it, not the import.
+          await publisher.publish(start.imported.manifest);
+          await tools.tombstone(name, start.imported.importKeys);
+        }
         claimed = true;
       }
     } finally {
       if (!claimed || this.#losses !== losses) await publisher.close().catch(() => undefined);
     }
     if (!claimed || this.#losses !== losses) return;
-    this.#runs.set(name, { owned, publisher });
-    logger.info({ job: name, epoch: owned.epoch, version: owned.version, restoring: base?.manifest.id }, `cluster: starting job "${name}"`);
+    const basedOn = start.basedOn;
+    this.#remember(name, start.imported?.manifest ?? start.view.candidates.find((r) => basedOn !== null && r.epoch === basedOn.epoch && r.manifest.id === basedOn.id)?.manifest);
+    this.#runs.set(name, { owned, publisher, sourceStart: start.sourceStart });
+    logger.info({ job: name, epoch: owned.epoch, version: owned.version, restoring: start.basedOn?.id, localCopy: start.localCopy, sourceStart: start.sourceStart }, `cluster: starting job "${name}"`);
     try {
       const path = await writeJobBundle(dataDir, name, { code: spec.code, hash: spec.hash });
       await this.#supervisor!.submit({
@@ -206,6 +214,7 @@ export class MemberJobs {
   }
 
   async #report(name: string, owned: OwnedJob, state: 'running' | 'failed' | 'finished' | 'stopped', error: string | undefined): Promise<void> {
-    await this.#options.status.write({ job: name, state, version: owned.version, owner: this.#member, epoch: owned.epoch, ...(error === undefined ? {} : { error }), at: Date.now() });
+    const lastCheckpoint = this.#lastCheckpoints.get(name);
+    await this.#options.status.write({ job: name, state, version: owned.version, owner: this.#member, epoch: owned.epoch, ...(error === undefined ? {} : { error }), ...(lastCheckpoint === undefined ? {} : { lastCheckpoint }), at: Date.now() });
   }
 }

@@ -42,6 +42,8 @@ export interface ClusterRun {
   readonly replicateCheckpoint: (manifest: CheckpointManifest) => Promise<void>;
   /** The member's owner epoch of the job, for sinks that fence stale owners (SinkWriterContext.ownerEpoch). */
   readonly ownerEpoch: number;
+  /** Where sources start instead of restored positions until the first checkpoint (a cluster `clear` or `catch-up`). */
+  readonly sourceStart?: 'earliest' | 'latest' | undefined;
 }
 
 /**
@@ -96,6 +98,7 @@ export class ActiveJobs {
     // Absent: the runner's one worker thread per core.
     const workers = record.workers ?? this.#options.workers;
     const cluster = this.#options.clusterRun?.(record.name);
+    const sourceStart = cluster?.sourceStart ?? record.sourceStart;
     const runner = new JobRunner({
       job,
       params: new JobParams(Object.entries(record.params)),
@@ -106,7 +109,7 @@ export class ActiveJobs {
       store: this.#options.store,
       restore: record.startFrom,
       allowNonRestoredState: record.allowNonRestoredState,
-      ...(record.sourceStart === undefined ? {} : { sourceStart: record.sourceStart }),
+      ...(sourceStart === undefined ? {} : { sourceStart }),
       logger: this.#options.logger,
       ...(cluster === undefined ? {} : { replicateCheckpoint: cluster.replicateCheckpoint, ownerEpoch: cluster.ownerEpoch }),
     });

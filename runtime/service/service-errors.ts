@@ -47,7 +47,6 @@ const BAD_REQUEST = new Set<string>([
   'SLUICE_RESCALE_UNCHANGED',
   'SLUICE_RESCALE_NEEDS_CHECKPOINTS',
   'SLUICE_JOB_BUNDLE_FAILED',
-  'SLUICE_CLUSTER_UNSUPPORTED',
 ]);
 
 /** Codes meaning "not in the state this needs": 409. */
@@ -66,6 +65,9 @@ const NOT_FOUND = new Set<string>([
   'SLUICE_CHECKPOINT_NOT_FOUND',
 ]);
 
+/** Codes meaning "try again soon": a cluster member or the brokers do not answer. 503. */
+const UNAVAILABLE = new Set<string>(['SLUICE_CLUSTER_UNAVAILABLE', 'SLUICE_CLUSTER_REPLICATION_FAILED']);
+
 /** The HTTP status and body for an error thrown while handling a request. */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof JobValidationError) {
@@ -79,6 +81,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
       : NOT_FOUND.has(err.code) ? 404
       : BAD_REQUEST.has(err.code) ? 400
       : CONFLICT.has(err.code) ? 409
+      : UNAVAILABLE.has(err.code) ? 503
       : 500;
     return { status, body: { error: { code: err.code, message: err.message } } };
   }

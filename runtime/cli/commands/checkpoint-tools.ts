@@ -55,6 +55,9 @@ export async function checkpointToolCommand(args: readonly string[], out: NodeJS
     out.write(values.json === true ? `${JSON.stringify(answer)}\n` : line);
     return EXIT.ok;
   };
+  /** A cluster member answers with the spec version it wrote; the job's owner applies the change (docs/cluster.md). */
+  const inCluster = (answer: { cluster?: { version: number } }, what: string): string | undefined =>
+    answer.cluster === undefined ? undefined : `job "${job}": ${what} (cluster spec version ${answer.cluster.version}); a running job restarts so, a paused one on its next resume\n`;
 
   switch (tool) {
     case 'backup': {
@@ -71,17 +74,23 @@ export async function checkpointToolCommand(args: readonly string[], out: NodeJS
       if (values.input === undefined) throw new UsageError('sluice checkpoint restore needs --input <file.json>', CHECKPOINT_USAGE);
       const input = resolve(values.input);
       const document = await readBackup(input);
-      const answer = await withSpinner(`restoring "${job}"`, client.request<{ job: JobStatus; savepoint: SavepointInfo }>('POST', `${base}/restore`, document));
+      const answer = await withSpinner(`restoring "${job}"`, client.request<{ job: JobStatus; savepoint: SavepointInfo; cluster?: { version: number } }>('POST', `${base}/restore`, document));
+      const cluster = inCluster(answer, `${input} published for its owner to restore`);
+      if (cluster !== undefined) return print(answer, cluster);
       const when = answer.job.attempt === null ? `its next start (sluice resume ${job}) restores it` : 'the job restarted from it';
       return print(answer, `job "${job}": ${input} imported as savepoint ${answer.savepoint.id}; ${when}\n`);
     }
     case 'clear': {
-      const answer = await withSpinner(`clearing "${job}"`, client.request<{ job: JobStatus; deleted: number }>('POST', `${base}/clear`, {}));
+      const answer = await withSpinner(`clearing "${job}"`, client.request<{ job: JobStatus; deleted: number | null; cluster?: { version: number } }>('POST', `${base}/clear`, {}));
+      const cluster = inCluster(answer, `${answer.deleted === null ? 'its checkpoints go as it starts' : `${answer.deleted} checkpoint(s) deleted`}; it reprocesses every source from the earliest position, without state`);
+      if (cluster !== undefined) return print(answer, cluster);
       const when = answer.job.attempt === null ? 'its next start' : 'it now';
       return print(answer, `job "${job}": ${answer.deleted} checkpoint(s) deleted; ${when} reprocesses every source from the earliest position, without state\n`);
     }
     default: {
-      const answer = await withSpinner(`catching up "${job}"`, client.request<{ job: JobStatus }>('POST', `${base}/catch-up`, {}));
+      const answer = await withSpinner(`catching up "${job}"`, client.request<{ job: JobStatus; cluster?: { version: number } }>('POST', `${base}/catch-up`, {}));
+      const cluster = inCluster(answer, 'it reads every source from the latest position, keeping the latest checkpoint\'s state');
+      if (cluster !== undefined) return print(answer, cluster);
       const when = answer.job.attempt === null ? 'its next start' : 'it now';
       return print(answer, `job "${job}": ${when} reads every source from the latest position, keeping the latest checkpoint's state\n`);
     }

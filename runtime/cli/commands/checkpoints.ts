@@ -53,6 +53,8 @@ function printCheckpoints(job: string, list: readonly CheckpointInfo[], json: bo
     out.write(`no checkpoints for job "${job}"\n`);
     return;
   }
+  // A cluster member lists the checkpoints replicated in Kafka, each with the member (and owner epoch) that wrote it.
+  const replicated = list.every((c) => typeof (c as Replicated).member === 'string');
   const rows = list.map((c) => [
     String(c.id),
     c.kind,
@@ -62,10 +64,13 @@ function printCheckpoints(job: string, list: readonly CheckpointInfo[], json: bo
     formatBytes(c.writtenBytes),
     `${c.durationMs} ms`,
     c.status,
+    ...(replicated ? [`${(c as Replicated).member} (epoch ${(c as Replicated).epoch})`] : []),
   ]);
   // SIZE: what a restore reads; WRITTEN: what the checkpoint itself added (less when incremental).
-  out.write(formatTable(['ID', 'KIND', 'TYPE', 'TIME', 'SIZE', 'WRITTEN', 'DURATION', 'STATUS'], rows));
+  out.write(formatTable(['ID', 'KIND', 'TYPE', 'TIME', 'SIZE', 'WRITTEN', 'DURATION', 'STATUS', ...(replicated ? ['REPLICATED BY'] : [])], rows));
 }
+
+type Replicated = CheckpointInfo & { member: string; epoch: number };
 
 function formatBytes(n: number): string {
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;

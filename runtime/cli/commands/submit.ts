@@ -69,7 +69,8 @@ export async function submitCommand(args: readonly string[], out: NodeJS.WriteSt
   }
   const cluster = (job as JobStatus & { cluster?: { name: string; version: number } }).cluster;
   if (cluster !== undefined) {
-    out.write(`job "${job.name}" submitted to cluster "${cluster.name}" (version ${cluster.version}); the leader assigns it to a member: sluice cluster status shows where it runs\n`);
+    const restoring = from === undefined || from === 'latest' ? '' : `, restoring ${from} (published to the cluster's checkpoints topic)`;
+    out.write(`job "${job.name}" submitted to cluster "${cluster.name}" (version ${cluster.version})${restoring}; the leader assigns it to a member: sluice cluster status shows where it runs\n`);
     return EXIT.ok;
   }
   const restored = job.startFrom.from === 'checkpoint' ? ` from checkpoint ${job.startFrom.id}` : '';

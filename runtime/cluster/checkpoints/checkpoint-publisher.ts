@@ -3,7 +3,7 @@ import type { CheckpointManifest, CheckpointStore } from '../../checkpoint/index
 import { SluiceError } from '../../errors/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { chunkKey, chunksOf, claimKey, encodeClaim, encodeManifestRecord, manifestRecordKey, partitionOf, type BlobLocation, type ManifestRecord } from './replicated-records.ts';
-import type { AssembledCheckpoint, ReplicatedJobView } from './replicated-view.ts';
+import type { ReplicatedJobView } from './replicated-view.ts';
 
 /** At most this many bytes of chunks per produce request: one record batch must stay under `max.message.bytes`. */
 const SEND_BYTES = 768 * 1024;
@@ -20,6 +20,8 @@ export interface CheckpointPublisherOptions {
   readonly store: CheckpointStore;
   /** Checkpoints to keep in the topic (savepoints are always kept), as the local store keeps them. */
   readonly retain: number;
+  /** The serial of the start override this run is under (0: none), stamped on every checkpoint it replicates. */
+  readonly override: number;
   /** What the topic held when the member took the job: blobs published before are not sent again. */
   readonly view: ReplicatedJobView;
   readonly logger: Logger;
@@ -34,8 +36,8 @@ export interface CheckpointPublisherOptions {
  *
  * @example
  * ```ts
- * const publisher = await CheckpointPublisher.open({ kafka, topic, partitions: 1, job: 'orders', epoch: 7, member, store, retain: 3, view, logger });
- * await publisher.claim(view.latestComplete());
+ * const publisher = await CheckpointPublisher.open({ kafka, topic, partitions: 1, job: 'orders', epoch: 7, member, store, retain: 3, override: 0, view, logger });
+ * await publisher.claim({ epoch: 5, id: 41 }); // restoring checkpoint 41, replicated under epoch 5
  * const runner = new JobRunner({ job, store, replicateCheckpoint: (manifest) => publisher.publish(manifest) });
  * ```
  */
@@ -65,10 +67,10 @@ export class CheckpointPublisher {
     return new CheckpointPublisher(options, producer);
   }
 
-  /** Records that this member took the job at its epoch, restoring `basedOn` (or nothing). */
-  async claim(basedOn: AssembledCheckpoint | undefined): Promise<void> {
+  /** Records that this member took the job at its epoch, restoring checkpoint `basedOn` (`null`: nothing). */
+  async claim(basedOn: { readonly epoch: number; readonly id: number } | null): Promise<void> {
     const { job, epoch, member } = this.#options;
-    const value = encodeClaim({ epoch, member, basedOn: basedOn === undefined ? null : { epoch: basedOn.record.epoch, id: basedOn.manifest.id }, at: Date.now() });
+    const value = encodeClaim({ epoch, member, basedOn, at: Date.now() });
     await this.#send([{ key: claimKey(job), value }]);
   }
 
@@ -97,7 +99,7 @@ export class CheckpointPublisher {
     if (pending.length > 0) await this.#send(pending);
     for (const location of fresh) this.#located.set(location.key, location);
     const locations = manifest.blobs.map((ref) => this.#located.get(ref.key)!);
-    const record: ManifestRecord = { epoch, member, manifest, locations };
+    const record: ManifestRecord = { epoch, member, manifest, locations, override: this.#options.override };
     await this.#send([{ key: manifestRecordKey(job, epoch, manifest.id), value: encodeManifestRecord(record) }]);
     this.#published.push(record);
     this.#options.logger.debug({ job, checkpoint: manifest.id, kind: manifest.kind, epoch, chunks: fresh.reduce((n, l) => n + l.chunkCrcs.length, 0) }, `replicated ${manifest.kind} ${manifest.id} of job "${job}"`);

@@ -3,7 +3,8 @@ import { jobBlobsPrefix } from '../../checkpoint/store-layout.ts';
 import type { CheckpointManifest } from '../../checkpoint/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { scanPartition } from '../kafka/partition-scan.ts';
-import { chunkKey, crc32, decodeClaim, decodeManifestRecord, parseKey, partitionOf, type ClaimRecord, type ManifestRecord } from './replicated-records.ts';
+import { SluiceError } from '../../errors/index.ts';
+import { chunkKey, claimKey, crc32, decodeClaim, decodeImport, decodeManifestRecord, importKey, parseKey, partitionOf, type ClaimRecord, type ImportRecord, type ManifestRecord } from './replicated-records.ts';
 
 /** A replicated checkpoint put back together: its manifest and every blob it names, checked. */
 export interface AssembledCheckpoint {
@@ -33,8 +34,11 @@ export class ReplicatedJobView {
   /** Manifest records by key, in topic order. */
   readonly #manifests = new Map<string, ManifestRecord>();
   readonly #chunks = new Map<string, Buffer>();
+  /** Checkpoints found stale (by key): never restored, and tombstoned when the job's checkpoints are purged. */
+  readonly #staleKeys = new Set<string>();
+  readonly #imports = new Map<number, ImportRecord>();
   readonly #logger: Logger;
-  #stale = 0;
+  #highestId = 0;
 
   private constructor(job: string, logger: Logger) {
     this.job = job;
@@ -54,6 +58,12 @@ export class ReplicatedJobView {
         return;
       }
       if (parsed.job !== options.job) return;
+      if (parsed.kind === 'import') {
+        const found = record.value === null ? undefined : decodeImport(record.value);
+        if (found === undefined) view.#imports.delete(parsed.serial);
+        else view.#imports.set(parsed.serial, found);
+        return;
+      }
       if (parsed.kind === 'claim') {
         if (record.value === null) return;
         const claim = decodeClaim(record.value);
@@ -62,10 +72,12 @@ export class ReplicatedJobView {
       }
       if (record.value === null) {
         view.#manifests.delete(record.key);
+        view.#staleKeys.delete(record.key);
         return;
       }
+      view.#highestId = Math.max(view.#highestId, parsed.id);
       if (view.#claim !== undefined && parsed.epoch < view.#claim.epoch) {
-        view.#stale++; // written by a member that had lost the job
+        view.#staleKeys.add(record.key); // written by a member that had lost the job
         return;
       }
       try {
@@ -75,13 +87,18 @@ export class ReplicatedJobView {
       }
     });
     options.logger.debug({ job: options.job, claim: view.#claim, candidates: view.candidates.map((r) => `${r.manifest.id}@${r.epoch}`) }, 'read replicated checkpoints');
-    if (view.#stale > 0) options.logger.info({ job: options.job, stale: view.#stale }, 'ignored checkpoints written by a member after it lost the job');
+    if (view.#staleKeys.size > 0) options.logger.info({ job: options.job, stale: view.#staleKeys.size }, 'ignored checkpoints written by a member after it lost the job');
     return view;
   }
 
   /** The latest claim of the job, if any member ever took it. */
   get claim(): ClaimRecord | undefined {
     return this.#claim;
+  }
+
+  /** The highest checkpoint id the topic names for the job (stale ones and the claim's included); 0 for none. */
+  get highestId(): number {
+    return Math.max(this.#highestId, this.#claim?.basedOn?.id ?? 0);
   }
 
   /** The job's checkpoints that may be restored, newest first (complete or not). */
@@ -95,11 +112,51 @@ export class ReplicatedJobView {
    */
   latestComplete(): AssembledCheckpoint | undefined {
     for (const record of this.candidates) {
-      const assembled = this.#assemble(record);
+      const assembled = this.assembleRecord(record);
       if (typeof assembled !== 'string') return assembled;
       this.#logger.warn({ job: this.job, checkpoint: record.manifest.id, epoch: record.epoch, problem: assembled }, `replicated checkpoint ${record.manifest.id} of job "${this.job}" is incomplete (${assembled}); trying the one before`);
     }
     return undefined;
+  }
+
+  /** Checkpoint `id` assembled, or why it cannot be (`undefined`: the topic has no such checkpoint of the job). */
+  assemble(id: number): AssembledCheckpoint | string | undefined {
+    const record = this.candidates.find((r) => r.manifest.id === id);
+    return record === undefined ? undefined : this.assembleRecord(record);
+  }
+
+  /** The bytes of the checkpoint export published as import `serial` (checked), or a `SLUICE_CLUSTER_IMPORT_MISSING` error. */
+  importBytes(serial: number): Buffer {
+    const found = this.#imports.get(serial);
+    const parts: Buffer[] = [];
+    let problem = found === undefined ? 'its record is not in the checkpoints topic' : undefined;
+    for (let i = 0; problem === undefined && i < found!.location.chunkCrcs.length; i++) {
+      const chunk = this.#chunks.get(chunkKey(found!.location.epoch, found!.location.key, i));
+      if (chunk === undefined || crc32(chunk) !== found!.location.chunkCrcs[i]) problem = `chunk ${i} is ${chunk === undefined ? 'missing' : 'damaged'}`;
+      else parts.push(chunk);
+    }
+    const bytes = Buffer.concat(parts);
+    if (problem === undefined && (bytes.length !== found!.size || crc32(bytes) !== found!.crc)) problem = 'its bytes fail their checksum';
+    if (problem !== undefined) {
+      throw new SluiceError('SLUICE_CLUSTER_IMPORT_MISSING', `the checkpoint imported for job "${this.job}" (import ${serial}) cannot be read: ${problem}; restore the backup again (sluice checkpoint restore ${this.job} --input <file>)`);
+    }
+    return bytes;
+  }
+
+  /** The record keys of import `serial`: its record and its chunks (tombstoned once its owner restored it). */
+  importKeys(serial: number): string[] {
+    const found = this.#imports.get(serial);
+    return found === undefined ? [] : [importKey(this.job, serial), ...found.location.chunkCrcs.map((_, i) => chunkKey(found.location.epoch, found.location.key, i))];
+  }
+
+  /**
+   * Every record key the topic holds for the job except its claim: checkpoints (stale ones too), their chunks and
+   * imports. Tombstoning them all clears the job's replicated checkpoints; the claim stays, so a member that lost the
+   * job still cannot bring its checkpoints back.
+   */
+  keys(): string[] {
+    const imports = [...this.#imports.keys()].flatMap((serial) => this.importKeys(serial));
+    return [...new Set([...this.#manifests.keys(), ...this.#staleKeys, ...this.#chunks.keys(), ...imports])].filter((key) => key !== claimKey(this.job));
   }
 
   #onClaim(claim: ClaimRecord): void {
@@ -110,12 +167,13 @@ export class ReplicatedJobView {
       const older = record.epoch < claim.epoch;
       if (older && (claim.basedOn === null || record.manifest.id > claim.basedOn.id)) {
         this.#manifests.delete(key);
-        this.#stale++;
+        this.#staleKeys.add(key);
       }
     }
   }
 
-  #assemble(record: ManifestRecord): AssembledCheckpoint | string {
+  /** One checkpoint put together from its chunks, each checked; a string says why it cannot be. */
+  assembleRecord(record: ManifestRecord): AssembledCheckpoint | string {
     const located = new Map(record.locations.map((l) => [l.key, l]));
     const blobs = new Map<string, Uint8Array>();
     for (const ref of record.manifest.blobs) {

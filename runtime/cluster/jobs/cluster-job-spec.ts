@@ -4,6 +4,18 @@ import { SluiceError } from '../../errors/index.ts';
 export type DesiredState = 'running' | 'paused' | 'cancelled';
 
 /**
+ * A one-off change to where the job's next start begins, set by the checkpoint tools (docs/cluster.md): `clear` —
+ * no state, every source from its earliest position; `catch-up` — the latest checkpoint's state, every source from
+ * its latest position; `import` — the checkpoint export published to the checkpoints topic as import `serial`
+ * (`sluice checkpoint restore`, `submit --from`). `serial` is the spec version that set it. Like a standalone
+ * service's overrides it is in force until a checkpoint completes under it: a crash before that applies it again.
+ */
+export interface StartOverride {
+  readonly serial: number;
+  readonly kind: 'clear' | 'catch-up' | 'import';
+}
+
+/**
  * A job as the jobs topic holds it (key: the job name; JSON, so Kafka's own tools can show it). Every change writes
  * the whole spec again with `version` one higher; the owner restarts the job from a savepoint when the version of
  * what it runs is older (a rescale, new parameters, new code).
@@ -19,6 +31,7 @@ export interface ClusterJobSpec {
   readonly parallelism?: number;
   readonly workers?: number;
   readonly desired: DesiredState;
+  readonly override?: StartOverride;
   readonly version: number;
   readonly submittedAt: number;
   readonly updatedAt: number;
@@ -44,7 +57,8 @@ export function decodeJobSpec(key: string, value: Uint8Array): ClusterJobSpec {
     typeof raw.params === 'object' &&
     raw.params !== null &&
     (raw.desired === 'running' || raw.desired === 'paused' || raw.desired === 'cancelled') &&
-    Number.isInteger(raw.version);
+    Number.isInteger(raw.version) &&
+    (raw.override === undefined || (Number.isInteger(raw.override.serial) && ['clear', 'catch-up', 'import'].includes(raw.override.kind)));
   if (!ok) throw corrupt(key, 'fields are missing or of the wrong type');
   const { v: _v, ...spec } = raw;
   return spec as ClusterJobSpec;

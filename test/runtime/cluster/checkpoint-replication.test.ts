@@ -1,60 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { test, type TestContext } from 'node:test';
-import { CheckpointStore, type CheckpointBlobs, type CheckpointManifest, type ManifestHeader } from '../../../runtime/checkpoint/index.ts';
-import { CheckpointPublisher } from '../../../runtime/cluster/checkpoints/checkpoint-publisher.ts';
-import { chunkKey, CHUNK_BYTES, partitionOf } from '../../../runtime/cluster/checkpoints/replicated-records.ts';
+import { test } from 'node:test';
+import type { CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
+import { chunkKey, partitionOf } from '../../../runtime/cluster/checkpoints/replicated-records.ts';
 import { scanPartition } from '../../../runtime/cluster/kafka/partition-scan.ts';
-import { ReplicatedJobView } from '../../../runtime/cluster/checkpoints/replicated-view.ts';
-import { silentLogger } from '../../../runtime/logging/index.ts';
-import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
-import { tempDir } from '../../support/temp-dir.ts';
-
-const JOB = 'orders!eu';
-const M = 4;
-const logger = silentLogger();
-
-function header(id: number, kind: 'checkpoint' | 'savepoint' = 'checkpoint'): ManifestHeader {
-  return { job: JOB, id, kind, timestamp: id, durationMs: 1, parallelism: 1, maxParallelism: M, operators: [{ uid: 'count', name: 'count', parallelism: 1, stateful: true }], sourcePositions: { source: [{ split: 'orders-0', position: id * 10 }] } };
-}
-
-/**
- * Writes checkpoint `id` to `store` as an incremental job would: key group 0 keeps a chain (a full blob larger than a
- * chunk, then deltas), key group 1 a new full blob each time, operator state a new blob each time.
- */
-async function writeCheckpoint(store: CheckpointStore, id: number, parent: CheckpointManifest | undefined): Promise<CheckpointManifest> {
-  const blobs: Array<CheckpointBlobs[number]> = [];
-  const chain = parent?.blobs.filter((ref) => ref.keyGroup === 0) ?? [];
-  if (chain.length === 0 || chain.length >= 3) blobs.push({ operatorUid: 'count', keyGroup: 0, bytes: randomBytes(CHUNK_BYTES * 2 + 1000) });
-  else blobs.push(...chain.map((ref) => ({ shared: ref })), { operatorUid: 'count', keyGroup: 0, delta: true as const, bytes: randomBytes(3000) });
-  blobs.push({ operatorUid: 'count', keyGroup: 1, bytes: randomBytes(100) }, { operatorUid: 'source', subtask: 0, bytes: randomBytes(40) });
-  return store.write(header(id), blobs, { retain: 3 });
-}
-
-async function setup(t: TestContext): Promise<{ cluster: KafkaCluster; topic: string; open: () => Promise<CheckpointStore> }> {
-  const cluster = await kafkaCluster(t);
-  const topic = await cluster.createTopic({ partitions: 3 });
-  const open = async (): Promise<CheckpointStore> => {
-    const store = await CheckpointStore.open(await tempDir(t));
-    cluster.defer(() => store.close());
-    return store;
-  };
-  return { cluster, topic, open };
-}
-
-async function publisher(cluster: KafkaCluster, topic: string, store: CheckpointStore, epoch: number, view: ReplicatedJobView, retain = 3): Promise<CheckpointPublisher> {
-  const p = await CheckpointPublisher.open({ kafka: cluster.kafka(), topic, partitions: 3, job: JOB, epoch, member: `m${epoch}`, store, retain, view, logger });
-  cluster.defer(() => p.close());
-  return p;
-}
-
-const read = (cluster: KafkaCluster, topic: string): Promise<ReplicatedJobView> => ReplicatedJobView.read({ kafka: cluster.kafka(), topic, partitions: 3, job: JOB, logger });
-
-/** Every blob of a checkpoint as its store returns them. */
-async function blobsOf(store: CheckpointStore, id: number): Promise<string[]> {
-  const loaded = await store.load(JOB, id);
-  return [...loaded.keyedState('count').values(), ...loaded.operatorState('source').values()].map((b) => Buffer.from(b).toString('hex'));
-}
+import { blobsOf, JOB, publisher, readView as read, replicationSetup as setup, writeCheckpoint } from './support/replicated-checkpoints.ts';
 
 test('replicated incremental checkpoints come back whole in another store, chains and chunks included', async (t) => {
   const { cluster, topic, open } = await setup(t);
@@ -62,7 +11,7 @@ test('replicated incremental checkpoints come back whole in another store, chain
   const empty = await read(cluster, topic);
   assert.equal(empty.latestComplete(), undefined);
   const p = await publisher(cluster, topic, a, 1, empty);
-  await p.claim(undefined);
+  await p.claim(null);
   let parent: CheckpointManifest | undefined;
   const written: CheckpointManifest[] = [];
   for (let id = 1; id <= 5; id++) {
@@ -132,10 +81,10 @@ test('checkpoints a member writes after another claimed the job are refused', as
   const fresh = await open();
   await fresh.adopt(base.manifest, base.blobs);
   const newOwner = await publisher(cluster, topic, fresh, 2, view);
-  await newOwner.claim(base);
+  await newOwner.claim({ epoch: base.record.epoch, id: base.manifest.id });
   // … while the old one, not knowing, claims the job again (it was starting it when it lost it) and writes
   // checkpoint 3 (and the new owner has not checkpointed yet).
-  await oldOwner.claim(view.latestComplete());
+  await oldOwner.claim({ epoch: base.record.epoch, id: base.manifest.id });
   parent = await writeCheckpoint(stale, 3, parent);
   await oldOwner.publish(parent);
   const afterStale = await read(cluster, topic);

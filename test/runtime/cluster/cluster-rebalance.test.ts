@@ -4,79 +4,15 @@
  * the other members' jobs keep running untouched.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { ReplicatedJobView } from '../../../runtime/cluster/checkpoints/replicated-view.ts';
-import { clusterMemberTestHooks, startClusterMember, type RunningClusterMember } from '../../../runtime/cluster/cluster-member.ts';
+import { clusterMemberTestHooks } from '../../../runtime/cluster/cluster-member.ts';
 import { clusterTopics } from '../../../runtime/cluster/kafka/cluster-topics.ts';
 import { silentLogger } from '../../../runtime/logging/index.ts';
-import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
-import { ok, sluice } from '../../service/service-process.ts';
-import { tempDir } from '../../support/temp-dir.ts';
+import { ok } from '../../service/service-process.ts';
 import { waitFor } from '../../support/wait-for.ts';
-import { assertExactCounts, clusterView, owners, submitJob } from './support/cluster-checks.ts';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const FIXTURE = fileURLToPath(new URL('./fixtures/counts-to-kafka.ts', import.meta.url));
-const KEYS = 7;
-
-interface Setup {
-  kafka: KafkaCluster;
-  cluster: string;
-  input: string;
-  dir: string;
-  members: RunningClusterMember[];
-  join(name: string): Promise<RunningClusterMember>;
-  /** Submits a copy of the counting job named `job`, writing to its own output topic. */
-  submit(job: string): Promise<string>;
-}
-
-async function setup(t: TestContext, records: number): Promise<Setup> {
-  const kafka = await kafkaCluster(t, { numPartitions: 2 });
-  const dir = await tempDir(t, 'sluice-rebalance-');
-  const input = await kafka.createTopic({ partitions: 2 });
-  const cluster = kafka.uniqueName('c');
-  const producer = await kafka.producer();
-  const messages = Array.from({ length: records }, (_, i) => ({ key: `k${i % KEYS}`, value: JSON.stringify({ key: `k${i % KEYS}`, i }) }));
-  for (let n = 0; n < messages.length; n += 500) await producer.send({ topic: input, messages: messages.slice(n, n + 500) });
-  const members: RunningClusterMember[] = [];
-  const text = await readFile(FIXTURE, 'utf8');
-  const s: Setup = {
-    kafka,
-    cluster,
-    input,
-    dir,
-    members,
-    async join(name) {
-      const member = await startClusterMember({ cluster, brokers: kafka.brokers, dataDir: join(dir, name), name, port: 0, workers: 0, sessionTimeoutMs: 6_000, logger: silentLogger() });
-      kafka.defer(() => member.close());
-      members.push(member);
-      return member;
-    },
-    async submit(job) {
-      const file = join(dir, `${job}.ts`);
-      await writeFile(file, text.replaceAll("'cluster-counts-kafka'", `'${job}'`).replaceAll("'../../../../", `'${ROOT}`));
-      const output = await kafka.createTopic({ partitions: 2 });
-      await submitJob(members[0]!.url, { file, params: { brokers: kafka.brokers.join(','), input, output, txnPrefix: kafka.uniqueName('txn') } });
-      return output;
-    },
-  };
-  return s;
-}
-
-/** Every job running with a replicated checkpoint, each on one member; answers the owners. */
-function settled(s: Setup, jobs: number): Promise<Map<string, string>> {
-  return waitFor(
-    async () => {
-      const v = await clusterView(s.members[s.members.length - 1]!.url);
-      const running = v.jobs.length === jobs && v.jobs.every((j) => j.state === 'running' && j.lastCheckpoint !== null);
-      return running && owners(v).size === jobs ? owners(v) : undefined;
-    },
-    { timeoutMs: 90_000, intervalMs: 200, message: `${jobs} job(s) running, each on one member` },
-  );
-}
+import { assertExactCounts, clusterView, owners } from './support/cluster-checks.ts';
+import { KEYS, settled, setup } from './support/in-process-cluster.ts';
 
 test('a member leaving hands its job over from a savepoint; the output stays exact', async (t) => {
   const s = await setup(t, 4_000);
@@ -151,7 +87,7 @@ test('a member joining moves only what balance needs; the leader dying elects an
   for (const output of outputs.values()) await assertExactCounts(s.kafka, output, 2_000);
 });
 
-test('the CLI against any member: rescale, pause --all, resume --all, list, cancel and delete go through the cluster; local checkpoint tools are refused', async (t) => {
+test('the CLI against any member: rescale, pause --all, resume --all, list, cancel and delete go through the cluster', async (t) => {
   const s = await setup(t, 3_000);
   await s.join('a');
   await s.join('b');
@@ -176,9 +112,6 @@ test('the CLI against any member: rescale, pause --all, resume --all, list, canc
   assert.match(await ok(['resume', '--all'], env), /1 job\(s\) set to running: verbs/);
   await assertExactCounts(s.kafka, output, 4_000);
 
-  const refused = await sluice(['checkpoint', 'clear', 'verbs'], env);
-  assert.notEqual(refused.code, 0);
-  assert.match(refused.stderr, /not available in cluster mode/);
   assert.match(await ok(['list'], env), /verbs/);
   await ok(['cancel', 'verbs'], env);
   await waitFor(async () => owners(await clusterView(other.url)).size === 0, { timeoutMs: 60_000, intervalMs: 200, message: 'the cancelled job stopped' });

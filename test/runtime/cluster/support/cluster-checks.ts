@@ -87,3 +87,44 @@ export async function assertExactDocuments(es: ElasticsearchTestNode, index: str
     { timeoutMs: 60_000, intervalMs: 500, message: "every document holds its key's full count" },
   );
 }
+
+/**
+ * A stretch of a counting job's life: it counted inputs `from` ≤ i < `to` (records of `produceCounted`), starting
+ * from the state the inputs 0 ≤ i < `stateOf` had built (0: no state). A restore from a checkpoint taken after input
+ * 2,999 that then reads 3,000–3,999 again is `{ from: 3_000, to: 4_000, stateOf: 3_000 }`.
+ */
+export interface CountedRun {
+  readonly from: number;
+  readonly to: number;
+  readonly stateOf: number;
+}
+
+/**
+ * The committed output of a counting job is exactly what `runs` give, one after the other: per key, every output
+ * record `{ i, n }` in order, n being the key's count. Waits until that many records are committed.
+ */
+export async function assertCountedOutput(kafka: KafkaCluster, output: string, runs: readonly CountedRun[], keys: number): Promise<void> {
+  const inKey = (k: number, from: number, to: number): number => Math.max(0, Math.ceil((to - k) / keys) - Math.ceil((from - k) / keys));
+  const expected = new Map<string, Array<{ i: number; n: number }>>();
+  for (const run of runs) {
+    for (let i = run.from; i < run.to; i++) {
+      const k = i % keys;
+      expected.set(`k${k}`, [...(expected.get(`k${k}`) ?? []), { i, n: inKey(k, 0, run.stateOf) + inKey(k, run.from, i + 1) }]);
+    }
+  }
+  const total = runs.reduce((n, run) => n + run.to - run.from, 0);
+  const { committed } = await waitFor(
+    async () => {
+      const contents = await readCommitted(kafka, output, 2);
+      return contents.committed.length >= total ? contents : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 1_000, message: `${total} counts committed to ${output}` },
+  );
+  const actual = new Map<string, Array<{ i: number; n: number }>>();
+  for (const r of committed) {
+    const v = JSON.parse(r.value) as { key: string; i: number; n: number };
+    actual.set(v.key, [...(actual.get(v.key) ?? []), { i: v.i, n: v.n }]);
+  }
+  assert.equal(committed.length, total, 'one output record per input the runs counted: nothing lost, nothing repeated');
+  for (const [key, records] of expected) assert.deepEqual(actual.get(key), records, `the counts of ${key}, in order`);
+}

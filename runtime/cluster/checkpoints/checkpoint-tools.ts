@@ -1,0 +1,147 @@
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Kafka, Message } from 'kafkajs';
+import { CheckpointStore, writtenBytesOf, isIncremental, type CheckpointInfo } from '../../checkpoint/index.ts';
+import { jobBlobsPrefix } from '../../checkpoint/store-layout.ts';
+import { SluiceError } from '../../errors/index.ts';
+import type { Logger } from '../../logging/index.ts';
+import type { BackupDocument } from '../../service/supervisor-api.ts';
+import { CHUNK_BYTES, chunkKey, chunksOf, crc32, encodeImport, importBlobKey, importKey, partitionOf } from './replicated-records.ts';
+import { ReplicatedJobView, type AssembledCheckpoint } from './replicated-view.ts';
+
+/** A replicated checkpoint as `sluice checkpoints` shows it in cluster mode: the store's fields, and who wrote it. */
+export interface ReplicatedCheckpointInfo extends CheckpointInfo {
+  readonly epoch: number;
+  readonly member: string;
+}
+
+export interface ClusterCheckpointToolsOptions {
+  readonly kafka: Kafka;
+  readonly topic: string;
+  readonly partitions: number;
+  /** Scratch stores for exports live under `<dataDir>/tmp` and are always removed. */
+  readonly dataDir: string;
+  /** This member's name, written into import records. */
+  readonly member: () => string;
+  readonly logger: Logger;
+}
+
+/** Bytes of chunks per produce request (one record batch stays under the brokers' `max.message.bytes`). */
+const SEND_BYTES = 768 * 1024;
+
+/**
+ * The checkpoint tools of cluster mode, on the checkpoints topic rather than a local store, so any member answers
+ * them whether or not it runs the job: listing a job's replicated checkpoints, a backup of one, publishing a
+ * checkpoint export for the job's owner to restore (`sluice checkpoint restore`, `submit --from`), and tombstoning
+ * every checkpoint of a job (`clear`, `delete --checkpoints`). Exports go through a scratch {@link CheckpointStore}
+ * so their format is the standalone one, chains merged.
+ *
+ * @example
+ * ```ts
+ * const tools = new ClusterCheckpointTools({ kafka, topic: 'sluice.prod.checkpoints', partitions: 1, dataDir, member: () => 'm1', logger });
+ * const backup = await tools.backup('orders'); // the newest complete checkpoint, as `sluice checkpoint backup` writes it
+ * ```
+ */
+export class ClusterCheckpointTools {
+  readonly #options: ClusterCheckpointToolsOptions;
+
+  constructor(options: ClusterCheckpointToolsOptions) {
+    this.#options = options;
+  }
+
+  /** What the topic holds for `job` now. */
+  view(job: string): Promise<ReplicatedJobView> {
+    const { kafka, topic, partitions, logger } = this.#options;
+    return ReplicatedJobView.read({ kafka, topic, partitions, job, logger });
+  }
+
+  /** The job's restorable checkpoints, newest first; `incomplete` for one whose chunks are missing or damaged. */
+  async list(job: string): Promise<ReplicatedCheckpointInfo[]> {
+    const view = await this.view(job);
+    return view.candidates.map((record) => {
+      const m = record.manifest;
+      const status = typeof view.assemble(m.id) === 'string' ? 'incomplete' : 'valid';
+      return { job, id: m.id, kind: m.kind, timestamp: m.timestamp, durationMs: m.durationMs, totalBytes: m.totalBytes, writtenBytes: writtenBytesOf(m), incremental: isIncremental(m), status, epoch: record.epoch, member: record.member };
+    });
+  }
+
+  /** Checkpoint `id` (default: the newest complete one) as the export file's bytes; throws `SLUICE_CHECKPOINT_NOT_FOUND`. */
+  async exportOf(job: string, id?: number): Promise<{ checkpoint: AssembledCheckpoint; bytes: Buffer }> {
+    const view = await this.view(job);
+    const found = id === undefined ? view.latestComplete() : view.assemble(id);
+    if (typeof found !== 'object') {
+      const why = found === undefined ? (id === undefined ? 'no complete replicated checkpoint' : `no replicated checkpoint ${id}`) : `checkpoint ${id} is incomplete in the checkpoints topic (${found})`;
+      throw new SluiceError('SLUICE_CHECKPOINT_NOT_FOUND', `job "${job}" has ${why}; list them with \`sluice checkpoints ${job}\``);
+    }
+    return { checkpoint: found, bytes: await this.#withScratchStore(async (store, dir) => {
+      await store.adopt(found.manifest, found.blobs);
+      const file = join(dir, 'export.bin');
+      await store.exportTo(job, found.manifest.id, file);
+      return readFile(file);
+    }) };
+  }
+
+  /** A backup document of checkpoint `id` (default: the newest complete one), as a standalone service writes it. */
+  async backup(job: string, id?: number): Promise<BackupDocument> {
+    const { checkpoint, bytes } = await this.exportOf(job, id);
+    const m = checkpoint.manifest;
+    return { format: 'sluice-checkpoint-backup', version: 1, job, checkpoint: m.id, kind: m.kind, timestamp: m.timestamp, totalBytes: m.totalBytes, data: bytes.toString('base64') };
+  }
+
+  /**
+   * Publishes a checkpoint export as import `serial` of `job` (its chunks, then its record); the job's owner restores
+   * it at its next start (start override `import`). The bytes are checked first: a damaged export publishes nothing.
+   */
+  async publishImport(job: string, serial: number, bytes: Uint8Array): Promise<void> {
+    // Decoding it in a scratch store checks every blob against its manifest before anything is written.
+    await this.#withScratchStore((store) => store.importExport(bytes, { job, where: `the checkpoint export for job "${job}"` }));
+    const key = importBlobKey(jobBlobsPrefix(job), serial);
+    const chunks = chunksOf(bytes);
+    const messages: Message[] = chunks.map((chunk, n) => ({ key: chunkKey(0, key, n), value: Buffer.from(chunk.bytes) }));
+    const location = { key, epoch: 0, chunkCrcs: chunks.map((c) => c.crc) };
+    const perSend = Math.max(1, Math.floor(SEND_BYTES / CHUNK_BYTES));
+    for (let n = 0; n < messages.length; n += perSend) await this.send(job, messages.slice(n, n + perSend));
+    await this.send(job, [{ key: importKey(job, serial), value: encodeImport({ member: this.#options.member(), at: Date.now(), location, size: bytes.length, crc: crc32(bytes) }) }]);
+  }
+
+  /** Tombstones every checkpoint, chunk and import of `job` in the topic; answers how many checkpoints there were. */
+  async purge(job: string, view?: ReplicatedJobView): Promise<number> {
+    const current = view ?? (await this.view(job));
+    await this.tombstone(job, current.keys());
+    return current.candidates.length;
+  }
+
+  /** Writes tombstones for `keys` of `job`'s partition. */
+  async tombstone(job: string, keys: readonly string[]): Promise<void> {
+    const batch = 1_000;
+    for (let n = 0; n < keys.length; n += batch) await this.send(job, keys.slice(n, n + batch).map((key) => ({ key, value: null })));
+  }
+
+  /** Sends records of `job` to its partition, acknowledged by every in-sync replica. */
+  async send(job: string, messages: Message[]): Promise<void> {
+    const { kafka, topic, partitions } = this.#options;
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    try {
+      await producer.connect();
+      const partition = partitionOf(job, partitions);
+      await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ ...m, partition })) });
+    } catch (err) {
+      throw new SluiceError('SLUICE_CLUSTER_REPLICATION_FAILED', `cannot write job "${job}"'s checkpoints to topic "${topic}": ${(err as Error).message}; check that the brokers are up, then try again`, { cause: err, retriable: true });
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
+  }
+
+  async #withScratchStore<T>(use: (store: CheckpointStore, dir: string) => Promise<T>): Promise<T> {
+    const parent = join(this.#options.dataDir, 'tmp');
+    await mkdir(parent, { recursive: true });
+    const dir = await mkdtemp(join(parent, 'cluster-checkpoint-'));
+    const store = await CheckpointStore.open(dir, { logger: this.#options.logger });
+    try {
+      return await use(store, dir);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
