@@ -189,6 +189,15 @@ export class CheckpointStore {
     return out;
   }
 
+  /** The ids of `job`'s checkpoints and savepoints, oldest first; reads no blob (unlike {@link list}). */
+  async ids(job: string): Promise<number[]> {
+    this.#checkOpen();
+    checkString(job, 'job');
+    const out: number[] = [];
+    for await (const [id] of this.#manifests(job)) out.push(id);
+    return out;
+  }
+
   /**
    * The newest valid checkpoint or savepoint of `job` (only of `kinds` when given). Corrupt or incomplete ones are
    * skipped with a warning naming the one used instead. `undefined` when the job has none; throws
@@ -282,14 +291,8 @@ export class CheckpointStore {
   }
 
   /**
-   * Imports the bytes of an export file as {@link importFrom} does. `idAbove` makes the new savepoint's id higher
-   * than ids this store never saw (a cluster member importing a job's checkpoint: the job's replicated checkpoints
-   * may have higher ids than its local copy). `where` names the bytes in errors.
-   *
-   * @example
-   * ```ts
-   * const savepoint = await store.importExport(bytes, { job: 'orders', idAbove: 41, where: 'the backup of orders' });
-   * ```
+   * Imports export bytes as {@link importFrom} does, with an id above `idAbove` too (a cluster member: the job's
+   * replicated checkpoints may have higher ids than its local ones). `where` names the bytes in errors.
    */
   async importExport(raw: Uint8Array, options: { job?: string; idAbove?: number; where: string }): Promise<CheckpointManifest> {
     this.#checkOpen();

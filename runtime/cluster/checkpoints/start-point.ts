@@ -76,7 +76,7 @@ export async function prepareStartPoint(options: StartPointOptions): Promise<Sta
   const basedOn = { epoch: newest.record.epoch, id: newest.record.manifest.id };
   if (newest.assembled === undefined) {
     // Only the verified local copy stays: another local checkpoint could be restored instead if it failed later.
-    for (const info of await store.list(job)) if (info.id !== basedOn.id) await store.delete(job, info.id);
+    for (const id of await store.ids(job)) if (id !== basedOn.id) await store.delete(job, id);
     return { view, basedOn, sourceStart, override: serial, localCopy: true };
   }
   await store.deleteAll(job);
