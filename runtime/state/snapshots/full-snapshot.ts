@@ -1,7 +1,35 @@
 import { newStateChunk, newTimerChunk, packChunk, packHeader } from '../keyed-snapshot-format.ts';
-import { hasState } from '../state-table.ts';
+import type { StateKey } from '../key-groups.ts';
+import { hasState, type Entry, type StateTable } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import { appendPair, concatBytes, ENTRIES_PER_CHECK, type BackendState } from './backend-state.ts';
+
+interface FullScan {
+  readonly start: number;
+  readonly only: Uint8Array | undefined;
+  readonly table: StateTable;
+  readonly chunks: unknown[][][];
+  readonly open: (unknown[] | undefined)[];
+  readonly newChunk: () => unknown[];
+}
+
+/**
+ * Adds up to {@link ENTRIES_PER_CHECK} entries of a table to their key groups' chunks; `true` once the table is done.
+ * Synchronous between yields for the reason given at `scanTouchedBatch` (incremental-snapshot.ts): an await inside a
+ * `for…of` over the Map allocates every pair.
+ */
+function scanFullBatch(entries: MapIterator<[StateKey, Entry<unknown>]>, scan: FullScan): boolean {
+  for (let n = 0; n < ENTRIES_PER_CHECK; n++) {
+    const next = entries.next();
+    if (next.done === true) return true;
+    const entry = next.value[1];
+    const i = entry.keyGroup - scan.start;
+    if (scan.only !== undefined && scan.only[i] === 0) continue;
+    if (scan.table.emptyMaps > 0 && !hasState(scan.table, entry)) continue;
+    appendPair(scan.open, scan.chunks, i, scan.newChunk, next.value[0], entry.value);
+  }
+  return false;
+}
 
 /**
  * Full blobs (format 1) of the backend's non-empty key groups, or only of those flagged in `only` (indexed by key
@@ -16,15 +44,9 @@ export async function writeFullBlobs(state: BackendState, slicer: TimeSlicer, on
   const chunks: unknown[][][] = Array.from({ length: groups }, () => []);
   let n = 0;
   for (const table of state.tables.values()) {
-    const open: (unknown[] | undefined)[] = new Array<unknown[] | undefined>(groups);
-    const newChunk = (): unknown[] => newStateChunk(table.name, table.kind);
-    for (const [key, entry] of table.entries) {
-      if (++n % ENTRIES_PER_CHECK === 0) await slicer.maybeYield();
-      const i = entry.keyGroup - start;
-      if (only !== undefined && only[i] === 0) continue;
-      if (table.emptyMaps > 0 && !hasState(table, entry)) continue;
-      appendPair(open, chunks, i, newChunk, key, entry.value);
-    }
+    const scan: FullScan = { start, only, table, chunks, open: new Array<unknown[] | undefined>(groups), newChunk: () => newStateChunk(table.name, table.kind) };
+    const entries = table.entries.entries();
+    while (!scanFullBatch(entries, scan)) await slicer.maybeYield();
   }
   for (const [domain, queue] of [['processing-time', state.timers], ['event-time', state.eventTimers]] as const) {
     const openTimers: (unknown[] | undefined)[] = new Array<unknown[] | undefined>(groups);
