@@ -1,7 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Kafka } from 'kafkajs';
-import { kafkajsLogCreator } from '../../connectors/kafka/source/kafkajs-logger.ts';
+import { kafkajsLogCreator } from '../kafkajs/kafkajs-logger.ts';
 import { CheckpointStore } from '../checkpoint/index.ts';
 import { DASHBOARD_PATHS, dashboardRoute } from '../dashboard/index.ts';
 import type { Logger } from '../logging/index.ts';

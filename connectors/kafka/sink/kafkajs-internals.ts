@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Kafka, Message } from 'kafkajs';
 import { SluiceError } from '../../../runtime/errors/index.ts';
-import { createKafkajsCluster } from '../kafkajs-cluster.ts';
+import { createKafkajsCluster } from '../../../runtime/kafkajs/kafkajs-cluster.ts';
 
 /**
  * The few kafkajs internals the exactly-once sink needs, typed here and nowhere else.

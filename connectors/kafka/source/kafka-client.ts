@@ -1,6 +1,6 @@
 import { Kafka } from 'kafkajs';
 import type { Logger } from '../../../runtime/logging/index.ts';
-import { kafkajsLevelFor, kafkajsLogCreator } from './kafkajs-logger.ts';
+import { kafkajsLevelFor, kafkajsLogCreator } from '../../../runtime/kafkajs/kafkajs-logger.ts';
 import type { ResolvedKafkaSourceOptions } from './options.ts';
 
 /** The kafkajs client a source uses (readers and the split count alike): our retry settings, logs into pino. */

@@ -1,7 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { SourceReader, SourceReaderContext, SplitLag, SplitPosition } from '../../../runtime/api/index.ts';
 import { SluiceError } from '../../../runtime/errors/index.ts';
-import { createKafkajsCluster } from '../kafkajs-cluster.ts';
+import { createKafkajsCluster } from '../../../runtime/kafkajs/kafkajs-cluster.ts';
 import type { KafkaRecord } from '../kafka-record.ts';
 import { javaStringHash, kafkaSplitId } from '../split-owner.ts';
 import { DeadLetterWriter, type DeadLetter } from './dead-letter.ts';

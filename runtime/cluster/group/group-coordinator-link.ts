@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Kafka } from 'kafkajs';
-import { createKafkajsCluster } from '../../../connectors/kafka/kafkajs-cluster.ts';
+import { createKafkajsCluster } from '../../kafkajs/kafkajs-cluster.ts';
 
 /**
  * The kafkajs 2.2.4 internals {@link GroupMembership} talks to the group coordinator through, typed here and nowhere

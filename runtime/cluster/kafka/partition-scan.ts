@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { createKafkajsCluster } from '../../../connectors/kafka/kafkajs-cluster.ts';
+import { createKafkajsCluster } from '../../kafkajs/kafkajs-cluster.ts';
 import { SluiceError } from '../../errors/index.ts';
 
 /** One record of a scanned partition; `value` null is a tombstone (a deleted key of a compacted topic). */

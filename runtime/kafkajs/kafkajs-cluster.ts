@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { SluiceError } from '../../runtime/errors/index.ts';
+import { SluiceError } from '../errors/index.ts';
 
 /**
  * Options of kafkajs 2.2.4's private cluster factory (`private:Kafka:createCluster`); brokers, ssl, sasl, timeouts and

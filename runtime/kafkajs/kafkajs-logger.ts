@@ -1,5 +1,5 @@
 import { logLevel as KafkaLogLevel, type logCreator } from 'kafkajs';
-import type { Logger } from '../../../runtime/logging/index.ts';
+import type { Logger } from '../logging/index.ts';
 
 /**
  * Routes kafkajs's own logging into the reader's pino logger. kafkajs logs every failed connection attempt and
