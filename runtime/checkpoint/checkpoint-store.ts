@@ -25,32 +25,17 @@ import {
   VerifiedCheckpoint,
   type BlobInput,
   type CheckpointBlobs,
+  type CheckpointInfo,
   type LoadedCheckpoint,
 } from './store-layout.ts';
 
-export type { BlobInput, CheckpointBlobs, LoadedCheckpoint, SharedBlobInput } from './store-layout.ts';
+export type { BlobInput, CheckpointBlobs, CheckpointInfo, LoadedCheckpoint, SharedBlobInput } from './store-layout.ts';
 
 // The on-disk format (keys, blob layout, manifest checksums) is described in store-layout.ts.
 
 /** Directory of the checkpoint LevelDB inside a data directory. */
 export function checkpointDbPath(dataDir: string): string {
   return join(dataDir, 'checkpoints');
-}
-
-/** One line of `sluice checkpoints`. A corrupt manifest shows zeros for what could not be read. */
-export interface CheckpointInfo {
-  job: string;
-  id: number;
-  kind: CheckpointKind;
-  timestamp: number;
-  durationMs: number;
-  /** Bytes a restore reads (for an incremental checkpoint, its whole chains). */
-  totalBytes: number;
-  /** Bytes the checkpoint wrote itself; less than `totalBytes` when it shares blobs with earlier ones. */
-  writtenBytes: number;
-  /** Whether it is incremental (shares blobs with earlier checkpoints, or holds deltas). */
-  incremental: boolean;
-  status: 'valid' | 'corrupt' | 'incomplete';
 }
 
 /** A LevelDB batch operation as the store writes it. */
@@ -66,7 +51,6 @@ export interface CheckpointStoreOptions {
    */
   beforeBatch?: (ops: StoreBatchOp[]) => void | Promise<void>;
 }
-
 
 /**
  * All jobs' checkpoints and savepoints, in one LevelDB per data directory.
@@ -189,7 +173,7 @@ export class CheckpointStore {
     return out;
   }
 
-  /** The ids of `job`'s checkpoints and savepoints, oldest first; reads no blob (unlike {@link list}). */
+  /** The ids of `job`'s checkpoints and savepoints, newest first; reads no blob (unlike {@link list}). */
   async ids(job: string): Promise<number[]> {
     this.#checkOpen();
     checkString(job, 'job');

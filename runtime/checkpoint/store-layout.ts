@@ -1,7 +1,7 @@
 // The checkpoint store's on-disk layout: LevelDB keys, how blobs are named and checked, and building a manifest from blobs.
 import { crc32 } from 'node:zlib';
 import { SluiceError } from '../errors/index.ts';
-import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIGITS, INCREMENTAL_MANIFEST_FORMAT_VERSION, keyedChains, MANIFEST_FORMAT_VERSION, validateManifest, type BlobRef, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
+import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIGITS, INCREMENTAL_MANIFEST_FORMAT_VERSION, keyedChains, MANIFEST_FORMAT_VERSION, validateManifest, type BlobRef, type CheckpointKind, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
 
 /*
  * On-disk format (LevelDB at `<dataDir>/checkpoints`, string keys, binary values; also in docs/checkpoints.md):
@@ -232,4 +232,20 @@ export function checkpointNotFound(job: string, id: number): SluiceError {
     CheckpointErrorCodes.notFound,
     `checkpoint ${id} of job "${job}" does not exist; list the job's checkpoints with sluice checkpoints ${job}`,
   );
+}
+
+/** One line of `sluice checkpoints`. A corrupt manifest shows zeros for what could not be read. */
+export interface CheckpointInfo {
+  job: string;
+  id: number;
+  kind: CheckpointKind;
+  timestamp: number;
+  durationMs: number;
+  /** Bytes a restore reads (for an incremental checkpoint, its whole chains). */
+  totalBytes: number;
+  /** Bytes the checkpoint wrote itself; less than `totalBytes` when it shares blobs with earlier ones. */
+  writtenBytes: number;
+  /** Whether it is incremental (shares blobs with earlier checkpoints, or holds deltas). */
+  incremental: boolean;
+  status: 'valid' | 'corrupt' | 'incomplete';
 }
