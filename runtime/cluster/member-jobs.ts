@@ -1,13 +1,13 @@
 import type { Kafka } from 'kafkajs';
 import type { CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
-import { SluiceError } from '../errors/index.ts';
+import { isSluiceError, SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { JobEvent, JobRunner } from '../runner/index.ts';
 import type { ClusterRun } from '../service/active-jobs.ts';
 import type { JobSupervisor } from '../service/job-supervisor.ts';
 import { CheckpointPublisher } from './checkpoints/checkpoint-publisher.ts';
 import type { ClusterCheckpointTools } from './checkpoints/checkpoint-tools.ts';
-import { prepareStartPoint } from './checkpoints/start-point.ts';
+import { prepareStartPoint, type StartPoint } from './checkpoints/start-point.ts';
 import type { ClusterJobSpec } from './jobs/cluster-job-spec.ts';
 import { writeJobBundle } from './jobs/job-bundle.ts';
 import type { ClusterJobStatus, StatusLog } from './jobs/status-log.ts';
@@ -158,7 +158,17 @@ export class MemberJobs {
     const { kafka, topics, checkpointPartitions, dataDir, store, tools, logger } = this.#options;
     const name = spec.name;
     const losses = this.#losses;
-    const start = await prepareStartPoint({ job: name, epoch: owned.epoch, override: spec.override, store, tools, logger });
+    let start: StartPoint;
+    try {
+      start = await prepareStartPoint({ job: name, epoch: owned.epoch, override: spec.override, store, tools, logger });
+    } catch (err) {
+      // What trying again cannot fix (an import gone from the topic) fails the job at this version, as a bundle that
+      // does not load does; anything else (Kafka unavailable) is tried again with the next rebalance.
+      if (!isSluiceError(err) || err.retriable !== false) throw err;
+      logger.error({ job: name, err }, `cluster: job "${name}" could not start`);
+      await this.#report(name, owned, 'failed', err.message);
+      return;
+    }
     if (this.#losses !== losses) return; // lost the membership meanwhile: the job is someone else's now
     const publisher = await CheckpointPublisher.open({ kafka, topic: topics.checkpoints, partitions: checkpointPartitions, job: name, epoch: owned.epoch, member: this.#member, store, retain: this.#options.retain ?? 3, override: start.override, view: start.view, logger });
     let claimed = false;

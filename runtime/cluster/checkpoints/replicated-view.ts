@@ -138,7 +138,7 @@ export class ReplicatedJobView {
     const bytes = Buffer.concat(parts);
     if (problem === undefined && (bytes.length !== found!.size || crc32(bytes) !== found!.crc)) problem = 'its bytes fail their checksum';
     if (problem !== undefined) {
-      throw new SluiceError('SLUICE_CLUSTER_IMPORT_MISSING', `the checkpoint imported for job "${this.job}" (import ${serial}) cannot be read: ${problem}; restore the backup again (sluice checkpoint restore ${this.job} --input <file>)`);
+      throw new SluiceError('SLUICE_CLUSTER_IMPORT_MISSING', `the checkpoint imported for job "${this.job}" (import ${serial}) cannot be read: ${problem}; restore the backup again (sluice checkpoint restore ${this.job} --input <file>)`, { retriable: false });
     }
     return bytes;
   }

@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { JobsLog } from '../../../runtime/cluster/jobs/jobs-log.ts';
+import { clusterTopics } from '../../../runtime/cluster/kafka/cluster-topics.ts';
+import { silentLogger } from '../../../runtime/logging/index.ts';
 import { ok, sluice } from '../../service/service-process.ts';
 import { waitFor } from '../../support/wait-for.ts';
 import { assertCountedOutput, clusterView, owners, produceCounted, submitJob, type CountedRun } from './support/cluster-checks.ts';
@@ -73,6 +76,22 @@ test('checkpoints, backup, restore and submit --from through a member that does 
   const noFile = await sluice(['submit', file, '--from', join(s.dir, 'nope.json'), ...args.slice(4)], env);
   assert.match(noFile.stderr, /does not exist/);
   await assertCountedOutput(s.kafka, output, runs, KEYS); // still exactly the same output
+
+  // An import that is gone from the topic when the owner applies it (here: never published) fails the job at that
+  // spec version with what to do, instead of being tried again on every rebalance.
+  const admin = await s.kafka.admin();
+  const topic = clusterTopics(s.cluster).jobs;
+  const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+  const jobs = await JobsLog.open({ kafka: s.kafka.kafka(), topic, partitions: metadata!.partitions.length, logger: silentLogger() });
+  t.after(() => jobs.close());
+  const spec = (await jobs.readAll()).get('tools')!;
+  await jobs.write({ ...spec, override: { serial: spec.version + 1, kind: 'import' }, version: spec.version + 1 });
+  await ok(['rescale', 'tools', '-p', '2'], env); // a spec change through a member: the cluster rebalances
+  const failed = await waitFor(async () => {
+    const j = (await clusterView(env.SLUICE_URL!)).jobs.find((x) => x.name === 'tools');
+    return j?.state === 'failed' ? j : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 200, message: 'the job failed for want of its import' });
+  assert.match(failed.error ?? '', /cannot be read: its record is not in the checkpoints topic; restore the backup again/);
 });
 
 test('catch-up skips the backlog, clear reprocesses everything without state, delete --checkpoints forgets them', async (t) => {
