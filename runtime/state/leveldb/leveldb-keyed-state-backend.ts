@@ -173,12 +173,9 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
       throw new SluiceError('SLUICE_INTERNAL', 'an incremental snapshot needs the id of the checkpoint it belongs to: call snapshot(checkpointId)', { retriable: false });
     }
     const store = this.#open();
-    let n = 0;
     for (const table of this.#tablesById) {
-      for (const [key, entry] of table.entries) {
-        if (entry.dirty) this.#writeBack(table, key, entry);
-        if (++n % 1024 === 0) await slicer.maybeYield();
-      }
+      const entries = table.entries.entries();
+      while (!this.#writeBackBatch(table, entries)) await slicer.maybeYield();
     }
     await store.drain();
     const state = this.#storedState(store);
@@ -250,6 +247,20 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   }
 
   /** Packs a dirty entry and queues its write; logs it for the next delta. */
+  /**
+   * Writes back the dirty ones of the next 1,024 cached entries; `true` once the table is done. A synchronous loop
+   * between yields: an await inside a `for…of` over the Map would allocate every `[key, entry]` pair (see
+   * `scanTouchedBatch` in snapshots/incremental-snapshot.ts).
+   */
+  #writeBackBatch(table: CachedTable, entries: MapIterator<[StateKey, CachedEntry]>): boolean {
+    for (let n = 0; n < 1024; n++) {
+      const next = entries.next();
+      if (next.done === true) return true;
+      if (next.value[1].dirty) this.#writeBack(table, next.value[0], next.value[1]);
+    }
+    return false;
+  }
+
   #writeBack(table: CachedTable, key: StateKey, entry: CachedEntry): void {
     const packedKey = packValue(key);
     const value = entry.value === undefined ? undefined : packValue(entry.value);
