@@ -8,6 +8,7 @@ import type { ClusterCoordination } from './cluster-coordination.ts';
 import type { ClusterJobSpec, DesiredState } from './jobs/cluster-job-spec.ts';
 import type { ClusterCheckpointTools } from './checkpoints/checkpoint-tools.ts';
 import { clusterCheckpointRoutes } from './cluster-checkpoint-routes.ts';
+import { unownedJobStatus } from './unowned-job-status.ts';
 import { bundleJobFile, writeJobBundle } from './jobs/job-bundle.ts';
 import type { JobsLog } from './jobs/jobs-log.ts';
 import type { StatusLog } from './jobs/status-log.ts';
@@ -144,10 +145,22 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
     return { status: 200, body: { deleted: name, checkpointsDeleted } };
   };
 
-  const forward = async (request: ApiRequest, name: string): Promise<ApiResponse> => {
+  /** A route of a job no member runs: its status from the topics; what needs a run is refused with where it stands. */
+  const unowned = async (request: ApiRequest, name: string, action: string | undefined): Promise<ApiResponse> => {
+    const [specs, statuses] = await Promise.all([jobsLog.readAll(), options.status.readAll()]);
+    const spec = specs.get(name);
+    if (spec === undefined) return options.local(request); // not a cluster job: the local answer (404)
+    const status = unownedJobStatus(spec, statuses.get(name));
+    if (action === undefined && request.method === 'GET') return { status: 200, body: { job: status } };
+    const hint = status.registeredState === 'paused' ? `; resume it with sluice resume ${name}` : status.registeredState === 'running' ? '; the leader assigns it to a member at the next rebalance, ask again then' : '';
+    throw new SluiceError(ServiceErrorCodes.jobNotRunning, `job "${name}" runs on no member of cluster "${options.cluster}" now (${status.state})${hint}`);
+  };
+
+  const forward = async (request: ApiRequest, name: string, action: string | undefined): Promise<ApiResponse> => {
     const view = coordination.view();
     const owner = view?.members.find((m) => m.jobs.some((j) => j.job === name));
-    if (owner === undefined || owner.url === coordination.url) return options.local(request);
+    if (owner === undefined) return unowned(request, name, action);
+    if (owner.url === coordination.url) return options.local(request);
     const url = `${owner.url}${request.path}${request.query.size > 0 ? `?${request.query.toString()}` : ''}`;
     try {
       const response = await fetch(url, {
@@ -197,7 +210,7 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
       const tool = await checkpoints.handle(request, name, action);
       if (tool !== undefined) return tool;
       if (action === undefined && request.method === 'DELETE') return remove(name, request);
-      return forward(request, name);
+      return forward(request, name, action);
     }
     return options.local(request);
   };

@@ -101,7 +101,7 @@ export class MemberJobs {
   /** The job's last replicated checkpoint, which every status this member reports of it carries. */
   #remember(name: string, manifest: CheckpointManifest | undefined): void {
     if (manifest === undefined) this.#lastCheckpoints.delete(name);
-    else this.#lastCheckpoints.set(name, { id: manifest.id, kind: manifest.kind, at: manifest.timestamp, bytes: manifest.totalBytes });
+    else this.#lastCheckpoints.set(name, { id: manifest.id, kind: manifest.kind, at: manifest.timestamp, bytes: manifest.totalBytes, durationMs: manifest.durationMs });
   }
 
   /** Told of every runner the supervisor starts: a run that fails for good or finishes is reported and let go. */

@@ -12,7 +12,7 @@ export interface ClusterJobStatus {
   readonly owner: string;
   readonly epoch: number;
   readonly error?: string;
-  readonly lastCheckpoint?: { readonly id: number; readonly kind: string; readonly at: number; readonly bytes: number };
+  readonly lastCheckpoint?: { readonly id: number; readonly kind: string; readonly at: number; readonly bytes: number; readonly durationMs?: number };
   readonly at: number;
 }
 

@@ -107,6 +107,12 @@ test('catch-up skips the backlog, clear reprocesses everything without state, de
     return v.jobs[0]?.state === 'stopped' && owners(v).size === 0;
   }, { timeoutMs: 60_000, intervalMs: 200, message: 'the job paused' });
   const paused = (await clusterView(env.SLUICE_URL!)).jobs[0]!.lastCheckpoint!.id;
+  // No member runs it now: its status comes from the cluster's topics; what needs a run says where it stands.
+  const status = await ok(['status', 'tools2'], env);
+  assert.match(status, /state\s+paused/);
+  assert.match(status, new RegExp(`\\b${paused}\\b.*savepoint`));
+  const savepoint = await sluice(['savepoint', 'tools2'], env);
+  assert.match(savepoint.stderr, /runs on no member of cluster .* now \(paused\); resume it with sluice resume tools2/);
   await produceCounted(s.kafka, s.input, 2_000, 2_500, KEYS);
   assert.match(await ok(['checkpoint', 'catch-up', 'tools2'], env), /latest position.*a paused one on its next resume/);
   await ok(['resume', 'tools2'], env);
