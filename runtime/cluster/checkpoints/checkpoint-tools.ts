@@ -100,8 +100,11 @@ export class ClusterCheckpointTools {
     const messages: Message[] = chunks.map((chunk, n) => ({ key: chunkKey(0, key, n), value: Buffer.from(chunk.bytes) }));
     const location = { key, epoch: 0, chunkCrcs: chunks.map((c) => c.crc) };
     const perSend = Math.max(1, Math.floor(SEND_BYTES / CHUNK_BYTES));
-    for (let n = 0; n < messages.length; n += perSend) await this.send(job, messages.slice(n, n + perSend));
-    await this.send(job, [{ key: importKey(job, serial), value: encodeImport({ member: this.#options.member(), at: Date.now(), location, size: bytes.length, crc: crc32(bytes) }) }]);
+    const batches: Message[][] = [];
+    for (let n = 0; n < messages.length; n += perSend) batches.push(messages.slice(n, n + perSend));
+    // Its record last: the import exists once every chunk is in the topic.
+    batches.push([{ key: importKey(job, serial), value: encodeImport({ member: this.#options.member(), at: Date.now(), location, size: bytes.length, crc: crc32(bytes) }) }]);
+    await this.#send(job, batches);
   }
 
   /** Tombstones every checkpoint, chunk and import of `job` in the topic; answers how many checkpoints there were. */
@@ -113,18 +116,23 @@ export class ClusterCheckpointTools {
 
   /** Writes tombstones for `keys` of `job`'s partition. */
   async tombstone(job: string, keys: readonly string[]): Promise<void> {
-    const batch = 1_000;
-    for (let n = 0; n < keys.length; n += batch) await this.send(job, keys.slice(n, n + batch).map((key) => ({ key, value: null })));
+    const batches: Message[][] = [];
+    for (let n = 0; n < keys.length; n += 1_000) batches.push(keys.slice(n, n + 1_000).map((key) => ({ key, value: null })));
+    await this.#send(job, batches);
   }
 
-  /** Sends records of `job` to its partition, acknowledged by every in-sync replica. */
-  async send(job: string, messages: Message[]): Promise<void> {
+  /**
+   * Sends `batches` of records of `job` to its partition, one produce request each, in order, every one acknowledged
+   * by all in-sync replicas; one producer for them all.
+   */
+  async #send(job: string, batches: readonly Message[][]): Promise<void> {
+    if (batches.length === 0) return;
     const { kafka, topic, partitions } = this.#options;
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     try {
       await producer.connect();
       const partition = partitionOf(job, partitions);
-      await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ ...m, partition })) });
+      for (const messages of batches) await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ ...m, partition })) });
     } catch (err) {
       throw new SluiceError('SLUICE_CLUSTER_REPLICATION_FAILED', `cannot write job "${job}"'s checkpoints to topic "${topic}": ${(err as Error).message}; check that the brokers are up, then try again`, { cause: err, retriable: true });
     } finally {
