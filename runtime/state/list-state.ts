@@ -52,7 +52,7 @@ export class ListStateHandle<T> implements ListState<T> {
       entry.value.push(v);
       entry.touched = this.#current.epoch;
     } else {
-      this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: [v], touched: this.#current.epoch });
+      this.#entries.set(key, { key, keyGroup: this.#current.keyGroup(), value: [v], touched: this.#current.epoch });
     }
   }
 
@@ -61,7 +61,7 @@ export class ListStateHandle<T> implements ListState<T> {
     const key = this.#key();
     const entry = this.#entries.get(key);
     if (entry === undefined) {
-      this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: vs.slice(), touched: this.#current.epoch });
+      this.#entries.set(key, { key, keyGroup: this.#current.keyGroup(), value: vs.slice(), touched: this.#current.epoch });
       return;
     }
     // A loop, not push(...vs): spreading a large array overflows the call stack.
@@ -81,7 +81,7 @@ export class ListStateHandle<T> implements ListState<T> {
       entry.value = vs.slice();
       entry.touched = this.#current.epoch;
     } else {
-      this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: vs.slice(), touched: this.#current.epoch });
+      this.#entries.set(key, { key, keyGroup: this.#current.keyGroup(), value: vs.slice(), touched: this.#current.epoch });
     }
   }
 

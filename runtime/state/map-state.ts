@@ -74,7 +74,7 @@ export class MapStateHandle<K extends StateKey, V> implements MapState<K, V> {
     }
     const map = new Map<K, V>(); // not new Map([[k, v]]): building from an iterable is several times slower
     map.set(k, v);
-    this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value: map, touched: this.#current.epoch });
+    this.#entries.set(key, { key, keyGroup: this.#current.keyGroup(), value: map, touched: this.#current.epoch });
   }
 
   has(k: K): boolean {

@@ -12,6 +12,13 @@ export type StateKind = 'value' | 'map' | 'list';
  * @internal
  */
 export interface Entry<T> {
+  /**
+   * The entry's key in its table (the same string or number as the Map's key). Snapshots walk `entries.values()`
+   * and take the key from here: a walk of `entries.entries()` allocates a `[key, entry]` array per entry, which at
+   * 2M keys made ~100 MB of garbage per checkpoint (measured: 9–10 young-generation collections per walk, against
+   * 1–2 for `values()`).
+   */
+  readonly key: StateKey;
   readonly keyGroup: number;
   value: T;
   /**

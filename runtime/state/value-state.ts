@@ -54,7 +54,7 @@ export class ValueStateHandle<T> implements ValueState<T> {
       entry.value = value;
       entry.touched = this.#current.epoch;
     } else {
-      this.#entries.set(key, { keyGroup: this.#current.keyGroup(), value, touched: this.#current.epoch });
+      this.#entries.set(key, { key, keyGroup: this.#current.keyGroup(), value, touched: this.#current.epoch });
     }
   }
 

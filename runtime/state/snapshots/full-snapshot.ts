@@ -1,5 +1,4 @@
 import { newStateChunk, newTimerChunk, packChunk, packHeader } from '../keyed-snapshot-format.ts';
-import type { StateKey } from '../key-groups.ts';
 import { hasState, type Entry, type StateTable } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import { appendPair, concatBytes, ENTRIES_PER_CHECK, type BackendState } from './backend-state.ts';
@@ -15,18 +14,18 @@ interface FullScan {
 
 /**
  * Adds up to {@link ENTRIES_PER_CHECK} entries of a table to their key groups' chunks; `true` once the table is done.
- * Synchronous between yields for the reason given at `scanTouchedBatch` (incremental-snapshot.ts): an await inside a
- * `for…of` over the Map allocates every pair.
+ * Synchronous between yields over the Map's values, for the reason given at `scanTouchedBatch` (incremental-snapshot.ts):
+ * walking its entries allocates every `[key, entry]` pair.
  */
-function scanFullBatch(entries: MapIterator<[StateKey, Entry<unknown>]>, scan: FullScan): boolean {
+function scanFullBatch(entries: MapIterator<Entry<unknown>>, scan: FullScan): boolean {
   for (let n = 0; n < ENTRIES_PER_CHECK; n++) {
     const next = entries.next();
     if (next.done === true) return true;
-    const entry = next.value[1];
+    const entry = next.value;
     const i = entry.keyGroup - scan.start;
     if (scan.only !== undefined && scan.only[i] === 0) continue;
     if (scan.table.emptyMaps > 0 && !hasState(scan.table, entry)) continue;
-    appendPair(scan.open, scan.chunks, i, scan.newChunk, next.value[0], entry.value);
+    appendPair(scan.open, scan.chunks, i, scan.newChunk, entry.key, entry.value);
   }
   return false;
 }
@@ -45,7 +44,7 @@ export async function writeFullBlobs(state: BackendState, slicer: TimeSlicer, on
   let n = 0;
   for (const table of state.tables.values()) {
     const scan: FullScan = { start, only, table, chunks, open: new Array<unknown[] | undefined>(groups), newChunk: () => newStateChunk(table.name, table.kind) };
-    const entries = table.entries.entries();
+    const entries = table.entries.values();
     while (!scanFullBatch(entries, scan)) await slicer.maybeYield();
   }
   for (const [domain, queue] of [['processing-time', state.timers], ['event-time', state.eventTimers]] as const) {

@@ -64,7 +64,7 @@ function applyState(state: BackendState, keyGroup: number, chunk: Extract<Decode
     if (!isStateKey(key)) throw badEntry(keyGroup, chunk.name, key);
     const replaced = table.emptyMaps > 0 ? entries.get(key) : undefined;
     if (replaced !== undefined && !hasState(table, replaced)) table.emptyMaps--;
-    entries.set(key, { keyGroup, value: pairs[j + 1], touched: 0 } satisfies Entry<unknown>);
+    entries.set(key, { key, keyGroup, value: pairs[j + 1], touched: 0 } satisfies Entry<unknown>);
   }
 }
 
