@@ -8,6 +8,8 @@ import type { WriteOp } from './working-store.ts';
  * @internal
  */
 export interface CachedEntry {
+  /** The entry's key (the Map's key): eviction and write-back walk the Map's values, which allocate no pairs. */
+  readonly key: StateKey;
   readonly keyGroup: number;
   value: unknown;
   /** Changed since it was last written to the working database (or possibly changed in place after a read). */
@@ -36,7 +38,7 @@ export interface CachedTable {
   readonly entries: Map<StateKey, CachedEntry>;
   readonly pending: Map<StateKey, PendingWrite>;
   /** The clock hand: where the next eviction pass over `entries` resumes (Map iterators survive deletes). */
-  hand: Iterator<[StateKey, CachedEntry]> | undefined;
+  hand: Iterator<CachedEntry> | undefined;
 }
 
 /**
