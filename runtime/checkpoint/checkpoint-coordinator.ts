@@ -5,6 +5,7 @@ import { summarizePlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock, TimerHandle } from '../time/index.ts';
 import { gatherCheckpoint } from './checkpoint-blobs.ts';
+import { ChainCompactor, delegatingOperators } from './chain-compactor.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import type { CheckpointKind, CheckpointManifest } from './manifest.ts';
 
@@ -74,6 +75,8 @@ export class CheckpointCoordinator implements CheckpointListener {
   #inFlight: InFlight | undefined;
   /** The latest checkpoint of this attempt (or the restored one): incremental snapshots build on its chains. */
   #parent: CheckpointManifest | undefined;
+  /** Merges long chains of backends that delegate rebasing, off the subtasks' threads. */
+  readonly #compactor: ChainCompactor;
   /** The store write in progress, if any: it runs to its end even after `stop()` (see {@link settled}). */
   #writing: Promise<unknown> | undefined;
   #triggering = false;
@@ -96,6 +99,7 @@ export class CheckpointCoordinator implements CheckpointListener {
     this.#beforeStore = options.beforeStore;
     this.#replicate = options.replicate;
     this.#parent = options.restoredFrom;
+    this.#compactor = new ChainCompactor(options.store, options.attempt.plan.maxParallelism, options.logger);
   }
 
   /** Starts periodic triggering. */
@@ -106,6 +110,7 @@ export class CheckpointCoordinator implements CheckpointListener {
   /** Stops triggering; a checkpoint in flight is abandoned (its waiters are rejected). */
   stop(reason: unknown = new SluiceError('SLUICE_CANCELLED', 'checkpointing stopped')): void {
     this.#stopped = true;
+    this.#compactor.stop();
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     const inFlight = this.#inFlight;
     this.#inFlight = undefined;
@@ -122,6 +127,7 @@ export class CheckpointCoordinator implements CheckpointListener {
    */
   async settled(): Promise<void> {
     while (this.#writing !== undefined) await this.#writing.catch(() => undefined);
+    await this.#compactor.idle();
   }
 
   /**
@@ -227,10 +233,13 @@ export class CheckpointCoordinator implements CheckpointListener {
   async #complete(inFlight: InFlight): Promise<void> {
     const plan = this.#attempt.plan;
     let gathered: ReturnType<typeof gatherCheckpoint>;
+    const delegating = delegatingOperators(inFlight.acks);
     try {
-      gathered = gatherCheckpoint(inFlight.acks, this.#parent);
+      await this.#compactor.compactOverdue(this.#parent, delegating);
+      if (this.#inFlight !== inFlight) return; // stopped meanwhile
+      gathered = gatherCheckpoint(inFlight.acks, this.#parent, this.#compactor);
     } catch (err) {
-      this.#abandon(inFlight, err as SluiceError);
+      this.#abandon(inFlight, err instanceof SluiceError ? err : new SluiceError('SLUICE_CHECKPOINT_FAILED', `checkpoint ${inFlight.id} of job "${plan.job}" could not merge a keyed-state chain: ${(err as Error).message}`, { cause: err, retriable: true }));
       return;
     }
     const { blobs, sourcePositions } = gathered;
@@ -280,6 +289,7 @@ export class CheckpointCoordinator implements CheckpointListener {
     if (inFlight.timeout !== undefined) this.#clock.clearTimeout(inFlight.timeout);
     this.#inFlight = undefined;
     this.#parent = manifest;
+    this.#compactor.afterCheckpoint(manifest, delegating);
     this.#lastCompletedAt = this.#clock.now();
     // Debug: one line per checkpoint (every second or so) would flood an info log; `sluice run` shows the newest on
     // its progress line, `sluice status` lists them.

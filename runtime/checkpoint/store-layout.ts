@@ -8,6 +8,10 @@ import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIG
  *
  *   checkpoint!manifest!<job>!<id>                          crc32 (4 bytes BE) ‖ msgpack(CheckpointManifest)
  *   checkpoint!blob!<job>!<id>!<operatorUid>!kg!<keyGroup>  keyed state of one key group (runtime/state format)
+ *   checkpoint!blob!<job>!<id>!<operatorUid>!kg!<keyGroup>!compacted
+ *                                                           a full blob the coordinator merged from the start of
+ *                                                           the key group's chain (chain-compactor.ts); the same
+ *                                                           checkpoint may also write the key group's delta
  *   checkpoint!blob!<job>!<id>!<operatorUid>!op!<subtask>   operator state of one old subtask
  *   checkpoint!last-id!<job>                                 highest id ever written (decimal text): ids never repeat
  *
@@ -32,6 +36,8 @@ export interface BlobInput {
   bytes: Uint8Array;
   /** Keyed state only: the blob is a delta that extends the key group's chain (the refs before it), not a full blob. */
   delta?: true;
+  /** Keyed state only: a full blob merged from the start of the key group's chain by the coordinator, not by the backend. */
+  compacted?: true;
 }
 
 /** A blob an earlier checkpoint of the job wrote, which this one names too: a link of a key group's chain. */
@@ -128,7 +134,7 @@ export function buildManifest(input: ManifestHeader, blobs: CheckpointBlobs): Ch
           `blob of operator "${blob.operatorUid}" has key group ${blob.keyGroup}, beyond maxParallelism ${input.maxParallelism}`,
         );
       }
-      key = `${blobPrefix(input.job, input.id)}${escapePart(blob.operatorUid)}!kg!${pad(blob.keyGroup, 5)}`;
+      key = `${blobPrefix(input.job, input.id)}${escapePart(blob.operatorUid)}!kg!${pad(blob.keyGroup, 5)}${blob.compacted === true ? '!compacted' : ''}`;
     } else if (blob.subtask !== undefined && blob.keyGroup === undefined) {
       checkInt(blob.subtask, 'blobs[].subtask', 0);
       key = `${blobPrefix(input.job, input.id)}${escapePart(blob.operatorUid)}!op!${pad(blob.subtask, 5)}`;

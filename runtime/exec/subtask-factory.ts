@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads';
 import { SubtaskMetrics } from './subtask-metrics.ts';
 import type { AsyncMapOptions, CheckpointTiming, KeySelector, Sink, SinkWriterContext, Source, SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
@@ -176,6 +177,9 @@ function buildOperator(
     restored: context.restored?.keyedState(op.uid),
     restoredFrom: context.restored?.checkpointId,
     incremental: plan.incrementalCheckpoints === true,
+    // On a worker thread the checkpoint coordinator runs on the main thread, which is otherwise idle: it compacts
+    // long chains there, off the records' thread (runtime/checkpoint/chain-compactor.ts).
+    delegateRebase: !isMainThread,
     leveldb: plan.leveldbState,
   });
   switch (node.kind) {

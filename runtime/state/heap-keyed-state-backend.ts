@@ -1,7 +1,7 @@
 import { SluiceError } from '../errors/index.ts';
 import type { KeyGroupRange, StateKey } from './key-groups.ts';
 import { KeyedBackendBase } from './keyed-backend-base.ts';
-import type { KeyedStateSnapshot } from './keyed-state-backend.ts';
+import type { IncrementalParts, KeyedStateSnapshot } from './keyed-state-backend.ts';
 import { ListStateHandle, type ListState } from './list-state.ts';
 import { MapStateHandle, type MapState } from './map-state.ts';
 import type { BackendState, ChainStats } from './snapshots/backend-state.ts';
@@ -22,6 +22,14 @@ export interface HeapKeyedStateBackendOptions {
    * and write only those (docs/checkpoints.md). Default false: every snapshot is full.
    */
   incremental?: boolean;
+  /**
+   * Incremental only: leave rebasing long chains to the checkpoint coordinator, which compacts them into full blobs
+   * on its own thread (`runtime/checkpoint/chain-compactor.ts`). The backend then writes a full blob only for a key
+   * group without a chain, and its snapshots cost only the changes. Set for subtasks on worker threads, whose
+   * coordinator runs on the otherwise idle main thread; in one thread, a rebase from the live state is cheaper than
+   * a compaction, which decodes the chain first. Default false.
+   */
+  delegateRebase?: boolean;
 }
 
 type AnyHandle = ValueStateHandle<unknown> | MapStateHandle<StateKey, unknown> | ListStateHandle<unknown>;
@@ -47,6 +55,7 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
   readonly #tables = new Map<string, StateTable>();
   readonly #handles = new Map<string, AnyHandle>();
   readonly #incremental: boolean;
+  readonly #delegateRebase: boolean;
   /** Incremental only: the chain of each key group in the checkpoint of the previous snapshot (or the restored one). */
   #chains = new Map<number, ChainStats>();
   /** Incremental only: the checkpoint {@link #chains} describe. */
@@ -56,6 +65,7 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
   constructor(options: HeapKeyedStateBackendOptions) {
     super(options.maxParallelism, options.range);
     this.#incremental = options.incremental === true;
+    this.#delegateRebase = this.#incremental && options.delegateRebase === true;
     if (this.#incremental) {
       this.timers.changedGroups = new Set();
       this.eventTimers.changedGroups = new Set();
@@ -113,9 +123,11 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
     this.timers.changedGroups = new Set();
     this.eventTimers.changedGroups = new Set();
     const parent = this.#parent;
-    const blobs = await writeIncrementalBlobs(this.#state, this.#chains, { epoch, deleted, timerGroups }, slicer);
+    const blobs = await writeIncrementalBlobs(this.#state, this.#chains, { epoch, deleted, timerGroups }, slicer, this.#delegateRebase);
     this.#parent = checkpointId;
-    return { keyGroups: blobs.full, incremental: { parent, deltas: blobs.deltas, unchanged: blobs.unchanged } };
+    const incremental: IncrementalParts = { parent, deltas: blobs.deltas, unchanged: blobs.unchanged };
+    if (this.#delegateRebase) incremental.delegatesRebase = true;
+    return { keyGroups: blobs.full, incremental };
   }
 
   /**

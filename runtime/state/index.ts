@@ -22,3 +22,4 @@ export { StateErrorCodes } from './state-errors.ts';
 export type { StateErrorCode } from './state-errors.ts';
 export { SNAPSHOT_FORMAT_VERSION } from './keyed-snapshot-format.ts';
 export { materializeChain } from './snapshots/materialize-chain.ts';
+export { chainPastHardBound, chainPastSoftBound } from './snapshots/chain-policy.ts';

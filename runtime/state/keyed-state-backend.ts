@@ -28,6 +28,12 @@ export interface IncrementalParts {
   deltas: Map<number, Uint8Array>;
   /** Key groups whose chain in the parent stays as it is. */
   unchanged: number[];
+  /**
+   * Set when the backend leaves bounding its chains to the checkpoint coordinator: it writes a full blob only for a
+   * key group without a chain, and the coordinator compacts long chains into full blobs on its own thread
+   * (`runtime/checkpoint/chain-compactor.ts`).
+   */
+  delegatesRebase?: true;
 }
 
 /**

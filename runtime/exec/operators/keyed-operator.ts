@@ -13,6 +13,8 @@ export interface KeyedSetup {
   readonly restoredFrom?: number | undefined;
   /** Snapshot incrementally (`checkpoints.incremental`). */
   readonly incremental?: boolean | undefined;
+  /** Heap backend, incremental: leave rebasing long chains to the checkpoint coordinator (`delegateRebase`). */
+  readonly delegateRebase?: boolean | undefined;
   /** Keep state in LevelDB (`state.backend: 'leveldb'`); absent: in the heap. */
   readonly leveldb?: { readonly cacheBytes?: number; readonly directory?: string } | undefined;
 }
@@ -35,7 +37,10 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
       range: keyGroupRangeOf(place.subtask, place.parallelism, setup.maxParallelism),
       incremental: setup.incremental === true,
     };
-    this.backend = setup.leveldb === undefined ? new HeapKeyedStateBackend(options) : new LevelDbKeyedStateBackend({ ...options, ...setup.leveldb });
+    this.backend =
+      setup.leveldb === undefined
+        ? new HeapKeyedStateBackend({ ...options, delegateRebase: setup.delegateRebase === true })
+        : new LevelDbKeyedStateBackend({ ...options, ...setup.leveldb });
     this.#restored = setup.restored;
     this.#restoredFrom = setup.restoredFrom;
   }

@@ -24,6 +24,20 @@ export const SOFT_REBASE_SHARE = 0.25;
 /** Deltas past this many times the base may rebase (within the share). @internal */
 export const SOFT_DELTA_RATIO = 2;
 
+/**
+ * Whether a chain of a full blob of `baseBytes` and `length - 1` deltas of `deltaBytes` together should be compacted
+ * (replaced by one full blob): past the soft bound. The checkpoint coordinator compacts such chains in the background
+ * for backends that delegate rebasing. @internal
+ */
+export function chainPastSoftBound(baseBytes: number, deltaBytes: number, length: number): boolean {
+  return length > MAX_CHAIN_LENGTH / 2 || deltaBytes > SOFT_DELTA_RATIO * Math.max(1, baseBytes);
+}
+
+/** Whether such a chain is past the hard bound: it must not grow further before it is compacted. @internal */
+export function chainPastHardBound(baseBytes: number, deltaBytes: number, length: number): boolean {
+  return length >= MAX_CHAIN_LENGTH || deltaBytes > HARD_DELTA_RATIO * Math.max(1, baseBytes);
+}
+
 /** A key group whose changes are packed as a delta of `deltaBytes`, to be kept or replaced by a full blob. @internal */
 export interface DeltaCandidate {
   readonly keyGroup: number;
@@ -31,9 +45,16 @@ export interface DeltaCandidate {
   readonly deltaBytes: number;
 }
 
+/** Rebase policy of a backend: `'bounded'` by the constants above, or `'never'` (the coordinator bounds the chains). @internal */
+export type RebasePolicy = 'bounded' | 'never';
+
+/** A policy that rebases no chain: its backend delegates rebasing to the checkpoint coordinator. @internal */
+export const NEVER: RebasePolicy = 'never';
+
 /** The key groups among `candidates` that rebase this checkpoint (write a full blob). @internal */
-export function chooseRebases(candidates: readonly DeltaCandidate[], keyGroupsInRange: number): Set<number> {
+export function chooseRebases(candidates: readonly DeltaCandidate[], keyGroupsInRange: number, policy: RebasePolicy = 'bounded'): Set<number> {
   const rebase = new Set<number>();
+  if (policy === 'never') return rebase;
   const soft: Array<{ keyGroup: number; ratio: number }> = [];
   for (const { keyGroup, stats, deltaBytes } of candidates) {
     const chainDeltas = stats.deltaBytes + deltaBytes;
@@ -56,8 +77,9 @@ export function settleDeltas(
   chains: Map<number, ChainStats>,
   deltas: Map<number, Uint8Array>,
   keyGroupsInRange: number,
+  policy: RebasePolicy = 'bounded',
 ): Set<number> {
-  const rebase = chooseRebases(candidates, keyGroupsInRange);
+  const rebase = chooseRebases(candidates, keyGroupsInRange, policy);
   for (const { keyGroup, deltaBytes } of candidates) {
     if (rebase.has(keyGroup)) {
       deltas.delete(keyGroup);

@@ -11,7 +11,7 @@ import {
 import { hasState, type Entry, type StateTable } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import { appendPair, concatBytes, ENTRIES_PER_CHECK, type BackendState, type ChainStats } from './backend-state.ts';
-import { settleDeltas, type DeltaCandidate } from './chain-policy.ts';
+import { NEVER, settleDeltas, type DeltaCandidate } from './chain-policy.ts';
 import { writeFullBlobs } from './full-snapshot.ts';
 
 /** What an incremental snapshot writes per key group; a key group in none of the three has no state. @internal */
@@ -39,7 +39,9 @@ export interface ChangesSince {
  * tombstones for deleted keys, and all of its timers when any changed), a full blob where `chain-policy.ts` says
  * the chain has grown enough or where there is no chain yet, or nothing when nothing changed. Updates `chains` to
  * describe the chains the new checkpoint will hold. One pass over every entry (cheap: a field compare per entry);
- * a second one only for the key groups that rebase.
+ * a second one only for the key groups that rebase. With `delegateRebase`, only key groups without a chain rebase:
+ * the checkpoint coordinator bounds the chains (and `chains` then counts blobs since the backend's own last full
+ * blob, not the chains as compacted).
  * @internal
  */
 export async function writeIncrementalBlobs(
@@ -47,6 +49,7 @@ export async function writeIncrementalBlobs(
   chains: Map<number, ChainStats>,
   changes: ChangesSince,
   slicer: TimeSlicer,
+  delegateRebase = false,
 ): Promise<IncrementalBlobs> {
   const { start, end } = state.range;
   const groups = end - start + 1;
@@ -99,7 +102,8 @@ export async function writeIncrementalBlobs(
     chunks[i] = [];
     timerChunks[i] = [];
   }
-  for (const keyGroup of settleDeltas(candidates, chains, out.deltas, groups)) {
+  const settled = delegateRebase ? settleDeltas(candidates, chains, out.deltas, groups, NEVER) : settleDeltas(candidates, chains, out.deltas, groups);
+  for (const keyGroup of settled) {
     rebase[keyGroup - start] = 1;
     rebases++;
   }
