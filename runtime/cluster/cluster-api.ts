@@ -5,7 +5,7 @@ import type { JobFileLoader } from '../service/job-loader.ts';
 import { API_PREFIX, submitRequest, type ApiRequest, type ApiResponse } from '../service/rest-api.ts';
 import { badRequest, ServiceErrorCodes } from '../service/service-errors.ts';
 import type { ClusterCoordination } from './cluster-coordination.ts';
-import type { ClusterJobSpec, DesiredState } from './jobs/cluster-job-spec.ts';
+import type { ClusterJobSpec, DesiredState, StartOverride } from './jobs/cluster-job-spec.ts';
 import type { ClusterCheckpointTools } from './checkpoints/checkpoint-tools.ts';
 import { clusterCheckpointRoutes } from './cluster-checkpoint-routes.ts';
 import { unownedJobStatus } from './unowned-job-status.ts';
@@ -74,8 +74,7 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
     const existing = (await jobsLog.readAll()).get(name);
     const now = Date.now();
     const version = (existing?.version ?? 0) + 1;
-    const from = request.from === undefined || request.from === 'latest' ? undefined : await checkpoints.fromImport(name, request.from, version);
-    const spec: ClusterJobSpec = {
+    const specWith = (override: StartOverride | undefined): ClusterJobSpec => ({
       name,
       code: bundle.code,
       hash: bundle.hash,
@@ -84,12 +83,15 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
       ...(request.parallelism === undefined ? {} : { parallelism: request.parallelism }),
       ...(request.workers === undefined ? {} : { workers: request.workers }),
       desired: 'running',
-      ...(from === undefined ? {} : { override: from }),
+      ...(override === undefined ? {} : { override }),
       version,
       submittedAt: existing?.submittedAt ?? now,
       updatedAt: now,
-    };
-    await jobsLog.write(spec);
+    });
+    // With --from, the spec is written once its import is in the topic (and the import dropped if that write fails).
+    const from = request.from === undefined || request.from === 'latest' ? undefined : await checkpoints.fromImport(name, request.from, version, (override) => jobsLog.write(specWith(override)));
+    const spec = specWith(from);
+    if (from === undefined) await jobsLog.write(spec);
     coordination.requestRebalance();
     return { status: 201, body: { job: { name, state: 'submitted', startFrom: from === undefined ? { from: 'latest' } : { from: 'import', serial: from.serial }, parallelism: spec.parallelism ?? null, attempt: null, cluster: { name: options.cluster, version: spec.version } } } };
   };

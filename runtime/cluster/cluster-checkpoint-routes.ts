@@ -64,6 +64,19 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
     return next;
   };
 
+  /**
+   * Runs `writeSpec` after import `keys` of `name` was published; when the spec cannot be written, nothing names the
+   * import, so it is tombstoned again (best effort: left behind, it only costs space) before the error goes on.
+   */
+  const namingImport = async <T>(name: string, keys: readonly string[], writeSpec: () => Promise<T>): Promise<T> => {
+    try {
+      return await writeSpec();
+    } catch (err) {
+      await tools.tombstone(name, keys).catch(() => undefined);
+      throw err;
+    }
+  };
+
   const handle = async (request: ApiRequest, name: string, action: string | undefined): Promise<ApiResponse | undefined> => {
     if (action === 'checkpoints' && request.method === 'GET') {
       const list = await tools.list(name);
@@ -79,8 +92,8 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
     if (action === 'checkpoints/restore') {
       const bytes = backupBytes(request.body);
       const spec = await specOf(name);
-      await tools.publishImport(name, spec.version + 1, bytes);
-      const next = await override(spec, 'import');
+      const keys = await tools.publishImport(name, spec.version + 1, bytes);
+      const next = await namingImport(name, keys, () => override(spec, 'import'));
       return { status: 201, body: { job: answer(next), savepoint: null, cluster: cluster(next) } };
     }
     if (action === 'checkpoints/clear') {
@@ -99,9 +112,10 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
 
   /**
    * `submit --from`: publishes checkpoint `from` of the job (an id of its replicated checkpoints) or a savepoint file
-   * on this member's filesystem as import `serial`, and answers the override the new spec carries.
+   * on this member's filesystem as import `serial`, then writes the spec that carries the override (`writeSpec`); the
+   * import is tombstoned again when that write fails.
    */
-  const fromImport = async (name: string, from: string, serial: number): Promise<StartOverride> => {
+  const fromImport = async (name: string, from: string, serial: number, writeSpec: (override: StartOverride) => Promise<void>): Promise<StartOverride> => {
     let bytes: Uint8Array;
     if (/^\d+$/.test(from)) {
       bytes = (await tools.exportOf(name, Number(from))).bytes;
@@ -115,8 +129,10 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
       const raw = await readFile(path);
       bytes = raw[0] === 0x7b /* '{' */ ? backupBytes(parseJson(raw, path)) : raw;
     }
-    await tools.publishImport(name, serial, bytes);
-    return { serial, kind: 'import' };
+    const keys = await tools.publishImport(name, serial, bytes);
+    const override: StartOverride = { serial, kind: 'import' };
+    await namingImport(name, keys, () => writeSpec(override));
+    return override;
   };
 
   /** `delete --checkpoints` of a job that is not running: tombstones its replicated checkpoints. */

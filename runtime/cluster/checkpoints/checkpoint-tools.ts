@@ -91,8 +91,9 @@ export class ClusterCheckpointTools {
   /**
    * Publishes a checkpoint export as import `serial` of `job` (its chunks, then its record); the job's owner restores
    * it at its next start (start override `import`). The bytes are checked first: a damaged export publishes nothing.
+   * Answers the keys it wrote, for {@link tombstone} when the spec that names the import cannot be written.
    */
-  async publishImport(job: string, serial: number, bytes: Uint8Array): Promise<void> {
+  async publishImport(job: string, serial: number, bytes: Uint8Array): Promise<readonly string[]> {
     // Decoding it in a scratch store checks every blob against its manifest before anything is written.
     await this.#withScratchStore((store) => store.importExport(bytes, { job, where: `the checkpoint export for job "${job}"` }));
     const key = importBlobKey(jobBlobsPrefix(job), serial);
@@ -105,6 +106,7 @@ export class ClusterCheckpointTools {
     // Its record last: the import exists once every chunk is in the topic.
     batches.push([{ key: importKey(job, serial), value: encodeImport({ member: this.#options.member(), at: Date.now(), location, size: bytes.length, crc: crc32(bytes) }) }]);
     await this.#send(job, batches);
+    return batches.flat().map((m) => m.key as string);
   }
 
   /** Tombstones every checkpoint, chunk and import of `job` in the topic; answers how many checkpoints there were. */
