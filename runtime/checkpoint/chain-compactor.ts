@@ -3,6 +3,13 @@ import type { Logger } from '../logging/index.ts';
 import { chainPastHardBound, chainPastSoftBound, materializeChain } from '../state/index.ts';
 import { chainId, keyedChains, type BlobRef, type CheckpointManifest } from './manifest.ts';
 
+/**
+ * Bytes of merged blobs held for the next checkpoint at most; the background stops merging at this mark until a
+ * checkpoint takes them. Without it a long checkpoint interval over a large state would hold a merged copy of every
+ * chain in memory at once.
+ */
+export const READY_BYTES_LIMIT = 64 * 2 ** 20;
+
 /** What the compactor reads blobs from: the checkpoint store. */
 export interface BlobReader {
   readBlobs(refs: readonly BlobRef[]): Promise<Uint8Array[]>;
@@ -39,8 +46,9 @@ export interface ChainReplacement {
  * merges each into one full blob, in the background and in time slices (the merge decodes the chain into a scratch
  * heap backend and snapshots it). The next checkpoint then names that full blob, written as its own, in place of
  * the blobs it replaces, followed by the deltas written since ({@link take}). A result whose chain changed in the
- * meantime is dropped. A chain past the hard bound is merged before the checkpoint is written
- * ({@link compactOverdue}), so chains stay bounded when the background falls behind.
+ * meantime is dropped. The background holds at most {@link READY_BYTES_LIMIT} of merged blobs until a checkpoint takes
+ * them. A chain past the hard bound is merged before the checkpoint is written ({@link compactOverdue}), so chains
+ * stay bounded when the background falls behind.
  *
  * @example
  * ```ts
@@ -55,13 +63,16 @@ export class ChainCompactor {
   readonly #maxParallelism: number;
   readonly #logger: Logger;
   readonly #ready = new Map<string, CompactedChain>();
+  #readyBytes = 0;
+  readonly #readyBytesLimit: number;
   #queue: Candidate[] = [];
   /** The chain being merged in the background, if any. */
   #merging: string | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
 
-  constructor(reader: BlobReader, maxParallelism: number, logger: Logger) {
+  constructor(reader: BlobReader, maxParallelism: number, logger: Logger, options: { readyBytesLimit?: number } = {}) {
+    this.#readyBytesLimit = options.readyBytesLimit ?? READY_BYTES_LIMIT;
     this.#reader = reader;
     this.#maxParallelism = maxParallelism;
     this.#logger = logger;
@@ -77,7 +88,7 @@ export class ChainCompactor {
     const chains = keyedChains(manifest.blobs);
     for (const [id, ready] of this.#ready) {
       const chain = chains.get(id);
-      if (chain === undefined || !startsWith(chain, ready.replaces)) this.#ready.delete(id); // rebased, or gone
+      if (chain === undefined || !startsWith(chain, ready.replaces)) this.#drop(id); // rebased, or gone
     }
     if (delegating.size === 0) return;
     this.#queue = candidates(manifest, delegating, chainPastSoftBound).filter((c) => !this.#ready.has(c.id) && c.id !== this.#merging);
@@ -93,7 +104,7 @@ export class ChainCompactor {
     for (const candidate of candidates(parent, delegating, chainPastHardBound)) {
       if (this.#stopped) return;
       if (this.#ready.has(candidate.id)) continue;
-      this.#ready.set(candidate.id, await this.#merge(candidate.chain));
+      this.#keep(candidate.id, await this.#merge(candidate.chain));
     }
   }
 
@@ -104,9 +115,22 @@ export class ChainCompactor {
   take(id: string, chain: readonly BlobRef[]): ChainReplacement | undefined {
     const ready = this.#ready.get(id);
     if (ready === undefined) return undefined;
-    this.#ready.delete(id);
+    this.#drop(id);
     if (!startsWith(chain, ready.replaces)) return undefined; // rebased since
     return { bytes: ready.bytes, replaced: ready.replaces.length };
+  }
+
+  #keep(id: string, merged: CompactedChain): void {
+    this.#drop(id);
+    this.#ready.set(id, merged);
+    this.#readyBytes += merged.bytes.length;
+  }
+
+  #drop(id: string): void {
+    const ready = this.#ready.get(id);
+    if (ready === undefined) return;
+    this.#ready.delete(id);
+    this.#readyBytes -= ready.bytes.length;
   }
 
   /** Stops: drops the queue and every result. A merge in progress finishes (see {@link idle}) and is dropped. */
@@ -114,6 +138,7 @@ export class ChainCompactor {
     this.#stopped = true;
     this.#queue = [];
     this.#ready.clear();
+    this.#readyBytes = 0;
   }
 
   /** Resolves once no merge is in progress (it reads the store, so the store must stay open until then). */
@@ -122,11 +147,13 @@ export class ChainCompactor {
   }
 
   async #drain(): Promise<void> {
-    for (let next = this.#queue.shift(); next !== undefined && !this.#stopped; next = this.#queue.shift()) {
+    while (!this.#stopped && this.#readyBytes < this.#readyBytesLimit) {
+      const next = this.#queue.shift();
+      if (next === undefined) return;
       this.#merging = next.id;
       try {
         const merged = await this.#merge(next.chain);
-        if (!this.#stopped) this.#ready.set(next.id, merged);
+        if (!this.#stopped) this.#keep(next.id, merged);
       } catch (err) {
         // The chain stays as it is; a damaged blob fails the restore that needs it, not this optimisation.
         this.#logger.warn({ err, chain: next.chain.map((ref) => ref.key) }, 'compacting a keyed-state chain failed; the chain stays as it is');

@@ -126,6 +126,21 @@ test('a chain past the hard bound is merged before the checkpoint that would len
   assert.deepEqual(await restored(store, 3 * MAX_CHAIN_LENGTH), job.values);
 });
 
+test('the background stops merging once the merged blobs it holds reach its limit, until a checkpoint takes them', async (t) => {
+  const store = await open(t);
+  const job = new DelegatingJob(store, undefined);
+  for (let id = 1; id <= 12; id++) {
+    job.change(id);
+    await job.checkpoint(id, false);
+  }
+  const chains = [...keyedChains(job.parent!.blobs)].filter(([, c]) => c.length > 8);
+  assert.ok(chains.length > 1, 'several chains past the soft bound');
+  const compactor = new ChainCompactor(store, M, silentLogger(), { readyBytesLimit: 1 });
+  compactor.afterCheckpoint(job.parent!, new Set(['count']));
+  await compactor.idle();
+  assert.equal(chains.filter(([id, c]) => compactor.take(id, c) !== undefined).length, 1, 'one merge, then the limit');
+});
+
 test('without the compactor a delegating backend never rebases: its chains grow with every checkpoint', async (t) => {
   // What the compactor is for: this is the same job with nobody bounding its chains.
   const store = await open(t);
