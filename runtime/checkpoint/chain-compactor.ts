@@ -69,6 +69,8 @@ export class ChainCompactor {
   /** The chain being merged in the background, if any. */
   #merging: string | undefined;
   #running: Promise<void> | undefined;
+  /** The merges of {@link compactOverdue} in progress, if any. */
+  #overdue: Promise<void> | undefined;
   #stopped = false;
 
   constructor(reader: BlobReader, maxParallelism: number, logger: Logger, options: { readyBytesLimit?: number } = {}) {
@@ -99,13 +101,18 @@ export class ChainCompactor {
    * Merges, before checkpoint `n` is gathered, every chain of `parent` (checkpoint `n - 1`) past the hard bound that
    * has no merged blob ready, of the operators in `delegating`: checkpoint `n` must not make it longer.
    */
-  async compactOverdue(parent: CheckpointManifest | undefined, delegating: ReadonlySet<string>): Promise<void> {
-    if (parent === undefined || delegating.size === 0) return;
-    for (const candidate of candidates(parent, delegating, chainPastHardBound)) {
-      if (this.#stopped) return;
-      if (this.#ready.has(candidate.id)) continue;
-      this.#keep(candidate.id, await this.#merge(candidate.chain));
-    }
+  compactOverdue(parent: CheckpointManifest | undefined, delegating: ReadonlySet<string>): Promise<void> {
+    if (parent === undefined || delegating.size === 0) return Promise.resolve();
+    const overdue = (async () => {
+      for (const candidate of candidates(parent, delegating, chainPastHardBound)) {
+        if (this.#stopped) return;
+        if (this.#ready.has(candidate.id)) continue;
+        const merged = await this.#merge(candidate.chain);
+        if (!this.#stopped) this.#keep(candidate.id, merged);
+      }
+    })();
+    this.#overdue = overdue;
+    return overdue;
   }
 
   /**
@@ -143,6 +150,7 @@ export class ChainCompactor {
 
   /** Resolves once no merge is in progress (it reads the store, so the store must stay open until then). */
   async idle(): Promise<void> {
+    await this.#overdue?.catch(() => undefined);
     await this.#running;
   }
 
