@@ -47,11 +47,11 @@ export interface DeltaCandidate {
   readonly deltaBytes: number;
 }
 
-/** Rebase policy of a backend: `'bounded'` by the constants above, or `'never'` (the coordinator bounds the chains). @internal */
+/**
+ * Rebase policy of a backend: `'bounded'` by the constants above, or `'never'` (it delegates rebasing, and the
+ * checkpoint coordinator bounds the chains). @internal
+ */
 export type RebasePolicy = 'bounded' | 'never';
-
-/** A policy that rebases no chain: its backend delegates rebasing to the checkpoint coordinator. @internal */
-export const NEVER: RebasePolicy = 'never';
 
 /** The key groups among `candidates` that rebase this checkpoint (write a full blob). @internal */
 export function chooseRebases(candidates: readonly DeltaCandidate[], keyGroupsInRange: number, policy: RebasePolicy = 'bounded'): Set<number> {

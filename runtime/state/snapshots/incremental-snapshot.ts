@@ -11,7 +11,7 @@ import {
 import { hasState, type Entry, type StateTable } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import { appendPair, concatBytes, ENTRIES_PER_CHECK, type BackendState, type ChainStats } from './backend-state.ts';
-import { NEVER, settleDeltas, type DeltaCandidate } from './chain-policy.ts';
+import { settleDeltas, type DeltaCandidate } from './chain-policy.ts';
 import { writeFullBlobs } from './full-snapshot.ts';
 
 /** What an incremental snapshot writes per key group; a key group in none of the three has no state. @internal */
@@ -102,8 +102,7 @@ export async function writeIncrementalBlobs(
     chunks[i] = [];
     timerChunks[i] = [];
   }
-  const settled = delegateRebase ? settleDeltas(candidates, chains, out.deltas, groups, NEVER) : settleDeltas(candidates, chains, out.deltas, groups);
-  for (const keyGroup of settled) {
+  for (const keyGroup of settleDeltas(candidates, chains, out.deltas, groups, delegateRebase ? 'never' : 'bounded')) {
     rebase[keyGroup - start] = 1;
     rebases++;
   }
