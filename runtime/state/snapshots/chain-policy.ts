@@ -35,7 +35,11 @@ export function chainPastSoftBound(baseBytes: number, deltaBytes: number, length
   return length > MAX_CHAIN_LENGTH / 2 || deltaBytes > SOFT_DELTA_RATIO * Math.max(1, baseBytes);
 }
 
-/** Whether such a chain is past the hard bound: it must not grow further before it is compacted. @internal */
+/**
+ * Whether such a chain is past the hard bound: at {@link MAX_CHAIN_LENGTH} blobs it must not grow further, and deltas
+ * over {@link HARD_DELTA_RATIO} times the base are too many. The backend's own rebases and the coordinator's merges
+ * use this one rule. @internal
+ */
 export function chainPastHardBound(baseBytes: number, deltaBytes: number, length: number): boolean {
   return length >= MAX_CHAIN_LENGTH || deltaBytes > HARD_DELTA_RATIO * Math.max(1, baseBytes);
 }
@@ -60,7 +64,8 @@ export function chooseRebases(candidates: readonly DeltaCandidate[], keyGroupsIn
   const soft: Array<{ keyGroup: number; ratio: number }> = [];
   for (const { keyGroup, stats, deltaBytes } of candidates) {
     const chainDeltas = stats.deltaBytes + deltaBytes;
-    if (stats.length + 1 > MAX_CHAIN_LENGTH || chainDeltas > HARD_DELTA_RATIO * stats.baseBytes) rebase.add(keyGroup);
+    // Past the hard bound once this delta joins the chain (its length before it, its deltas with it).
+    if (chainPastHardBound(stats.baseBytes, chainDeltas, stats.length)) rebase.add(keyGroup);
     else if (chainDeltas > SOFT_DELTA_RATIO * stats.baseBytes) soft.push({ keyGroup, ratio: chainDeltas / Math.max(1, stats.baseBytes) });
   }
   soft.sort((a, b) => b.ratio - a.ratio);
