@@ -88,12 +88,12 @@ export function clusterApi(options: ClusterApiOptions): (request: ApiRequest) =>
       submittedAt: existing?.submittedAt ?? now,
       updatedAt: now,
     });
+    const writeSpec = (override: StartOverride | undefined): Promise<void> => jobsLog.write(specWith(override));
     // With --from, the spec is written once its import is in the topic (and the import dropped if that write fails).
-    const from = request.from === undefined || request.from === 'latest' ? undefined : await checkpoints.fromImport(name, request.from, version, (override) => jobsLog.write(specWith(override)));
-    const spec = specWith(from);
-    if (from === undefined) await jobsLog.write(spec);
+    const from = request.from === undefined || request.from === 'latest' ? undefined : await checkpoints.fromImport(name, request.from, version, writeSpec);
+    if (from === undefined) await writeSpec(undefined);
     coordination.requestRebalance();
-    return { status: 201, body: { job: { name, state: 'submitted', startFrom: from === undefined ? { from: 'latest' } : { from: 'import', serial: from.serial }, parallelism: spec.parallelism ?? null, attempt: null, cluster: { name: options.cluster, version: spec.version } } } };
+    return { status: 201, body: { job: { name, state: 'submitted', startFrom: from === undefined ? { from: 'latest' } : { from: 'import', serial: from.serial }, parallelism: request.parallelism ?? null, attempt: null, cluster: { name: options.cluster, version } } } };
   };
 
   const clusterStatus = async (): Promise<unknown> => {
