@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import { SluiceError } from '../errors/index.ts';
 import type { StateKey } from './key-groups.ts';
+import { isPackedPairsChunk, readPackedPairs, unpackPairs, type PackedPairs } from './packed-pairs-chunk.ts';
 import { StateErrorCodes } from './state-errors.ts';
 import type { StateKind } from './state-table.ts';
 
@@ -14,13 +15,16 @@ import type { StateKind } from './state-table.ts';
  * blob        := header chunk*
  * header      := [1, keyGroup]                              full blob: the key group's whole state (format 1)
  *              | [2, keyGroup, 'delta']                     delta blob: changes since the blob before it (format 2)
- * chunk       := stateChunk | timerChunk | tombstones | timerReset
+ * chunk       := stateChunk | packedPairs | timerChunk | tombstones | timerReset
  * stateChunk  := ['s', name, kind, k0, v0, k1, v1, ...]     kind: 'value' | 'map' | 'list'; ≤ CHUNK_PAIRS pairs;
  *                                                           one state may span several chunks. In a delta: the
  *                                                           key's whole new value (a map or list as a whole)
  * timerChunk  := ['t' | 'e', k0, ts0, k1, ts1, ...]         't': processing-time, 'e': event-time timers of the key
  *                                                           group; ≤ CHUNK_PAIRS (blobs without 'e' chunks, from
  *                                                           before event time existed, read the same)
+ * packedPairs := ['p', name, kind, k0, v0, k1, v1, ...]     a stateChunk whose keys and values are msgpack bins,
+ *                                                           each holding one value packed on its own (the LevelDB
+ *                                                           backend writes these: packed-pairs-chunk.ts)
  * tombstones  := ['x', name, kind, k0, k1, ...]             delta only: keys that no longer have state in `name`
  * timerReset  := ['r']                                      delta only: the key group's timers are the timer
  *                                                           chunks that follow, not those of earlier blobs
@@ -111,16 +115,28 @@ export type DecodedChunk =
   | { type: 'tombstones'; name: string; kind: StateKind; keys: unknown[]; from: number }
   | { type: 'timer-reset' };
 
+/** A packed-pairs chunk left packed (`decodeKeyGroupBlob(…, { packed: true })`). @internal */
+export type PackedStateChunk = { type: 'packed-state' } & PackedPairs;
+
 /**
  * Decodes the blob (or chain of blobs) of `keyGroup` chunk by chunk; each header yields a `segment` first (the
- * generator lets the caller yield between chunks). Throws `SLUICE_STATE_SNAPSHOT_CORRUPT` when the bytes do not
- * follow the format.
+ * generator lets the caller yield between chunks). Packed-pairs chunks come as `state` chunks, decoded, unless
+ * `packed` asks for them as they are. Throws `SLUICE_STATE_SNAPSHOT_CORRUPT` when the bytes do not follow the format.
  * @internal
  */
-export function* decodeKeyGroupBlob(keyGroup: number, blob: Uint8Array): Generator<DecodedChunk> {
+export function decodeKeyGroupBlob(keyGroup: number, blob: Uint8Array): Generator<DecodedChunk>;
+export function decodeKeyGroupBlob(keyGroup: number, blob: Uint8Array, options: { packed: true }): Generator<DecodedChunk | PackedStateChunk>;
+export function* decodeKeyGroupBlob(keyGroup: number, blob: Uint8Array, options?: { packed: true }): Generator<DecodedChunk | PackedStateChunk> {
   let offset = 0;
   let inDelta: boolean | undefined; // undefined: before the first header
   while (offset < blob.length) {
+    if (inDelta !== undefined && isPackedPairsChunk(blob, offset)) {
+      const chunk = readPackedPairs(keyGroup, blob, offset);
+      offset = chunk.end;
+      if (options?.packed === true) yield { type: 'packed-state', ...chunk };
+      else yield { type: 'state', name: chunk.name, kind: chunk.kind, pairs: unpackPairs(keyGroup, chunk), from: 0 };
+      continue;
+    }
     let item: unknown;
     let end = -1;
     const at = offset;
@@ -131,27 +147,27 @@ export function* decodeKeyGroupBlob(keyGroup: number, blob: Uint8Array): Generat
         return false; // one value per call: the caller may yield before the next
       });
     } catch (err) {
-      throw corrupt(keyGroup, `cannot decode msgpack at byte ${offset}`, err);
+      throw corruptSnapshot(keyGroup, `cannot decode msgpack at byte ${offset}`, err);
     }
-    if (end <= 0) throw corrupt(keyGroup, `cannot find the end of the value at byte ${offset}`);
+    if (end <= 0) throw corruptSnapshot(keyGroup, `cannot find the end of the value at byte ${offset}`);
     offset += end;
-    if (!Array.isArray(item)) throw corrupt(keyGroup, `expected an array at byte ${at}`);
+    if (!Array.isArray(item)) throw corruptSnapshot(keyGroup, `expected an array at byte ${at}`);
     const head = item[0];
     if (typeof head === 'number') {
       if (head === SNAPSHOT_FORMAT_VERSION && item.length === 2) {
-        if (inDelta !== undefined) throw corrupt(keyGroup, `a full blob follows another blob at byte ${at}`);
+        if (inDelta !== undefined) throw corruptSnapshot(keyGroup, `a full blob follows another blob at byte ${at}`);
         inDelta = false;
       } else if (head === DELTA_FORMAT_VERSION && item[2] === 'delta') {
-        if (inDelta === undefined) throw corrupt(keyGroup, 'a delta blob has no full blob before it');
+        if (inDelta === undefined) throw corruptSnapshot(keyGroup, 'a delta blob has no full blob before it');
         inDelta = true;
       } else {
-        throw corrupt(keyGroup, `unknown snapshot format version ${String(head)} at byte ${at}; expected ${SNAPSHOT_FORMAT_VERSION} or ${DELTA_FORMAT_VERSION}`);
+        throw corruptSnapshot(keyGroup, `unknown snapshot format version ${String(head)} at byte ${at}; expected ${SNAPSHOT_FORMAT_VERSION} or ${DELTA_FORMAT_VERSION}`);
       }
-      if (item[1] !== keyGroup) throw corrupt(keyGroup, `the blob's header says key group ${String(item[1])}`);
+      if (item[1] !== keyGroup) throw corruptSnapshot(keyGroup, `the blob's header says key group ${String(item[1])}`);
       yield { type: 'segment', delta: inDelta, offset: at };
       continue;
     }
-    if (inDelta === undefined) throw corrupt(keyGroup, 'the blob does not start with a header');
+    if (inDelta === undefined) throw corruptSnapshot(keyGroup, 'the blob does not start with a header');
     if (head === 's' && typeof item[1] === 'string' && isKind(item[2]) && (item.length - 3) % 2 === 0) {
       yield { type: 'state', name: item[1], kind: item[2], pairs: item, from: 3 };
     } else if ((head === 't' || head === 'e') && (item.length - 1) % 2 === 0) {
@@ -161,10 +177,10 @@ export function* decodeKeyGroupBlob(keyGroup: number, blob: Uint8Array): Generat
     } else if (inDelta && head === 'r' && item.length === 1) {
       yield { type: 'timer-reset' };
     } else {
-      throw corrupt(keyGroup, `unexpected chunk ${JSON.stringify(String(head))}${inDelta ? '' : ' in a full blob'}`);
+      throw corruptSnapshot(keyGroup, `unexpected chunk ${JSON.stringify(String(head))}${inDelta ? '' : ' in a full blob'}`);
     }
   }
-  if (inDelta === undefined) throw corrupt(keyGroup, 'the blob is empty');
+  if (inDelta === undefined) throw corruptSnapshot(keyGroup, 'the blob is empty');
 }
 
 /** True when `key` can be a state key (decoded data is checked before it reaches a Map). @internal */
@@ -176,7 +192,8 @@ function isKind(value: unknown): value is StateKind {
   return value === 'value' || value === 'map' || value === 'list';
 }
 
-function corrupt(keyGroup: number, what: string, cause?: unknown): SluiceError {
+/** The error for bytes that do not follow the format. @internal */
+export function corruptSnapshot(keyGroup: number, what: string, cause?: unknown): SluiceError {
   return new SluiceError(
     StateErrorCodes.snapshotCorrupt,
     `keyed state snapshot of key group ${keyGroup} is corrupt: ${what}; restore from an earlier checkpoint`,

@@ -1,13 +1,14 @@
 import type { KeyGroupRange } from '../key-groups.ts';
 import { newTimerChunk, packChunk, packDeltaHeader, packHeader, packTimerReset } from '../keyed-snapshot-format.ts';
 import type { KeyedTimerQueue } from '../keyed-timer-queue.ts';
-import { appendPair, concatBytes, ENTRIES_PER_CHECK, type ChainStats } from '../snapshots/backend-state.ts';
+import { RawBlobWriter } from '../packed-pairs-chunk.ts';
+import { appendPair, ENTRIES_PER_CHECK, type ChainStats } from '../snapshots/backend-state.ts';
 import { settleDeltas, type DeltaCandidate } from '../snapshots/chain-policy.ts';
 import type { IncrementalBlobs } from '../snapshots/incremental-snapshot.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import type { CachedTable } from './cached-table.ts';
 import type { DeltaLog } from './delta-log.ts';
-import { keyGroupStart, KEY_PREFIX_BYTES, RawChunkWriter, stateIdOf } from './stored-bytes.ts';
+import { keyGroupStart, KEY_PREFIX_BYTES, stateIdOf } from './stored-bytes.ts';
 import type { WorkingStore } from './working-store.ts';
 
 /** What the LevelDB backend's snapshot writers read. @internal */
@@ -37,7 +38,7 @@ export async function writeStoredFullBlobs(state: StoredState, keyGroups: readon
   const groupTimers = timers ?? (await collectTimers(state, new Set(keyGroups), slicer));
   const blobs = new Map<number, Uint8Array>();
   for (const keyGroup of keyGroups) {
-    const writer = new RawChunkWriter(packHeader(keyGroup));
+    const writer = new RawBlobWriter(packHeader(keyGroup));
     let entries = 0;
     for await (const batch of state.store.scan(keyGroupStart(keyGroup), keyGroupStart(keyGroup + 1))) {
       for (const [key, value] of batch) {
@@ -49,7 +50,7 @@ export async function writeStoredFullBlobs(state: StoredState, keyGroups: readon
     }
     for (const chunk of groupTimers.chunks[keyGroup - start] ?? []) writer.packed(chunk);
     if (entries === 0 && groupTimers.counts[keyGroup - start] === 0) continue;
-    blobs.set(keyGroup, concatBytes(writer.finish()));
+    blobs.set(keyGroup, writer.finish());
   }
   return blobs;
 }
@@ -88,7 +89,7 @@ export async function writeStoredIncrementalBlobs(
     } else if (changes === undefined && !timersChanged) {
       out.unchanged.push(keyGroup);
     } else {
-      const writer = new RawChunkWriter(packDeltaHeader(keyGroup));
+      const writer = new RawBlobWriter(packDeltaHeader(keyGroup));
       changes?.forEach((stateId, packedKey, value) => {
         const table = state.tablesById[stateId]!;
         if (value === undefined) writer.tombstone(table.name, table.kind, packedKey);
@@ -98,7 +99,7 @@ export async function writeStoredIncrementalBlobs(
         writer.packed(packTimerReset());
         for (const chunk of timers.chunks[i] ?? []) writer.packed(chunk);
       }
-      const delta = concatBytes(writer.finish());
+      const delta = writer.finish();
       out.deltas.set(keyGroup, delta);
       candidates.push({ keyGroup, stats, deltaBytes: delta.length });
       await slicer.maybeYield();

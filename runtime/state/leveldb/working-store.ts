@@ -4,6 +4,7 @@ import { ClassicLevel } from 'classic-level';
 import { SluiceError } from '../../errors/index.ts';
 import { removeAbandonedDirectories } from '../../support/abandoned-directories.ts';
 import { StateErrorCodes } from '../state-errors.ts';
+import { BulkLoad } from './bulk-load.ts';
 
 /** One write to the working database: `value` undefined deletes `key`. @internal */
 export interface WriteOp {
@@ -102,6 +103,15 @@ export class WorkingStore {
     this.#check();
     this.#queued.push(op);
     if (this.#queued.length >= BATCH_OPS && this.#inFlight === undefined) this.#writeNext();
+  }
+
+  /**
+   * A bulk load (a restore into the new, empty database): its puts bypass the queue, so drain first and issue no
+   * other writes until it finishes.
+   */
+  bulkLoad(): BulkLoad {
+    this.#check();
+    return new BulkLoad(() => this.#db.batch(), (err) => (this.#failure ??= this.#fail('write', err)));
   }
 
   /** Writes queued but not yet written. */
