@@ -3,8 +3,11 @@ import type { SluiceError } from '../../errors/index.ts';
 
 /** Puts per LevelDB batch (as the working store's write-backs: larger batches gain little). */
 const BATCH_OPS = 8192;
-/** Batches handed to LevelDB and not yet written before {@link BulkLoad.settle} waits. */
-const MAX_BATCHES_IN_FLIGHT = 2;
+/**
+ * Batches handed to LevelDB and not yet written before {@link BulkLoad.settle} waits (~3 MB): enough to ride out
+ * LevelDB's pauses while it flushes and compacts. Measured on a 10M-key restore: 2 → 8.5 s, 8 → 7.3 s, 32 → 7.8 s.
+ */
+const MAX_BATCHES_IN_FLIGHT = 8;
 
 type Batch = ReturnType<ClassicLevel<Uint8Array, Uint8Array>['batch']>;
 
