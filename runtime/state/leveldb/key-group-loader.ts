@@ -6,7 +6,7 @@ import type { StateKind } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import type { BulkLoad } from './bulk-load.ts';
 import type { CachedTable } from './cached-table.ts';
-import { compareBytesToText, packedKeysAscend } from './key-order.ts';
+import { KeyOrderMerge, packedKeysAscend } from './key-order.ts';
 import { KEY_PREFIX_BYTES, packValue } from './stored-bytes.ts';
 
 /** A chunk that holds state: pairs, packed or decoded, or tombstones. @internal */
@@ -95,32 +95,24 @@ export class KeyGroupLoader {
     let keys = 0;
     for (const id of new Set([...baseByState.keys(), ...folded.byState.keys()])) {
       const changes = folded.byState.get(id) ?? new Map<string, number | null>();
-      // Latin1 strings sort by char code, which is byte order.
-      const changed = [...changes.keys()].sort();
-      let next = 0;
+      const merge = new KeyOrderMerge([...changes.keys()].sort());
+      const change = (key: string): void => {
+        keys += this.#putChange(id, key, changes.get(key)!, folded.repacked);
+      };
       for (const chunk of baseByState.get(id) ?? []) {
         const bytes = chunk.bytes;
-        forEachPackedPair(chunk, (ks, ke, vs, ve) => {
-          let order = 1;
-          // Changed keys below this one are keys the deltas added.
-          while (next < changed.length && (order = compareBytesToText(bytes, ks, ke, changed[next]!)) > 0) {
-            keys += this.#putChange(id, changed[next]!, changes.get(changed[next]!)!, folded.repacked);
-            next++;
-          }
-          if (next < changed.length && order === 0) {
-            keys += this.#putChange(id, changed[next]!, changes.get(changed[next]!)!, folded.repacked);
-            next++;
-          } else {
+        merge.chunk(
+          chunk,
+          (ks, ke, vs, ve) => {
             this.#putBytes(id, bytes, ks, ke, bytes, vs, ve);
             keys++;
-          }
-        });
+          },
+          change,
+        );
         await this.#settle();
       }
-      for (; next < changed.length; next++) {
-        keys += this.#putChange(id, changed[next]!, changes.get(changed[next]!)!, folded.repacked);
-        if (next % WRITES_PER_CHECK === 0) await this.#settle();
-      }
+      merge.rest(change);
+      await this.#settle();
     }
     return keys;
   }

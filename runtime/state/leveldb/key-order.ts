@@ -46,3 +46,33 @@ export function packedKeysAscend(chunks: readonly PackedPairs[], stateOf: (chunk
   }
   return true;
 }
+
+/**
+ * Merges a state's full blob — packed pairs ascending by key, chunk after chunk — with changes to it, sorted (latin1
+ * strings of packed keys, which sort by char code, i.e. by byte): each base pair is passed to `base` unless a change
+ * has its key; each change to `change`, in key order with the base pairs. Call {@link chunk} for each base chunk in
+ * order, then {@link rest}.
+ * @internal
+ */
+export class KeyOrderMerge {
+  #next = 0;
+
+  constructor(private readonly changed: readonly string[]) {}
+
+  chunk(chunk: PackedPairs, base: (ks: number, ke: number, vs: number, ve: number) => void, change: (key: string) => void): void {
+    const changed = this.changed;
+    const bytes = chunk.bytes;
+    forEachPackedPair(chunk, (ks, ke, vs, ve) => {
+      let order = 1;
+      // Changed keys below this one are keys the changes add.
+      while (this.#next < changed.length && (order = compareBytesToText(bytes, ks, ke, changed[this.#next]!)) > 0) change(changed[this.#next++]!);
+      if (this.#next < changed.length && order === 0) change(changed[this.#next++]!);
+      else base(ks, ke, vs, ve);
+    });
+  }
+
+  /** The changes above every base key. */
+  rest(change: (key: string) => void): void {
+    while (this.#next < this.changed.length) change(this.changed[this.#next++]!);
+  }
+}

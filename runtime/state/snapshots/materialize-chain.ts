@@ -1,5 +1,6 @@
 import { HeapKeyedStateBackend } from '../heap-keyed-state-backend.ts';
 import { packHeader } from '../keyed-snapshot-format.ts';
+import { mergePackedChain } from '../leveldb/packed-chain-merge.ts';
 
 /**
  * The full blob equal to a chain (a full blob followed by deltas, concatenated): what a savepoint or an export
@@ -12,6 +13,9 @@ import { packHeader } from '../keyed-snapshot-format.ts';
  * ```
  */
 export async function materializeChain(keyGroup: number, maxParallelism: number, chain: Uint8Array): Promise<Uint8Array> {
+  // A LevelDB backend's chain merges byte for byte (and stays packed pairs, which restore fastest into that backend).
+  const merged = mergePackedChain(keyGroup, chain);
+  if (merged !== undefined) return merged;
   const backend = new HeapKeyedStateBackend({ maxParallelism, range: { start: keyGroup, end: keyGroup } });
   await backend.restore([[keyGroup, chain]]);
   return (await backend.snapshot()).keyGroups.get(keyGroup) ?? packHeader(keyGroup);
