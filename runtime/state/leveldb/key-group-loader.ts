@@ -1,16 +1,14 @@
 import type { StateKey } from '../key-groups.ts';
-import { isStateKey, type DecodedChunk, type PackedStateChunk } from '../keyed-snapshot-format.ts';
+import { isStateKey, type PackedStateChunk } from '../keyed-snapshot-format.ts';
 import { binLength, binStart, forEachPackedPair } from '../packed-pairs-chunk.ts';
 import { badEntry } from '../snapshots/restore-chains.ts';
 import type { StateKind } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import type { BulkLoad } from './bulk-load.ts';
+import type { Chunk } from '../snapshots/chain-parts.ts';
 import type { CachedTable } from './cached-table.ts';
 import { KeyOrderMerge, packedKeysAscend } from './key-order.ts';
 import { KEY_PREFIX_BYTES, packValue } from './stored-bytes.ts';
-
-/** A chunk that holds state: pairs, packed or decoded, or tombstones. @internal */
-export type Chunk = Extract<DecodedChunk, { type: 'state' | 'tombstones' }> | PackedStateChunk;
 
 /** Writes between two checks of LevelDB's progress and the clock. */
 const WRITES_PER_CHECK = 4096;

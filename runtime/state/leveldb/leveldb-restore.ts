@@ -1,11 +1,11 @@
-import { decodeKeyGroupBlob } from '../keyed-snapshot-format.ts';
 import type { ChainStats } from '../snapshots/backend-state.ts';
-import { restoreTimers, type TimerChunk } from '../snapshots/restore-chains.ts';
+import { restoreTimers } from '../snapshots/restore-chains.ts';
 import type { StateKind } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import type { CachedTable } from './cached-table.ts';
 import type { StoredState } from './leveldb-snapshot.ts';
-import { KeyGroupLoader, type Chunk } from './key-group-loader.ts';
+import { chainParts } from '../snapshots/chain-parts.ts';
+import { KeyGroupLoader } from './key-group-loader.ts';
 
 /**
  * Loads key groups from snapshot blobs or chains into the working database and the heap timer queues, skipping key
@@ -29,27 +29,7 @@ export async function restoreStoredChains(
   const restorer = new KeyGroupLoader(load, slicer);
   for (const [keyGroup, blob] of keyGroups) {
     if (keyGroup < start || keyGroup > end) continue;
-    let segments = 0;
-    let baseBytes = blob.length;
-    let timers: TimerChunk[] = [];
-    const base: Chunk[] = [];
-    const deltas: Chunk[] = [];
-    for (const chunk of decodeKeyGroupBlob(keyGroup, blob, { packed: true })) {
-      switch (chunk.type) {
-        case 'segment':
-          if (++segments === 2) baseBytes = chunk.offset;
-          break;
-        case 'timer-reset':
-          timers = [];
-          break;
-        case 'timers':
-          timers.push(chunk);
-          break;
-        default:
-          (segments === 1 ? base : deltas).push(chunk);
-      }
-      await slicer.maybeYield();
-    }
+    const { segments, baseBytes, base, deltas, timers } = await chainParts(keyGroup, blob, slicer);
     restorer.begin(keyGroup, blob, table);
     let live: number;
     if (deltas.length === 0) live = await restorer.copy(base);

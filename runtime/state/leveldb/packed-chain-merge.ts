@@ -1,7 +1,7 @@
-import { decodeKeyGroupBlob, isStateKey, packChunk, packHeader, type PackedStateChunk } from '../keyed-snapshot-format.ts';
+import { isStateKey, packChunk, packHeader, type PackedStateChunk } from '../keyed-snapshot-format.ts';
 import { binLength, binStart, forEachPackedPair, RawBlobWriter } from '../packed-pairs-chunk.ts';
-import type { TimerChunk } from '../snapshots/restore-chains.ts';
 import type { StateKind } from '../state-table.ts';
+import { chainParts } from '../snapshots/chain-parts.ts';
 import { KeyOrderMerge, packedKeysAscend } from './key-order.ts';
 import { packValue } from './stored-bytes.ts';
 
@@ -21,50 +21,31 @@ interface StateParts {
  *
  * @example
  * ```ts
- * const blob = mergePackedChain(17, concatenatedChain); // undefined: let materializeChain decode it
+ * const blob = await mergePackedChain(17, concatenatedChain); // undefined: let materializeChain decode it
  * ```
  * @internal
  */
-export function mergePackedChain(keyGroup: number, chain: Uint8Array): Uint8Array | undefined {
+export async function mergePackedChain(keyGroup: number, chain: Uint8Array): Promise<Uint8Array | undefined> {
+  const { base, deltas, timers } = await chainParts(keyGroup, chain);
   const states = new Map<string, StateParts>();
-  let timers: TimerChunk[] = [];
-  let segments = 0;
-  const partsOf = (name: string, kind: StateKind): StateParts | undefined => {
-    const parts = states.get(name) ?? states.set(name, { kind, base: [], changes: new Map() }).get(name)!;
-    return parts.kind === kind ? parts : undefined;
-  };
   const blob = Buffer.from(chain.buffer, chain.byteOffset, chain.byteLength);
-  for (const chunk of decodeKeyGroupBlob(keyGroup, chain, { packed: true })) {
-    switch (chunk.type) {
-      case 'segment':
-        segments++;
-        break;
-      case 'timer-reset':
-        timers = [];
-        break;
-      case 'timers':
-        timers.push(chunk);
-        break;
-      case 'state':
-        return undefined;
-      case 'packed-state': {
-        const parts = partsOf(chunk.name, chunk.kind);
-        if (parts === undefined) return undefined;
-        if (segments === 1) parts.base.push(chunk);
-        // The value's bin starts where the key's ends.
-        else forEachPackedPair(chunk, (ks, ke) => parts.changes.set(blob.toString('latin1', ks, ke), ke));
-        break;
-      }
-      case 'tombstones': {
-        const parts = partsOf(chunk.name, chunk.kind);
-        if (parts === undefined) return undefined;
+  for (const [chunks, inBase] of [[base, true], [deltas, false]] as const) {
+    for (const chunk of chunks) {
+      if (chunk.type === 'state') return undefined;
+      const parts = states.get(chunk.name) ?? states.set(chunk.name, { kind: chunk.kind, base: [], changes: new Map() }).get(chunk.name)!;
+      if (parts.kind !== chunk.kind) return undefined;
+      if (chunk.type === 'tombstones') {
         for (let j = chunk.from; j < chunk.keys.length; j++) {
           const key = chunk.keys[j];
           if (!isStateKey(key)) return undefined; // decoding reports it
           const packed = packValue(key);
           parts.changes.set(Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength).toString('latin1'), null);
         }
-        break;
+      } else if (inBase) {
+        parts.base.push(chunk);
+      } else {
+        // The value's bin starts where the key's ends.
+        forEachPackedPair(chunk, (ks, ke) => parts.changes.set(blob.toString('latin1', ks, ke), ke));
       }
     }
   }

@@ -14,7 +14,7 @@ import { mergePackedChain } from '../leveldb/packed-chain-merge.ts';
  */
 export async function materializeChain(keyGroup: number, maxParallelism: number, chain: Uint8Array): Promise<Uint8Array> {
   // A LevelDB backend's chain merges byte for byte (and stays packed pairs, which restore fastest into that backend).
-  const merged = mergePackedChain(keyGroup, chain);
+  const merged = await mergePackedChain(keyGroup, chain);
   if (merged !== undefined) return merged;
   const backend = new HeapKeyedStateBackend({ maxParallelism, range: { start: keyGroup, end: keyGroup } });
   await backend.restore([[keyGroup, chain]]);

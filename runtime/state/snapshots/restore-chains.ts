@@ -1,5 +1,7 @@
 import { SluiceError } from '../../errors/index.ts';
-import { decodeKeyGroupBlob, isStateKey, type DecodedChunk } from '../keyed-snapshot-format.ts';
+import { isStateKey, type DecodedChunk } from '../keyed-snapshot-format.ts';
+import { unpackPairs } from '../packed-pairs-chunk.ts';
+import { chainParts } from './chain-parts.ts';
 import { StateErrorCodes } from '../state-errors.ts';
 import { hasState, type Entry } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
@@ -24,29 +26,11 @@ export async function restoreChains(
   const { start, end } = state.range;
   for (const [keyGroup, blob] of keyGroups) {
     if (keyGroup < start || keyGroup > end) continue;
-    let segments = 0;
-    let baseBytes = blob.length;
-    // A delta that rewrites its key group's timers replaces those of the blobs before it: timers are added once the
-    // whole chain is read.
-    let timers: TimerChunk[] = [];
-    for (const chunk of decodeKeyGroupBlob(keyGroup, blob)) {
-      switch (chunk.type) {
-        case 'segment':
-          if (++segments === 2) baseBytes = chunk.offset;
-          break;
-        case 'state':
-          applyState(state, keyGroup, chunk);
-          break;
-        case 'tombstones':
-          applyTombstones(state, keyGroup, chunk);
-          break;
-        case 'timer-reset':
-          timers = [];
-          break;
-        case 'timers':
-          timers.push(chunk);
-          break;
-      }
+    const { segments, baseBytes, base, deltas, timers } = await chainParts(keyGroup, blob, slicer);
+    for (const chunk of [...base, ...deltas]) {
+      if (chunk.type === 'packed-state') applyState(state, keyGroup, { type: 'state', name: chunk.name, kind: chunk.kind, pairs: unpackPairs(keyGroup, chunk), from: 0 });
+      else if (chunk.type === 'state') applyState(state, keyGroup, chunk);
+      else applyTombstones(state, keyGroup, chunk);
       await slicer.maybeYield();
     }
     restoreTimers(state, keyGroup, timers);
