@@ -5,7 +5,8 @@
  *
  * - peak RSS of the LevelDB backend, 64 MiB cache (bar ≤ 512 MiB), against the heap backend on the same job;
  * - update throughput with Zipf-distributed keys, LevelDB against heap (bar ≥ 0.5×); uniform keys reported;
- * - restore of the final checkpoint (all KEYS keys) into a new LevelDB backend, trigger to first record (bar < 10 s).
+ * - restore of the final checkpoint (all KEYS keys) into a new LevelDB backend: a run that restores it and reads
+ *   nothing (its source is at its end), start to finish (bar < 10 s).
  *
  * The LevelDB variants run with a 256 MiB old space (LEVELDB_HEAP_MIB), the heap ones with 16 GiB.
  *
