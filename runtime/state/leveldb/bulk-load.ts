@@ -83,6 +83,12 @@ export class BulkLoad {
     if (this.#failure !== undefined) throw this.#failure;
   }
 
+  /** After a failed restore: drops the batch being filled and waits for those in flight (their errors too). */
+  async abandon(): Promise<void> {
+    await this.#batch.close().catch(() => undefined);
+    while (this.#inFlight.length > 0) await this.#inFlight[0];
+  }
+
   #rotate(): void {
     const batch = this.#batch;
     const previous = this.#inFlight[this.#inFlight.length - 1];

@@ -37,21 +37,19 @@ interface Folded {
 export class KeyGroupLoader {
   #keyGroup = 0;
   #blob: Buffer = Buffer.alloc(0);
-  #table: (name: string, kind: StateKind) => CachedTable = () => {
-    throw new Error('begin() first');
-  };
   #writes = 0;
 
+  /** `table` gives the backend's table (and so the state id) of a chunk's state. */
   constructor(
     private readonly load: BulkLoad,
+    private readonly table: (name: string, kind: StateKind) => CachedTable,
     private readonly slicer: TimeSlicer,
   ) {}
 
-  /** Starts key group `keyGroup`, whose chain is `blob`; `table` names the state of a chunk. */
-  begin(keyGroup: number, blob: Uint8Array, table: (name: string, kind: StateKind) => CachedTable): void {
+  /** Starts key group `keyGroup`, whose chain is `blob`. */
+  begin(keyGroup: number, blob: Uint8Array): void {
     this.#keyGroup = keyGroup;
     this.#blob = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
-    this.#table = table;
   }
 
   /** Writes a full blob's pairs as they are. */
@@ -174,7 +172,7 @@ export class KeyGroupLoader {
   }
 
   #stateId(chunk: Chunk): number {
-    return this.#table(chunk.name, chunk.kind).id;
+    return this.table(chunk.name, chunk.kind).id;
   }
 
   #checkedKey(name: string, key: unknown): StateKey {

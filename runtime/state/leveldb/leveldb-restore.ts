@@ -26,18 +26,23 @@ export async function restoreStoredChains(
   const { start, end } = state.range;
   await state.store.drain();
   const load = state.store.bulkLoad();
-  const restorer = new KeyGroupLoader(load, slicer);
-  for (const [keyGroup, blob] of keyGroups) {
-    if (keyGroup < start || keyGroup > end) continue;
-    const { segments, baseBytes, base, deltas, timers } = await chainParts(keyGroup, blob, slicer);
-    restorer.begin(keyGroup, blob, table);
-    let live: number;
-    if (deltas.length === 0) live = await restorer.copy(base);
-    else if (restorer.mergeable(base)) live = await restorer.merge(base, deltas);
-    else live = await restorer.fold([...base, ...deltas]);
-    state.live[keyGroup - start]! += live;
-    restoreTimers(state, keyGroup, timers);
-    chains.set(keyGroup, { baseBytes, deltaBytes: blob.length - baseBytes, length: segments });
+  const restorer = new KeyGroupLoader(load, table, slicer);
+  try {
+    for (const [keyGroup, blob] of keyGroups) {
+      if (keyGroup < start || keyGroup > end) continue;
+      const { segments, baseBytes, base, deltas, timers } = await chainParts(keyGroup, blob, slicer);
+      restorer.begin(keyGroup, blob);
+      let live: number;
+      if (deltas.length === 0) live = await restorer.copy(base);
+      else if (restorer.mergeable(base)) live = await restorer.merge(base, deltas);
+      else live = await restorer.fold([...base, ...deltas]);
+      state.live[keyGroup - start]! += live;
+      restoreTimers(state, keyGroup, timers);
+      chains.set(keyGroup, { baseBytes, deltaBytes: blob.length - baseBytes, length: segments });
+    }
+  } catch (err) {
+    await load.abandon();
+    throw err;
   }
   await load.finish();
   return chains;

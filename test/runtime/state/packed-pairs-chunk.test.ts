@@ -133,3 +133,18 @@ test('the LevelDB backend restores chains of packed pairs and of state chunks al
     }
   }
 });
+
+test('a corrupt key group after others were loaded fails the restore with SLUICE_STATE_SNAPSHOT_CORRUPT, and the backend closes', async () => {
+  const writer = new RawBlobWriter(packHeader(2));
+  for (const key of keysOf(2, 20_000)) writer.pair('v', 'value', packValue(key), packValue({ n: 1 }));
+  const good = writer.finish();
+  const backend = new LevelDbKeyedStateBackend({ maxParallelism: M, range: { start: 0, end: M - 1 }, incremental: true });
+  try {
+    await assert.rejects(
+      backend.restore(new Map([[2, good], [5, good.subarray(0, 100)]]), 3),
+      (err: unknown) => isSluiceError(err) && err.code === 'SLUICE_STATE_SNAPSHOT_CORRUPT' && /key group 5/.test(err.message),
+    );
+  } finally {
+    await backend.close();
+  }
+});
