@@ -102,6 +102,16 @@ export function packTimerReset(): Uint8Array {
   return packr.pack(['r']);
 }
 
+/** Packs one key or value on its own, with the format's settings (an element of a packed-pairs chunk). @internal */
+export function packElement(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+/** Decodes what {@link packElement} packed. @internal */
+export function unpackElement(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
+
 /** @internal */
 export function packChunk(chunk: unknown[]): Uint8Array {
   return packr.pack(chunk);

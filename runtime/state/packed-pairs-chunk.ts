@@ -1,6 +1,5 @@
-import { Packr } from 'msgpackr';
 import type { SluiceError } from '../errors/index.ts';
-import { CHUNK_PAIRS, corruptSnapshot } from './keyed-snapshot-format.ts';
+import { CHUNK_PAIRS, corruptSnapshot, packElement, unpackElement } from './keyed-snapshot-format.ts';
 import type { StateKind } from './state-table.ts';
 
 /**
@@ -25,7 +24,6 @@ const PACKED_TAG = 0x70; // 'p'
 const TOMBSTONE_TAG = 0x78; // 'x'
 const FIXSTR_1 = 0xa1;
 
-const packr = new Packr({ mapsAsObjects: false, variableMapSize: true, moreTypes: true });
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A packed-pairs chunk found in a blob: its elements are bins from `start` to `end` of `bytes`. @internal */
@@ -85,7 +83,7 @@ export function unpackPairs(keyGroup: number, chunk: PackedPairs): unknown[] {
   const out: unknown[] = [];
   forEachPackedPair(chunk, (ks, ke, vs, ve) => {
     try {
-      out.push(packr.unpack(chunk.bytes.subarray(ks, ke)), packr.unpack(chunk.bytes.subarray(vs, ve)));
+      out.push(unpackElement(chunk.bytes.subarray(ks, ke)), unpackElement(chunk.bytes.subarray(vs, ve)));
     } catch (err) {
       throw corruptSnapshot(keyGroup, `cannot decode a pair of state ${chunk.name} at byte ${ks}`, err);
     }
@@ -228,8 +226,8 @@ export class RawBlobWriter {
     const lengthAt = this.#length + 1;
     this.#write(CHUNK_HEAD);
     this.#write(tag === PACKED_TAG ? PACKED_TAG_BYTES : TOMBSTONE_TAG_BYTES);
-    this.#write(packr.pack(name));
-    this.#write(packr.pack(kind));
+    this.#write(packElement(name));
+    this.#write(packElement(kind));
     this.#open = { lengthAt, elements: 3, entries: 0, tag, name };
     return this.#open;
   }

@@ -1,5 +1,5 @@
-import { Packr } from 'msgpackr';
 import type { StateKey } from '../key-groups.ts';
+import { packElement, unpackElement } from '../keyed-snapshot-format.ts';
 
 /**
  * Bytes of the LevelDB backend: working-database keys, packed values, and snapshot chunks built from them.
@@ -12,17 +12,15 @@ import type { StateKey } from '../key-groups.ts';
  * @internal
  */
 
-const packr = new Packr({ mapsAsObjects: false, variableMapSize: true, moreTypes: true });
-
 export const KEY_PREFIX_BYTES = 4;
 
 /** Packs a state key or value as the snapshot format does. */
 export function packValue(value: unknown): Uint8Array {
-  return packr.pack(value);
+  return packElement(value);
 }
 
 export function unpackValue(bytes: Uint8Array): unknown {
-  return packr.unpack(bytes);
+  return unpackElement(bytes);
 }
 
 /** The working-database key of `packedKey` in state `stateId` of `keyGroup`. */
@@ -47,5 +45,5 @@ export function stateIdOf(stored: Uint8Array): number {
 
 /** Decodes the state key of a working-database key. */
 export function stateKeyOf(stored: Uint8Array): StateKey {
-  return packr.unpack(stored.subarray(KEY_PREFIX_BYTES)) as StateKey;
+  return unpackElement(stored.subarray(KEY_PREFIX_BYTES)) as StateKey;
 }
