@@ -7,21 +7,12 @@ import type { TimeSlicer } from '../time-slicer.ts';
 import type { BulkLoad } from './bulk-load.ts';
 import type { Chunk } from '../snapshots/chain-parts.ts';
 import type { CachedTable } from './cached-table.ts';
+import { FoldedChanges } from './folded-changes.ts';
 import { KeyOrderMerge, packedKeysAscend } from './key-order.ts';
 import { KEY_PREFIX_BYTES, packValue } from './stored-bytes.ts';
 
 /** Writes between two checks of LevelDB's progress and the clock. */
 const WRITES_PER_CHECK = 4096;
-
-/**
- * A chain's changes per key, last one winning: per state id, each key (the latin1 string of its packed bytes: one
- * string per byte sequence) to where its value is — the offset of its bin in the blob, `-1 - i` for the re-packed
- * value `repacked[i]` of a state chunk — or null when the key was deleted.
- */
-interface Folded {
-  readonly byState: Map<number, Map<string, number | null>>;
-  readonly repacked: Uint8Array[];
-}
 
 /**
  * Writes key groups' end states into the new working database, one key group at a time, each key once, so that
@@ -83,19 +74,21 @@ export class KeyGroupLoader {
   /** Merges a full blob of ascending packed pairs with its deltas' changes, sorted, and writes the result in order. */
   async merge(base: readonly PackedStateChunk[], deltas: readonly Chunk[]): Promise<number> {
     const folded = await this.#fold(deltas);
-    const baseByState = new Map<number, PackedStateChunk[]>();
+    const baseByState = new Map<string, PackedStateChunk[]>();
     for (const chunk of base) {
-      const id = this.#stateId(chunk);
-      (baseByState.get(id) ?? baseByState.set(id, []).get(id)!).push(chunk);
+      this.#stateId(chunk); // the kind agrees with the deltas' (or this throws)
+      (baseByState.get(chunk.name) ?? baseByState.set(chunk.name, []).get(chunk.name)!).push(chunk);
     }
     let keys = 0;
-    for (const id of new Set([...baseByState.keys(), ...folded.byState.keys()])) {
-      const changes = folded.byState.get(id) ?? new Map<string, number | null>();
+    for (const name of new Set([...baseByState.keys(), ...folded.byState.keys()])) {
+      const chunks = baseByState.get(name) ?? [];
+      const id = this.#stateId(chunks[0] ?? { name, kind: folded.byState.get(name)!.kind });
+      const changes = folded.byState.get(name)?.changes ?? new Map<string, number | null>();
       const merge = new KeyOrderMerge([...changes.keys()].sort());
       const change = (key: string): void => {
-        keys += this.#putChange(id, key, changes.get(key)!, folded.repacked);
+        keys += this.#putChange(id, key, changes.get(key)!, folded);
       };
-      for (const chunk of baseByState.get(id) ?? []) {
+      for (const chunk of chunks) {
         const bytes = chunk.bytes;
         merge.chunk(
           chunk,
@@ -117,42 +110,35 @@ export class KeyGroupLoader {
   async fold(chunks: readonly Chunk[]): Promise<number> {
     const folded = await this.#fold(chunks);
     let keys = 0;
-    for (const [id, changes] of folded.byState) {
+    for (const [name, { kind, changes }] of folded.byState) {
+      const id = this.#stateId({ name, kind });
       for (const [text, at] of changes) {
-        keys += this.#putChange(id, text, at, folded.repacked);
+        keys += this.#putChange(id, text, at, folded);
         if (this.#writes % WRITES_PER_CHECK === 0) await this.#settle();
       }
     }
     return keys;
   }
 
-  async #fold(chunks: readonly Chunk[]): Promise<Folded> {
-    const folded: Folded = { byState: new Map(), repacked: [] };
-    const blob = this.#blob;
+  async #fold(chunks: readonly Chunk[]): Promise<FoldedChanges> {
+    const folded = new FoldedChanges(this.#keyGroup, this.#blob);
     for (const chunk of chunks) {
-      const id = this.#stateId(chunk);
-      const keys = folded.byState.get(id) ?? folded.byState.set(id, new Map()).get(id)!;
-      if (chunk.type === 'packed-state') {
-        // The value's bin starts where the key's ends.
-        forEachPackedPair(chunk, (ks, ke) => keys.set(blob.toString('latin1', ks, ke), ke));
-      } else if (chunk.type === 'state') {
-        for (let j = chunk.from; j < chunk.pairs.length; j += 2) keys.set(this.#keyText(chunk.name, chunk.pairs[j]), -folded.repacked.push(packValue(chunk.pairs[j + 1])));
-      } else {
-        for (let j = chunk.from; j < chunk.keys.length; j++) keys.set(this.#keyText(chunk.name, chunk.keys[j]), null);
-      }
+      this.#stateId(chunk); // a kind that disagrees with the state's throws here
+      folded.add(chunk);
       await this.slicer.maybeYield();
     }
     return folded;
   }
 
   /** Writes a folded change (nothing for a delete: the database is new); returns how many keys it wrote. */
-  #putChange(stateId: number, text: string, at: number | null, repacked: readonly Uint8Array[]): number {
+  #putChange(stateId: number, text: string, at: number | null, folded: FoldedChanges): number {
     if (at === null) return 0;
     const key = this.load.key(KEY_PREFIX_BYTES + text.length);
     writePrefix(key, this.#keyGroup, stateId);
     for (let i = 0; i < text.length; i++) key[KEY_PREFIX_BYTES + i] = text.charCodeAt(i);
     const blob = this.#blob;
-    this.load.put(key, at >= 0 ? copied(this.load.value(binLength(blob, at)), blob, binStart(blob, at)) : repacked[-at - 1]!);
+    // A value in the blob is copied into the scratch array rather than viewed: a view per key costs as much as the put.
+    this.load.put(key, at >= 0 ? copied(this.load.value(binLength(blob, at)), blob, binStart(blob, at)) : folded.value(at));
     this.#writes++;
     return 1;
   }
@@ -171,19 +157,13 @@ export class KeyGroupLoader {
     await this.slicer.maybeYield();
   }
 
-  #stateId(chunk: Chunk): number {
+  #stateId(chunk: { readonly name: string; readonly kind: StateKind }): number {
     return this.table(chunk.name, chunk.kind).id;
   }
 
   #checkedKey(name: string, key: unknown): StateKey {
     if (!isStateKey(key)) throw badEntry(this.#keyGroup, name, key);
     return key;
-  }
-
-  /** A decoded key as the latin1 string of its packed bytes. */
-  #keyText(name: string, key: unknown): string {
-    const packed = packValue(this.#checkedKey(name, key));
-    return Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength).toString('latin1');
   }
 }
 
