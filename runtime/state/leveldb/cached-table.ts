@@ -12,8 +12,18 @@ export interface CachedEntry {
   readonly key: StateKey;
   readonly keyGroup: number;
   value: unknown;
-  /** Changed since it was last written to the working database (or possibly changed in place after a read). */
+  /**
+   * Changed since it was last logged for a checkpoint (or possibly changed in place after a read): the next delta
+   * must hold it, and the working database is behind too.
+   */
   dirty: boolean;
+  /**
+   * Logged for a checkpoint but not yet written to the working database. An incremental snapshot logs a changed
+   * entry without writing it: a hot key changes again before the next checkpoint, and writing it to LevelDB every
+   * checkpoint cost more than all its updates. It is written when evicted, or when its key group is read for a full
+   * blob.
+   */
+  unwritten: boolean;
   /** Clock bit: used since the eviction hand last passed. */
   ref: boolean;
   /** Estimated heap bytes, counted in the cache's total. */

@@ -47,6 +47,11 @@ export class DeltaLog {
     }
   }
 
+  /** Whether key group slot `index` will be written in full at the next snapshot (no chain, or its log overflowed). */
+  overflowed(index: number): boolean {
+    return this.#overflowed[index] === 1;
+  }
+
   add(index: number, stateId: number, packedKey: Uint8Array, value: Uint8Array | undefined): void {
     if (this.#overflowed[index] === 1) return;
     const need = 11 + packedKey.length + (value?.length ?? 0);

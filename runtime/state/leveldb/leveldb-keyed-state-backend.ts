@@ -49,12 +49,14 @@ type AnyHandle = LevelDbValueState<unknown> | LevelDbMapState<StateKey, unknown>
  *
  * - A read that misses the cache reads LevelDB synchronously (`getSync`, ~4–15 µs; a cache hit is a `Map.get`).
  * - Writes stay in the cache (dirty) until the entry is evicted (CLOCK: entries used since the hand last passed get
- *   a second chance) or a snapshot is taken; then the value is packed and written in batches, off the event loop.
- *   Eviction happens when the executor sets the next key, never while a record's function runs, so a value read
- *   and changed in place within one record is written back whole.
- * - A snapshot writes back every dirty entry, then writes the same format as the heap backend: full blobs are
- *   read from LevelDB in key order (stored bytes copied, not re-packed); an incremental snapshot's deltas are the
- *   values written back since the previous snapshot, logged as they were written.
+ *   a second chance); then the value is packed and written in batches, off the event loop. Eviction happens when
+ *   the executor sets the next key, never while a record's function runs, so a value read and changed in place
+ *   within one record is written back whole.
+ * - Snapshots write the same format as the heap backend. Full blobs are read from LevelDB in key order (stored
+ *   bytes copied, not re-packed), after the changed entries of their key groups are written back. An incremental
+ *   snapshot's deltas are the changes logged since the previous snapshot: entries evicted since, and the cache's
+ *   changed entries, which are logged but stay in the cache unwritten (hot keys are not written to LevelDB at
+ *   every checkpoint).
  * - Timers live in the heap, as in the heap backend.
  *
  * The working database is disposable: a restart restores from the checkpoint into a new one, and {@link close}
@@ -150,6 +152,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
       keyGroup,
       value: bytes === undefined ? undefined : unpackValue(bytes),
       dirty: false,
+      unwritten: false,
       ref: true,
       bytes: entryBytes(bytes?.length ?? 0),
     };
@@ -174,21 +177,42 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
       throw new SluiceError('SLUICE_INTERNAL', 'an incremental snapshot needs the id of the checkpoint it belongs to: call snapshot(checkpointId)', { retriable: false });
     }
     const store = this.#open();
-    for (const table of this.#tablesById) {
-      const entries = table.entries.values();
-      while (!this.#writeBackBatch(table, entries)) await slicer.maybeYield();
-    }
-    await store.drain();
     const state = this.#storedState(store);
     if (!this.#incremental) {
+      for (const table of this.#tablesById) {
+        const entries = table.entries.values();
+        while (!this.#writeBackBatch(table, entries, undefined, undefined)) await slicer.maybeYield();
+      }
+      await store.drain();
       const groups = Array.from({ length: this.range.end - this.range.start + 1 }, (_, i) => this.range.start + i);
       return { keyGroups: await writeStoredFullBlobs(state, groups, slicer) };
     }
+    // Changed entries of key groups that get a delta are logged for it, not written to LevelDB. Full blobs are read
+    // from LevelDB: key groups known to get one (no chain yet, or an overflowed log) are written now, and those the
+    // chain policy rebases once it has seen the deltas' sizes are written in `beforeFullBlobs`.
+    const log = this.#log!;
+    const unwritten: CachedEntry[][] = this.#tablesById.map(() => []);
+    for (const table of this.#tablesById) {
+      const entries = table.entries.values();
+      while (!this.#writeBackBatch(table, entries, unwritten[table.id]!, log)) await slicer.maybeYield();
+    }
+    const beforeFullBlobs = async (keyGroups: readonly number[]): Promise<void> => {
+      const full = new Uint8Array(this.range.end - this.range.start + 1);
+      for (const keyGroup of keyGroups) full[keyGroup - this.range.start] = 1;
+      for (const table of this.#tablesById) {
+        let n = 0;
+        for (const entry of unwritten[table.id]!) {
+          if (entry.unwritten && full[entry.keyGroup - this.range.start] === 1) this.#writeBack(table, entry, true);
+          if (++n % 1024 === 0) await slicer.maybeYield();
+        }
+      }
+      await store.drain();
+    };
     const timerGroups = new Set<number>([...this.timers.changedGroups!, ...this.eventTimers.changedGroups!]);
     this.timers.changedGroups = new Set();
     this.eventTimers.changedGroups = new Set();
     const parent = this.#parent;
-    const blobs = await writeStoredIncrementalBlobs(state, this.#log!, this.#chains, timerGroups, slicer);
+    const blobs = await writeStoredIncrementalBlobs(state, this.#log!, this.#chains, timerGroups, slicer, beforeFullBlobs);
     this.#parent = checkpointId;
     return { keyGroups: blobs.full, incremental: { parent, deltas: blobs.deltas, unchanged: blobs.unchanged } };
   }
@@ -248,30 +272,44 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   }
 
   /**
-   * Writes back the dirty ones of the next 1,024 cached entries; `true` once the table is done. A synchronous loop
-   * over the Map's values between yields, which allocates nothing per entry (see `scanTouchedBatch` in
-   * snapshots/incremental-snapshot.ts).
+   * Takes the next 1,024 cached entries of a snapshot; `true` once the table is done. A full snapshot (no `log`)
+   * writes every changed entry to the working database. An incremental one writes those of key groups the log
+   * says get a full blob, logs the other dirty ones only, and lists those the working database is then behind on
+   * in `unwritten`. A synchronous loop over the Map's values between yields, which allocates nothing per entry (see
+   * `scanTouchedBatch` in snapshots/incremental-snapshot.ts).
    */
-  #writeBackBatch(table: CachedTable, entries: MapIterator<CachedEntry>): boolean {
+  #writeBackBatch(table: CachedTable, entries: MapIterator<CachedEntry>, unwritten: CachedEntry[] | undefined, log: DeltaLog | undefined): boolean {
+    const start = this.range.start;
     for (let n = 0; n < 1024; n++) {
       const next = entries.next();
       if (next.done === true) return true;
       const entry = next.value;
-      if (entry.dirty) this.#writeBack(table, entry.key, entry);
+      if (!entry.dirty && !entry.unwritten) continue;
+      if (log === undefined || log.overflowed(entry.keyGroup - start)) {
+        this.#writeBack(table, entry, true);
+        continue;
+      }
+      if (entry.dirty) this.#writeBack(table, entry, false);
+      unwritten!.push(entry);
     }
     return false;
   }
 
-  /** Packs a dirty entry and queues its write; logs it for the next delta. */
-
-  #writeBack(table: CachedTable, key: StateKey, entry: CachedEntry): void {
-    const packedKey = packValue(key);
+  /**
+   * Packs a changed entry: logs it for the next delta when dirty, and queues its write to the working database when
+   * `store` (else marks it unwritten).
+   */
+  #writeBack(table: CachedTable, entry: CachedEntry, store: boolean): void {
+    const packedKey = packValue(entry.key);
     const value = entry.value === undefined ? undefined : packValue(entry.value);
-    const write: PendingWrite = { key: storedKey(entry.keyGroup, table.id, packedKey), value, table, stateKey: key };
-    table.pending.set(key, write);
-    this.#open().enqueue(write);
-    this.#log?.add(entry.keyGroup - this.range.start, table.id, packedKey, value);
+    if (entry.dirty) this.#log?.add(entry.keyGroup - this.range.start, table.id, packedKey, value);
     entry.dirty = false;
+    entry.unwritten = !store;
+    if (store) {
+      const write: PendingWrite = { key: storedKey(entry.keyGroup, table.id, packedKey), value, table, stateKey: entry.key };
+      table.pending.set(entry.key, write);
+      this.#open().enqueue(write);
+    }
     if (value !== undefined) {
       this.#averagePacked += (value.length - this.#averagePacked) / 64;
       const bytes = entryBytes(value.length);
@@ -323,7 +361,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
         entry.ref = false;
         continue;
       }
-      if (entry.dirty) this.#writeBack(table, key, entry);
+      if (entry.dirty || entry.unwritten) this.#writeBack(table, entry, true);
       entries.delete(key);
       this.#cacheBytes -= entry.bytes;
       evicted++;

@@ -59,7 +59,8 @@ export async function writeStoredFullBlobs(state: StoredState, keyGroups: readon
  * An incremental snapshot of the LevelDB backend, by the same rules as the heap backend's (`incremental-snapshot.ts`):
  * per key group a delta of the logged changes (and all its timers when any changed), a full blob where there is no
  * chain yet or the chain policy rebases, nothing when nothing changed; key groups left without state drop their
- * chain. `chains` is updated to describe the new checkpoint's chains.
+ * chain. `chains` is updated to describe the new checkpoint's chains. `beforeFullBlobs` is awaited with the key
+ * groups about to be read in full, before they are read: it writes their cached changes to the working database.
  * @internal
  */
 export async function writeStoredIncrementalBlobs(
@@ -68,6 +69,7 @@ export async function writeStoredIncrementalBlobs(
   chains: Map<number, ChainStats>,
   timerGroups: ReadonlySet<number>,
   slicer: TimeSlicer,
+  beforeFullBlobs: (keyGroups: readonly number[]) => Promise<void>,
 ): Promise<IncrementalBlobs> {
   const { start, end } = state.range;
   const groups = end - start + 1;
@@ -108,6 +110,7 @@ export async function writeStoredIncrementalBlobs(
   for (const keyGroup of settleDeltas(candidates, chains, out.deltas, groups)) full.push(keyGroup);
   full.sort((a, b) => a - b);
   for (const keyGroup of full) chains.delete(keyGroup);
+  await beforeFullBlobs(full);
   for (const [keyGroup, blob] of await writeStoredFullBlobs(state, full, slicer, timers)) {
     out.full.set(keyGroup, blob);
     chains.set(keyGroup, { baseBytes: blob.length, deltaBytes: 0, length: 1 });
