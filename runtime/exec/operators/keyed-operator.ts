@@ -13,7 +13,7 @@ export interface KeyedSetup {
   readonly restoredFrom?: number | undefined;
   /** Snapshot incrementally (`checkpoints.incremental`). */
   readonly incremental?: boolean | undefined;
-  /** Heap backend, incremental: leave rebasing long chains to the checkpoint coordinator (`delegateRebase`). */
+  /** Incremental: leave rebasing long chains to the checkpoint coordinator (`delegateRebase`, both backends). */
   readonly delegateRebase?: boolean | undefined;
   /** Keep state in LevelDB (`state.backend: 'leveldb'`); absent: in the heap. */
   readonly leveldb?: { readonly cacheBytes?: number; readonly directory?: string } | undefined;
@@ -40,7 +40,7 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
     this.backend =
       setup.leveldb === undefined
         ? new HeapKeyedStateBackend({ ...options, delegateRebase: setup.delegateRebase === true })
-        : new LevelDbKeyedStateBackend({ ...options, ...setup.leveldb });
+        : new LevelDbKeyedStateBackend({ ...options, ...setup.leveldb, delegateRebase: setup.delegateRebase === true });
     this.#restored = setup.restored;
     this.#restoredFrom = setup.restoredFrom;
   }

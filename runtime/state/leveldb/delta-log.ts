@@ -14,10 +14,12 @@ const PAGE_BYTES = 64 * 1024;
  * peak RSS at 0.5M keys), and one buffer per key group grown by doubling left the allocator's heap fragmented.
  *
  * Bounded per key group: a key group's log only has to hold what a delta may hold before the chain policy rebases
- * the key group anyway ({@link HARD_DELTA_RATIO} × its base, less the deltas it has); past that — and for key groups
- * with no chain, which are written in full regardless — nothing is logged and the next snapshot writes the key group
- * in full ('overflowed'). So the log stays within a few times the state's checkpointed size, however long the
- * interval between checkpoints.
+ * the key group anyway ({@link HARD_DELTA_RATIO} × its base, less the deltas it has: bound `'chain'`); past that —
+ * and for key groups with no chain, which are written in full regardless — nothing is logged and the next snapshot
+ * writes the key group in full ('overflowed'). A backend that leaves rebasing to the checkpoint coordinator does not
+ * know its chains as compacted, so its bound is per interval (`'interval'`: {@link HARD_DELTA_RATIO} × the base, the
+ * point past which one delta outweighs a full blob). So the log stays within a few times the state's checkpointed
+ * size, however long the interval between checkpoints.
  * @internal
  */
 export class DeltaLog {
@@ -27,10 +29,12 @@ export class DeltaLog {
   readonly #bytes: Float64Array; // bytes logged per key group
   readonly #limits: Float64Array;
   readonly #overflowed: Uint8Array;
+  readonly #bound: 'chain' | 'interval';
 
   /** A log for the key groups `start` … `start + keyGroups - 1`; every key group starts without a chain (overflowed). */
-  constructor(start: number, keyGroups: number) {
+  constructor(start: number, keyGroups: number, bound: 'chain' | 'interval' = 'chain') {
     this.#start = start;
+    this.#bound = bound;
     this.#pages = new Array<Uint8Array[] | undefined>(keyGroups);
     this.#used = new Uint32Array(keyGroups);
     this.#bytes = new Float64Array(keyGroups);
@@ -42,7 +46,8 @@ export class DeltaLog {
   bound(chains: ReadonlyMap<number, ChainStats>): void {
     for (let i = 0; i < this.#limits.length; i++) {
       const stats = chains.get(this.#start + i);
-      this.#limits[i] = stats === undefined ? 0 : Math.max(0, HARD_DELTA_RATIO * stats.baseBytes - stats.deltaBytes);
+      const spent = this.#bound === 'chain' ? (stats?.deltaBytes ?? 0) : 0;
+      this.#limits[i] = stats === undefined ? 0 : Math.max(0, HARD_DELTA_RATIO * stats.baseBytes - spent);
       this.#overflowed[i] = stats === undefined ? 1 : 0;
     }
   }

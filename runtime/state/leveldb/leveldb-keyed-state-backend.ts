@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { SluiceError } from '../../errors/index.ts';
 import type { KeyGroupRange, StateKey } from '../key-groups.ts';
 import { KeyedBackendBase } from '../keyed-backend-base.ts';
-import type { KeyedStateSnapshot } from '../keyed-state-backend.ts';
+import type { IncrementalParts, KeyedStateSnapshot } from '../keyed-state-backend.ts';
 import type { ListState } from '../list-state.ts';
 import type { MapState } from '../map-state.ts';
 import type { ChainStats } from '../snapshots/backend-state.ts';
@@ -35,6 +35,13 @@ export interface LevelDbKeyedStateBackendOptions {
   range: KeyGroupRange;
   /** Take incremental snapshots (docs/checkpoints.md). Default false: every snapshot is full. */
   incremental?: boolean;
+  /**
+   * Incremental only: leave rebasing long chains to the checkpoint coordinator, as the heap backend's option of the
+   * same name does. The coordinator merges this backend's chains byte for byte (`mergePackedChain`), so a rebase
+   * then costs the subtask nothing: without it, a checkpoint that rebases many key groups reads them all from
+   * LevelDB while the subtask waits. Set for subtasks on worker threads. Default false.
+   */
+  delegateRebase?: boolean;
   /** Estimated heap bytes of cached state; default {@link DEFAULT_CACHE_BYTES}. */
   cacheBytes?: number;
   /** Folder under which the working database is created (and removed on close); default the OS temp folder. */
@@ -75,6 +82,7 @@ type AnyHandle = LevelDbValueState<unknown> | LevelDbMapState<StateKey, unknown>
  */
 export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheAccess {
   readonly #incremental: boolean;
+  readonly #delegateRebase: boolean;
   readonly #cacheLimit: number;
   readonly #directory: string;
   readonly #tables = new Map<string, CachedTable>();
@@ -94,12 +102,13 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   constructor(options: LevelDbKeyedStateBackendOptions) {
     super(options.maxParallelism, options.range);
     this.#incremental = options.incremental === true;
+    this.#delegateRebase = this.#incremental && options.delegateRebase === true;
     this.#cacheLimit = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
     this.#directory = options.directory ?? tmpdir();
     const groups = options.range.end - options.range.start + 1;
     this.#live = new Int32Array(groups);
     if (this.#incremental) {
-      this.#log = new DeltaLog(options.range.start, groups);
+      this.#log = new DeltaLog(options.range.start, groups, this.#delegateRebase ? 'interval' : 'chain');
       this.timers.changedGroups = new Set();
       this.eventTimers.changedGroups = new Set();
     }
@@ -212,9 +221,12 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
     this.timers.changedGroups = new Set();
     this.eventTimers.changedGroups = new Set();
     const parent = this.#parent;
-    const blobs = await writeStoredIncrementalBlobs(state, this.#log!, this.#chains, timerGroups, slicer, beforeFullBlobs);
+    const policy = this.#delegateRebase ? 'never' : 'bounded';
+    const blobs = await writeStoredIncrementalBlobs(state, this.#log!, this.#chains, timerGroups, slicer, beforeFullBlobs, policy);
     this.#parent = checkpointId;
-    return { keyGroups: blobs.full, incremental: { parent, deltas: blobs.deltas, unchanged: blobs.unchanged } };
+    const incremental: IncrementalParts = { parent, deltas: blobs.deltas, unchanged: blobs.unchanged };
+    if (this.#delegateRebase) incremental.delegatesRebase = true;
+    return { keyGroups: blobs.full, incremental };
   }
 
   override backpressure(): Promise<void> | undefined {

@@ -3,7 +3,7 @@ import { newTimerChunk, packChunk, packDeltaHeader, packHeader, packTimerReset }
 import type { KeyedTimerQueue } from '../keyed-timer-queue.ts';
 import { RawBlobWriter } from '../packed-pairs-chunk.ts';
 import { appendPair, ENTRIES_PER_CHECK, type ChainStats } from '../snapshots/backend-state.ts';
-import { settleDeltas, type DeltaCandidate } from '../snapshots/chain-policy.ts';
+import { settleDeltas, type DeltaCandidate, type RebasePolicy } from '../snapshots/chain-policy.ts';
 import type { IncrementalBlobs } from '../snapshots/incremental-snapshot.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
 import type { CachedTable } from './cached-table.ts';
@@ -60,7 +60,8 @@ export async function writeStoredFullBlobs(state: StoredState, keyGroups: readon
  * per key group a delta of the logged changes (and all its timers when any changed), a full blob where there is no
  * chain yet or the chain policy rebases, nothing when nothing changed; key groups left without state drop their
  * chain. `chains` is updated to describe the new checkpoint's chains. `beforeFullBlobs` is awaited with the key
- * groups about to be read in full, before they are read: it writes their cached changes to the working database.
+ * groups about to be read in full, before they are read: it writes their cached changes to the working database. With
+ * `policy` 'never' only key groups without a chain (or with an overflowed log) are written in full.
  * @internal
  */
 export async function writeStoredIncrementalBlobs(
@@ -70,6 +71,7 @@ export async function writeStoredIncrementalBlobs(
   timerGroups: ReadonlySet<number>,
   slicer: TimeSlicer,
   beforeFullBlobs: (keyGroups: readonly number[]) => Promise<void>,
+  policy: RebasePolicy,
 ): Promise<IncrementalBlobs> {
   const { start, end } = state.range;
   const groups = end - start + 1;
@@ -107,7 +109,7 @@ export async function writeStoredIncrementalBlobs(
       await slicer.maybeYield();
     }
   }
-  for (const keyGroup of settleDeltas(candidates, chains, out.deltas, groups)) full.push(keyGroup);
+  for (const keyGroup of settleDeltas(candidates, chains, out.deltas, groups, policy)) full.push(keyGroup);
   full.sort((a, b) => a - b);
   for (const keyGroup of full) chains.delete(keyGroup);
   await beforeFullBlobs(full);

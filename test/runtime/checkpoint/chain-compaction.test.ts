@@ -9,9 +9,10 @@ import type { SubtaskAck } from '../../../runtime/exec/index.ts';
 import { JobParams } from '../../../runtime/api/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { readPartFiles } from '../../../connectors/dev/index.ts';
-import { expectedUpdates, sessionsJob, type Update } from './fixtures/incremental-sessions.ts';
+import { expectedUpdates, LEVELDB_STATE, sessionsJob, type Update } from './fixtures/incremental-sessions.ts';
 import { silentLogger } from '../../../runtime/logging/index.ts';
-import { HeapKeyedStateBackend } from '../../../runtime/state/index.ts';
+import { HeapKeyedStateBackend, type KeyedStateBackend } from '../../../runtime/state/index.ts';
+import { LevelDbKeyedStateBackend } from '../../../runtime/state/leveldb/leveldb-keyed-state-backend.ts';
 import { MAX_CHAIN_LENGTH } from '../../../runtime/state/snapshots/chain-policy.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -28,7 +29,6 @@ function header(id: number): ManifestHeader {
  * merge overdue chains, gather (taking merged blobs), write, queue background merges.
  */
 class DelegatingJob {
-  readonly backend = new HeapKeyedStateBackend({ maxParallelism: M, range: { start: 0, end: M - 1 }, incremental: true, delegateRebase: true });
   readonly values = new Map<string, number>();
   parent: CheckpointManifest | undefined;
   readonly manifests: CheckpointManifest[] = [];
@@ -36,6 +36,7 @@ class DelegatingJob {
   constructor(
     readonly store: CheckpointStore,
     readonly compactor: ChainCompactor | undefined,
+    readonly backend: KeyedStateBackend = new HeapKeyedStateBackend({ maxParallelism: M, range: { start: 0, end: M - 1 }, incremental: true, delegateRebase: true }),
   ) {}
 
   /** Adds `round` to a tenth of the keys (a different tenth each round); every 13th key of that tenth loses its state. */
@@ -93,12 +94,25 @@ async function restored(store: CheckpointStore, id: number): Promise<Map<string,
   return out;
 }
 
+type BackendKind = 'heap' | 'leveldb';
+
+/** A delegating backend of `kind`, ready for records (the LevelDB one with a small cache: most keys are evicted). */
+async function delegatingBackend(t: TestContext, kind: BackendKind): Promise<KeyedStateBackend> {
+  const options = { maxParallelism: M, range: { start: 0, end: M - 1 }, incremental: true, delegateRebase: true };
+  if (kind === 'heap') return new HeapKeyedStateBackend(options);
+  const backend = new LevelDbKeyedStateBackend({ ...options, cacheBytes: 16 * 1024 });
+  t.after(() => backend.close());
+  await backend.restore([]);
+  return backend;
+}
+
 const longestChain = (m: CheckpointManifest): number => Math.max(...[...keyedChains(m.blobs).values()].map((c) => c.length));
 const compacted = (m: CheckpointManifest): BlobRef[] => m.blobs.filter((b) => b.key.endsWith('!compacted'));
 
-test('the coordinator merges long chains of a delegating backend in the background: chains stay bounded, every checkpoint restores exactly', async (t) => {
+for (const kind of ['heap', 'leveldb'] as const) {
+test(`the coordinator merges long chains of a delegating backend in the background: chains stay bounded, every checkpoint restores exactly (${kind})`, async (t) => {
   const store = await open(t);
-  const job = new DelegatingJob(store, new ChainCompactor(store, M, silentLogger()));
+  const job = new DelegatingJob(store, new ChainCompactor(store, M, silentLogger()), await delegatingBackend(t, kind));
   let merged = 0;
   for (let id = 1; id <= 40; id++) {
     job.change(id);
@@ -115,9 +129,9 @@ test('the coordinator merges long chains of a delegating backend in the backgrou
   }
 });
 
-test('a chain past the hard bound is merged before the checkpoint that would lengthen it, without background merges', async (t) => {
+test(`a chain past the hard bound is merged before the checkpoint that would lengthen it, without background merges (${kind})`, async (t) => {
   const store = await open(t);
-  const job = new DelegatingJob(store, new ChainCompactor(store, M, silentLogger()));
+  const job = new DelegatingJob(store, new ChainCompactor(store, M, silentLogger()), await delegatingBackend(t, kind));
   for (let id = 1; id <= 3 * MAX_CHAIN_LENGTH; id++) {
     job.change(id);
     const manifest = await job.checkpoint(id, false);
@@ -125,6 +139,7 @@ test('a chain past the hard bound is merged before the checkpoint that would len
   }
   assert.deepEqual(await restored(store, 3 * MAX_CHAIN_LENGTH), job.values);
 });
+}
 
 test('the background stops merging once the merged blobs it holds reach its limit, until a checkpoint takes them', async (t) => {
   const store = await open(t);
@@ -180,16 +195,17 @@ test('a merged blob is dropped when its chain was rebased before it could be use
   for (const [chainId, c] of keyedChains(parent.blobs)) assert.equal(broken.take(chainId, c), undefined);
 });
 
-test('on worker threads the coordinator merges a running job\'s chains, and the output stays exact per key', async (t) => {
+for (const kind of ['heap', 'leveldb'] as const) {
+test(`on worker threads the coordinator merges a running job's chains, and the output stays exact per key (${kind})`, async (t) => {
   const dir = await tempDir(t);
   const output = join(dir, 'out');
   const store = await CheckpointStore.open(join(dir, 'checkpoints'));
   t.after(() => store.close());
   // 50 ms checkpoints; after the first 40 % of the input only 20 hot keys change, so their chains grow every checkpoint.
   const runner = new JobRunner({
-    job: sessionsJob(),
+    job: kind === 'heap' ? sessionsJob() : sessionsJob(LEVELDB_STATE),
     workers: 1,
-    jobModule: new URL('./fixtures/incremental-sessions.ts', import.meta.url),
+    jobModule: new URL(kind === 'heap' ? './fixtures/incremental-sessions.ts' : './fixtures/incremental-sessions-leveldb.ts', import.meta.url),
     params: new JobParams([['output', output], ['rate', '20000']]),
     store,
     restore: { from: 'none' },
@@ -211,3 +227,4 @@ test('on worker threads the coordinator merges a running job\'s chains, and the 
   assert.ok(blobs.some((b) => b.key.endsWith('!compacted')), `the final checkpoint names a merged chain: ${blobs.map((b) => b.key).join(', ')}`);
   assert.ok(longestChain(latest.manifest) <= MAX_CHAIN_LENGTH);
 });
+}
