@@ -2,6 +2,7 @@ import { packChunk, packHeader, type PackedStateChunk } from '../keyed-snapshot-
 import { RawBlobWriter } from '../packed-pairs-chunk.ts';
 import type { StateKind } from '../state-table.ts';
 import { chainParts } from '../snapshots/chain-parts.ts';
+import { TimeSlicer } from '../time-slicer.ts';
 import { FoldedChanges } from './folded-changes.ts';
 import { KeyOrderMerge, packedKeysAscend } from './key-order.ts';
 
@@ -10,6 +11,7 @@ import { KeyOrderMerge, packedKeysAscend } from './key-order.ts';
  * of packed pairs and tombstones — merged byte for byte: each state's pairs in key order with each key's last value,
  * deleted keys left out, then the timers the chain ends with. Nothing is decoded but keys of tombstones, so a
  * savepoint or an export of a LevelDB backend's checkpoint costs a copy, and restores as fast as a checkpoint does.
+ * Yields to the event loop between chunks (the checkpoint coordinator merges chains in the background).
  * `undefined` when the chain is not of that shape (state chunks, a full blob out of key order): then decode it.
  *
  * @example
@@ -18,8 +20,8 @@ import { KeyOrderMerge, packedKeysAscend } from './key-order.ts';
  * ```
  * @internal
  */
-export async function mergePackedChain(keyGroup: number, chain: Uint8Array): Promise<Uint8Array | undefined> {
-  const { base, deltas, timers } = await chainParts(keyGroup, chain);
+export async function mergePackedChain(keyGroup: number, chain: Uint8Array, slicer = new TimeSlicer()): Promise<Uint8Array | undefined> {
+  const { base, deltas, timers } = await chainParts(keyGroup, chain, slicer);
   const blob = Buffer.from(chain.buffer, chain.byteOffset, chain.byteLength);
   const baseByState = new Map<string, { kind: StateKind; chunks: PackedStateChunk[] }>();
   for (const chunk of base) {
@@ -34,6 +36,7 @@ export async function mergePackedChain(keyGroup: number, chain: Uint8Array): Pro
   for (const chunk of deltas) {
     if (chunk.type === 'state' || !folded.add(chunk)) return undefined;
     if ((baseByState.get(chunk.name)?.kind ?? chunk.kind) !== chunk.kind) return undefined;
+    await slicer.maybeYield();
   }
 
   const writer = new RawBlobWriter(packHeader(keyGroup), chain.length);
@@ -45,7 +48,10 @@ export async function mergePackedChain(keyGroup: number, chain: Uint8Array): Pro
       const at = changes.get(key)!;
       if (at !== null) writer.pair(name, kind, Buffer.from(key, 'latin1'), folded.value(at));
     };
-    for (const chunk of baseByState.get(name)?.chunks ?? []) merge.chunk(chunk, (ks, ke, vs, ve) => writer.pair(name, kind, blob.subarray(ks, ke), blob.subarray(vs, ve)), change);
+    for (const chunk of baseByState.get(name)?.chunks ?? []) {
+      merge.chunk(chunk, (ks, ke, vs, ve) => writer.pair(name, kind, blob.subarray(ks, ke), blob.subarray(vs, ve)), change);
+      await slicer.maybeYield();
+    }
     merge.rest(change);
   }
   for (const chunk of timers) writer.packed(packChunk([chunk.domain === 'event-time' ? 'e' : 't', ...chunk.pairs.slice(chunk.from)]));

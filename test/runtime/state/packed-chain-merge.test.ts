@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import { HeapKeyedStateBackend, keyGroupOf, materializeChain } from '../../../runtime/state/index.ts';
 import { decodeKeyGroupBlob, packChunk, packDeltaHeader } from '../../../runtime/state/keyed-snapshot-format.ts';
 import { LevelDbKeyedStateBackend } from '../../../runtime/state/leveldb/leveldb-keyed-state-backend.ts';
+import { mergePackedChain } from '../../../runtime/state/leveldb/packed-chain-merge.ts';
+import { TimeSlicer } from '../../../runtime/state/time-slicer.ts';
 import { seededRandom } from '../../../runtime/testing/seeded-random.ts';
 import { canonical, Chains, randomOps } from '../../support/keyed-state-fixtures.ts';
 
@@ -71,6 +73,36 @@ test('a chain with a delta of state chunks is decoded instead, to the same state
     heap.setCurrentKey('extra');
     heap.getValueState<number>('v').update(7);
     assert.equal(canonical(new Map([[g, merged]])), canonical(new Map([[g, (await heap.snapshot()).keyGroups.get(g)!]])));
+  } finally {
+    await leveldb.close();
+  }
+});
+
+test('a packed merge yields to the event loop between chunks (the coordinator runs it in the background)', async () => {
+  const leveldb = new LevelDbKeyedStateBackend({ maxParallelism: 1, range: { start: 0, end: 0 }, incremental: true });
+  await leveldb.restore([]);
+  try {
+    const count = leveldb.getValueState<number>('count');
+    const chains = new Chains();
+    for (let round = 1; round <= 2; round++) {
+      for (let i = 0; i < 3 * 4096; i += round) {
+        leveldb.setCurrentKey(`k${i}`);
+        count.update(round);
+      }
+      chains.apply(round, await leveldb.snapshot(round), { start: 0, end: 0 });
+    }
+    const [[keyGroup, chain]] = [...chains.concatenated()] as [[number, Uint8Array]];
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    let merged: Uint8Array | undefined;
+    try {
+      // Slices of 0 ms: a yield at every chunk, however fast the machine.
+      merged = await mergePackedChain(keyGroup, chain, new TimeSlicer(0));
+    } finally {
+      clearInterval(ticker);
+    }
+    assert.ok(merged !== undefined && merged.length < chain.length, 'the chain merged byte for byte');
+    assert.ok(turns > 0, 'timers ran while the chain was merged');
   } finally {
     await leveldb.close();
   }
