@@ -36,7 +36,7 @@ export interface ChainReplacement {
 
 /**
  * Compacts long keyed-state chains of a job's checkpoints into full blobs, on the coordinator's thread, for backends
- * that delegate rebasing (`delegateRebase`, set for subtasks on worker threads, on either state backend).
+ * that delegate rebasing (`delegateRebase`: heap subtasks on worker threads, LevelDB subtasks everywhere).
  *
  * An incremental checkpoint's key group is a chain: a full blob, then the deltas written since. A backend that
  * rebases itself writes a new full blob from its live state when the chain has grown enough, which costs a full

@@ -178,8 +178,10 @@ function buildOperator(
     restoredFrom: context.restored?.checkpointId,
     incremental: plan.incrementalCheckpoints === true,
     // On a worker thread the checkpoint coordinator runs on the main thread, which is otherwise idle: it compacts
-    // long chains there, off the records' thread (runtime/checkpoint/chain-compactor.ts).
-    delegateRebase: !isMainThread,
+    // long chains there, off the records' thread (runtime/checkpoint/chain-compactor.ts). The LevelDB backend
+    // delegates in the main thread too: the coordinator merges its chains byte for byte in time slices, while its
+    // own rebase would hold the subtask while whole key groups are read back from LevelDB.
+    delegateRebase: !isMainThread || plan.leveldbState !== undefined,
     leveldb: plan.leveldbState,
   });
   switch (node.kind) {

@@ -13,7 +13,7 @@ export interface KeyedSetup {
   readonly restoredFrom?: number | undefined;
   /** Snapshot incrementally (`checkpoints.incremental`). */
   readonly incremental?: boolean | undefined;
-  /** Incremental: leave rebasing long chains to the checkpoint coordinator (`delegateRebase`, both backends). */
+  /** Incremental: leave rebasing long chains to the checkpoint coordinator (`delegateRebase` of either backend). */
   readonly delegateRebase?: boolean | undefined;
   /** Keep state in LevelDB (`state.backend: 'leveldb'`); absent: in the heap. */
   readonly leveldb?: { readonly cacheBytes?: number; readonly directory?: string } | undefined;

@@ -39,7 +39,7 @@ export interface LevelDbKeyedStateBackendOptions {
    * Incremental only: leave rebasing long chains to the checkpoint coordinator, as the heap backend's option of the
    * same name does. The coordinator merges this backend's chains byte for byte (`mergePackedChain`), so a rebase
    * then costs the subtask nothing: without it, a checkpoint that rebases many key groups reads them all from
-   * LevelDB while the subtask waits. Set for subtasks on worker threads. Default false.
+   * LevelDB while the subtask waits. Set for every subtask (the merge is time-sliced). Default false.
    */
   delegateRebase?: boolean;
   /** Estimated heap bytes of cached state; default {@link DEFAULT_CACHE_BYTES}. */

@@ -13,7 +13,7 @@ import type { ChainStats } from './backend-state.ts';
  * spread: at most a quarter of the backend's key groups rebase per checkpoint at the soft bound (the ones furthest
  * past it first), and only a chain past the hard bound — deltas {@link HARD_DELTA_RATIO} times the base, or
  * {@link MAX_CHAIN_LENGTH} blobs — rebases regardless. The length bound keeps a restore from decoding many small
- * segments per key group, and the manifest from listing them. A backend on a worker thread rebases nothing
+ * segments per key group, and the manifest from listing them. A backend that delegates rebases nothing
  * (policy `'never'`): the checkpoint coordinator merges its chains past {@link chainPastSoftBound} off that thread,
  * and those at {@link chainPastHardBound} before they grow further (runtime/checkpoint/chain-compactor.ts).
  * @internal

@@ -195,8 +195,9 @@ test('a merged blob is dropped when its chain was rebased before it could be use
   for (const [chainId, c] of keyedChains(parent.blobs)) assert.equal(broken.take(chainId, c), undefined);
 });
 
-for (const kind of ['heap', 'leveldb'] as const) {
-test(`on worker threads the coordinator merges a running job's chains, and the output stays exact per key (${kind})`, async (t) => {
+// Heap subtasks delegate on worker threads only; LevelDB ones also in the main thread (workers 0).
+for (const [kind, workers] of [['heap', 1], ['leveldb', 1], ['leveldb', 0]] as const) {
+test(`the coordinator merges a running job's chains, and the output stays exact per key (${kind}, workers ${workers})`, async (t) => {
   const dir = await tempDir(t);
   const output = join(dir, 'out');
   const store = await CheckpointStore.open(join(dir, 'checkpoints'));
@@ -204,7 +205,7 @@ test(`on worker threads the coordinator merges a running job's chains, and the o
   // 50 ms checkpoints; after the first 40 % of the input only 20 hot keys change, so their chains grow every checkpoint.
   const runner = new JobRunner({
     job: kind === 'heap' ? sessionsJob() : sessionsJob(LEVELDB_STATE),
-    workers: 1,
+    workers,
     jobModule: new URL(kind === 'heap' ? './fixtures/incremental-sessions.ts' : './fixtures/incremental-sessions-leveldb.ts', import.meta.url),
     params: new JobParams([['output', output], ['rate', '20000']]),
     store,
