@@ -206,6 +206,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
       while (!this.#writeBackBatch(table, entries, unwritten[table.id]!, log)) await slicer.maybeYield();
     }
     const beforeFullBlobs = async (keyGroups: readonly number[]): Promise<void> => {
+      if (keyGroups.length === 0) return; // most checkpoints: no key group rebases, nothing to walk
       const full = new Uint8Array(this.range.end - this.range.start + 1);
       for (const keyGroup of keyGroups) full[keyGroup - this.range.start] = 1;
       for (const table of this.#tablesById) {
