@@ -10,7 +10,8 @@
  *
  * The LevelDB variants run with a 256 MiB old space (LEVELDB_HEAP_MIB), the heap ones with 16 GiB.
  *
- * Run: `npx tsx bench/leveldb-state.ts` (KEYS=1000000 for a quicker run; ONLY=zipf or ONLY=uniform runs one pair).
+ * Run: `npx tsx bench/leveldb-state.ts` (KEYS=1000000 for a quicker run; ONLY=zipf or ONLY=uniform runs one pair;
+ * BENCH_MAX_OPEN_FILES=128 runs the LevelDB backend with that `state.maxOpenFiles`).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -122,7 +123,7 @@ function variant(backend: 'heap' | 'leveldb', distribution: 'zipf' | 'uniform', 
 }
 
 const label = `${KEYS / 1e6}M keys`;
-const setting = `${label} filled once, ${UPDATES / 1e6}M updates, incremental checkpoints every 10 s, p = 1 in-process, 64 MiB cache, LevelDB runs with --max-old-space-size=${process.env['LEVELDB_HEAP_MIB'] ?? 256}`;
+const setting = `${label} filled once, ${UPDATES / 1e6}M updates, incremental checkpoints every 10 s, p = 1 in-process, 64 MiB cache${process.env['BENCH_MAX_OPEN_FILES'] === undefined ? '' : `, state.maxOpenFiles ${process.env['BENCH_MAX_OPEN_FILES']}`}, LevelDB runs with --max-old-space-size=${process.env['LEVELDB_HEAP_MIB'] ?? 256}`;
 const rate = (r: VariantResult): number => UPDATES / r.updateSeconds;
 const report = (name: string, r: VariantResult): void => {
   process.stderr.write(`${name}: fill ${r.fillSeconds.toFixed(1)} s, updates ${r.updateSeconds.toFixed(1)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB (anonymous ${r.peakAnonMiB.toFixed(0)}), checkpoints ${r.checkpointMs.length} (median ${median(r.checkpointMs)} ms, max ${Math.max(...r.checkpointMs)} ms)${r.restoreSeconds === undefined ? '' : `, restore ${r.restoreSeconds.toFixed(1)} s`}\n`);

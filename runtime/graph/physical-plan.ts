@@ -51,7 +51,7 @@ export interface PhysicalPlan {
   /** Keyed state is checkpointed incrementally (`checkpoints.incremental`); absent: full snapshots. */
   readonly incrementalCheckpoints?: boolean;
   /** Keyed state lives in LevelDB (`state.backend: 'leveldb'`); absent: in the heap. */
-  readonly leveldbState?: { readonly cacheBytes?: number; readonly directory?: string };
+  readonly leveldbState?: { readonly cacheBytes?: number; readonly directory?: string; readonly maxOpenFiles?: number };
 }
 
 /** A compact, serialisable view of the plan, stored in checkpoint manifests and shown by status. */

@@ -134,7 +134,11 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
   const { checkpoints, state } = job.options;
   if (checkpoints !== undefined && checkpoints !== false && checkpoints.incremental === true) plan.incrementalCheckpoints = true;
   if (state?.backend === 'leveldb') {
-    plan.leveldbState = { ...(state.cacheBytes === undefined ? {} : { cacheBytes: state.cacheBytes }), ...(state.directory === undefined ? {} : { directory: state.directory }) };
+    plan.leveldbState = {
+      ...(state.cacheBytes === undefined ? {} : { cacheBytes: state.cacheBytes }),
+      ...(state.directory === undefined ? {} : { directory: state.directory }),
+      ...(state.maxOpenFiles === undefined ? {} : { maxOpenFiles: state.maxOpenFiles }),
+    };
   }
   return plan;
 }
@@ -153,8 +157,12 @@ function stateBackendProblems(state: JobOptions['state']): string[] {
   if (state.directory !== undefined && (typeof state.directory !== 'string' || state.directory.length === 0)) {
     problems.push(`state.directory must be a folder path, got ${JSON.stringify(state.directory)}`);
   }
-  if (state.backend === 'heap' && (state.cacheBytes !== undefined || state.directory !== undefined)) {
-    problems.push(`state.cacheBytes and state.directory apply to the leveldb backend only; set state.backend to 'leveldb' or remove them`);
+  if (state.maxOpenFiles !== undefined && (!Number.isInteger(state.maxOpenFiles) || state.maxOpenFiles < 74 || state.maxOpenFiles > 50_000)) {
+    // LevelDB silently clips max_open_files to this range; a value outside it would not do what it says.
+    problems.push(`state.maxOpenFiles must be a whole number from 74 to 50000 (LevelDB's range; default 1000), got ${String(state.maxOpenFiles)}`);
+  }
+  if (state.backend === 'heap' && (state.cacheBytes !== undefined || state.directory !== undefined || state.maxOpenFiles !== undefined)) {
+    problems.push(`state.cacheBytes, state.directory and state.maxOpenFiles apply to the leveldb backend only; set state.backend to 'leveldb' or remove them`);
   }
   return problems;
 }

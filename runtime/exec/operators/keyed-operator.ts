@@ -16,7 +16,7 @@ export interface KeyedSetup {
   /** Incremental: leave rebasing long chains to the checkpoint coordinator (`delegateRebase` of either backend). */
   readonly delegateRebase?: boolean | undefined;
   /** Keep state in LevelDB (`state.backend: 'leveldb'`); absent: in the heap. */
-  readonly leveldb?: { readonly cacheBytes?: number; readonly directory?: string } | undefined;
+  readonly leveldb?: { readonly cacheBytes?: number; readonly directory?: string; readonly maxOpenFiles?: number } | undefined;
 }
 
 /**

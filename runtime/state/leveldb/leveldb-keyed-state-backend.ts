@@ -46,6 +46,8 @@ export interface LevelDbKeyedStateBackendOptions {
   cacheBytes?: number;
   /** Folder under which the working database is created (and removed on close); default the OS temp folder. */
   directory?: string;
+  /** LevelDB's `max_open_files` for the working database (74–50,000); default 1000 (`DEFAULT_MAX_OPEN_FILES`). */
+  maxOpenFiles?: number;
 }
 
 type AnyHandle = LevelDbValueState<unknown> | LevelDbMapState<StateKey, unknown> | LevelDbListState<unknown>;
@@ -95,6 +97,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   /** Running average of packed value sizes: the estimate for values not packed yet. */
   #averagePacked = 32;
   #evictFrom = 0;
+  readonly #maxOpenFiles: number | undefined;
   readonly #log: DeltaLog | undefined;
   readonly #chains = new Map<number, ChainStats>();
   #parent: number | undefined;
@@ -105,6 +108,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
     this.#delegateRebase = this.#incremental && options.delegateRebase === true;
     this.#cacheLimit = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
     this.#directory = options.directory ?? tmpdir();
+    this.#maxOpenFiles = options.maxOpenFiles;
     const groups = options.range.end - options.range.start + 1;
     this.#live = new Int32Array(groups);
     if (this.#incremental) {
@@ -275,7 +279,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   }
 
   async #openAsync(): Promise<WorkingStore> {
-    this.#opening ??= WorkingStore.open(this.#directory, (ops) => this.#written(ops));
+    this.#opening ??= WorkingStore.open(this.#directory, (ops) => this.#written(ops), this.#maxOpenFiles);
     this.#store = await this.#opening;
     return this.#store;
   }

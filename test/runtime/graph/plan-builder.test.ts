@@ -263,17 +263,24 @@ test('a graph whose operator reads one that does not come before it (a cycle) is
   assert.ok(error.problems.some((p) => /operator "loop" reads operator #2, which does not come before it: the graph has a cycle/.test(p)), error.problems.join('\n'));
 });
 
-test('the state backend option: leveldb reaches the plan; a bad backend, cache size or folder is a validation problem that says what to write', () => {
+test('the state backend option: leveldb reaches the plan; a bad backend, cache size, folder or open-file count is a validation problem that says what to write', () => {
   const build = () => (env: StreamEnvironment) => {
     env.source(numbers()).keyBy((n) => n % 2).reduce((a, b) => a + b).sink(collectSink());
   };
-  const ok = defineJob({ name: 'state-ok', state: { backend: 'leveldb', cacheBytes: 32 << 20, directory: '/var/tmp' } }, build());
-  assert.deepEqual(buildPhysicalPlan(ok).leveldbState, { cacheBytes: 32 << 20, directory: '/var/tmp' });
+  const ok = defineJob({ name: 'state-ok', state: { backend: 'leveldb', cacheBytes: 32 << 20, directory: '/var/tmp', maxOpenFiles: 128 } }, build());
+  assert.deepEqual(buildPhysicalPlan(ok).leveldbState, { cacheBytes: 32 << 20, directory: '/var/tmp', maxOpenFiles: 128 });
+  assert.deepEqual(buildPhysicalPlan(defineJob({ name: 'state-defaults', state: { backend: 'leveldb' } }, build())).leveldbState, {});
   assert.equal(buildPhysicalPlan(defineJob({ name: 'state-heap', state: { backend: 'heap' } }, build())).leveldbState, undefined);
   const bad = expectInvalid(defineJob({ name: 'state-bad', state: { backend: 'rocksdb' as 'heap', cacheBytes: -1, directory: '' } }, build()));
   assert.match(bad.message, /state\.backend must be 'heap' or 'leveldb', got "rocksdb"/);
   assert.match(bad.message, /state\.cacheBytes must be a positive whole number of bytes/);
   assert.match(bad.message, /state\.directory must be a folder path/);
+  for (const maxOpenFiles of [10, 73, 50_001, 100.5]) {
+    const few = expectInvalid(defineJob({ name: 'state-files', state: { backend: 'leveldb', maxOpenFiles } }, build()));
+    assert.match(few.message, new RegExp(`state\\.maxOpenFiles must be a whole number from 74 to 50000 \\(LevelDB's range; default 1000\\), got ${maxOpenFiles}`));
+  }
   const misplaced = expectInvalid(defineJob({ name: 'state-misplaced', state: { backend: 'heap', cacheBytes: 1 << 20 } }, build()));
   assert.match(misplaced.message, /apply to the leveldb backend only/);
+  const misplacedFiles = expectInvalid(defineJob({ name: 'state-misplaced-files', state: { backend: 'heap', maxOpenFiles: 100 } }, build()));
+  assert.match(misplacedFiles.message, /state\.cacheBytes, state\.directory and state\.maxOpenFiles apply to the leveldb backend only/);
 });
