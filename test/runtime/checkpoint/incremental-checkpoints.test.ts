@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Level } from 'level';
 import { CheckpointStore, checkpointDbPath } from '../../../runtime/checkpoint/index.ts';
 import { HeapKeyedStateBackend } from '../../../runtime/state/index.ts';
 import { startJob } from '../../../runtime/testing/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../../support/wait-for.ts';
 import job, { expectedFinalState, expectedUpdates, LEVELDB_STATE, sessionsJob, type Update } from './fixtures/incremental-sessions.ts';
 
 const byKeyThenI = (a: Update, b: Update): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i);
@@ -34,8 +37,17 @@ const backends = [
 for (const backend of backends) {
   for (const seed of [1, 2, 3]) {
     test(`incremental checkpoints (${backend.name} backend): seeded crashes at every checkpoint stage (seed ${seed}) give exactly the failure-free output`, async (t) => {
-      const run = await startJob(backend.job, { faults: { crashes: 5, seed }, checkpointIntervalMs: 20 });
+      // The job may end only once every fault fired and an incremental checkpoint wrote less than its state: on a loaded
+      // machine a run could otherwise end before either happened, and this test would check nothing.
+      const gate = join(await tempDir(t), 'end');
+      const run = await startJob(backend.job, { faults: { crashes: 5, seed }, checkpointIntervalMs: 20, params: { holdEndUntil: gate } });
       t.after(() => run.close());
+      await waitFor(() => run.faults.fired.length === 5 && run.checkpoints.some((m) => m.formatVersion === 2 && (m.writtenBytes ?? m.totalBytes) < m.totalBytes), {
+        timeoutMs: 120_000,
+        message: 'every fault fired and an incremental checkpoint wrote less than its state',
+        describe: () => ({ fired: run.faults.fired.length, checkpoints: run.checkpoints.map((m) => [m.id, m.formatVersion, m.writtenBytes, m.totalBytes]) }),
+      });
+      await writeFile(gate, '');
       assert.equal(await run.finished, 'finished');
       assert.equal(run.faults.fired.length, 5, `every planned fault fired: ${JSON.stringify(run.faults.fired.map((f) => f.description))}`);
       assertExact(run.outputs<Update>('out'), expectedUpdates());
