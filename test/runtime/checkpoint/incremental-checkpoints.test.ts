@@ -42,7 +42,9 @@ for (const backend of backends) {
       const gate = join(await tempDir(t), 'end');
       const run = await startJob(backend.job, { faults: { crashes: 5, seed }, checkpointIntervalMs: 20, params: { holdEndUntil: gate } });
       t.after(() => run.close());
-      await waitFor(() => run.faults.fired.length === 5 && run.checkpoints.some((m) => m.formatVersion === 2 && (m.writtenBytes ?? m.totalBytes) < m.totalBytes), {
+      let ended = false; // a job that fails before the gate opens fails the assertions below now, not at the deadline
+      void run.finished.then(() => (ended = true));
+      await waitFor(() => ended || (run.faults.fired.length === 5 && run.checkpoints.some((m) => m.formatVersion === 2 && (m.writtenBytes ?? m.totalBytes) < m.totalBytes)), {
         timeoutMs: 120_000,
         message: 'every fault fired and an incremental checkpoint wrote less than its state',
         describe: () => ({ fired: run.faults.fired.length, checkpoints: run.checkpoints.map((m) => [m.id, m.formatVersion, m.writtenBytes, m.totalBytes]) }),

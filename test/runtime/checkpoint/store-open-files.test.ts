@@ -12,7 +12,7 @@ const JOBS = 100;
 const KEY_GROUPS = 32;
 const BLOB_BYTES = 64 * 1024;
 
-/** Random (incompressible) bytes, seeded by job and key group only through their first bytes, so a mix-up shows. */
+/** Random bytes (incompressible, so the tables fill as with real blobs), led by the job and key group they belong to. */
 function blob(job: number, keyGroup: number): Uint8Array {
   const bytes = randomFillSync(new Uint8Array(BLOB_BYTES));
   bytes[0] = job;
