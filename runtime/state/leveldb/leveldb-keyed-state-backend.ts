@@ -227,7 +227,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
     this.eventTimers.changedGroups = new Set();
     const parent = this.#parent;
     const policy = this.#delegateRebase ? 'never' : 'bounded';
-    const blobs = await writeStoredIncrementalBlobs(state, this.#log!, this.#chains, timerGroups, slicer, beforeFullBlobs, policy);
+    const blobs = await writeStoredIncrementalBlobs(state, log, this.#chains, timerGroups, slicer, beforeFullBlobs, policy);
     this.#parent = checkpointId;
     const incremental: IncrementalParts = { parent, deltas: blobs.deltas, unchanged: blobs.unchanged };
     if (this.#delegateRebase) incremental.delegatesRebase = true;
