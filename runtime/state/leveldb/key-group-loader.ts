@@ -4,7 +4,7 @@ import { binLength, binStart, forEachPackedPair } from '../packed-pairs-chunk.ts
 import { badEntry } from '../snapshots/restore-chains.ts';
 import type { StateKind } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
-import type { BulkLoad } from './bulk-load.ts';
+import type { TableLoad } from './table-files/table-load.ts';
 import type { Chunk } from '../snapshots/chain-parts.ts';
 import type { CachedTable } from './cached-table.ts';
 import { FoldedChanges } from './folded-changes.ts';
@@ -32,7 +32,7 @@ export class KeyGroupLoader {
 
   /** `table` gives the backend's table (and so the state id) of a chunk's state. */
   constructor(
-    private readonly load: BulkLoad,
+    private readonly load: TableLoad,
     private readonly table: (name: string, kind: StateKind) => CachedTable,
     private readonly slicer: TimeSlicer,
   ) {}

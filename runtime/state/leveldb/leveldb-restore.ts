@@ -13,7 +13,8 @@ import { KeyGroupLoader } from './key-group-loader.ts';
  * next incremental snapshot.
  *
  * The working database starts empty and nothing reads it yet, so the restore bulk-loads it, one key group after
- * another, writing each key group's end state once (`key-group-loader.ts`).
+ * another in ascending order, writing each key group's end state once (`key-group-loader.ts`): as LevelDB table
+ * files while the database is new (`table-files/table-load.ts`).
  * @internal
  */
 export async function restoreStoredChains(
@@ -24,12 +25,14 @@ export async function restoreStoredChains(
 ): Promise<Map<number, ChainStats>> {
   const chains = new Map<number, ChainStats>();
   const { start, end } = state.range;
+  // In key group order: a load into a new database writes its table files in key order, and keys start with their group.
+  const ours = [...keyGroups].filter(([keyGroup]) => keyGroup >= start && keyGroup <= end).sort(([a], [b]) => a - b);
+  if (ours.length === 0) return chains;
   await state.store.drain();
-  const load = state.store.bulkLoad();
+  const load = await state.store.bulkLoad();
   const restorer = new KeyGroupLoader(load, table, slicer);
   try {
-    for (const [keyGroup, blob] of keyGroups) {
-      if (keyGroup < start || keyGroup > end) continue;
+    for (const [keyGroup, blob] of ours) {
       const { segments, baseBytes, base, deltas, timers } = await chainParts(keyGroup, blob, slicer);
       restorer.begin(keyGroup, blob);
       let live: number;

@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { SluiceError } from '../../errors/index.ts';
 import { removeAbandonedDirectories } from '../../support/abandoned-directories.ts';
 import { StateErrorCodes } from '../state-errors.ts';
-import { BulkLoad } from './bulk-load.ts';
+import { TableLoad } from './table-files/table-load.ts';
 
 /** One write to the working database: `value` undefined deletes `key`. @internal */
 export interface WriteOp {
@@ -45,16 +45,20 @@ export const WORKING_DIRECTORY_PREFIX = 'sluice-state-';
  */
 export class WorkingStore {
   readonly directory: string;
-  readonly #db: ClassicLevel<Uint8Array, Uint8Array>;
+  #db: ClassicLevel<Uint8Array, Uint8Array>;
+  readonly #maxOpenFiles: number;
   readonly #onWritten: (ops: readonly WriteOp[]) => void;
+  /** Nothing was written yet: a restore may still load the database. */
+  #empty = true;
   #queued: WriteOp[] = [];
   #inFlight: Promise<void> | undefined;
   #failure: SluiceError | undefined;
   #closed = false;
 
-  private constructor(directory: string, db: ClassicLevel<Uint8Array, Uint8Array>, onWritten: (ops: readonly WriteOp[]) => void) {
+  private constructor(directory: string, db: ClassicLevel<Uint8Array, Uint8Array>, maxOpenFiles: number, onWritten: (ops: readonly WriteOp[]) => void) {
     this.directory = directory;
     this.#db = db;
+    this.#maxOpenFiles = maxOpenFiles;
     this.#onWritten = onWritten;
   }
 
@@ -73,18 +77,8 @@ export class WorkingStore {
         void removeAbandonedDirectories(parent, WORKING_DIRECTORY_PREFIX).catch(() => undefined);
       }
       directory = await mkdtemp(join(parent, `${WORKING_DIRECTORY_PREFIX}${process.pid}-`));
-      // Snappy compression off: state values are small msgpack records, and compression cost ~5 % of bulk writes.
-      const db = new ClassicLevel<Uint8Array, Uint8Array>(directory, {
-        keyEncoding: 'view',
-        valueEncoding: 'view',
-        createIfMissing: true,
-        errorIfExists: true,
-        compression: false,
-        writeBufferSize: 16 << 20,
-        maxOpenFiles,
-      });
-      await db.open();
-      return new WorkingStore(directory, db, onWritten);
+      const db = await openDatabase(directory, maxOpenFiles);
+      return new WorkingStore(directory, db, maxOpenFiles, onWritten);
     } catch (err) {
       if (directory !== undefined) await rm(directory, { recursive: true, force: true }).catch(() => undefined);
       throw new SluiceError(
@@ -109,17 +103,36 @@ export class WorkingStore {
   /** Queues a write; batches of {@link BATCH_OPS} start on their own, the rest on {@link drain}. */
   enqueue(op: WriteOp): void {
     this.#check();
+    this.#empty = false;
     this.#queued.push(op);
     if (this.#queued.length >= BATCH_OPS && this.#inFlight === undefined) this.#writeNext();
   }
 
   /**
-   * A bulk load (a restore into the new, empty database): its puts bypass the queue, so drain first and issue no
-   * other writes until it finishes.
+   * A bulk load: a restore into the new database, before anything else is written to it or read from it. The
+   * database is closed while the load writes its table files, then opened again ({@link TableLoad}).
    */
-  bulkLoad(): BulkLoad {
+  async bulkLoad(): Promise<TableLoad> {
     this.#check();
-    return new BulkLoad(() => this.#db.batch(), (err) => (this.#failure ??= this.#fail('write', err)));
+    if (!this.#empty) {
+      throw new SluiceError('SLUICE_INTERNAL', 'a LevelDB state backend was restored after state was written to it: restore() comes first', { retriable: false });
+    }
+    this.#empty = false;
+    const fail = (err: unknown): SluiceError => (this.#failure ??= this.#fail('write', err));
+    try {
+      await this.#db.close();
+      for (const name of await readdir(this.directory)) await rm(join(this.directory, name), { recursive: true, force: true });
+    } catch (err) {
+      throw fail(err);
+    }
+    const reopen = async (): Promise<void> => {
+      try {
+        this.#db = await openDatabase(this.directory, this.#maxOpenFiles);
+      } catch (err) {
+        throw (this.#failure ??= this.#fail('open the restored state', err));
+      }
+    };
+    return new TableLoad(this.directory, reopen, fail);
   }
 
   /** Writes queued but not yet written. */
@@ -215,4 +228,22 @@ export class WorkingStore {
       { cause: err },
     );
   }
+}
+
+/**
+ * Opens (creating it if missing) the working database in `directory`. Snappy compression is off: state values are
+ * small msgpack records, and compression cost ~5 % of bulk writes (the table files a restore writes are
+ * uncompressed too).
+ */
+async function openDatabase(directory: string, maxOpenFiles: number): Promise<ClassicLevel<Uint8Array, Uint8Array>> {
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(directory, {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+    createIfMissing: true,
+    compression: false,
+    writeBufferSize: 16 << 20,
+    maxOpenFiles,
+  });
+  await db.open();
+  return db;
 }
