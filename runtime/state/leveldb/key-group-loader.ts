@@ -145,10 +145,7 @@ export class KeyGroupLoader {
 
   /** Puts the working-database key of the packed key `keyBytes[ks, ke)` in state `stateId`, = `valueBytes[vs, ve)`. */
   #putBytes(stateId: number, keyBytes: Uint8Array, ks: number, ke: number, valueBytes: Uint8Array, vs: number, ve: number): void {
-    const key = this.load.key(KEY_PREFIX_BYTES + ke - ks);
-    writePrefix(key, this.#keyGroup, stateId);
-    for (let i = ks; i < ke; i++) key[KEY_PREFIX_BYTES + i - ks] = keyBytes[i]!;
-    this.load.put(key, copied(this.load.value(ve - vs), valueBytes, vs));
+    this.load.putPacked(this.#keyGroup, stateId, keyBytes, ks, ke, valueBytes, vs, ve);
     this.#writes++;
   }
 

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../../../errors/index.ts';
 import { ScratchBytes } from '../scratch-bytes.ts';
+import { KEY_PREFIX_BYTES } from '../stored-bytes.ts';
 import { manifestBytes, type ManifestTable } from './manifest-file.ts';
 import { TableFileBuilder } from './table-file-builder.ts';
 
@@ -73,8 +74,34 @@ export class TableLoad {
 
   /** Adds `key` = `value` (copied). Keys start with their key group, which may not go down; a later equal key wins. */
   put(key: Uint8Array, value: Uint8Array): void {
+    const start = this.#reserve((key[0]! << 8) | key[1]!, key.length + value.length);
+    this.#arena.set(key, start);
+    this.#arena.set(value, start + key.length);
+    this.#added(start, key.length, value.length);
+  }
+
+  /**
+   * Adds the key `[keyGroup: u16][stateId: u16]` + `keyBytes[ks, ke)` = `valueBytes[vs, ve)`, as {@link put} does,
+   * copying the bytes once (a full blob's packed pairs, the bulk of most restores).
+   */
+  putPacked(keyGroup: number, stateId: number, keyBytes: Uint8Array, ks: number, ke: number, valueBytes: Uint8Array, vs: number, ve: number): void {
+    const keyLength = KEY_PREFIX_BYTES + ke - ks;
+    const start = this.#reserve(keyGroup, keyLength + ve - vs);
+    const arena = this.#arena;
+    arena[start] = keyGroup >>> 8;
+    arena[start + 1] = keyGroup & 0xff;
+    arena[start + 2] = stateId >>> 8;
+    arena[start + 3] = stateId & 0xff;
+    let at = start + KEY_PREFIX_BYTES;
+    for (let i = ks; i < ke; i++) arena[at++] = keyBytes[i]!;
+    if (ve - vs > 32) arena.set(valueBytes.subarray(vs, ve), at);
+    else for (let i = vs; i < ve; i++) arena[at++] = valueBytes[i]!;
+    this.#added(start, keyLength, ve - vs);
+  }
+
+  /** Starts a put of `bytes` in `keyGroup`: returns where its bytes go in the arena. */
+  #reserve(keyGroup: number, bytes: number): number {
     if (this.#failure !== undefined) throw this.#failure;
-    const keyGroup = (key[0]! << 8) | key[1]!;
     if (keyGroup !== this.#keyGroup) {
       if (keyGroup < this.#keyGroup) {
         throw new SluiceError('SLUICE_INTERNAL', `a restore loaded key group ${keyGroup} after key group ${this.#keyGroup}: key groups must come in ascending order`, {
@@ -84,20 +111,20 @@ export class TableLoad {
       this.#flushKeyGroup();
       this.#keyGroup = keyGroup;
     }
-    const entry = this.#entries;
-    if (3 * entry + 3 > this.#bounds.length) this.#bounds = grownInt32(this.#bounds);
-    const bytes = key.length + value.length;
+    if (3 * this.#entries + 3 > this.#bounds.length) this.#bounds = grownInt32(this.#bounds);
     if (this.#arenaSize + bytes > this.#arena.length) this.#arena = grownBytes(this.#arena, this.#arenaSize + bytes);
-    const arena = this.#arena;
-    const start = this.#arenaSize;
-    arena.set(key, start);
-    arena.set(value, start + key.length);
+    return this.#arenaSize;
+  }
+
+  /** Ends a put whose bytes are in the arena at `start`. */
+  #added(start: number, keyLength: number, valueLength: number): void {
+    const entry = this.#entries;
     const bounds = this.#bounds;
     bounds[3 * entry] = start;
-    bounds[3 * entry + 1] = start + key.length;
-    bounds[3 * entry + 2] = start + bytes;
-    if (this.#ascending && entry > 0 && compareEntries(arena, bounds, entry - 1, entry) >= 0) this.#ascending = false;
-    this.#arenaSize = start + bytes;
+    bounds[3 * entry + 1] = start + keyLength;
+    bounds[3 * entry + 2] = start + keyLength + valueLength;
+    if (this.#ascending && entry > 0 && compareEntries(this.#arena, bounds, entry - 1, entry) >= 0) this.#ascending = false;
+    this.#arenaSize = start + keyLength + valueLength;
     this.#entries = entry + 1;
   }
 
