@@ -80,6 +80,15 @@ for (const cacheBytes of [8 * 1024, 64 * 1024, 64 * 1024 * 1024]) {
           }
         }
         assert.equal(canonical(back), expected, `round ${round}: chain restored into the LevelDB backend at p = 3`);
+        // The heap backend's own snapshot (keys in no order: the restore sorts each key group) into the LevelDB backend.
+        const switched = await leveldb({ range, cacheBytes: 4096 });
+        try {
+          await switched.restore((await heap.snapshot()).keyGroups, round);
+          assert.equal(canonical((await switched.snapshot()).keyGroups), expected, `round ${round}: heap snapshot restored into the LevelDB backend`);
+          assert.equal(reads(switched, 300), reads(heap, 300), `round ${round}: reads after the heap snapshot was restored`);
+        } finally {
+          await switched.close();
+        }
       }
       assert.ok(deltas > 50, `deltas were written (${deltas})`);
     } finally {
