@@ -39,6 +39,7 @@ export async function restoreStoredChains(
       if (deltas.length === 0) live = await restorer.copy(base);
       else if (restorer.mergeable(base)) live = await restorer.merge(base, deltas);
       else live = await restorer.fold([...base, ...deltas]);
+      await load.endKeyGroup(slicer);
       state.live[keyGroup - start]! += live;
       restoreTimers(state, keyGroup, timers);
       chains.set(keyGroup, { baseBytes, deltaBytes: blob.length - baseBytes, length: segments });

@@ -8,7 +8,9 @@ import { SluiceError } from '../../../runtime/errors/index.ts';
 import { crc32c, maskedCrc } from '../../../runtime/state/leveldb/table-files/crc32c.ts';
 import { manifestBytes, type ManifestTable } from '../../../runtime/state/leveldb/table-files/manifest-file.ts';
 import { TableFileBuilder } from '../../../runtime/state/leveldb/table-files/table-file-builder.ts';
+import { slicedMergeSort } from '../../../runtime/state/leveldb/table-files/sliced-merge-sort.ts';
 import { levelFor, TableLoad } from '../../../runtime/state/leveldb/table-files/table-load.ts';
+import { TimeSlicer } from '../../../runtime/state/time-slicer.ts';
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
 
@@ -36,7 +38,10 @@ async function withFolder(run: (directory: string) => Promise<void>): Promise<vo
 async function load(directory: string, entries: ReadonlyArray<[Uint8Array, Uint8Array]>): Promise<Db> {
   let db: Db | undefined;
   const tables = new TableLoad(directory, async () => void (db = await openDb(directory)), (err) => new SluiceError('SLUICE_STATE_BACKEND_IO', String(err)));
+  const slicer = new TimeSlicer();
   for (const [i, [key, value]] of entries.entries()) {
+    const keyGroup = (key[0]! << 8) | key[1]!;
+    if (i > 0 && keyGroup !== ((entries[i - 1]![0][0]! << 8) | entries[i - 1]![0][1]!)) await tables.endKeyGroup(slicer);
     tables.put(key, value);
     if (i % 1000 === 0) await tables.settle();
   }
@@ -132,10 +137,12 @@ test('a key group whose puts come out of order is sorted, and of equal keys the 
   });
 });
 
-test('a key group loaded after a higher one is refused: the files would overlap', async () => {
+test('a key group loaded before the last one ended, or after a higher one, is refused: the files would overlap', async () => {
   await withFolder(async (directory) => {
     const tables = new TableLoad(directory, async () => {}, (err) => new SluiceError('SLUICE_STATE_BACKEND_IO', String(err)));
     tables.put(keyOf(9, 'a'), Buffer.from('x'));
+    assert.throws(() => tables.put(keyOf(10, 'a'), Buffer.from('y')), { code: 'SLUICE_INTERNAL', message: /before it ended key group 9/ });
+    await tables.endKeyGroup(new TimeSlicer());
     assert.throws(() => tables.put(keyOf(3, 'a'), Buffer.from('y')), { code: 'SLUICE_INTERNAL', message: /key group 3 after key group 9/ });
     await tables.abandon();
   });
@@ -206,6 +213,47 @@ test('a manifest larger than a 32 KiB log block is split into fragments LevelDB 
     await writeFile(join(directory, 'MANIFEST-000001'), manifest);
     await writeFile(join(directory, 'CURRENT'), 'MANIFEST-000001\n');
     await assert.rejects(openDb(directory));
+  });
+});
+
+test('the sliced merge sort orders any length stably, as Array.prototype.sort does', async () => {
+  for (const n of [0, 1, 2, 31, 32, 33, 64, 65, 1000, 100_003]) {
+    const values = Array.from({ length: n }, (_, i) => (Math.imul(i + 1, 2654435761) >>> 0) % Math.max(1, n >> 2)); // many ties
+    const expected = Array.from({ length: n }, (_, i) => i).sort((a, b) => values[a]! - values[b]! || a - b);
+    const sorted = await slicedMergeSort(n, (a, b) => values[a]! - values[b]!, new TimeSlicer());
+    assert.deepEqual([...sorted], expected, `n = ${n}`);
+  }
+});
+
+test('a large key group out of order is sorted and written in slices: the event loop turns meanwhile', async () => {
+  await withFolder(async (directory) => {
+    let db: Db | undefined;
+    const tables = new TableLoad(directory, async () => void (db = await openDb(directory)), (err) => new SluiceError('SLUICE_STATE_BACKEND_IO', String(err)));
+    const n = 200_000;
+    for (let i = 0; i < n; i++) tables.put(keyOf(3, `k${(i * 7919) % n}`), Buffer.from(String(i)));
+    let turns = 0;
+    let counting = true;
+    const count = (): void => {
+      turns++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    await tables.endKeyGroup(new TimeSlicer(0)); // a zero slice: yields at every look at the clock
+    counting = false;
+    await tables.finish();
+    try {
+      assert.ok(turns > 10, `the event loop turned ${turns} times while the key group was sorted and written`);
+      let keys = 0;
+      let last = Buffer.alloc(0);
+      for await (const key of db!.keys()) {
+        assert.ok(Buffer.compare(Buffer.from(key), last) > 0, 'keys ascend');
+        last = Buffer.from(key);
+        keys++;
+      }
+      assert.equal(keys, n);
+    } finally {
+      await db!.close();
+    }
   });
 });
 

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { SluiceError } from '../../../errors/index.ts';
 import { ScratchBytes } from '../scratch-bytes.ts';
 import { KEY_PREFIX_BYTES } from '../stored-bytes.ts';
+import { TimeSlicer } from '../../time-slicer.ts';
+import { slicedMergeSort } from './sliced-merge-sort.ts';
 import { manifestBytes, type ManifestTable } from './manifest-file.ts';
 import { TableFileBuilder } from './table-file-builder.ts';
 
@@ -12,6 +14,8 @@ const TABLE_BYTES = 2 * 1024 * 1024;
 const MAX_WRITES_IN_FLIGHT = 4;
 /** The manifest's file number; tables are numbered after it. */
 const MANIFEST_NUMBER = 1;
+/** Keys added to tables between two looks at the clock (a power of two). */
+const ADDED_PER_CHECK = 4096;
 
 /**
  * A restore's state written as LevelDB table files, with a manifest that lists them, into the folder of a new
@@ -20,9 +24,10 @@ const MANIFEST_NUMBER = 1;
  * and compactions. Measured on a 10M-key restore: LevelDB's batches took ~2.5 s of the thread's time in `put` and
  * kept it waiting ~1.7 s for LevelDB's writer; building the tables costs ~150 ns a key.
  *
- * Key groups must come in ascending order (the first two bytes of every key are its key group). Within a key group,
- * puts are collected and, unless they came in ascending order (as the LevelDB backend's own checkpoints give them),
- * sorted; of equal keys the last put wins. So one key group's state is in memory at a time, as its chain is anyway
+ * Key groups must come in ascending order (the first two bytes of every key are its key group), each ended by
+ * {@link endKeyGroup}. Within a key group, puts are collected and, unless they came in ascending order (as the
+ * LevelDB backend's own checkpoints give them), sorted; of equal keys the last put wins. Sorting and writing are
+ * time-sliced, so a large key group does not hold the event loop. So one key group's state is in memory at a time, as its chain is anyway
  * while it is folded.
  *
  * The caller fills the scratch arrays {@link key} and {@link value} for every entry instead of allocating two per
@@ -103,12 +108,14 @@ export class TableLoad {
   #reserve(keyGroup: number, bytes: number): number {
     if (this.#failure !== undefined) throw this.#failure;
     if (keyGroup !== this.#keyGroup) {
+      if (this.#entries > 0) {
+        throw new SluiceError('SLUICE_INTERNAL', `a restore put key group ${keyGroup} before it ended key group ${this.#keyGroup} (endKeyGroup)`, { retriable: false });
+      }
       if (keyGroup < this.#keyGroup) {
         throw new SluiceError('SLUICE_INTERNAL', `a restore loaded key group ${keyGroup} after key group ${this.#keyGroup}: key groups must come in ascending order`, {
           retriable: false,
         });
       }
-      this.#flushKeyGroup();
       this.#keyGroup = keyGroup;
     }
     if (3 * this.#entries + 3 > this.#bounds.length) this.#bounds = grownInt32(this.#bounds);
@@ -136,7 +143,7 @@ export class TableLoad {
 
   /** Writes what is left, then the manifest, and opens the database. */
   async finish(): Promise<void> {
-    this.#flushKeyGroup();
+    await this.endKeyGroup(new TimeSlicer());
     if (this.#builder !== undefined && this.#builder.entries > 0) this.#cutTable();
     while (this.#inFlight.length > 0) await this.#inFlight[0];
     if (this.#failure !== undefined) throw this.#failure;
@@ -157,18 +164,22 @@ export class TableLoad {
     while (this.#inFlight.length > 0) await this.#inFlight[0];
   }
 
-  /** Writes the current key group's entries to tables, sorted (stable: of equal keys the last put stays). */
-  #flushKeyGroup(): void {
+  /**
+   * Writes the current key group's entries to tables, sorted (stably: of equal keys the last put stays), in slices
+   * that `slicer` bounds; the next key group's puts may follow.
+   */
+  async endKeyGroup(slicer: TimeSlicer): Promise<void> {
     const n = this.#entries;
     if (n === 0) return;
     const arena = this.#arena;
     const bounds = this.#bounds;
     let order: Int32Array | undefined;
     if (!this.#ascending) {
-      const indices = Array.from({ length: n }, (_, i) => i).sort((a, b) => compareEntries(arena, bounds, a, b) || a - b);
+      const sorted = await slicedMergeSort(n, (a, b) => compareEntries(arena, bounds, a, b), slicer);
       // Of a run of equal keys, only the last put is kept.
-      const kept = indices.filter((e, i) => i + 1 === n || compareEntries(arena, bounds, e, indices[i + 1]!) !== 0);
-      order = Int32Array.from(kept);
+      let kept = 0;
+      for (let i = 0; i < n; i++) if (i + 1 === n || compareEntries(arena, bounds, sorted[i]!, sorted[i + 1]!) !== 0) sorted[kept++] = sorted[i]!;
+      order = sorted.subarray(0, kept);
     }
     const count = order === undefined ? n : order.length;
     for (let i = 0; i < count; i++) {
@@ -176,6 +187,10 @@ export class TableLoad {
       const builder = (this.#builder ??= new TableFileBuilder(TABLE_BYTES + TABLE_BYTES / 2));
       builder.add(arena, bounds[3 * e]!, bounds[3 * e + 1]!, arena, bounds[3 * e + 1]!, bounds[3 * e + 2]!);
       if (builder.size >= TABLE_BYTES) this.#cutTable();
+      if ((i & (ADDED_PER_CHECK - 1)) === ADDED_PER_CHECK - 1) {
+        await this.settle();
+        await slicer.maybeYield();
+      }
     }
     this.#entries = 0;
     this.#arenaSize = 0;
