@@ -1,6 +1,7 @@
 // The checkpoint store's on-disk layout: LevelDB keys, how blobs are named and checked, and building a manifest from blobs.
 import { crc32 } from 'node:zlib';
 import { SluiceError } from '../errors/index.ts';
+import { ChainMap } from './chain-map.ts';
 import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIGITS, INCREMENTAL_MANIFEST_FORMAT_VERSION, keyedChains, MANIFEST_FORMAT_VERSION, validateManifest, type BlobRef, type CheckpointKind, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
 
 /*
@@ -57,7 +58,7 @@ export function isShared(blob: BlobInput | SharedBlobInput): blob is SharedBlobI
 export interface LoadedCheckpoint {
   manifest: CheckpointManifest;
   /** Keyed blobs of one operator by key group (empty map when the operator has none). */
-  keyedState(operatorUid: string): Map<number, Uint8Array>;
+  keyedState(operatorUid: string): ReadonlyMap<number, Uint8Array>;
   /** Operator-state blobs of one operator by old subtask index. */
   operatorState(operatorUid: string): Map<number, Uint8Array>;
 }
@@ -72,14 +73,13 @@ export class VerifiedCheckpoint implements LoadedCheckpoint {
     this.#blobs = blobs;
   }
 
-  /** Keyed blobs by key group; a chain (full blob and deltas) comes as one concatenated byte string. */
-  keyedState(operatorUid: string): Map<number, Uint8Array> {
-    const out = new Map<number, Uint8Array>();
+  /** Keyed blobs by key group; a chain (full blob and deltas) comes as one byte string, concatenated when read. */
+  keyedState(operatorUid: string): ChainMap {
+    const segments = new Map<number, Uint8Array[]>();
     for (const chain of keyedChains(this.manifest.blobs.filter((ref) => ref.operatorUid === operatorUid)).values()) {
-      const bytes = chain.map((ref) => this.#blobs.get(ref.key)!);
-      out.set(chain[0]!.keyGroup!, bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes));
+      segments.set(chain[0]!.keyGroup!, chain.map((ref) => this.#blobs.get(ref.key)!));
     }
-    return out;
+    return new ChainMap(segments);
   }
 
   operatorState(operatorUid: string): Map<number, Uint8Array> {

@@ -26,8 +26,9 @@ export function restoredSubset(restored: RestoredState, plan: PhysicalPlan, work
       const keyed = restored.keyedState(op.uid);
       if (keyed === undefined) continue;
       const mine: Array<[number, Uint8Array]> = [];
-      for (const [group, bytes] of keyed) {
-        if (workerOf(ownerOfKeyGroup(group, stage.parallelism, plan.maxParallelism), workers) === worker) mine.push([group, bytes]);
+      // Keys first: a loaded checkpoint concatenates a chain when it is read, so only this worker's are.
+      for (const group of keyed.keys()) {
+        if (workerOf(ownerOfKeyGroup(group, stage.parallelism, plan.maxParallelism), workers) === worker) mine.push([group, keyed.get(group)!]);
       }
       if (mine.length > 0) subset.keyed.push([op.uid, mine]);
     }

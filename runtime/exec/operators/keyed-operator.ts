@@ -1,5 +1,5 @@
 import type { KeySelector } from '../../api/index.ts';
-import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend } from '../../state/index.ts';
+import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend, type KeyGroupRange } from '../../state/index.ts';
 import { LevelDbKeyedStateBackend } from '../../state/leveldb/leveldb-keyed-state-backend.ts';
 import { ChainedOperator, type Downstream, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
 
@@ -26,7 +26,8 @@ export interface KeyedSetup {
 export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   protected readonly backend: KeyedStateBackend;
   protected readonly keyOf: (value: I) => string | number;
-  readonly #restored: ReadonlyMap<number, Uint8Array> | undefined;
+  readonly #range: KeyGroupRange;
+  #restored: ReadonlyMap<number, Uint8Array> | undefined;
   readonly #restoredFrom: number | undefined;
 
   constructor(place: OperatorPlace, setup: KeyedSetup, downstream: Downstream<unknown>) {
@@ -41,13 +42,18 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
       setup.leveldb === undefined
         ? new HeapKeyedStateBackend({ ...options, delegateRebase: setup.delegateRebase === true })
         : new LevelDbKeyedStateBackend({ ...options, ...setup.leveldb, delegateRebase: setup.delegateRebase === true });
+    this.#range = options.range;
     this.#restored = setup.restored;
     this.#restoredFrom = setup.restoredFrom;
   }
 
   override async open(): Promise<void> {
-    // Restored from a checkpoint without state for this operator: the backend's chains start empty, from it.
-    await this.backend.restore(this.#restored ?? [], this.#restoredFrom);
+    // Only this subtask's key groups are read (a checkpoint's chains are concatenated as they are read), and the
+    // checkpoint's bytes are let go once restored. Restored from a checkpoint without state for this operator: the
+    // backend's chains start empty, from it.
+    const restored = this.#restored;
+    this.#restored = undefined;
+    await this.backend.restore(restored === undefined ? [] : ownedKeyGroups(restored, this.#range), this.#restoredFrom);
   }
 
   override async snapshot(checkpointId?: number): Promise<OperatorSnapshot> {
@@ -68,4 +74,9 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   override nextTimer(): number | undefined {
     return this.backend.nextTimerTimestamp();
   }
+}
+
+/** The entries of `chains` whose key group is in `range`; other chains are not read. */
+function* ownedKeyGroups(chains: ReadonlyMap<number, Uint8Array>, range: KeyGroupRange): Generator<[number, Uint8Array]> {
+  for (const keyGroup of chains.keys()) if (keyGroup >= range.start && keyGroup <= range.end) yield [keyGroup, chains.get(keyGroup)!];
 }

@@ -65,7 +65,7 @@ async function restoredValues(store: CheckpointStore, id: number): Promise<Map<s
   return valuesOf(loaded.keyedState('count'));
 }
 
-async function valuesOf(keyed: Map<number, Uint8Array>): Promise<Map<string, number>> {
+async function valuesOf(keyed: ReadonlyMap<number, Uint8Array>): Promise<Map<string, number>> {
   const b = new HeapKeyedStateBackend({ maxParallelism: M, range: { start: 0, end: M - 1 } });
   await b.restore(keyed);
   const count = b.getValueState<number>('count');
