@@ -1,3 +1,5 @@
+import { SluiceError } from '../errors/index.ts';
+
 /**
  * One operator's keyed state in a loaded checkpoint, by key group: each key group's chain (its full blob, then its
  * deltas) as one byte string, concatenated when it is read rather than all at once. A restore at parallelism p reads
@@ -7,38 +9,61 @@
  * @internal
  */
 export class ChainMap implements ReadonlyMap<number, Uint8Array> {
-  readonly #segments: ReadonlyMap<number, readonly Uint8Array[]>;
+  readonly #segments: Map<number, readonly Uint8Array[]>;
+  readonly #keyGroups: ReadonlyMap<number, true>;
+  /** Read-once maps (see {@link readOnce}): the key groups already handed out. */
+  readonly #taken: Set<number> | undefined;
 
   /** `segments`: each key group's blobs in chain order (full blob first). */
-  constructor(segments: ReadonlyMap<number, readonly Uint8Array[]>) {
-    this.#segments = segments;
+  constructor(segments: ReadonlyMap<number, readonly Uint8Array[]>, readOnce = false) {
+    this.#segments = new Map(segments);
+    this.#keyGroups = new Map([...segments.keys()].map((keyGroup) => [keyGroup, true]));
+    this.#taken = readOnce ? new Set() : undefined;
+  }
+
+  /**
+   * A map of the same chains that hands each one out once and then lets go of its bytes: what an attempt restores
+   * from, so that its subtasks' restores free the checkpoint as they go (each key group has one owner). A second
+   * read of a key group fails loudly instead of restoring it empty.
+   */
+  readOnce(): ChainMap {
+    return new ChainMap(this.#segments, true);
   }
 
   get size(): number {
-    return this.#segments.size;
+    return this.#keyGroups.size;
   }
 
   has(keyGroup: number): boolean {
-    return this.#segments.has(keyGroup);
+    return this.#keyGroups.has(keyGroup);
   }
 
   /** The key group's chain, concatenated now (a chain of one blob is that blob). */
   get(keyGroup: number): Uint8Array | undefined {
     const parts = this.#segments.get(keyGroup);
-    if (parts === undefined) return undefined;
+    if (parts === undefined) {
+      if (this.#taken?.has(keyGroup) === true) {
+        throw new SluiceError('SLUICE_INTERNAL', `the restored state of key group ${keyGroup} was read twice from a read-once checkpoint: a second subtask would restore it`, { retriable: false });
+      }
+      return undefined;
+    }
+    if (this.#taken !== undefined) {
+      this.#segments.delete(keyGroup);
+      this.#taken.add(keyGroup);
+    }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   keys(): MapIterator<number> {
-    return this.#segments.keys();
+    return this.#keyGroups.keys();
   }
 
   *values(): MapIterator<Uint8Array> {
-    for (const keyGroup of this.#segments.keys()) yield this.get(keyGroup)!;
+    for (const keyGroup of this.#keyGroups.keys()) yield this.get(keyGroup)!;
   }
 
   *entries(): MapIterator<[number, Uint8Array]> {
-    for (const keyGroup of this.#segments.keys()) yield [keyGroup, this.get(keyGroup)!];
+    for (const keyGroup of this.#keyGroups.keys()) yield [keyGroup, this.get(keyGroup)!];
   }
 
   [Symbol.iterator](): MapIterator<[number, Uint8Array]> {

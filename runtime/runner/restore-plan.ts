@@ -1,3 +1,4 @@
+import { ChainMap } from '../checkpoint/chain-map.ts';
 import type { CheckpointManifest, LoadedCheckpoint } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { RestoredState } from '../exec/index.ts';
@@ -25,19 +26,23 @@ export function toRestoredState(
   for (const [uid, list] of Object.entries(manifest.sourcePositions)) {
     positions.set(uid, new Map(list.map((p) => [p.split, p.position])));
   }
+  // Taken out of `loaded` now, which is then not kept: the attempt holds this for its life, and the keyed chains (most
+  // of a large checkpoint) are read once, by the subtask that owns each key group, and let go of as they are.
+  const keyed = new Map<string, ReadonlyMap<number, Uint8Array>>();
+  const operator = new Map<string, Uint8Array[]>();
+  for (const uid of new Set(manifest.blobs.map((ref) => ref.operatorUid))) {
+    const chains = loaded.keyedState(uid);
+    if (chains.size > 0) keyed.set(uid, chains instanceof ChainMap ? chains.readOnce() : chains);
+    const bySubtask = loaded.operatorState(uid);
+    if (bySubtask.size > 0) operator.set(uid, [...bySubtask.entries()].sort(([a], [b]) => a - b).map(([, bytes]) => bytes));
+  }
   return {
     manifest,
     checkpointId: manifest.id,
     sourcePositions: (uid) => positions.get(uid),
-    keyedState: (uid) => {
-      const groups = loaded.keyedState(uid);
-      return groups.size === 0 ? undefined : groups;
-    },
-    operatorState: (uid) => {
-      const bySubtask = loaded.operatorState(uid);
-      if (bySubtask.size === 0) return undefined;
-      return [...bySubtask.entries()].sort(([a], [b]) => a - b).map(([, bytes]) => unpackValue(bytes));
-    },
+    keyedState: (uid) => keyed.get(uid),
+    // Decoded for every caller: each new subtask gets every old subtask's entry, as objects of its own.
+    operatorState: (uid) => operator.get(uid)?.map((bytes) => unpackValue(bytes)),
   };
 }
 

@@ -23,3 +23,13 @@ test('a chain map gives each key group its chain concatenated when read, and the
   // Reading a key group twice gives equal bytes (each read concatenates anew: nothing is kept).
   assert.deepEqual(chains.get(7), chains.get(7));
 });
+
+test('a read-once chain map hands each key group out once; a second read fails loudly instead of restoring it empty', () => {
+  const chains = new ChainMap(new Map([[1, [Buffer.from('a'), Buffer.from('b')]], [2, [Buffer.from('c')]]])).readOnce();
+  assert.equal(Buffer.from(chains.get(1)!).toString(), 'ab');
+  assert.throws(() => chains.get(1), { code: 'SLUICE_INTERNAL', message: /key group 1 was read twice/ });
+  assert.equal(chains.get(5), undefined, 'a key group that never had state is just absent');
+  assert.deepEqual([...chains.keys()], [1, 2], 'the key groups are still listed');
+  assert.ok(chains.has(1) && chains.size === 2);
+  assert.equal(Buffer.from(chains.get(2)!).toString(), 'c');
+});
