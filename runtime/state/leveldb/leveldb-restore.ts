@@ -25,14 +25,22 @@ export async function restoreStoredChains(
 ): Promise<Map<number, ChainStats>> {
   const chains = new Map<number, ChainStats>();
   const { start, end } = state.range;
-  // In key group order: a load into a new database writes its table files in key order, and keys start with their group.
-  const ours = [...keyGroups].filter(([keyGroup]) => keyGroup >= start && keyGroup <= end).sort(([a], [b]) => a - b);
+  // In key group order: a load into a new database writes its table files in key order, and keys start with their
+  // group. Collected in slices (a checkpoint's chains are concatenated as they are read), and each let go once loaded.
+  const ours: Array<[number, Uint8Array] | undefined> = [];
+  for (const entry of keyGroups) {
+    if (entry[0] >= start && entry[0] <= end) ours.push(entry);
+    await slicer.maybeYield();
+  }
+  ours.sort((a, b) => a![0] - b![0]);
   if (ours.length === 0) return chains;
   await state.store.drain();
   const load = await state.store.bulkLoad();
   const restorer = new KeyGroupLoader(load, table, slicer);
   try {
-    for (const [keyGroup, blob] of ours) {
+    for (let i = 0; i < ours.length; i++) {
+      const [keyGroup, blob] = ours[i]!;
+      ours[i] = undefined;
       const { segments, baseBytes, base, deltas, timers } = await chainParts(keyGroup, blob, slicer);
       restorer.begin(keyGroup, blob);
       let live: number;
