@@ -10,6 +10,7 @@ import { SluiceError } from '../errors/index.ts';
  */
 export class ChainMap implements ReadonlyMap<number, Uint8Array> {
   readonly #segments: Map<number, readonly Uint8Array[]>;
+  /** Every key group, read or not (a map rather than a set: `keys()` must give a map's iterator). */
   readonly #keyGroups: ReadonlyMap<number, true>;
   /** Read-once maps (see {@link readOnce}): the key groups already handed out. */
   readonly #taken: Set<number> | undefined;
