@@ -11,6 +11,7 @@ import { TableFileBuilder } from '../../../runtime/state/leveldb/table-files/tab
 import { slicedMergeSort } from '../../../runtime/state/leveldb/table-files/sliced-merge-sort.ts';
 import { levelFor, TableLoad } from '../../../runtime/state/leveldb/table-files/table-load.ts';
 import { TimeSlicer } from '../../../runtime/state/time-slicer.ts';
+import { countEventLoopTurns } from '../../support/event-loop-turns.ts';
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
 
@@ -231,15 +232,9 @@ test('a large key group out of order is sorted and written in slices: the event 
     const tables = new TableLoad(directory, async () => void (db = await openDb(directory)), (err) => new SluiceError('SLUICE_STATE_BACKEND_IO', String(err)));
     const n = 200_000;
     for (let i = 0; i < n; i++) tables.put(keyOf(3, `k${(i * 7919) % n}`), Buffer.from(String(i)));
-    let turns = 0;
-    let counting = true;
-    const count = (): void => {
-      turns++;
-      if (counting) setImmediate(count);
-    };
-    setImmediate(count);
+    const counter = countEventLoopTurns();
     await tables.endKeyGroup(new TimeSlicer(0)); // a zero slice: yields at every look at the clock
-    counting = false;
+    const turns = counter.stop();
     await tables.finish();
     try {
       assert.ok(turns > 10, `the event loop turned ${turns} times while the key group was sorted and written`);

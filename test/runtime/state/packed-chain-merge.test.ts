@@ -7,6 +7,7 @@ import { mergePackedChain } from '../../../runtime/state/leveldb/packed-chain-me
 import { TimeSlicer } from '../../../runtime/state/time-slicer.ts';
 import { seededRandom } from '../../../runtime/testing/seeded-random.ts';
 import { canonical, Chains, randomOps } from '../../support/keyed-state-fixtures.ts';
+import { countEventLoopTurns } from '../../support/event-loop-turns.ts';
 
 const M = 16;
 const range = { start: 0, end: M - 1 };
@@ -93,15 +94,10 @@ test('a packed merge yields to the event loop between chunks (the coordinator ru
     }
     const [[keyGroup, chain]] = [...chains.concatenated()] as [[number, Uint8Array]];
     // An event-loop turn counter: it runs again only when the merge yields to the event loop.
-    let turns = 0;
-    let merging = true;
-    const tick = (): void => {
-      turns++;
-      if (merging) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = countEventLoopTurns();
     // Slices of 0 ms: a yield at every chunk, however fast the machine.
-    const merged = await mergePackedChain(keyGroup, chain, new TimeSlicer(0)).finally(() => (merging = false));
+    const merged = await mergePackedChain(keyGroup, chain, new TimeSlicer(0)).finally(() => counter.stop());
+    const turns = counter.stop();
     assert.ok(merged !== undefined && merged.length < chain.length, 'the chain merged byte for byte');
     assert.ok(turns > 3, `other work ran between the merge's chunks (${turns} event-loop turns)`);
   } finally {
