@@ -9,7 +9,7 @@ import type { Chunk } from '../snapshots/chain-parts.ts';
 import type { CachedTable } from './cached-table.ts';
 import { FoldedChanges } from './folded-changes.ts';
 import { KeyOrderMerge, packedKeysAscend } from './key-order.ts';
-import { KEY_PREFIX_BYTES, packValue } from './stored-bytes.ts';
+import { KEY_PREFIX_BYTES, packValue, writeKeyPrefix } from './stored-bytes.ts';
 
 /** Writes between two checks of LevelDB's progress and the clock. */
 const WRITES_PER_CHECK = 4096;
@@ -134,7 +134,7 @@ export class KeyGroupLoader {
   #putChange(stateId: number, text: string, at: number | null, folded: FoldedChanges): number {
     if (at === null) return 0;
     const key = this.load.key(KEY_PREFIX_BYTES + text.length);
-    writePrefix(key, this.#keyGroup, stateId);
+    writeKeyPrefix(key, 0, this.#keyGroup, stateId);
     for (let i = 0; i < text.length; i++) key[KEY_PREFIX_BYTES + i] = text.charCodeAt(i);
     const blob = this.#blob;
     // A value in the blob is copied into the scratch array rather than viewed: a view per key costs as much as the put.
@@ -162,14 +162,6 @@ export class KeyGroupLoader {
     if (!isStateKey(key)) throw badEntry(this.#keyGroup, name, key);
     return key;
   }
-}
-
-/** The `[key group: u16][state id: u16]` prefix of a working-database key (see `storedKey`). */
-function writePrefix(key: Uint8Array, keyGroup: number, stateId: number): void {
-  key[0] = keyGroup >>> 8;
-  key[1] = keyGroup & 0xff;
-  key[2] = stateId >>> 8;
-  key[3] = stateId & 0xff;
 }
 
 /** Fills `target` from `source` at `from`; returns `target`. */

@@ -34,7 +34,6 @@ export async function restoreStoredChains(
   }
   ours.sort((a, b) => a![0] - b![0]);
   if (ours.length === 0) return chains;
-  await state.store.drain();
   const load = await state.store.bulkLoad();
   const restorer = new KeyGroupLoader(load, table, slicer);
   try {

@@ -26,12 +26,22 @@ export function unpackValue(bytes: Uint8Array): unknown {
 /** The working-database key of `packedKey` in state `stateId` of `keyGroup`. */
 export function storedKey(keyGroup: number, stateId: number, packedKey: Uint8Array): Uint8Array {
   const out = new Uint8Array(KEY_PREFIX_BYTES + packedKey.length);
-  out[0] = keyGroup >>> 8;
-  out[1] = keyGroup & 0xff;
-  out[2] = stateId >>> 8;
-  out[3] = stateId & 0xff;
+  writeKeyPrefix(out, 0, keyGroup, stateId);
   out.set(packedKey, KEY_PREFIX_BYTES);
   return out;
+}
+
+/** Writes the `[key group: u16][state id: u16]` prefix of a working-database key into `target` at `at`. */
+export function writeKeyPrefix(target: Uint8Array, at: number, keyGroup: number, stateId: number): void {
+  target[at] = keyGroup >>> 8;
+  target[at + 1] = keyGroup & 0xff;
+  target[at + 2] = stateId >>> 8;
+  target[at + 3] = stateId & 0xff;
+}
+
+/** The key group of a working-database key. */
+export function keyGroupOf(stored: Uint8Array): number {
+  return (stored[0]! << 8) | stored[1]!;
 }
 
 /** First key of a key group's range (`lt` bound of the one before). */

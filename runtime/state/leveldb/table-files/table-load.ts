@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../../../errors/index.ts';
 import { ScratchBytes } from '../scratch-bytes.ts';
-import { KEY_PREFIX_BYTES } from '../stored-bytes.ts';
+import { KEY_PREFIX_BYTES, keyGroupOf, writeKeyPrefix } from '../stored-bytes.ts';
 import { TimeSlicer } from '../../time-slicer.ts';
 import { slicedMergeSort } from './sliced-merge-sort.ts';
 import { manifestBytes, type ManifestTable } from './manifest-file.ts';
@@ -79,7 +79,7 @@ export class TableLoad {
 
   /** Adds `key` = `value` (copied). Keys start with their key group, which may not go down; a later equal key wins. */
   put(key: Uint8Array, value: Uint8Array): void {
-    const start = this.#reserve((key[0]! << 8) | key[1]!, key.length + value.length);
+    const start = this.#reserve(keyGroupOf(key), key.length + value.length);
     this.#arena.set(key, start);
     this.#arena.set(value, start + key.length);
     this.#added(start, key.length, value.length);
@@ -93,10 +93,7 @@ export class TableLoad {
     const keyLength = KEY_PREFIX_BYTES + ke - ks;
     const start = this.#reserve(keyGroup, keyLength + ve - vs);
     const arena = this.#arena;
-    arena[start] = keyGroup >>> 8;
-    arena[start + 1] = keyGroup & 0xff;
-    arena[start + 2] = stateId >>> 8;
-    arena[start + 3] = stateId & 0xff;
+    writeKeyPrefix(arena, start, keyGroup, stateId);
     let at = start + KEY_PREFIX_BYTES;
     for (let i = ks; i < ke; i++) arena[at++] = keyBytes[i]!;
     if (ve - vs > 32) arena.set(valueBytes.subarray(vs, ve), at);
