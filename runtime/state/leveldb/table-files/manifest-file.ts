@@ -1,4 +1,5 @@
 import { crc32c, maskedCrc } from './crc32c.ts';
+import { appendVarint } from './varint.ts';
 
 /** A table file as the manifest lists it. */
 export interface ManifestTable {
@@ -91,11 +92,7 @@ class ByteWriter {
 
   /** A varint up to 2^53. */
   varint(value: number): void {
-    while (value >= 0x80) {
-      this.#parts.push((value % 0x80) | 0x80);
-      value = Math.floor(value / 0x80);
-    }
-    this.#parts.push(value);
+    appendVarint(this.#parts, value);
   }
 
   bytes(bytes: Uint8Array, lengthPrefixed: boolean): void {

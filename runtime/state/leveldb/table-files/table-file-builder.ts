@@ -1,5 +1,6 @@
 import { BloomFilterBlock, FILTER_META_KEY } from './bloom-filter-block.ts';
 import { crc32c, maskedCrc } from './crc32c.ts';
+import { appendVarint } from './varint.ts';
 
 /** LevelDB's defaults, which classic-level keeps: data blocks of ~4 KiB, a restart point every 16 keys. */
 const BLOCK_SIZE = 4096;
@@ -10,6 +11,7 @@ const FOOTER_BYTES = 48;
 /** The internal key's last 8 bytes: sequence 0, type 1 (a value), as fixed64 little-endian. */
 const VALUE_TAG = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
 export const INTERNAL_TAG_BYTES = VALUE_TAG.length;
+const FILTER_META_KEY_BYTES = new TextEncoder().encode(FILTER_META_KEY);
 
 /** A finished table file: its bytes and its smallest and largest internal keys (for the manifest). */
 export interface TableFile {
@@ -104,38 +106,24 @@ export class TableFileBuilder {
     this.#reserve(filter.length + TRAILER_BYTES);
     const filterHandle = this.#rawBlock(filter);
     // Metaindex: one entry, the filter block's handle, under its name.
-    const meta = new TextEncoder().encode(FILTER_META_KEY);
-    this.#reserve(meta.length + 40);
     const metaStart = this.#size;
-    let at = this.#varint(this.#size, 0);
-    at = this.#varint(at, meta.length);
-    const handleBytes = encodeHandle(filterHandle.offset, filterHandle.size);
-    at = this.#varint(at, handleBytes.length);
-    this.#out.set(meta, at);
-    this.#out.set(handleBytes, at + meta.length);
-    this.#size = at + meta.length + handleBytes.length;
+    this.#unsharedEntry(FILTER_META_KEY_BYTES, encodeHandle(filterHandle.offset, filterHandle.size));
+    this.#reserve(8 + TRAILER_BYTES);
     const metaHandle = this.#endBlock(metaStart, [0]);
     // Index: the last key of each data block (a valid separator: ≥ its keys, < the next block's) → its handle.
     const indexStart = this.#size;
     const restarts: number[] = [];
     for (const { key, offset, size } of this.#index) {
-      const handle = encodeHandle(offset, size);
-      this.#reserve(key.length + handle.length + 20);
       restarts.push(this.#size - indexStart);
-      let p = this.#varint(this.#size, 0);
-      p = this.#varint(p, key.length);
-      p = this.#varint(p, handle.length);
-      this.#out.set(key, p);
-      this.#out.set(handle, p + key.length);
-      this.#size = p + key.length + handle.length;
+      this.#unsharedEntry(key, encodeHandle(offset, size));
     }
     this.#reserve(4 * restarts.length + 4 + TRAILER_BYTES + FOOTER_BYTES);
     const indexHandle = this.#endBlock(indexStart, restarts);
     // Footer: metaindex and index handles, zero-padded to 40 bytes, then the magic number (fixed64 little-endian).
     const footer = this.#size;
     this.#out.fill(0, footer, footer + FOOTER_BYTES);
-    this.#out.set(encodeHandle(metaHandle.offset, metaHandle.size), footer);
-    this.#out.set(encodeHandle(indexHandle.offset, indexHandle.size), footer + encodeHandle(metaHandle.offset, metaHandle.size).length);
+    const handles = [metaHandle, indexHandle].flatMap(({ offset, size }) => [...encodeHandle(offset, size)]);
+    this.#out.set(handles, footer);
     const view = new DataView(this.#out.buffer, this.#out.byteOffset);
     view.setUint32(footer + 40, 0x8b80fb57, true);
     view.setUint32(footer + 44, 0xdb477524, true);
@@ -187,6 +175,17 @@ export class TableFileBuilder {
     return { offset: start, size: end - start };
   }
 
+  /** Appends a block entry that shares no bytes with the one before (metaindex and index entries). */
+  #unsharedEntry(key: Uint8Array, value: Uint8Array): void {
+    this.#reserve(15 + key.length + value.length);
+    let at = this.#varint(this.#size, 0);
+    at = this.#varint(at, key.length);
+    at = this.#varint(at, value.length);
+    this.#out.set(key, at);
+    this.#out.set(value, at + key.length);
+    this.#size = at + key.length + value.length;
+  }
+
   #varint(at: number, value: number): number {
     const out = this.#out;
     while (value >= 0x80) {
@@ -213,15 +212,10 @@ function internalKey(key: Uint8Array, ks: number, ke: number): Uint8Array {
   return out;
 }
 
-/** A block handle: offset and size, each a varint64 (below 2^53 here). */
+/** A block handle: offset and size, each a varint64. */
 export function encodeHandle(offset: number, size: number): Uint8Array {
   const out: number[] = [];
-  for (let value of [offset, size]) {
-    while (value >= 0x80) {
-      out.push((value % 0x80) | 0x80);
-      value = Math.floor(value / 0x80);
-    }
-    out.push(value);
-  }
+  appendVarint(out, offset);
+  appendVarint(out, size);
   return Uint8Array.from(out);
 }
