@@ -12,30 +12,43 @@ function valueOf(i: number): string {
   return `k${i}-`.padEnd(VALUE_CHARS, String.fromCharCode(97 + (i % 26)));
 }
 
-test('state.maxOpenFiles bounds the table files a working database keeps open (and mapped) while reads miss the cache', { skip: !canSeeMappings && 'needs /proc/self/maps (Linux)' }, async () => {
+test('state.maxOpenFiles bounds the table files a working database keeps open (and mapped) while reads miss the cache, restored too', { skip: !canSeeMappings && 'needs /proc/self/maps (Linux)' }, async () => {
   const maxOpenFiles = 74;
   const backend = new LevelDbKeyedStateBackend({ maxParallelism: 8, range: { start: 0, end: 7 }, cacheBytes: 1 << 20, maxOpenFiles });
   await backend.restore([]);
   try {
-    const folder = backend.directory!;
     const state = backend.getValueState<string>('v');
     for (let i = 0; i < KEYS; i++) {
       backend.setCurrentKey(i);
       state.update(valueOf(i));
     }
-    await backend.snapshot(); // a full snapshot reads every key group back: all writes are in LevelDB by now
+    const snapshot = await backend.snapshot(); // a full snapshot reads every key group back: all writes are in LevelDB by now
+    await readsAllWithinBound(backend, 'written');
 
+    // A restore writes the working database's table files itself and reopens it: with the same bound.
+    const restored = new LevelDbKeyedStateBackend({ maxParallelism: 8, range: { start: 0, end: 7 }, cacheBytes: 1 << 20, maxOpenFiles });
+    try {
+      await restored.restore(snapshot.keyGroups);
+      await readsAllWithinBound(restored, 'restored');
+    } finally {
+      await restored.close();
+    }
+  } finally {
+    await backend.close();
+  }
+
+  async function readsAllWithinBound(from: LevelDbKeyedStateBackend, what: string): Promise<void> {
+    const folder = from.directory!;
+    const state = from.getValueState<string>('v');
     let mostMapped = 0;
     for (let i = 0; i < KEYS; i++) {
-      backend.setCurrentKey(i);
-      assert.equal(state.value(), valueOf(i), `key ${i}`);
+      from.setCurrentKey(i);
+      assert.equal(state.value(), valueOf(i), `${what}: key ${i}`);
       if (i % 1000 === 0) mostMapped = Math.max(mostMapped, mappedTableFiles(folder).size);
     }
     const tables = (await readdir(folder)).filter((f) => f.endsWith('.ldb')).length;
-    assert.ok(tables > maxOpenFiles, `the test needs more table files (${tables}) than the database may keep open`);
-    assert.ok(mostMapped > 0, 'the reads mapped no table file: this check would not see one');
-    assert.ok(mostMapped <= maxOpenFiles - 10, `${mostMapped} table files mapped at once; LevelDB keeps max_open_files - 10 tables`);
-  } finally {
-    await backend.close();
+    assert.ok(tables > maxOpenFiles, `${what}: the test needs more table files (${tables}) than the database may keep open`);
+    assert.ok(mostMapped > 0, `${what}: the reads mapped no table file: this check would not see one`);
+    assert.ok(mostMapped <= maxOpenFiles - 10, `${what}: ${mostMapped} table files mapped at once; LevelDB keeps max_open_files - 10 tables`);
   }
 });
