@@ -1,0 +1,76 @@
+import type { BatchOperation } from 'level';
+import { SluiceError } from '../errors/index.ts';
+import { lastIdMark } from './adopt-checkpoint.ts';
+import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
+import type { StoreBatchOp } from './checkpoint-store.ts';
+import { CheckpointErrorCodes, encodeManifest, writtenBytesOf, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
+import type { Db } from './store-db.ts';
+import { blobPrefix, buildManifest, isShared, manifestKey, prefixEnd, type CheckpointBlobs } from './store-layout.ts';
+
+/** The store's test hook run right before a write's batches (`CheckpointStoreOptions.beforeBatch`). @internal */
+export type BeforeBatch = (ops: StoreBatchOp[]) => void | Promise<void>;
+
+/**
+ * Writes a new checkpoint (CheckpointStore.write and imports): its own blobs in batches of at most
+ * BLOB_BATCH_BYTES, then its manifest and the job's id mark in one last batch, so it exists only once all of it
+ * does. Fails with `SLUICE_CHECKPOINT_EXISTS` for an id already taken, and with a retriable write failure when a
+ * shared blob it builds on is gone or LevelDB fails (nothing is left visible then). The caller serialises store
+ * writes.
+ * @internal
+ */
+export async function writeCheckpoint(db: Db, input: ManifestHeader, blobs: CheckpointBlobs, beforeBatch: BeforeBatch | undefined): Promise<CheckpointManifest> {
+  const manifest = buildManifest(input, blobs);
+  const { job, id } = manifest;
+  if ((await db.get(manifestKey(job, id))) !== undefined) {
+    throw new SluiceError(
+      CheckpointErrorCodes.exists,
+      `checkpoint ${id} of job "${job}" already exists; take ids from store.nextId("${job}")`,
+    );
+  }
+  const sharedKeys = blobs.filter(isShared).map((b) => b.shared.key);
+  if (sharedKeys.length > 0) {
+    // Writes and deletes are serialised, so a shared blob present now stays: this manifest will name it.
+    const present = await db.hasMany(sharedKeys);
+    const missing = sharedKeys.filter((_, i) => !present[i]);
+    if (missing.length > 0) {
+      throw new SluiceError(
+        CheckpointErrorCodes.writeFailed,
+        `checkpoint ${id} of job "${job}" builds on blobs that no longer exist (${missing.length}, e.g. ${missing[0]}): the checkpoint it extends was deleted; the job restarts from its latest checkpoint and writes full blobs`,
+        { retriable: true },
+      );
+    }
+  }
+  const ops: StoreBatchOp[] = [];
+  for (let i = 0; i < blobs.length; i++) {
+    const blob = blobs[i]!;
+    if (!isShared(blob)) ops.push({ type: 'put', key: manifest.blobs[i]!.key, value: blob.bytes });
+  }
+  const blobOps = ops.length;
+  ops.push({ type: 'put', key: manifestKey(job, id), value: encodeManifest(manifest) });
+  ops.push(await lastIdMark(db, job, id));
+  try {
+    await beforeBatch?.(ops);
+    // Blobs first, in batches of at most BLOB_BATCH_BYTES, then manifest and id in one last batch: the checkpoint
+    // exists only once its manifest does. Blobs a crash left without their manifest (under this very id, which
+    // is taken again since the id mark was not written) are cleared first; nothing reads blobs without a manifest.
+    const blobsUnder = blobPrefix(job, id);
+    await db.clear({ gte: blobsUnder, lt: prefixEnd(blobsUnder) });
+    try {
+      // No options argument: a first batch() with options makes every later batch ~4× slower (abstract-level
+      // copies the options into every operation; measured: 1,000-key batches ~660k keys/s against ~4× less).
+      for (const batch of batchesOfAtMost(ops.slice(0, blobOps), BLOB_BATCH_BYTES, (op) => (op.type === 'put' ? op.value.byteLength : 0))) await db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
+      await db.batch(ops.slice(blobOps) as Array<BatchOperation<Db, string, Uint8Array>>);
+    } catch (err) {
+      await db.clear({ gte: blobsUnder, lt: prefixEnd(blobsUnder) }).catch(() => undefined); // best effort: cleared again next time
+      throw err;
+    }
+  } catch (err) {
+    throw new SluiceError(
+      CheckpointErrorCodes.writeFailed,
+      `writing checkpoint ${id} of job "${job}" (${blobOps} blobs, ${writtenBytesOf(manifest)} bytes) failed: ` +
+        `${(err as Error).message}; nothing was stored, the previous checkpoint stays the latest — check free disk space`,
+      { cause: err, retriable: true },
+    );
+  }
+  return manifest;
+}
