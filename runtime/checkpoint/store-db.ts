@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { SluiceError } from '../errors/index.ts';
+import { LEVELDB_MIN_OPEN_FILES } from '../support/leveldb-open-files.ts';
 import { CheckpointErrorCodes } from './manifest.ts';
 
 /** The checkpoint store's LevelDB: string keys, binary values. @internal */
@@ -14,7 +15,7 @@ export type Db = Level<string, Uint8Array>;
  * and the same job ran within the noise (239.6 s against 227.3 s; reads are whole blobs, so reopening a table costs
  * little per byte).
  */
-export const STORE_MAX_OPEN_FILES = 74;
+export const STORE_MAX_OPEN_FILES = LEVELDB_MIN_OPEN_FILES;
 
 /**
  * Opens (creating if needed) the LevelDB at `location`. Throws `SLUICE_CHECKPOINT_STORE_LOCKED` when another

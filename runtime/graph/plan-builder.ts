@@ -13,6 +13,7 @@ import {
   type WindowSpec,
 } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
+import { LEVELDB_MAX_OPEN_FILES, LEVELDB_MIN_OPEN_FILES } from '../support/leveldb-open-files.ts';
 import { validateRescaleOptions } from '../rescale/index.ts';
 import { MAX_MAX_PARALLELISM } from '../state/index.ts';
 import { JobValidationError } from './job-validation-error.ts';
@@ -157,9 +158,9 @@ function stateBackendProblems(state: JobOptions['state']): string[] {
   if (state.directory !== undefined && (typeof state.directory !== 'string' || state.directory.length === 0)) {
     problems.push(`state.directory must be a folder path, got ${JSON.stringify(state.directory)}`);
   }
-  if (state.maxOpenFiles !== undefined && (!Number.isInteger(state.maxOpenFiles) || state.maxOpenFiles < 74 || state.maxOpenFiles > 50_000)) {
+  if (state.maxOpenFiles !== undefined && (!Number.isInteger(state.maxOpenFiles) || state.maxOpenFiles < LEVELDB_MIN_OPEN_FILES || state.maxOpenFiles > LEVELDB_MAX_OPEN_FILES)) {
     // LevelDB silently clips max_open_files to this range; a value outside it would not do what it says.
-    problems.push(`state.maxOpenFiles must be a whole number from 74 to 50000 (LevelDB's range; default 1000), got ${String(state.maxOpenFiles)}`);
+    problems.push(`state.maxOpenFiles must be a whole number from ${LEVELDB_MIN_OPEN_FILES} to ${LEVELDB_MAX_OPEN_FILES} (LevelDB's range; default 1000), got ${String(state.maxOpenFiles)}`);
   }
   if (state.backend === 'heap' && (state.cacheBytes !== undefined || state.directory !== undefined || state.maxOpenFiles !== undefined)) {
     problems.push(`state.cacheBytes, state.directory and state.maxOpenFiles apply to the leveldb backend only; set state.backend to 'leveldb' or remove them`);
