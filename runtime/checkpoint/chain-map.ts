@@ -12,23 +12,19 @@ export class ChainMap implements ReadonlyMap<number, Uint8Array> {
   readonly #segments: Map<number, readonly Uint8Array[]>;
   /** Every key group, read or not (a map rather than a set: `keys()` must give a map's iterator). */
   readonly #keyGroups: ReadonlyMap<number, true>;
-  /** Read-once maps (see {@link readOnce}): the key groups already handed out. */
+  /** Read-once maps: the key groups already handed out. */
   readonly #taken: Set<number> | undefined;
 
-  /** `segments`: each key group's blobs in chain order (full blob first). */
-  constructor(segments: ReadonlyMap<number, readonly Uint8Array[]>, readOnce = false) {
-    this.#segments = new Map(segments);
+  /**
+   * `segments`: each key group's blobs in chain order (full blob first); the map is the chain map's from now on (a
+   * read-once map deletes from it). `readOnce`: hand each chain out once and then let go of its bytes — what an
+   * attempt restores from, so that its subtasks' restores free the checkpoint as they go (each key group has one
+   * owner); a second read of a key group fails loudly instead of restoring it empty.
+   */
+  constructor(segments: Map<number, readonly Uint8Array[]>, readOnce = false) {
+    this.#segments = segments;
     this.#keyGroups = new Map([...segments.keys()].map((keyGroup) => [keyGroup, true]));
     this.#taken = readOnce ? new Set() : undefined;
-  }
-
-  /**
-   * A map of the same chains that hands each one out once and then lets go of its bytes: what an attempt restores
-   * from, so that its subtasks' restores free the checkpoint as they go (each key group has one owner). A second
-   * read of a key group fails loudly instead of restoring it empty.
-   */
-  readOnce(): ChainMap {
-    return new ChainMap(this.#segments, true);
   }
 
   get size(): number {

@@ -57,8 +57,12 @@ export function isShared(blob: BlobInput | SharedBlobInput): blob is SharedBlobI
 /** A verified checkpoint in memory: its manifest and its blobs, grouped for restoring operators. */
 export interface LoadedCheckpoint {
   manifest: CheckpointManifest;
-  /** Keyed blobs of one operator by key group (empty map when the operator has none). */
-  keyedState(operatorUid: string): ReadonlyMap<number, Uint8Array>;
+  /**
+   * Keyed blobs of one operator by key group (empty map when the operator has none). `readOnce`: each key group's
+   * chain can be read once and is let go of then (a second read throws) — for a restore, where each key group has
+   * one owner.
+   */
+  keyedState(operatorUid: string, options?: { readOnce?: boolean }): ReadonlyMap<number, Uint8Array>;
   /** Operator-state blobs of one operator by old subtask index. */
   operatorState(operatorUid: string): Map<number, Uint8Array>;
 }
@@ -74,12 +78,12 @@ export class VerifiedCheckpoint implements LoadedCheckpoint {
   }
 
   /** Keyed blobs by key group; a chain (full blob and deltas) comes as one byte string, concatenated when read. */
-  keyedState(operatorUid: string): ChainMap {
+  keyedState(operatorUid: string, options: { readOnce?: boolean } = {}): ChainMap {
     const segments = new Map<number, Uint8Array[]>();
     for (const chain of keyedChains(this.manifest.blobs.filter((ref) => ref.operatorUid === operatorUid)).values()) {
       segments.set(chain[0]!.keyGroup!, chain.map((ref) => this.#blobs.get(ref.key)!));
     }
-    return new ChainMap(segments);
+    return new ChainMap(segments, options.readOnce === true);
   }
 
   operatorState(operatorUid: string): Map<number, Uint8Array> {

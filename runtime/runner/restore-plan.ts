@@ -1,4 +1,3 @@
-import { ChainMap } from '../checkpoint/chain-map.ts';
 import type { CheckpointManifest, LoadedCheckpoint } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { RestoredState } from '../exec/index.ts';
@@ -31,8 +30,8 @@ export function toRestoredState(
   const keyed = new Map<string, ReadonlyMap<number, Uint8Array>>();
   const operator = new Map<string, Uint8Array[]>();
   for (const uid of new Set(manifest.blobs.map((ref) => ref.operatorUid))) {
-    const chains = loaded.keyedState(uid);
-    if (chains.size > 0) keyed.set(uid, chains instanceof ChainMap ? chains.readOnce() : chains);
+    const chains = loaded.keyedState(uid, { readOnce: true });
+    if (chains.size > 0) keyed.set(uid, chains);
     const bySubtask = loaded.operatorState(uid);
     if (bySubtask.size > 0) operator.set(uid, [...bySubtask.entries()].sort(([a], [b]) => a - b).map(([, bytes]) => bytes));
   }

@@ -25,7 +25,7 @@ test('a chain map gives each key group its chain concatenated when read, and the
 });
 
 test('a read-once chain map hands each key group out once; a second read fails loudly instead of restoring it empty', () => {
-  const chains = new ChainMap(new Map([[1, [Buffer.from('a'), Buffer.from('b')]], [2, [Buffer.from('c')]]])).readOnce();
+  const chains = new ChainMap(new Map([[1, [Buffer.from('a'), Buffer.from('b')]], [2, [Buffer.from('c')]]]), true);
   assert.equal(Buffer.from(chains.get(1)!).toString(), 'ab');
   assert.throws(() => chains.get(1), { code: 'SLUICE_INTERNAL', message: /key group 1 was read twice/ });
   assert.equal(chains.get(5), undefined, 'a key group that never had state is just absent');

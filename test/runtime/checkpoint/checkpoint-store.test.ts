@@ -66,6 +66,20 @@ async function withRawDb<T>(dir: string, fn: (db: Level<string, Uint8Array>) => 
   }
 }
 
+test('a loaded checkpoint read once for a restore hands each key group its chain once; the plain view reads it again', async (t) => {
+  const store = await openStore(t, await tempDir(t));
+  await store.write(header('orders', 1), blobsFor(1));
+  const loaded = await store.load('orders', 1);
+  const once = loaded.keyedState('count', { readOnce: true });
+  assert.deepEqual([...once.keys()].sort((a, b) => a - b), [0, 5, 127]);
+  assert.deepEqual(Buffer.from(once.get(5)!), Buffer.alloc(64, 6));
+  assert.throws(() => once.get(5), { code: 'SLUICE_INTERNAL', message: /key group 5 was read twice/ });
+  assert.ok(once.has(5), 'a key group handed out is still listed');
+  const again = loaded.keyedState('count');
+  assert.deepEqual(Buffer.from(again.get(5)!), Buffer.alloc(64, 6));
+  assert.deepEqual(Buffer.from(again.get(5)!), Buffer.alloc(64, 6), 'the plain view reads a key group as often as asked');
+});
+
 test('write → load returns the same blobs grouped by operator; ids keep increasing across restarts', async (t) => {
   const dir = await tempDir(t);
   let store = await CheckpointStore.open(dir);
