@@ -1,4 +1,5 @@
 export { JobAttempt, DEFAULT_CHANNEL_CAPACITY_BYTES } from './job-attempt.ts';
+export type { AttemptSettings } from './attempt-settings.ts';
 export type { JobAttemptOptions } from './job-attempt.ts';
 export { Subtask } from './subtask.ts';
 export { runSubtasks } from './run-subtasks.ts';

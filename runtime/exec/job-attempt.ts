@@ -1,15 +1,14 @@
 import { setMaxListeners } from 'node:events';
-import type { CheckpointTiming, SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
 import { Channel } from './channel.ts';
 import { planChannels, wireChannels } from './channel-topology.ts';
-import type { RestoredState } from './restored-state.ts';
 import type { RunningAttempt } from './running-attempt.ts';
+import type { AttemptSettings } from './attempt-settings.ts';
 import { buildSubtask, type SubtaskContext } from './subtask-factory.ts';
-import type { CheckpointListener, Subtask } from './subtask.ts';
+import type { Subtask } from './subtask.ts';
 import { runSubtasks } from './run-subtasks.ts';
 
 /**
@@ -20,24 +19,9 @@ import { runSubtasks } from './run-subtasks.ts';
  */
 export const DEFAULT_CHANNEL_CAPACITY_BYTES = 64 * 1024;
 
-export interface JobAttemptOptions {
-  readonly plan: PhysicalPlan;
-  /** 0 for the first attempt of this run, incremented by every restart. */
-  readonly attempt: number;
+export interface JobAttemptOptions extends AttemptSettings {
   readonly clock: Clock;
-  readonly logger: Logger;
   readonly channelCapacityBytes?: number | undefined;
-  readonly restored?: RestoredState | undefined;
-  /** When set, sources hold their end of input until the coordinator releases it after a final checkpoint. */
-  readonly checkpoints?: CheckpointListener | undefined;
-  /** A source reported a change in its splits (see `SourceReaderContext.reportSplitsChanged`). */
-  /** Passed to sink writers (see `SinkWriterContext.checkpointTiming`). */
-  readonly checkpointTiming?: CheckpointTiming | undefined;
-  /** Passed to sink writers (see `SinkWriterContext.ownerEpoch`). */
-  readonly ownerEpoch?: number | undefined;
-  /** Sources ignore restored positions and start every split here (see `SourceReaderContext.startOverride`). */
-  readonly sourceStart?: 'earliest' | 'latest' | undefined;
-  readonly onSplitsChanged?: ((sourceUid: string, change: SplitsChange) => void) | undefined;
 }
 
 /**

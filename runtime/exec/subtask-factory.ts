@@ -1,9 +1,9 @@
 import { isMainThread } from 'node:worker_threads';
 import { SubtaskMetrics } from './subtask-metrics.ts';
-import type { AsyncMapOptions, CheckpointTiming, KeySelector, Sink, SinkWriterContext, Source, SplitsChange } from '../api/index.ts';
+import type { AttemptSettings } from './attempt-settings.ts';
+import type { AsyncMapOptions, KeySelector, Sink, SinkWriterContext, Source } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
-import type { PhysicalPlan, PlannedOperator, Stage } from '../graph/index.ts';
-import type { Logger } from '../logging/index.ts';
+import type { PlannedOperator, Stage } from '../graph/index.ts';
 import type { Clock } from '../time/index.ts';
 import type { ChannelReader, ChannelWriter } from './channel.ts';
 import { InputGate } from './input-gate.ts';
@@ -17,25 +17,15 @@ import type { GateChannels, OutputEdge } from './channel-topology.ts';
 import { BroadcastOutput, FanOutOutput, HashOutput, RebalanceOutput, type StageOutput } from './output.ts';
 import { KeyedBroadcastProcessOperator, KeyedCoProcessOperator, type MultiInputOperator } from './operators/connected-operators.ts';
 import { SideOutputBuffer } from './side-output-buffer.ts';
-import type { RestoredState } from './restored-state.ts';
 import { SourceWatermarks } from '../event-time/source-watermarks.ts';
 import { SourceInput } from './source-input.ts';
 import { WindowOperator } from '../windows/window-operator.ts';
-import { Subtask, type CheckpointListener } from './subtask.ts';
+import { Subtask } from './subtask.ts';
 
 /** What every subtask of one attempt shares, wherever it runs (this thread: `JobAttempt`; a worker: runtime/workers). */
-export interface SubtaskContext {
-  readonly plan: PhysicalPlan;
-  readonly attempt: number;
+export interface SubtaskContext extends AttemptSettings {
   readonly clock: Clock;
-  readonly logger: Logger;
   readonly signal: AbortSignal;
-  readonly restored?: RestoredState | undefined;
-  readonly checkpoints?: CheckpointListener | undefined;
-  readonly checkpointTiming?: CheckpointTiming | undefined;
-  readonly ownerEpoch?: number | undefined;
-  readonly sourceStart?: 'earliest' | 'latest' | undefined;
-  readonly onSplitsChanged?: ((sourceUid: string, change: SplitsChange) => void) | undefined;
 }
 
 /**

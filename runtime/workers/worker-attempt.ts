@@ -1,9 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import { MessageChannel, type MessagePort, type ResourceLimits, type Worker } from 'node:worker_threads';
-import type { CheckpointTiming, JobParams, SplitsChange } from '../api/index.ts';
+import type { JobParams } from '../api/index.ts';
 import { isSluiceError, SluiceError } from '../errors/index.ts';
 import { fromWireError, toWireError } from '../exchange/index.ts';
-import { DEFAULT_CHANNEL_CAPACITY_BYTES, type CheckpointListener, type RestoredState, type RunningAttempt } from '../exec/index.ts';
+import { DEFAULT_CHANNEL_CAPACITY_BYTES, type AttemptSettings, type RunningAttempt } from '../exec/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { PEER_FAILED } from './peer-channels.ts';
@@ -40,10 +40,7 @@ export const WorkerErrorCodes = {
   invalidOption: 'SLUICE_INVALID_OPTION',
 } as const;
 
-export interface WorkerAttemptOptions {
-  readonly plan: PhysicalPlan;
-  readonly attempt: number;
-  readonly logger: Logger;
+export interface WorkerAttemptOptions extends AttemptSettings {
   /** Number of worker threads, ≥ 1. */
   readonly workers: number;
   /** URL (file: href) of the module that default-exports the job: each worker imports it and builds the plan. */
@@ -53,12 +50,6 @@ export interface WorkerAttemptOptions {
   readonly channelCapacityBytes?: number | undefined;
   readonly remoteChannelCapacityBytes?: number | undefined;
   readonly resourceLimits?: ResourceLimits | undefined;
-  readonly restored?: RestoredState | undefined;
-  readonly checkpoints?: CheckpointListener | undefined;
-  readonly checkpointTiming?: CheckpointTiming | undefined;
-  readonly ownerEpoch?: number | undefined;
-  readonly sourceStart?: 'earliest' | 'latest' | undefined;
-  readonly onSplitsChanged?: ((sourceUid: string, change: SplitsChange) => void) | undefined;
 }
 
 interface WorkerState {
