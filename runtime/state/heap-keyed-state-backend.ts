@@ -1,16 +1,16 @@
 import { SluiceError } from '../errors/index.ts';
 import type { KeyGroupRange, StateKey } from './key-groups.ts';
-import { KeyedBackendBase } from './keyed-backend-base.ts';
+import { KeyedBackendBase, type StateHandle } from './keyed-backend-base.ts';
 import type { IncrementalParts, KeyedStateSnapshot } from './keyed-state-backend.ts';
-import { ListStateHandle, type ListState } from './list-state.ts';
-import { MapStateHandle, type MapState } from './map-state.ts';
+import { ListStateHandle } from './list-state.ts';
+import { MapStateHandle } from './map-state.ts';
 import type { BackendState, ChainStats } from './snapshots/backend-state.ts';
 import { writeFullBlobs } from './snapshots/full-snapshot.ts';
 import { writeIncrementalBlobs } from './snapshots/incremental-snapshot.ts';
 import { restoreChains } from './snapshots/restore-chains.ts';
 import { checkStateName, hasState, kindMismatch, type StateKind, type StateTable } from './state-table.ts';
 import { TimeSlicer } from './time-slicer.ts';
-import { ValueStateHandle, type ValueState } from './value-state.ts';
+import { ValueStateHandle } from './value-state.ts';
 
 /** Options for {@link HeapKeyedStateBackend}. */
 export interface HeapKeyedStateBackendOptions {
@@ -32,8 +32,6 @@ export interface HeapKeyedStateBackendOptions {
   delegateRebase?: boolean;
 }
 
-type AnyHandle = ValueStateHandle<unknown> | MapStateHandle<StateKey, unknown> | ListStateHandle<unknown>;
-
 /**
  * Keyed state in memory for one stateful operator subtask: value, map and list state plus processing- and event-time timers,
  * snapshotted per key group.
@@ -53,7 +51,6 @@ type AnyHandle = ValueStateHandle<unknown> | MapStateHandle<StateKey, unknown> |
  */
 export class HeapKeyedStateBackend extends KeyedBackendBase {
   readonly #tables = new Map<string, StateTable>();
-  readonly #handles = new Map<string, AnyHandle>();
   readonly #incremental: boolean;
   readonly #delegateRebase: boolean;
   /** Incremental only: the chain of each key group in the checkpoint of the previous snapshot (or the restored one). */
@@ -84,20 +81,6 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
     return this.#incremental;
   }
 
-  /** The value state `name`; the same name always returns the same handle. */
-  override getValueState<T>(name: string): ValueState<T> {
-    return this.#handle(name, 'value') as ValueState<T>;
-  }
-
-  /** The map state `name`; the same name always returns the same handle. */
-  override getMapState<K extends StateKey, V>(name: string): MapState<K, V> {
-    return this.#handle(name, 'map') as MapState<K, V>;
-  }
-
-  /** The list state `name`; the same name always returns the same handle. */
-  override getListState<T>(name: string): ListState<T> {
-    return this.#handle(name, 'list') as ListState<T>;
-  }
 
   /**
    * Serialises the state key group by key group, yielding to the event loop every ~5 ms of work. The caller must
@@ -186,21 +169,13 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
     return [...this.#tables.values()].map((t) => ({ name: t.name, kind: t.kind }));
   }
 
-  #handle(name: string, kind: StateKind): AnyHandle {
-    const existing = this.#handles.get(name);
-    if (existing !== undefined) {
-      if (this.#tables.get(name)!.kind !== kind) throw kindMismatch(name, this.#tables.get(name)!.kind, kind);
-      return existing;
-    }
+  protected override createHandle(name: string, kind: StateKind): StateHandle {
     const table = this.#table(name, kind);
-    const handle =
-      kind === 'value'
-        ? new ValueStateHandle<unknown>(name, this.current, table)
-        : kind === 'map'
-          ? new MapStateHandle<StateKey, unknown>(name, this.current, table)
-          : new ListStateHandle<unknown>(name, this.current, table);
-    this.#handles.set(name, handle);
-    return handle;
+    return kind === 'value'
+      ? new ValueStateHandle<unknown>(name, this.current, table)
+      : kind === 'map'
+        ? new MapStateHandle<StateKey, unknown>(name, this.current, table)
+        : new ListStateHandle<unknown>(name, this.current, table);
   }
 
   #table(name: string, kind: StateKind): StateTable {

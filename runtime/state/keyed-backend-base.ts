@@ -6,7 +6,11 @@ import type { KeyedStateBackend, KeyedStateSnapshot } from './keyed-state-backen
 import type { ListState } from './list-state.ts';
 import type { MapState } from './map-state.ts';
 import { StateErrorCodes } from './state-errors.ts';
+import { kindMismatch, type StateKind } from './state-table.ts';
 import type { ValueState } from './value-state.ts';
+
+/** A state handle as a backend hands it out. @internal */
+export type StateHandle = ValueState<unknown> | MapState<StateKey, unknown> | ListState<unknown>;
 
 /**
  * What every keyed state backend shares: the key group range, the current key, and processing- and event-time
@@ -21,6 +25,7 @@ export abstract class KeyedBackendBase implements KeyedStateBackend {
   protected readonly eventTimers = new KeyedTimerQueue();
   readonly #maxParallelism: number;
   readonly #range: KeyGroupRange;
+  readonly #handles = new Map<string, { readonly kind: StateKind; readonly handle: StateHandle }>();
 
   constructor(maxParallelism: number, range: KeyGroupRange) {
     validateKeyGroupRange(range, maxParallelism);
@@ -30,9 +35,6 @@ export abstract class KeyedBackendBase implements KeyedStateBackend {
   }
 
   abstract readonly incremental: boolean;
-  abstract getValueState<T>(name: string): ValueState<T>;
-  abstract getMapState<K extends StateKey, V>(name: string): MapState<K, V>;
-  abstract getListState<T>(name: string): ListState<T>;
   abstract snapshot(checkpointId?: number): Promise<KeyedStateSnapshot>;
   abstract restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void>;
   abstract keysWithState(name: string): StateKey[];
@@ -40,6 +42,38 @@ export abstract class KeyedBackendBase implements KeyedStateBackend {
 
   backpressure(): Promise<void> | undefined {
     return undefined;
+  }
+
+  /** The value state `name`; the same name always returns the same handle. */
+  getValueState<T>(name: string): ValueState<T> {
+    return this.#handle(name, 'value') as ValueState<T>;
+  }
+
+  /** The map state `name`; the same name always returns the same handle. */
+  getMapState<K extends StateKey, V>(name: string): MapState<K, V> {
+    return this.#handle(name, 'map') as MapState<K, V>;
+  }
+
+  /** The list state `name`; the same name always returns the same handle. */
+  getListState<T>(name: string): ListState<T> {
+    return this.#handle(name, 'list') as ListState<T>;
+  }
+
+  /**
+   * A new handle of state `name` of `kind`, on first use of the name (the backend checks the name, and that a state
+   * restored under it has that kind).
+   */
+  protected abstract createHandle(name: string, kind: StateKind): StateHandle;
+
+  #handle(name: string, kind: StateKind): StateHandle {
+    const existing = this.#handles.get(name);
+    if (existing !== undefined) {
+      if (existing.kind !== kind) throw kindMismatch(name, existing.kind, kind);
+      return existing.handle;
+    }
+    const handle = this.createHandle(name, kind);
+    this.#handles.set(name, { kind, handle });
+    return handle;
   }
 
   /** The key group range this backend owns. */

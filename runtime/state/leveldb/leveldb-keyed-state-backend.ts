@@ -1,15 +1,12 @@
 import { tmpdir } from 'node:os';
 import { SluiceError } from '../../errors/index.ts';
 import type { KeyGroupRange, StateKey } from '../key-groups.ts';
-import { KeyedBackendBase } from '../keyed-backend-base.ts';
+import { KeyedBackendBase, type StateHandle } from '../keyed-backend-base.ts';
 import type { IncrementalParts, KeyedStateSnapshot } from '../keyed-state-backend.ts';
-import type { ListState } from '../list-state.ts';
-import type { MapState } from '../map-state.ts';
 import type { ChainStats } from '../snapshots/backend-state.ts';
 import { StateErrorCodes } from '../state-errors.ts';
 import { checkStateName, kindMismatch, type StateKind } from '../state-table.ts';
 import { TimeSlicer } from '../time-slicer.ts';
-import type { ValueState } from '../value-state.ts';
 import { entryBytes, type CachedEntry, type CachedTable, type PendingWrite } from './cached-table.ts';
 import { LevelDbListState, LevelDbMapState, LevelDbValueState, type CacheAccess } from './leveldb-handles.ts';
 import { restoreStoredChains } from './leveldb-restore.ts';
@@ -50,8 +47,6 @@ export interface LevelDbKeyedStateBackendOptions {
   maxOpenFiles?: number;
 }
 
-type AnyHandle = LevelDbValueState<unknown> | LevelDbMapState<StateKey, unknown> | LevelDbListState<unknown>;
-
 /**
  * Keyed state in a local LevelDB, for state larger than the heap (Flink's RocksDB state backend): each key's value
  * is a row of a working database private to this backend, fronted by a cache in the heap bounded by estimated bytes.
@@ -89,7 +84,6 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   readonly #directory: string;
   readonly #tables = new Map<string, CachedTable>();
   readonly #tablesById: CachedTable[] = [];
-  readonly #handles = new Map<string, AnyHandle>();
   readonly #live: Int32Array;
   #store: WorkingStore | undefined;
   #opening: Promise<WorkingStore> | undefined;
@@ -135,18 +129,6 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   override setCurrentKey(key: StateKey): void {
     if (this.#cacheBytes > this.#cacheLimit) this.#evict();
     super.setCurrentKey(key);
-  }
-
-  override getValueState<T>(name: string): ValueState<T> {
-    return this.#handle(name, 'value') as ValueState<T>;
-  }
-
-  override getMapState<K extends StateKey, V>(name: string): MapState<K, V> {
-    return this.#handle(name, 'map') as MapState<K, V>;
-  }
-
-  override getListState<T>(name: string): ListState<T> {
-    return this.#handle(name, 'list') as ListState<T>;
   }
 
   /** @internal {@link CacheAccess}: the current key's entry, loaded on a miss. */
@@ -386,21 +368,13 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
     return evicted;
   }
 
-  #handle(name: string, kind: StateKind): AnyHandle {
-    const existing = this.#handles.get(name);
-    if (existing !== undefined) {
-      if (existing.table.kind !== kind) throw kindMismatch(name, existing.table.kind, kind);
-      return existing;
-    }
+  protected override createHandle(name: string, kind: StateKind): StateHandle {
     const table = this.#table(name, kind);
-    const handle =
-      kind === 'value'
-        ? new LevelDbValueState<unknown>(name, table, this)
-        : kind === 'map'
-          ? new LevelDbMapState<StateKey, unknown>(name, table, this)
-          : new LevelDbListState<unknown>(name, table, this);
-    this.#handles.set(name, handle);
-    return handle;
+    return kind === 'value'
+      ? new LevelDbValueState<unknown>(name, table, this)
+      : kind === 'map'
+        ? new LevelDbMapState<StateKey, unknown>(name, table, this)
+        : new LevelDbListState<unknown>(name, table, this);
   }
 
   #table(name: string, kind: StateKind): CachedTable {

@@ -181,6 +181,25 @@ test('keysWithState (applyToKeyedState) is refused with a message that says what
   }
 });
 
+test('a state name keeps its handle and its kind; a restored state used as another kind is refused', async () => {
+  const heap = new HeapKeyedStateBackend({ maxParallelism: M, range });
+  heap.setCurrentKey('a');
+  heap.getMapState<string, number>('m').put('x', 1);
+  const snapshot = await heap.snapshot();
+  const backend = await leveldb();
+  try {
+    await backend.restore(snapshot.keyGroups);
+    assert.equal(backend.getValueState('v'), backend.getValueState('v'), 'the same name gives the same handle');
+    assert.throws(() => backend.getListState('v'), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_KIND_MISMATCH') && /"v" is value state/.test((e as Error).message));
+    assert.throws(() => backend.getValueState('m'), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_KIND_MISMATCH') && /"m" is map state/.test((e as Error).message));
+    backend.setCurrentKey('a');
+    assert.equal(backend.getMapState<string, number>('m').get('x'), 1);
+    assert.throws(() => backend.getValueState(''), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_INVALID_NAME'));
+  } finally {
+    await backend.close();
+  }
+});
+
 test('write-backs queued faster than LevelDB takes them hold the subtask back (backpressure) until most are written', async () => {
   const backend = await leveldb({ cacheBytes: 4096 });
   try {
