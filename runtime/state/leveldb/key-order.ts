@@ -16,8 +16,8 @@ export function compareBytesToText(bytes: Uint8Array, start: number, end: number
   return end - start - text.length;
 }
 
-/** Byte order of `bytes[as, ae)` against `bytes[bs, be)`. */
-function compareBytes(bytes: Uint8Array, as: number, ae: number, bs: number, be: number): number {
+/** Byte order of `bytes[as, ae)` against `bytes[bs, be)` (then the shorter first), as LevelDB's bytewise comparator. */
+export function compareBytes(bytes: Uint8Array, as: number, ae: number, bs: number, be: number): number {
   const n = Math.min(ae - as, be - bs);
   for (let i = 0; i < n; i++) {
     const d = bytes[as + i]! - bytes[bs + i]!;

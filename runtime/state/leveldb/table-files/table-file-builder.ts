@@ -1,6 +1,6 @@
 import { BloomFilterBlock, FILTER_META_KEY } from './bloom-filter-block.ts';
 import { crc32c, maskedCrc } from './crc32c.ts';
-import { appendVarint } from './varint.ts';
+import { appendVarint, writeVarint32 } from './varint.ts';
 
 /** LevelDB's defaults, which classic-level keeps: data blocks of ~4 KiB, a restart point every 16 keys. */
 const BLOCK_SIZE = 4096;
@@ -74,9 +74,9 @@ export class TableFileBuilder {
     const unshared = keyLength - shared + INTERNAL_TAG_BYTES;
     this.#reserve(15 + unshared + ve - vs);
     const out = this.#out;
-    let at = this.#varint(this.#size, shared);
-    at = this.#varint(at, unshared);
-    at = this.#varint(at, ve - vs);
+    let at = writeVarint32(out, this.#size, shared);
+    at = writeVarint32(out, at, unshared);
+    at = writeVarint32(out, at, ve - vs);
     for (let i = ks + shared; i < ke; i++) out[at++] = key[i]!;
     out.set(VALUE_TAG, at);
     at += INTERNAL_TAG_BYTES;
@@ -178,22 +178,12 @@ export class TableFileBuilder {
   /** Appends a block entry that shares no bytes with the one before (metaindex and index entries). */
   #unsharedEntry(key: Uint8Array, value: Uint8Array): void {
     this.#reserve(15 + key.length + value.length);
-    let at = this.#varint(this.#size, 0);
-    at = this.#varint(at, key.length);
-    at = this.#varint(at, value.length);
+    let at = writeVarint32(this.#out, this.#size, 0);
+    at = writeVarint32(this.#out, at, key.length);
+    at = writeVarint32(this.#out, at, value.length);
     this.#out.set(key, at);
     this.#out.set(value, at + key.length);
     this.#size = at + key.length + value.length;
-  }
-
-  #varint(at: number, value: number): number {
-    const out = this.#out;
-    while (value >= 0x80) {
-      out[at++] = (value & 0x7f) | 0x80;
-      value >>>= 7;
-    }
-    out[at++] = value;
-    return at;
   }
 
   #reserve(bytes: number): void {

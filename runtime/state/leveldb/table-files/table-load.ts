@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../../../errors/index.ts';
+import { compareBytes } from '../key-order.ts';
 import { ScratchBytes } from '../scratch-bytes.ts';
 import { KEY_PREFIX_BYTES, keyGroupOf, writeKeyPrefix } from '../stored-bytes.ts';
 import { TimeSlicer } from '../../time-slicer.ts';
@@ -27,8 +28,8 @@ const ADDED_PER_CHECK = 4096;
  * Key groups must come in ascending order (the first two bytes of every key are its key group), each ended by
  * {@link endKeyGroup}. Within a key group, puts are collected and, unless they came in ascending order (as the
  * LevelDB backend's own checkpoints give them), sorted; of equal keys the last put wins. Sorting and writing are
- * time-sliced, so a large key group does not hold the event loop. So one key group's state is in memory at a time, as its chain is anyway
- * while it is folded.
+ * time-sliced, so a large key group does not hold the event loop. One key group's state is held in memory at a time
+ * (its chain is, anyway, while it is folded).
  *
  * The caller fills the scratch arrays {@link key} and {@link value} for every entry instead of allocating two per
  * entry (garbage for every key of the restore); {@link put} copies them. A full blob's packed pairs skip even
@@ -222,18 +223,9 @@ export function levelFor(bytes: number): number {
   return 6;
 }
 
-/** Byte order of entry a's key against entry b's (then the shorter first), as LevelDB's bytewise comparator. */
+/** Byte order of entry a's key against entry b's. */
 function compareEntries(arena: Uint8Array, bounds: Int32Array, a: number, b: number): number {
-  const as = bounds[3 * a]!;
-  const ae = bounds[3 * a + 1]!;
-  const bs = bounds[3 * b]!;
-  const be = bounds[3 * b + 1]!;
-  const length = Math.min(ae - as, be - bs);
-  for (let i = 0; i < length; i++) {
-    const d = arena[as + i]! - arena[bs + i]!;
-    if (d !== 0) return d;
-  }
-  return ae - as - (be - bs);
+  return compareBytes(arena, bounds[3 * a]!, bounds[3 * a + 1]!, bounds[3 * b]!, bounds[3 * b + 1]!);
 }
 
 function grownBytes(bytes: Uint8Array, atLeast: number): Uint8Array {

@@ -10,3 +10,17 @@ export function appendVarint(out: number[], value: number): void {
   }
   out.push(value);
 }
+
+/**
+ * Writes `value` (an integer below 2^32: a block entry's lengths) as a varint into `out` at `at`, which has room;
+ * returns the offset after it. Table files write one per key, so this one stays on 32-bit operations.
+ * @internal
+ */
+export function writeVarint32(out: Uint8Array, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  out[at++] = value;
+  return at;
+}
