@@ -8,7 +8,7 @@ import type { BackendState, ChainStats } from './snapshots/backend-state.ts';
 import { writeFullBlobs } from './snapshots/full-snapshot.ts';
 import { writeIncrementalBlobs } from './snapshots/incremental-snapshot.ts';
 import { restoreChains } from './snapshots/restore-chains.ts';
-import { checkStateName, hasState, kindMismatch, type StateKind, type StateTable } from './state-table.ts';
+import { checkStateName, hasState, kindMismatch, type Entry, type StateKind, type StateTable } from './state-table.ts';
 import { TimeSlicer } from './time-slicer.ts';
 import { ValueStateHandle } from './value-state.ts';
 
@@ -57,6 +57,8 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
   #chains = new Map<number, ChainStats>();
   /** Incremental only: the checkpoint {@link #chains} describe. */
   #parent: number | undefined;
+  /** Incremental only: state was restored without its checkpoint, so the touched lists do not cover it. */
+  #untracked = false;
   readonly #state: BackendState;
 
   constructor(options: HeapKeyedStateBackendOptions) {
@@ -98,15 +100,20 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
     }
     const epoch = this.current.epoch++;
     const deleted = new Map<string, Map<StateKey, number>>();
+    const touched = new Map<string, Entry<unknown>[]>();
     for (const table of this.#tables.values()) {
       if (table.deleted !== undefined && table.deleted.size > 0) deleted.set(table.name, table.deleted);
+      if (table.touchedEntries !== undefined && table.touchedEntries.length > 0) touched.set(table.name, table.touchedEntries);
       table.deleted = new Map();
+      table.touchedEntries = [];
     }
     const timerGroups = new Set<number>([...this.timers.changedGroups!, ...this.eventTimers.changedGroups!]);
     this.timers.changedGroups = new Set();
     this.eventTimers.changedGroups = new Set();
     const parent = this.#parent;
-    const blobs = await writeIncrementalBlobs(this.#state, this.#chains, { epoch, deleted, timerGroups }, slicer, this.#delegateRebase);
+    const untracked = this.#untracked;
+    this.#untracked = false;
+    const blobs = await writeIncrementalBlobs(this.#state, this.#chains, { epoch, touched, deleted, timerGroups, untracked }, slicer, this.#delegateRebase);
     this.#parent = checkpointId;
     const incremental: IncrementalParts = { parent, deltas: blobs.deltas, unchanged: blobs.unchanged };
     if (this.#delegateRebase) incremental.delegatesRebase = true;
@@ -124,10 +131,16 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
     const chains = await restoreChains(this.#state, keyGroups, new TimeSlicer());
     if (!this.#incremental) return;
     // What the restore itself added is in the checkpoint already: start tracking from here.
-    for (const table of this.#tables.values()) table.deleted = new Map();
+    for (const table of this.#tables.values()) {
+      table.deleted = new Map();
+      table.touchedEntries = [];
+    }
     this.timers.changedGroups = new Set();
     this.eventTimers.changedGroups = new Set();
-    if (fromCheckpoint === undefined) return; // unknown parent: the next snapshot writes full blobs
+    if (fromCheckpoint === undefined) {
+      this.#untracked = true; // unknown parent: the next snapshot writes full blobs of all state
+      return;
+    }
     for (const [keyGroup, stats] of chains) this.#chains.set(keyGroup, stats);
     this.#parent = fromCheckpoint;
   }
@@ -185,7 +198,14 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
       return table;
     }
     checkStateName(name);
-    const created: StateTable = { name, kind, entries: new Map(), emptyMaps: 0, deleted: this.#incremental ? new Map() : undefined };
+    const created: StateTable = {
+      name,
+      kind,
+      entries: new Map(),
+      emptyMaps: 0,
+      deleted: this.#incremental ? new Map() : undefined,
+      touchedEntries: this.#incremental ? [] : undefined,
+    };
     this.#tables.set(name, created);
     return created;
   }

@@ -1,6 +1,6 @@
 import type { CurrentKey } from './current-key.ts';
 import type { StateKey } from './key-groups.ts';
-import { noteDeleted, type Entry, type StateTable } from './state-table.ts';
+import { insertEntry, removeEntry, touch, type Entry, type StateTable } from './state-table.ts';
 
 /**
  * A list per key. Every call applies to the executor's current key.
@@ -41,7 +41,7 @@ export class ListStateHandle<T> implements ListState<T> {
   get(): readonly T[] {
     const entry = this.#entries.get(this.#key());
     if (entry === undefined) return EMPTY_LIST;
-    entry.touched = this.#current.epoch; // its elements may be changed in place
+    touch(this.#table, entry, this.#current.epoch); // its elements may be changed in place
     return entry.value;
   }
 
@@ -50,9 +50,9 @@ export class ListStateHandle<T> implements ListState<T> {
     const entry = this.#entries.get(key);
     if (entry !== undefined) {
       entry.value.push(v);
-      entry.touched = this.#current.epoch;
+      touch(this.#table, entry, this.#current.epoch);
     } else {
-      this.#entries.set(key, { key, keyGroup: this.#current.keyGroup(), value: [v], touched: this.#current.epoch });
+      insertEntry(this.#table, key, this.#current.keyGroup(), [v], this.#current.epoch);
     }
   }
 
@@ -61,13 +61,13 @@ export class ListStateHandle<T> implements ListState<T> {
     const key = this.#key();
     const entry = this.#entries.get(key);
     if (entry === undefined) {
-      this.#entries.set(key, { key, keyGroup: this.#current.keyGroup(), value: vs.slice(), touched: this.#current.epoch });
+      insertEntry(this.#table, key, this.#current.keyGroup(), vs.slice(), this.#current.epoch);
       return;
     }
     // A loop, not push(...vs): spreading a large array overflows the call stack.
     const list = entry.value;
     for (let i = 0; i < vs.length; i++) list.push(vs[i]!);
-    entry.touched = this.#current.epoch;
+    touch(this.#table, entry, this.#current.epoch);
   }
 
   update(vs: readonly T[]): void {
@@ -79,9 +79,9 @@ export class ListStateHandle<T> implements ListState<T> {
     const entry = this.#entries.get(key);
     if (entry !== undefined) {
       entry.value = vs.slice();
-      entry.touched = this.#current.epoch;
+      touch(this.#table, entry, this.#current.epoch);
     } else {
-      this.#entries.set(key, { key, keyGroup: this.#current.keyGroup(), value: vs.slice(), touched: this.#current.epoch });
+      insertEntry(this.#table, key, this.#current.keyGroup(), vs.slice(), this.#current.epoch);
     }
   }
 
@@ -95,8 +95,6 @@ export class ListStateHandle<T> implements ListState<T> {
 
   #delete(key: StateKey): void {
     const entry = this.#entries.get(key);
-    if (entry === undefined) return;
-    this.#entries.delete(key);
-    noteDeleted(this.#table, key, entry.keyGroup);
+    if (entry !== undefined) removeEntry(this.#table, entry);
   }
 }

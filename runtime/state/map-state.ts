@@ -1,6 +1,6 @@
 import type { CurrentKey } from './current-key.ts';
 import type { StateKey } from './key-groups.ts';
-import { noteDeleted, type Entry, type StateTable } from './state-table.ts';
+import { insertEntry, removeEntry, touch, type Entry, type StateTable } from './state-table.ts';
 
 /**
  * A map per key (user keys are strings or numbers and keep their type across snapshots). Every call applies to the
@@ -69,12 +69,12 @@ export class MapStateHandle<K extends StateKey, V> implements MapState<K, V> {
       const map = entry.value;
       if (map.size === 0) this.#table.emptyMaps--;
       map.set(k, v);
-      entry.touched = this.#current.epoch;
+      touch(this.#table, entry, this.#current.epoch);
       return;
     }
     const map = new Map<K, V>(); // not new Map([[k, v]]): building from an iterable is several times slower
     map.set(k, v);
-    this.#entries.set(key, { key, keyGroup: this.#current.keyGroup(), value: map, touched: this.#current.epoch });
+    insertEntry(this.#table, key, this.#current.keyGroup(), map, this.#current.epoch);
   }
 
   has(k: K): boolean {
@@ -84,7 +84,7 @@ export class MapStateHandle<K extends StateKey, V> implements MapState<K, V> {
   remove(k: K): void {
     const entry = this.#entries.get(this.#current.key ?? this.#current.require(this.#name));
     if (entry === undefined) return;
-    entry.touched = this.#current.epoch;
+    touch(this.#table, entry, this.#current.epoch);
     const map = entry.value;
     if (map.size !== 1 || !map.has(k)) {
       map.delete(k);
@@ -119,14 +119,13 @@ export class MapStateHandle<K extends StateKey, V> implements MapState<K, V> {
     const entry = this.#entries.get(key);
     if (entry === undefined) return;
     if (entry.value.size === 0) this.#table.emptyMaps--;
-    this.#entries.delete(key);
-    noteDeleted(this.#table, key, entry.keyGroup);
+    removeEntry(this.#table, entry);
   }
 
   #map(): Map<K, V> | undefined {
     const entry = this.#entries.get(this.#current.key ?? this.#current.require(this.#name));
     if (entry === undefined) return undefined;
-    entry.touched = this.#current.epoch; // values got from the map may be changed in place
+    touch(this.#table, entry, this.#current.epoch); // values got from the map may be changed in place
     return entry.value;
   }
 
@@ -136,11 +135,7 @@ export class MapStateHandle<K extends StateKey, V> implements MapState<K, V> {
    */
   #sweep(): void {
     const table = this.#table;
-    for (const [key, entry] of this.#entries) {
-      if (entry.value.size !== 0) continue;
-      this.#entries.delete(key);
-      noteDeleted(table, key, entry.keyGroup);
-    }
+    for (const entry of this.#entries.values()) if (entry.value.size === 0) removeEntry(table, entry);
     table.emptyMaps = 0;
   }
 }

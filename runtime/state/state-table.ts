@@ -25,10 +25,13 @@ export interface Entry<T> {
    * The backend's snapshot epoch when a handle last read or wrote this key's state (`CurrentKey.epoch`; 0 for state
    * restored from a checkpoint). An incremental checkpoint writes the entries touched since the previous snapshot.
    * Reads count too: a value, map or list got from a handle may be changed in place (the window operator does), and
-   * a full snapshot would have seen that change.
+   * a full snapshot would have seen that change. {@link REMOVED} once the entry left its table.
    */
   touched: number;
 }
+
+/** `Entry.touched` of an entry removed from its table: an incremental snapshot skips it in the touched list. @internal */
+export const REMOVED = -1;
 
 /**
  * All entries of one named state of one backend. Values are `T` for value state, `Map<K, V>` for map state and
@@ -48,11 +51,38 @@ export interface StateTable {
    * incremental checkpoint. `undefined` when the backend takes full snapshots only (nothing to track).
    */
   deleted: Map<StateKey, number> | undefined;
+  /**
+   * The entries touched since the previous snapshot, each listed once (when its `touched` stamp first changes to the
+   * current epoch), so that an incremental checkpoint costs what changed, not what the state holds: it visits only
+   * these instead of walking every entry. Entries removed since are stamped {@link REMOVED}. `undefined` when the
+   * backend takes full snapshots only.
+   */
+  touchedEntries: Entry<unknown>[] | undefined;
 }
 
-/** Records that `key` (of `keyGroup`) lost its entry in `table`, when the backend tracks changes. */
-export function noteDeleted(table: StateTable, key: StateKey, keyGroup: number): void {
-  table.deleted?.set(key, keyGroup);
+/**
+ * Stamps `entry` as touched in `epoch` (`CurrentKey.epoch`), listing it in `table.touchedEntries` the first time in
+ * that epoch. @internal
+ */
+export function touch(table: StateTable, entry: Entry<unknown>, epoch: number): void {
+  if (entry.touched === epoch) return;
+  entry.touched = epoch;
+  table.touchedEntries?.push(entry);
+}
+
+/** Adds a new entry, stamped touched in `epoch`, for a key that has none in `table`. @internal */
+export function insertEntry<T>(table: StateTable, key: StateKey, keyGroup: number, value: T, epoch: number): void {
+  const entry: Entry<T> = { key, keyGroup, value, touched: epoch };
+  table.entries.set(key, entry);
+  table.touchedEntries?.push(entry);
+}
+
+/** Removes `entry` (the entry of its key in `table`) and, when the backend tracks changes, notes the tombstone. @internal */
+export function removeEntry(table: StateTable, entry: Entry<unknown>): void {
+  table.entries.delete(entry.key);
+  if (table.deleted === undefined) return;
+  entry.touched = REMOVED;
+  table.deleted.set(entry.key, entry.keyGroup);
 }
 
 /** Whether an entry of `table` holds state (an emptied map does not). */

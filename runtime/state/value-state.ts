@@ -1,6 +1,6 @@
 import type { CurrentKey } from './current-key.ts';
 import type { StateKey } from './key-groups.ts';
-import { noteDeleted, type Entry, type StateTable } from './state-table.ts';
+import { insertEntry, removeEntry, touch, type Entry, type StateTable } from './state-table.ts';
 
 /**
  * A single value per key. Every call applies to the executor's current key.
@@ -38,8 +38,10 @@ export class ValueStateHandle<T> implements ValueState<T> {
     const key = this.#current.key ?? this.#current.require(this.#name);
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    entry.touched = this.#current.epoch; // the value may be changed in place
-    return entry.value;
+    const value = entry.value;
+    // An object may be changed in place: the next incremental snapshot writes it (a primitive cannot change).
+    if (typeof value === 'object' && value !== null) touch(this.#table, entry, this.#current.epoch);
+    return value;
   }
 
   update(value: T): void {
@@ -52,9 +54,9 @@ export class ValueStateHandle<T> implements ValueState<T> {
     const entry = this.#entries.get(key);
     if (entry !== undefined) {
       entry.value = value;
-      entry.touched = this.#current.epoch;
+      touch(this.#table, entry, this.#current.epoch);
     } else {
-      this.#entries.set(key, { key, keyGroup: this.#current.keyGroup(), value, touched: this.#current.epoch });
+      insertEntry(this.#table, key, this.#current.keyGroup(), value, this.#current.epoch);
     }
   }
 
@@ -69,8 +71,6 @@ export class ValueStateHandle<T> implements ValueState<T> {
       return;
     }
     const entry = this.#entries.get(key);
-    if (entry === undefined) return;
-    this.#entries.delete(key);
-    noteDeleted(table, key, entry.keyGroup);
+    if (entry !== undefined) removeEntry(table, entry);
   }
 }

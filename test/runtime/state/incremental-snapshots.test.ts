@@ -5,6 +5,7 @@ import {
   keyGroupRangeOf,
   materializeChain,
 } from '../../../runtime/state/index.ts';
+import { decodeKeyGroupBlob, packHeader } from '../../../runtime/state/keyed-snapshot-format.ts';
 import { seededRandom } from '../../../runtime/testing/seeded-random.ts';
 import { canonical, Chains, randomOps } from '../../support/keyed-state-fixtures.ts';
 
@@ -74,6 +75,60 @@ test('an incremental backend restored from a chain goes on extending it; a resto
   assert.equal(fresh.incremental!.parent, undefined);
   assert.equal(fresh.incremental!.deltas.size + fresh.incremental!.unchanged.length, 0);
   assert.equal(fresh.keyGroups.size, chains.byGroup.size, 'every key group with state is written in full');
+});
+
+test('a delta holds exactly the keys written, deleted or read as objects since the previous snapshot', async () => {
+  const range = { start: 0, end: M - 1 };
+  const backend = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
+  const count = backend.getValueState<number>('count');
+  const totals = backend.getValueState<{ n: number }>('totals');
+  for (let k = 0; k < 200; k++) {
+    backend.setCurrentKey(`k${k}`);
+    count.update(k);
+    totals.update({ n: k });
+  }
+  const chains = new Chains();
+  chains.apply(1, await backend.snapshot(1), range);
+  const keysInDeltas = async (id: number): Promise<string[]> => {
+    const snapshot = await backend.snapshot(id);
+    assert.equal(snapshot.keyGroups.size, 0, 'every key group has a chain: deltas only');
+    chains.apply(id, snapshot, range);
+    const keys: string[] = [];
+    for (const [keyGroup, delta] of snapshot.incremental!.deltas) {
+      for (const chunk of decodeKeyGroupBlob(keyGroup, Buffer.concat([packHeader(keyGroup), delta]))) {
+        if (chunk.type === 'state') for (let j = chunk.from; j < chunk.pairs.length; j += 2) keys.push(`${chunk.name}:${String(chunk.pairs[j])}`);
+        if (chunk.type === 'tombstones') for (let j = chunk.from; j < chunk.keys.length; j++) keys.push(`-${chunk.name}:${String(chunk.keys[j])}`);
+      }
+    }
+    return keys.sort();
+  };
+  // Reading a number cannot change it; reading an object may (it can be changed in place), so it is written.
+  for (let k = 0; k < 200; k++) {
+    backend.setCurrentKey(`k${k}`);
+    assert.equal(count.value(), k);
+  }
+  backend.setCurrentKey('k3');
+  totals.value()!.n = 1000;
+  assert.deepEqual(await keysInDeltas(2), ['totals:k3']);
+  // Written twice, deleted, deleted and written again: each key once.
+  backend.setCurrentKey('k5');
+  count.update(50);
+  count.update(51);
+  backend.setCurrentKey('k6');
+  count.clear();
+  backend.setCurrentKey('k7');
+  count.clear();
+  count.update(70);
+  assert.deepEqual(await keysInDeltas(3), ['-count:k6', 'count:k5', 'count:k7']);
+  assert.deepEqual(await keysInDeltas(4), [], 'nothing since');
+
+  const restored = new HeapKeyedStateBackend({ maxParallelism: M, range });
+  await restored.restore(chains.concatenated(), 4);
+  const expected = new Map([['k3', [3, 1000]], ['k5', [51, 5]], ['k6', [undefined, 6]], ['k7', [70, 7]], ['k8', [8, 8]]]);
+  for (const [key, [c, n]] of expected) {
+    restored.setCurrentKey(key);
+    assert.deepEqual([restored.getValueState<number>('count').value(), restored.getValueState<{ n: number }>('totals').value()!.n], [c, n], key);
+  }
 });
 
 test('deleted keys, emptied maps swept between checkpoints and fired timers leave no state behind after a restore', async () => {
