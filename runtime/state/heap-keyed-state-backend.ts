@@ -177,6 +177,11 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
     return this.#tables.get(name)?.entries.size ?? 0;
   }
 
+  /** @internal Entries listed as touched since the previous snapshot in one state (tests of the list's bound). */
+  touchedEntryCount(name: string): number {
+    return this.#tables.get(name)?.touchedEntries?.length ?? 0;
+  }
+
   /** Names and kinds of the states registered or restored so far. */
   stateNames(): Array<{ name: string; kind: StateKind }> {
     return [...this.#tables.values()].map((t) => ({ name: t.name, kind: t.kind }));

@@ -74,8 +74,16 @@ export function touch(table: StateTable, entry: Entry<unknown>, epoch: number): 
 export function insertEntry<T>(table: StateTable, key: StateKey, keyGroup: number, value: T, epoch: number): void {
   const entry: Entry<T> = { key, keyGroup, value, touched: epoch };
   table.entries.set(key, entry);
-  table.touchedEntries?.push(entry);
+  const touched = table.touchedEntries;
+  if (touched === undefined) return;
+  touched.push(entry);
+  // Keys that come and go (a window per key and minute) would otherwise pile up removed entries until the next
+  // checkpoint, however long its interval: past twice the live entries, drop them (amortised over as many inserts).
+  if (touched.length > 2 * table.entries.size + TOUCHED_SLACK) table.touchedEntries = touched.filter((e) => e.touched !== REMOVED);
 }
+
+/** Removed entries a touched list may hold beyond twice the live entries before they are dropped. */
+const TOUCHED_SLACK = 4096;
 
 /** Removes `entry` (the entry of its key in `table`) and, when the backend tracks changes, notes the tombstone. @internal */
 export function removeEntry(table: StateTable, entry: Entry<unknown>): void {

@@ -131,6 +131,31 @@ test('a delta holds exactly the keys written, deleted or read as objects since t
   }
 });
 
+test('keys that come and go between two checkpoints do not pile up: the touched list stays within twice the live keys', async () => {
+  const range = { start: 0, end: M - 1 };
+  const backend = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
+  const state = backend.getValueState<number>('window');
+  backend.setCurrentKey('kept');
+  state.update(1);
+  const chains = new Chains();
+  chains.apply(1, await backend.snapshot(1), range);
+  for (let minute = 0; minute < 50; minute++) {
+    for (let k = 0; k < 1000; k++) {
+      backend.setCurrentKey(`k${k}@${minute}`);
+      state.update(minute);
+    }
+    for (let k = 0; k < 1000; k++) {
+      backend.setCurrentKey(`k${k}@${minute}`);
+      if (minute < 49 || k % 2 === 0) state.clear(); // the last minute leaves 500 keys
+    }
+    assert.ok(backend.touchedEntryCount('window') <= 2 * 1001 + 4096 + 1, `minute ${minute}: ${backend.touchedEntryCount('window')} listed`);
+  }
+  chains.apply(2, await backend.snapshot(2), range);
+  const restored = new HeapKeyedStateBackend({ maxParallelism: M, range });
+  await restored.restore(chains.concatenated(), 2);
+  assert.deepEqual(restored.keysWithState('window').sort(), ['kept', ...Array.from({ length: 500 }, (_, i) => `k${2 * i + 1}@49`)].sort());
+});
+
 test('deleted keys, emptied maps swept between checkpoints and fired timers leave no state behind after a restore', async () => {
   const range = { start: 0, end: M - 1 };
   const b = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
