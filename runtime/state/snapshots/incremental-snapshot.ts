@@ -47,8 +47,9 @@ export interface ChangesSince {
  * the chain has grown enough or where there is no chain yet, or nothing when nothing changed. Updates `chains` to
  * describe the chains the new checkpoint will hold. Visits only the touched entries (`StateTable.touchedEntries`),
  * not every entry. Every entry is walked only for the key groups that rebase, and to count what each key group has
- * left when keys were removed or timers changed (a key group left without state ends its chain). With `delegateRebase`, only key groups without a chain rebase: the checkpoint coordinator bounds
- * the chains (and `chains` then counts blobs since the backend's own last full blob, not the chains as compacted).
+ * left when keys were removed or timers changed (a key group left without state ends its chain). With
+ * `delegateRebase`, only key groups without a chain rebase: the checkpoint coordinator bounds the chains (and `chains`
+ * then counts blobs since the backend's own last full blob, not the chains as compacted).
  * @internal
  */
 export async function writeIncrementalBlobs(
