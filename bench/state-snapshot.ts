@@ -9,6 +9,8 @@
  * - state/checkpoint-1M-keys: snapshot + write, against the 1000 ms bar
  * - state/restore-1M-keys: backend.restore() of all blobs vs one unpack + building a Map of the same entries
  * - state/restore-max-event-loop-delay: as above, during the restore
+ * - state/incremental-snapshot-1M-keys-1pct-changed: median incremental snapshot with 1% of the keys updated since the
+ *   previous one, vs a full snapshot of the same state
  *
  * Run: `npx tsx bench/state-snapshot.ts` (KEYS=200000 for a quicker run).
  */
@@ -100,3 +102,26 @@ const restore = await withDelayProbe(() => restored.restore(snap.result.keyGroup
 if (restored.keyCount() !== KEYS) throw new Error(`restored ${restored.keyCount()} keys, expected ${KEYS}`);
 emit(`state/restore-${label}-keys`, restore.ms, 'ms', restoreBaselineMs);
 emit('state/restore-max-event-loop-delay', restore.maxDelayMs, 'ms', 50);
+
+// Incremental snapshots cost what changed: 1% of the keys updated since the previous snapshot, against a full
+// snapshot of the same state (the restored backend, non-incremental) in the same run.
+const incremental = new HeapKeyedStateBackend({ maxParallelism: M, range: { start: 0, end: M - 1 }, incremental: true });
+await incremental.restore(snap.result.keyGroups, 1);
+const incrementalCounts = incremental.getValueState<number>('count');
+const changedShare = 0.01;
+const rounds: number[] = [];
+for (let round = 2; round <= 12; round++) {
+  for (let i = 0; i < KEYS * changedShare; i++) {
+    incremental.setCurrentKey(keyOf((Math.imul(i + round * 7919, 2654435761) >>> 0) % KEYS));
+    incrementalCounts.update(round);
+  }
+  t = performance.now();
+  await incremental.snapshot(round);
+  rounds.push(performance.now() - t);
+}
+rounds.sort((a, b) => a - b);
+t = performance.now();
+await restored.snapshot();
+const fullSnapshotMs = performance.now() - t;
+if (incremental.keyCount() !== KEYS) throw new Error(`the incremental backend has ${incremental.keyCount()} keys, expected ${KEYS}`);
+emit(`state/incremental-snapshot-${label}-keys-1pct-changed`, rounds[rounds.length >> 1]!, 'ms', fullSnapshotMs);
