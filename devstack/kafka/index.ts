@@ -6,6 +6,7 @@ import type { NodeInfo } from './admin-handlers.ts';
 import type { ClientConnection } from './connection.ts';
 import { Broker } from './broker.ts';
 import { FaultState, type KafkaBrokerFaults } from './faults.ts';
+import { CleanerLoop, DEFAULT_CLEANER_BACKOFF_MS } from './log/cleaner-loop.ts';
 import { PartitionLog } from './log/partition-log.ts';
 import { TopicStore, type Topic } from './log/topic-store.ts';
 import { DataDir, type BrokerMetadataFile } from './persistence/data-dir.ts';
@@ -41,6 +42,11 @@ export interface KafkaBrokerOptions {
   groupMaxSessionTimeoutMs?: number;
   /** `transaction.max.timeout.ms`, default 900000. */
   transactionMaxTimeoutMs?: number;
+  /**
+   * `log.cleaner.backoff.ms`: how often the log cleaner looks for compacted partitions to clean. Default 15000, as in
+   * Kafka; tests of compaction set it lower.
+   */
+  logCleanerBackoffMs?: number;
 }
 
 /** A running devstack broker. */
@@ -82,7 +88,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
   const numPartitions = options.numPartitions ?? 1;
-  validate(port, numPartitions);
+  validate(port, numPartitions, options.logCleanerBackoffMs);
   const log = options.logger ?? silentLogger();
   const clock = options.clock ?? systemClock;
 
@@ -118,7 +124,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
       const topic: Topic = { name, partitions: [], configs: new Map(Object.entries(t.configs)) };
       for (let p = 0; p < t.partitions; p++) {
         const loaded = dataDir.loadPartition(name, p);
-        const plog = new PartitionLog(name, p, dataDir.openPartition(name, p));
+        const plog = new PartitionLog(name, p, dataDir.openPartition(name, p), topic.configs);
         for (const b of loaded) plog.recover(b.buf, b.header, b.baseOffset);
         topic.partitions.push(plog);
       }
@@ -150,6 +156,9 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     broker.groups.restoreOffsets(meta.offsets);
     broker.txns.restore(meta.transactions);
   }
+
+  const cleaner = new CleanerLoop(topics, options.logCleanerBackoffMs ?? DEFAULT_CLEANER_BACKOFF_MS, log);
+  cleaner.start();
 
   const faultState = new FaultState();
   const srv = new KafkaServer(host, broker, faultState, log);
@@ -189,6 +198,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     async close() {
       if (closed) return;
       closed = true;
+      cleaner.stop();
       if (refuseTimer !== undefined) clearTimeout(refuseTimer);
       await srv.close();
       b.close();
@@ -199,7 +209,10 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   };
 }
 
-function validate(port: number, numPartitions: number): void {
+function validate(port: number, numPartitions: number, cleanerBackoffMs: number | undefined): void {
+  if (cleanerBackoffMs !== undefined && !(Number.isInteger(cleanerBackoffMs) && cleanerBackoffMs > 0)) {
+    throw new SluiceError('SLUICE_DEVSTACK_KAFKA_OPTIONS', `startKafkaBroker: logCleanerBackoffMs must be a positive integer (ms), got ${cleanerBackoffMs}`);
+  }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new SluiceError('SLUICE_DEVSTACK_KAFKA_OPTIONS', `startKafkaBroker: port must be an integer 0-65535, got ${port}`);
   }

@@ -66,6 +66,8 @@ export interface KafkaClusterOptions {
   autoCreateTopics?: boolean
   /** Devstack only: give the broker a fresh data directory (removed after the test), so `restart()` keeps data. */
   persistent?: boolean
+  /** Devstack only: how often its log cleaner looks for compacted partitions to clean (Kafka's default: 15 s). */
+  logCleanerBackoffMs?: number
 }
 
 export interface CollectedRecord {
@@ -106,8 +108,8 @@ export interface KafkaCluster {
   collect(topic: string, options?: CollectOptions): Promise<{ consumer: Consumer; records: CollectedRecord[] }>
   /** `${prefix}-${uuid}`; remembered, so topics and groups of that name are deleted from real clusters afterwards. */
   uniqueName(prefix: string): string
-  /** Creates a topic with a unique name (or `name`) and waits for its leaders. */
-  createTopic(options?: { partitions?: number; prefix?: string; name?: string }): Promise<string>
+  /** Creates a topic with a unique name (or `name`), and topic `configs` if given, and waits for its leaders. */
+  createTopic(options?: { partitions?: number; prefix?: string; name?: string; configs?: Record<string, string> }): Promise<string>
   /** Runs `fn` when the test ends, before clients created earlier disconnect and before the broker closes. */
   defer(fn: () => unknown): void
   /** Devstack only: closes the broker and starts it again on the same address and data directory. */
@@ -203,6 +205,7 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
         numPartitions: options.numPartitions ?? 1,
         autoCreateTopics: options.autoCreateTopics ?? true,
         ...(dataDir === undefined ? {} : { dataDir }),
+        ...(options.logCleanerBackoffMs === undefined ? {} : { logCleanerBackoffMs: options.logCleanerBackoffMs }),
       })
     devstack = await start(0)
     brokers = devstack.brokers
@@ -306,14 +309,19 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
 
   let sharedAdmin: Admin | undefined
   const createTopic = async (
-    opts: { partitions?: number; prefix?: string; name?: string } = {},
+    opts: { partitions?: number; prefix?: string; name?: string; configs?: Record<string, string> } = {},
   ): Promise<string> => {
     const topic = opts.name ?? uniqueName(opts.prefix ?? 'topic')
     sharedAdmin ??= await admin()
     // replicationFactor is explicit: kafkajs sends -1 ("broker default") otherwise, which Kafka accepts only
     // since 2.4 (KIP-464); 2.1 answers INVALID_REPLICATION_FACTOR.
     await sharedAdmin.createTopics({
-      topics: [{ topic, numPartitions: opts.partitions ?? 1, replicationFactor: 1 }],
+      topics: [{
+        topic,
+        numPartitions: opts.partitions ?? 1,
+        replicationFactor: 1,
+        configEntries: Object.entries(opts.configs ?? {}).map(([name, value]) => ({ name, value })),
+      }],
       waitForLeaders: true,
     })
     return topic

@@ -14,10 +14,15 @@ import {
   type BatchHeader,
 } from '../protocol/record-batch.ts';
 import { ProtocolError } from '../protocol/reader.ts';
+import { cleanLog, dueForCleaning, type CompactionPolicy } from './log-cleaner.ts';
+import { LogSegments, type RollPolicy } from './log-segments.ts';
+import { compactionPolicyOf, rollPolicyOf } from './topic-configs.ts';
 
 /** Where a partition's batches go besides memory; the persistence layer provides an append-only file. */
 export interface LogSink {
   append(batch: Buffer): void;
+  /** Replaces everything written so far with `batches` (after the log cleaner ran), atomically. */
+  rewrite(batches: readonly Buffer[]): void;
   close(): void;
 }
 
@@ -40,14 +45,22 @@ interface CompletedAbort {
  *
  * Transactions: open transactions per producer (first offset) give the last stable offset; aborted ranges are kept
  * in offset order to answer read_committed fetches with their `aborted_transactions`.
+ *
+ * Segments are kept as boundaries only ({@link LogSegments}): a compacted topic's log cleaner works segment by
+ * segment and never touches the active one ({@link compact}).
  */
 export class PartitionLog {
   readonly topic: string;
   readonly partition: number;
-  readonly #batches: Buffer[] = [];
-  readonly #baseOffsets: number[] = [];
-  readonly #lastOffsets: number[] = [];
-  readonly #maxTimestamps: number[] = [];
+  #batches: Buffer[] = [];
+  #baseOffsets: number[] = [];
+  #lastOffsets: number[] = [];
+  #maxTimestamps: number[] = [];
+  readonly #segments = new LogSegments();
+  readonly #roll: RollPolicy;
+  readonly #compaction: CompactionPolicy | undefined;
+  /** The log cleaner's checkpoint: offsets below it were cleaned (Kafka's cleaner-offset-checkpoint; not persisted). */
+  #firstDirtyOffset = 0;
   #nextOffset = 0;
   #logStartOffset = 0;
   #sink: LogSink | undefined;
@@ -57,10 +70,12 @@ export class PartitionLog {
   readonly #aborted: CompletedAbort[] = [];
   readonly #waiters = new Set<() => void>();
 
-  constructor(topic: string, partition: number, sink?: LogSink) {
+  constructor(topic: string, partition: number, sink?: LogSink, configs: ReadonlyMap<string, string> = new Map()) {
     this.topic = topic;
     this.partition = partition;
     this.#sink = sink;
+    this.#roll = rollPolicyOf(configs);
+    this.#compaction = compactionPolicyOf(configs);
   }
 
   get highWatermark(): number {
@@ -89,7 +104,7 @@ export class PartitionLog {
    * open transactions and aborted ranges exactly as appends would have.
    */
   recover(batch: Buffer, header: BatchHeader, baseOffset: number): void {
-    this.#index(batch, header, baseOffset);
+    this.#index(batch, header, baseOffset, header.maxTimestamp);
   }
 
   /** Appends the record set of one Produce partition. Validates every batch before appending any. */
@@ -109,6 +124,11 @@ export class PartitionLog {
         if ((header.attributes & ATTR_CONTROL) !== 0) {
           // Kafka 2.1 maps its InvalidRecordException to CORRUPT_MESSAGE (INVALID_RECORD came later).
           return { errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1, message: 'clients may not write control batches' };
+        }
+        if (this.#compaction !== undefined && recordTimestampsAndKeys(buf).some((r) => r.key === null)) {
+          // Kafka's LogValidator: the cleaner could never tell such a record's successor.
+          const message = `Compacted topic cannot accept message without key in topic partition ${this.topic}-${this.partition}.`;
+          return { errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1, message };
         }
         batches.push({ buf, header });
         at += header.size;
@@ -134,7 +154,7 @@ export class PartitionLog {
       const base = this.#nextOffset;
       setBaseOffset(buf, base);
       this.#sink?.append(buf);
-      this.#index(buf, header, base);
+      this.#index(buf, header, base, Date.now());
       if (firstBase < 0) firstBase = base;
     }
     this.#wake();
@@ -158,11 +178,13 @@ export class PartitionLog {
     });
     const header = readBatchHeader(buf) as BatchHeader;
     this.#sink?.append(buf);
-    this.#index(buf, header, base);
+    this.#index(buf, header, base, Date.now());
     this.#wake();
   }
 
-  #index(buf: Buffer, header: BatchHeader, base: number): void {
+  /** Indexes a batch appended at `base`, `now` being the wall-clock time of its append. */
+  #index(buf: Buffer, header: BatchHeader, base: number, now: number): void {
+    this.#segments.append(base, buf.length, header.maxTimestamp, now, this.#roll);
     const last = base + header.lastOffsetDelta;
     this.#batches.push(buf);
     this.#baseOffsets.push(base);
@@ -233,6 +255,47 @@ export class PartitionLog {
       if (a.lastOffset >= from && a.firstOffset < upTo) out.push({ producerId: a.producerId, firstOffset: a.firstOffset });
     }
     return out;
+  }
+
+  /**
+   * One pass of the log cleaner when the topic is compacted (`cleanup.policy` with `compact`) and the partition is due
+   * (see log-cleaner.ts): the batches below the first uncleanable offset — the active segment's base, the last stable
+   * offset, or the first segment holding records younger than `min.compaction.lag.ms` — are replaced by their cleaned
+   * copies, in memory and in the partition's file. Answers the number of records removed, or undefined when the pass
+   * did not run. Fetches already answered keep the batches they were given.
+   */
+  compact(now: number): number | undefined {
+    const policy = this.#compaction;
+    if (policy === undefined) return undefined;
+    let firstUncleanable = Math.min(this.#segments.activeBaseOffset, this.lastStableOffset);
+    const young = this.#segments.all().find((s) => s.maxTimestamp > now - policy.minCompactionLagMs);
+    if (young !== undefined) firstUncleanable = Math.min(firstUncleanable, young.baseOffset);
+    const input = {
+      batches: this.#batches,
+      baseOffsets: this.#baseOffsets,
+      firstDirtyOffset: Math.max(this.#firstDirtyOffset, this.#logStartOffset),
+      firstUncleanableOffset: firstUncleanable,
+      segmentOf: (offset: number) => this.#segments.segmentOf(offset),
+      segments: this.#segments.all(),
+      aborted: this.#aborted,
+      policy,
+    };
+    if (!dueForCleaning(input)) return undefined;
+    const cleaned = cleanLog(input);
+    const headers = cleaned.batches.map((b) => readBatchHeader(b)!);
+    this.#batches = cleaned.batches.concat(this.#batches.slice(cleaned.replaced));
+    this.#baseOffsets = cleaned.baseOffsets.concat(this.#baseOffsets.slice(cleaned.replaced));
+    this.#lastOffsets = cleaned.baseOffsets.map((base, i) => base + headers[i]!.lastOffsetDelta).concat(this.#lastOffsets.slice(cleaned.replaced));
+    this.#maxTimestamps = headers.map((h) => h.maxTimestamp).concat(this.#maxTimestamps.slice(cleaned.replaced));
+    const bytes = new Map<object, number>();
+    for (let i = 0; i < this.#batches.length; i++) {
+      const segment = this.#segments.segmentOf(this.#baseOffsets[i]!)!;
+      bytes.set(segment, (bytes.get(segment) ?? 0) + this.#batches[i]!.length);
+    }
+    this.#segments.resize((segment) => bytes.get(segment) ?? 0);
+    this.#firstDirtyOffset = firstUncleanable;
+    this.#sink?.rewrite(this.#batches);
+    return cleaned.recordsRemoved;
   }
 
   /** Offset of the first record with timestamp >= ts, with that record's timestamp; undefined when none. */

@@ -1,8 +1,8 @@
 import { ErrorCode } from '../protocol/error-codes.ts';
 import { PartitionLog, type LogSink } from './partition-log.ts';
+import { invalidTopicConfig, type TopicConfigs } from './topic-configs.ts';
 
-/** Topic-level settings a client may set at creation; everything else reports Kafka's defaults. */
-export type TopicConfigs = Map<string, string>;
+export { TOPIC_CONFIG_DEFAULTS, type TopicConfigs } from './topic-configs.ts';
 
 export interface Topic {
   readonly name: string;
@@ -46,34 +46,6 @@ export function validateTopicName(name: string): TopicError | undefined {
   return undefined;
 }
 
-/** Topic configs the broker accepts at creation, with Kafka 2.1's defaults (reported by DescribeConfigs). */
-export const TOPIC_CONFIG_DEFAULTS: ReadonlyMap<string, string> = new Map([
-  ['cleanup.policy', 'delete'],
-  ['compression.type', 'producer'],
-  ['delete.retention.ms', '86400000'],
-  ['file.delete.delay.ms', '60000'],
-  ['flush.messages', '9223372036854775807'],
-  ['flush.ms', '9223372036854775807'],
-  ['follower.replication.throttled.replicas', ''],
-  ['index.interval.bytes', '4096'],
-  ['leader.replication.throttled.replicas', ''],
-  ['max.message.bytes', '1000012'],
-  ['message.downconversion.enable', 'true'],
-  ['message.format.version', '2.1-IV2'],
-  ['message.timestamp.difference.max.ms', '9223372036854775807'],
-  ['message.timestamp.type', 'CreateTime'],
-  ['min.cleanable.dirty.ratio', '0.5'],
-  ['min.compaction.lag.ms', '0'],
-  ['min.insync.replicas', '1'],
-  ['preallocate', 'false'],
-  ['retention.bytes', '-1'],
-  ['retention.ms', '604800000'],
-  ['segment.bytes', '1073741824'],
-  ['segment.index.bytes', '10485760'],
-  ['segment.jitter.ms', '0'],
-  ['segment.ms', '604800000'],
-  ['unclean.leader.election.enable', 'false'],
-]);
 
 /** All topics of the broker. Single node: every partition is led here. */
 export class TopicStore {
@@ -110,20 +82,13 @@ export class TopicStore {
     if (numPartitions <= 0) {
       return { errorCode: ErrorCode.INVALID_PARTITIONS, message: 'Number of partitions must be larger than 0.' };
     }
-    for (const [key, value] of configs) {
-      if (!TOPIC_CONFIG_DEFAULTS.has(key)) {
-        return { errorCode: ErrorCode.INVALID_CONFIG, message: `Unknown topic config name: ${key}` };
-      }
-      if (key === 'cleanup.policy' && value !== 'delete' && value !== 'compact' && value !== 'compact,delete' && value !== 'delete,compact') {
-        return { errorCode: ErrorCode.INVALID_CONFIG, message: `Invalid value ${value} for configuration cleanup.policy` };
-      }
-    }
-    return undefined;
+    const message = invalidTopicConfig(configs);
+    return message === undefined ? undefined : { errorCode: ErrorCode.INVALID_CONFIG, message };
   }
 
   create(name: string, numPartitions: number, configs: TopicConfigs = new Map()): Topic {
     const topic: Topic = { name, partitions: [], configs };
-    for (let p = 0; p < numPartitions; p++) topic.partitions.push(this.#openPartition(name, p));
+    for (let p = 0; p < numPartitions; p++) topic.partitions.push(this.#openPartition(name, p, configs));
     this.#topics.set(name, topic);
     this.#hooks?.topicsChanged();
     return topic;
@@ -137,7 +102,7 @@ export class TopicStore {
   addPartitions(name: string, total: number): void {
     const topic = this.#topics.get(name);
     if (topic === undefined) return;
-    for (let p = topic.partitions.length; p < total; p++) topic.partitions.push(this.#openPartition(name, p));
+    for (let p = topic.partitions.length; p < total; p++) topic.partitions.push(this.#openPartition(name, p, topic.configs));
     this.#hooks?.topicsChanged();
   }
 
@@ -155,7 +120,7 @@ export class TopicStore {
     for (const t of this.#topics.values()) for (const p of t.partitions) p.close();
   }
 
-  #openPartition(topic: string, partition: number): PartitionLog {
-    return new PartitionLog(topic, partition, this.#hooks?.openPartition(topic, partition));
+  #openPartition(topic: string, partition: number, configs: TopicConfigs): PartitionLog {
+    return new PartitionLog(topic, partition, this.#hooks?.openPartition(topic, partition), configs);
   }
 }

@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LogSink } from '../log/partition-log.ts';
 import { readBatchHeader, baseOffsetOf, type BatchHeader } from '../protocol/record-batch.ts';
@@ -11,25 +11,50 @@ import { readBatchHeader, baseOffsetOf, type BatchHeader } from '../protocol/rec
  * batches in the same format. No index file: on startup the file is read once and the batch headers are walked to
  * rebuild the in-memory offset index, producer state and transaction ranges. A torn last batch (crash mid-write) is
  * cut off. Writes are plain `write(2)` calls (page cache, no fsync), like Kafka's default flush policy.
+ *
+ * After the log cleaner ran, the file is rewritten whole: `<partition>.log.cleaned` is written and fsynced, then
+ * renamed over the log (a crash before the rename leaves the old log and a `.cleaned` file, removed on load).
  */
 export class SegmentFile implements LogSink {
+  readonly #path: string;
   #fd: number | undefined;
 
   constructor(path: string) {
     mkdirSync(dirname(path), { recursive: true });
+    this.#path = path;
     this.#fd = openSync(path, 'a');
   }
 
   append(batch: Buffer): void {
+    if (this.#fd !== undefined) writeAll(this.#fd, batch);
+  }
+
+  rewrite(batches: readonly Buffer[]): void {
     if (this.#fd === undefined) return;
-    let written = 0;
-    while (written < batch.length) written += writeSync(this.#fd, batch, written, batch.length - written);
+    const cleaned = `${this.#path}${CLEANED_SUFFIX}`;
+    const fd = openSync(cleaned, 'w');
+    try {
+      for (const batch of batches) writeAll(fd, batch);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(cleaned, this.#path);
+    closeSync(this.#fd);
+    this.#fd = openSync(this.#path, 'a');
   }
 
   close(): void {
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
   }
+}
+
+const CLEANED_SUFFIX = '.cleaned';
+
+function writeAll(fd: number, batch: Buffer): void {
+  let written = 0;
+  while (written < batch.length) written += writeSync(fd, batch, written, batch.length - written);
 }
 
 export interface LoadedBatch {
@@ -40,6 +65,7 @@ export interface LoadedBatch {
 
 /** Reads a log file, returning its complete batches (views into one buffer) and truncating a torn tail. */
 export function loadSegment(path: string): LoadedBatch[] {
+  rmSync(`${path}${CLEANED_SUFFIX}`, { force: true }); // a rewrite that crashed before its rename
   if (!existsSync(path)) return [];
   const data = readFileSync(path);
   const out: LoadedBatch[] = [];

@@ -28,7 +28,8 @@ import { ProtocolError } from './reader.ts';
 export const BATCH_HEADER_SIZE = 61;
 /** Bytes before the part counted by batchLength. */
 export const LOG_OVERHEAD = 12;
-const CRC_START = 21;
+/** Where the part of a batch its CRC covers starts (attributes). */
+export const CRC_START = 21;
 
 export const ATTR_TRANSACTIONAL = 0x10;
 export const ATTR_CONTROL = 0x20;
@@ -161,7 +162,8 @@ interface DecodedRecordMeta {
   key: Buffer | null;
 }
 
-function readVarint(buf: Buffer, pos: { at: number }): number {
+/** Reads a zigzag varint (varlong) at `pos.at` and advances it. */
+export function readVarint(buf: Buffer, pos: { at: number }): number {
   let result = 0;
   let shift = 0;
   for (;;) {

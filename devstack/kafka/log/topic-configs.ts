@@ -1,0 +1,83 @@
+import type { CompactionPolicy } from './log-cleaner.ts';
+import type { RollPolicy } from './log-segments.ts';
+
+/** Topic-level settings a client may set at creation; everything else reports Kafka's defaults. */
+export type TopicConfigs = Map<string, string>;
+
+/** Topic configs the broker accepts at creation, with Kafka 2.1's defaults (reported by DescribeConfigs). */
+export const TOPIC_CONFIG_DEFAULTS: ReadonlyMap<string, string> = new Map([
+  ['cleanup.policy', 'delete'],
+  ['compression.type', 'producer'],
+  ['delete.retention.ms', '86400000'],
+  ['file.delete.delay.ms', '60000'],
+  ['flush.messages', '9223372036854775807'],
+  ['flush.ms', '9223372036854775807'],
+  ['follower.replication.throttled.replicas', ''],
+  ['index.interval.bytes', '4096'],
+  ['leader.replication.throttled.replicas', ''],
+  ['max.message.bytes', '1000012'],
+  ['message.downconversion.enable', 'true'],
+  ['message.format.version', '2.1-IV2'],
+  ['message.timestamp.difference.max.ms', '9223372036854775807'],
+  ['message.timestamp.type', 'CreateTime'],
+  ['min.cleanable.dirty.ratio', '0.5'],
+  ['min.compaction.lag.ms', '0'],
+  ['min.insync.replicas', '1'],
+  ['preallocate', 'false'],
+  ['retention.bytes', '-1'],
+  ['retention.ms', '604800000'],
+  ['segment.bytes', '1073741824'],
+  ['segment.index.bytes', '10485760'],
+  ['segment.jitter.ms', '0'],
+  ['segment.ms', '604800000'],
+  ['unclean.leader.election.enable', 'false'],
+]);
+
+/** Numeric configs the broker acts on, with the lowest value Kafka 2.1's ConfigDef accepts (and the highest). */
+const NUMERIC: ReadonlyMap<string, { type: 'INT' | 'LONG' | 'DOUBLE'; min: number; max?: number }> = new Map([
+  ['segment.bytes', { type: 'INT', min: 14 }],
+  ['segment.ms', { type: 'LONG', min: 1 }],
+  ['min.cleanable.dirty.ratio', { type: 'DOUBLE', min: 0, max: 1 }],
+  ['min.compaction.lag.ms', { type: 'LONG', min: 0 }],
+  ['delete.retention.ms', { type: 'LONG', min: 0 }],
+]);
+
+/** Kafka's message for the first config a CreateTopics request may not set, or undefined when all are valid. */
+export function invalidTopicConfig(configs: ReadonlyMap<string, string>): string | undefined {
+  for (const [key, value] of configs) {
+    if (!TOPIC_CONFIG_DEFAULTS.has(key)) return `Unknown topic config name: ${key}`;
+    if (key === 'cleanup.policy' && value !== 'delete' && value !== 'compact' && value !== 'compact,delete' && value !== 'delete,compact') {
+      return `Invalid value ${value} for configuration cleanup.policy`;
+    }
+    const numeric = NUMERIC.get(key);
+    if (numeric === undefined) continue;
+    const n = Number(value);
+    const whole = numeric.type !== 'DOUBLE';
+    if (value.trim() === '' || !Number.isFinite(n) || (whole && !Number.isInteger(n))) {
+      return `Invalid value ${value} for configuration ${key}: Not a number of type ${numeric.type}`;
+    }
+    if (n < numeric.min) return `Invalid value ${value} for configuration ${key}: Value must be at least ${numeric.min}`;
+    if (numeric.max !== undefined && n > numeric.max) return `Invalid value ${value} for configuration ${key}: Value must be no more than ${numeric.max}`;
+  }
+  return undefined;
+}
+
+function numberOf(configs: ReadonlyMap<string, string>, key: string): number {
+  return Number(configs.get(key) ?? TOPIC_CONFIG_DEFAULTS.get(key));
+}
+
+/** When the topic's partitions roll a new segment. */
+export function rollPolicyOf(configs: ReadonlyMap<string, string>): RollPolicy {
+  return { segmentBytes: numberOf(configs, 'segment.bytes'), segmentMs: numberOf(configs, 'segment.ms') };
+}
+
+/** How the log cleaner treats the topic; undefined unless its `cleanup.policy` includes `compact`. */
+export function compactionPolicyOf(configs: ReadonlyMap<string, string>): CompactionPolicy | undefined {
+  const policy = configs.get('cleanup.policy') ?? TOPIC_CONFIG_DEFAULTS.get('cleanup.policy')!;
+  if (!policy.split(',').includes('compact')) return undefined;
+  return {
+    minCleanableDirtyRatio: numberOf(configs, 'min.cleanable.dirty.ratio'),
+    minCompactionLagMs: numberOf(configs, 'min.compaction.lag.ms'),
+    deleteRetentionMs: numberOf(configs, 'delete.retention.ms'),
+  };
+}
