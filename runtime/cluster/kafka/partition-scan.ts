@@ -26,7 +26,7 @@ interface InternalBroker {
     minBytes: number;
     maxBytes: number;
     topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
-  }): Promise<{ responses: Array<{ partitions: Array<{ errorCode: number; messages: Array<{ offset: string; key: Buffer | null; value: Buffer | null; isControlRecord?: boolean }> }> }> }>;
+  }): Promise<{ responses: Array<{ partitions: Array<{ errorCode: number; messages: Array<{ offset: string; key: Buffer | null; value: Buffer | null; isControlRecord?: boolean; batchContext?: { firstOffset: string; lastOffsetDelta: number } }> }> }> }>;
 }
 
 const READ_COMMITTED = 1;
@@ -37,7 +37,8 @@ const FETCH_BYTES = 8 * 1024 * 1024;
  * by record in offset order. Cluster mode keeps its central state (jobs, status, replicated checkpoints) in compacted
  * topics that every member reads whole; a consumer group would split the partitions between members instead, and a
  * group per reader would litter the brokers with groups. So this reads without a group, through kafkajs's own
- * cluster (brokers, ssl and sasl as the client has them), read_committed.
+ * cluster (brokers, ssl and sasl as the client has them), read_committed. Records of aborted transactions are not
+ * filtered out: the cluster's topics are written by idempotent producers, never in transactions.
  *
  * @example
  * ```ts
@@ -71,11 +72,17 @@ export async function scanPartition(kafka: Kafka, topic: string, partition: numb
       });
       const messages = response.responses[0]?.partitions[0]?.messages ?? [];
       let progressed = false;
+      const start = next;
       for (const message of messages) {
         const offset = Number(message.offset);
-        if (offset < next) continue; // a batch is returned whole; skip what was read before
-        next = offset + 1;
-        progressed = true;
+        // A batch keeps its last offset when compaction removed its last records: read on after the batch, not after
+        // its last record left, or the next fetch answers the same batch again.
+        const batchEnd = message.batchContext === undefined ? offset + 1 : Number(message.batchContext.firstOffset) + message.batchContext.lastOffsetDelta + 1;
+        if (batchEnd > next) {
+          next = batchEnd;
+          progressed = true;
+        }
+        if (offset < start) continue; // a batch is returned whole; skip what was read before
         if (message.isControlRecord === true || message.key === null) continue;
         onRecord({ offset, key: message.key.toString('utf8'), value: message.value });
       }
