@@ -7,6 +7,7 @@ import type { TopicStore } from './log/topic-store.ts';
 import type { AnyApiCodec } from './protocol/api-codec.ts';
 import { ALL_APIS } from './protocol/apis.ts';
 import type { ApiVersionsResponse } from './protocol/api-versions-v0-2.ts';
+import type { DeleteRecordsRequest, DeleteRecordsResponse } from './protocol/delete-records-v0-1.ts';
 import { ErrorCode } from './protocol/error-codes.ts';
 import type { ListOffsetsRequest, ListOffsetsResponse } from './protocol/list-offsets-v2-3.ts';
 import type { ProducePartitionResponse, ProduceRequest, ProduceResponse } from './protocol/produce-v3-7.ts';
@@ -37,6 +38,8 @@ export interface BrokerOptions {
 }
 
 const LATEST = -1;
+/** DeleteRecords' offset meaning "up to the high watermark". */
+const HIGH_WATERMARK = -1;
 const EARLIEST = -2;
 const READ_COMMITTED = 1;
 
@@ -52,10 +55,12 @@ export class Broker {
   readonly #fetch: FetchHandler;
   readonly #node: NodeInfo;
   readonly #handlers = new Map<number, Handler>();
+  readonly #onStateChanged: () => void;
 
   constructor(opts: BrokerOptions) {
     this.topics = opts.topics;
     this.#node = opts.node;
+    this.#onStateChanged = opts.onStateChanged;
     this.groups = new GroupCoordinator({
       clock: opts.clock,
       initialRebalanceDelayMs: opts.groupInitialRebalanceDelayMs,
@@ -118,6 +123,7 @@ export class Broker {
     this.#on(16, () => ({ errorCode: ErrorCode.NONE, groups: this.groups.list() }));
     this.#on(19, (req: Parameters<AdminHandlers['createTopics']>[0]) => this.#admin.createTopics(req));
     this.#on(20, (req: Parameters<AdminHandlers['deleteTopics']>[0]) => this.#admin.deleteTopics(req));
+    this.#on(21, (req: DeleteRecordsRequest) => this.#deleteRecords(req));
     this.#on(22, (req: { transactionalId: string | null; transactionTimeoutMs: number }) =>
       this.txns.initProducerId(req.transactionalId, req.transactionTimeoutMs),
     );
@@ -143,6 +149,29 @@ export class Broker {
     this.#on(32, (req: Parameters<AdminHandlers['describeConfigs']>[0]) => this.#admin.describeConfigs(req));
     this.#on(37, (req: Parameters<AdminHandlers['createPartitions']>[0]) => this.#admin.createPartitions(req));
     this.#on(42, (req: { groupIds: string[] }) => ({ results: this.groups.deleteGroups(req.groupIds) }));
+  }
+
+  /**
+   * DeleteRecords (KIP-107), as Kafka 2.1's `ReplicaManager.deleteRecords`: each partition's log start offset moves
+   * up to the requested offset (-1: the high watermark) and the batches wholly below it go; an offset past the high
+   * watermark is OFFSET_OUT_OF_RANGE. The answer's low watermark is the log start offset afterwards.
+   */
+  #deleteRecords(req: DeleteRecordsRequest): DeleteRecordsResponse {
+    const res: DeleteRecordsResponse = {
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map(({ partition, offset }) => {
+          const log = this.topics.partition(t.name, partition);
+          if (log === undefined) return { partition, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+          const target = offset === HIGH_WATERMARK ? log.highWatermark : offset;
+          if (target < 0 || target > log.highWatermark) return { partition, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+          log.advanceLogStartOffset(target);
+          return { partition, lowWatermark: log.logStartOffset, errorCode: ErrorCode.NONE };
+        }),
+      })),
+    };
+    this.#onStateChanged();
+    return res;
   }
 
   #produce(req: ProduceRequest): ProduceResponse | typeof NO_RESPONSE {

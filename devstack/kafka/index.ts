@@ -126,6 +126,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
         const loaded = dataDir.loadPartition(name, p);
         const plog = new PartitionLog(name, p, dataDir.openPartition(name, p), topic.configs);
         for (const b of loaded) plog.recover(b.buf, b.header, b.baseOffset);
+        plog.advanceLogStartOffset(t.logStartOffsets?.[p] ?? 0);
         topic.partitions.push(plog);
       }
       topics.restore(topic);
@@ -228,6 +229,7 @@ function snapshot(clusterId: string, broker: Broker): BrokerMetadataFile {
   const topics: BrokerMetadataFile['topics'] = {};
   for (const t of broker.topics.all()) {
     topics[t.name] = { partitions: t.partitions.length, configs: Object.fromEntries(t.configs) };
+    if (t.partitions.some((p) => p.logStartOffset > 0)) topics[t.name]!.logStartOffsets = t.partitions.map((p) => p.logStartOffset);
   }
   return {
     version: 1,

@@ -287,15 +287,38 @@ export class PartitionLog {
     this.#baseOffsets = cleaned.baseOffsets.concat(this.#baseOffsets.slice(cleaned.replaced));
     this.#lastOffsets = cleaned.baseOffsets.map((base, i) => base + headers[i]!.lastOffsetDelta).concat(this.#lastOffsets.slice(cleaned.replaced));
     this.#maxTimestamps = headers.map((h) => h.maxTimestamp).concat(this.#maxTimestamps.slice(cleaned.replaced));
+    this.#resizeSegments();
+    this.#firstDirtyOffset = firstUncleanable;
+    this.#sink?.rewrite(this.#batches);
+    return cleaned.recordsRemoved;
+  }
+
+  /**
+   * Moves the log start offset up to `offset` (DeleteRecords; never down) and drops the batches wholly below it, in
+   * memory and in the partition's file. A batch holding the new start stays whole: fetches from below the start
+   * offset are OFFSET_OUT_OF_RANGE, and clients skip the records of a batch below the offset they asked for.
+   */
+  advanceLogStartOffset(offset: number): void {
+    if (offset <= this.#logStartOffset) return;
+    this.#logStartOffset = Math.min(offset, this.#nextOffset);
+    const drop = this.#findBatch(this.#logStartOffset);
+    if (drop === 0) return;
+    this.#batches = this.#batches.slice(drop);
+    this.#baseOffsets = this.#baseOffsets.slice(drop);
+    this.#lastOffsets = this.#lastOffsets.slice(drop);
+    this.#maxTimestamps = this.#maxTimestamps.slice(drop);
+    this.#resizeSegments();
+    this.#sink?.rewrite(this.#batches);
+  }
+
+  /** Sizes the segments by the batches left in them (after a cleaning or a move of the log start). */
+  #resizeSegments(): void {
     const bytes = new Map<object, number>();
     for (let i = 0; i < this.#batches.length; i++) {
       const segment = this.#segments.segmentOf(this.#baseOffsets[i]!)!;
       bytes.set(segment, (bytes.get(segment) ?? 0) + this.#batches[i]!.length);
     }
     this.#segments.resize((segment) => bytes.get(segment) ?? 0);
-    this.#firstDirtyOffset = firstUncleanable;
-    this.#sink?.rewrite(this.#batches);
-    return cleaned.recordsRemoved;
   }
 
   /** Offset of the first record with timestamp >= ts, with that record's timestamp; undefined when none. */

@@ -15,7 +15,8 @@ import { SegmentFile, loadSegment, type LoadedBatch } from './segment-file.ts';
  * broker.json (version 1):
  *   { "version": 1,
  *     "clusterId": string,
- *     "topics": { <name>: { "partitions": number, "configs": { <key>: <value> } } },
+ *     "topics": { <name>: { "partitions": number, "configs": { <key>: <value> },
+ *                           "logStartOffsets"?: [number per partition] } },   (present once DeleteRecords moved one)
  *     "transactions": { "nextProducerId": number, "transactions": [TxnSnapshot...] },
  *     "offsets": { <groupId>: { <topic>: { <partition>: { "offset": number, "metadata": string|null } } } } }
  *
@@ -26,7 +27,7 @@ import { SegmentFile, loadSegment, type LoadedBatch } from './segment-file.ts';
 export interface BrokerMetadataFile {
   version: 1;
   clusterId: string;
-  topics: Record<string, { partitions: number; configs: Record<string, string> }>;
+  topics: Record<string, { partitions: number; configs: Record<string, string>; logStartOffsets?: number[] }>;
   transactions: TransactionCoordinatorState;
   offsets: OffsetsSnapshot;
 }

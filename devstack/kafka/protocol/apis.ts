@@ -5,6 +5,7 @@ import { apiVersionsApi } from './api-versions-v0-2.ts';
 import { createPartitionsApi } from './create-partitions-v0-1.ts';
 import { createTopicsApi } from './create-topics-v2-3.ts';
 import { deleteGroupsApi } from './delete-groups-v0-1.ts';
+import { deleteRecordsApi } from './delete-records-v0-1.ts';
 import { deleteTopicsApi } from './delete-topics-v0-1.ts';
 import { describeConfigsApi } from './describe-configs-v1-2.ts';
 import { describeGroupsApi } from './describe-groups-v1-2.ts';
@@ -42,6 +43,7 @@ export const ALL_APIS: readonly AnyApiCodec[] = [
   apiVersionsApi,
   createTopicsApi,
   deleteTopicsApi,
+  deleteRecordsApi,
   initProducerIdApi,
   addPartitionsToTxnApi,
   addOffsetsToTxnApi,

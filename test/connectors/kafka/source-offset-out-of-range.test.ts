@@ -57,6 +57,50 @@ test('a checkpointed position the log no longer has (topic recreated): the sourc
   assert.deepEqual(warnings.map((l) => l.partition).sort(), [0, 1], 'one warning per partition, naming the position');
 });
 
+test('records deleted below the checkpointed position (DeleteRecords, as retention does): the source names the lost range once per partition and reads on from the earliest offset', async (t) => {
+  const cluster = await kafkaCluster(t);
+  const name = cluster.uniqueName('deleted-records');
+  await cluster.createTopic({ partitions: 2, name });
+  const producer = await cluster.producer();
+  await produceNumbered(producer, name, 2, 0, 400);
+
+  const lines: LogLine[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+  const jobInto = (target: CollectTarget<number>) =>
+    defineJob({ name: 'source-deleted-records', parallelism: 1, checkpoints: { intervalMs: 100 }, restart: { type: 'none' } }, (env) => {
+      env
+        .source(kafkaSource<Numbered>({ brokers: cluster.brokers, topics: [name], format: 'json' }))
+        .uid('kafka')
+        .map((r) => r.value.i)
+        .sink(collectSink(target));
+    });
+  const dataDir = await tempDir(t);
+  const first = new CollectTarget<number>();
+  await runUntil({ job: jobInto(first), dataDir, logger }, async (runner) => {
+    await waitFor(() => first.records.length >= 400, { timeoutMs: 20_000, message: 'the first 400 records' });
+    await checkpointsCompleted(runner, 2);
+  });
+
+  // The checkpoint says 200 per partition. While the job is down, 100 more arrive per partition (offsets 200-299) and
+  // everything below offset 250 is deleted: 50 records per partition the job never read are gone.
+  await produceNumbered(producer, name, 2, 400, 600);
+  const admin = await cluster.admin();
+  // kafkajs 2.2.4's deleteTopicRecords looks up the partitions' leaders before it loads the topic's metadata.
+  await admin.fetchTopicMetadata({ topics: [name] });
+  await admin.deleteTopicRecords({ topic: name, partitions: [0, 1].map((partition) => ({ partition, offset: '250' })) });
+  assert.deepEqual((await admin.fetchTopicOffsets(name)).map((o) => [o.partition, o.low, o.high]).sort(), [[0, '250', '300'], [1, '250', '300']]);
+
+  const second = new CollectTarget<number>();
+  await runUntil({ job: jobInto(second), dataDir, logger }, async (runner) => {
+    await waitFor(() => second.records.length >= 100, { timeoutMs: 20_000, message: 'the records left after the deletion' });
+    await checkpointsCompleted(runner, 2);
+  });
+  // Offset 250 of partition p holds i = 400 + 2 × 50 + p: the job reads on from there, each record once.
+  assert.deepEqual([...second.records].sort((a, b) => a - b), [...Array(100).keys()].map((i) => 500 + i));
+  const warnings = lines.filter((l) => l.level === WARN && /no longer has offsets 200–249 \(deleted by retention\)/.test(l.msg));
+  assert.deepEqual(warnings.map((l) => l.partition).sort(), [0, 1], 'one warning per partition, naming the lost range');
+});
+
 /**
  * Deletes `topic` and creates it again, empty, with `partitions` partitions — on a real cluster too, where both are
  * asynchronous: DeleteTopics answers once the controller has marked the topic for deletion, its logs go afterwards,
