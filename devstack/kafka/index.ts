@@ -6,7 +6,7 @@ import type { NodeInfo } from './admin-handlers.ts';
 import type { ClientConnection } from './connection.ts';
 import { Broker } from './broker.ts';
 import { FaultState, type KafkaBrokerFaults } from './faults.ts';
-import { CleanerLoop, DEFAULT_CLEANER_BACKOFF_MS } from './log/cleaner-loop.ts';
+import { DEFAULT_CLEANER_BACKOFF_MS, DEFAULT_RETENTION_CHECK_INTERVAL_MS, MaintenanceLoop } from './log/maintenance-loop.ts';
 import { PartitionLog } from './log/partition-log.ts';
 import { TopicStore, type Topic } from './log/topic-store.ts';
 import { DataDir, type BrokerMetadataFile } from './persistence/data-dir.ts';
@@ -47,6 +47,11 @@ export interface KafkaBrokerOptions {
    * Kafka; tests of compaction set it lower.
    */
   logCleanerBackoffMs?: number;
+  /**
+   * `log.retention.check.interval.ms`: how often segments of topics with `cleanup.policy=delete` are checked against
+   * `retention.ms` and `retention.bytes`. Default 300000, as in Kafka; tests of retention set it lower.
+   */
+  logRetentionCheckIntervalMs?: number;
 }
 
 /** A running devstack broker. */
@@ -88,7 +93,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
   const numPartitions = options.numPartitions ?? 1;
-  validate(port, numPartitions, options.logCleanerBackoffMs);
+  validate(port, numPartitions, { logCleanerBackoffMs: options.logCleanerBackoffMs, logRetentionCheckIntervalMs: options.logRetentionCheckIntervalMs });
   const log = options.logger ?? silentLogger();
   const clock = options.clock ?? systemClock;
 
@@ -158,8 +163,15 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     broker.txns.restore(meta.transactions);
   }
 
-  const cleaner = new CleanerLoop(topics, options.logCleanerBackoffMs ?? DEFAULT_CLEANER_BACKOFF_MS, log);
-  cleaner.start();
+  const maintenance = [
+    new MaintenanceLoop('log cleaner', topics, options.logCleanerBackoffMs ?? DEFAULT_CLEANER_BACKOFF_MS, (l, now) => l.compact(now), log),
+    new MaintenanceLoop('retention', topics, options.logRetentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS, (l, now) => {
+      const removed = l.applyRetention(now);
+      if (removed !== undefined) scheduleFlush(); // broker.json keeps the log start offsets
+      return removed;
+    }, log),
+  ];
+  for (const loop of maintenance) loop.start();
 
   const faultState = new FaultState();
   const srv = new KafkaServer(host, broker, faultState, log);
@@ -199,7 +211,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     async close() {
       if (closed) return;
       closed = true;
-      cleaner.stop();
+      for (const loop of maintenance) loop.stop();
       if (refuseTimer !== undefined) clearTimeout(refuseTimer);
       await srv.close();
       b.close();
@@ -210,9 +222,11 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   };
 }
 
-function validate(port: number, numPartitions: number, cleanerBackoffMs: number | undefined): void {
-  if (cleanerBackoffMs !== undefined && !(Number.isInteger(cleanerBackoffMs) && cleanerBackoffMs > 0)) {
-    throw new SluiceError('SLUICE_DEVSTACK_KAFKA_OPTIONS', `startKafkaBroker: logCleanerBackoffMs must be a positive integer (ms), got ${cleanerBackoffMs}`);
+function validate(port: number, numPartitions: number, intervals: Record<string, number | undefined>): void {
+  for (const [name, ms] of Object.entries(intervals)) {
+    if (ms !== undefined && !(Number.isInteger(ms) && ms > 0)) {
+      throw new SluiceError('SLUICE_DEVSTACK_KAFKA_OPTIONS', `startKafkaBroker: ${name} must be a positive integer (ms), got ${ms}`);
+    }
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new SluiceError('SLUICE_DEVSTACK_KAFKA_OPTIONS', `startKafkaBroker: port must be an integer 0-65535, got ${port}`);

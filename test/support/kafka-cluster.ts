@@ -68,6 +68,8 @@ export interface KafkaClusterOptions {
   persistent?: boolean
   /** Devstack only: how often its log cleaner looks for compacted partitions to clean (Kafka's default: 15 s). */
   logCleanerBackoffMs?: number
+  /** Devstack only: how often it checks segments against retention.ms and retention.bytes (Kafka's default: 5 min). */
+  logRetentionCheckIntervalMs?: number
 }
 
 export interface CollectedRecord {
@@ -206,6 +208,7 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
         autoCreateTopics: options.autoCreateTopics ?? true,
         ...(dataDir === undefined ? {} : { dataDir }),
         ...(options.logCleanerBackoffMs === undefined ? {} : { logCleanerBackoffMs: options.logCleanerBackoffMs }),
+        ...(options.logRetentionCheckIntervalMs === undefined ? {} : { logRetentionCheckIntervalMs: options.logRetentionCheckIntervalMs }),
       })
     devstack = await start(0)
     brokers = devstack.brokers

@@ -24,8 +24,8 @@ export interface RollPolicy {
 /**
  * Segment bookkeeping of a partition, following Kafka 2.1's `Log.maybeRoll`: a batch goes into a new segment when
  * the active one is not empty and either the batch would take it past `segment.bytes`, or the batch's max timestamp
- * is more than `segment.ms` after the active segment's first batch. Rolling happens only on append, so the last
- * segment (the active one, which the cleaner never touches) is never empty once anything was written.
+ * is more than `segment.ms` after the active segment's first batch. Rolling happens only on append; the last segment
+ * is the active one, which the log cleaner never touches.
  *
  * @example
  * ```ts
@@ -74,12 +74,12 @@ export class LogSegments {
   }
 
   /**
-   * After a cleaning: each segment's size is what its retained batches add up to, and segments left empty (other
-   * than the active one) are gone, as Kafka deletes them.
+   * After a cleaning or a move of the log start: each segment's size is what its remaining batches add up to, and
+   * segments left empty are gone, as Kafka deletes them. (The cleaner never empties the active segment; retention and
+   * DeleteRecords may, and the next append then starts a new one, as Kafka rolls one when it deletes them all.)
    */
   resize(bytesOf: (segment: SegmentInfo) => number): void {
-    const last = this.#segments.at(-1);
     for (const segment of this.#segments) segment.bytes = bytesOf(segment);
-    this.#segments = this.#segments.filter((s) => s.bytes > 0 || s === last);
+    this.#segments = this.#segments.filter((s) => s.bytes > 0);
   }
 }

@@ -16,7 +16,7 @@ import {
 import { ProtocolError } from '../protocol/reader.ts';
 import { cleanLog, dueForCleaning, type CompactionPolicy } from './log-cleaner.ts';
 import { LogSegments, type RollPolicy } from './log-segments.ts';
-import { compactionPolicyOf, rollPolicyOf } from './topic-configs.ts';
+import { compactionPolicyOf, retentionPolicyOf, rollPolicyOf, type RetentionPolicy } from './topic-configs.ts';
 
 /** Where a partition's batches go besides memory; the persistence layer provides an append-only file. */
 export interface LogSink {
@@ -59,6 +59,7 @@ export class PartitionLog {
   readonly #segments = new LogSegments();
   readonly #roll: RollPolicy;
   readonly #compaction: CompactionPolicy | undefined;
+  readonly #retention: RetentionPolicy | undefined;
   /** The log cleaner's checkpoint: offsets below it were cleaned (Kafka's cleaner-offset-checkpoint; not persisted). */
   #firstDirtyOffset = 0;
   #nextOffset = 0;
@@ -76,6 +77,7 @@ export class PartitionLog {
     this.#sink = sink;
     this.#roll = rollPolicyOf(configs);
     this.#compaction = compactionPolicyOf(configs);
+    this.#retention = retentionPolicyOf(configs);
   }
 
   get highWatermark(): number {
@@ -309,6 +311,33 @@ export class PartitionLog {
     this.#maxTimestamps = this.#maxTimestamps.slice(drop);
     this.#resizeSegments();
     this.#sink?.rewrite(this.#batches);
+  }
+
+  /**
+   * Retention of a topic whose `cleanup.policy` includes `delete`, as Kafka 2.1's `Log.deleteOldSegments`: from the
+   * oldest, segments go while their newest record is more than `retention.ms` old; then, while the partition is larger
+   * than `retention.bytes` by at least the oldest segment's size, that segment goes. The active segment may go too
+   * (the next append starts a new one). The log start offset moves to the first segment left, or to the log end.
+   * Answers the records removed, or undefined when nothing went.
+   */
+  applyRetention(now: number): number | undefined {
+    const policy = this.#retention;
+    if (policy === undefined) return undefined;
+    const segments = this.#segments.all();
+    let count = 0;
+    if (policy.retentionMs >= 0) {
+      while (count < segments.length && now - segments[count]!.maxTimestamp > policy.retentionMs) count++;
+    }
+    if (policy.retentionBytes >= 0) {
+      let over = segments.slice(count).reduce((n, s) => n + s.bytes, 0) - policy.retentionBytes;
+      while (count < segments.length && over - segments[count]!.bytes >= 0) over -= segments[count++]!.bytes;
+    }
+    if (count === 0) return undefined;
+    const start = count < segments.length ? segments[count]!.baseOffset : this.#nextOffset;
+    let removed = 0;
+    for (let i = 0; i < this.#batches.length && this.#lastOffsets[i]! < start; i++) removed += readBatchHeader(this.#batches[i]!)!.recordCount;
+    this.advanceLogStartOffset(start);
+    return removed;
   }
 
   /** Sizes the segments by the batches left in them (after a cleaning or a move of the log start). */

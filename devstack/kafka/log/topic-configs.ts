@@ -1,6 +1,14 @@
 import type { CompactionPolicy } from './log-cleaner.ts';
 import type { RollPolicy } from './log-segments.ts';
 
+/** A topic's retention (`cleanup.policy` with `delete`): -1 turns a bound off, as in Kafka. */
+export interface RetentionPolicy {
+  /** `retention.ms`: a segment whose newest record is older than this goes. */
+  readonly retentionMs: number;
+  /** `retention.bytes`: the oldest segments go while the partition is larger than this by at least their size. */
+  readonly retentionBytes: number;
+}
+
 /** Topic-level settings a client may set at creation; everything else reports Kafka's defaults. */
 export type TopicConfigs = Map<string, string>;
 
@@ -40,6 +48,8 @@ const NUMERIC: ReadonlyMap<string, { type: 'INT' | 'LONG' | 'DOUBLE'; min: numbe
   ['min.cleanable.dirty.ratio', { type: 'DOUBLE', min: 0, max: 1 }],
   ['min.compaction.lag.ms', { type: 'LONG', min: 0 }],
   ['delete.retention.ms', { type: 'LONG', min: 0 }],
+  ['retention.ms', { type: 'LONG', min: -1 }],
+  ['retention.bytes', { type: 'LONG', min: -Infinity }],
 ]);
 
 /** Kafka's message for the first config a CreateTopics request may not set, or undefined when all are valid. */
@@ -80,4 +90,11 @@ export function compactionPolicyOf(configs: ReadonlyMap<string, string>): Compac
     minCompactionLagMs: numberOf(configs, 'min.compaction.lag.ms'),
     deleteRetentionMs: numberOf(configs, 'delete.retention.ms'),
   };
+}
+
+/** The topic's retention; undefined unless its `cleanup.policy` includes `delete` (the default). */
+export function retentionPolicyOf(configs: ReadonlyMap<string, string>): RetentionPolicy | undefined {
+  const policy = configs.get('cleanup.policy') ?? TOPIC_CONFIG_DEFAULTS.get('cleanup.policy')!;
+  if (!policy.split(',').includes('delete')) return undefined;
+  return { retentionMs: numberOf(configs, 'retention.ms'), retentionBytes: numberOf(configs, 'retention.bytes') };
 }

@@ -27,11 +27,13 @@ test('a batch stamped more than segment.ms after the first batch of the active s
   assert.deepEqual(segments.all().map((s) => [s.baseOffset, s.maxTimestamp, s.lastModified]), [[0, 6_000, 2], [2, 6_001, 3]])
 })
 
-test('after a cleaning, emptied segments go but the active one stays even when empty', () => {
+test('emptied segments go; once all are gone, the next batch starts a new segment at its offset', () => {
   const segments = new LogSegments()
   for (const [base, ts] of [[0, 0], [1, 2_000], [2, 4_000]] as const) segments.append(base, 10, ts, ts, policy)
   segments.resize((s) => (s.baseOffset === 1 ? 0 : s.bytes))
   assert.deepEqual(segments.all().map((s) => s.baseOffset), [0, 2])
   segments.resize(() => 0)
-  assert.deepEqual(segments.all().map((s) => s.baseOffset), [2])
+  assert.deepEqual(segments.all(), [])
+  segments.append(3, 10, 4_001, 5, policy)
+  assert.deepEqual(segments.all().map((s) => [s.baseOffset, s.bytes]), [[3, 10]])
 })
