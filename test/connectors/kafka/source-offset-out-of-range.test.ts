@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { Admin } from 'kafkajs';
 import { pino } from 'pino';
 import { collectSink, CollectTarget } from '../../../connectors/dev/index.ts';
@@ -18,9 +18,14 @@ interface LogLine {
 
 const WARN = 40;
 
-test('a checkpointed position the log no longer has (topic recreated): the source warns once per partition and reads from the earliest offset', async (t) => {
+/**
+ * A two-partition topic of 400 numbered records (200 per partition), read whole by a job that then checkpoints and
+ * stops; `runAgain` runs the same job from that checkpoint until `expected` records were read, and answers them
+ * sorted. The log lines of both runs land in `lines`.
+ */
+async function readOnceAndCheckpoint(t: TestContext, prefix: string) {
   const cluster = await kafkaCluster(t);
-  const name = cluster.uniqueName('out-of-range');
+  const name = cluster.uniqueName(prefix);
   await cluster.createTopic({ partitions: 2, name });
   const producer = await cluster.producer();
   await produceNumbered(producer, name, 2, 0, 400);
@@ -28,7 +33,7 @@ test('a checkpointed position the log no longer has (topic recreated): the sourc
   const lines: LogLine[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
   const jobInto = (target: CollectTarget<number>) =>
-    defineJob({ name: 'source-out-of-range', parallelism: 1, checkpoints: { intervalMs: 100 }, restart: { type: 'none' } }, (env) => {
+    defineJob({ name: `source-${prefix}`, parallelism: 1, checkpoints: { intervalMs: 100 }, restart: { type: 'none' } }, (env) => {
       env
         .source(kafkaSource<Numbered>({ brokers: cluster.brokers, topics: [name], format: 'json' }))
         .uid('kafka')
@@ -36,50 +41,34 @@ test('a checkpointed position the log no longer has (topic recreated): the sourc
         .sink(collectSink(target));
     });
   const dataDir = await tempDir(t);
-  const first = new CollectTarget<number>();
-  await runUntil({ job: jobInto(first), dataDir, logger }, async (runner) => {
-    await waitFor(() => first.records.length >= 400, { timeoutMs: 20_000, message: 'the first 400 records' });
-    await checkpointsCompleted(runner, 2);
-  });
+  const runReading = async (expected: number, what: string): Promise<number[]> => {
+    const target = new CollectTarget<number>();
+    await runUntil({ job: jobInto(target), dataDir, logger }, async (runner) => {
+      await waitFor(() => target.records.length >= expected, { timeoutMs: 20_000, message: what });
+      await checkpointsCompleted(runner, 2);
+    });
+    return [...target.records].sort((a, b) => a - b);
+  };
+  await runReading(400, 'the first 400 records');
+  return { cluster, name, producer, lines, runAgain: runReading };
+}
+
+test('a checkpointed position the log no longer has (topic recreated): the source warns once per partition and reads from the earliest offset', async (t) => {
+  const { cluster, name, lines, runAgain } = await readOnceAndCheckpoint(t, 'out-of-range');
 
   // The checkpoint says 200 per partition; the recreated topic holds 30 per partition.
   await recreateTopic(await cluster.admin(), name, 2);
   const fresh = await cluster.producer();
   await produceNumbered(fresh, name, 2, 1_000, 1_060);
 
-  const second = new CollectTarget<number>();
-  await runUntil({ job: jobInto(second), dataDir, logger }, async (runner) => {
-    await waitFor(() => second.records.length >= 60, { timeoutMs: 20_000, message: 'the recreated topic read from its start' });
-    await checkpointsCompleted(runner, 2);
-  });
-  assert.deepEqual([...second.records].sort((a, b) => a - b), [...Array(60).keys()].map((i) => 1_000 + i));
+  const second = await runAgain(60, 'the recreated topic read from its start');
+  assert.deepEqual(second, [...Array(60).keys()].map((i) => 1_000 + i));
   const warnings = lines.filter((l) => l.level === WARN && /has no offset 200 any more/.test(l.msg));
   assert.deepEqual(warnings.map((l) => l.partition).sort(), [0, 1], 'one warning per partition, naming the position');
 });
 
 test('records deleted below the checkpointed position (DeleteRecords, as retention does): the source names the lost range once per partition and reads on from the earliest offset', async (t) => {
-  const cluster = await kafkaCluster(t);
-  const name = cluster.uniqueName('deleted-records');
-  await cluster.createTopic({ partitions: 2, name });
-  const producer = await cluster.producer();
-  await produceNumbered(producer, name, 2, 0, 400);
-
-  const lines: LogLine[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
-  const jobInto = (target: CollectTarget<number>) =>
-    defineJob({ name: 'source-deleted-records', parallelism: 1, checkpoints: { intervalMs: 100 }, restart: { type: 'none' } }, (env) => {
-      env
-        .source(kafkaSource<Numbered>({ brokers: cluster.brokers, topics: [name], format: 'json' }))
-        .uid('kafka')
-        .map((r) => r.value.i)
-        .sink(collectSink(target));
-    });
-  const dataDir = await tempDir(t);
-  const first = new CollectTarget<number>();
-  await runUntil({ job: jobInto(first), dataDir, logger }, async (runner) => {
-    await waitFor(() => first.records.length >= 400, { timeoutMs: 20_000, message: 'the first 400 records' });
-    await checkpointsCompleted(runner, 2);
-  });
+  const { cluster, name, producer, lines, runAgain } = await readOnceAndCheckpoint(t, 'deleted-records');
 
   // The checkpoint says 200 per partition. While the job is down, 100 more arrive per partition (offsets 200-299) and
   // everything below offset 250 is deleted: 50 records per partition the job never read are gone.
@@ -90,13 +79,9 @@ test('records deleted below the checkpointed position (DeleteRecords, as retenti
   await admin.deleteTopicRecords({ topic: name, partitions: [0, 1].map((partition) => ({ partition, offset: '250' })) });
   assert.deepEqual((await admin.fetchTopicOffsets(name)).map((o) => [o.partition, o.low, o.high]).sort(), [[0, '250', '300'], [1, '250', '300']]);
 
-  const second = new CollectTarget<number>();
-  await runUntil({ job: jobInto(second), dataDir, logger }, async (runner) => {
-    await waitFor(() => second.records.length >= 100, { timeoutMs: 20_000, message: 'the records left after the deletion' });
-    await checkpointsCompleted(runner, 2);
-  });
   // Offset 250 of partition p holds i = 400 + 2 × 50 + p: the job reads on from there, each record once.
-  assert.deepEqual([...second.records].sort((a, b) => a - b), [...Array(100).keys()].map((i) => 500 + i));
+  const second = await runAgain(100, 'the records left after the deletion');
+  assert.deepEqual(second, [...Array(100).keys()].map((i) => 500 + i));
   const warnings = lines.filter((l) => l.level === WARN && /no longer has offsets 200–249 \(deleted by retention\)/.test(l.msg));
   assert.deepEqual(warnings.map((l) => l.partition).sort(), [0, 1], 'one warning per partition, naming the lost range');
 });
