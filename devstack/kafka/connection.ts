@@ -8,6 +8,7 @@ import { apiVersionsApi } from './protocol/api-versions-v0-2.ts';
 import { ErrorCode } from './protocol/error-codes.ts';
 import { ProtocolError, Reader } from './protocol/reader.ts';
 import { finishFrame, startFrame } from './protocol/writer.ts';
+import { SaslSession, type SaslAnswer, type SaslOptions } from './sasl/sasl-session.ts';
 
 /** A client connection as the broker sees it (read-only; for tests that look for connections left open). */
 export interface ClientConnection {
@@ -19,6 +20,8 @@ export interface ClientConnection {
 /** socket.request.max.bytes: a size prefix above this is garbage, not a request. */
 const MAX_FRAME = 100 * 1024 * 1024;
 const API_VERSIONS_KEY = 18;
+const SASL_HANDSHAKE_KEY = 17;
+const SASL_AUTHENTICATE_KEY = 36;
 
 /**
  * One client socket: splits the byte stream into size-prefixed frames and handles them strictly one at a time,
@@ -26,7 +29,8 @@ const API_VERSIONS_KEY = 18;
  * and a parked Fetch long poll holds only its own connection (kafkajs fetches on a dedicated socket).
  *
  * A frame that cannot be parsed (bad size, unknown API key, unsupported version, truncated body) closes this
- * connection only, without an answer, as Kafka does.
+ * connection only, without an answer, as Kafka does. So does any request but ApiVersions and SASL's own before a
+ * client authenticated on a SASL listener ({@link SaslSession}).
  */
 export class Connection {
   readonly #socket: Socket;
@@ -43,9 +47,11 @@ export class Connection {
   /** The clientId of the latest request: kafkajs names every client, which says whose connection this is. */
   #clientId: string | undefined;
   readonly #closeListeners = new Set<() => void>();
+  readonly #sasl: SaslSession;
 
-  constructor(socket: Socket, broker: Broker, faults: FaultState, log: Logger) {
+  constructor(socket: Socket, broker: Broker, faults: FaultState, log: Logger, sasl?: SaslOptions) {
     this.#socket = socket;
+    this.#sasl = new SaslSession(sasl);
     this.#broker = broker;
     this.#faults = faults;
     this.#log = log;
@@ -180,6 +186,7 @@ export class Connection {
       return undefined;
     }
 
+    if (!this.#sasl.admits(apiKey)) throw new ProtocolError(`unexpected ${api.name} request before SASL authentication`);
     const req: unknown = api.decodeRequest(r, version);
     if (this.#log.isLevelEnabled('trace')) this.#log.trace({ api: api.name, version, correlationId, clientId }, 'kafka request');
     const injected = this.#faults.takeFailure(apiKey);
@@ -191,7 +198,10 @@ export class Connection {
         return () => this.#closeListeners.delete(fn);
       },
     };
-    const result = injected === undefined ? this.#broker.handle(api, req, ctx) : api.errorResponse(req, injected);
+    let sasl: SaslAnswer<unknown> | undefined;
+    if (injected === undefined && apiKey === SASL_HANDSHAKE_KEY) sasl = this.#sasl.handshake(req as Parameters<SaslSession['handshake']>[0]);
+    if (injected === undefined && apiKey === SASL_AUTHENTICATE_KEY) sasl = this.#sasl.authenticate(req as Parameters<SaslSession['authenticate']>[0]);
+    const result = sasl !== undefined ? sasl.response : injected === undefined ? this.#broker.handle(api, req, ctx) : api.errorResponse(req, injected);
     const send = (res: unknown): Promise<void> | undefined => {
       if (this.#log.isLevelEnabled('trace')) this.#log.trace({ api: api.name, correlationId, closed: this.#closed }, 'kafka response');
       if (res === NO_RESPONSE || this.#closed) return undefined;
@@ -199,6 +209,13 @@ export class Connection {
       api.encodeResponse(w, res, version);
       const buf = finishFrame(w);
       const delay = this.#faults.delayFor(apiKey);
+      if (sasl?.close === true) {
+        // Kafka closes the connection once a failed handshake or authentication is answered.
+        this.#write(buf);
+        this.#socket.end();
+        this.#onClose();
+        return undefined;
+      }
       if (delay <= 0) {
         this.#write(buf);
         return undefined;

@@ -10,9 +10,11 @@ import { DEFAULT_CLEANER_BACKOFF_MS, DEFAULT_RETENTION_CHECK_INTERVAL_MS, Mainte
 import { PartitionLog } from './log/partition-log.ts';
 import { TopicStore, type Topic } from './log/topic-store.ts';
 import { DataDir, type BrokerMetadataFile } from './persistence/data-dir.ts';
+import type { SaslOptions } from './sasl/sasl-session.ts';
 import { KafkaServer } from './server.ts';
 
 export type { KafkaBrokerFaults } from './faults.ts';
+export type { SaslOptions } from './sasl/sasl-session.ts';
 export type { ClientConnection } from './connection.ts';
 
 /** Options of {@link startKafkaBroker}. */
@@ -52,6 +54,11 @@ export interface KafkaBrokerOptions {
    * `retention.ms` and `retention.bytes`. Default 300000, as in Kafka; tests of retention set it lower.
    */
   logRetentionCheckIntervalMs?: number;
+  /**
+   * Require SASL/PLAIN on the listener (Kafka's SASL_PLAINTEXT): clients must authenticate as one of these users
+   * before any request but ApiVersions. Without it the listener is PLAINTEXT.
+   */
+  sasl?: SaslOptions;
 }
 
 /** A running devstack broker. */
@@ -93,7 +100,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
   const numPartitions = options.numPartitions ?? 1;
-  validate(port, numPartitions, { logCleanerBackoffMs: options.logCleanerBackoffMs, logRetentionCheckIntervalMs: options.logRetentionCheckIntervalMs });
+  validate(port, numPartitions, { logCleanerBackoffMs: options.logCleanerBackoffMs, logRetentionCheckIntervalMs: options.logRetentionCheckIntervalMs }, options.sasl);
   const log = options.logger ?? silentLogger();
   const clock = options.clock ?? systemClock;
 
@@ -174,7 +181,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   for (const loop of maintenance) loop.start();
 
   const faultState = new FaultState();
-  const srv = new KafkaServer(host, broker, faultState, log);
+  const srv = new KafkaServer(host, broker, faultState, log, options.sasl);
   server = srv;
   await srv.listen(port);
   const address = `${host}:${srv.port}`;
@@ -222,7 +229,10 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   };
 }
 
-function validate(port: number, numPartitions: number, intervals: Record<string, number | undefined>): void {
+function validate(port: number, numPartitions: number, intervals: Record<string, number | undefined>, sasl: SaslOptions | undefined): void {
+  if (sasl !== undefined && (typeof sasl.plain !== 'object' || sasl.plain === null || Object.keys(sasl.plain).length === 0)) {
+    throw new SluiceError('SLUICE_DEVSTACK_KAFKA_OPTIONS', 'startKafkaBroker: sasl.plain must name at least one user, e.g. { plain: { alice: "alice-secret" } }');
+  }
   for (const [name, ms] of Object.entries(intervals)) {
     if (ms !== undefined && !(Number.isInteger(ms) && ms > 0)) {
       throw new SluiceError('SLUICE_DEVSTACK_KAFKA_OPTIONS', `startKafkaBroker: ${name} must be a positive integer (ms), got ${ms}`);

@@ -3,6 +3,7 @@ import { SluiceError } from '../../runtime/errors/index.ts';
 import type { Logger } from '../../runtime/logging/index.ts';
 import type { Broker } from './broker.ts';
 import { Connection, type ClientConnection } from './connection.ts';
+import type { SaslOptions } from './sasl/sasl-session.ts';
 import type { FaultState } from './faults.ts';
 
 const CLOSE_GRACE_MS = 20;
@@ -20,7 +21,10 @@ export class KafkaServer {
   #server: Server | undefined;
   #port = 0;
 
-  constructor(host: string, broker: Broker, faults: FaultState, log: Logger) {
+  readonly #sasl: SaslOptions | undefined;
+
+  constructor(host: string, broker: Broker, faults: FaultState, log: Logger, sasl?: SaslOptions) {
+    this.#sasl = sasl;
     this.#host = host;
     this.#broker = broker;
     this.#faults = faults;
@@ -95,7 +99,7 @@ export class KafkaServer {
   }
 
   #accept(socket: Socket): void {
-    const conn = new Connection(socket, this.#broker, this.#faults, this.#log);
+    const conn = new Connection(socket, this.#broker, this.#faults, this.#log, this.#sasl);
     this.#connections.add(conn);
     socket.on('close', () => this.#connections.delete(conn));
   }

@@ -70,6 +70,11 @@ export interface KafkaClusterOptions {
   logCleanerBackoffMs?: number
   /** Devstack only: how often it checks segments against retention.ms and retention.bytes (Kafka's default: 5 min). */
   logRetentionCheckIntervalMs?: number
+  /**
+   * Devstack only: the broker requires SASL/PLAIN (a SASL_PLAINTEXT listener) with this one user, and every client
+   * made through the cluster authenticates as it.
+   */
+  sasl?: { username: string; password: string }
 }
 
 export interface CollectedRecord {
@@ -209,6 +214,7 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
         ...(dataDir === undefined ? {} : { dataDir }),
         ...(options.logCleanerBackoffMs === undefined ? {} : { logCleanerBackoffMs: options.logCleanerBackoffMs }),
         ...(options.logRetentionCheckIntervalMs === undefined ? {} : { logRetentionCheckIntervalMs: options.logRetentionCheckIntervalMs }),
+        ...(options.sasl === undefined ? {} : { sasl: { plain: { [options.sasl.username]: options.sasl.password } } }),
       })
     devstack = await start(0)
     brokers = devstack.brokers
@@ -221,6 +227,7 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
     return new Kafka({
       clientId: testClientId('client'),
       logLevel: quietLevel,
+      ...(options.sasl === undefined ? {} : { sasl: { mechanism: 'plain', ...options.sasl } }),
       ...config,
       brokers,
       socketFactory: (args) => {

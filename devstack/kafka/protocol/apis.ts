@@ -22,6 +22,8 @@ import { metadataApi } from './metadata-v1-6.ts';
 import { offsetCommitApi } from './offset-commit-v2-5.ts';
 import { offsetFetchApi } from './offset-fetch-v2-4.ts';
 import { produceApi } from './produce-v3-7.ts';
+import { saslAuthenticateApi } from './sasl-authenticate-v0.ts';
+import { saslHandshakeApi } from './sasl-handshake-v0-1.ts';
 import { syncGroupApi } from './sync-group-v1-2.ts';
 import { txnOffsetCommitApi } from './txn-offset-commit-v0-1.ts';
 
@@ -40,6 +42,7 @@ export const ALL_APIS: readonly AnyApiCodec[] = [
   syncGroupApi,
   describeGroupsApi,
   listGroupsApi,
+  saslHandshakeApi,
   apiVersionsApi,
   createTopicsApi,
   deleteTopicsApi,
@@ -50,6 +53,7 @@ export const ALL_APIS: readonly AnyApiCodec[] = [
   endTxnApi,
   txnOffsetCommitApi,
   describeConfigsApi,
+  saslAuthenticateApi,
   createPartitionsApi,
   deleteGroupsApi,
 ];
