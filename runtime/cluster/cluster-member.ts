@@ -1,6 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Kafka } from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
+import { Kafka, type SASLOptions } from 'kafkajs';
 import { kafkajsLogCreator } from '../kafkajs/kafkajs-logger.ts';
 import { CheckpointStore } from '../checkpoint/index.ts';
 import { DASHBOARD_PATHS, dashboardRoute } from '../dashboard/index.ts';
@@ -26,6 +27,11 @@ export interface ClusterMemberOptions {
   /** The cluster's name: its Kafka group is `sluice.<cluster>`, its topics `sluice.<cluster>.*`. */
   readonly cluster: string;
   readonly brokers: readonly string[];
+  /**
+   * How the member's own Kafka client (group, cluster topics, replicated checkpoints) reaches secured brokers: TLS
+   * and SASL as kafkajs takes them. Jobs' sources and sinks have their own `ssl` and `sasl` options.
+   */
+  readonly kafka?: { readonly ssl?: boolean | ConnectionOptions; readonly sasl?: SASLOptions };
   /** This member's local registry, checkpoint copies and job bundles. One per member. */
   readonly dataDir: string;
   readonly host?: string;
@@ -92,7 +98,13 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
   checkBindSafety(host, token);
   const dataDir = resolve(options.dataDir);
   const logger = options.logger.child({ component: 'cluster', cluster: options.cluster });
-  const kafka = new Kafka({ clientId: `sluice-${options.cluster}`, brokers: [...options.brokers], logCreator: kafkajsLogCreator(logger) });
+  const kafka = new Kafka({
+    clientId: `sluice-${options.cluster}`,
+    brokers: [...options.brokers],
+    logCreator: kafkajsLogCreator(logger),
+    ...(options.kafka?.ssl === undefined ? {} : { ssl: options.kafka.ssl }),
+    ...(options.kafka?.sasl === undefined ? {} : { sasl: options.kafka.sasl }),
+  });
   const topics = clusterTopics(options.cluster);
   const partitions = await reachBrokers(kafka, topics, options, logger);
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -190,6 +202,14 @@ async function reachBrokers(kafka: Kafka, topics: ClusterTopics, options: Cluste
       return (await ensureClusterTopics(admin, topics, { replicationFactor: options.replicationFactor ?? 1 })).partitions;
     } catch (err) {
       if (isSluiceError(err) && !err.retriable) throw err;
+      if ((err as Error).name === 'KafkaJSSASLAuthenticationError') {
+        // Retrying cannot fix credentials: say so at once instead of waiting for brokers that answered.
+        throw new SluiceError(
+          'SLUICE_CLUSTER_KAFKA_AUTH',
+          `the Kafka brokers ${options.brokers.join(',')} of cluster "${options.cluster}" refused the member's credentials (${(err as Error).message}); check --kafka-sasl, --kafka-user and $SLUICE_KAFKA_PASSWORD`,
+          { cause: err, retriable: false },
+        );
+      }
       logger.warn(
         { err, brokers: options.brokers, attempt },
         `cannot reach the Kafka brokers ${options.brokers.join(',')} of cluster "${options.cluster}" (${(err as Error).message}); retrying in ${BROKER_RETRY_MS / 1000} s — check --brokers and that Kafka is up`,

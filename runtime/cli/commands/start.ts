@@ -3,6 +3,7 @@ import type { Logger } from '../../logging/index.ts';
 import { startService } from '../../service/index.ts';
 import { parseCommandLine, portNumber, positiveInteger, workerThreads, workersUsage } from '../arguments.ts';
 import { applyHeapGrowth, heapGrowthUsage, parseHeapGrowth } from '../heap-growth.ts';
+import { kafkaSecurity, kafkaSecurityUsage, type KafkaSecurity } from '../kafka-security.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
 export const START_USAGE = `Usage: sluice start [options]
@@ -27,6 +28,7 @@ Cluster mode (docs/cluster.md): several services share their jobs through Kafka;
                                set it with --host 0.0.0.0 or behind NAT)
       --session-timeout <ms>   silence after which the others take this member's jobs (default: 10000)
       --replication-factor <n> of the topics the cluster creates (default: 1; use 3 in production)
+${kafkaSecurityUsage(31)}
       --log-level <level>      trace, debug, info, warn, error (default: info)
 ${heapGrowthUsage(31)}
   -h, --help                   show this help`;
@@ -50,6 +52,9 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
       'advertise-url': { type: 'string' },
       'session-timeout': { type: 'string' },
       'replication-factor': { type: 'string' },
+      'kafka-ssl': { type: 'boolean' },
+      'kafka-sasl': { type: 'string' },
+      'kafka-user': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     START_USAGE,
@@ -67,7 +72,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
   const metricsAuth = values['metrics-auth'] ?? 'token';
   if (metricsAuth !== 'token' && metricsAuth !== 'none') throw new UsageError(`--metrics-auth expects token or none, got "${metricsAuth}"`, START_USAGE);
   const dataDir = resolve(values['data-dir'] ?? '.sluice');
-  const clusterOnly = (['brokers', 'name', 'advertise-url', 'session-timeout', 'replication-factor'] as const).find((flag) => values[flag] !== undefined && values.cluster === undefined);
+  const clusterOnly = (['brokers', 'name', 'advertise-url', 'session-timeout', 'replication-factor', 'kafka-ssl', 'kafka-sasl', 'kafka-user'] as const).find((flag) => values[flag] !== undefined && values.cluster === undefined);
   if (clusterOnly !== undefined) throw new UsageError(`--${clusterOnly} needs --cluster <name>`, START_USAGE);
   if (values.cluster !== undefined) {
     if (!/^[A-Za-z0-9._-]+$/.test(values.cluster)) throw new UsageError(`--cluster "${values.cluster}" must be letters, digits, '.', '_' or '-' (it names Kafka topics)`, START_USAGE);
@@ -79,7 +84,8 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
     if (advertisedUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(advertisedUrl)) {
       throw new UsageError(`--advertise-url expects http(s)://host:port, got "${advertisedUrl}"`, START_USAGE);
     }
-    return runClusterMember({ cluster: values.cluster, brokers, dataDir, host, port, token, workers, metricsAuth, name: values.name, advertisedUrl: advertisedUrl?.replace(/\/$/, ''), sessionTimeoutMs, replicationFactor }, logger, out);
+    const security = kafkaSecurity(values, process.env, START_USAGE);
+    return runClusterMember({ cluster: values.cluster, brokers, dataDir, host, port, token, workers, metricsAuth, name: values.name, advertisedUrl: advertisedUrl?.replace(/\/$/, ''), sessionTimeoutMs, replicationFactor, security }, logger, out);
   }
 
   // Signals that arrive while jobs are being resumed must still stop the service cleanly.
@@ -97,7 +103,7 @@ export async function startCommand(args: readonly string[], logger: Logger, out:
 
 /** `sluice start --cluster`: a cluster member until Ctrl-C, which hands its jobs over to the others first. */
 async function runClusterMember(
-  o: { cluster: string; brokers: string[]; dataDir: string; host: string; port: number; token: string | undefined; workers: number | undefined; metricsAuth: 'token' | 'none'; name: string | undefined; advertisedUrl: string | undefined; sessionTimeoutMs: number | undefined; replicationFactor: number | undefined },
+  o: { cluster: string; brokers: string[]; dataDir: string; host: string; port: number; token: string | undefined; workers: number | undefined; metricsAuth: 'token' | 'none'; name: string | undefined; advertisedUrl: string | undefined; sessionTimeoutMs: number | undefined; replicationFactor: number | undefined; security: KafkaSecurity },
   logger: Logger,
   out: NodeJS.WriteStream,
 ): Promise<number> {
@@ -128,6 +134,7 @@ async function runClusterMember(
       ...(o.advertisedUrl === undefined ? {} : { advertisedUrl: o.advertisedUrl }),
       ...(o.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: o.sessionTimeoutMs }),
       ...(o.replicationFactor === undefined ? {} : { replicationFactor: o.replicationFactor }),
+      kafka: o.security,
     });
   } catch (err) {
     if (!abort.signal.aborted) throw err;

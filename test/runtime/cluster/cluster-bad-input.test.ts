@@ -93,6 +93,8 @@ test('cluster flags are checked: --brokers without --cluster, a cluster name tha
     [['cluster', 'state'], /unknown subcommand "state": sluice cluster status/],
     [['start', '--cluster', 'prod', '--brokers', 'localhost:9092', '--advertise-url', 'member-1:8081'], /--advertise-url expects http\(s\):\/\/host:port/],
     [['start', '--advertise-url', 'http://member-1:8081'], /--advertise-url needs --cluster <name>/],
+    [['start', '--kafka-sasl', 'plain'], /--kafka-sasl needs --cluster <name>/],
+    [['start', '--cluster', 'prod', '--brokers', 'localhost:9092', '--kafka-sasl', 'plain', '--kafka-user', 'u'], /needs the password of "u" in \$SLUICE_KAFKA_PASSWORD/],
   ];
   for (const [args, message] of cases) {
     const outcome = await sluice(args);
