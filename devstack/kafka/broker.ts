@@ -203,7 +203,7 @@ export class Broker {
               partition: p.partition,
               errorCode: ErrorCode.NONE,
               baseOffset: result.baseOffset,
-              logAppendTime: -1,
+              logAppendTime: result.logAppendTime ?? -1,
               logStartOffset: log.logStartOffset,
             };
           }),

@@ -16,7 +16,8 @@ import {
 import { ProtocolError } from '../protocol/reader.ts';
 import { cleanLog, dueForCleaning, type CompactionPolicy } from './log-cleaner.ts';
 import { LogSegments, type RollPolicy } from './log-segments.ts';
-import { compactionPolicyOf, retentionPolicyOf, rollPolicyOf, type RetentionPolicy } from './topic-configs.ts';
+import { refusalOf, stampLogAppendTime, type BatchRules } from './batch-validation.ts';
+import { compactionPolicyOf, retentionPolicyOf, rollPolicyOf, timestampPolicyOf, type RetentionPolicy } from './topic-configs.ts';
 
 /** Where a partition's batches go besides memory; the persistence layer provides an append-only file. */
 export interface LogSink {
@@ -29,6 +30,8 @@ export interface LogSink {
 export interface AppendResult {
   errorCode: number;
   baseOffset: number;
+  /** The append time stamped on the batches of a LogAppendTime topic; -1 otherwise. */
+  logAppendTime?: number;
   message?: string;
 }
 
@@ -60,6 +63,7 @@ export class PartitionLog {
   readonly #roll: RollPolicy;
   readonly #compaction: CompactionPolicy | undefined;
   readonly #retention: RetentionPolicy | undefined;
+  readonly #rules: BatchRules;
   /** The log cleaner's checkpoint: offsets below it were cleaned (Kafka's cleaner-offset-checkpoint; not persisted). */
   #firstDirtyOffset = 0;
   #nextOffset = 0;
@@ -78,6 +82,7 @@ export class PartitionLog {
     this.#roll = rollPolicyOf(configs);
     this.#compaction = compactionPolicyOf(configs);
     this.#retention = retentionPolicyOf(configs);
+    this.#rules = { topicPartition: `${topic}-${partition}`, compacted: this.#compaction !== undefined, timestamps: timestampPolicyOf(configs) };
   }
 
   get highWatermark(): number {
@@ -111,6 +116,7 @@ export class PartitionLog {
 
   /** Appends the record set of one Produce partition. Validates every batch before appending any. */
   appendFromProducer(records: Buffer): AppendResult {
+    const now = Date.now();
     const batches: { buf: Buffer; header: BatchHeader }[] = [];
     let at = 0;
     try {
@@ -123,15 +129,8 @@ export class PartitionLog {
         if (!batchCrcValid(buf)) {
           return { errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1, message: 'record batch CRC mismatch' };
         }
-        if ((header.attributes & ATTR_CONTROL) !== 0) {
-          // Kafka 2.1 maps its InvalidRecordException to CORRUPT_MESSAGE (INVALID_RECORD came later).
-          return { errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1, message: 'clients may not write control batches' };
-        }
-        if (this.#compaction !== undefined && recordTimestampsAndKeys(buf).some((r) => r.key === null)) {
-          // Kafka's LogValidator: the cleaner could never tell such a record's successor.
-          const message = `Compacted topic cannot accept message without key in topic partition ${this.topic}-${this.partition}.`;
-          return { errorCode: ErrorCode.CORRUPT_MESSAGE, baseOffset: -1, message };
-        }
+        const refused = refusalOf(buf, header, this.#rules, now);
+        if (refused !== undefined) return { ...refused, baseOffset: -1 };
         batches.push({ buf, header });
         at += header.size;
       }
@@ -155,12 +154,16 @@ export class PartitionLog {
       }
       const base = this.#nextOffset;
       setBaseOffset(buf, base);
+      if (this.#rules.timestamps.logAppendTime) {
+        stampLogAppendTime(buf, now);
+        header.maxTimestamp = now;
+      }
       this.#sink?.append(buf);
       this.#index(buf, header, base, Date.now());
       if (firstBase < 0) firstBase = base;
     }
     this.#wake();
-    return { errorCode: ErrorCode.NONE, baseOffset: firstBase };
+    return { errorCode: ErrorCode.NONE, baseOffset: firstBase, logAppendTime: this.#rules.timestamps.logAppendTime ? now : -1 };
   }
 
   /** Whether a transaction marker of this producer epoch would be fenced by a newer epoch on this partition. */

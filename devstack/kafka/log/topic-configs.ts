@@ -1,6 +1,14 @@
 import type { CompactionPolicy } from './log-cleaner.ts';
 import type { RollPolicy } from './log-segments.ts';
 
+/** How a topic treats record timestamps (`message.timestamp.type`, `message.timestamp.difference.max.ms`). */
+export interface TimestampPolicy {
+  /** The broker stamps each batch with its append time (LogAppendTime) instead of keeping the producer's. */
+  readonly logAppendTime: boolean;
+  /** With CreateTime: how far a record's timestamp may be from the broker's clock. */
+  readonly maxDifferenceMs: number;
+}
+
 /** A topic's retention (`cleanup.policy` with `delete`): -1 turns a bound off, as in Kafka. */
 export interface RetentionPolicy {
   /** `retention.ms`: a segment whose newest record is older than this goes. */
@@ -49,6 +57,7 @@ const NUMERIC: ReadonlyMap<string, { type: 'INT' | 'LONG' | 'DOUBLE'; min: numbe
   ['min.compaction.lag.ms', { type: 'LONG', min: 0 }],
   ['delete.retention.ms', { type: 'LONG', min: 0 }],
   ['retention.ms', { type: 'LONG', min: -1 }],
+  ['message.timestamp.difference.max.ms', { type: 'LONG', min: 0 }],
   ['retention.bytes', { type: 'LONG', min: -Infinity }],
 ]);
 
@@ -58,6 +67,9 @@ export function invalidTopicConfig(configs: ReadonlyMap<string, string>): string
     if (!TOPIC_CONFIG_DEFAULTS.has(key)) return `Unknown topic config name: ${key}`;
     if (key === 'cleanup.policy' && value !== 'delete' && value !== 'compact' && value !== 'compact,delete' && value !== 'delete,compact') {
       return `Invalid value ${value} for configuration cleanup.policy`;
+    }
+    if (key === 'message.timestamp.type' && value !== 'CreateTime' && value !== 'LogAppendTime') {
+      return `Invalid value ${value} for configuration message.timestamp.type: String must be one of: CreateTime, LogAppendTime`;
     }
     const numeric = NUMERIC.get(key);
     if (numeric === undefined) continue;
@@ -97,4 +109,12 @@ export function retentionPolicyOf(configs: ReadonlyMap<string, string>): Retenti
   const policy = configs.get('cleanup.policy') ?? TOPIC_CONFIG_DEFAULTS.get('cleanup.policy')!;
   if (!policy.split(',').includes('delete')) return undefined;
   return { retentionMs: numberOf(configs, 'retention.ms'), retentionBytes: numberOf(configs, 'retention.bytes') };
+}
+
+/** How the topic treats record timestamps. */
+export function timestampPolicyOf(configs: ReadonlyMap<string, string>): TimestampPolicy {
+  return {
+    logAppendTime: (configs.get('message.timestamp.type') ?? 'CreateTime') === 'LogAppendTime',
+    maxDifferenceMs: numberOf(configs, 'message.timestamp.difference.max.ms'),
+  };
 }
