@@ -1,5 +1,7 @@
 import type { TopicStore } from './log/topic-store.ts';
 import { TOPIC_CONFIG_DEFAULTS, validateTopicName } from './log/topic-store.ts';
+import { invalidTopicConfig } from './log/topic-configs.ts';
+import type { AlterConfigsRequest, AlterConfigsResponse } from './protocol/alter-configs-v0-1.ts';
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from './protocol/create-partitions-v0-1.ts';
 import type { CreateTopicsRequest, CreateTopicsResponse, TopicResult } from './protocol/create-topics-v2-3.ts';
 import type { DeleteTopicsRequest, DeleteTopicsResponse } from './protocol/delete-topics-v0-1.ts';
@@ -176,6 +178,28 @@ export class AdminHandlers {
         if (!req.validateOnly) this.#topics.addPartitions(t.name, t.count);
         if (!req.validateOnly && req.timeoutMs <= 0) return { name: t.name, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: null };
         return { name: t.name, errorCode: ErrorCode.NONE, errorMessage: null };
+      }),
+    };
+  }
+
+  /**
+   * AlterConfigs (not incremental): a topic's dynamic configs become exactly the entries given, checked as at
+   * creation, and its partitions follow them from now on (segment rolling, compaction, retention, timestamps).
+   * `validate_only` checks without applying. Dynamic broker configs are not supported (INVALID_REQUEST).
+   */
+  alterConfigs(req: AlterConfigsRequest): AlterConfigsResponse {
+    return {
+      resources: req.resources.map((r) => {
+        const answer = (errorCode: number, errorMessage: string | null) => ({ errorCode, errorMessage, resourceType: r.resourceType, resourceName: r.resourceName });
+        if (r.resourceType !== RESOURCE_TOPIC) return answer(ErrorCode.INVALID_REQUEST, 'the devstack broker has no dynamic broker configs');
+        if (this.#topics.get(r.resourceName) === undefined) return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${r.resourceName} does not exist`);
+        const nulls = r.entries.filter((e) => e.value === null).map((e) => e.name);
+        if (nulls.length > 0) return answer(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${nulls.join(', ')}`);
+        const configs = new Map(r.entries.map((e) => [e.name, e.value as string]));
+        const invalid = invalidTopicConfig(configs);
+        if (invalid !== undefined) return answer(ErrorCode.INVALID_CONFIG, invalid);
+        if (!req.validateOnly) this.#topics.alterConfigs(r.resourceName, configs);
+        return answer(ErrorCode.NONE, null);
       }),
     };
   }

@@ -147,6 +147,7 @@ export class Broker {
       return this.groups.commitTxnOffsets(req);
     });
     this.#on(32, (req: Parameters<AdminHandlers['describeConfigs']>[0]) => this.#admin.describeConfigs(req));
+    this.#on(33, (req: Parameters<AdminHandlers['alterConfigs']>[0]) => this.#admin.alterConfigs(req));
     this.#on(37, (req: Parameters<AdminHandlers['createPartitions']>[0]) => this.#admin.createPartitions(req));
     this.#on(42, (req: { groupIds: string[] }) => ({ results: this.groups.deleteGroups(req.groupIds) }));
   }

@@ -60,10 +60,10 @@ export class PartitionLog {
   #lastOffsets: number[] = [];
   #maxTimestamps: number[] = [];
   readonly #segments = new LogSegments();
-  readonly #roll: RollPolicy;
-  readonly #compaction: CompactionPolicy | undefined;
-  readonly #retention: RetentionPolicy | undefined;
-  readonly #rules: BatchRules;
+  #roll!: RollPolicy;
+  #compaction: CompactionPolicy | undefined;
+  #retention: RetentionPolicy | undefined;
+  #rules!: BatchRules;
   /** The log cleaner's checkpoint: offsets below it were cleaned (Kafka's cleaner-offset-checkpoint; not persisted). */
   #firstDirtyOffset = 0;
   #nextOffset = 0;
@@ -79,10 +79,15 @@ export class PartitionLog {
     this.topic = topic;
     this.partition = partition;
     this.#sink = sink;
+    this.reconfigure(configs);
+  }
+
+  /** Follows the topic's configs (at creation, and after AlterConfigs): segment rolling, cleanup, timestamps. */
+  reconfigure(configs: ReadonlyMap<string, string>): void {
     this.#roll = rollPolicyOf(configs);
     this.#compaction = compactionPolicyOf(configs);
     this.#retention = retentionPolicyOf(configs);
-    this.#rules = { topicPartition: `${topic}-${partition}`, compacted: this.#compaction !== undefined, timestamps: timestampPolicyOf(configs) };
+    this.#rules = { topicPartition: `${this.topic}-${this.partition}`, compacted: this.#compaction !== undefined, timestamps: timestampPolicyOf(configs) };
   }
 
   get highWatermark(): number {

@@ -106,6 +106,16 @@ export class TopicStore {
     this.#hooks?.topicsChanged();
   }
 
+  /** Replaces a topic's dynamic configs (AlterConfigs, already validated); its partitions follow them from now on. */
+  alterConfigs(name: string, configs: ReadonlyMap<string, string>): void {
+    const topic = this.#topics.get(name);
+    if (topic === undefined) return;
+    topic.configs.clear();
+    for (const [key, value] of configs) topic.configs.set(key, value);
+    for (const p of topic.partitions) p.reconfigure(topic.configs);
+    this.#hooks?.topicsChanged();
+  }
+
   delete(name: string): boolean {
     const topic = this.#topics.get(name);
     if (topic === undefined) return false;

@@ -1,6 +1,7 @@
 import type { AnyApiCodec } from './api-codec.ts';
 import { addOffsetsToTxnApi } from './add-offsets-to-txn-v0-1.ts';
 import { addPartitionsToTxnApi } from './add-partitions-to-txn-v0-1.ts';
+import { alterConfigsApi } from './alter-configs-v0-1.ts';
 import { apiVersionsApi } from './api-versions-v0-2.ts';
 import { createPartitionsApi } from './create-partitions-v0-1.ts';
 import { createTopicsApi } from './create-topics-v2-3.ts';
@@ -53,6 +54,7 @@ export const ALL_APIS: readonly AnyApiCodec[] = [
   endTxnApi,
   txnOffsetCommitApi,
   describeConfigsApi,
+  alterConfigsApi,
   saslAuthenticateApi,
   createPartitionsApi,
   deleteGroupsApi,
