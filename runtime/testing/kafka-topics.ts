@@ -47,14 +47,19 @@ export const SEED_EPOCH_MS = Date.UTC(2026, 0, 1);
 
 /**
  * Creates `topic` with `partitions` partitions and writes `values` into it, record `i` into partition
- * `i % partitions` (deterministic, unlike a partitioner without keys).
+ * `i % partitions` (deterministic, unlike a partitioner without keys). The topic keeps its records whatever their age
+ * (`retention.ms` -1): they are stamped from {@link SEED_EPOCH_MS}, which a broker's default retention (7 days,
+ * checked every 5 minutes) would otherwise delete in the middle of a long run.
  */
 export async function seedTopic(brokers: readonly string[], topic: string, values: readonly string[], partitions = 1): Promise<void> {
   const kafka = client(brokers);
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: '-1' }] }],
+      waitForLeaders: true,
+    });
   } finally {
     await admin.disconnect();
   }
