@@ -43,14 +43,16 @@ interface CompletedAbort {
 
 /**
  * One partition: record batches kept as the bytes the producer sent (baseOffset rewritten), with parallel arrays of
- * base and last offsets so a fetch finds its starting batch by binary search. Nothing on the produce or fetch path
- * looks at individual records.
+ * base and last offsets so a fetch finds its starting batch by binary search. Nothing on the fetch path looks at
+ * individual records; produce decodes them only when a topic setting needs it (batch-validation.ts).
  *
  * Transactions: open transactions per producer (first offset) give the last stable offset; aborted ranges are kept
  * in offset order to answer read_committed fetches with their `aborted_transactions`.
  *
- * Segments are kept as boundaries only ({@link LogSegments}): a compacted topic's log cleaner works segment by
- * segment and never touches the active one ({@link compact}).
+ * Segments are kept as boundaries only ({@link LogSegments}): the log cleaner of a compacted topic works below the
+ * active segment ({@link compact}), retention deletes whole segments from the oldest ({@link applyRetention}), and
+ * DeleteRecords moves the log start offset ({@link advanceLogStartOffset}). Policies follow the topic's configs
+ * ({@link reconfigure}).
  */
 export class PartitionLog {
   readonly topic: string;
