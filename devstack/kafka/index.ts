@@ -10,7 +10,7 @@ import { DEFAULT_CLEANER_BACKOFF_MS, DEFAULT_RETENTION_CHECK_INTERVAL_MS, Mainte
 import { PartitionLog } from './log/partition-log.ts';
 import { TopicStore, type Topic } from './log/topic-store.ts';
 import { DataDir, type BrokerMetadataFile } from './persistence/data-dir.ts';
-import type { SaslOptions } from './sasl/sasl-session.ts';
+import { SASL_MECHANISMS, type SaslOptions } from './sasl/sasl-session.ts';
 import { KafkaServer } from './server.ts';
 
 export type { KafkaBrokerFaults } from './faults.ts';
@@ -55,8 +55,8 @@ export interface KafkaBrokerOptions {
    */
   logRetentionCheckIntervalMs?: number;
   /**
-   * Require SASL/PLAIN on the listener (Kafka's SASL_PLAINTEXT): clients must authenticate as one of these users
-   * before any request but ApiVersions. Without it the listener is PLAINTEXT.
+   * Require SASL on the listener (Kafka's SASL_PLAINTEXT; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512): clients must
+   * authenticate as one of these users before any request but ApiVersions. Without it the listener is PLAINTEXT.
    */
   sasl?: SaslOptions;
 }
@@ -230,8 +230,12 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
 }
 
 function validate(port: number, numPartitions: number, intervals: Record<string, number | undefined>, sasl: SaslOptions | undefined): void {
-  if (sasl !== undefined && (typeof sasl.plain !== 'object' || sasl.plain === null || Object.keys(sasl.plain).length === 0)) {
-    throw new SluiceError('SLUICE_DEVSTACK_KAFKA_OPTIONS', 'startKafkaBroker: sasl.plain must name at least one user, e.g. { plain: { alice: "alice-secret" } }');
+  if (sasl !== undefined && (typeof sasl.users !== 'object' || sasl.users === null || Object.keys(sasl.users).length === 0)) {
+    throw new SluiceError('SLUICE_DEVSTACK_KAFKA_OPTIONS', 'startKafkaBroker: sasl.users must name at least one user, e.g. { users: { alice: "alice-secret" } }');
+  }
+  const unknown = sasl?.mechanisms?.find((m) => !SASL_MECHANISMS.includes(m));
+  if (unknown !== undefined) {
+    throw new SluiceError('SLUICE_DEVSTACK_KAFKA_OPTIONS', `startKafkaBroker: sasl.mechanisms may hold ${SASL_MECHANISMS.join(', ')}, got "${unknown}"`);
   }
   for (const [name, ms] of Object.entries(intervals)) {
     if (ms !== undefined && !(Number.isInteger(ms) && ms > 0)) {

@@ -37,6 +37,7 @@ import type {
   KafkaConfig,
   Producer,
   ProducerConfig,
+  SASLOptions,
 } from 'kafkajs'
 import type { startKafkaBroker } from '../../devstack/kafka/index.ts'
 import { leakGraceMs } from './open-handles.ts'
@@ -71,10 +72,10 @@ export interface KafkaClusterOptions {
   /** Devstack only: how often it checks segments against retention.ms and retention.bytes (Kafka's default: 5 min). */
   logRetentionCheckIntervalMs?: number
   /**
-   * Devstack only: the broker requires SASL/PLAIN (a SASL_PLAINTEXT listener) with this one user, and every client
-   * made through the cluster authenticates as it.
+   * Devstack only: the broker requires SASL (a SASL_PLAINTEXT listener) with this one user, and every client made
+   * through the cluster authenticates as it, with `mechanism` (default plain).
    */
-  sasl?: { username: string; password: string }
+  sasl?: { username: string; password: string; mechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512' }
 }
 
 export interface CollectedRecord {
@@ -214,7 +215,7 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
         ...(dataDir === undefined ? {} : { dataDir }),
         ...(options.logCleanerBackoffMs === undefined ? {} : { logCleanerBackoffMs: options.logCleanerBackoffMs }),
         ...(options.logRetentionCheckIntervalMs === undefined ? {} : { logRetentionCheckIntervalMs: options.logRetentionCheckIntervalMs }),
-        ...(options.sasl === undefined ? {} : { sasl: { plain: { [options.sasl.username]: options.sasl.password } } }),
+        ...(options.sasl === undefined ? {} : { sasl: { users: { [options.sasl.username]: options.sasl.password } } }),
       })
     devstack = await start(0)
     brokers = devstack.brokers
@@ -227,7 +228,7 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
     return new Kafka({
       clientId: testClientId('client'),
       logLevel: quietLevel,
-      ...(options.sasl === undefined ? {} : { sasl: { mechanism: 'plain', ...options.sasl } }),
+      ...(options.sasl === undefined ? {} : { sasl: { mechanism: options.sasl.mechanism ?? 'plain', username: options.sasl.username, password: options.sasl.password } as SASLOptions }),
       ...config,
       brokers,
       socketFactory: (args) => {

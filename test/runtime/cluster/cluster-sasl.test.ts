@@ -18,13 +18,13 @@ import { clusterView } from './support/cluster-checks.ts';
 const USER = { username: 'sluice', password: 'sluice-secret' };
 const needs = devstackOnly('starts a broker whose listener requires SASL/PLAIN');
 
-test('a member on SASL brokers joins its cluster and replicates a job\'s checkpoints', { skip: needs }, async (t) => {
+test('a member on SASL brokers (SCRAM-SHA-512) joins its cluster and replicates a job\'s checkpoints', { skip: needs }, async (t) => {
   const kafka = await kafkaCluster(t, { sasl: USER });
   const cluster = kafka.uniqueName('c');
   const member = await startClusterMember({
     cluster,
     brokers: kafka.brokers,
-    kafka: { sasl: { mechanism: 'plain', ...USER } },
+    kafka: { sasl: { mechanism: 'scram-sha-512', ...USER } },
     dataDir: await tempDir(t, 'sluice-sasl-member-'),
     name: 'a',
     port: 0,
