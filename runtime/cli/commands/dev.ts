@@ -16,6 +16,8 @@ Options:
       --partitions <n>       partitions of auto-created topics (default: 1)
       --data-dir <dir>       keep topics, offsets and indices across restarts (default: in memory)
       --no-elasticsearch     start only the Kafka broker
+      --kafka-user <name>    require SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) as this user, whose password is
+                             read from $SLUICE_KAFKA_PASSWORD: rehearse a secured cluster's client settings
   -h, --help                 show this help`;
 
 /** `sluice dev`: returns the exit code once stopped with Ctrl-C (or SIGTERM). */
@@ -29,6 +31,7 @@ export async function devCommand(args: readonly string[], logger: Logger, out: N
       partitions: { type: 'string' },
       'data-dir': { type: 'string' },
       'no-elasticsearch': { type: 'boolean' },
+      'kafka-user': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -45,6 +48,11 @@ export async function devCommand(args: readonly string[], logger: Logger, out: N
   const partitions = values.partitions === undefined ? 1 : Number(values.partitions);
   if (!Number.isInteger(partitions) || partitions < 1) throw new UsageError(`--partitions expects a positive integer, got "${values.partitions}"`, DEV_USAGE);
   const dataDir = values['data-dir'] === undefined ? undefined : resolve(values['data-dir']);
+  const user = values['kafka-user'];
+  const password = process.env['SLUICE_KAFKA_PASSWORD'];
+  if (user !== undefined && (user === '' || password === undefined || password === '')) {
+    throw new UsageError(`--kafka-user needs a name and the password in $SLUICE_KAFKA_PASSWORD (it is never taken from a flag)`, DEV_USAGE);
+  }
 
   const kafka = await startKafkaBroker({
     host,
@@ -52,6 +60,7 @@ export async function devCommand(args: readonly string[], logger: Logger, out: N
     numPartitions: partitions,
     logger: logger.child({ devstack: 'kafka' }),
     ...(dataDir === undefined ? {} : { dataDir: resolve(dataDir, 'kafka') }),
+    ...(user === undefined ? {} : { sasl: { users: { [user]: password! } } }),
   });
   const es = values['no-elasticsearch'] === true
     ? undefined
@@ -65,6 +74,7 @@ export async function devCommand(args: readonly string[], logger: Logger, out: N
         throw err;
       });
   out.write(`Kafka broker:          ${kafka.brokers.join(',')}   (KAFKA_BROKERS=${kafka.brokers.join(',')})\n`);
+  if (user !== undefined) out.write(`Kafka SASL:            user "${user}" (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), password from $SLUICE_KAFKA_PASSWORD\n`);
   if (es !== undefined) out.write(`Elasticsearch server:  ${es.node}   (ES_NODE=${es.node})\n`);
   out.write(`${dataDir === undefined ? 'In memory' : `Data in ${dataDir}`}. Ctrl-C stops.\n`);
 
