@@ -11,10 +11,11 @@ import { PartitionLog } from './log/partition-log.ts';
 import { TopicStore, type Topic } from './log/topic-store.ts';
 import { DataDir, type BrokerMetadataFile } from './persistence/data-dir.ts';
 import { SASL_MECHANISMS, type SaslOptions } from './sasl/sasl-session.ts';
-import { KafkaServer } from './server.ts';
+import { KafkaServer, type TlsOptions } from './server.ts';
 
 export type { KafkaBrokerFaults } from './faults.ts';
 export type { SaslOptions } from './sasl/sasl-session.ts';
+export type { TlsOptions } from './server.ts';
 export type { ClientConnection } from './connection.ts';
 
 /** Options of {@link startKafkaBroker}. */
@@ -59,6 +60,11 @@ export interface KafkaBrokerOptions {
    * authenticate as one of these users before any request but ApiVersions. Without it the listener is PLAINTEXT.
    */
   sasl?: SaslOptions;
+  /**
+   * Require TLS on the listener (Kafka's SSL listener; SASL_SSL together with `sasl`): the server's key and certificate
+   * (PEM). Clients then connect with `ssl: { ca: [cert] }` for a self-signed certificate.
+   */
+  tls?: TlsOptions;
 }
 
 /** A running devstack broker. */
@@ -181,7 +187,10 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   for (const loop of maintenance) loop.start();
 
   const faultState = new FaultState();
-  const srv = new KafkaServer(host, broker, faultState, log, options.sasl);
+  const srv = new KafkaServer(host, broker, faultState, log, {
+    ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+  });
   server = srv;
   await srv.listen(port);
   const address = `${host}:${srv.port}`;

@@ -1,16 +1,30 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { SluiceError } from '../../runtime/errors/index.ts';
 import type { Logger } from '../../runtime/logging/index.ts';
 import type { Broker } from './broker.ts';
 import { Connection, type ClientConnection } from './connection.ts';
 import type { SaslOptions } from './sasl/sasl-session.ts';
+
+/** A TLS listener's key and certificate chain (PEM), as Kafka's `ssl.keystore` holds them. */
+export interface TlsOptions {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+}
+
+/** How clients must connect: TLS (Kafka's SSL listener), SASL (SASL_PLAINTEXT), both (SASL_SSL) or neither. */
+export interface ListenerSecurity {
+  readonly tls?: TlsOptions;
+  readonly sasl?: SaslOptions;
+}
 import type { FaultState } from './faults.ts';
 
 const CLOSE_GRACE_MS = 20;
 
 /**
- * The TCP side: a listener whose accepted sockets become {@link Connection}s. It can stop and resume listening on
- * the same port (fault injection) without touching broker state.
+ * The TCP side: a listener whose accepted sockets (TLS ones once their handshake is done) become
+ * {@link Connection}s. It can stop and resume listening on the same port (fault injection) without touching broker
+ * state.
  */
 export class KafkaServer {
   readonly #host: string;
@@ -21,10 +35,10 @@ export class KafkaServer {
   #server: Server | undefined;
   #port = 0;
 
-  readonly #sasl: SaslOptions | undefined;
+  readonly #security: ListenerSecurity;
 
-  constructor(host: string, broker: Broker, faults: FaultState, log: Logger, sasl?: SaslOptions) {
-    this.#sasl = sasl;
+  constructor(host: string, broker: Broker, faults: FaultState, log: Logger, security: ListenerSecurity = {}) {
+    this.#security = security;
     this.#host = host;
     this.#broker = broker;
     this.#faults = faults;
@@ -42,7 +56,13 @@ export class KafkaServer {
   /** Listens on `port` (0 = any free port the first time; afterwards the same port again). */
   async listen(port: number): Promise<void> {
     if (this.#server !== undefined) return;
-    const server = createServer((socket) => this.#accept(socket));
+    const tls = this.#security.tls;
+    const server =
+      tls === undefined
+        ? createServer((socket) => this.#accept(socket))
+        : createTlsServer({ key: tls.key, cert: tls.cert }, (socket) => this.#accept(socket)).on('tlsClientError', (err) =>
+            this.#log.debug({ err: err.message }, 'kafka TLS handshake failed'),
+          );
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         reject(
@@ -99,7 +119,7 @@ export class KafkaServer {
   }
 
   #accept(socket: Socket): void {
-    const conn = new Connection(socket, this.#broker, this.#faults, this.#log, this.#sasl);
+    const conn = new Connection(socket, this.#broker, this.#faults, this.#log, this.#security.sasl);
     this.#connections.add(conn);
     socket.on('close', () => this.#connections.delete(conn));
   }

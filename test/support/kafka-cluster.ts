@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import net, { type Socket } from 'node:net'
+import tls from 'node:tls'
 import { Kafka, logLevel } from 'kafkajs'
 import type {
   Admin,
@@ -41,6 +42,7 @@ import type {
 } from 'kafkajs'
 import type { startKafkaBroker } from '../../devstack/kafka/index.ts'
 import { leakGraceMs } from './open-handles.ts'
+import { TEST_TLS } from './tls-fixture.ts'
 
 export type DevstackBroker = Awaited<ReturnType<typeof startKafkaBroker>>
 
@@ -76,6 +78,11 @@ export interface KafkaClusterOptions {
    * through the cluster authenticates as it, with `mechanism` (default plain).
    */
   sasl?: { username: string; password: string; mechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512' }
+  /**
+   * Devstack only: the broker listens with TLS (the test-only certificate of test/fixtures/tls), and every client made
+   * through the cluster trusts that certificate.
+   */
+  tls?: boolean
 }
 
 export interface CollectedRecord {
@@ -216,6 +223,7 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
         ...(options.logCleanerBackoffMs === undefined ? {} : { logCleanerBackoffMs: options.logCleanerBackoffMs }),
         ...(options.logRetentionCheckIntervalMs === undefined ? {} : { logRetentionCheckIntervalMs: options.logRetentionCheckIntervalMs }),
         ...(options.sasl === undefined ? {} : { sasl: { users: { [options.sasl.username]: options.sasl.password } } }),
+        ...(options.tls === true ? { tls: { key: TEST_TLS.key, cert: TEST_TLS.cert } } : {}),
       })
     devstack = await start(0)
     brokers = devstack.brokers
@@ -224,11 +232,17 @@ export async function kafkaCluster(t: TestContext, options: KafkaClusterOptions 
   const kafka = (config: Partial<KafkaConfig> = {}): Kafka => {
     const factory: ISocketFactory =
       config.socketFactory ??
-      (({ host, port, onConnect }) => net.connect({ host, port }, onConnect).setKeepAlive(true, 60_000))
+      // As kafkajs's own factory: TLS when the client has `ssl` (SNI only for host names), else plain TCP.
+      (({ host, port, ssl, onConnect }) =>
+        (!ssl
+          ? net.connect({ host, port }, onConnect)
+          : tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...(typeof ssl === 'object' ? ssl : {}) }, onConnect)
+        ).setKeepAlive(true, 60_000))
     return new Kafka({
       clientId: testClientId('client'),
       logLevel: quietLevel,
       ...(options.sasl === undefined ? {} : { sasl: { mechanism: options.sasl.mechanism ?? 'plain', username: options.sasl.username, password: options.sasl.password } as SASLOptions }),
+      ...(options.tls === true ? { ssl: { ca: [TEST_TLS.cert] } } : {}),
       ...config,
       brokers,
       socketFactory: (args) => {

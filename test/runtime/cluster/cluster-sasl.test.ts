@@ -1,7 +1,8 @@
 /**
- * A cluster on brokers that require SASL: the member's own Kafka client (group, cluster topics, replicated
- * checkpoints) authenticates with `kafka.sasl`, and wrong credentials stop the start at once with a message that says
- * what to check, instead of retrying as if the brokers were down.
+ * A cluster on brokers that require SASL (and TLS): the member's own Kafka client (group, cluster topics, replicated
+ * checkpoints) authenticates with `kafka.sasl` — from `sluice start --kafka-ssl --kafka-sasl --kafka-user` too — and
+ * wrong credentials stop the start at once with a message that says what to check, instead of retrying as if the
+ * brokers were down.
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -9,7 +10,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startClusterMember } from '../../../runtime/cluster/cluster-member.ts';
 import { silentLogger } from '../../../runtime/logging/index.ts';
-import { ROOT } from '../../service/service-process.ts';
+import { ROOT, startService } from '../../service/service-process.ts';
+import { TEST_TLS } from '../../support/tls-fixture.ts';
 import { devstackOnly, kafkaCluster } from '../../support/kafka-cluster.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
@@ -72,4 +74,22 @@ test('a member whose SASL password is wrong fails to start with SLUICE_CLUSTER_K
       return true;
     },
   );
+});
+
+test('sluice start --cluster --kafka-ssl --kafka-sasl scram-sha-512 joins a cluster on SASL_SSL brokers', { skip: needs }, async (t) => {
+  const kafka = await kafkaCluster(t, { sasl: { ...USER, mechanism: 'scram-sha-512' }, tls: true });
+  const cluster = kafka.uniqueName('c');
+  const args = ['--cluster', cluster, '--brokers', kafka.brokers.join(','), '--name', 'cli', '--data-dir', await tempDir(t, 'sluice-sasl-cli-'), '--workers', '0'];
+  // The member trusts the test certificate as node does any extra CA; the password comes from the environment only.
+  const env = { NODE_EXTRA_CA_CERTS: TEST_TLS.certPath, SLUICE_KAFKA_PASSWORD: USER.password };
+  const member = await startService(t, [...args, '--kafka-ssl', '--kafka-sasl', 'scram-sha-512', '--kafka-user', USER.username], env);
+  kafka.defer(async () => {
+    member.child.kill('SIGKILL');
+    await member.exited;
+  });
+  const view = await waitFor(async () => {
+    const v = await clusterView(member.url);
+    return v.members.length === 1 ? v : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 200, message: 'the member in its cluster' });
+  assert.equal(view.members[0]?.name, 'cli');
 });
