@@ -6,20 +6,14 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs'
 import { devstackOnly, kafkaCluster } from '../../support/kafka-cluster.ts'
-import { waitFor } from '../../support/wait-for.ts'
+import { roundTrip } from './support/round-trip.ts'
 
 const needs = devstackOnly('starts a broker whose listener requires SASL/PLAIN')
 const USER = { username: 'alice', password: 'alice-secret' }
 
 for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512'] as const) {
   test(`a client with the right ${mechanism} credentials creates, produces and consumes as usual`, { skip: needs }, async (t) => {
-    const cluster = await kafkaCluster(t, { sasl: { ...USER, mechanism } })
-    const topic = await cluster.createTopic({ partitions: 2 })
-    const producer = await cluster.producer()
-    await producer.send({ topic, messages: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }] })
-    const { records } = await cluster.collect(topic)
-    await waitFor(() => records.length === 2, { message: 'both records consumed' })
-    assert.deepEqual(records.map((r) => r.value).sort(), ['1', '2'])
+    await roundTrip(await kafkaCluster(t, { sasl: { ...USER, mechanism } }))
   })
 
   test(`a wrong ${mechanism} password is refused with SASL_AUTHENTICATION_FAILED and Kafka's message`, { skip: needs }, async (t) => {

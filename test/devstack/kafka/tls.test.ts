@@ -5,19 +5,13 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Kafka, logLevel } from 'kafkajs'
 import { devstackOnly, kafkaCluster } from '../../support/kafka-cluster.ts'
-import { waitFor } from '../../support/wait-for.ts'
+import { roundTrip } from './support/round-trip.ts'
 
 const needs = devstackOnly('starts a broker whose listener requires TLS')
 
 for (const sasl of [undefined, { username: 'alice', password: 'alice-secret', mechanism: 'scram-sha-512' as const }]) {
   test(`a client that trusts the broker's certificate creates, produces and consumes over TLS${sasl === undefined ? '' : ' with SCRAM (SASL_SSL)'}`, { skip: needs }, async (t) => {
-    const cluster = await kafkaCluster(t, { tls: true, ...(sasl === undefined ? {} : { sasl }) })
-    const topic = await cluster.createTopic({ partitions: 2 })
-    const producer = await cluster.producer()
-    await producer.send({ topic, messages: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }] })
-    const { records } = await cluster.collect(topic)
-    await waitFor(() => records.length === 2, { message: 'both records consumed' })
-    assert.deepEqual(records.map((r) => r.value).sort(), ['1', '2'])
+    await roundTrip(await kafkaCluster(t, { tls: true, ...(sasl === undefined ? {} : { sasl }) }))
   })
 }
 

@@ -6,17 +6,7 @@ import { cleanLog, dueForCleaning, type CleanerInput } from '../../../../devstac
 import { LogSegments } from '../../../../devstack/kafka/log/log-segments.ts'
 import { crc32c } from '../../../../devstack/kafka/protocol/crc32c.ts'
 import { batchCrcValid, readBatchHeader, recordTimestampsAndKeys, setBaseOffset } from '../../../../devstack/kafka/protocol/record-batch.ts'
-
-function varint(n: number): number[] {
-  let z = n >= 0 ? n * 2 : -n * 2 - 1
-  const out: number[] = []
-  while (z >= 0x80) {
-    out.push((z & 0x7f) | 0x80)
-    z = Math.floor(z / 128)
-  }
-  out.push(z)
-  return out
-}
+import { varint } from './support/varint.ts'
 
 /** A magic-2 batch of keyed records (value null: a tombstone), laid out as a producer does; codec 1 gzip, 2 snappy. */
 function keyedBatch(base: number, records: Array<[string, string | null]>, opts: { codec?: number; producerId?: number } = {}): Buffer {

@@ -13,6 +13,7 @@ import {
   recordTimestampsAndKeys,
   setBaseOffset,
 } from '../../../../devstack/kafka/protocol/record-batch.ts'
+import { varint } from './support/varint.ts'
 
 test('crc32c matches the published check value and is independent of chunk alignment', () => {
   assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283)
@@ -21,17 +22,6 @@ test('crc32c matches the published check value and is independent of chunk align
   const padded = Buffer.concat([Buffer.from([1, 2, 3]), data])
   assert.equal(crc32c(padded, 3), crc32c(data))
 })
-
-function varint(n: number): number[] {
-  let z = n >= 0 ? n * 2 : -n * 2 - 1
-  const out: number[] = []
-  while (z >= 0x80) {
-    out.push((z & 0x7f) | 0x80)
-    z = Math.floor(z / 128)
-  }
-  out.push(z)
-  return out
-}
 
 /** A magic-2 batch built independently of the broker's encoder, the way a producer lays it out. */
 function producerBatch(opts: { values: string[]; firstTimestamp: number; gzip?: boolean }): Buffer {
