@@ -61,7 +61,9 @@ export class MaintenanceLoop {
           removed += n;
           this.#logger.debug({ topic: topic.name, partition: log.partition, removed: n, bytes: log.sizeInBytes, logStartOffset: log.logStartOffset }, `${this.#name} ran on a partition`);
         } catch (err) {
-          // Kafka marks such a partition uncleanable and goes on with the others; the log itself is untouched.
+          // Go on with the other partitions, as Kafka's cleaner does after marking one uncleanable. A pass changes the
+          // in-memory log only once its result is complete; a rewrite of the file that failed leaves the file as it
+          // was before the pass, which a restart reads (and cleans again).
           this.#logger.error({ err, topic: topic.name, partition: log.partition }, `${this.#name} failed on a partition; its log is left as it was`);
         }
       }

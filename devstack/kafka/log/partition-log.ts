@@ -166,7 +166,7 @@ export class PartitionLog {
         header.maxTimestamp = now;
       }
       this.#sink?.append(buf);
-      this.#index(buf, header, base, Date.now());
+      this.#index(buf, header, base, now);
       if (firstBase < 0) firstBase = base;
     }
     this.#wake();
