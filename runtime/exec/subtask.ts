@@ -169,7 +169,7 @@ export class Subtask implements AttemptSubtask {
   connectorMetrics(): OperatorConnectorMetrics[] {
     const out: OperatorConnectorMetrics[] = [];
     for (const op of this.#options.chain) {
-      const metrics = op.connectorMetrics();
+      const metrics = op.operatorMetrics();
       if (metrics !== undefined && metrics.length > 0) out.push({ uid: op.place.uid, metrics });
     }
     return out;

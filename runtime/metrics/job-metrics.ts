@@ -180,6 +180,16 @@ export class JobMetrics {
       },
     });
     new Gauge({
+      name: 'sluice_last_checkpoint_written_bytes',
+      help: 'Bytes the last completed checkpoint wrote: its changes when incremental (the rest it shares with earlier checkpoints), its size when full.',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, { lastCheckpoint }] of jobs()) if (lastCheckpoint !== undefined) this.set({ job }, lastCheckpoint.writtenBytes ?? lastCheckpoint.totalBytes);
+      },
+    });
+    new Gauge({
       name: 'sluice_last_checkpoint_age_seconds',
       help: 'Seconds since the last completed checkpoint was taken: grows without bound when checkpoints stop completing.',
       labelNames: ['job'],

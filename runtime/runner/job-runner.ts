@@ -183,7 +183,10 @@ export class JobRunner {
     return sourceLag(this.#attempt);
   }
 
-  /** What the connectors of the running attempt measured (sinks' writers), per operator and subtask. */
+  /**
+   * What the operators of the running attempt measure beyond the subtask counters, per operator and subtask: the
+   * connectors' (sinks' writers) and the keyed state backends' (`sluice_state_*`).
+   */
   connectorMetrics(): ConnectorMetricsView[] {
     return connectorMetrics(this.#attempt);
   }

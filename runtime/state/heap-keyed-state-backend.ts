@@ -1,7 +1,7 @@
 import { SluiceError } from '../errors/index.ts';
 import type { KeyGroupRange, StateKey } from './key-groups.ts';
 import { KeyedBackendBase, type StateHandle } from './keyed-backend-base.ts';
-import type { IncrementalParts, KeyedStateSnapshot } from './keyed-state-backend.ts';
+import type { IncrementalParts, KeyedStateMetrics, KeyedStateSnapshot } from './keyed-state-backend.ts';
 import { ListStateHandle } from './list-state.ts';
 import { MapStateHandle } from './map-state.ts';
 import type { BackendState, ChainStats } from './snapshots/backend-state.ts';
@@ -167,6 +167,12 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
     const keys: StateKey[] = [];
     for (const [key, entry] of table.entries) if (hasState(table, entry)) keys.push(key);
     return keys;
+  }
+
+  override metrics(): KeyedStateMetrics {
+    let entries = 0;
+    for (const table of this.#tables.values()) entries += table.entries.size - table.emptyMaps;
+    return { entries, timers: this.timerCount() + this.eventTimeTimerCount() };
   }
 
   /** Nothing to release: the state is in the heap. */

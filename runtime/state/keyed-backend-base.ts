@@ -2,7 +2,7 @@ import { SluiceError } from '../errors/index.ts';
 import { CurrentKey } from './current-key.ts';
 import { validateKeyGroupRange, type KeyGroupRange, type StateKey } from './key-groups.ts';
 import { KeyedTimerQueue, type DueTimer, type DueTimerGroup } from './keyed-timer-queue.ts';
-import type { KeyedStateBackend, KeyedStateSnapshot } from './keyed-state-backend.ts';
+import type { KeyedStateBackend, KeyedStateMetrics, KeyedStateSnapshot } from './keyed-state-backend.ts';
 import type { ListState } from './list-state.ts';
 import type { MapState } from './map-state.ts';
 import { StateErrorCodes } from './state-errors.ts';
@@ -38,6 +38,7 @@ export abstract class KeyedBackendBase implements KeyedStateBackend {
   abstract snapshot(checkpointId?: number): Promise<KeyedStateSnapshot>;
   abstract restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void>;
   abstract keysWithState(name: string): StateKey[];
+  abstract metrics(): KeyedStateMetrics;
   abstract close(): Promise<void>;
 
   backpressure(): Promise<void> | undefined {

@@ -101,6 +101,35 @@ export interface KeyedStateBackend {
    * while too many write-backs wait for LevelDB (the subtask waits before its next batch: backpressure).
    */
   backpressure(): Promise<void> | undefined;
+  /** What the backend holds and how its cache is doing, for Prometheus (read at scrape time; cheap). */
+  metrics(): KeyedStateMetrics;
   /** Releases what the backend holds outside the heap (the LevelDB backend's working database). */
   close(): Promise<void>;
+}
+
+/** What a keyed state backend reports of itself ({@link KeyedStateBackend.metrics}). */
+export interface KeyedStateMetrics {
+  /**
+   * Keys with state, counted per named state (a key with state in two states counts twice): what a full snapshot
+   * would write. An emptied map state does not count.
+   */
+  readonly entries: number;
+  /** Pending timers, processing time and event time. */
+  readonly timers: number;
+  /** The LevelDB backend's cache in the heap; absent for the heap backend. */
+  readonly cache?: StateCacheMetrics;
+}
+
+/** The LevelDB backend's bounded cache and its write-backs. */
+export interface StateCacheMetrics {
+  /** Estimated heap bytes of the cached entries, and the bound they are kept under (`state.cacheBytes`). */
+  readonly bytes: number;
+  readonly limitBytes: number;
+  /** State reads that found the key in the cache, and those that did not (read from LevelDB or a queued write). */
+  readonly hits: number;
+  readonly misses: number;
+  /** Entries evicted from the cache, written back first when changed. */
+  readonly evictions: number;
+  /** Writes queued for the working database and not yet in it (past 65,536 the subtask waits: backpressure). */
+  readonly writesQueued: number;
 }

@@ -100,8 +100,11 @@ export abstract class ChainedOperator<I> implements Downstream<I> {
 
   async close(_outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {}
 
-  /** What the operator's connector measured (a sink's writer), for Prometheus; undefined for other operators. */
-  connectorMetrics(): readonly ConnectorMetric[] | undefined {
+  /**
+   * What the operator measures beyond the subtask's counters, for Prometheus: a sink's writer's connector metrics, a
+   * keyed operator's state backend. Undefined for operators without any.
+   */
+  operatorMetrics(): readonly ConnectorMetric[] | undefined {
     return undefined;
   }
 

@@ -1,7 +1,8 @@
-import type { KeySelector } from '../../api/index.ts';
+import type { ConnectorMetric, KeySelector } from '../../api/index.ts';
 import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend, type KeyGroupRange } from '../../state/index.ts';
 import { LevelDbKeyedStateBackend } from '../../state/leveldb/leveldb-keyed-state-backend.ts';
 import { ChainedOperator, type Downstream, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
+import { keyedStateMetricSamples } from './keyed-state-metric-samples.ts';
 
 /** Where a keyed operator subtask's state comes from and how big the key space is. */
 export interface KeyedSetup {
@@ -69,6 +70,11 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   override async close(outcome: 'finished' | 'failed' | 'cancelled'): Promise<void> {
     await super.close(outcome);
     await this.backend.close();
+  }
+
+  /** The state backend's size and cache (`sluice_state_*`). */
+  override operatorMetrics(): readonly ConnectorMetric[] {
+    return keyedStateMetricSamples(this.backend.metrics());
   }
 
   override nextTimer(): number | undefined {

@@ -61,7 +61,7 @@ export class SinkOperator<T> extends ChainedOperator<T> {
     await this.#writer.close(outcome);
   }
 
-  override connectorMetrics(): readonly ConnectorMetric[] | undefined {
+  override operatorMetrics(): readonly ConnectorMetric[] | undefined {
     return this.#writer.metrics?.();
   }
 }

@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { SluiceError } from '../../errors/index.ts';
 import type { KeyGroupRange, StateKey } from '../key-groups.ts';
 import { KeyedBackendBase, type StateHandle } from '../keyed-backend-base.ts';
-import type { IncrementalParts, KeyedStateSnapshot } from '../keyed-state-backend.ts';
+import type { IncrementalParts, KeyedStateMetrics, KeyedStateSnapshot } from '../keyed-state-backend.ts';
 import type { ChainStats } from '../snapshots/backend-state.ts';
 import { StateErrorCodes } from '../state-errors.ts';
 import { checkStateName, kindMismatch, type StateKind } from '../state-table.ts';
@@ -91,6 +91,10 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   /** Running average of packed value sizes: the estimate for values not packed yet. */
   #averagePacked = 32;
   #evictFrom = 0;
+  /** For {@link metrics}: state reads served by the cache and not, and entries evicted. */
+  #hits = 0;
+  #misses = 0;
+  #evictions = 0;
   readonly #maxOpenFiles: number | undefined;
   readonly #log: DeltaLog | undefined;
   readonly #chains = new Map<number, ChainStats>();
@@ -137,8 +141,10 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
     const cached = table.entries.get(key);
     if (cached !== undefined) {
       cached.ref = true;
+      this.#hits++;
       return cached;
     }
+    this.#misses++;
     const keyGroup = this.current.keyGroup();
     const pending = table.pending.get(key);
     const bytes = pending !== undefined ? pending.value : this.#open().get(storedKey(keyGroup, table.id, packValue(key)));
@@ -243,6 +249,13 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
         `in broadcast state and read it in processElement`,
       { retriable: false },
     );
+  }
+
+  override metrics(): KeyedStateMetrics {
+    let entries = 0;
+    for (const live of this.#live) entries += live;
+    const cache = { bytes: this.#cacheBytes, limitBytes: this.#cacheLimit, hits: this.#hits, misses: this.#misses, evictions: this.#evictions, writesQueued: this.#store?.backlog ?? 0 };
+    return { entries, timers: this.timerCount() + this.eventTimeTimerCount(), cache };
   }
 
   /** Closes and removes the working database. */
@@ -365,6 +378,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
       this.#cacheBytes -= entry.bytes;
       evicted++;
     }
+    this.#evictions += evicted;
     return evicted;
   }
 
