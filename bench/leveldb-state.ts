@@ -11,7 +11,8 @@
  * The LevelDB variants run with a 256 MiB old space (LEVELDB_HEAP_MIB), the heap ones with 16 GiB.
  *
  * Run: `npx tsx bench/leveldb-state.ts` (KEYS=1000000 for a quicker run; ONLY=zipf or ONLY=uniform runs one pair;
- * BENCH_MAX_OPEN_FILES=128 runs the LevelDB backend with that `state.maxOpenFiles`).
+ * BENCH_MAX_OPEN_FILES=128 runs the LevelDB backend with that `state.maxOpenFiles`; MEMORY_LIMIT_MIB=512 runs the
+ * LevelDB variants inside a memory cgroup of that size, as a container would, where this process may create one).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { CheckpointStore } from '../runtime/checkpoint/index.ts';
 import { silentLogger } from '../runtime/logging/index.ts';
 import { JobRunner } from '../runtime/runner/index.ts';
 import { emitFigure, median } from './support/figure.ts';
+import { createMemoryCgroup, type MemoryCgroup } from './support/memory-cgroup.ts';
 
 const KEYS = Number(process.env['KEYS'] ?? 10_000_000);
 const UPDATES = 2 * KEYS;
@@ -37,7 +39,12 @@ interface VariantResult {
   peakAnonMiB: number;
   checkpointMs: number[];
   restoreSeconds?: number;
+  /** Under MEMORY_LIMIT_MIB: the peak memory the kernel charged to the variant's cgroup (anonymous and page cache). */
+  cgroupPeakMiB?: number;
 }
+
+const MEMORY_LIMIT_MIB = process.env['MEMORY_LIMIT_MIB'] === undefined ? undefined : Number(process.env['MEMORY_LIMIT_MIB']);
+if (MEMORY_LIMIT_MIB !== undefined && !(MEMORY_LIMIT_MIB >= 64)) throw new Error(`MEMORY_LIMIT_MIB=${process.env['MEMORY_LIMIT_MIB']}: give the limit in MiB, at least 64`);
 
 if (process.argv[2] === '--variant') {
   const result = await runVariant(process.argv[3] === 'restore');
@@ -108,25 +115,36 @@ function variant(backend: 'heap' | 'leveldb', distribution: 'zipf' | 'uniform', 
     // the process's memory would run it (without a cap V8 keeps ~3× the live heap committed: measured at 3M keys,
     // anonymous RSS 700 MiB uncapped, 353 MiB with a 160 MiB old space, at 0.7× the update rate).
     const heapMiB = backend === 'heap' ? 16384 : Number(process.env['LEVELDB_HEAP_MIB'] ?? 256);
-    const child = spawn(process.execPath, [`--max-old-space-size=${heapMiB}`, '--import', 'tsx', new URL(import.meta.url).pathname, '--variant', restore ? 'restore' : ''], {
-      env: { ...process.env, BENCH_BACKEND: backend, BENCH_DIST: distribution },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const args = [`--max-old-space-size=${heapMiB}`, '--import', 'tsx', new URL(import.meta.url).pathname, '--variant', restore ? 'restore' : ''];
+    // The heap backend cannot hold 10M keys in a small limit: only the LevelDB variants run inside it.
+    let cgroup: MemoryCgroup | undefined;
+    if (MEMORY_LIMIT_MIB !== undefined && backend === 'leveldb') {
+      const created = createMemoryCgroup('sluice-bench-leveldb', MEMORY_LIMIT_MIB * 2 ** 20);
+      if (typeof created === 'string') return reject(new Error(`MEMORY_LIMIT_MIB=${MEMORY_LIMIT_MIB}: ${created}`));
+      cgroup = created;
+    }
+    const [command, argv] = cgroup?.wrap(process.execPath, args) ?? [process.execPath, args];
+    const child = spawn(command, argv, { env: { ...process.env, BENCH_BACKEND: backend, BENCH_DIST: distribution }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.on('exit', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (code !== 0 || line === undefined) reject(new Error(`variant ${backend}/${distribution} exited ${code}: ${out.slice(-500)}`));
-      else resolve(JSON.parse(line.slice(7)) as VariantResult);
+      const peak = cgroup?.peakBytes();
+      const oomKills = cgroup?.oomKills() ?? 0;
+      cgroup?.remove();
+      if (code !== 0 || line === undefined) {
+        const killed = oomKills > 0 ? ` (killed for lack of memory inside the ${MEMORY_LIMIT_MIB} MiB limit)` : '';
+        reject(new Error(`variant ${backend}/${distribution} exited ${code}${killed}: ${out.slice(-500)}`));
+      } else resolve({ ...(JSON.parse(line.slice(7)) as VariantResult), ...(peak === undefined ? {} : { cgroupPeakMiB: peak / 2 ** 20 }) });
     });
   });
 }
 
 const label = `${KEYS / 1e6}M keys`;
-const setting = `${label} filled once, ${UPDATES / 1e6}M updates, incremental checkpoints every 10 s, p = 1 in-process, 64 MiB cache${process.env['BENCH_MAX_OPEN_FILES'] === undefined ? '' : `, state.maxOpenFiles ${process.env['BENCH_MAX_OPEN_FILES']}`}, LevelDB runs with --max-old-space-size=${process.env['LEVELDB_HEAP_MIB'] ?? 256}`;
+const setting = `${label} filled once, ${UPDATES / 1e6}M updates, incremental checkpoints every 10 s, p = 1 in-process, 64 MiB cache${process.env['BENCH_MAX_OPEN_FILES'] === undefined ? '' : `, state.maxOpenFiles ${process.env['BENCH_MAX_OPEN_FILES']}`}, LevelDB runs with --max-old-space-size=${process.env['LEVELDB_HEAP_MIB'] ?? 256}${MEMORY_LIMIT_MIB === undefined ? '' : ` inside a ${MEMORY_LIMIT_MIB} MiB memory cgroup`}`;
 const rate = (r: VariantResult): number => UPDATES / r.updateSeconds;
 const report = (name: string, r: VariantResult): void => {
-  process.stderr.write(`${name}: fill ${r.fillSeconds.toFixed(1)} s, updates ${r.updateSeconds.toFixed(1)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB (anonymous ${r.peakAnonMiB.toFixed(0)}), checkpoints ${r.checkpointMs.length} (median ${median(r.checkpointMs)} ms, max ${Math.max(...r.checkpointMs)} ms)${r.restoreSeconds === undefined ? '' : `, restore ${r.restoreSeconds.toFixed(1)} s`}\n`);
+  process.stderr.write(`${name}: fill ${r.fillSeconds.toFixed(1)} s, updates ${r.updateSeconds.toFixed(1)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB (anonymous ${r.peakAnonMiB.toFixed(0)}), checkpoints ${r.checkpointMs.length} (median ${median(r.checkpointMs)} ms, max ${Math.max(...r.checkpointMs)} ms)${r.restoreSeconds === undefined ? '' : `, restore ${r.restoreSeconds.toFixed(1)} s`}${r.cgroupPeakMiB === undefined ? '' : `, cgroup peak ${r.cgroupPeakMiB.toFixed(0)} MiB`}\n`);
 };
 
 const only = process.env['ONLY'];
@@ -137,6 +155,9 @@ if (only !== 'uniform') {
   report('leveldb zipf', leveldbZipf);
   emitFigure({ name: `state/leveldb update throughput, Zipf, ${label}`, value: rate(leveldbZipf), unit: 'records/s', baseline: rate(heapZipf), note: `baseline: the heap backend on the same job; ${setting}; bar ≥ 0.5×` });
   emitFigure({ name: `state/leveldb peak RSS, ${label}`, value: leveldbZipf.peakRssMiB, unit: 'MiB', baseline: 512, note: `baseline: the 512 MiB bar; heap backend on the same job: ${heapZipf.peakRssMiB.toFixed(0)} MiB` });
+  if (leveldbZipf.cgroupPeakMiB !== undefined) {
+    emitFigure({ name: `state/leveldb peak memory charged to a ${MEMORY_LIMIT_MIB} MiB cgroup, ${label}`, value: leveldbZipf.cgroupPeakMiB, unit: 'MiB', baseline: 512, note: 'anonymous memory and page cache, as a container limit counts them; the run completed inside the limit; baseline: the 512 MiB bar' });
+  }
   emitFigure({ name: `state/leveldb peak anonymous RSS, ${label}`, value: leveldbZipf.peakAnonMiB, unit: 'MiB', baseline: 512, note: 'RSS less file-backed pages (LevelDB maps its table files into memory; the kernel reclaims those pages under pressure); baseline: the 512 MiB bar' });
   emitFigure({ name: `state/leveldb fill throughput (new keys), ${label}`, value: KEYS / leveldbZipf.fillSeconds, unit: 'records/s', baseline: KEYS / heapZipf.fillSeconds, note: 'baseline: the heap backend; every record a new key (a LevelDB miss); reported' });
   emitFigure({ name: `state/leveldb restore, ${label}`, value: leveldbZipf.restoreSeconds!, unit: 's', baseline: 10, note: 'the final checkpoint into a new working database, run start to finish (source at its end); baseline: the 10 s bar' });

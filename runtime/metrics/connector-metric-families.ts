@@ -13,9 +13,9 @@ interface Sample {
 
 /**
  * The metrics connectors report through `SinkWriter.metrics()` (runtime/api's ConnectorMetric), and keyed operators
- * of their state backends (`sluice_state_*`), exported under their own names with the labels job, operator and subtask. The runtime does not know the names in advance: a family is
- * registered the first time a scrape sees its name ({@link discover}), and reads every subtask's latest values when
- * Prometheus scrapes. A histogram comes as bucket counts already (a worker's report), so families are plain objects
+ * of their state backends (`sluice_state_*`), exported under their own names with the labels job, operator and
+ * subtask. The runtime does not know the names in advance: a family is registered the first time a scrape sees its
+ * name ({@link discover}), and reads every subtask's latest values when Prometheus scrapes. A histogram comes as bucket counts already (a worker's report), so families are plain objects
  * that prom-client's registry formats, not prom-client metrics that observe.
  *
  * @example
