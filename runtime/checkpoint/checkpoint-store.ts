@@ -50,6 +50,13 @@ export interface CheckpointStoreOptions {
   beforeBatch?: BeforeBatch;
 }
 
+/** A blob of a checkpoint that cannot be used: absent, or not the bytes its manifest describes. */
+interface BlobProblem {
+  readonly ref: BlobRef;
+  readonly missing: boolean;
+  readonly what: string;
+}
+
 /**
  * All jobs' checkpoints and savepoints, in one LevelDB per data directory.
  *
@@ -143,11 +150,17 @@ export class CheckpointStore {
     await this.#exclusive(() => applyRetention(this.#db, job, keep));
   }
 
-  /** The job's checkpoints and savepoints, newest first, each verified (blob presence, size and crc). */
+  /**
+   * The job's checkpoints and savepoints, newest first, each verified (blob presence, size and crc). Blobs are read
+   * and checked batch by batch without being kept, and a blob shared by several checkpoints (an incremental chain's
+   * base and deltas) is checked once per call: a job with large state costs one read of its stored state, in a few
+   * MB of memory. {@link ids} reads no blob.
+   */
   async list(job: string): Promise<CheckpointInfo[]> {
     this.#checkOpen();
     checkString(job, 'job');
     const out: CheckpointInfo[] = [];
+    const checked = new Map<string, BlobProblem | undefined>();
     for await (const [id, value] of manifestsOf(this.#db, job)) {
       let manifest: CheckpointManifest;
       try {
@@ -156,7 +169,7 @@ export class CheckpointStore {
         out.push({ job, id, kind: 'checkpoint', timestamp: 0, durationMs: 0, totalBytes: 0, writtenBytes: 0, incremental: false, status: 'corrupt' });
         continue;
       }
-      const { problem } = await this.#readBlobs(manifest);
+      const problem = await this.#verifyBlobs(manifest, checked);
       out.push({
         job,
         id,
@@ -344,10 +357,30 @@ export class CheckpointStore {
     return blobs.map((b) => (isShared(b) ? blobInput(b.shared, bytes.get(b.shared.key)!) : b));
   }
 
-  async #readBlobs(manifest: CheckpointManifest): Promise<{
-    blobs: Map<string, Uint8Array>;
-    problem?: { ref: BlobRef; missing: boolean; what: string };
-  }> {
+  /**
+   * Checks every blob of `manifest` like {@link #readBlobs}, keeping none of them; `checked` remembers the outcome per
+   * blob across calls (blobs are immutable once written: a key with the same size and checksum is the same check).
+   */
+  async #verifyBlobs(manifest: CheckpointManifest, checked: Map<string, BlobProblem | undefined>): Promise<BlobProblem | undefined> {
+    const id = (ref: BlobRef): string => `${ref.key}\u0000${ref.size}\u0000${ref.crc32}`;
+    const earlier = manifest.blobs.map((ref) => checked.get(id(ref))).find((p) => p !== undefined);
+    if (earlier !== undefined) return earlier;
+    const unchecked = manifest.blobs.filter((ref) => !checked.has(id(ref)));
+    for (const refs of batchesOfAtMost(unchecked, BLOB_BATCH_BYTES, (ref) => ref.size)) {
+      const values = await this.#db.getMany(refs.map((ref) => ref.key));
+      for (let i = 0; i < refs.length; i++) {
+        const ref = refs[i]!;
+        const value = values[i];
+        const what = value === undefined ? 'is missing' : checkBlob(ref, value);
+        const problem = what === undefined ? undefined : { ref, missing: value === undefined, what };
+        checked.set(id(ref), problem);
+        if (problem !== undefined) return problem;
+      }
+    }
+    return undefined;
+  }
+
+  async #readBlobs(manifest: CheckpointManifest): Promise<{ blobs: Map<string, Uint8Array>; problem?: BlobProblem }> {
     // In reads of a few MB, each checked before the next: LevelDB copies a read's values into the heap on this
     // thread, and the checksums run here too (a 10M-key checkpoint read at once held the event loop for ~340 ms).
     const blobs = new Map<string, Uint8Array>();

@@ -297,7 +297,7 @@ export class JobSupervisor {
       await this.#record(name);
       const active = this.#jobs.get(name);
       if (active !== undefined) await this.#jobs.stop(name, active, undefined, false);
-      const deleted = (await this.#store.list(name)).length;
+      const deleted = (await this.#store.ids(name)).length;
       await this.#store.deleteAll(name);
       const record = (await this.#registry.update(name, { startFrom: { from: 'none' }, sourceStart: 'earliest', lastSavepoint: undefined }, this.#now())) as JobRecord;
       this.#logger.info({ job: name, deleted }, `cleared ${deleted} checkpoint(s) of job "${name}"; it reprocesses from the earliest positions`);
@@ -322,7 +322,7 @@ export class JobSupervisor {
       }
       let checkpointsDeleted = 0;
       if (options.checkpoints) {
-        checkpointsDeleted = (await this.#store.list(name)).length;
+        checkpointsDeleted = (await this.#store.ids(name)).length;
         await this.#store.deleteAll(name);
       }
       await this.#registry.delete(name);

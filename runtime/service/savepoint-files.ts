@@ -81,7 +81,7 @@ export class SavepointFiles {
     if (from === undefined || from === 'latest') return { kind: 'latest' };
     if (/^\d+$/.test(from)) {
       const id = Number(from);
-      if (!(await this.#options.store.list(name)).some((c) => c.id === id)) {
+      if (!(await this.#options.store.ids(name)).includes(id)) {
         throw new SluiceError(ServiceErrorCodes.restorePointNotFound, `job "${name}" has no checkpoint or savepoint ${id} to restore from; list them with \`sluice checkpoints ${name}\``);
       }
       return { kind: 'id', id };

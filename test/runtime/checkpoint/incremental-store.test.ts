@@ -130,6 +130,35 @@ test('a corrupt delta makes its checkpoint invalid; the restore falls back to th
   assert.deepEqual(await valuesOf(latest!.keyedState('count')), job.expected.get(4));
 });
 
+test('list: a damaged blob two checkpoints share makes both unusable, a missing one both incomplete; the others stay valid', async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(dir);
+  await chain(store);
+  const newest = (await store.load(JOB, 5)).manifest;
+  const shared = newest.blobs.filter((b) => b.key.includes('!000000000004!'));
+  assert.ok(shared.length >= 2, 'checkpoint 5 builds on blobs checkpoint 4 wrote');
+  const own = newest.blobs.find((b) => b.key.includes('!000000000005!'));
+  assert.ok(own !== undefined, 'checkpoint 5 wrote blobs of its own');
+  assert.deepEqual((await store.list(JOB)).map((c) => [c.id, c.status]), [[5, 'valid'], [4, 'valid']]);
+  await store.close();
+
+  const db = new Level<string, Uint8Array>(checkpointDbPath(dir), { valueEncoding: 'view' });
+  const bytes = (await db.get(shared[0]!.key))!;
+  bytes[0] ^= 0xff;
+  await db.put(shared[0]!.key, bytes);
+  await db.close();
+  const damaged = await open(t, dir);
+  assert.deepEqual((await damaged.list(JOB)).map((c) => [c.id, c.status]), [[5, 'corrupt'], [4, 'corrupt']]);
+  await damaged.close();
+
+  const db2 = new Level<string, Uint8Array>(checkpointDbPath(dir), { valueEncoding: 'view' });
+  await db2.del(shared[0]!.key);
+  await db2.close();
+  const missing = await open(t, dir);
+  assert.deepEqual((await missing.list(JOB)).map((c) => [c.id, c.status]), [[5, 'incomplete'], [4, 'incomplete']]);
+  assert.equal(await missing.latestValid(JOB).catch((err: unknown) => (isSluiceError(err) ? err.code : err)), 'SLUICE_CHECKPOINT_NONE_VALID');
+});
+
 test('a savepoint and an export of an incremental job stand alone: full blobs, format 1, the same state', async (t) => {
   const dir = await tempDir(t);
   const store = await open(t, dir);
