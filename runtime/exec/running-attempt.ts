@@ -23,7 +23,7 @@ export interface AttemptSubtask {
   releaseEnd(): void;
   /** Source subtasks in this thread: per-split lag, when the reader can tell. */
   sourceLag(): readonly SplitLag[] | undefined;
-  /** What the connectors of the subtask's operators measured (a sink's writer), by operator uid. */
+  /** What the subtask's operators measure beyond its counters (a sink's writer, a keyed state backend), by operator uid. */
   connectorMetrics(): readonly OperatorConnectorMetrics[];
 }
 

@@ -1,5 +1,5 @@
 import type { ConnectorMetric } from '../api/index.ts';
-import type { RunningAttempt, SubtaskMetrics } from '../exec/index.ts';
+import { STATE_ENTRIES_METRIC, type AttemptSubtask, type RunningAttempt, type SubtaskMetrics } from '../exec/index.ts';
 
 /** Metrics of the running attempt, per stage (summed over subtasks). */
 export interface StageMetrics {
@@ -18,6 +18,11 @@ export interface StageMetrics {
   readonly inputQueuedBytes: number;
   /** The lowest watermark that reached a subtask of the stage (event time, ms); undefined without event time. */
   readonly watermark: number | undefined;
+  /**
+   * Keys with keyed state in the stage's subtasks, counted per named state (`sluice_state_entries` summed; for a
+   * subtask on a worker, as of its latest report); undefined for a stage without keyed operators.
+   */
+  readonly stateEntries: number | undefined;
 }
 
 /** One subtask's counters in the running attempt (for a subtask on a worker, as of its latest report). */
@@ -50,7 +55,8 @@ export function subtaskMetrics(attempt: RunningAttempt | undefined): SubtaskMetr
 export function stageMetrics(attempt: RunningAttempt | undefined): StageMetrics[] {
   if (attempt === undefined) return [];
   return attempt.plan.stages.map((stage) => {
-    const subtasks: SubtaskMetrics[] = attempt.subtasks.filter((s) => s.stage === stage.index).map((s) => s.metrics);
+    const stageSubtasks = attempt.subtasks.filter((s) => s.stage === stage.index);
+    const subtasks: SubtaskMetrics[] = stageSubtasks.map((s) => s.metrics);
     return {
       stage: stage.index,
       operators: stage.operators.map((o) => o.uid),
@@ -62,8 +68,20 @@ export function stageMetrics(attempt: RunningAttempt | undefined): StageMetrics[
       recordsSkipped: subtasks.reduce((n, m) => n + m.recordsSkipped, 0),
       inputQueuedBytes: subtasks.reduce((n, m) => n + m.inputQueuedBytes, 0),
       watermark: lowestWatermark(subtasks),
+      stateEntries: stateEntries(stageSubtasks),
     };
   });
+}
+
+/** The keys with state the subtasks' keyed operators report, summed; undefined when none has keyed state. */
+function stateEntries(subtasks: readonly AttemptSubtask[]): number | undefined {
+  let sum: number | undefined;
+  for (const subtask of subtasks) {
+    for (const { metrics } of subtask.connectorMetrics()) {
+      for (const metric of metrics) if (metric.name === STATE_ENTRIES_METRIC && metric.type === 'gauge') sum = (sum ?? 0) + metric.value;
+    }
+  }
+  return sum;
 }
 
 /** What one operator's connector measured in one subtask (a sink's writer). */

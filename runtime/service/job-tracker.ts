@@ -27,6 +27,8 @@ export interface StageStatus {
   readonly watermark?: number | null;
   /** The stages this one feeds (several when its stream is consumed more than once). */
   readonly feeds?: readonly number[];
+  /** Keys with keyed state in the stage, per named state; null for a stage without keyed state. Absent from older services. */
+  readonly stateEntries?: number | null;
 }
 
 export interface CheckpointRecord {
@@ -187,6 +189,7 @@ export class JobTracker {
         inputQueuedBytes: stage.inputQueuedBytes,
         watermark: stage.watermark ?? null,
         feeds: runner.plan.stages[stage.stage]?.outputs ?? [],
+        stateEntries: stage.stateEntries ?? null,
       };
     });
   }

@@ -78,14 +78,17 @@ export function renderJobStatus(s: JobStatus): string {
     const lateDrops = s.operators.some((o) => (o.lateRecordsDropped ?? 0) > 0);
     // A service older than this client sends no recordsSkipped.
     const skips = s.operators.some((o) => (o.recordsSkipped ?? 0) > 0);
+    // Jobs with keyed state show how many keys each stage holds (a service older than this client sends none).
+    const state = s.operators.some((o) => typeof o.stateEntries === 'number');
     section(
       'OPERATORS',
       // Late drops and skips get a column once something was dropped or skipped: counts users watch, not noise before.
       formatTable(
-        ['STAGE', 'OPERATORS', 'P', 'IN/S', 'OUT/S', 'IN', 'OUT', 'BACKPRESSURE', ...(lateDrops ? ['LATE DROPPED'] : []), ...(skips ? ['SKIPPED'] : [])],
+        ['STAGE', 'OPERATORS', 'P', 'IN/S', 'OUT/S', 'IN', 'OUT', 'BACKPRESSURE', ...(state ? ['STATE KEYS'] : []), ...(lateDrops ? ['LATE DROPPED'] : []), ...(skips ? ['SKIPPED'] : [])],
         s.operators.map((o) => [
           String(o.stage), o.operators.join('→'), String(o.parallelism), String(o.recordsInPerSecond), String(o.recordsOutPerSecond), String(o.recordsIn), String(o.recordsOut),
-          `${Math.round(o.backpressureRatio * 100)}%`, ...(lateDrops ? [String(o.lateRecordsDropped ?? 0)] : []), ...(skips ? [String(o.recordsSkipped ?? 0)] : []),
+          `${Math.round(o.backpressureRatio * 100)}%`, ...(state ? [typeof o.stateEntries === 'number' ? String(o.stateEntries) : '-'] : []),
+          ...(lateDrops ? [String(o.lateRecordsDropped ?? 0)] : []), ...(skips ? [String(o.recordsSkipped ?? 0)] : []),
         ]),
       ),
     );

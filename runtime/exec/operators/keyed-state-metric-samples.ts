@@ -8,9 +8,12 @@ import type { KeyedStateMetrics } from '../../state/index.ts';
  * enough (the hit ratio) and whether LevelDB keeps up with write-backs. The names are listed in
  * docs/observability.md.
  */
+/** The name of the keys-with-state gauge: `sluice status` sums it per stage. */
+export const STATE_ENTRIES_METRIC = 'sluice_state_entries';
+
 export function keyedStateMetricSamples(state: KeyedStateMetrics): ConnectorMetric[] {
   const out: ConnectorMetric[] = [
-    { name: 'sluice_state_entries', help: 'Keys with keyed state in the subtask, counted per named state.', type: 'gauge', value: state.entries },
+    { name: STATE_ENTRIES_METRIC, help: 'Keys with keyed state in the subtask, counted per named state.', type: 'gauge', value: state.entries },
     { name: 'sluice_state_timers', help: 'Pending timers of the subtask, processing time and event time.', type: 'gauge', value: state.timers },
   ];
   const cache = state.cache;

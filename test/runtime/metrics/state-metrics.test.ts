@@ -38,6 +38,10 @@ for (const backend of ['heap', 'leveldb'] as const) {
       assert.ok(entries.every((s) => s.value > 0));
       assert.equal(sumOf(samples, 'sluice_state_timers', { operator: 'counts' }), 0);
       assert.equal(samples.filter((s) => s.name === 'sluice_state_entries' && s.labels['operator'] !== 'counts').length, 0, 'only the keyed operator has state');
+      // `sluice status` and REST show the same count per stage (JobRunner.metrics()).
+      const stages = runner.metrics();
+      assert.equal(stages.find((s) => s.operators.includes('counts'))?.stateEntries, KEYS);
+      assert.equal(stages.find((s) => s.operators.includes('numbers'))?.stateEntries, undefined, 'the source stage has no keyed state');
 
       if (backend === 'heap') {
         assert.equal(samples.filter((s) => s.name.startsWith('sluice_state_cache')).length, 0, 'the heap backend has no cache');
