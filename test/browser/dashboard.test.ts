@@ -83,6 +83,9 @@ test('the dashboard shows a running job live, refuses its controls without the t
   await waitFor(async () => count(await textOf(page, '#graph .stage[data-stage="0"] [data-field="records-in"]')) > first, { timeoutMs: PATIENCE_MS, message: 'the record count to move on the page' });
   await waitFor(async () => count(await textOf(page, '#graph .stage[data-stage="0"] [data-field="in-rate"]')) > 0, { timeoutMs: PATIENCE_MS, message: 'a rate above 0 on the page' });
   assert.match((await textOf(page, '#graph .stage[data-stage="1"] [data-field="backpressure"]')) ?? '', /^(OK|LOW|HIGH) \d+ %$/);
+  // The keyed count's stage shows how many users it holds state for; the source stage has no keyed state.
+  await waitFor(async () => count(await textOf(page, '#graph .stage[data-stage="1"] [data-field="state-keys"]')) > 0, { timeoutMs: PATIENCE_MS, message: 'keys with state on the page' });
+  assert.equal(await page.$('#graph .stage[data-stage="0"] [data-field="state-keys"]'), null);
   await page.waitForFunction(`document.querySelectorAll('#lag tbody tr').length === 3 && document.querySelectorAll('#lag-chart polyline').length === 3`);
   await page.waitForSelector('#checkpoints tbody tr .badge.completed');
 

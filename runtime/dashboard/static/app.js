@@ -3,7 +3,7 @@
 // No framework and no build step: the DOM is built once per page and its sections are refilled on every poll, so
 // open stack traces and a half-typed parallelism survive the refresh.
 
-/** @typedef {{ stage: number, operators: string[], parallelism: number, recordsIn: number, recordsOut: number, recordsInPerSecond: number, recordsOutPerSecond: number, backpressureRatio: number, inputQueuedBytes?: number, watermark?: number | null, recordsSkipped?: number, feeds?: number[] }} Stage */
+/** @typedef {{ stage: number, operators: string[], parallelism: number, recordsIn: number, recordsOut: number, recordsInPerSecond: number, recordsOutPerSecond: number, backpressureRatio: number, inputQueuedBytes?: number, watermark?: number | null, recordsSkipped?: number, feeds?: number[], stateEntries?: number | null }} Stage */
 /** @typedef {{ id: number, kind: string, timestamp: number, durationMs: number, totalBytes: number, writtenBytes?: number, incremental?: boolean }} Checkpoint */
 /** @typedef {{ name: string, state: string, parallelism: number | null, workers: number | null, attempt: number | null, uptimeMs: number | null, lastCheckpoint: Checkpoint | null, recordsInPerSecond?: number | null, file: string }} JobSummary */
 /** @typedef {{ at: number, attempt?: number, code?: string, message: string, stack: string, fatal: boolean, restartInMs?: number }} JobException */
@@ -298,6 +298,7 @@ function renderGraph(graph, stages) {
         h('dt', null, 'backpressure'), h('dd', { 'data-field': 'backpressure' }, badge(level), ` ${Math.round(stage.backpressureRatio * 100)} %`),
         ...(stage.recordsSkipped ? [h('dt', null, 'skipped'), h('dd', { 'data-field': 'skipped' }, num(stage.recordsSkipped))] : []),
         ...(stage.stage === 0 ? [] : [h('dt', null, 'queued in'), h('dd', { 'data-field': 'queued' }, size(stage.inputQueuedBytes ?? 0))]),
+        ...(typeof stage.stateEntries === 'number' ? [h('dt', null, 'state keys'), h('dd', { 'data-field': 'state-keys' }, num(stage.stateEntries))] : []),
         ...(stage.watermark === null || stage.watermark === undefined
           ? []
           : [h('dt', null, 'watermark lag'), h('dd', { 'data-field': 'watermark-lag', title: new Date(stage.watermark).toISOString() }, duration(Math.max(0, Date.now() - stage.watermark)))]),
