@@ -59,12 +59,7 @@ async function runVariant(withRestore: boolean): Promise<VariantResult> {
   const { default: job, phases } = (await import(MODULE.href)) as { default: JobDefinition; phases: { records: number; firstAt: number; filledAt: number } };
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-leveldb-'));
   const store = await CheckpointStore.open(dir);
-  let peakRss = 0;
-  let peakAnon = 0;
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    peakAnon = Math.max(peakAnon, anonymousRss());
-  }, 50);
+  const jobMemory = sampleMemoryPeaks();
   const checkpointMs: number[] = [];
   const runner = new JobRunner({
     job,
@@ -79,38 +74,49 @@ async function runVariant(withRestore: boolean): Promise<VariantResult> {
   const start = performance.now();
   await runner.run();
   const end = performance.now();
-  clearInterval(sampler);
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const peaks = jobMemory.stop();
   const result: VariantResult = {
     fillSeconds: (phases.filledAt - start) / 1000,
     updateSeconds: (end - phases.filledAt) / 1000,
     totalSeconds: (end - start) / 1000,
-    peakRssMiB: peakRss / 2 ** 20,
-    peakAnonMiB: peakAnon / 2 ** 20,
+    peakRssMiB: peaks.rss / 2 ** 20,
+    peakAnonMiB: peaks.anon / 2 ** 20,
     checkpointMs,
   };
   if (withRestore) {
     // The final checkpoint holds every key; a new run restores it, and its source (at its end) finishes at once.
     // Its memory is sampled on its own: the job's peaks above do not include it.
     const before = phases.records;
-    let restoreRss = 0;
-    let restoreAnon = 0;
-    const restoreSampler = setInterval(() => {
-      restoreRss = Math.max(restoreRss, process.memoryUsage().rss);
-      restoreAnon = Math.max(restoreAnon, anonymousRss());
-    }, 50);
+    const restoreMemory = sampleMemoryPeaks();
     const restoring = new JobRunner({ job, params: new JobParams([['keys', String(KEYS)], ['updates', String(UPDATES)]]), logger: silentLogger(), store, restore: { from: 'latest' } });
     const t0 = performance.now();
     await restoring.run();
     result.restoreSeconds = (performance.now() - t0) / 1000;
-    clearInterval(restoreSampler);
-    result.restorePeakRssMiB = restoreRss / 2 ** 20;
-    result.restorePeakAnonMiB = restoreAnon / 2 ** 20;
+    const restorePeaks = restoreMemory.stop();
+    result.restorePeakRssMiB = restorePeaks.rss / 2 ** 20;
+    result.restorePeakAnonMiB = restorePeaks.anon / 2 ** 20;
     if (phases.records !== before) throw new Error('the restored run read records: it did not restore the final checkpoint');
   }
   await store.close();
   await rm(dir, { recursive: true, force: true });
   return result;
+}
+
+/** Samples this process's RSS and anonymous RSS every 50 ms until `stop()`, which gives their peaks in bytes. */
+function sampleMemoryPeaks(): { stop(): { rss: number; anon: number } } {
+  const peaks = { rss: 0, anon: 0 };
+  const sample = (): void => {
+    peaks.rss = Math.max(peaks.rss, process.memoryUsage().rss);
+    peaks.anon = Math.max(peaks.anon, anonymousRss());
+  };
+  const timer = setInterval(sample, 50);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return peaks;
+    },
+  };
 }
 
 /** RssAnon from /proc/self/status, in bytes (0 where there is none). */
