@@ -1,6 +1,13 @@
 import { SluiceError } from '../errors/index.ts';
 
 /**
+ * One blob of a chain: its bytes, or a function that reads them when the chain is read (a checkpoint loaded from the
+ * store reads each key group's blobs when that key group is restored, so a restore never holds the whole checkpoint).
+ * @internal
+ */
+export type ChainPart = Uint8Array | (() => Uint8Array);
+
+/**
  * One operator's keyed state in a loaded checkpoint, by key group: each key group's chain (its full blob, then its
  * deltas) as one byte string, concatenated when it is read rather than all at once. A restore at parallelism p reads
  * only the key groups each subtask owns, so the chains are concatenated once in all instead of once per subtask, and
@@ -9,7 +16,7 @@ import { SluiceError } from '../errors/index.ts';
  * @internal
  */
 export class ChainMap implements ReadonlyMap<number, Uint8Array> {
-  readonly #segments: Map<number, readonly Uint8Array[]>;
+  readonly #segments: Map<number, readonly ChainPart[]>;
   /** Every key group, read or not (a map rather than a set: `keys()` must give a map's iterator). */
   readonly #keyGroups: ReadonlyMap<number, true>;
   /** Read-once maps: the key groups already handed out. */
@@ -21,7 +28,7 @@ export class ChainMap implements ReadonlyMap<number, Uint8Array> {
    * attempt restores from, so that its subtasks' restores free the checkpoint as they go (each key group has one
    * owner); a second read of a key group fails loudly instead of restoring it empty.
    */
-  constructor(segments: Map<number, readonly Uint8Array[]>, readOnce = false) {
+  constructor(segments: Map<number, readonly ChainPart[]>, readOnce = false) {
     this.#segments = segments;
     this.#keyGroups = new Map([...segments.keys()].map((keyGroup) => [keyGroup, true]));
     this.#taken = readOnce ? new Set() : undefined;
@@ -48,7 +55,8 @@ export class ChainMap implements ReadonlyMap<number, Uint8Array> {
       this.#segments.delete(keyGroup);
       this.#taken.add(keyGroup);
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const bytes = parts.map((part) => (typeof part === 'function' ? part() : part));
+    return bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes);
   }
 
   keys(): MapIterator<number> {

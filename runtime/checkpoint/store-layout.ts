@@ -1,7 +1,7 @@
 // The checkpoint store's on-disk layout: LevelDB keys, how blobs are named and checked, and building a manifest from blobs.
 import { crc32 } from 'node:zlib';
 import { SluiceError } from '../errors/index.ts';
-import { ChainMap } from './chain-map.ts';
+import { ChainMap, type ChainPart } from './chain-map.ts';
 import { CheckpointErrorCodes, checkId, checkInt, checkKind, checkString, ID_DIGITS, INCREMENTAL_MANIFEST_FORMAT_VERSION, keyedChains, MANIFEST_FORMAT_VERSION, validateManifest, type BlobRef, type CheckpointKind, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
 
 /*
@@ -54,34 +54,43 @@ export function isShared(blob: BlobInput | SharedBlobInput): blob is SharedBlobI
   return 'shared' in blob;
 }
 
-/** A verified checkpoint in memory: its manifest and its blobs, grouped for restoring operators. */
+/** A verified checkpoint: its manifest and its blobs, grouped for restoring operators. */
 export interface LoadedCheckpoint {
   manifest: CheckpointManifest;
   /**
    * Keyed blobs of one operator by key group (empty map when the operator has none). `readOnce`: each key group's
    * chain can be read once and is let go of then (a second read throws) — for a restore, where each key group has
-   * one owner.
+   * one owner. A checkpoint loaded from the store reads a key group's blobs from it when the key group is read: the
+   * store must stay open until then.
    */
   keyedState(operatorUid: string, options?: { readOnce?: boolean }): ReadonlyMap<number, Uint8Array>;
   /** Operator-state blobs of one operator by old subtask index. */
   operatorState(operatorUid: string): Map<number, Uint8Array>;
 }
 
-/** A checkpoint whose blobs passed their checksums, grouped for restoring operators. @internal */
+/**
+ * A checkpoint whose blobs passed their checksums, grouped for restoring operators. Its bytes come from `read` as they
+ * are asked for, not held: the store verifies every blob when it loads a checkpoint, then the restore reads each key
+ * group's chain when its subtask restores it, so a restore never holds the whole checkpoint in memory.
+ * @internal
+ */
 export class VerifiedCheckpoint implements LoadedCheckpoint {
   readonly manifest: CheckpointManifest;
-  readonly #blobs: Map<string, Uint8Array>;
+  readonly #read: (ref: BlobRef) => Uint8Array;
+  readonly #refs: Map<string, BlobRef>;
 
-  constructor(manifest: CheckpointManifest, blobs: Map<string, Uint8Array>) {
+  /** `read`: a blob's bytes, checked against its ref again (a blob that changed since it was verified throws). */
+  constructor(manifest: CheckpointManifest, read: (ref: BlobRef) => Uint8Array) {
     this.manifest = manifest;
-    this.#blobs = blobs;
+    this.#read = read;
+    this.#refs = new Map(manifest.blobs.map((ref) => [ref.key, ref]));
   }
 
-  /** Keyed blobs by key group; a chain (full blob and deltas) comes as one byte string, concatenated when read. */
+  /** Keyed blobs by key group; a chain (full blob and deltas) comes as one byte string, read and concatenated when read. */
   keyedState(operatorUid: string, options: { readOnce?: boolean } = {}): ChainMap {
-    const segments = new Map<number, Uint8Array[]>();
+    const segments = new Map<number, ChainPart[]>();
     for (const chain of keyedChains(this.manifest.blobs.filter((ref) => ref.operatorUid === operatorUid)).values()) {
-      segments.set(chain[0]!.keyGroup!, chain.map((ref) => this.#blobs.get(ref.key)!));
+      segments.set(chain[0]!.keyGroup!, chain.map((ref) => () => this.#read(ref)));
     }
     return new ChainMap(segments, options.readOnce === true);
   }
@@ -89,13 +98,16 @@ export class VerifiedCheckpoint implements LoadedCheckpoint {
   operatorState(operatorUid: string): Map<number, Uint8Array> {
     const out = new Map<number, Uint8Array>();
     for (const ref of this.manifest.blobs) {
-      if (ref.operatorUid === operatorUid && ref.subtask !== undefined) out.set(ref.subtask, this.#blobs.get(ref.key)!);
+      if (ref.operatorUid === operatorUid && ref.subtask !== undefined) out.set(ref.subtask, this.#read(ref));
     }
     return out;
   }
 
+  /** The blob `key` of the checkpoint, read now. */
   blob(key: string): Uint8Array {
-    return this.#blobs.get(key)!;
+    const ref = this.#refs.get(key);
+    if (ref === undefined) throw new SluiceError('SLUICE_INTERNAL', `checkpoint ${this.manifest.id} of job "${this.manifest.job}" has no blob ${key}`, { retriable: false });
+    return this.#read(ref);
   }
 }
 

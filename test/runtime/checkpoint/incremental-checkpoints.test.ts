@@ -98,11 +98,12 @@ test('a finished incremental job keeps its final checkpoint whole: the blobs it 
   assert.equal(list.length, 1, 'only the final checkpoint is kept');
   assert.equal(list[0]!.status, 'valid');
   const final = await store.load('incremental-sessions', list[0]!.id);
-  await store.close();
 
   // The final checkpoint holds exactly each key's final state: key groups unchanged for many checkpoints included.
+  // (A loaded checkpoint reads its blobs from the store as they are restored: the store closes after.)
   const backend = new HeapKeyedStateBackend({ maxParallelism: final.manifest.maxParallelism, range: { start: 0, end: final.manifest.maxParallelism - 1 } });
   await backend.restore(final.keyedState('sessions'));
+  await store.close();
   const expected = expectedFinalState();
   assert.equal(backend.keyCount(), expected.size, 'as many keys with state as the input leaves');
   for (const [key, s] of expected) {

@@ -159,6 +159,29 @@ test('list: a damaged blob two checkpoints share makes both unusable, a missing 
   assert.equal(await missing.latestValid(JOB).catch((err: unknown) => (isSluiceError(err) ? err.code : err)), 'SLUICE_CHECKPOINT_NONE_VALID');
 });
 
+test('a loaded checkpoint reads each key group from the store as it is restored; a blob gone since it was verified fails that read', async (t) => {
+  const store = await open(t, await tempDir(t));
+  const job = await chain(store);
+  assert.deepEqual(await restoredValues(store, 5), job.expected.get(5));
+
+  // Verified when loaded, read when restored: a blob deleted in between (checkpoint 5 deleted, its own blobs with it)
+  // fails the read of its key group with a corrupt-checkpoint error; key groups that do not use it still read.
+  const loaded = await store.load(JOB, 5);
+  const chains = loaded.keyedState('count', { readOnce: true });
+  const own = new Set(loaded.manifest.blobs.filter((b) => b.key.includes('!000000000005!')).map((b) => b.keyGroup));
+  const changed = [...chains.keys()].find((g) => own.has(g));
+  const unchanged = [...chains.keys()].find((g) => !own.has(g));
+  assert.ok(changed !== undefined && unchanged !== undefined, 'checkpoint 5 wrote blobs for some key groups, not all');
+  await store.delete(JOB, 5);
+  assert.ok(chains.get(unchanged)!.length > 0);
+  assert.throws(
+    () => chains.get(changed),
+    (err: unknown) => isSluiceError(err) && err.code === 'SLUICE_CHECKPOINT_CORRUPT' && /changed after it was verified: blob \S+ is missing/.test(err.message),
+  );
+  await store.close();
+  assert.throws(() => loaded.keyedState('count').get(unchanged), (err: unknown) => isSluiceError(err) && err.code === 'SLUICE_CHECKPOINT_STORE_CLOSED', 'reads need the store open');
+});
+
 test('a savepoint and an export of an incremental job stand alone: full blobs, format 1, the same state', async (t) => {
   const dir = await tempDir(t);
   const store = await open(t, dir);
