@@ -2,7 +2,7 @@ import { SluiceError } from '../errors/index.ts';
 
 /**
  * One blob of a chain: its bytes, or a function that reads them when the chain is read (a checkpoint loaded from the
- * store reads each key group's blobs when that key group is restored, so a restore never holds the whole checkpoint).
+ * store reads each key group's blobs when that key group is restored, so loading a checkpoint does not hold it).
  * @internal
  */
 export type ChainPart = Uint8Array | (() => Uint8Array);

@@ -382,8 +382,8 @@ export class CheckpointStore {
 
   /**
    * Verifies every blob of `manifest` (without holding them), then hands out a checkpoint that reads each blob when
-   * it is asked for: a restore reads a key group's chain as its subtask restores it, never the whole checkpoint at
-   * once (measured at 10M keys: the restore's peak was the checkpoint's size above the running job's, ~300 MiB).
+   * it is asked for: a key group's chain is read as its subtask restores it, so loading does not hold the checkpoint
+   * (it did: at 10M keys the restore's peak held the whole checkpoint, ~300 MiB, above what the job itself held).
    */
   async #loadVerified(manifest: CheckpointManifest): Promise<VerifiedCheckpoint> {
     const problem = await this.#verifyBlobs(manifest, new Map());
