@@ -46,9 +46,16 @@ export function kafkaSecurity(
   if (chosen === undefined) throw new UsageError(`--kafka-sasl expects ${MECHANISMS.join(', ')}, got "${mechanism}"`, usage);
   const username = values['kafka-user'] ?? env['SLUICE_KAFKA_USER'];
   if (username === undefined || username === '') throw new UsageError(`--kafka-sasl ${chosen} needs a user: --kafka-user <name> or $SLUICE_KAFKA_USER`, usage);
-  const password = env['SLUICE_KAFKA_PASSWORD'];
-  if (password === undefined || password === '') {
-    throw new UsageError(`--kafka-sasl ${chosen} needs the password of "${username}" in $SLUICE_KAFKA_PASSWORD (it is never taken from a flag)`, usage);
-  }
+  const password = kafkaPassword(env, `--kafka-sasl ${chosen} needs the password of "${username}"`, usage);
   return { ...ssl, sasl: { mechanism: chosen, username, password } as SASLOptions };
+}
+
+/**
+ * The SASL password from $SLUICE_KAFKA_PASSWORD, the only place it is taken from (other users see flags in ps); a
+ * {@link UsageError} starting with `need` when it is unset or empty.
+ */
+export function kafkaPassword(env: NodeJS.ProcessEnv, need: string, usage: string): string {
+  const password = env['SLUICE_KAFKA_PASSWORD'];
+  if (password === undefined || password === '') throw new UsageError(`${need} in $SLUICE_KAFKA_PASSWORD (it is never taken from a flag)`, usage);
+  return password;
 }

@@ -3,6 +3,7 @@ import { startElasticsearch } from '../../../devstack/elasticsearch/index.ts';
 import { startKafkaBroker } from '../../../devstack/kafka/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { parseCommandLine } from '../arguments.ts';
+import { kafkaPassword } from '../kafka-security.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
 export const DEV_USAGE = `Usage: sluice dev [options]
@@ -49,10 +50,8 @@ export async function devCommand(args: readonly string[], logger: Logger, out: N
   if (!Number.isInteger(partitions) || partitions < 1) throw new UsageError(`--partitions expects a positive integer, got "${values.partitions}"`, DEV_USAGE);
   const dataDir = values['data-dir'] === undefined ? undefined : resolve(values['data-dir']);
   const user = values['kafka-user'];
-  const password = process.env['SLUICE_KAFKA_PASSWORD'];
-  if (user !== undefined && (user === '' || password === undefined || password === '')) {
-    throw new UsageError(`--kafka-user needs a name and the password in $SLUICE_KAFKA_PASSWORD (it is never taken from a flag)`, DEV_USAGE);
-  }
+  if (user === '') throw new UsageError('--kafka-user needs a name', DEV_USAGE);
+  const password = user === undefined ? undefined : kafkaPassword(process.env, `--kafka-user ${user} needs its password`, DEV_USAGE);
 
   const kafka = await startKafkaBroker({
     host,
@@ -60,7 +59,7 @@ export async function devCommand(args: readonly string[], logger: Logger, out: N
     numPartitions: partitions,
     logger: logger.child({ devstack: 'kafka' }),
     ...(dataDir === undefined ? {} : { dataDir: resolve(dataDir, 'kafka') }),
-    ...(user === undefined ? {} : { sasl: { users: { [user]: password! } } }),
+    ...(user === undefined || password === undefined ? {} : { sasl: { users: { [user]: password } } }),
   });
   const es = values['no-elasticsearch'] === true
     ? undefined

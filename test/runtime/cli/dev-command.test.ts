@@ -49,5 +49,5 @@ test('sluice dev --kafka-user starts a broker that requires SASL as that user, w
 test('sluice dev --kafka-user without $SLUICE_KAFKA_PASSWORD is a usage error that says where the password goes', async () => {
   const outcome = await sluice(['dev', '--kafka-port', '0', '--no-elasticsearch', '--kafka-user', 'alice'], { SLUICE_KAFKA_PASSWORD: '' });
   assert.equal(outcome.code, 2);
-  assert.match(outcome.stderr, /--kafka-user needs a name and the password in \$SLUICE_KAFKA_PASSWORD/);
+  assert.match(outcome.stderr, /--kafka-user alice needs its password in \$SLUICE_KAFKA_PASSWORD \(it is never taken from a flag\)/);
 });
