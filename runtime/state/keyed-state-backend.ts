@@ -92,6 +92,8 @@ export interface KeyedStateBackend {
   /**
    * Loads key groups from snapshots (full blobs or chains), skipping key groups outside the range; called once,
    * before the first record (with no blobs for a fresh start). `fromCheckpoint` names the checkpoint they come from.
+   * Given a map (such as a loaded checkpoint's `keyedState(uid)`), the backend reads only the chains of its own key
+   * groups, one at a time, so a restore does not hold the whole checkpoint.
    */
   restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void>;
   /** The keys that have state in the state `name`, as a copy (Flink's `applyToKeyedState`). */

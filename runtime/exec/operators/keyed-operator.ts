@@ -1,5 +1,5 @@
 import type { ConnectorMetric, KeySelector } from '../../api/index.ts';
-import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend, type KeyGroupRange } from '../../state/index.ts';
+import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend } from '../../state/index.ts';
 import { LevelDbKeyedStateBackend } from '../../state/leveldb/leveldb-keyed-state-backend.ts';
 import { ChainedOperator, type Downstream, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
 import { keyedStateMetricSamples } from './keyed-state-metric-samples.ts';
@@ -27,7 +27,6 @@ export interface KeyedSetup {
 export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   protected readonly backend: KeyedStateBackend;
   protected readonly keyOf: (value: I) => string | number;
-  readonly #range: KeyGroupRange;
   #restored: ReadonlyMap<number, Uint8Array> | undefined;
   readonly #restoredFrom: number | undefined;
 
@@ -43,18 +42,17 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
       setup.leveldb === undefined
         ? new HeapKeyedStateBackend({ ...options, delegateRebase: setup.delegateRebase === true })
         : new LevelDbKeyedStateBackend({ ...options, ...setup.leveldb, delegateRebase: setup.delegateRebase === true });
-    this.#range = options.range;
     this.#restored = setup.restored;
     this.#restoredFrom = setup.restoredFrom;
   }
 
   override async open(): Promise<void> {
-    // Only this subtask's key groups are read (a checkpoint's chains are concatenated as they are read), and the
-    // checkpoint's bytes are let go once restored. Restored from a checkpoint without state for this operator: the
-    // backend's chains start empty, from it.
+    // The backend reads only this subtask's key groups from the map, one chain at a time (a checkpoint's chains are
+    // read from the store and concatenated when asked for), and lets each go once restored. Restored from a
+    // checkpoint without state for this operator: the backend's chains start empty, from it.
     const restored = this.#restored;
     this.#restored = undefined;
-    await this.backend.restore(restored === undefined ? [] : ownedKeyGroups(restored, this.#range), this.#restoredFrom);
+    await this.backend.restore(restored ?? [], this.#restoredFrom);
   }
 
   override async snapshot(checkpointId?: number): Promise<OperatorSnapshot> {
@@ -80,9 +78,4 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   override nextTimer(): number | undefined {
     return this.backend.nextTimerTimestamp();
   }
-}
-
-/** The entries of `chains` whose key group is in `range`; other chains are not read. */
-function* ownedKeyGroups(chains: ReadonlyMap<number, Uint8Array>, range: KeyGroupRange): Generator<[number, Uint8Array]> {
-  for (const keyGroup of chains.keys()) if (keyGroup >= range.start && keyGroup <= range.end) yield [keyGroup, chains.get(keyGroup)!];
 }

@@ -6,6 +6,7 @@ import type { CachedTable } from './cached-table.ts';
 import type { StoredState } from './leveldb-snapshot.ts';
 import { chainParts } from '../snapshots/chain-parts.ts';
 import { KeyGroupLoader } from './key-group-loader.ts';
+import { chainsInKeyGroupOrder } from '../snapshots/owned-chains.ts';
 
 /**
  * Loads key groups from snapshot blobs or chains into the working database and the heap timer queues, skipping key
@@ -24,22 +25,17 @@ export async function restoreStoredChains(
   slicer: TimeSlicer,
 ): Promise<Map<number, ChainStats>> {
   const chains = new Map<number, ChainStats>();
-  const { start, end } = state.range;
+  const { start } = state.range;
   // In key group order: a load into a new database writes its table files in key order, and keys start with their
-  // group. Collected in slices (a checkpoint's chains are concatenated as they are read), and each let go once loaded.
-  const ours: Array<[number, Uint8Array] | undefined> = [];
-  for (const entry of keyGroups) {
-    if (entry[0] >= start && entry[0] <= end) ours.push(entry);
-    await slicer.maybeYield();
-  }
-  ours.sort((a, b) => a![0] - b![0]);
-  if (ours.length === 0) return chains;
+  // group. A checkpoint's chains are read one at a time, as the load reaches each.
+  const ours = chainsInKeyGroupOrder(keyGroups, state.range, slicer);
+  let next = await ours.next();
+  if (next.done === true) return chains;
   const load = await state.store.bulkLoad();
   const restorer = new KeyGroupLoader(load, table, slicer);
   try {
-    for (let i = 0; i < ours.length; i++) {
-      const [keyGroup, blob] = ours[i]!;
-      ours[i] = undefined;
+    for (; next.done !== true; next = await ours.next()) {
+      const [keyGroup, blob] = next.value;
       const { segments, baseBytes, base, deltas, timers } = await chainParts(keyGroup, blob, slicer);
       restorer.begin(keyGroup, blob);
       let live: number;

@@ -2,6 +2,7 @@ import { SluiceError } from '../../errors/index.ts';
 import { isStateKey, type DecodedChunk } from '../keyed-snapshot-format.ts';
 import { unpackPairs } from '../packed-pairs-chunk.ts';
 import { chainParts } from './chain-parts.ts';
+import { chainsInRange } from './owned-chains.ts';
 import { StateErrorCodes } from '../state-errors.ts';
 import { hasState, type Entry } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
@@ -23,9 +24,7 @@ export async function restoreChains(
   slicer: TimeSlicer,
 ): Promise<Map<number, ChainStats>> {
   const chains = new Map<number, ChainStats>();
-  const { start, end } = state.range;
-  for (const [keyGroup, blob] of keyGroups) {
-    if (keyGroup < start || keyGroup > end) continue;
+  for (const [keyGroup, blob] of chainsInRange(keyGroups, state.range)) {
     const { segments, baseBytes, base, deltas, timers } = await chainParts(keyGroup, blob, slicer);
     for (const chunk of [...base, ...deltas]) {
       if (chunk.type === 'packed-state') applyState(state, keyGroup, { type: 'state', name: chunk.name, kind: chunk.kind, pairs: unpackPairs(keyGroup, chunk), from: 0 });
