@@ -11,6 +11,7 @@ import { restoreChains } from './snapshots/restore-chains.ts';
 import { checkStateName, hasState, kindMismatch, type Entry, type StateKind, type StateTable } from './state-table.ts';
 import { TimeSlicer } from './time-slicer.ts';
 import { ValueStateHandle } from './value-state.ts';
+import type { RestoreInput } from './snapshots/owned-chains.ts';
 
 /** Options for {@link HeapKeyedStateBackend}. */
 export interface HeapKeyedStateBackendOptions {
@@ -127,7 +128,7 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
    * `fromCheckpoint` names the checkpoint the blobs come from: an incremental backend's next snapshot extends its
    * chains.
    */
-  override async restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void> {
+  override async restore(keyGroups: RestoreInput, fromCheckpoint?: number): Promise<void> {
     const chains = await restoreChains(this.#state, keyGroups, new TimeSlicer());
     if (!this.#incremental) return;
     // What the restore itself added is in the checkpoint already: start tracking from here.

@@ -13,6 +13,7 @@ export type { StateKey, KeyGroupRange } from './key-groups.ts';
 export { HeapKeyedStateBackend } from './heap-keyed-state-backend.ts';
 export type { HeapKeyedStateBackendOptions } from './heap-keyed-state-backend.ts';
 export type { KeyedStateBackend, KeyedStateMetrics, KeyedStateSnapshot, IncrementalParts, StateCacheMetrics } from './keyed-state-backend.ts';
+export type { KeyedChains, RestoreInput } from './snapshots/owned-chains.ts';
 export type { ValueState } from './value-state.ts';
 export type { MapState } from './map-state.ts';
 export type { ListState } from './list-state.ts';

@@ -8,6 +8,7 @@ import type { MapState } from './map-state.ts';
 import { StateErrorCodes } from './state-errors.ts';
 import { kindMismatch, type StateKind } from './state-table.ts';
 import type { ValueState } from './value-state.ts';
+import type { RestoreInput } from './snapshots/owned-chains.ts';
 
 /** A state handle as a backend hands it out. @internal */
 export type StateHandle = ValueState<unknown> | MapState<StateKey, unknown> | ListState<unknown>;
@@ -36,7 +37,7 @@ export abstract class KeyedBackendBase implements KeyedStateBackend {
 
   abstract readonly incremental: boolean;
   abstract snapshot(checkpointId?: number): Promise<KeyedStateSnapshot>;
-  abstract restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void>;
+  abstract restore(keyGroups: RestoreInput, fromCheckpoint?: number): Promise<void>;
   abstract keysWithState(name: string): StateKey[];
   abstract metrics(): KeyedStateMetrics;
   abstract close(): Promise<void>;

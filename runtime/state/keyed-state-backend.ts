@@ -3,6 +3,7 @@ import type { DueTimer, DueTimerGroup } from './keyed-timer-queue.ts';
 import type { ListState } from './list-state.ts';
 import type { MapState } from './map-state.ts';
 import type { ValueState } from './value-state.ts';
+import type { RestoreInput } from './snapshots/owned-chains.ts';
 
 /**
  * A snapshot of one backend. A full snapshot holds one blob per non-empty key group (format:
@@ -95,7 +96,7 @@ export interface KeyedStateBackend {
    * Given a map (such as a loaded checkpoint's `keyedState(uid)`), the backend reads only the chains of its own key
    * groups, one at a time, so a restore does not hold the whole checkpoint.
    */
-  restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void>;
+  restore(keyGroups: RestoreInput, fromCheckpoint?: number): Promise<void>;
   /** The keys that have state in the state `name`, as a copy (Flink's `applyToKeyedState`). */
   keysWithState(name: string): StateKey[];
   /**

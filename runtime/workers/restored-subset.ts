@@ -1,17 +1,18 @@
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { RestoredState } from '../exec/index.ts';
-import { ownerOfKeyGroup } from '../state/index.ts';
+import { ownerOfKeyGroup, type KeyedChains } from '../state/index.ts';
 import { workerOf } from './placement.ts';
 
 /**
- * The part of a restored checkpoint one worker needs, as a structured-clone-able record: the keyed state of the key
- * groups its subtasks own, every source position (readers pick the splits they own, as in-process), and operator
- * state as it is restored in-process (every old subtask's entry to every new subtask).
+ * The part of a restored checkpoint one worker needs, as a structured-clone-able record: the numbers of the key
+ * groups its subtasks own (their chains are read from the main thread as the subtasks restore them,
+ * chain-reads.ts), every source position (readers pick the splits they own, as in-process), and operator state as
+ * it is restored in-process (every old subtask's entry to every new subtask).
  */
 export interface RestoredSubset {
   readonly checkpointId: number;
   readonly sourcePositions: Array<[string, Array<[string, unknown]>]>;
-  readonly keyed: Array<[string, Array<[number, Uint8Array]>]>;
+  readonly keyed: Array<[string, number[]]>;
   readonly operator: Array<[string, unknown[]]>;
 }
 
@@ -25,10 +26,9 @@ export function restoredSubset(restored: RestoredState, plan: PhysicalPlan, work
       if (operator !== undefined) subset.operator.push([op.uid, [...operator]]);
       const keyed = restored.keyedState(op.uid);
       if (keyed === undefined) continue;
-      const mine: Array<[number, Uint8Array]> = [];
-      // Keys first: a loaded checkpoint concatenates a chain when it is read, so only this worker's are.
+      const mine: number[] = [];
       for (const group of keyed.keys()) {
-        if (workerOf(ownerOfKeyGroup(group, stage.parallelism, plan.maxParallelism), workers) === worker) mine.push([group, keyed.get(group)!]);
+        if (workerOf(ownerOfKeyGroup(group, stage.parallelism, plan.maxParallelism), workers) === worker) mine.push(group);
       }
       if (mine.length > 0) subset.keyed.push([op.uid, mine]);
     }
@@ -36,10 +36,13 @@ export function restoredSubset(restored: RestoredState, plan: PhysicalPlan, work
   return subset;
 }
 
-/** The worker's view of its subset, with the executor's interface. */
-export function fromRestoredSubset(subset: RestoredSubset): RestoredState {
+/** The worker's view of its subset, with the executor's interface; `readChain` fetches one chain from main. */
+export function fromRestoredSubset(subset: RestoredSubset, readChain: (uid: string, keyGroup: number) => Promise<Uint8Array>): RestoredState {
   const positions = new Map(subset.sourcePositions.map(([uid, list]) => [uid, new Map(list)]));
-  const keyed = new Map(subset.keyed.map(([uid, list]) => [uid, new Map(list)]));
+  const keyed = new Map(subset.keyed.map(([uid, groups]): [string, KeyedChains] => {
+    const listed = new Set(groups);
+    return [uid, { keys: () => listed.keys(), get: (keyGroup) => (listed.has(keyGroup) ? readChain(uid, keyGroup) : undefined) }];
+  }));
   const operator = new Map(subset.operator);
   return {
     checkpointId: subset.checkpointId,

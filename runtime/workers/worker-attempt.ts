@@ -9,6 +9,7 @@ import type { Logger } from '../logging/index.ts';
 import { PEER_FAILED } from './peer-channels.ts';
 import { firstDifference, planFingerprint } from './plan-fingerprint.ts';
 import { workerOf } from './placement.ts';
+import { answerChainRead } from './chain-reads.ts';
 import { restoredSubset } from './restored-subset.ts';
 import { loadWorker, type BootedWorker } from './start-worker.ts';
 import { workerBundle } from './worker-bundle.ts';
@@ -250,6 +251,9 @@ export class WorkerAttempt implements RunningAttempt {
 
   #onMessage(worker: WorkerState, message: FromWorker): void {
     switch (message.type) {
+      case 'read-chain':
+        void this.#answerChainRead(worker, message);
+        return;
       case 'plan':
         this.#onPlan(worker, message.fingerprint);
         return;
@@ -323,6 +327,12 @@ export class WorkerAttempt implements RunningAttempt {
       for (const m of w.pending ?? []) w.thread.postMessage(m);
       w.pending = undefined;
     }
+  }
+
+  /** Sends a worker the restored chain it asked for (chain-reads.ts); a failed attempt's workers are stopping. */
+  async #answerChainRead(worker: WorkerState, request: Extract<FromWorker, { type: 'read-chain' }>): Promise<void> {
+    const { reply, transfer } = await answerChainRead(this.#options.restored, request);
+    if (this.#failure === undefined && !worker.settled) worker.thread.postMessage(reply satisfies ToWorker, transfer);
   }
 
   /**

@@ -11,8 +11,9 @@ import type { RestoredSubset } from './restored-subset.ts';
  *
  * 1. Main starts worker `w` with {@link WorkerSetup}. The worker imports the job module, builds the plan with the same
  *    params and parallelism and sends `plan` (its fingerprint). Nothing has been opened yet.
- * 2. Once every fingerprint equals main's, main sends `start` (with the worker's part of the restored state). The
- *    worker builds and opens its subtasks and runs them.
+ * 2. Once every fingerprint equals main's, main sends `start` (with the worker's part of the restored state: its key
+ *    groups' numbers, not their chains). The worker builds and opens its subtasks and runs them; a keyed subtask
+ *    restoring asks for each of its chains with `read-chain`, and main answers `chain` (chain-reads.ts).
  * 3. While running: main → worker `trigger`, `complete`, `release-end` for one subtask; worker → main `ack` (snapshot
  *    bytes transferred), `source-finished`, `splits-changed`, `metrics` (counters and source lag, every
  *    {@link METRICS_INTERVAL_MS}), `log`.
@@ -56,10 +57,14 @@ export type ToWorker =
   | { readonly type: 'trigger'; readonly stage: number; readonly index: number; readonly checkpointId: number }
   | { readonly type: 'complete'; readonly stage: number; readonly index: number; readonly checkpointId: number }
   | { readonly type: 'release-end'; readonly stage: number; readonly index: number }
-  | { readonly type: 'stop'; readonly reason: WireError };
+  | { readonly type: 'stop'; readonly reason: WireError }
+  /** The answer to `read-chain`: the chain (its buffer transferred), or why it could not be read. */
+  | { readonly type: 'chain'; readonly id: number; readonly chain: Uint8Array | undefined; readonly error: WireError | undefined };
 
 export type FromWorker =
   | { readonly type: 'plan'; readonly fingerprint: string[] }
+  /** A subtask's backend restoring: the chain of one key group of operator `uid` (chain-reads.ts). */
+  | { readonly type: 'read-chain'; readonly id: number; readonly uid: string; readonly keyGroup: number }
   | { readonly type: 'ack'; readonly ack: SubtaskAck }
   /** A `complete` was queued as mail for its subtask (see `WorkerAttempt`: the end of input waits for this). */
   | { readonly type: 'complete-queued'; readonly checkpointId: number }

@@ -11,6 +11,7 @@ import type { CheckpointListener, SubtaskAck } from '../exec/index.ts';
 import { buildPhysicalPlan } from '../graph/index.ts';
 import { systemClock } from '../time/index.ts';
 import { planFingerprint } from './plan-fingerprint.ts';
+import { ChainReads } from './chain-reads.ts';
 import { fromRestoredSubset } from './restored-subset.ts';
 import { workerLogger } from './worker-log.ts';
 import { METRICS_INTERVAL_MS, type FromWorker, type ToWorker } from './worker-protocol.ts';
@@ -38,6 +39,7 @@ export function runWorker(job: JobDefinition): void {
   let running: Promise<void> | undefined;
   let stopped = false;
   let metricsTimer: ReturnType<typeof setInterval> | undefined;
+  const chainReads = new ChainReads((request) => send(request));
 
   const endpoints = setup.peers.map((peer) => {
     if (peer === null) return undefined;
@@ -63,7 +65,10 @@ export function runWorker(job: JobDefinition): void {
   function onMessage(message: ToWorker): void {
     switch (message.type) {
       case 'start':
-        start(message.restored === undefined ? undefined : fromRestoredSubset(message.restored));
+        start(message.restored === undefined ? undefined : fromRestoredSubset(message.restored, (uid, keyGroup) => chainReads.read(uid, keyGroup)));
+        return;
+      case 'chain':
+        chainReads.settle(message);
         return;
       case 'trigger':
         slice?.subtask(message.stage, message.index)?.triggerCheckpoint(message.checkpointId);
@@ -120,6 +125,7 @@ export function runWorker(job: JobDefinition): void {
   async function stop(reason: Error): Promise<void> {
     if (stopped) return;
     stopped = true;
+    chainReads.stop(reason);
     slice?.fail(reason);
     await running;
     clearInterval(metricsTimer);

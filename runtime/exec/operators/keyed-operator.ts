@@ -1,5 +1,5 @@
 import type { ConnectorMetric, KeySelector } from '../../api/index.ts';
-import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend } from '../../state/index.ts';
+import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedChains, type KeyedStateBackend } from '../../state/index.ts';
 import { LevelDbKeyedStateBackend } from '../../state/leveldb/leveldb-keyed-state-backend.ts';
 import { ChainedOperator, type Downstream, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
 import { keyedStateMetricSamples } from './keyed-state-metric-samples.ts';
@@ -9,7 +9,7 @@ export interface KeyedSetup {
   readonly keySelector: KeySelector;
   readonly maxParallelism: number;
   /** Key groups from the restored checkpoint for this operator's uid (all old subtasks); the backend keeps its own. */
-  readonly restored: ReadonlyMap<number, Uint8Array> | undefined;
+  readonly restored: KeyedChains | undefined;
   /** The checkpoint `restored` comes from. */
   readonly restoredFrom?: number | undefined;
   /** Snapshot incrementally (`checkpoints.incremental`). */
@@ -27,7 +27,7 @@ export interface KeyedSetup {
 export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   protected readonly backend: KeyedStateBackend;
   protected readonly keyOf: (value: I) => string | number;
-  #restored: ReadonlyMap<number, Uint8Array> | undefined;
+  #restored: KeyedChains | undefined;
   readonly #restoredFrom: number | undefined;
 
   constructor(place: OperatorPlace, setup: KeyedSetup, downstream: Downstream<unknown>) {

@@ -14,6 +14,7 @@ import { DeltaLog } from './delta-log.ts';
 import { writeStoredFullBlobs, writeStoredIncrementalBlobs, type StoredState } from './leveldb-snapshot.ts';
 import { packValue, storedKey, unpackValue } from './stored-bytes.ts';
 import { WorkingStore, type WriteOp } from './working-store.ts';
+import type { RestoreInput } from '../snapshots/owned-chains.ts';
 
 /**
  * Write-backs that may wait for LevelDB before the subtask waits for them: ~8 batches. Without a bound, a subtask
@@ -228,7 +229,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   }
 
   /** Opens the working database and loads the blobs into it; call once, before the first record. */
-  override async restore(keyGroups: Iterable<[number, Uint8Array]>, fromCheckpoint?: number): Promise<void> {
+  override async restore(keyGroups: RestoreInput, fromCheckpoint?: number): Promise<void> {
     const store = await this.#openAsync();
     const chains = await restoreStoredChains(this.#storedState(store), (name, kind) => this.#table(name, kind), keyGroups, new TimeSlicer());
     if (!this.#incremental) return;

@@ -6,7 +6,7 @@ import type { CachedTable } from './cached-table.ts';
 import type { StoredState } from './leveldb-snapshot.ts';
 import { chainParts } from '../snapshots/chain-parts.ts';
 import { KeyGroupLoader } from './key-group-loader.ts';
-import { chainsInKeyGroupOrder } from '../snapshots/owned-chains.ts';
+import { chainsInKeyGroupOrder, type RestoreInput } from '../snapshots/owned-chains.ts';
 
 /**
  * Loads key groups from snapshot blobs or chains into the working database and the heap timer queues, skipping key
@@ -21,7 +21,7 @@ import { chainsInKeyGroupOrder } from '../snapshots/owned-chains.ts';
 export async function restoreStoredChains(
   state: StoredState,
   table: (name: string, kind: StateKind) => CachedTable,
-  keyGroups: Iterable<[number, Uint8Array]>,
+  keyGroups: RestoreInput,
   slicer: TimeSlicer,
 ): Promise<Map<number, ChainStats>> {
   const chains = new Map<number, ChainStats>();

@@ -2,7 +2,7 @@ import { SluiceError } from '../../errors/index.ts';
 import { isStateKey, type DecodedChunk } from '../keyed-snapshot-format.ts';
 import { unpackPairs } from '../packed-pairs-chunk.ts';
 import { chainParts } from './chain-parts.ts';
-import { chainsInRange } from './owned-chains.ts';
+import { chainsInRange, type RestoreInput } from './owned-chains.ts';
 import { StateErrorCodes } from '../state-errors.ts';
 import { hasState, type Entry } from '../state-table.ts';
 import type { TimeSlicer } from '../time-slicer.ts';
@@ -20,11 +20,11 @@ export type TimerChunk = Extract<DecodedChunk, { type: 'timers' }>;
  */
 export async function restoreChains(
   state: BackendState,
-  keyGroups: Iterable<[number, Uint8Array]>,
+  keyGroups: RestoreInput,
   slicer: TimeSlicer,
 ): Promise<Map<number, ChainStats>> {
   const chains = new Map<number, ChainStats>();
-  for (const [keyGroup, blob] of chainsInRange(keyGroups, state.range)) {
+  for await (const [keyGroup, blob] of chainsInRange(keyGroups, state.range)) {
     const { segments, baseBytes, base, deltas, timers } = await chainParts(keyGroup, blob, slicer);
     for (const chunk of [...base, ...deltas]) {
       if (chunk.type === 'packed-state') applyState(state, keyGroup, { type: 'state', name: chunk.name, kind: chunk.kind, pairs: unpackPairs(keyGroup, chunk), from: 0 });

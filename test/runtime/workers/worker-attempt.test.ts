@@ -6,7 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { readPartFiles } from '../../../connectors/dev/index.ts';
 import { JobParams, type JobDefinition } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
-import { isSluiceError } from '../../../runtime/errors/index.ts';
+import { isSluiceError, SluiceError } from '../../../runtime/errors/index.ts';
+import type { RestoredState } from '../../../runtime/exec/index.ts';
 import { buildPhysicalPlan } from '../../../runtime/graph/index.ts';
 import { createLogger } from '../../../runtime/logging/index.ts';
 import { JobRunner, type JobEvent } from '../../../runtime/runner/index.ts';
@@ -174,4 +175,31 @@ test('a worker that dies while it boots (limits too small to load anything) fail
     assert.match(err.message, /memory limit/);
     return true;
   });
+});
+
+test('a chain that main cannot read while a worker restores fails the attempt with that error, and nothing is written', async (t) => {
+  const output = join(await tempDir(t), 'out');
+  const params = new JobParams([['output', output], ['records', '1000']]);
+  const plan = buildPhysicalPlan(keyedCount as JobDefinition, { params });
+  const asked: number[] = [];
+  const restored: RestoredState = {
+    checkpointId: 4,
+    sourcePositions: () => undefined,
+    keyedState: (uid) =>
+      uid !== 'counts'
+        ? undefined
+        : {
+            keys: () => [2, 100],
+            get: (keyGroup) => {
+              asked.push(keyGroup);
+              throw new SluiceError('SLUICE_CHECKPOINT_CORRUPT', `blob of key group ${keyGroup} changed after it was verified`);
+            },
+          },
+    operatorState: () => undefined,
+  };
+  const logger = createLogger({ level: 'silent', pretty: false });
+  const attempt = new WorkerAttempt({ plan, attempt: 0, logger, workers: 2, jobModule: pathToFileURL(fixture('keyed-count.ts').pathname).href, params, restored });
+  await assert.rejects(attempt.run(), (err: unknown) => isSluiceError(err, 'SLUICE_CHECKPOINT_CORRUPT') && /changed after it was verified/.test((err as Error).message));
+  assert.ok(asked.length >= 1 && asked.every((g) => g === 2 || g === 100), `main was asked only for listed key groups: ${asked.join(', ')}`);
+  assert.deepEqual(existsSync(output) ? await readPartFiles(output) : [], []);
 });
