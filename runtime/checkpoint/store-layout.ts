@@ -71,8 +71,7 @@ export interface LoadedCheckpoint {
 /**
  * A checkpoint whose blobs passed their checksums, grouped for restoring operators. Its bytes come from `read` as they
  * are asked for, not held: the store verifies every blob when it loads a checkpoint, then the restore reads each key
- * group's chain when its subtask restores it. (A LevelDB backend still gathers its key groups before loading them in
- * key order, and a worker thread gets its own in one message: docs/state-backends.md, "Memory".)
+ * group's chain when its subtask's backend reaches it (on a worker thread, main reads it when the worker asks).
  * @internal
  */
 export class VerifiedCheckpoint implements LoadedCheckpoint {
