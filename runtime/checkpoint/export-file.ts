@@ -1,23 +1,21 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { SluiceError } from '../errors/index.ts';
 import { CheckpointErrorCodes, isIncremental, validateManifest, type CheckpointManifest } from './manifest.ts';
-import { selfContainedBlobs } from './self-contained.ts';
-import { blobInput, buildManifest, checkBlob, type BlobInput, type VerifiedCheckpoint } from './store-layout.ts';
+import { selfContainedCount, selfContainedStream } from './self-contained.ts';
+import { blobInput, buildManifest, checkBlob, type BlobInput, type VerifiedCheckpoint, type WrittenBlobInput } from './store-layout.ts';
 
 /*
  * Export file format (`sluice checkpoint export`, backups): msgpack of
- * `{ format: 'sluice-checkpoint-export', version: 1, manifest, blobs: Uint8Array[] }`, blobs in `manifest.blobs`
+ * `{ format: 'sluice-checkpoint-export', version: 1, blobs: Uint8Array[], manifest }`, blobs in `manifest.blobs`
  * order, records off (plain data), binary blobs as msgpack bin. An export always stands alone: its manifest is
- * format 1 (incremental checkpoints are merged into full blobs when exported).
+ * format 1 (incremental checkpoints are merged into full blobs when exported). Files are written with the manifest
+ * last (see writeExportFile); readers take the map's keys in any order, so files with the manifest first (written
+ * before that) read the same.
  */
 const exportPackr = new Packr({ useRecords: false, moreTypes: true });
 const EXPORT_FORMAT = 'sluice-checkpoint-export';
-
-/** The bytes of an export file of a self-contained (format 1) checkpoint. @internal */
-export function encodeExport(manifest: CheckpointManifest, blobs: readonly Uint8Array[]): Uint8Array {
-  return exportPackr.pack({ format: EXPORT_FORMAT, version: 1, manifest, blobs });
-}
 
 /** The manifest and blobs of an export file, every blob checked against its ref. @internal */
 export function decodeExport(raw: Uint8Array, file: string): { manifest: CheckpointManifest; inputs: BlobInput[] } {
@@ -60,27 +58,93 @@ function importCorrupt(file: string, what: string, cause?: unknown): SluiceError
   );
 }
 
-/** Writes the export file of a loaded checkpoint (merged into full blobs when incremental), atomically. @internal */
+/**
+ * Writes the export file of a loaded checkpoint (merged into full blobs when incremental), atomically, one blob at a
+ * time: each blob (each merged chain) is read, written and let go before the next, so an export holds one key
+ * group's chain, not the checkpoint. The manifest goes last, as an incremental checkpoint's merged blobs have their
+ * sizes and checksums only once they are written (a msgpack map's keys may come in any order). @internal
+ */
 export async function writeExportFile(loaded: VerifiedCheckpoint, file: string): Promise<void> {
-  let manifest = loaded.manifest;
-  let blobs = manifest.blobs.map((ref) => loaded.blob(ref.key));
-  if (isIncremental(manifest)) {
-    const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...header } = manifest;
-    const full = await selfContainedBlobs(manifest.maxParallelism, manifest.blobs.map((ref) => blobInput(ref, loaded.blob(ref.key))));
-    manifest = buildManifest(header, full);
-    blobs = full.map((b) => b.bytes);
-  }
-  const bytes = encodeExport(manifest, blobs);
+  const source = loaded.manifest;
+  const incremental = isIncremental(source);
+  const io = <T>(op: () => Promise<T>): Promise<T> =>
+    op().catch((err: unknown) => {
+      throw new SluiceError(
+        CheckpointErrorCodes.writeFailed,
+        `cannot write the export of checkpoint ${source.id} of job "${source.job}" to ${file}: ${(err as Error).message}; check the path and free space`,
+        { cause: err },
+      );
+    });
   const tmp = `${file}.tmp-${process.pid}`;
+  const out = await io(() => open(tmp, 'w'));
   try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, file); // readers never see a half-written export
+    const count = incremental ? selfContainedCount(source.blobs) : source.blobs.length;
+    await io(() => writeAll(out, [mapHeader(4), ...packed('format', EXPORT_FORMAT, 'version', 1, 'blobs'), arrayHeader(count)]));
+    const written: WrittenBlobInput[] = [];
+    const blobs = incremental
+      ? selfContainedStream(source.maxParallelism, source.blobs, (ref) => loaded.blob(ref.key))
+      : readEach(source.blobs, (ref) => blobInput(ref, loaded.blob(ref.key)));
+    for await (const blob of blobs) {
+      await io(() => writeAll(out, [binHeader(blob.bytes.length), blob.bytes]));
+      const { bytes, ...ref } = blob;
+      written.push({ ...ref, size: bytes.length, crc32: crc32(bytes) });
+    }
+    let manifest = source;
+    if (incremental) {
+      const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...header } = source;
+      manifest = buildManifest(header, written);
+    }
+    await io(() => writeAll(out, packed('manifest', manifest)));
+    await io(() => out.close());
+    await io(() => rename(tmp, file)); // readers never see a half-written export
   } catch (err) {
+    await out.close().catch(() => undefined);
     await rm(tmp, { force: true });
-    throw new SluiceError(
-      CheckpointErrorCodes.writeFailed,
-      `cannot write the export of checkpoint ${manifest.id} of job "${manifest.job}" to ${file}: ${(err as Error).message}; check the path and free space`,
-      { cause: err },
-    );
+    throw err;
+  }
+}
+
+function* readEach<T, R>(items: readonly T[], read: (item: T) => R): Generator<R> {
+  for (const item of items) yield read(item);
+}
+
+/** Each value as a msgpack value of its own (strings, numbers and plain data: the export's keys and manifest). */
+function packed(...values: unknown[]): Uint8Array[] {
+  return values.map((value) => exportPackr.pack(value));
+}
+
+function mapHeader(entries: number): Uint8Array {
+  return Uint8Array.of(0x80 | entries); // fixmap: up to 15 entries
+}
+
+function arrayHeader(length: number): Uint8Array {
+  const header = Buffer.alloc(5);
+  header[0] = 0xdd; // array 32
+  header.writeUInt32BE(length, 1);
+  return header;
+}
+
+function binHeader(length: number): Uint8Array {
+  const header = Buffer.alloc(5);
+  header[0] = 0xc6; // bin 32
+  header.writeUInt32BE(length, 1);
+  return header;
+}
+
+/** Writes every buffer, however many calls the file system takes. */
+async function writeAll(out: FileHandle, buffers: Uint8Array[]): Promise<void> {
+  let pending = buffers.filter((b) => b.length > 0);
+  while (pending.length > 0) {
+    const { bytesWritten } = await out.writev(pending);
+    let skip = bytesWritten;
+    const rest: Uint8Array[] = [];
+    for (const buffer of pending) {
+      if (skip >= buffer.length) skip -= buffer.length;
+      else {
+        rest.push(skip === 0 ? buffer : buffer.subarray(skip));
+        skip = 0;
+      }
+    }
+    pending = rest;
   }
 }

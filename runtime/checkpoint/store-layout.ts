@@ -46,6 +46,15 @@ export interface SharedBlobInput {
   shared: BlobRef;
 }
 
+/**
+ * A blob written out already (to an export file, as it was streamed): its size and checksum stand for its bytes when
+ * its manifest is built.
+ */
+export interface WrittenBlobInput extends Omit<BlobInput, 'bytes'> {
+  readonly size: number;
+  readonly crc32: number;
+}
+
 /** The blobs of a checkpoint being written, in manifest order (a key group's chain in chain order). */
 export type CheckpointBlobs = ReadonlyArray<BlobInput | SharedBlobInput>;
 
@@ -115,7 +124,7 @@ export class VerifiedCheckpoint implements LoadedCheckpoint {
  * The manifest of a checkpoint with these blobs: format 1 when every blob is its own and full, else format 2 (with
  * `writtenBytes`). Shared blobs must be blobs of the same job under an earlier id.
  */
-export function buildManifest(input: ManifestHeader, blobs: CheckpointBlobs): CheckpointManifest {
+export function buildManifest(input: ManifestHeader, blobs: CheckpointBlobs | readonly WrittenBlobInput[]): CheckpointManifest {
   checkString(input.job, 'job');
   checkId(input.id);
   checkKind(input.kind);
@@ -125,7 +134,7 @@ export function buildManifest(input: ManifestHeader, blobs: CheckpointBlobs): Ch
   let writtenBytes = 0;
   let incremental = false;
   for (const blob of blobs) {
-    if (isShared(blob)) {
+    if ('shared' in blob) {
       const ref = blob.shared;
       if (!ref.key.startsWith(jobBlobsPrefix(input.job)) || ref.key.startsWith(blobPrefix(input.job, input.id))) {
         throw new SluiceError(CheckpointErrorCodes.invalid, `checkpoint ${input.id} of job "${input.job}" cannot share blob ${ref.key}: it is not a blob of an earlier checkpoint of the job`);
@@ -138,9 +147,7 @@ export function buildManifest(input: ManifestHeader, blobs: CheckpointBlobs): Ch
       continue;
     }
     checkString(blob.operatorUid, 'blobs[].operatorUid');
-    if (!(blob.bytes instanceof Uint8Array)) {
-      throw new SluiceError(CheckpointErrorCodes.invalid, `blob of operator "${blob.operatorUid}" has no bytes (Uint8Array)`);
-    }
+    const { size, crc32: checksum } = blobDigest(blob);
     let key: string;
     if (blob.keyGroup !== undefined && blob.subtask === undefined) {
       checkInt(blob.keyGroup, 'blobs[].keyGroup', 0);
@@ -164,7 +171,7 @@ export function buildManifest(input: ManifestHeader, blobs: CheckpointBlobs): Ch
       throw new SluiceError(CheckpointErrorCodes.invalid, `checkpoint ${input.id} of job "${input.job}" has two blobs for ${key}`);
     }
     seen.add(key);
-    const ref: BlobRef = { key, operatorUid: blob.operatorUid, size: blob.bytes.length, crc32: crc32(blob.bytes) };
+    const ref: BlobRef = { key, operatorUid: blob.operatorUid, size, crc32: checksum };
     if (blob.keyGroup !== undefined) ref.keyGroup = blob.keyGroup;
     if (blob.subtask !== undefined) ref.subtask = blob.subtask;
     if (blob.delta === true) {
@@ -173,8 +180,8 @@ export function buildManifest(input: ManifestHeader, blobs: CheckpointBlobs): Ch
       incremental = true;
     }
     refs.push(ref);
-    totalBytes += blob.bytes.length;
-    writtenBytes += blob.bytes.length;
+    totalBytes += size;
+    writtenBytes += size;
   }
   const manifest: CheckpointManifest = {
     formatVersion: incremental ? INCREMENTAL_MANIFEST_FORMAT_VERSION : MANIFEST_FORMAT_VERSION,
@@ -200,6 +207,13 @@ export function blobInput(ref: BlobRef, bytes: Uint8Array): BlobInput {
   if (ref.subtask !== undefined) input.subtask = ref.subtask;
   if (ref.delta === true) input.delta = true;
   return input;
+}
+
+/** A blob's size and crc32: from its bytes, or as given for a blob written out already. */
+function blobDigest(blob: BlobInput | WrittenBlobInput): { size: number; crc32: number } {
+  if ('bytes' in blob && blob.bytes instanceof Uint8Array) return { size: blob.bytes.length, crc32: crc32(blob.bytes) };
+  if (!('bytes' in blob) && Number.isInteger(blob.size) && Number.isInteger(blob.crc32)) return { size: blob.size, crc32: blob.crc32 };
+  throw new SluiceError(CheckpointErrorCodes.invalid, `blob of operator "${blob.operatorUid}" has no bytes (Uint8Array)`);
 }
 
 /** Why a blob does not match its ref, or undefined when it does. */

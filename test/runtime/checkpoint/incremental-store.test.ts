@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Level } from 'level';
+import { Packr } from 'msgpackr';
 import { CheckpointStore, checkpointDbPath, type CheckpointManifest, type ManifestHeader } from '../../../runtime/checkpoint/index.ts';
 import { gatherCheckpoint } from '../../../runtime/checkpoint/checkpoint-blobs.ts';
+import { writeExportFile } from '../../../runtime/checkpoint/export-file.ts';
+import type { VerifiedCheckpoint } from '../../../runtime/checkpoint/store-layout.ts';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import type { SubtaskAck } from '../../../runtime/exec/index.ts';
 import { HeapKeyedStateBackend } from '../../../runtime/state/index.ts';
@@ -230,4 +234,65 @@ test('a checkpoint that builds on blobs deleted meanwhile is refused with a clea
     return true;
   });
   assert.deepEqual(await store.list(JOB), []);
+});
+
+/** The checkpoint as writeExportFile sees it, noting at each blob read how much of the export file is written. */
+function watchedReads(loaded: VerifiedCheckpoint, dir: string, file: string): { checkpoint: VerifiedCheckpoint; reads: Array<{ key: string; writtenBytes: number }> } {
+  const reads: Array<{ key: string; writtenBytes: number }> = [];
+  const partial = (): number => {
+    const tmp = readdirSync(dir).find((name) => name.startsWith(`${basename(file)}.tmp-`));
+    return tmp === undefined ? -1 : statSync(join(dir, tmp)).size;
+  };
+  const checkpoint = {
+    manifest: loaded.manifest,
+    blob: (key: string) => {
+      reads.push({ key, writtenBytes: partial() });
+      return loaded.blob(key);
+    },
+  } as VerifiedCheckpoint;
+  return { checkpoint, reads };
+}
+
+test('an export is written one merged chain at a time, each read after the one before it is written; it imports to the same state', async (t) => {
+  const dir = await tempDir(t);
+  const store = await open(t, dir);
+  const job = await chain(store);
+  const loaded = (await store.load(JOB, 5)) as VerifiedCheckpoint;
+  const file = join(dir, 'cp5.export');
+  const { checkpoint, reads } = watchedReads(loaded, dir, file);
+  await writeExportFile(checkpoint, file);
+  assert.equal(reads.length, loaded.manifest.blobs.length, 'every blob read once');
+  // A chain's blobs are read together; the next chain's only once the merged one is in the file.
+  const firstReadOfGroup = new Map<number, number>();
+  for (const read of reads) {
+    const keyGroup = loaded.manifest.blobs.find((b) => b.key === read.key)!.keyGroup!;
+    if (!firstReadOfGroup.has(keyGroup)) firstReadOfGroup.set(keyGroup, read.writtenBytes);
+  }
+  const sizes = [...firstReadOfGroup.values()];
+  for (let i = 1; i < sizes.length; i++) assert.ok(sizes[i]! > sizes[i - 1]!, `chain ${i} was read after chain ${i - 1} was written (${sizes.join(', ')})`);
+  assert.deepEqual(readdirSync(dir).filter((name) => name.includes('.tmp-')), [], 'no partial file left');
+
+  const imported = await store.importFrom(file, { job: JOB });
+  assert.equal(imported.formatVersion, 1);
+  assert.equal(imported.blobs.length, firstReadOfGroup.size, 'one full blob per chain');
+  assert.deepEqual(await restoredValues(store, imported.id), job.expected.get(5));
+});
+
+test('an export file written before the manifest went last (manifest first, blobs as typed arrays) still imports', async (t) => {
+  const dir = await tempDir(t);
+  const store = await open(t, dir);
+  const job = await chain(store);
+  const savepoint = await store.load(JOB, (await job.checkpoint(store, 6, 'savepoint')).id);
+  const blobs = savepoint.manifest.blobs.map((ref) => new Uint8Array((savepoint as VerifiedCheckpoint).blob(ref.key)));
+  const file = join(dir, 'old-layout.export');
+  writeFileSync(file, new Packr({ useRecords: false, moreTypes: true }).pack({ format: 'sluice-checkpoint-export', version: 1, manifest: savepoint.manifest, blobs }));
+  const imported = await store.importFrom(file, { job: JOB });
+  assert.deepEqual(await restoredValues(store, imported.id), job.expected.get(6));
+});
+
+test('an export to a folder that does not exist fails with SLUICE_CHECKPOINT_WRITE_FAILED and says what to check', async (t) => {
+  const dir = await tempDir(t);
+  const store = await open(t, dir);
+  await chain(store);
+  await assert.rejects(store.exportTo(JOB, 5, join(dir, 'missing', 'cp5.export')), (e: unknown) => isSluiceError(e, 'SLUICE_CHECKPOINT_WRITE_FAILED') && /check the path and free space/.test((e as Error).message));
 });
