@@ -11,3 +11,4 @@ export { ServiceErrorCodes } from './service-errors.ts';
 export type { ErrorBody } from './service-errors.ts';
 export { isLoopback } from './auth.ts';
 export { API_PREFIX } from './rest-api.ts';
+export { MAX_BODY_BYTES } from './http-server.ts';

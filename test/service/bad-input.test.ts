@@ -3,7 +3,7 @@
  * fault it is (2: the command or the job file, 1: the state of things), and nothing is started or lost.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../support/temp-dir.ts';
@@ -83,6 +83,13 @@ test('bad inputs against a running service', async (t) => {
     const wrong = await sluice(['checkpoint', 'restore', 'svc-bad-restore', '--input', notBackup], env);
     assert.equal(wrong.code, 2, show(wrong));
     assert.match(wrong.stderr, /not a checkpoint backup.*\[SLUICE_BAD_REQUEST\]/);
+    // Larger than a request may carry (a sparse file: nothing is written to disk): refused before it is read.
+    const huge = join(dir, 'huge-backup.json');
+    await writeFile(huge, '');
+    await truncate(huge, 257 * 2 ** 20);
+    const tooLarge = await sluice(['checkpoint', 'restore', 'svc-bad-restore', '--input', huge], env);
+    assert.equal(tooLarge.code, 2, show(tooLarge));
+    assert.match(tooLarge.stderr, /huge-backup\.json is 257\.0 MiB, more than one request to the service may carry .*sluice submit <job file> --replace --from/);
     assert.match(await ok(['status', 'svc-bad-restore'], env), /^state\s+running/m, 'the job kept running');
     await ok(['cancel', 'svc-bad-restore'], env);
     const notRunning = await sluice(['pause', 'svc-bad-restore'], env);

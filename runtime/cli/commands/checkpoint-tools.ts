@@ -1,7 +1,7 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { SluiceError } from '../../errors/index.ts';
-import type { BackupDocument, JobStatus, SavepointInfo } from '../../service/index.ts';
+import { MAX_BODY_BYTES, type BackupDocument, type JobStatus, type SavepointInfo } from '../../service/index.ts';
 import { parseCommandLine } from '../arguments.ts';
 import { CONNECTION_OPTIONS, CONNECTION_USAGE, connect } from '../client/connection.ts';
 import { formatBytes } from '../client/render.ts';
@@ -100,8 +100,18 @@ export async function checkpointToolCommand(args: readonly string[], out: NodeJS
 async function readBackup(file: string): Promise<unknown> {
   let text: string;
   try {
+    // The whole document goes in one request, which the service takes up to MAX_BODY_BYTES: a larger backup (about
+    // 190 MiB of state and more) is refused here, before it is read, with the way that works for it.
+    const { size } = await stat(file);
+    if (size > MAX_BODY_BYTES) {
+      throw new SluiceError(
+        'SLUICE_BACKUP_TOO_LARGE',
+        `backup file ${file} is ${formatBytes(size)}, more than one request to the service may carry (${formatBytes(MAX_BODY_BYTES)}); put the file where the service can read it and start the job from it there: sluice submit <job file> --replace --from <path of the file>`,
+      );
+    }
     text = await readFile(file, 'utf8');
   } catch (err) {
+    if (err instanceof SluiceError) throw err;
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
     throw new SluiceError('SLUICE_BACKUP_FILE_UNREADABLE', `cannot read backup file ${file}: ${reason}; give a file written by \`sluice checkpoint backup\``, { cause: err });
   }
