@@ -5,6 +5,7 @@
  * the temporary ones live under the data directory's `tmp/` and are always removed.
  */
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:buffer';
 import { join, resolve } from 'node:path';
 import type { CheckpointInfo, CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
@@ -45,8 +46,8 @@ export class SavepointFiles {
     const file = await this.#tempFile('backup');
     try {
       await this.#options.store.exportTo(name, chosen.id, file);
-      const data = (await readFile(file)).toString('base64');
-      return { format: 'sluice-checkpoint-backup', version: 1, job: name, checkpoint: chosen.id, kind: chosen.kind, timestamp: chosen.timestamp, totalBytes: chosen.totalBytes, data };
+      const info = { job: name, checkpoint: chosen.id, kind: chosen.kind, timestamp: chosen.timestamp, totalBytes: chosen.totalBytes };
+      return backupDocument(info, await readFile(file), `back up the service's data directory (${this.#options.dataDir}) instead, copied while the service is stopped`);
     } finally {
       await rm(file, { force: true });
     }
@@ -100,6 +101,27 @@ export class SavepointFiles {
     await mkdir(dir, { recursive: true });
     return join(dir, `${purpose}-${process.pid}-${this.#options.now()}-${Math.random().toString(36).slice(2)}.bin`);
   }
+}
+
+/**
+ * The most export bytes a backup document carries: its base64 is one JSON string, and the answer that holds it is one
+ * string too, which V8 caps at `MAX_STRING_LENGTH` characters (~512 Mi): about 384 MiB of export.
+ */
+export const MAX_BACKUP_EXPORT_BYTES = Math.floor((constants.MAX_STRING_LENGTH - 64 * 1024) / 4) * 3;
+
+/**
+ * A backup document of a checkpoint's export, or `SLUICE_BACKUP_TOO_LARGE` (with `otherWay`, how to back it up
+ * instead) when the export is more than a document can carry.
+ */
+export function backupDocument(info: Omit<BackupDocument, 'format' | 'version' | 'data'>, exportBytes: Buffer, otherWay: string): BackupDocument {
+  if (exportBytes.length > MAX_BACKUP_EXPORT_BYTES) {
+    const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+    throw new SluiceError(
+      ServiceErrorCodes.backupTooLarge,
+      `${info.kind} ${info.checkpoint} of job "${info.job}" is ${mib(exportBytes.length)} as an export, more than a backup document can carry (${mib(MAX_BACKUP_EXPORT_BYTES)}: its data is one base64 string); ${otherWay}`,
+    );
+  }
+  return { format: 'sluice-checkpoint-backup', version: 1, ...info, data: exportBytes.toString('base64') };
 }
 
 /** Checks a backup document's shape and returns its export bytes. */

@@ -17,6 +17,7 @@ export const ServiceErrorCodes = {
   unsafeBind: 'SLUICE_UNSAFE_BIND',
   registryLocked: 'SLUICE_REGISTRY_LOCKED',
   registryUnreadable: 'SLUICE_REGISTRY_UNREADABLE',
+  backupTooLarge: 'SLUICE_BACKUP_TOO_LARGE',
 } as const;
 
 /** The JSON body of every error response: `{ error: { code, message, problems? } }`. */
@@ -31,6 +32,7 @@ const BAD_REQUEST = new Set<string>([
   ServiceErrorCodes.restorePointNotFound,
   ServiceErrorCodes.syntaxError,
   ServiceErrorCodes.jobNameChanged,
+  ServiceErrorCodes.backupTooLarge,
   'SLUICE_USAGE',
   'SLUICE_INVALID_JOB',
   'SLUICE_INVALID_OPTION',

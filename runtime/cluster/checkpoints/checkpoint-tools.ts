@@ -5,6 +5,7 @@ import { CheckpointStore, writtenBytesOf, isIncremental, type CheckpointInfo } f
 import { jobBlobsPrefix } from '../../checkpoint/store-layout.ts';
 import { SluiceError } from '../../errors/index.ts';
 import type { Logger } from '../../logging/index.ts';
+import { backupDocument } from '../../service/savepoint-files.ts';
 import type { BackupDocument } from '../../service/supervisor-api.ts';
 import { CHUNK_BYTES, chunkKey, chunksOf, crc32, encodeImport, importBlobKey, importKey, partitionOf } from './replicated-records.ts';
 import { ReplicatedJobView, type AssembledCheckpoint } from './replicated-view.ts';
@@ -85,7 +86,8 @@ export class ClusterCheckpointTools {
   async backup(job: string, id?: number): Promise<BackupDocument> {
     const { checkpoint, bytes } = await this.exportOf(job, id);
     const m = checkpoint.manifest;
-    return { format: 'sluice-checkpoint-backup', version: 1, job, checkpoint: m.id, kind: m.kind, timestamp: m.timestamp, totalBytes: m.totalBytes, data: bytes.toString('base64') };
+    const info = { job, checkpoint: m.id, kind: m.kind, timestamp: m.timestamp, totalBytes: m.totalBytes };
+    return backupDocument(info, bytes, "its chunks are in the cluster's checkpoints topic already: back up that topic (or a member's data directory, copied while the member is stopped)");
   }
 
   /**
