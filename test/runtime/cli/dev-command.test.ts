@@ -22,7 +22,8 @@ test('sluice dev --kafka-user starts a broker that requires SASL as that user, w
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   const broker = await waitFor(() => /KAFKA_BROKERS=(\S+)\)/.exec(stdout)?.[1], { timeoutMs: 30_000, message: 'the broker address' });
-  assert.match(stdout, /Kafka SASL: +user "alice"/);
+  // The banner's lines may reach the pipe in separate chunks: wait for the SASL line too, rather than expect it with the first.
+  await waitFor(() => /Kafka SASL: +user "alice"/.test(stdout), { timeoutMs: 30_000, message: 'the SASL line of the banner', describe: () => stdout });
 
   const admin = new Kafka({ brokers: [broker], logLevel: logLevel.NOTHING, sasl: { mechanism: 'scram-sha-256', username: 'alice', password: 'alice-secret' } }).admin();
   await admin.connect();
