@@ -28,7 +28,7 @@ export async function adoptCheckpoint(db: Db, manifest: CheckpointManifest, blob
   const what = describeCheckpoint(job, id);
   const ops: StoreBatchOp[] = manifest.blobs.map((ref) => {
     const bytes = blobs.get(ref.key);
-    const problem = bytes === undefined ? 'is missing' : checkBlob(ref, bytes);
+    const problem = checkBlob(ref, bytes);
     if (problem !== undefined) throw new SluiceError(CheckpointErrorCodes.corrupt, `cannot adopt ${what}: blob ${ref.key} ${problem}`);
     return { type: 'put', key: ref.key, value: bytes! };
   });

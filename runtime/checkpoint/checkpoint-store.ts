@@ -313,7 +313,7 @@ export class CheckpointStore {
     const values = refs.length === 0 ? [] : await this.#db.getMany(refs.map((ref) => ref.key));
     return refs.map((ref, i) => {
       const value = values[i];
-      const problem = value === undefined ? 'is missing' : checkBlob(ref, value);
+      const problem = checkBlob(ref, value);
       if (problem !== undefined) throw new SluiceError(CheckpointErrorCodes.corrupt, `blob ${ref.key} ${problem}; restore from an earlier checkpoint`);
       return value!;
     });
@@ -373,7 +373,7 @@ export class CheckpointStore {
       for (let i = 0; i < refs.length; i++) {
         const ref = refs[i]!;
         const value = values[i];
-        const what = value === undefined ? 'is missing' : checkBlob(ref, value);
+        const what = checkBlob(ref, value);
         const problem = what === undefined ? undefined : { ref, missing: value === undefined, what };
         checked.set(id(ref), problem);
         if (problem !== undefined) return problem;
@@ -408,7 +408,7 @@ export class CheckpointStore {
   #readVerifiedBlob(manifest: CheckpointManifest, ref: BlobRef): Uint8Array {
     this.#checkOpen();
     const value = this.#db.getSync(ref.key);
-    const what = value === undefined ? 'is missing' : checkBlob(ref, value);
+    const what = checkBlob(ref, value);
     if (what !== undefined) {
       throw new SluiceError(
         CheckpointErrorCodes.corrupt,

@@ -86,6 +86,7 @@ export async function writeExportFile(loaded: VerifiedCheckpoint, file: string):
       : readEach(source.blobs, (ref) => blobInput(ref, loaded.blob(ref.key)));
     for await (const blob of blobs) {
       await io(() => writeAll(out, [binHeader(blob.bytes.length), blob.bytes]));
+      if (!incremental) continue; // the loaded manifest describes these blobs already
       const { bytes, ...ref } = blob;
       written.push({ ...ref, size: bytes.length, crc32: crc32(bytes) });
     }

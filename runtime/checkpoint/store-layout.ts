@@ -216,8 +216,9 @@ function blobDigest(blob: BlobInput | WrittenBlobInput): { size: number; crc32: 
   throw new SluiceError(CheckpointErrorCodes.invalid, `blob of operator "${blob.operatorUid}" has no bytes (Uint8Array)`);
 }
 
-/** Why a blob does not match its ref, or undefined when it does. */
-export function checkBlob(ref: BlobRef, bytes: Uint8Array): string | undefined {
+/** Why a blob does not match its ref (`undefined` bytes: it is missing), or undefined when it does. */
+export function checkBlob(ref: BlobRef, bytes: Uint8Array | undefined): string | undefined {
+  if (bytes === undefined) return 'is missing';
   if (bytes.length !== ref.size) return `has ${bytes.length} bytes, expected ${ref.size}`;
   if (crc32(bytes) !== ref.crc32) return 'failed its checksum';
   return undefined;
