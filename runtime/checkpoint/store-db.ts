@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { SluiceError } from '../errors/index.ts';
+import { reserveTableMmapSlots } from '../state/leveldb/table-mmap-slots.ts';
 import { LEVELDB_MIN_OPEN_FILES } from '../support/leveldb-open-files.ts';
 import { CheckpointErrorCodes } from './manifest.ts';
 
@@ -32,6 +33,7 @@ export async function openStoreDb(location: string): Promise<Db> {
       { cause: err },
     );
   }
+  await reserveTableMmapSlots();
   const db: Db = new Level<string, Uint8Array>(location, { valueEncoding: 'view', maxOpenFiles: STORE_MAX_OPEN_FILES });
   try {
     await db.open();

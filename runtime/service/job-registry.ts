@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import { SluiceError } from '../errors/index.ts';
 import type { RescaleRecord } from '../runner/index.ts';
+import { reserveTableMmapSlots } from '../state/leveldb/table-mmap-slots.ts';
 import { ServiceErrorCodes } from './service-errors.ts';
 
 /**
@@ -76,6 +77,7 @@ export class JobRegistry {
   /** Opens (creating) `<dataDir>/registry`; `SLUICE_REGISTRY_LOCKED` when another service holds it. */
   static async open(dataDir: string): Promise<JobRegistry> {
     const location = join(dataDir, 'registry');
+    await reserveTableMmapSlots();
     const db = new Level<string, JobRecord>(location, { valueEncoding: 'json' });
     try {
       await mkdir(location, { recursive: true });

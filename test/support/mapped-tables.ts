@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-/** Whether this platform has /proc/self/maps (Linux), which {@link mappedTableFiles} reads. */
+/** Whether this platform has /proc/self/maps and /proc/self/fd (Linux), which the functions below read. */
 export const canSeeMappings = ((): boolean => {
   try {
     readFileSync('/proc/self/maps', 'utf8');
+    readdirSync('/proc/self/fd');
     return true;
   } catch {
     return false;
@@ -11,14 +12,30 @@ export const canSeeMappings = ((): boolean => {
 })();
 
 /**
- * The LevelDB table files (`*.ldb`) under `folder` that this process has memory-mapped right now: LevelDB maps each
- * table file it holds open, so this is how many it holds open (Linux only; see {@link canSeeMappings}).
+ * The LevelDB table files (`*.ldb`) under `folder` that this process has memory-mapped right now (Linux only; see
+ * {@link canSeeMappings}). LevelDB maps the tables it opens while it has mmap slots (see
+ * runtime/state/leveldb/table-mmap-slots.ts); otherwise it holds a file descriptor ({@link openTableFiles}).
  */
 export function mappedTableFiles(folder: string): Set<string> {
   const files = new Set<string>();
   for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
     const at = line.indexOf(folder);
     if (at >= 0 && line.endsWith('.ldb')) files.add(line.slice(at));
+  }
+  return files;
+}
+
+/** The table files under `folder` LevelDB holds open right now: mapped, or read through a file descriptor. */
+export function openTableFiles(folder: string): Set<string> {
+  const files = mappedTableFiles(folder);
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile (the listing's own descriptor, too)
+    }
+    if (target.startsWith(folder) && target.endsWith('.ldb')) files.add(target);
   }
   return files;
 }

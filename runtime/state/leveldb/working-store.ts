@@ -5,6 +5,7 @@ import { SluiceError } from '../../errors/index.ts';
 import { removeAbandonedDirectories } from '../../support/abandoned-directories.ts';
 import { StateErrorCodes } from '../state-errors.ts';
 import { TableLoad } from './table-files/table-load.ts';
+import { reserveTableMmapSlots } from './table-mmap-slots.ts';
 
 /** One write to the working database: `value` undefined deletes `key`. @internal */
 export interface WriteOp {
@@ -236,6 +237,7 @@ export class WorkingStore {
  * uncompressed too).
  */
 async function openDatabase(directory: string, maxOpenFiles: number): Promise<ClassicLevel<Uint8Array, Uint8Array>> {
+  await reserveTableMmapSlots();
   const db = new ClassicLevel<Uint8Array, Uint8Array>(directory, {
     keyEncoding: 'view',
     valueEncoding: 'view',

@@ -102,6 +102,22 @@ export class TableFileBuilder {
   finish(): TableFile {
     if (this.#entries === 0) throw new Error('a table file needs at least one key');
     if (this.#size > this.#blockStart) this.#endDataBlock();
+    const bytes = this.#finishFile();
+    const last = this.#index[this.#index.length - 1]!.key;
+    return { bytes, smallest: this.#smallest!, largest: last };
+  }
+
+  /**
+   * The bytes of a table file without keys (an empty index; LevelDB reads it as a table with nothing in it). Only
+   * for files a manifest lists by a key range of their own choosing, as the holder of LevelDB's mmap slots does.
+   */
+  finishEmpty(): Uint8Array {
+    if (this.#entries > 0) throw new Error('finishEmpty on a table file with keys');
+    return this.#finishFile();
+  }
+
+  /** The filter, metaindex and index blocks and the footer after the data blocks written; the file's bytes. */
+  #finishFile(): Uint8Array {
     const filter = this.#filter.finish();
     this.#reserve(filter.length + TRAILER_BYTES);
     const filterHandle = this.#rawBlock(filter);
@@ -128,8 +144,7 @@ export class TableFileBuilder {
     view.setUint32(footer + 40, 0x8b80fb57, true);
     view.setUint32(footer + 44, 0xdb477524, true);
     this.#size = footer + FOOTER_BYTES;
-    const last = this.#index[this.#index.length - 1]!.key;
-    return { bytes: this.#out.subarray(0, this.#size), smallest: this.#smallest!, largest: last };
+    return this.#out.subarray(0, this.#size);
   }
 
   #endDataBlock(): void {
@@ -194,8 +209,8 @@ export class TableFileBuilder {
   }
 }
 
-/** `key[ks, ke)` followed by the internal tag (sequence 0, type value). */
-function internalKey(key: Uint8Array, ks: number, ke: number): Uint8Array {
+/** `key[ks, ke)` followed by the internal tag (sequence 0, type value). @internal */
+export function internalKey(key: Uint8Array, ks: number, ke: number): Uint8Array {
   const out = new Uint8Array(ke - ks + INTERNAL_TAG_BYTES);
   out.set(key.subarray(ks, ke));
   out.set(VALUE_TAG, ke - ks);
