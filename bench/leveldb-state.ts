@@ -38,8 +38,11 @@ interface VariantResult {
   updateSeconds: number;
   totalSeconds: number;
   peakRssMiB: number;
-  /** Peak of the anonymous part of RSS (Linux): RSS less file pages, i.e. less LevelDB's memory-mapped tables. */
+  /** Peak of the anonymous part of RSS (Linux): RSS less file pages (the node binary and its libraries, ~47 MiB). */
   peakAnonMiB: number;
+  /** At that peak: the V8 heap's committed size and external memory (the rest is native: LevelDB, allocator). */
+  heapAtPeakAnonMiB: number;
+  externalAtPeakAnonMiB: number;
   /** The restore's own peaks (sampled apart from the job's). */
   restorePeakRssMiB?: number;
   restorePeakAnonMiB?: number;
@@ -84,6 +87,8 @@ async function runVariant(withRestore: boolean): Promise<VariantResult> {
     totalSeconds: (end - start) / 1000,
     peakRssMiB: peaks.rss / 2 ** 20,
     peakAnonMiB: peaks.anon / 2 ** 20,
+    heapAtPeakAnonMiB: peaks.heapAtAnon / 2 ** 20,
+    externalAtPeakAnonMiB: peaks.externalAtAnon / 2 ** 20,
     checkpointMs,
   };
   if (withRestore) {
@@ -113,12 +118,17 @@ async function runVariant(withRestore: boolean): Promise<VariantResult> {
   return result;
 }
 
-/** Samples this process's RSS and anonymous RSS every 50 ms until `stop()`, which gives their peaks in bytes. */
-function sampleMemoryPeaks(): { stop(): { rss: number; anon: number } } {
-  const peaks = { rss: 0, anon: 0 };
+/**
+ * Samples this process's RSS and anonymous RSS every 50 ms until `stop()`, which gives their peaks in bytes, and
+ * where the anonymous memory was at its peak: the V8 heap (committed), and external memory (buffers, array buffers).
+ */
+function sampleMemoryPeaks(): { stop(): { rss: number; anon: number; heapAtAnon: number; externalAtAnon: number } } {
+  const peaks = { rss: 0, anon: 0, heapAtAnon: 0, externalAtAnon: 0 };
   const sample = (): void => {
-    peaks.rss = Math.max(peaks.rss, process.memoryUsage().rss);
-    peaks.anon = Math.max(peaks.anon, anonymousRss());
+    const usage = process.memoryUsage();
+    peaks.rss = Math.max(peaks.rss, usage.rss);
+    const anon = anonymousRss();
+    if (anon > peaks.anon) Object.assign(peaks, { anon, heapAtAnon: usage.heapTotal, externalAtAnon: usage.external });
   };
   const timer = setInterval(sample, 50);
   return {
@@ -174,7 +184,7 @@ const label = `${KEYS / 1e6}M keys`;
 const setting = `${label} filled once, ${UPDATES / 1e6}M updates, incremental checkpoints every 10 s, p = 1 in-process, 64 MiB cache${process.env['BENCH_MAX_OPEN_FILES'] === undefined ? '' : `, state.maxOpenFiles ${process.env['BENCH_MAX_OPEN_FILES']}`}, LevelDB runs with --max-old-space-size=${process.env['LEVELDB_HEAP_MIB'] ?? 256}${MEMORY_LIMIT_MIB === undefined ? '' : ` inside a ${MEMORY_LIMIT_MIB} MiB memory cgroup`}`;
 const rate = (r: VariantResult): number => UPDATES / r.updateSeconds;
 const report = (name: string, r: VariantResult): void => {
-  process.stderr.write(`${name}: fill ${r.fillSeconds.toFixed(1)} s, updates ${r.updateSeconds.toFixed(1)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB (anonymous ${r.peakAnonMiB.toFixed(0)}), checkpoints ${r.checkpointMs.length} (median ${median(r.checkpointMs)} ms, max ${Math.max(...r.checkpointMs)} ms)${r.restoreSeconds === undefined ? '' : `, restore ${r.restoreSeconds.toFixed(1)} s (peak RSS ${r.restorePeakRssMiB!.toFixed(0)} MiB, anonymous ${r.restorePeakAnonMiB!.toFixed(0)})`}${r.cgroupPeakMiB === undefined ? '' : `, cgroup peak ${r.cgroupPeakMiB.toFixed(0)} MiB`}\n`);
+  process.stderr.write(`${name}: fill ${r.fillSeconds.toFixed(1)} s, updates ${r.updateSeconds.toFixed(1)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB (anonymous ${r.peakAnonMiB.toFixed(0)}: V8 heap ${r.heapAtPeakAnonMiB.toFixed(0)}, external ${r.externalAtPeakAnonMiB.toFixed(0)}), checkpoints ${r.checkpointMs.length} (median ${median(r.checkpointMs)} ms, max ${Math.max(...r.checkpointMs)} ms)${r.restoreSeconds === undefined ? '' : `, restore ${r.restoreSeconds.toFixed(1)} s (peak RSS ${r.restorePeakRssMiB!.toFixed(0)} MiB, anonymous ${r.restorePeakAnonMiB!.toFixed(0)})`}${r.cgroupPeakMiB === undefined ? '' : `, cgroup peak ${r.cgroupPeakMiB.toFixed(0)} MiB`}\n`);
 };
 
 const only = process.env['ONLY'];
@@ -188,7 +198,7 @@ if (only !== 'uniform') {
   if (leveldbZipf.cgroupPeakMiB !== undefined) {
     emitFigure({ name: `state/leveldb peak memory charged to a ${MEMORY_LIMIT_MIB} MiB cgroup, ${label}`, value: leveldbZipf.cgroupPeakMiB, unit: 'MiB', baseline: 512, note: 'anonymous memory and page cache, as a container limit counts them; the run completed inside the limit; baseline: the 512 MiB bar' });
   }
-  emitFigure({ name: `state/leveldb peak anonymous RSS, ${label}`, value: leveldbZipf.peakAnonMiB, unit: 'MiB', baseline: 512, note: 'RSS less file-backed pages (LevelDB maps its table files into memory; the kernel reclaims those pages under pressure); baseline: the 512 MiB bar' });
+  emitFigure({ name: `state/leveldb peak anonymous RSS, ${label}`, value: leveldbZipf.peakAnonMiB, unit: 'MiB', baseline: 512, note: `RSS less file-backed pages (the node binary and its libraries; LevelDB's tables are read, not mapped); at that peak the V8 heap held ${leveldbZipf.heapAtPeakAnonMiB.toFixed(0)} MiB, external memory ${leveldbZipf.externalAtPeakAnonMiB.toFixed(0)} MiB; baseline: the 512 MiB bar` });
   emitFigure({ name: `state/leveldb restore peak RSS, ${label}`, value: leveldbZipf.restorePeakRssMiB!, unit: 'MiB', baseline: 512, note: `the restore below, on its own (anonymous ${leveldbZipf.restorePeakAnonMiB!.toFixed(0)} MiB)${RESTORE_WORKERS > 0 ? `, on ${RESTORE_WORKERS} worker thread(s)` : ''}; baseline: the 512 MiB bar` });
   emitFigure({ name: `state/leveldb fill throughput (new keys), ${label}`, value: KEYS / leveldbZipf.fillSeconds, unit: 'records/s', baseline: KEYS / heapZipf.fillSeconds, note: 'baseline: the heap backend; every record a new key (a LevelDB miss); reported' });
   emitFigure({ name: `state/leveldb restore, ${label}`, value: leveldbZipf.restoreSeconds!, unit: 's', baseline: 10, note: 'the final checkpoint into a new working database, run start to finish (source at its end); baseline: the 10 s bar' });

@@ -50,10 +50,10 @@ export interface StateBackendOptions {
   directory?: string;
   /**
    * LevelDB only: how many files each working database may keep open (LevelDB's `max_open_files`, 74–50,000;
-   * default 1000). LevelDB memory-maps the table files it keeps open, and their pages count in the process's RSS
-   * (~350 MiB at 10M keys). A lower value bounds that (about 2 MiB per open table) at a cost in throughput: a cache
-   * miss may reopen a table. Measured at 10M keys, Zipf updates: 128 gave a peak RSS of 766 MiB against 1071 MiB,
-   * at 0.64× the update rate. See docs/state-backends.md.
+   * default 1000). Each open table holds a file descriptor and its index and filter in memory (~50–100 KiB); a
+   * lower value bounds that at a cost in throughput: a cache miss may reopen a table. (While LevelDB still mapped its
+   * tables into memory, 128 gave a peak RSS of 766 MiB against 1071 MiB at 10M keys, at 0.64× the update rate; tables
+   * are now read, not mapped, and the default peaks near 500 MiB.) See docs/state-backends.md.
    *
    * @example
    * ```ts

@@ -10,11 +10,12 @@ export type Db = Level<string, Uint8Array>;
 
 /**
  * LevelDB's `max_open_files` for the checkpoint store: 74, the least LevelDB takes, which leaves 64 table files
- * open. LevelDB memory-maps every table file it keeps open, and the pages it touched stay in the process's RSS while
- * the file is open; with the default (1000) a store holding a 10M-key job's checkpoints kept up to 277 MiB of them
- * mapped, from compactions and blob reads whose pages are never needed again. With 64 open tables: at most 110 MiB,
- * and the same job ran within the noise (239.6 s against 227.3 s; reads are whole blobs, so reopening a table costs
- * little per byte).
+ * open. Chosen while LevelDB still memory-mapped every table file it kept open (see
+ * ../state/leveldb/table-mmap-slots.ts, which now makes it read them): with the default (1000) a store holding a
+ * 10M-key job's checkpoints kept up to 277 MiB of their pages in the process's RSS, from compactions and blob reads
+ * whose pages are never needed again; with 64 open tables at most 110 MiB, and the same job ran within the noise
+ * (239.6 s against 227.3 s; reads are whole blobs, so reopening a table costs little per byte). It still bounds the
+ * file descriptors and table indexes the store holds.
  */
 export const STORE_MAX_OPEN_FILES = LEVELDB_MIN_OPEN_FILES;
 
