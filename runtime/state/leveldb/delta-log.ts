@@ -52,6 +52,14 @@ export class DeltaLog {
     }
   }
 
+  /** Drops every logged change, as if every key group had overflowed (the backend is closing). */
+  clear(): void {
+    this.#pages.fill(undefined);
+    this.#bytes.fill(0);
+    this.#used.fill(0);
+    this.#overflowed.fill(1);
+  }
+
   /** Whether key group slot `index` will be written in full at the next snapshot (no chain, or its log overflowed). */
   overflowed(index: number): boolean {
     return this.#overflowed[index] === 1;

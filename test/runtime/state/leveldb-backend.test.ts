@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend, type StateKey } from '../../../runtime/state/index.ts';
 import { LevelDbKeyedStateBackend } from '../../../runtime/state/leveldb/leveldb-keyed-state-backend.ts';
@@ -150,6 +152,29 @@ test('the cache stays within its bound, and the working database is removed on c
   }
   await backend.close();
   assert.ok(!existsSync(dir), 'working database removed');
+});
+
+test('a closed backend lets go of its cache: a runner that keeps its last attempt does not keep the state with it', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const collectedAfterGc = async (ref: WeakRef<object>): Promise<boolean> => {
+    await new Promise((resolve) => setImmediate(resolve)); // WeakRefs read in this turn are kept until it ends
+    gc();
+    return ref.deref() === undefined;
+  };
+  const backend = await leveldb({ incremental: true });
+  await backend.restore([]);
+  const state = backend.getValueState<{ n: number }>('count');
+  const cached = ((): WeakRef<object> => {
+    backend.setCurrentKey('user-1');
+    const value = { n: 1 };
+    state.update(value);
+    return new WeakRef(value);
+  })();
+  assert.equal(await collectedAfterGc(cached), false, 'the open backend caches the value (the check can see it kept)');
+  await backend.close();
+  assert.equal(await collectedAfterGc(cached), true, 'the closed backend no longer holds the value');
+  assert.equal(backend.cacheBytes, 0);
 });
 
 test('a corrupt chain is SLUICE_STATE_SNAPSHOT_CORRUPT, and an unusable folder is SLUICE_STATE_BACKEND_IO naming state.directory', async () => {
