@@ -15,13 +15,18 @@ export interface Figure {
 
 export function emitFigure(figure: Omit<Figure, 'ratio'> & { ratio?: number }): void {
   const ratio = figure.ratio ?? figure.value / figure.baseline;
-  process.stdout.write(`${JSON.stringify({ ...figure, value: round(figure.value), baseline: round(figure.baseline), ratio: round(ratio, 3) })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...figure, value: significant(figure.value), baseline: significant(figure.baseline), ratio: round(ratio, 3) })}\n`);
 }
 
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Whole numbers from 100 up; one decimal below (a 9.6 s restore must not print as 10 against a 10 s bar). */
+function significant(n: number): number {
+  return round(n, Math.abs(n) < 100 ? 1 : 0);
 }
 
 function round(n: number, digits = 0): number {
