@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { ClassicLevel } from 'classic-level';
+import { removeAbandonedDirectories } from '../../support/abandoned-directories.ts';
 import { manifestBytes, type ManifestTable } from './table-files/manifest-file.ts';
 import { internalKey, TableFileBuilder } from './table-files/table-file-builder.ts';
 
@@ -21,6 +22,8 @@ export const MMAP_READS_ENV = 'SLUICE_LEVELDB_MMAP_READS';
  * keeps every shard far from full.
  */
 const HOLDER_OPEN_FILES = 4 * LEVELDB_MMAP_SLOTS;
+/** Name prefix of the holder's folder in the OS temp folder: `sluice-mmap-slots-<pid>-<random>`. */
+const HOLDER_PREFIX = 'sluice-mmap-slots-';
 /** Links made at once while the holder is built. */
 const LINKS_AT_ONCE = 64;
 
@@ -64,7 +67,9 @@ export function reserveTableMmapSlots(): Promise<number> {
 }
 
 async function takeSlots(): Promise<number> {
-  const directory = await mkdtemp(join(tmpdir(), `sluice-mmap-slots-${process.pid}-`));
+  // A process killed in the ~100 ms between writing the holder and removing it leaves its folder: sweep those.
+  void removeAbandonedDirectories(tmpdir(), HOLDER_PREFIX).catch(() => undefined);
+  const directory = await mkdtemp(join(tmpdir(), `${HOLDER_PREFIX}${process.pid}-`));
   try {
     await writeTables(directory);
     const db = new ClassicLevel<Uint8Array, Uint8Array>(directory, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: false, maxOpenFiles: HOLDER_OPEN_FILES });

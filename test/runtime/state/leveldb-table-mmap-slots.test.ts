@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -38,10 +39,17 @@ async function writeAndReadBack(dir: string): Promise<{ open: number; mapped: nu
 test('once the process holds LevelDB\'s mmap slots, its databases read table files through file descriptors, none mapped', { skip: !canSeeMappings && 'needs /proc/self/maps (Linux)' }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-mmap-slots-test-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
+  // The holder's folder of a process killed before it removed it (no process has this id: above Linux's pid_max).
+  const abandoned = join(tmpdir(), 'sluice-mmap-slots-4194305-abandoned');
+  await mkdir(abandoned, { recursive: true });
+  t.after(() => rm(abandoned, { recursive: true, force: true }));
   assert.equal(await reserveTableMmapSlots(), LEVELDB_MMAP_SLOTS, 'the first call, before any LevelDB opened, takes every slot');
   assert.equal(await reserveTableMmapSlots(), LEVELDB_MMAP_SLOTS, 'a second call answers the same reservation');
   const leftovers = (await readdir(tmpdir())).filter((name) => name.startsWith(`sluice-mmap-slots-${process.pid}-`));
   assert.deepEqual(leftovers, [], 'the holder\'s files are removed once mapped (a killed process leaves nothing)');
+
+  for (let tries = 0; existsSync(abandoned) && tries < 500; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(!existsSync(abandoned), 'the folder a killed process left is swept');
 
   const { open, mapped } = await writeAndReadBack(dir);
   assert.ok(open > 0, 'the reads opened table files: this check would see them');
