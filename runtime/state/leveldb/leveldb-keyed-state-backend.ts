@@ -275,7 +275,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
       table.pending.clear();
       table.hand = undefined;
     }
-    this.#cacheBytes = 0;
+    // #cacheBytes stays: a finished job's metrics keep their last values (hits, misses and the cache's size alike).
     this.#log?.clear();
     await store?.destroy();
   }
