@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mappedFilesUnder } from '../../runtime/state/leveldb/table-mmap-slots.ts';
 
 /** Whether this platform has /proc/self/maps and /proc/self/fd (Linux), which the functions below read. */
 export const canSeeMappings = ((): boolean => {
@@ -17,12 +18,7 @@ export const canSeeMappings = ((): boolean => {
  * runtime/state/leveldb/table-mmap-slots.ts); otherwise it holds a file descriptor ({@link openTableFiles}).
  */
 export function mappedTableFiles(folder: string): Set<string> {
-  const files = new Set<string>();
-  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
-    const at = line.indexOf(folder);
-    if (at >= 0 && line.endsWith('.ldb')) files.add(line.slice(at));
-  }
-  return files;
+  return new Set([...mappedFilesUnder(folder)].filter((file) => file.endsWith('.ldb')));
 }
 
 /** The table files under `folder` LevelDB holds open right now: mapped, or read through a file descriptor. */

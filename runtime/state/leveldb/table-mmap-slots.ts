@@ -1,4 +1,5 @@
-import { link, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { link, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -78,7 +79,7 @@ async function takeSlots(): Promise<number> {
     // An iteration opens every table it passes (each stays in the table cache: mapped, if a slot was free); the
     // tables are empty, so it finds no key.
     for await (const key of db.keys()) throw new Error(`the mmap slots' holder has a key (${key.length} bytes)`);
-    return await mappedFilesUnder(directory);
+    return mappedFilesUnder(directory).size;
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
@@ -108,13 +109,15 @@ async function writeTables(directory: string): Promise<void> {
   await writeFile(join(directory, 'CURRENT'), 'MANIFEST-000001\n');
 }
 
-/** Files under `directory` this process has mapped (`/proc/self/maps`). @internal */
-export async function mappedFilesUnder(directory: string): Promise<number> {
-  const maps = await readFile('/proc/self/maps', 'utf8');
+/**
+ * The files under `directory` this process has memory-mapped right now, by path (`/proc/self/maps`; Linux only).
+ * @internal
+ */
+export function mappedFilesUnder(directory: string): Set<string> {
   const files = new Set<string>();
-  for (const line of maps.split('\n')) {
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
     const at = line.indexOf(`${directory}/`);
     if (at >= 0) files.add(line.slice(at));
   }
-  return files.size;
+  return files;
 }
