@@ -60,6 +60,8 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
   #parent: number | undefined;
   /** Incremental only: state was restored without its checkpoint, so the touched lists do not cover it. */
   #untracked = false;
+  /** What {@link metrics} reported when {@link close} let go of the state: a finished job's figures stay. */
+  #final: KeyedStateMetrics | undefined;
   readonly #state: BackendState;
 
   constructor(options: HeapKeyedStateBackendOptions) {
@@ -171,13 +173,29 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
   }
 
   override metrics(): KeyedStateMetrics {
+    if (this.#final !== undefined) return this.#final;
     let entries = 0;
     for (const table of this.#tables.values()) entries += table.entries.size - table.emptyMaps;
     return { entries, timers: this.timerCount() + this.eventTimeTimerCount() };
   }
 
-  /** Nothing to release: the state is in the heap. */
-  override async close(): Promise<void> {}
+  /**
+   * Lets go of the state; {@link metrics} keeps reporting its last figures. The backend is not used after this.
+   * Why release heap state at all: a `JobRunner` keeps its last attempt for its final metrics, and a service keeps
+   * a finished job's runner for its metrics and status, so state left here would stay live as long as the process
+   * (or until the job's name runs again) — gigabytes for a large job, one more for every finished job.
+   */
+  override async close(): Promise<void> {
+    if (this.#final !== undefined) return;
+    this.#final = this.metrics();
+    for (const table of this.#tables.values()) {
+      table.entries.clear();
+      table.emptyMaps = 0;
+      if (table.deleted !== undefined) table.deleted = new Map();
+      if (table.touchedEntries !== undefined) table.touchedEntries = [];
+    }
+    this.#chains.clear();
+  }
 
   /** @internal Entries in one state's table, emptied maps kept for reuse included (tests of their sweep). */
   tableEntryCount(name: string): number {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import {
   HeapKeyedStateBackend,
@@ -266,4 +268,36 @@ test('snapshot yields to the event loop (timers run during a large snapshot)', a
   await b.snapshot();
   clearInterval(timer);
   assert.ok(ticks > 0, 'an interval fired while the snapshot ran');
+});
+
+test('a closed backend lets go of its state and keeps its figures: a runner keeps its last attempt, a service its finished runners', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const collectedAfterGc = async (ref: WeakRef<object>): Promise<boolean> => {
+    await new Promise((resolve) => setImmediate(resolve)); // WeakRefs read in this turn are kept until it ends
+    gc();
+    return ref.deref() === undefined;
+  };
+  for (const incremental of [false, true]) {
+    const backend = new HeapKeyedStateBackend({ maxParallelism: M, range: keyGroupRangeOf(0, 1, M), incremental });
+    const counts = backend.getValueState<{ n: number }>('count');
+    const held = ((): WeakRef<object> => {
+      const value = { n: 1 };
+      backend.setCurrentKey('user-1');
+      counts.update(value);
+      return new WeakRef(value);
+    })();
+    backend.setCurrentKey('user-2');
+    backend.getMapState<string, number>('urls').put('/a', 1);
+    backend.registerTimer(10);
+    if (incremental) await backend.snapshot(1);
+    const figures = backend.metrics();
+    assert.deepEqual(figures, { entries: 2, timers: 1 });
+    assert.equal(await collectedAfterGc(held), false, `incremental ${incremental}: the open backend holds the value (the check can see it kept)`);
+    await backend.close();
+    assert.equal(await collectedAfterGc(held), true, `incremental ${incremental}: the closed backend no longer holds the value`);
+    assert.deepEqual(backend.metrics(), figures, 'a finished job keeps reporting its last figures');
+    await backend.close(); // twice is harmless
+    assert.deepEqual(backend.metrics(), figures);
+  }
 });
