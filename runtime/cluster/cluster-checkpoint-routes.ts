@@ -1,8 +1,9 @@
 import { access, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { SluiceError } from '../errors/index.ts';
-import type { ApiRequest, ApiResponse } from '../service/rest-api.ts';
-import { backupBytes } from '../service/savepoint-files.ts';
+import { checkpointIdQuery, type ApiRequest, type ApiResponse } from '../service/rest-api.ts';
+import { backupBytes, EXPORT_CONTENT_TYPE, exportHeaders } from '../service/savepoint-files.ts';
 import { badRequest, ServiceErrorCodes } from '../service/service-errors.ts';
 import type { ClusterCheckpointTools } from './checkpoints/checkpoint-tools.ts';
 import type { ClusterCoordination } from './cluster-coordination.ts';
@@ -28,11 +29,11 @@ interface SpecAnswer {
  * The checkpoint tools of a cluster member (docs/cluster.md, "Checkpoint tools"), answered by any member from the
  * checkpoints topic: the replicated checkpoints are the truth, not any member's local copy.
  *
- * - `GET checkpoints` and `GET checkpoints/backup` read the topic.
+ * - `GET checkpoints`, `GET checkpoints/backup` and `GET checkpoints/export` read the topic.
  * - `restore`, `clear` and `catch-up` write a start override into the job's spec (a new version, so a running job
  *   restarts at once — from a savepoint, which `catch-up` keeps and the others replace); its owner applies it as the
- *   job starts, and it stays in force until a checkpoint completes under it. `restore` first publishes the backup to
- *   the topic for the owner to import. A job that is not running applies it at its next `resume`; `clear` of a job
+ *   job starts, and it stays in force until a checkpoint completes under it. `restore` (a backup document) and
+ *   `import` (an export uploaded as bytes) first publish the export to the topic for the owner to import. A job that is not running applies it at its next `resume`; `clear` of a job
  *   that no member runs tombstones its checkpoints at once.
  * - `submit --from <id|file>` publishes that checkpoint (or file, read on this member) the same way ({@link fromImport}),
  *   and `delete --checkpoints` tombstones the job's checkpoints ({@link purge}).
@@ -84,13 +85,25 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
       return { status: 200, body: { checkpoints: list } };
     }
     if (action === 'checkpoints/backup' && request.method === 'GET') {
-      const id = request.query.get('id');
-      if (id !== null && !/^\d+$/.test(id)) throw badRequest(`"id" must be a checkpoint id, got "${id}"`);
-      return { status: 200, body: { backup: await tools.backup(name, id === null ? undefined : Number(id)) } };
+      return { status: 200, body: { backup: await tools.backup(name, checkpointIdQuery(request)) } };
+    }
+    if (action === 'checkpoints/export' && request.method === 'GET') {
+      // Assembled from the topic in memory (as a backup document is), but sent as bytes: no base64, no string limit.
+      const { checkpoint, bytes } = await tools.exportOf(name, checkpointIdQuery(request));
+      const m = checkpoint.manifest;
+      const headers = exportHeaders({ job: name, checkpoint: m.id, kind: m.kind, timestamp: m.timestamp, totalBytes: m.totalBytes });
+      const download = { size: bytes.length, open: () => Readable.from([bytes]), release: async () => {} };
+      return { status: 200, body: undefined, contentType: EXPORT_CONTENT_TYPE, headers, download };
     }
     if (request.method !== 'POST') return undefined;
-    if (action === 'checkpoints/restore') {
-      const bytes = backupBytes(request.body);
+    if (action === 'checkpoints/restore' || action === 'checkpoints/import') {
+      let bytes: Uint8Array;
+      if (action === 'checkpoints/restore') {
+        bytes = backupBytes(request.body);
+      } else {
+        if (request.upload === undefined) throw badRequest('send the checkpoint export as the body, as application/octet-stream');
+        bytes = await readUpload(request.upload);
+      }
       const spec = await specOf(name);
       const keys = await tools.publishImport(name, spec.version + 1, bytes);
       const next = await namingImport(name, keys, () => override(spec, 'import'));
@@ -139,6 +152,13 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
   const purge = (name: string): Promise<number> => tools.purge(name);
 
   return { handle, fromImport, purge };
+}
+
+/** An uploaded export, whole: a cluster publishes it to the checkpoints topic in chunks, from memory. */
+async function readUpload(upload: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of upload) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 function parseJson(raw: Buffer, path: string): unknown {

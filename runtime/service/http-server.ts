@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import { SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { bearerCheck } from './auth.ts';
-import type { ApiRequest, ApiResponse } from './rest-api.ts';
-import { badRequest, toErrorResponse } from './service-errors.ts';
+import { UPLOAD_ROUTE, type ApiRequest, type ApiResponse, type Download } from './rest-api.ts';
+import { ServiceErrorCodes, badRequest, toErrorResponse } from './service-errors.ts';
 
-/** Largest request body accepted (a checkpoint backup travels as base64 JSON). */
+/** Largest JSON request body accepted (a checkpoint backup document carries base64; exports go as uploads, unbounded). */
 export const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
 export interface HttpServerOptions {
@@ -31,7 +33,8 @@ export interface ListeningServer {
 
 /**
  * The service's HTTP layer on node:http: authenticates, parses JSON bodies, calls the API and writes JSON answers,
- * errors as `{ error: { code, message, problems? } }`.
+ * errors as `{ error: { code, message, problems? } }`. Checkpoint exports travel unparsed both ways: an
+ * `application/octet-stream` upload is handed to its route as a stream ({@link UPLOAD_ROUTE}), a download is piped.
  *
  * @example
  * ```ts
@@ -69,28 +72,42 @@ async function respond(req: IncomingMessage, res: ServerResponse, options: HttpS
   let body: unknown;
   let contentType: string | undefined;
   let headers: Readonly<Record<string, string>> | undefined;
+  let download: Download | undefined;
   try {
     const url = new URL(req.url ?? '/', 'http://service');
     if (options.openPaths?.has(url.pathname) !== true) check?.(req.headers.authorization);
-    const text = await readBody(req);
-    let parsed: unknown;
-    if (text !== '') {
-      try {
-        parsed = JSON.parse(text);
-      } catch (err) {
-        throw badRequest(`the request body is not valid JSON: ${(err as Error).message}`);
+    const binary = isOctetStream(req.headers['content-type']);
+    const request = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams };
+    let answer: ApiResponse;
+    if (request.method === 'POST' && UPLOAD_ROUTE.test(url.pathname)) {
+      if (!binary) {
+        throw new SluiceError(
+          ServiceErrorCodes.unsupportedMediaType,
+          `${url.pathname} takes a checkpoint export as its body, sent as application/octet-stream (\`sluice checkpoint restore <job> --input <file>\` sends one); a backup document goes to checkpoints/restore`,
+        );
       }
+      answer = await options.handle({ ...request, body: undefined, upload: req });
+    } else {
+      if (binary) {
+        throw new SluiceError(ServiceErrorCodes.unsupportedMediaType, `${request.method} ${url.pathname} takes JSON, not application/octet-stream: only POST /v1/jobs/{name}/checkpoints/import takes a binary body`);
+      }
+      answer = await options.handle({ ...request, body: parseJson(await readBody(req)) });
     }
-    const answer = await options.handle({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, body: parsed });
     status = answer.status;
     body = answer.body;
     contentType = answer.contentType;
     headers = answer.headers;
+    download = answer.download;
   } catch (err) {
     const error = toErrorResponse(err);
     status = error.status;
     body = error.body;
     if (status >= 500) options.logger.error({ err }, `request ${req.method} ${req.url} failed`);
+  }
+  if (download !== undefined) {
+    await sendDownload(res, status, download, contentType, headers, options.logger);
+    options.logger.debug({ method: req.method, path: req.url?.split('?')[0], status, bytes: download.size, ms: Date.now() - started }, 'request');
+    return;
   }
   const payload = contentType === undefined ? JSON.stringify(body) : String(body);
   res.writeHead(status, {
@@ -101,6 +118,42 @@ async function respond(req: IncomingMessage, res: ServerResponse, options: HttpS
   });
   res.end(payload);
   options.logger.debug({ method: req.method, path: req.url?.split('?')[0], status, ms: Date.now() - started }, 'request');
+}
+
+/**
+ * Streams a binary answer, then releases it (whether or not the client took all of it). A failure mid-stream cuts the
+ * connection: the client sees fewer bytes than `content-length` said, never a short file it could take as whole.
+ */
+async function sendDownload(
+  res: ServerResponse,
+  status: number,
+  download: Download,
+  contentType: string | undefined,
+  headers: Readonly<Record<string, string>> | undefined,
+  logger: Logger,
+): Promise<void> {
+  try {
+    res.writeHead(status, { ...headers, 'content-type': contentType ?? 'application/octet-stream', 'content-length': download.size });
+    await pipeline(download.open(), res);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'a download ended early');
+    res.destroy();
+  } finally {
+    await download.release().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not release a download'));
+  }
+}
+
+function isOctetStream(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.split(';')[0]!.trim().toLowerCase() === 'application/octet-stream';
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`the request body is not valid JSON: ${(err as Error).message}`);
+  }
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

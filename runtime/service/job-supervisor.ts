@@ -14,7 +14,9 @@ import { jobStatus, jobSummary } from './job-status-view.ts';
 import { NameLocks } from './name-locks.ts';
 import { redactSecrets } from './redact.ts';
 import { assertReplaceable } from './replace-check.ts';
-import { backupBytes, describeSavepoint, SavepointFiles } from './savepoint-files.ts';
+import { backupBytes, describeSavepoint, SavepointFiles, type ExportInfo } from './savepoint-files.ts';
+import type { Download } from './rest-api.ts';
+import type { Readable } from 'node:stream';
 import { ServiceErrorCodes, jobNotFound, notRunning } from './service-errors.ts';
 import type { BackupDocument, JobStatus, JobSummary, SavepointInfo, SubmitRequest } from './supervisor-api.ts';
 
@@ -271,9 +273,27 @@ export class JobSupervisor {
    */
   async restore(name: string, document: unknown): Promise<{ job: JobStatus; savepoint: SavepointInfo }> {
     const bytes = backupBytes(document);
+    return this.#restoreWith(name, () => this.#files.importBytes(name, bytes));
+  }
+
+  /**
+   * One checkpoint (default: the newest valid one) as its export, streamed: what `sluice checkpoint backup` writes.
+   * No size limit, unlike a {@link backup} document.
+   */
+  async exportCheckpoint(name: string, id?: number): Promise<{ info: ExportInfo; download: Download }> {
+    const list = await this.checkpoints(name);
+    return this.#files.exportDownload(name, list, id);
+  }
+
+  /** As {@link restore}, from a checkpoint export streamed in (`sluice checkpoint restore` sends the file so). */
+  async importExport(name: string, upload: Readable): Promise<{ job: JobStatus; savepoint: SavepointInfo }> {
+    return this.#restoreWith(name, () => this.#files.importUpload(name, upload));
+  }
+
+  async #restoreWith(name: string, importSavepoint: () => Promise<CheckpointManifest>): Promise<{ job: JobStatus; savepoint: SavepointInfo }> {
     return this.#withLock(name, async () => {
       await this.#record(name);
-      const manifest = await this.#files.importBytes(name, bytes);
+      const manifest = await importSavepoint();
       this.#logger.info({ job: name, savepoint: manifest.id }, `restored a backup of job "${name}" as savepoint ${manifest.id}`);
       const active = this.#jobs.get(name);
       if (active !== undefined) await this.#jobs.stop(name, active, undefined, false);

@@ -1,6 +1,8 @@
+import type { Readable } from 'node:stream';
 import type { JobSupervisor } from './job-supervisor.ts';
 import type { SubmitRequest } from './supervisor-api.ts';
 import { ServiceErrorCodes, badRequest } from './service-errors.ts';
+import { EXPORT_CONTENT_TYPE, exportHeaders } from './savepoint-files.ts';
 import { SluiceError } from '../errors/index.ts';
 
 /** A parsed request as a route handler sees it. */
@@ -8,8 +10,23 @@ export interface ApiRequest {
   readonly method: string;
   readonly path: string;
   readonly query: URLSearchParams;
-  /** Parsed JSON body (`undefined` when there was none). */
+  /** Parsed JSON body (`undefined` when there was none, or when the body is an {@link upload}). */
   readonly body: unknown;
+  /**
+   * The body, unread, of a request sent as `application/octet-stream` to a route that takes one ({@link UPLOAD_ROUTE}:
+   * a checkpoint export, which may be larger than any string or buffer should be); the route reads it.
+   */
+  readonly upload?: Readable;
+}
+
+/** Routes that take a binary body (`application/octet-stream`), streamed to them unread: checkpoint imports. */
+export const UPLOAD_ROUTE = /^\/v1\/jobs\/[^/]+\/checkpoints\/import\/?$/;
+
+/** A binary answer streamed to the client: `size` bytes from `open()`, then `release()` (a temporary file's removal). */
+export interface Download {
+  readonly size: number;
+  open(): Readable;
+  release(): Promise<void>;
 }
 
 /** A handler's answer: status and JSON body, or a text body of `contentType` (the Prometheus metrics, the dashboard). */
@@ -20,6 +37,8 @@ export interface ApiResponse {
   readonly contentType?: string;
   /** Extra response headers (the dashboard's content security policy and cache rules). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** A binary body, streamed (`contentType` names it): a checkpoint export. `body` is ignored then. */
+  readonly download?: Download;
 }
 
 type Handler = (request: ApiRequest, name: string) => Promise<ApiResponse>;
@@ -81,14 +100,22 @@ export function restApi(supervisor: JobSupervisor): (request: ApiRequest) => Pro
       GET: async (_r, name) => ok({ checkpoints: await supervisor.checkpoints(name) }),
     },
     'checkpoints/backup': {
-      GET: async (r, name) => {
-        const id = r.query.get('id');
-        if (id !== null && !/^\d+$/.test(id)) throw badRequest(`"id" must be a checkpoint id, got "${id}"`);
-        return ok({ backup: await supervisor.backup(name, id === null ? undefined : Number(id)) });
-      },
+      GET: async (r, name) => ok({ backup: await supervisor.backup(name, checkpointIdQuery(r)) }),
     },
     'checkpoints/restore': {
       POST: async (r, name) => ok(await supervisor.restore(name, r.body), 201),
+    },
+    'checkpoints/export': {
+      GET: async (r, name) => {
+        const { info, download } = await supervisor.exportCheckpoint(name, checkpointIdQuery(r));
+        return { status: 200, body: undefined, contentType: EXPORT_CONTENT_TYPE, headers: exportHeaders(info), download };
+      },
+    },
+    'checkpoints/import': {
+      POST: async (r, name) => {
+        if (r.upload === undefined) throw badRequest('send the checkpoint export as the body, as application/octet-stream');
+        return ok(await supervisor.importExport(name, r.upload), 201);
+      },
     },
     'checkpoints/clear': {
       POST: async (_r, name) => ok(await supervisor.clear(name)),
@@ -120,6 +147,13 @@ export function restApi(supervisor: JobSupervisor): (request: ApiRequest) => Pro
     }
     throw new SluiceError(ServiceErrorCodes.routeNotFound, `no route ${request.method} ${request.path}: the API lives under ${API_PREFIX} (see docs/rest.md)`);
   };
+}
+
+/** The `?id=` of a checkpoint route: a checkpoint id, or `undefined` (the newest valid one). */
+export function checkpointIdQuery(request: ApiRequest): number | undefined {
+  const id = request.query.get('id');
+  if (id !== null && !/^\d+$/.test(id)) throw badRequest(`"id" must be a checkpoint id, got "${id}"`);
+  return id === null ? undefined : Number(id);
 }
 
 function allow(request: ApiRequest, methods: readonly string[]): void {

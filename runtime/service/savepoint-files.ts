@@ -1,14 +1,19 @@
 /**
- * Checkpoints as files and documents for the service: a backup of one checkpoint as a JSON-safe document
- * (`sluice checkpoint backup`), a backup or an export imported as a savepoint (`sluice checkpoint restore`,
- * `sluice submit --from <file>`), and the check of a `--from` before anything stops. The store speaks files;
+ * Checkpoints as files and documents for the service: one checkpoint's export streamed out (`sluice checkpoint
+ * backup`) or as a JSON-safe document, an export streamed in, a backup document or an export file imported as a
+ * savepoint (`sluice checkpoint restore`, `sluice submit --from <file>`), and the check of a `--from` before anything
+ * stops. The store speaks files;
  * the temporary ones live under the data directory's `tmp/` and are always removed.
  */
-import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { access, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:buffer';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { CheckpointInfo, CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
+import type { Download } from './rest-api.ts';
 import { ServiceErrorCodes, badRequest } from './service-errors.ts';
 import type { BackupDocument, SavepointInfo } from './supervisor-api.ts';
 
@@ -34,20 +39,44 @@ export class SavepointFiles {
    * backup document: the store's export, base64.
    */
   async backup(name: string, list: readonly CheckpointInfo[], id: number | undefined): Promise<BackupDocument> {
-    const chosen = id === undefined ? list.find((c) => c.status === 'valid') : list.find((c) => c.id === id);
-    if (chosen === undefined) {
-      throw new SluiceError(
-        'SLUICE_CHECKPOINT_NOT_FOUND',
-        id === undefined
-          ? `job "${name}" has no valid checkpoint to back up; take one with \`sluice savepoint ${name}\``
-          : `job "${name}" has no checkpoint ${id}; list them with \`sluice checkpoints ${name}\``,
-      );
-    }
+    const chosen = chooseCheckpoint(name, list, id);
     const file = await this.#tempFile('backup');
     try {
       await this.#options.store.exportTo(name, chosen.id, file);
       const info = { job: name, checkpoint: chosen.id, kind: chosen.kind, timestamp: chosen.timestamp, totalBytes: chosen.totalBytes };
       return backupDocument(info, await readFile(file), `back up the service's data directory (${this.#options.dataDir}) instead, copied while the service is stopped`);
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  /**
+   * Checkpoint `id` of job `name` (default: the newest valid one in `list`) as its export file, streamed from a
+   * temporary file that {@link Download.release} removes: no size limit, and never in memory whole.
+   */
+  async exportDownload(name: string, list: readonly CheckpointInfo[], id: number | undefined): Promise<{ info: ExportInfo; download: Download }> {
+    const chosen = chooseCheckpoint(name, list, id);
+    const file = await this.#tempFile('export');
+    try {
+      await this.#options.store.exportTo(name, chosen.id, file);
+      const { size } = await stat(file);
+      const info = { job: name, checkpoint: chosen.id, kind: chosen.kind, timestamp: chosen.timestamp, totalBytes: chosen.totalBytes };
+      return { info, download: { size, open: () => createReadStream(file), release: () => rm(file, { force: true }) } };
+    } catch (err) {
+      await rm(file, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Imports a checkpoint export streamed in (an upload) as a new savepoint of job `name`: written to a temporary file
+   * first, so its size is bounded by the disk, not by memory; every blob is verified before anything is stored.
+   */
+  async importUpload(name: string, upload: Readable): Promise<CheckpointManifest> {
+    const file = await this.#tempFile('import');
+    try {
+      await pipeline(upload, createWriteStream(file));
+      return await this.#options.store.importFrom(file, { job: name });
     } finally {
       await rm(file, { force: true });
     }
@@ -103,6 +132,41 @@ export class SavepointFiles {
   }
 }
 
+/** What a checkpoint export is of, as a backup document and the export download's headers say. */
+export type ExportInfo = Omit<BackupDocument, 'format' | 'version' | 'data'>;
+
+/** Checkpoint `id` in `list` (a job's checkpoints, newest first), or its newest valid one. */
+function chooseCheckpoint(name: string, list: readonly CheckpointInfo[], id: number | undefined): CheckpointInfo {
+  const chosen = id === undefined ? list.find((c) => c.status === 'valid') : list.find((c) => c.id === id);
+  if (chosen === undefined) {
+    throw new SluiceError(
+      'SLUICE_CHECKPOINT_NOT_FOUND',
+      id === undefined
+        ? `job "${name}" has no valid checkpoint to back up; take one with \`sluice savepoint ${name}\``
+        : `job "${name}" has no checkpoint ${id}; list them with \`sluice checkpoints ${name}\``,
+    );
+  }
+  return chosen;
+}
+
+/**
+ * The headers of an export download (`GET …/checkpoints/export`): what it is of, as a backup document says in JSON.
+ * The body is the export itself (docs/checkpoints.md, "Export files").
+ */
+export function exportHeaders(info: ExportInfo): Record<string, string> {
+  return {
+    'x-sluice-job': encodeURIComponent(info.job),
+    'x-sluice-checkpoint': String(info.checkpoint),
+    'x-sluice-checkpoint-kind': info.kind,
+    'x-sluice-checkpoint-timestamp': String(info.timestamp),
+    'x-sluice-checkpoint-total-bytes': String(info.totalBytes),
+    'content-disposition': `attachment; filename="${encodeURIComponent(info.job)}-${info.checkpoint}.sluice-export"`,
+  };
+}
+
+/** The media type of export downloads and uploads. */
+export const EXPORT_CONTENT_TYPE = 'application/octet-stream';
+
 /**
  * The most export bytes a backup document carries: its base64 is one JSON string, and the answer that holds it is one
  * string too, which V8 caps at `MAX_STRING_LENGTH` characters (~512 Mi): about 384 MiB of export.
@@ -113,7 +177,7 @@ export const MAX_BACKUP_EXPORT_BYTES = Math.floor((constants.MAX_STRING_LENGTH -
  * A backup document of a checkpoint's export, or `SLUICE_BACKUP_TOO_LARGE` (with `otherWay`, how to back it up
  * instead) when the export is more than a document can carry.
  */
-export function backupDocument(info: Omit<BackupDocument, 'format' | 'version' | 'data'>, exportBytes: Buffer, otherWay: string): BackupDocument {
+export function backupDocument(info: ExportInfo, exportBytes: Buffer, otherWay: string): BackupDocument {
   if (exportBytes.length > MAX_BACKUP_EXPORT_BYTES) {
     const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
     throw new SluiceError(

@@ -18,6 +18,7 @@ export const ServiceErrorCodes = {
   registryLocked: 'SLUICE_REGISTRY_LOCKED',
   registryUnreadable: 'SLUICE_REGISTRY_UNREADABLE',
   backupTooLarge: 'SLUICE_BACKUP_TOO_LARGE',
+  unsupportedMediaType: 'SLUICE_UNSUPPORTED_MEDIA_TYPE',
 } as const;
 
 /** The JSON body of every error response: `{ error: { code, message, problems? } }`. */
@@ -80,6 +81,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
     const status =
       err.code === ServiceErrorCodes.unauthorized ? 401
       : err.code === ServiceErrorCodes.methodNotAllowed ? 405
+      : err.code === ServiceErrorCodes.unsupportedMediaType ? 415
       : NOT_FOUND.has(err.code) ? 404
       : BAD_REQUEST.has(err.code) ? 400
       : CONFLICT.has(err.code) ? 409

@@ -3,7 +3,7 @@
  * fault it is (2: the command or the job file, 1: the state of things), and nothing is started or lost.
  */
 import assert from 'node:assert/strict';
-import { truncate, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../support/temp-dir.ts';
@@ -29,7 +29,7 @@ test('bad inputs against a running service', async (t) => {
       [['submit', 'jobs/wordcount.ts', '--set', 'output'], /--set expects key=value, got "output"/],
       [['rescale', 'svc-x'], /sluice rescale needs -p <n>[\s\S]*Usage: sluice rescale/],
       [['checkpoint', 'shred', 'svc-x'], /unknown checkpoint tool "shred"/],
-      [['checkpoint', 'backup', 'svc-x'], /needs --output <file.json>/],
+      [['checkpoint', 'backup', 'svc-x'], /needs --output <file>/],
       [['status'], /sluice status needs a job name/],
     ];
     for (const [args, message] of cases) {
@@ -82,14 +82,15 @@ test('bad inputs against a running service', async (t) => {
     await writeFile(notBackup, '{"hello":"world"}');
     const wrong = await sluice(['checkpoint', 'restore', 'svc-bad-restore', '--input', notBackup], env);
     assert.equal(wrong.code, 2, show(wrong));
-    assert.match(wrong.stderr, /not a checkpoint backup.*\[SLUICE_BAD_REQUEST\]/);
-    // Larger than a request may carry (a sparse file: nothing is written to disk): refused before it is read.
-    const huge = join(dir, 'huge-backup.json');
-    await writeFile(huge, '');
-    await truncate(huge, 257 * 2 ** 20);
-    const tooLarge = await sluice(['checkpoint', 'restore', 'svc-bad-restore', '--input', huge], env);
-    assert.equal(tooLarge.code, 2, show(tooLarge));
-    assert.match(tooLarge.stderr, /huge-backup\.json is 257\.0 MiB, more than one request to the service may carry .*sluice submit <job file> --replace --from/);
+    assert.match(wrong.stderr, /not-a-backup\.json is JSON but not a checkpoint backup: give a file written by `sluice checkpoint backup`.*\[SLUICE_BACKUP_FILE_UNREADABLE\]/);
+    // Not JSON: sent as an export, which the service checks before it stores anything.
+    const garbage = join(dir, 'garbage.bin');
+    await writeFile(garbage, Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 251)));
+    const corrupt = await sluice(['checkpoint', 'restore', 'svc-bad-restore', '--input', garbage], env);
+    assert.equal(corrupt.code, 2, show(corrupt));
+    assert.match(corrupt.stderr, /garbage\.bin|checkpoint export|not valid msgpack|sluice-checkpoint-export/);
+    assert.match(corrupt.stderr, /\[SLUICE_CHECKPOINT_CORRUPT\]/);
+    assert.doesNotMatch(await ok(['checkpoints', 'svc-bad-restore'], env), /^\d+\s+savepoint/m, 'nothing was imported');
     assert.match(await ok(['status', 'svc-bad-restore'], env), /^state\s+running/m, 'the job kept running');
     await ok(['cancel', 'svc-bad-restore'], env);
     const notRunning = await sluice(['pause', 'svc-bad-restore'], env);
@@ -109,6 +110,16 @@ test('bad inputs against a running service', async (t) => {
     assert.equal(((await route.json()) as { error: { code: string } }).error.code, 'SLUICE_ROUTE_NOT_FOUND');
     const method = await fetch(`${service.url}/v1/jobs/x/pause`);
     assert.equal(method.status, 405);
+    // Checkpoint exports travel as application/octet-stream, and only to the import route.
+    const jsonImport = await fetch(`${service.url}/v1/jobs/x/checkpoints/import`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    assert.equal(jsonImport.status, 415);
+    assert.match(((await jsonImport.json()) as { error: { message: string } }).error.message, /takes a checkpoint export as its body, sent as application\/octet-stream/);
+    const binarySubmit = await fetch(`${service.url}/v1/jobs`, { method: 'POST', body: new Uint8Array([1, 2, 3]), headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(binarySubmit.status, 415);
+    assert.equal(((await binarySubmit.json()) as { error: { code: string } }).error.code, 'SLUICE_UNSUPPORTED_MEDIA_TYPE');
+    const unknownJob = await fetch(`${service.url}/v1/jobs/nosuch/checkpoints/export`);
+    assert.equal(unknownJob.status, 404);
+    assert.equal(((await unknownJob.json()) as { error: { code: string } }).error.code, 'SLUICE_JOB_NOT_FOUND');
   });
 });
 

@@ -3,8 +3,10 @@
  * resubmit from the savepoint at another parallelism, pause/resume, replace — with the output checked exactly.
  */
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { unpack } from 'msgpackr';
 import { readPartFiles } from '../../connectors/dev/index.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -98,7 +100,8 @@ test('the service lifecycle', async (t) => {
 
   await t.test('checkpoint backup → clear → restore round trip brings state and positions back', async () => {
     const output = join(dir, 'roundtrip-out');
-    const backup = join(dir, 'backup.json');
+    const backup = join(dir, 'backup.sluice-export');
+    const legacy = join(dir, 'backup.json');
     const job = await fixtureAs('ticker-job.ts', 'svc-ticker', 'svc-roundtrip', dir);
     await ok(['submit', job, '--set', `output=${output}`], env);
     await waitFor(async () => (await committedParts(output)) > 2, { timeoutMs: 30_000, message: 'committed output' });
@@ -106,16 +109,27 @@ test('the service lifecycle', async (t) => {
 
     const backedUp = await ok(['checkpoint', 'backup', 'svc-roundtrip', '--output', backup], env);
     assert.match(backedUp, new RegExp(`savepoint ${savepoint.id} \\(.*\\) backed up to ${backup.replaceAll('/', '\\/')}`));
-    const document = JSON.parse(await (await import('node:fs/promises')).readFile(backup, 'utf8')) as { format: string; checkpoint: number; data: string };
-    assert.equal(document.format, 'sluice-checkpoint-backup');
-    assert.equal(document.checkpoint, savepoint.id);
+    // The file is the checkpoint's export (docs/checkpoints.md, "Export files"), streamed from the service.
+    const exported = unpack(await readFile(backup)) as { format: string; manifest: { id: number; kind: string } };
+    assert.equal(exported.format, 'sluice-checkpoint-export');
+    assert.deepEqual([exported.manifest.id, exported.manifest.kind], [savepoint.id, 'savepoint']);
+    // A backup document (the JSON that `backup` wrote before it wrote exports) still restores.
+    const answer = await fetch(`${service.url}/v1/jobs/svc-roundtrip/checkpoints/backup`);
+    assert.equal(answer.status, 200);
+    const { backup: document } = (await answer.json()) as { backup: { format: string; checkpoint: number } };
+    assert.deepEqual([document.format, document.checkpoint], ['sluice-checkpoint-backup', savepoint.id]);
+    await writeFile(legacy, JSON.stringify(document));
 
     assert.match(await ok(['checkpoint', 'clear', 'svc-roundtrip'], env), /checkpoint\(s\) deleted; its next start reprocesses/);
     assert.match(await ok(['checkpoints', 'svc-roundtrip'], env), /no checkpoints for job "svc-roundtrip"/);
 
+    const restoredLegacy = await ok(['checkpoint', 'restore', 'svc-roundtrip', '--input', legacy], env);
+    const importedLegacy = Number(/imported as savepoint (\d+)/.exec(restoredLegacy)?.[1]);
+    assert.ok(importedLegacy > savepoint.id, restoredLegacy);
     const restored = await ok(['checkpoint', 'restore', 'svc-roundtrip', '--input', backup], env);
     const imported = Number(/imported as savepoint (\d+)/.exec(restored)?.[1]);
-    assert.ok(imported > savepoint.id, restored);
+    assert.ok(imported > importedLegacy, restored);
+    assert.match(await ok(['checkpoints', 'svc-roundtrip'], env), new RegExp(`^${importedLegacy}\\s+savepoint\\s+.*valid$`, 'm'));
     assert.match(await ok(['checkpoints', 'svc-roundtrip'], env), new RegExp(`^${imported}\\s+savepoint\\s+.*valid$`, 'm'));
 
     const before = await committedParts(output);

@@ -1,3 +1,6 @@
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { SluiceError } from '../../errors/index.ts';
 
 /** Default service address of every client verb (`--url` / `SLUICE_URL` override it). */
@@ -22,7 +25,8 @@ export class ServiceRequestError extends SluiceError {
 }
 
 /**
- * The CLI's HTTP client for the service's REST API (docs/rest.md): JSON in, JSON out, the bearer token on every call.
+ * The CLI's HTTP client for the service's REST API (docs/rest.md): JSON in, JSON out (checkpoint exports as bytes,
+ * streamed), the bearer token on every call.
  *
  * @example
  * ```ts
@@ -40,16 +44,47 @@ export class ServiceClient {
   }
 
   async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    let response: Response;
+    const response = await this.#send(path, {
+      method,
+      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return (await this.#json(response)) as T;
+  }
+
+  /**
+   * `GET path`, a binary answer (a checkpoint export) streamed into `into` (which it ends); its headers are returned.
+   * An error answer (JSON) throws as {@link request} does, before anything is written.
+   */
+  async download(path: string, into: Writable): Promise<Headers> {
+    const response = await this.#send(path, { method: 'GET', headers: { accept: 'application/octet-stream, application/json' } });
+    if (!response.ok) await this.#json(response); // throws the service's error
+    if (response.body === null) throw new ServiceRequestError('SLUICE_SERVICE_BAD_RESPONSE', `${this.url}${path} answered without a body: is it a sluice service?`, { status: response.status });
     try {
-      response = await fetch(`${this.url}${path}`, {
-        method,
-        headers: {
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), into);
+    } catch (err) {
+      throw new ServiceRequestError('SLUICE_DOWNLOAD_FAILED', `copying the answer of ${this.url}${path} failed (${(err as Error).message}): check the free space where it is written, and try again`, { cause: err });
+    }
+    return response.headers;
+  }
+
+  /** `POST path` with a binary body (a checkpoint export: a file's stream, or bytes), answered in JSON. */
+  async upload<T>(path: string, body: Readable | Uint8Array): Promise<T> {
+    const response = await this.#send(path, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/octet-stream' },
+      body: body instanceof Uint8Array ? body : (Readable.toWeb(body) as ReadableStream<Uint8Array>),
+      // A streamed request body needs this in Node's fetch (the answer may come before the body is all sent).
+      ...(body instanceof Uint8Array ? {} : { duplex: 'half' }),
+    } as RequestInit);
+    return (await this.#json(response)) as T;
+  }
+
+  async #send(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(`${this.url}${path}`, {
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }) },
         // Savepoints, rescales and stops take as long as they take; the spinner shows that they are under way.
         signal: AbortSignal.timeout(30 * 60 * 1000),
       });
@@ -62,6 +97,10 @@ export class ServiceClient {
         { cause: err },
       );
     }
+  }
+
+  /** The JSON answer, or the service's error in it thrown as a {@link ServiceRequestError}. */
+  async #json(response: Response): Promise<unknown> {
     const text = await response.text();
     let parsed: unknown;
     try {
@@ -77,6 +116,6 @@ export class ServiceClient {
         ...(Array.isArray(error?.problems) ? { problems: error.problems } : {}),
       });
     }
-    return parsed as T;
+    return parsed;
   }
 }

@@ -1,7 +1,9 @@
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { SluiceError } from '../../errors/index.ts';
-import { MAX_BODY_BYTES, type BackupDocument, type JobStatus, type SavepointInfo } from '../../service/index.ts';
+import type { JobStatus, SavepointInfo } from '../../service/index.ts';
+import { backupBytes } from '../../service/savepoint-files.ts';
 import { parseCommandLine } from '../arguments.ts';
 import { CONNECTION_OPTIONS, CONNECTION_USAGE, connect } from '../client/connection.ts';
 import { formatBytes } from '../client/render.ts';
@@ -10,9 +12,9 @@ import { EXIT, UsageError } from '../usage-error.ts';
 
 export const CHECKPOINT_USAGE = `Usage: sluice checkpoint <backup|restore|clear|catch-up> <job-name> [options]
 
-  backup <job> --output <f.json> [--id <n>]
-      writes the job's newest valid checkpoint (or checkpoint <n>) to a JSON file on this machine
-  restore <job> --input <f.json>
+  backup <job> --output <file> [--id <n>]
+      writes the job's newest valid checkpoint (or checkpoint <n>) to a file on this machine (a checkpoint export)
+  restore <job> --input <file>
       imports a backup as a new savepoint; the job restarts from it (now if it runs, else at its next resume)
   clear <job>
       deletes the job's checkpoints and savepoints: its next start keeps NO state and reads every source from the
@@ -61,20 +63,25 @@ export async function checkpointToolCommand(args: readonly string[], out: NodeJS
 
   switch (tool) {
     case 'backup': {
-      if (values.output === undefined) throw new UsageError('sluice checkpoint backup needs --output <file.json>', CHECKPOINT_USAGE);
+      if (values.output === undefined) throw new UsageError('sluice checkpoint backup needs --output <file>', CHECKPOINT_USAGE);
       if (values.id !== undefined && !/^\d+$/.test(values.id)) throw new UsageError(`--id expects a checkpoint id, got "${values.id}"`, CHECKPOINT_USAGE);
       const output = resolve(values.output);
       const query = values.id === undefined ? '' : `?id=${values.id}`;
-      const { backup } = await withSpinner(`backing up "${job}"`, client.request<{ backup: BackupDocument }>('GET', `${base}/backup${query}`));
-      await writeAtomically(output, `${JSON.stringify(backup)}\n`);
-      const summary = { job: backup.job, checkpoint: backup.checkpoint, kind: backup.kind, totalBytes: backup.totalBytes, output };
-      return print(summary, `job "${job}": ${backup.kind} ${backup.checkpoint} (${formatBytes(backup.totalBytes)} of state) backed up to ${output}\n`);
+      const headers = await downloadAtomically(output, (into) => withSpinner(`backing up "${job}"`, client.download(`${base}/export${query}`, into)));
+      const summary = {
+        job,
+        checkpoint: Number(headers.get('x-sluice-checkpoint')),
+        kind: headers.get('x-sluice-checkpoint-kind') ?? 'checkpoint',
+        totalBytes: Number(headers.get('x-sluice-checkpoint-total-bytes')),
+        output,
+      };
+      return print(summary, `job "${job}": ${summary.kind} ${summary.checkpoint} (${formatBytes(summary.totalBytes)} of state) backed up to ${output}\n`);
     }
     case 'restore': {
-      if (values.input === undefined) throw new UsageError('sluice checkpoint restore needs --input <file.json>', CHECKPOINT_USAGE);
+      if (values.input === undefined) throw new UsageError('sluice checkpoint restore needs --input <file>', CHECKPOINT_USAGE);
       const input = resolve(values.input);
-      const document = await readBackup(input);
-      const answer = await withSpinner(`restoring "${job}"`, client.request<{ job: JobStatus; savepoint: SavepointInfo; cluster?: { version: number } }>('POST', `${base}/restore`, document));
+      const body = await readBackup(input);
+      const answer = await withSpinner(`restoring "${job}"`, client.upload<{ job: JobStatus; savepoint: SavepointInfo; cluster?: { version: number } }>(`${base}/import`, body));
       const cluster = inCluster(answer, `${input} published for its owner to restore`);
       if (cluster !== undefined) return print(answer, cluster);
       const when = answer.job.attempt === null ? `its next start (sluice resume ${job}) restores it` : 'the job restarted from it';
@@ -97,37 +104,57 @@ export async function checkpointToolCommand(args: readonly string[], out: NodeJS
   }
 }
 
-async function readBackup(file: string): Promise<unknown> {
-  let text: string;
+/**
+ * What `restore` sends: a checkpoint export (what `backup` writes) streamed from the file, or the export inside a
+ * backup document (JSON, what `backup` wrote before it wrote exports).
+ */
+async function readBackup(file: string): Promise<Readable | Uint8Array> {
+  let handle: FileHandle;
+  let first: number | undefined;
   try {
-    // The whole document goes in one request, which the service takes up to MAX_BODY_BYTES: a larger backup (about
-    // 190 MiB of state and more) is refused here, before it is read, with the way that works for it.
-    const { size } = await stat(file);
-    if (size > MAX_BODY_BYTES) {
-      throw new SluiceError(
-        'SLUICE_BACKUP_TOO_LARGE',
-        `backup file ${file} is ${formatBytes(size)}, more than one request to the service may carry (${formatBytes(MAX_BODY_BYTES)}); put the file where the service can read it and start the job from it there: sluice submit <job file> --replace --from <path of the file>`,
-      );
-    }
-    text = await readFile(file, 'utf8');
+    handle = await open(file, 'r');
+    const { buffer, bytesRead } = await handle.read({ buffer: Buffer.alloc(1), position: 0 });
+    first = bytesRead === 0 ? undefined : buffer[0];
   } catch (err) {
-    if (err instanceof SluiceError) throw err;
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
     throw new SluiceError('SLUICE_BACKUP_FILE_UNREADABLE', `cannot read backup file ${file}: ${reason}; give a file written by \`sluice checkpoint backup\``, { cause: err });
   }
+  if (first !== 0x7b /* '{' */) return handle.createReadStream({ start: 0 }); // an export: the service checks it
+  let document: unknown;
   try {
-    return JSON.parse(text);
+    document = JSON.parse(await handle.readFile('utf8'));
   } catch {
-    throw new SluiceError('SLUICE_BACKUP_FILE_UNREADABLE', `backup file ${file} is not JSON: give a file written by \`sluice checkpoint backup\``);
+    throw new SluiceError('SLUICE_BACKUP_FILE_UNREADABLE', `backup file ${file} starts like JSON but is not: give a file written by \`sluice checkpoint backup\``);
+  } finally {
+    await handle.close();
+  }
+  try {
+    return backupBytes(document);
+  } catch (err) {
+    throw new SluiceError('SLUICE_BACKUP_FILE_UNREADABLE', `backup file ${file} is JSON but not a checkpoint backup: give a file written by \`sluice checkpoint backup\``, { cause: err });
   }
 }
 
-async function writeAtomically(file: string, text: string): Promise<void> {
+/**
+ * Runs `download` into a temporary file next to `file`, then renames it over `file`: a backup cut short never
+ * leaves a file that looks whole.
+ */
+async function downloadAtomically<T>(file: string, download: (into: Writable) => Promise<T>): Promise<T> {
   const tmp = `${file}.tmp-${process.pid}`;
+  let handle: FileHandle;
   try {
-    await writeFile(tmp, text);
-    await rename(tmp, file);
+    handle = await open(tmp, 'w');
   } catch (err) {
+    throw new SluiceError('SLUICE_BACKUP_WRITE_FAILED', `cannot write the backup to ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const result = await download(handle.createWriteStream());
+    await rename(tmp, file);
+    return result;
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    if (err instanceof SluiceError) throw err;
     throw new SluiceError('SLUICE_BACKUP_WRITE_FAILED', `cannot write the backup to ${file}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { unpack } from 'msgpackr';
 import { JobsLog } from '../../../runtime/cluster/jobs/jobs-log.ts';
 import { clusterTopics } from '../../../runtime/cluster/kafka/cluster-topics.ts';
 import { silentLogger } from '../../../runtime/logging/index.ts';
@@ -44,9 +45,15 @@ test('checkpoints, backup, restore and submit --from through a member that does 
   assert.match(listing, /REPLICATED BY/);
   assert.match(listing, /checkpoint .* valid .*\(epoch \d+\)/);
   // Taken once all 3,000 are committed: the backup's state and positions are those after input 2,999.
-  const backup = join(s.dir, 'tools-backup.json');
-  assert.match(await ok(['checkpoint', 'backup', 'tools', '--output', backup], env), /backed up to/);
-  assert.equal(JSON.parse(await readFile(backup, 'utf8')).job, 'tools');
+  const backup = join(s.dir, 'tools-backup.sluice-export');
+  const backedUp = await ok(['checkpoint', 'backup', 'tools', '--output', backup], env);
+  assert.match(backedUp, /backed up to/);
+  const exported = unpack(await readFile(backup)) as { format: string; manifest: { job: string; id: number } };
+  assert.deepEqual([exported.format, exported.manifest.job], ['sluice-checkpoint-export', 'tools']);
+  // The same checkpoint as a backup document (JSON), assembled from the topic the same way.
+  const document = (await (await fetch(`${env.SLUICE_URL}/v1/jobs/tools/checkpoints/backup?id=${exported.manifest.id}`)).json()) as { backup: { job: string; checkpoint: number; data: string } };
+  assert.deepEqual([document.backup.job, document.backup.checkpoint], ['tools', exported.manifest.id]);
+  assert.deepEqual(Buffer.from(document.backup.data, 'base64'), await readFile(backup), 'the document carries the same export');
 
   await produceCounted(s.kafka, s.input, 3_000, 4_000, KEYS);
   runs.push({ from: 3_000, to: 4_000, stateOf: 3_000 });
@@ -70,9 +77,11 @@ test('checkpoints, backup, restore and submit --from through a member that does 
   const missing = await sluice(['submit', file, '--from', '999999', ...args.slice(4)], env);
   assert.equal(missing.code, 1, missing.stderr);
   assert.match(missing.stderr, /has no replicated checkpoint 999999/);
-  const damaged = JSON.parse(await readFile(backup, 'utf8')) as { data: string };
-  const response = await fetch(`${env.SLUICE_URL}/v1/jobs/tools/checkpoints/restore`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...damaged, data: Buffer.from('not an export').toString('base64') }) });
+  const damaged = { format: 'sluice-checkpoint-backup', version: 1, data: Buffer.from('not an export').toString('base64') };
+  const response = await fetch(`${env.SLUICE_URL}/v1/jobs/tools/checkpoints/restore`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(damaged) });
   assert.equal(response.status, 400, 'a damaged backup publishes nothing');
+  const upload = await fetch(`${env.SLUICE_URL}/v1/jobs/tools/checkpoints/import`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from('not an export') });
+  assert.equal(upload.status, 400, 'a damaged export publishes nothing');
   const noFile = await sluice(['submit', file, '--from', join(s.dir, 'nope.json'), ...args.slice(4)], env);
   assert.match(noFile.stderr, /does not exist/);
   await assertCountedOutput(s.kafka, output, runs, KEYS); // still exactly the same output
