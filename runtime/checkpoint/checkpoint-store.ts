@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
 import { adoptCheckpoint, lastIdOf } from './adopt-checkpoint.ts';
 import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
 import { applyRetention, deleteCheckpoint, manifestsOf } from './delete-checkpoints.ts';
-import { decodeExport, writeExportFile } from './export-file.ts';
+import { decodeExport, openExportFile, writeExportFile } from './export-file.ts';
 import { CheckpointErrorCodes, checkId, checkString, decodeManifest, isIncremental, validateManifest, writtenBytesOf, type BlobRef, type CheckpointKind, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
 import { selfContainedBlobs } from './self-contained.ts';
 import { openStoreDb, type Db } from './store-db.ts';
@@ -25,7 +24,7 @@ import {
   type CheckpointInfo,
   type LoadedCheckpoint,
 } from './store-layout.ts';
-import { writeCheckpoint, type BeforeBatch } from './write-checkpoint.ts';
+import { writeCheckpoint, writeStreamedCheckpoint, type BeforeBatch } from './write-checkpoint.ts';
 
 export type { BlobInput, CheckpointBlobs, CheckpointInfo, LoadedCheckpoint, SharedBlobInput } from './store-layout.ts';
 
@@ -277,13 +276,20 @@ export class CheckpointStore {
    */
   async importFrom(file: string, options: { job?: string } = {}): Promise<CheckpointManifest> {
     this.#checkOpen();
-    let raw: Uint8Array;
+    // Read blob by blob as it is stored: an export of any size is imported holding one batch of blobs.
+    const source = await openExportFile(file);
     try {
-      raw = await readFile(file);
-    } catch (err) {
-      throw new SluiceError(CheckpointErrorCodes.notFound, `cannot read checkpoint export ${file}: ${(err as Error).message}`, { cause: err });
+      const job = options.job ?? source.manifest.job;
+      checkString(job, 'job');
+      return await this.#exclusive(async () => {
+        this.#checkOpen();
+        const id = await this.nextId(job);
+        const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...rest } = source.manifest;
+        return writeStreamedCheckpoint(this.#db, { ...rest, job, id, kind: 'savepoint' }, source.blobs, source.readBlob, this.#beforeBatch);
+      });
+    } finally {
+      await source.close();
     }
-    return this.importExport(raw, { ...options, where: file });
   }
 
   /**

@@ -4,7 +4,8 @@ import { Packr } from 'msgpackr';
 import { SluiceError } from '../errors/index.ts';
 import { CheckpointErrorCodes, isIncremental, validateManifest, type CheckpointManifest } from './manifest.ts';
 import { selfContainedCount, selfContainedStream } from './self-contained.ts';
-import { blobInput, buildManifest, checkBlob, type BlobInput, type VerifiedCheckpoint, type WrittenBlobInput } from './store-layout.ts';
+import { ExportLayoutError, readExportLayout, readSpan, type ExportLayout } from './export-file-layout.ts';
+import { blobInput, buildManifest, checkBlob, writtenBlobInput, type BlobInput, type VerifiedCheckpoint, type WrittenBlobInput } from './store-layout.ts';
 
 /*
  * Export file format (`sluice checkpoint export`, backups): msgpack of
@@ -26,16 +27,8 @@ export function decodeExport(raw: Uint8Array, file: string): { manifest: Checkpo
     throw importCorrupt(file, 'it is not valid msgpack', err);
   }
   const doc = decoded as { format?: unknown; version?: unknown; manifest?: unknown; blobs?: unknown };
-  if (typeof doc !== 'object' || doc === null || doc.format !== EXPORT_FORMAT || doc.version !== 1) {
-    throw importCorrupt(file, `it is not a ${EXPORT_FORMAT} file of version 1`);
-  }
-  let manifest: CheckpointManifest;
-  try {
-    manifest = validateManifest(doc.manifest);
-  } catch (err) {
-    throw importCorrupt(file, (err as Error).message, err);
-  }
-  if (manifest.formatVersion !== 1) throw importCorrupt(file, 'its manifest is not self-contained (format 1); export the checkpoint again');
+  if (typeof doc !== 'object' || doc === null) throw importCorrupt(file, `it is not a ${EXPORT_FORMAT} file of version 1`);
+  const manifest = checkExportHeader(doc, file);
   const blobs = doc.blobs;
   if (!Array.isArray(blobs) || blobs.length !== manifest.blobs.length) {
     throw importCorrupt(file, 'its blob list does not match its manifest');
@@ -48,6 +41,88 @@ export function decodeExport(raw: Uint8Array, file: string): { manifest: Checkpo
     return blobInput(ref, bytes);
   });
   return { manifest, inputs };
+}
+
+/** An export file opened for a streamed import: its manifest, checked, and each blob read on demand. @internal */
+export interface ExportFileSource {
+  readonly manifest: CheckpointManifest;
+  /** The manifest's blobs without their bytes, in order (what the import's manifest is built from). */
+  readonly blobs: readonly WrittenBlobInput[];
+  /** Blob `index`, read from the file and checked against its ref; `SLUICE_CHECKPOINT_CORRUPT` when it does not match. */
+  readBlob(index: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens an export file for an import that reads one blob at a time: only the file's msgpack headers and its manifest
+ * are read here (export-file-layout.ts). Throws `SLUICE_CHECKPOINT_NOT_FOUND` for a file that cannot be read and
+ * `SLUICE_CHECKPOINT_CORRUPT` for one that is not an export. @internal
+ */
+export async function openExportFile(file: string): Promise<ExportFileSource> {
+  let handle: FileHandle;
+  let size: number;
+  try {
+    handle = await open(file, 'r');
+    size = (await handle.stat()).size;
+  } catch (err) {
+    throw new SluiceError(CheckpointErrorCodes.notFound, `cannot read checkpoint export ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    let layout: ExportLayout;
+    try {
+      layout = await readExportLayout(handle, size);
+    } catch (err) {
+      if (err instanceof ExportLayoutError) throw importCorrupt(file, err.message, err);
+      throw err;
+    }
+    const valueOf = async (key: string): Promise<unknown> => {
+      const span = layout.values.get(key);
+      if (span === undefined) return undefined;
+      try {
+        return exportPackr.unpack(await readSpan(handle, span));
+      } catch (err) {
+        throw importCorrupt(file, `its ${key} is not valid msgpack`, err);
+      }
+    };
+    const manifest = checkExportHeader({ format: await valueOf('format'), version: await valueOf('version'), manifest: await valueOf('manifest') }, file);
+    const spans = layout.blobs;
+    if (spans === undefined || spans.length !== manifest.blobs.length) throw importCorrupt(file, 'its blob list does not match its manifest');
+    const blobs = manifest.blobs.map(writtenBlobInput);
+    const readBlob = async (index: number): Promise<Uint8Array> => {
+      const ref = manifest.blobs[index]!;
+      const span = spans[index]!;
+      let bytes: unknown;
+      if (span.payload !== undefined) bytes = await readSpan(handle, span, span.payload);
+      else {
+        try {
+          bytes = exportPackr.unpack(await readSpan(handle, span)); // not a msgpack bin (an older writer): decoded
+        } catch (err) {
+          throw importCorrupt(file, `blob ${ref.key} is not valid msgpack`, err);
+        }
+      }
+      if (!(bytes instanceof Uint8Array)) throw importCorrupt(file, `blob ${ref.key} is not binary`);
+      const problem = checkBlob(ref, bytes);
+      if (problem !== undefined) throw importCorrupt(file, `blob ${ref.key} ${problem}`);
+      return bytes;
+    };
+    return { manifest, blobs, readBlob, close: () => handle.close() };
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The manifest of an export's decoded header values, once format, version and manifest are checked. */
+function checkExportHeader(doc: { format?: unknown; version?: unknown; manifest?: unknown }, file: string): CheckpointManifest {
+  if (doc.format !== EXPORT_FORMAT || doc.version !== 1) throw importCorrupt(file, `it is not a ${EXPORT_FORMAT} file of version 1`);
+  let manifest: CheckpointManifest;
+  try {
+    manifest = validateManifest(doc.manifest);
+  } catch (err) {
+    throw importCorrupt(file, (err as Error).message, err);
+  }
+  if (manifest.formatVersion !== 1) throw importCorrupt(file, 'its manifest is not self-contained (format 1); export the checkpoint again');
+  return manifest;
 }
 
 function importCorrupt(file: string, what: string, cause?: unknown): SluiceError {

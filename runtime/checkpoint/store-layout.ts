@@ -209,6 +209,12 @@ export function blobInput(ref: BlobRef, bytes: Uint8Array): BlobInput {
   return input;
 }
 
+/** `ref` as a blob whose bytes are stored as they are read (a streamed import): its size and crc32 stand for them. */
+export function writtenBlobInput(ref: BlobRef): WrittenBlobInput {
+  const { bytes: _bytes, ...input } = blobInput(ref, new Uint8Array(0));
+  return { ...input, size: ref.size, crc32: ref.crc32 };
+}
+
 /** A blob's size and crc32: from its bytes, or as given for a blob written out already. */
 function blobDigest(blob: BlobInput | WrittenBlobInput): { size: number; crc32: number } {
   if ('bytes' in blob && blob.bytes instanceof Uint8Array) return { size: blob.bytes.length, crc32: crc32(blob.bytes) };

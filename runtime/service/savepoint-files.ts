@@ -6,7 +6,7 @@
  * the temporary ones live under the data directory's `tmp/` and are always removed.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:buffer';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -95,11 +95,10 @@ export class SavepointFiles {
 
   /** Imports a savepoint file: a checkpoint export (msgpack) or a `sluice checkpoint backup` JSON document. */
   async importFile(name: string, path: string): Promise<CheckpointManifest> {
-    const head = await readFile(path);
-    if (head[0] !== 0x7b /* '{' */) return this.#options.store.importFrom(path, { job: name });
+    if ((await firstByte(path)) !== 0x7b /* '{' */) return this.#options.store.importFrom(path, { job: name }); // streamed
     let document: unknown;
     try {
-      document = JSON.parse(head.toString('utf8'));
+      document = JSON.parse(await readFile(path, 'utf8'));
     } catch {
       throw badRequest(`savepoint file ${path} starts like JSON but is not: give a checkpoint export or a file written by \`sluice checkpoint backup\``);
     }
@@ -129,6 +128,17 @@ export class SavepointFiles {
     const dir = join(this.#options.dataDir, 'tmp');
     await mkdir(dir, { recursive: true });
     return join(dir, `${purpose}-${process.pid}-${this.#options.now()}-${Math.random().toString(36).slice(2)}.bin`);
+  }
+}
+
+/** The first byte of a file (`undefined` when it is empty): a backup document starts with `{`, an export does not. */
+async function firstByte(path: string): Promise<number | undefined> {
+  const file = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await file.read({ buffer: Buffer.alloc(1), position: 0 });
+    return bytesRead === 0 ? undefined : buffer[0];
+  } finally {
+    await file.close();
   }
 }
 
