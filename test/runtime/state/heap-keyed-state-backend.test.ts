@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import {
   HeapKeyedStateBackend,
@@ -11,6 +9,7 @@ import {
   type KeyedStateSnapshot,
   type StateKey,
 } from '../../../runtime/state/index.ts';
+import { collectedAfterGc } from '../../support/collected.ts';
 
 const M = 128;
 
@@ -271,13 +270,6 @@ test('snapshot yields to the event loop (timers run during a large snapshot)', a
 });
 
 test('a closed backend lets go of its state and keeps its figures: a runner keeps its last attempt, a service its finished runners', async () => {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const collectedAfterGc = async (ref: WeakRef<object>): Promise<boolean> => {
-    await new Promise((resolve) => setImmediate(resolve)); // WeakRefs read in this turn are kept until it ends
-    gc();
-    return ref.deref() === undefined;
-  };
   for (const incremental of [false, true]) {
     const backend = new HeapKeyedStateBackend({ maxParallelism: M, range: keyGroupRangeOf(0, 1, M), incremental });
     const counts = backend.getValueState<{ n: number }>('count');

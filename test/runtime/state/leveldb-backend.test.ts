@@ -3,13 +3,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend, type StateKey } from '../../../runtime/state/index.ts';
 import { LevelDbKeyedStateBackend } from '../../../runtime/state/leveldb/leveldb-keyed-state-backend.ts';
 import { seededRandom } from '../../../runtime/testing/seeded-random.ts';
 import { canonical, Chains, randomOps } from '../../support/keyed-state-fixtures.ts';
+import { collectedAfterGc } from '../../support/collected.ts';
 
 const M = 32;
 const range = { start: 0, end: M - 1 };
@@ -155,13 +154,6 @@ test('the cache stays within its bound, and the working database is removed on c
 });
 
 test('a closed backend lets go of its cache: a runner that keeps its last attempt does not keep the state with it', async () => {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const collectedAfterGc = async (ref: WeakRef<object>): Promise<boolean> => {
-    await new Promise((resolve) => setImmediate(resolve)); // WeakRefs read in this turn are kept until it ends
-    gc();
-    return ref.deref() === undefined;
-  };
   const backend = await leveldb({ incremental: true });
   await backend.restore([]);
   const state = backend.getValueState<{ n: number }>('count');
