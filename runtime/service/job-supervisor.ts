@@ -285,9 +285,18 @@ export class JobSupervisor {
     return this.#files.exportDownload(name, list, id);
   }
 
-  /** As {@link restore}, from a checkpoint export streamed in (`sluice checkpoint restore` sends the file so). */
+  /**
+   * As {@link restore}, from a checkpoint export streamed in (`sluice checkpoint restore` sends the file so). The
+   * upload is received into a file first, without the job's lock: other actions on the job do not wait for it.
+   */
   async importExport(name: string, upload: Readable): Promise<{ job: JobStatus; savepoint: SavepointInfo }> {
-    return this.#restoreWith(name, () => this.#files.importUpload(name, upload));
+    await this.#record(name); // an unknown job is refused before its upload is read
+    const received = await this.#files.receiveUpload(upload);
+    try {
+      return await this.#restoreWith(name, () => this.#store.importFrom(received.path, { job: name }));
+    } finally {
+      await received.release();
+    }
   }
 
   async #restoreWith(name: string, importSavepoint: () => Promise<CheckpointManifest>): Promise<{ job: JobStatus; savepoint: SavepointInfo }> {

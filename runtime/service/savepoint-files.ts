@@ -69,17 +69,19 @@ export class SavepointFiles {
   }
 
   /**
-   * Imports a checkpoint export streamed in (an upload) as a new savepoint of job `name`: written to a temporary file
-   * first, so its size is bounded by the disk, not by memory; every blob is verified before anything is stored.
+   * Writes a checkpoint export streamed in (an upload) to a temporary file, so that its size is bounded by the disk,
+   * not by memory; `release` removes the file. The import reads it from there.
    */
-  async importUpload(name: string, upload: Readable): Promise<CheckpointManifest> {
-    const file = await this.#tempFile('import');
+  async receiveUpload(upload: Readable): Promise<{ path: string; release: () => Promise<void> }> {
+    const path = await this.#tempFile('import');
+    const release = () => rm(path, { force: true });
     try {
-      await pipeline(upload, createWriteStream(file));
-      return await this.#options.store.importFrom(file, { job: name });
-    } finally {
-      await rm(file, { force: true });
+      await pipeline(upload, createWriteStream(path));
+    } catch (err) {
+      await release();
+      throw badRequest(`the upload of the checkpoint export broke off (${(err as Error).message}); send it again`);
     }
+    return { path, release };
   }
 
   /** Imports export bytes (see {@link backupBytes}) as a new savepoint of job `name`. */

@@ -3,10 +3,12 @@
  * fault it is (2: the command or the job file, 1: the state of things), and nothing is started or lost.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../support/temp-dir.ts';
+import { waitFor } from '../support/wait-for.ts';
 import { FIXTURES, closedPort, fixtureAs, ok, show, sluice, startService } from './service-process.ts';
 
 test('bad inputs against a running service', async (t) => {
@@ -90,6 +92,15 @@ test('bad inputs against a running service', async (t) => {
     assert.equal(corrupt.code, 2, show(corrupt));
     assert.match(corrupt.stderr, /garbage\.bin|checkpoint export|not valid msgpack|sluice-checkpoint-export/);
     assert.match(corrupt.stderr, /\[SLUICE_CHECKPOINT_CORRUPT\]/);
+    assert.doesNotMatch(await ok(['checkpoints', 'svc-bad-restore'], env), /^\d+\s+savepoint/m, 'nothing was imported');
+    // An upload cut off midway (the client dies): nothing imported, and its temporary file is removed.
+    await new Promise<void>((resolve) => {
+      const request = httpRequest(`${service.url}/v1/jobs/svc-bad-restore/checkpoints/import`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': 1_000_000 } });
+      request.on('error', () => resolve()); // the socket we destroy
+      request.write(Buffer.alloc(64 * 1024, 1), () => setTimeout(() => request.destroy(), 200));
+    });
+    const uploads = join(dir, 'data', 'tmp');
+    await waitFor(async () => (await readdir(uploads).catch(() => [])).length === 0, { timeoutMs: 10_000, message: 'the cut-off upload\'s file removed' });
     assert.doesNotMatch(await ok(['checkpoints', 'svc-bad-restore'], env), /^\d+\s+savepoint/m, 'nothing was imported');
     assert.match(await ok(['status', 'svc-bad-restore'], env), /^state\s+running/m, 'the job kept running');
     await ok(['cancel', 'svc-bad-restore'], env);
