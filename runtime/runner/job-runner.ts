@@ -17,6 +17,7 @@ import { pendingRescale, rescaleRecord, type PendingRescale } from './pending-re
 import { SplitWatch } from './split-watch.ts';
 import { connectorMetrics, sourceLag, stageMetrics, subtaskMetrics, type ConnectorMetricsView, type SourceLag, type StageMetrics, type SubtaskMetricsView } from './attempt-metrics.ts';
 import { WorkerAttempt, workerCount } from '../workers/index.ts';
+import { adviseOnMalloc } from '../state/leveldb/malloc-advice.ts';
 import { reserveTableMmapSlots } from '../state/leveldb/table-mmap-slots.ts';
 
 /** Where the first attempt takes its state from. */
@@ -299,7 +300,10 @@ export class JobRunner {
    */
   async run(): Promise<'finished' | 'cancelled'> {
     // Before any working database opens, on a worker thread too (the slots are the process's): see the function.
-    if (this.#plan.leveldbState !== undefined) await reserveTableMmapSlots();
+    if (this.#plan.leveldbState !== undefined) {
+      adviseOnMalloc(this.#logger);
+      await reserveTableMmapSlots();
+    }
     const initial = await this.#splits.initialParallelism(this.#plan, this.#options.parallelism !== undefined);
     if (initial !== undefined) this.#plan = buildPhysicalPlan(this.#options.job, { params: this.#options.params ?? new JobParams(), parallelism: initial });
     let restored = await this.#restorer.initial(this.#plan, this.#options.restore ?? { from: 'latest' });
