@@ -6,7 +6,7 @@ import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
 import { applyRetention, deleteCheckpoint, manifestsOf } from './delete-checkpoints.ts';
 import { decodeExport, openExportFile, writeExportFile } from './export-file.ts';
 import { CheckpointErrorCodes, checkId, checkString, decodeManifest, isIncremental, validateManifest, writtenBytesOf, type BlobRef, type CheckpointKind, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
-import { selfContainedBlobs } from './self-contained.ts';
+import { selfContainedStream } from './self-contained.ts';
 import { openStoreDb, type Db } from './store-db.ts';
 import {
   blobInput,
@@ -23,8 +23,9 @@ import {
   type CheckpointBlobs,
   type CheckpointInfo,
   type LoadedCheckpoint,
+  type SharedBlobInput,
 } from './store-layout.ts';
-import { writeCheckpoint, writeStreamedCheckpoint, type BeforeBatch } from './write-checkpoint.ts';
+import { writeCheckpoint, writeMergedCheckpoint, writeStreamedCheckpoint, type BeforeBatch } from './write-checkpoint.ts';
 
 export type { BlobInput, CheckpointBlobs, CheckpointInfo, LoadedCheckpoint, SharedBlobInput } from './store-layout.ts';
 
@@ -121,11 +122,10 @@ export class CheckpointStore {
     }
     return this.#exclusive(async () => {
       this.#checkOpen();
-      let own = blobs;
-      if (manifest.kind === 'savepoint' && blobs.some((b) => isShared(b) || b.delta === true)) {
-        own = await selfContainedBlobs(manifest.maxParallelism, await this.#withSharedBytes(manifest, blobs));
-      }
-      const written = await writeCheckpoint(this.#db, manifest, own, this.#beforeBatch);
+      const chained = manifest.kind === 'savepoint' && blobs.some((b) => isShared(b) || b.delta === true);
+      const written = chained
+        ? await writeMergedCheckpoint(this.#db, manifest, selfContainedStream(manifest.maxParallelism, blobs.map(lazyBlob), (blob) => this.#bytesOf(manifest, blob)), this.#beforeBatch)
+        : await writeCheckpoint(this.#db, manifest, blobs, this.#beforeBatch);
       if (written.kind === 'checkpoint') {
         try {
           await applyRetention(this.#db, written.job, retain);
@@ -351,17 +351,16 @@ export class CheckpointStore {
   }
 
   /** The blobs of a checkpoint being written, shared ones read (and checked) from the store. */
-  async #withSharedBytes(header: ManifestHeader, blobs: CheckpointBlobs): Promise<BlobInput[]> {
-    const shared = blobs.filter(isShared).map((b) => b.shared);
-    let values: Uint8Array[];
+  /** The bytes of a savepoint's blob: its own, or one an earlier checkpoint wrote (read now, checked). */
+  async #bytesOf(header: ManifestHeader, blob: LazyBlob): Promise<Uint8Array> {
+    if (blob.shared === undefined) return blob.bytes!;
     try {
-      values = await this.readBlobs(shared);
+      return (await this.readBlobs([blob.shared]))[0]!;
     } catch (err) {
       throw new SluiceError(CheckpointErrorCodes.corrupt, `${header.kind} ${header.id} of job "${header.job}" builds on a damaged blob (${(err as Error).message}); take it again once the job restarted from an earlier checkpoint`);
     }
-    const bytes = new Map(shared.map((ref, i) => [ref.key, values[i]!]));
-    return blobs.map((b) => (isShared(b) ? blobInput(b.shared, bytes.get(b.shared.key)!) : b));
   }
+
 
   /**
    * Checks every blob of `manifest` (present, its size, its crc), keeping none of them; `checked` remembers the outcome
@@ -438,3 +437,11 @@ export class CheckpointStore {
   }
 }
 
+/** A blob of a savepoint being written, described by its place in a chain, its bytes read when its chain is merged. */
+type LazyBlob = Omit<BlobInput, 'bytes'> & { readonly bytes?: Uint8Array; readonly shared?: BlobRef };
+
+function lazyBlob(blob: BlobInput | SharedBlobInput): LazyBlob {
+  if (!isShared(blob)) return blob;
+  const { bytes: _none, ...place } = blobInput(blob.shared, new Uint8Array(0));
+  return { ...place, shared: blob.shared };
+}

@@ -121,6 +121,33 @@ export class VerifiedCheckpoint implements LoadedCheckpoint {
 }
 
 /**
+ * The store key of a blob checkpoint `input` writes itself (keyed state by key group, operator state by subtask),
+ * checked: a writer that streams blobs into the store before its manifest exists puts each under this key, and
+ * {@link buildManifest} names the same. @internal
+ */
+export function ownBlobKey(input: Pick<ManifestHeader, 'job' | 'id' | 'maxParallelism'>, blob: Omit<BlobInput, 'bytes'>): string {
+  checkString(blob.operatorUid, 'blobs[].operatorUid');
+  if (blob.keyGroup !== undefined && blob.subtask === undefined) {
+    checkInt(blob.keyGroup, 'blobs[].keyGroup', 0);
+    if (blob.keyGroup >= input.maxParallelism) {
+      throw new SluiceError(
+        CheckpointErrorCodes.invalid,
+        `blob of operator "${blob.operatorUid}" has key group ${blob.keyGroup}, beyond maxParallelism ${input.maxParallelism}`,
+      );
+    }
+    return `${blobPrefix(input.job, input.id)}${escapePart(blob.operatorUid)}!kg!${pad(blob.keyGroup, 5)}${blob.compacted === true ? '!compacted' : ''}`;
+  }
+  if (blob.subtask !== undefined && blob.keyGroup === undefined) {
+    checkInt(blob.subtask, 'blobs[].subtask', 0);
+    return `${blobPrefix(input.job, input.id)}${escapePart(blob.operatorUid)}!op!${pad(blob.subtask, 5)}`;
+  }
+  throw new SluiceError(
+    CheckpointErrorCodes.invalid,
+    `blob of operator "${blob.operatorUid}" must have exactly one of keyGroup (keyed state) and subtask (operator state)`,
+  );
+}
+
+/**
  * The manifest of a checkpoint with these blobs: format 1 when every blob is its own and full, else format 2 (with
  * `writtenBytes`). Shared blobs must be blobs of the same job under an earlier id.
  */
@@ -146,27 +173,8 @@ export function buildManifest(input: ManifestHeader, blobs: CheckpointBlobs | re
       incremental = true;
       continue;
     }
-    checkString(blob.operatorUid, 'blobs[].operatorUid');
+    const key = ownBlobKey(input, blob);
     const { size, crc32: checksum } = blobDigest(blob);
-    let key: string;
-    if (blob.keyGroup !== undefined && blob.subtask === undefined) {
-      checkInt(blob.keyGroup, 'blobs[].keyGroup', 0);
-      if (blob.keyGroup >= input.maxParallelism) {
-        throw new SluiceError(
-          CheckpointErrorCodes.invalid,
-          `blob of operator "${blob.operatorUid}" has key group ${blob.keyGroup}, beyond maxParallelism ${input.maxParallelism}`,
-        );
-      }
-      key = `${blobPrefix(input.job, input.id)}${escapePart(blob.operatorUid)}!kg!${pad(blob.keyGroup, 5)}${blob.compacted === true ? '!compacted' : ''}`;
-    } else if (blob.subtask !== undefined && blob.keyGroup === undefined) {
-      checkInt(blob.subtask, 'blobs[].subtask', 0);
-      key = `${blobPrefix(input.job, input.id)}${escapePart(blob.operatorUid)}!op!${pad(blob.subtask, 5)}`;
-    } else {
-      throw new SluiceError(
-        CheckpointErrorCodes.invalid,
-        `blob of operator "${blob.operatorUid}" must have exactly one of keyGroup (keyed state) and subtask (operator state)`,
-      );
-    }
     if (seen.has(key)) {
       throw new SluiceError(CheckpointErrorCodes.invalid, `checkpoint ${input.id} of job "${input.job}" has two blobs for ${key}`);
     }

@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import type { BatchOperation } from 'level';
 import { isSluiceError, SluiceError } from '../errors/index.ts';
 import { lastIdMark } from './adopt-checkpoint.ts';
@@ -5,7 +6,7 @@ import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
 import type { StoreBatchOp } from './checkpoint-store.ts';
 import { CheckpointErrorCodes, encodeManifest, writtenBytesOf, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
 import type { Db } from './store-db.ts';
-import { blobPrefix, buildManifest, isShared, manifestKey, prefixEnd, type CheckpointBlobs, type WrittenBlobInput } from './store-layout.ts';
+import { blobPrefix, buildManifest, isShared, manifestKey, ownBlobKey, prefixEnd, type BlobInput, type CheckpointBlobs, type WrittenBlobInput } from './store-layout.ts';
 
 /** The store's test hook run right before a write's batches (`CheckpointStoreOptions.beforeBatch`). @internal */
 export type BeforeBatch = (ops: StoreBatchOp[]) => void | Promise<void>;
@@ -43,10 +44,10 @@ export async function writeCheckpoint(db: Db, input: ManifestHeader, blobs: Chec
   const blobOps = ops.length;
   ops.push({ type: 'put', key: manifestKey(job, id), value: encodeManifest(manifest) });
   ops.push(await lastIdMark(db, job, id));
-  await commitCheckpoint(db, manifest, blobOps, async () => {
+  await commitCheckpoint(db, manifest, () => describeBlobs(blobOps, writtenBytesOf(manifest)), async () => {
     await beforeBatch?.(ops);
     const blobBatches = batchesOfAtMost(ops.slice(0, blobOps), BLOB_BATCH_BYTES, (op) => (op.type === 'put' ? op.value.byteLength : 0));
-    return { blobBatches, last: ops.slice(blobOps) };
+    return { blobBatches, last: () => ops.slice(blobOps) };
   });
   return manifest;
 }
@@ -84,11 +85,56 @@ export async function writeStreamedCheckpoint(
     }
     if (batch.length > 0) yield batch;
   }
-  await commitCheckpoint(db, manifest, blobs.length, async () => {
+  await commitCheckpoint(db, manifest, () => describeBlobs(blobs.length, writtenBytesOf(manifest)), async () => {
     await beforeBatch?.(last);
-    return { blobBatches: blobBatches(), last };
+    return { blobBatches: blobBatches(), last: () => last };
   });
   return manifest;
+}
+
+/**
+ * Writes a checkpoint whose own blobs are made as they are written (`blobs`: a savepoint's chains merged one at a
+ * time, see `selfContainedStream`), so a savepoint of any size holds one merged chain and one batch, not the
+ * checkpoint. Each blob goes under its key ({@link ownBlobKey}) in batches of at most BLOB_BATCH_BYTES; the manifest,
+ * built from the sizes and checksums written, goes last with the id mark, so the checkpoint exists only once all of
+ * it does. `beforeBatch` sees that last batch's operations, after the blobs were written (a failure there, or a
+ * blob that cannot be made, clears them). No shared blobs: what this writes stands alone.
+ * @internal
+ */
+export async function writeMergedCheckpoint(db: Db, input: ManifestHeader, blobs: AsyncIterable<BlobInput>, beforeBatch: BeforeBatch | undefined): Promise<CheckpointManifest> {
+  const empty = buildManifest(input, []); // checks the header before anything is read or written
+  await checkNewId(db, empty);
+  const written: WrittenBlobInput[] = [];
+  let bytesWritten = 0;
+  let manifest: CheckpointManifest | undefined;
+  async function* blobBatches(): AsyncGenerator<StoreBatchOp[]> {
+    let batch: StoreBatchOp[] = [];
+    let bytes = 0;
+    for await (const { bytes: value, ...blob } of blobs) {
+      if (batch.length > 0 && bytes + value.byteLength > BLOB_BATCH_BYTES) {
+        yield batch;
+        batch = [];
+        bytes = 0;
+      }
+      batch.push({ type: 'put', key: ownBlobKey(input, blob), value });
+      bytes += value.byteLength;
+      bytesWritten += value.byteLength;
+      written.push({ ...blob, size: value.byteLength, crc32: crc32(value) });
+    }
+    if (batch.length > 0) yield batch;
+  }
+  const last = async (): Promise<StoreBatchOp[]> => {
+    manifest = buildManifest(input, written);
+    const ops: StoreBatchOp[] = [{ type: 'put', key: manifestKey(input.job, input.id), value: encodeManifest(manifest) }, await lastIdMark(db, input.job, input.id)];
+    await beforeBatch?.(ops);
+    return ops;
+  };
+  await commitCheckpoint(db, empty, () => describeBlobs(written.length, bytesWritten), async () => ({ blobBatches: blobBatches(), last }));
+  return manifest!;
+}
+
+function describeBlobs(count: number, bytes: number): string {
+  return `${count} blobs, ${bytes} bytes`;
 }
 
 /** Fails with `SLUICE_CHECKPOINT_EXISTS` when the manifest's id is taken. */
@@ -109,9 +155,9 @@ async function checkNewId(db: Db, manifest: CheckpointManifest): Promise<void> {
  */
 async function commitCheckpoint(
   db: Db,
-  manifest: CheckpointManifest,
-  blobCount: number,
-  prepare: () => Promise<{ blobBatches: Iterable<StoreBatchOp[]> | AsyncIterable<StoreBatchOp[]>; last: StoreBatchOp[] }>,
+  manifest: Pick<CheckpointManifest, 'job' | 'id'>,
+  describe: () => string,
+  prepare: () => Promise<{ blobBatches: Iterable<StoreBatchOp[]> | AsyncIterable<StoreBatchOp[]>; last: () => StoreBatchOp[] | Promise<StoreBatchOp[]> }>,
 ): Promise<void> {
   const { job, id } = manifest;
   try {
@@ -122,7 +168,7 @@ async function commitCheckpoint(
       // No options argument: a first batch() with options makes every later batch ~4× slower (abstract-level
       // copies the options into every operation; measured: 1,000-key batches ~660k keys/s against ~4× less).
       for await (const batch of blobBatches) await db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
-      await db.batch(last as Array<BatchOperation<Db, string, Uint8Array>>);
+      await db.batch((await last()) as Array<BatchOperation<Db, string, Uint8Array>>);
     } catch (err) {
       await db.clear({ gte: blobsUnder, lt: prefixEnd(blobsUnder) }).catch(() => undefined); // best effort: cleared again next time
       throw err;
@@ -131,7 +177,7 @@ async function commitCheckpoint(
     if (isSluiceError(err, CheckpointErrorCodes.corrupt)) throw err; // an imported blob that does not match its manifest
     throw new SluiceError(
       CheckpointErrorCodes.writeFailed,
-      `writing checkpoint ${id} of job "${job}" (${blobCount} blobs, ${writtenBytesOf(manifest)} bytes) failed: ` +
+      `writing checkpoint ${id} of job "${job}" (${describe()}) failed: ` +
         `${(err as Error).message}; nothing was stored, the previous checkpoint stays the latest — check free disk space`,
       { cause: err, retriable: true },
     );
