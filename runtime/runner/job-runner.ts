@@ -302,6 +302,12 @@ export class JobRunner {
     // Before any working database opens, on a worker thread too (the slots are the process's): see the function.
     if (this.#plan.leveldbState !== undefined) {
       adviseOnMalloc(this.#logger);
+      if (this.#checkpointing && this.#plan.incrementalCheckpoints !== true) {
+        this.#logger.warn(
+          'state backend leveldb with full checkpoints (checkpoints.incremental: false): every checkpoint holds all of the ' +
+            "job's keyed state in memory while it is written; remove incremental: false (incremental is this backend's default) unless the state fits in memory",
+        );
+      }
       await reserveTableMmapSlots();
     }
     const initial = await this.#splits.initialParallelism(this.#plan, this.#options.parallelism !== undefined);

@@ -263,6 +263,18 @@ test('a graph whose operator reads one that does not come before it (a cycle) is
   assert.ok(error.problems.some((p) => /operator "loop" reads operator #2, which does not come before it: the graph has a cycle/.test(p)), error.problems.join('\n'));
 });
 
+test('checkpoints are incremental when asked, and by default on the LevelDB backend (not on the heap backend, nor when turned off)', () => {
+  const build = (env: StreamEnvironment) => {
+    env.source(numbers()).keyBy((n) => n % 2).reduce((a, b) => a + b).sink(collectSink());
+  };
+  const incremental = (options: Omit<Parameters<typeof defineJob>[0], 'name'>) => buildPhysicalPlan(defineJob({ name: 'inc', ...options }, build)).incrementalCheckpoints === true;
+  assert.equal(incremental({ checkpoints: { intervalMs: 1000 } }), false, 'heap: full by default');
+  assert.equal(incremental({ checkpoints: { intervalMs: 1000, incremental: true } }), true);
+  assert.equal(incremental({ state: { backend: 'leveldb' }, checkpoints: { intervalMs: 1000 } }), true, 'leveldb: incremental by default');
+  assert.equal(incremental({ state: { backend: 'leveldb' }, checkpoints: { intervalMs: 1000, incremental: false } }), false, 'turned off');
+  assert.equal(incremental({ state: { backend: 'leveldb' } }), false, 'no checkpoints at all');
+});
+
 test('the state backend option: leveldb reaches the plan; a bad backend, cache size, folder or open-file count is a validation problem that says what to write', () => {
   const build = () => (env: StreamEnvironment) => {
     env.source(numbers()).keyBy((n) => n % 2).reduce((a, b) => a + b).sink(collectSink());
