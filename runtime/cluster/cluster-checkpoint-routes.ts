@@ -1,6 +1,7 @@
+import { createReadStream } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { SluiceError } from '../errors/index.ts';
 import { checkpointIdQuery, type ApiRequest, type ApiResponse } from '../service/rest-api.ts';
 import { backupBytes, EXPORT_CONTENT_TYPE, exportHeaders } from '../service/savepoint-files.ts';
@@ -88,11 +89,11 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
       return { status: 200, body: { backup: await tools.backup(name, checkpointIdQuery(request)) } };
     }
     if (action === 'checkpoints/export' && request.method === 'GET') {
-      // Assembled from the topic in memory (as a backup document is), but sent as bytes: no base64, no string limit.
-      const { checkpoint, bytes } = await tools.exportOf(name, checkpointIdQuery(request));
+      // Assembled from the topic, written to a scratch export file, streamed from it and removed once sent.
+      const { checkpoint, file, size, release } = await tools.exportFile(name, checkpointIdQuery(request));
       const m = checkpoint.manifest;
       const headers = exportHeaders({ job: name, checkpoint: m.id, kind: m.kind, timestamp: m.timestamp, totalBytes: m.totalBytes });
-      const download = { size: bytes.length, open: () => Readable.from([bytes]), release: async () => {} };
+      const download = { size, open: () => createReadStream(file), release };
       return { status: 200, body: undefined, contentType: EXPORT_CONTENT_TYPE, headers, download };
     }
     if (request.method !== 'POST') return undefined;

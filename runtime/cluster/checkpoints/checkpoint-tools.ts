@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
 import { CheckpointStore, writtenBytesOf, isIncremental, type CheckpointInfo } from '../../checkpoint/index.ts';
@@ -68,18 +68,38 @@ export class ClusterCheckpointTools {
 
   /** Checkpoint `id` (default: the newest complete one) as the export file's bytes; throws `SLUICE_CHECKPOINT_NOT_FOUND`. */
   async exportOf(job: string, id?: number): Promise<{ checkpoint: AssembledCheckpoint; bytes: Buffer }> {
+    const exported = await this.exportFile(job, id);
+    try {
+      return { checkpoint: exported.checkpoint, bytes: await readFile(exported.file) };
+    } finally {
+      await exported.release();
+    }
+  }
+
+  /**
+   * Checkpoint `id` (default: the newest complete one) written as an export file in this member's scratch folder,
+   * for a caller that streams it (the REST export): `release` removes it. Throws `SLUICE_CHECKPOINT_NOT_FOUND`.
+   */
+  async exportFile(job: string, id?: number): Promise<{ checkpoint: AssembledCheckpoint; file: string; size: number; release: () => Promise<void> }> {
     const view = await this.view(job);
     const found = id === undefined ? view.latestComplete() : view.assemble(id);
     if (typeof found !== 'object') {
       const why = found === undefined ? (id === undefined ? 'no complete replicated checkpoint' : `no replicated checkpoint ${id}`) : `checkpoint ${id} is incomplete in the checkpoints topic (${found})`;
       throw new SluiceError('SLUICE_CHECKPOINT_NOT_FOUND', `job "${job}" has ${why}; list them with \`sluice checkpoints ${job}\``);
     }
-    return { checkpoint: found, bytes: await this.#withScratchStore(async (store, dir) => {
-      await store.adopt(found.manifest, found.blobs);
+    const dir = await this.#scratchDir();
+    const release = () => rm(dir, { recursive: true, force: true });
+    try {
       const file = join(dir, 'export.bin');
-      await store.exportTo(job, found.manifest.id, file);
-      return readFile(file);
-    }) };
+      await this.#inStore(join(dir, 'store'), async (store) => {
+        await store.adopt(found.manifest, found.blobs);
+        await store.exportTo(job, found.manifest.id, file);
+      });
+      return { checkpoint: found, file, size: (await stat(file)).size, release };
+    } catch (err) {
+      await release();
+      throw err;
+    }
   }
 
   /** A backup document of checkpoint `id` (default: the newest complete one), as a standalone service writes it. */
@@ -100,7 +120,8 @@ export class ClusterCheckpointTools {
     await this.#withScratchStore((store) => store.importExport(bytes, { job, where: `the checkpoint export for job "${job}"` }));
     const key = importBlobKey(jobBlobsPrefix(job), serial);
     const chunks = chunksOf(bytes);
-    const messages: Message[] = chunks.map((chunk, n) => ({ key: chunkKey(0, key, n), value: Buffer.from(chunk.bytes) }));
+    // Views of `bytes`, not copies.
+    const messages: Message[] = chunks.map((chunk, n) => ({ key: chunkKey(0, key, n), value: Buffer.from(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.byteLength) }));
     const location = { key, epoch: 0, chunkCrcs: chunks.map((c) => c.crc) };
     const perSend = Math.max(1, Math.floor(SEND_BYTES / CHUNK_BYTES));
     const batches: Message[][] = [];
@@ -144,16 +165,29 @@ export class ClusterCheckpointTools {
     }
   }
 
-  async #withScratchStore<T>(use: (store: CheckpointStore, dir: string) => Promise<T>): Promise<T> {
+  async #withScratchStore<T>(use: (store: CheckpointStore) => Promise<T>): Promise<T> {
+    const dir = await this.#scratchDir();
+    try {
+      return await this.#inStore(dir, use);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** A new folder under `<dataDir>/tmp`, which the caller removes. */
+  async #scratchDir(): Promise<string> {
     const parent = join(this.#options.dataDir, 'tmp');
     await mkdir(parent, { recursive: true });
-    const dir = await mkdtemp(join(parent, 'cluster-checkpoint-'));
+    return mkdtemp(join(parent, 'cluster-checkpoint-'));
+  }
+
+  /** Runs `use` on a checkpoint store opened in `dir`, closed after. */
+  async #inStore<T>(dir: string, use: (store: CheckpointStore) => Promise<T>): Promise<T> {
     const store = await CheckpointStore.open(dir, { logger: this.#options.logger });
     try {
-      return await use(store, dir);
+      return await use(store);
     } finally {
       await store.close();
-      await rm(dir, { recursive: true, force: true });
     }
   }
 }

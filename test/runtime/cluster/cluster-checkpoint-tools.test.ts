@@ -4,7 +4,7 @@
  * Every step checks the committed output record for record: which inputs were counted, from which state, in order.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { unpack } from 'msgpackr';
@@ -50,6 +50,15 @@ test('checkpoints, backup, restore and submit --from through a member that does 
   assert.match(backedUp, /backed up to/);
   const exported = unpack(await readFile(backup)) as { format: string; manifest: { job: string; id: number } };
   assert.deepEqual([exported.format, exported.manifest.job], ['sluice-checkpoint-export', 'tools']);
+  // The member wrote the export to a scratch file to stream it, and removes it once sent.
+  const scratch = async (): Promise<string[]> => {
+    const left: string[] = [];
+    for (const entry of await readdir(s.dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) left.push(...(await readdir(join(s.dir, entry.name, 'tmp')).catch(() => [])));
+    }
+    return left;
+  };
+  await waitFor(async () => (await scratch()).length === 0, { message: 'the scratch export to be removed', describe: scratch });
   // The same checkpoint as a backup document (JSON), assembled from the topic the same way.
   const document = (await (await fetch(`${env.SLUICE_URL}/v1/jobs/tools/checkpoints/backup?id=${exported.manifest.id}`)).json()) as { backup: { job: string; checkpoint: number; data: string } };
   assert.deepEqual([document.backup.job, document.backup.checkpoint], ['tools', exported.manifest.id]);
