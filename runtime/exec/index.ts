@@ -7,7 +7,7 @@ export type { SubtaskAck, CheckpointListener } from './subtask.ts';
 export type { RestoredState } from './restored-state.ts';
 export type { OperatorSnapshot } from './operators/chained-operator.ts';
 export { SubtaskMetrics } from './subtask-metrics.ts';
-export { STATE_ENTRIES_METRIC } from './operators/keyed-state-metric-samples.ts';
+export { STATE_CACHE_HITS_METRIC, STATE_CACHE_MISSES_METRIC, STATE_ENTRIES_METRIC } from './operators/keyed-state-metric-samples.ts';
 export { Channel } from './channel.ts';
 export { InputGate } from './input-gate.ts';
 export { estimateBatchBytes, estimateValueBytes } from './batch-size.ts';

@@ -1,5 +1,5 @@
 import type { ConnectorMetric } from '../api/index.ts';
-import { STATE_ENTRIES_METRIC, type AttemptSubtask, type RunningAttempt, type SubtaskMetrics } from '../exec/index.ts';
+import { STATE_CACHE_HITS_METRIC, STATE_CACHE_MISSES_METRIC, STATE_ENTRIES_METRIC, type AttemptSubtask, type RunningAttempt, type SubtaskMetrics } from '../exec/index.ts';
 
 /** Metrics of the running attempt, per stage (summed over subtasks). */
 export interface StageMetrics {
@@ -23,6 +23,11 @@ export interface StageMetrics {
    * subtask on a worker, as of its latest report); undefined for a stage without keyed operators.
    */
   readonly stateEntries: number | undefined;
+  /**
+   * LevelDB state backend: state reads the stage's caches served and did not (`sluice_state_cache_hits_total`,
+   * `…_misses_total` summed) since the attempt started; undefined for a stage without such a cache.
+   */
+  readonly stateCache: { readonly hits: number; readonly misses: number } | undefined;
 }
 
 /** One subtask's counters in the running attempt (for a subtask on a worker, as of its latest report). */
@@ -68,20 +73,27 @@ export function stageMetrics(attempt: RunningAttempt | undefined): StageMetrics[
       recordsSkipped: subtasks.reduce((n, m) => n + m.recordsSkipped, 0),
       inputQueuedBytes: subtasks.reduce((n, m) => n + m.inputQueuedBytes, 0),
       watermark: lowestWatermark(subtasks),
-      stateEntries: stateEntries(stageSubtasks),
+      stateEntries: summed(stageSubtasks, STATE_ENTRIES_METRIC),
+      stateCache: stateCache(stageSubtasks),
     };
   });
 }
 
-/** The keys with state the subtasks' keyed operators report, summed; undefined when none has keyed state. */
-function stateEntries(subtasks: readonly AttemptSubtask[]): number | undefined {
+/** A metric the subtasks' operators report (the keys with state, cache reads), summed; undefined when none reports it. */
+function summed(subtasks: readonly AttemptSubtask[], name: string): number | undefined {
   let sum: number | undefined;
   for (const subtask of subtasks) {
     for (const { metrics } of subtask.connectorMetrics()) {
-      for (const metric of metrics) if (metric.name === STATE_ENTRIES_METRIC && metric.type === 'gauge') sum = (sum ?? 0) + metric.value;
+      for (const metric of metrics) if (metric.name === name && metric.type !== 'histogram') sum = (sum ?? 0) + metric.value;
     }
   }
   return sum;
+}
+
+function stateCache(subtasks: readonly AttemptSubtask[]): StageMetrics['stateCache'] {
+  const hits = summed(subtasks, STATE_CACHE_HITS_METRIC);
+  const misses = summed(subtasks, STATE_CACHE_MISSES_METRIC);
+  return hits === undefined || misses === undefined ? undefined : { hits, misses };
 }
 
 /** What one operator's connector measured in one subtask (a sink's writer). */

@@ -29,6 +29,11 @@ export interface StageStatus {
   readonly feeds?: readonly number[];
   /** Keys with keyed state in the stage, per named state; null for a stage without keyed state. Absent from older services. */
   readonly stateEntries?: number | null;
+  /**
+   * LevelDB state backend: the share of the stage's state reads its caches served in the running attempt (0–1, three
+   * decimals); null for a stage without such a cache or before its first read. Absent from older services.
+   */
+  readonly stateCacheHitRatio?: number | null;
 }
 
 export interface CheckpointRecord {
@@ -190,6 +195,7 @@ export class JobTracker {
         watermark: stage.watermark ?? null,
         feeds: runner.plan.stages[stage.stage]?.outputs ?? [],
         stateEntries: stage.stateEntries ?? null,
+        stateCacheHitRatio: hitRatio(stage.stateCache),
       };
     });
   }
@@ -236,4 +242,9 @@ function describeError(error: unknown, at: number): Omit<ExceptionRecord, 'attem
     ...(root === undefined || root.code === code ? {} : { rootCode: root.code }),
     fatal: classifyFailure(error).fatal,
   };
+}
+
+function hitRatio(cache: StageMetrics['stateCache']): number | null {
+  if (cache === undefined || cache.hits + cache.misses === 0) return null;
+  return Math.round((cache.hits / (cache.hits + cache.misses)) * 1000) / 1000;
 }

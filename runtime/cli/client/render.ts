@@ -80,14 +80,17 @@ export function renderJobStatus(s: JobStatus): string {
     const skips = s.operators.some((o) => (o.recordsSkipped ?? 0) > 0);
     // Jobs with keyed state show how many keys each stage holds (a service older than this client sends none).
     const state = s.operators.some((o) => typeof o.stateEntries === 'number');
+    // LevelDB jobs show how often each stage's cache served a state read: the figure to size `state.cacheBytes` by.
+    const cache = s.operators.some((o) => typeof o.stateCacheHitRatio === 'number');
     section(
       'OPERATORS',
       // Late drops and skips get a column once something was dropped or skipped: counts users watch, not noise before.
       formatTable(
-        ['STAGE', 'OPERATORS', 'P', 'IN/S', 'OUT/S', 'IN', 'OUT', 'BACKPRESSURE', ...(state ? ['STATE KEYS'] : []), ...(lateDrops ? ['LATE DROPPED'] : []), ...(skips ? ['SKIPPED'] : [])],
+        ['STAGE', 'OPERATORS', 'P', 'IN/S', 'OUT/S', 'IN', 'OUT', 'BACKPRESSURE', ...(state ? ['STATE KEYS'] : []), ...(cache ? ['CACHE HITS'] : []), ...(lateDrops ? ['LATE DROPPED'] : []), ...(skips ? ['SKIPPED'] : [])],
         s.operators.map((o) => [
           String(o.stage), o.operators.join('→'), String(o.parallelism), String(o.recordsInPerSecond), String(o.recordsOutPerSecond), String(o.recordsIn), String(o.recordsOut),
           `${Math.round(o.backpressureRatio * 100)}%`, ...(state ? [typeof o.stateEntries === 'number' ? String(o.stateEntries) : '-'] : []),
+          ...(cache ? [typeof o.stateCacheHitRatio === 'number' ? `${(o.stateCacheHitRatio * 100).toFixed(1)}%` : '-'] : []),
           ...(lateDrops ? [String(o.lateRecordsDropped ?? 0)] : []), ...(skips ? [String(o.recordsSkipped ?? 0)] : []),
         ]),
       ),

@@ -10,6 +10,9 @@ import type { KeyedStateMetrics } from '../../state/index.ts';
  */
 /** The name of the keys-with-state gauge: `sluice status` sums it per stage. */
 export const STATE_ENTRIES_METRIC = 'sluice_state_entries';
+/** LevelDB state backend: reads the cache served, and reads it did not (`sluice status` shows their ratio). */
+export const STATE_CACHE_HITS_METRIC = 'sluice_state_cache_hits_total';
+export const STATE_CACHE_MISSES_METRIC = 'sluice_state_cache_misses_total';
 
 export function keyedStateMetricSamples(state: KeyedStateMetrics): ConnectorMetric[] {
   const out: ConnectorMetric[] = [
@@ -21,8 +24,8 @@ export function keyedStateMetricSamples(state: KeyedStateMetrics): ConnectorMetr
   out.push(
     { name: 'sluice_state_cache_bytes', help: 'LevelDB state backend: estimated heap bytes of the cached entries.', type: 'gauge', value: cache.bytes },
     { name: 'sluice_state_cache_limit_bytes', help: 'LevelDB state backend: the bound on the cache (state.cacheBytes).', type: 'gauge', value: cache.limitBytes },
-    { name: 'sluice_state_cache_hits_total', help: 'LevelDB state backend: state reads the cache served.', type: 'counter', value: cache.hits },
-    { name: 'sluice_state_cache_misses_total', help: 'LevelDB state backend: state reads the cache did not hold (read from LevelDB).', type: 'counter', value: cache.misses },
+    { name: STATE_CACHE_HITS_METRIC, help: 'LevelDB state backend: state reads the cache served.', type: 'counter', value: cache.hits },
+    { name: STATE_CACHE_MISSES_METRIC, help: 'LevelDB state backend: state reads the cache did not hold (read from LevelDB).', type: 'counter', value: cache.misses },
     { name: 'sluice_state_cache_evictions_total', help: 'LevelDB state backend: entries evicted from the cache (written back first when changed).', type: 'counter', value: cache.evictions },
     { name: 'sluice_state_writes_queued', help: 'LevelDB state backend: write-backs waiting for LevelDB (past 65,536 the subtask waits).', type: 'gauge', value: cache.writesQueued },
   );

@@ -6,8 +6,8 @@ import type { StageMetrics } from '../../../runtime/runner/index.ts';
 
 function stages(recordsIn: number, recordsOut: number): StageMetrics[] {
   return [
-    { stage: 0, operators: ['source'], parallelism: 1, recordsIn, recordsOut: recordsIn, backpressured: 0, lateRecordsDropped: 0, recordsSkipped: 0, inputQueuedBytes: 0, watermark: undefined, stateEntries: undefined },
-    { stage: 1, operators: ['sink'], parallelism: 1, recordsIn: recordsOut, recordsOut, backpressured: 0, lateRecordsDropped: 0, recordsSkipped: 0, inputQueuedBytes: 0, watermark: undefined, stateEntries: undefined },
+    { stage: 0, operators: ['source'], parallelism: 1, recordsIn, recordsOut: recordsIn, backpressured: 0, lateRecordsDropped: 0, recordsSkipped: 0, inputQueuedBytes: 0, watermark: undefined, stateEntries: undefined, stateCache: undefined },
+    { stage: 1, operators: ['sink'], parallelism: 1, recordsIn: recordsOut, recordsOut, backpressured: 0, lateRecordsDropped: 0, recordsSkipped: 0, inputQueuedBytes: 0, watermark: undefined, stateEntries: undefined, stateCache: undefined },
   ];
 }
 

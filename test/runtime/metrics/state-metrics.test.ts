@@ -45,6 +45,7 @@ for (const backend of ['heap', 'leveldb'] as const) {
 
       if (backend === 'heap') {
         assert.equal(samples.filter((s) => s.name.startsWith('sluice_state_cache')).length, 0, 'the heap backend has no cache');
+        assert.ok(stages.every((s) => s.stateCache === undefined), 'nor a cache figure for sluice status');
       } else {
         assert.equal(sumOf(samples, 'sluice_state_cache_limit_bytes', { operator: 'counts' }), 2 * CACHE_BYTES);
         // Each record reads its key's count once at least; each key's first read misses. The cache holds fewer keys
@@ -53,6 +54,9 @@ for (const backend of ['heap', 'leveldb'] as const) {
         const misses = sumOf(samples, 'sluice_state_cache_misses_total', { operator: 'counts' });
         assert.ok(hits + misses >= RECORDS, `${hits} hits and ${misses} misses for ${RECORDS} records`);
         assert.ok(misses > KEYS, `${misses} misses: more than the ${KEYS} first reads`);
+        // `sluice status` shows their ratio per stage, from the same counters.
+        assert.deepEqual(stages.find((s) => s.operators.includes('counts'))?.stateCache, { hits, misses });
+        assert.equal(stages.find((s) => s.operators.includes('numbers'))?.stateCache, undefined);
         assert.ok(sumOf(samples, 'sluice_state_cache_evictions_total', { operator: 'counts' }) > 0);
         for (const s of counts('sluice_state_cache_bytes')) assert.ok(s.value > 0 && s.value <= CACHE_BYTES * 1.1, `cache bytes ${s.value}`);
         assert.equal(counts('sluice_state_writes_queued').length, 2);
