@@ -350,7 +350,6 @@ export class CheckpointStore {
     await this.#db.close();
   }
 
-  /** The blobs of a checkpoint being written, shared ones read (and checked) from the store. */
   /** The bytes of a savepoint's blob: its own, or one an earlier checkpoint wrote (read now, checked). */
   async #bytesOf(header: ManifestHeader, blob: LazyBlob): Promise<Uint8Array> {
     if (blob.shared === undefined) return blob.bytes!;
@@ -360,7 +359,6 @@ export class CheckpointStore {
       throw new SluiceError(CheckpointErrorCodes.corrupt, `${header.kind} ${header.id} of job "${header.job}" builds on a damaged blob (${(err as Error).message}); take it again once the job restarted from an earlier checkpoint`);
     }
   }
-
 
   /**
    * Checks every blob of `manifest` (present, its size, its crc), keeping none of them; `checked` remembers the outcome

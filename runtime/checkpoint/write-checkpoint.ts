@@ -174,7 +174,7 @@ async function commitCheckpoint(
       throw err;
     }
   } catch (err) {
-    if (isSluiceError(err, CheckpointErrorCodes.corrupt)) throw err; // an imported blob that does not match its manifest
+    if (isSluiceError(err, CheckpointErrorCodes.corrupt)) throw err; // an imported blob, or a savepoint's chain, found damaged
     throw new SluiceError(
       CheckpointErrorCodes.writeFailed,
       `writing checkpoint ${id} of job "${job}" (${describe()}) failed: ` +

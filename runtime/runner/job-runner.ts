@@ -17,7 +17,7 @@ import { pendingRescale, rescaleRecord, type PendingRescale } from './pending-re
 import { SplitWatch } from './split-watch.ts';
 import { connectorMetrics, sourceLag, stageMetrics, subtaskMetrics, type ConnectorMetricsView, type SourceLag, type StageMetrics, type SubtaskMetricsView } from './attempt-metrics.ts';
 import { WorkerAttempt, workerCount } from '../workers/index.ts';
-import { adviseOnMalloc } from '../state/leveldb/malloc-advice.ts';
+import { adviseOnLevelDbJob } from '../state/leveldb/job-advice.ts';
 import { reserveTableMmapSlots } from '../state/leveldb/table-mmap-slots.ts';
 
 /** Where the first attempt takes its state from. */
@@ -301,13 +301,7 @@ export class JobRunner {
   async run(): Promise<'finished' | 'cancelled'> {
     // Before any working database opens, on a worker thread too (the slots are the process's): see the function.
     if (this.#plan.leveldbState !== undefined) {
-      adviseOnMalloc(this.#logger);
-      if (this.#checkpointing && this.#plan.incrementalCheckpoints !== true) {
-        this.#logger.warn(
-          'state backend leveldb with full checkpoints (checkpoints.incremental: false): every checkpoint holds all of the ' +
-            "job's keyed state in memory while it is written; remove incremental: false (incremental is this backend's default) unless the state fits in memory",
-        );
-      }
+      adviseOnLevelDbJob(this.#logger, { checkpointing: this.#checkpointing, incremental: this.#plan.incrementalCheckpoints === true });
       await reserveTableMmapSlots();
     }
     const initial = await this.#splits.initialParallelism(this.#plan, this.#options.parallelism !== undefined);

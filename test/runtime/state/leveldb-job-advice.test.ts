@@ -12,7 +12,7 @@ import { collectSink, datagen } from '../../../connectors/dev/index.ts';
 import { defineJob } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
-import { glibcRuntimeVersion, mallocAdvice, MMAP_THRESHOLD_ENV } from '../../../runtime/state/leveldb/malloc-advice.ts';
+import { glibcRuntimeVersion, mallocAdvice, MMAP_THRESHOLD_ENV } from '../../../runtime/state/leveldb/job-advice.ts';
 
 test('the advice names the variable and its value under glibc, and is silent once it is set or off glibc', () => {
   const advice = mallocAdvice({}, '2.36');
