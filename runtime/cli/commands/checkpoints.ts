@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { CheckpointStore, type CheckpointInfo } from '../../checkpoint/index.ts';
 import type { Logger } from '../../logging/index.ts';
+import { keepMappedTableReads } from '../../state/leveldb/table-mmap-slots.ts';
 import { parseCommandLine } from '../arguments.ts';
 import { CONNECTION_USAGE, connect } from '../client/connection.ts';
 import { formatTable } from '../client/table.ts';
@@ -35,6 +36,7 @@ export async function checkpointsCommand(args: readonly string[], logger: Logger
     printCheckpoints(job, checkpoints, values.json === true, out);
     return EXIT.ok;
   }
+  keepMappedTableReads(); // a listing opens the store and exits: the slots' reservation would cost more than it saves
   const store = await CheckpointStore.open(resolve(values['data-dir']), { logger });
   try {
     printCheckpoints(job, await store.list(job), values.json === true, out);

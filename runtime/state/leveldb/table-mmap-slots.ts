@@ -33,6 +33,21 @@ let reservation: Promise<number> | undefined;
 const holders: Array<ClassicLevel<Uint8Array, Uint8Array>> = [];
 
 /**
+ * For a short-lived process (a CLI command that opens a checkpoint store, lists it and exits): skip
+ * {@link reserveTableMmapSlots}, whose ~100 ms would be most of the command's own time, and keep LevelDB's mapped
+ * reads, whose pages leave with the process. Call before anything opens a LevelDB; a reservation already made stays.
+ *
+ * @example
+ * ```ts
+ * keepMappedTableReads();
+ * const store = await CheckpointStore.open(dataDir); // no slots taken
+ * ```
+ */
+export function keepMappedTableReads(): void {
+  reservation ??= Promise.resolve(0);
+}
+
+/**
  * Makes this process's LevelDB databases read their table files with `pread` into LevelDB's block cache instead of
  * memory-mapping them, so that the pages they read are the kernel's page cache, not the process's resident memory.
  *

@@ -56,25 +56,32 @@ test('once the process holds LevelDB\'s mmap slots, its databases read table fil
   assert.equal(mapped, 0);
 });
 
-test(`${MMAP_READS_ENV}=1 keeps LevelDB's mapped reads`, { skip: !canSeeMappings && 'needs /proc/self/maps (Linux)' }, async (t) => {
-  // A process of its own: the slots are one counter per process, taken above in this one.
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-mmap-reads-test-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const here = (path: string): string => JSON.stringify(new URL(path, import.meta.url).href);
-  const script = `
-    import { ClassicLevel } from 'classic-level';
-    import { reserveTableMmapSlots, mappedFilesUnder } from ${here('../../../runtime/state/leveldb/table-mmap-slots.ts')};
-    const taken = await reserveTableMmapSlots();
-    const db = new ClassicLevel(${JSON.stringify(dir)}, { keyEncoding: 'view', valueEncoding: 'view' });
-    await db.open();
-    await db.batch(Array.from({ length: 1000 }, (_, i) => ({ type: 'put', key: Uint8Array.of(i >> 8, i & 255), value: new Uint8Array(100) })));
-    await db.compactRange(Uint8Array.of(0), Uint8Array.of(255));
-    db.getSync(Uint8Array.of(0, 1));
-    process.stdout.write(JSON.stringify({ taken, mapped: mappedFilesUnder(${JSON.stringify(dir)}).size }));
-    await db.close();`;
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, [MMAP_READS_ENV]: '1' }, encoding: 'utf8' });
-  assert.equal(run.status, 0, run.stderr);
-  const { taken, mapped } = JSON.parse(run.stdout) as { taken: number; mapped: number };
-  assert.equal(taken, 0, 'no slot taken');
-  assert.ok(mapped > 0, 'the database\'s table files are mapped, as LevelDB does by default');
-});
+for (const how of ['env', 'call'] as const) {
+  const what = how === 'env' ? `${MMAP_READS_ENV}=1` : 'keepMappedTableReads() (a short-lived CLI command)';
+  test(`${what} keeps LevelDB's mapped reads`, { skip: !canSeeMappings && 'needs /proc/self/maps (Linux)' }, async (t) => {
+    // A process of its own: the slots are one counter per process, taken above in this one.
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-mmap-reads-test-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const here = (path: string): string => JSON.stringify(new URL(path, import.meta.url).href);
+    const script = `
+      import { ClassicLevel } from 'classic-level';
+      import { keepMappedTableReads, reserveTableMmapSlots, mappedFilesUnder } from ${here('../../../runtime/state/leveldb/table-mmap-slots.ts')};
+      ${how === 'call' ? 'keepMappedTableReads();' : ''}
+      const taken = await reserveTableMmapSlots();
+      const db = new ClassicLevel(${JSON.stringify(dir)}, { keyEncoding: 'view', valueEncoding: 'view' });
+      await db.open();
+      await db.batch(Array.from({ length: 1000 }, (_, i) => ({ type: 'put', key: Uint8Array.of(i >> 8, i & 255), value: new Uint8Array(100) })));
+      await db.compactRange(Uint8Array.of(0), Uint8Array.of(255));
+      db.getSync(Uint8Array.of(0, 1));
+      process.stdout.write(JSON.stringify({ taken, mapped: mappedFilesUnder(${JSON.stringify(dir)}).size }));
+      await db.close();`;
+    const env = { ...process.env };
+    if (how === 'env') env[MMAP_READS_ENV] = '1';
+    else delete env[MMAP_READS_ENV];
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    const { taken, mapped } = JSON.parse(run.stdout) as { taken: number; mapped: number };
+    assert.equal(taken, 0, 'no slot taken');
+    assert.ok(mapped > 0, 'the database\'s table files are mapped, as LevelDB does by default');
+  });
+}
