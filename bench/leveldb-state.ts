@@ -13,7 +13,8 @@
  * Run: `npx tsx bench/leveldb-state.ts` (KEYS=1000000 for a quicker run; ONLY=zipf or ONLY=uniform runs one pair;
  * BENCH_MAX_OPEN_FILES=128 runs the LevelDB backend with that `state.maxOpenFiles`; MEMORY_LIMIT_MIB=512 runs the
  * LevelDB variants inside a memory cgroup of that size, as a container would, where this process may create one;
- * BENCH_RESTORE_WORKERS=1 restores on a worker thread).
+ * BENCH_RESTORE_WORKERS=1 restores on a worker thread; BENCH_SAVEPOINT_AFTER=25 has the LevelDB variant take a savepoint
+ * once its 25th checkpoint completed, and reports the savepoint's duration and the anonymous memory while it ran).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -32,6 +33,8 @@ const UPDATES = 2 * KEYS;
 /** Worker threads for the restoring run (its subtask then restores on a worker, asking main for each chain). */
 const RESTORE_WORKERS = Number(process.env['BENCH_RESTORE_WORKERS'] ?? 0);
 const MODULE = new URL('./support/large-state-job.ts', import.meta.url);
+/** The LevelDB variant takes a savepoint once this many checkpoints completed (0: none). */
+const SAVEPOINT_AFTER = Number(process.env['BENCH_SAVEPOINT_AFTER'] ?? 0);
 
 interface VariantResult {
   fillSeconds: number;
@@ -48,6 +51,8 @@ interface VariantResult {
   restorePeakAnonMiB?: number;
   checkpointMs: number[];
   restoreSeconds?: number;
+  /** With BENCH_SAVEPOINT_AFTER: the savepoint's duration, its size, and the peak anonymous RSS while it ran. */
+  savepoint?: { seconds: number; totalMiB: number; peakAnonMiB: number };
   /** Under MEMORY_LIMIT_MIB: the peak memory the kernel charged to the variant's cgroup (anonymous and page cache). */
   cgroupPeakMiB?: number;
 }
@@ -74,11 +79,15 @@ async function runVariant(withRestore: boolean): Promise<VariantResult> {
     store,
     restore: { from: 'none' },
   });
+  let savepoint: Promise<VariantResult['savepoint']> | undefined;
   runner.events.subscribe((e) => {
-    if (e.type === 'checkpoint-completed') checkpointMs.push(e.manifest.durationMs);
+    if (e.type !== 'checkpoint-completed' || e.manifest.kind !== 'checkpoint') return;
+    checkpointMs.push(e.manifest.durationMs);
+    if (checkpointMs.length === SAVEPOINT_AFTER && process.env['BENCH_BACKEND'] === 'leveldb') savepoint = timedSavepoint(runner);
   });
   const start = performance.now();
   await runner.run();
+  const savepointResult = await savepoint;
   const end = performance.now();
   const peaks = jobMemory.stop();
   const result: VariantResult = {
@@ -90,6 +99,7 @@ async function runVariant(withRestore: boolean): Promise<VariantResult> {
     heapAtPeakAnonMiB: peaks.heapAtAnon / 2 ** 20,
     externalAtPeakAnonMiB: peaks.externalAtAnon / 2 ** 20,
     checkpointMs,
+    ...(savepointResult === undefined ? {} : { savepoint: savepointResult }),
   };
   if (withRestore) {
     // The final checkpoint holds every key; a new run restores it, and its source (at its end) finishes at once.
@@ -116,6 +126,14 @@ async function runVariant(withRestore: boolean): Promise<VariantResult> {
   await store.close();
   await rm(dir, { recursive: true, force: true });
   return result;
+}
+
+/** A savepoint of the running job (as `sluice savepoint` takes one): its duration, size and the memory while it ran. */
+async function timedSavepoint(runner: JobRunner): Promise<VariantResult['savepoint']> {
+  const memory = sampleMemoryPeaks();
+  const t0 = performance.now();
+  const manifest = await runner.checkpoint('savepoint');
+  return { seconds: (performance.now() - t0) / 1000, totalMiB: manifest.totalBytes / 2 ** 20, peakAnonMiB: memory.stop().anon / 2 ** 20 };
 }
 
 /**
@@ -195,6 +213,10 @@ if (only !== 'uniform') {
   report('leveldb zipf', leveldbZipf);
   emitFigure({ name: `state/leveldb update throughput, Zipf, ${label}`, value: rate(leveldbZipf), unit: 'records/s', baseline: rate(heapZipf), note: `baseline: the heap backend on the same job; ${setting}; bar ≥ 0.5×` });
   emitFigure({ name: `state/leveldb peak RSS, ${label}`, value: leveldbZipf.peakRssMiB, unit: 'MiB', baseline: 512, note: `baseline: the 512 MiB bar; heap backend on the same job: ${heapZipf.peakRssMiB.toFixed(0)} MiB` });
+  if (leveldbZipf.savepoint !== undefined) {
+    const sp = leveldbZipf.savepoint;
+    emitFigure({ name: `state/leveldb peak anonymous RSS while a savepoint is taken, ${label}`, value: sp.peakAnonMiB, unit: 'MiB', baseline: 512, note: `a savepoint after checkpoint ${SAVEPOINT_AFTER}, while the job runs on: ${sp.totalMiB.toFixed(0)} MiB of full blobs in ${sp.seconds.toFixed(1)} s; the job's own peak anonymous RSS ${leveldbZipf.peakAnonMiB.toFixed(0)} MiB; baseline: the 512 MiB bar` });
+  }
   if (leveldbZipf.cgroupPeakMiB !== undefined) {
     emitFigure({ name: `state/leveldb peak memory charged to a ${MEMORY_LIMIT_MIB} MiB cgroup, ${label}`, value: leveldbZipf.cgroupPeakMiB, unit: 'MiB', baseline: 512, note: 'anonymous memory and page cache, as a container limit counts them; the run completed inside the limit; baseline: the 512 MiB bar' });
   }
