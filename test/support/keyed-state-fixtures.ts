@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { KeyedStateBackend, KeyedStateSnapshot, StateKey } from '../../runtime/state/index.ts';
+import { HeapKeyedStateBackend, type KeyedStateBackend, type KeyedStateSnapshot, type StateKey } from '../../runtime/state/index.ts';
 import { decodeKeyGroupBlob } from '../../runtime/state/keyed-snapshot-format.ts';
 import { MAX_CHAIN_LENGTH } from '../../runtime/state/snapshots/chain-policy.ts';
 
@@ -88,4 +88,17 @@ export function randomOps(backends: KeyedStateBackend[], rnd: () => number, n: n
       }
     }
   }
+}
+
+/** Every key's value of value state `state` in the key groups `keyed` (as a checkpoint holds them), restored into a heap backend. */
+export async function restoredValueState(keyed: ReadonlyMap<number, Uint8Array>, maxParallelism: number, state: string): Promise<Map<string, unknown>> {
+  const backend = new HeapKeyedStateBackend({ maxParallelism, range: { start: 0, end: maxParallelism - 1 } });
+  await backend.restore(keyed);
+  const handle = backend.getValueState<unknown>(state);
+  const out = new Map<string, unknown>();
+  for (const key of backend.keysWithState(state)) {
+    backend.setCurrentKey(key);
+    out.set(String(key), handle.value());
+  }
+  return out;
 }

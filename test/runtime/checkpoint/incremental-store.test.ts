@@ -11,6 +11,7 @@ import type { VerifiedCheckpoint } from '../../../runtime/checkpoint/store-layou
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import type { SubtaskAck } from '../../../runtime/exec/index.ts';
 import { HeapKeyedStateBackend } from '../../../runtime/state/index.ts';
+import { restoredValueState } from '../../support/keyed-state-fixtures.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
 const M = 8;
@@ -64,21 +65,13 @@ class Job {
   }
 }
 
-async function restoredValues(store: CheckpointStore, id: number): Promise<Map<string, number>> {
+async function restoredValues(store: CheckpointStore, id: number): Promise<Map<string, unknown>> {
   const loaded = await store.load(JOB, id);
   return valuesOf(loaded.keyedState('count'));
 }
 
-async function valuesOf(keyed: ReadonlyMap<number, Uint8Array>): Promise<Map<string, number>> {
-  const b = new HeapKeyedStateBackend({ maxParallelism: M, range: { start: 0, end: M - 1 } });
-  await b.restore(keyed);
-  const count = b.getValueState<number>('count');
-  const out = new Map<string, number>();
-  for (const key of b.keysWithState('count')) {
-    b.setCurrentKey(key);
-    out.set(String(key), count.value()!);
-  }
-  return out;
+function valuesOf(keyed: ReadonlyMap<number, Uint8Array>): Promise<Map<string, unknown>> {
+  return restoredValueState(keyed, M, 'count');
 }
 
 async function open(t: TestContext, dir: string): Promise<CheckpointStore> {

@@ -14,6 +14,7 @@ import { writeMergedCheckpoint } from '../../../runtime/checkpoint/write-checkpo
 import { isSluiceError, SluiceError } from '../../../runtime/errors/index.ts';
 import type { SubtaskAck } from '../../../runtime/exec/index.ts';
 import { HeapKeyedStateBackend } from '../../../runtime/state/index.ts';
+import { restoredValueState } from '../../support/keyed-state-fixtures.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
 const M = 8;
@@ -51,16 +52,8 @@ async function incrementalJob(store: CheckpointStore): Promise<{ savepoint: () =
   return { savepoint: () => take(4, 'savepoint'), expected };
 }
 
-async function restored(store: CheckpointStore, id: number): Promise<Map<string, number>> {
-  const backend = new HeapKeyedStateBackend({ maxParallelism: M, range: { start: 0, end: M - 1 } });
-  await backend.restore((await store.load(JOB, id)).keyedState('count'));
-  const count = backend.getValueState<number>('count');
-  const out = new Map<string, number>();
-  for (const key of backend.keysWithState('count')) {
-    backend.setCurrentKey(key);
-    out.set(String(key), count.value()!);
-  }
-  return out;
+async function restored(store: CheckpointStore, id: number): Promise<Map<string, unknown>> {
+  return restoredValueState((await store.load(JOB, id)).keyedState('count'), M, 'count');
 }
 
 async function openStore(t: TestContext, dir: string): Promise<CheckpointStore> {
