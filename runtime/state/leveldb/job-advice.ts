@@ -33,8 +33,12 @@ export function mallocAdvice(env: NodeJS.ProcessEnv, glibcVersion: string | unde
 /** The C library's version when it is glibc (Linux), from Node's diagnostic report header; otherwise `undefined`. */
 export function glibcRuntimeVersion(): string | undefined {
   if (process.platform !== 'linux') return undefined;
-  const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
-  return header?.glibcVersionRuntime;
+  try {
+    const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
+    return header?.glibcVersionRuntime;
+  } catch {
+    return undefined; // advice is not worth failing a job's start over
+  }
 }
 
 let advisedOnMalloc = false;
