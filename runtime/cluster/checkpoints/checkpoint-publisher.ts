@@ -78,13 +78,12 @@ export class CheckpointPublisher {
   async publish(manifest: CheckpointManifest): Promise<void> {
     const { job, epoch, member, store } = this.#options;
     const missing = manifest.blobs.filter((ref) => !this.#located.has(ref.key));
+    const bytes = await store.readBlobs(missing);
     const fresh: BlobLocation[] = [];
     let pending: Message[] = [];
     let pendingBytes = 0;
     for (let i = 0; i < missing.length; i++) {
-      // One blob at a time: a savepoint's blobs are the whole state, which need not fit in memory at once.
-      const [bytes] = await store.readBlobs([missing[i]!]);
-      const chunks = chunksOf(bytes!);
+      const chunks = chunksOf(bytes[i]!);
       fresh.push({ key: missing[i]!.key, epoch, chunkCrcs: chunks.map((c) => c.crc) });
       for (let n = 0; n < chunks.length; n++) {
         const chunk = chunks[n]!.bytes;
