@@ -100,6 +100,11 @@ export class ClusterCoordination {
     return this.#view;
   }
 
+  /** Whether the coordinator surely still counts this member (GroupMembership.holdsSession): false once it may not. */
+  holdsSession(): boolean {
+    return this.#membership.holdsSession();
+  }
+
   /** Asks the leader for a new assignment (a job's spec changed). */
   requestRebalance(): void {
     this.#seq++;
@@ -121,6 +126,11 @@ export class ClusterCoordination {
     await groupMembershipTestHooks(this.#membership).vanish();
     await this.#options.jobs.stopAll('lost');
     await this.#settled();
+  }
+
+  /** Test-only: stops the membership's heartbeats while the jobs run on (a heartbeat loop that cannot run); returns the thaw. */
+  freezeMembership(): () => void {
+    return groupMembershipTestHooks(this.#membership).freeze();
   }
 
   async #assign(members: ReadonlyArray<{ memberId: string; metadata: Uint8Array }>, generation: number): Promise<ReadonlyMap<string, Uint8Array>> {

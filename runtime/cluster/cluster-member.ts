@@ -71,6 +71,8 @@ export interface RunningClusterMember {
 /** Test-only: a member that dies as with kill -9 (no LeaveGroup, no savepoints, its sockets dropped). */
 export interface ClusterMemberTestHooks {
   crash(): Promise<void>;
+  /** Stops the member's heartbeats while its jobs run on, until the returned thaw: its session runs out meanwhile. */
+  freezeMembership(): () => void;
 }
 
 const testHooks = new WeakMap<RunningClusterMember, ClusterMemberTestHooks>();
@@ -123,7 +125,9 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
     const metrics = new SluiceMetrics();
     let name = options.name ?? '';
     const tools = new ClusterCheckpointTools({ kafka, topic: topics.checkpoints, partitions: partitions.checkpoints, dataDir, member: () => name, logger });
-    const jobs = new MemberJobs({ kafka, topics, checkpointPartitions: partitions.checkpoints, dataDir, store, tools, status, member: name, logger });
+    // The coordination is made below, once the supervisor exists; jobs only ask it once they run.
+    const holdsSession = (): boolean => coordination.holdsSession();
+    const jobs = new MemberJobs({ kafka, topics, checkpointPartitions: partitions.checkpoints, dataDir, store, tools, status, member: name, holdsSession, logger });
     const loader = new JobFileLoader();
     const supervisor = new JobSupervisor({
       registry,
@@ -181,6 +185,7 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
           await coordination.crash();
           await undo();
         })()),
+      freezeMembership: () => coordination.freezeMembership(),
     });
     return member;
   } catch (err) {

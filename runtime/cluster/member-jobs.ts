@@ -25,6 +25,11 @@ export interface MemberJobsOptions {
   readonly status: StatusLog;
   /** The member's name, written into claims and status. */
   readonly member: string;
+  /**
+   * Whether the group's coordinator surely still counts this member (GroupMembership.holdsSession). A member that
+   * slept past its session may run on for a moment before its heartbeat loop calls `onLost`; this closes that gap.
+   */
+  readonly holdsSession: () => boolean;
   readonly logger: Logger;
   /** Replicated checkpoints kept per job (savepoints are kept). Default 3. */
   readonly retain?: number;
@@ -86,16 +91,38 @@ export class MemberJobs {
   clusterRun(name: string): ClusterRun | undefined {
     const run = this.#runs.get(name);
     if (run === undefined) return undefined;
-    return { replicateCheckpoint: (manifest) => this.#replicate(name, manifest), ownerEpoch: run.owned.epoch, sourceStart: run.sourceStart };
+    return { replicateCheckpoint: (manifest) => this.#replicate(name, run, manifest), ownerEpoch: run.owned.epoch, sourceStart: run.sourceStart, stillOwner: () => this.#owns(name, run) };
   }
 
-  async #replicate(name: string, manifest: CheckpointManifest): Promise<void> {
-    const run = this.#runs.get(name);
-    // Cleared when the membership was lost: a checkpoint of a job that may run elsewhere now must not count.
-    if (run === undefined) throw new SluiceError('SLUICE_CLUSTER_NOT_OWNER', `job "${name}" is no longer owned by this member; its checkpoint ${manifest.id} does not count`, { retriable: true });
+  /**
+   * Whether `run` is still this member's run of the job: not stopped, not cleared by a lost membership, and the
+   * coordinator surely still counts the member. Once false, it stays false for that run.
+   */
+  #owns(name: string, run: Run): boolean {
+    return this.#runs.get(name) === run && this.#options.holdsSession();
+  }
+
+  /**
+   * Replicates a checkpoint, which then counts (its sinks commit). Ownership is checked again once the checkpoint is in
+   * the topic: a member stopped (SIGSTOP, a long pause) while it published, and resumed past its session, must not
+   * commit — the next owner may have restored an earlier checkpoint and be replaying that output. A checkpoint in the
+   * topic before the session ended is one the next owner restores, since it reads the topic only after taking over.
+   */
+  async #replicate(name: string, run: Run, manifest: CheckpointManifest): Promise<void> {
+    this.#assertOwns(name, run, manifest);
     await run.publisher.publish(manifest);
+    this.#assertOwns(name, run, manifest);
     this.#remember(name, manifest);
     void this.#report(name, run.owned, 'running', undefined);
+  }
+
+  #assertOwns(name: string, run: Run, manifest: CheckpointManifest): void {
+    if (this.#owns(name, run)) return;
+    throw new SluiceError(
+      'SLUICE_CLUSTER_NOT_OWNER',
+      `job "${name}" is no longer owned by this member (its group session ended or the job was stopped); its ${manifest.kind} ${manifest.id} does not count and its sinks do not commit it. Nothing to do: the job's next owner restores the latest checkpoint replicated before`,
+      { retriable: true },
+    );
   }
 
   /** The job's last replicated checkpoint, which every status this member reports of it carries. */

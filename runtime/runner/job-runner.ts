@@ -20,6 +20,9 @@ import { WorkerAttempt, workerCount } from '../workers/index.ts';
 import { adviseOnLevelDbJob } from '../state/leveldb/job-advice.ts';
 import { reserveTableMmapSlots } from '../state/leveldb/table-mmap-slots.ts';
 
+/** How often a runner held back by a lost cluster ownership looks again (it waits for its cancel). */
+const OWNERSHIP_POLL_MS = 100;
+
 /** Where the first attempt takes its state from. */
 export type RestoreSource =
   | { readonly from: 'latest' }
@@ -62,6 +65,12 @@ export interface JobRunnerOptions {
   readonly replicateCheckpoint?: (manifest: CheckpointManifest) => Promise<void>;
   /** Cluster mode: this member's owner epoch of the job, for sinks that fence stale owners (SinkWriterContext). */
   readonly ownerEpoch?: number;
+  /**
+   * Cluster mode: whether this member still owns the job, asked before every attempt starts. A member that lost the
+   * job must not start one: its sinks would initialise the transactional ids the job's new owner uses and abort its
+   * transactions. While false, the runner waits to be cancelled (the member stops the job once it learns of the loss).
+   */
+  readonly stillOwner?: () => boolean;
 }
 
 /**
@@ -308,6 +317,7 @@ export class JobRunner {
     if (initial !== undefined) this.#plan = buildPhysicalPlan(this.#options.job, { params: this.#options.params ?? new JobParams(), parallelism: initial });
     let restored = await this.#restorer.initial(this.#plan, this.#options.restore ?? { from: 'latest' });
     for (;;) {
+      if (this.#cancelled === undefined) await this.#whileNotOwner();
       if (this.#cancelled !== undefined) return this.#end('cancelled');
       const attemptNo = this.#attempts++;
       const attempt = this.#newAttempt(attemptNo, restored);
@@ -459,6 +469,14 @@ export class JobRunner {
       ...(this.#options.beforeCheckpointStore === undefined ? {} : { beforeStore: this.#options.beforeCheckpointStore }),
       ...(this.#options.replicateCheckpoint === undefined ? {} : { replicate: this.#options.replicateCheckpoint }),
     });
+  }
+
+  /** Cluster mode: holds the next attempt back while this member does not own the job, until it is cancelled. */
+  async #whileNotOwner(): Promise<void> {
+    const stillOwner = this.#options.stillOwner;
+    if (stillOwner === undefined || stillOwner()) return;
+    this.#logger.warn(`job "${this.#plan.job}": this member no longer owns the job (its cluster session ended); no attempt starts here, and the job stops once the member has noticed the loss`);
+    while (this.#cancelled === undefined && !stillOwner()) await this.#sleepUnlessCancelled(OWNERSHIP_POLL_MS);
   }
 
   async #sleepUnlessCancelled(ms: number): Promise<void> {

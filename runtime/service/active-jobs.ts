@@ -44,6 +44,8 @@ export interface ClusterRun {
   readonly ownerEpoch: number;
   /** Where sources start instead of restored positions until the first checkpoint (a cluster `clear` or `catch-up`). */
   readonly sourceStart?: 'earliest' | 'latest' | undefined;
+  /** Whether this member still owns the job (JobRunnerOptions.stillOwner). */
+  readonly stillOwner: () => boolean;
 }
 
 /**
@@ -111,7 +113,7 @@ export class ActiveJobs {
       allowNonRestoredState: record.allowNonRestoredState,
       ...(sourceStart === undefined ? {} : { sourceStart }),
       logger: this.#options.logger,
-      ...(cluster === undefined ? {} : { replicateCheckpoint: cluster.replicateCheckpoint, ownerEpoch: cluster.ownerEpoch }),
+      ...(cluster === undefined ? {} : { replicateCheckpoint: cluster.replicateCheckpoint, ownerEpoch: cluster.ownerEpoch, stillOwner: cluster.stillOwner }),
     });
     const checkpoints = job.options.checkpoints;
     const active: ActiveJob = {

@@ -127,6 +127,8 @@ export class GroupMembership {
   #view: MembershipView | undefined;
   /** performance.now() from which the coordinator surely counts our session: last heartbeat sent, join/sync answered. */
   #anchor: number | undefined;
+  /** When the JoinGroup or SyncGroup now waiting for its answer was sent: the coordinator keeps a member alive meanwhile. */
+  #groupRequestSentAt: number | undefined;
   #rejoinRequested = false;
   #stopping = false;
   #failure: SluiceError | undefined;
@@ -190,6 +192,26 @@ export class GroupMembership {
     return this.#view;
   }
 
+  /**
+   * Whether the coordinator surely still counts this member's session, by the monotonic clock: it holds an assignment,
+   * and a heartbeat that succeeded was sent less than a session timeout ago, or a JoinGroup or SyncGroup sent within
+   * the session is still waiting (Kafka keeps such a member alive). Unlike `onLost`, this needs no turn of the
+   * heartbeat loop: a process resuming past its session gets `false` at once, before any of its I/O callbacks could
+   * act on the assignment. Ask it before acting on the assignment where a stale member would do harm.
+   *
+   * @example
+   * ```ts
+   * if (!membership.holdsSession()) throw new Error('another member may own this job now');
+   * ```
+   */
+  holdsSession(): boolean {
+    const anchor = this.#anchor;
+    if (this.#view === undefined || anchor === undefined) return false;
+    const sessionMs = this.#o.sessionTimeoutMs;
+    if (performance.now() - anchor <= sessionMs) return true;
+    return this.#groupRequestSentAt !== undefined && this.#groupRequestSentAt - anchor <= sessionMs;
+  }
+
   /** LeaveGroup (the others rebalance at once, not after a session timeout), then every socket and timer closed. Idempotent. */
   leave(): Promise<void> {
     return (this.#closing ??= this.#close(true));
@@ -203,9 +225,15 @@ export class GroupMembership {
         if (this.#sessionExpired()) this.#lose(this.#expiredError());
         const coordinator = this.#coordinator ?? (await this.#findCoordinator());
         if (this.#stopping) break;
-        const joined = await this.#join(coordinator);
-        if (this.#stopping) break;
-        const assignment = await this.#sync(coordinator, joined);
+        let joined: JoinGroupResponse;
+        let assignment: Uint8Array;
+        try {
+          joined = await this.#join(coordinator);
+          if (this.#stopping) break;
+          assignment = await this.#sync(coordinator, joined);
+        } finally {
+          this.#groupRequestSentAt = undefined;
+        }
         if (this.#stopping) break;
         this.#reachable();
         const isLeader = joined.leaderId === joined.memberId;
@@ -231,6 +259,7 @@ export class GroupMembership {
   async #join(coordinator: GroupCoordinator): Promise<JoinGroupResponse> {
     const metadata = await guarded('metadata', () => this.#o.metadata());
     this.#rejoinRequested = false;
+    this.#groupRequestSentAt = performance.now();
     const joined = await coordinator.joinGroup({
       groupId: this.#o.groupId,
       sessionTimeout: this.#o.sessionTimeoutMs,
@@ -255,6 +284,7 @@ export class GroupMembership {
       if (strangers.length > 0) this.#log.warn({ strangers, generation: joined.generationId }, `assign() returned assignments for ${strangers.length} id(s) that are not members of generation ${joined.generationId}; they are dropped`);
       for (const m of members) groupAssignment.push({ memberId: m.memberId, memberAssignment: toBuffer(assigned.get(m.memberId) ?? new Uint8Array(0)) });
     }
+    this.#groupRequestSentAt = performance.now();
     const { memberAssignment } = await coordinator.syncGroup({ groupId: this.#o.groupId, generationId: joined.generationId, memberId: joined.memberId, groupAssignment });
     this.#anchor = performance.now();
     this.#failures = 0;

@@ -65,7 +65,7 @@ function newGroup(cluster: KafkaCluster): GroupRecord {
   return { id: cluster.uniqueName('sluice.test'), generations: new Map() };
 }
 
-function join(cluster: KafkaCluster, group: GroupRecord, name: string, timing: Timing, client: Partial<KafkaConfig> = {}): Member {
+function join(cluster: KafkaCluster, group: GroupRecord, name: string, timing: Timing, client: Partial<KafkaConfig> = {}, delivered?: () => Promise<void> | undefined): Member {
   const kafka = new Kafka({ clientId: `sluice-test-${name}`, logLevel: logLevel.NOTHING, ...client, brokers: cluster.brokers });
   const events: Member['events'] = [];
   const state = { metadata: `${name}-v1` };
@@ -79,7 +79,10 @@ function join(cluster: KafkaCluster, group: GroupRecord, name: string, timing: T
       group.generations.set(generation, { members: new Map(members.map((m) => [m.memberId, text(m.metadata)])), assignment });
       return new Map([...assignment].map(([id, s]) => [id, Buffer.from(s)]));
     },
-    onAssigned: (view) => void events.push({ kind: 'assigned', view }),
+    onAssigned: (view) => {
+      events.push({ kind: 'assigned', view });
+      return delivered?.();
+    },
     onLost: (reason) => void events.push({ kind: 'lost', reason, heartbeatsSent: groupMembershipTestHooks(membership).stats().heartbeatsSent }),
     logger: silentLogger(),
   });
@@ -288,6 +291,7 @@ test('fencing: a member stopped past its session timeout calls onLost first thin
   const cHooks = groupMembershipTestHooks(c.membership);
   const oldId = c.membership.current()?.memberId;
 
+  assert.equal(c.membership.holdsSession(), true, 'a member in step with the coordinator holds its session');
   const thaw = cHooks.freeze();
   const frozenAt = performance.now();
   const heartbeatsWhenFrozen = cHooks.stats().heartbeatsSent;
@@ -296,6 +300,7 @@ test('fencing: a member stopped past its session timeout calls onLost first thin
   // By c's own clock too (the broker shares this event loop, and its timer may fire a little early under load).
   await waitFor(() => performance.now() - frozenAt > SHORT_SESSION.sessionTimeoutMs, { message: 'a session timeout since the freeze' });
   assert.deepEqual(c.events.filter((e) => e.kind === 'lost'), [], 'nothing runs while stopped');
+  assert.equal(c.membership.holdsSession(), false, 'past its session by its own clock, before its heartbeat loop has run');
   thaw();
 
   const lost = await waitFor(() => c.events.find((e) => e.kind === 'lost'), { message: 'onLost on the stopped member' });
@@ -304,10 +309,45 @@ test('fencing: a member stopped past its session timeout calls onLost first thin
   const rejoined = await settle(group, members, 'all three again, the stopped one as a new member');
   assertAssignedBy(group, members, rejoined);
   assert.notEqual(c.membership.current()?.memberId, oldId);
+  assert.equal(c.membership.holdsSession(), true, 'a new session once joined again');
   const kinds = c.events.map((e) => e.kind);
   assert.equal(kinds.lastIndexOf('lost'), kinds.indexOf('lost'), 'one loss');
   assert.ok(kinds.indexOf('lost') < kinds.lastIndexOf('assigned'), 'assigned again after the loss');
   for (const m of [a, b]) assert.deepEqual(m.events.filter((e) => e.kind === 'lost'), []);
+});
+
+test('a JoinGroup waiting longer than the session for a slow member keeps the session held: no loss, same member id', async (t) => {
+  const cluster = await kafkaCluster(t);
+  const group = newGroup(cluster);
+  // A rebalance timeout well past the session: the coordinator waits for the slow member rather than evicting it.
+  const timing: Timing = { ...SHORT_SESSION, rebalanceTimeoutMs: 30_000 };
+  let slow: { release: () => void } | undefined;
+  let slowDelivery: Promise<void> | undefined;
+  const a = join(cluster, group, 'a', timing);
+  const b = join(cluster, group, 'b', timing, {}, () => slowDelivery);
+  await settle(group, [a, b], 'two members in one generation');
+  const aId = a.membership.current()?.memberId;
+
+  // b's next assignment takes longer than a session to deliver, and b rejoins only after it.
+  slowDelivery = new Promise<void>((resolve) => (slow = { release: resolve }));
+  // Released on failure too: b's leave() waits for its delivery to return.
+  cluster.defer(async () => slow?.release());
+  const deliveredBefore = b.events.length;
+  b.membership.rejoin();
+  await waitFor(() => b.events.length > deliveredBefore, { message: "b's slow delivery began" });
+  const generationOfSlowDelivery = b.membership.current()?.generation;
+  a.membership.rejoin();
+  const rejoinedAt = performance.now();
+  await waitFor(() => performance.now() - rejoinedAt > timing.sessionTimeoutMs + 1_000, { timeoutMs: 30_000, message: 'more than a session since a sent its JoinGroup' });
+  assert.equal(a.membership.current()?.generation, generationOfSlowDelivery, "a's JoinGroup still waits for b");
+  assert.equal(a.membership.holdsSession(), true, 'the coordinator keeps a member whose JoinGroup waits');
+  slowDelivery = undefined;
+  slow!.release();
+
+  const slowGeneration = generationOfSlowDelivery ?? Infinity;
+  await waitFor(() => (agreed(group, [a, b]) ?? -1) > slowGeneration, { timeoutMs: 30_000, message: 'both in a new generation once b rejoined' });
+  assert.equal(a.membership.current()?.memberId, aId, 'the same member: the coordinator never dropped it');
+  assert.deepEqual(a.events.filter((e) => e.kind === 'lost'), []);
 });
 
 test('fencing when heartbeats go unanswered (a network partition): onLost after the session timeout, not the request timeout', async (t) => {
