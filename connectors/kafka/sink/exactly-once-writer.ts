@@ -5,7 +5,7 @@ import { createKafkaClient, unreachable } from './kafka-client.ts';
 import { createCluster, type ClusterHandle } from './kafkajs-internals.ts';
 import type { ResolvedKafkaSinkOptions } from './options.ts';
 import { SendPipeline } from './send-pipeline.ts';
-import { commitRestoredTransaction, fenceTransactionalId, type PreCommittedTransaction } from './transaction-recovery.ts';
+import { abortOwnTransaction, commitRestoredTransaction, fenceTransactionalId, type PreCommittedTransaction } from './transaction-recovery.ts';
 import { checkTransactionTimeout } from './transaction-timeout.ts';
 import { TransactionalProducer } from './transactional-producer.ts';
 
@@ -42,8 +42,9 @@ export function transactionalIdOf(prefix: string, subtask: number, slot: number)
  *   may not have run), then fences every id the failed attempt may have used: its own slots (by initialising them)
  *   and those of old subtasks that no longer exist after a rescale down. Old subtask `j` is handled by new subtask
  *   `j mod p`, so every id has exactly one owner and each recommit happens before its id is re-initialised.
- * - `close('failed' | 'cancelled')` fences the open transaction (aborts it, rejects late writes); pre-committed ones
- *   are left for the restore to commit.
+ * - `close('failed' | 'cancelled')` aborts the open transaction under its own producer epoch once its sends settled,
+ *   so it never touches a transaction of a later holder of the id; pre-committed ones are left for the restore to
+ *   commit.
  */
 export class ExactlyOnceWriter<T> implements SinkWriter<T> {
   readonly #options: ResolvedKafkaSinkOptions<T>;
@@ -213,10 +214,17 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
     const handle = this.#handle;
     this.#handle = undefined;
     if (outcome !== 'finished' && open !== undefined && pipeline !== undefined && pipeline.written > 0 && handle !== undefined) {
-      // Fence rather than EndTxn(abort): sends may still be in flight, and a bumped epoch makes Kafka reject them,
-      // where after a plain abort a late write could open a transaction nobody ends. Bounded: close must be prompt.
-      await withDeadline(this.#inFlight.track(fenceTransactionalId(handle, open.transactionalId, this.#options.transactionTimeoutMs)), CLOSE_DEADLINE_MS).catch((err: unknown) =>
-        this.#context.logger.warn({ err, transactionalId: open.transactionalId }, 'kafkaSink could not abort its open transaction; the next attempt fences it'),
+      // Abort under this producer's own epoch, not by InitProducerId: the id may belong to someone else by now (a
+      // cluster member that lost its job closes its attempt after the new owner took the ids over), and bumping the
+      // epoch would abort that holder's transaction, pre-committed output included. First the sends in flight
+      // settle: a write arriving after the abort would open a transaction nobody ends. Bounded: close must be prompt.
+      const own = { transactionalId: open.transactionalId, producerId: open.producerId, producerEpoch: open.producerEpoch };
+      const abort = async (): Promise<void> => {
+        await pipeline.settled();
+        await abortOwnTransaction(handle, own);
+      };
+      await withDeadline(this.#inFlight.track(abort()), CLOSE_DEADLINE_MS).catch((err: unknown) =>
+        this.#context.logger.warn({ err, transactionalId: open.transactionalId }, `kafkaSink could not abort its open transaction "${open.transactionalId}"; the job's next attempt (or its next owner) fences it, else Kafka aborts it after transactionTimeoutMs`),
       );
     }
     for (const producer of this.#producers) producer.disconnect();

@@ -88,3 +88,34 @@ export async function fenceTransactionalId(handle: ClusterHandle, transactionalI
     );
   }
 }
+
+/**
+ * Aborts the open transaction of one producer under the producer id and epoch it was opened with: `EndTxn(abort)`
+ * sent to the transaction coordinator. Unlike {@link fenceTransactionalId} it cannot touch a later holder of the id:
+ * when another producer has initialised the id since (a newer attempt, or the job's new owner after this cluster
+ * member lost it), Kafka refuses the old epoch and nothing changes — where `InitProducerId` would abort that holder's
+ * transaction, pre-committed output included. Call it once no send of the transaction is in flight: a write arriving
+ * after the abort would open a transaction nobody ends.
+ */
+export async function abortOwnTransaction(
+  handle: ClusterHandle,
+  txn: Pick<PreCommittedTransaction, 'transactionalId' | 'producerId' | 'producerEpoch'>,
+): Promise<'aborted' | 'not-open'> {
+  const { transactionalId, producerId, producerEpoch } = txn;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const coordinator = await handle.cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: TRANSACTION_COORDINATOR });
+      await coordinator.endTxn({ transactionalId, producerId: producerId as unknown as number, producerEpoch, transactionResult: false });
+      return 'aborted';
+    } catch (err) {
+      const type = kafkaErrorType(err);
+      // Taken over by a later holder, aborted by Kafka after its timeout, or never opened on the broker (nothing sent).
+      if (type !== undefined && ALREADY_ENDED.has(type)) return 'not-open';
+      if ((type === undefined || RETRIABLE.has(type) || (err as { retriable?: boolean }).retriable === true) && attempt < MAX_ATTEMPTS) {
+        await sleep(Math.min(50 * 2 ** attempt, 1_000));
+        continue;
+      }
+      throw new SluiceError('SLUICE_KAFKA_TRANSACTION_FAILED', `kafkaSink could not abort transaction "${transactionalId}": ${(err as Error)?.message ?? String(err)}`, { cause: err, retriable: true });
+    }
+  }
+}
