@@ -1,11 +1,16 @@
 /**
  * Cluster members as `sluice start --cluster` processes, jobs on worker threads: kill -9 of a job's owner, and an
- * owner stopped (SIGSTOP) past its session timeout and then resumed, which must not change the output any more.
+ * owner stopped (SIGSTOP) past its session timeout and then resumed — at once, or long after the new owner took
+ * over — which must not change the output any more.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
+import { ReplicatedJobView } from '../../../runtime/cluster/checkpoints/replicated-view.ts';
+import { clusterTopics } from '../../../runtime/cluster/kafka/cluster-topics.ts';
+import { silentLogger } from '../../../runtime/logging/index.ts';
 import { ok, startService, type ServiceProcess } from '../../service/service-process.ts';
 import { elasticsearchNode } from '../../support/elasticsearch-node.ts';
 import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
@@ -105,4 +110,54 @@ test('an owner stopped past its session timeout (SIGSTOP) loses its job; resumed
   await assertExactDocuments(es, index, RECORDS, KEYS);
   assert.equal(owners(await clusterView(other.url)).get('cluster-counts-both'), other.name, 'the job stays with its new owner');
   assert.match(owner.stderr(), /membership lost/, 'the resumed member knew it had lost the job');
+});
+
+test('an owner resumed long after its job moved, while records keep coming, changes nothing: the output stays exact', async (t) => {
+  const kafka = await kafkaCluster(t, { numPartitions: 3 });
+  const dir = await tempDir(t, 'sluice-cluster-');
+  const input = await kafka.createTopic({ partitions: 3 });
+  const output = await kafka.createTopic({ partitions: 2 });
+  const cluster = kafka.uniqueName('c');
+  let produced = 3_000;
+  await produceCounted(kafka, input, 0, produced, KEYS);
+  const members = [await startMember(t, kafka, cluster, 'a', dir), await startMember(t, kafka, cluster, 'b', dir)];
+  await ok(['submit', KAFKA_JOB, '--set', `brokers=${kafka.brokers.join(',')}`, '--set', `input=${input}`, '--set', `output=${output}`, '--set', `txnPrefix=${kafka.uniqueName('txn')}`], { SLUICE_URL: members[0]!.url });
+  const job = 'cluster-counts-kafka';
+  const ownerName = await waitFor(async () => {
+    const view = await clusterView(members[1]!.url);
+    return view.jobs[0]?.state === 'running' && view.jobs[0].lastCheckpoint !== null ? owners(view).get(job) : undefined;
+  }, { timeoutMs: 90_000, intervalMs: 200, message: 'the job running with a replicated checkpoint' });
+  const owner = members.find((m) => m.name === ownerName)!;
+  const other = members.find((m) => m !== owner)!;
+
+  // Records keep coming, so both the stopped owner (sends in flight, an open transaction) and the new one have output
+  // to write when the stopped one resumes.
+  let feeding = true;
+  const feed = (async () => {
+    while (feeding) {
+      await produceCounted(kafka, input, produced, produced + 60, KEYS);
+      produced += 60;
+      await sleep(50);
+    }
+  })();
+  await sleep(300);
+  owner.child.kill('SIGSTOP');
+  // Its own checkpoints, five past its first (the topic keeps the newest three).
+  let first: number | undefined;
+  await waitFor(async () => {
+    const view = await ReplicatedJobView.read({ kafka: kafka.kafka(), topic: clusterTopics(cluster).checkpoints, partitions: 1, job, logger: silentLogger() });
+    const claim = view.claim;
+    const ids = claim?.member === other.name ? view.candidates.filter((r) => r.epoch === claim.epoch).map((r) => r.manifest.id) : [];
+    if (ids.length === 0) return false;
+    first ??= Math.min(...ids);
+    return Math.max(...ids) >= first + 5;
+  }, { timeoutMs: 90_000, intervalMs: 200, message: 'the new owner running, with checkpoints of its own' });
+  owner.child.kill('SIGCONT');
+  await waitFor(() => /membership lost/.test(owner.stderr()), { timeoutMs: 30_000, intervalMs: 100, message: 'the resumed member knew it had lost the job' });
+  await sleep(500);
+  feeding = false;
+  await feed;
+
+  await assertExactCounts(kafka, output, produced);
+  assert.equal(owners(await clusterView(other.url)).get(job), other.name, 'the job stays with its new owner');
 });
