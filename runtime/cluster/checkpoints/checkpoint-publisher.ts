@@ -1,5 +1,5 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
-import type { CheckpointManifest, CheckpointStore } from '../../checkpoint/index.ts';
+import type { BlobRef, CheckpointManifest, CheckpointStore } from '../../checkpoint/index.ts';
 import { SluiceError } from '../../errors/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { chunkKey, chunksOf, claimKey, encodeClaim, encodeManifestRecord, manifestRecordKey, partitionOf, type BlobLocation, type ManifestRecord } from './replicated-records.ts';
@@ -7,6 +7,16 @@ import type { ReplicatedJobView } from './replicated-view.ts';
 
 /** At most this many bytes of chunks per produce request: one record batch must stay under `max.message.bytes`. */
 const SEND_BYTES = 768 * 1024;
+/** At most this many bytes of blobs read from the local store at once (one larger blob is read alone). */
+const READ_BYTES = 8 * 1024 * 1024;
+
+/** The blobs from `from` on that one read takes: at least one, then as many as fit in READ_BYTES. */
+function readGroup(blobs: readonly BlobRef[], from: number): BlobRef[] {
+  let end = from + 1;
+  let bytes = blobs[from]!.size;
+  while (end < blobs.length && bytes + blobs[end]!.size <= READ_BYTES) bytes += blobs[end++]!.size;
+  return blobs.slice(from, end);
+}
 
 export interface CheckpointPublisherOptions {
   readonly kafka: Kafka;
@@ -78,12 +88,15 @@ export class CheckpointPublisher {
   async publish(manifest: CheckpointManifest): Promise<void> {
     const { job, epoch, member, store } = this.#options;
     const missing = manifest.blobs.filter((ref) => !this.#located.has(ref.key));
-    const bytes = await store.readBlobs(missing);
     const fresh: BlobLocation[] = [];
     let pending: Message[] = [];
     let pendingBytes = 0;
+    let read: { readonly from: number; readonly bytes: Uint8Array[] } = { from: 0, bytes: [] };
     for (let i = 0; i < missing.length; i++) {
-      const chunks = chunksOf(bytes[i]!);
+      // Read in groups of at most READ_BYTES (a blob larger than that alone): a savepoint's blobs are the whole state,
+      // which need not fit in memory at once, while a checkpoint's many small deltas still take few reads.
+      if (i >= read.from + read.bytes.length) read = { from: i, bytes: await store.readBlobs(readGroup(missing, i)) };
+      const chunks = chunksOf(read.bytes[i - read.from]!);
       fresh.push({ key: missing[i]!.key, epoch, chunkCrcs: chunks.map((c) => c.crc) });
       for (let n = 0; n < chunks.length; n++) {
         const chunk = chunks[n]!.bytes;

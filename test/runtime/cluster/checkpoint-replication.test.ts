@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import type { CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
 import { chunkKey, partitionOf } from '../../../runtime/cluster/checkpoints/replicated-records.ts';
 import { scanPartition } from '../../../runtime/cluster/kafka/partition-scan.ts';
-import { blobsOf, JOB, publisher, readView as read, replicationSetup as setup, writeCheckpoint } from './support/replicated-checkpoints.ts';
+import { blobsOf, checkpointHeader, JOB, publisher, readView as read, replicationSetup as setup, writeCheckpoint } from './support/replicated-checkpoints.ts';
 
 test('replicated incremental checkpoints come back whole in another store, chains and chunks included', async (t) => {
   const { cluster, topic, open } = await setup(t);
@@ -99,4 +100,30 @@ test('checkpoints a member writes after another claimed the job are refused', as
   assert.equal(now?.record.epoch, 2);
   assert.equal(now?.manifest.id, 3);
   assert.deepEqual(now && [...now.blobs.keys()].sort(), mine.blobs.map((r) => r.key).sort());
+});
+
+test("the owner reads a large savepoint's blobs in reads of at most 8 MiB, each blob once, and it comes back whole", async (t) => {
+  const { cluster, topic, open } = await setup(t);
+  const a = await open();
+  const MiB = 1024 * 1024;
+  const blobs = [0, 1, 2, 3].map((keyGroup) => ({ operatorUid: 'count', keyGroup, bytes: randomBytes(3 * MiB + keyGroup) }));
+  const savepoint = await a.write(checkpointHeader(1, 'savepoint'), [...blobs, { operatorUid: 'source', subtask: 0, bytes: randomBytes(40) }], { retain: 3 });
+  const reads: number[][] = [];
+  const readBlobs = a.readBlobs.bind(a);
+  a.readBlobs = (refs) => {
+    reads.push(refs.map((ref) => ref.size));
+    return readBlobs(refs);
+  };
+  const p = await publisher(cluster, topic, a, 1, await read(cluster, topic));
+  await p.claim(null);
+  await p.publish(savepoint);
+
+  const bySize = (x: number, y: number): number => x - y;
+  assert.deepEqual(reads.flat().sort(bySize), savepoint.blobs.map((ref) => ref.size).sort(bySize), 'every blob read once');
+  for (const sizes of reads) assert.ok(sizes.length === 1 || sizes.reduce((x, y) => x + y) <= 8 * MiB, `one read of ${sizes.join(' + ')} bytes`);
+  const latest = (await read(cluster, topic)).latestComplete();
+  assert.equal(latest?.manifest.id, 1);
+  const b = await open();
+  await b.adopt(latest.manifest, latest.blobs);
+  assert.deepEqual(await blobsOf(b, 1), await blobsOf(a, 1));
 });

@@ -17,7 +17,8 @@ export const PARTITIONS = 3;
 const M = 4;
 export const logger = silentLogger();
 
-function header(id: number, kind: 'checkpoint' | 'savepoint' = 'checkpoint'): ManifestHeader {
+/** The manifest header of checkpoint (or savepoint) `id` of {@link JOB}. */
+export function checkpointHeader(id: number, kind: 'checkpoint' | 'savepoint' = 'checkpoint'): ManifestHeader {
   return { job: JOB, id, kind, timestamp: id, durationMs: 1, parallelism: 1, maxParallelism: M, operators: [{ uid: 'count', name: 'count', parallelism: 1, stateful: true }], sourcePositions: { source: [{ split: 'orders-0', position: id * 10 }] } };
 }
 
@@ -31,7 +32,7 @@ export async function writeCheckpoint(store: CheckpointStore, id: number, parent
   if (chain.length === 0 || chain.length >= 3) blobs.push({ operatorUid: 'count', keyGroup: 0, bytes: randomBytes(CHUNK_BYTES * 2 + 1000) });
   else blobs.push(...chain.map((ref) => ({ shared: ref })), { operatorUid: 'count', keyGroup: 0, delta: true as const, bytes: randomBytes(3000) });
   blobs.push({ operatorUid: 'count', keyGroup: 1, bytes: randomBytes(100) }, { operatorUid: 'source', subtask: 0, bytes: randomBytes(40) });
-  return store.write(header(id), blobs, { retain: 3 });
+  return store.write(checkpointHeader(id), blobs, { retain: 3 });
 }
 
 export interface ReplicationSetup {
