@@ -1,0 +1,106 @@
+/**
+ * Memory of a cluster member replicating a savepoint to the checkpoints topic (`CheckpointPublisher.publish`): a
+ * savepoint's blobs are the whole state, none of them in the topic yet. The savepoint (BLOBS blobs of BLOB_MIB MiB,
+ * default 128 × 1.5 MiB, as a 128-key-group job) is written to a local store in one process; another process, with a
+ * 256 MiB old space as a LevelDB-backend job might have, publishes it to a devstack broker in a third process. Figure:
+ * how much that process's anonymous memory grew (its peak, sampled every 20 ms, less its memory before), against the
+ * savepoint's size.
+ *
+ * Run: `npx tsx bench/cluster-savepoint-replication.ts`
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { CheckpointStore } from '../runtime/checkpoint/index.ts';
+import { CheckpointPublisher } from '../runtime/cluster/checkpoints/checkpoint-publisher.ts';
+import { ReplicatedJobView } from '../runtime/cluster/checkpoints/replicated-view.ts';
+import { silentLogger } from '../runtime/logging/index.ts';
+import { emitFigure } from './support/figure.ts';
+import { spawnBrokerProcess } from './support/spawn-broker.ts';
+
+const BLOBS = Number(process.env['BLOBS'] ?? 128);
+const BLOB_MIB = Number(process.env['BLOB_MIB'] ?? 1.5);
+const JOB = 'replicated';
+const TOPIC = 'checkpoints';
+
+interface Result {
+  readonly growthMiB: number;
+  readonly ms: number;
+}
+
+if (process.argv[2] === '--step') {
+  const [, , , step, dir, brokers] = process.argv;
+  if (step === 'build') await build(dir!);
+  else process.stdout.write(`RESULT ${JSON.stringify(await publish(dir!, brokers!.split(',')))}\n`);
+  process.exit(0);
+}
+
+async function build(dir: string): Promise<void> {
+  const store = await CheckpointStore.open(dir);
+  const blobs = Array.from({ length: BLOBS }, (_, keyGroup) => ({ operatorUid: 'count', keyGroup, bytes: randomBytes(Math.round(BLOB_MIB * 1024 * 1024)) }));
+  const header = { job: JOB, id: 1, kind: 'savepoint' as const, timestamp: 1, durationMs: 1, parallelism: 1, maxParallelism: BLOBS, operators: [{ uid: 'count', name: 'count', parallelism: 1, stateful: true }], sourcePositions: {} };
+  await store.write(header, blobs, { retain: 3 });
+  await store.close();
+}
+
+function anonymousMiB(): number {
+  return Number(/RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+async function publish(dir: string, brokers: string[]): Promise<Result> {
+  const logger = silentLogger();
+  const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
+  const store = await CheckpointStore.open(dir);
+  const savepoint = (await store.latestValid(JOB))!.manifest;
+  const view = await ReplicatedJobView.read({ kafka, topic: TOPIC, partitions: 1, job: JOB, logger });
+  const publisher = await CheckpointPublisher.open({ kafka, topic: TOPIC, partitions: 1, job: JOB, epoch: 1, member: 'bench', store, retain: 3, override: 0, view, logger });
+  const before = anonymousMiB();
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, anonymousMiB())), 20);
+  const started = performance.now();
+  await publisher.publish(savepoint);
+  const ms = performance.now() - started;
+  clearInterval(sampler);
+  peak = Math.max(peak, anonymousMiB());
+  await publisher.close();
+  await store.close();
+  return { growthMiB: peak - before, ms };
+}
+
+async function step(args: string[], heapMiB?: number): Promise<string> {
+  const child = spawn(process.execPath, [...(heapMiB === undefined ? [] : [`--max-old-space-size=${heapMiB}`]), '--import', 'tsx', new URL(import.meta.url).pathname, '--step', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`step ${args[0]} exited with ${code}`);
+  return out;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-savepoint-replication-'));
+const broker = await spawnBrokerProcess({ partitions: 1 });
+try {
+  const admin = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  // As the member creates it (cluster-topics.ts): chunks of 512 KiB in batches of up to 768 KiB.
+  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: String(2 * 1024 * 1024) }] }], waitForLeaders: true });
+  await admin.disconnect();
+  await step(['build', dir]);
+  const line = (await step(['publish', dir, broker.brokers.join(',')], 256)).split('\n').find((l) => l.startsWith('RESULT '))!;
+  const result = JSON.parse(line.slice('RESULT '.length)) as Result;
+  const sizeMiB = BLOBS * BLOB_MIB;
+  process.stderr.write(`[cluster-savepoint-replication] ${sizeMiB} MiB savepoint replicated in ${(result.ms / 1000).toFixed(1)} s; memory grew ${result.growthMiB.toFixed(0)} MiB\n`);
+  emitFigure({
+    name: `cluster/savepoint replication memory growth, ${sizeMiB} MiB savepoint`,
+    value: result.growthMiB,
+    unit: 'MiB',
+    baseline: sizeMiB,
+    note: `peak anonymous memory of the publishing process less its memory before (--max-old-space-size=256), ${BLOBS} blobs of ${BLOB_MIB} MiB none of which were in the topic; ${(result.ms / 1000).toFixed(1)} s; baseline: the savepoint's size`,
+  });
+} finally {
+  await broker.stop();
+  await rm(dir, { recursive: true, force: true });
+}
