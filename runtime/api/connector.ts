@@ -167,6 +167,19 @@ export interface SinkWriterContext {
    * writes it as an external document version). `undefined` outside cluster mode.
    */
   readonly ownerEpoch?: number;
+  /**
+   * Cluster mode: whether this member may still act as the job's owner, answered from shared memory in any thread. A
+   * member stopped past its group session (a long pause, SIGSTOP) runs on for a moment when it resumes, before it
+   * has stopped its jobs; a sink that takes over shared resources — the exactly-once Kafka sink initialising its
+   * transactional ids, which aborts what their current holder has open — asks first and fails instead when this is
+   * false. `undefined` outside cluster mode.
+   *
+   * @example
+   * ```ts
+   * if (context.stillOwner?.() === false) throw new SluiceError('SLUICE_CLUSTER_NOT_OWNER', 'another member owns this job now');
+   * ```
+   */
+  readonly stillOwner?: () => boolean;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly signal: AbortSignal;

@@ -66,6 +66,7 @@ export class ClusterCoordination {
         this.#view = assignment;
         this.#act(assignment);
       },
+      onSessionLease: (until) => options.jobs.sessionLeaseChanged(until),
       onLost: (reason) => {
         options.logger.warn({ err: reason }, 'cluster: membership lost; stopping every job at once (another member may own them now)');
         this.#view = undefined;

@@ -125,9 +125,7 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
     const metrics = new SluiceMetrics();
     let name = options.name ?? '';
     const tools = new ClusterCheckpointTools({ kafka, topic: topics.checkpoints, partitions: partitions.checkpoints, dataDir, member: () => name, logger });
-    // The coordination is made below, once the supervisor exists; jobs only ask it once they run.
-    const holdsSession = (): boolean => coordination.holdsSession();
-    const jobs = new MemberJobs({ kafka, topics, checkpointPartitions: partitions.checkpoints, dataDir, store, tools, status, member: name, holdsSession, logger });
+    const jobs = new MemberJobs({ kafka, topics, checkpointPartitions: partitions.checkpoints, dataDir, store, tools, status, member: name, logger });
     const loader = new JobFileLoader();
     const supervisor = new JobSupervisor({
       registry,

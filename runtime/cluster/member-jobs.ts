@@ -5,6 +5,7 @@ import type { Logger } from '../logging/index.ts';
 import type { JobEvent, JobRunner } from '../runner/index.ts';
 import type { ClusterRun } from '../service/active-jobs.ts';
 import type { JobSupervisor } from '../service/job-supervisor.ts';
+import { OwnerLease } from '../exec/owner-lease.ts';
 import { CheckpointPublisher } from './checkpoints/checkpoint-publisher.ts';
 import type { ClusterCheckpointTools } from './checkpoints/checkpoint-tools.ts';
 import { prepareStartPoint, type StartPoint } from './checkpoints/start-point.ts';
@@ -25,11 +26,6 @@ export interface MemberJobsOptions {
   readonly status: StatusLog;
   /** The member's name, written into claims and status. */
   readonly member: string;
-  /**
-   * Whether the group's coordinator surely still counts this member (GroupMembership.holdsSession). A member that
-   * slept past its session may run on for a moment before its heartbeat loop calls `onLost`; this closes that gap.
-   */
-  readonly holdsSession: () => boolean;
   readonly logger: Logger;
   /** Replicated checkpoints kept per job (savepoints are kept). Default 3. */
   readonly retain?: number;
@@ -41,6 +37,12 @@ interface Run {
   readonly publisher: CheckpointPublisher;
   /** Where sources start instead of restored positions (a `clear` or `catch-up` being applied). */
   readonly sourceStart: 'earliest' | 'latest' | undefined;
+  /**
+   * Whether this member may still act as the job's owner: the group session's lease while the run lasts, ended when it
+   * stops or the membership is lost. Shared with the job's worker threads (its sinks check it before taking
+   * transactional ids over).
+   */
+  readonly lease: OwnerLease;
 }
 
 /**
@@ -66,6 +68,8 @@ export class MemberJobs {
   #losses = 0;
   readonly #lastCheckpoints = new Map<string, NonNullable<ClusterJobStatus['lastCheckpoint']>>();
   #member: string;
+  /** The group session's lease as the membership last published it (GroupMembershipOptions.onSessionLease). */
+  #sessionUntil = -1n;
 
   constructor(options: MemberJobsOptions) {
     this.#options = options;
@@ -75,6 +79,16 @@ export class MemberJobs {
   /** The member's name once known (the default name is the REST address, known once the server listens). */
   rename(member: string): void {
     this.#member = member;
+  }
+
+  /**
+   * The membership's session lease changed (every heartbeat, join and loss): every run's lease follows it. A member
+   * stopped past its session finds its runs' leases expired the moment it resumes, in every thread, before its
+   * heartbeat loop has run.
+   */
+  sessionLeaseChanged(until: bigint): void {
+    this.#sessionUntil = until;
+    for (const run of this.#runs.values()) run.lease.holdUntil(until);
   }
 
   /** The supervisor that runs the jobs (made after this, since it needs {@link replicatorFor}). */
@@ -91,15 +105,15 @@ export class MemberJobs {
   clusterRun(name: string): ClusterRun | undefined {
     const run = this.#runs.get(name);
     if (run === undefined) return undefined;
-    return { replicateCheckpoint: (manifest) => this.#replicate(name, run, manifest), ownerEpoch: run.owned.epoch, sourceStart: run.sourceStart, stillOwner: () => this.#owns(name, run) };
+    return { replicateCheckpoint: (manifest) => this.#replicate(name, run, manifest), ownerEpoch: run.owned.epoch, sourceStart: run.sourceStart, ownerLease: run.lease };
   }
 
   /**
    * Whether `run` is still this member's run of the job: not stopped, not cleared by a lost membership, and the
-   * coordinator surely still counts the member. Once false, it stays false for that run.
+   * coordinator surely still counts the member (its lease). Once false, it stays false for that run.
    */
   #owns(name: string, run: Run): boolean {
-    return this.#runs.get(name) === run && this.#options.holdsSession();
+    return this.#runs.get(name) === run && run.lease.holds();
   }
 
   /**
@@ -139,6 +153,7 @@ export class MemberJobs {
       const run = this.#runs.get(name);
       if (run === undefined) return;
       this.#runs.delete(name);
+      run.lease.end();
       void run.publisher.close().catch(() => undefined);
       const error = event.type === 'failed' ? String((event.error as Error)?.message ?? event.error) : undefined;
       void this.#report(name, run.owned, event.type, error);
@@ -177,6 +192,7 @@ export class MemberJobs {
     if (mode === 'lost') {
       this.#losses++;
       this.#runs.clear();
+      for (const [, run] of runs) run.lease.end();
     }
     await Promise.all(runs.map(([name, run]) => this.#stop(name, run, mode === 'lost' ? 'fenced' : 'savepoint')));
   }
@@ -215,7 +231,9 @@ export class MemberJobs {
     if (!claimed || this.#losses !== losses) return;
     const basedOn = start.basedOn;
     this.#remember(name, start.imported?.manifest ?? start.view.candidates.find((r) => basedOn !== null && r.epoch === basedOn.epoch && r.manifest.id === basedOn.id)?.manifest);
-    this.#runs.set(name, { owned, publisher, sourceStart: start.sourceStart });
+    const lease = OwnerLease.create();
+    lease.holdUntil(this.#sessionUntil);
+    this.#runs.set(name, { owned, publisher, sourceStart: start.sourceStart, lease });
     logger.info({ job: name, epoch: owned.epoch, version: owned.version, restoring: start.basedOn?.id, localCopy: start.localCopy, sourceStart: start.sourceStart }, `cluster: starting job "${name}"`);
     try {
       const path = await writeJobBundle(dataDir, name, { code: spec.code, hash: spec.hash });
@@ -230,6 +248,7 @@ export class MemberJobs {
     } catch (err) {
       // Importing the bundle or restoring failed: a fact about the job, not this member; the leader will not assign it again.
       this.#runs.delete(name);
+      lease.end();
       await publisher.close().catch(() => undefined);
       logger.error({ job: name, err }, `cluster: job "${name}" could not start`);
       await this.#report(name, owned, 'failed', (err as Error).message);
@@ -246,6 +265,7 @@ export class MemberJobs {
       await supervisor.cancel(name).catch(() => undefined);
     }
     this.#runs.delete(name);
+    run.lease.end();
     await run.publisher.close().catch(() => undefined);
     if (how !== 'fenced') await this.#report(name, run.owned, 'stopped', undefined);
   }

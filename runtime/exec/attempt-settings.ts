@@ -1,6 +1,7 @@
 import type { CheckpointTiming, SplitsChange } from '../api/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
+import type { OwnerLease } from './owner-lease.ts';
 import type { RestoredState } from './restored-state.ts';
 import type { CheckpointListener } from './subtask.ts';
 
@@ -20,6 +21,8 @@ export interface AttemptSettings {
   readonly checkpointTiming?: CheckpointTiming | undefined;
   /** Passed to sink writers (see `SinkWriterContext.ownerEpoch`). */
   readonly ownerEpoch?: number | undefined;
+  /** Cluster mode: sink writers ask it (see `SinkWriterContext.stillOwner`). */
+  readonly ownerLease?: OwnerLease | undefined;
   /** Sources ignore restored positions and start every split here (see `SourceReaderContext.startOverride`). */
   readonly sourceStart?: 'earliest' | 'latest' | undefined;
   /** A source reported a change in its splits (see `SourceReaderContext.reportSplitsChanged`). */

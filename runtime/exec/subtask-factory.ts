@@ -1,6 +1,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { SubtaskMetrics } from './subtask-metrics.ts';
 import type { AttemptSettings } from './attempt-settings.ts';
+import type { OwnerLease } from './owner-lease.ts';
 import type { AsyncMapOptions, KeySelector, Sink, SinkWriterContext, Source } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { PlannedOperator, Stage } from '../graph/index.ts';
@@ -229,6 +230,7 @@ function sinkContext(context: SubtaskContext, stage: Stage, index: number, uid: 
     checkpointing: context.checkpoints !== undefined,
     ...(context.checkpointTiming === undefined ? {} : { checkpointTiming: context.checkpointTiming }),
     ...(context.ownerEpoch === undefined ? {} : { ownerEpoch: context.ownerEpoch }),
+    ...(context.ownerLease === undefined ? {} : { stillOwner: leaseCheck(context.ownerLease) }),
     restoredState: context.restored?.operatorState(uid),
     ...(role === 'late-records' ? { role } : {}),
     logger: context.logger.child({ stage: stage.index, subtask: index, operator: uid }),
@@ -256,4 +258,9 @@ function mainlessOutput(uid: string, downstream: Downstream<unknown>): Downstrea
 
 function missingKey(): never {
   throw new SluiceError('SLUICE_INTERNAL', 'keyed operator without a key selector');
+}
+
+/** `SinkWriterContext.stillOwner` of a lease (a function, so writers need not know what a lease is). */
+function leaseCheck(lease: OwnerLease): () => boolean {
+  return () => lease.holds();
 }

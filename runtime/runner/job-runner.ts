@@ -19,6 +19,7 @@ import { connectorMetrics, sourceLag, stageMetrics, subtaskMetrics, type Connect
 import { WorkerAttempt, workerCount } from '../workers/index.ts';
 import { adviseOnLevelDbJob } from '../state/leveldb/job-advice.ts';
 import { reserveTableMmapSlots } from '../state/leveldb/table-mmap-slots.ts';
+import type { OwnerLease } from '../exec/owner-lease.ts';
 
 /** How often a runner held back by a lost cluster ownership looks again (it waits for its cancel). */
 const OWNERSHIP_POLL_MS = 100;
@@ -66,11 +67,12 @@ export interface JobRunnerOptions {
   /** Cluster mode: this member's owner epoch of the job, for sinks that fence stale owners (SinkWriterContext). */
   readonly ownerEpoch?: number;
   /**
-   * Cluster mode: whether this member still owns the job, asked before every attempt starts. A member that lost the
-   * job must not start one: its sinks would initialise the transactional ids the job's new owner uses and abort its
-   * transactions. While false, the runner waits to be cancelled (the member stops the job once it learns of the loss).
+   * Cluster mode: whether this member may still act as the job's owner, asked before every attempt starts and passed
+   * to sink writers in every thread (`SinkWriterContext.stillOwner`). A member that lost the job must not start an
+   * attempt: its sinks would initialise the transactional ids the job's new owner uses and abort its transactions.
+   * While the lease does not hold, the runner waits to be cancelled (the member stops the job once it notices).
    */
-  readonly stillOwner?: () => boolean;
+  readonly ownerLease?: OwnerLease;
 }
 
 /**
@@ -430,6 +432,7 @@ export class JobRunner {
       sourceStart: this.#sourceStart,
       checkpointTiming: this.#checkpointTiming,
       ownerEpoch: this.#options.ownerEpoch,
+      ownerLease: this.#options.ownerLease,
       onSplitsChanged: (uid: string, change: SplitsChange) => this.#onSplitsChanged(uid, change),
       checkpoints: this.#checkpointing ? { acknowledge: (a: SubtaskAck) => this.#coordinator?.acknowledge(a), sourceFinished: (s: AttemptSubtask) => this.#coordinator?.sourceFinished(s) } : undefined,
     };
@@ -473,10 +476,10 @@ export class JobRunner {
 
   /** Cluster mode: holds the next attempt back while this member does not own the job, until it is cancelled. */
   async #whileNotOwner(): Promise<void> {
-    const stillOwner = this.#options.stillOwner;
-    if (stillOwner === undefined || stillOwner()) return;
+    const lease = this.#options.ownerLease;
+    if (lease === undefined || lease.holds()) return;
     this.#logger.warn(`job "${this.#plan.job}": this member no longer owns the job (its cluster session ended); no attempt starts here, and the job stops once the member has noticed the loss`);
-    while (this.#cancelled === undefined && !stillOwner()) await this.#sleepUnlessCancelled(OWNERSHIP_POLL_MS);
+    while (this.#cancelled === undefined && !lease.holds()) await this.#sleepUnlessCancelled(OWNERSHIP_POLL_MS);
   }
 
   async #sleepUnlessCancelled(ms: number): Promise<void> {

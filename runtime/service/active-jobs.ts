@@ -1,6 +1,7 @@
 import { JobParams, type JobDefinition } from '../api/index.ts';
 import type { CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
+import type { OwnerLease } from '../exec/owner-lease.ts';
 import type { Logger } from '../logging/index.ts';
 import { JobRunner, type JobEvent } from '../runner/index.ts';
 import type { JobFileLoader } from './job-loader.ts';
@@ -44,8 +45,8 @@ export interface ClusterRun {
   readonly ownerEpoch: number;
   /** Where sources start instead of restored positions until the first checkpoint (a cluster `clear` or `catch-up`). */
   readonly sourceStart?: 'earliest' | 'latest' | undefined;
-  /** Whether this member still owns the job (JobRunnerOptions.stillOwner). */
-  readonly stillOwner: () => boolean;
+  /** Whether this member may still act as the job's owner, shared with its threads (JobRunnerOptions.ownerLease). */
+  readonly ownerLease: OwnerLease;
 }
 
 /**
@@ -113,7 +114,7 @@ export class ActiveJobs {
       allowNonRestoredState: record.allowNonRestoredState,
       ...(sourceStart === undefined ? {} : { sourceStart }),
       logger: this.#options.logger,
-      ...(cluster === undefined ? {} : { replicateCheckpoint: cluster.replicateCheckpoint, ownerEpoch: cluster.ownerEpoch, stillOwner: cluster.stillOwner }),
+      ...(cluster === undefined ? {} : { replicateCheckpoint: cluster.replicateCheckpoint, ownerEpoch: cluster.ownerEpoch, ownerLease: cluster.ownerLease }),
     });
     const checkpoints = job.options.checkpoints;
     const active: ActiveJob = {

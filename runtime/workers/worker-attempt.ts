@@ -219,6 +219,7 @@ export class WorkerAttempt implements RunningAttempt {
         checkpointing: this.#options.checkpoints !== undefined,
         checkpointTiming: this.#options.checkpointTiming,
         ownerEpoch: this.#options.ownerEpoch,
+        ownerLease: this.#options.ownerLease?.buffer,
         sourceStart: this.#options.sourceStart,
         logLevel: this.#logger.level,
         peers,

@@ -35,6 +35,8 @@ export interface WorkerSetup {
   readonly checkpointing: boolean;
   readonly checkpointTiming: CheckpointTiming | undefined;
   readonly ownerEpoch: number | undefined;
+  /** Cluster mode: the job's owner lease (OwnerLease.buffer), shared with the main thread that keeps it. */
+  readonly ownerLease: SharedArrayBuffer | undefined;
   readonly sourceStart: 'earliest' | 'latest' | undefined;
   readonly logLevel: string;
   /** One port per peer worker, indexed by the peer's number; `null` at this worker's own index. */

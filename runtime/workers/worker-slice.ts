@@ -9,6 +9,7 @@ import type { Clock } from '../time/index.ts';
 import { fromPeer, toPeer } from './peer-channels.ts';
 import { workerOf } from './placement.ts';
 import type { ConnectorRow, LagRow, MetricsRow, WorkerSetup } from './worker-protocol.ts';
+import { OwnerLease } from '../exec/owner-lease.ts';
 
 export interface WorkerSliceOptions {
   readonly plan: PhysicalPlan;
@@ -79,6 +80,7 @@ export class WorkerSlice {
       checkpoints: options.checkpoints,
       checkpointTiming: setup.checkpointTiming,
       ownerEpoch: setup.ownerEpoch,
+      ownerLease: setup.ownerLease === undefined ? undefined : new OwnerLease(setup.ownerLease),
       sourceStart: setup.sourceStart,
       onSplitsChanged: options.onSplitsChanged,
     };

@@ -42,6 +42,8 @@ export function transactionalIdOf(prefix: string, subtask: number, slot: number)
  *   may not have run), then fences every id the failed attempt may have used: its own slots (by initialising them)
  *   and those of old subtasks that no longer exist after a rescale down. Old subtask `j` is handled by new subtask
  *   `j mod p`, so every id has exactly one owner and each recommit happens before its id is re-initialised.
+ * - In cluster mode, nothing here initialises a transactional id once `context.stillOwner()` is false: that would
+ *   abort the transactions of the job's new owner.
  * - `close('failed' | 'cancelled')` aborts the open transaction under its own producer epoch once its sends settled,
  *   so it never touches a transaction of a later holder of the id; pre-committed ones are left for the restore to
  *   commit.
@@ -118,11 +120,13 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
     }
     for (const id of fenced) {
       this.#throwIfClosed();
+      this.#throwIfNotOwner();
       await fenceTransactionalId(handle, id, timeoutMs);
     }
     // 3. Take this subtask's own ids over (fencing whatever the previous attempt left in them) and open a transaction.
     for (let slot = 0; slot < TRANSACTION_SLOTS; slot++) {
       this.#throwIfClosed();
+      this.#throwIfNotOwner();
       const producer = new TransactionalProducer(handle, transactionalIdOf(this.#prefix, subtask, slot), timeoutMs);
       await producer.init();
       this.#producers.push(producer);
@@ -183,6 +187,7 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
       const { slot } = this.#pending[0] as { slot: number };
       const producer = this.#producers[slot] as TransactionalProducer;
       await producer.commit();
+      this.#throwIfNotOwner();
       // A new epoch for the slot's next transaction: (producer id, epoch) then names one transaction only, so a restore
       // of an older checkpoint that still lists this one cannot commit a later transaction of the same id by mistake
       // (it gets INVALID_PRODUCER_EPOCH, i.e. "already ended").
@@ -244,6 +249,19 @@ export class ExactlyOnceWriter<T> implements SinkWriter<T> {
 
   #throwIfClosed(): void {
     if (this.#closed) throw new SluiceError('SLUICE_CANCELLED', `kafkaSink subtask ${this.#context.subtask} of job "${this.#context.job}" is closed`);
+  }
+
+  /**
+   * Cluster mode: `InitProducerId` aborts whatever the id's current holder has open, so a member that may have lost the
+   * job (its group session ended while it was stopped) must not send it: the new owner holds these ids now.
+   */
+  #throwIfNotOwner(): void {
+    if (this.#context.stillOwner?.() !== false) return;
+    throw new SluiceError(
+      'SLUICE_CLUSTER_NOT_OWNER',
+      `kafkaSink subtask ${this.#context.subtask} of job "${this.#context.job}": this cluster member may no longer own the job (its group session ended), so it does not take its transactional ids over; nothing to do, the job runs on its new owner`,
+      { retriable: true },
+    );
   }
 
   #open(slot: number): void {

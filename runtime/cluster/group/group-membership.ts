@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { SluiceError } from '../../errors/index.ts';
 import type { Logger } from '../../logging/index.ts';
+import { monotonicMicros, OwnerLease } from '../../exec/owner-lease.ts';
 import { CoordinatorLink, settlesWithin, toBuffer, toBytes, type GroupCoordinator, type JoinGroupResponse } from './group-coordinator-link.ts';
 import {
   backoff,
@@ -54,6 +55,12 @@ export interface GroupMembershipOptions {
   onAssigned: (view: MembershipView) => void | Promise<void>;
   /** The member may no longer own its assignment: stop acting on it. `reason` is a SluiceError (GroupMembershipErrorCode). */
   onLost?: (reason: Error) => void;
+  /**
+   * Every change of how long the session surely holds: `until` in microseconds of `monotonicMicros()` (an
+   * OwnerLease's value: the maximum while a JoinGroup or SyncGroup waits, -1 once it may not hold). Feeds the leases
+   * of whatever acts on the assignment in other threads.
+   */
+  onSessionLease?: (until: bigint) => void;
   logger: Logger;
 }
 
@@ -118,7 +125,7 @@ class SessionDeadline extends Error {}
  * ```
  */
 export class GroupMembership {
-  readonly #o: Required<Omit<GroupMembershipOptions, 'onLost' | 'kafka' | 'logger'>> & Pick<GroupMembershipOptions, 'onLost'>;
+  readonly #o: Required<Omit<GroupMembershipOptions, 'onLost' | 'onSessionLease' | 'kafka' | 'logger'>> & Pick<GroupMembershipOptions, 'onLost' | 'onSessionLease'>;
   readonly #log: Logger;
   readonly #link: CoordinatorLink;
   #coordinator: GroupCoordinator | undefined;
@@ -129,6 +136,8 @@ export class GroupMembership {
   #anchor: number | undefined;
   /** When the JoinGroup or SyncGroup now waiting for its answer was sent: the coordinator keeps a member alive meanwhile. */
   #groupRequestSentAt: number | undefined;
+  /** What {@link holdsSession} answers, in shared memory (see OwnerLease). */
+  readonly #lease = OwnerLease.create();
   #rejoinRequested = false;
   #stopping = false;
   #failure: SluiceError | undefined;
@@ -143,13 +152,14 @@ export class GroupMembership {
   readonly #stats = { heartbeatsSent: 0, heartbeatsOk: 0, coordinatorLookups: 0 };
 
   constructor(options: GroupMembershipOptions) {
-    const { kafka, logger, onLost, ...rest } = options;
+    const { kafka, logger, onLost, onSessionLease, ...rest } = options;
     this.#o = {
       ...rest,
       protocolType: rest.protocolType ?? 'sluice',
       protocolName: rest.protocolName ?? 'sluice-v1',
       heartbeatIntervalMs: rest.heartbeatIntervalMs ?? Math.floor(rest.sessionTimeoutMs / 3),
       ...(onLost === undefined ? {} : { onLost }),
+      ...(onSessionLease === undefined ? {} : { onSessionLease }),
     };
     validateOptions(this.#o);
     this.#log = logger.child({ groupId: options.groupId });
@@ -205,11 +215,17 @@ export class GroupMembership {
    * ```
    */
   holdsSession(): boolean {
+    return this.#lease.holds();
+  }
+
+  /** Keeps the session lease (and `onSessionLease`) in step with the assignment, the anchor and a waiting request. */
+  #publishLease(): void {
     const anchor = this.#anchor;
-    if (this.#view === undefined || anchor === undefined) return false;
     const sessionMs = this.#o.sessionTimeoutMs;
-    if (performance.now() - anchor <= sessionMs) return true;
-    return this.#groupRequestSentAt !== undefined && this.#groupRequestSentAt - anchor <= sessionMs;
+    if (this.#view === undefined || anchor === undefined) this.#lease.end();
+    else if (this.#groupRequestSentAt !== undefined && this.#groupRequestSentAt - anchor <= sessionMs) this.#lease.holdOpenEnded();
+    else this.#lease.holdUntil(monotonicMicros() + BigInt(Math.floor((anchor + sessionMs - performance.now()) * 1000)));
+    this.#o.onSessionLease?.(this.#lease.until());
   }
 
   /** LeaveGroup (the others rebalance at once, not after a session timeout), then every socket and timer closed. Idempotent. */
@@ -233,12 +249,14 @@ export class GroupMembership {
           assignment = await this.#sync(coordinator, joined);
         } finally {
           this.#groupRequestSentAt = undefined;
+          this.#publishLease();
         }
         if (this.#stopping) break;
         this.#reachable();
         const isLeader = joined.leaderId === joined.memberId;
         const view: MembershipView = { generation: joined.generationId, memberId: joined.memberId, leaderId: joined.leaderId, isLeader, assignment };
         this.#view = view;
+        this.#publishLease();
         this.#log.info({ generation: view.generation, memberId: view.memberId, leaderId: view.leaderId, isLeader }, `joined group "${this.#o.groupId}" in generation ${view.generation}${isLeader ? ' as leader' : ''}`);
         await this.#stable(this.#deliver(view));
       } catch (err) {
@@ -260,6 +278,7 @@ export class GroupMembership {
     const metadata = await guarded('metadata', () => this.#o.metadata());
     this.#rejoinRequested = false;
     this.#groupRequestSentAt = performance.now();
+    this.#publishLease();
     const joined = await coordinator.joinGroup({
       groupId: this.#o.groupId,
       sessionTimeout: this.#o.sessionTimeoutMs,
@@ -272,6 +291,7 @@ export class GroupMembership {
     this.#generation = joined.generationId;
     // The coordinator keeps a member alive while its JoinGroup waits, and restarts its session when answering.
     this.#anchor = performance.now();
+    this.#publishLease();
     return joined;
   }
 
@@ -285,8 +305,10 @@ export class GroupMembership {
       for (const m of members) groupAssignment.push({ memberId: m.memberId, memberAssignment: toBuffer(assigned.get(m.memberId) ?? new Uint8Array(0)) });
     }
     this.#groupRequestSentAt = performance.now();
+    this.#publishLease();
     const { memberAssignment } = await coordinator.syncGroup({ groupId: this.#o.groupId, generationId: joined.generationId, memberId: joined.memberId, groupAssignment });
     this.#anchor = performance.now();
+    this.#publishLease();
     this.#failures = 0;
     return toBytes(memberAssignment);
   }
@@ -350,6 +372,7 @@ export class GroupMembership {
       })());
       // The send time, not the answer's: the coordinator restarted the session somewhere in between.
       this.#anchor = sentAt;
+      this.#publishLease();
       this.#failures = 0;
       this.#stats.heartbeatsOk++;
       this.#reachable();
@@ -360,6 +383,7 @@ export class GroupMembership {
       if (c.action === 'rejoin') {
         // Only a current member hears this, and the coordinator restarts its session while the group prepares.
         this.#anchor = sentAt;
+        this.#publishLease();
         return 'rebalance';
       }
       if (c.action === 'fenced') this.#lose(this.#fencedError(err, c));
@@ -435,6 +459,7 @@ export class GroupMembership {
     this.#anchor = undefined;
     const view = this.#view;
     this.#view = undefined;
+    this.#publishLease();
     if (view === undefined) return void this.#log.debug({ err: reason }, 'member id dropped; joining as a new member');
     this.#log.warn({ err: reason, generation: view.generation }, `lost the assignment of generation ${view.generation}: ${reason.message}`);
     try {
@@ -473,6 +498,7 @@ export class GroupMembership {
     if (loop !== undefined) while (!(await settlesWithin(loop, ABORT_POLL_MS))) this.#link.abort();
     if (graceful) await this.#leaveGroup();
     this.#view = undefined;
+    this.#publishLease();
     await this.#link.close(!graceful);
     this.#log.info(`${graceful ? 'left' : 'dropped out of'} group "${this.#o.groupId}"`);
   }

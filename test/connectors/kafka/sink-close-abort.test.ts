@@ -1,7 +1,7 @@
 /**
- * What an exactly-once writer's close does to its open transaction when the attempt failed or was cancelled: it aborts
- * it at once (read_committed readers are not held back), and only its own — never a transaction of a later holder of
- * the same transactional id, such as the job's new owner after a cluster member lost the job.
+ * An exactly-once writer and a later holder of its transactional ids, such as the job's new owner after a cluster
+ * member lost the job. Its close aborts its open transaction at once (read_committed readers are not held back), and
+ * only its own; and once its owner lease has ended (`context.stillOwner`), it initialises no id at all.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -12,8 +12,9 @@ import { systemClock } from '../../../runtime/time/index.ts';
 import { readCommitted } from '../../support/kafka-committed.ts';
 import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
 
-function context(): SinkWriterContext {
+function context(stillOwner?: () => boolean): SinkWriterContext {
   return {
+    ...(stillOwner === undefined ? {} : { stillOwner }),
     job: 'close-abort',
     subtask: 0,
     parallelism: 1,
@@ -30,8 +31,8 @@ async function writers(cluster: KafkaCluster) {
   const topic = await cluster.createTopic({ partitions: 1 });
   // One record per send, so what a writer hands over is on the broker before it pre-commits or closes.
   const sink = kafkaSink<number>({ brokers: cluster.brokers, topic, guarantee: 'exactly-once', transactionalIdPrefix: cluster.uniqueName('eos'), batchSize: 1 });
-  const open = async (): Promise<SinkWriter<number>> => {
-    const writer = sink.createWriter(context());
+  const open = async (stillOwner?: () => boolean): Promise<SinkWriter<number>> => {
+    const writer = sink.createWriter(context(stillOwner));
     // cluster.defer, not t.after: writers disconnect before the broker closes.
     cluster.defer(() => writer.close('cancelled'));
     await writer.start();
@@ -73,4 +74,17 @@ test("a stale writer's close leaves the transactions of the writer that took its
   await next.preCommit(2);
   await next.commit(2);
   assert.deepEqual((await values()).committed, [10, 11, 12], "the new owner's output, all of it, and none of the stale writer's");
+});
+
+test('a writer whose owner lease has ended takes no transactional id over: the holder keeps its pre-committed transaction', async (t) => {
+  const cluster = await kafkaCluster(t);
+  const { open, values } = await writers(cluster);
+  const next = await open(() => true);
+  await next.write([10, 11]);
+  await next.preCommit(1);
+
+  // A member resuming past its session starts an attempt it began before it was stopped.
+  await assert.rejects(open(() => false), { code: 'SLUICE_CLUSTER_NOT_OWNER', message: /does not take its transactional ids over/ });
+  await next.commit(1);
+  assert.deepEqual((await values()).committed, [10, 11]);
 });
