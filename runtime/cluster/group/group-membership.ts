@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { SluiceError } from '../../errors/index.ts';
 import type { Logger } from '../../logging/index.ts';
-import { monotonicMicros, OwnerLease } from '../../exec/owner-lease.ts';
+import { GroupSession } from './group-session.ts';
 import { CoordinatorLink, settlesWithin, toBuffer, toBytes, type GroupCoordinator, type JoinGroupResponse } from './group-coordinator-link.ts';
 import {
   backoff,
@@ -125,19 +125,15 @@ class SessionDeadline extends Error {}
  * ```
  */
 export class GroupMembership {
-  readonly #o: Required<Omit<GroupMembershipOptions, 'onLost' | 'onSessionLease' | 'kafka' | 'logger'>> & Pick<GroupMembershipOptions, 'onLost' | 'onSessionLease'>;
+  readonly #o: Required<Omit<GroupMembershipOptions, 'onLost' | 'onSessionLease' | 'kafka' | 'logger'>> & Pick<GroupMembershipOptions, 'onLost'>;
   readonly #log: Logger;
   readonly #link: CoordinatorLink;
   #coordinator: GroupCoordinator | undefined;
   #memberId = '';
   #generation = -1;
   #view: MembershipView | undefined;
-  /** performance.now() from which the coordinator surely counts our session: last heartbeat sent, join/sync answered. */
-  #anchor: number | undefined;
-  /** When the JoinGroup or SyncGroup now waiting for its answer was sent: the coordinator keeps a member alive meanwhile. */
-  #groupRequestSentAt: number | undefined;
-  /** What {@link holdsSession} answers, in shared memory (see OwnerLease). */
-  readonly #lease = OwnerLease.create();
+  /** Since when and how long the coordinator surely counts our session. */
+  readonly #session: GroupSession;
   #rejoinRequested = false;
   #stopping = false;
   #failure: SluiceError | undefined;
@@ -159,11 +155,11 @@ export class GroupMembership {
       protocolName: rest.protocolName ?? 'sluice-v1',
       heartbeatIntervalMs: rest.heartbeatIntervalMs ?? Math.floor(rest.sessionTimeoutMs / 3),
       ...(onLost === undefined ? {} : { onLost }),
-      ...(onSessionLease === undefined ? {} : { onSessionLease }),
     };
     validateOptions(this.#o);
     this.#log = logger.child({ groupId: options.groupId });
     this.#link = new CoordinatorLink(kafka);
+    this.#session = new GroupSession(rest.sessionTimeoutMs, onSessionLease);
     hooks.set(this, {
       freeze: () => {
         this.#frozen = true;
@@ -215,17 +211,7 @@ export class GroupMembership {
    * ```
    */
   holdsSession(): boolean {
-    return this.#lease.holds();
-  }
-
-  /** Keeps the session lease (and `onSessionLease`) in step with the assignment, the anchor and a waiting request. */
-  #publishLease(): void {
-    const anchor = this.#anchor;
-    const sessionMs = this.#o.sessionTimeoutMs;
-    if (this.#view === undefined || anchor === undefined) this.#lease.end();
-    else if (this.#groupRequestSentAt !== undefined && this.#groupRequestSentAt - anchor <= sessionMs) this.#lease.holdOpenEnded();
-    else this.#lease.holdUntil(monotonicMicros() + BigInt(Math.floor((anchor + sessionMs - performance.now()) * 1000)));
-    this.#o.onSessionLease?.(this.#lease.until());
+    return this.#session.holds();
   }
 
   /** LeaveGroup (the others rebalance at once, not after a session timeout), then every socket and timer closed. Idempotent. */
@@ -238,7 +224,7 @@ export class GroupMembership {
       await this.#gate();
       if (this.#stopping) break;
       try {
-        if (this.#sessionExpired()) this.#lose(this.#expiredError());
+        if (this.#session.expired()) this.#lose(this.#expiredError());
         const coordinator = this.#coordinator ?? (await this.#findCoordinator());
         if (this.#stopping) break;
         let joined: JoinGroupResponse;
@@ -248,15 +234,14 @@ export class GroupMembership {
           if (this.#stopping) break;
           assignment = await this.#sync(coordinator, joined);
         } finally {
-          this.#groupRequestSentAt = undefined;
-          this.#publishLease();
+          this.#session.requestSettled();
         }
         if (this.#stopping) break;
         this.#reachable();
         const isLeader = joined.leaderId === joined.memberId;
         const view: MembershipView = { generation: joined.generationId, memberId: joined.memberId, leaderId: joined.leaderId, isLeader, assignment };
         this.#view = view;
-        this.#publishLease();
+        this.#session.assigned(true);
         this.#log.info({ generation: view.generation, memberId: view.memberId, leaderId: view.leaderId, isLeader }, `joined group "${this.#o.groupId}" in generation ${view.generation}${isLeader ? ' as leader' : ''}`);
         await this.#stable(this.#deliver(view));
       } catch (err) {
@@ -277,8 +262,7 @@ export class GroupMembership {
   async #join(coordinator: GroupCoordinator): Promise<JoinGroupResponse> {
     const metadata = await guarded('metadata', () => this.#o.metadata());
     this.#rejoinRequested = false;
-    this.#groupRequestSentAt = performance.now();
-    this.#publishLease();
+    this.#session.requestSent();
     const joined = await coordinator.joinGroup({
       groupId: this.#o.groupId,
       sessionTimeout: this.#o.sessionTimeoutMs,
@@ -290,8 +274,7 @@ export class GroupMembership {
     this.#memberId = joined.memberId;
     this.#generation = joined.generationId;
     // The coordinator keeps a member alive while its JoinGroup waits, and restarts its session when answering.
-    this.#anchor = performance.now();
-    this.#publishLease();
+    this.#session.restartedAt(performance.now());
     return joined;
   }
 
@@ -304,11 +287,9 @@ export class GroupMembership {
       if (strangers.length > 0) this.#log.warn({ strangers, generation: joined.generationId }, `assign() returned assignments for ${strangers.length} id(s) that are not members of generation ${joined.generationId}; they are dropped`);
       for (const m of members) groupAssignment.push({ memberId: m.memberId, memberAssignment: toBuffer(assigned.get(m.memberId) ?? new Uint8Array(0)) });
     }
-    this.#groupRequestSentAt = performance.now();
-    this.#publishLease();
+    this.#session.requestSent();
     const { memberAssignment } = await coordinator.syncGroup({ groupId: this.#o.groupId, generationId: joined.generationId, memberId: joined.memberId, groupAssignment });
-    this.#anchor = performance.now();
-    this.#publishLease();
+    this.#session.restartedAt(performance.now());
     this.#failures = 0;
     return toBytes(memberAssignment);
   }
@@ -340,7 +321,7 @@ export class GroupMembership {
     for (;;) {
       await this.#gate();
       // Fencing comes first, before any request: a process that slept past its session must stop acting at once.
-      if (this.#sessionExpired()) {
+      if (this.#session.expired()) {
         this.#lose(this.#expiredError());
         this.#coordinator = undefined;
         this.#link.abort();
@@ -356,7 +337,7 @@ export class GroupMembership {
         nextBeat = outcome === 'retry' ? performance.now() + Math.min(backoff(this.#failures), this.#o.heartbeatIntervalMs) : now + this.#o.heartbeatIntervalMs;
         continue;
       }
-      const deadline = this.#anchor === undefined ? Infinity : this.#anchor + this.#o.sessionTimeoutMs + 1;
+      const deadline = this.#session.deadline();
       await this.#sleep(Math.min(nextBeat, rejoinAt ?? Infinity, deadline) - now);
     }
   }
@@ -371,8 +352,7 @@ export class GroupMembership {
         await coordinator.heartbeat(request);
       })());
       // The send time, not the answer's: the coordinator restarted the session somewhere in between.
-      this.#anchor = sentAt;
-      this.#publishLease();
+      this.#session.restartedAt(sentAt);
       this.#failures = 0;
       this.#stats.heartbeatsOk++;
       this.#reachable();
@@ -382,8 +362,7 @@ export class GroupMembership {
       const c = classifyGroupError(err);
       if (c.action === 'rejoin') {
         // Only a current member hears this, and the coordinator restarts its session while the group prepares.
-        this.#anchor = sentAt;
-        this.#publishLease();
+        this.#session.restartedAt(sentAt);
         return 'rebalance';
       }
       if (c.action === 'fenced') this.#lose(this.#fencedError(err, c));
@@ -456,10 +435,10 @@ export class GroupMembership {
       this.#memberId = '';
       this.#generation = -1;
     }
-    this.#anchor = undefined;
     const view = this.#view;
     this.#view = undefined;
-    this.#publishLease();
+    this.#session.assigned(false);
+    this.#session.forget();
     if (view === undefined) return void this.#log.debug({ err: reason }, 'member id dropped; joining as a new member');
     this.#log.warn({ err: reason, generation: view.generation }, `lost the assignment of generation ${view.generation}: ${reason.message}`);
     try {
@@ -469,12 +448,8 @@ export class GroupMembership {
     }
   }
 
-  #sessionExpired(): boolean {
-    return this.#view !== undefined && this.#anchor !== undefined && performance.now() - this.#anchor > this.#o.sessionTimeoutMs;
-  }
-
   #expiredError(): SluiceError {
-    return sessionExpiredError(this.#o.groupId, this.#memberId, performance.now() - (this.#anchor ?? 0), this.#o.sessionTimeoutMs);
+    return sessionExpiredError(this.#o.groupId, this.#memberId, this.#session.sinceAnchorMs(), this.#o.sessionTimeoutMs);
   }
 
   #fencedError(err: unknown, c: ClassifiedGroupError): SluiceError {
@@ -483,7 +458,7 @@ export class GroupMembership {
 
   /** Races a heartbeat against the session deadline: a hung broker must not delay fencing by the request timeout. */
   async #beforeSessionEnds(request: Promise<void>): Promise<void> {
-    const left = this.#anchor === undefined ? Infinity : this.#anchor + this.#o.sessionTimeoutMs + 1 - performance.now();
+    const left = this.#session.deadline() - performance.now();
     if (left !== Infinity && !(await settlesWithin(request, Math.max(0, left)))) throw new SessionDeadline();
     return request;
   }
@@ -498,7 +473,7 @@ export class GroupMembership {
     if (loop !== undefined) while (!(await settlesWithin(loop, ABORT_POLL_MS))) this.#link.abort();
     if (graceful) await this.#leaveGroup();
     this.#view = undefined;
-    this.#publishLease();
+    this.#session.assigned(false);
     await this.#link.close(!graceful);
     this.#log.info(`${graceful ? 'left' : 'dropped out of'} group "${this.#o.groupId}"`);
   }
