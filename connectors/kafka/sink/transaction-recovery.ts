@@ -39,36 +39,53 @@ export async function commitRestoredTransaction(
   txn: PreCommittedTransaction,
   context: { logger: Logger; now: number; transactionTimeoutMs: number },
 ): Promise<'committed' | 'already-ended'> {
+  const { transactionalId } = txn;
+  let ended: string | undefined;
+  try {
+    ended = await endTransaction(handle, txn, 'commit', 2_000);
+  } catch (err) {
+    throw new SluiceError(
+      'SLUICE_KAFKA_TRANSACTION_FAILED',
+      `kafkaSink could not commit transaction "${transactionalId}" of restored checkpoint ${txn.checkpointId}: ${(err as Error)?.message ?? String(err)}`,
+      { cause: err, retriable: true },
+    );
+  }
+  if (ended === undefined) {
+    context.logger.info({ transactionalId, checkpoint: txn.checkpointId }, `kafkaSink committed transaction ${transactionalId} of restored checkpoint ${txn.checkpointId}`);
+    return 'committed';
+  }
+  const age = context.now - txn.preCommittedAt;
+  if (age > context.transactionTimeoutMs) {
+    context.logger.error(
+      { transactionalId, checkpoint: txn.checkpointId, error: ended, ageMs: age },
+      `kafkaSink: transaction ${transactionalId} of checkpoint ${txn.checkpointId} can no longer be committed (${ended}) and was pre-committed ${age} ms ago, more than transactionTimeoutMs ${context.transactionTimeoutMs}: Kafka has most likely aborted it and its records are lost; raise transactionTimeoutMs`,
+    );
+  } else {
+    context.logger.info({ transactionalId, checkpoint: txn.checkpointId, error: ended }, `kafkaSink: transaction ${transactionalId} of checkpoint ${txn.checkpointId} was already committed by an earlier restore`);
+  }
+  return 'already-ended';
+}
+
+/**
+ * `EndTxn` with the given producer id and epoch, sent straight to the transaction coordinator, retried while the
+ * coordinator moves or is busy. Resolves `undefined` once done, or the error type that says the transaction is no
+ * longer open under that id and epoch ({@link ALREADY_ENDED}); throws anything else.
+ */
+async function endTransaction(handle: ClusterHandle, txn: Pick<PreCommittedTransaction, 'transactionalId' | 'producerId' | 'producerEpoch'>, result: 'commit' | 'abort', maxBackoffMs: number): Promise<string | undefined> {
   const { transactionalId, producerId, producerEpoch } = txn;
   for (let attempt = 1; ; attempt++) {
     try {
       const coordinator = await handle.cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: TRANSACTION_COORDINATOR });
-      await coordinator.endTxn({ transactionalId, producerId: producerId as unknown as number, producerEpoch, transactionResult: true });
-      context.logger.info({ transactionalId, checkpoint: txn.checkpointId }, `kafkaSink committed transaction ${transactionalId} of restored checkpoint ${txn.checkpointId}`);
-      return 'committed';
+      await coordinator.endTxn({ transactionalId, producerId: producerId as unknown as number, producerEpoch, transactionResult: result === 'commit' });
+      return undefined;
     } catch (err) {
       const type = kafkaErrorType(err);
-      if (type !== undefined && ALREADY_ENDED.has(type)) {
-        const age = context.now - txn.preCommittedAt;
-        if (age > context.transactionTimeoutMs) {
-          context.logger.error(
-            { transactionalId, checkpoint: txn.checkpointId, error: type, ageMs: age },
-            `kafkaSink: transaction ${transactionalId} of checkpoint ${txn.checkpointId} can no longer be committed (${type}) and was pre-committed ${age} ms ago, more than transactionTimeoutMs ${context.transactionTimeoutMs}: Kafka has most likely aborted it and its records are lost; raise transactionTimeoutMs`,
-          );
-        } else {
-          context.logger.info({ transactionalId, checkpoint: txn.checkpointId, error: type }, `kafkaSink: transaction ${transactionalId} of checkpoint ${txn.checkpointId} was already committed by an earlier restore`);
-        }
-        return 'already-ended';
-      }
+      if (type !== undefined && ALREADY_ENDED.has(type)) return type;
       if ((type === undefined || RETRIABLE.has(type) || (err as { retriable?: boolean }).retriable === true) && attempt < MAX_ATTEMPTS) {
-        await sleep(Math.min(50 * 2 ** attempt, 2_000));
+        await sleep(Math.min(50 * 2 ** attempt, maxBackoffMs));
         continue;
       }
-      throw new SluiceError(
-        'SLUICE_KAFKA_TRANSACTION_FAILED',
-        `kafkaSink could not commit transaction "${transactionalId}" of restored checkpoint ${txn.checkpointId}: ${(err as Error)?.message ?? String(err)}`,
-        { cause: err, retriable: true },
-      );
+      throw err;
     }
   }
 }
@@ -101,21 +118,10 @@ export async function abortOwnTransaction(
   handle: ClusterHandle,
   txn: Pick<PreCommittedTransaction, 'transactionalId' | 'producerId' | 'producerEpoch'>,
 ): Promise<'aborted' | 'not-open'> {
-  const { transactionalId, producerId, producerEpoch } = txn;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const coordinator = await handle.cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: TRANSACTION_COORDINATOR });
-      await coordinator.endTxn({ transactionalId, producerId: producerId as unknown as number, producerEpoch, transactionResult: false });
-      return 'aborted';
-    } catch (err) {
-      const type = kafkaErrorType(err);
-      // Taken over by a later holder, aborted by Kafka after its timeout, or never opened on the broker (nothing sent).
-      if (type !== undefined && ALREADY_ENDED.has(type)) return 'not-open';
-      if ((type === undefined || RETRIABLE.has(type) || (err as { retriable?: boolean }).retriable === true) && attempt < MAX_ATTEMPTS) {
-        await sleep(Math.min(50 * 2 ** attempt, 1_000));
-        continue;
-      }
-      throw new SluiceError('SLUICE_KAFKA_TRANSACTION_FAILED', `kafkaSink could not abort transaction "${transactionalId}": ${(err as Error)?.message ?? String(err)}`, { cause: err, retriable: true });
-    }
+  try {
+    // Not open: taken over by a later holder, aborted by Kafka after its timeout, or never opened (nothing sent).
+    return (await endTransaction(handle, txn, 'abort', 1_000)) === undefined ? 'aborted' : 'not-open';
+  } catch (err) {
+    throw new SluiceError('SLUICE_KAFKA_TRANSACTION_FAILED', `kafkaSink could not abort transaction "${txn.transactionalId}": ${(err as Error)?.message ?? String(err)}`, { cause: err, retriable: true });
   }
 }

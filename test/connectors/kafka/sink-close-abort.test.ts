@@ -7,24 +7,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kafkaSink } from '../../../connectors/kafka/sink/index.ts';
 import type { SinkWriter, SinkWriterContext } from '../../../runtime/api/index.ts';
-import { silentLogger } from '../../../runtime/logging/index.ts';
-import { systemClock } from '../../../runtime/time/index.ts';
 import { readCommitted } from '../../support/kafka-committed.ts';
 import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
+import { sinkWriterContext } from '../../support/sink-writer-context.ts';
 
 function context(stillOwner?: () => boolean): SinkWriterContext {
-  return {
-    ...(stillOwner === undefined ? {} : { stillOwner }),
-    job: 'close-abort',
-    subtask: 0,
-    parallelism: 1,
-    attempt: 0,
-    checkpointing: true,
-    restoredState: undefined,
-    logger: silentLogger(),
-    clock: systemClock,
-    signal: new AbortController().signal,
-  };
+  return sinkWriterContext({ job: 'close-abort', ...(stillOwner === undefined ? {} : { stillOwner }) });
 }
 
 async function writers(cluster: KafkaCluster) {

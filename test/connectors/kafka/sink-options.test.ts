@@ -3,26 +3,14 @@ import { test } from 'node:test';
 import { collection } from '../../../connectors/dev/index.ts';
 import { checkTransactionTimeout, kafkaSink, type KafkaSinkOptions } from '../../../connectors/kafka/sink/index.ts';
 import { defineJob, type SinkWriterContext } from '../../../runtime/api/index.ts';
-import { silentLogger } from '../../../runtime/logging/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
-import { systemClock } from '../../../runtime/time/index.ts';
 import { kafkaCluster } from '../../support/kafka-cluster.ts';
+import { sinkWriterContext } from '../../support/sink-writer-context.ts';
 
 const base: KafkaSinkOptions<unknown> = { brokers: ['127.0.0.1:9092'], topic: 'out' };
 
 function context(overrides: Partial<SinkWriterContext> & Record<string, unknown> = {}): SinkWriterContext {
-  return {
-    job: 'options-test',
-    subtask: 0,
-    parallelism: 1,
-    attempt: 0,
-    checkpointing: true,
-    restoredState: undefined,
-    logger: silentLogger(),
-    clock: systemClock,
-    signal: new AbortController().signal,
-    ...overrides,
-  };
+  return sinkWriterContext({ job: 'options-test', ...overrides });
 }
 
 const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
