@@ -8,7 +8,7 @@ import { SluiceError } from '../errors/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { toRestoredState, type RestoredCheckpoint } from './restore-plan.ts';
-import type { RestoreSource } from './job-runner.ts';
+import type { RestoreSource } from './job-runner-options.ts';
 
 export interface CheckpointRestorerOptions {
   /** Undefined for a job without checkpoints (or a dry run): nothing is ever restored. */

@@ -1,12 +1,11 @@
-import type { ResourceLimits } from 'node:worker_threads';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Subject, type Observable } from 'rxjs';
-import { JobParams, type JobDefinition } from '../api/index.ts';
-import { CheckpointCoordinator, CheckpointStore, DEFAULT_CHECKPOINT_TIMEOUT_MS, type CheckpointManifest } from '../checkpoint/index.ts';
+import { JobParams } from '../api/index.ts';
+import { CheckpointCoordinator, DEFAULT_CHECKPOINT_TIMEOUT_MS, type CheckpointManifest } from '../checkpoint/index.ts';
 import { SluiceError, isSluiceError } from '../errors/index.ts';
 import { JobAttempt, type AttemptSubtask, type RestoredState, type RunningAttempt, type SubtaskAck } from '../exec/index.ts';
-import { classifyFailure, createRestartStrategy, defaultRestartStrategy, maxRestartDelayMs, type RestartDecision, type RestartStrategy, type RestartStrategyConfig } from '../failover/index.ts';
+import { classifyFailure, createRestartStrategy, defaultRestartStrategy, maxRestartDelayMs, type RestartDecision, type RestartStrategy } from '../failover/index.ts';
 import { buildPhysicalPlan, type PhysicalPlan } from '../graph/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
 import { systemClock, type Clock } from '../time/index.ts';
@@ -19,61 +18,10 @@ import { connectorMetrics, sourceLag, stageMetrics, subtaskMetrics, type Connect
 import { WorkerAttempt, workerCount } from '../workers/index.ts';
 import { adviseOnLevelDbJob } from '../state/leveldb/job-advice.ts';
 import { reserveTableMmapSlots } from '../state/leveldb/table-mmap-slots.ts';
-import type { OwnerLease } from '../exec/owner-lease.ts';
+import type { JobRunnerOptions } from './job-runner-options.ts';
 
 /** How often a runner held back by a lost cluster ownership looks again (it waits for its cancel). */
 const OWNERSHIP_POLL_MS = 100;
-
-/** Where the first attempt takes its state from. */
-export type RestoreSource =
-  | { readonly from: 'latest' }
-  | { readonly from: 'none' }
-  | { readonly from: 'checkpoint'; readonly id: number }
-  | { readonly from: 'file'; readonly path: string };
-
-export interface JobRunnerOptions {
-  readonly job: JobDefinition;
-  readonly params?: JobParams;
-  /** Overrides the job's default parallelism (restoring at another parallelism redistributes key groups). */
-  readonly parallelism?: number;
-  /** Checkpoint store; required when the job checkpoints. The runner does not close it. */
-  readonly store?: CheckpointStore;
-  /** Default `latest`: resume from the newest valid checkpoint or savepoint of the job, if any. */
-  readonly restore?: RestoreSource;
-  readonly allowNonRestoredState?: boolean;
-  readonly restartStrategy?: RestartStrategyConfig;
-  readonly clock?: Clock;
-  readonly logger?: Logger;
-  readonly random?: () => number;
-  /**
-   * Sources start every split at the earliest or latest offset instead of the restored positions (operator state is
-   * still restored), until this run's first checkpoint completes: `sluice checkpoint clear` / `catch-up`.
-   */
-  readonly sourceStart?: 'earliest' | 'latest';
-  /**
-   * Worker threads to run subtasks on (overrides the job's `workers`); 0 runs every subtask in this thread. Default:
-   * one per core, capped by the largest stage parallelism, when {@link jobModule} is given and the clock is the
-   * system clock (workers import the module and keep their own time); otherwise in-process. See `workerCount`.
-   */
-  readonly workers?: number;
-  /** The job's module (path or file: URL), which each worker imports to build the plan; without it, no workers. */
-  readonly jobModule?: string | URL;
-  /** Limits of each worker thread (heap sizes); a worker that exceeds them fails the attempt. */
-  readonly workerResourceLimits?: ResourceLimits;
-  /** Test hook, see {@link CheckpointCoordinator}. */
-  readonly beforeCheckpointStore?: (checkpointId: number, sourcePositions: CheckpointManifest['sourcePositions']) => void | Promise<void>;
-  /** Cluster mode: makes every checkpoint durable in Kafka before sinks commit (see {@link CheckpointCoordinator}). */
-  readonly replicateCheckpoint?: (manifest: CheckpointManifest) => Promise<void>;
-  /** Cluster mode: this member's owner epoch of the job, for sinks that fence stale owners (SinkWriterContext). */
-  readonly ownerEpoch?: number;
-  /**
-   * Cluster mode: whether this member may still act as the job's owner, asked before every attempt starts and passed
-   * to sink writers in every thread (`SinkWriterContext.stillOwner`). A member that lost the job must not start an
-   * attempt: its sinks would initialise the transactional ids the job's new owner uses and abort its transactions.
-   * While the lease does not hold, the runner waits to be cancelled (the member stops the job once it notices).
-   */
-  readonly ownerLease?: OwnerLease;
-}
 
 /**
  * Runs a job until it finishes, fails for good, or is cancelled: builds the plan, restores state, runs attempts,
