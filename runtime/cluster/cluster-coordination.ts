@@ -101,11 +101,6 @@ export class ClusterCoordination {
     return this.#view;
   }
 
-  /** Whether the coordinator surely still counts this member (GroupMembership.holdsSession): false once it may not. */
-  holdsSession(): boolean {
-    return this.#membership.holdsSession();
-  }
-
   /** Asks the leader for a new assignment (a job's spec changed). */
   requestRebalance(): void {
     this.#seq++;

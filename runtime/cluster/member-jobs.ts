@@ -109,14 +109,6 @@ export class MemberJobs {
   }
 
   /**
-   * Whether `run` is still this member's run of the job: not stopped, not cleared by a lost membership, and the
-   * coordinator surely still counts the member (its lease). Once false, it stays false for that run.
-   */
-  #owns(name: string, run: Run): boolean {
-    return this.#runs.get(name) === run && run.lease.holds();
-  }
-
-  /**
    * Replicates a checkpoint, which then counts (its sinks commit). Ownership is checked again once the checkpoint is in
    * the topic: a member stopped (SIGSTOP, a long pause) while it published, and resumed past its session, must not
    * commit — the next owner may have restored an earlier checkpoint and be replaying that output. A checkpoint in the
@@ -130,8 +122,9 @@ export class MemberJobs {
     void this.#report(name, run.owned, 'running', undefined);
   }
 
+  /** The run's lease ends with the run (stopped, failed, or cleared by a lost membership), so it says it all. */
   #assertOwns(name: string, run: Run, manifest: CheckpointManifest): void {
-    if (this.#owns(name, run)) return;
+    if (run.lease.holds()) return;
     throw new SluiceError(
       'SLUICE_CLUSTER_NOT_OWNER',
       `job "${name}" is no longer owned by this member (its group session ended or the job was stopped); its ${manifest.kind} ${manifest.id} does not count and its sinks do not commit it. Nothing to do: the job's next owner restores the latest checkpoint replicated before`,
