@@ -1,10 +1,11 @@
 /**
- * Memory of a cluster member replicating a savepoint to the checkpoints topic (`CheckpointPublisher.publish`): a
- * savepoint's blobs are the whole state, none of them in the topic yet. The savepoint (BLOBS blobs of BLOB_MIB MiB,
- * default 128 × 1.5 MiB, as a 128-key-group job) is written to a local store in one process; another process, with a
- * 256 MiB old space as a LevelDB-backend job might have, publishes it to a devstack broker in a third process. Figure:
- * how much that process's anonymous memory grew (its peak, sampled every 20 ms, less its memory before), against the
- * savepoint's size.
+ * Memory of a cluster member moving a savepoint through the checkpoints topic: a savepoint's blobs are the whole
+ * state. The savepoint (BLOBS blobs of BLOB_MIB MiB, default 128 × 1.5 MiB, as a 128-key-group job) is written to a
+ * local store in one process; another process, with a 256 MiB old space as a LevelDB-backend job might have,
+ * publishes it to a devstack broker in a third process (`CheckpointPublisher.publish`, none of its blobs in the topic
+ * yet); a fourth, with the same old space and an empty store, takes the job over as a member does (reads the job's
+ * partition, then adopts the newest complete checkpoint from it). Figures: how much each process's anonymous memory
+ * grew (its peak, sampled every 20 ms, less its memory before), against the savepoint's size.
  *
  * Run: `npx tsx bench/cluster-savepoint-replication.ts`
  */
@@ -35,7 +36,8 @@ interface Result {
 if (process.argv[2] === '--step') {
   const [, , , step, dir, brokers] = process.argv;
   if (step === 'build') await build(dir!);
-  else process.stdout.write(`RESULT ${JSON.stringify(await publish(dir!, brokers!.split(',')))}\n`);
+  else if (step === 'publish') process.stdout.write(`RESULT ${JSON.stringify(await publish(dir!, brokers!.split(',')))}\n`);
+  else process.stdout.write(`RESULT ${JSON.stringify(await takeOver(dir!, brokers!.split(',')))}\n`);
   process.exit(0);
 }
 
@@ -71,6 +73,26 @@ async function publish(dir: string, brokers: string[]): Promise<Result> {
   return { growthMiB: peak - before, ms };
 }
 
+/** What a member taking the job over does with the topic: read the job's partition, adopt its newest complete checkpoint. */
+async function takeOver(dir: string, brokers: string[]): Promise<Result> {
+  const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
+  const store = await CheckpointStore.open(dir);
+  const before = anonymousMiB();
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, anonymousMiB())), 20);
+  const started = performance.now();
+  const view = await ReplicatedJobView.read({ kafka, topic: TOPIC, partitions: 1, job: JOB, logger: silentLogger() });
+  const latest = view.latestComplete();
+  if (latest === undefined) throw new Error('the savepoint is not complete in the topic');
+  await store.adopt(latest.manifest, view.blobs(latest));
+  const ms = performance.now() - started;
+  clearInterval(sampler);
+  peak = Math.max(peak, anonymousMiB());
+  if ((await store.latestValid(JOB))?.manifest.id !== 1) throw new Error('the adopted savepoint does not load');
+  await store.close();
+  return { growthMiB: peak - before, ms };
+}
+
 async function step(args: string[], heapMiB?: number): Promise<string> {
   const child = spawn(process.execPath, [...(heapMiB === undefined ? [] : [`--max-old-space-size=${heapMiB}`]), '--import', 'tsx', new URL(import.meta.url).pathname, '--step', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -89,16 +111,25 @@ try {
   await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: String(2 * 1024 * 1024) }] }], waitForLeaders: true });
   await admin.disconnect();
   await step(['build', dir]);
-  const line = (await step(['publish', dir, broker.brokers.join(',')], 256)).split('\n').find((l) => l.startsWith('RESULT '))!;
-  const result = JSON.parse(line.slice('RESULT '.length)) as Result;
+  const resultOf = (out: string): Result => JSON.parse(out.split('\n').find((l) => l.startsWith('RESULT '))!.slice('RESULT '.length)) as Result;
+  const result = resultOf(await step(['publish', dir, broker.brokers.join(',')], 256));
+  const takeover = resultOf(await step(['takeover', join(dir, 'new-owner'), broker.brokers.join(',')], 256));
   const sizeMiB = BLOBS * BLOB_MIB;
   process.stderr.write(`[cluster-savepoint-replication] ${sizeMiB} MiB savepoint replicated in ${(result.ms / 1000).toFixed(1)} s; memory grew ${result.growthMiB.toFixed(0)} MiB\n`);
+  process.stderr.write(`[cluster-savepoint-replication] taken over (read and adopted) in ${(takeover.ms / 1000).toFixed(1)} s; memory grew ${takeover.growthMiB.toFixed(0)} MiB\n`);
   emitFigure({
     name: `cluster/savepoint replication memory growth, ${sizeMiB} MiB savepoint`,
     value: result.growthMiB,
     unit: 'MiB',
     baseline: sizeMiB,
     note: `peak anonymous memory of the publishing process less its memory before (--max-old-space-size=256), ${BLOBS} blobs of ${BLOB_MIB} MiB none of which were in the topic; ${(result.ms / 1000).toFixed(1)} s; baseline: the savepoint's size`,
+  });
+  emitFigure({
+    name: `cluster/takeover memory growth, ${sizeMiB} MiB savepoint`,
+    value: takeover.growthMiB,
+    unit: 'MiB',
+    baseline: sizeMiB,
+    note: `peak anonymous memory of a member with an empty store (--max-old-space-size=256) reading the job's partition and adopting the savepoint from it, less its memory before; ${(takeover.ms / 1000).toFixed(1)} s; baseline: the savepoint's size`,
   });
 } finally {
   await broker.stop();

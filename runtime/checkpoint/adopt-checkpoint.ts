@@ -1,6 +1,6 @@
 import type { BatchOperation } from 'level';
 import { SluiceError } from '../errors/index.ts';
-import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
+import { BLOB_BATCH_BYTES } from './blob-batches.ts';
 import type { StoreBatchOp } from './checkpoint-store.ts';
 import { CheckpointErrorCodes, encodeManifest, type CheckpointManifest } from './manifest.ts';
 import type { Db } from './store-db.ts';
@@ -18,20 +18,32 @@ export async function lastIdMark(db: Db, job: string, id: number): Promise<Store
 }
 
 /**
- * Writes a checkpoint as another store wrote it (CheckpointStore.adopt): every blob is checked before anything is
- * written, then the blobs in batches, then manifest and id mark in one last batch. The same manifest already here is
- * nothing to do; a different one under the id is `SLUICE_CHECKPOINT_EXISTS`. The caller serialises store writes.
+ * The blobs of a checkpoint to adopt: all in memory, or read as they are asked for (cluster mode reads a replicated
+ * checkpoint back from Kafka blob by blob), as `[key, bytes]` pairs in any order.
+ */
+export type AdoptedBlobs = ReadonlyMap<string, Uint8Array> | AsyncIterable<readonly [string, Uint8Array]>;
+
+/**
+ * Writes a checkpoint as another store wrote it (CheckpointStore.adopt): the blobs in batches of at most
+ * {@link BLOB_BATCH_BYTES} as they come, each checked against the manifest first, then manifest and id mark in one
+ * last batch, so the checkpoint exists only once every blob is stored. Blobs in memory are all checked before
+ * anything is written; streamed ones as they arrive, so a failure part way leaves the blobs stored so far without a
+ * manifest (unreferenced, removed with the job's checkpoints; their keys and bytes are the checkpoint's own, so they
+ * harm no other checkpoint). The same manifest already here is nothing to do (streamed blobs are then not read); a
+ * different one under the id is `SLUICE_CHECKPOINT_EXISTS`. The caller serialises store writes.
  * @internal
  */
-export async function adoptCheckpoint(db: Db, manifest: CheckpointManifest, blobs: ReadonlyMap<string, Uint8Array>): Promise<void> {
+export async function adoptCheckpoint(db: Db, manifest: CheckpointManifest, blobs: AdoptedBlobs): Promise<void> {
   const { job, id } = manifest;
   const what = describeCheckpoint(job, id);
-  const ops: StoreBatchOp[] = manifest.blobs.map((ref) => {
-    const bytes = blobs.get(ref.key);
-    const problem = checkBlob(ref, bytes);
-    if (problem !== undefined) throw new SluiceError(CheckpointErrorCodes.corrupt, `cannot adopt ${what}: blob ${ref.key} ${problem}`);
-    return { type: 'put', key: ref.key, value: bytes! };
-  });
+  const corrupt = (problem: string): SluiceError => new SluiceError(CheckpointErrorCodes.corrupt, `cannot adopt ${what}: ${problem}`);
+  const refs = new Map(manifest.blobs.map((ref) => [ref.key, ref]));
+  if (blobs instanceof Map) {
+    for (const ref of manifest.blobs) {
+      const problem = checkBlob(ref, blobs.get(ref.key));
+      if (problem !== undefined) throw corrupt(`blob ${ref.key} ${problem}`);
+    }
+  }
   const encoded = encodeManifest(manifest);
   const present = await db.get(manifestKey(job, id));
   if (present !== undefined) {
@@ -39,6 +51,28 @@ export async function adoptCheckpoint(db: Db, manifest: CheckpointManifest, blob
     throw new SluiceError(CheckpointErrorCodes.exists, `${what} already exists here and differs from the one to adopt; delete the job's local checkpoints first`);
   }
   const mark = await lastIdMark(db, job, id);
-  for (const batch of batchesOfAtMost(ops, BLOB_BATCH_BYTES, (op) => (op.type === 'put' ? op.value.byteLength : 0))) await db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
+  const source: Iterable<readonly [string, Uint8Array]> | AsyncIterable<readonly [string, Uint8Array]> =
+    blobs instanceof Map ? manifest.blobs.map((ref) => [ref.key, blobs.get(ref.key)!] as const) : (blobs as AsyncIterable<readonly [string, Uint8Array]>);
+  const stored = new Set<string>();
+  let batch: StoreBatchOp[] = [];
+  let batchBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (batch.length > 0) await db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
+    batch = [];
+    batchBytes = 0;
+  };
+  for await (const [key, bytes] of source) {
+    const ref = refs.get(key);
+    if (ref === undefined || stored.has(key)) throw corrupt(`blob ${key} ${ref === undefined ? 'is not one of its blobs' : 'came twice'}`);
+    const problem = checkBlob(ref, bytes);
+    if (problem !== undefined) throw corrupt(`blob ${key} ${problem}`);
+    stored.add(key);
+    if (batch.length > 0 && batchBytes + bytes.byteLength > BLOB_BATCH_BYTES) await flush();
+    batch.push({ type: 'put', key, value: bytes });
+    batchBytes += bytes.byteLength;
+  }
+  await flush();
+  const missing = manifest.blobs.find((ref) => !stored.has(ref.key));
+  if (missing !== undefined) throw corrupt(`blob ${missing.key} is missing`);
   await db.batch([{ type: 'put', key: manifestKey(job, id), value: encoded }, mark] as Array<BatchOperation<Db, string, Uint8Array>>);
 }

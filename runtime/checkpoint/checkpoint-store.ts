@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { SluiceError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
-import { adoptCheckpoint, lastIdOf } from './adopt-checkpoint.ts';
+import { adoptCheckpoint, lastIdOf, type AdoptedBlobs } from './adopt-checkpoint.ts';
 import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
 import { applyRetention, deleteCheckpoint, manifestsOf } from './delete-checkpoints.ts';
 import { decodeExport, openExportFile, writeExportFile } from './export-file.ts';
@@ -327,16 +327,19 @@ export class CheckpointStore {
 
   /**
    * Stores a checkpoint exactly as another store wrote it (same id, same blob keys): a copy replicated through Kafka
-   * in cluster mode, whose chains name blobs under earlier ids. `blobs` holds every blob the manifest names; each is
-   * checked before anything is written. Adopting a checkpoint that is already here with the same manifest does
-   * nothing; a different checkpoint under the same id fails with `SLUICE_CHECKPOINT_EXISTS`.
+   * in cluster mode, whose chains name blobs under earlier ids. `blobs` gives every blob the manifest names, in a
+   * map or streamed (read as they are stored, in batches of at most 4 MiB, so a checkpoint of any size is adopted
+   * holding about one batch); each is checked against the manifest before it is written, and the manifest is written
+   * last. Adopting a checkpoint that is already here with the same manifest does nothing; a different checkpoint
+   * under the same id fails with `SLUICE_CHECKPOINT_EXISTS`, a missing or damaged blob with `SLUICE_CHECKPOINT_CORRUPT`.
    *
    * @example
    * ```ts
-   * await store.adopt(replicated.manifest, replicated.blobs);
+   * const latest = view.latestComplete(); // a cluster member's ReplicatedJobView
+   * if (latest !== undefined) await store.adopt(latest.manifest, view.blobs(latest));
    * ```
    */
-  async adopt(manifest: CheckpointManifest, blobs: ReadonlyMap<string, Uint8Array>): Promise<void> {
+  async adopt(manifest: CheckpointManifest, blobs: AdoptedBlobs): Promise<void> {
     this.#checkOpen();
     const checked = validateManifest(manifest);
     await this.#exclusive(() => adoptCheckpoint(this.#db, checked, blobs));

@@ -89,7 +89,7 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
       return { status: 200, body: { backup: await tools.backup(name, checkpointIdQuery(request)) } };
     }
     if (action === 'checkpoints/export' && request.method === 'GET') {
-      // Assembled from the topic, written to a scratch export file, streamed from it and removed once sent.
+      // Read back from the topic blob by blob into a scratch store, exported to a file, streamed and removed once sent.
       const { checkpoint, file, size, release } = await tools.exportFile(name, checkpointIdQuery(request));
       const m = checkpoint.manifest;
       const headers = exportHeaders({ job: name, checkpoint: m.id, kind: m.kind, timestamp: m.timestamp, totalBytes: m.totalBytes });

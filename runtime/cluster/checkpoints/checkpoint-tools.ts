@@ -7,8 +7,8 @@ import { SluiceError } from '../../errors/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { backupDocument } from '../../service/savepoint-files.ts';
 import type { BackupDocument } from '../../service/supervisor-api.ts';
-import { CHUNK_BYTES, chunkKey, chunksOf, crc32, encodeImport, importBlobKey, importKey, partitionOf } from './replicated-records.ts';
-import { ReplicatedJobView, type AssembledCheckpoint } from './replicated-view.ts';
+import { CHUNK_BYTES, chunkKey, chunksOf, crc32, encodeImport, importBlobKey, importKey, partitionOf, type ManifestRecord } from './replicated-records.ts';
+import { ReplicatedJobView } from './replicated-view.ts';
 
 /** A replicated checkpoint as `sluice checkpoints` shows it in cluster mode: the store's fields, and who wrote it. */
 export interface ReplicatedCheckpointInfo extends CheckpointInfo {
@@ -61,13 +61,13 @@ export class ClusterCheckpointTools {
     const view = await this.view(job);
     return view.candidates.map((record) => {
       const m = record.manifest;
-      const status = typeof view.assemble(m.id) === 'string' ? 'incomplete' : 'valid';
+      const status = view.problemOf(record) === undefined ? 'valid' : 'incomplete';
       return { job, id: m.id, kind: m.kind, timestamp: m.timestamp, durationMs: m.durationMs, totalBytes: m.totalBytes, writtenBytes: writtenBytesOf(m), incremental: isIncremental(m), status, epoch: record.epoch, member: record.member };
     });
   }
 
   /** Checkpoint `id` (default: the newest complete one) as the export file's bytes; throws `SLUICE_CHECKPOINT_NOT_FOUND`. */
-  async exportOf(job: string, id?: number): Promise<{ checkpoint: AssembledCheckpoint; bytes: Buffer }> {
+  async exportOf(job: string, id?: number): Promise<{ checkpoint: ManifestRecord; bytes: Buffer }> {
     const exported = await this.exportFile(job, id);
     try {
       return { checkpoint: exported.checkpoint, bytes: await readFile(exported.file) };
@@ -80,9 +80,9 @@ export class ClusterCheckpointTools {
    * Checkpoint `id` (default: the newest complete one) written as an export file in this member's scratch folder,
    * for a caller that streams it (the REST export): `release` removes it. Throws `SLUICE_CHECKPOINT_NOT_FOUND`.
    */
-  async exportFile(job: string, id?: number): Promise<{ checkpoint: AssembledCheckpoint; file: string; size: number; release: () => Promise<void> }> {
+  async exportFile(job: string, id?: number): Promise<{ checkpoint: ManifestRecord; file: string; size: number; release: () => Promise<void> }> {
     const view = await this.view(job);
-    const found = id === undefined ? view.latestComplete() : view.assemble(id);
+    const found = id === undefined ? view.latestComplete() : view.checkpoint(id);
     if (typeof found !== 'object') {
       const why = found === undefined ? (id === undefined ? 'no complete replicated checkpoint' : `no replicated checkpoint ${id}`) : `checkpoint ${id} is incomplete in the checkpoints topic (${found})`;
       throw new SluiceError('SLUICE_CHECKPOINT_NOT_FOUND', `job "${job}" has ${why}; list them with \`sluice checkpoints ${job}\``);
@@ -92,7 +92,7 @@ export class ClusterCheckpointTools {
     try {
       const file = join(dir, 'export.bin');
       await this.#inStore(join(dir, 'store'), async (store) => {
-        await store.adopt(found.manifest, found.blobs);
+        await store.adopt(found.manifest, view.blobs(found));
         await store.exportTo(job, found.manifest.id, file);
       });
       return { checkpoint: found, file, size: (await stat(file)).size, release };

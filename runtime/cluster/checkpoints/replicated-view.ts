@@ -1,21 +1,19 @@
 import type { Kafka } from 'kafkajs';
 import { jobBlobsPrefix } from '../../checkpoint/store-layout.ts';
-import type { CheckpointManifest } from '../../checkpoint/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { scanPartition } from '../kafka/partition-scan.ts';
 import { SluiceError } from '../../errors/index.ts';
-import { chunkKey, claimKey, crc32, decodeClaim, decodeImport, decodeManifestRecord, importKey, parseKey, partitionOf, type ClaimRecord, type ImportRecord, type ManifestRecord } from './replicated-records.ts';
-
-/** A replicated checkpoint put back together: its manifest and every blob it names, checked. */
-export interface AssembledCheckpoint {
-  readonly record: ManifestRecord;
-  readonly manifest: CheckpointManifest;
-  readonly blobs: ReadonlyMap<string, Uint8Array>;
-}
+import { readChunkedBlobs, type ChunkedBlob, type ChunkInfo, type ChunkSource } from './chunk-reader.ts';
+import { chunkKey, claimKey, crc32, decodeClaim, decodeImport, decodeManifestRecord, importKey, parseKey, partitionOf, type BlobLocation, type ClaimRecord, type ImportRecord, type ManifestRecord } from './replicated-records.ts';
 
 /**
  * What the checkpoints topic holds for one job: the latest claim, the checkpoints that may be restored (newest first)
- * and their chunks. Built by reading the job's partition from the start.
+ * and where their chunks are. Built by reading the job's partition from the start.
+ *
+ * The view keeps each chunk's offset, size and crc32, not its bytes: whether a checkpoint is complete is known from
+ * the scan, and its blobs are read back from the topic only when a member adopts it ({@link blobs}), one blob at a
+ * time. So taking over a job holds about one blob in memory, not its whole replicated state (which can be many times
+ * the heap with the LevelDB state backend).
  *
  * Which checkpoints may be restored: a claim of epoch E based on checkpoint B makes every checkpoint of an older
  * epoch stale unless it is B or older — a member that lost the job (a GC pause, SIGSTOP past the session timeout) may
@@ -33,28 +31,31 @@ export class ReplicatedJobView {
   #claim: ClaimRecord | undefined;
   /** Manifest records by key, in topic order. */
   readonly #manifests = new Map<string, ManifestRecord>();
-  readonly #chunks = new Map<string, Buffer>();
+  readonly #chunks = new Map<string, ChunkInfo>();
   /** Checkpoints found stale (by key): never restored, and tombstoned when the job's checkpoints are purged. */
   readonly #staleKeys = new Set<string>();
   readonly #imports = new Map<number, ImportRecord>();
   readonly #logger: Logger;
+  readonly #source: ChunkSource;
   #highestId = 0;
 
-  private constructor(job: string, logger: Logger) {
-    this.job = job;
+  private constructor(source: ChunkSource, logger: Logger) {
+    this.job = source.job;
+    this.#source = source;
     this.#logger = logger;
   }
 
   static async read(options: { kafka: Kafka; topic: string; partitions: number; job: string; logger: Logger }): Promise<ReplicatedJobView> {
-    const view = new ReplicatedJobView(options.job, options.logger);
+    const partition = partitionOf(options.job, options.partitions);
+    const view = new ReplicatedJobView({ kafka: options.kafka, topic: options.topic, partition, job: options.job }, options.logger);
     const blobs = jobBlobsPrefix(options.job);
-    await scanPartition(options.kafka, options.topic, partitionOf(options.job, options.partitions), (record) => {
+    await scanPartition(options.kafka, options.topic, partition, (record) => {
       const parsed = parseKey(record.key);
       if (parsed === undefined) return;
       if (parsed.kind === 'chunk') {
         if (!parsed.blobKey.startsWith(blobs)) return;
         if (record.value === null) view.#chunks.delete(record.key);
-        else view.#chunks.set(record.key, record.value);
+        else view.#chunks.set(record.key, { offset: record.offset, size: record.value.length, crc: crc32(record.value) });
         return;
       }
       if (parsed.job !== options.job) return;
@@ -110,37 +111,99 @@ export class ReplicatedJobView {
    * The newest checkpoint whose chunks are all present and pass their checksums; a missing or damaged chunk makes it
    * fall back to the one before (with a warning naming both). `undefined` when none is complete.
    */
-  latestComplete(): AssembledCheckpoint | undefined {
+  latestComplete(): ManifestRecord | undefined {
     for (const record of this.candidates) {
-      const assembled = this.assembleRecord(record);
-      if (typeof assembled !== 'string') return assembled;
-      this.#logger.warn({ job: this.job, checkpoint: record.manifest.id, epoch: record.epoch, problem: assembled }, `replicated checkpoint ${record.manifest.id} of job "${this.job}" is incomplete (${assembled}); trying the one before`);
+      const problem = this.problemOf(record);
+      if (problem === undefined) return record;
+      this.#logger.warn({ job: this.job, checkpoint: record.manifest.id, epoch: record.epoch, problem }, `replicated checkpoint ${record.manifest.id} of job "${this.job}" is incomplete (${problem}); trying the one before`);
     }
     return undefined;
   }
 
-  /** Checkpoint `id` assembled, or why it cannot be (`undefined`: the topic has no such checkpoint of the job). */
-  assemble(id: number): AssembledCheckpoint | string | undefined {
+  /** Checkpoint `id` if it is complete, or why it is not (`undefined`: the topic has no such checkpoint of the job). */
+  checkpoint(id: number): ManifestRecord | string | undefined {
     const record = this.candidates.find((r) => r.manifest.id === id);
-    return record === undefined ? undefined : this.assembleRecord(record);
+    return record === undefined ? undefined : (this.problemOf(record) ?? record);
+  }
+
+  /**
+   * Why `record` cannot be restored from the topic (a blob without a location, a chunk missing or failing its
+   * checksum, chunks that do not add up to the blob's size), or `undefined` when every chunk is there and checked.
+   */
+  problemOf(record: ManifestRecord): string | undefined {
+    const located = new Map(record.locations.map((l) => [l.key, l]));
+    for (const ref of record.manifest.blobs) {
+      const location = located.get(ref.key);
+      if (location === undefined) return `blob ${ref.key} has no location`;
+      let size = 0;
+      for (let i = 0; i < location.chunkCrcs.length; i++) {
+        const chunk = this.#chunks.get(chunkKey(location.epoch, ref.key, i));
+        if (chunk === undefined) return `chunk ${i} of blob ${ref.key} is missing`;
+        if (chunk.crc !== location.chunkCrcs[i]) return `chunk ${i} of blob ${ref.key} fails its checksum`;
+        size += chunk.size;
+      }
+      if (size !== ref.size) return `the chunks of blob ${ref.key} add up to ${size} bytes, not its ${ref.size}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * The blobs of `record` (complete: {@link problemOf}), read back from the topic as they are asked for, each checked
+   * against its size and crc32: `[key, bytes]` pairs in topic order, for `CheckpointStore.adopt`. Throws
+   * `SLUICE_CLUSTER_CHECKPOINT_CHANGED` (retriable) when the topic no longer holds a chunk where the scan found it.
+   *
+   * @example
+   * ```ts
+   * const latest = view.latestComplete();
+   * if (latest !== undefined) await store.adopt(latest.manifest, view.blobs(latest));
+   * ```
+   */
+  async *blobs(record: ManifestRecord): AsyncGenerator<readonly [string, Uint8Array]> {
+    const problem = this.problemOf(record);
+    if (problem !== undefined) throw new SluiceError('SLUICE_CLUSTER_CHECKPOINT_CHANGED', `checkpoint ${record.manifest.id} of job "${this.job}" cannot be read from the checkpoints topic: ${problem}`, { retriable: true });
+    const located = new Map(record.locations.map((l) => [l.key, l]));
+    const refs = new Map(record.manifest.blobs.map((ref) => [ref.key, ref]));
+    const wanted = record.manifest.blobs.map((ref) => this.#chunked(ref.key, located.get(ref.key)!));
+    for await (const [key, bytes] of readChunkedBlobs(this.#source, wanted)) {
+      const ref = refs.get(key)!;
+      if (bytes.length !== ref.size || crc32(bytes) !== ref.crc32) {
+        throw new SluiceError('SLUICE_CLUSTER_CHECKPOINT_CHANGED', `blob ${key} of checkpoint ${record.manifest.id} of job "${this.job}" fails its checksum as read back from the checkpoints topic; nothing was adopted: the member reads the topic again when it retries`, { retriable: true });
+      }
+      yield [key, bytes];
+    }
   }
 
   /** The bytes of the checkpoint export published as import `serial` (checked), or a `SLUICE_CLUSTER_IMPORT_MISSING` error. */
-  importBytes(serial: number): Buffer {
+  async importBytes(serial: number): Promise<Buffer> {
     const found = this.#imports.get(serial);
-    const parts: Buffer[] = [];
-    let problem = found === undefined ? 'its record is not in the checkpoints topic' : undefined;
-    for (let i = 0; problem === undefined && i < found!.location.chunkCrcs.length; i++) {
-      const chunk = this.#chunks.get(chunkKey(found!.location.epoch, found!.location.key, i));
-      if (chunk === undefined || crc32(chunk) !== found!.location.chunkCrcs[i]) problem = `chunk ${i} is ${chunk === undefined ? 'missing' : 'damaged'}`;
-      else parts.push(chunk);
+    const missing = (problem: string): SluiceError =>
+      new SluiceError('SLUICE_CLUSTER_IMPORT_MISSING', `the checkpoint imported for job "${this.job}" (import ${serial}) cannot be read: ${problem}; restore the backup again (sluice checkpoint restore ${this.job} --input <file>)`, { retriable: false });
+    if (found === undefined) throw missing('its record is not in the checkpoints topic');
+    const { location } = found;
+    for (let i = 0; i < location.chunkCrcs.length; i++) {
+      const chunk = this.#chunks.get(chunkKey(location.epoch, location.key, i));
+      if (chunk === undefined || chunk.crc !== location.chunkCrcs[i]) throw missing(`chunk ${i} is ${chunk === undefined ? 'missing' : 'damaged'}`);
     }
-    const bytes = Buffer.concat(parts);
-    if (problem === undefined && (bytes.length !== found!.size || crc32(bytes) !== found!.crc)) problem = 'its bytes fail their checksum';
-    if (problem !== undefined) {
-      throw new SluiceError('SLUICE_CLUSTER_IMPORT_MISSING', `the checkpoint imported for job "${this.job}" (import ${serial}) cannot be read: ${problem}; restore the backup again (sluice checkpoint restore ${this.job} --input <file>)`, { retriable: false });
+    // An export is imported from bytes in memory (CheckpointStore.importExport), as `sluice checkpoint restore` sent it.
+    let bytes: Buffer | undefined;
+    try {
+      for await (const [, read] of readChunkedBlobs(this.#source, [this.#chunked(location.key, location)])) bytes = read;
+    } catch (err) {
+      throw missing((err as Error).message);
     }
+    if (bytes === undefined || bytes.length !== found.size || crc32(bytes) !== found.crc) throw missing('its bytes fail their checksum');
     return bytes;
+  }
+
+  /** Where the chunks of blob `key` published at `location` are (each present: checked by the caller). */
+  #chunked(key: string, location: BlobLocation): ChunkedBlob {
+    return {
+      name: key,
+      chunks: location.chunkCrcs.map((_, i) => {
+        const chunkId = chunkKey(location.epoch, key, i);
+        return { key: chunkId, offset: this.#chunks.get(chunkId)!.offset };
+      }),
+    };
   }
 
   /** The record keys of import `serial`: its record and its chunks (tombstoned once its owner restored it). */
@@ -170,26 +233,5 @@ export class ReplicatedJobView {
         this.#staleKeys.add(key);
       }
     }
-  }
-
-  /** One checkpoint put together from its chunks, each checked; a string says why it cannot be. */
-  assembleRecord(record: ManifestRecord): AssembledCheckpoint | string {
-    const located = new Map(record.locations.map((l) => [l.key, l]));
-    const blobs = new Map<string, Uint8Array>();
-    for (const ref of record.manifest.blobs) {
-      const location = located.get(ref.key);
-      if (location === undefined) return `blob ${ref.key} has no location`;
-      const parts: Buffer[] = [];
-      for (let i = 0; i < location.chunkCrcs.length; i++) {
-        const chunk = this.#chunks.get(chunkKey(location.epoch, ref.key, i));
-        if (chunk === undefined) return `chunk ${i} of blob ${ref.key} is missing`;
-        if (crc32(chunk) !== location.chunkCrcs[i]) return `chunk ${i} of blob ${ref.key} fails its checksum`;
-        parts.push(chunk);
-      }
-      const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      if (bytes.length !== ref.size || crc32(bytes) !== ref.crc32) return `blob ${ref.key} fails its checksum`;
-      blobs.set(ref.key, bytes);
-    }
-    return { record, manifest: record.manifest, blobs };
   }
 }

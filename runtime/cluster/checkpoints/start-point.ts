@@ -4,7 +4,7 @@ import type { Logger } from '../../logging/index.ts';
 import type { StartOverride } from '../jobs/cluster-job-spec.ts';
 import type { ClusterCheckpointTools } from './checkpoint-tools.ts';
 import type { ManifestRecord } from './replicated-records.ts';
-import type { AssembledCheckpoint, ReplicatedJobView } from './replicated-view.ts';
+import type { ReplicatedJobView } from './replicated-view.ts';
 
 /** Where a run of a job a member just took starts, with its local store prepared for it. */
 export interface StartPoint {
@@ -37,7 +37,8 @@ export interface StartPointOptions {
  * - Normally the run restores the newest complete replicated checkpoint: the replicated copy is the truth (a newer
  *   local checkpoint never committed its output). When the member still holds that very checkpoint (the job comes
  *   back to it), its local copy is verified and kept and no blob is written again; otherwise the local copies are
- *   replaced by the replicated one.
+ *   replaced by the replicated one, read back from the topic blob by blob as it is stored (memory does not grow with
+ *   the job's state).
  * - A start override not yet applied — no complete checkpoint was taken under it — changes that: `clear` tombstones
  *   every checkpoint of the job and starts without state from the earliest positions; `catch-up` restores as usual
  *   but starts sources from their latest positions; `import` imports the published export as a savepoint whose id is
@@ -63,7 +64,7 @@ export async function prepareStartPoint(options: StartPointOptions): Promise<Sta
     return { view: await tools.view(job), basedOn: null, sourceStart: 'earliest', override: serial, localCopy: false };
   }
   if (pending?.kind === 'import') {
-    const bytes = view.importBytes(pending.serial);
+    const bytes = await view.importBytes(pending.serial);
     await store.deleteAll(job);
     const manifest = await store.importExport(bytes, { job, idAbove: view.highestId, where: `the checkpoint imported for job "${job}"` });
     return { view, basedOn: { epoch, id: manifest.id }, sourceStart: undefined, override: serial, imported: { manifest, importKeys: view.importKeys(pending.serial) }, localCopy: false };
@@ -74,26 +75,27 @@ export async function prepareStartPoint(options: StartPointOptions): Promise<Sta
     return { view, basedOn: null, sourceStart, override: serial, localCopy: false };
   }
   const basedOn = { epoch: newest.record.epoch, id: newest.record.manifest.id };
-  if (newest.assembled === undefined) {
+  if (newest.local) {
     // Only the verified local copy stays: another local checkpoint could be restored instead if it failed later.
     for (const id of await store.ids(job)) if (id !== basedOn.id) await store.delete(job, id);
     return { view, basedOn, sourceStart, override: serial, localCopy: true };
   }
   await store.deleteAll(job);
-  await store.adopt(newest.assembled.manifest, newest.assembled.blobs);
+  await store.adopt(newest.record.manifest, view.blobs(newest.record));
   return { view, basedOn, sourceStart, override: serial, localCopy: false };
 }
 
 /**
  * The newest replicated checkpoint that can be restored: held locally and verified (no bytes needed from the topic),
- * or complete in the topic (assembled). An incomplete one falls back to the one before, with a warning.
+ * or complete in the topic (every chunk there, with its checksum). An incomplete one falls back to the one before,
+ * with a warning.
  */
-async function newestRestorable(view: ReplicatedJobView, store: CheckpointStore, job: string, logger: Logger): Promise<{ record: ManifestRecord; assembled?: AssembledCheckpoint } | undefined> {
+async function newestRestorable(view: ReplicatedJobView, store: CheckpointStore, job: string, logger: Logger): Promise<{ record: ManifestRecord; local: boolean } | undefined> {
   for (const record of view.candidates) {
-    if (await holdsLocally(store, job, record.manifest)) return { record };
-    const assembled = view.assembleRecord(record);
-    if (typeof assembled !== 'string') return { record, assembled };
-    logger.warn({ job, checkpoint: record.manifest.id, epoch: record.epoch, problem: assembled }, `replicated checkpoint ${record.manifest.id} of job "${job}" is incomplete (${assembled}); trying the one before`);
+    if (await holdsLocally(store, job, record.manifest)) return { record, local: true };
+    const problem = view.problemOf(record);
+    if (problem === undefined) return { record, local: false };
+    logger.warn({ job, checkpoint: record.manifest.id, epoch: record.epoch, problem }, `replicated checkpoint ${record.manifest.id} of job "${job}" is incomplete (${problem}); trying the one before`);
   }
   return undefined;
 }

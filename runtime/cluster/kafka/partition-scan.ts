@@ -32,6 +32,12 @@ interface InternalBroker {
 const READ_COMMITTED = 1;
 const FETCH_BYTES = 8 * 1024 * 1024;
 
+/** Offsets to read: from `from` (default the partition's first) up to, not including, `to` (default its end). */
+export interface PartitionRange {
+  readonly from?: number;
+  readonly to?: number;
+}
+
 /**
  * Reads one partition of a topic from its first offset up to the high watermark it had when the scan began, record
  * by record in offset order. Cluster mode keeps its central state (jobs, status, replicated checkpoints) in compacted
@@ -40,6 +46,8 @@ const FETCH_BYTES = 8 * 1024 * 1024;
  * cluster (brokers, ssl and sasl as the client has them), read_committed. Records of aborted transactions are not
  * filtered out: the cluster's topics are written by idempotent producers, never in transactions.
  *
+ * A record's value is a view of the fetch response it came in (up to 8 MiB): copy what is kept past the callback.
+ *
  * @example
  * ```ts
  * const latest = new Map<string, Buffer | null>();
@@ -47,6 +55,22 @@ const FETCH_BYTES = 8 * 1024 * 1024;
  * ```
  */
 export async function scanPartition(kafka: Kafka, topic: string, partition: number, onRecord: (record: ScannedRecord) => void): Promise<void> {
+  for await (const records of readPartition(kafka, topic, partition)) for (const record of records) onRecord(record);
+}
+
+/**
+ * The records of one partition in `range` (clamped to what the partition holds when the read begins), one fetch
+ * response at a time, in offset order: {@link scanPartition} for a reader that awaits between responses (it fetches
+ * the next only when asked) or stops early (leaving the loop closes the connections).
+ *
+ * @example
+ * ```ts
+ * for await (const records of readPartition(kafka, 'sluice.prod.checkpoints', 2, { from: 1200, to: 1300 })) {
+ *   for (const record of records) await keep(record.key, Buffer.from(record.value ?? []));
+ * }
+ * ```
+ */
+export async function* readPartition(kafka: Kafka, topic: string, partition: number, range: PartitionRange = {}): AsyncGenerator<ScannedRecord[]> {
   const cluster = createKafkajsCluster<InternalCluster>(
     kafka,
     { metadataMaxAge: 300_000, allowAutoTopicCreation: false, maxInFlightRequests: null, instrumentationEmitter: null, isolationLevel: READ_COMMITTED },
@@ -56,9 +80,10 @@ export async function scanPartition(kafka: Kafka, topic: string, partition: numb
     await cluster.connect();
     await cluster.addTargetTopic(topic);
     const [low, high] = await Promise.all([offsetOf(cluster, topic, partition, true), offsetOf(cluster, topic, partition, false)]);
-    let next = low;
+    const end = Math.min(high, range.to ?? high);
+    let next = Math.max(low, range.from ?? low);
     let emptyFetches = 0;
-    while (next < high) {
+    while (next < end) {
       const leader = Object.entries(cluster.findLeaderForPartitions(topic, [partition])).find(([, ps]) => ps.includes(partition))?.[0];
       if (leader === undefined) throw new SluiceError('SLUICE_CLUSTER_TOPIC_UNAVAILABLE', `partition ${partition} of topic "${topic}" has no leader; check the brokers`, { retriable: true });
       const broker = await cluster.findBroker({ nodeId: leader });
@@ -73,6 +98,7 @@ export async function scanPartition(kafka: Kafka, topic: string, partition: numb
       const messages = response.responses[0]?.partitions[0]?.messages ?? [];
       let progressed = false;
       const start = next;
+      const records: ScannedRecord[] = [];
       for (const message of messages) {
         const offset = Number(message.offset);
         // A batch keeps its last offset when compaction removed its last records: read on after the batch, not after
@@ -82,10 +108,11 @@ export async function scanPartition(kafka: Kafka, topic: string, partition: numb
           next = batchEnd;
           progressed = true;
         }
-        if (offset < start) continue; // a batch is returned whole; skip what was read before
+        if (offset < start || offset >= end) continue; // a batch is returned whole; skip what was read before
         if (message.isControlRecord === true || message.key === null) continue;
-        onRecord({ offset, key: message.key.toString('utf8'), value: message.value });
+        records.push({ offset, key: message.key.toString('utf8'), value: message.value });
       }
+      if (records.length > 0) yield records;
       // Compaction can leave offsets without records below the high watermark (transaction markers, removed keys):
       // a fetch then answers nothing new. A few of those in a row means the rest is gone.
       emptyFetches = progressed ? 0 : emptyFetches + 1;

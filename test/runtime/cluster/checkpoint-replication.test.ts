@@ -30,8 +30,8 @@ test('replicated incremental checkpoints come back whole in another store, chain
   assert.ok(latest.manifest.blobs.some((ref) => ref.key.includes('!000000000004!')), 'checkpoint 5 builds on a delta of 4');
 
   const b = await open();
-  await b.adopt(latest.manifest, latest.blobs);
-  await b.adopt(latest.manifest, latest.blobs); // the same checkpoint again: nothing to do
+  await b.adopt(latest.manifest, view.blobs(latest));
+  await b.adopt(latest.manifest, view.blobs(latest)); // the same checkpoint again: nothing to do
   assert.deepEqual(await blobsOf(b, 5), await blobsOf(a, 5));
   assert.deepEqual((await b.latestValid(JOB))?.manifest.sourcePositions, { source: [{ split: 'orders-0', position: 50 }] });
   assert.equal(await b.nextId(JOB), 6, 'ids continue after the adopted checkpoint');
@@ -80,12 +80,12 @@ test('checkpoints a member writes after another claimed the job are refused', as
   const view = await read(cluster, topic);
   const base = view.latestComplete()!;
   const fresh = await open();
-  await fresh.adopt(base.manifest, base.blobs);
+  await fresh.adopt(base.manifest, view.blobs(base));
   const newOwner = await publisher(cluster, topic, fresh, 2, view);
-  await newOwner.claim({ epoch: base.record.epoch, id: base.manifest.id });
+  await newOwner.claim({ epoch: base.epoch, id: base.manifest.id });
   // … while the old one, not knowing, claims the job again (it was starting it when it lost it) and writes
   // checkpoint 3 (and the new owner has not checkpointed yet).
-  await oldOwner.claim({ epoch: base.record.epoch, id: base.manifest.id });
+  await oldOwner.claim({ epoch: base.epoch, id: base.manifest.id });
   parent = await writeCheckpoint(stale, 3, parent);
   await oldOwner.publish(parent);
   const afterStale = await read(cluster, topic);
@@ -96,10 +96,13 @@ test('checkpoints a member writes after another claimed the job are refused', as
   // The new owner's own checkpoint 3 (same id, newer epoch) is the one to restore.
   const mine = await writeCheckpoint(fresh, 3, (await fresh.latestValid(JOB))!.manifest);
   await newOwner.publish(mine);
-  const now = (await read(cluster, topic)).latestComplete();
-  assert.equal(now?.record.epoch, 2);
+  const nowView = await read(cluster, topic);
+  const now = nowView.latestComplete();
+  assert.equal(now?.epoch, 2);
   assert.equal(now?.manifest.id, 3);
-  assert.deepEqual(now && [...now.blobs.keys()].sort(), mine.blobs.map((r) => r.key).sort());
+  const read3: string[] = [];
+  for await (const [key] of nowView.blobs(now)) read3.push(key);
+  assert.deepEqual(read3.sort(), mine.blobs.map((r) => r.key).sort());
 });
 
 test("the owner reads a large savepoint's blobs in reads of at most 8 MiB, each blob once, and it comes back whole", async (t) => {
@@ -121,9 +124,10 @@ test("the owner reads a large savepoint's blobs in reads of at most 8 MiB, each 
   const bySize = (x: number, y: number): number => x - y;
   assert.deepEqual(reads.flat().sort(bySize), savepoint.blobs.map((ref) => ref.size).sort(bySize), 'every blob read once');
   for (const sizes of reads) assert.ok(sizes.length === 1 || sizes.reduce((x, y) => x + y) <= 8 * MiB, `one read of ${sizes.join(' + ')} bytes`);
-  const latest = (await read(cluster, topic)).latestComplete();
+  const view = await read(cluster, topic);
+  const latest = view.latestComplete();
   assert.equal(latest?.manifest.id, 1);
   const b = await open();
-  await b.adopt(latest.manifest, latest.blobs);
+  await b.adopt(latest.manifest, view.blobs(latest));
   assert.deepEqual(await blobsOf(b, 1), await blobsOf(a, 1));
 });

@@ -1,0 +1,53 @@
+/**
+ * A member adopting a replicated checkpoint reads its blobs back from the checkpoints topic by the offsets its scan
+ * found the chunks at. What it relies on: the bytes come back exact, blob by blob; a chunk that is no longer where the
+ * scan saw it (the topic changed in between) is a clear, retriable error, never wrong bytes.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { readChunkedBlobs, type ChunkedBlob, type ChunkSource } from '../../../runtime/cluster/checkpoints/chunk-reader.ts';
+import { chunkKey, partitionOf } from '../../../runtime/cluster/checkpoints/replicated-records.ts';
+import { scanPartition } from '../../../runtime/cluster/kafka/partition-scan.ts';
+import { JOB, PARTITIONS, publisher, readView, replicationSetup, writeCheckpoint } from './support/replicated-checkpoints.ts';
+
+test('blobs come back exact from their chunks; a chunk not where the scan saw it is SLUICE_CLUSTER_CHECKPOINT_CHANGED', async (t) => {
+  const { cluster, topic, open } = await replicationSetup(t);
+  const store = await open();
+  const p = await publisher(cluster, topic, store, 1, await readView(cluster, topic));
+  await p.claim(null);
+  const manifest = await writeCheckpoint(store, 1, undefined);
+  await p.publish(manifest);
+
+  const partition = partitionOf(JOB, PARTITIONS);
+  const offsets = new Map<string, number>();
+  let last = 0;
+  await scanPartition(cluster.kafka(), topic, partition, (r) => {
+    offsets.set(r.key, r.offset);
+    last = Math.max(last, r.offset);
+  });
+  const source: ChunkSource = { kafka: cluster.kafka(), topic, partition, job: JOB };
+  const planOf = (key: string, chunks: number): ChunkedBlob => ({ name: key, chunks: Array.from({ length: chunks }, (_, i) => ({ key: chunkKey(1, key, i), offset: offsets.get(chunkKey(1, key, i))! })) });
+  const refs = manifest.blobs;
+  const chunkCounts = refs.map((ref) => Math.max(1, Math.ceil(ref.size / (512 * 1024))));
+  const plans = refs.map((ref, i) => planOf(ref.key, chunkCounts[i]!));
+  assert.ok(chunkCounts.some((n) => n > 1), 'one blob spans several chunks');
+
+  const read = new Map<string, Buffer>();
+  for await (const [name, bytes] of readChunkedBlobs(source, plans)) read.set(name, bytes);
+  const expected = await store.readBlobs(refs);
+  assert.deepEqual(
+    refs.map((ref) => read.get(ref.key)?.equals(expected[refs.indexOf(ref)]!)),
+    refs.map(() => true),
+  );
+
+  // Another record at a chunk's offset (here: the next chunk's), and an offset past the end of the partition.
+  const big = plans[chunkCounts.findIndex((n) => n > 1)]!;
+  const swapped: ChunkedBlob = { name: big.name, chunks: [big.chunks[0]!, { key: big.chunks[1]!.key, offset: big.chunks[0]!.offset }] };
+  await assert.rejects(async () => {
+    for await (const _ of readChunkedBlobs(source, [swapped]));
+  }, { code: 'SLUICE_CLUSTER_CHECKPOINT_CHANGED', retriable: true, message: /was replaced/ });
+  const gone: ChunkedBlob = { name: big.name, chunks: [{ key: big.chunks[0]!.key, offset: last + 1000 }] };
+  await assert.rejects(async () => {
+    for await (const _ of readChunkedBlobs(source, [gone]));
+  }, { code: 'SLUICE_CLUSTER_CHECKPOINT_CHANGED', message: /is gone/ });
+});
