@@ -271,19 +271,21 @@ export class CheckpointStore {
   }
 
   /**
-   * Imports an export file as a new savepoint (of `options.job`, default the exported job) with a new id; every
-   * blob's size and crc are verified first. Returns the stored manifest.
+   * Imports an export file as a new savepoint (of `options.job`, default the exported job) with a new id, above
+   * `options.idAbove` too (a cluster member: the job's replicated checkpoints may have higher ids than its local
+   * ones); every blob's size and crc are verified as it is read. `options.where` names the file in errors (default its
+   * path). Returns the stored manifest.
    */
-  async importFrom(file: string, options: { job?: string } = {}): Promise<CheckpointManifest> {
+  async importFrom(file: string, options: { job?: string; idAbove?: number; where?: string } = {}): Promise<CheckpointManifest> {
     this.#checkOpen();
     // Read blob by blob as it is stored: an export of any size is imported holding one batch of blobs.
-    const source = await openExportFile(file);
+    const source = await openExportFile(file, options.where);
     try {
       const job = options.job ?? source.manifest.job;
       checkString(job, 'job');
       return await this.#exclusive(async () => {
         this.#checkOpen();
-        const id = await this.nextId(job);
+        const id = Math.max(await this.nextId(job), (options.idAbove ?? 0) + 1);
         const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...rest } = source.manifest;
         return writeStreamedCheckpoint(this.#db, { ...rest, job, id, kind: 'savepoint' }, source.blobs, source.readBlob, this.#beforeBatch);
       });

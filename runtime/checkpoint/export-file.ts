@@ -56,23 +56,23 @@ export interface ExportFileSource {
 /**
  * Opens an export file for an import that reads one blob at a time: only the file's msgpack headers and its manifest
  * are read here (export-file-layout.ts). Throws `SLUICE_CHECKPOINT_NOT_FOUND` for a file that cannot be read and
- * `SLUICE_CHECKPOINT_CORRUPT` for one that is not an export. @internal
+ * `SLUICE_CHECKPOINT_CORRUPT` for one that is not an export; errors call it `name` (default its path). @internal
  */
-export async function openExportFile(file: string): Promise<ExportFileSource> {
+export async function openExportFile(file: string, name = file): Promise<ExportFileSource> {
   let handle: FileHandle;
   let size: number;
   try {
     handle = await open(file, 'r');
     size = (await handle.stat()).size;
   } catch (err) {
-    throw new SluiceError(CheckpointErrorCodes.notFound, `cannot read checkpoint export ${file}: ${(err as Error).message}`, { cause: err });
+    throw new SluiceError(CheckpointErrorCodes.notFound, `cannot read checkpoint export ${name}: ${(err as Error).message}`, { cause: err });
   }
   try {
     let layout: ExportLayout;
     try {
       layout = await readExportLayout(handle, size);
     } catch (err) {
-      if (err instanceof ExportLayoutError) throw importCorrupt(file, err.message, err);
+      if (err instanceof ExportLayoutError) throw importCorrupt(name, err.message, err);
       throw err;
     }
     const valueOf = async (key: string): Promise<unknown> => {
@@ -81,12 +81,12 @@ export async function openExportFile(file: string): Promise<ExportFileSource> {
       try {
         return exportPackr.unpack(await readSpan(handle, span));
       } catch (err) {
-        throw importCorrupt(file, `its ${key} is not valid msgpack`, err);
+        throw importCorrupt(name, `its ${key} is not valid msgpack`, err);
       }
     };
-    const manifest = checkExportHeader({ format: await valueOf('format'), version: await valueOf('version'), manifest: await valueOf('manifest') }, file);
+    const manifest = checkExportHeader({ format: await valueOf('format'), version: await valueOf('version'), manifest: await valueOf('manifest') }, name);
     const spans = layout.blobs;
-    if (spans === undefined || spans.length !== manifest.blobs.length) throw importCorrupt(file, 'its blob list does not match its manifest');
+    if (spans === undefined || spans.length !== manifest.blobs.length) throw importCorrupt(name, 'its blob list does not match its manifest');
     const blobs = manifest.blobs.map(writtenBlobInput);
     const readBlob = async (index: number): Promise<Uint8Array> => {
       const ref = manifest.blobs[index]!;
@@ -97,12 +97,12 @@ export async function openExportFile(file: string): Promise<ExportFileSource> {
         try {
           bytes = exportPackr.unpack(await readSpan(handle, span)); // not a msgpack bin (an older writer): decoded
         } catch (err) {
-          throw importCorrupt(file, `blob ${ref.key} is not valid msgpack`, err);
+          throw importCorrupt(name, `blob ${ref.key} is not valid msgpack`, err);
         }
       }
-      if (!(bytes instanceof Uint8Array)) throw importCorrupt(file, `blob ${ref.key} is not binary`);
+      if (!(bytes instanceof Uint8Array)) throw importCorrupt(name, `blob ${ref.key} is not binary`);
       const problem = checkBlob(ref, bytes);
-      if (problem !== undefined) throw importCorrupt(file, `blob ${ref.key} ${problem}`);
+      if (problem !== undefined) throw importCorrupt(name, `blob ${ref.key} ${problem}`);
       return bytes;
     };
     return { manifest, blobs, readBlob, close: () => handle.close() };

@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access, open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import { SluiceError } from '../errors/index.ts';
 import { checkpointIdQuery, type ApiRequest, type ApiResponse } from '../service/rest-api.ts';
 import { backupBytes, EXPORT_CONTENT_TYPE, exportHeaders } from '../service/savepoint-files.ts';
@@ -98,15 +97,10 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
     }
     if (request.method !== 'POST') return undefined;
     if (action === 'checkpoints/restore' || action === 'checkpoints/import') {
-      let bytes: Uint8Array;
-      if (action === 'checkpoints/restore') {
-        bytes = backupBytes(request.body);
-      } else {
-        if (request.upload === undefined) throw badRequest('send the checkpoint export as the body, as application/octet-stream');
-        bytes = await readUpload(request.upload);
-      }
+      if (action === 'checkpoints/import' && request.upload === undefined) throw badRequest('send the checkpoint export as the body, as application/octet-stream');
       const spec = await specOf(name);
-      const keys = await tools.publishImport(name, spec.version + 1, bytes);
+      // An upload is written to a scratch file and published from it: an export of any size, in bounded memory.
+      const keys = request.upload !== undefined && action === 'checkpoints/import' ? await tools.publishUpload(name, spec.version + 1, request.upload) : await tools.publishImport(name, spec.version + 1, backupBytes(request.body));
       const next = await namingImport(name, keys, () => override(spec, 'import'));
       return { status: 201, body: { job: answer(next), savepoint: null, cluster: cluster(next) } };
     }
@@ -130,9 +124,15 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
    * import is tombstoned again when that write fails.
    */
   const fromImport = async (name: string, from: string, serial: number, writeSpec: (override: StartOverride) => Promise<void>): Promise<StartOverride> => {
-    let bytes: Uint8Array;
+    let keys: readonly string[];
     if (/^\d+$/.test(from)) {
-      bytes = (await tools.exportOf(name, Number(from))).bytes;
+      // Exported to a scratch file and published from it, blob by blob and chunk by chunk.
+      const exported = await tools.exportFile(name, Number(from));
+      try {
+        keys = await tools.publishImport(name, serial, { file: exported.file });
+      } finally {
+        await exported.release();
+      }
     } else {
       const path = resolve(from);
       try {
@@ -140,10 +140,9 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
       } catch {
         throw new SluiceError(ServiceErrorCodes.savepointFileNotFound, `savepoint file ${path} does not exist on the filesystem of the member the CLI asked; give the path of a file written by \`sluice checkpoint backup\` or a checkpoint export there, or --from latest|<checkpoint id>`);
       }
-      const raw = await readFile(path);
-      bytes = raw[0] === 0x7b /* '{' */ ? backupBytes(parseJson(raw, path)) : raw;
+      // A backup document (JSON, base64 inside) is decoded in memory; an export file is published from the file.
+      keys = (await startsWithBrace(path)) ? await tools.publishImport(name, serial, backupBytes(parseJson(await readFile(path), path))) : await tools.publishImport(name, serial, { file: path });
     }
-    const keys = await tools.publishImport(name, serial, bytes);
     const override: StartOverride = { serial, kind: 'import' };
     await namingImport(name, keys, () => writeSpec(override));
     return override;
@@ -155,11 +154,16 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
   return { handle, fromImport, purge };
 }
 
-/** An uploaded export, whole: a cluster publishes it to the checkpoints topic in chunks, from memory. */
-async function readUpload(upload: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of upload) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+/** Whether the file's first byte is `{`: a backup document (JSON) rather than a checkpoint export (msgpack). */
+async function startsWithBrace(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const first = Buffer.alloc(1);
+    const { bytesRead } = await handle.read(first, 0, 1, 0);
+    return bytesRead === 1 && first[0] === 0x7b;
+  } finally {
+    await handle.close();
+  }
 }
 
 function parseJson(raw: Buffer, path: string): unknown {

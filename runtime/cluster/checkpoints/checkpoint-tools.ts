@@ -1,13 +1,17 @@
+import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Kafka, Message } from 'kafkajs';
 import { CheckpointStore, writtenBytesOf, isIncremental, type CheckpointInfo } from '../../checkpoint/index.ts';
 import { jobBlobsPrefix } from '../../checkpoint/store-layout.ts';
 import { SluiceError } from '../../errors/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { backupDocument } from '../../service/savepoint-files.ts';
+import { badRequest } from '../../service/service-errors.ts';
 import type { BackupDocument } from '../../service/supervisor-api.ts';
-import { CHUNK_BYTES, chunkKey, chunksOf, crc32, encodeImport, importBlobKey, importKey, partitionOf, type ManifestRecord } from './replicated-records.ts';
+import { CHUNK_BYTES, chunkKey, chunksOf, chunksOfFile, crc32, encodeImport, importBlobKey, importKey, partitionOf, type ManifestRecord } from './replicated-records.ts';
 import { ReplicatedJobView } from './replicated-view.ts';
 
 /** A replicated checkpoint as `sluice checkpoints` shows it in cluster mode: the store's fields, and who wrote it. */
@@ -112,24 +116,75 @@ export class ClusterCheckpointTools {
 
   /**
    * Publishes a checkpoint export as import `serial` of `job` (its chunks, then its record); the job's owner restores
-   * it at its next start (start override `import`). The bytes are checked first: a damaged export publishes nothing.
-   * Answers the keys it wrote, for {@link tombstone} when the spec that names the import cannot be written.
+   * it at its next start (start override `import`). The export is checked first (every blob against its manifest, in
+   * a scratch store): a damaged export publishes nothing. An export file (`{ file }`) is read chunk by chunk as it is
+   * sent, so its size is bounded by the disk, not memory; bytes are sent from memory. Answers the keys it wrote, for
+   * {@link tombstone} when the spec that names the import cannot be written.
    */
-  async publishImport(job: string, serial: number, bytes: Uint8Array): Promise<readonly string[]> {
-    // Decoding it in a scratch store checks every blob against its manifest before anything is written.
-    await this.#withScratchStore((store) => store.importExport(bytes, { job, where: `the checkpoint export for job "${job}"` }));
+  async publishImport(job: string, serial: number, input: Uint8Array | { readonly file: string }): Promise<readonly string[]> {
+    const where = `the checkpoint export for job "${job}"`;
+    await this.#withScratchStore((store) => (input instanceof Uint8Array ? store.importExport(input, { job, where }) : store.importFrom(input.file, { job, where })));
     const key = importBlobKey(jobBlobsPrefix(job), serial);
-    const chunks = chunksOf(bytes);
-    // Views of `bytes`, not copies.
-    const messages: Message[] = chunks.map((chunk, n) => ({ key: chunkKey(0, key, n), value: Buffer.from(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.byteLength) }));
-    const location = { key, epoch: 0, chunkCrcs: chunks.map((c) => c.crc) };
+    const chunkCrcs: number[] = [];
+    const keys: string[] = [];
+    let size = 0;
+    let crc = 0;
     const perSend = Math.max(1, Math.floor(SEND_BYTES / CHUNK_BYTES));
-    const batches: Message[][] = [];
-    for (let n = 0; n < messages.length; n += perSend) batches.push(messages.slice(n, n + perSend));
-    // Its record last: the import exists once every chunk is in the topic.
-    batches.push([{ key: importKey(job, serial), value: encodeImport({ member: this.#options.member(), at: Date.now(), location, size: bytes.length, crc: crc32(bytes) }) }]);
-    await this.#send(job, batches);
-    return batches.flat().map((m) => m.key as string);
+    await this.#withProducer(job, async (send) => {
+      let batch: Message[] = [];
+      for await (const chunk of input instanceof Uint8Array ? chunksOf(input).map((c) => c.bytes) : chunksOfFile(input.file)) {
+        const n = chunkCrcs.length;
+        chunkCrcs.push(crc32(chunk));
+        size += chunk.length;
+        crc = crc32(chunk, crc);
+        // Views of the bytes or of the read buffer, not copies: each batch is sent before the next chunk is read.
+        batch.push({ key: chunkKey(0, key, n), value: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) });
+        if (batch.length >= perSend) {
+          await send(batch);
+          keys.push(...batch.map((m) => m.key as string));
+          batch = [];
+        }
+      }
+      // Its record last: the import exists once every chunk is in the topic.
+      batch.push({ key: importKey(job, serial), value: encodeImport({ member: this.#options.member(), at: Date.now(), location: { key, epoch: 0, chunkCrcs }, size, crc }) });
+      await send(batch);
+      keys.push(...batch.map((m) => m.key as string));
+    });
+    return keys;
+  }
+
+  /**
+   * Import `serial` of `job` (published by {@link publishImport}) read from the topic into an export file in this
+   * member's scratch folder, for `CheckpointStore.importFrom`; `release` removes it. Throws
+   * `SLUICE_CLUSTER_IMPORT_MISSING` when the import is gone or damaged.
+   */
+  async readImport(view: ReplicatedJobView, serial: number): Promise<{ file: string; release: () => Promise<void> }> {
+    const dir = await this.#scratchDir();
+    const release = () => rm(dir, { recursive: true, force: true });
+    try {
+      const file = join(dir, 'import.bin');
+      await view.writeImport(serial, file);
+      return { file, release };
+    } catch (err) {
+      await release();
+      throw err;
+    }
+  }
+
+  /** Writes an uploaded checkpoint export (a REST body) to this member's scratch folder and publishes it as {@link publishImport} does. */
+  async publishUpload(job: string, serial: number, upload: Readable): Promise<readonly string[]> {
+    const dir = await this.#scratchDir();
+    try {
+      const file = join(dir, 'upload.bin');
+      try {
+        await pipeline(upload, createWriteStream(file));
+      } catch (err) {
+        throw badRequest(`the upload of the checkpoint export broke off (${(err as Error).message}); send it again`);
+      }
+      return await this.publishImport(job, serial, { file });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Tombstones every checkpoint, chunk and import of `job` in the topic; answers how many checkpoints there were. */
@@ -152,14 +207,29 @@ export class ClusterCheckpointTools {
    */
   async #send(job: string, batches: readonly Message[][]): Promise<void> {
     if (batches.length === 0) return;
+    await this.#withProducer(job, async (send) => {
+      for (const messages of batches) await send(messages);
+    });
+  }
+
+  /** Runs `use` with a `send` of records to `job`'s partition (as {@link #send} sends them), on one producer. */
+  async #withProducer(job: string, use: (send: (messages: readonly Message[]) => Promise<void>) => Promise<void>): Promise<void> {
     const { kafka, topic, partitions } = this.#options;
+    const failed = (err: unknown): SluiceError =>
+      new SluiceError('SLUICE_CLUSTER_REPLICATION_FAILED', `cannot write job "${job}"'s checkpoints to topic "${topic}": ${(err as Error).message}; check that the brokers are up, then try again`, { cause: err, retriable: true });
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     try {
-      await producer.connect();
+      await producer.connect().catch((err: unknown) => {
+        throw failed(err);
+      });
       const partition = partitionOf(job, partitions);
-      for (const messages of batches) await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ ...m, partition })) });
-    } catch (err) {
-      throw new SluiceError('SLUICE_CLUSTER_REPLICATION_FAILED', `cannot write job "${job}"'s checkpoints to topic "${topic}": ${(err as Error).message}; check that the brokers are up, then try again`, { cause: err, retriable: true });
+      await use(async (messages) => {
+        try {
+          await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ ...m, partition })) });
+        } catch (err) {
+          throw failed(err);
+        }
+      });
     } finally {
       await producer.disconnect().catch(() => undefined);
     }

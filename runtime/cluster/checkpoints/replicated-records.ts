@@ -19,6 +19,7 @@
  * current owner's, which write checkpoints under the same ids. <job> is URI-encoded; store blob keys already start
  * with their job.
  */
+import { open } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { decodeManifest, encodeManifest, type CheckpointManifest } from '../../checkpoint/manifest.ts';
@@ -145,6 +146,29 @@ export function chunksOf(bytes: Uint8Array): Array<{ bytes: Uint8Array; crc: num
     out.push({ bytes: chunk, crc: crc32(chunk) });
   }
   return out;
+}
+
+/**
+ * A file's bytes in the chunks {@link chunksOf} would cut them into (an empty file is one empty chunk), read one chunk
+ * at a time, each into a new buffer (a chunk may still be in flight while the next is read).
+ */
+export async function* chunksOfFile(file: string): AsyncGenerator<Uint8Array> {
+  const handle = await open(file, 'r');
+  try {
+    for (let first = true; ; first = false) {
+      const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+      let filled = 0;
+      while (filled < CHUNK_BYTES) {
+        const { bytesRead } = await handle.read(buffer, filled, CHUNK_BYTES - filled, null);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      if (filled > 0 || first) yield buffer.subarray(0, filled);
+      if (filled < CHUNK_BYTES) return;
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 export { crc32 };

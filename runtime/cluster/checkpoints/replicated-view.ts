@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import type { Kafka } from 'kafkajs';
 import { jobBlobsPrefix } from '../../checkpoint/store-layout.ts';
 import type { Logger } from '../../logging/index.ts';
@@ -173,8 +174,12 @@ export class ReplicatedJobView {
     }
   }
 
-  /** The bytes of the checkpoint export published as import `serial` (checked), or a `SLUICE_CLUSTER_IMPORT_MISSING` error. */
-  async importBytes(serial: number): Promise<Buffer> {
+  /**
+   * Writes the checkpoint export published as import `serial` to `file`, read from the topic chunk by chunk (each
+   * checked, then the whole against its size and crc32), so an export of any size is read holding about one fetch.
+   * Throws `SLUICE_CLUSTER_IMPORT_MISSING` when the import is gone or damaged.
+   */
+  async writeImport(serial: number, file: string): Promise<void> {
     const found = this.#imports.get(serial);
     const missing = (problem: string): SluiceError =>
       new SluiceError('SLUICE_CLUSTER_IMPORT_MISSING', `the checkpoint imported for job "${this.job}" (import ${serial}) cannot be read: ${problem}; restore the backup again (sluice checkpoint restore ${this.job} --input <file>)`, { retriable: false });
@@ -184,15 +189,26 @@ export class ReplicatedJobView {
       const chunk = this.#chunks.get(chunkKey(location.epoch, location.key, i));
       if (chunk === undefined || chunk.crc !== location.chunkCrcs[i]) throw missing(`chunk ${i} is ${chunk === undefined ? 'missing' : 'damaged'}`);
     }
-    // An export is imported from bytes in memory (CheckpointStore.importExport), as `sluice checkpoint restore` sent it.
-    let bytes: Buffer | undefined;
+    // Each chunk read as a blob of its own, so that each is written as soon as it is read; offsets grow with the
+    // chunk index (the chunks were sent in order, one request at a time), so they complete in order.
+    const { chunks } = this.#chunked(location.key, location);
+    const handle = await open(file, 'w');
+    let size = 0;
+    let crc = 0;
     try {
-      for await (const [, read] of readChunkedBlobs(this.#source, [this.#chunked(location.key, location)])) bytes = read;
+      let next = 0;
+      for await (const [name, bytes] of readChunkedBlobs(this.#source, chunks.map((chunk, i) => ({ name: String(i), chunks: [chunk] })))) {
+        if (name !== String(next++)) throw new Error(`chunk ${name} came before chunk ${next - 1}`);
+        await handle.write(bytes);
+        size += bytes.length;
+        crc = crc32(bytes, crc);
+      }
     } catch (err) {
       throw missing((err as Error).message);
+    } finally {
+      await handle.close();
     }
-    if (bytes === undefined || bytes.length !== found.size || crc32(bytes) !== found.crc) throw missing('its bytes fail their checksum');
-    return bytes;
+    if (size !== found.size || crc !== found.crc) throw missing('its bytes fail their checksum');
   }
 
   /** Where the chunks of blob `key` published at `location` are (each present: checked by the caller). */

@@ -64,9 +64,15 @@ export async function prepareStartPoint(options: StartPointOptions): Promise<Sta
     return { view: await tools.view(job), basedOn: null, sourceStart: 'earliest', override: serial, localCopy: false };
   }
   if (pending?.kind === 'import') {
-    const bytes = await view.importBytes(pending.serial);
-    await store.deleteAll(job);
-    const manifest = await store.importExport(bytes, { job, idAbove: view.highestId, where: `the checkpoint imported for job "${job}"` });
+    // Read from the topic into a scratch file first, then imported blob by blob: an export of any size.
+    const published = await tools.readImport(view, pending.serial);
+    let manifest: CheckpointManifest;
+    try {
+      await store.deleteAll(job);
+      manifest = await store.importFrom(published.file, { job, idAbove: view.highestId, where: `the checkpoint imported for job "${job}"` });
+    } finally {
+      await published.release();
+    }
     return { view, basedOn: { epoch, id: manifest.id }, sourceStart: undefined, override: serial, imported: { manifest, importKeys: view.importKeys(pending.serial) }, localCopy: false };
   }
   const sourceStart = pending?.kind === 'catch-up' ? 'latest' : undefined;

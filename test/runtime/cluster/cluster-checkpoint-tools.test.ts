@@ -71,6 +71,8 @@ test('checkpoints, backup, restore and submit --from through a member that does 
   assert.match(await ok(['checkpoint', 'restore', 'tools', '--input', backup], env), /published for its owner to restore \(cluster spec version 2\)/);
   runs.push({ from: 3_000, to: 4_000, stateOf: 3_000 }); // the backup's state, inputs from its positions again
   await assertCountedOutput(s.kafka, output, runs, KEYS);
+  // The upload and the owner's read of the import went through scratch files, removed once done.
+  await waitFor(async () => (await scratch()).length === 0, { message: 'the scratch import files to be removed', describe: scratch });
 
   // A savepoint (through the member that does not run the job) and submit --from its id.
   const savepoint = Number(/savepoint (\d+)/.exec(await ok(['savepoint', 'tools'], env))![1]);

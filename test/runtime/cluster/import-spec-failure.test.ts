@@ -68,7 +68,7 @@ test('submit --from: a spec write that fails tombstones the import; one that suc
 function setupWithExport() {
   const tombstoned: string[][] = [];
   const tools = {
-    exportOf: async () => ({ bytes: Buffer.from('export') }),
+    exportFile: async () => ({ file: '/nonexistent/export.bin', release: async () => {} }),
     publishImport: async () => IMPORT_KEYS,
     tombstone: async (_job: string, keys: readonly string[]) => void tombstoned.push([...keys]),
   } as unknown as ClusterCheckpointTools;
