@@ -100,7 +100,8 @@ export function clusterCheckpointRoutes(options: ClusterCheckpointRoutesOptions)
       if (action === 'checkpoints/import' && request.upload === undefined) throw badRequest('send the checkpoint export as the body, as application/octet-stream');
       const spec = await specOf(name);
       // An upload is written to a scratch file and published from it: an export of any size, in bounded memory.
-      const keys = request.upload !== undefined && action === 'checkpoints/import' ? await tools.publishUpload(name, spec.version + 1, request.upload) : await tools.publishImport(name, spec.version + 1, backupBytes(request.body));
+      const keys =
+        action === 'checkpoints/import' ? await tools.publishUpload(name, spec.version + 1, request.upload!) : await tools.publishImport(name, spec.version + 1, backupBytes(request.body));
       const next = await namingImport(name, keys, () => override(spec, 'import'));
       return { status: 201, body: { job: answer(next), savepoint: null, cluster: cluster(next) } };
     }
