@@ -12,6 +12,7 @@ import { backupDocument } from '../../service/savepoint-files.ts';
 import { badRequest } from '../../service/service-errors.ts';
 import type { BackupDocument } from '../../service/supervisor-api.ts';
 import { CHUNK_BYTES, chunkKey, chunksOf, chunksOfFile, crc32, encodeImport, importBlobKey, importKey, partitionOf, type ManifestRecord } from './replicated-records.ts';
+import { readingAgainIfChanged } from './chunk-reader.ts';
 import { ReplicatedJobView } from './replicated-view.ts';
 
 /** A replicated checkpoint as `sluice checkpoints` shows it in cluster mode: the store's fields, and who wrote it. */
@@ -85,6 +86,13 @@ export class ClusterCheckpointTools {
    * for a caller that streams it (the REST export): `release` removes it. Throws `SLUICE_CHECKPOINT_NOT_FOUND`.
    */
   async exportFile(job: string, id?: number): Promise<{ checkpoint: ManifestRecord; file: string; size: number; release: () => Promise<void> }> {
+    return readingAgainIfChanged(
+      () => this.#exportFileOnce(job, id),
+      (err) => this.#options.logger.info({ job, err }, `the checkpoints of job "${job}" changed while they were exported; reading them again`),
+    );
+  }
+
+  async #exportFileOnce(job: string, id: number | undefined): Promise<{ checkpoint: ManifestRecord; file: string; size: number; release: () => Promise<void> }> {
     const view = await this.view(job);
     const found = id === undefined ? view.latestComplete() : view.checkpoint(id);
     if (typeof found !== 'object') {

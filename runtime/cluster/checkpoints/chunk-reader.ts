@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { SluiceError } from '../../errors/index.ts';
+import { isSluiceError, SluiceError } from '../../errors/index.ts';
 import { readPartition } from '../kafka/partition-scan.ts';
 
 /** A chunk of a blob as a scan of the checkpoints topic found it: where it is and what it holds, not its bytes. */
@@ -84,4 +84,29 @@ function changed(source: ChunkSource, key: string, what: string): SluiceError {
       'nothing was adopted: the member reads the topic again when it retries',
     { retriable: true },
   );
+}
+
+/** Reads of the checkpoints topic one operation makes when what it read changed meanwhile. */
+const CHANGED_READS = 3;
+
+/**
+ * Runs `read` (which scans the topic, then reads blobs back from it) again when it fails with
+ * `SLUICE_CLUSTER_CHECKPOINT_CHANGED`: the topic changed between its scan and its read (retention, the log cleaner),
+ * and a new scan is all that takes. Three reads in all, then the error stands (it is retriable). `onChanged` hears of
+ * each read that is made again.
+ *
+ * @example
+ * ```ts
+ * const start = await readingAgainIfChanged(() => prepareOnce(options), (err) => logger.info({ err }, 'reading again'));
+ * ```
+ */
+export async function readingAgainIfChanged<T>(read: () => Promise<T>, onChanged: (err: SluiceError) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (attempt >= CHANGED_READS || !isSluiceError(err) || err.code !== 'SLUICE_CLUSTER_CHECKPOINT_CHANGED') throw err;
+      onChanged(err);
+    }
+  }
 }

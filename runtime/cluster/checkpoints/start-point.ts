@@ -1,9 +1,9 @@
 import { encodeManifest } from '../../checkpoint/manifest.ts';
 import type { CheckpointManifest, CheckpointStore } from '../../checkpoint/index.ts';
-import { isSluiceError } from '../../errors/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import type { StartOverride } from '../jobs/cluster-job-spec.ts';
 import type { ClusterCheckpointTools } from './checkpoint-tools.ts';
+import { readingAgainIfChanged } from './chunk-reader.ts';
 import type { ManifestRecord } from './replicated-records.ts';
 import type { ReplicatedJobView } from './replicated-view.ts';
 
@@ -53,19 +53,12 @@ export interface StartPointOptions {
  */
 export async function prepareStartPoint(options: StartPointOptions): Promise<StartPoint> {
   // The topic can change between the scan that chose a checkpoint and the read of its blobs (retention, the log
-  // cleaner): reading it again is all that takes, so it is done here a few times before the start fails (retriably).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await prepareOnce(options);
-    } catch (err) {
-      if (attempt >= CHANGED_ATTEMPTS || !isSluiceError(err) || err.code !== 'SLUICE_CLUSTER_CHECKPOINT_CHANGED') throw err;
-      options.logger.info({ job: options.job, err }, `cluster: the checkpoints of job "${options.job}" changed while they were read; reading them again`);
-    }
-  }
+  // cleaner): the start reads it again a few times before it fails (retriably).
+  return readingAgainIfChanged(
+    () => prepareOnce(options),
+    (err) => options.logger.info({ job: options.job, err }, `cluster: the checkpoints of job "${options.job}" changed while they were read; reading them again`),
+  );
 }
-
-/** Reads of the checkpoints topic a start makes when what it read changed meanwhile. */
-const CHANGED_ATTEMPTS = 3;
 
 async function prepareOnce(options: StartPointOptions): Promise<StartPoint> {
   const { job, epoch, override, store, tools, logger } = options;

@@ -1,14 +1,17 @@
 /**
- * A member adopting a replicated checkpoint reads its blobs back from the checkpoints topic by the offsets its scan
- * found the chunks at. What it relies on: the bytes come back exact, blob by blob; a chunk that is no longer where the
- * scan saw it (the topic changed in between) is a clear, retriable error, never wrong bytes.
+ * A member adopting a replicated checkpoint (or exporting one) reads its blobs back from the checkpoints topic by the
+ * offsets its scan found the chunks at. What it relies on: the bytes come back exact, blob by blob; a chunk that is no
+ * longer where the scan saw it (the topic changed in between) is a clear, retriable error, never wrong bytes, and the
+ * topic is read again before that error reaches anyone.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ClusterCheckpointTools } from '../../../runtime/cluster/checkpoints/checkpoint-tools.ts';
 import { readChunkedBlobs, type ChunkedBlob, type ChunkSource } from '../../../runtime/cluster/checkpoints/chunk-reader.ts';
 import { chunkKey, partitionOf } from '../../../runtime/cluster/checkpoints/replicated-records.ts';
 import { scanPartition } from '../../../runtime/cluster/kafka/partition-scan.ts';
-import { JOB, PARTITIONS, publisher, readView, replicationSetup, writeCheckpoint } from './support/replicated-checkpoints.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { JOB, logger, movingAfterScans, PARTITIONS, publisher, readView, replicationSetup, writeCheckpoint } from './support/replicated-checkpoints.ts';
 
 test('blobs come back exact from their chunks; a chunk not where the scan saw it is SLUICE_CLUSTER_CHECKPOINT_CHANGED', async (t) => {
   const { cluster, topic, open } = await replicationSetup(t);
@@ -50,4 +53,22 @@ test('blobs come back exact from their chunks; a chunk not where the scan saw it
   await assert.rejects(async () => {
     for await (const _ of readChunkedBlobs(source, [gone]));
   }, { code: 'SLUICE_CLUSTER_CHECKPOINT_CHANGED', message: /is gone/ });
+});
+
+test('an export whose checkpoint moved in the topic while it was read reads the topic again, and equals one taken before', async (t) => {
+  const { cluster, topic, open } = await replicationSetup(t);
+  const store = await open();
+  const p = await publisher(cluster, topic, store, 1, await readView(cluster, topic));
+  await p.claim(null);
+  await p.publish(await writeCheckpoint(store, 1, undefined));
+  const tools = new ClusterCheckpointTools({ kafka: cluster.kafka(), topic, partitions: PARTITIONS, dataDir: await tempDir(t), member: () => 'tool', logger });
+  const before = await tools.exportOf(JOB, 1);
+
+  const moving = movingAfterScans(tools, cluster, topic);
+  moving.moves = 1;
+  const after = await tools.exportOf(JOB, 1);
+  assert.equal(moving.scans, 2, 'the first read found the chunks gone');
+  assert.ok(after.bytes.equals(before.bytes), 'the same export');
+  moving.moves = Infinity;
+  await assert.rejects(tools.exportOf(JOB, 1), { code: 'SLUICE_CLUSTER_CHECKPOINT_CHANGED', retriable: true });
 });

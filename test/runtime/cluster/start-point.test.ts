@@ -6,13 +6,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ClusterCheckpointTools } from '../../../runtime/cluster/checkpoints/checkpoint-tools.ts';
-import { partitionOf } from '../../../runtime/cluster/checkpoints/replicated-records.ts';
 import { prepareStartPoint } from '../../../runtime/cluster/checkpoints/start-point.ts';
-import { scanPartition } from '../../../runtime/cluster/kafka/partition-scan.ts';
 import type { CheckpointManifest, CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import type { KafkaCluster } from '../../support/kafka-cluster.ts';
 import { tempDir } from '../../support/temp-dir.ts';
-import { blobsOf, JOB, logger, PARTITIONS, publisher, readView, replicationSetup, writeCheckpoint } from './support/replicated-checkpoints.ts';
+import { blobsOf, JOB, logger, movingAfterScans, PARTITIONS, publisher, readView, replicationSetup, writeCheckpoint } from './support/replicated-checkpoints.ts';
 
 async function toolsFor(t: Parameters<typeof replicationSetup>[0], cluster: KafkaCluster, topic: string): Promise<ClusterCheckpointTools> {
   return new ClusterCheckpointTools({ kafka: cluster.kafka(), topic, partitions: PARTITIONS, dataDir: await tempDir(t), member: () => 'tool', logger });
@@ -105,46 +103,23 @@ test('start overrides: catch-up, import and clear apply until a checkpoint is ta
   assert.deepEqual(await fresh.list(JOB), []);
 });
 
-/**
- * Every record of the job's partition written again, and the old copies deleted (DeleteRecords), as retention or the
- * log cleaner removes records a member's scan may have seen.
- */
-async function moveRecords(cluster: KafkaCluster, topic: string): Promise<void> {
-  const partition = partitionOf(JOB, PARTITIONS);
-  const records: Array<{ key: string; value: Buffer | null }> = [];
-  await scanPartition(cluster.kafka(), topic, partition, (r) => records.push({ key: r.key, value: r.value === null ? null : Buffer.from(r.value) }));
-  const admin = await cluster.admin();
-  const high = Number((await admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition)!.high);
-  const producer = await cluster.producer();
-  for (const record of records) await producer.send({ topic, messages: [{ ...record, partition }] });
-  await admin.fetchTopicMetadata({ topics: [topic] }); // kafkajs looks up the leader before it loads the metadata
-  await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: String(high) }] });
-}
-
 test('a checkpoint that moved in the topic between the scan and the read of its blobs is read again; one that keeps moving fails retriably', async (t) => {
   const { cluster, topic, open } = await replicationSetup(t);
   const tools = await toolsFor(t, cluster, topic);
   const home = await open();
   await replicate(cluster, topic, home, 2);
-  const scan = tools.view.bind(tools);
-  let scans = 0;
-  let moves = 1;
-  tools.view = async (job) => {
-    const view = await scan(job);
-    scans++;
-    if (moves-- > 0) await moveRecords(cluster, topic);
-    return view;
-  };
+  const moving = movingAfterScans(tools, cluster, topic);
+  moving.moves = 1;
   const fresh = await open();
   const start = await prepareStartPoint({ job: JOB, epoch: 2, override: undefined, store: fresh, tools, logger });
-  assert.equal(scans, 2, 'the topic was read again once the first read found the chunks gone');
+  assert.equal(moving.scans, 2, 'the topic was read again once the first read found the chunks gone');
   assert.deepEqual(start.basedOn, { epoch: 1, id: 2 });
   assert.deepEqual(await blobsOf(fresh, 2), await blobsOf(home, 2));
 
-  scans = 0;
-  moves = Infinity;
+  moving.scans = 0;
+  moving.moves = Infinity;
   const other = await open();
   await assert.rejects(prepareStartPoint({ job: JOB, epoch: 3, override: undefined, store: other, tools, logger }), { code: 'SLUICE_CLUSTER_CHECKPOINT_CHANGED', retriable: true });
-  assert.equal(scans, 3);
+  assert.equal(moving.scans, 3);
   assert.equal(await other.latestValid(JOB), undefined, 'nothing adopted');
 });

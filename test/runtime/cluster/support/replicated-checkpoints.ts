@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { CheckpointStore, type CheckpointBlobs, type CheckpointManifest, type ManifestHeader } from '../../../../runtime/checkpoint/index.ts';
 import { CheckpointPublisher } from '../../../../runtime/cluster/checkpoints/checkpoint-publisher.ts';
-import { CHUNK_BYTES } from '../../../../runtime/cluster/checkpoints/replicated-records.ts';
+import type { ClusterCheckpointTools } from '../../../../runtime/cluster/checkpoints/checkpoint-tools.ts';
+import { CHUNK_BYTES, partitionOf } from '../../../../runtime/cluster/checkpoints/replicated-records.ts';
+import { scanPartition } from '../../../../runtime/cluster/kafka/partition-scan.ts';
 import { ReplicatedJobView } from '../../../../runtime/cluster/checkpoints/replicated-view.ts';
 import { silentLogger } from '../../../../runtime/logging/index.ts';
 import { kafkaCluster, type KafkaCluster } from '../../../support/kafka-cluster.ts';
@@ -66,4 +68,36 @@ export const readView = (cluster: KafkaCluster, topic: string): Promise<Replicat
 export async function blobsOf(store: CheckpointStore, id: number): Promise<string[]> {
   const loaded = await store.load(JOB, id);
   return [...loaded.keyedState('count').values(), ...loaded.operatorState('source').values()].map((b) => Buffer.from(b).toString('hex'));
+}
+
+/**
+ * Every record of the job's partition written again, and the old copies deleted (DeleteRecords), as retention or the
+ * log cleaner removes records a member's scan may have seen.
+ */
+export async function moveRecords(cluster: KafkaCluster, topic: string): Promise<void> {
+  const partition = partitionOf(JOB, PARTITIONS);
+  const records: Array<{ key: string; value: Buffer | null }> = [];
+  await scanPartition(cluster.kafka(), topic, partition, (r) => records.push({ key: r.key, value: r.value === null ? null : Buffer.from(r.value) }));
+  const admin = await cluster.admin();
+  const high = Number((await admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition)!.high);
+  const producer = await cluster.producer();
+  for (const record of records) await producer.send({ topic, messages: [{ ...record, partition }] });
+  await admin.fetchTopicMetadata({ topics: [topic] }); // kafkajs looks up the leader before it loads the metadata
+  await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: String(high) }] });
+}
+
+/**
+ * Makes `tools.view` move every record of the job's partition ({@link moveRecords}) right after each scan while
+ * `moves` lasts, so that what the scan found is gone when the blobs are read; `scans` counts the scans.
+ */
+export function movingAfterScans(tools: ClusterCheckpointTools, cluster: KafkaCluster, topic: string): { scans: number; moves: number } {
+  const state = { scans: 0, moves: 0 };
+  const scan = tools.view.bind(tools);
+  tools.view = async (job) => {
+    const view = await scan(job);
+    state.scans++;
+    if (state.moves-- > 0) await moveRecords(cluster, topic);
+    return view;
+  };
+  return state;
 }
