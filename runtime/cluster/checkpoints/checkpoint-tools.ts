@@ -140,13 +140,13 @@ export class ClusterCheckpointTools {
     const perSend = Math.max(1, Math.floor(SEND_BYTES / CHUNK_BYTES));
     await this.#withProducer(job, async (send) => {
       let batch: Message[] = [];
-      for await (const chunk of input instanceof Uint8Array ? chunksOf(input).map((c) => c.bytes) : chunksOfFile(input.file)) {
+      for await (const { bytes, crc: chunkCrc } of input instanceof Uint8Array ? chunksOf(input) : chunksOfFile(input.file)) {
         const n = chunkCrcs.length;
-        chunkCrcs.push(crc32(chunk));
-        size += chunk.length;
-        crc = crc32(chunk, crc);
+        chunkCrcs.push(chunkCrc);
+        size += bytes.length;
+        crc = crc32(bytes, crc);
         // Views of the bytes or of the read buffer, not copies: each batch is sent before the next chunk is read.
-        batch.push({ key: chunkKey(0, key, n), value: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) });
+        batch.push({ key: chunkKey(0, key, n), value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
         if (batch.length >= perSend) {
           await send(batch);
           keys.push(...batch.map((m) => m.key as string));

@@ -149,10 +149,10 @@ export function chunksOf(bytes: Uint8Array): Array<{ bytes: Uint8Array; crc: num
 }
 
 /**
- * A file's bytes in the chunks {@link chunksOf} would cut them into (an empty file is one empty chunk), read one chunk
- * at a time, each into a new buffer (a chunk may still be in flight while the next is read).
+ * A file's bytes in the chunks {@link chunksOf} would cut them into, with their crc32 (an empty file is one empty
+ * chunk), read one chunk at a time, each into a new buffer (a chunk may still be in flight while the next is read).
  */
-export async function* chunksOfFile(file: string): AsyncGenerator<Uint8Array> {
+export async function* chunksOfFile(file: string): AsyncGenerator<{ bytes: Uint8Array; crc: number }> {
   const handle = await open(file, 'r');
   try {
     for (let first = true; ; first = false) {
@@ -163,7 +163,10 @@ export async function* chunksOfFile(file: string): AsyncGenerator<Uint8Array> {
         if (bytesRead === 0) break;
         filled += bytesRead;
       }
-      if (filled > 0 || first) yield buffer.subarray(0, filled);
+      if (filled > 0 || first) {
+        const bytes = buffer.subarray(0, filled);
+        yield { bytes, crc: crc32(bytes) };
+      }
       if (filled < CHUNK_BYTES) return;
     }
   } finally {

@@ -136,14 +136,9 @@ export class ReplicatedJobView {
     for (const ref of record.manifest.blobs) {
       const location = located.get(ref.key);
       if (location === undefined) return `blob ${ref.key} has no location`;
-      let size = 0;
-      for (let i = 0; i < location.chunkCrcs.length; i++) {
-        const chunk = this.#chunks.get(chunkKey(location.epoch, ref.key, i));
-        if (chunk === undefined) return `chunk ${i} of blob ${ref.key} is missing`;
-        if (chunk.crc !== location.chunkCrcs[i]) return `chunk ${i} of blob ${ref.key} fails its checksum`;
-        size += chunk.size;
-      }
-      if (size !== ref.size) return `the chunks of blob ${ref.key} add up to ${size} bytes, not its ${ref.size}`;
+      const found = this.#chunksOf(location);
+      if ('bad' in found) return `chunk ${found.bad} of blob ${ref.key} ${found.missing ? 'is missing' : 'fails its checksum'}`;
+      if (found.size !== ref.size) return `the chunks of blob ${ref.key} add up to ${found.size} bytes, not its ${ref.size}`;
     }
     return undefined;
   }
@@ -164,7 +159,8 @@ export class ReplicatedJobView {
     if (problem !== undefined) throw new SluiceError('SLUICE_CLUSTER_CHECKPOINT_CHANGED', `checkpoint ${record.manifest.id} of job "${this.job}" cannot be read from the checkpoints topic: ${problem}`, { retriable: true });
     const located = new Map(record.locations.map((l) => [l.key, l]));
     const refs = new Map(record.manifest.blobs.map((ref) => [ref.key, ref]));
-    const wanted = record.manifest.blobs.map((ref) => this.#chunked(ref.key, located.get(ref.key)!));
+    // Every chunk found and checked: problemOf said so just above.
+    const wanted = record.manifest.blobs.map((ref) => this.#chunksOf(located.get(ref.key)!) as ChunkedBlob);
     for await (const [key, bytes] of readChunkedBlobs(this.#source, wanted)) {
       const ref = refs.get(key)!;
       if (bytes.length !== ref.size || crc32(bytes) !== ref.crc32) {
@@ -184,14 +180,11 @@ export class ReplicatedJobView {
     const missing = (problem: string): SluiceError =>
       new SluiceError('SLUICE_CLUSTER_IMPORT_MISSING', `the checkpoint imported for job "${this.job}" (import ${serial}) cannot be read: ${problem}; restore the backup again (sluice checkpoint restore ${this.job} --input <file>)`, { retriable: false });
     if (found === undefined) throw missing('its record is not in the checkpoints topic');
-    const { location } = found;
-    for (let i = 0; i < location.chunkCrcs.length; i++) {
-      const chunk = this.#chunks.get(chunkKey(location.epoch, location.key, i));
-      if (chunk === undefined || chunk.crc !== location.chunkCrcs[i]) throw missing(`chunk ${i} is ${chunk === undefined ? 'missing' : 'damaged'}`);
-    }
+    const scanned = this.#chunksOf(found.location);
+    if ('bad' in scanned) throw missing(`chunk ${scanned.bad} is ${scanned.missing ? 'missing' : 'damaged'}`);
     // Each chunk read as a blob of its own, so that each is written as soon as it is read; offsets grow with the
     // chunk index (the chunks were sent in order, one request at a time), so they complete in order.
-    const { chunks } = this.#chunked(location.key, location);
+    const { chunks } = scanned;
     const handle = await open(file, 'w');
     let size = 0;
     let crc = 0;
@@ -211,15 +204,21 @@ export class ReplicatedJobView {
     if (size !== found.size || crc !== found.crc) throw missing('its bytes fail their checksum');
   }
 
-  /** Where the chunks of blob `key` published at `location` are (each present: checked by the caller). */
-  #chunked(key: string, location: BlobLocation): ChunkedBlob {
-    return {
-      name: key,
-      chunks: location.chunkCrcs.map((_, i) => {
-        const chunkId = chunkKey(location.epoch, key, i);
-        return { key: chunkId, offset: this.#chunks.get(chunkId)!.offset };
-      }),
-    };
+  /**
+   * Where the chunks of the blob published at `location` are and how many bytes they add up to, as the scan found
+   * them; or the first chunk the scan did not find (`missing`) or found with another crc32.
+   */
+  #chunksOf(location: BlobLocation): (ChunkedBlob & { readonly size: number }) | { readonly bad: number; readonly missing: boolean } {
+    const chunks: Array<{ key: string; offset: number }> = [];
+    let size = 0;
+    for (let i = 0; i < location.chunkCrcs.length; i++) {
+      const key = chunkKey(location.epoch, location.key, i);
+      const chunk = this.#chunks.get(key);
+      if (chunk === undefined || chunk.crc !== location.chunkCrcs[i]) return { bad: i, missing: chunk === undefined };
+      chunks.push({ key, offset: chunk.offset });
+      size += chunk.size;
+    }
+    return { name: location.key, chunks, size };
   }
 
   /** The record keys of import `serial`: its record and its chunks (tombstoned once its owner restored it). */
