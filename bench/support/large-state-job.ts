@@ -2,7 +2,8 @@
  * A keyed count over `keys` keys (default 10M), for bench/leveldb-state.ts: `keys` records fill the state (every key
  * once), then `updates` records (default 2 × keys) hit keys drawn from BENCH_DIST: `zipf` (rank r with probability
  * ~1/r: a few hot keys, a long cold tail) or `uniform`. BENCH_BACKEND: `heap` or `leveldb`; incremental checkpoints
- * every BENCH_INTERVAL_MS (default 10 s); BENCH_MAX_OPEN_FILES sets the LevelDB backend's `state.maxOpenFiles`.
+ * every BENCH_INTERVAL_MS (default 10 s), full ones with BENCH_FULL=1; BENCH_MAX_OPEN_FILES sets the LevelDB backend's
+ * `state.maxOpenFiles`.
  * p = 1, in-process: the sink notes when the fill ends in {@link phases}.
  */
 import type { Sink } from '../../runtime/api/index.ts';
@@ -12,6 +13,7 @@ import { defineJob } from '../../runtime/api/index.ts';
 const backend = process.env['BENCH_BACKEND'] ?? 'leveldb';
 const distribution = process.env['BENCH_DIST'] ?? 'zipf';
 const intervalMs = Number(process.env['BENCH_INTERVAL_MS'] ?? 10_000);
+const incremental = process.env['BENCH_FULL'] !== '1';
 const cacheBytes = Number(process.env['BENCH_CACHE_BYTES'] ?? 64 * 2 ** 20);
 /** LevelDB's `max_open_files` for the working database (`state.maxOpenFiles`); unset: the backend's default. */
 const maxOpenFiles = process.env['BENCH_MAX_OPEN_FILES'] === undefined ? undefined : Number(process.env['BENCH_MAX_OPEN_FILES']);
@@ -57,7 +59,7 @@ export default defineJob(
     name: 'bench-large-state',
     parallelism: 1,
     workers: 0,
-    checkpoints: { intervalMs, incremental: true },
+    checkpoints: { intervalMs, incremental },
     state: backend === 'leveldb' ? { backend: 'leveldb', cacheBytes, ...(maxOpenFiles === undefined ? {} : { maxOpenFiles }) } : { backend: 'heap' },
   },
   (env, params) => {

@@ -264,7 +264,7 @@ export class CheckpointCoordinator implements CheckpointListener {
           sourcePositions,
         },
         blobs,
-        { retain: this.#options.retain ?? DEFAULT_RETAINED_CHECKPOINTS },
+        { retain: this.#options.retain ?? DEFAULT_RETAINED_CHECKPOINTS, standAlone: plan.standAloneCheckpoints === true },
       );
       if (this.#replicate !== undefined) {
         try {

@@ -110,9 +110,10 @@ export class CheckpointStore {
    * the newest `retain` (default 3) checkpoints of the job are kept; savepoints are never deleted by retention.
    *
    * An incremental checkpoint passes deltas (`delta: true`) and blobs it shares with earlier checkpoints (`shared`),
-   * each key group's chain in order. A savepoint always stands alone: its chains are merged into full blobs here.
+   * each key group's chain in order. A savepoint always stands alone: its chains are merged into full blobs here,
+   * one chain at a time; so is a checkpoint written with `standAlone` (full checkpoints of state kept in LevelDB).
    */
-  async write(manifest: ManifestHeader, blobs: CheckpointBlobs, options: { retain?: number } = {}): Promise<CheckpointManifest> {
+  async write(manifest: ManifestHeader, blobs: CheckpointBlobs, options: { retain?: number; standAlone?: boolean } = {}): Promise<CheckpointManifest> {
     const retain = options.retain ?? 3;
     if (!Number.isInteger(retain) || retain < 1) {
       throw new SluiceError(
@@ -122,7 +123,7 @@ export class CheckpointStore {
     }
     return this.#exclusive(async () => {
       this.#checkOpen();
-      const chained = manifest.kind === 'savepoint' && blobs.some((b) => isShared(b) || b.delta === true);
+      const chained = (manifest.kind === 'savepoint' || options.standAlone === true) && blobs.some((b) => isShared(b) || b.delta === true);
       const written = chained
         ? await writeMergedCheckpoint(this.#db, manifest, selfContainedStream(manifest.maxParallelism, blobs.map(lazyBlob), (blob) => this.#bytesOf(manifest, blob)), this.#beforeBatch)
         : await writeCheckpoint(this.#db, manifest, blobs, this.#beforeBatch);

@@ -50,6 +50,12 @@ export interface PhysicalPlan {
   readonly stages: readonly Stage[];
   /** Keyed state is checkpointed incrementally (`checkpoints.incremental`); absent: full snapshots. */
   readonly incrementalCheckpoints?: boolean;
+  /**
+   * Every checkpoint stands alone although keyed state is snapshotted as deltas: the store merges each key group's
+   * chain into a full blob as it writes the checkpoint. Set for the LevelDB backend with `checkpoints.incremental:
+   * false`, whose state need not fit in memory, so a full snapshot taken by its subtasks could not hold it.
+   */
+  readonly standAloneCheckpoints?: boolean;
   /** Keyed state lives in LevelDB (`state.backend: 'leveldb'`); absent: in the heap. */
   readonly leveldbState?: { readonly cacheBytes?: number; readonly directory?: string; readonly maxOpenFiles?: number };
 }

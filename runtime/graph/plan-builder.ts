@@ -133,9 +133,16 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
   const consumerCount = (id: number): number => consumers.get(id)?.length ?? 0;
   const plan: Mutable<PhysicalPlan> = { job: name, parallelism, maxParallelism, stages: chainStages(nodes, uids, parallelism, consumerCount) };
   const { checkpoints, state } = job.options;
-  // The LevelDB backend checkpoints incrementally unless told otherwise: its full snapshot holds every key group's
-  // blob in memory while the checkpoint is written, which is what a state larger than the heap cannot afford.
-  if (checkpoints !== undefined && checkpoints !== false && (checkpoints.incremental === true || (checkpoints.incremental === undefined && state?.backend === 'leveldb'))) plan.incrementalCheckpoints = true;
+  if (checkpoints !== undefined && checkpoints !== false) {
+    if (checkpoints.incremental === true || (checkpoints.incremental === undefined && state?.backend === 'leveldb')) plan.incrementalCheckpoints = true;
+    // Full checkpoints of LevelDB state: the subtasks still send deltas and the store merges them into full blobs
+    // one key group at a time. A full snapshot taken by a subtask would hold every key group's blob in memory while
+    // the checkpoint is written, which a state larger than the heap cannot afford.
+    if (checkpoints.incremental === false && state?.backend === 'leveldb') {
+      plan.incrementalCheckpoints = true;
+      plan.standAloneCheckpoints = true;
+    }
+  }
   if (state?.backend === 'leveldb') {
     plan.leveldbState = {
       ...(state.cacheBytes === undefined ? {} : { cacheBytes: state.cacheBytes }),

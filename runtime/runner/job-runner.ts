@@ -260,7 +260,7 @@ export class JobRunner {
   async run(): Promise<'finished' | 'cancelled'> {
     // Before any working database opens, on a worker thread too (the slots are the process's): see the function.
     if (this.#plan.leveldbState !== undefined) {
-      adviseOnLevelDbJob(this.#logger, { checkpointing: this.#checkpointing, incremental: this.#plan.incrementalCheckpoints === true });
+      adviseOnLevelDbJob(this.#logger);
       await reserveTableMmapSlots();
     }
     const initial = await this.#splits.initialParallelism(this.#plan, this.#options.parallelism !== undefined);

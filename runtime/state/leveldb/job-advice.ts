@@ -45,20 +45,12 @@ let advisedOnMalloc = false;
 
 /**
  * What a job on the LevelDB state backend is told as it starts: {@link mallocAdvice} at info level, once per process
- * (a service that starts many such jobs says it once), and, for a job that checkpoints with full snapshots
- * (`checkpoints.incremental: false`), a warning that each one holds all of its keyed state in memory while written.
+ * (a service that starts many such jobs says it once).
  * @internal
  */
-export function adviseOnLevelDbJob(logger: { info(message: string): void; warn(message: string): void }, job: { readonly checkpointing: boolean; readonly incremental: boolean }): void {
-  if (!advisedOnMalloc) {
-    advisedOnMalloc = true;
-    const advice = mallocAdvice(process.env, glibcRuntimeVersion());
-    if (advice !== undefined) logger.info(advice);
-  }
-  if (job.checkpointing && !job.incremental) {
-    logger.warn(
-      'state backend leveldb with full checkpoints (checkpoints.incremental: false): every checkpoint holds all of the ' +
-        "job's keyed state in memory while it is written; remove incremental: false (incremental is this backend's default) unless the state fits in memory",
-    );
-  }
+export function adviseOnLevelDbJob(logger: { info(message: string): void }): void {
+  if (advisedOnMalloc) return;
+  advisedOnMalloc = true;
+  const advice = mallocAdvice(process.env, glibcRuntimeVersion());
+  if (advice !== undefined) logger.info(advice);
 }

@@ -263,7 +263,7 @@ test('a graph whose operator reads one that does not come before it (a cycle) is
   assert.ok(error.problems.some((p) => /operator "loop" reads operator #2, which does not come before it: the graph has a cycle/.test(p)), error.problems.join('\n'));
 });
 
-test('checkpoints are incremental when asked, and by default on the LevelDB backend (not on the heap backend, nor when turned off)', () => {
+test('checkpoints are incremental when asked, and by default on the LevelDB backend (not on the heap backend); full ones on the LevelDB backend are merged from deltas', () => {
   const build = (env: StreamEnvironment) => {
     env.source(numbers()).keyBy((n) => n % 2).reduce((a, b) => a + b).sink(collectSink());
   };
@@ -271,7 +271,12 @@ test('checkpoints are incremental when asked, and by default on the LevelDB back
   assert.equal(incremental({ checkpoints: { intervalMs: 1000 } }), false, 'heap: full by default');
   assert.equal(incremental({ checkpoints: { intervalMs: 1000, incremental: true } }), true);
   assert.equal(incremental({ state: { backend: 'leveldb' }, checkpoints: { intervalMs: 1000 } }), true, 'leveldb: incremental by default');
-  assert.equal(incremental({ state: { backend: 'leveldb' }, checkpoints: { intervalMs: 1000, incremental: false } }), false, 'turned off');
+  const plan = (options: Omit<Parameters<typeof defineJob>[0], 'name'>) => buildPhysicalPlan(defineJob({ name: 'inc', ...options }, build));
+  const fullOnLevelDb = plan({ state: { backend: 'leveldb' }, checkpoints: { intervalMs: 1000, incremental: false } });
+  assert.equal(fullOnLevelDb.incrementalCheckpoints, true, 'turned off on leveldb: the subtasks still send deltas…');
+  assert.equal(fullOnLevelDb.standAloneCheckpoints, true, '…and the store merges them, so each checkpoint stands alone');
+  assert.equal(plan({ checkpoints: { intervalMs: 1000, incremental: false } }).standAloneCheckpoints, undefined, 'heap: full snapshots');
+  assert.equal(plan({ state: { backend: 'leveldb' }, checkpoints: { intervalMs: 1000 } }).standAloneCheckpoints, undefined);
   assert.equal(incremental({ state: { backend: 'leveldb' } }), false, 'no checkpoints at all');
 });
 

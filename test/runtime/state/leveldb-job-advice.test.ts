@@ -1,17 +1,14 @@
 /**
  * What a job on the LevelDB state backend tells its user at start (docs/state-backends.md): once per process, to
  * start it with MALLOC_MMAP_THRESHOLD_ under glibc (glibc reads the variable at process start only, so Sluice cannot
- * set it itself); and, for each run with full checkpoints turned on explicitly, that they hold the whole state in
- * memory.
+ * set it itself).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { tempDir } from '../../support/temp-dir.ts';
 import { collectSink, datagen } from '../../../connectors/dev/index.ts';
 import { defineJob } from '../../../runtime/api/index.ts';
-import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { glibcRuntimeVersion, mallocAdvice, MMAP_THRESHOLD_ENV } from '../../../runtime/state/leveldb/job-advice.ts';
 
@@ -50,25 +47,4 @@ test('a LevelDB job logs the advice once per process when it applies; a heap job
   await new JobRunner({ job: job('leveldb'), logger }).run();
   const expected = mallocAdvice(process.env, glibcRuntimeVersion()) === undefined ? 0 : 1;
   assert.equal(advised(), expected, `advice lines: ${advised()} (expected ${expected}: glibc ${glibcRuntimeVersion() ?? 'absent'}, ${MMAP_THRESHOLD_ENV}=${process.env[MMAP_THRESHOLD_ENV] ?? 'unset'})`);
-});
-
-test('a LevelDB job with full checkpoints turned on warns that they hold the whole state in memory; with the default it does not', async (t) => {
-  const store = await CheckpointStore.open(await tempDir(t));
-  t.after(() => store.close());
-  const warnings: string[] = [];
-  const logger = pino({ level: 'warn' }, { write: (s: string) => void warnings.push((JSON.parse(s) as { msg: string }).msg) });
-  const job = (incremental: boolean | undefined) =>
-    defineJob({ name: `full-${String(incremental)}`, parallelism: 1, state: { backend: 'leveldb' }, checkpoints: { intervalMs: 50, ...(incremental === undefined ? {} : { incremental }) } }, (env) => {
-      env
-        .source(datagen({ count: 100, record: (i) => ({ key: `k${i % 10}`, n: 1 }) }))
-        .keyBy((r) => r.key)
-        .reduce((a, b) => ({ key: a.key, n: a.n + b.n }))
-        .sink(collectSink());
-    });
-  const full = () => warnings.filter((w) => /full checkpoints .*holds all of the job's keyed state in memory/.test(w)).length;
-  await new JobRunner({ job: job(undefined), store, logger }).run();
-  await new JobRunner({ job: job(true), store, logger }).run();
-  assert.equal(full(), 0, `incremental (the default, or asked for): ${warnings.join(' | ')}`);
-  await new JobRunner({ job: job(false), store, logger }).run();
-  assert.equal(full(), 1, warnings.join(' | '));
 });
