@@ -18,9 +18,9 @@ export interface CheckpointOptions {
    * Write only the keyed state that changed since the previous checkpoint (Flink's incremental checkpoints): a
    * checkpoint of a job with large state then costs about what changed, not all of it. Restores read each key
    * group's last full blob and the deltas after it; savepoints and exports are always full. Default false on the
-   * heap backend, true on the LevelDB backend. `false` on the LevelDB backend makes every checkpoint stand alone at
-   * the cost of reading and writing all of the state each time (the store merges the subtasks' deltas into full
-   * blobs, one key group at a time, so the state need not fit in memory). See docs/checkpoints.md.
+   * heap backend, true on the LevelDB backend. With false every checkpoint stands alone, at the cost of writing all
+   * of the state each time; subtasks that can (LevelDB ones, heap ones on worker threads) still send only what
+   * changed, and the store merges it into full blobs one key group at a time. See docs/checkpoints.md.
    *
    * @example
    * ```ts

@@ -167,7 +167,10 @@ function buildOperator(
     maxParallelism: plan.maxParallelism,
     restored: context.restored?.keyedState(op.uid),
     restoredFrom: context.restored?.checkpointId,
-    incremental: plan.incrementalCheckpoints === true,
+    // Full checkpoints are merged from deltas by the store: a heap subtask on a worker thread sends deltas rather than
+    // pack all of its state on the records' thread at every checkpoint. In the main thread it packs its live state,
+    // which costs less than the merge would there (the merge decodes the chain first).
+    incremental: plan.incrementalCheckpoints === true || (plan.standAloneCheckpoints === true && !isMainThread),
     // On a worker thread the checkpoint coordinator runs on the main thread, which is otherwise idle: it compacts
     // long chains there, off the records' thread (runtime/checkpoint/chain-compactor.ts). The LevelDB backend
     // delegates in the main thread too: the coordinator merges its chains byte for byte in time slices, while its

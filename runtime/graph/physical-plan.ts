@@ -51,9 +51,9 @@ export interface PhysicalPlan {
   /** Keyed state is checkpointed incrementally (`checkpoints.incremental`); absent: full snapshots. */
   readonly incrementalCheckpoints?: boolean;
   /**
-   * Every checkpoint stands alone although keyed state is snapshotted as deltas: the store merges each key group's
-   * chain into a full blob as it writes the checkpoint. Set for the LevelDB backend with `checkpoints.incremental:
-   * false`, whose state need not fit in memory, so a full snapshot taken by its subtasks could not hold it.
+   * Full checkpoints (`checkpoints.incremental` false, the heap backend's default): every checkpoint stands alone,
+   * and the store merges each key group's chain into a full blob as it writes one, so subtasks may send deltas —
+   * LevelDB subtasks always (`incrementalCheckpoints` is set too), heap subtasks on worker threads.
    */
   readonly standAloneCheckpoints?: boolean;
   /** Keyed state lives in LevelDB (`state.backend: 'leveldb'`); absent: in the heap. */

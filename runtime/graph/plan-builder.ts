@@ -134,13 +134,16 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
   const plan: Mutable<PhysicalPlan> = { job: name, parallelism, maxParallelism, stages: chainStages(nodes, uids, parallelism, consumerCount) };
   const { checkpoints, state } = job.options;
   if (checkpoints !== undefined && checkpoints !== false) {
-    if (checkpoints.incremental === true || (checkpoints.incremental === undefined && state?.backend === 'leveldb')) plan.incrementalCheckpoints = true;
-    // Full checkpoints of LevelDB state: the subtasks still send deltas and the store merges them into full blobs
-    // one key group at a time. A full snapshot taken by a subtask would hold every key group's blob in memory while
-    // the checkpoint is written, which a state larger than the heap cannot afford.
-    if (checkpoints.incremental === false && state?.backend === 'leveldb') {
-      plan.incrementalCheckpoints = true;
+    const onLevelDb = state?.backend === 'leveldb';
+    if (checkpoints.incremental ?? onLevelDb) plan.incrementalCheckpoints = true;
+    else {
+      // Full checkpoints: the store merges deltas into full blobs one key group at a time, so subtasks that can
+      // send deltas do. LevelDB subtasks always can: a full snapshot would hold every key group's blob in memory
+      // until the checkpoint is stored, which a state larger than the heap cannot afford. Heap subtasks do on worker
+      // threads (runtime/exec/subtask-factory.ts), where packing all of the state at every checkpoint would cost
+      // the records' thread what a merge costs the otherwise idle main thread.
       plan.standAloneCheckpoints = true;
+      if (onLevelDb) plan.incrementalCheckpoints = true;
     }
   }
   if (state?.backend === 'leveldb') {

@@ -275,8 +275,13 @@ test('checkpoints are incremental when asked, and by default on the LevelDB back
   const fullOnLevelDb = plan({ state: { backend: 'leveldb' }, checkpoints: { intervalMs: 1000, incremental: false } });
   assert.equal(fullOnLevelDb.incrementalCheckpoints, true, 'turned off on leveldb: the subtasks still send deltas…');
   assert.equal(fullOnLevelDb.standAloneCheckpoints, true, '…and the store merges them, so each checkpoint stands alone');
-  assert.equal(plan({ checkpoints: { intervalMs: 1000, incremental: false } }).standAloneCheckpoints, undefined, 'heap: full snapshots');
+  for (const heapFull of [plan({ checkpoints: { intervalMs: 1000 } }), plan({ checkpoints: { intervalMs: 1000, incremental: false } })]) {
+    assert.equal(heapFull.standAloneCheckpoints, true, 'heap, full: the store merges what subtasks on workers send as deltas');
+    assert.equal(heapFull.incrementalCheckpoints, undefined, 'heap, full: subtasks in the main thread take full snapshots');
+  }
   assert.equal(plan({ state: { backend: 'leveldb' }, checkpoints: { intervalMs: 1000 } }).standAloneCheckpoints, undefined);
+  assert.equal(plan({ checkpoints: { intervalMs: 1000, incremental: true } }).standAloneCheckpoints, undefined);
+  assert.equal(plan({ state: { backend: 'leveldb' } }).standAloneCheckpoints, undefined, 'no checkpoints at all');
   assert.equal(incremental({ state: { backend: 'leveldb' } }), false, 'no checkpoints at all');
 });
 
