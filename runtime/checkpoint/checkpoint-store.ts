@@ -111,7 +111,7 @@ export class CheckpointStore {
    *
    * An incremental checkpoint passes deltas (`delta: true`) and blobs it shares with earlier checkpoints (`shared`),
    * each key group's chain in order. A savepoint always stands alone: its chains are merged into full blobs here,
-   * one chain at a time; so is a checkpoint written with `standAlone` (full checkpoints of state kept in LevelDB).
+   * one chain at a time; so is a checkpoint written with `standAlone` (a full checkpoint whose subtasks sent deltas).
    */
   async write(manifest: ManifestHeader, blobs: CheckpointBlobs, options: { retain?: number; standAlone?: boolean } = {}): Promise<CheckpointManifest> {
     const retain = options.retain ?? 3;

@@ -48,7 +48,7 @@ export interface PhysicalPlan {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly stages: readonly Stage[];
-  /** Keyed state is checkpointed incrementally (`checkpoints.incremental`); absent: full snapshots. */
+  /** Keyed state is snapshotted incrementally (`checkpoints.incremental`, or see {@link standAloneCheckpoints}); absent: full snapshots. */
   readonly incrementalCheckpoints?: boolean;
   /**
    * Full checkpoints (`checkpoints.incremental` false, the heap backend's default): every checkpoint stands alone,
