@@ -8,7 +8,8 @@
  * - bytes written per checkpoint, incremental against full;
  * - peak RSS of each variant.
  *
- * Run: `npx tsx bench/incremental-checkpoints.ts` (KEYS=500000 for a quicker run).
+ * Run: `npx tsx bench/incremental-checkpoints.ts` (KEYS=500000 for a quicker run; BENCH_PARALLELISM=2 BENCH_WORKERS=2
+ * runs the job at p = 2 on two workers; the figures keep their names).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -45,7 +46,7 @@ async function runVariant(): Promise<VariantResult> {
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   const runner = new JobRunner({
     job,
-    workers: 1,
+    workers: Number(process.env['BENCH_WORKERS'] ?? 1),
     jobModule: MODULE,
     params: new JobParams([['keys', String(KEYS)], ['updates', String(UPDATES)]]),
     logger: silentLogger(),

@@ -1,7 +1,8 @@
 /**
  * A keyed count over `keys` keys (default 2M) with uniformly random updates, for bench/incremental-checkpoints.ts:
  * `keys` records fill the state (every key once), then `updates` records (default 5 × keys) hit keys drawn
- * uniformly at random. `checkpoints`: `none`, `full` or `incremental`, every `intervalMs` (default 1 s). p = 1.
+ * uniformly at random. `checkpoints`: `none`, `full` or `incremental`, every `intervalMs` (default 1 s). p = 1, or
+ * BENCH_PARALLELISM.
  * A module of its own so worker threads can import it.
  */
 import { datagen } from '../../connectors/dev/index.ts';
@@ -21,7 +22,7 @@ function mix(i: number): number {
 export default defineJob(
   {
     name: 'bench-uniform-state',
-    parallelism: 1,
+    parallelism: Number(process.env['BENCH_PARALLELISM'] ?? 1),
     ...(mode === 'none' ? {} : { checkpoints: { intervalMs, incremental: mode === 'incremental' } }),
   },
   (env, params) => {

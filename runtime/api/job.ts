@@ -19,8 +19,9 @@ export interface CheckpointOptions {
    * checkpoint of a job with large state then costs about what changed, not all of it. Restores read each key
    * group's last full blob and the deltas after it; savepoints and exports are always full. Default false on the
    * heap backend, true on the LevelDB backend. With false every checkpoint stands alone, at the cost of writing all
-   * of the state each time; subtasks that can (LevelDB ones, heap ones on worker threads) still send only what
-   * changed, and the store merges it into full blobs one key group at a time. See docs/checkpoints.md.
+   * of the state each time; LevelDB subtasks, and heap ones on worker threads that leave the main thread a core,
+   * still send only what changed, and the store merges it into full blobs one key group at a time. See
+   * docs/checkpoints.md.
    *
    * @example
    * ```ts

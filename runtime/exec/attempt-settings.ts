@@ -27,4 +27,10 @@ export interface AttemptSettings {
   readonly sourceStart?: 'earliest' | 'latest' | undefined;
   /** A source reported a change in its splits (see `SourceReaderContext.reportSplitsChanged`). */
   readonly onSplitsChanged?: ((sourceUid: string, change: SplitsChange) => void) | undefined;
+  /**
+   * Heap keyed state sends deltas for full checkpoints (`PhysicalPlan.standAloneCheckpoints`), which the store merges
+   * on the main thread: set on worker threads when the attempt leaves the main thread a core of its own
+   * (`leavesMainThreadACore`). LevelDB keyed state always does.
+   */
+  readonly fullCheckpointsFromDeltas?: boolean | undefined;
 }

@@ -168,9 +168,9 @@ function buildOperator(
     restored: context.restored?.keyedState(op.uid),
     restoredFrom: context.restored?.checkpointId,
     // Full checkpoints are merged from deltas by the store: a heap subtask on a worker thread sends deltas rather than
-    // pack all of its state on the records' thread at every checkpoint. In the main thread it packs its live state,
-    // which costs less than the merge would there (the merge decodes the chain first).
-    incremental: plan.incrementalCheckpoints === true || (plan.standAloneCheckpoints === true && !isMainThread),
+    // pack all of its state on the records' thread at every checkpoint, when the main thread has a core to merge
+    // them on. Otherwise it packs its live state, which costs less CPU than the merge (which decodes the chain first).
+    incremental: plan.incrementalCheckpoints === true || (plan.standAloneCheckpoints === true && context.fullCheckpointsFromDeltas === true),
     // On a worker thread the checkpoint coordinator runs on the main thread, which is otherwise idle: it compacts
     // long chains there, off the records' thread (runtime/checkpoint/chain-compactor.ts). The LevelDB backend
     // delegates in the main thread too: the coordinator merges its chains byte for byte in time slices, while its

@@ -53,7 +53,8 @@ export interface PhysicalPlan {
   /**
    * Full checkpoints (`checkpoints.incremental` false, the heap backend's default): every checkpoint stands alone,
    * and the store merges each key group's chain into a full blob as it writes one, so subtasks may send deltas —
-   * LevelDB subtasks always (`incrementalCheckpoints` is set too), heap subtasks on worker threads.
+   * LevelDB subtasks always (`incrementalCheckpoints` is set too), heap subtasks on worker threads that leave the
+   * main thread a core (`AttemptSettings.fullCheckpointsFromDeltas`).
    */
   readonly standAloneCheckpoints?: boolean;
   /** Keyed state lives in LevelDB (`state.backend: 'leveldb'`); absent: in the heap. */

@@ -140,8 +140,8 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
       // Full checkpoints: the store merges deltas into full blobs one key group at a time, so subtasks that can
       // send deltas do. LevelDB subtasks always can: a full snapshot would hold every key group's blob in memory
       // until the checkpoint is stored, which a state larger than the heap cannot afford. Heap subtasks do on worker
-      // threads (runtime/exec/subtask-factory.ts), where packing all of the state at every checkpoint would cost
-      // the records' thread what a merge costs the otherwise idle main thread.
+      // threads that leave the main thread a core (runtime/exec/subtask-factory.ts), where packing all of the state
+      // at every checkpoint would cost the records' thread what a merge costs the otherwise idle main thread.
       plan.standAloneCheckpoints = true;
       if (onLevelDb) plan.incrementalCheckpoints = true;
     }

@@ -22,5 +22,5 @@ export { WorkerAttempt, WorkerErrorCodes, DEFAULT_REMOTE_CHANNEL_CAPACITY_BYTES 
 export type { WorkerAttemptOptions } from './worker-attempt.ts';
 export { planFingerprint, firstDifference } from './plan-fingerprint.ts';
 export { workerOf } from './placement.ts';
-export { workerCount } from './worker-count.ts';
+export { leavesMainThreadACore, workerCount } from './worker-count.ts';
 export type { WorkerCount, WorkerCountInput } from './worker-count.ts';

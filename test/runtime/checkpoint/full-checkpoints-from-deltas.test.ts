@@ -2,11 +2,12 @@
  * Full checkpoints (`checkpoints.incremental` false, the heap backend's default): every checkpoint stands alone, yet
  * subtasks send only what changed (deltas, and references to the key groups that did not), and the store merges
  * each key group's chain into a full blob as it writes — LevelDB subtasks always, so a full checkpoint never needs
- * the whole state in memory, and heap subtasks on worker threads, so the records' thread does not pack all of its
- * state at every checkpoint. Heap subtasks in the main thread take full snapshots. State is exactly once across
- * crashes either way.
+ * the whole state in memory, and heap subtasks on worker threads that leave the main thread a core, so the records'
+ * thread does not pack all of its state at every checkpoint. Other heap subtasks take full snapshots. State is
+ * exactly once across crashes either way.
  */
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { collectSink, datagen, readPartFiles } from '../../../connectors/dev/index.ts';
@@ -16,6 +17,7 @@ import { blobPrefix, isShared, type CheckpointBlobs } from '../../../runtime/che
 import { silentLogger } from '../../../runtime/logging/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { startJob } from '../../../runtime/testing/index.ts';
+import { leavesMainThreadACore } from '../../../runtime/workers/index.ts';
 import { assertCountedPerKey, indexesByKey } from '../../support/counted-per-key.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import fanOut, { keyOf, type Count as FanOutCount } from '../exec/fixtures/fan-out.ts';
@@ -103,9 +105,11 @@ test('full checkpoints of LevelDB state are written from deltas: the subtasks se
 const FAN_OUT = new URL('../exec/fixtures/fan-out.ts', import.meta.url);
 const FAN_OUT_RECORDS = 6_000;
 
-for (const workers of [2, 0]) {
-  const how = workers > 0 ? 'on worker threads send deltas' : 'in the main thread take full snapshots';
-  test(`heap subtasks ${how} for full checkpoints; each stands alone, and a restart loses and repeats nothing`, async (t) => {
+for (const workers of [1, 2, 0]) {
+  // Deltas when the workers leave the main thread a core to merge on (one worker on this machine's two or more cores).
+  const deltas = leavesMainThreadACore(workers);
+  const how = deltas ? 'send deltas' : 'take full snapshots';
+  test(`heap subtasks on ${workers} worker threads (${availableParallelism()} cores) ${how} for full checkpoints; each stands alone, and a restart loses and repeats nothing`, async (t) => {
     const dir = await tempDir(t);
     const store = await CheckpointStore.open(join(dir, 'data'));
     t.after(() => store.close());
@@ -117,7 +121,7 @@ for (const workers of [2, 0]) {
 
     const later = afterStateComplete(handed);
     assert.ok(later.length >= 2, `several checkpoints after the state was complete: ${JSON.stringify(handed)}`);
-    if (workers > 0) assert.ok(later.every((h) => h.fromDeltas), `every later checkpoint came as deltas: ${JSON.stringify(handed)}`);
+    if (deltas) assert.ok(later.every((h) => h.fromDeltas), `every later checkpoint came as deltas: ${JSON.stringify(handed)}`);
     else assert.ok(handed.every((h) => !h.fromDeltas), `every checkpoint came as full snapshots: ${JSON.stringify(handed)}`);
     await assertStandAlone(store, 'fan-out');
     const counts = await readPartFiles<FanOutCount>(join(dir, 'counts'));

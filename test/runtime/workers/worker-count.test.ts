@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { defineJob } from '../../../runtime/api/index.ts';
 import { collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
 import { buildPhysicalPlan } from '../../../runtime/graph/index.ts';
-import { workerCount } from '../../../runtime/workers/index.ts';
+import { leavesMainThreadACore, workerCount } from '../../../runtime/workers/index.ts';
 
 /** A plan whose widest stage has parallelism `widest` (the source is narrower). */
 function planOf(widest: number) {
@@ -36,4 +36,12 @@ test('a count that is not a whole number ≥ 0 is refused with SLUICE_INVALID_OP
       (err: Error & { code?: string; retriable?: boolean }) => err.code === 'SLUICE_INVALID_OPTION' && err.retriable === false && /whole number ≥ 0/.test(err.message),
     );
   }
+});
+
+test('an attempt leaves the main thread a core when it has fewer workers than cores (then heap state sends deltas for full checkpoints)', () => {
+  assert.equal(leavesMainThreadACore(1, 2), true);
+  assert.equal(leavesMainThreadACore(3, 4), true);
+  assert.equal(leavesMainThreadACore(2, 2), false, 'every core runs a worker: the merge would take their CPU');
+  assert.equal(leavesMainThreadACore(4, 2), false);
+  assert.equal(leavesMainThreadACore(0, 8), false, 'in-process: the subtasks run on the main thread itself');
 });
