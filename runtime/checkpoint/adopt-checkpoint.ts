@@ -1,6 +1,6 @@
 import type { BatchOperation } from 'level';
 import { SluiceError } from '../errors/index.ts';
-import { BLOB_BATCH_BYTES } from './blob-batches.ts';
+import { BLOB_BATCH_BYTES, bytesOfOp, streamedBatchesOfAtMost } from './blob-batches.ts';
 import type { StoreBatchOp } from './checkpoint-store.ts';
 import { CheckpointErrorCodes, encodeManifest, type CheckpointManifest } from './manifest.ts';
 import type { Db } from './store-db.ts';
@@ -55,24 +55,17 @@ export async function adoptCheckpoint(db: Db, manifest: CheckpointManifest, blob
   const source: Iterable<readonly [string, Uint8Array]> | AsyncIterable<readonly [string, Uint8Array]> =
     blobs instanceof Map ? manifest.blobs.map((ref) => [ref.key, blobs.get(ref.key)!] as const) : (blobs as AsyncIterable<readonly [string, Uint8Array]>);
   const stored = new Set<string>();
-  let batch: StoreBatchOp[] = [];
-  let batchBytes = 0;
-  const flush = async (): Promise<void> => {
-    if (batch.length > 0) await db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
-    batch = [];
-    batchBytes = 0;
-  };
-  for await (const [key, bytes] of source) {
-    const ref = refs.get(key);
-    if (ref === undefined || stored.has(key)) throw corrupt(`blob ${key} ${ref === undefined ? 'is not one of its blobs' : 'came twice'}`);
-    const problem = inMemory ? undefined : checkBlob(ref, bytes); // blobs in memory were all checked above
-    if (problem !== undefined) throw corrupt(`blob ${key} ${problem}`);
-    stored.add(key);
-    if (batch.length > 0 && batchBytes + bytes.byteLength > BLOB_BATCH_BYTES) await flush();
-    batch.push({ type: 'put', key, value: bytes });
-    batchBytes += bytes.byteLength;
+  async function* puts(): AsyncGenerator<StoreBatchOp> {
+    for await (const [key, bytes] of source) {
+      const ref = refs.get(key);
+      if (ref === undefined || stored.has(key)) throw corrupt(`blob ${key} ${ref === undefined ? 'is not one of its blobs' : 'came twice'}`);
+      const problem = inMemory ? undefined : checkBlob(ref, bytes); // blobs in memory were all checked above
+      if (problem !== undefined) throw corrupt(`blob ${key} ${problem}`);
+      stored.add(key);
+      yield { type: 'put', key, value: bytes };
+    }
   }
-  await flush();
+  for await (const batch of streamedBatchesOfAtMost(puts(), BLOB_BATCH_BYTES, bytesOfOp)) await db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
   const missing = manifest.blobs.find((ref) => !stored.has(ref.key));
   if (missing !== undefined) throw corrupt(`blob ${missing.key} is missing`);
   await db.batch([{ type: 'put', key: manifestKey(job, id), value: encoded }, mark] as Array<BatchOperation<Db, string, Uint8Array>>);

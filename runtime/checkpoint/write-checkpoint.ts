@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import type { BatchOperation } from 'level';
 import { isSluiceError, SluiceError } from '../errors/index.ts';
 import { lastIdMark } from './adopt-checkpoint.ts';
-import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
+import { batchesOfAtMost, BLOB_BATCH_BYTES, bytesOfOp, streamedBatchesOfAtMost } from './blob-batches.ts';
 import type { StoreBatchOp } from './checkpoint-store.ts';
 import { CheckpointErrorCodes, encodeManifest, writtenBytesOf, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
 import type { Db } from './store-db.ts';
@@ -46,7 +46,7 @@ export async function writeCheckpoint(db: Db, input: ManifestHeader, blobs: Chec
   ops.push(await lastIdMark(db, job, id));
   await commitCheckpoint(db, manifest, () => describeBlobs(blobOps, writtenBytesOf(manifest)), async () => {
     await beforeBatch?.(ops);
-    const blobBatches = batchesOfAtMost(ops.slice(0, blobOps), BLOB_BATCH_BYTES, (op) => (op.type === 'put' ? op.value.byteLength : 0));
+    const blobBatches = batchesOfAtMost(ops.slice(0, blobOps), BLOB_BATCH_BYTES, bytesOfOp);
     return { blobBatches, last: () => ops.slice(blobOps) };
   });
   return manifest;
@@ -70,24 +70,12 @@ export async function writeStreamedCheckpoint(
   const manifest = buildManifest(input, blobs);
   await checkNewId(db, manifest);
   const last: StoreBatchOp[] = [{ type: 'put', key: manifestKey(manifest.job, manifest.id), value: encodeManifest(manifest) }, await lastIdMark(db, manifest.job, manifest.id)];
-  async function* blobBatches(): AsyncGenerator<StoreBatchOp[]> {
-    let batch: StoreBatchOp[] = [];
-    let bytes = 0;
-    for (let i = 0; i < blobs.length; i++) {
-      const value = await read(i);
-      if (batch.length > 0 && bytes + value.byteLength > BLOB_BATCH_BYTES) {
-        yield batch;
-        batch = [];
-        bytes = 0;
-      }
-      batch.push({ type: 'put', key: manifest.blobs[i]!.key, value });
-      bytes += value.byteLength;
-    }
-    if (batch.length > 0) yield batch;
+  async function* puts(): AsyncGenerator<StoreBatchOp> {
+    for (let i = 0; i < blobs.length; i++) yield { type: 'put', key: manifest.blobs[i]!.key, value: await read(i) };
   }
   await commitCheckpoint(db, manifest, () => describeBlobs(blobs.length, writtenBytesOf(manifest)), async () => {
     await beforeBatch?.(last);
-    return { blobBatches: blobBatches(), last: () => last };
+    return { blobBatches: streamedBatchesOfAtMost(puts(), BLOB_BATCH_BYTES, bytesOfOp), last: () => last };
   });
   return manifest;
 }
@@ -107,21 +95,12 @@ export async function writeMergedCheckpoint(db: Db, input: ManifestHeader, blobs
   const written: WrittenBlobInput[] = [];
   let bytesWritten = 0;
   let manifest: CheckpointManifest | undefined;
-  async function* blobBatches(): AsyncGenerator<StoreBatchOp[]> {
-    let batch: StoreBatchOp[] = [];
-    let bytes = 0;
+  async function* puts(): AsyncGenerator<StoreBatchOp> {
     for await (const { bytes: value, ...blob } of blobs) {
-      if (batch.length > 0 && bytes + value.byteLength > BLOB_BATCH_BYTES) {
-        yield batch;
-        batch = [];
-        bytes = 0;
-      }
-      batch.push({ type: 'put', key: ownBlobKey(input, blob), value });
-      bytes += value.byteLength;
       bytesWritten += value.byteLength;
       written.push({ ...blob, size: value.byteLength, crc32: crc32(value) });
+      yield { type: 'put', key: ownBlobKey(input, blob), value };
     }
-    if (batch.length > 0) yield batch;
   }
   const last = async (): Promise<StoreBatchOp[]> => {
     manifest = buildManifest(input, written);
@@ -129,7 +108,7 @@ export async function writeMergedCheckpoint(db: Db, input: ManifestHeader, blobs
     await beforeBatch?.(ops);
     return ops;
   };
-  await commitCheckpoint(db, empty, () => describeBlobs(written.length, bytesWritten), async () => ({ blobBatches: blobBatches(), last }));
+  await commitCheckpoint(db, empty, () => describeBlobs(written.length, bytesWritten), async () => ({ blobBatches: streamedBatchesOfAtMost(puts(), BLOB_BATCH_BYTES, bytesOfOp), last }));
   return manifest!;
 }
 
