@@ -202,25 +202,18 @@ export class ClusterCheckpointTools {
     return current.candidates.length;
   }
 
-  /** Writes tombstones for `keys` of `job`'s partition. */
+  /** Writes tombstones for `keys` of `job`'s partition, 1,000 to a produce request. */
   async tombstone(job: string, keys: readonly string[]): Promise<void> {
-    const batches: Message[][] = [];
-    for (let n = 0; n < keys.length; n += 1_000) batches.push(keys.slice(n, n + 1_000).map((key) => ({ key, value: null })));
-    await this.#send(job, batches);
-  }
-
-  /**
-   * Sends `batches` of records of `job` to its partition, one produce request each, in order, every one acknowledged
-   * by all in-sync replicas; one producer for them all.
-   */
-  async #send(job: string, batches: readonly Message[][]): Promise<void> {
-    if (batches.length === 0) return;
+    if (keys.length === 0) return;
     await this.#withProducer(job, async (send) => {
-      for (const messages of batches) await send(messages);
+      for (let n = 0; n < keys.length; n += 1_000) await send(keys.slice(n, n + 1_000).map((key) => ({ key, value: null })));
     });
   }
 
-  /** Runs `use` with a `send` of records to `job`'s partition (as {@link #send} sends them), on one producer. */
+  /**
+   * Runs `use` with a `send` of records to `job`'s partition on one producer: one produce request per call, in order,
+   * each acknowledged by all in-sync replicas.
+   */
   async #withProducer(job: string, use: (send: (messages: readonly Message[]) => Promise<void>) => Promise<void>): Promise<void> {
     const { kafka, topic, partitions } = this.#options;
     const failed = (err: unknown): SluiceError =>
