@@ -24,7 +24,7 @@ export interface CachedEntry {
    * blob.
    */
   unwritten: boolean;
-  /** Clock bit: used since the eviction hand last passed. */
+  /** Clock bit: used since the eviction hand last passed, by a later record than the one that loaded it. */
   ref: boolean;
   /** Estimated heap bytes, counted in the cache's total. */
   bytes: number;

@@ -53,10 +53,10 @@ export interface LevelDbKeyedStateBackendOptions {
  * is a row of a working database private to this backend, fronted by a cache in the heap bounded by estimated bytes.
  *
  * - A read that misses the cache reads LevelDB synchronously (`getSync`, ~4–15 µs; a cache hit is a `Map.get`).
- * - Writes stay in the cache (dirty) until the entry is evicted (CLOCK: entries used since the hand last passed get
- *   a second chance); then the value is packed and written in batches, off the event loop. Eviction happens when
- *   the executor sets the next key, never while a record's function runs, so a value read and changed in place
- *   within one record is written back whole.
+ * - Writes stay in the cache (dirty) until the entry is evicted (CLOCK: entries used by a later record since the
+ *   hand last passed get a second chance); then the value is packed and written in batches, off the event loop.
+ *   Eviction happens when the executor sets the next key, never while a record's function runs, so a value read
+ *   and changed in place within one record is written back whole.
  * - Snapshots write the same format as the heap backend. Full blobs are read from LevelDB in key order (stored
  *   bytes copied, not re-packed), after the changed entries of their key groups are written back. An incremental
  *   snapshot's deltas are the changes logged since the previous snapshot: entries evicted since, and the cache's
@@ -92,6 +92,13 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   /** Running average of packed value sizes: the estimate for values not packed yet. */
   #averagePacked = 32;
   #evictFrom = 0;
+  /**
+   * Entries loaded since the current key was set. Their use by the same record (a reduce reads, then writes) is not
+   * a second use: the next `setCurrentKey` clears their clock bit, so an entry stays past the hand only if a later
+   * record used it. Without this every loaded entry got a second chance, and keys read once (most of a skewed
+   * key space's tail) pushed hot ones out.
+   */
+  readonly #loadedForThisKey: CachedEntry[] = [];
   /** For {@link metrics}: state reads served by the cache and not, and entries evicted. */
   #hits = 0;
   #misses = 0;
@@ -132,6 +139,11 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   }
 
   override setCurrentKey(key: StateKey): void {
+    const loaded = this.#loadedForThisKey;
+    if (loaded.length > 0) {
+      for (const entry of loaded) entry.ref = false;
+      loaded.length = 0;
+    }
     if (this.#cacheBytes > this.#cacheLimit) this.#evict();
     super.setCurrentKey(key);
   }
@@ -155,9 +167,10 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
       value: bytes === undefined ? undefined : unpackValue(bytes),
       dirty: false,
       unwritten: false,
-      ref: true,
+      ref: false,
       bytes: entryBytes(bytes?.length ?? 0),
     };
+    this.#loadedForThisKey.push(entry);
     table.entries.set(key, entry);
     this.#cacheBytes += entry.bytes;
     return entry;
@@ -277,6 +290,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
     }
     // #cacheBytes stays: a finished job's metrics keep their last values (hits, misses and the cache's size alike).
     this.#log?.clear();
+    this.#loadedForThisKey.length = 0;
     await store?.destroy();
   }
 
