@@ -53,7 +53,7 @@ export async function adoptCheckpoint(db: Db, manifest: CheckpointManifest, blob
   }
   const mark = await lastIdMark(db, job, id);
   const source: Iterable<readonly [string, Uint8Array]> | AsyncIterable<readonly [string, Uint8Array]> =
-    blobs instanceof Map ? manifest.blobs.map((ref) => [ref.key, blobs.get(ref.key)!] as const) : (blobs as AsyncIterable<readonly [string, Uint8Array]>);
+    inMemory ? manifest.blobs.map((ref) => [ref.key, blobs.get(ref.key)!] as const) : (blobs as AsyncIterable<readonly [string, Uint8Array]>);
   const stored = new Set<string>();
   async function* puts(): AsyncGenerator<StoreBatchOp> {
     for await (const [key, bytes] of source) {
