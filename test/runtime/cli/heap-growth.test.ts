@@ -11,12 +11,14 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 // Keeps ~300k small objects alive while replacing them continuously, as a pipeline does with records in flight:
 // every replaced batch was promoted before it died, so the old generation fills with garbage between full GCs.
+// 400 rounds: both peaks are reached within the first few hundred (measured: 251–299 MiB against 114–139 MiB at
+// 300, 400 and 1,500 rounds alike), and each run takes ~3 s instead of ~9.
 const CHURN = `
 import { applyHeapGrowth } from './runtime/cli/heap-growth.ts';
 applyHeapGrowth(Number(process.argv[1]));
 const live = [];
 let peak = 0;
-for (let round = 0; round < 1500; round++) {
+for (let round = 0; round < 400; round++) {
   for (let i = 0; i < 20000; i++) live.push({ n: i, s: 'record-' + i, a: [i] });
   if (live.length > 300000) live.splice(0, 20000);
   peak = Math.max(peak, process.memoryUsage().heapTotal);
