@@ -78,9 +78,10 @@ export interface JobOptions {
   channelCapacityBytes?: number;
   /**
    * Worker threads the subtasks run on (subtask `i` of every stage on worker `i mod workers`), capped by the largest
-   * stage parallelism; 0 runs every subtask in the main thread. Default: one per core (`os.availableParallelism()`)
-   * when the job comes from a module file (`sluice run`, `sluice submit`, JobRunner's `jobModule`), else 0. Each
-   * worker imports the job's module, so its build function must be deterministic (docs/workers.md).
+   * stage parallelism; 0 runs every subtask in the main thread. Default: one per core the process may use (a
+   * container's CPU limit counts, docs/workers.md) when the job comes from a module file (`sluice run`,
+   * `sluice submit`, JobRunner's `jobModule`), else 0. Each worker imports the job's module, so its build function
+   * must be deterministic (docs/workers.md).
    */
   workers?: number;
   /** Where keyed state lives; default `{ backend: 'heap' }`. */

@@ -23,4 +23,6 @@ export type { WorkerAttemptOptions } from './worker-attempt.ts';
 export { planFingerprint, firstDifference } from './plan-fingerprint.ts';
 export { workerOf } from './placement.ts';
 export { leavesMainThreadACore, workerCount } from './worker-count.ts';
+export { usableCores, cgroupCpuLimit } from './usable-cores.ts';
+export type { CpuLimitSources } from './usable-cores.ts';
 export type { WorkerCount, WorkerCountInput } from './worker-count.ts';

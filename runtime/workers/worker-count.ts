@@ -1,12 +1,12 @@
-import { availableParallelism } from 'node:os';
 import { SluiceError } from '../errors/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
+import { usableCores } from './usable-cores.ts';
 
 /** Why an attempt runs where it runs; logged once per attempt and shown by `sluice status`. */
 export interface WorkerCount {
   /** Worker threads of the attempt; 0 runs every subtask in the calling thread. */
   readonly workers: number;
-  /** `requested`: set by the caller or the job; `default`: the machine's cores, capped by the plan. */
+  /** `requested`: set by the caller or the job; `default`: the process's usable cores, capped by the plan. */
   readonly source: 'requested' | 'default';
 }
 
@@ -20,13 +20,14 @@ export interface WorkerCountInput {
    * built in the caller's code (no module) or driven by an injected clock runs in-process by default.
    */
   readonly canUseWorkers: boolean;
-  /** The machine's usable cores; `os.availableParallelism()` unless a test says otherwise. */
+  /** The cores this process may use: {@link usableCores} (affinity and cgroup CPU limit) unless a test says otherwise. */
   readonly cores?: number;
 }
 
 /**
- * Worker threads for one attempt of a job. The default is one per core, capped by the largest stage parallelism
- * (slot sharing places subtask `i` of every stage on worker `i mod W`, so more workers than subtasks would idle).
+ * Worker threads for one attempt of a job. The default is one per usable core ({@link usableCores}: a container's
+ * CPU limit counts), capped by the largest stage parallelism (slot sharing places subtask `i` of every stage on
+ * worker `i mod W`, so more workers than subtasks would idle).
  * A requested count is capped the same way; 0 means in-process. Recomputed per attempt, so a rescale re-places.
  *
  * @example
@@ -46,7 +47,7 @@ export function workerCount(input: WorkerCountInput): WorkerCount {
     return { workers: Math.min(requested, widest), source: 'requested' };
   }
   if (!input.canUseWorkers) return { workers: 0, source: 'default' };
-  return { workers: Math.min(input.cores ?? availableParallelism(), widest), source: 'default' };
+  return { workers: Math.min(input.cores ?? usableCores(), widest), source: 'default' };
 }
 
 /**
@@ -60,6 +61,6 @@ export function workerCount(input: WorkerCountInput): WorkerCount {
  * leavesMainThreadACore(1, 2); // true: one worker on two cores
  * ```
  */
-export function leavesMainThreadACore(workers: number, cores: number = availableParallelism()): boolean {
+export function leavesMainThreadACore(workers: number, cores: number = usableCores()): boolean {
   return workers > 0 && workers < cores;
 }
