@@ -15,7 +15,7 @@ import { CheckpointRestorer } from './checkpoint-restorer.ts';
 import { pendingRescale, rescaleRecord, type PendingRescale } from './pending-rescale.ts';
 import { SplitWatch } from './split-watch.ts';
 import { connectorMetrics, sourceLag, stageMetrics, subtaskMetrics, type ConnectorMetricsView, type SourceLag, type StageMetrics, type SubtaskMetricsView } from './attempt-metrics.ts';
-import { WorkerAttempt, workerCount } from '../workers/index.ts';
+import { usableCores, WorkerAttempt, workerCount } from '../workers/index.ts';
 import { adviseOnLevelDbJob } from '../state/leveldb/job-advice.ts';
 import { reserveTableMmapSlots } from '../state/leveldb/table-mmap-slots.ts';
 import type { JobRunnerOptions } from './job-runner-options.ts';
@@ -387,7 +387,9 @@ export class JobRunner {
     const canUseWorkers = this.#jobModule !== undefined && this.#clock === systemClock;
     const count = workerCount({ requested: this.#requestedWorkers, plan: this.#plan, canUseWorkers });
     this.#workers = count.workers;
-    common.logger.info({ workers: count.workers, parallelism: this.#plan.stages.map((s) => s.parallelism) }, count.workers === 0 ? 'running in-process' : `running on ${count.workers} worker threads`);
+    // A default count says how many cores it found: in a container that is its CPU limit, not the host's cores.
+    const cores = count.source === 'default' && count.workers > 0 ? { usableCores: usableCores() } : {};
+    common.logger.info({ workers: count.workers, parallelism: this.#plan.stages.map((s) => s.parallelism), ...cores }, count.workers === 0 ? 'running in-process' : `running on ${count.workers} worker threads`);
     if (this.#workers === 0) return new JobAttempt({ ...common, clock: this.#clock });
     return new WorkerAttempt({
       ...common,

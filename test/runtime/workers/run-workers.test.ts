@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readPartFiles } from '../../../connectors/dev/index.ts';
+import { usableCores } from '../../../runtime/workers/index.ts';
 import { runSluice } from '../../support/sluice-cli.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -44,4 +45,17 @@ test('sluice run --workers with something other than a whole number exits 2 sayi
   const o = await sluice(['run', 'count.ts', '--workers', 'two'], dir);
   assert.equal(o.code, 2);
   assert.match(o.stderr, /--workers must be a whole number ≥ 0/);
+});
+
+test('sluice run without --workers places one worker per usable core (a container CPU limit counts) and logs the count it found', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'count.ts'), JOB);
+  const env = { ...process.env, LOG_LEVEL: 'info' };
+  const o = await runSluice(['run', 'count.ts', '--set', `output=${join(dir, 'out')}`, '--data-dir', join(dir, 'data')], { cwd: dir, env, timeoutMs: 60_000 });
+  assert.equal(o.code, 0, `exit ${o.code}\n${o.stdout}\n${o.stderr}`);
+  const cores = usableCores();
+  const line = `${o.stdout}\n${o.stderr}`.split('\n').find((l) => l.includes('worker threads') || l.includes('running in-process'));
+  assert.ok(line !== undefined, `no placement line in\n${o.stdout}\n${o.stderr}`);
+  assert.match(line, new RegExp(`running on ${Math.min(cores, 2)} worker threads`));
+  assert.match(line, new RegExp(`"usableCores":${cores}\\b`));
 });
