@@ -385,11 +385,12 @@ export class JobRunner {
       checkpoints: this.#checkpointing ? { acknowledge: (a: SubtaskAck) => this.#coordinator?.acknowledge(a), sourceFinished: (s: AttemptSubtask) => this.#coordinator?.sourceFinished(s) } : undefined,
     };
     const canUseWorkers = this.#jobModule !== undefined && this.#clock === systemClock;
-    const count = workerCount({ requested: this.#requestedWorkers, plan: this.#plan, canUseWorkers });
+    const cores = usableCores();
+    const count = workerCount({ requested: this.#requestedWorkers, plan: this.#plan, canUseWorkers, cores });
     this.#workers = count.workers;
     // A default count says how many cores it found: in a container that is its CPU limit, not the host's cores.
-    const cores = count.source === 'default' && count.workers > 0 ? { usableCores: usableCores() } : {};
-    common.logger.info({ workers: count.workers, parallelism: this.#plan.stages.map((s) => s.parallelism), ...cores }, count.workers === 0 ? 'running in-process' : `running on ${count.workers} worker threads`);
+    const found = count.source === 'default' && count.workers > 0 ? { usableCores: cores } : {};
+    common.logger.info({ workers: count.workers, parallelism: this.#plan.stages.map((s) => s.parallelism), ...found }, count.workers === 0 ? 'running in-process' : `running on ${count.workers} worker threads`);
     if (this.#workers === 0) return new JobAttempt({ ...common, clock: this.#clock });
     return new WorkerAttempt({
       ...common,

@@ -17,6 +17,7 @@ import { sharedWorkerPool } from './worker-pool.ts';
 import { SubtaskHandle } from './subtask-handle.ts';
 import { relayWorkerLog } from './worker-log.ts';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.ts';
+import { leavesMainThreadACore } from './worker-count.ts';
 
 /**
  * Capacity of a channel between two workers. Larger than in-process (64 KiB) because a remote channel holds the
@@ -205,6 +206,7 @@ export class WorkerAttempt implements RunningAttempt {
       }
     }
     const capacity = this.#options.channelCapacityBytes ?? DEFAULT_CHANNEL_CAPACITY_BYTES;
+    const fullCheckpointsFromDeltas = leavesMainThreadACore(n);
     for (let w = 0; w < n; w++) {
       const peers = ports[w] as Array<MessagePort | null>;
       const setup: WorkerSetup = {
@@ -221,6 +223,7 @@ export class WorkerAttempt implements RunningAttempt {
         ownerEpoch: this.#options.ownerEpoch,
         ownerLease: this.#options.ownerLease?.buffer,
         sourceStart: this.#options.sourceStart,
+        fullCheckpointsFromDeltas,
         logLevel: this.#logger.level,
         peers,
       };

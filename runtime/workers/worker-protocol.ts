@@ -38,6 +38,11 @@ export interface WorkerSetup {
   /** Cluster mode: the job's owner lease (OwnerLease.buffer), shared with the main thread that keeps it. */
   readonly ownerLease: SharedArrayBuffer | undefined;
   readonly sourceStart: 'earliest' | 'latest' | undefined;
+  /**
+   * Heap subtasks send deltas for full checkpoints (`leavesMainThreadACore`): decided once per attempt on the main
+   * thread, which reads the process's usable cores, so every worker follows the same answer.
+   */
+  readonly fullCheckpointsFromDeltas: boolean;
   readonly logLevel: string;
   /** One port per peer worker, indexed by the peer's number; `null` at this worker's own index. */
   readonly peers: ReadonlyArray<MessagePort | null>;

@@ -7,7 +7,6 @@ import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
 import { fromPeer, toPeer } from './peer-channels.ts';
-import { leavesMainThreadACore } from './worker-count.ts';
 import { workerOf } from './placement.ts';
 import type { ConnectorRow, LagRow, MetricsRow, WorkerSetup } from './worker-protocol.ts';
 import { OwnerLease } from '../exec/owner-lease.ts';
@@ -84,7 +83,7 @@ export class WorkerSlice {
       ownerLease: setup.ownerLease === undefined ? undefined : new OwnerLease(setup.ownerLease),
       sourceStart: setup.sourceStart,
       onSplitsChanged: options.onSplitsChanged,
-      fullCheckpointsFromDeltas: leavesMainThreadACore(setup.workers),
+      fullCheckpointsFromDeltas: setup.fullCheckpointsFromDeltas,
     };
     const subtasks: Subtask[] = [];
     for (const stage of plan.stages) {
