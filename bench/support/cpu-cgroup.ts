@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ownCgroup, type OwnCgroup } from './own-cgroup.ts';
 
 export interface CpuCgroup {
   /** The command that runs `command` with `args` inside the cgroup from its first instruction (a shell moves itself in, then execs). */
@@ -17,18 +18,15 @@ const PERIOD_US = 100_000;
 
 /** Creates a cgroup limited to `cpus` CPUs under this process's own, or returns why it cannot. */
 export function createCpuCgroup(name: string, cpus: number): CpuCgroup | string {
-  let membership: string;
+  let own: OwnCgroup | undefined;
   try {
-    membership = readFileSync('/proc/self/cgroup', 'utf8');
+    own = ownCgroup(readFileSync('/proc/self/cgroup', 'utf8'), 'cpu');
   } catch (err) {
     return `no /proc/self/cgroup (${(err as Error).message})`;
   }
-  const lines = membership.split('\n').map((l) => l.split(':'));
-  const v1 = lines.find((parts) => (parts[1] ?? '').split(',').includes('cpu'));
-  const v2 = lines.find((parts) => parts[0] === '0' && parts[1] === '');
-  const own = v1 !== undefined ? { version: 1, parent: join('/sys/fs/cgroup', v1[1] as string, v1.slice(2).join(':')) } : v2 !== undefined ? { version: 2, parent: join('/sys/fs/cgroup', v2.slice(2).join(':')) } : undefined;
   if (own === undefined) return 'this process is in no cpu cgroup';
-  const path = join(own.parent, `${name}-${process.pid}`);
+  const parent = join('/sys/fs/cgroup', own.controllers, own.path);
+  const path = join(parent, `${name}-${process.pid}`);
   const quota = String(Math.round(cpus * PERIOD_US));
   try {
     mkdirSync(path);
@@ -44,7 +42,7 @@ export function createCpuCgroup(name: string, cpus: number): CpuCgroup | string 
     } catch {
       // left behind: an empty cgroup, harmless
     }
-    return `cannot create a cpu cgroup under ${own.parent} (${(err as Error).message}); run as root or in a delegated cgroup`;
+    return `cannot create a cpu cgroup under ${parent} (${(err as Error).message}); run as root or in a delegated cgroup`;
   }
   return {
     wrap: (command, args) => ['/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', join(path, own.version === 1 ? 'tasks' : 'cgroup.procs'), command, ...args]],

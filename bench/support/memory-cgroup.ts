@@ -10,6 +10,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ownCgroup, type OwnCgroup } from './own-cgroup.ts';
 
 export interface MemoryCgroup {
   /** The cgroup's folder. */
@@ -32,9 +33,9 @@ export interface MemoryCgroup {
  * of why it cannot (not Linux, no cgroup file system, no permission).
  */
 export function createMemoryCgroup(name: string, limitBytes: number): MemoryCgroup | string {
-  let own: { version: 1 | 2; path: string } | undefined;
+  let own: OwnCgroup | undefined;
   try {
-    own = ownMemoryCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
+    own = ownCgroup(readFileSync('/proc/self/cgroup', 'utf8'), 'memory');
   } catch (err) {
     return `no /proc/self/cgroup (${(err as Error).message})`;
   }
@@ -73,16 +74,4 @@ export function createMemoryCgroup(name: string, limitBytes: number): MemoryCgro
     },
     remove: () => rmdirSync(path),
   };
-}
-
-/** This process's memory cgroup from the text of `/proc/self/cgroup`: the v1 memory controller's line, else v2's. */
-export function ownMemoryCgroup(text: string): { version: 1 | 2; path: string } | undefined {
-  let v2: string | undefined;
-  for (const line of text.split('\n')) {
-    const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
-    if (path === undefined) continue;
-    if (controllers!.split(',').includes('memory')) return { version: 1, path };
-    if (controllers === '') v2 = path;
-  }
-  return v2 === undefined || !existsSync('/sys/fs/cgroup/cgroup.controllers') ? undefined : { version: 2, path: v2 };
 }
