@@ -4,6 +4,7 @@ import { SluiceError } from '../../errors/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { chunkKey, chunksOf, claimKey, encodeClaim, encodeManifestRecord, manifestRecordKey, partitionOf, type BlobLocation, type ManifestRecord } from './replicated-records.ts';
 import type { ReplicatedJobView } from './replicated-view.ts';
+import { clusterProducer } from '../kafka/cluster-producer.ts';
 
 /** At most this many bytes of chunks per produce request: one record batch must stay under `max.message.bytes`. */
 const SEND_BYTES = 768 * 1024;
@@ -72,7 +73,7 @@ export class CheckpointPublisher {
   }
 
   static async open(options: CheckpointPublisherOptions): Promise<CheckpointPublisher> {
-    const producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = clusterProducer(options.kafka);
     await producer.connect();
     return new CheckpointPublisher(options, producer);
   }

@@ -14,6 +14,7 @@ import type { BackupDocument } from '../../service/supervisor-api.ts';
 import { CHUNK_BYTES, chunkKey, chunksOf, chunksOfFile, crc32, encodeImport, importBlobKey, importKey, partitionOf, type ManifestRecord } from './replicated-records.ts';
 import { readingAgainIfChanged } from './chunk-reader.ts';
 import { ReplicatedJobView } from './replicated-view.ts';
+import { clusterProducer } from '../kafka/cluster-producer.ts';
 
 /** A replicated checkpoint as `sluice checkpoints` shows it in cluster mode: the store's fields, and who wrote it. */
 export interface ReplicatedCheckpointInfo extends CheckpointInfo {
@@ -218,7 +219,7 @@ export class ClusterCheckpointTools {
     const { kafka, topic, partitions } = this.#options;
     const failed = (err: unknown): SluiceError =>
       new SluiceError('SLUICE_CLUSTER_REPLICATION_FAILED', `cannot write job "${job}"'s checkpoints to topic "${topic}": ${(err as Error).message}; check that the brokers are up, then try again`, { cause: err, retriable: true });
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = clusterProducer(kafka);
     try {
       await producer.connect().catch((err: unknown) => {
         throw failed(err);

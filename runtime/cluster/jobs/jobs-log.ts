@@ -3,6 +3,7 @@ import { SluiceError } from '../../errors/index.ts';
 import type { Logger } from '../../logging/index.ts';
 import { scanPartition } from '../kafka/partition-scan.ts';
 import { decodeJobSpec, encodeJobSpec, type ClusterJobSpec } from './cluster-job-spec.ts';
+import { clusterProducer } from '../kafka/cluster-producer.ts';
 
 /**
  * The cluster's jobs topic: every member reads it whole when the group rebalances (it is small: one record per job,
@@ -32,7 +33,7 @@ export class JobsLog {
   }
 
   static async open(options: { kafka: Kafka; topic: string; partitions: number; logger: Logger }): Promise<JobsLog> {
-    const producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = clusterProducer(options.kafka);
     await producer.connect();
     return new JobsLog(options.kafka, options.topic, options.partitions, options.logger, producer);
   }

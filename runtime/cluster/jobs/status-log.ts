@@ -1,6 +1,7 @@
 import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from '../../logging/index.ts';
 import { scanPartition } from '../kafka/partition-scan.ts';
+import { clusterProducer } from '../kafka/cluster-producer.ts';
 
 /** Where a job stands, as its owner last reported it to the status topic (JSON, key = job name). */
 export interface ClusterJobStatus {
@@ -42,7 +43,7 @@ export class StatusLog {
   }
 
   static async open(options: { kafka: Kafka; topic: string; logger: Logger }): Promise<StatusLog> {
-    const producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = clusterProducer(options.kafka);
     await producer.connect();
     return new StatusLog(options.kafka, options.topic, options.logger, producer);
   }
