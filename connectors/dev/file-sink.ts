@@ -32,7 +32,7 @@ export function fileSink<T>(options: FileSinkOptions): Sink<T> {
   if (typeof options?.directory !== 'string' || options.directory === '') {
     throw new SluiceError('SLUICE_INVALID_OPTION', 'fileSink option "directory" must be a non-empty path', { retriable: false });
   }
-  return { name: 'file', createWriter: (context) => new FileWriter<T>(options.directory, context) };
+  return { name: 'file', endpoints: [{ system: 'files', path: options.directory }], createWriter: (context) => new FileWriter<T>(options.directory, context) };
 }
 
 interface FileSinkState {

@@ -1,12 +1,22 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { SinkWriter, SinkWriterContext } from '../../runtime/api/index.ts';
+import type { ConnectorEndpoint, SinkWriter, SinkWriterContext } from '../../runtime/api/index.ts';
 import { SluiceError } from '../../runtime/errors/index.ts';
 import type { BulkItem } from './bulk-item.ts';
 import { executeBulk, type BulkRequestContext, type RejectedItem } from './bulk-request.ts';
 import { ES_SINK_ERRORS } from './errors.ts';
 import type { DeadLetterOptions, ElasticsearchAction } from './options.ts';
+
+/**
+ * Where rejected documents go outside the job: a dead-letter sink's endpoints, or the dead-letter file; none for an
+ * index, which is on the sink's own nodes.
+ */
+export function deadLetterEndpoints<T>(deadLetter: DeadLetterOptions<T> | undefined): readonly ConnectorEndpoint[] {
+  if (deadLetter === undefined || 'index' in deadLetter) return [];
+  if ('sink' in deadLetter) return deadLetter.sink.endpoints ?? [];
+  return [{ system: 'files', path: deadLetter.file }];
+}
 
 /**
  * A document Elasticsearch will never accept as sent, with why. This is what the dead-letter destination receives

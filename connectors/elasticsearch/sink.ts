@@ -6,7 +6,7 @@ import { hasKafkaOrigin } from '../kafka/kafka-record.ts';
 import { itemBytes, type BulkItem } from './bulk-item.ts';
 import { BulkLane } from './bulk-lane.ts';
 import { executeBulk, type BulkRequestContext, type RejectedItem } from './bulk-request.ts';
-import { DEAD_LETTER_MAPPINGS, openDeadLetters, toDeadLetter, type DeadLetterDestination, type WriterState } from './dead-letter.ts';
+import { DEAD_LETTER_MAPPINGS, deadLetterEndpoints, openDeadLetters, toDeadLetter, type DeadLetterDestination, type WriterState } from './dead-letter.ts';
 import { ensureIndex } from './ensure-index.ts';
 import { ES_SINK_ERRORS } from './errors.ts';
 import { indexNameProblem, resolveSinkOptions, type ElasticsearchSinkOptions, type ResolvedSinkOptions } from './options.ts';
@@ -48,6 +48,7 @@ export function elasticsearchSink<T>(options: ElasticsearchSinkOptions<T>): Elas
   const totals = new SinkTotals();
   return {
     name: 'elasticsearch',
+    endpoints: [{ system: 'elasticsearch', nodes: resolved.nodes }, ...deadLetterEndpoints(resolved.deadLetter)],
     createWriter: (context) => new ElasticsearchWriter<T>(resolved, context, totals),
     metrics: () => totals.snapshot(),
   };

@@ -124,6 +124,8 @@ export const END_OF_INPUT: unique symbol = Symbol('sluice.endOfInput');
 export interface Source<T> {
   /** Short name for logs and the plan (`datagen`, `kafka`). */
   readonly name: string;
+  /** What the source reads (or writes: dead letters, committed offsets) outside the job; see {@link ConnectorEndpoint}. */
+  readonly endpoints?: readonly ConnectorEndpoint[];
   /** True when the source ends by itself (then the job finishes when all records are processed). */
   readonly bounded: boolean;
   /** Largest parallelism that gives every subtask work, if known up front (number of splits). */
@@ -223,6 +225,28 @@ export interface SinkWriter<T> {
 }
 
 /**
+ * A system or path outside the job that a source or sink reads or writes. Tools that must keep a job's runs away from
+ * production read these: `sluice verify` refuses a job that would touch any Kafka, Elasticsearch or path but its
+ * devstack's and its run's own directory, and compares what the sinks with endpoints wrote. Connectors that touch
+ * nothing outside the process (generated and in-memory sources, the console and collect sinks) list none; a
+ * connector of your own that reads or writes elsewhere should list where.
+ *
+ * @example
+ * ```ts
+ * const rows: Sink<Row> = {
+ *   name: 'rows',
+ *   endpoints: [{ system: 'files', path: directory }],
+ *   createWriter: (context) => new RowFileWriter(directory, context),
+ * };
+ * ```
+ */
+export type ConnectorEndpoint =
+  | { readonly system: 'kafka'; readonly brokers: readonly string[] }
+  | { readonly system: 'elasticsearch'; readonly nodes: readonly string[] }
+  /** A file or a directory (relative paths are relative to the process's working directory). */
+  | { readonly system: 'files'; readonly path: string };
+
+/**
  * A destination for records. `createWriter` is called once per sink subtask per attempt.
  *
  * @example
@@ -232,5 +256,7 @@ export interface SinkWriter<T> {
  */
 export interface Sink<T> {
   readonly name: string;
+  /** Where the sink writes outside the job; see {@link ConnectorEndpoint}. */
+  readonly endpoints?: readonly ConnectorEndpoint[];
   createWriter(context: SinkWriterContext): SinkWriter<T>;
 }

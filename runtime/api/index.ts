@@ -40,6 +40,7 @@ export type { AsyncMapOptions } from './async-map.ts';
 export type { ConnectorMetric, HistogramValues } from './connector-metrics.ts';
 export type {
   CheckpointTiming,
+  ConnectorEndpoint,
   Sink,
   SinkWriter,
   SinkWriterContext,

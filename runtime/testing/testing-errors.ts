@@ -10,4 +10,8 @@ export const TestingErrorCodes = {
   timeout: 'SLUICE_TESTING_TIMEOUT',
   /** The job is not running under a manual clock, so time cannot be moved by hand. */
   noManualClock: 'SLUICE_TESTING_NO_MANUAL_CLOCK',
+  /** `verify` refused a job that reads or writes outside its devstack and its run's directory. */
+  outsideDevstack: 'SLUICE_VERIFY_OUTSIDE_DEVSTACK',
+  /** `verify` found nothing to compare: the clean run wrote nothing to Kafka, Elasticsearch or part files under outDir. */
+  nothingToCompare: 'SLUICE_VERIFY_NOTHING_TO_COMPARE',
 } as const;

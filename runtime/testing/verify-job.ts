@@ -1,7 +1,8 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import type { JobDefinition } from '../api/index.ts';
+import { JobParams, type JobDefinition } from '../api/index.ts';
+import { buildPhysicalPlan } from '../graph/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
 import { startElasticsearch } from '../../devstack/elasticsearch/index.ts';
 import { startKafkaBroker } from '../../devstack/kafka/index.ts';
@@ -10,6 +11,7 @@ import type { FaultReport } from './fault-injector.ts';
 import { covers, startJob, type JobRun } from './job-run.ts';
 import { listTopics, readCommittedTopic, seedTopic, topicEnds } from './kafka-topics.ts';
 import { canonicalJson, diffOutputs, type OutputDiff, type OutputRecord, type Outputs } from './output-diff.ts';
+import { checkVerifiable, nothingToCompare } from './verify-sandbox.ts';
 
 /** Input records for a Kafka topic the job reads: one value per record. */
 export interface TopicInput {
@@ -91,9 +93,12 @@ async function runOnDevstack(job: JobDefinition, options: VerifyOptions, crashes
   let run: JobRun | undefined;
   try {
     for (const [param, env] of Object.entries(DEVSTACK_PARAMS)) process.env[env] = devstack[param as keyof typeof devstack];
+    const params = { ...options.params, ...devstack };
+    const plan = buildPhysicalPlan(job, { params: new JobParams(Object.entries(params)) });
+    checkVerifiable(plan, { brokers: broker.brokers, esNode: es.node, outDir });
     for (const input of options.inputs ?? []) await seedTopic(broker.brokers, input.topic, input.values, partitions);
     run = await startJob(job, {
-      params: { ...options.params, ...devstack },
+      params,
       checkpointIntervalMs: options.checkpointIntervalMs ?? 100,
       logger,
       ...(crashes === 0 ? {} : { faults: { crashes, seed: options.seed ?? 1 } }),
@@ -124,6 +129,7 @@ async function runOnDevstack(job: JobDefinition, options: VerifyOptions, crashes
     }
     logger.debug({ crashes }, 'verify: reading the outputs back');
     const outputs = await raceDeadline(readOutputs(broker.brokers, es.node, outDir, new Set((options.inputs ?? []).map((i) => i.topic))), timeoutMs, 'the outputs to be read back');
+    if (crashes === 0 && outputs.size === 0) throw nothingToCompare(plan);
     return { outputs, outcome, attempts: run.attempts, checkpoints: run.checkpoints.length, faults: run.faults };
   } finally {
     // Each step is bounded and named: a verify that hangs while tearing down says where, instead of never exiting.

@@ -23,6 +23,7 @@ export function kafkaSink<T>(options: KafkaSinkOptions<T>): Sink<T> {
   const resolved = resolveKafkaSinkOptions(options);
   return {
     name: 'kafka',
+    endpoints: [{ system: 'kafka', brokers: resolved.brokers }],
     createWriter: (context) =>
       resolved.guarantee === 'exactly-once' ? new ExactlyOnceWriter<T>(resolved, context) : new AtLeastOnceWriter<T>(resolved, context),
   };

@@ -1,6 +1,12 @@
-import type { Sink, SinkWriter, SourceReaderContext } from '../../../runtime/api/index.ts';
+import type { ConnectorEndpoint, Sink, SinkWriter, SourceReaderContext } from '../../../runtime/api/index.ts';
 import { SluiceError } from '../../../runtime/errors/index.ts';
 import type { KafkaHeaders } from '../kafka-record.ts';
+import type { OnDeserializationError } from './options.ts';
+
+/** Where undecodable records go outside the job: the dead-letter sink's endpoints (none for `'fail'` and `'skip'`). */
+export function deadLetterEndpoints(onError: OnDeserializationError): readonly ConnectorEndpoint[] {
+  return typeof onError === 'object' ? (onError.deadLetter.endpoints ?? []) : [];
+}
 
 /**
  * A record the Kafka source could not decode, as written to the dead-letter sink: where it came from, its raw bytes

@@ -1,5 +1,6 @@
 import type { Source } from '../../../runtime/api/index.ts';
 import type { KafkaRecord } from '../kafka-record.ts';
+import { deadLetterEndpoints } from './dead-letter.ts';
 import { createSourceKafkaClient } from './kafka-client.ts';
 import { KafkaSourceReader } from './kafka-source-reader.ts';
 import { resolveKafkaSourceOptions, type KafkaSourceOptions, type ResolvedKafkaSourceOptions } from './options.ts';
@@ -29,6 +30,7 @@ export function kafkaSource<V = unknown>(options: KafkaSourceOptions<V>): Source
   return {
     name: 'kafka',
     bounded: false,
+    endpoints: [{ system: 'kafka', brokers: resolved.brokers }, ...deadLetterEndpoints(resolved.onDeserializationError)],
     async splitCount({ logger }) {
       const kafka = createSourceKafkaClient(resolved as ResolvedKafkaSourceOptions<unknown>, logger);
       const admin = kafka.admin();

@@ -13,7 +13,9 @@ seeded crashes and restarts, and compares what it wrote: Kafka topics (read comm
 fileSink part files. Prints EXACT (exit 0) or DIFFERENT with the first differences (exit 1).
 
 The job is pointed at the devstack with the parameters brokers, esNode and outDir (and the environment variables
-KAFKA_BROKERS, ES_NODE and SLUICE_OUT_DIR); put fileSink directories under outDir (docs/testing.md).
+KAFKA_BROKERS, ES_NODE and SLUICE_OUT_DIR); put fileSink directories under outDir (docs/testing.md). A job whose
+sources or sinks name another broker, Elasticsearch node or path is refused before it runs, and one whose clean run
+wrote nothing verify can read fails (exit 1).
 
 Options:
       --faults <n>               crashes injected into the second run (default 3)
@@ -112,8 +114,8 @@ function describeRun(run: RunResult): string {
   return `${run.outcome}: ${run.attempts} attempt${run.attempts === 1 ? '' : 's'}, ${run.checkpoints} checkpoints, ${count(records)} records in ${run.outputs.size} output${run.outputs.size === 1 ? '' : 's'}`;
 }
 
+/** The clean run's outputs (verify refuses a clean run without any: `SLUICE_VERIFY_NOTHING_TO_COMPARE`). */
 function outputList(run: RunResult): string {
-  if (run.outputs.size === 0) return '; the job wrote nothing verify can read: Kafka topics, Elasticsearch indices, fileSink directories under outDir';
   return ` in ${[...run.outputs].map(([name, records]) => `${name} (${count(records.length)})`).join(', ')}`;
 }
 

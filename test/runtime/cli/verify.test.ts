@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -8,6 +8,7 @@ import { runSluice as sluice } from '../../support/sluice-cli.ts';
 
 const FIXTURES = fileURLToPath(new URL('../testing/fixtures/', import.meta.url));
 const ORDERS_ENRICH = fileURLToPath(new URL('../../../jobs/orders-enrich.ts', import.meta.url));
+const TOTALS = fileURLToPath(new URL('../../../jobs/totals.ts', import.meta.url));
 
 
 test('sluice verify: an exactly-once job is EXACT, an at-least-once one DIFFERENT with its duplicates, a bad flag a usage error', async () => {
@@ -40,4 +41,20 @@ test('sluice verify: a Kafka → Kafka exactly-once job with dead letters (jobs/
   const run = await sluice(['verify', ORDERS_ENRICH, '--input', `orders=${join(dir, 'orders.jsonl')}`, '--faults', '3', '--seed', '7']);
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.match(run.stdout, /^EXACT: with 3 crashes the job wrote exactly what the clean run wrote \(2,000 records in kafka:orders-dead-letters \(21\), kafka:orders-enriched \(1,979\)\)/m);
+});
+
+test('sluice verify refuses a job that would write outside its devstack (the README\'s totals job writes to ./out) before running it, and one whose clean run wrote nothing it can read', async (t) => {
+  const cwd = await mkdtemp(join(tmpdir(), 'sluice-verify-cwd-'));
+  t.after(() => rm(cwd, { recursive: true, force: true }));
+  const [outside, nothing] = await Promise.all([sluice(['verify', TOTALS], { cwd }), sluice(['verify', `${FIXTURES}console-only-job.ts`], { cwd })]);
+
+  assert.equal(outside.code, 1, outside.stdout + outside.stderr);
+  assert.match(outside.stderr, /verify will not run job "totals", whose runs would reach outside verify's devstack: sink "sink-3" \(file\) writes to \S+out\/totals, outside the run's directory/);
+  assert.match(outside.stderr, /SLUICE_VERIFY_OUTSIDE_DEVSTACK/);
+  assert.deepEqual(await readdir(cwd), [], 'nothing was written into the working directory');
+
+  assert.equal(nothing.code, 1, nothing.stdout + nothing.stderr);
+  assert.doesNotMatch(nothing.stdout, /EXACT/);
+  assert.match(nothing.stderr, /verify cannot check job "verify-console-only": its clean run wrote nothing verify can read \(sinks: sink "printed" \(console\)\)/);
+  assert.match(nothing.stderr, /SLUICE_VERIFY_NOTHING_TO_COMPARE/);
 });
