@@ -12,6 +12,8 @@ export const TestingErrorCodes = {
   noManualClock: 'SLUICE_TESTING_NO_MANUAL_CLOCK',
   /** `verify` refused a job that reads or writes outside its devstack and its run's directory. */
   outsideDevstack: 'SLUICE_VERIFY_OUTSIDE_DEVSTACK',
+  /** `verify` was given no input for a job that reads Kafka. */
+  noInput: 'SLUICE_VERIFY_NO_INPUT',
   /** `verify` found nothing to compare: the clean run wrote nothing to Kafka, Elasticsearch or part files under outDir. */
   nothingToCompare: 'SLUICE_VERIFY_NOTHING_TO_COMPARE',
 } as const;

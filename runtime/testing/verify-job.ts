@@ -11,7 +11,7 @@ import type { FaultReport } from './fault-injector.ts';
 import { covers, startJob, type JobRun } from './job-run.ts';
 import { listTopics, readCommittedTopic, seedTopic, topicEnds } from './kafka-topics.ts';
 import { canonicalJson, diffOutputs, type OutputDiff, type OutputRecord, type Outputs } from './output-diff.ts';
-import { checkVerifiable, nothingToCompare } from './verify-sandbox.ts';
+import { checkInputs, checkVerifiable, nothingToCompare } from './verify-sandbox.ts';
 
 /** Input records for a Kafka topic the job reads: one value per record. */
 export interface TopicInput {
@@ -96,6 +96,7 @@ async function runOnDevstack(job: JobDefinition, options: VerifyOptions, crashes
     const params = { ...options.params, ...devstack };
     const plan = buildPhysicalPlan(job, { params: new JobParams(Object.entries(params)) });
     checkVerifiable(plan, { brokers: broker.brokers, esNode: es.node, outDir });
+    checkInputs(plan, (options.inputs ?? []).map((input) => input.topic));
     for (const input of options.inputs ?? []) await seedTopic(broker.brokers, input.topic, input.values, partitions);
     run = await startJob(job, {
       params,

@@ -37,6 +37,23 @@ export function checkVerifiable(plan: PhysicalPlan, sandbox: VerifySandbox): voi
 }
 
 /**
+ * Checks that a job reading Kafka is given its input: verify runs such a job until a checkpoint covers the seeded
+ * records, so without any it would stop at once and compare nothing (and a topic the job lists must exist first).
+ * @internal
+ */
+export function checkInputs(plan: PhysicalPlan, inputTopics: readonly string[]): void {
+  if (inputTopics.length > 0) return;
+  const readers = connectorsOf(plan).filter((c) => c.kind === 'source' && c.endpoints.some((e) => e.system === 'kafka'));
+  if (readers.length === 0) return;
+  throw new SluiceError(
+    TestingErrorCodes.noInput,
+    `verify needs the records job "${plan.job}" reads from Kafka (${readers.map((c) => c.what).join(', ')}): pass each topic's records ` +
+      `as a file of JSON lines, --input <topic>=<file.jsonl> (verifyJob: options.inputs); verify creates the topics and fills them before each run`,
+    { retriable: false },
+  );
+}
+
+/**
  * The error for a clean run that wrote nothing verify can read: comparing nothing with nothing is no verification.
  * @internal
  */

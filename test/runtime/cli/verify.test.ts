@@ -9,6 +9,7 @@ import { runSluice as sluice } from '../../support/sluice-cli.ts';
 const FIXTURES = fileURLToPath(new URL('../testing/fixtures/', import.meta.url));
 const ORDERS_ENRICH = fileURLToPath(new URL('../../../jobs/orders-enrich.ts', import.meta.url));
 const TOTALS = fileURLToPath(new URL('../../../jobs/totals.ts', import.meta.url));
+const CLICKS_TO_ES = fileURLToPath(new URL('../../../jobs/clicks-to-es.ts', import.meta.url));
 
 
 test('sluice verify: an exactly-once job is EXACT, an at-least-once one DIFFERENT with its duplicates, a bad flag a usage error', async () => {
@@ -43,10 +44,14 @@ test('sluice verify: a Kafka → Kafka exactly-once job with dead letters (jobs/
   assert.match(run.stdout, /^EXACT: with 3 crashes the job wrote exactly what the clean run wrote \(2,000 records in kafka:orders-dead-letters \(21\), kafka:orders-enriched \(1,979\)\)/m);
 });
 
-test('sluice verify refuses a job that would write outside its devstack (the README\'s totals job writes to ./out) before running it, and one whose clean run wrote nothing it can read', async (t) => {
+test('sluice verify refuses a job that would write outside its devstack (the README\'s totals job writes to ./out) or reads Kafka without --input before running it, and one whose clean run wrote nothing it can read', async (t) => {
   const cwd = await mkdtemp(join(tmpdir(), 'sluice-verify-cwd-'));
   t.after(() => rm(cwd, { recursive: true, force: true }));
-  const [outside, nothing] = await Promise.all([sluice(['verify', TOTALS], { cwd }), sluice(['verify', `${FIXTURES}console-only-job.ts`], { cwd })]);
+  const [outside, nothing, noInput] = await Promise.all([
+    sluice(['verify', TOTALS], { cwd }),
+    sluice(['verify', `${FIXTURES}console-only-job.ts`], { cwd }),
+    sluice(['verify', CLICKS_TO_ES], { cwd }),
+  ]);
 
   assert.equal(outside.code, 1, outside.stdout + outside.stderr);
   assert.match(outside.stderr, /verify will not run job "totals", whose runs would reach outside verify's devstack: sink "sink-3" \(file\) writes to \S+out\/totals, outside the run's directory/);
@@ -57,4 +62,7 @@ test('sluice verify refuses a job that would write outside its devstack (the REA
   assert.doesNotMatch(nothing.stdout, /EXACT/);
   assert.match(nothing.stderr, /verify cannot check job "verify-console-only": its clean run wrote nothing verify can read \(sinks: sink "printed" \(console\)\)/);
   assert.match(nothing.stderr, /SLUICE_VERIFY_NOTHING_TO_COMPARE/);
+
+  assert.equal(noInput.code, 1, noInput.stdout + noInput.stderr);
+  assert.match(noInput.stderr, /verify needs the records job "clicks-to-es" reads from Kafka \(source "clicks" \(kafka\)\): pass each topic's records as a file of JSON lines, --input <topic>=<file\.jsonl>.*\[SLUICE_VERIFY_NO_INPUT\]/);
 });

@@ -6,7 +6,7 @@ import { elasticsearchSink } from '../../../connectors/elasticsearch/index.ts';
 import { kafkaSink, kafkaSource } from '../../../connectors/kafka/index.ts';
 import { defineJob, type Sink, type Source } from '../../../runtime/api/index.ts';
 import { buildPhysicalPlan } from '../../../runtime/graph/index.ts';
-import { checkVerifiable, nothingToCompare } from '../../../runtime/testing/verify-sandbox.ts';
+import { checkInputs, checkVerifiable, nothingToCompare } from '../../../runtime/testing/verify-sandbox.ts';
 
 const SANDBOX = { brokers: ['127.0.0.1:40001'], esNode: 'http://127.0.0.1:40002', outDir: resolve('/tmp/sluice-verify-x') };
 
@@ -59,4 +59,15 @@ test('verify sandbox: the error for a clean run with nothing to compare names th
   const err = nothingToCompare(planOf(numbers, consoleSink()));
   assert.equal(err.code, 'SLUICE_VERIFY_NOTHING_TO_COMPARE');
   assert.match(err.message, /verify cannot check job "sandboxed": its clean run wrote nothing verify can read \(sinks: sink "out" \(console\)\)/);
+});
+
+test('verify sandbox: a job reading Kafka needs input records; one reading generated data does not', () => {
+  const reading = planOf(kafkaSource({ brokers: SANDBOX.brokers, topics: ['clicks'], format: 'json' }) as Source<unknown>, consoleSink());
+  assert.throws(() => checkInputs(reading, []), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'SLUICE_VERIFY_NO_INPUT');
+    assert.match(err.message, /verify needs the records job "sandboxed" reads from Kafka \(source "in" \(kafka\)\): pass each topic's records as a file of JSON lines, --input <topic>=<file\.jsonl>/);
+    return true;
+  });
+  assert.doesNotThrow(() => checkInputs(reading, ['clicks']));
+  assert.doesNotThrow(() => checkInputs(planOf(numbers, consoleSink()), []));
 });
