@@ -128,7 +128,7 @@ test('the packed package: init a project, install the tarball, type-check, run a
   assert.match(looseRun.stderr, /"inputs":1,[^\n]*"msg":"worker bundle built"/, 'bundled for its worker: the job file only');
   phase('strict tsc + npx sluice run (twice)');
 
-  // The project's README commands: npm start (the example job) and npm test (tsc + its node:test file).
+  // The project's README commands: npm start (the example job), npm test (tsc + its node:test file) and npm run verify.
   await ok('npm', ['start', '--', '--set', 'orders=1000'], project);
   const totals = new Map<string, number>();
   for (const r of await readPartFiles<{ user: string; total: number; orders: number }>(join(project, 'out/example'))) {
@@ -139,6 +139,10 @@ test('the packed package: init a project, install the tarball, type-check, run a
   const tested = await ok('npm', ['test'], project);
   assert.match(tested.stdout, /# pass 1/);
   phase('npm start + npm test');
+  // And its verify script: the example job clean and with crashes, from the installed (compiled) package.
+  const verified = await ok('npm', ['run', 'verify'], project);
+  assert.match(verified.stdout, /^EXACT: with 3 crashes the job wrote exactly what the clean run wrote \([\d,]+ records in file:example \(/m);
+  phase('npm run verify');
 
   // What npm installed for the user: the package ships no sources or tests.
   const installed = await readdir(join(project, 'node_modules/sluice'));

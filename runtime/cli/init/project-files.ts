@@ -23,6 +23,7 @@ export function projectFiles(name: string, versions: ProjectVersions): Record<st
         type: 'module',
         scripts: {
           start: 'sluice run jobs/example.ts',
+          verify: 'sluice verify jobs/example.ts',
           test: 'tsc --noEmit && node --import tsx --test test/example.test.ts',
         },
         dependencies: { sluice: versions.sluice },
@@ -61,11 +62,15 @@ const EXAMPLE_JOB = `/**
  * Totals per user over generated orders, written exactly once to out/example/ as NDJSON part files (one line per
  * update of a user's total; the last line of a user is its total).
  *
- *   npx sluice run jobs/example.ts [--set orders=100000] [--set output=out/example]
+ *   npx sluice run jobs/example.ts [--set orders=100000] [--set outDir=out]
  *
  * It checkpoints every second into .sluice/: stop it and run it again, and it resumes where it was. Once it has
  * finished, running it again reads nothing new; --fresh starts over (delete out/example/ first).
+ *
+ * Its output directory comes from the parameter outDir, which \`sluice verify\` points at a directory of its own:
+ * \`npm run verify\` runs the job clean and with injected crashes, and checks that both wrote the same.
  */
+import { join } from 'node:path';
 import { defineJob, type Stream } from 'sluice';
 import { datagen, fileSink } from 'sluice/dev';
 
@@ -94,7 +99,7 @@ export default defineJob({ name: 'example', parallelism: 2, checkpoints: { inter
   const orders = env
     .source(datagen({ count: params.number('orders', 10_000), splits: 2, record: (i): Order => ({ user: \`user-\${i % 10}\`, amount: i % 5 }) }))
     .uid('orders');
-  totalsPerUser(orders).sink(fileSink({ directory: params.string('output', 'out/example') }));
+  totalsPerUser(orders).sink(fileSink({ directory: join(params.string('outDir', 'out'), 'example') }));
 });
 `;
 
@@ -132,12 +137,16 @@ Streaming jobs run with [Sluice](https://www.npmjs.com/package/sluice).
 \`\`\`sh
 npm install && npm start   # runs jobs/example.ts: totals per user over 10,000 generated orders, into out/example/
 npm test                   # type-checks the project and runs test/example.test.ts
+npm run verify             # runs the job clean and with injected crashes: EXACT if both wrote the same
 \`\`\`
 
 - \`jobs/example.ts\` is the job: a source, the logic (\`totalsPerUser\`) and a sink. Run any job file with
   \`npx sluice run jobs/<file>.ts\` (\`--set key=value\` for its parameters, \`-p N\` for its parallelism).
 - \`test/example.test.ts\` runs the same logic on a fixed collection of orders in memory (\`runJob\` from
   \`sluice/testing\`) and checks what it wrote.
+- \`sluice verify\` runs a job twice on an embedded Kafka and Elasticsearch, once with seeded crashes and restarts,
+  and compares the outputs record for record. It gives the job the parameters \`brokers\`, \`esNode\` and \`outDir\`:
+  take your endpoints and output directories from them.
 - Checkpoints are kept in \`.sluice/\`: a stopped job resumes from them, and a finished one does not run again
   unless started with \`--fresh\`.
 `;
