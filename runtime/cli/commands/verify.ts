@@ -111,7 +111,7 @@ export async function verifyCommand(args: readonly string[], logger: Logger, out
 
 function describeRun(run: RunResult): string {
   const records = [...run.outputs.values()].reduce((n, r) => n + r.length, 0);
-  return `${run.outcome}: ${run.attempts} attempt${run.attempts === 1 ? '' : 's'}, ${run.checkpoints} checkpoints, ${count(records)} records in ${run.outputs.size} output${run.outputs.size === 1 ? '' : 's'}`;
+  return `${run.outcome}: ${run.attempts} attempt${run.attempts === 1 ? '' : 's'}, ${run.checkpoints} checkpoint${run.checkpoints === 1 ? '' : 's'}, ${count(records)} records in ${run.outputs.size} output${run.outputs.size === 1 ? '' : 's'}`;
 }
 
 /** The clean run's outputs (verify refuses a clean run without any: `SLUICE_VERIFY_NOTHING_TO_COMPARE`). */
