@@ -226,10 +226,10 @@ export interface SinkWriter<T> {
 
 /**
  * A system or path outside the job that a source or sink reads or writes. Tools that must keep a job's runs away from
- * production read these: `sluice verify` refuses a job that would touch any Kafka, Elasticsearch or path but its
- * devstack's and its run's own directory, and compares what the sinks with endpoints wrote. Connectors that touch
- * nothing outside the process (generated and in-memory sources, the console and collect sinks) list none; a
- * connector of your own that reads or writes elsewhere should list where.
+ * production read these: `sluice verify` refuses, before it runs, a job that would touch any Kafka, Elasticsearch or
+ * path but its devstack's and its run's own directory. Connectors that touch nothing outside the process (generated
+ * and in-memory sources, the console and collect sinks) list none; a connector of your own that reads or writes
+ * elsewhere should list where.
  *
  * @example
  * ```ts
