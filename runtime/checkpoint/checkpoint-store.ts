@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
@@ -90,6 +91,24 @@ export class CheckpointStore {
    */
   static async open(dataDir: string, options: CheckpointStoreOptions = {}): Promise<CheckpointStore> {
     return new CheckpointStore(await openStoreDb(checkpointDbPath(dataDir)), options);
+  }
+
+  /**
+   * Opens the store at `<dataDir>/checkpoints` only if one is there, for commands that read: a mistyped data directory
+   * gets `SLUICE_CHECKPOINT_STORE_MISSING` instead of a new, empty store created where it points.
+   */
+  static async openExisting(dataDir: string, options: CheckpointStoreOptions = {}): Promise<CheckpointStore> {
+    const path = checkpointDbPath(dataDir);
+    // LevelDB writes CURRENT when it creates a database and never removes it.
+    const exists = await access(join(path, 'CURRENT')).then(() => true, () => false);
+    if (!exists) {
+      throw new SluiceError(
+        CheckpointErrorCodes.storeMissing,
+        `no checkpoint store in ${dataDir} (nothing at ${path}): give the data directory the job ran with (\`sluice run\` and \`sluice start\` use .sluice in their working directory unless given --data-dir)`,
+        { retriable: false },
+      );
+    }
+    return CheckpointStore.open(dataDir, options);
   }
 
   /** The next checkpoint id of `job`: one more than any id it ever had (also after deletes and restarts). */

@@ -81,6 +81,7 @@ export const CheckpointErrorCodes = {
   invalid: 'SLUICE_CHECKPOINT_INVALID',
   storeLocked: 'SLUICE_CHECKPOINT_STORE_LOCKED',
   storeUnreadable: 'SLUICE_CHECKPOINT_STORE_UNREADABLE',
+  storeMissing: 'SLUICE_CHECKPOINT_STORE_MISSING',
   storeClosed: 'SLUICE_CHECKPOINT_STORE_CLOSED',
   writeFailed: 'SLUICE_CHECKPOINT_WRITE_FAILED',
 } as const;

@@ -37,7 +37,7 @@ export async function checkpointsCommand(args: readonly string[], logger: Logger
     return EXIT.ok;
   }
   keepMappedTableReads(); // a listing opens the store and exits: the slots' reservation would cost more than it saves
-  const store = await CheckpointStore.open(resolve(values['data-dir']), { logger });
+  const store = await CheckpointStore.openExisting(resolve(values['data-dir']), { logger });
   try {
     printCheckpoints(job, await store.list(job), values.json === true, out);
     return EXIT.ok;

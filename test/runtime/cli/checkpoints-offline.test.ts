@@ -1,0 +1,33 @@
+/**
+ * `sluice checkpoints <job> --data-dir <dir>`: reads a data directory without a service, and never creates one where
+ * a mistyped path points.
+ */
+import assert from 'node:assert/strict';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runSluice } from '../../support/sluice-cli.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+// A bounded job with checkpoints (its last one taken as it finishes), writing under --set outDir.
+const JOB = fileURLToPath(new URL('../testing/fixtures/exactly-once-job.ts', import.meta.url));
+
+test('sluice checkpoints --data-dir lists a job\'s checkpoints, and a data directory without a store is an error that creates nothing', async (t) => {
+  const dir = await tempDir(t);
+  const data = join(dir, 'data');
+  const run = await runSluice(['run', JOB, '--data-dir', data, '--set', `outDir=${join(dir, 'out')}`], { cwd: ROOT });
+  assert.equal(run.code, 0, run.stderr);
+
+  const listed = await runSluice(['checkpoints', 'verify-exact', '--data-dir', data], { cwd: ROOT });
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /^ID +KIND +TYPE/);
+  assert.match(listed.stdout, /\n\d+ +checkpoint +full .* valid\n/);
+
+  const typo = join(dir, 'dat');
+  const missing = await runSluice(['checkpoints', 'verify-exact', '--data-dir', typo], { cwd: ROOT });
+  assert.equal(missing.code, 1, missing.stdout + missing.stderr);
+  assert.match(missing.stderr, new RegExp(`no checkpoint store in ${typo} \\(nothing at ${join(typo, 'checkpoints')}\\): give the data directory the job ran with.*\\[SLUICE_CHECKPOINT_STORE_MISSING\\]`));
+  await assert.rejects(access(typo), { code: 'ENOENT' }, 'the mistyped directory was not created');
+});
