@@ -281,7 +281,7 @@ export function describeCheckpoint(job: string, id: number): string {
 export function checkpointNotFound(job: string, id: number): SluiceError {
   return new SluiceError(
     CheckpointErrorCodes.notFound,
-    `checkpoint ${id} of job "${job}" does not exist; list the job's checkpoints with sluice checkpoints ${job}`,
+    `checkpoint ${id} of job "${job}" does not exist; list the job's checkpoints with sluice checkpoints ${job} (with --data-dir <dir> for the data directory of sluice run)`,
   );
 }
 

@@ -83,9 +83,13 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
   applyHeapGrowth(heapGrowth);
   const job = await loadJobFile(file);
   const checkpointing = job.options.checkpoints !== undefined && job.options.checkpoints !== false;
-  const store = checkpointing || restore.from !== 'latest'
-    ? await CheckpointStore.open(resolve(values['data-dir'] ?? '.sluice'), { logger })
-    : undefined;
+  const dataDir = resolve(values['data-dir'] ?? '.sluice');
+  // Restoring a checkpoint by id needs the store it is in: a mistyped --data-dir says so instead of creating one.
+  const store = restore.from === 'checkpoint'
+    ? await CheckpointStore.openExisting(dataDir, { logger })
+    : checkpointing || restore.from !== 'latest'
+      ? await CheckpointStore.open(dataDir, { logger })
+      : undefined;
   try {
     const runner = new JobRunner({
       job,

@@ -1,6 +1,6 @@
 /**
- * `sluice checkpoints <job> --data-dir <dir>`: reads a data directory without a service, and never creates one where
- * a mistyped path points.
+ * `sluice checkpoints <job> --data-dir <dir>` reads a data directory without a service, and `sluice run --from <id>`
+ * restores from one; neither creates a store where a mistyped path points.
  */
 import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
@@ -30,4 +30,20 @@ test('sluice checkpoints --data-dir lists a job\'s checkpoints, and a data direc
   assert.equal(missing.code, 1, missing.stdout + missing.stderr);
   assert.match(missing.stderr, new RegExp(`no checkpoint store in ${typo} \\(nothing at ${join(typo, 'checkpoints')}\\): give the data directory the job ran with.*\\[SLUICE_CHECKPOINT_STORE_MISSING\\]`));
   await assert.rejects(access(typo), { code: 'ENOENT' }, 'the mistyped directory was not created');
+});
+
+test('sluice run --from <id> with a data directory that holds no checkpoints says so and creates nothing; an unknown id names the way to list them', async (t) => {
+  const dir = await tempDir(t);
+  const data = join(dir, 'data');
+  const typo = join(dir, 'dta');
+  const outDir = ['--set', `outDir=${join(dir, 'out')}`];
+  const missing = await runSluice(['run', JOB, '--data-dir', typo, '--from', '1', ...outDir], { cwd: ROOT });
+  assert.equal(missing.code, 1, missing.stdout + missing.stderr);
+  assert.match(missing.stderr, /no checkpoint store in .*dta .*\[SLUICE_CHECKPOINT_STORE_MISSING\]/);
+  await assert.rejects(access(typo), { code: 'ENOENT' }, 'the mistyped directory was not created');
+
+  assert.equal((await runSluice(['run', JOB, '--data-dir', data, ...outDir], { cwd: ROOT })).code, 0);
+  const unknown = await runSluice(['run', JOB, '--data-dir', data, '--from', '999', ...outDir], { cwd: ROOT });
+  assert.equal(unknown.code, 1, unknown.stdout + unknown.stderr);
+  assert.match(unknown.stderr, /checkpoint 999 of job "verify-exact" does not exist; list the job's checkpoints with sluice checkpoints verify-exact \(with --data-dir <dir> for the data directory of sluice run\)/);
 });
