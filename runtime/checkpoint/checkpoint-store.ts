@@ -2,11 +2,12 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
-import { adoptCheckpoint, lastIdOf, type AdoptedBlobs } from './adopt-checkpoint.ts';
+import { adoptCheckpoint, lastIdMark, lastIdOf, type AdoptedBlobs } from './adopt-checkpoint.ts';
 import { batchesOfAtMost, BLOB_BATCH_BYTES } from './blob-batches.ts';
 import { applyRetention, deleteCheckpoint, manifestsOf } from './delete-checkpoints.ts';
 import { decodeExport, openExportFile, writeExportFile } from './export-file.ts';
 import { CheckpointErrorCodes, checkId, checkString, decodeManifest, isIncremental, validateManifest, writtenBytesOf, type BlobRef, type CheckpointKind, type CheckpointManifest, type ManifestHeader } from './manifest.ts';
+import { checkpointsLost, ID_LEDGER_FILE, IdLedger } from './id-ledger.ts';
 import { selfContainedStream } from './self-contained.ts';
 import { openStoreDb, type Db } from './store-db.ts';
 import {
@@ -73,14 +74,16 @@ interface BlobProblem {
  */
 export class CheckpointStore {
   readonly #db: Db;
+  readonly #ledger: IdLedger;
   readonly #logger: Logger;
   readonly #beforeBatch: CheckpointStoreOptions['beforeBatch'];
   #closed = false;
   /** Writes and deletes run one at a time, so retention never races a write. */
   #serial: Promise<unknown> = Promise.resolve();
 
-  private constructor(db: Db, options: CheckpointStoreOptions) {
+  private constructor(db: Db, ledger: IdLedger, options: CheckpointStoreOptions) {
     this.#db = db;
+    this.#ledger = ledger;
     this.#logger = options.logger ?? silentLogger();
     this.#beforeBatch = options.beforeBatch;
   }
@@ -90,7 +93,8 @@ export class CheckpointStore {
    * another process (or another open store) holds it, `SLUICE_CHECKPOINT_STORE_UNREADABLE` otherwise.
    */
   static async open(dataDir: string, options: CheckpointStoreOptions = {}): Promise<CheckpointStore> {
-    return new CheckpointStore(await openStoreDb(checkpointDbPath(dataDir)), options);
+    const db = await openStoreDb(checkpointDbPath(dataDir));
+    return new CheckpointStore(db, await IdLedger.open(join(dataDir, ID_LEDGER_FILE), options.logger ?? silentLogger()), options);
   }
 
   /**
@@ -115,7 +119,7 @@ export class CheckpointStore {
   async nextId(job: string): Promise<number> {
     this.#checkOpen();
     checkString(job, 'job');
-    let max = await lastIdOf(this.#db, job);
+    let max = Math.max(await lastIdOf(this.#db, job), this.#ledger.newest(job));
     const prefix = manifestPrefix(job);
     for await (const key of this.#db.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit: 1 })) {
       max = Math.max(max, Number(key.slice(prefix.length)));
@@ -146,6 +150,7 @@ export class CheckpointStore {
       const written = chained
         ? await writeMergedCheckpoint(this.#db, manifest, selfContainedStream(manifest.maxParallelism, blobs.map(lazyBlob), (blob) => this.#bytesOf(manifest, blob)), this.#beforeBatch)
         : await writeCheckpoint(this.#db, manifest, blobs, this.#beforeBatch);
+      await this.#noteStored(written);
       if (written.kind === 'checkpoint') {
         try {
           await applyRetention(this.#db, written.job, retain);
@@ -221,6 +226,7 @@ export class CheckpointStore {
   async latestValid(job: string, options: { kinds?: CheckpointKind[] } = {}): Promise<LoadedCheckpoint | undefined> {
     this.#checkOpen();
     checkString(job, 'job');
+    await this.#checkNothingLost(job);
     const skipped: Array<{ id: number; reason: string }> = [];
     for await (const [id, value] of manifestsOf(this.#db, job)) {
       let loaded: LoadedCheckpoint;
@@ -279,6 +285,8 @@ export class CheckpointStore {
       // Manifests first: a crash in between leaves only unreferenced blobs, never a checkpoint missing blobs.
       await this.#db.clear({ gte: manifests, lt: prefixEnd(manifests) });
       await this.#db.clear({ gte: blobs, lt: prefixEnd(blobs) });
+      // Cleared on purpose: checkpoints the store lost (see #checkNothingLost) are no longer missed.
+      await this.#db.batch([await lastIdMark(this.#db, job, this.#ledger.newest(job))]);
     });
   }
 
@@ -307,7 +315,7 @@ export class CheckpointStore {
         this.#checkOpen();
         const id = Math.max(await this.nextId(job), (options.idAbove ?? 0) + 1);
         const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...rest } = source.manifest;
-        return writeStreamedCheckpoint(this.#db, { ...rest, job, id, kind: 'savepoint' }, source.blobs, source.readBlob, this.#beforeBatch);
+        return this.#noteStored(await writeStreamedCheckpoint(this.#db, { ...rest, job, id, kind: 'savepoint' }, source.blobs, source.readBlob, this.#beforeBatch));
       });
     } finally {
       await source.close();
@@ -327,7 +335,7 @@ export class CheckpointStore {
       this.#checkOpen();
       const id = Math.max(await this.nextId(job), (options.idAbove ?? 0) + 1);
       const { blobs: _refs, totalBytes: _total, formatVersion: _v, writtenBytes: _w, ...rest } = manifest;
-      return writeCheckpoint(this.#db, { ...rest, job, id, kind: 'savepoint' }, inputs, this.#beforeBatch);
+      return this.#noteStored(await writeCheckpoint(this.#db, { ...rest, job, id, kind: 'savepoint' }, inputs, this.#beforeBatch));
     });
   }
 
@@ -364,7 +372,10 @@ export class CheckpointStore {
   async adopt(manifest: CheckpointManifest, blobs: AdoptedBlobs): Promise<void> {
     this.#checkOpen();
     const checked = validateManifest(manifest);
-    await this.#exclusive(() => adoptCheckpoint(this.#db, checked, blobs));
+    await this.#exclusive(async () => {
+      await adoptCheckpoint(this.#db, checked, blobs);
+      await this.#noteStored(checked);
+    });
   }
 
   /** Closes the LevelDB; the store cannot be used afterwards. */
@@ -373,6 +384,27 @@ export class CheckpointStore {
     this.#closed = true;
     await this.#serial.catch(() => undefined);
     await this.#db.close();
+  }
+
+  /** Records a stored checkpoint in the id ledger; a ledger that cannot be written is logged (the checkpoint stands). */
+  async #noteStored<M extends { job: string; id: number }>(manifest: M): Promise<M> {
+    try {
+      await this.#ledger.record(manifest.job, manifest.id);
+    } catch (err) {
+      this.#logger.warn({ err, job: manifest.job, checkpoint: manifest.id }, 'cannot update the checkpoint id ledger; the checkpoint is stored');
+    }
+    return manifest;
+  }
+
+  /**
+   * Throws `SLUICE_CHECKPOINT_STORE_DAMAGED` when the store's id high-water mark for `job` is behind the id ledger:
+   * checkpoints it stored are gone (id-ledger.ts says how), and the newest one left would repeat committed output.
+   */
+  async #checkNothingLost(job: string): Promise<void> {
+    const stored = await lastIdOf(this.#db, job);
+    const known = this.#ledger.newest(job);
+    if (known <= stored) return;
+    throw checkpointsLost(job, known, stored);
   }
 
   /** The bytes of a savepoint's blob: its own, or one an earlier checkpoint wrote (read now, checked). */

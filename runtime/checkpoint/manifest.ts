@@ -82,6 +82,7 @@ export const CheckpointErrorCodes = {
   storeLocked: 'SLUICE_CHECKPOINT_STORE_LOCKED',
   storeUnreadable: 'SLUICE_CHECKPOINT_STORE_UNREADABLE',
   storeMissing: 'SLUICE_CHECKPOINT_STORE_MISSING',
+  storeDamaged: 'SLUICE_CHECKPOINT_STORE_DAMAGED',
   storeClosed: 'SLUICE_CHECKPOINT_STORE_CLOSED',
   writeFailed: 'SLUICE_CHECKPOINT_WRITE_FAILED',
 } as const;
