@@ -226,7 +226,9 @@ export class CheckpointStore {
   async latestValid(job: string, options: { kinds?: CheckpointKind[] } = {}): Promise<LoadedCheckpoint | undefined> {
     this.#checkOpen();
     checkString(job, 'job');
-    await this.#checkNothingLost(job);
+    // Checkpoints the store lost (id-ledger.ts): an older one would repeat committed output.
+    const lost = await this.lostCheckpoints(job);
+    if (lost !== undefined) throw lost;
     const skipped: Array<{ id: number; reason: string }> = [];
     for await (const [id, value] of manifestsOf(this.#db, job)) {
       let loaded: LoadedCheckpoint;
@@ -285,7 +287,7 @@ export class CheckpointStore {
       // Manifests first: a crash in between leaves only unreferenced blobs, never a checkpoint missing blobs.
       await this.#db.clear({ gte: manifests, lt: prefixEnd(manifests) });
       await this.#db.clear({ gte: blobs, lt: prefixEnd(blobs) });
-      // Cleared on purpose: checkpoints the store lost (see #checkNothingLost) are no longer missed.
+      // Cleared on purpose: checkpoints the store lost (lostCheckpoints) are no longer missed.
       await this.#db.batch([await lastIdMark(this.#db, job, this.#ledger.newest(job))]);
     });
   }
@@ -378,6 +380,17 @@ export class CheckpointStore {
     });
   }
 
+  /**
+   * `SLUICE_CHECKPOINT_STORE_DAMAGED` (returned, not thrown) when the store lost checkpoints of `job` that it stored
+   * (id-ledger.ts), for listings to show; undefined when nothing is missing.
+   */
+  async lostCheckpoints(job: string): Promise<SluiceError | undefined> {
+    this.#checkOpen();
+    const stored = await lastIdOf(this.#db, job);
+    const known = this.#ledger.newest(job);
+    return known > stored ? checkpointsLost(job, known, stored) : undefined;
+  }
+
   /** Closes the LevelDB; the store cannot be used afterwards. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -396,16 +409,6 @@ export class CheckpointStore {
     return manifest;
   }
 
-  /**
-   * Throws `SLUICE_CHECKPOINT_STORE_DAMAGED` when the store's id high-water mark for `job` is behind the id ledger:
-   * checkpoints it stored are gone (id-ledger.ts says how), and the newest one left would repeat committed output.
-   */
-  async #checkNothingLost(job: string): Promise<void> {
-    const stored = await lastIdOf(this.#db, job);
-    const known = this.#ledger.newest(job);
-    if (known <= stored) return;
-    throw checkpointsLost(job, known, stored);
-  }
 
   /** The bytes of a savepoint's blob: its own, or one an earlier checkpoint wrote (read now, checked). */
   async #bytesOf(header: ManifestHeader, blob: LazyBlob): Promise<Uint8Array> {

@@ -40,6 +40,8 @@ export async function checkpointsCommand(args: readonly string[], logger: Logger
   const store = await CheckpointStore.openExisting(resolve(values['data-dir']), { logger });
   try {
     printCheckpoints(job, await store.list(job), values.json === true, out);
+    const lost = await store.lostCheckpoints(job);
+    if (lost !== undefined) logger.warn({ code: lost.code }, lost.message);
     return EXIT.ok;
   } finally {
     await store.close();

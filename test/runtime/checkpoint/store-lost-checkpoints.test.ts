@@ -4,11 +4,12 @@
  * starting afresh accepts the loss. The id ledger beside the store (runtime/checkpoint/id-ledger.ts) is what knows.
  */
 import assert from 'node:assert/strict';
-import { open, readdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { CheckpointStore, checkpointDbPath, type BlobInput, type CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
+import { damageLevelDbLog } from '../../support/damage-leveldb-log.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
 function header(job: string, id: number): Omit<CheckpointManifest, 'blobs' | 'totalBytes' | 'formatVersion'> {
@@ -24,22 +25,10 @@ async function storeWith(t: TestContext, dir: string, ids: number[]): Promise<vo
   await store.close();
 }
 
-/** Overwrites bytes in the middle of the store's LevelDB log, as a bad disk would: its records fail their checksum. */
-async function damageLog(dir: string): Promise<void> {
-  const logs = (await readdir(checkpointDbPath(dir))).filter((name) => name.endsWith('.log'));
-  assert.equal(logs.length, 1, `one LevelDB log: ${logs.join(', ')}`);
-  const file = await open(join(checkpointDbPath(dir), logs[0]!), 'r+');
-  try {
-    await file.write(Buffer.alloc(40, 'X'), 0, 40, 100);
-  } finally {
-    await file.close();
-  }
-}
-
 test('a store whose LevelDB log was damaged refuses to restore what is left, and says how to recover; --fresh-style ids stay above the lost ones', async (t) => {
   const dir = await tempDir(t);
   await storeWith(t, dir, [1, 2]);
-  await damageLog(dir);
+  await damageLevelDbLog(checkpointDbPath(dir));
 
   const store = await CheckpointStore.open(dir);
   t.after(() => store.close());
@@ -50,11 +39,13 @@ test('a store whose LevelDB log was damaged refuses to restore what is left, and
     assert.match(err.message, /Restore the data directory from a backup, or start the job over: sluice run --fresh, or sluice checkpoint clear/);
     return true;
   });
+  assert.equal((await store.lostCheckpoints('orders'))?.code, 'SLUICE_CHECKPOINT_STORE_DAMAGED', 'listings can show the loss too');
   assert.equal(await store.nextId('orders'), 3, 'a fresh start never reuses the ids of lost checkpoints');
   assert.equal(await store.latestValid('other-job'), undefined, 'other jobs are not affected');
 
   // Clearing the job's checkpoints accepts the loss: it starts from the sources' earliest positions.
   await store.deleteAll('orders');
+  assert.equal(await store.lostCheckpoints('orders'), undefined);
   assert.equal(await store.latestValid('orders'), undefined);
   await store.write(header('orders', 3), blobs(3));
   assert.equal((await store.latestValid('orders'))?.manifest.id, 3);
