@@ -1,4 +1,3 @@
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
@@ -93,8 +92,7 @@ export class CheckpointStore {
    * another process (or another open store) holds it, `SLUICE_CHECKPOINT_STORE_UNREADABLE` otherwise.
    */
   static async open(dataDir: string, options: CheckpointStoreOptions = {}): Promise<CheckpointStore> {
-    const db = await openStoreDb(checkpointDbPath(dataDir));
-    return new CheckpointStore(db, await IdLedger.open(join(dataDir, ID_LEDGER_FILE), options.logger ?? silentLogger()), options);
+    return CheckpointStore.#openAt(dataDir, options, true);
   }
 
   /**
@@ -102,17 +100,12 @@ export class CheckpointStore {
    * gets `SLUICE_CHECKPOINT_STORE_MISSING` instead of a new, empty store created where it points.
    */
   static async openExisting(dataDir: string, options: CheckpointStoreOptions = {}): Promise<CheckpointStore> {
-    const path = checkpointDbPath(dataDir);
-    // LevelDB writes CURRENT when it creates a database and never removes it.
-    const exists = await access(join(path, 'CURRENT')).then(() => true, () => false);
-    if (!exists) {
-      throw new SluiceError(
-        CheckpointErrorCodes.storeMissing,
-        `no checkpoint store in ${dataDir} (nothing at ${path}): give the data directory the job ran with (\`sluice run\` and \`sluice start\` use .sluice in their working directory unless given --data-dir)`,
-        { retriable: false },
-      );
-    }
-    return CheckpointStore.open(dataDir, options);
+    return CheckpointStore.#openAt(dataDir, options, false);
+  }
+
+  static async #openAt(dataDir: string, options: CheckpointStoreOptions, create: boolean): Promise<CheckpointStore> {
+    const db = await openStoreDb(checkpointDbPath(dataDir), create);
+    return new CheckpointStore(db, await IdLedger.open(join(dataDir, ID_LEDGER_FILE), options.logger ?? silentLogger()), options);
   }
 
   /** The next checkpoint id of `job`: one more than any id it ever had (also after deletes and restarts). */
@@ -288,7 +281,8 @@ export class CheckpointStore {
       await this.#db.clear({ gte: manifests, lt: prefixEnd(manifests) });
       await this.#db.clear({ gte: blobs, lt: prefixEnd(blobs) });
       // Cleared on purpose: checkpoints the store lost (lostCheckpoints) are no longer missed.
-      await this.#db.batch([await lastIdMark(this.#db, job, this.#ledger.newest(job))]);
+      const newest = this.#ledger.newest(job);
+      if (newest > 0) await this.#db.batch([await lastIdMark(this.#db, job, newest)]);
     });
   }
 
@@ -399,13 +393,9 @@ export class CheckpointStore {
     await this.#db.close();
   }
 
-  /** Records a stored checkpoint in the id ledger; a ledger that cannot be written is logged (the checkpoint stands). */
+  /** Records a stored checkpoint in the id ledger and hands it back. */
   async #noteStored<M extends { job: string; id: number }>(manifest: M): Promise<M> {
-    try {
-      await this.#ledger.record(manifest.job, manifest.id);
-    } catch (err) {
-      this.#logger.warn({ err, job: manifest.job, checkpoint: manifest.id }, 'cannot update the checkpoint id ledger; the checkpoint is stored');
-    }
+    await this.#ledger.record(manifest.job, manifest.id);
     return manifest;
   }
 

@@ -24,10 +24,12 @@ export const ID_LEDGER_FILE = 'checkpoint-ids.json';
 export class IdLedger {
   readonly #file: string;
   readonly #ids: Map<string, number>;
+  readonly #logger: Logger;
 
-  private constructor(file: string, ids: Map<string, number>) {
+  private constructor(file: string, ids: Map<string, number>, logger: Logger) {
     this.#file = file;
     this.#ids = ids;
+    this.#logger = logger;
   }
 
   static async open(file: string, logger: Logger): Promise<IdLedger> {
@@ -36,7 +38,7 @@ export class IdLedger {
       text = await readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ err, file }, 'cannot read the checkpoint id ledger; checking the store against it is off until the next checkpoint');
-      return new IdLedger(file, new Map());
+      return new IdLedger(file, new Map(), logger);
     }
     const ids = new Map<string, number>();
     try {
@@ -45,7 +47,7 @@ export class IdLedger {
     } catch (err) {
       logger.warn({ err, file }, 'the checkpoint id ledger is not valid JSON; checking the store against it is off until the next checkpoint');
     }
-    return new IdLedger(file, ids);
+    return new IdLedger(file, ids, logger);
   }
 
   /** The newest id `job` stored (0 when the ledger knows none). */
@@ -53,13 +55,20 @@ export class IdLedger {
     return this.#ids.get(job) ?? 0;
   }
 
-  /** Notes that `job` stored checkpoint `id`; writes the file when that raises the job's newest id. */
+  /**
+   * Notes that `job` stored checkpoint `id`; writes the file when that raises the job's newest id. A file that cannot
+   * be written is logged, not thrown: the checkpoint is stored, and only the check against the ledger is weaker.
+   */
   async record(job: string, id: number): Promise<void> {
     if (id <= this.newest(job)) return;
     this.#ids.set(job, id);
     const temp = `${this.#file}.tmp`;
-    await writeFile(temp, `${JSON.stringify({ version: 1, jobs: Object.fromEntries(this.#ids) })}\n`);
-    await rename(temp, this.#file);
+    try {
+      await writeFile(temp, `${JSON.stringify({ version: 1, jobs: Object.fromEntries(this.#ids) })}\n`);
+      await rename(temp, this.#file);
+    } catch (err) {
+      this.#logger.warn({ err, file: this.#file, job, checkpoint: id }, 'cannot update the checkpoint id ledger; the checkpoint is stored');
+    }
   }
 }
 

@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Level } from 'level';
 import { SluiceError } from '../errors/index.ts';
 import { reserveTableMmapSlots } from '../state/leveldb/table-mmap-slots.ts';
@@ -20,11 +21,22 @@ export type Db = Level<string, Uint8Array>;
 export const STORE_MAX_OPEN_FILES = LEVELDB_MIN_OPEN_FILES;
 
 /**
- * Opens (creating if needed) the LevelDB at `location`. Throws `SLUICE_CHECKPOINT_STORE_LOCKED` when another
- * process (or another open store) holds it, `SLUICE_CHECKPOINT_STORE_UNREADABLE` otherwise.
+ * Opens the LevelDB at `location`, creating it when missing unless `create` is false. Throws
+ * `SLUICE_CHECKPOINT_STORE_MISSING` for a missing one not to create (a command that only reads: a mistyped data
+ * directory is reported, not given a new empty store), `SLUICE_CHECKPOINT_STORE_LOCKED` when another process (or
+ * another open store) holds it, `SLUICE_CHECKPOINT_STORE_UNREADABLE` otherwise.
  * @internal
  */
-export async function openStoreDb(location: string): Promise<Db> {
+export async function openStoreDb(location: string, create = true): Promise<Db> {
+  // LevelDB writes CURRENT when it creates a database and never removes it.
+  if (!create && !(await access(join(location, 'CURRENT')).then(() => true, () => false))) {
+    const dataDir = dirname(location);
+    throw new SluiceError(
+      CheckpointErrorCodes.storeMissing,
+      `no checkpoint store in ${dataDir} (nothing at ${location}): give the data directory the job ran with (\`sluice run\` and \`sluice start\` use .sluice in their working directory unless given --data-dir)`,
+      { retriable: false },
+    );
+  }
   try {
     await mkdir(location, { recursive: true });
   } catch (err) {
