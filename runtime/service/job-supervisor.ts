@@ -261,6 +261,16 @@ export class JobSupervisor {
     return list;
   }
 
+  /**
+   * What a listing of the job's checkpoints should warn about: checkpoints its store lost
+   * (`SLUICE_CHECKPOINT_STORE_DAMAGED`: LevelDB dropped records of a damaged log), which the job's next start refuses
+   * to restore past.
+   */
+  async checkpointWarnings(name: string): Promise<Array<{ code: string; message: string }>> {
+    const lost = await this.#store.lostCheckpoints(name);
+    return lost === undefined ? [] : [{ code: lost.code, message: lost.message }];
+  }
+
   /** Exports one checkpoint (default: the newest valid one) as a JSON-safe document. */
   async backup(name: string, id?: number): Promise<BackupDocument> {
     const list = await this.checkpoints(name);

@@ -97,7 +97,7 @@ export function restApi(supervisor: JobSupervisor): (request: ApiRequest) => Pro
       GET: async (_r, name) => ok({ lag: await supervisor.lagHistory(name) }),
     },
     checkpoints: {
-      GET: async (_r, name) => ok({ checkpoints: await supervisor.checkpoints(name) }),
+      GET: async (_r, name) => ok({ checkpoints: await supervisor.checkpoints(name), warnings: await supervisor.checkpointWarnings(name) }),
     },
     'checkpoints/backup': {
       GET: async (r, name) => ok({ backup: await supervisor.backup(name, checkpointIdQuery(r)) }),

@@ -32,8 +32,13 @@ export async function checkpointsCommand(args: readonly string[], logger: Logger
   const job = positionals[0];
   if (job === undefined) throw new UsageError('sluice checkpoints needs a job name', CHECKPOINTS_USAGE);
   if (values['data-dir'] === undefined) {
-    const { checkpoints } = await connect(values).request<{ checkpoints: CheckpointInfo[] }>('GET', `/v1/jobs/${encodeURIComponent(job)}/checkpoints`);
+    // A cluster member's answer has no warnings: its checkpoints are the ones replicated in Kafka.
+    const { checkpoints, warnings = [] } = await connect(values).request<{ checkpoints: CheckpointInfo[]; warnings?: ListingWarning[] }>(
+      'GET',
+      `/v1/jobs/${encodeURIComponent(job)}/checkpoints`,
+    );
     printCheckpoints(job, checkpoints, values.json === true, out);
+    for (const { code, message } of warnings) logger.warn({ code }, message);
     return EXIT.ok;
   }
   keepMappedTableReads(); // a listing opens the store and exits: the slots' reservation would cost more than it saves
@@ -72,6 +77,12 @@ function printCheckpoints(job: string, list: readonly CheckpointInfo[], json: bo
   ]);
   // SIZE: what a restore reads; WRITTEN: what the checkpoint itself added (less when incremental).
   out.write(formatTable(['ID', 'KIND', 'TYPE', 'TIME', 'SIZE', 'WRITTEN', 'DURATION', 'STATUS', ...(replicated ? ['REPLICATED BY'] : [])], rows));
+}
+
+/** Something a listing should know about the job's checkpoints: checkpoints its store lost. */
+interface ListingWarning {
+  readonly code: string;
+  readonly message: string;
 }
 
 type Replicated = CheckpointInfo & { member: string; epoch: number };
