@@ -10,6 +10,14 @@ import { CheckpointErrorCodes } from './manifest.ts';
 export type Db = Level<string, Uint8Array>;
 
 /**
+ * Options of the batch that makes a checkpoint exist (its manifest and id mark): synced, because once it resolves the
+ * sinks commit what the checkpoint covers, so it must outlive a power loss or an OS crash, not only the process
+ * (LevelDB otherwise leaves its log in the page cache). One fdatasync of the log makes the blob batches before it
+ * durable too. Measured on a virtio disk: +0.4 ms per checkpoint. @internal
+ */
+export const DURABLE = { sync: true } as const;
+
+/**
  * LevelDB's `max_open_files` for the checkpoint store: 74, the least LevelDB takes, which leaves 64 table files
  * open. Chosen while LevelDB still memory-mapped every table file it kept open (see
  * ../state/leveldb/table-mmap-slots.ts, which now makes it read them): with the default (1000) a store holding a
