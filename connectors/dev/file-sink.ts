@@ -14,8 +14,8 @@ export interface FileSinkOptions {
  * Writes NDJSON part files into a directory, exactly once (Flink's FileSink protocol):
  *
  * - records go to a hidden in-progress file `.part-<subtask>-<run>-<seq>.inprogress`;
- * - on barrier `n` it is flushed, fsync'd and renamed to `.part-…​.pending` (pre-commit); its name goes into the
- *   checkpoint;
+ * - on barrier `n` it is flushed, fsync'd and renamed to `.part-…​.pending`, and the directory is fsync'd, making
+ *   that rename and every commit before it durable (pre-commit); its name goes into the checkpoint;
  * - when checkpoint `n` completes, pending files are renamed to `part-<subtask>-<run>-<seq>.ndjson` (commit); a
  *   rename is atomic and repeating it is harmless, so a restore re-commits what the checkpoint lists;
  * - on restore, in-progress and pending files not listed in the restored checkpoint are deleted (abort).
@@ -52,6 +52,13 @@ class FileWriter<T> implements SinkWriter<T> {
   #fileName: string | undefined;
   #chunks: string[] = [];
   #pending: string[] = [];
+  /**
+   * A rename in the directory since it was last synced. A rename is durable only once its directory is: a pending
+   * file the checkpoint lists must not be lost to a power loss (its restore would find only the in-progress file, and
+   * delete it), nor a committed one that later checkpoints no longer list (its restore would delete the pending file).
+   * So every pre-commit syncs the directory first when anything was renamed since.
+   */
+  #renamed = false;
 
   constructor(directory: string, context: SinkWriterContext) {
     this.#directory = directory;
@@ -83,6 +90,7 @@ class FileWriter<T> implements SinkWriter<T> {
 
   async preCommit(): Promise<FileSinkState> {
     await this.#rollToPending();
+    if (this.#renamed) await this.#syncDirectory();
     return { pending: [...this.#pending] };
   }
 
@@ -127,14 +135,27 @@ class FileWriter<T> implements SinkWriter<T> {
     this.#file = undefined;
     const pendingName = `${this.#fileName}.pending`;
     await rename(join(this.#directory, `${this.#fileName}.inprogress`), join(this.#directory, pendingName));
+    this.#renamed = true;
     this.#pending.push(pendingName);
     this.#fileName = undefined;
+  }
+
+  async #syncDirectory(): Promise<void> {
+    this.#renamed = false;
+    if (process.platform === 'win32') return; // a directory cannot be opened for fsync there; NTFS journals renames
+    const directory = await open(this.#directory, 'r');
+    try {
+      await directory.sync();
+    } finally {
+      await directory.close();
+    }
   }
 
   async #commitFile(pendingName: string): Promise<void> {
     const finalName = `${pendingName.slice(1, -'.pending'.length)}.ndjson`;
     try {
       await rename(join(this.#directory, pendingName), join(this.#directory, finalName));
+      this.#renamed = true;
     } catch (err) {
       // Already committed by an earlier attempt (or by another subtask re-committing the same restored list).
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

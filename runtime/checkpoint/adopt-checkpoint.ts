@@ -3,7 +3,7 @@ import { SluiceError } from '../errors/index.ts';
 import { BLOB_BATCH_BYTES, bytesOfOp, streamedBatchesOfAtMost } from './blob-batches.ts';
 import type { StoreBatchOp } from './checkpoint-store.ts';
 import { CheckpointErrorCodes, encodeManifest, type CheckpointManifest } from './manifest.ts';
-import { DURABLE, type Db } from './store-db.ts';
+import { writeDurably, type Db } from './store-db.ts';
 import { checkBlob, describeCheckpoint, lastIdKey, manifestKey } from './store-layout.ts';
 
 /** `job`'s id high-water mark: the highest id it ever had (0 for none). @internal */
@@ -68,5 +68,5 @@ export async function adoptCheckpoint(db: Db, manifest: CheckpointManifest, blob
   for await (const batch of streamedBatchesOfAtMost(puts(), BLOB_BATCH_BYTES, bytesOfOp)) await db.batch(batch as Array<BatchOperation<Db, string, Uint8Array>>);
   const missing = manifest.blobs.find((ref) => !stored.has(ref.key));
   if (missing !== undefined) throw corrupt(`blob ${missing.key} is missing`);
-  await db.batch([{ type: 'put', key: manifestKey(job, id), value: encoded }, mark] as Array<BatchOperation<Db, string, Uint8Array>>, DURABLE);
+  await writeDurably(db, [{ type: 'put', key: manifestKey(job, id), value: encoded }, mark]);
 }

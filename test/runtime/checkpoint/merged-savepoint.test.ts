@@ -124,7 +124,20 @@ function countingBatches(db: Db): { db: Db; batches: string[][] } {
   const proxy = new Proxy(db, {
     get(target, name) {
       const value = Reflect.get(target, name, target) as unknown;
-      if (name === 'batch') return (ops: Array<{ key: string }>) => (batches.push(ops.map((op) => op.key)), target.batch(ops as never));
+      if (name === 'batch') {
+        return (ops?: Array<{ key: string }>) => {
+          if (ops !== undefined) return (batches.push(ops.map((op) => op.key)), target.batch(ops as never));
+          // A chained batch (the synced last one): its keys count as a batch once it is written.
+          const chained = target.batch();
+          const keys: string[] = [];
+          const recorder = {
+            put: (key: string, bytes: Uint8Array) => (keys.push(key), chained.put(key, bytes), recorder),
+            del: (key: string) => (keys.push(key), chained.del(key), recorder),
+            write: (options: { sync?: boolean } = {}) => (batches.push(keys), chained.write(options)),
+          };
+          return recorder;
+        };
+      }
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });

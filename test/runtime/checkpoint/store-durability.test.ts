@@ -15,7 +15,7 @@ interface BatchCall {
   readonly sync: boolean;
 }
 
-/** Records every `batch(operations, options)` of every LevelDB in this process until the test ends. */
+/** Records every batch of every LevelDB in this process until the test ends: array batches and chained ones. */
 function watchBatches(t: TestContext): BatchCall[] {
   const calls: BatchCall[] = [];
   const proto = Level.prototype as unknown as { batch: (...args: unknown[]) => unknown };
@@ -24,13 +24,26 @@ function watchBatches(t: TestContext): BatchCall[] {
     if (Array.isArray(args[0])) {
       const options = args[1] as { sync?: boolean } | undefined;
       calls.push({ keys: (args[0] as Array<{ key: string }>).map((op) => String(op.key)), sync: options?.sync === true });
+      return original.apply(this, args);
     }
-    return original.apply(this, args);
+    const chained = original.apply(this, args) as ChainedBatch;
+    const keys: string[] = [];
+    const { put, del, write } = chained;
+    chained.put = (key, value) => (keys.push(key), put.call(chained, key, value));
+    chained.del = (key) => (keys.push(key), del.call(chained, key));
+    chained.write = (options) => (calls.push({ keys, sync: options?.sync === true }), write.call(chained, options));
+    return chained;
   };
   t.after(() => {
     proto.batch = original;
   });
   return calls;
+}
+
+interface ChainedBatch {
+  put(key: string, value: unknown): ChainedBatch;
+  del(key: string): ChainedBatch;
+  write(options?: { sync?: boolean }): Promise<void>;
 }
 
 const header = (id: number): Omit<CheckpointManifest, 'blobs' | 'totalBytes' | 'formatVersion'> => ({
