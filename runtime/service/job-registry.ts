@@ -57,6 +57,13 @@ export type RecordChange = { -readonly [K in Exclude<keyof JobRecord, 'name'>]?:
 const PREFIX = 'job!';
 
 /**
+ * Registry writes are synced: each answers a user's action (submit, cancel, pause) or records where a job resumes,
+ * and must survive a power loss or an OS crash, not only the process — a cancel lost there would start the job again
+ * when the machine comes back. They are rare, so the fdatasync each costs does not matter.
+ */
+const DURABLE = { sync: true } as const;
+
+/**
  * The job registry of a service, in LevelDB in the data directory.
  *
  * @example
@@ -97,7 +104,7 @@ export class JobRegistry {
   }
 
   async put(record: JobRecord): Promise<void> {
-    await this.#enqueue(() => this.#db.put(PREFIX + record.name, record));
+    await this.#enqueue(() => this.#db.put(PREFIX + record.name, record, DURABLE));
   }
 
   /**
@@ -111,7 +118,7 @@ export class JobRegistry {
       if (current === undefined) return undefined;
       const delta = typeof change === 'function' ? change(current) : change;
       const next = JSON.parse(JSON.stringify({ ...current, ...delta, updatedAt: now })) as JobRecord; // drops undefined fields
-      await this.#db.put(PREFIX + name, next);
+      await this.#db.put(PREFIX + name, next, DURABLE);
       return next;
     });
   }
@@ -126,7 +133,7 @@ export class JobRegistry {
   async delete(name: string): Promise<boolean> {
     return this.#enqueue(async () => {
       if ((await this.get(name)) === undefined) return false;
-      await this.#db.del(PREFIX + name);
+      await this.#db.del(PREFIX + name, DURABLE);
       return true;
     });
   }
