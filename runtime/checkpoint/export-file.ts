@@ -171,6 +171,8 @@ export async function writeExportFile(loaded: VerifiedCheckpoint, file: string):
       manifest = buildManifest(header, written);
     }
     await io(() => writeAll(out, packed('manifest', manifest)));
+    // Synced before it takes its name: an export is a backup, and must not turn out empty after a power loss.
+    await io(() => out.sync());
     await io(() => out.close());
     await io(() => rename(tmp, file)); // readers never see a half-written export
   } catch (err) {

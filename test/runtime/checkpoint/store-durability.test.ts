@@ -2,9 +2,12 @@
  * A checkpoint exists once the batch with its manifest lands, and the sinks commit what it covers as soon as the
  * store says so: that batch must be synced to the disk (LevelDB's `sync`), or a power loss or an OS crash could lose
  * a checkpoint whose output was committed, and the restore of the one before would repeat that output. A kill -9
- * cannot show this (the page cache survives the process), so the test watches the writes the store makes.
+ * cannot show this (the page cache survives the process), so the tests watch the writes the store makes. Export
+ * files, a user's backups, are synced before they take their name.
  */
 import assert from 'node:assert/strict';
+import { open, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Level } from 'level';
 import { CheckpointStore, type BlobInput, type CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
@@ -76,4 +79,27 @@ test('the batch that makes a checkpoint exist is synced to the disk, written or 
   const blobBatches = calls.filter((c) => !manifests.includes(c));
   assert.ok(blobBatches.length >= 2, 'the blobs went in batches of their own');
   assert.ok(blobBatches.every((c) => !c.sync), 'blob batches are made durable by the synced batch after them (one log)');
+});
+
+test('an export file is synced to the disk before it takes its name: a backup must not turn out empty after a power loss', { skip: process.platform !== 'linux' && 'names synced files through /proc/self/fd' }, async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(dir);
+  t.after(() => store.close());
+  await store.write(header(1), blobs(1));
+  const probe = await open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { sync: (this: { fd: number }) => Promise<void> };
+  await probe.close();
+  const original = proto.sync;
+  const synced: string[] = [];
+  proto.sync = async function (this: { fd: number }) {
+    synced.push(await readlink(`/proc/self/fd/${this.fd}`));
+    return original.call(this);
+  };
+  t.after(() => {
+    proto.sync = original;
+  });
+  const file = join(dir, 'orders-1.sluice');
+  await store.exportTo('orders', 1, file);
+  assert.equal(synced.length, 1, `one file synced: ${synced.join(', ')}`);
+  assert.ok(synced[0]!.startsWith(`${file}.tmp-`), `the export, under its temporary name: ${synced[0]}`);
 });
