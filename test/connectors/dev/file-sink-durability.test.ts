@@ -3,37 +3,20 @@
  * lists, lost to a power loss, leaves only its in-progress file, which the restore deletes; a committed file that a
  * later checkpoint no longer lists, back to pending after a power loss, is deleted by that checkpoint's restore. A
  * kill -9 cannot show this (the page cache survives the process), so the test watches which files are synced: every
- * pre-commit after a rename syncs the directory. Linux only (it names synced descriptors through /proc/self/fd).
+ * pre-commit after a rename syncs the directory.
  */
 import assert from 'node:assert/strict';
-import { open, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { fileSink } from '../../../connectors/dev/index.ts';
 import { sinkWriterContext } from '../../support/sink-writer-context.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { SYNC_WATCH_SKIP, watchSyncs } from '../../support/watch-syncs.ts';
 
-/** Paths of the files and directories synced through a FileHandle until the test ends. */
-async function watchSyncs(t: TestContext, probe: string): Promise<string[]> {
-  const handle = await open(probe, 'w');
-  const proto = Object.getPrototypeOf(handle) as { sync: (this: { fd: number }) => Promise<void> };
-  await handle.close();
-  const original = proto.sync;
-  const synced: string[] = [];
-  proto.sync = async function (this: { fd: number }) {
-    synced.push(await readlink(`/proc/self/fd/${this.fd}`));
-    return original.call(this);
-  };
-  t.after(() => {
-    proto.sync = original;
-  });
-  return synced;
-}
-
-test('a fileSink pre-commit syncs its directory after the renames since the last one: its pending file and the commits before it', { skip: process.platform !== 'linux' && 'names synced files through /proc/self/fd' }, async (t) => {
+test('a fileSink pre-commit syncs its directory after the renames since the last one: its pending file and the commits before it', { skip: SYNC_WATCH_SKIP }, async (t) => {
   const dir = await tempDir(t);
   const out = join(dir, 'out');
-  const synced = await watchSyncs(t, join(dir, 'probe'));
+  const synced = await watchSyncs(t, dir);
   const writer = fileSink<{ n: number }>({ directory: out }).createWriter(sinkWriterContext());
   await writer.start();
   t.after(() => writer.close('finished'));

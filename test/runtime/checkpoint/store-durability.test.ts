@@ -6,12 +6,12 @@
  * files, a user's backups, are synced before they take their name.
  */
 import assert from 'node:assert/strict';
-import { open, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Level } from 'level';
 import { CheckpointStore, type BlobInput, type CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { SYNC_WATCH_SKIP, watchSyncs } from '../../support/watch-syncs.ts';
 
 interface BatchCall {
   readonly keys: string[];
@@ -81,23 +81,12 @@ test('the batch that makes a checkpoint exist is synced to the disk, written or 
   assert.ok(blobBatches.every((c) => !c.sync), 'blob batches are made durable by the synced batch after them (one log)');
 });
 
-test('an export file is synced to the disk before it takes its name: a backup must not turn out empty after a power loss', { skip: process.platform !== 'linux' && 'names synced files through /proc/self/fd' }, async (t) => {
+test('an export file is synced to the disk before it takes its name: a backup must not turn out empty after a power loss', { skip: SYNC_WATCH_SKIP }, async (t) => {
   const dir = await tempDir(t);
   const store = await CheckpointStore.open(dir);
   t.after(() => store.close());
   await store.write(header(1), blobs(1));
-  const probe = await open(join(dir, 'probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { sync: (this: { fd: number }) => Promise<void> };
-  await probe.close();
-  const original = proto.sync;
-  const synced: string[] = [];
-  proto.sync = async function (this: { fd: number }) {
-    synced.push(await readlink(`/proc/self/fd/${this.fd}`));
-    return original.call(this);
-  };
-  t.after(() => {
-    proto.sync = original;
-  });
+  const synced = await watchSyncs(t, dir);
   const file = join(dir, 'orders-1.sluice');
   await store.exportTo('orders', 1, file);
   assert.equal(synced.length, 1, `one file synced: ${synced.join(', ')}`);
