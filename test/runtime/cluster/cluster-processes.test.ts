@@ -16,7 +16,7 @@ import { elasticsearchNode } from '../../support/elasticsearch-node.ts';
 import { kafkaCluster, type KafkaCluster } from '../../support/kafka-cluster.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
-import { assertExactCounts, assertExactDocuments, clusterView, jobOwners, owners, produceCounted } from './support/cluster-checks.ts';
+import { assertExactCounts, assertExactDocuments, clusterView, jobOwners, keepProducing, owners, produceCounted } from './support/cluster-checks.ts';
 
 const KAFKA_JOB = fileURLToPath(new URL('./fixtures/counts-to-kafka.ts', import.meta.url));
 const ES_JOB = fileURLToPath(new URL('./fixtures/counts-to-es.ts', import.meta.url));
@@ -150,8 +150,7 @@ test('an owner resumed long after its job moved, while records keep coming, chan
   const input = await kafka.createTopic({ partitions: 3 });
   const output = await kafka.createTopic({ partitions: 2 });
   const cluster = kafka.uniqueName('c');
-  let produced = 3_000;
-  await produceCounted(kafka, input, 0, produced, KEYS);
+  await produceCounted(kafka, input, 0, 3_000, KEYS);
   const members = [await startMember(t, kafka, cluster, 'a', dir), await startMember(t, kafka, cluster, 'b', dir)];
   await ok(['submit', KAFKA_JOB, '--set', `brokers=${kafka.brokers.join(',')}`, '--set', `input=${input}`, '--set', `output=${output}`, '--set', `txnPrefix=${kafka.uniqueName('txn')}`], { SLUICE_URL: members[0]!.url });
   const job = 'cluster-counts-kafka';
@@ -164,14 +163,7 @@ test('an owner resumed long after its job moved, while records keep coming, chan
 
   // Records keep coming, so both the stopped owner (sends in flight, an open transaction) and the new one have output
   // to write when the stopped one resumes.
-  let feeding = true;
-  const feed = (async () => {
-    while (feeding) {
-      await produceCounted(kafka, input, produced, produced + 60, KEYS);
-      produced += 60;
-      await sleep(50);
-    }
-  })();
+  const feed = keepProducing(kafka, input, 3_000, KEYS);
   await sleep(300);
   owner.child.kill('SIGSTOP');
   // Its own checkpoints, five past its first (the topic keeps the newest three).
@@ -187,8 +179,7 @@ test('an owner resumed long after its job moved, while records keep coming, chan
   owner.child.kill('SIGCONT');
   await waitFor(() => /membership lost/.test(owner.stderr()), { timeoutMs: 30_000, intervalMs: 100, message: 'the resumed member knew it had lost the job' });
   await sleep(500);
-  feeding = false;
-  await feed;
+  const produced = await feed.stop();
 
   await assertExactCounts(kafka, output, produced);
   assert.equal(owners(await clusterView(other.url)).get(job), other.name, 'the job stays with its new owner');

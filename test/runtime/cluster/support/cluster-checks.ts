@@ -3,6 +3,7 @@
  * (`fixtures/counts-*.ts`: `{ key, i }` records in, running counts per key out) and checking their output is exact.
  */
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ElasticsearchTestNode } from '../../../support/elasticsearch-node.ts';
 import type { KafkaCluster } from '../../../support/kafka-cluster.ts';
 import { readCommitted } from '../../../support/kafka-committed.ts';
@@ -46,6 +47,29 @@ export async function produceCounted(kafka: KafkaCluster, topic: string, from: n
   const messages = [];
   for (let i = from; i < to; i++) messages.push({ key: `k${i % keys}`, value: JSON.stringify({ key: `k${i % keys}`, i }) });
   for (let n = 0; n < messages.length; n += 500) await producer.send({ topic, messages: messages.slice(n, n + 500) });
+}
+
+/**
+ * Keeps producing {@link produceCounted} records from `from` on, 60 every 50 ms, until `stop()`, which resolves with
+ * how many records there are in all (the next `i`).
+ */
+export function keepProducing(kafka: KafkaCluster, topic: string, from: number, keys: number): { stop(): Promise<number> } {
+  let produced = from;
+  let producing = true;
+  const loop = (async () => {
+    while (producing) {
+      await produceCounted(kafka, topic, produced, produced + 60, keys);
+      produced += 60;
+      await sleep(50);
+    }
+  })();
+  return {
+    async stop() {
+      producing = false;
+      await loop;
+      return produced;
+    },
+  };
 }
 
 /**
