@@ -1,9 +1,10 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { SluiceError } from '../errors/index.ts';
 import type { RescaleRecord } from '../runner/index.ts';
 import { reserveTableMmapSlots } from '../state/leveldb/table-mmap-slots.ts';
+import { replaceFile } from '../support/replace-file.ts';
 import { ServiceErrorCodes } from './service-errors.ts';
 
 /**
@@ -50,21 +51,21 @@ export const RESCALE_HISTORY = 20;
 export type RecordChange = { -readonly [K in Exclude<keyof JobRecord, 'name'>]?: JobRecord[K] | undefined };
 
 /*
- * On-disk format: LevelDB at `<dataDir>/registry`, key `job!<name>`, value the JobRecord as JSON. A separate database
- * from the checkpoint store, so the registry can change format without touching checkpoints. LevelDB's lock also
- * keeps a second service off the same data directory.
+ * On-disk format: `<dataDir>/registry.json`, `{ "version": 1, "jobs": { "<name>": JobRecord } }`, replaced atomically
+ * and durably on every change (runtime/support/replace-file.ts). Registries up to 2026-12 kept the records in the
+ * LevelDB at `<dataDir>/registry` (key `job!<name>`, value the JobRecord as JSON); LevelDB, reopening a database whose
+ * log has a damaged record, drops it without an error, so a job could silently vanish from the service, or a
+ * cancelled one come back. Such records are moved into the file the first time the registry opens, and the LevelDB
+ * stays as the data directory's lock: its lock keeps a second service off the directory and, unlike a lock file, is
+ * released when the process dies, however it dies.
  */
-const PREFIX = 'job!';
+const REGISTRY_FILE = 'registry.json';
+const FORMAT_VERSION = 1;
+const LEGACY_PREFIX = 'job!';
 
 /**
- * Registry writes are synced: each answers a user's action (submit, cancel, pause) or records where a job resumes,
- * and must survive a power loss or an OS crash, not only the process — a cancel lost there would start the job again
- * when the machine comes back. They are rare, so the fdatasync each costs does not matter.
- */
-const DURABLE = { sync: true } as const;
-
-/**
- * The job registry of a service, in LevelDB in the data directory.
+ * The job registry of a service: one JSON file in the data directory, held in memory. Writes are rare (a user's
+ * action, a rescale, the first checkpoint of a start), so each rewrites the file whole.
  *
  * @example
  * ```ts
@@ -74,21 +75,28 @@ const DURABLE = { sync: true } as const;
  * ```
  */
 export class JobRegistry {
-  readonly #db: Level<string, JobRecord>;
+  readonly #lock: Level<string, JobRecord>;
+  readonly #file: string;
+  #jobs: ReadonlyMap<string, JobRecord>;
   #serial: Promise<unknown> = Promise.resolve();
 
-  private constructor(db: Level<string, JobRecord>) {
-    this.#db = db;
+  private constructor(lock: Level<string, JobRecord>, file: string, jobs: ReadonlyMap<string, JobRecord>) {
+    this.#lock = lock;
+    this.#file = file;
+    this.#jobs = jobs;
   }
 
-  /** Opens (creating) `<dataDir>/registry`; `SLUICE_REGISTRY_LOCKED` when another service holds it. */
+  /**
+   * Opens the registry of `dataDir` (creating it): `SLUICE_REGISTRY_LOCKED` when another service holds the directory,
+   * `SLUICE_REGISTRY_UNREADABLE` when its file cannot be read.
+   */
   static async open(dataDir: string): Promise<JobRegistry> {
     const location = join(dataDir, 'registry');
     await reserveTableMmapSlots();
-    const db = new Level<string, JobRecord>(location, { valueEncoding: 'json' });
+    const lock = new Level<string, JobRecord>(location, { valueEncoding: 'json' });
     try {
       await mkdir(location, { recursive: true });
-      await db.open();
+      await lock.open();
     } catch (err) {
       const code = (err as { cause?: { code?: string } }).cause?.code;
       if (code === 'LEVEL_LOCKED') {
@@ -96,15 +104,21 @@ export class JobRegistry {
       }
       throw new SluiceError(ServiceErrorCodes.registryUnreadable, `cannot open the job registry ${location}: ${(err as Error).message}; check the data directory and its permissions`, { cause: err });
     }
-    return new JobRegistry(db);
+    const file = join(dataDir, REGISTRY_FILE);
+    try {
+      return new JobRegistry(lock, file, (await readRegistryFile(file)) ?? (await moveLegacyRecords(lock, file)));
+    } catch (err) {
+      await lock.close();
+      throw err;
+    }
   }
 
   async get(name: string): Promise<JobRecord | undefined> {
-    return this.#db.get(PREFIX + name);
+    return this.#jobs.get(name);
   }
 
   async put(record: JobRecord): Promise<void> {
-    await this.#enqueue(() => this.#db.put(PREFIX + record.name, record, DURABLE));
+    await this.#enqueue(() => this.#write(new Map(this.#jobs).set(record.name, record)));
   }
 
   /**
@@ -114,13 +128,40 @@ export class JobRegistry {
   async update(name: string, change: RecordChange | ((current: JobRecord) => RecordChange), now = Date.now()): Promise<JobRecord | undefined> {
     // Read-modify-write one at a time: runner events and user actions update the same record concurrently.
     return this.#enqueue(async () => {
-      const current = await this.get(name);
+      const current = this.#jobs.get(name);
       if (current === undefined) return undefined;
       const delta = typeof change === 'function' ? change(current) : change;
       const next = JSON.parse(JSON.stringify({ ...current, ...delta, updatedAt: now })) as JobRecord; // drops undefined fields
-      await this.#db.put(PREFIX + name, next, DURABLE);
+      await this.#write(new Map(this.#jobs).set(name, next));
       return next;
     });
+  }
+
+  /** Removes a job's registration; true when there was one. */
+  async delete(name: string): Promise<boolean> {
+    return this.#enqueue(async () => {
+      if (!this.#jobs.has(name)) return false;
+      const jobs = new Map(this.#jobs);
+      jobs.delete(name);
+      await this.#write(jobs);
+      return true;
+    });
+  }
+
+  /** Every registered job, by name. */
+  async list(): Promise<JobRecord[]> {
+    return [...this.#jobs.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async close(): Promise<void> {
+    await this.#serial.catch(() => undefined);
+    await this.#lock.close();
+  }
+
+  /** Stores `jobs` as the registry, then serves them: a write that fails changes nothing. */
+  async #write(jobs: ReadonlyMap<string, JobRecord>): Promise<void> {
+    await writeRegistryFile(this.#file, jobs);
+    this.#jobs = jobs;
   }
 
   #enqueue<T>(write: () => Promise<T>): Promise<T> {
@@ -128,25 +169,58 @@ export class JobRegistry {
     this.#serial = result.catch(() => undefined);
     return result;
   }
+}
 
-  /** Removes a job's registration; true when there was one. */
-  async delete(name: string): Promise<boolean> {
-    return this.#enqueue(async () => {
-      if ((await this.get(name)) === undefined) return false;
-      await this.#db.del(PREFIX + name, DURABLE);
-      return true;
-    });
-  }
+async function writeRegistryFile(file: string, jobs: ReadonlyMap<string, JobRecord>): Promise<void> {
+  await replaceFile(file, `${JSON.stringify({ version: FORMAT_VERSION, jobs: Object.fromEntries(jobs) }, null, 1)}\n`);
+}
 
-  /** Every registered job, by name. */
-  async list(): Promise<JobRecord[]> {
-    const out: JobRecord[] = [];
-    for await (const value of this.#db.values({ gte: PREFIX, lt: `${PREFIX}\xff` })) out.push(value);
-    return out;
+/** The registry file's jobs; undefined when there is no file yet. */
+async function readRegistryFile(file: string): Promise<Map<string, JobRecord> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw unreadable(file, (err as Error).message, err);
   }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (err) {
+    throw unreadable(file, `not JSON (${(err as Error).message})`, err);
+  }
+  const { version, jobs } = (document ?? {}) as { version?: unknown; jobs?: unknown };
+  if (version !== FORMAT_VERSION || typeof jobs !== 'object' || jobs === null) {
+    throw unreadable(file, version !== FORMAT_VERSION ? `format version ${JSON.stringify(version)}, this sluice reads ${FORMAT_VERSION}` : 'no "jobs" object');
+  }
+  const out = new Map<string, JobRecord>();
+  for (const [name, record] of Object.entries(jobs)) {
+    if (typeof record !== 'object' || record === null || (record as JobRecord).name !== name || typeof (record as JobRecord).file !== 'string') {
+      throw unreadable(file, `the record of job ${JSON.stringify(name)} is not a job record`);
+    }
+    out.set(name, record as JobRecord);
+  }
+  return out;
+}
 
-  async close(): Promise<void> {
-    await this.#serial;
-    await this.#db.close();
-  }
+/**
+ * Moves the records of a registry from before the file (LevelDB, key `job!<name>`) into a new registry file, then
+ * deletes them from the LevelDB, so a registry file removed later cannot bring back stale records.
+ */
+async function moveLegacyRecords(lock: Level<string, JobRecord>, file: string): Promise<Map<string, JobRecord>> {
+  const jobs = new Map<string, JobRecord>();
+  for await (const record of lock.values({ gte: LEGACY_PREFIX, lt: `${LEGACY_PREFIX}\xff` })) jobs.set(record.name, record);
+  await writeRegistryFile(file, jobs);
+  if (jobs.size > 0) await lock.clear({ gte: LEGACY_PREFIX, lt: `${LEGACY_PREFIX}\xff` });
+  return jobs;
+}
+
+function unreadable(file: string, why: string, cause?: unknown): SluiceError {
+  return new SluiceError(
+    ServiceErrorCodes.registryUnreadable,
+    `the job registry ${file} cannot be read: ${why}. Restore it from a backup of the data directory, or move it away to start with no registered jobs ` +
+      `(their checkpoints stay: submitting a job again under its name resumes it from its latest checkpoint)`,
+    cause === undefined ? {} : { cause },
+  );
 }

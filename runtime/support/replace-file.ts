@@ -1,0 +1,42 @@
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Replaces `file` with `text`, atomically and durably: written to `<file>.tmp`, synced, renamed over `file`, and the
+ * directory synced, so after a crash of the process or of the machine the file holds either its old or its new
+ * content, never a mix or nothing. Throws what the filesystem throws; the temporary file is removed on failure.
+ *
+ * @example
+ * ```ts
+ * await replaceFile(join(dataDir, 'registry.json'), `${JSON.stringify(document)}\n`);
+ * ```
+ * @internal
+ */
+export async function replaceFile(file: string, text: string): Promise<void> {
+  const temp = `${file}.tmp`;
+  try {
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await syncDirectory(dirname(file));
+}
+
+/** Makes the renames and creations in `directory` durable (a directory cannot be opened for fsync on Windows). */
+async function syncDirectory(directory: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
