@@ -58,6 +58,8 @@ export class IdLedger {
   /**
    * Notes that `job` stored checkpoint `id`; writes the file when that raises the job's newest id. A file that cannot
    * be written is logged, not thrown: the checkpoint is stored, and only the check against the ledger is weaker.
+   * Not synced (unlike the store's batch before it): a ledger that a power loss leaves behind the store only checks
+   * less, and one left ahead of it cannot happen, since the checkpoint was synced before this write began.
    */
   async record(job: string, id: number): Promise<void> {
     if (id <= this.newest(job)) return;
