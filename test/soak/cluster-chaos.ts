@@ -7,8 +7,8 @@
  * ~6 min); run it after changing the cluster, the checkpoint protocol or a sink.
  *
  * `SEED` (default 1) picks the schedule, `ROUNDS` (default 20) its length; a failing seed replays the same faults in
- * the same order (their timing still varies with the machine). Seeds 1–3 passed when it was written (20 and 30
- * rounds, 9–14 kills each, 145k–223k records).
+ * the same order (their timing still varies with the machine). Seeds 1–4 passed when it was written (20–30 rounds:
+ * 5–14 kills, 5–9 stops and 7–12 rescales each, 145k–223k records).
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
