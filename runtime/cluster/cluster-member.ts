@@ -48,7 +48,7 @@ export interface ClusterMemberOptions {
   readonly advertisedUrl?: string;
   /** How long a member may be silent before the group drops it and its jobs move. Default 10 s. */
   readonly sessionTimeoutMs?: number;
-  /** Replication factor of topics the cluster creates. Default 1 (the devstack); use 3 in production. */
+  /** Replication factor of topics the cluster creates. Default 3, or the brokers' count when fewer (1 on the devstack). */
   readonly replicationFactor?: number;
   readonly metricsAuth?: 'token' | 'none';
   readonly logger: Logger;
@@ -202,7 +202,9 @@ async function reachBrokers(kafka: Kafka, topics: ClusterTopics, options: Cluste
     const admin = kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } });
     try {
       await admin.connect();
-      return (await ensureClusterTopics(admin, topics, { replicationFactor: options.replicationFactor ?? 1 })).partitions;
+      const { partitions, warnings } = await ensureClusterTopics(admin, topics, options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor });
+      for (const warning of warnings) logger.warn(warning);
+      return partitions;
     } catch (err) {
       if (isSluiceError(err) && !err.retriable) throw err;
       if ((err as Error).name === 'KafkaJSSASLAuthenticationError') {

@@ -27,7 +27,7 @@ Cluster mode (docs/cluster.md): several services share their jobs through Kafka;
       --advertise-url <url>    how the other members reach this one (default: the address it listens on;
                                set it with --host 0.0.0.0 or behind NAT)
       --session-timeout <ms>   silence after which the others take this member's jobs (default: 10000)
-      --replication-factor <n> of the topics the cluster creates (default: 1; use 3 in production)
+      --replication-factor <n> of the topics the cluster creates (default: 3, or the brokers' count when fewer)
 ${kafkaSecurityUsage(31)}
       --log-level <level>      trace, debug, info, warn, error (default: info)
 ${heapGrowthUsage(31)}

@@ -14,9 +14,23 @@ export interface ClusterTopics {
 export interface ClusterTopicOptions {
   /** Partitions of the checkpoints topic (the others have one: they are small and read whole). Default 1. */
   readonly checkpointPartitions?: number;
-  /** Default 1 (the devstack); 3 on a production cluster. */
+  /**
+   * Replicas of each topic the cluster creates. Default: 3, or as many as the Kafka cluster has brokers when it has
+   * fewer (1 on the devstack) — the cluster's jobs and checkpoints live in these topics, so one replica would lose them
+   * with a broker.
+   */
   readonly replicationFactor?: number;
 }
+
+/** What {@link ensureClusterTopics} found: partitions per topic, and what the member should warn about. */
+export interface ClusterTopicsFound {
+  readonly partitions: Record<keyof ClusterTopics, number>;
+  /** Topics with a single replica on a Kafka cluster of several brokers. */
+  readonly warnings: string[];
+}
+
+/** The replication factor topics get by default: Kafka's own default for its internal topics, capped by the brokers. */
+export const DEFAULT_REPLICATION_FACTOR = 3;
 
 /** The topic names of cluster `name`: `sluice.<name>.jobs`, `.status`, `.checkpoints`. */
 export function clusterTopics(name: string): ClusterTopics {
@@ -29,11 +43,14 @@ export function clusterTopics(name: string): ClusterTopics {
  *
  * @example
  * ```ts
- * const { partitions } = await ensureClusterTopics(admin, clusterTopics('prod'), { replicationFactor: 3 });
+ * const { partitions, warnings } = await ensureClusterTopics(admin, clusterTopics('prod'));
  * ```
  */
-export async function ensureClusterTopics(admin: Admin, topics: ClusterTopics, options: ClusterTopicOptions = {}): Promise<{ partitions: Record<keyof ClusterTopics, number> }> {
-  const replicationFactor = options.replicationFactor ?? 1;
+export async function ensureClusterTopics(admin: Admin, topics: ClusterTopics, options: ClusterTopicOptions = {}): Promise<ClusterTopicsFound> {
+  const brokers = (await admin.describeCluster()).brokers.length;
+  const replicationFactor = options.replicationFactor ?? Math.max(1, Math.min(DEFAULT_REPLICATION_FACTOR, brokers));
+  // With three replicas or more, a write acknowledged by "all in-sync replicas" is on at least two of them.
+  const durability = replicationFactor >= 3 ? [{ name: 'min.insync.replicas', value: '2' }] : [];
   const wanted: Array<{ key: keyof ClusterTopics; partitions: number; configs: Array<{ name: string; value: string }> }> = [
     { key: 'jobs', partitions: 1, configs: [] },
     { key: 'status', partitions: 1, configs: [] },
@@ -59,7 +76,7 @@ export async function ensureClusterTopics(admin: Admin, topics: ClusterTopics, o
           topic: topics[w.key],
           numPartitions: w.partitions,
           replicationFactor,
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }, ...w.configs],
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }, ...durability, ...w.configs],
         })),
       });
     } catch (err) {
@@ -70,6 +87,19 @@ export async function ensureClusterTopics(admin: Admin, topics: ClusterTopics, o
     }
   }
   const metadata = await admin.fetchTopicMetadata({ topics: wanted.map((w) => topics[w.key]) });
-  const count = (name: string): number => metadata.topics.find((t: ITopicMetadata) => t.name === name)?.partitions.length ?? 0;
-  return { partitions: { jobs: count(topics.jobs), status: count(topics.status), checkpoints: count(topics.checkpoints) } };
+  const topic = (name: string): ITopicMetadata | undefined => metadata.topics.find((t: ITopicMetadata) => t.name === name);
+  const count = (name: string): number => topic(name)?.partitions.length ?? 0;
+  const warnings: string[] = [];
+  for (const w of wanted) {
+    const name = topics[w.key];
+    const replicas = Math.min(...(topic(name)?.partitions ?? []).map((p) => p.replicas.length));
+    // One replica where there could be more: that broker's loss would take the topic with it.
+    if (replicas === 1 && brokers > 1) {
+      warnings.push(
+        `the cluster topic ${name} has 1 replica on a Kafka cluster of ${brokers} brokers: losing that broker can lose ` +
+          `the cluster's ${w.key}; raise its replication factor (kafka-reassign-partitions), or create the cluster anew with --replication-factor ${Math.min(DEFAULT_REPLICATION_FACTOR, brokers)}`,
+      );
+    }
+  }
+  return { partitions: { jobs: count(topics.jobs), status: count(topics.status), checkpoints: count(topics.checkpoints) }, warnings };
 }
