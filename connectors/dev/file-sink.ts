@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'nod
 import { join } from 'node:path';
 import type { Sink, SinkWriter, SinkWriterContext } from '../../runtime/api/index.ts';
 import { SluiceError } from '../../runtime/errors/index.ts';
+import { syncDirectory } from '../../runtime/support/replace-file.ts';
 
 /** Options of {@link fileSink}. */
 export interface FileSinkOptions {
@@ -142,13 +143,7 @@ class FileWriter<T> implements SinkWriter<T> {
 
   async #syncDirectory(): Promise<void> {
     this.#renamed = false;
-    if (process.platform === 'win32') return; // a directory cannot be opened for fsync there; NTFS journals renames
-    const directory = await open(this.#directory, 'r');
-    try {
-      await directory.sync();
-    } finally {
-      await directory.close();
-    }
+    await syncDirectory(this.#directory);
   }
 
   async #commitFile(pendingName: string): Promise<void> {

@@ -30,13 +30,23 @@ export async function replaceFile(file: string, text: string): Promise<void> {
   await syncDirectory(dirname(file));
 }
 
-/** Makes the renames and creations in `directory` durable (a directory cannot be opened for fsync on Windows). */
-async function syncDirectory(directory: string): Promise<void> {
+/**
+ * Makes the renames and creations in `directory` durable: an fsync of the directory. Where the platform or the
+ * filesystem cannot sync a directory (Windows; some network and FUSE filesystems answer EINVAL or ENOTSUP), the renames
+ * are as durable as that filesystem makes them, and this returns without an error rather than failing every write.
+ * @internal
+ */
+export async function syncDirectory(directory: string): Promise<void> {
   if (process.platform === 'win32') return;
   const handle = await open(directory, 'r');
   try {
     await handle.sync();
+  } catch (err) {
+    if (!CANNOT_SYNC_DIRECTORIES.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
   } finally {
     await handle.close();
   }
 }
+
+/** What an fsync of a directory answers on filesystems that do not support it. */
+const CANNOT_SYNC_DIRECTORIES = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EPERM']);
