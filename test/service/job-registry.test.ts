@@ -5,7 +5,7 @@
  * drops damaged log records without an error) is moved into it when first opened.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Level } from 'level';
@@ -93,4 +93,28 @@ test('an unreadable registry file stops the service with what to do; the LevelDB
   const reopened = await JobRegistry.open(dir); // not locked by the failed opens
   t.after(() => reopened.close());
   assert.equal((await reopened.get('orders'))?.state, 'running');
+});
+
+test('on a filesystem that cannot sync a directory (EINVAL), registry writes still succeed; other sync errors fail them', { skip: SYNC_WATCH_SKIP }, async (t) => {
+  const dir = await tempDir(t);
+  const registry = await JobRegistry.open(dir);
+  t.after(() => registry.close());
+  // Directories answer as the filesystem is told to; files sync as usual.
+  let directoryAnswer = 'EINVAL';
+  const probe = await open(join(dir, '.probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { sync: (this: { fd: number }) => Promise<void> };
+  await probe.close();
+  const original = proto.sync;
+  proto.sync = async function (this: { fd: number }) {
+    await original.call(this);
+    if ((await readlink(`/proc/self/fd/${this.fd}`)) === dir) throw Object.assign(new Error(`${directoryAnswer}: fsync`), { code: directoryAnswer });
+  };
+  t.after(() => {
+    proto.sync = original;
+  });
+  await registry.put(record('orders'));
+  assert.equal((await registry.get('orders'))?.state, 'running');
+  directoryAnswer = 'EIO';
+  await assert.rejects(registry.update('orders', { state: 'cancelled' }), { code: 'EIO' });
+  assert.equal((await registry.get('orders'))?.state, 'running', 'a write that failed changes nothing the registry serves');
 });
