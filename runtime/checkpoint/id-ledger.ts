@@ -1,6 +1,7 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
+import { replaceFile } from '../support/replace-file.ts';
 import { CheckpointErrorCodes } from './manifest.ts';
 
 /** The ledger's file in a data directory, beside the store's LevelDB folder (`checkpoints/`). */
@@ -64,10 +65,8 @@ export class IdLedger {
   async record(job: string, id: number): Promise<void> {
     if (id <= this.newest(job)) return;
     this.#ids.set(job, id);
-    const temp = `${this.#file}.tmp`;
     try {
-      await writeFile(temp, `${JSON.stringify({ version: 1, jobs: Object.fromEntries(this.#ids) })}\n`);
-      await rename(temp, this.#file);
+      await replaceFile(this.#file, `${JSON.stringify({ version: 1, jobs: Object.fromEntries(this.#ids) })}\n`, { sync: false });
     } catch (err) {
       this.#logger.warn({ err, file: this.#file, job, checkpoint: id }, 'cannot update the checkpoint id ledger; the checkpoint is stored');
     }

@@ -2,9 +2,10 @@ import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
- * Replaces `file` with `text`, atomically and durably: written to `<file>.tmp`, synced, renamed over `file`, and the
- * directory synced, so after a crash of the process or of the machine the file holds either its old or its new
- * content, never a mix or nothing. Throws what the filesystem throws; the temporary file is removed on failure.
+ * Replaces `file` with `text`, atomically: written to `<file>.tmp`, then renamed over `file`, so a reader or a restart
+ * finds either the old or the new content, never a mix. With `sync` (the default) also durably: the temporary file is
+ * synced before the rename and the directory after it, so that holds after a crash of the machine too, not only of
+ * the process. Throws what the filesystem throws; the temporary file is removed on failure.
  *
  * @example
  * ```ts
@@ -12,13 +13,14 @@ import { dirname } from 'node:path';
  * ```
  * @internal
  */
-export async function replaceFile(file: string, text: string): Promise<void> {
+export async function replaceFile(file: string, text: string, options: { sync?: boolean } = {}): Promise<void> {
+  const sync = options.sync ?? true;
   const temp = `${file}.tmp`;
   try {
     const handle = await open(temp, 'w');
     try {
       await handle.writeFile(text);
-      await handle.sync();
+      if (sync) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -27,7 +29,7 @@ export async function replaceFile(file: string, text: string): Promise<void> {
     await rm(temp, { force: true });
     throw err;
   }
-  await syncDirectory(dirname(file));
+  if (sync) await syncDirectory(dirname(file));
 }
 
 /**
