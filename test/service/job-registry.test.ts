@@ -5,7 +5,7 @@
  * drops damaged log records without an error) is moved into it when first opened.
  */
 import assert from 'node:assert/strict';
-import { open, readFile, readlink, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Level } from 'level';
@@ -101,17 +101,7 @@ test('on a filesystem that cannot sync a directory (EINVAL), registry writes sti
   t.after(() => registry.close());
   // Directories answer as the filesystem is told to; files sync as usual.
   let directoryAnswer = 'EINVAL';
-  const probe = await open(join(dir, '.probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { sync: (this: { fd: number }) => Promise<void> };
-  await probe.close();
-  const original = proto.sync;
-  proto.sync = async function (this: { fd: number }) {
-    await original.call(this);
-    if ((await readlink(`/proc/self/fd/${this.fd}`)) === dir) throw Object.assign(new Error(`${directoryAnswer}: fsync`), { code: directoryAnswer });
-  };
-  t.after(() => {
-    proto.sync = original;
-  });
+  await watchSyncs(t, dir, { failWith: (path) => (path === dir ? directoryAnswer : undefined) });
   await registry.put(record('orders'));
   assert.equal((await registry.get('orders'))?.state, 'running');
   directoryAnswer = 'EIO';
