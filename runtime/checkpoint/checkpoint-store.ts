@@ -399,7 +399,6 @@ export class CheckpointStore {
     return manifest;
   }
 
-
   /** The bytes of a savepoint's blob: its own, or one an earlier checkpoint wrote (read now, checked). */
   async #bytesOf(header: ManifestHeader, blob: LazyBlob): Promise<Uint8Array> {
     if (blob.shared === undefined) return blob.bytes!;
