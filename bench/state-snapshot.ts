@@ -18,7 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Packr } from 'msgpackr';
+import { Packr } from '../runtime/serde/msgpackr.ts';
 import { CheckpointStore, type BlobInput } from '../runtime/checkpoint/index.ts';
 import { HeapKeyedStateBackend } from '../runtime/state/index.ts';
 

@@ -1,6 +1,6 @@
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { Packr } from 'msgpackr';
+import { Packr } from '../serde/msgpackr.ts';
 import { SluiceError } from '../errors/index.ts';
 import { CheckpointErrorCodes, isIncremental, validateManifest, type CheckpointManifest } from './manifest.ts';
 import { selfContainedCount, selfContainedStream } from './self-contained.ts';

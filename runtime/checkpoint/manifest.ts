@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { Packr } from 'msgpackr';
+import { Packr } from '../serde/msgpackr.ts';
 import { SluiceError } from '../errors/index.ts';
 
 /** A regular (retained, periodically replaced) checkpoint, or a savepoint the user asked for and keeps. */

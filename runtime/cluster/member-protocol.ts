@@ -9,7 +9,7 @@
  * it; the second gives it to the new owner, who restores that savepoint. So two members never run one job at once
  * unless one of them lost its membership, and then fencing keeps the stale one's output out (docs/cluster.md).
  */
-import { Packr } from 'msgpackr';
+import { Packr } from '../serde/msgpackr.ts';
 import { assignJobs } from './job-assignment.ts';
 import { weightOf, type ClusterJobSpec } from './jobs/cluster-job-spec.ts';
 

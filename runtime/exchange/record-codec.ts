@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { accelerated } from '../serde/msgpackr.ts';
 
 /**
  * How record batches are encoded on the wire: msgpackr records in **sequential** mode, one encoder per direction of
@@ -35,7 +35,7 @@ const options = () => ({ useRecords: true, sequential: true, mapsAsObjects: fals
 
 /** Encodes record batches for one ordered stream. */
 export class RecordEncoder {
-  readonly #packr = new Packr(options());
+  readonly #packr = new accelerated.Packr(options());
 
   /** The encoded batch; a view into the encoder's buffer, valid until the next call (copy it before then). */
   encode(records: readonly unknown[]): Uint8Array {
@@ -45,7 +45,7 @@ export class RecordEncoder {
 
 /** Decodes what one {@link RecordEncoder} encoded, in the same order. */
 export class RecordDecoder {
-  readonly #unpackr = new Unpackr(options());
+  readonly #unpackr = new accelerated.Unpackr(options());
 
   decode<T>(bytes: Uint8Array): T[] {
     // A Buffer source (a view, no copy) makes msgpackr hand out Buffers for Buffers; a Uint8Array source would not.

@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { Packr } from './msgpackr.ts';
 
 /**
  * msgpackr settings for operator state and source positions in checkpoints.

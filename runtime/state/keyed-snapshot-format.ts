@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { Packr } from '../serde/msgpackr.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { StateKey } from './key-groups.ts';
 import { isPackedPairsChunk, readPackedPairs, unpackPairs, type PackedPairs } from './packed-pairs-chunk.ts';

@@ -8,7 +8,7 @@ import { SETUP_KEY } from './worker-setup.ts';
  * The same URLs as the bundle's imports (worker-bundle.ts keeps packages external by absolute URL), so the bundle
  * finds them in the module cache.
  */
-const PRELOADS = [import.meta.resolve('msgpackr'), import.meta.resolve('pino')];
+const PRELOADS = [import.meta.resolve('msgpackr/pack'), import.meta.resolve('pino')];
 
 /** A worker thread that booted (or is booting) and waits for the attempt it will run: see {@link loadWorker}. */
 export interface BootedWorker {

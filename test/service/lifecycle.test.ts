@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { unpack } from 'msgpackr';
+import { unpack } from '../../runtime/serde/msgpackr.ts';
 import { readPartFiles } from '../../connectors/dev/index.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { waitFor } from '../support/wait-for.ts';

@@ -21,7 +21,7 @@
  */
 import { open } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { Packr } from 'msgpackr';
+import { Packr } from '../../serde/msgpackr.ts';
 import { decodeManifest, encodeManifest, type CheckpointManifest } from '../../checkpoint/manifest.ts';
 import { SluiceError } from '../../errors/index.ts';
 

@@ -3,7 +3,7 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Level } from 'level';
-import { Packr } from 'msgpackr';
+import { Packr } from '../../../runtime/serde/msgpackr.ts';
 import { CheckpointStore, checkpointDbPath, type CheckpointManifest, type ManifestHeader } from '../../../runtime/checkpoint/index.ts';
 import { gatherCheckpoint } from '../../../runtime/checkpoint/checkpoint-blobs.ts';
 import { writeExportFile } from '../../../runtime/checkpoint/export-file.ts';

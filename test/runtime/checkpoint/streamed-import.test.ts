@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Level } from 'level';
-import { Packr } from 'msgpackr';
+import { Packr } from '../../../runtime/serde/msgpackr.ts';
 import { CheckpointStore, checkpointDbPath, type BlobInput, type CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';

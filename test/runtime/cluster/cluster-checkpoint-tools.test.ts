@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { unpack } from 'msgpackr';
+import { unpack } from '../../../runtime/serde/msgpackr.ts';
 import { JobsLog } from '../../../runtime/cluster/jobs/jobs-log.ts';
 import { clusterTopics } from '../../../runtime/cluster/kafka/cluster-topics.ts';
 import { silentLogger } from '../../../runtime/logging/index.ts';

@@ -1,0 +1,33 @@
+/**
+ * The two msgpackr instances Sluice uses. Every other runtime file takes msgpackr from here, never from `'msgpackr'`.
+ *
+ * msgpackr's Node entry (`import 'msgpackr'`) installs the native string extractor of `msgpackr-extract` into the one
+ * decoder module that every ES import of msgpackr shares. The extractor reads up to 255 strings (or runs of short
+ * strings, up to 6,000 bytes each) ahead of the decoder in one native call, to the end of the source. That pays where
+ * a source is decoded whole, and costs where a large source is decoded one value at a time: a checkpoint's key-group
+ * chain is decoded chunk by chunk (`decodeKeyGroupBlob`, so restores and merges can yield between chunks), and each
+ * chunk's decode extracted strings far past the chunk, then threw them away. `npx tsx bench/state-chain-decode.ts`
+ * (pairs of a string key and a `{ key, n }` value): a chain of 64 chunks 274 ns a pair with the extractor against 91
+ * without it, 8 chunks 209 against 87, one chunk 65 against 86.
+ *
+ * - **Pure JavaScript** ({@link Packr}, {@link Unpackr}, {@link unpack}): state, checkpoints, manifests, cluster
+ *   records. `'msgpackr/pack'` resolves, under Node's `import` condition, to msgpackr's plain `index.js`, which never
+ *   installs the extractor. (Should other code in the process import `'msgpackr'` itself, these decode with the
+ *   extractor again: the same bytes, only slower.)
+ * - **Native-accelerated** ({@link accelerated}): the exchange between threads, which decodes each record batch whole.
+ *   msgpackr's CommonJS build is a module instance of its own, with the extractor installed when `msgpackr-extract`
+ *   loads (an optional dependency: plain JavaScript without it).
+ *
+ * @example
+ * ```ts
+ * import { Packr, accelerated } from '../serde/msgpackr.ts';
+ * const snapshotPackr = new Packr({ moreTypes: true });
+ * const batchUnpackr = new accelerated.Unpackr({ useRecords: true, sequential: true });
+ * ```
+ */
+import { createRequire } from 'node:module';
+
+export { Packr, Unpackr, unpack } from 'msgpackr/pack';
+
+/** msgpackr's CommonJS build, with the native string extractor when it loads: for sources decoded whole. */
+export const accelerated = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr');
