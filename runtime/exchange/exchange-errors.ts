@@ -8,6 +8,11 @@ export const ExchangeErrorCodes = {
   closed: 'SLUICE_EXCHANGE_CLOSED',
   /** A frame could not be decoded: the two sides disagree on the wire format or the bytes were damaged. */
   corruptFrame: 'SLUICE_EXCHANGE_CORRUPT_FRAME',
+  /**
+   * A record bound for another thread holds a value msgpack cannot write (a symbol): fatal, since a restart would
+   * replay the same record.
+   */
+  recordNotSerializable: 'SLUICE_RECORD_NOT_SERIALIZABLE',
   /** The single-producer contract was broken (a push while an earlier one still waits for credit). */
   protocol: 'SLUICE_EXCHANGE_PROTOCOL',
 } as const;

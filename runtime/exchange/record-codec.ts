@@ -1,4 +1,7 @@
+import { SluiceError } from '../errors/index.ts';
 import { accelerated } from '../serde/msgpackr.ts';
+import { packFailure, PLAIN_DATA, whereUnserializable } from '../serde/unserializable.ts';
+import { ExchangeErrorCodes } from './exchange-errors.ts';
 
 /**
  * How record batches are encoded on the wire: msgpackr records in **sequential** mode, one encoder per direction of
@@ -37,10 +40,31 @@ const options = () => ({ useRecords: true, sequential: true, mapsAsObjects: fals
 export class RecordEncoder {
   readonly #packr = new accelerated.Packr(options());
 
-  /** The encoded batch; a view into the encoder's buffer, valid until the next call (copy it before then). */
+  /**
+   * The encoded batch; a view into the encoder's buffer, valid until the next call (copy it before then). A record
+   * msgpack cannot write fails with `SLUICE_RECORD_NOT_SERIALIZABLE` (the encoder is unusable after that: its
+   * stream may hold half a batch).
+   */
   encode(records: readonly unknown[]): Uint8Array {
-    return this.#packr.pack(records);
+    try {
+      return this.#packr.pack(records);
+    } catch (err) {
+      throw unserializableRecord(records, err);
+    }
   }
+}
+
+function unserializableRecord(records: readonly unknown[], cause: unknown): SluiceError {
+  let where: string | undefined;
+  for (let i = 0; i < records.length && where === undefined; i++) where = whereUnserializable(records[i], 'the record');
+  return new SluiceError(
+    ExchangeErrorCodes.recordNotSerializable,
+    `a record passed to another thread cannot be encoded (${packFailure(cause)}${where === undefined ? '' : ` at ${where}`}). Records ` +
+      `that cross threads (to an operator on another worker: after keyBy, rebalance or a change of parallelism) must be ` +
+      `${PLAIN_DATA}: emit a string or number in place of a symbol, or run the job with --workers 0 ` +
+      `(docs/jobs.md, "What records and state can hold")`,
+    { cause, retriable: false },
+  );
 }
 
 /** Decodes what one {@link RecordEncoder} encoded, in the same order. */

@@ -1,4 +1,7 @@
+import { SluiceError } from '../errors/index.ts';
+import { StateErrorCodes } from '../state/state-errors.ts';
 import { Packr } from './msgpackr.ts';
+import { packFailure, PLAIN_DATA, whereUnserializable } from './unserializable.ts';
 
 /**
  * msgpackr settings for operator state and source positions in checkpoints.
@@ -11,9 +14,24 @@ import { Packr } from './msgpackr.ts';
  */
 const packr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: true });
 
-/** Serialises a msgpack-compatible value (objects, arrays, Maps, Sets, Dates, typed arrays, bigints). */
+/**
+ * Serialises a msgpack-compatible value (objects, arrays, Maps, Sets, Dates, typed arrays, bigints). Operator state
+ * holds user data (broadcast state, records an `asyncMap` or a window holds): a value msgpack cannot write fails with
+ * `SLUICE_STATE_NOT_SERIALIZABLE`, not retriable.
+ */
 export function packValue(value: unknown): Uint8Array {
-  return packr.pack(value);
+  try {
+    return packr.pack(value);
+  } catch (err) {
+    const where = whereUnserializable(value, 'the state');
+    throw new SluiceError(
+      StateErrorCodes.notSerializable,
+      `an operator's state (broadcast state, or records an asyncMap or a window holds) cannot be written to a checkpoint ` +
+        `(${packFailure(err)}${where === undefined ? '' : ` at ${where}`}). It must be ${PLAIN_DATA} ` +
+        `(docs/jobs.md, "What records and state can hold")`,
+      { cause: err, retriable: false },
+    );
+  }
 }
 
 /** Inverse of {@link packValue}. */

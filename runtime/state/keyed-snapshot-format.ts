@@ -1,5 +1,6 @@
 import { Packr } from '../serde/msgpackr.ts';
 import { SluiceError } from '../errors/index.ts';
+import { packFailure, PLAIN_DATA, whereUnserializable } from '../serde/unserializable.ts';
 import type { StateKey } from './key-groups.ts';
 import { isPackedPairsChunk, readPackedPairs, unpackPairs, type PackedPairs } from './packed-pairs-chunk.ts';
 import { StateErrorCodes } from './state-errors.ts';
@@ -112,10 +113,45 @@ export function unpackElement(bytes: Uint8Array): unknown {
   return packr.unpack(bytes);
 }
 
-/** @internal */
+/**
+ * Packs a chunk. A state chunk holding a value msgpack cannot write fails with `SLUICE_STATE_NOT_SERIALIZABLE`,
+ * naming the state, the key and where in its value. @internal
+ */
 export function packChunk(chunk: unknown[]): Uint8Array {
   readAhead(chunk);
-  return packr.pack(chunk);
+  try {
+    return packr.pack(chunk);
+  } catch (err) {
+    if (chunk[0] !== 's') throw err;
+    for (let i = 3; i + 1 < chunk.length; i += 2) {
+      try {
+        packr.pack(chunk[i + 1]);
+      } catch (valueErr) {
+        throw unserializableState(String(chunk[1]), chunk[i], chunk[i + 1], valueErr);
+      }
+    }
+    throw err;
+  }
+}
+
+/** Packs one key's value of state `name` on its own, as {@link packElement} does, or says what cannot be packed. @internal */
+export function packStateValue(name: string, key: unknown, value: unknown): Uint8Array {
+  try {
+    return packr.pack(value);
+  } catch (err) {
+    throw unserializableState(name, key, value, err);
+  }
+}
+
+function unserializableState(name: string, key: unknown, value: unknown, cause: unknown): SluiceError {
+  const where = whereUnserializable(value, 'the value');
+  return new SluiceError(
+    StateErrorCodes.notSerializable,
+    `state "${name}" holds, for key ${JSON.stringify(key)}, a value that cannot be written to a checkpoint (${packFailure(cause)}` +
+      `${where === undefined ? '' : ` at ${where}`}). Keyed state must be ${PLAIN_DATA}: store a string or number in place of a symbol ` +
+      `(docs/jobs.md, "What records and state can hold")`,
+    { cause, retriable: false },
+  );
 }
 
 /** Where {@link readAhead} leaves its sum, so the reads are not optimised away. */

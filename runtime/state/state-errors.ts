@@ -16,6 +16,11 @@ export const StateErrorCodes = {
   snapshotCorrupt: 'SLUICE_STATE_SNAPSHOT_CORRUPT',
   /** The LevelDB state backend's working database cannot be opened, read or written (disk full, permissions). */
   backendIo: 'SLUICE_STATE_BACKEND_IO',
+  /**
+   * Keyed state holds a value msgpack cannot write (a symbol), so no checkpoint can hold it: fatal, since a restart
+   * would replay the records that put it there.
+   */
+  notSerializable: 'SLUICE_STATE_NOT_SERIALIZABLE',
   /** A feature the job uses is not available with its state backend. */
   backendUnsupported: 'SLUICE_STATE_BACKEND_UNSUPPORTED',
 } as const;

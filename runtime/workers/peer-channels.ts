@@ -10,6 +10,9 @@ export const PEER_FAILED = 'SLUICE_WORKER_PEER_FAILED';
 
 function peerFailed(err: unknown, peer: number): SluiceError {
   if (err instanceof SluiceError && err.code === PEER_FAILED) return err;
+  // A fatal error of the other worker (a record it could not encode) fails the job as it is, whichever report of it
+  // reaches the main thread first: as an echo it would be retried.
+  if (err instanceof SluiceError && err.retriable === false) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new SluiceError(PEER_FAILED, `a channel from worker ${peer} failed: ${message}`, { cause: err, retriable: true });
 }

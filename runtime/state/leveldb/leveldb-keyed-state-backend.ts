@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { SluiceError } from '../../errors/index.ts';
 import type { KeyGroupRange, StateKey } from '../key-groups.ts';
 import { KeyedBackendBase, type StateHandle } from '../keyed-backend-base.ts';
+import { packStateValue } from '../keyed-snapshot-format.ts';
 import type { IncrementalParts, KeyedStateMetrics, KeyedStateSnapshot } from '../keyed-state-backend.ts';
 import type { ChainStats } from '../snapshots/backend-state.ts';
 import { StateErrorCodes } from '../state-errors.ts';
@@ -341,7 +342,7 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
    */
   #writeBack(table: CachedTable, entry: CachedEntry, store: boolean): void {
     const packedKey = packValue(entry.key);
-    const value = entry.value === undefined ? undefined : packValue(entry.value);
+    const value = entry.value === undefined ? undefined : packStateValue(table.name, entry.key, entry.value);
     if (entry.dirty) this.#log?.add(entry.keyGroup - this.range.start, table.id, packedKey, value);
     entry.dirty = false;
     entry.unwritten = !store;
