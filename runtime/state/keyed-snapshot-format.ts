@@ -1,5 +1,5 @@
-import { Packr } from '../serde/msgpackr.ts';
 import { SluiceError } from '../errors/index.ts';
+import { Packr } from '../serde/msgpackr.ts';
 import { packFailure, PLAIN_DATA, whereUnserializable } from '../serde/unserializable.ts';
 import type { StateKey } from './key-groups.ts';
 import { isPackedPairsChunk, readPackedPairs, unpackPairs, type PackedPairs } from './packed-pairs-chunk.ts';
