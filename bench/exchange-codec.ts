@@ -15,7 +15,7 @@ import { accelerated } from '../runtime/serde/msgpackr.ts';
 import { emitFigure, median } from './support/figure.ts';
 
 // The exchange's msgpackr instance (native string extractor when it loads): what the channel decodes with.
-const { Packr, Unpackr } = accelerated;
+const { Packr, Unpackr } = accelerated();
 
 const RECORDS = Number(process.argv[2] ?? 1_000_000);
 const RUNS = 3;

@@ -38,7 +38,7 @@ const options = () => ({ useRecords: true, sequential: true, mapsAsObjects: fals
 
 /** Encodes record batches for one ordered stream. */
 export class RecordEncoder {
-  readonly #packr = new accelerated.Packr(options());
+  readonly #packr = new (accelerated().Packr)(options());
 
   /**
    * The encoded batch; a view into the encoder's buffer, valid until the next call (copy it before then). A record
@@ -69,7 +69,7 @@ function unserializableRecord(records: readonly unknown[], cause: unknown): Slui
 
 /** Decodes what one {@link RecordEncoder} encoded, in the same order. */
 export class RecordDecoder {
-  readonly #unpackr = new accelerated.Unpackr(options());
+  readonly #unpackr = new (accelerated().Unpackr)(options());
 
   decode<T>(bytes: Uint8Array): T[] {
     // A Buffer source (a view, no copy) makes msgpackr hand out Buffers for Buffers; a Uint8Array source would not.

@@ -16,18 +16,30 @@
  *   extractor again: the same bytes, only slower.)
  * - **Native-accelerated** ({@link accelerated}): the exchange between threads, which decodes each record batch whole.
  *   msgpackr's CommonJS build is a module instance of its own, with the extractor installed when `msgpackr-extract`
- *   loads (an optional dependency: plain JavaScript without it).
+ *   loads (an optional dependency: plain JavaScript without it). Loaded on first use (~15 ms): a process that never
+ *   sends records across threads (`--workers 0`, most CLI commands) does not pay for it; worker threads preload it
+ *   while they boot ({@link ACCELERATED_URL}).
  *
  * @example
  * ```ts
  * import { Packr, accelerated } from '../serde/msgpackr.ts';
  * const snapshotPackr = new Packr({ moreTypes: true });
- * const batchUnpackr = new accelerated.Unpackr({ useRecords: true, sequential: true });
+ * const batchUnpackr = new (accelerated().Unpackr)({ useRecords: true, sequential: true });
  * ```
  */
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 export { Packr, Unpackr, unpack } from 'msgpackr/pack';
 
+const require = createRequire(import.meta.url);
+
+/** The file URL of msgpackr's CommonJS build: importing it loads the instance {@link accelerated} returns. */
+export const ACCELERATED_URL = pathToFileURL(require.resolve('msgpackr')).href;
+
+let acceleratedMsgpackr: typeof import('msgpackr') | undefined;
+
 /** msgpackr's CommonJS build, with the native string extractor when it loads: for sources decoded whole. */
-export const accelerated = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr');
+export function accelerated(): typeof import('msgpackr') {
+  return (acceleratedMsgpackr ??= require('msgpackr') as typeof import('msgpackr'));
+}

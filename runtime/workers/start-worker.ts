@@ -1,14 +1,16 @@
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, type MessagePort, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
+import { ACCELERATED_URL } from '../serde/msgpackr.ts';
 import { SETUP_KEY } from './worker-setup.ts';
 
 /**
  * Packages every worker imports, loaded while a worker boots so an attempt does not wait for them (measured on a
  * 2-vCPU machine: a bare worker boots in ~40 ms, msgpackr adds ~20 ms and pino ~20 ms; the job's own bundle ~10 ms).
  * The same URLs as the bundle's imports (worker-bundle.ts keeps packages external by absolute URL), so the bundle
- * finds them in the module cache.
+ * finds them in the module cache; msgpackr's CommonJS build (the exchange's instance, required on first use) lands in
+ * the CommonJS cache that `require` reads.
  */
-const PRELOADS = [import.meta.resolve('msgpackr/pack'), import.meta.resolve('pino')];
+const PRELOADS = [import.meta.resolve('msgpackr/pack'), ACCELERATED_URL, import.meta.resolve('pino')];
 
 /** A worker thread that booted (or is booting) and waits for the attempt it will run: see {@link loadWorker}. */
 export interface BootedWorker {
