@@ -9,15 +9,15 @@
  *
  * Run: `npx tsx bench/state-chain-decode.ts`.
  */
-import { decodeKeyGroupBlob, newStateChunk, packChunk, packHeader } from '../runtime/state/keyed-snapshot-format.ts';
+import { decodeKeyGroupBlob, newStateChunk, packChunk, packHeader, SNAPSHOT_PACKR_OPTIONS } from '../runtime/state/keyed-snapshot-format.ts';
 import { concatBytes } from '../runtime/state/snapshots/backend-state.ts';
 import { accelerated } from '../runtime/serde/msgpackr.ts';
 import { emitFigure, median } from './support/figure.ts';
 
 const PAIRS_PER_CHUNK = 4096;
 const ROUNDS = 7;
-// keyed-snapshot-format.ts's settings: the same bytes decode to the same values either way.
-const withExtractor = new (accelerated().Packr)({ mapsAsObjects: false, variableMapSize: true, moreTypes: true });
+// The format's own settings: the same bytes decode to the same values either way.
+const withExtractor = new (accelerated().Packr)({ ...SNAPSHOT_PACKR_OPTIONS });
 
 function chain(chunks: number): Uint8Array {
   const parts: Uint8Array[] = [packHeader(7)];

@@ -1,6 +1,6 @@
 import { SluiceError } from '../errors/index.ts';
 import { accelerated } from '../serde/msgpackr.ts';
-import { packFailure, PLAIN_DATA, whereUnserializable } from '../serde/unserializable.ts';
+import { packFailure, PLAIN_DATA, VALUES_DOC } from '../serde/unserializable.ts';
 import { ExchangeErrorCodes } from './exchange-errors.ts';
 
 /**
@@ -55,14 +55,11 @@ export class RecordEncoder {
 }
 
 function unserializableRecord(records: readonly unknown[], cause: unknown): SluiceError {
-  let where: string | undefined;
-  for (let i = 0; i < records.length && where === undefined; i++) where = whereUnserializable(records[i], 'the record');
   return new SluiceError(
     ExchangeErrorCodes.recordNotSerializable,
-    `a record passed to another thread cannot be encoded (${packFailure(cause)}${where === undefined ? '' : ` at ${where}`}). Records ` +
-      `that cross threads (to an operator on another worker: after keyBy, rebalance or a change of parallelism) must be ` +
-      `${PLAIN_DATA}: emit a string or number in place of a symbol, or run the job with --workers 0 ` +
-      `(docs/jobs.md, "What records and state can hold")`,
+    `a record passed to another thread cannot be encoded (${packFailure(cause, records, 'the record')}). Records that cross ` +
+      `threads (to an operator on another worker: after keyBy, rebalance or a change of parallelism) must be ${PLAIN_DATA}: ` +
+      `emit a string or number in place of a symbol, or run the job with --workers 0 ${VALUES_DOC}`,
     { cause, retriable: false },
   );
 }

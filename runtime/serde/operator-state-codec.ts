@@ -1,7 +1,7 @@
 import { SluiceError } from '../errors/index.ts';
 import { StateErrorCodes } from '../state/state-errors.ts';
 import { Packr } from './msgpackr.ts';
-import { packFailure, PLAIN_DATA, whereUnserializable } from './unserializable.ts';
+import { packFailure, PLAIN_DATA, VALUES_DOC } from './unserializable.ts';
 
 /**
  * msgpackr settings for operator state and source positions in checkpoints.
@@ -23,12 +23,10 @@ export function packValue(value: unknown): Uint8Array {
   try {
     return packr.pack(value);
   } catch (err) {
-    const where = whereUnserializable(value, 'the state');
     throw new SluiceError(
       StateErrorCodes.notSerializable,
       `an operator's state (broadcast state, or records an asyncMap or a window holds) cannot be written to a checkpoint ` +
-        `(${packFailure(err)}${where === undefined ? '' : ` at ${where}`}). It must be ${PLAIN_DATA} ` +
-        `(docs/jobs.md, "What records and state can hold")`,
+        `(${packFailure(err, [value], 'the state')}). It must be ${PLAIN_DATA} ${VALUES_DOC}`,
       { cause: err, retriable: false },
     );
   }

@@ -59,7 +59,18 @@ function walk(value: unknown, path: string, seen: Set<object>, depth: number): s
   return undefined;
 }
 
-/** The message of a packing error (msgpackr's own, such as "Unknown type: symbol"). */
-export function packFailure(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** Where the errors that refuse a value send the user. */
+export const VALUES_DOC = '(docs/jobs.md, "What records and state can hold")';
+
+/**
+ * What a failed pack says, with where the culprit sits in the first of `values` that holds one:
+ * `Unknown type: symbol at the record.tag` (msgpackr's message, then {@link whereUnserializable}'s path).
+ */
+export function packFailure(cause: unknown, values: readonly unknown[], label: string): string {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  for (const value of values) {
+    const where = whereUnserializable(value, label);
+    if (where !== undefined) return `${message} at ${where}`;
+  }
+  return message;
 }

@@ -1,6 +1,6 @@
 import { SluiceError } from '../errors/index.ts';
 import { Packr } from '../serde/msgpackr.ts';
-import { packFailure, PLAIN_DATA, whereUnserializable } from '../serde/unserializable.ts';
+import { packFailure, PLAIN_DATA, VALUES_DOC } from '../serde/unserializable.ts';
 import type { StateKey } from './key-groups.ts';
 import { isPackedPairsChunk, readPackedPairs, unpackPairs, type PackedPairs } from './packed-pairs-chunk.ts';
 import { StateErrorCodes } from './state-errors.ts';
@@ -55,10 +55,11 @@ export const DELTA_FORMAT_VERSION = 2;
 /** Pairs per chunk: packing 4,096 pairs takes ~0.5 ms, a fine enough grain for 5 ms time slices. */
 export const CHUNK_PAIRS = 4096;
 
-const packrOptions = { mapsAsObjects: false, variableMapSize: true, moreTypes: true } as const;
+/** The format's msgpackr settings (a bench decodes the same bytes with another msgpackr instance). @internal */
+export const SNAPSHOT_PACKR_OPTIONS = { mapsAsObjects: false, variableMapSize: true, moreTypes: true } as const;
 // One instance for packing and unpacking: decoding must use the same options (the module-level `unpackMultiple`
 // would turn Maps nested in objects into plain objects: caught by the round-trip test).
-const packr = new Packr(packrOptions);
+const packr = new Packr(SNAPSHOT_PACKR_OPTIONS);
 
 /** @internal */
 export function newStateChunk(name: string, kind: StateKind): unknown[] {
@@ -144,12 +145,11 @@ export function packStateValue(name: string, key: unknown, value: unknown): Uint
 }
 
 function unserializableState(name: string, key: unknown, value: unknown, cause: unknown): SluiceError {
-  const where = whereUnserializable(value, 'the value');
   return new SluiceError(
     StateErrorCodes.notSerializable,
-    `state "${name}" holds, for key ${JSON.stringify(key)}, a value that cannot be written to a checkpoint (${packFailure(cause)}` +
-      `${where === undefined ? '' : ` at ${where}`}). Keyed state must be ${PLAIN_DATA}: store a string or number in place of a symbol ` +
-      `(docs/jobs.md, "What records and state can hold")`,
+    `state "${name}" holds, for key ${JSON.stringify(key)}, a value that cannot be written to a checkpoint ` +
+      `(${packFailure(cause, [value], 'the value')}). Keyed state must be ${PLAIN_DATA}: store a string or number in place ` +
+      `of a symbol ${VALUES_DOC}`,
     { cause, retriable: false },
   );
 }
