@@ -23,6 +23,9 @@ export interface ElasticsearchSink<T> extends Sink<T> {
   metrics(): ElasticsearchSinkMetrics;
 }
 
+/** Owner epoch e writes version e·2³²: a new owner's versions exceed any an earlier owner (or Elasticsearch itself) reached. */
+const OWNER_EPOCH_VERSION_STEP = 2 ** 32;
+
 /**
  * Writes records to Elasticsearch with bulk requests, effectively exactly once: on every checkpoint barrier the
  * writer sends what it buffered and waits for every bulk request in flight, retries included, before the checkpoint
@@ -40,9 +43,6 @@ export interface ElasticsearchSink<T> extends Sink<T> {
  *   .sink(elasticsearchSink({ node: 'http://127.0.0.1:9200', index: 'user-clicks', id: (u) => u.user }));
  * ```
  */
-/** Owner epoch e writes version e·2³²: a new owner's versions exceed any an earlier owner (or Elasticsearch itself) reached. */
-const OWNER_EPOCH_VERSION_STEP = 2 ** 32;
-
 export function elasticsearchSink<T>(options: ElasticsearchSinkOptions<T>): ElasticsearchSink<T> {
   const resolved = resolveSinkOptions(options);
   const totals = new SinkTotals();

@@ -1,7 +1,7 @@
 /**
  * The job definition DSL: what job modules import.
  */
-export { defineJob, isJobDefinition, recordLogicalGraph } from './job.ts';
+export { defineJob, isJobDefinition } from './job.ts';
 export type { CheckpointOptions, JobBuilder, JobDefinition, JobOptions, StateBackendOptions } from './job.ts';
 export { JobParams } from './job-params.ts';
 export { Stream, OperatorStream, ProcessedStream, SinkHandle, StreamEnvironment } from './stream.ts';
@@ -51,5 +51,4 @@ export type {
   SplitPosition,
   SplitsChange,
 } from './connector.ts';
-export type { ErrorPolicy, LogicalNode, LogicalInput, Partitioning, KeySelector } from './logical-graph.ts';
-export { inputsOf, KEYED_KINDS, SKIPPABLE_KINDS } from './logical-graph.ts';
+export type { ErrorPolicy, Partitioning, KeySelector } from './logical-graph.ts';

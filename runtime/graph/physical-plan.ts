@@ -1,4 +1,4 @@
-import type { KeySelector, LogicalNode } from '../api/index.ts';
+import type { KeySelector, LogicalNode } from '../api/logical-graph.ts';
 
 /** One operator placed in a stage, with its resolved uid. */
 export interface PlannedOperator {

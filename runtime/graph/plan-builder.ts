@@ -1,17 +1,7 @@
 import { asyncMapProblems } from '../api/async-map.ts';
-import {
-  ERROR_OUTPUT,
-  inputsOf,
-  KEYED_KINDS,
-  SKIPPABLE_KINDS,
-  JobParams,
-  recordLogicalGraph,
-  type JobDefinition,
-  type JobOptions,
-  type LogicalNode,
-  type OutputDeclarations,
-  type WindowSpec,
-} from '../api/index.ts';
+import { ERROR_OUTPUT, JobParams, type JobDefinition, type JobOptions, type OutputDeclarations, type WindowSpec } from '../api/index.ts';
+import { recordLogicalGraph } from '../api/job.ts';
+import { inputsOf, KEYED_KINDS, SKIPPABLE_KINDS, type LogicalNode } from '../api/logical-graph.ts';
 import { SluiceError } from '../errors/index.ts';
 import { LEVELDB_MAX_OPEN_FILES, LEVELDB_MIN_OPEN_FILES } from '../support/leveldb-open-files.ts';
 import { validateRescaleOptions } from '../rescale/index.ts';

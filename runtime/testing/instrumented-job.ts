@@ -1,4 +1,5 @@
-import { END_OF_INPUT, ERROR_OUTPUT, type JobDefinition, type LogicalNode, type OutputDeclarations, type Sink, type SinkWriter, type Source, type SourceReader } from '../api/index.ts';
+import type { LogicalNode } from '../api/logical-graph.ts';
+import { END_OF_INPUT, ERROR_OUTPUT, type JobDefinition, type OutputDeclarations, type Sink, type SinkWriter, type Source, type SourceReader } from '../api/index.ts';
 import { GraphRecorder, StreamEnvironment, type OperatorStream, type ProcessedStream, type Stream } from '../api/stream.ts';
 import type { FaultInjector } from './fault-injector.ts';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { kafkaSource, type KafkaSourceReader } from '../../../connectors/kafka/index.ts';
+import { kafkaSource } from '../../../connectors/kafka/index.ts';
+import type { KafkaSourceReader } from '../../../connectors/kafka/source/index.ts';
 import { defineJob, type Sink } from '../../../runtime/api/index.ts';
 import { kafkaCluster } from '../../support/kafka-cluster.ts';
 import { waitFor } from '../../support/wait-for.ts';
