@@ -4,6 +4,15 @@ import type { Sink, SinkWriter, SinkWriterContext } from '../../runtime/api/inde
  * An in-memory "external system" for tests: what a {@link collectSink} has committed, plus the transactions it has
  * pre-committed but not yet committed (like open Kafka transactions). Survives job restarts in one process, so a
  * test can check that no record was lost or duplicated across failures.
+ *
+ * @example
+ * ```ts
+ * const target = new CollectTarget<number>();
+ * const job = defineJob({ name: 'ones', checkpoints: { intervalMs: 50 } }, (env) => {
+ *   env.source(collection([1, 1, 1])).sink(collectSink(target));
+ * });
+ * // after a run: target.records deep-equals [1, 1, 1]
+ * ```
  */
 export class CollectTarget<T> {
   /** Committed records, in commit order. */

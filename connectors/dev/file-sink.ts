@@ -161,6 +161,11 @@ class FileWriter<T> implements SinkWriter<T> {
 /**
  * Reads every committed record of a {@link fileSink} directory, part file by part file (ordered by subtask, run and
  * sequence number).
+ *
+ * @example
+ * ```ts
+ * const totals = await readPartFiles<{ user: string; amount: number }>('out/totals');
+ * ```
  */
 export async function readPartFiles<T = unknown>(directory: string): Promise<T[]> {
   const names = (await readdir(directory)).filter((n) => PART.exec(n)?.[4] === 'ndjson' && !n.startsWith('.'));

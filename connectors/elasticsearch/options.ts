@@ -77,8 +77,11 @@ export interface ElasticsearchSinkOptions<T> {
   readonly requestTimeoutMs?: number;
 }
 
+/** The Elasticsearch sink's `bulk` options where a job leaves them out. */
 export const BULK_DEFAULTS: BulkOptions = { maxActions: 1_000, maxBytes: 5 * 1024 * 1024, flushIntervalMs: 1_000, maxInFlight: 2 };
+/** The Elasticsearch sink's `retry` options where a job leaves them out. */
 export const RETRY_DEFAULTS: RetryOptions = { maxRetries: 8, initialBackoffMs: 100, maxBackoffMs: 10_000 };
+/** The Elasticsearch sink's `requestTimeoutMs` when none is given: how long one bulk request may take. */
 export const REQUEST_TIMEOUT_DEFAULT_MS = 30_000;
 
 /** Options after validation, with every default applied. */

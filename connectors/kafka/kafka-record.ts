@@ -31,7 +31,15 @@ export type KafkaHeaders = Readonly<Record<string, Buffer | Buffer[] | null>>;
 /** The part of a record that locates it in Kafka; enough for a `topic-partition-offset` document id. */
 export type KafkaOrigin = Pick<KafkaRecord<unknown>, 'topic' | 'partition' | 'offset'>;
 
-/** True when `value` carries a Kafka origin (topic, partition and offset). */
+/**
+ * True when `value` carries a Kafka origin (topic, partition and offset): a record as the Kafka source emits it,
+ * before a map replaced it.
+ *
+ * @example
+ * ```ts
+ * const id = (r: unknown) => (hasKafkaOrigin(r) ? `${r.topic}-${r.partition}-${r.offset}` : undefined);
+ * ```
+ */
 export function hasKafkaOrigin(value: unknown): value is KafkaOrigin {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<KafkaOrigin>;

@@ -27,7 +27,14 @@ export function kafkaSplitOwner(topic: string, partition: number, parallelism: n
   return (start + partition) % parallelism;
 }
 
-/** The split id of a partition, as stored in checkpoints: `orders-3`. */
+/**
+ * The split id of a partition, as stored in checkpoints and shown by `sluice status`: `orders-3`.
+ *
+ * @example
+ * ```ts
+ * kafkaSplitId('orders', 3); // 'orders-3'
+ * ```
+ */
 export function kafkaSplitId(topic: string, partition: number): string {
   return `${topic}-${partition}`;
 }

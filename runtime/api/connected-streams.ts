@@ -8,6 +8,12 @@ import { ProcessedStream } from './stream.ts';
 /**
  * A stream whose every record goes to every subtask of the operator it is connected to (`stream.broadcast()`). It
  * has one use: `keyed.connect(broadcastStream).process({ broadcastState, processElement, processBroadcastElement })`.
+ *
+ * @example
+ * ```ts
+ * const rules = env.source(ruleUpdates).broadcast(); // a BroadcastStream<Rule>
+ * events.keyBy((e) => e.user).connect(rules).process({ ... });
+ * ```
  */
 export class BroadcastStream<T> {
   /** @internal */
@@ -30,6 +36,12 @@ export class BroadcastStream<T> {
 /**
  * Two keyed streams with the same key type, connected: pick the two-input process function that handles them.
  * `T1` and `T2` are the record types of the first (`this` of `connect`) and the second input.
+ *
+ * @example
+ * ```ts
+ * const joined = orders.keyBy((o) => o.customerId).connect(customers.keyBy((c) => c.id)); // ConnectedKeyedStreams
+ * joined.process({ ... }); // see KeyedCoProcessFunction
+ * ```
  */
 export class ConnectedKeyedStreams<T1, T2, K> {
   readonly #recorder: GraphRecorder;
@@ -62,7 +74,15 @@ export class ConnectedKeyedStreams<T1, T2, K> {
   }
 }
 
-/** A keyed stream connected to a broadcast stream: pick the function that handles them. */
+/**
+ * A keyed stream connected to a broadcast stream: pick the function that handles them.
+ *
+ * @example
+ * ```ts
+ * const withRates = orders.keyBy((o) => o.id).connect(env.source(rates).broadcast()); // a BroadcastConnectedStream
+ * withRates.process({ broadcastState: { rates: mapState<string, number>() }, ... });
+ * ```
+ */
 export class BroadcastConnectedStream<T, B, K> {
   readonly #recorder: GraphRecorder;
   readonly #inputs: readonly [LogicalInput, LogicalInput];

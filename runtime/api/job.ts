@@ -126,7 +126,15 @@ export function defineJob(options: JobOptions, build: JobBuilder): JobDefinition
   return { kind: 'sluice.job', options: Object.freeze({ ...options }), build };
 }
 
-/** True when `value` looks like what {@link defineJob} returns (used when loading job modules). */
+/**
+ * True when `value` looks like what {@link defineJob} returns (used when loading job modules).
+ *
+ * @example
+ * ```ts
+ * const { default: job } = await import('./jobs/orders.ts');
+ * if (!isJobDefinition(job)) throw new Error('jobs/orders.ts must export default defineJob(...)');
+ * ```
+ */
 export function isJobDefinition(value: unknown): value is JobDefinition {
   return (
     typeof value === 'object' &&

@@ -10,7 +10,14 @@ import { OperatorStream, ProcessedStream, Stream } from './stream.ts';
 import type { ProcessWindowFunction, WindowAggregate, WindowAssigner, WindowOptions, WindowSpec } from './windows.ts';
 
 /**
- * A stream partitioned by key. Only keyed operators follow: `reduce` and `process` (with keyed state and timers).
+ * A stream partitioned by key (`stream.keyBy(selector)`): records with equal keys go to the same subtask, in order.
+ * Keyed operators follow: `reduce`, `process` (with keyed state and timers), `window`, and `connect`.
+ *
+ * @example
+ * ```ts
+ * const perUser = clicks.keyBy((c) => c.user); // a KeyedStream<Click, string>
+ * perUser.reduce((a, b) => ({ ...b, clicks: a.clicks + b.clicks })).sink(index);
+ * ```
  */
 export class KeyedStream<T, K extends string | number> {
   readonly #recorder: GraphRecorder;
@@ -105,7 +112,18 @@ export class KeyedStream<T, K extends string | number> {
 
 }
 
-/** A keyed stream cut into windows: pick the window function. */
+/**
+ * A keyed stream cut into windows (`keyed.window(assigner)`): pick the window function — `reduce`, `aggregate` or
+ * `process`. See docs/event-time.md.
+ *
+ * @example
+ * ```ts
+ * views
+ *   .keyBy((v) => v.page)
+ *   .window(tumblingWindows({ sizeMs: 60_000 }))
+ *   .reduce((a, b) => ({ page: a.page, views: a.views + b.views }));
+ * ```
+ */
 export class WindowedStream<T, K extends string | number> {
   readonly #recorder: GraphRecorder;
   readonly #inputId: number;

@@ -30,6 +30,9 @@ export function sideOutput<V>(): OutputDeclaration<V> {
   return { kind: 'output' };
 }
 
+/**
+ * The `outputs` of a `process` spec: each name maps to {@link sideOutput}, and is read with `.sideOutput(name)`.
+ */
 export type OutputDeclarations = Record<string, OutputDeclaration>;
 
 /** The record type of a declared side output. */

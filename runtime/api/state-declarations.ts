@@ -25,14 +25,42 @@ export function valueState<V>(): StateDeclaration<'value', V> {
   return { kind: 'value' };
 }
 
-/** Declares a map per key (e.g. counts per url for each user). */
+/**
+ * Declares a map per key (e.g. counts per url for each user). Its keys are strings or numbers.
+ *
+ * @example
+ * ```ts
+ * clicks.keyBy((c) => c.user).process({
+ *   state: { perUrl: mapState<string, number>() },
+ *   processElement(c, ctx) {
+ *     ctx.state.perUrl.put(c.url, (ctx.state.perUrl.get(c.url) ?? 0) + 1);
+ *   },
+ * });
+ * ```
+ */
 export function mapState<K extends string | number, V>(): StateDeclaration<'map', V, K> {
   return { kind: 'map' };
 }
 
-/** Declares a list per key. */
+/**
+ * Declares a list per key.
+ *
+ * @example
+ * ```ts
+ * payments.keyBy((p) => p.account).process({
+ *   state: { recent: listState<number>() },
+ *   processElement(p, ctx) {
+ *     ctx.state.recent.update([...ctx.state.recent.get(), p.amount].slice(-10));
+ *   },
+ * });
+ * ```
+ */
 export function listState<V>(): StateDeclaration<'list', V> {
   return { kind: 'list' };
 }
 
+/**
+ * The `state` of a keyed `process` spec: each name maps to {@link valueState}, {@link mapState} or {@link listState}.
+ * The names are stored in checkpoints: keep them across versions of the job.
+ */
 export type StateDeclarations = Record<string, StateDeclaration>;

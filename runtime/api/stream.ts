@@ -152,6 +152,13 @@ export class Stream<T> extends OperatorHandle {
 /**
  * The output of an operator whose function may throw on a record (map, filter, flatMap, asyncMap, process, reduce):
  * a stream that also offers the operator's error output. `In` is the operator's input type.
+ *
+ * @example
+ * ```ts
+ * const parsed = env.source(lines).map((line) => JSON.parse(line) as Order); // an OperatorStream<Order, string>
+ * parsed.errors().sink(fileSink({ directory: 'out/unparsable' }));
+ * parsed.sink(fileSink({ directory: 'out/orders' }));
+ * ```
  */
 export class OperatorStream<T, In> extends Stream<T> {
   /**
@@ -177,6 +184,19 @@ export class OperatorStream<T, In> extends Stream<T> {
 /**
  * The output of a `process` function that declares side outputs: its main stream, plus `sideOutput(name)` for each
  * declared output. Every declared output must be read, or the plan is rejected (its records would be lost).
+ *
+ * @example
+ * ```ts
+ * const checked = orders.keyBy((o) => o.customerId).process({
+ *   outputs: { suspicious: sideOutput<Order>() },
+ *   processElement(order, ctx): Order | void {
+ *     if (order.total > 10_000) ctx.output('suspicious', order);
+ *     else return order;
+ *   },
+ * });
+ * checked.sink(ordersIndex);
+ * checked.sideOutput('suspicious').sink(reviewTopic);
+ * ```
  */
 export class ProcessedStream<T, In, O extends OutputDeclarations> extends OperatorStream<T, In> {
   /**
@@ -199,7 +219,14 @@ export class ProcessedStream<T, In, O extends OutputDeclarations> extends Operat
   }
 }
 
-/** The end of a pipeline; carries uid/name/parallelism settings for the sink. */
+/**
+ * The end of a pipeline; carries uid/name/parallelism settings for the sink.
+ *
+ * @example
+ * ```ts
+ * totals.sink(elasticsearchSink({ node, index: 'totals', id: (t) => t.user })).uid('totals-index').parallelism(2);
+ * ```
+ */
 export class SinkHandle extends OperatorHandle {}
 
 /** How a source's records get event time; see {@link StreamEnvironment.source}. */
@@ -208,7 +235,16 @@ export interface SourceOptions<T> {
   readonly watermarks?: WatermarkStrategy<T>;
 }
 
-/** The entry point a job's build function receives. */
+/**
+ * The entry point a job's build function receives: every pipeline starts with {@link StreamEnvironment.source}.
+ *
+ * @example
+ * ```ts
+ * export default defineJob({ name: 'echo' }, (env) => {
+ *   env.source(datagen({ count: 10, record: (i) => ({ i }) })).sink(consoleSink());
+ * });
+ * ```
+ */
 export class StreamEnvironment {
   readonly #recorder: GraphRecorder;
 

@@ -123,7 +123,16 @@ export interface WindowSpec {
     | { readonly type: 'process'; readonly process: ProcessWindowFunction<unknown, unknown, unknown> };
 }
 
-/** The windows `timestamp` belongs to (tumbling and sliding; a session's first window for sessions). */
+/**
+ * The windows `timestamp` belongs to (tumbling and sliding; a session's first window for sessions): what a window
+ * operator does with each record, for tests and tools that want to know where a record lands.
+ *
+ * @example
+ * ```ts
+ * assignWindows(slidingWindows({ sizeMs: 60_000, slideMs: 30_000 }), 90_500);
+ * // [{ start: 90_000, end: 150_000 }, { start: 60_000, end: 120_000 }]
+ * ```
+ */
 export function assignWindows(assigner: WindowAssigner, timestamp: number): TimeWindow[] {
   switch (assigner.kind) {
     case 'tumbling': {

@@ -20,7 +20,14 @@ async function call(node: string, method: string, path: string, body?: unknown):
   return JSON.parse(text) as unknown;
 }
 
-/** Names of the node's indices (hidden `.`-indices left out). */
+/**
+ * Names of the node's indices (hidden `.`-indices left out).
+ *
+ * @example
+ * ```ts
+ * const indices = await listIndices('http://127.0.0.1:9200'); // e.g. ['user-clicks']
+ * ```
+ */
 export async function listIndices(node: string): Promise<string[]> {
   const mappings = (await call(node, 'GET', '/_mapping')) as Record<string, unknown>;
   return Object.keys(mappings).filter((name) => !name.startsWith('.')).sort();

@@ -59,7 +59,16 @@ export interface FaultReport {
   readonly pending: number;
 }
 
-/** Draws `crashes` faults from `seed`. Skips are small so faults land early and bounded jobs still meet them. */
+/**
+ * Draws `crashes` faults from `seed`. Skips are small so faults land early and bounded jobs still meet them. The
+ * same options plan the same faults: what {@link startJob} does with `faults`, for printing a plan before a run.
+ *
+ * @example
+ * ```ts
+ * planFaults({ crashes: 3, seed: 42 });
+ * // [{ point: 'before-store', skip: 0 }, { point: 'sink-commit', skip: 1 }, { point: 'sink-write', skip: 2 }]
+ * ```
+ */
 export function planFaults(options: FaultOptions): PlannedFault[] {
   const { crashes } = options;
   const seed = options.seed ?? 1;

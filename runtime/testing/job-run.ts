@@ -49,6 +49,14 @@ export interface WaitOptions {
 /**
  * A job running in this process under the harness: its outcome, outputs, checkpoints, injected faults and (with a
  * manual clock) processing time. Created by {@link startJob}; close it when the test ends.
+ *
+ * @example
+ * ```ts
+ * const run = await startJob(job, { faults: { crashes: 2, seed: 7 } });
+ * t.after(() => run.close());
+ * await run.finished;
+ * assert.equal(run.outputs('out').length, 1_000);
+ * ```
  */
 export class JobRun {
   /** The runner underneath, for anything the harness does not cover (metrics, rescale, savepoints). */

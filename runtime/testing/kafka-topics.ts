@@ -28,7 +28,14 @@ function client(brokers: readonly string[]): Kafka {
   return new Kafka({ clientId: 'sluice-testing', brokers: [...brokers], logLevel: logLevel.NOTHING });
 }
 
-/** Topics of the cluster, without Kafka's internal ones (`__consumer_offsets`, ...). */
+/**
+ * Topics of the cluster, without Kafka's internal ones (`__consumer_offsets`, ...).
+ *
+ * @example
+ * ```ts
+ * const topics = await listTopics(['127.0.0.1:9092']);
+ * ```
+ */
 export async function listTopics(brokers: readonly string[]): Promise<string[]> {
   const admin = client(brokers).admin();
   await admin.connect();
@@ -50,6 +57,11 @@ export const SEED_EPOCH_MS = Date.UTC(2026, 0, 1);
  * `i % partitions` (deterministic, unlike a partitioner without keys). The topic keeps its records whatever their age
  * (`retention.ms` -1): they are stamped from {@link SEED_EPOCH_MS}, which a broker's default retention (7 days,
  * checked every 5 minutes) would otherwise delete in the middle of a long run.
+ *
+ * @example
+ * ```ts
+ * await seedTopic(['127.0.0.1:9092'], 'orders', orders.map((o) => JSON.stringify(o)), 4);
+ * ```
  */
 export async function seedTopic(brokers: readonly string[], topic: string, values: readonly string[], partitions = 1): Promise<void> {
   const kafka = client(brokers);
@@ -75,7 +87,15 @@ export async function seedTopic(brokers: readonly string[], topic: string, value
   }
 }
 
-/** End offset of every partition of `topic`: `{ 'orders-0': 120, ... }` (the split ids the Kafka source uses). */
+/**
+ * End offset of every partition of `topic`: `{ 'orders-0': 120, ... }` (the split ids the Kafka source uses).
+ *
+ * @example
+ * ```ts
+ * const ends = await topicEnds(brokers, 'orders');
+ * await run.untilCheckpointCovers({ orders: ends }); // 'orders': the uid of the job's Kafka source
+ * ```
+ */
 export async function topicEnds(brokers: readonly string[], topic: string): Promise<Record<string, number>> {
   const admin = client(brokers).admin();
   await admin.connect();

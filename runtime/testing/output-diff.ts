@@ -16,6 +16,7 @@ export interface OutputRecord {
 /** Outputs by name, e.g. `kafka:totals`, `elasticsearch:user-clicks`, `file:out/part`. */
 export type Outputs = ReadonlyMap<string, readonly OutputRecord[]>;
 
+/** How a record of the faulty run differs from the clean run (see the counters of {@link OutputDiff}). */
 export type DifferenceKind = 'missing' | 'duplicated' | 'differing' | 'unexpected' | 'reordered';
 
 /** One difference, for a person to read. */
@@ -30,6 +31,7 @@ export interface Difference {
   readonly count: number;
 }
 
+/** The comparison of two runs' outputs ({@link diffOutputs}): counts per kind of difference, and the first ones. */
 export interface OutputDiff {
   readonly identical: boolean;
   /** Records of the clean run, over all outputs. */
@@ -49,14 +51,29 @@ export interface OutputDiff {
   readonly differences: readonly Difference[];
 }
 
-/** JSON with object keys sorted, so equal documents compare equal whatever order their fields were written in. */
+/**
+ * JSON with object keys sorted, so equal documents compare equal whatever order their fields were written in.
+ *
+ * @example
+ * ```ts
+ * canonicalJson({ b: 1, a: { d: 2, c: 3 } }); // '{"a":{"c":3,"d":2},"b":1}'
+ * ```
+ */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
   );
 }
 
-/** Compares `actual` (the run with faults) with `expected` (the clean run); keeps the first `limit` differences. */
+/**
+ * Compares `actual` (the run with faults) with `expected` (the clean run); keeps the first `limit` differences.
+ *
+ * @example
+ * ```ts
+ * const diff = diffOutputs(new Map([['file:out', clean]]), new Map([['file:out', faulty]]));
+ * assert.ok(diff.identical, JSON.stringify(diff.differences));
+ * ```
+ */
 export function diffOutputs(expected: Outputs, actual: Outputs, limit = 10): OutputDiff {
   let missing = 0;
   let duplicated = 0;

@@ -57,6 +57,7 @@ export interface RunResult {
   readonly faults: FaultReport;
 }
 
+/** What {@link verifyJob} found: both runs, and how the faulty run's output differs from the clean run's. */
 export interface VerifyResult {
   readonly clean: RunResult;
   readonly faulty: RunResult;

@@ -47,7 +47,16 @@ interface ManualTimer {
   cancelled: boolean;
 }
 
-/** A clock that only moves when a test calls {@link ManualClock.advance}. Timers fire in due order. */
+/**
+ * A clock that only moves when a test calls {@link ManualClock.advance}. Timers fire in due order.
+ *
+ * @example
+ * ```ts
+ * const clock = new ManualClock();
+ * clock.setTimeout(() => fired.push(clock.now()), 1_000);
+ * clock.advance(1_500); // fired: [1000]
+ * ```
+ */
 export class ManualClock implements Clock {
   #now: number;
   #seq = 0;

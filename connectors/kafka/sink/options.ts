@@ -71,6 +71,10 @@ export interface ResolvedKafkaSinkOptions<T> {
   readonly retry: KafkaSinkOptions<T>['retry'];
 }
 
+/**
+ * The exactly-once Kafka sink's `transactionTimeoutMs` when none is given: 15 minutes, the broker's default
+ * `transaction.max.timeout.ms` (a longer one is refused by a broker left at its defaults).
+ */
 export const DEFAULT_TRANSACTION_TIMEOUT_MS = 15 * 60_000;
 export const DEFAULT_BATCH_SIZE = 1_000;
 export const DEFAULT_MAX_IN_FLIGHT_SENDS = 8;
