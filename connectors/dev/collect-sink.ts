@@ -20,6 +20,7 @@ export class CollectTarget<T> {
   readonly #pending = new Map<string, { attempt: number; job: string; records: T[] }>();
   /** Number of transactions committed and aborted (for tests that check the protocol ran). */
   committedTransactions = 0;
+  /** Transactions aborted so far (a failed attempt's, found by the next one). */
   abortedTransactions = 0;
 
   /** Pre-committed transactions not yet committed or aborted. */

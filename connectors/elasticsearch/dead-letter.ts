@@ -25,7 +25,9 @@ export function deadLetterEndpoints<T>(deadLetter: DeadLetterOptions<T> | undefi
 export interface DeadLetter<T = unknown> {
   /** Target index and document id of the failed action. */
   readonly index: string;
+  /** The document id of the failed action. */
   readonly id: string;
+  /** The action that failed (`index`, `create`, `upsert` or `delete`). */
   readonly action: ElasticsearchAction;
   /** HTTP status of the item, e.g. 400. */
   readonly status: number;
@@ -37,7 +39,9 @@ export interface DeadLetter<T = unknown> {
   readonly record: T;
   /** The document as sent (absent for deletes). */
   readonly document: unknown;
+  /** The job that wrote it. */
   readonly job: string;
+  /** The sink subtask that wrote it. */
   readonly subtask: number;
   /** ISO 8601 time the sink gave up on the document. */
   readonly failedAt: string;

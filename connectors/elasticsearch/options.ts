@@ -45,7 +45,9 @@ export type DeadLetterOptions<T> =
 
 /** Index settings and mappings for {@link ElasticsearchSinkOptions.createIndex}. */
 export interface CreateIndexOptions {
+  /** Index settings, as the create index API takes them (e.g. `{ number_of_shards: 1 }`). */
   readonly settings?: Readonly<Record<string, unknown>>;
+  /** Index mappings, as the create index API takes them. */
   readonly mappings?: Readonly<Record<string, unknown>>;
 }
 
@@ -53,6 +55,7 @@ export interface CreateIndexOptions {
 export interface ElasticsearchSinkOptions<T> {
   /** Node URL(s), e.g. `http://127.0.0.1:9200`. */
   readonly node: string | readonly string[];
+  /** Credentials: username and password, an API key, or a bearer token. Default none. */
   readonly auth?: ElasticsearchAuth;
   /** Target index; give this or `indexFn`. */
   readonly index?: string;
@@ -67,7 +70,9 @@ export interface ElasticsearchSinkOptions<T> {
   readonly action?: ElasticsearchAction;
   /** The document body; default the record itself (a Kafka record's `value`). Not used by `'delete'`. */
   readonly document?: (record: T) => object;
+  /** When a bulk request is sent and how many may be in flight; see {@link BULK_DEFAULTS}. */
   readonly bulk?: Partial<BulkOptions>;
+  /** Retries of 429s, 5xx and connection errors; see {@link RETRY_DEFAULTS}. */
   readonly retry?: Partial<RetryOptions>;
   /** Default none: a document that can never be indexed fails the job (nothing is dropped silently). */
   readonly deadLetter?: DeadLetterOptions<T>;

@@ -10,15 +10,19 @@
  * ```
  */
 export interface KafkaRecord<V> {
+  /** The topic the record was read from. */
   readonly topic: string;
+  /** The partition the record was read from. */
   readonly partition: number;
   /** The record's offset in its partition (int64 in Kafka; exact in a JS number up to 2^53). */
   readonly offset: number;
   /** The record key, or `null` when it has none. */
   readonly key: Buffer | null;
+  /** The value, decoded by the source's `format`. */
   readonly value: V;
   /** Record timestamp in ms since the epoch (create time or log-append time, as the topic is configured). */
   readonly timestamp: number;
+  /** The record's headers; see {@link KafkaHeaders}. */
   readonly headers: KafkaHeaders;
 }
 

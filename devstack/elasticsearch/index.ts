@@ -25,6 +25,7 @@ export interface ElasticsearchServerOptions {
 export interface ElasticsearchServer {
   /** The URL to give `new Client({ node })`, e.g. `http://127.0.0.1:49152`. */
   readonly node: string;
+  /** The port the server listens on (`http://127.0.0.1:<port>`). */
   readonly port: number;
   /** Fault injection (429s, 503s, latency, refused connections). */
   readonly faults: ElasticsearchFaults;

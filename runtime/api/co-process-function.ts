@@ -23,6 +23,9 @@ import type { StateDeclaration, StateDeclarations } from './state-declarations.t
  * ```
  */
 export interface KeyedCoProcessFunction<T1, T2, K, U, S extends StateDeclarations = Record<never, never>, O extends OutputDeclarations = Record<never, never>> {
+  /**
+   * Keyed state shared by both inputs, reached through `ctx.state` (see `valueState()`, `mapState()`, `listState()`).
+   */
   readonly state?: S;
   /** Side outputs the function emits to with `ctx.output` (see `sideOutput()`); each must be read downstream. */
   readonly outputs?: O;
@@ -30,6 +33,7 @@ export interface KeyedCoProcessFunction<T1, T2, K, U, S extends StateDeclaration
   processElement1(value: T1, ctx: KeyedProcessContext<K, U, S, O>): U | void;
   /** A record of the second input, with the same state and timers as the first. */
   processElement2(value: T2, ctx: KeyedProcessContext<K, U, S, O>): U | void;
+  /** A timer of the current key fired (`ctx.timeDomain` says which kind); return or emit its output. */
   onTimer?(timestamp: number, ctx: KeyedProcessContext<K, U, S, O>): U | void;
 }
 
@@ -38,11 +42,17 @@ export type BroadcastStateDeclarations = Record<string, StateDeclaration<'map', 
 
 /** Read-only view of a broadcast map, as the keyed side sees it. */
 export interface ReadOnlyMapState<K extends StateKey, V> {
+  /** The value under `k`, or `undefined`. */
   get(k: K): V | undefined;
+  /** Whether the map holds `k`. */
   has(k: K): boolean;
+  /** Every key and value. */
   entries(): IterableIterator<[K, V]>;
+  /** Every key. */
   keys(): IterableIterator<K>;
+  /** Every value. */
   values(): IterableIterator<V>;
+  /** How many entries the map holds. */
   size(): number;
 }
 
@@ -68,10 +78,15 @@ export type KeyedBroadcastContext<K, U, S extends StateDeclarations, B extends B
 export interface BroadcastContext<U, B extends BroadcastStateDeclarations, O extends OutputDeclarations = Record<never, never>, K = StateKey, S extends StateDeclarations = Record<never, never>> {
   /** Event time of the broadcast record, when its stream has event time. */
   readonly timestamp: number | undefined;
+  /** The broadcast state, writable: every subtask sees the same records and must change it alike. */
   readonly broadcast: BroadcastStateHandles<B>;
+  /** The processing-time clock's now, in ms. */
   currentProcessingTime(): number;
+  /** The operator's watermark (`NO_WATERMARK`, −∞, before any). */
   currentWatermark(): number;
+  /** Emits `value` to the main output. */
   emit(value: U): void;
+  /** Emits to a declared side output: `ctx.output('name', value)`. */
   readonly output: OutputEmitter<O>;
   /**
    * Calls `fn` for every key of this subtask that has state `name`, with that state bound to the key (Flink's
@@ -123,10 +138,18 @@ export interface KeyedBroadcastProcessFunction<
   B extends BroadcastStateDeclarations = Record<never, never>,
   O extends OutputDeclarations = Record<never, never>,
 > {
+  /** Keyed state, reached through `ctx.state` in `processElement` and `onTimer`. */
   readonly state?: S;
+  /** The broadcast maps by name (`mapState()` declarations), reached through `ctx.broadcast`. */
   readonly broadcastState: B;
+  /** Side outputs the function emits to with `ctx.output` (see `sideOutput()`); each must be read downstream. */
   readonly outputs?: O;
+  /** A record of the keyed input: keyed state and timers of its key, the broadcast state read-only. */
   processElement(value: T, ctx: KeyedBroadcastContext<K, U, S, B, O>): U | void;
+  /**
+   * A record of the broadcast input, seen by every subtask: update the broadcast state here, alike on every subtask.
+   */
   processBroadcastElement(value: BT, ctx: BroadcastContext<U, B, O, K, S>): U | void;
+  /** A timer of the current key fired; the broadcast state is readable. */
   onTimer?(timestamp: number, ctx: KeyedBroadcastContext<K, U, S, B, O>): U | void;
 }

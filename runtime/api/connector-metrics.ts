@@ -10,10 +10,13 @@ export type ConnectorMetric =
 
 /** A histogram's state: `counts[i]` observations fell at or below `upperBounds[i]` and above the bound before it. */
 export interface HistogramValues {
+  /** Upper bounds of the buckets, ascending (a last bucket, +∞, is implied). */
   readonly upperBounds: readonly number[];
   /** One count per upper bound, then one for the observations above the last bound. */
   readonly counts: readonly number[];
+  /** Sum of the observed values. */
   readonly sum: number;
+  /** Number of observed values. */
   readonly count: number;
 }
 
@@ -39,6 +42,7 @@ export class FixedHistogram {
     this.#counts = new Array<number>(this.#upperBounds.length + 1).fill(0);
   }
 
+  /** Counts `value` in the first bucket whose upper bound it does not exceed. */
   observe(value: number): void {
     const bounds = this.#upperBounds;
     let i = 0;
@@ -55,6 +59,7 @@ export class FixedHistogram {
     this.#count += other.count;
   }
 
+  /** A copy of the counts so far, for {@link SinkWriter.metrics}. */
   values(): HistogramValues {
     return { upperBounds: this.#upperBounds, counts: [...this.#counts], sum: this.#sum, count: this.#count };
   }

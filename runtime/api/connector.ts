@@ -11,13 +11,17 @@ import type { Clock } from '../time/index.ts';
 export interface SplitPosition {
   /** Stable identity of the split, e.g. `orders-3` for partition 3 of topic `orders`. */
   readonly split: string;
+  /** What the reader needs to resume the split; the runtime stores it in checkpoints as it is. */
   readonly position: unknown;
 }
 
 /** What a source reader is told when a subtask opens it. */
 export interface SourceReaderContext {
+  /** The job's name. */
   readonly job: string;
+  /** This reader's subtask index, from 0. */
   readonly subtask: number;
+  /** How many subtasks the source runs with. */
   readonly parallelism: number;
   /**
    * Positions from the checkpoint being restored, for *all* splits of this source (from every old subtask), or
@@ -40,7 +44,9 @@ export interface SourceReaderContext {
    * returned something (rescaling may change their number), or `undefined` on a fresh start.
    */
   readonly restoredState: readonly unknown[] | undefined;
+  /** The job's logger (pino), with the source's uid and subtask bound. */
   readonly logger: Logger;
+  /** Processing time: the system clock, or a test's manual clock. Use it for timeouts and retries. */
   readonly clock: Clock;
   /** Aborted when the attempt stops (failure, cancel, rescale). */
   readonly signal: AbortSignal;
@@ -57,13 +63,17 @@ export interface SourceReaderContext {
 export interface SplitsChange {
   /** Number of splits now (Kafka: partitions over all matched topics). */
   readonly splits: number;
+  /** Split ids that appeared. */
   readonly added: readonly string[];
+  /** Split ids that disappeared (Kafka: a deleted topic's partitions). */
   readonly removed: readonly string[];
 }
 
 /** How far one split's reader is behind the end of the split (Kafka: high watermark − next offset). */
 export interface SplitLag {
+  /** The split id (as in {@link SplitPosition.split}). */
   readonly split: string;
+  /** Records (Kafka: offsets) between the reader's position and the end of the split. */
   readonly lag: number;
   /** The next position the reader reads, when it is a number (Kafka: the next offset); for metrics. */
   readonly position?: number;
@@ -106,7 +116,10 @@ export interface SourceReader<T> {
    * letters' transaction).
    */
   notifyCheckpointComplete?(checkpointId: number): Promise<void>;
-  /** Pauses fetching beyond what is buffered (backpressure is otherwise implicit: an unpolled buffer stays full). */
+  /**
+   * Stops fetching and releases connections; called once when the attempt ends, whatever its outcome. Backpressure
+   * needs no call: a reader whose buffer is not polled stops fetching when it is full.
+   */
   close(): Promise<void>;
 }
 
@@ -135,13 +148,17 @@ export interface Source<T> {
    * attempt to choose the parallelism under the `match` and `divisor` rescale policies.
    */
   splitCount?(options: { logger: Logger }): Promise<number>;
+  /** A reader for one source subtask of one attempt; the runtime starts, polls and closes it. */
   createReader(context: SourceReaderContext): SourceReader<T>;
 }
 
 /** What a sink writer is told when a subtask opens it. */
 export interface SinkWriterContext {
+  /** The job's name. */
   readonly job: string;
+  /** This writer's subtask index, from 0. */
   readonly subtask: number;
+  /** How many subtasks the sink runs with. */
   readonly parallelism: number;
   /** Restart counter of this run of the job (0 for the first attempt); lets writers name attempt-specific resources. */
   readonly attempt: number;
@@ -182,8 +199,11 @@ export interface SinkWriterContext {
    * ```
    */
   readonly stillOwner?: () => boolean;
+  /** The job's logger (pino), with the sink's uid and subtask bound. */
   readonly logger: Logger;
+  /** Processing time: the system clock, or a test's manual clock. Use it for timeouts and retries. */
   readonly clock: Clock;
+  /** Aborted when the attempt stops (failure, cancel, rescale): pass it to requests so they stop too. */
   readonly signal: AbortSignal;
 }
 
@@ -205,8 +225,21 @@ export interface CheckpointTiming {
 export interface SinkWriter<T> {
   /** Opens connections, re-commits restored transactions, aborts leftovers. */
   start(): Promise<void>;
+  /**
+   * Takes a batch of records, in order. Return a promise to hold the subtask back until the batch is accepted
+   * (backpressure); records written before barrier `n` belong to checkpoint `n`.
+   */
   write: (records: readonly T[]) => void | Promise<void>;
+  /**
+   * On barrier `checkpointId`: makes everything written so far durable but not yet visible (a flushed transaction, a
+   * pending file) and returns what `commit` and a restored attempt need to finish it (msgpack-serialisable), stored
+   * in the checkpoint.
+   */
   preCommit(checkpointId: number): Promise<unknown>;
+  /**
+   * Checkpoint `checkpointId` is durable: make what its `preCommit` covered visible. A failure can come between the
+   * two, and a restored attempt's `start()` then commits what the checkpoint lists: committing twice must be harmless.
+   */
   commit(checkpointId: number): Promise<void>;
   /** End of input: flush, and commit when the job does not checkpoint. */
   finish(): Promise<void>;
@@ -255,8 +288,10 @@ export type ConnectorEndpoint =
  * ```
  */
 export interface Sink<T> {
+  /** Short name for logs and the plan (`kafka`, `elasticsearch`). */
   readonly name: string;
   /** Where the sink writes outside the job; see {@link ConnectorEndpoint}. */
   readonly endpoints?: readonly ConnectorEndpoint[];
+  /** A writer for one sink subtask of one attempt; the runtime starts it, writes to it, and closes it. */
   createWriter(context: SinkWriterContext): SinkWriter<T>;
 }

@@ -31,10 +31,12 @@ export class JobParams {
     return new JobParams(entries);
   }
 
+  /** Whether the parameter was given (`--set key=value`). */
   has(key: string): boolean {
     return this.#values.has(key);
   }
 
+  /** The parameter's value, or `fallback`; throws `SLUICE_JOB_PARAM_MISSING` when neither exists. */
   string(key: string, fallback?: string): string {
     const value = this.#values.get(key) ?? fallback;
     if (value === undefined) {
@@ -43,6 +45,9 @@ export class JobParams {
     return value;
   }
 
+  /**
+   * The parameter as a finite number, or `fallback`; throws `SLUICE_JOB_PARAM_MISSING` or `SLUICE_JOB_PARAM_INVALID`.
+   */
   number(key: string, fallback?: number): number {
     const raw = this.#values.get(key);
     if (raw === undefined) {
@@ -58,6 +63,7 @@ export class JobParams {
     return value;
   }
 
+  /** Every parameter given, as `[key, value]`. */
   entries(): IterableIterator<[string, string]> {
     return this.#values.entries();
   }

@@ -43,6 +43,10 @@ export interface CheckpointOptions {
  * ```
  */
 export interface StateBackendOptions {
+  /**
+   * `'heap'`: state as objects in the heap (the default). `'leveldb'`: state in a local LevelDB behind a bounded
+   * cache, for state larger than memory (docs/state-backends.md).
+   */
   backend: 'heap' | 'leveldb';
   /** LevelDB only: estimated heap bytes of cached state per operator subtask; default 64 MiB. */
   cacheBytes?: number;
@@ -102,8 +106,11 @@ export type JobBuilder = (env: StreamEnvironment, params: JobParams) => void;
 
 /** A job as a module default-exports it. */
 export interface JobDefinition {
+  /** Marks what {@link defineJob} returned. */
   readonly kind: 'sluice.job';
+  /** The job's options, as given to {@link defineJob}. */
   readonly options: Readonly<JobOptions>;
+  /** The function that builds the job's graph. */
   readonly build: JobBuilder;
 }
 

@@ -19,13 +19,17 @@ export type StateHandles<S extends StateDeclarations> = {
  * timestamp and time domain; timers are checkpointed with the keyed state and follow their key on rescale.
  */
 export interface TimerService {
+  /** The processing-time clock's now, in ms. */
   currentProcessingTime(): number;
+  /** Fires `onTimer(timestamp)` once the processing-time clock reaches `timestamp`. */
   registerProcessingTimeTimer(timestamp: number): void;
+  /** Cancels the processing-time timer of the current key at `timestamp`, if any. */
   deleteProcessingTimeTimer(timestamp: number): void;
   /** The operator's watermark: the minimum over its inputs (`NO_WATERMARK`, −∞, before any). */
   currentWatermark(): number;
   /** Fires `onTimer(timestamp)` once the watermark is ≥ `timestamp` (at once on the next watermark if it is). */
   registerEventTimeTimer(timestamp: number): void;
+  /** Cancels the event-time timer of the current key at `timestamp`, if any. */
   deleteEventTimeTimer(timestamp: number): void;
 }
 
@@ -40,8 +44,11 @@ export interface KeyedProcessContext<K, U, S extends StateDeclarations, O extend
   readonly timestamp: number | undefined;
   /** In `onTimer`: which kind of timer fired; `undefined` in `processElement`. */
   readonly timeDomain: 'event-time' | 'processing-time' | undefined;
+  /** The declared keyed state, bound to the current key. */
   readonly state: StateHandles<S>;
+  /** Timers of the current key. */
   readonly timers: TimerService;
+  /** Emits `value` to the main output (any number of times; or return one value instead). */
   emit(value: U): void;
   /** Emits `value` to the declared side output `name` (read downstream with `.sideOutput(name)`). */
   readonly output: OutputEmitter<O>;
@@ -64,16 +71,19 @@ export interface KeyedProcessContext<K, U, S extends StateDeclarations, O extend
  * ```
  */
 export interface KeyedProcessFunction<T, K, U, S extends StateDeclarations = Record<never, never>, O extends OutputDeclarations = Record<never, never>> {
+  /** Keyed state, reached through `ctx.state` (see `valueState()`, `mapState()`, `listState()`). */
   readonly state?: S;
   /** Side outputs the function emits to with `ctx.output` (see `sideOutput()`); each must be read downstream. */
   readonly outputs?: O;
   /** Return the one output (its type is inferred), or call `ctx.emit` for zero or many. */
   processElement(value: T, ctx: KeyedProcessContext<K, U, S, O>): U | void;
+  /** A timer of the current key fired (`ctx.timeDomain` says which kind); return or emit its output. */
   onTimer?(timestamp: number, ctx: KeyedProcessContext<K, U, S, O>): U | void;
 }
 
 /** What a non-keyed process function sees: it can only emit, to its main output or a side output. */
 export interface ProcessContext<U, O extends OutputDeclarations = Record<never, never>> {
+  /** Emits `value` to the main output (any number of times; or return one value instead). */
   emit(value: U): void;
   /** Emits `value` to the declared side output `name` (read downstream with `.sideOutput(name)`). */
   readonly output: OutputEmitter<O>;
@@ -83,5 +93,6 @@ export interface ProcessContext<U, O extends OutputDeclarations = Record<never, 
 export interface ProcessFunction<T, U, O extends OutputDeclarations = Record<never, never>> {
   /** Side outputs the function emits to with `ctx.output` (see `sideOutput()`); each must be read downstream. */
   readonly outputs?: O;
+  /** Return the one output (its type is inferred), or call `ctx.emit` for zero or many. */
   processElement(value: T, ctx: ProcessContext<U, O>): U | void;
 }

@@ -6,6 +6,7 @@
 
 /** A declared side output carrying records of type `V`. The type parameter only carries the type. */
 export interface OutputDeclaration<V = unknown> {
+  /** Marks the declaration; the type parameter carries the output's record type. */
   readonly kind: 'output';
   /** Phantom field for type inference; never set. */
   readonly __value?: V;
@@ -50,6 +51,7 @@ export interface FailedRecord<T> {
   readonly record: T;
   /** The uid of the operator whose function threw. */
   readonly operator: string;
+  /** What the function threw. */
   readonly error: {
     readonly name: string;
     readonly message: string;

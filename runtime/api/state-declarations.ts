@@ -7,9 +7,11 @@ export type StateKind = 'value' | 'map' | 'list';
 
 /** A declared piece of keyed state. The type parameters only carry types to `ctx.state`. */
 export interface StateDeclaration<Kind extends StateKind = StateKind, V = unknown, K = unknown> {
+  /** Which kind of state: one value, a map, or a list per key. */
   readonly kind: Kind;
   /** Phantom fields for type inference; never set. */
   readonly __value?: V;
+  /** Phantom field for the map's key type; never set. */
   readonly __key?: K;
 }
 

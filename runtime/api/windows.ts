@@ -3,7 +3,9 @@ import type { Sink } from './connector.ts';
 
 /** A window: the records of one key with timestamps in `[start, end)`. */
 export interface TimeWindow {
+  /** First millisecond in the window (inclusive). */
   readonly start: number;
+  /** End of the window (exclusive): it fires when the watermark (or clock) reaches `end - 1`. */
   readonly end: number;
 }
 
@@ -87,7 +89,9 @@ export interface WindowOptions<T = unknown> {
 
 /** Flink's AggregateFunction: an accumulator per window, created, added to, merged (sessions) and read out. */
 export interface WindowAggregate<T, A, R> {
+  /** A new, empty accumulator for a window. */
   createAccumulator(): A;
+  /** Adds `value` to the accumulator and returns it (a new one, or the same one changed). */
   add(accumulator: A, value: T): A;
   /** The window's result; `window` and `key` say which window fired. */
   result(accumulator: A, window: TimeWindow, key: string | number): R;
@@ -97,26 +101,35 @@ export interface WindowAggregate<T, A, R> {
 
 /** What a process window function's `process` gets besides the records. */
 export interface WindowContext<K, R> {
+  /** The key of the window. */
   readonly key: K;
+  /** The window that fired. */
   readonly window: TimeWindow;
   /** The watermark when it fired (−∞ in processing-time windows). */
   readonly watermark: number;
   /** `early` (an early firing), `on-time` (the watermark or clock reached the end) or `late` (a late record updated it). */
   readonly firing: 'early' | 'on-time' | 'late';
+  /** Emits `value` (any number of times; or return one value instead). */
   emit(value: R): void;
 }
 
 /** A function over all records of a fired window, in arrival order (they are kept in state until the window is purged). */
 export interface ProcessWindowFunction<T, K, R> {
+  /** All records of the fired window, in arrival order; return the one output or call `ctx.emit`. */
   process(records: readonly T[], ctx: WindowContext<K, R>): R | void;
 }
 
 /** The window node's spec in the logical graph: assigner, options and the window function. */
 export interface WindowSpec {
+  /** How records are assigned to windows. */
   readonly assigner: WindowAssigner;
+  /** How long after a window's end late records still update it. */
   readonly allowedLatenessMs: number;
+  /** Interval of early firings before the window ends, if any. */
   readonly earlyFiringsEveryMs: number | undefined;
+  /** Where records too late for their window go, if anywhere. */
   readonly lateRecords: Sink<unknown> | undefined;
+  /** The window function. */
   readonly fn:
     | { readonly type: 'reduce'; readonly reduce: (a: unknown, b: unknown) => unknown }
     | { readonly type: 'aggregate'; readonly aggregate: WindowAggregate<unknown, unknown, unknown> }

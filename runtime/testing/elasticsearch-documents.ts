@@ -2,7 +2,9 @@ import { SluiceError } from '../errors/index.ts';
 
 /** A document as stored: its id and `_source`. */
 export interface IndexDocument {
+  /** The document's id. */
   readonly id: string;
+  /** The document's source, as stored. */
   readonly source: unknown;
 }
 

@@ -30,7 +30,9 @@ export interface FaultOptions {
 
 /** One planned fault: fire at `point`, after letting `skip` earlier opportunities pass. */
 export interface PlannedFault {
+  /** Where the fault fires. */
   readonly point: FaultPoint;
+  /** How many opportunities at that point pass before it fires. */
   readonly skip: number;
 }
 
@@ -40,11 +42,13 @@ export interface FiredFault {
   readonly n: number;
   /** Where it fired; a planned `sink-write` fires at a `barrier` when no more records flow (see the report). */
   readonly point: FaultPoint;
+  /** The point it was planned at. */
   readonly planned: FaultPoint;
   /** The checkpoint it interrupted (not set for `sink-write`). */
   readonly checkpointId?: number;
   /** Operator uid (source or sink) it fired in, or `coordinator` for `before-store`. */
   readonly operator: string;
+  /** The subtask it fired in, where there is one. */
   readonly subtask?: number;
   /** One line for a person, e.g. `sink "out" subtask 0: commit of checkpoint 4 failed (after store)`. */
   readonly description: string;
@@ -52,8 +56,11 @@ export interface FiredFault {
 
 /** What the injector planned and what fired, live while the job runs. */
 export interface FaultReport {
+  /** The seed the plan was drawn from. */
   readonly seed: number;
+  /** Every planned fault, in order. */
   readonly planned: readonly PlannedFault[];
+  /** The faults that fired so far, in order. */
   readonly fired: readonly FiredFault[];
   /** Planned faults that have not fired (yet). */
   readonly pending: number;

@@ -5,9 +5,13 @@ import { TestingErrorCodes } from './testing-errors.ts';
 
 /** A record of a topic as a read_committed consumer would see it. */
 export interface TopicRecord {
+  /** The record's partition. */
   readonly partition: number;
+  /** The record's offset. */
   readonly offset: number;
+  /** The record's key as a string, or `null`. */
   readonly key: string | null;
+  /** The record's value as a string. */
   readonly value: string;
 }
 

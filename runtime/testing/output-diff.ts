@@ -7,7 +7,9 @@
 
 /** One record of an output: its content, canonical, and an identity when the system has one (ES id, Kafka key). */
 export interface OutputRecord {
+  /** The record as text (canonical JSON for documents), compared between runs. */
   readonly content: string;
+  /** What makes two records the same one (a document id), when the output has one. */
   readonly identity?: string;
   /** Records with the same sequence (e.g. `partition/key` of a Kafka topic), listed in the order they were written. */
   readonly sequence?: string;
@@ -21,7 +23,9 @@ export type DifferenceKind = 'missing' | 'duplicated' | 'differing' | 'unexpecte
 
 /** One difference, for a person to read. */
 export interface Difference {
+  /** The output the difference is in, e.g. `kafka:totals`. */
   readonly output: string;
+  /** How the record differs. */
   readonly kind: DifferenceKind;
   /** The record of the clean run (missing, duplicated, differing). */
   readonly expected?: string;
@@ -33,9 +37,11 @@ export interface Difference {
 
 /** The comparison of two runs' outputs ({@link diffOutputs}): counts per kind of difference, and the first ones. */
 export interface OutputDiff {
+  /** True when the two runs wrote the same: every counter below is 0. */
   readonly identical: boolean;
   /** Records of the clean run, over all outputs. */
   readonly expectedRecords: number;
+  /** How many records the faulty run wrote. */
   readonly actualRecords: number;
   /** In the clean run, absent from the faulty one. */
   readonly missing: number;

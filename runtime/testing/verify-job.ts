@@ -15,7 +15,9 @@ import { checkInputs, checkVerifiable, nothingToCompare } from './verify-sandbox
 
 /** Input records for a Kafka topic the job reads: one value per record. */
 export interface TopicInput {
+  /** The topic to create and fill before the runs. */
   readonly topic: string;
+  /** Its records' values, in order (spread over its partitions round robin). */
   readonly values: readonly string[];
 }
 
@@ -35,6 +37,7 @@ export interface VerifyOptions {
   readonly checkpointIntervalMs?: number;
   /** Real milliseconds each run may take; default 120,000. */
   readonly timeoutMs?: number;
+  /** Where the runs log; default silent. */
   readonly logger?: Logger;
 }
 
@@ -50,17 +53,25 @@ export const DEVSTACK_PARAMS = { brokers: 'KAFKA_BROKERS', esNode: 'ES_NODE', ou
 
 /** What one run wrote, and how it went. */
 export interface RunResult {
+  /** What the run wrote, by output. */
   readonly outputs: Outputs;
+  /** `finished`: bounded sources ran out; `stopped`: verify stopped it once its input was covered. */
   readonly outcome: 'finished' | 'stopped';
+  /** Attempts the run took (1 + restarts). */
   readonly attempts: number;
+  /** Checkpoints completed. */
   readonly checkpoints: number;
+  /** The faults planned and fired. */
   readonly faults: FaultReport;
 }
 
 /** What {@link verifyJob} found: both runs, and how the faulty run's output differs from the clean run's. */
 export interface VerifyResult {
+  /** The run without faults. */
   readonly clean: RunResult;
+  /** The run with seeded crashes. */
   readonly faulty: RunResult;
+  /** How the faulty run's output differs from the clean run's. */
   readonly diff: OutputDiff;
 }
 

@@ -66,20 +66,24 @@ export class ManualClock implements Clock {
     this.#now = start;
   }
 
+  /** The manual time, in ms: it moves only by {@link ManualClock.advance}. */
   now(): number {
     return this.#now;
   }
 
+  /** Runs `fn` once the clock has been advanced by `ms`. */
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const timer: ManualTimer = { due: this.#now + Math.max(0, ms), seq: this.#seq++, fn, cancelled: false };
     this.#timers.push(timer);
     return timer;
   }
 
+  /** Cancels a timer that has not fired. */
   clearTimeout(handle: TimerHandle): void {
     (handle as ManualTimer).cancelled = true;
   }
 
+  /** Resolves once the clock has been advanced by `ms`; rejects when `signal` aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return sleepWith(this, ms, signal);
   }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import ts from 'typescript';
 
 // What users import is documented where their editor shows it: every export of the package's entry points has a
-// TSDoc comment, and every function and class one with an example. Entry points come from package.json's `exports`
+// TSDoc comment, every function and class one with an example, and every public member of a class or interface one. Entry points come from package.json's `exports`
 // (a compiled file there maps back to its source), so a new entry point is checked without touching this test.
 
 const root = new URL('../../', import.meta.url);
@@ -50,12 +50,35 @@ function undocumentedExports(): Finding[] {
       const needsExample = (symbol.flags & (ts.SymbolFlags.Function | ts.SymbolFlags.Class)) !== 0;
       if (docs.length === 0) findings.push({ entry: relative, name: exported.name, problem: 'no TSDoc comment' });
       else if (needsExample && !docs.some((d) => d.includes('@example'))) findings.push({ entry: relative, name: exported.name, problem: 'no @example' });
+      for (const member of undocumentedMembers(symbol)) findings.push({ entry: relative, name: `${exported.name}.${member}`, problem: 'no TSDoc comment' });
     }
   }
   return findings;
 }
 
-test('every export of the package has TSDoc, and every function and class an example', () => {
+/**
+ * Public members of an exported class or interface without TSDoc: what an editor shows when a user completes
+ * `options.` or implements `SinkWriter`. Private, `#` and `@internal` members are not the package's; an overloaded
+ * member counts as documented when one of its signatures is.
+ */
+function undocumentedMembers(symbol: ts.Symbol): string[] {
+  if ((symbol.flags & (ts.SymbolFlags.Class | ts.SymbolFlags.Interface)) === 0) return [];
+  const documented = new Map<string, boolean>();
+  for (const declaration of symbol.declarations ?? []) {
+    if (!ts.isClassDeclaration(declaration) && !ts.isInterfaceDeclaration(declaration)) continue;
+    for (const member of declaration.members) {
+      if (ts.isConstructorDeclaration(member) || member.name === undefined || ts.isPrivateIdentifier(member.name)) continue;
+      if ((ts.getCombinedModifierFlags(member) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !== 0) continue;
+      const docs = ts.getJSDocCommentsAndTags(member).map((doc) => doc.getText());
+      if (docs.some((d) => d.includes('@internal'))) continue;
+      const name = member.name.getText();
+      documented.set(name, (documented.get(name) ?? false) || docs.length > 0);
+    }
+  }
+  return [...documented].filter(([, has]) => !has).map(([name]) => name);
+}
+
+test('every export of the package has TSDoc, every function and class an example, and every public member TSDoc', () => {
   const findings = undocumentedExports();
   assert.deepEqual(
     findings.map((f) => `${f.entry}: ${f.name}: ${f.problem}`),

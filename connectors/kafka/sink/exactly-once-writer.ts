@@ -19,8 +19,11 @@ export const TRANSACTION_SLOTS = 2;
 
 /** Operator state of one exactly-once writer, stored in each checkpoint. */
 export interface ExactlyOnceSinkState {
+  /** The writer's subtask when the checkpoint was taken. */
   readonly subtask: number;
+  /** The sink's parallelism when the checkpoint was taken. */
   readonly parallelism: number;
+  /** The transactional id prefix in use then. */
   readonly prefix: string;
   /** Pre-committed transactions not yet committed, oldest first. */
   readonly transactions: readonly PreCommittedTransaction[];

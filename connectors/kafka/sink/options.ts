@@ -22,6 +22,7 @@ export interface KafkaSinkOptions<T> {
   key?: (record: T) => string | Buffer | null;
   /** Record value; default `JSON.stringify(record)`. */
   serializer?: (record: T) => Buffer | string;
+  /** Headers added to every record: fixed, or a function of the record. Default none. */
   headers?: KafkaSinkHeaders<T>;
   /** Default `at-least-once`. */
   guarantee?: KafkaSinkGuarantee;
@@ -40,7 +41,9 @@ export interface KafkaSinkOptions<T> {
   batchSize?: number;
   /** Produce requests in flight before `write` waits; default 8. */
   maxInFlightSends?: number;
+  /** TLS: `true`, or Node's `tls.connect` options (CA, client certificate). Default plain TCP. */
   ssl?: boolean | ConnectionOptions;
+  /** SASL authentication as kafkajs takes it (`plain`, `scram-sha-256`, `scram-sha-512`, …). Default none. */
   sasl?: SASLOptions;
   /** Default `sluice-<job>-sink`. */
   clientId?: string;

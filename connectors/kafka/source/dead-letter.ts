@@ -14,13 +14,19 @@ export function deadLetterEndpoints(onError: OnDeserializationError): readonly C
  * see {@link DeadLetterWriter}) can be recognised as the same one.
  */
 export interface DeadLetter {
+  /** The topic the record came from. */
   readonly topic: string;
+  /** The partition the record came from. */
   readonly partition: number;
+  /** The record's offset. */
   readonly offset: number;
+  /** The record's key, exactly as stored in Kafka. */
   readonly key: Buffer | null;
   /** The value exactly as stored in Kafka. */
   readonly value: Buffer | null;
+  /** The record's timestamp (ms). */
   readonly timestamp: number;
+  /** The record's headers. */
   readonly headers: KafkaHeaders;
   /** What the deserializer said, e.g. `Unexpected token } in JSON at position 7`. */
   readonly reason: string;

@@ -18,6 +18,7 @@ export type OnDeserializationError = 'fail' | 'skip' | { readonly deadLetter: Si
 export interface KafkaSourceOptions<V> {
   /** Bootstrap brokers, `host:port`. */
   readonly brokers: readonly string[];
+  /** Topics to read, every partition of each. Give this or `topicPattern`. */
   readonly topics?: readonly string[];
   /** Every topic whose name matches, including topics created while the job runs. */
   readonly topicPattern?: RegExp;
@@ -25,13 +26,20 @@ export interface KafkaSourceOptions<V> {
   readonly groupId?: string;
   /** Start of splits on a fresh start (no checkpoint). Default `'earliest'`. */
   readonly startFrom?: StartFrom;
+  /**
+   * How values are decoded: `'json'`, `'string'`, `'bytes'`, or a function of the raw bytes (throw to reject the
+   * record).
+   */
   readonly format: ValueFormat<V>;
   /** How often topic metadata is polled for new partitions and topics. Default 10 000 ms. */
   readonly discoveryIntervalMs?: number;
   /** Default `'fail'`. */
   readonly onDeserializationError?: OnDeserializationError;
+  /** The client id the source's connections use. Default `sluice`. */
   readonly clientId?: string;
+  /** TLS: `true`, or Node's `tls.connect` options (CA, client certificate). Default plain TCP. */
   readonly ssl?: boolean | ConnectionOptions;
+  /** SASL authentication as kafkajs takes it (`plain`, `scram-sha-256`, `scram-sha-512`, …). Default none. */
   readonly sasl?: SASLOptions;
   /** TCP connect timeout per attempt. Default 1 000 ms (kafkajs's). */
   readonly connectionTimeoutMs?: number;
