@@ -15,6 +15,7 @@ Commands:
   init <dir>              create a project: package.json, an example job and its test
   run <job.ts>            run a job in the foreground
   checkpoints <job-name>  list a job's checkpoints and savepoints
+  state <job-name>        read a job's keyed state from a checkpoint in a data directory
   dev                     start the devstack (Kafka broker + Elasticsearch server) until Ctrl-C
   verify <job.ts>         run a job clean and with seeded crashes on the devstack; EXACT or DIFFERENT
 
@@ -53,6 +54,7 @@ const USER_INPUT_CODES = new Set([
   'SLUICE_JOB_BUILD_FAILED',
   'SLUICE_JOB_PARAM_MISSING',
   'SLUICE_JOB_PARAM_INVALID',
+  'SLUICE_STATE_NO_KEYED_STATE',
   'SLUICE_INVALID_OPTION',
   'SLUICE_UNSAFE_BIND',
   'SLUICE_BACKUP_FILE_UNREADABLE',
@@ -82,6 +84,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./commands/init.ts')).initCommand(rest, process.stdout);
       case 'checkpoints':
         return await (await import('./commands/checkpoints.ts')).checkpointsCommand(rest, await logger(), process.stdout);
+      case 'state':
+        return await (await import('./commands/state.ts')).stateCommand(rest, await logger(), process.stdout);
       case 'dev':
         return await (await import('./commands/dev.ts')).devCommand(rest, await logger(), process.stdout);
       case 'verify':

@@ -23,6 +23,8 @@ export const StateErrorCodes = {
   notSerializable: 'SLUICE_STATE_NOT_SERIALIZABLE',
   /** A feature the job uses is not available with its state backend. */
   backendUnsupported: 'SLUICE_STATE_BACKEND_UNSUPPORTED',
+  /** `sluice state` was asked for an operator that holds no keyed state in the checkpoint read. */
+  noKeyedState: 'SLUICE_STATE_NO_KEYED_STATE',
 } as const;
 
 export type StateErrorCode = (typeof StateErrorCodes)[keyof typeof StateErrorCodes];

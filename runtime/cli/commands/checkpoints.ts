@@ -4,6 +4,7 @@ import type { Logger } from '../../logging/index.ts';
 import { keepMappedTableReads } from '../../state/leveldb/table-mmap-slots.ts';
 import { parseCommandLine } from '../arguments.ts';
 import { CONNECTION_USAGE, connect } from '../client/connection.ts';
+import { formatBytes } from '../client/render.ts';
 import { formatTable } from '../client/table.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
@@ -86,9 +87,3 @@ interface ListingWarning {
 }
 
 type Replicated = CheckpointInfo & { member: string; epoch: number };
-
-function formatBytes(n: number): string {
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
-  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
-  return `${n} B`;
-}

@@ -1,0 +1,173 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CheckpointErrorCodes, CheckpointStore } from '../../checkpoint/index.ts';
+import type { LoadedCheckpoint } from '../../checkpoint/store-layout.ts';
+import { SluiceError } from '../../errors/index.ts';
+import { keyedOperatorsOf, readKeyedState, type KeyedOperatorInfo } from '../../inspect/keyed-state-reader.ts';
+import { stateJson } from '../../inspect/state-json.ts';
+import type { Logger } from '../../logging/index.ts';
+import type { StateKey } from '../../state/index.ts';
+import { keepMappedTableReads } from '../../state/leveldb/table-mmap-slots.ts';
+import { parseCommandLine, positiveInteger } from '../arguments.ts';
+import { formatBytes } from '../client/render.ts';
+import { formatTable } from '../client/table.ts';
+import { EXIT, UsageError } from '../usage-error.ts';
+
+export const STATE_USAGE = `Usage: sluice state <job-name> --data-dir <dir> [options]
+       sluice state --file <export> [options]
+
+Reads a job's keyed state from a checkpoint in a data directory, offline (no service may be running on it), or from
+a checkpoint export or backup file. Without --operator: the operators that hold keyed state, with their key groups
+and size. With --operator: its entries, one JSON line per key and state — {"state", "kind", "key", "value"} — as a
+restore would see them.
+
+Options:
+      --data-dir <dir>       the data directory the job ran with
+      --checkpoint <id>      a checkpoint or savepoint id (default: the newest valid one)
+      --file <export>        an export or backup file (sluice checkpoint backup) instead of a data directory
+      --operator <uid>       print this operator's entries
+      --state <name>         only this state of the operator
+      --key <key>            only this key (repeatable); a number also matches the numeric key. Reads the key's key
+                             group alone: fast on large state
+      --limit <n>            print at most n entries
+      --json                 without --operator: the operators as JSON
+  -h, --help                 show this help`;
+
+/** `sluice state`: returns the process exit code. */
+export async function stateCommand(args: readonly string[], logger: Logger, out: NodeJS.WritableStream, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const { values, positionals } = parseCommandLine(
+    args,
+    {
+      'data-dir': { type: 'string' },
+      checkpoint: { type: 'string' },
+      file: { type: 'string' },
+      operator: { type: 'string' },
+      state: { type: 'string' },
+      key: { type: 'string', multiple: true },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    STATE_USAGE,
+  );
+  if (values.help === true) {
+    out.write(`${STATE_USAGE}\n`);
+    return EXIT.ok;
+  }
+  const job = positionals[0];
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, STATE_USAGE);
+  const dataDir = values['data-dir'];
+  const file = values.file;
+  if (file !== undefined && (dataDir !== undefined || values.checkpoint !== undefined)) {
+    throw new UsageError('--file reads the checkpoint the file holds: leave out --data-dir and --checkpoint', STATE_USAGE);
+  }
+  if (file === undefined && dataDir === undefined) {
+    throw new UsageError(
+      'sluice state reads a data directory (--data-dir) or an export file (--file); a running service holds its data directory: back a checkpoint up with sluice checkpoint backup, or stop the service first',
+      STATE_USAGE,
+    );
+  }
+  if (file === undefined && job === undefined) throw new UsageError('sluice state needs a job name', STATE_USAGE);
+  const id = positiveInteger('--checkpoint', values.checkpoint, STATE_USAGE);
+  const limit = positiveInteger('--limit', values.limit, STATE_USAGE);
+  if (values.operator === undefined) {
+    for (const flag of ['state', 'key', 'limit'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} selects entries of an operator: give --operator <uid> too`, STATE_USAGE);
+    }
+  }
+
+  keepMappedTableReads(); // one read and the process exits: the slots' reservation would cost more than it saves
+  // An export is imported into a scratch store first (blob by blob, as `sluice checkpoint restore` does), then read.
+  const scratch = file === undefined ? undefined : await mkdtemp(join(tmpdir(), 'sluice-state-'));
+  const store = scratch === undefined ? await CheckpointStore.openExisting(resolve(dataDir!), { logger }) : await CheckpointStore.open(scratch, { logger });
+  try {
+    let checkpoint: LoadedCheckpoint | undefined;
+    if (file !== undefined) {
+      const imported = await store.importFrom(resolve(file), { where: file });
+      if (job !== undefined && imported.job !== job) throw new UsageError(`${file} holds a checkpoint of job "${imported.job}", not "${job}"`, STATE_USAGE);
+      checkpoint = await store.load(imported.job, imported.id);
+    } else {
+      checkpoint = id === undefined ? await store.latestValid(job!) : await store.load(job!, id);
+    }
+    if (checkpoint === undefined) {
+      throw new SluiceError(
+        CheckpointErrorCodes.notFound,
+        `job "${job}" has no checkpoints in ${dataDir}; list the jobs' checkpoints there with sluice checkpoints <job-name> --data-dir ${dataDir}`,
+        { retriable: false },
+      );
+    }
+    if (values.operator === undefined) {
+      printOperators(checkpoint, keyedOperatorsOf(checkpoint.manifest), values.json === true, out, file);
+      return EXIT.ok;
+    }
+    const keys = values.key?.flatMap(keyForms);
+    const printed = await printEntries(readKeyedState(checkpoint, values.operator, { ...(values.state === undefined ? {} : { state: values.state }), ...(keys === undefined ? {} : { keys }) }), out, limit);
+    if (printed === 0) {
+      const what = [values.state === undefined ? undefined : `state "${values.state}"`, values.key === undefined ? undefined : `key ${values.key.map((k) => JSON.stringify(k)).join(', ')}`].filter((w) => w !== undefined);
+      err.write(`sluice: operator "${values.operator}" holds no entries${what.length > 0 ? ` for ${what.join(' and ')}` : ''} in ${file ?? `checkpoint ${checkpoint.manifest.id}`}\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    await store.close();
+    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** A key as typed and, when it reads as a number, that number: `--key 7` finds the key `7` and the key `'7'`. */
+function keyForms(typed: string): StateKey[] {
+  const n = Number(typed);
+  return typed.trim() !== '' && Number.isFinite(n) && String(n) === typed ? [typed, n] : [typed];
+}
+
+/** The operators with keyed state; `file`: the checkpoint came from that export (its id there is the import's, not named). */
+function printOperators(checkpoint: LoadedCheckpoint, operators: readonly KeyedOperatorInfo[], json: boolean, out: NodeJS.WritableStream, file: string | undefined): void {
+  const { manifest } = checkpoint;
+  if (json) {
+    const which = file === undefined ? { checkpoint: manifest.id, kind: manifest.kind } : { file };
+    out.write(`${JSON.stringify({ job: manifest.job, ...which, timestamp: manifest.timestamp, operators })}\n`);
+    return;
+  }
+  const which = file === undefined ? `${manifest.kind} ${manifest.id}` : `the checkpoint in ${file}`;
+  out.write(`${which} of job "${manifest.job}", ${new Date(manifest.timestamp).toISOString()}, max parallelism ${manifest.maxParallelism}\n`);
+  if (operators.length === 0) {
+    out.write('no operator holds keyed state in it\n');
+    return;
+  }
+  out.write(formatTable(['OPERATOR', 'NAME', 'KEY GROUPS', 'SIZE'], operators.map((op) => [op.uid, op.name, String(op.keyGroups), formatBytes(op.bytes)])));
+}
+
+/** Resolves when `out` takes more writes, or will never again (closed, or failed: {@link printEntries} notes why). */
+function writable(out: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off('drain', done).off('close', done).off('error', done);
+      resolve();
+    };
+    out.on('drain', done).on('close', done).on('error', done);
+  });
+}
+
+/**
+ * Writes each entry as a JSON line, waiting when the output is full (a pipe into a pager), and stops quietly when
+ * the output is closed (`| head`). Returns how many it wrote.
+ */
+async function printEntries(entries: AsyncIterable<{ state: string; kind: string; key: StateKey; value: unknown }>, out: NodeJS.WritableStream, limit: number | undefined): Promise<number> {
+  let closed = false;
+  const onError = (error: NodeJS.ErrnoException): void => {
+    if (error.code === 'EPIPE') closed = true;
+    else throw error;
+  };
+  out.on('error', onError);
+  let printed = 0;
+  try {
+    for await (const entry of entries) {
+      if (closed || (limit !== undefined && printed >= limit)) break;
+      printed++;
+      if (!out.write(`${stateJson(entry)}\n`)) await writable(out);
+    }
+  } finally {
+    out.off('error', onError);
+  }
+  return printed;
+}

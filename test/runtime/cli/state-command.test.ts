@@ -1,0 +1,183 @@
+/**
+ * `sluice state <job> --data-dir <dir>` reads a job's keyed state out of a checkpoint, as a restore would see it:
+ * chains of deltas merged, deleted keys gone, whichever backend wrote them.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { CheckpointStore, type CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
+import { gatherCheckpoint } from '../../../runtime/checkpoint/checkpoint-blobs.ts';
+import { stateCommand } from '../../../runtime/cli/commands/state.ts';
+import { isSluiceError } from '../../../runtime/errors/index.ts';
+import type { SubtaskAck } from '../../../runtime/exec/index.ts';
+import { keyedOperatorsOf, readKeyedState, type KeyedStateEntry } from '../../../runtime/inspect/keyed-state-reader.ts';
+import { silentLogger } from '../../../runtime/logging/index.ts';
+import { HeapKeyedStateBackend, type StateKey } from '../../../runtime/state/index.ts';
+import { expectedFinalState } from '../checkpoint/fixtures/incremental-sessions.ts';
+import { runSluice } from '../../support/sluice-cli.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../checkpoint/fixtures/', import.meta.url));
+const M = 8;
+
+/** Three checkpoints of one operator ("counts"): string and number keys, value and map state, deletes in deltas. */
+async function writeCheckpoints(t: TestContext): Promise<{ dir: string; expected: Map<number, Map<string, unknown>> }> {
+  const dir = join(await tempDir(t), 'data');
+  const store = await CheckpointStore.open(dir);
+  const backend = new HeapKeyedStateBackend({ maxParallelism: M, range: { start: 0, end: M - 1 }, incremental: true });
+  const count = backend.getValueState<number>('count');
+  const seen = backend.getMapState<string, number>('seen');
+  const live = new Map<string, unknown>(); // `${state}|${typeof key}|${key}` → value
+  const set = (key: StateKey, n: number): void => {
+    backend.setCurrentKey(key);
+    count.update(n);
+    seen.put(`p${n % 3}`, n);
+    live.set(`count|${typeof key}|${key}`, n);
+    live.set(`seen|${typeof key}|${key}`, Object.fromEntries([...seen.entries()]));
+  };
+  const drop = (key: StateKey): void => {
+    backend.setCurrentKey(key);
+    count.clear();
+    seen.clear();
+    live.delete(`count|${typeof key}|${key}`);
+    live.delete(`seen|${typeof key}|${key}`);
+  };
+  const expected = new Map<number, Map<string, unknown>>();
+  let parent: CheckpointManifest | undefined;
+  for (let id = 1; id <= 3; id++) {
+    if (id === 1) for (let k = 0; k < 200; k++) set(k % 2 === 0 ? k : String(k), k);
+    else {
+      for (let k = id * 10; k < id * 10 + 15; k++) set(k % 2 === 0 ? k : String(k), k * id);
+      for (let k = 100 + id; k < 200; k += 9) drop(k % 2 === 0 ? k : String(k));
+    }
+    const snapshot = await backend.snapshot(id);
+    const ack: SubtaskAck = { checkpointId: id, stage: 0, subtask: 0, operators: [{ uid: 'counts', snapshot: { keyed: snapshot.keyGroups, ...(snapshot.incremental === undefined ? {} : { incremental: snapshot.incremental }) } }] };
+    const header = { job: 'inspect', id, kind: 'checkpoint' as const, timestamp: id, durationMs: 1, parallelism: 1, maxParallelism: M, sourcePositions: {} };
+    parent = await store.write({ ...header, operators: [{ uid: 'counts', name: 'process', parallelism: 1, stateful: true }] }, gatherCheckpoint([ack], parent).blobs, { retain: 5 });
+    expected.set(id, new Map(live));
+  }
+  await store.close(); // the store is read by another open, as `sluice state` reads it
+  return { dir, expected };
+}
+
+function asMap(entries: readonly KeyedStateEntry[]): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const e of entries) {
+    const id = `${e.state}|${typeof e.key}|${e.key}`;
+    assert.ok(!out.has(id), `${id} appears once`);
+    out.set(id, e.value instanceof Map ? Object.fromEntries(e.value) : e.value);
+  }
+  return out;
+}
+
+async function readAll(iterable: AsyncIterable<KeyedStateEntry>): Promise<KeyedStateEntry[]> {
+  const out: KeyedStateEntry[] = [];
+  for await (const e of iterable) out.push(e);
+  return out;
+}
+
+test('readKeyedState gives each checkpoint exactly its state: chains merged, deleted keys gone, keys keep their type', async (t) => {
+  const { dir, expected } = await writeCheckpoints(t);
+  const store = await CheckpointStore.openExisting(dir);
+  t.after(() => store.close());
+  for (const [id, want] of expected) {
+    const checkpoint = await store.load('inspect', id);
+    assert.deepEqual(asMap(await readAll(readKeyedState(checkpoint, 'counts'))), want, `checkpoint ${id}`);
+  }
+  const latest = await store.load('inspect', 3);
+  assert.ok(latest.manifest.blobs.some((ref) => ref.delta === true), 'the checkpoint read holds deltas');
+  assert.deepEqual(keyedOperatorsOf(latest.manifest).map((op) => [op.uid, op.name, op.keyGroups]), [['counts', 'process', M]]);
+
+  const seven = await readAll(readKeyedState(latest, 'counts', { keys: ['7', 8], state: 'count' }));
+  assert.deepEqual(seven.map((e) => [e.key, e.value]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))), [['7', 7], [8, 8]]);
+  assert.deepEqual(await readAll(readKeyedState(latest, 'counts', { keys: [7, '8'] })), [], 'the key 7 is not the key "7"');
+
+  await assert.rejects(readAll(readKeyedState(latest, 'totals')), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_NO_KEYED_STATE') && /operator "totals" has no keyed state in checkpoint 3 of job "inspect" \(operators with keyed state: counts\)/.test((e as Error).message));
+});
+
+test('sluice state: a number given as --key finds the numeric key and the string key; flags that need --operator say so', async (t) => {
+  const { dir } = await writeCheckpoints(t);
+  const run = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let text = '';
+    let errText = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    err.on('data', (d: Buffer) => (errText += d.toString()));
+    const code = await stateCommand(args, silentLogger(), out, err);
+    return { code, out: text, err: errText };
+  };
+  const both = await run(['inspect', '--data-dir', dir, '--operator', 'counts', '--state', 'count', '--key', '7', '--key', '8', '--checkpoint', '1']);
+  assert.equal(both.code, 0);
+  assert.deepEqual(both.out.trim().split('\n').map((l) => JSON.parse(l) as unknown).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
+    { state: 'count', kind: 'value', key: '7', value: 7 },
+    { state: 'count', kind: 'value', key: 8, value: 8 },
+  ]);
+  const limited = await run(['inspect', '--data-dir', dir, '--operator', 'counts', '--limit', '5']);
+  assert.equal(limited.out.trim().split('\n').length, 5);
+  const none = await run(['inspect', '--data-dir', dir, '--operator', 'counts', '--key', 'nobody']);
+  assert.equal(none.out, '');
+  assert.match(none.err, /operator "counts" holds no entries for key "nobody" in checkpoint 3/);
+  const summary = await run(['inspect', '--data-dir', dir]);
+  assert.match(summary.out, /^checkpoint 3 of job "inspect"/);
+  assert.match(summary.out, /\ncounts +process +8 +\d/);
+  await assert.rejects(run(['inspect', '--data-dir', dir, '--key', '7']), /--key selects entries of an operator: give --operator <uid> too/);
+  await assert.rejects(run(['inspect', '--data-dir', dir, '--file', 'x.sluice-export']), /--file reads the checkpoint the file holds: leave out --data-dir and --checkpoint/);
+  await assert.rejects(run(['inspect', '--operator', 'counts']), /reads a data directory \(--data-dir\) or an export file \(--file\)/);
+  await assert.rejects(run(['inspect', '--data-dir', dir, '--limit', '0']), /--limit expects a positive integer/);
+});
+
+test('sluice state --file reads the checkpoint an export file holds, without a data directory', async (t) => {
+  const { dir, expected } = await writeCheckpoints(t);
+  const file = join(dir, '..', 'inspect.sluice-export');
+  const store = await CheckpointStore.openExisting(dir);
+  try {
+    await store.exportTo('inspect', 2, file);
+  } finally {
+    await store.close();
+  }
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  assert.equal(await stateCommand(['--file', file, '--operator', 'counts'], silentLogger(), out, new PassThrough()), 0);
+  const entries = text.trim().split('\n').map((line) => JSON.parse(line) as KeyedStateEntry);
+  assert.deepEqual(asMap(entries), expected.get(2));
+
+  let summary = '';
+  const summaryOut = new PassThrough().on('data', (d: Buffer) => (summary += d.toString()));
+  assert.equal(await stateCommand(['inspect', '--file', file], silentLogger(), summaryOut, new PassThrough()), 0);
+  assert.match(summary, /^the checkpoint in .*inspect\.sluice-export of job "inspect"/);
+  await assert.rejects(stateCommand(['orders', '--file', file], silentLogger(), new PassThrough(), new PassThrough()), /holds a checkpoint of job "inspect", not "orders"/);
+});
+
+for (const [backend, fixture] of [['heap', 'incremental-sessions.ts'], ['leveldb', 'incremental-sessions-leveldb.ts']] as const) {
+  test(`sluice state prints the final state of a job run with incremental checkpoints on the ${backend} backend, key for key`, async (t) => {
+    const dir = await tempDir(t);
+    const data = join(dir, 'data');
+    const ran = await runSluice(['run', join(FIXTURES, fixture), '--data-dir', data, '--set', `output=${join(dir, 'out')}`], { cwd: ROOT });
+    assert.equal(ran.code, 0, ran.stderr);
+    const listed = await runSluice(['checkpoints', 'incremental-sessions', '--data-dir', data, '--json'], { cwd: ROOT });
+    const newest = (JSON.parse(listed.stdout) as Array<{ incremental: boolean; writtenBytes: number; totalBytes: number }>)[0]!;
+    assert.ok(newest.incremental, 'the checkpoint read is incremental');
+
+    const printed = await runSluice(['state', 'incremental-sessions', '--data-dir', data, '--operator', 'sessions'], { cwd: ROOT });
+    assert.equal(printed.code, 0, printed.stderr);
+    const got = new Map<string, unknown>();
+    for (const line of printed.stdout.trim().split('\n')) {
+      const { state, kind, key, value } = JSON.parse(line) as { state: string; kind: string; key: string; value: unknown };
+      assert.ok(!got.has(`${state}|${key}`), `${state} of ${key} printed once`);
+      got.set(`${state}|${key}`, [kind, value]);
+    }
+    const want = new Map<string, unknown>();
+    for (const [key, s] of expectedFinalState()) {
+      want.set(`count|${key}`, ['value', s.count]);
+      if (s.buckets.size > 0) want.set(`buckets|${key}`, ['map', Object.fromEntries([...s.buckets].map(([b, n]) => [String(b), n]))]);
+      if (s.recent.length > 0) want.set(`recent|${key}`, ['list', s.recent]);
+    }
+    assert.equal(got.size, want.size, 'as many entries as keys with state, per state');
+    assert.deepEqual(got, want);
+  });
+}
