@@ -22,7 +22,9 @@ export interface KeyedOperatorInfo {
 export interface KeyedStateEntry {
   /** The state's name, as declared in the job. */
   readonly state: string;
+  /** The state's kind: `value`, `map` or `list`. */
   readonly kind: StateKind;
+  /** The key, a string or a number as the job's `keyBy` gave it. */
   readonly key: StateKey;
   /** The value: the value state's value, a `Map` for map state, an array for list state. */
   readonly value: unknown;

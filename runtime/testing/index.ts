@@ -32,3 +32,4 @@ export { readIndexDocuments, listIndices } from './elasticsearch-documents.ts';
 export type { IndexDocument } from './elasticsearch-documents.ts';
 export { readPartFiles } from '../../connectors/dev/index.ts';
 export { ManualClock } from '../time/index.ts';
+export type { KeyedStateEntry, ReadKeyedStateOptions } from '../inspect/keyed-state-reader.ts';

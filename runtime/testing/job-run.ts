@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { JobParams, type JobDefinition } from '../api/index.ts';
 import { CheckpointStore, type CheckpointManifest, type CheckpointStoreOptions } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
+import { readKeyedState, type KeyedStateEntry, type ReadKeyedStateOptions } from '../inspect/keyed-state-reader.ts';
 import type { RestartStrategyConfig } from '../failover/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
 import { JobRunner, type JobEvent } from '../runner/index.ts';
@@ -72,12 +73,24 @@ export class JobRun {
   readonly #injector: FaultInjector | undefined;
   readonly #sinks: () => readonly SinkEntry[];
   readonly #cleanup: () => Promise<void>;
+  readonly #store: CheckpointStore | undefined;
+  readonly #jobName: string;
   readonly #listeners = new Set<() => void>();
   #closed = false;
 
   /** @internal use {@link startJob} */
-  constructor(parts: { runner: JobRunner; clock: ManualClock | undefined; injector: FaultInjector | undefined; sinks: () => readonly SinkEntry[]; cleanup: () => Promise<void> }) {
+  constructor(parts: {
+    runner: JobRunner;
+    clock: ManualClock | undefined;
+    injector: FaultInjector | undefined;
+    sinks: () => readonly SinkEntry[];
+    cleanup: () => Promise<void>;
+    store?: CheckpointStore;
+    jobName?: string;
+  }) {
     this.runner = parts.runner;
+    this.#store = parts.store;
+    this.#jobName = parts.jobName ?? '';
     this.clock = parts.clock;
     this.#injector = parts.injector;
     this.#sinks = parts.sinks;
@@ -128,6 +141,36 @@ export class JobRun {
       );
     }
     return [...(target?.records as T[])];
+  }
+
+  /**
+   * The keyed state of operator `operatorUid` in a completed checkpoint (default: the newest), as a restore would see
+   * it: one entry per key and state, a map state's value a `Map` (what `sluice state` prints). Read it once the job
+   * finished or stopped: while it runs, retention may delete the blobs of a checkpoint being read
+   * (`SLUICE_CHECKPOINT_CORRUPT`). Throws `SLUICE_INVALID_OPTION` before the first checkpoint (or without any) and
+   * `SLUICE_STATE_NO_KEYED_STATE` for an operator without keyed state.
+   *
+   * @example
+   * ```ts
+   * await run.finished;
+   * const counts = await run.keyedState('totals-per-user', { state: 'count', keys: ['u17'] });
+   * assert.deepEqual(counts.map((e) => e.value), [42]);
+   * ```
+   */
+  async keyedState(operatorUid: string, options: ReadKeyedStateOptions & { readonly checkpoint?: number } = {}): Promise<KeyedStateEntry[]> {
+    const store = this.#store;
+    const id = options.checkpoint ?? this.checkpoints.at(-1)?.id;
+    if (store === undefined || id === undefined) {
+      throw new SluiceError(
+        TestingErrorCodes.invalidOption,
+        store === undefined ? 'keyedState() reads checkpoints: the job takes none; enable checkpoints in defineJob' : 'keyedState() reads checkpoints: none has completed yet; wait for one (until(() => run.checkpoints.length > 0))',
+        { retriable: false },
+      );
+    }
+    const checkpoint = await store.load(this.#jobName, id);
+    const entries: KeyedStateEntry[] = [];
+    for await (const entry of readKeyedState(checkpoint, operatorUid, options)) entries.push(entry);
+    return entries;
   }
 
   /**
@@ -323,7 +366,7 @@ export async function startJob(job: JobDefinition, options: StartJobOptions = {}
     await cleanup();
     throw err;
   }
-  const run = new JobRun({ runner, clock: clock instanceof ManualClock ? clock : undefined, injector, sinks: () => sinks, cleanup });
+  const run = new JobRun({ runner, clock: clock instanceof ManualClock ? clock : undefined, injector, sinks: () => sinks, cleanup, jobName: job.options.name, ...(store === undefined ? {} : { store }) });
   if (run.clock !== undefined) {
     // Readers read the clock when they start (rates count from there): time moved before that would be lost.
     await run.until(() => run.events.some((e) => e.type === 'attempt-started')).catch(() => undefined);

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { CheckpointErrorCodes, CheckpointStore } from '../../checkpoint/index.ts';
 import type { LoadedCheckpoint } from '../../checkpoint/store-layout.ts';
 import { SluiceError } from '../../errors/index.ts';
-import { keyedOperatorsOf, readKeyedState, type KeyedOperatorInfo } from '../../inspect/keyed-state-reader.ts';
+import { keyedOperatorsOf, readKeyedState, type KeyedOperatorInfo, type KeyedStateEntry } from '../../inspect/keyed-state-reader.ts';
 import { stateJson } from '../../inspect/state-json.ts';
 import type { Logger } from '../../logging/index.ts';
 import type { StateKey } from '../../state/index.ts';
@@ -78,25 +78,8 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
   }
 
   keepMappedTableReads(); // one read and the process exits: the slots' reservation would cost more than it saves
-  // An export is imported into a scratch store first (blob by blob, as `sluice checkpoint restore` does), then read.
-  const scratch = file === undefined ? undefined : await mkdtemp(join(tmpdir(), 'sluice-state-'));
-  const store = scratch === undefined ? await CheckpointStore.openExisting(resolve(dataDir!), { logger }) : await CheckpointStore.open(scratch, { logger });
-  try {
-    let checkpoint: LoadedCheckpoint | undefined;
-    if (file !== undefined) {
-      const imported = await store.importFrom(resolve(file), { where: file });
-      if (job !== undefined && imported.job !== job) throw new UsageError(`${file} holds a checkpoint of job "${imported.job}", not "${job}"`, STATE_USAGE);
-      checkpoint = await store.load(imported.job, imported.id);
-    } else {
-      checkpoint = id === undefined ? await store.latestValid(job!) : await store.load(job!, id);
-    }
-    if (checkpoint === undefined) {
-      throw new SluiceError(
-        CheckpointErrorCodes.notFound,
-        `job "${job}" has no checkpoints in ${dataDir}; list the jobs' checkpoints there with sluice checkpoints <job-name> --data-dir ${dataDir}`,
-        { retriable: false },
-      );
-    }
+  const source: CheckpointSource = file === undefined ? { dataDir: dataDir!, job: job!, id } : { file, job };
+  return withCheckpoint(source, logger, async (checkpoint) => {
     if (values.operator === undefined) {
       printOperators(checkpoint, keyedOperatorsOf(checkpoint.manifest), values.json === true, out, file);
       return EXIT.ok;
@@ -108,8 +91,40 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
       err.write(`sluice: operator "${values.operator}" holds no entries${what.length > 0 ? ` for ${what.join(' and ')}` : ''} in ${file ?? `checkpoint ${checkpoint.manifest.id}`}\n`);
     }
     return EXIT.ok;
+  });
+}
+
+/** Where the checkpoint read comes from: a data directory (an id, or the newest valid one) or an export file. */
+type CheckpointSource = { readonly dataDir: string; readonly job: string; readonly id: number | undefined } | { readonly file: string; readonly job: string | undefined };
+
+/**
+ * Opens the checkpoint `source` names, runs `use` on it, and closes what it opened. An export is imported into a
+ * scratch store first (blob by blob, as `sluice checkpoint restore` does), removed afterwards.
+ */
+async function withCheckpoint<T>(source: CheckpointSource, logger: Logger, use: (checkpoint: LoadedCheckpoint) => Promise<T>): Promise<T> {
+  const scratch = 'file' in source ? await mkdtemp(join(tmpdir(), 'sluice-state-')) : undefined;
+  let store: CheckpointStore | undefined;
+  try {
+    let checkpoint: LoadedCheckpoint | undefined;
+    if ('file' in source) {
+      store = await CheckpointStore.open(scratch!, { logger });
+      const imported = await store.importFrom(resolve(source.file), { where: source.file });
+      if (source.job !== undefined && imported.job !== source.job) throw new UsageError(`${source.file} holds a checkpoint of job "${imported.job}", not "${source.job}"`, STATE_USAGE);
+      checkpoint = await store.load(imported.job, imported.id);
+    } else {
+      store = await CheckpointStore.openExisting(resolve(source.dataDir), { logger });
+      checkpoint = source.id === undefined ? await store.latestValid(source.job) : await store.load(source.job, source.id);
+      if (checkpoint === undefined) {
+        throw new SluiceError(
+          CheckpointErrorCodes.notFound,
+          `job "${source.job}" has no checkpoints in ${source.dataDir}; list the jobs' checkpoints there with sluice checkpoints <job-name> --data-dir ${source.dataDir}`,
+          { retriable: false },
+        );
+      }
+    }
+    return await use(checkpoint);
   } finally {
-    await store.close();
+    await store?.close();
     if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
   }
 }
@@ -152,7 +167,7 @@ function writable(out: NodeJS.WritableStream): Promise<void> {
  * Writes each entry as a JSON line, waiting when the output is full (a pipe into a pager), and stops quietly when
  * the output is closed (`| head`). Returns how many it wrote.
  */
-async function printEntries(entries: AsyncIterable<{ state: string; kind: string; key: StateKey; value: unknown }>, out: NodeJS.WritableStream, limit: number | undefined): Promise<number> {
+async function printEntries(entries: AsyncIterable<KeyedStateEntry>, out: NodeJS.WritableStream, limit: number | undefined): Promise<number> {
   let closed = false;
   const onError = (error: NodeJS.ErrnoException): void => {
     if (error.code === 'EPIPE') closed = true;
