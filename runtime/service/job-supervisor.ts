@@ -1,6 +1,8 @@
 import { JobParams } from '../api/index.ts';
 import type { CheckpointInfo, CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
+import { CheckpointErrorCodes } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
+import { answerKeyedState, type KeyedStateAnswer, type KeyedStateQuery } from '../inspect/keyed-state-answer.ts';
 import { buildPhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { JobRunner, RescaleRecord } from '../runner/index.ts';
@@ -269,6 +271,19 @@ export class JobSupervisor {
   async checkpointWarnings(name: string): Promise<Array<{ code: string; message: string }>> {
     const lost = await this.#store.lostCheckpoints(name);
     return lost === undefined ? [] : [{ code: lost.code, message: lost.message }];
+  }
+
+  /**
+   * The keyed state of one of the job's checkpoints (default: the newest valid one), read from the service's store:
+   * the operators that hold some, or one operator's entries (`GET /v1/jobs/:name/state`, what `sluice state` asks).
+   */
+  async keyedState(name: string, id: number | undefined, query: KeyedStateQuery): Promise<KeyedStateAnswer> {
+    const checkpoint = id === undefined ? await this.#store.latestValid(name) : await this.#store.load(name, id);
+    if (checkpoint === undefined) {
+      if ((await this.#registry.get(name)) === undefined) throw jobNotFound(name);
+      throw new SluiceError(CheckpointErrorCodes.notFound, `job "${name}" has no checkpoint yet: its state is read from its checkpoints; wait for one (sluice checkpoints ${name})`, { retriable: true });
+    }
+    return answerKeyedState(checkpoint, query);
   }
 
   /** Exports one checkpoint (default: the newest valid one) as a JSON-safe document. */

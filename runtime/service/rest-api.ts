@@ -4,6 +4,7 @@ import type { SubmitRequest } from './supervisor-api.ts';
 import { ServiceErrorCodes, badRequest } from './service-errors.ts';
 import { EXPORT_CONTENT_TYPE, exportHeaders } from './savepoint-files.ts';
 import { SluiceError } from '../errors/index.ts';
+import type { KeyedStateQuery } from '../inspect/keyed-state-answer.ts';
 
 /** A parsed request as a route handler sees it. */
 export interface ApiRequest {
@@ -99,6 +100,9 @@ export function restApi(supervisor: JobSupervisor): (request: ApiRequest) => Pro
     checkpoints: {
       GET: async (_r, name) => ok({ checkpoints: await supervisor.checkpoints(name), warnings: await supervisor.checkpointWarnings(name) }),
     },
+    state: {
+      GET: async (r, name) => ok(await supervisor.keyedState(name, checkpointIdQuery(r), stateQuery(r))),
+    },
     'checkpoints/backup': {
       GET: async (r, name) => ok({ backup: await supervisor.backup(name, checkpointIdQuery(r)) }),
     },
@@ -154,6 +158,24 @@ export function checkpointIdQuery(request: ApiRequest): number | undefined {
   const id = request.query.get('id');
   if (id !== null && !/^\d+$/.test(id)) throw badRequest(`"id" must be a checkpoint id, got "${id}"`);
   return id === null ? undefined : Number(id);
+}
+
+/** The query of `GET /v1/jobs/:name/state`: `operator`, `state`, `key` (repeatable), `limit`. */
+function stateQuery(request: ApiRequest): KeyedStateQuery {
+  const operator = request.query.get('operator') ?? undefined;
+  const state = request.query.get('state') ?? undefined;
+  const keys = request.query.getAll('key');
+  const limit = request.query.get('limit');
+  if (operator === undefined && (state !== undefined || keys.length > 0 || limit !== null)) {
+    throw badRequest('"state", "key" and "limit" select entries of an operator: give "operator" too');
+  }
+  if (limit !== null && !/^\d+$/.test(limit)) throw badRequest(`"limit" must be a positive integer, got "${limit}"`);
+  return {
+    ...(operator === undefined ? {} : { operator }),
+    ...(state === undefined ? {} : { state }),
+    ...(keys.length === 0 ? {} : { keys }),
+    ...(limit === null ? {} : { limit: Number(limit) }),
+  };
 }
 
 function allow(request: ApiRequest, methods: readonly string[]): void {

@@ -50,6 +50,7 @@ const BAD_REQUEST = new Set<string>([
   'SLUICE_RESCALE_UNCHANGED',
   'SLUICE_RESCALE_NEEDS_CHECKPOINTS',
   'SLUICE_JOB_BUNDLE_FAILED',
+  'SLUICE_STATE_NO_KEYED_STATE',
 ]);
 
 /** Codes meaning "not in the state this needs": 409. */

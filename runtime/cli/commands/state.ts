@@ -4,34 +4,39 @@ import { join, resolve } from 'node:path';
 import { CheckpointErrorCodes, CheckpointStore } from '../../checkpoint/index.ts';
 import type { LoadedCheckpoint } from '../../checkpoint/store-layout.ts';
 import { SluiceError } from '../../errors/index.ts';
-import { keyedOperatorsOf, readKeyedState, type KeyedOperatorInfo, type KeyedStateEntry } from '../../inspect/keyed-state-reader.ts';
+import { answerKeyedState, keyForms, MAX_STATE_LIMIT, type KeyedStateAnswer } from '../../inspect/keyed-state-answer.ts';
+import { readKeyedState } from '../../inspect/keyed-state-reader.ts';
 import { stateJson } from '../../inspect/state-json.ts';
 import type { Logger } from '../../logging/index.ts';
-import type { StateKey } from '../../state/index.ts';
 import { keepMappedTableReads } from '../../state/leveldb/table-mmap-slots.ts';
 import { parseCommandLine, positiveInteger } from '../arguments.ts';
+import { connect } from '../client/connection.ts';
+import { DEFAULT_SERVICE_URL } from '../client/service-client.ts';
 import { formatBytes } from '../client/render.ts';
 import { formatTable } from '../client/table.ts';
 import { EXIT, UsageError } from '../usage-error.ts';
 
-export const STATE_USAGE = `Usage: sluice state <job-name> --data-dir <dir> [options]
+export const STATE_USAGE = `Usage: sluice state <job-name> [options]                 (asks the service)
+       sluice state <job-name> --data-dir <dir> [options]  (offline)
        sluice state --file <export> [options]
 
-Reads a job's keyed state from a checkpoint in a data directory, offline (no service may be running on it), or from
-a checkpoint export or backup file. Without --operator: the operators that hold keyed state, with their key groups
-and size. With --operator: its entries, one JSON line per key and state — {"state", "kind", "key", "value"} — as a
-restore would see them.
+Reads a job's keyed state from one of its checkpoints: through the service, from a data directory offline (no
+service may be running on it), or from a checkpoint export or backup file. Without --operator: the operators that
+hold keyed state, with their key groups and size. With --operator: its entries, one JSON line per key and state —
+{"state", "kind", "key", "value"} — as a restore would see them.
 
 Options:
-      --data-dir <dir>       the data directory the job ran with
       --checkpoint <id>      a checkpoint or savepoint id (default: the newest valid one)
-      --file <export>        an export or backup file (sluice checkpoint backup) instead of a data directory
+      --data-dir <dir>       read this data directory instead of asking the service
+      --file <export>        read an export or backup file (sluice checkpoint backup) instead
       --operator <uid>       print this operator's entries
       --state <name>         only this state of the operator
       --key <key>            only this key (repeatable); a number also matches the numeric key. Reads the key's key
                              group alone: fast on large state
-      --limit <n>            print at most n entries
+      --limit <n>            print at most n entries (the service answers at most ${MAX_STATE_LIMIT}, by default 1000)
       --json                 without --operator: the operators as JSON
+      --url <url>            service address (default: $SLUICE_URL or ${DEFAULT_SERVICE_URL})
+      --token <token>        bearer token (default: $SLUICE_TOKEN)
   -h, --help                 show this help`;
 
 /** `sluice state`: returns the process exit code. */
@@ -47,6 +52,8 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
       key: { type: 'string', multiple: true },
       limit: { type: 'string' },
       json: { type: 'boolean' },
+      url: { type: 'string' },
+      token: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     STATE_USAGE,
@@ -57,39 +64,55 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
   }
   const job = positionals[0];
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`, STATE_USAGE);
-  const dataDir = values['data-dir'];
-  const file = values.file;
+  const { 'data-dir': dataDir, file, operator } = values;
   if (file !== undefined && (dataDir !== undefined || values.checkpoint !== undefined)) {
     throw new UsageError('--file reads the checkpoint the file holds: leave out --data-dir and --checkpoint', STATE_USAGE);
-  }
-  if (file === undefined && dataDir === undefined) {
-    throw new UsageError(
-      'sluice state reads a data directory (--data-dir) or an export file (--file); a running service holds its data directory: back a checkpoint up with sluice checkpoint backup, or stop the service first',
-      STATE_USAGE,
-    );
   }
   if (file === undefined && job === undefined) throw new UsageError('sluice state needs a job name', STATE_USAGE);
   const id = positiveInteger('--checkpoint', values.checkpoint, STATE_USAGE);
   const limit = positiveInteger('--limit', values.limit, STATE_USAGE);
-  if (values.operator === undefined) {
+  if (operator === undefined) {
     for (const flag of ['state', 'key', 'limit'] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} selects entries of an operator: give --operator <uid> too`, STATE_USAGE);
     }
+  }
+  const selection = { ...(values.state === undefined ? {} : { state: values.state }), ...(values.key === undefined ? {} : { keys: values.key }) };
+  const nothingFound = (where: string): void => {
+    const what = [values.state === undefined ? undefined : `state "${values.state}"`, values.key === undefined ? undefined : `key ${values.key.map((k) => JSON.stringify(k)).join(', ')}`].filter((w) => w !== undefined);
+    err.write(`sluice: operator "${operator}" holds no entries${what.length > 0 ? ` for ${what.join(' and ')}` : ''} in ${where}\n`);
+  };
+
+  if (file === undefined && dataDir === undefined) {
+    // The service reads its own store (in a cluster: the member that runs the job) and answers at most `limit` entries.
+    const query = new URLSearchParams();
+    if (id !== undefined) query.set('id', String(id));
+    if (operator !== undefined) query.set('operator', operator);
+    if (values.state !== undefined) query.set('state', values.state);
+    for (const key of values.key ?? []) query.append('key', key);
+    if (limit !== undefined) query.set('limit', String(Math.min(limit, MAX_STATE_LIMIT)));
+    const answer = await connect(values).request<KeyedStateAnswer>('GET', `/v1/jobs/${encodeURIComponent(job!)}/state?${query}`);
+    if (operator === undefined) {
+      printOperators(answer, values.json === true, out, undefined);
+      return EXIT.ok;
+    }
+    for (const entry of answer.entries ?? []) out.write(`${JSON.stringify(entry)}\n`);
+    if ((answer.entries ?? []).length === 0) nothingFound(`checkpoint ${answer.checkpoint.id}`);
+    if (answer.truncated === true && limit === undefined) {
+      err.write(`sluice: the service answered the first ${answer.entries?.length ?? 0} entries; --limit <n> for more (at most ${MAX_STATE_LIMIT}), or read a backup with --file for all of them\n`);
+    }
+    return EXIT.ok;
   }
 
   keepMappedTableReads(); // one read and the process exits: the slots' reservation would cost more than it saves
   const source: CheckpointSource = file === undefined ? { dataDir: dataDir!, job: job!, id } : { file, job };
   return withCheckpoint(source, logger, async (checkpoint) => {
-    if (values.operator === undefined) {
-      printOperators(checkpoint, keyedOperatorsOf(checkpoint.manifest), values.json === true, out, file);
+    if (operator === undefined) {
+      printOperators(await answerKeyedState(checkpoint, {}), values.json === true, out, file);
       return EXIT.ok;
     }
-    const keys = values.key?.flatMap(keyForms);
-    const printed = await printEntries(readKeyedState(checkpoint, values.operator, { ...(values.state === undefined ? {} : { state: values.state }), ...(keys === undefined ? {} : { keys }) }), out, limit);
-    if (printed === 0) {
-      const what = [values.state === undefined ? undefined : `state "${values.state}"`, values.key === undefined ? undefined : `key ${values.key.map((k) => JSON.stringify(k)).join(', ')}`].filter((w) => w !== undefined);
-      err.write(`sluice: operator "${values.operator}" holds no entries${what.length > 0 ? ` for ${what.join(' and ')}` : ''} in ${file ?? `checkpoint ${checkpoint.manifest.id}`}\n`);
-    }
+    const keys = selection.keys?.flatMap(keyForms);
+    const entries = readKeyedState(checkpoint, operator, { ...(selection.state === undefined ? {} : { state: selection.state }), ...(keys === undefined ? {} : { keys }) });
+    if ((await printEntries(entries, out, limit)) === 0) nothingFound(file ?? `checkpoint ${checkpoint.manifest.id}`);
     return EXIT.ok;
   });
 }
@@ -129,22 +152,17 @@ async function withCheckpoint<T>(source: CheckpointSource, logger: Logger, use: 
   }
 }
 
-/** A key as typed and, when it reads as a number, that number: `--key 7` finds the key `7` and the key `'7'`. */
-function keyForms(typed: string): StateKey[] {
-  const n = Number(typed);
-  return typed.trim() !== '' && Number.isFinite(n) && String(n) === typed ? [typed, n] : [typed];
-}
-
 /** The operators with keyed state; `file`: the checkpoint came from that export (its id there is the import's, not named). */
-function printOperators(checkpoint: LoadedCheckpoint, operators: readonly KeyedOperatorInfo[], json: boolean, out: NodeJS.WritableStream, file: string | undefined): void {
-  const { manifest } = checkpoint;
+function printOperators(answer: KeyedStateAnswer, json: boolean, out: NodeJS.WritableStream, file: string | undefined): void {
+  const operators = answer.operators ?? [];
+  const { checkpoint } = answer;
   if (json) {
-    const which = file === undefined ? { checkpoint: manifest.id, kind: manifest.kind } : { file };
-    out.write(`${JSON.stringify({ job: manifest.job, ...which, timestamp: manifest.timestamp, operators })}\n`);
+    const which = file === undefined ? { checkpoint: checkpoint.id, kind: checkpoint.kind } : { file };
+    out.write(`${JSON.stringify({ job: answer.job, ...which, timestamp: checkpoint.timestamp, operators })}\n`);
     return;
   }
-  const which = file === undefined ? `${manifest.kind} ${manifest.id}` : `the checkpoint in ${file}`;
-  out.write(`${which} of job "${manifest.job}", ${new Date(manifest.timestamp).toISOString()}, max parallelism ${manifest.maxParallelism}\n`);
+  const which = file === undefined ? `${checkpoint.kind} ${checkpoint.id}` : `the checkpoint in ${file}`;
+  out.write(`${which} of job "${answer.job}", ${new Date(checkpoint.timestamp).toISOString()}, max parallelism ${checkpoint.maxParallelism}\n`);
   if (operators.length === 0) {
     out.write('no operator holds keyed state in it\n');
     return;
@@ -167,7 +185,7 @@ function writable(out: NodeJS.WritableStream): Promise<void> {
  * Writes each entry as a JSON line, waiting when the output is full (a pipe into a pager), and stops quietly when
  * the output is closed (`| head`). Returns how many it wrote.
  */
-async function printEntries(entries: AsyncIterable<KeyedStateEntry>, out: NodeJS.WritableStream, limit: number | undefined): Promise<number> {
+async function printEntries(entries: AsyncIterable<{ state: string }>, out: NodeJS.WritableStream, limit: number | undefined): Promise<number> {
   let closed = false;
   const onError = (error: NodeJS.ErrnoException): void => {
     if (error.code === 'EPIPE') closed = true;

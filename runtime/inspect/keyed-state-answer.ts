@@ -1,0 +1,77 @@
+import type { LoadedCheckpoint } from '../checkpoint/store-layout.ts';
+import { SluiceError } from '../errors/index.ts';
+import type { StateKey } from '../state/index.ts';
+import { keyedOperatorsOf, readKeyedState, type KeyedOperatorInfo } from './keyed-state-reader.ts';
+import { stateJson } from './state-json.ts';
+
+/** Entries a service answers with when the request gives no limit, and the most it answers with. */
+export const DEFAULT_STATE_LIMIT = 1_000;
+export const MAX_STATE_LIMIT = 100_000;
+
+/** What to read of a checkpoint's keyed state: the operators (no `operator`), or one operator's entries. */
+export interface KeyedStateQuery {
+  readonly operator?: string;
+  readonly state?: string;
+  /** Keys as typed by a person: {@link keyForms} of each is looked up. */
+  readonly keys?: readonly string[];
+  readonly limit?: number;
+}
+
+/**
+ * A checkpoint's keyed state as JSON (`GET /v1/jobs/:name/state`, docs/rest.md): the checkpoint read, then either
+ * the operators holding keyed state or the entries of one, each `{ state, kind, key, value }` with its value made
+ * JSON-safe as `sluice state` prints it (a map state's value an object of its entries).
+ */
+export interface KeyedStateAnswer {
+  readonly job: string;
+  readonly checkpoint: { readonly id: number; readonly kind: string; readonly timestamp: number; readonly maxParallelism: number };
+  readonly operators?: readonly KeyedOperatorInfo[];
+  readonly entries?: readonly unknown[];
+  /** True when more entries matched than `limit`. */
+  readonly truncated?: boolean;
+}
+
+/**
+ * A key as a person typed it and, when it reads as a number, that number too: `7` finds the key `7` and the key `'7'`
+ * (two different keys to Sluice, in the same key group).
+ *
+ * @example
+ * ```ts
+ * keyForms('7'); // ['7', 7]
+ * keyForms('u17'); // ['u17']
+ * ```
+ */
+export function keyForms(typed: string): StateKey[] {
+  const n = Number(typed);
+  return typed.trim() !== '' && Number.isFinite(n) && String(n) === typed ? [typed, n] : [typed];
+}
+
+/**
+ * Answers `query` from a loaded checkpoint; throws `SLUICE_INVALID_OPTION` for a limit out of range and
+ * `SLUICE_STATE_NO_KEYED_STATE` for an operator without keyed state.
+ *
+ * @example
+ * ```ts
+ * const answer = await answerKeyedState(await store.load('orders', 58), { operator: 'totals', keys: ['u17'] });
+ * ```
+ */
+export async function answerKeyedState(checkpoint: LoadedCheckpoint, query: KeyedStateQuery): Promise<KeyedStateAnswer> {
+  const { manifest } = checkpoint;
+  const head = { job: manifest.job, checkpoint: { id: manifest.id, kind: manifest.kind, timestamp: manifest.timestamp, maxParallelism: manifest.maxParallelism } };
+  if (query.operator === undefined) return { ...head, operators: keyedOperatorsOf(manifest) };
+  const limit = query.limit ?? DEFAULT_STATE_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_STATE_LIMIT) {
+    throw new SluiceError('SLUICE_INVALID_OPTION', `limit must be an integer from 1 to ${MAX_STATE_LIMIT}, got ${String(limit)}; read all of a large state offline (sluice state --data-dir, or --file with a backup)`, { retriable: false });
+  }
+  const keys = query.keys?.flatMap(keyForms);
+  const entries: unknown[] = [];
+  let truncated = false;
+  for await (const entry of readKeyedState(checkpoint, query.operator, { ...(query.state === undefined ? {} : { state: query.state }), ...(keys === undefined ? {} : { keys }) })) {
+    if (entries.length === limit) {
+      truncated = true;
+      break;
+    }
+    entries.push(JSON.parse(stateJson(entry)) as unknown);
+  }
+  return { ...head, entries, truncated };
+}
