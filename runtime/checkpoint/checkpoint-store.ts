@@ -250,14 +250,19 @@ export class CheckpointStore {
     );
   }
 
-  /** Loads and verifies one checkpoint; `SLUICE_CHECKPOINT_NOT_FOUND` or `SLUICE_CHECKPOINT_CORRUPT`. */
-  async load(job: string, id: number): Promise<LoadedCheckpoint> {
+  /**
+   * Loads and verifies one checkpoint; `SLUICE_CHECKPOINT_NOT_FOUND` or `SLUICE_CHECKPOINT_CORRUPT`. With `checkAsRead`
+   * no blob is read up front: each is checked (size, crc) when read — for reading part of a checkpoint (a key lookup),
+   * which verifying first would make read all of it. A damaged blob then fails the read that meets it.
+   */
+  async load(job: string, id: number, options: { checkAsRead?: boolean } = {}): Promise<LoadedCheckpoint> {
     this.#checkOpen();
     checkString(job, 'job');
     checkId(id);
     const value = await this.#db.get(manifestKey(job, id));
     if (value === undefined) throw notFound(job, id);
-    return this.#loadVerified(decodeManifest(value, describe(job, id)));
+    const manifest = decodeManifest(value, describe(job, id));
+    return options.checkAsRead === true ? new VerifiedCheckpoint(manifest, (ref) => this.#readVerifiedBlob(manifest, ref, false)) : this.#loadVerified(manifest);
   }
 
   /** Deletes one checkpoint or savepoint (manifest and blobs, atomically); `SLUICE_CHECKPOINT_NOT_FOUND` if absent. */
@@ -449,26 +454,26 @@ export class CheckpointStore {
           `and delete this one (sluice checkpoints delete ${manifest.job} ${manifest.id})`,
       );
     }
-    return new VerifiedCheckpoint(manifest, (ref) => this.#readVerifiedBlob(manifest, ref));
+    return new VerifiedCheckpoint(manifest, (ref) => this.#readVerifiedBlob(manifest, ref, true));
   }
 
   /**
-   * A blob of a verified checkpoint, read synchronously (a key group's chain is read while its subtask restores) and
-   * checked again: one that went missing or changed since is a corrupt checkpoint, which fails the attempt, and the
-   * restart's own verification then skips it.
+   * A blob of a loaded checkpoint, read synchronously (a key group's chain is read while its subtask restores) and
+   * checked: one that went missing or changed since it was `verified` is a corrupt checkpoint, which fails the
+   * attempt, and the restart's own verification then skips it.
    */
-  #readVerifiedBlob(manifest: CheckpointManifest, ref: BlobRef): Uint8Array {
+  #readVerifiedBlob(manifest: CheckpointManifest, ref: BlobRef, verified: boolean): Uint8Array {
     this.#checkOpen();
     const value = this.#db.getSync(ref.key);
     const what = checkBlob(ref, value);
-    if (what !== undefined) {
-      throw new SluiceError(
-        CheckpointErrorCodes.corrupt,
-        `${describe(manifest.job, manifest.id)} changed after it was verified: blob ${ref.key} ${what}; the job restarts ` +
-          `from an earlier checkpoint — check the data directory's disk, and that no other process writes to it`,
-      );
-    }
-    return value!;
+    if (what === undefined) return value!;
+    const checkpoint = describe(manifest.job, manifest.id);
+    throw new SluiceError(
+      CheckpointErrorCodes.corrupt,
+      verified
+        ? `${checkpoint} changed after it was verified: blob ${ref.key} ${what}; the job restarts from an earlier checkpoint — check the data directory's disk, and that no other process writes to it`
+        : `${checkpoint} is damaged: blob ${ref.key} ${what}; read an earlier checkpoint (sluice checkpoints ${manifest.job} lists them)`,
+    );
   }
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {

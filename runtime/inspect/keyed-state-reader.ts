@@ -1,4 +1,4 @@
-import type { CheckpointManifest } from '../checkpoint/index.ts';
+import type { CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts';
 import type { LoadedCheckpoint } from '../checkpoint/store-layout.ts';
 import { SluiceError } from '../errors/index.ts';
 import { keyGroupOf, materializeChain, type StateKey } from '../state/index.ts';
@@ -39,6 +39,22 @@ export interface ReadKeyedStateOptions {
    * lookup in a checkpoint of millions of keys reads a few chains.
    */
   readonly keys?: readonly StateKey[];
+}
+
+/**
+ * Checkpoint `id` of `job`, or its newest checkpoint or savepoint, loaded to read part of it: its blobs are checked
+ * (size, crc) as they are read, not all up front, so a key lookup reads one chain however large the state. A damaged
+ * blob fails the read that meets it (`SLUICE_CHECKPOINT_CORRUPT`, naming the checkpoint). `undefined` when the job
+ * has none; `SLUICE_CHECKPOINT_NOT_FOUND` for an `id` it does not have.
+ *
+ * @example
+ * ```ts
+ * const checkpoint = await checkpointToRead(store, 'orders');
+ * ```
+ */
+export async function checkpointToRead(store: CheckpointStore, job: string, id?: number): Promise<LoadedCheckpoint | undefined> {
+  const chosen = id ?? (await store.ids(job))[0];
+  return chosen === undefined ? undefined : store.load(job, chosen, { checkAsRead: true });
 }
 
 /**

@@ -3,6 +3,7 @@ import type { CheckpointInfo, CheckpointManifest, CheckpointStore } from '../che
 import { CheckpointErrorCodes } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import { answerKeyedState, type KeyedStateAnswer, type KeyedStateQuery } from '../inspect/keyed-state-answer.ts';
+import { checkpointToRead } from '../inspect/keyed-state-reader.ts';
 import { buildPhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { JobRunner, RescaleRecord } from '../runner/index.ts';
@@ -274,11 +275,11 @@ export class JobSupervisor {
   }
 
   /**
-   * The keyed state of one of the job's checkpoints (default: the newest valid one), read from the service's store:
+   * The keyed state of one of the job's checkpoints (default: the newest), read from the service's store:
    * the operators that hold some, or one operator's entries (`GET /v1/jobs/:name/state`, what `sluice state` asks).
    */
   async keyedState(name: string, id: number | undefined, query: KeyedStateQuery): Promise<KeyedStateAnswer> {
-    const checkpoint = id === undefined ? await this.#store.latestValid(name) : await this.#store.load(name, id);
+    const checkpoint = await checkpointToRead(this.#store, name, id);
     if (checkpoint === undefined) {
       if ((await this.#registry.get(name)) === undefined) throw jobNotFound(name);
       throw new SluiceError(CheckpointErrorCodes.notFound, `job "${name}" has no checkpoint yet: its state is read from its checkpoints; wait for one (sluice checkpoints ${name})`, { retriable: true });

@@ -5,7 +5,7 @@ import { CheckpointErrorCodes, CheckpointStore } from '../../checkpoint/index.ts
 import type { LoadedCheckpoint } from '../../checkpoint/store-layout.ts';
 import { SluiceError } from '../../errors/index.ts';
 import { answerKeyedState, keyForms, MAX_STATE_LIMIT, type KeyedStateAnswer } from '../../inspect/keyed-state-answer.ts';
-import { readKeyedState } from '../../inspect/keyed-state-reader.ts';
+import { checkpointToRead, readKeyedState } from '../../inspect/keyed-state-reader.ts';
 import { stateJson } from '../../inspect/state-json.ts';
 import type { Logger } from '../../logging/index.ts';
 import { keepMappedTableReads } from '../../state/leveldb/table-mmap-slots.ts';
@@ -26,7 +26,7 @@ hold keyed state, with their key groups and size. With --operator: its entries, 
 {"state", "kind", "key", "value"} — as a restore would see them.
 
 Options:
-      --checkpoint <id>      a checkpoint or savepoint id (default: the newest valid one)
+      --checkpoint <id>      a checkpoint or savepoint id (default: the newest)
       --data-dir <dir>       read this data directory instead of asking the service
       --file <export>        read an export or backup file (sluice checkpoint backup) instead
       --operator <uid>       print this operator's entries
@@ -133,10 +133,10 @@ async function withCheckpoint<T>(source: CheckpointSource, logger: Logger, use: 
       store = await CheckpointStore.open(scratch!, { logger });
       const imported = await store.importFrom(resolve(source.file), { where: source.file });
       if (source.job !== undefined && imported.job !== source.job) throw new UsageError(`${source.file} holds a checkpoint of job "${imported.job}", not "${source.job}"`, STATE_USAGE);
-      checkpoint = await store.load(imported.job, imported.id);
+      checkpoint = await store.load(imported.job, imported.id, { checkAsRead: true }); // verified as it was imported
     } else {
       store = await CheckpointStore.openExisting(resolve(source.dataDir), { logger });
-      checkpoint = source.id === undefined ? await store.latestValid(source.job) : await store.load(source.job, source.id);
+      checkpoint = await checkpointToRead(store, source.job, source.id);
       if (checkpoint === undefined) {
         throw new SluiceError(
           CheckpointErrorCodes.notFound,

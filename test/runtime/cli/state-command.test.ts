@@ -7,14 +7,15 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CheckpointStore, type CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
+import { Level } from 'level';
+import { CheckpointStore, checkpointDbPath, type CheckpointManifest } from '../../../runtime/checkpoint/index.ts';
 import { gatherCheckpoint } from '../../../runtime/checkpoint/checkpoint-blobs.ts';
 import { stateCommand } from '../../../runtime/cli/commands/state.ts';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import type { SubtaskAck } from '../../../runtime/exec/index.ts';
-import { keyedOperatorsOf, readKeyedState, type KeyedStateEntry } from '../../../runtime/inspect/keyed-state-reader.ts';
+import { checkpointToRead, keyedOperatorsOf, readKeyedState, type KeyedStateEntry } from '../../../runtime/inspect/keyed-state-reader.ts';
 import { silentLogger } from '../../../runtime/logging/index.ts';
-import { HeapKeyedStateBackend, type StateKey } from '../../../runtime/state/index.ts';
+import { HeapKeyedStateBackend, keyGroupOf, type StateKey } from '../../../runtime/state/index.ts';
 import { expectedFinalState } from '../checkpoint/fixtures/incremental-sessions.ts';
 import { runSluice } from '../../support/sluice-cli.ts';
 import { tempDir } from '../../support/temp-dir.ts';
@@ -96,6 +97,31 @@ test('readKeyedState gives each checkpoint exactly its state: chains merged, del
   assert.deepEqual(await readAll(readKeyedState(latest, 'counts', { keys: [7, '8'] })), [], 'the key 7 is not the key "7"');
 
   await assert.rejects(readAll(readKeyedState(latest, 'totals')), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_NO_KEYED_STATE') && /operator "totals" has no keyed state in checkpoint 3 of job "inspect" \(operators with keyed state: counts\)/.test((e as Error).message));
+});
+
+test('a checkpoint read in part checks only the blobs it reads: a lookup elsewhere works, one that meets a damaged blob says so', async (t) => {
+  const { dir, expected } = await writeCheckpoints(t);
+  const damagedGroup = keyGroupOf(8, M);
+  let damagedKey = '';
+  {
+    const store = await CheckpointStore.openExisting(dir);
+    const manifest = (await store.load('inspect', 3, { checkAsRead: true })).manifest;
+    damagedKey = manifest.blobs.find((ref) => ref.operatorUid === 'counts' && ref.keyGroup === damagedGroup)!.key;
+    await store.close();
+  }
+  const db = new Level<string, Uint8Array>(checkpointDbPath(dir), { valueEncoding: 'view' });
+  const bytes = await db.get(damagedKey);
+  await db.put(damagedKey, bytes!.map((b) => b ^ 0xff));
+  await db.close();
+
+  const store = await CheckpointStore.openExisting(dir);
+  t.after(() => store.close());
+  const checkpoint = (await checkpointToRead(store, 'inspect'))!;
+  assert.equal(checkpoint.manifest.id, 3, 'the newest checkpoint, chosen without reading its blobs');
+  const elsewhere = [...expected.get(3)!.keys()].map((id) => id.split('|')).find(([state, type, key]) => state === 'count' && keyGroupOf(type === 'number' ? Number(key) : key!, M) !== damagedGroup)!;
+  const key = elsewhere[1] === 'number' ? Number(elsewhere[2]) : elsewhere[2]!;
+  assert.deepEqual((await readAll(readKeyedState(checkpoint, 'counts', { keys: [key], state: 'count' }))).map((e) => e.value), [expected.get(3)!.get(`count|${elsewhere[1]}|${elsewhere[2]}`)]);
+  await assert.rejects(readAll(readKeyedState(checkpoint, 'counts', { keys: [8] })), (e: unknown) => isSluiceError(e, 'SLUICE_CHECKPOINT_CORRUPT') && /checkpoint 3 of job "inspect" is damaged: blob .* failed its checksum; read an earlier checkpoint/.test((e as Error).message));
 });
 
 test('sluice state: a number given as --key finds the numeric key and the string key; flags that need --operator say so', async (t) => {
