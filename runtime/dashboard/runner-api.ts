@@ -1,9 +1,12 @@
+import type { CheckpointStore } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
+import { answerKeyedState } from '../inspect/keyed-state-answer.ts';
+import { checkpointToRead } from '../inspect/keyed-state-reader.ts';
 import type { JobRunner } from '../runner/index.ts';
 import type { JobRecord } from '../service/job-registry.ts';
 import { jobStatus, jobSummary } from '../service/job-status-view.ts';
 import { JobTracker } from '../service/job-tracker.ts';
-import { API_PREFIX, type ApiRequest, type ApiResponse } from '../service/rest-api.ts';
+import { API_PREFIX, checkpointIdQuery, stateQuery, type ApiRequest, type ApiResponse } from '../service/rest-api.ts';
 import { describeSavepoint } from '../service/savepoint-files.ts';
 import { badRequest, jobNotFound, ServiceErrorCodes } from '../service/service-errors.ts';
 
@@ -14,11 +17,13 @@ export interface ForegroundJob {
   readonly file: string;
   readonly params: Readonly<Record<string, string>>;
   readonly startedAt: number;
+  /** The run's checkpoint store, when it checkpoints: the job's keyed state is read from it (`GET …/state`). */
+  readonly store?: CheckpointStore;
 }
 
 /**
  * The REST API of `sluice run --ui-port`, for the dashboard: the same routes and shapes as the service's (docs/rest.md)
- * over the one job the process runs. Savepoint, rescale and cancel work; pause, resume and stop answer 409 (they need
+ * over the one job the process runs. Savepoint, rescale, cancel and reading keyed state work; pause, resume and stop answer 409 (they need
  * a service that outlives the run: `sluice start`, then `sluice submit`). Call `close()` when the run ends.
  *
  * @example
@@ -48,6 +53,11 @@ export function runnerApi(job: ForegroundJob, now: () => number = Date.now): { h
   const status = () => jobStatus(record(), active, tracker, now());
   const serviceOnly = (what: string): never => {
     throw new SluiceError(ServiceErrorCodes.jobRunning, `sluice run cannot ${what} its job: that needs a service that outlives the run (sluice start, then sluice submit ${job.file}); here use Savepoint, then run again with --from`);
+  };
+  const readState = async (request: ApiRequest): Promise<ApiResponse> => {
+    const checkpoint = job.store === undefined ? undefined : await checkpointToRead(job.store, name, checkpointIdQuery(request));
+    if (checkpoint === undefined) throw new SluiceError('SLUICE_CHECKPOINT_NOT_FOUND', `job "${name}" has no checkpoint yet: its keyed state is read from its checkpoints`, { retriable: true });
+    return ok(await answerKeyedState(checkpoint, stateQuery(request)));
   };
   const routes: Record<string, Partial<Record<string, () => Promise<ApiResponse>>>> = {
     '': { GET: async () => ok({ job: status() }) },
@@ -79,6 +89,7 @@ export function runnerApi(job: ForegroundJob, now: () => number = Date.now): { h
       }
       return ok({ rescale: await runner.rescale(parallelism) });
     }
+    if (sub === 'state' && request.method === 'GET') return readState(request);
     const action = routes[sub]?.[request.method];
     if (action === undefined) throw new SluiceError(ServiceErrorCodes.routeNotFound, `no route ${request.method} ${request.path} in sluice run (see docs/rest.md)`);
     return action();

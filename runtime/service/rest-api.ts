@@ -161,7 +161,7 @@ export function checkpointIdQuery(request: ApiRequest): number | undefined {
 }
 
 /** The query of `GET /v1/jobs/:name/state`: `operator`, `state`, `key` (repeatable), `limit`. */
-function stateQuery(request: ApiRequest): KeyedStateQuery {
+export function stateQuery(request: ApiRequest): KeyedStateQuery {
   const operator = request.query.get('operator') ?? undefined;
   const state = request.query.get('state') ?? undefined;
   const keys = request.query.getAll('key');

@@ -1,8 +1,8 @@
 /**
  * The web dashboard in a real browser (headless Chromium through puppeteer-core): a service with a token runs a
  * Kafka job fed without pause. Without the token the page shows nothing and its controls are refused; with it, the
- * job list and the job page show the job with moving rates, its graph, per-partition lag and checkpoints, and a
- * rescale clicked on the page changes the job's parallelism.
+ * job list and the job page show the job with moving rates, its graph, per-partition lag and checkpoints, a key's
+ * state looked up in the newest checkpoint, and a rescale clicked on the page changes the job's parallelism.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -88,6 +88,14 @@ test('the dashboard shows a running job live, refuses its controls without the t
   assert.equal(await page.$('#graph .stage[data-stage="0"] [data-field="state-keys"]'), null);
   await page.waitForFunction(`document.querySelectorAll('#lag tbody tr').length === 3 && document.querySelectorAll('#lag-chart polyline').length === 3`);
   await page.waitForSelector('#checkpoints tbody tr .badge.completed');
+
+  // Keyed state: the counting operator is listed once a checkpoint exists, and a user's count is looked up in it.
+  await page.waitForSelector('#state-operator option[value="clicks-per-user"]');
+  await page.type('#state-key', 'user-3');
+  await page.click('#state-lookup');
+  await page.waitForFunction(`[...document.querySelectorAll('#state-entries tbody td')].some((td) => td.textContent === '"user-3"')`);
+  assert.match((await textOf(page, '#state-entries tbody tr td:nth-child(4)')) ?? '', /^\{"user":"user-3","clicks":[1-9]\d*\}$/);
+  assert.match((await textOf(page, '#state-note')) ?? '', /^Checkpoint \d+, /);
 
   // Rescale from the page: the API then reports the new parallelism, and so does the page.
   await page.click('#rescale-to', { count: 3 });

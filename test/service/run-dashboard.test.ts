@@ -1,6 +1,6 @@
 /**
  * `sluice run --ui-port`: the web dashboard and the API of the job the process runs, on their own port — the page,
- * the job's status, a savepoint and a rescale from the API the page uses, pause refused with what to do instead,
+ * the job's status, a savepoint, a rescale and its keyed state from the API the page uses, pause refused with what to do instead,
  * and the flags' bad input.
  */
 import assert from 'node:assert/strict';
@@ -45,6 +45,15 @@ test('sluice run --ui-port serves the dashboard and the API of its job: status, 
   assert.equal(rescale.status, 200, JSON.stringify(rescale.body));
   assert.deepEqual([rescale.body['rescale'].from, rescale.body['rescale'].to], [2, 3]);
   assert.equal((await call(url, 'GET', '/v1/jobs/svc-ticker')).body['job'].parallelism, 3);
+
+  // Keyed state, read from the run's own checkpoints (the savepoint above is one).
+  const operators = await call(url, 'GET', '/v1/jobs/svc-ticker/state');
+  assert.equal(operators.status, 200, JSON.stringify(operators.body));
+  assert.deepEqual(operators.body['operators'].map((op: { uid: string }) => op.uid), ['counts']);
+  const entries = await call(url, 'GET', '/v1/jobs/svc-ticker/state?operator=counts&limit=3');
+  assert.equal(entries.status, 200, JSON.stringify(entries.body));
+  assert.ok(entries.body['entries'].length > 0 && entries.body['entries'].length <= 3);
+  assert.equal(entries.body['entries'][0].state, 'reduce');
 
   const badRescale = await call(url, 'POST', '/v1/jobs/svc-ticker/rescale', { parallelism: 0 });
   assert.equal(badRescale.status, 400);

@@ -106,7 +106,7 @@ export async function runCommand(args: readonly string[], logger: Logger, out: N
     const metricsServer = metricsPort === undefined ? undefined : await serveJobMetrics(runner, values['metrics-host'] ?? '127.0.0.1', metricsPort, logger);
     let uiServer: { close(): Promise<void> } | undefined;
     try {
-      uiServer = uiPort === undefined ? undefined : await serveJobDashboard(runner, resolve(file), params, values['ui-host'] ?? '127.0.0.1', uiPort, logger);
+      uiServer = uiPort === undefined ? undefined : await serveJobDashboard(runner, store, resolve(file), params, values['ui-host'] ?? '127.0.0.1', uiPort, logger);
     } catch (err) {
       await metricsServer?.close();
       throw err;
@@ -154,9 +154,10 @@ async function serveJobMetrics(runner: JobRunner, host: string, port: number, lo
 }
 
 /** `--ui-port`: the dashboard and the job's API on their own port, its URL logged. */
-async function serveJobDashboard(runner: JobRunner, file: string, params: JobParams, host: string, port: number, logger: Logger): Promise<{ close(): Promise<void> }> {
+async function serveJobDashboard(runner: JobRunner, store: CheckpointStore | undefined, file: string, params: JobParams, host: string, port: number, logger: Logger): Promise<{ close(): Promise<void> }> {
   const { serveDashboard } = await import('../../dashboard/index.ts');
-  const server = await serveDashboard({ runner, file, params: Object.fromEntries(params.entries()), startedAt: Date.now() }, { host, port, token: process.env['SLUICE_TOKEN'], logger });
+  const job = { runner, file, params: Object.fromEntries(params.entries()), startedAt: Date.now(), ...(store === undefined ? {} : { store }) };
+  const server = await serveDashboard(job, { host, port, token: process.env['SLUICE_TOKEN'], logger });
   logger.info({ url: `${server.url}/` }, `dashboard at ${server.url}/`);
   return server;
 }

@@ -162,6 +162,57 @@ function jobListView() {
 
 // ---- one job (#/jobs/<name>) ----
 
+/** @typedef {{ uid: string, name: string, keyGroups: number, bytes: number }} KeyedOperator */
+/** @typedef {{ state: string, kind: string, key: string | number, value: unknown }} StateEntry */
+
+/** Entries a lookup without a key shows: a sample of the operator's state. */
+const STATE_SAMPLE = 20;
+
+/**
+ * The "Keyed state" card: pick an operator with keyed state and look a key up in the job's newest checkpoint
+ * (`GET /v1/jobs/<name>/state`), or see a sample of its entries. Operators are listed once a checkpoint exists.
+ * @param {string} path
+ */
+function keyedStateCard(path) {
+  const operator = /** @type {HTMLSelectElement} */ (h('select', { id: 'state-operator', 'aria-label': 'operator' }));
+  const key = /** @type {HTMLInputElement} */ (h('input', { id: 'state-key', type: 'text', placeholder: 'key (empty: a sample)', 'aria-label': 'key', spellcheck: 'false' }));
+  const lookup = /** @type {HTMLButtonElement} */ (h('button', { id: 'state-lookup', type: 'button' }, 'Look up'));
+  const note = h('p', { id: 'state-note', class: 'meta' }, 'Operators with keyed state appear once the job has a checkpoint.');
+  const entries = table(['State', 'Kind', 'Key', 'Value']);
+  entries.id = 'state-entries';
+  const card = h('section', { class: 'card' }, h('h2', null, 'Keyed state (newest checkpoint)'), h('div', { class: 'controls' }, operator, ' ', key, ' ', lookup), note, entries);
+  let listed = false;
+  const loadOperators = async () => {
+    if (listed) return;
+    const answer = await api(`${path}/state`).catch(() => undefined);
+    const operators = /** @type {KeyedOperator[]} */ (answer?.operators ?? []);
+    if (answer === undefined) return;
+    listed = true;
+    operator.replaceChildren(...operators.map((op) => h('option', { value: op.uid }, `${op.uid} (${op.name}, ${size(op.bytes)})`)));
+    note.textContent = operators.length === 0 ? 'No operator of this job holds keyed state.' : '';
+  };
+  lookup.addEventListener('click', async () => {
+    if (operator.value === '') return;
+    const query = new URLSearchParams({ operator: operator.value });
+    if (key.value !== '') query.set('key', key.value);
+    else query.set('limit', String(STATE_SAMPLE));
+    lookup.disabled = true;
+    note.className = 'meta';
+    try {
+      const answer = await api(`${path}/state?${query}`);
+      const found = /** @type {StateEntry[]} */ (answer.entries);
+      fillTable(entries, found.map((e) => row([e.state, e.kind, JSON.stringify(e.key), h('code', null, JSON.stringify(e.value))])), key.value === '' ? 'No entries.' : `No state for key ${JSON.stringify(key.value)}.`);
+      note.textContent = `Checkpoint ${answer.checkpoint.id}, ${time(answer.checkpoint.timestamp)}${answer.truncated ? `: the first ${found.length} entries` : ''}.`;
+    } catch (err) {
+      const e = /** @type {ApiError} */ (err);
+      note.textContent = `Lookup failed: ${e.message}${e.code ? ` (${e.code})` : ''}`;
+      note.className = 'error';
+    }
+    lookup.disabled = false;
+  });
+  return { card, loadOperators };
+}
+
 /** @param {string} name */
 function jobView(name) {
   const path = `/v1/jobs/${encodeURIComponent(name)}`;
@@ -181,12 +232,14 @@ function jobView(name) {
   const rescales = table(['Time', 'From', 'To', 'Trigger', 'Reason', 'Took'], new Set(['From', 'To', 'Took']));
   rescales.id = 'rescales';
   const exceptions = h('div', { id: 'exceptions' });
+  const state = keyedStateCard(path);
   byId('view').replaceChildren(
     h('p', null, h('a', { href: '#/' }, '← all jobs')),
     h('section', { class: 'card' }, title, meta, controls, message),
     h('section', { class: 'card' }, h('h2', null, 'Job graph'), graph),
     h('section', { class: 'card' }, h('h2', null, 'Source lag (records behind, per partition)'), lagChart, lagTable),
     h('section', { class: 'card' }, h('h2', null, 'Checkpoints'), checkpoints),
+    state.card,
     h('section', { class: 'card' }, h('h2', null, 'Rescales'), rescales),
     h('section', { class: 'card' }, h('h2', null, 'Exceptions'), exceptions),
   );
@@ -243,6 +296,7 @@ function jobView(name) {
   const refresh = async () => {
     const [{ job }, { lag }] = await Promise.all([api(path), api(`${path}/lag`)]);
     current = /** @type {JobStatus} */ (job);
+    if (current.lastCheckpoint !== null) await state.loadOperators();
     renderSummary(current);
     renderGraph(graph, current.operators);
     renderLag(lagChart, lagTable, /** @type {LagHistory} */ (lag), current);
