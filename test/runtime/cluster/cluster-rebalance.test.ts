@@ -87,7 +87,7 @@ test('a member joining moves only what balance needs; the leader dying elects an
   for (const output of outputs.values()) await assertExactCounts(s.kafka, output, 2_000);
 });
 
-test('the CLI against any member: rescale, pause --all, resume --all, list, cancel and delete go through the cluster', async (t) => {
+test('the CLI against any member: rescale, pause --all, resume --all, state, list, cancel and delete go through the cluster', async (t) => {
   const s = await setup(t, 3_000);
   await s.join('a');
   await s.join('b');
@@ -111,6 +111,10 @@ test('the CLI against any member: rescale, pause --all, resume --all, list, canc
   await producer.send({ topic: s.input, messages: Array.from({ length: 1_000 }, (_, n) => ({ key: `k${(3_000 + n) % KEYS}`, value: JSON.stringify({ key: `k${(3_000 + n) % KEYS}`, i: 3_000 + n }) })) });
   assert.match(await ok(['resume', '--all'], env), /1 job\(s\) set to running: verbs/);
   await assertExactCounts(s.kafka, output, 4_000);
+  // Keyed state, asked of the member that does not run the job: the owner answers from its newest checkpoint, which
+  // covers every record once the output is committed.
+  const k5 = JSON.parse(await ok(['state', 'verbs', '--operator', 'count', '--key', 'k5'], env)) as { key: string; value: { n: number } };
+  assert.deepEqual([k5.key, k5.value.n], ['k5', Array.from({ length: 4_000 }, (_, n) => n).filter((n) => n % KEYS === 5).length]);
 
   assert.match(await ok(['list'], env), /verbs/);
   await ok(['cancel', 'verbs'], env);
