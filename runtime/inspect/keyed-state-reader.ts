@@ -90,7 +90,7 @@ export function keyedOperatorsOf(manifest: CheckpointManifest): KeyedOperatorInf
  * @example
  * ```ts
  * const store = await CheckpointStore.openExisting('.sluice');
- * const checkpoint = await store.latestValid('orders');
+ * const checkpoint = await checkpointToRead(store, 'orders');
  * for await (const entry of readKeyedState(checkpoint!, 'totals-per-user', { keys: ['u17'] })) console.log(entry.value);
  * await store.close();
  * ```

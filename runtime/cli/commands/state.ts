@@ -183,13 +183,14 @@ function writable(out: NodeJS.WritableStream): Promise<void> {
 
 /**
  * Writes each entry as a JSON line, waiting when the output is full (a pipe into a pager), and stops quietly when
- * the output is closed (`| head`). Returns how many it wrote.
+ * the output is closed (`| head`); another write error stops it and is thrown. Returns how many it wrote.
  */
 async function printEntries(entries: AsyncIterable<{ state: string }>, out: NodeJS.WritableStream, limit: number | undefined): Promise<number> {
   let closed = false;
+  let failure: Error | undefined;
   const onError = (error: NodeJS.ErrnoException): void => {
-    if (error.code === 'EPIPE') closed = true;
-    else throw error;
+    closed = true;
+    if (error.code !== 'EPIPE') failure = error;
   };
   out.on('error', onError);
   let printed = 0;
@@ -202,5 +203,6 @@ async function printEntries(entries: AsyncIterable<{ state: string }>, out: Node
   } finally {
     out.off('error', onError);
   }
+  if (failure !== undefined) throw failure;
   return printed;
 }
