@@ -1,7 +1,7 @@
 import type { LoadedCheckpoint } from '../checkpoint/store-layout.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { StateKey } from '../state/index.ts';
-import { keyedOperatorsOf, readKeyedState, type KeyedOperatorInfo } from './keyed-state-reader.ts';
+import { keyedOperatorsOf, readKeyedState, readTimers, type KeyedOperatorInfo } from './keyed-state-reader.ts';
 import { stateJson } from './state-json.ts';
 
 /** Entries a service answers with when the request gives no limit, and the most it answers with. */
@@ -15,12 +15,15 @@ export interface KeyedStateQuery {
   /** Keys as typed by a person: {@link keyForms} of each is looked up. */
   readonly keys?: readonly string[];
   readonly limit?: number;
+  /** The operator's pending timers instead of its state entries (`state` cannot be given then). */
+  readonly timers?: boolean;
 }
 
 /**
  * A checkpoint's keyed state as JSON (`GET /v1/jobs/:name/state`, docs/rest.md): the checkpoint read, then either
  * the operators holding keyed state or the entries of one, each `{ state, kind, key, value }` with its value made
- * JSON-safe as `sluice state` prints it (a map state's value an object of its entries).
+ * JSON-safe as `sluice state` prints it (a map state's value an object of its entries), or with `timers` its pending
+ * timers, each `{ timer, key, timestamp }`.
  */
 export interface KeyedStateAnswer {
   readonly job: string;
@@ -63,10 +66,14 @@ export async function answerKeyedState(checkpoint: LoadedCheckpoint, query: Keye
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_STATE_LIMIT) {
     throw new SluiceError('SLUICE_INVALID_OPTION', `limit must be an integer from 1 to ${MAX_STATE_LIMIT}, got ${String(limit)}; read all of a large state offline (sluice state --data-dir, or --file with a backup)`, { retriable: false });
   }
+  if (query.timers === true && query.state !== undefined) {
+    throw new SluiceError('SLUICE_INVALID_OPTION', 'timers belong to keys, not to a named state: ask for timers or for a state, not both', { retriable: false });
+  }
   const keys = query.keys?.flatMap(keyForms);
+  const selection = { ...(query.state === undefined ? {} : { state: query.state }), ...(keys === undefined ? {} : { keys }) };
   const entries: unknown[] = [];
   let truncated = false;
-  for await (const entry of readKeyedState(checkpoint, query.operator, { ...(query.state === undefined ? {} : { state: query.state }), ...(keys === undefined ? {} : { keys }) })) {
+  for await (const entry of query.timers === true ? readTimers(checkpoint, query.operator, selection) : readKeyedState(checkpoint, query.operator, selection)) {
     if (entries.length === limit) {
       truncated = true;
       break;

@@ -2,7 +2,7 @@ import type { CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts
 import type { LoadedCheckpoint } from '../checkpoint/store-layout.ts';
 import { SluiceError } from '../errors/index.ts';
 import { keyGroupOf, materializeChain, type StateKey } from '../state/index.ts';
-import { decodeKeyGroupBlob } from '../state/keyed-snapshot-format.ts';
+import { decodeKeyGroupBlob, type DecodedChunk, type TimeDomain } from '../state/keyed-snapshot-format.ts';
 import { StateErrorCodes } from '../state/state-errors.ts';
 import type { StateKind } from '../state/state-table.ts';
 
@@ -28,6 +28,16 @@ export interface KeyedStateEntry {
   readonly key: StateKey;
   /** The value: the value state's value, a `Map` for map state, an array for list state. */
   readonly value: unknown;
+}
+
+/** One pending timer of one key, as the checkpoint holds it: it fires `onTimer` when its clock reaches `timestamp`. */
+export interface KeyedTimerEntry {
+  /** `processing-time` (the wall clock) or `event-time` (the watermark). */
+  readonly timer: TimeDomain;
+  /** The key the timer was registered for. */
+  readonly key: StateKey;
+  /** When it fires, in ms. */
+  readonly timestamp: number;
 }
 
 /** Which entries {@link readKeyedState} reads. */
@@ -96,28 +106,54 @@ export function keyedOperatorsOf(manifest: CheckpointManifest): KeyedOperatorInf
  * ```
  */
 export async function* readKeyedState(checkpoint: LoadedCheckpoint, operatorUid: string, options: ReadKeyedStateOptions = {}): AsyncGenerator<KeyedStateEntry> {
+  const wanted = options.keys === undefined ? undefined : new Set(options.keys);
+  for await (const chunk of restoredChunks(checkpoint, operatorUid, options.keys)) {
+    if (chunk.type !== 'state' || (options.state !== undefined && chunk.name !== options.state)) continue;
+    const pairs = chunk.pairs;
+    for (let j = chunk.from; j + 1 < pairs.length; j += 2) {
+      const key = pairs[j] as StateKey;
+      if (wanted !== undefined && !wanted.has(key)) continue;
+      yield { state: chunk.name, kind: chunk.kind, key, value: pairs[j + 1] };
+    }
+  }
+}
+
+/**
+ * The pending timers of operator `operatorUid` in a loaded checkpoint (of `keys` only, when given), key group by key
+ * group as {@link readKeyedState} reads state: what would fire after a restore. Throws as it does.
+ *
+ * @example
+ * ```ts
+ * for await (const t of readTimers(checkpoint, 'sessions', { keys: ['u17'] })) console.log(t.timer, new Date(t.timestamp));
+ * ```
+ */
+export async function* readTimers(checkpoint: LoadedCheckpoint, operatorUid: string, options: Pick<ReadKeyedStateOptions, 'keys'> = {}): AsyncGenerator<KeyedTimerEntry> {
+  const wanted = options.keys === undefined ? undefined : new Set(options.keys);
+  for await (const chunk of restoredChunks(checkpoint, operatorUid, options.keys)) {
+    if (chunk.type !== 'timers') continue;
+    const pairs = chunk.pairs;
+    for (let j = chunk.from; j + 1 < pairs.length; j += 2) {
+      const key = pairs[j] as StateKey;
+      if (wanted !== undefined && !wanted.has(key)) continue;
+      yield { timer: chunk.domain, key, timestamp: pairs[j + 1] as number };
+    }
+  }
+}
+
+/**
+ * The chunks of the operator's key groups (those of `keys` only, when given) in ascending order, each key group's
+ * chain merged into one full blob first: what a restore would load.
+ */
+async function* restoredChunks(checkpoint: LoadedCheckpoint, operatorUid: string, keys: readonly StateKey[] | undefined): AsyncGenerator<DecodedChunk> {
   const { manifest } = checkpoint;
   const operators = keyedOperatorsOf(manifest);
   if (!operators.some((op) => op.uid === operatorUid)) throw noKeyedState(manifest, operatorUid, operators);
   const chains = checkpoint.keyedState(operatorUid);
-  const wanted = options.keys === undefined ? undefined : new Set(options.keys);
-  const groups =
-    options.keys === undefined
-      ? [...chains.keys()].sort((a, b) => a - b)
-      : [...new Set(options.keys.map((key) => keyGroupOf(key, manifest.maxParallelism)))].sort((a, b) => a - b);
-  for (const keyGroup of groups) {
+  const groups = keys === undefined ? [...chains.keys()] : [...new Set(keys.map((key) => keyGroupOf(key, manifest.maxParallelism)))];
+  for (const keyGroup of groups.sort((a, b) => a - b)) {
     const chain = chains.get(keyGroup);
     if (chain === undefined) continue; // a key looked up whose key group holds no state
-    const full = await materializeChain(keyGroup, manifest.maxParallelism, chain);
-    for (const chunk of decodeKeyGroupBlob(keyGroup, full)) {
-      if (chunk.type !== 'state' || (options.state !== undefined && chunk.name !== options.state)) continue;
-      const pairs = chunk.pairs;
-      for (let j = chunk.from; j + 1 < pairs.length; j += 2) {
-        const key = pairs[j] as StateKey;
-        if (wanted !== undefined && !wanted.has(key)) continue;
-        yield { state: chunk.name, kind: chunk.kind, key, value: pairs[j + 1] };
-      }
-    }
+    yield* decodeKeyGroupBlob(keyGroup, await materializeChain(keyGroup, manifest.maxParallelism, chain));
   }
 }
 

@@ -160,21 +160,24 @@ export function checkpointIdQuery(request: ApiRequest): number | undefined {
   return id === null ? undefined : Number(id);
 }
 
-/** The query of `GET /v1/jobs/:name/state`: `operator`, `state`, `key` (repeatable), `limit`. */
+/** The query of `GET /v1/jobs/:name/state`: `operator`, `state`, `key` (repeatable), `limit`, `timers`. */
 export function stateQuery(request: ApiRequest): KeyedStateQuery {
   const operator = request.query.get('operator') ?? undefined;
   const state = request.query.get('state') ?? undefined;
   const keys = request.query.getAll('key');
   const limit = request.query.get('limit');
-  if (operator === undefined && (state !== undefined || keys.length > 0 || limit !== null)) {
-    throw badRequest('"state", "key" and "limit" select entries of an operator: give "operator" too');
+  const timers = request.query.get('timers');
+  if (operator === undefined && (state !== undefined || keys.length > 0 || limit !== null || timers !== null)) {
+    throw badRequest('"state", "key", "limit" and "timers" select entries of an operator: give "operator" too');
   }
+  if (timers !== null && timers !== 'true' && timers !== 'false') throw badRequest(`"timers" must be true or false, got "${timers}"`);
   if (limit !== null && !/^\d+$/.test(limit)) throw badRequest(`"limit" must be a positive integer, got "${limit}"`);
   return {
     ...(operator === undefined ? {} : { operator }),
     ...(state === undefined ? {} : { state }),
     ...(keys.length === 0 ? {} : { keys }),
     ...(limit === null ? {} : { limit: Number(limit) }),
+    ...(timers === 'true' ? { timers: true } : {}),
   };
 }
 

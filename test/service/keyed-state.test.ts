@@ -47,6 +47,9 @@ test('a service answers a job\'s keyed state from its newest checkpoint: every k
   const unknownOperator = await fetch(`${service.url}/v1/jobs/svc-count/state?operator=numbers`);
   assert.equal(unknownOperator.status, 400);
   assert.match(((await unknownOperator.json()) as { error: { message: string } }).error.message, /operator "numbers" has no keyed state .*operators with keyed state: counts/);
+  const noTimers = (await (await fetch(`${service.url}/v1/jobs/svc-count/state?operator=counts&timers=true`)).json()) as { entries: unknown[] };
+  assert.deepEqual(noTimers.entries, [], 'a reduce registers no timers');
+  assert.equal((await fetch(`${service.url}/v1/jobs/svc-count/state?operator=counts&timers=maybe`)).status, 400);
   const strayKey = await fetch(`${service.url}/v1/jobs/svc-count/state?key=k7`);
   assert.equal(strayKey.status, 400);
   assert.equal((await fetch(`${service.url}/v1/jobs/nobody/state`)).status, 404);

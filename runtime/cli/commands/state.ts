@@ -5,7 +5,7 @@ import { CheckpointErrorCodes, CheckpointStore } from '../../checkpoint/index.ts
 import type { LoadedCheckpoint } from '../../checkpoint/store-layout.ts';
 import { SluiceError } from '../../errors/index.ts';
 import { answerKeyedState, keyForms, MAX_STATE_LIMIT, type KeyedStateAnswer } from '../../inspect/keyed-state-answer.ts';
-import { checkpointToRead, readKeyedState } from '../../inspect/keyed-state-reader.ts';
+import { checkpointToRead, readKeyedState, readTimers } from '../../inspect/keyed-state-reader.ts';
 import { stateJson } from '../../inspect/state-json.ts';
 import type { Logger } from '../../logging/index.ts';
 import { keepMappedTableReads } from '../../state/leveldb/table-mmap-slots.ts';
@@ -33,6 +33,7 @@ Options:
       --state <name>         only this state of the operator
       --key <key>            only this key (repeatable); a number also matches the numeric key. Reads the key's key
                              group alone: fast on large state
+      --timers               the operator's pending timers, {"timer", "key", "timestamp"}, instead of its state
       --limit <n>            print at most n entries (the service answers at most ${MAX_STATE_LIMIT}, by default 1000)
       --json                 without --operator: the operators as JSON
       --url <url>            service address (default: $SLUICE_URL or ${DEFAULT_SERVICE_URL})
@@ -52,6 +53,7 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
       key: { type: 'string', multiple: true },
       limit: { type: 'string' },
       json: { type: 'boolean' },
+      timers: { type: 'boolean' },
       url: { type: 'string' },
       token: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -72,14 +74,16 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
   const id = positiveInteger('--checkpoint', values.checkpoint, STATE_USAGE);
   const limit = positiveInteger('--limit', values.limit, STATE_USAGE);
   if (operator === undefined) {
-    for (const flag of ['state', 'key', 'limit'] as const) {
+    for (const flag of ['state', 'key', 'limit', 'timers'] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} selects entries of an operator: give --operator <uid> too`, STATE_USAGE);
     }
   }
+  const timers = values.timers === true;
+  if (timers && values.state !== undefined) throw new UsageError('--timers prints the timers of keys, which belong to no named state: leave out --state', STATE_USAGE);
   const selection = { ...(values.state === undefined ? {} : { state: values.state }), ...(values.key === undefined ? {} : { keys: values.key }) };
   const nothingFound = (where: string): void => {
     const what = [values.state === undefined ? undefined : `state "${values.state}"`, values.key === undefined ? undefined : `key ${values.key.map((k) => JSON.stringify(k)).join(', ')}`].filter((w) => w !== undefined);
-    err.write(`sluice: operator "${operator}" holds no entries${what.length > 0 ? ` for ${what.join(' and ')}` : ''} in ${where}\n`);
+    err.write(`sluice: operator "${operator}" holds no ${timers ? 'timers' : 'entries'}${what.length > 0 ? ` for ${what.join(' and ')}` : ''} in ${where}\n`);
   };
 
   if (file === undefined && dataDir === undefined) {
@@ -90,6 +94,7 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
     if (values.state !== undefined) query.set('state', values.state);
     for (const key of values.key ?? []) query.append('key', key);
     if (limit !== undefined) query.set('limit', String(Math.min(limit, MAX_STATE_LIMIT)));
+    if (timers) query.set('timers', 'true');
     const answer = await connect(values).request<KeyedStateAnswer>('GET', `/v1/jobs/${encodeURIComponent(job!)}/state?${query}`);
     if (operator === undefined) {
       printOperators(answer, values.json === true, out, undefined);
@@ -111,7 +116,9 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
       return EXIT.ok;
     }
     const keys = selection.keys?.flatMap(keyForms);
-    const entries = readKeyedState(checkpoint, operator, { ...(selection.state === undefined ? {} : { state: selection.state }), ...(keys === undefined ? {} : { keys }) });
+    const entries = timers
+      ? readTimers(checkpoint, operator, keys === undefined ? {} : { keys })
+      : readKeyedState(checkpoint, operator, { ...(selection.state === undefined ? {} : { state: selection.state }), ...(keys === undefined ? {} : { keys }) });
     if ((await printEntries(entries, out, limit)) === 0) nothingFound(file ?? `checkpoint ${checkpoint.manifest.id}`);
     return EXIT.ok;
   });
@@ -185,7 +192,7 @@ function writable(out: NodeJS.WritableStream): Promise<void> {
  * Writes each entry as a JSON line, waiting when the output is full (a pipe into a pager), and stops quietly when
  * the output is closed (`| head`); another write error stops it and is thrown. Returns how many it wrote.
  */
-async function printEntries(entries: AsyncIterable<{ state: string }>, out: NodeJS.WritableStream, limit: number | undefined): Promise<number> {
+async function printEntries(entries: AsyncIterable<object>, out: NodeJS.WritableStream, limit: number | undefined): Promise<number> {
   let closed = false;
   let failure: Error | undefined;
   const onError = (error: NodeJS.ErrnoException): void => {

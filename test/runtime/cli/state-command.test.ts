@@ -13,7 +13,7 @@ import { gatherCheckpoint } from '../../../runtime/checkpoint/checkpoint-blobs.t
 import { stateCommand } from '../../../runtime/cli/commands/state.ts';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import type { SubtaskAck } from '../../../runtime/exec/index.ts';
-import { checkpointToRead, keyedOperatorsOf, readKeyedState, type KeyedStateEntry } from '../../../runtime/inspect/keyed-state-reader.ts';
+import { checkpointToRead, keyedOperatorsOf, readKeyedState, readTimers, type KeyedStateEntry } from '../../../runtime/inspect/keyed-state-reader.ts';
 import { silentLogger } from '../../../runtime/logging/index.ts';
 import { HeapKeyedStateBackend, keyGroupOf, type StateKey } from '../../../runtime/state/index.ts';
 import { expectedFinalState } from '../checkpoint/fixtures/incremental-sessions.ts';
@@ -25,7 +25,7 @@ const FIXTURES = fileURLToPath(new URL('../checkpoint/fixtures/', import.meta.ur
 const M = 8;
 
 /** Three checkpoints of one operator ("counts"): string and number keys, value and map state, deletes in deltas. */
-async function writeCheckpoints(t: TestContext): Promise<{ dir: string; expected: Map<number, Map<string, unknown>> }> {
+async function writeCheckpoints(t: TestContext): Promise<{ dir: string; expected: Map<number, Map<string, unknown>>; timers: Map<number, Set<string>> }> {
   const dir = join(await tempDir(t), 'data');
   const store = await CheckpointStore.open(dir);
   const backend = new HeapKeyedStateBackend({ maxParallelism: M, range: { start: 0, end: M - 1 }, incremental: true });
@@ -47,10 +47,22 @@ async function writeCheckpoints(t: TestContext): Promise<{ dir: string; expected
     live.delete(`seen|${typeof key}|${key}`);
   };
   const expected = new Map<number, Map<string, unknown>>();
+  const pending = new Set<string>(); // `${domain}|${typeof key}|${key}|${timestamp}`
+  const timers = new Map<number, Set<string>>();
+  const timer = (key: StateKey, domain: 'processing-time' | 'event-time', timestamp: number, on: boolean): void => {
+    backend.setCurrentKey(key);
+    if (domain === 'processing-time') (on ? backend.registerTimer(timestamp) : backend.deleteTimer(timestamp));
+    else on ? backend.registerEventTimeTimer(timestamp) : backend.deleteEventTimeTimer(timestamp);
+    (on ? pending.add.bind(pending) : pending.delete.bind(pending))(`${domain}|${typeof key}|${key}|${timestamp}`);
+  };
   let parent: CheckpointManifest | undefined;
   for (let id = 1; id <= 3; id++) {
-    if (id === 1) for (let k = 0; k < 200; k++) set(k % 2 === 0 ? k : String(k), k);
-    else {
+    if (id === 1) {
+      for (let k = 0; k < 200; k++) set(k % 2 === 0 ? k : String(k), k);
+      for (let k = 0; k < 40; k += 3) timer(k % 2 === 0 ? k : String(k), k % 6 === 0 ? 'event-time' : 'processing-time', 1_000 + k, true);
+    } else {
+      timer(id === 2 ? 0 : '3', id === 2 ? 'event-time' : 'processing-time', id === 2 ? 1_000 : 1_003, false);
+      timer(id * 100, 'event-time', 5_000 + id, true);
       for (let k = id * 10; k < id * 10 + 15; k++) set(k % 2 === 0 ? k : String(k), k * id);
       for (let k = 100 + id; k < 200; k += 9) drop(k % 2 === 0 ? k : String(k));
     }
@@ -59,9 +71,10 @@ async function writeCheckpoints(t: TestContext): Promise<{ dir: string; expected
     const header = { job: 'inspect', id, kind: 'checkpoint' as const, timestamp: id, durationMs: 1, parallelism: 1, maxParallelism: M, sourcePositions: {} };
     parent = await store.write({ ...header, operators: [{ uid: 'counts', name: 'process', parallelism: 1, stateful: true }] }, gatherCheckpoint([ack], parent).blobs, { retain: 5 });
     expected.set(id, new Map(live));
+    timers.set(id, new Set(pending));
   }
   await store.close(); // the store is read by another open, as `sluice state` reads it
-  return { dir, expected };
+  return { dir, expected, timers };
 }
 
 function asMap(entries: readonly KeyedStateEntry[]): Map<string, unknown> {
@@ -80,13 +93,16 @@ async function readAll(iterable: AsyncIterable<KeyedStateEntry>): Promise<KeyedS
   return out;
 }
 
-test('readKeyedState gives each checkpoint exactly its state: chains merged, deleted keys gone, keys keep their type', async (t) => {
-  const { dir, expected } = await writeCheckpoints(t);
+test('readKeyedState and readTimers give each checkpoint exactly its state and timers: chains merged, deleted keys gone, keys keep their type', async (t) => {
+  const { dir, expected, timers } = await writeCheckpoints(t);
   const store = await CheckpointStore.openExisting(dir);
   t.after(() => store.close());
   for (const [id, want] of expected) {
     const checkpoint = await store.load('inspect', id);
     assert.deepEqual(asMap(await readAll(readKeyedState(checkpoint, 'counts'))), want, `checkpoint ${id}`);
+    const pending = new Set<string>();
+    for await (const tm of readTimers(checkpoint, 'counts')) pending.add(`${tm.timer}|${typeof tm.key}|${tm.key}|${tm.timestamp}`);
+    assert.deepEqual(pending, timers.get(id), `checkpoint ${id}: timers`);
   }
   const latest = await store.load('inspect', 3);
   assert.ok(latest.manifest.blobs.some((ref) => ref.delta === true), 'the checkpoint read holds deltas');
@@ -151,6 +167,9 @@ test('sluice state: a number given as --key finds the numeric key and the string
   assert.match(summary.out, /^checkpoint 3 of job "inspect"/);
   assert.match(summary.out, /\ncounts +process +8 +\d/);
   await assert.rejects(run(['inspect', '--data-dir', dir, '--key', '7']), /--key selects entries of an operator: give --operator <uid> too/);
+  const timerLines = await run(['inspect', '--data-dir', dir, '--operator', 'counts', '--timers', '--key', '6']);
+  assert.deepEqual(timerLines.out.trim().split('\n').map((l) => JSON.parse(l) as unknown), [{ timer: 'event-time', key: 6, timestamp: 1_006 }]);
+  await assert.rejects(run(['inspect', '--data-dir', dir, '--operator', 'counts', '--timers', '--state', 'count']), /--timers prints the timers of keys, which belong to no named state/);
   await assert.rejects(run(['inspect', '--data-dir', dir, '--file', 'x.sluice-export']), /--file reads the checkpoint the file holds: leave out --data-dir and --checkpoint/);
   await assert.rejects(run(['inspect', '--data-dir', dir, '--limit', '0']), /--limit expects a positive integer/);
 });
