@@ -1,7 +1,7 @@
 import type { LoadedCheckpoint } from '../checkpoint/store-layout.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { StateKey } from '../state/index.ts';
-import { keyedOperatorsOf, readKeyedState, readTimers, type KeyedOperatorInfo } from './keyed-state-reader.ts';
+import { keyedOperatorsOf, readKeyedState, readTimers, type KeyedOperatorInfo, type KeyedStateEntry, type KeyedTimerEntry } from './keyed-state-reader.ts';
 import { stateJson } from './state-json.ts';
 
 /** Entries a service answers with when the request gives no limit, and the most it answers with. */
@@ -66,14 +66,9 @@ export async function answerKeyedState(checkpoint: LoadedCheckpoint, query: Keye
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_STATE_LIMIT) {
     throw new SluiceError('SLUICE_INVALID_OPTION', `limit must be an integer from 1 to ${MAX_STATE_LIMIT}, got ${String(limit)}; read all of a large state offline (sluice state --data-dir, or --file with a backup)`, { retriable: false });
   }
-  if (query.timers === true && query.state !== undefined) {
-    throw new SluiceError('SLUICE_INVALID_OPTION', 'timers belong to keys, not to a named state: ask for timers or for a state, not both', { retriable: false });
-  }
-  const keys = query.keys?.flatMap(keyForms);
-  const selection = { ...(query.state === undefined ? {} : { state: query.state }), ...(keys === undefined ? {} : { keys }) };
   const entries: unknown[] = [];
   let truncated = false;
-  for await (const entry of query.timers === true ? readTimers(checkpoint, query.operator, selection) : readKeyedState(checkpoint, query.operator, selection)) {
+  for await (const entry of selectedEntries(checkpoint, { ...query, operator: query.operator })) {
     if (entries.length === limit) {
       truncated = true;
       break;
@@ -81,4 +76,23 @@ export async function answerKeyedState(checkpoint: LoadedCheckpoint, query: Keye
     entries.push(JSON.parse(stateJson(entry)) as unknown);
   }
   return { ...head, entries, truncated };
+}
+
+/**
+ * The entries of operator `query.operator` that `query` selects, streamed: its state entries (of `state`, of `keys`
+ * as {@link keyForms} reads them), or with `timers` its pending timers. What `sluice state` prints offline and what
+ * {@link answerKeyedState} pages. Throws `SLUICE_INVALID_OPTION` for timers of a named state.
+ *
+ * @example
+ * ```ts
+ * for await (const entry of selectedEntries(checkpoint, { operator: 'sessions', keys: ['u17'], timers: true })) console.log(entry);
+ * ```
+ */
+export function selectedEntries(checkpoint: LoadedCheckpoint, query: KeyedStateQuery & { readonly operator: string }): AsyncGenerator<KeyedStateEntry | KeyedTimerEntry> {
+  if (query.timers === true && query.state !== undefined) {
+    throw new SluiceError('SLUICE_INVALID_OPTION', 'timers belong to keys, not to a named state: ask for timers or for a state, not both', { retriable: false });
+  }
+  const keys = query.keys?.flatMap(keyForms);
+  const selection = { ...(query.state === undefined ? {} : { state: query.state }), ...(keys === undefined ? {} : { keys }) };
+  return query.timers === true ? readTimers(checkpoint, query.operator, selection) : readKeyedState(checkpoint, query.operator, selection);
 }

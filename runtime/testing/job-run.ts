@@ -167,7 +167,7 @@ export class JobRun {
         { retriable: false },
       );
     }
-    const checkpoint = await store.load(this.#jobName, id);
+    const checkpoint = await store.load(this.#jobName, id, { checkAsRead: true }); // each blob checked as it is read
     const entries: KeyedStateEntry[] = [];
     for await (const entry of readKeyedState(checkpoint, operatorUid, options)) entries.push(entry);
     return entries;

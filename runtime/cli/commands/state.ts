@@ -4,8 +4,8 @@ import { join, resolve } from 'node:path';
 import { CheckpointErrorCodes, CheckpointStore } from '../../checkpoint/index.ts';
 import type { LoadedCheckpoint } from '../../checkpoint/store-layout.ts';
 import { SluiceError } from '../../errors/index.ts';
-import { answerKeyedState, keyForms, MAX_STATE_LIMIT, type KeyedStateAnswer } from '../../inspect/keyed-state-answer.ts';
-import { checkpointToRead, readKeyedState, readTimers } from '../../inspect/keyed-state-reader.ts';
+import { answerKeyedState, MAX_STATE_LIMIT, selectedEntries, type KeyedStateAnswer } from '../../inspect/keyed-state-answer.ts';
+import { checkpointToRead } from '../../inspect/keyed-state-reader.ts';
 import { stateJson } from '../../inspect/state-json.ts';
 import type { Logger } from '../../logging/index.ts';
 import { keepMappedTableReads } from '../../state/leveldb/table-mmap-slots.ts';
@@ -80,7 +80,6 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
   }
   const timers = values.timers === true;
   if (timers && values.state !== undefined) throw new UsageError('--timers prints the timers of keys, which belong to no named state: leave out --state', STATE_USAGE);
-  const selection = { ...(values.state === undefined ? {} : { state: values.state }), ...(values.key === undefined ? {} : { keys: values.key }) };
   const nothingFound = (where: string): void => {
     const what = [values.state === undefined ? undefined : `state "${values.state}"`, values.key === undefined ? undefined : `key ${values.key.map((k) => JSON.stringify(k)).join(', ')}`].filter((w) => w !== undefined);
     err.write(`sluice: operator "${operator}" holds no ${timers ? 'timers' : 'entries'}${what.length > 0 ? ` for ${what.join(' and ')}` : ''} in ${where}\n`);
@@ -115,16 +114,13 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
       printOperators(await answerKeyedState(checkpoint, {}), values.json === true, out, file);
       return EXIT.ok;
     }
-    const keys = selection.keys?.flatMap(keyForms);
-    const entries = timers
-      ? readTimers(checkpoint, operator, keys === undefined ? {} : { keys })
-      : readKeyedState(checkpoint, operator, { ...(selection.state === undefined ? {} : { state: selection.state }), ...(keys === undefined ? {} : { keys }) });
+    const entries = selectedEntries(checkpoint, { operator, timers, ...(values.state === undefined ? {} : { state: values.state }), ...(values.key === undefined ? {} : { keys: values.key }) });
     if ((await printEntries(entries, out, limit)) === 0) nothingFound(file ?? `checkpoint ${checkpoint.manifest.id}`);
     return EXIT.ok;
   });
 }
 
-/** Where the checkpoint read comes from: a data directory (an id, or the newest valid one) or an export file. */
+/** Where the checkpoint read comes from: a data directory (an id, or the newest) or an export file. */
 type CheckpointSource = { readonly dataDir: string; readonly job: string; readonly id: number | undefined } | { readonly file: string; readonly job: string | undefined };
 
 /**

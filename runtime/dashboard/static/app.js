@@ -185,8 +185,8 @@ function keyedStateCard(path) {
   const loadOperators = async () => {
     if (listed) return;
     const answer = await api(`${path}/state`).catch(() => undefined);
-    const operators = /** @type {KeyedOperator[]} */ (answer?.operators ?? []);
-    if (answer === undefined) return;
+    if (answer === undefined) return; // asked again at the next poll
+    const operators = /** @type {KeyedOperator[]} */ (answer.operators);
     listed = true;
     operator.replaceChildren(...operators.map((op) => h('option', { value: op.uid }, `${op.uid} (${op.name}, ${size(op.bytes)})`)));
     note.textContent = operators.length === 0 ? 'No operator of this job holds keyed state.' : '';
