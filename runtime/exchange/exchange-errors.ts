@@ -30,32 +30,45 @@ export interface WireError {
   readonly code: string | undefined;
   readonly retriable: boolean | undefined;
   readonly stack: string | undefined;
+  /**
+   * The error's `cause`, the same way (a few levels deep): an operator's failure wraps what it hit, and code that
+   * looks for a code along the chain (a key refused, a value that cannot be written) finds it on either side.
+   */
+  readonly cause?: WireError;
 }
 
-export function toWireError(err: unknown): WireError {
+/** Causes kept beyond the error itself; a chain longer than this loses its tail (the stack still shows it). */
+const WIRE_CAUSES = 4;
+
+export function toWireError(err: unknown, depth = 0): WireError {
   if (err instanceof Error) {
     const { code, retriable } = err as { code?: unknown; retriable?: unknown };
-    return {
+    const wire: WireError = {
       name: err.name,
       message: err.message,
       code: typeof code === 'string' ? code : undefined,
       retriable: typeof retriable === 'boolean' ? retriable : undefined,
       stack: err.stack,
     };
+    // A cause travels without its stack: logs print the error's own, and a failing worker sends every cause's stack in
+    // it (stackWithCauses), so each would show twice.
+    const withoutStack = depth === 0 ? wire : { ...wire, stack: undefined };
+    return err.cause instanceof Error && depth < WIRE_CAUSES ? { ...withoutStack, cause: toWireError(err.cause, depth + 1) } : withoutStack;
   }
   return { name: 'Error', message: String(err), code: undefined, retriable: undefined, stack: undefined };
 }
 
-/** Rebuilds the peer's error: a `SLUICE_` code comes back as a SluiceError; anything else as an Error with its name, message and code. */
-export function fromWireError(wire: WireError): Error {
+/** Rebuilds the peer's error, and its causes: a `SLUICE_` code comes back as a SluiceError; anything else as an Error with its name, message and code. */
+export function fromWireError(wire: WireError, isCause = false): Error {
+  const cause = wire.cause === undefined ? {} : { cause: fromWireError(wire.cause, true) };
   if (wire.code !== undefined && wire.code.startsWith('SLUICE_')) {
-    const err = new SluiceError(wire.code as `SLUICE_${string}`, wire.message, wire.retriable === undefined ? {} : { retriable: wire.retriable });
-    if (wire.stack !== undefined) err.stack = wire.stack;
+    const err = new SluiceError(wire.code as `SLUICE_${string}`, wire.message, { ...(wire.retriable === undefined ? {} : { retriable: wire.retriable }), ...cause });
+    if (wire.stack !== undefined || isCause) err.stack = wire.stack ?? `${err.name}: ${err.message}`;
     return err;
   }
-  const err = new Error(wire.message);
+  const err = new Error(wire.message, cause);
   err.name = wire.name;
-  if (wire.stack !== undefined) err.stack = wire.stack;
+  if (wire.stack !== undefined || isCause) err.stack = wire.stack ?? `${err.name}: ${err.message}`;
   if (wire.code !== undefined) (err as Error & { code?: string }).code = wire.code;
   return err;
 }

@@ -1,7 +1,7 @@
 import type { KeySelector } from '../api/index.ts';
-import { keyGroupOf, ownerOfKeyGroup } from '../state/index.ts';
+import { illFormedKey, keyGroupOf, loneSurrogateAt, ownerOfKeyGroup } from '../state/index.ts';
 import { estimateBatchBytes } from './batch-size.ts';
-import type { ChannelWriter } from './channel.ts';
+import { Channel, type ChannelWriter } from './channel.ts';
 
 /**
  * Where a stage's last operator sends its output: the channels to the next stage's subtasks, partitioned.
@@ -65,6 +65,12 @@ export class HashOutput<T> extends ChannelOutput<T> {
   readonly #maxParallelism: number;
   /** Owner subtask per key group, precomputed: one array read per record instead of a division. */
   readonly #ownerOf: Int32Array;
+  /**
+   * One subtask downstream, on another thread: records go unhashed, and the receiver derives each key from the
+   * record as it arrives. A key with an unpaired surrogate would arrive changed (UTF-8 has no form for it), so keys
+   * are checked here, where hashing would have refused them (well-formed-key.ts).
+   */
+  readonly #checkKeys: boolean;
 
   constructor(channels: readonly ChannelWriter<T>[], keySelector: KeySelector, maxParallelism: number) {
     super(channels);
@@ -72,6 +78,7 @@ export class HashOutput<T> extends ChannelOutput<T> {
     this.#maxParallelism = maxParallelism;
     this.#ownerOf = new Int32Array(maxParallelism);
     for (let g = 0; g < maxParallelism; g++) this.#ownerOf[g] = ownerOfKeyGroup(g, channels.length, maxParallelism);
+    this.#checkKeys = channels.length === 1 && !(channels[0] instanceof Channel);
   }
 
   emit(records: readonly T[], timestamps?: readonly number[]): Promise<void> | undefined {
@@ -79,6 +86,7 @@ export class HashOutput<T> extends ChannelOutput<T> {
     if (p === 1) {
       // One subtask owns every key group: the batch goes as it is (as RebalanceOutput sends it), without hashing each
       // key (7 % of a p = 1 join's time). The keyed operator checks each key when it sets it as current.
+      if (this.#checkKeys) checkKeysCrossThreads(records, this.#keySelector);
       const pending = (this.channels[0] as ChannelWriter<T>).pushRecords(records, estimateBatchBytes(records), timestamps);
       return pending === undefined ? undefined : this.waitFor(pending);
     }
@@ -113,6 +121,14 @@ export class HashOutput<T> extends ChannelOutput<T> {
       if (pending !== undefined) return this.waitFor(pending).then(() => this.#send(buckets, times, i + 1));
     }
     return undefined;
+  }
+}
+
+/** Throws for the first record whose key could not cross threads unchanged (an unpaired surrogate). */
+function checkKeysCrossThreads<T>(records: readonly T[], select: (value: T) => string | number): void {
+  for (let i = 0; i < records.length; i++) {
+    const key = select(records[i] as T);
+    if (typeof key === 'string' && !key.isWellFormed()) throw illFormedKey('the key', key, loneSurrogateAt(key));
   }
 }
 

@@ -32,6 +32,7 @@ export class CurrentKey {
       throw new SluiceError(
         StateErrorCodes.invalidKey,
         `state key ${describe(key)} is neither a string nor a number; make keyBy() return a string or a number`,
+        { retriable: false }, // a restart replays the record that carried it
       );
     }
     this.key = key;

@@ -10,6 +10,7 @@ export {
   MAX_MAX_PARALLELISM,
 } from './key-groups.ts';
 export type { StateKey, KeyGroupRange } from './key-groups.ts';
+export { illFormedKey, loneSurrogateAt } from './well-formed-key.ts';
 export { HeapKeyedStateBackend } from './heap-keyed-state-backend.ts';
 export type { HeapKeyedStateBackendOptions } from './heap-keyed-state-backend.ts';
 export type { KeyedStateBackend, KeyedStateMetrics, KeyedStateSnapshot, IncrementalParts, StateCacheMetrics } from './keyed-state-backend.ts';

@@ -1,5 +1,6 @@
 import { SluiceError } from '../errors/index.ts';
-import { murmur3String } from './murmur3.ts';
+import { murmur3String, NO_UTF8 } from './murmur3.ts';
+import { illFormedKey, loneSurrogateAt } from './well-formed-key.ts';
 
 /**
  * A key as the state backends see it. Strings and numbers only: both have a stable text form and keep their type
@@ -26,7 +27,8 @@ export const KeyGroupErrorCodes = {
 export const MAX_MAX_PARALLELISM = 32768;
 
 /**
- * The key group of `key`: `murmur3(utf8(String(key))) mod maxParallelism`.
+ * The key group of `key`: `murmur3(utf8(String(key))) mod maxParallelism`. A string with an unpaired surrogate has
+ * no UTF-8 form and is refused with `SLUICE_STATE_INVALID_KEY` (well-formed-key.ts says why).
  *
  * @example
  * ```ts
@@ -34,7 +36,9 @@ export const MAX_MAX_PARALLELISM = 32768;
  * ```
  */
 export function keyGroupOf(key: StateKey, maxParallelism: number): number {
-  return murmur3String(typeof key === 'string' ? key : String(key)) % maxParallelism;
+  const hash = murmur3String(typeof key === 'string' ? key : String(key));
+  if (hash === NO_UTF8) throw illFormedKey('the key', key as string, loneSurrogateAt(key as string));
+  return hash % maxParallelism;
 }
 
 /**

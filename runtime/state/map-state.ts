@@ -1,6 +1,7 @@
 import type { CurrentKey } from './current-key.ts';
 import type { StateKey } from './key-groups.ts';
 import { insertEntry, removeEntry, touch, type Entry, type StateTable } from './state-table.ts';
+import { illFormedKey, loneSurrogateAt } from './well-formed-key.ts';
 
 /**
  * A map per key (user keys are strings or numbers and keep their type across snapshots). Every call applies to the
@@ -63,6 +64,7 @@ export class MapStateHandle<K extends StateKey, V> implements MapState<K, V> {
   }
 
   put(k: K, v: V): void {
+    if (typeof k === 'string' && !k.isWellFormed()) throw illFormedKey(`the map key of state "${this.#name}"`, k, loneSurrogateAt(k));
     const key = this.#current.key ?? this.#current.require(this.#name);
     const entry = this.#entries.get(key);
     if (entry !== undefined) {

@@ -38,9 +38,14 @@ export function murmur3_32(bytes: Uint8Array, seed = 0): number {
 
 const encoder = new TextEncoder();
 
+/** What {@link murmur3String} returns for a string that has no UTF-8 form (an unpaired surrogate). */
+export const NO_UTF8 = -1;
+
 /**
  * `murmur3_32(utf8(s), 0)` without allocating for ASCII strings: the common key shapes (ids, words) are hashed
  * straight from their char codes. A string with any non-ASCII char is UTF-8 encoded first (rare, and correct).
+ * A string with an unpaired surrogate has no UTF-8 form (an encoder would hash U+FFFD in its place, the same for
+ * every such string): it hashes to {@link NO_UTF8}, found where it costs nothing, on the non-ASCII path.
  *
  * Why not always encode: `TextEncoder.encode` allocates a Uint8Array per call; key groups are computed once per new
  * key, and keys arriving from Kafka are mostly fresh, so the allocation would be paid on every new key.
@@ -55,7 +60,7 @@ export function murmur3String(s: string): number {
     const c1 = s.charCodeAt(i + 1);
     const c2 = s.charCodeAt(i + 2);
     const c3 = s.charCodeAt(i + 3);
-    if ((c0 | c1 | c2 | c3) > 0x7f) return murmur3_32(encoder.encode(s));
+    if ((c0 | c1 | c2 | c3) > 0x7f) return murmur3Utf8(s);
     h = mixBlock(h, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24));
   }
   const tail = len & 3;
@@ -63,12 +68,16 @@ export function murmur3String(s: string): number {
     let k = 0;
     for (let j = tail - 1; j >= 0; j--) {
       const c = s.charCodeAt(i + j);
-      if (c > 0x7f) return murmur3_32(encoder.encode(s));
+      if (c > 0x7f) return murmur3Utf8(s);
       k ^= c << (8 * j);
     }
     h ^= mixK(k);
   }
   return finalize(h, len);
+}
+
+function murmur3Utf8(s: string): number {
+  return s.isWellFormed() ? murmur3_32(encoder.encode(s)) : NO_UTF8;
 }
 
 function mixK(k: number): number {

@@ -2,6 +2,7 @@ import type { StateKey } from '../key-groups.ts';
 import type { ListState } from '../list-state.ts';
 import type { MapState } from '../map-state.ts';
 import type { ValueState } from '../value-state.ts';
+import { illFormedKey, loneSurrogateAt } from '../well-formed-key.ts';
 import { mutable, type CachedEntry, type CachedTable } from './cached-table.ts';
 
 /**
@@ -76,6 +77,7 @@ export class LevelDbMapState<K extends StateKey, V> implements MapState<K, V> {
   }
 
   put(k: K, v: V): void {
+    if (typeof k === 'string' && !k.isWellFormed()) throw illFormedKey(`the map key of state "${this.name}"`, k, loneSurrogateAt(k));
     const entry = this.access.entry(this.table, this.name);
     let map = entry.value as Map<K, V> | undefined;
     if (map === undefined) {
