@@ -160,17 +160,20 @@ export function checkpointIdQuery(request: ApiRequest): number | undefined {
   return id === null ? undefined : Number(id);
 }
 
-/** The query of `GET /v1/jobs/:name/state`: `operator`, `state`, `key` (repeatable), `limit`, `timers`. */
+/** The query of `GET /v1/jobs/:name/state`: `operator`, `state`, `key` (repeatable), `limit`, `timers`, `operatorState`. */
 export function stateQuery(request: ApiRequest): KeyedStateQuery {
   const operator = request.query.get('operator') ?? undefined;
   const state = request.query.get('state') ?? undefined;
   const keys = request.query.getAll('key');
   const limit = request.query.get('limit');
   const timers = request.query.get('timers');
-  if (operator === undefined && (state !== undefined || keys.length > 0 || limit !== null || timers !== null)) {
-    throw badRequest('"state", "key", "limit" and "timers" select entries of an operator: give "operator" too');
+  const operatorState = request.query.get('operatorState');
+  if (operator === undefined && (state !== undefined || keys.length > 0 || limit !== null || timers !== null || operatorState !== null)) {
+    throw badRequest('"state", "key", "limit", "timers" and "operatorState" select entries of an operator: give "operator" too');
   }
-  if (timers !== null && timers !== 'true' && timers !== 'false') throw badRequest(`"timers" must be true or false, got "${timers}"`);
+  for (const [name, value] of [['timers', timers], ['operatorState', operatorState]] as const) {
+    if (value !== null && value !== 'true' && value !== 'false') throw badRequest(`"${name}" must be true or false, got "${value}"`);
+  }
   if (limit !== null && !/^\d+$/.test(limit)) throw badRequest(`"limit" must be a positive integer, got "${limit}"`);
   return {
     ...(operator === undefined ? {} : { operator }),
@@ -178,6 +181,7 @@ export function stateQuery(request: ApiRequest): KeyedStateQuery {
     ...(keys.length === 0 ? {} : { keys }),
     ...(limit === null ? {} : { limit: Number(limit) }),
     ...(timers === 'true' ? { timers: true } : {}),
+    ...(operatorState === 'true' ? { operatorState: true } : {}),
   };
 }
 

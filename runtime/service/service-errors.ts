@@ -51,6 +51,7 @@ const BAD_REQUEST = new Set<string>([
   'SLUICE_RESCALE_NEEDS_CHECKPOINTS',
   'SLUICE_JOB_BUNDLE_FAILED',
   'SLUICE_STATE_NO_KEYED_STATE',
+  'SLUICE_STATE_NO_OPERATOR_STATE',
 ]);
 
 /** Codes meaning "not in the state this needs": 409. */

@@ -25,6 +25,8 @@ export const StateErrorCodes = {
   backendUnsupported: 'SLUICE_STATE_BACKEND_UNSUPPORTED',
   /** `sluice state` was asked for an operator that holds no keyed state in the checkpoint read. */
   noKeyedState: 'SLUICE_STATE_NO_KEYED_STATE',
+  /** `sluice state --operator-state` was asked for an operator that holds no operator state in the checkpoint read. */
+  noOperatorState: 'SLUICE_STATE_NO_OPERATOR_STATE',
 } as const;
 
 export type StateErrorCode = (typeof StateErrorCodes)[keyof typeof StateErrorCodes];

@@ -33,3 +33,4 @@ export type { IndexDocument } from './elasticsearch-documents.ts';
 export { readPartFiles } from '../../connectors/dev/index.ts';
 export { ManualClock } from '../time/index.ts';
 export type { KeyedStateEntry, ReadKeyedStateOptions } from '../inspect/keyed-state-reader.ts';
+export type { OperatorStateEntry } from '../inspect/operator-state-reader.ts';

@@ -5,6 +5,8 @@ import { JobParams, type JobDefinition } from '../api/index.ts';
 import { CheckpointStore, type CheckpointManifest, type CheckpointStoreOptions } from '../checkpoint/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import { readKeyedState, type KeyedStateEntry, type ReadKeyedStateOptions } from '../inspect/keyed-state-reader.ts';
+import { readOperatorState, type OperatorStateEntry } from '../inspect/operator-state-reader.ts';
+import type { LoadedCheckpoint } from '../checkpoint/store-layout.ts';
 import type { RestartStrategyConfig } from '../failover/index.ts';
 import { silentLogger, type Logger } from '../logging/index.ts';
 import { JobRunner, type JobEvent } from '../runner/index.ts';
@@ -158,19 +160,43 @@ export class JobRun {
    * ```
    */
   async keyedState(operatorUid: string, options: ReadKeyedStateOptions & { readonly checkpoint?: number } = {}): Promise<KeyedStateEntry[]> {
-    const store = this.#store;
-    const id = options.checkpoint ?? this.checkpoints.at(-1)?.id;
-    if (store === undefined || id === undefined) {
-      throw new SluiceError(
-        TestingErrorCodes.invalidOption,
-        store === undefined ? 'keyedState() reads checkpoints: the job takes none; enable checkpoints in defineJob' : 'keyedState() reads checkpoints: none has completed yet; wait for one (until(() => run.checkpoints.length > 0))',
-        { retriable: false },
-      );
-    }
-    const checkpoint = await store.load(this.#jobName, id, { checkAsRead: true }); // each blob checked as it is read
+    const checkpoint = await this.#checkpointToRead('keyedState', options.checkpoint);
     const entries: KeyedStateEntry[] = [];
     for await (const entry of readKeyedState(checkpoint, operatorUid, options)) entries.push(entry);
     return entries;
+  }
+
+  /**
+   * The operator state of operator `operatorUid` in a completed checkpoint (default: the newest), one entry per
+   * subtask that stored some, as the operator stored it: broadcast state as `{ name: [[key, value], …] }` (stored by
+   * subtask 0), a sink's pending transactions, the records a window or an `asyncMap` holds. Read it as
+   * {@link keyedState} is read; throws as it does, and `SLUICE_STATE_NO_OPERATOR_STATE` for an operator without any.
+   *
+   * @example
+   * ```ts
+   * await run.finished;
+   * const [stored] = await run.operatorState('price');
+   * assert.deepEqual(stored.state, { rates: [['USD', 0.875]] });
+   * ```
+   */
+  async operatorState(operatorUid: string, options: { readonly checkpoint?: number } = {}): Promise<OperatorStateEntry[]> {
+    const checkpoint = await this.#checkpointToRead('operatorState', options.checkpoint);
+    const entries: OperatorStateEntry[] = [];
+    for await (const entry of readOperatorState(checkpoint, operatorUid)) entries.push(entry);
+    return entries;
+  }
+
+  /** Checkpoint `id` (default: the newest completed), each blob checked as it is read; `method` names the caller in errors. */
+  async #checkpointToRead(method: string, id = this.checkpoints.at(-1)?.id): Promise<LoadedCheckpoint> {
+    const store = this.#store;
+    if (store === undefined || id === undefined) {
+      throw new SluiceError(
+        TestingErrorCodes.invalidOption,
+        store === undefined ? `${method}() reads checkpoints: the job takes none; enable checkpoints in defineJob` : `${method}() reads checkpoints: none has completed yet; wait for one (until(() => run.checkpoints.length > 0))`,
+        { retriable: false },
+      );
+    }
+    return store.load(this.#jobName, id, { checkAsRead: true });
   }
 
   /**

@@ -53,6 +53,23 @@ test('a service answers a job\'s keyed state from its newest checkpoint: every k
   const strayKey = await fetch(`${service.url}/v1/jobs/svc-count/state?key=k7`);
   assert.equal(strayKey.status, 400);
   assert.equal((await fetch(`${service.url}/v1/jobs/nobody/state`)).status, 404);
+
+  // Operator state: the file sink's, one entry per subtask (what it had pending at the final checkpoint).
+  const holders = ((await (await fetch(`${service.url}/v1/jobs/svc-count/state`)).json()) as { operatorState: Array<{ uid: string; name: string; subtasks: number }> }).operatorState;
+  const sink = holders.find((op) => op.name === 'file');
+  assert.ok(sink !== undefined, JSON.stringify(holders));
+  assert.equal(sink.subtasks, 2);
+  const stored = (await (await fetch(`${service.url}/v1/jobs/svc-count/state?operator=${sink.uid}&operatorState=true`)).json()) as { entries: Array<{ subtask: number; state: unknown }> };
+  assert.deepEqual(stored.entries.map((e) => e.subtask), [0, 1]);
+  for (const entry of stored.entries) assert.ok(typeof entry.state === 'object' && entry.state !== null, JSON.stringify(entry));
+  const cliStored = await ok(['state', 'svc-count', '--operator', sink.uid, '--operator-state'], env);
+  assert.deepEqual(cliStored.trim().split('\n').map((line) => JSON.parse(line) as unknown), stored.entries);
+  const reduceHasNone = await fetch(`${service.url}/v1/jobs/svc-count/state?operator=counts&operatorState=true`);
+  assert.equal(reduceHasNone.status, 400);
+  assert.match(((await reduceHasNone.json()) as { error: { message: string } }).error.message, /operator "counts" has no operator state .*operators with operator state: /);
+  assert.equal((await fetch(`${service.url}/v1/jobs/svc-count/state?operator=counts&operatorState=maybe`)).status, 400);
+  assert.equal((await fetch(`${service.url}/v1/jobs/svc-count/state?operator=counts&operatorState=true&key=k7`)).status, 400);
+
   const cliUnknown = await sluice(['state', 'svc-count', '--operator', 'numbers'], env);
   assert.equal(cliUnknown.code, 2, cliUnknown.stdout + cliUnknown.stderr);
   assert.match(cliUnknown.stderr, /SLUICE_STATE_NO_KEYED_STATE/);

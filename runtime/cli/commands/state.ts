@@ -20,10 +20,10 @@ export const STATE_USAGE = `Usage: sluice state <job-name> [options]            
        sluice state <job-name> --data-dir <dir> [options]  (offline)
        sluice state --file <export> [options]
 
-Reads a job's keyed state from one of its checkpoints: through the service, from a data directory offline (no
-service may be running on it), or from a checkpoint export or backup file. Without --operator: the operators that
-hold keyed state, with their key groups and size. With --operator: its entries, one JSON line per key and state —
-{"state", "kind", "key", "value"} — as a restore would see them.
+Reads a job's state from one of its checkpoints: through the service, from a data directory offline (no service
+may be running on it), or from a checkpoint export or backup file. Without --operator: the operators that hold
+keyed state, with their key groups and size, and those that hold operator state. With --operator: its entries, one
+JSON line per key and state — {"state", "kind", "key", "value"} — as a restore would see them.
 
 Options:
       --checkpoint <id>      a checkpoint or savepoint id (default: the newest)
@@ -34,6 +34,8 @@ Options:
       --key <key>            only this key (repeatable); a number also matches the numeric key. Reads the key's key
                              group alone: fast on large state
       --timers               the operator's pending timers, {"timer", "key", "timestamp"}, instead of its state
+      --operator-state       the operator's operator state, one line per subtask, {"subtask", "state"}, instead
+                             (a sink's pending transactions, broadcast state, records a window holds, …)
       --limit <n>            print at most n entries (the service answers at most ${MAX_STATE_LIMIT}, by default 1000)
       --json                 without --operator: the operators as JSON
       --url <url>            service address (default: $SLUICE_URL or ${DEFAULT_SERVICE_URL})
@@ -54,6 +56,7 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
       limit: { type: 'string' },
       json: { type: 'boolean' },
       timers: { type: 'boolean' },
+      'operator-state': { type: 'boolean' },
       url: { type: 'string' },
       token: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -74,12 +77,16 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
   const id = positiveInteger('--checkpoint', values.checkpoint, STATE_USAGE);
   const limit = positiveInteger('--limit', values.limit, STATE_USAGE);
   if (operator === undefined) {
-    for (const flag of ['state', 'key', 'limit', 'timers'] as const) {
+    for (const flag of ['state', 'key', 'limit', 'timers', 'operator-state'] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} selects entries of an operator: give --operator <uid> too`, STATE_USAGE);
     }
   }
   const timers = values.timers === true;
+  const operatorState = values['operator-state'] === true;
   if (timers && values.state !== undefined) throw new UsageError('--timers prints the timers of keys, which belong to no named state: leave out --state', STATE_USAGE);
+  if (operatorState && (timers || values.state !== undefined || values.key !== undefined)) {
+    throw new UsageError('--operator-state prints what each subtask stored, which belongs to no key: leave out --state, --key and --timers', STATE_USAGE);
+  }
   const nothingFound = (where: string): void => {
     const what = [values.state === undefined ? undefined : `state "${values.state}"`, values.key === undefined ? undefined : `key ${values.key.map((k) => JSON.stringify(k)).join(', ')}`].filter((w) => w !== undefined);
     err.write(`sluice: operator "${operator}" holds no ${timers ? 'timers' : 'entries'}${what.length > 0 ? ` for ${what.join(' and ')}` : ''} in ${where}\n`);
@@ -94,6 +101,7 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
     for (const key of values.key ?? []) query.append('key', key);
     if (limit !== undefined) query.set('limit', String(Math.min(limit, MAX_STATE_LIMIT)));
     if (timers) query.set('timers', 'true');
+    if (operatorState) query.set('operatorState', 'true');
     const answer = await connect(values).request<KeyedStateAnswer>('GET', `/v1/jobs/${encodeURIComponent(job!)}/state?${query}`);
     if (operator === undefined) {
       printOperators(answer, values.json === true, out, undefined);
@@ -114,7 +122,7 @@ export async function stateCommand(args: readonly string[], logger: Logger, out:
       printOperators(await answerKeyedState(checkpoint, {}), values.json === true, out, file);
       return EXIT.ok;
     }
-    const entries = selectedEntries(checkpoint, { operator, timers, ...(values.state === undefined ? {} : { state: values.state }), ...(values.key === undefined ? {} : { keys: values.key }) });
+    const entries = selectedEntries(checkpoint, { operator, timers, operatorState, ...(values.state === undefined ? {} : { state: values.state }), ...(values.key === undefined ? {} : { keys: values.key }) });
     if ((await printEntries(entries, out, limit)) === 0) nothingFound(file ?? `checkpoint ${checkpoint.manifest.id}`);
     return EXIT.ok;
   });
@@ -161,16 +169,17 @@ function printOperators(answer: KeyedStateAnswer, json: boolean, out: NodeJS.Wri
   const { checkpoint } = answer;
   if (json) {
     const which = file === undefined ? { checkpoint: checkpoint.id, kind: checkpoint.kind } : { file };
-    out.write(`${JSON.stringify({ job: answer.job, ...which, timestamp: checkpoint.timestamp, operators })}\n`);
+    out.write(`${JSON.stringify({ job: answer.job, ...which, timestamp: checkpoint.timestamp, operators, operatorState: answer.operatorState ?? [] })}\n`);
     return;
   }
   const which = file === undefined ? `${checkpoint.kind} ${checkpoint.id}` : `the checkpoint in ${file}`;
   out.write(`${which} of job "${answer.job}", ${new Date(checkpoint.timestamp).toISOString()}, max parallelism ${checkpoint.maxParallelism}\n`);
-  if (operators.length === 0) {
-    out.write('no operator holds keyed state in it\n');
-    return;
-  }
-  out.write(formatTable(['OPERATOR', 'NAME', 'KEY GROUPS', 'SIZE'], operators.map((op) => [op.uid, op.name, String(op.keyGroups), formatBytes(op.bytes)])));
+  if (operators.length === 0) out.write('no operator holds keyed state in it\n');
+  else out.write(formatTable(['OPERATOR', 'NAME', 'KEY GROUPS', 'SIZE'], operators.map((op) => [op.uid, op.name, String(op.keyGroups), formatBytes(op.bytes)])));
+  const holders = answer.operatorState ?? [];
+  if (holders.length === 0) return;
+  out.write('\noperator state (--operator <uid> --operator-state):\n');
+  out.write(formatTable(['OPERATOR', 'NAME', 'SUBTASKS', 'SIZE'], holders.map((op) => [op.uid, op.name, String(op.subtasks), formatBytes(op.bytes)])));
 }
 
 /** Resolves when `out` takes more writes, or will never again (closed, or failed: {@link printEntries} notes why). */

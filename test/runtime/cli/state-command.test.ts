@@ -17,6 +17,7 @@ import { checkpointToRead, keyedOperatorsOf, readKeyedState, readTimers, type Ke
 import { silentLogger } from '../../../runtime/logging/index.ts';
 import { HeapKeyedStateBackend, keyGroupOf, type StateKey } from '../../../runtime/state/index.ts';
 import { expectedFinalState } from '../checkpoint/fixtures/incremental-sessions.ts';
+import { RATES } from '../exec/fixtures/broadcast-rates.ts';
 import { runSluice } from '../../support/sluice-cli.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -225,3 +226,41 @@ for (const [backend, fixture] of [['heap', 'incremental-sessions.ts'], ['leveldb
     assert.deepEqual(got, want);
   });
 }
+
+test('sluice state --operator-state prints what each subtask stored: the broadcast state of a job run to its end, and a sink\'s', async (t) => {
+  const dir = await tempDir(t);
+  const data = join(dir, 'data');
+  const fixture = fileURLToPath(new URL('../exec/fixtures/broadcast-rates.ts', import.meta.url));
+  const ran = await runSluice(['run', fixture, '--data-dir', data, '--set', `output=${join(dir, 'out')}`, '--set', 'records=400'], { cwd: ROOT });
+  assert.equal(ran.code, 0, ran.stderr);
+
+  const listed = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--json'], { cwd: ROOT });
+  assert.equal(listed.code, 0, listed.stderr);
+  const { operators, operatorState } = JSON.parse(listed.stdout) as { operators: Array<{ uid: string }>; operatorState: Array<{ uid: string; name: string; subtasks: number }> };
+  assert.deepEqual(operators.map((op) => op.uid), ['price']);
+  assert.deepEqual(operatorState.map(({ uid, name, subtasks }) => ({ uid, name, subtasks })), [
+    { uid: 'price', name: 'broadcastProcess', subtasks: 1 }, // every subtask holds the same broadcast state: subtask 0 stores it
+    { uid: 'out', name: 'file', subtasks: 2 },
+  ]);
+  const table = await runSluice(['state', 'broadcast-rates', '--data-dir', data], { cwd: ROOT });
+  assert.match(table.stdout, /\noperator state \(--operator <uid> --operator-state\):\nOPERATOR +NAME +SUBTASKS +SIZE\nprice +broadcastProcess +1 /);
+
+  const broadcast = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'price', '--operator-state'], { cwd: ROOT });
+  assert.equal(broadcast.code, 0, broadcast.stderr);
+  const lines = broadcast.stdout.trim().split('\n').map((line) => JSON.parse(line) as { subtask: number; state: { rates: Array<[string, number]> } });
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]!.subtask, 0);
+  assert.deepEqual(Object.fromEntries(lines[0]!.state.rates), RATES);
+
+  const sink = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'out', '--operator-state'], { cwd: ROOT });
+  assert.deepEqual(sink.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { subtask: number }).subtask), [0, 1]);
+
+  const none = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'orders', '--operator-state'], { cwd: ROOT });
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /operator "orders" has no operator state in checkpoint \d+ of job "broadcast-rates" \(operators with operator state: price, out\).*\[SLUICE_STATE_NO_OPERATOR_STATE\]/);
+  const mixed = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'price', '--operator-state', '--key', 'c1'], { cwd: ROOT });
+  assert.equal(mixed.code, 2);
+  assert.match(mixed.stderr, /--operator-state prints what each subtask stored, which belongs to no key: leave out --state, --key and --timers/);
+  const stray = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator-state'], { cwd: ROOT });
+  assert.match(stray.stderr, /--operator-state selects entries of an operator: give --operator <uid> too/);
+});

@@ -1,6 +1,6 @@
 /**
- * `JobRun.keyedState`: a test reads what a job's keyed state holds in its last checkpoint, after crashes and
- * restores, as exactly as its output.
+ * `JobRun.keyedState` and `JobRun.operatorState`: a test reads what a job's state holds in its last checkpoint,
+ * after crashes and restores, as exactly as its output.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -9,6 +9,8 @@ import { defineJob } from '../../../runtime/api/index.ts';
 import { isSluiceError } from '../../../runtime/errors/index.ts';
 import { startJob, type KeyedStateEntry } from '../../../runtime/testing/index.ts';
 import { expectedFinalState, LEVELDB_STATE, sessionsJob } from '../checkpoint/fixtures/incremental-sessions.ts';
+import broadcastRates, { RATES } from '../exec/fixtures/broadcast-rates.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 function byStateAndKey(entries: readonly KeyedStateEntry[]): Map<string, unknown> {
   const out = new Map<string, unknown>();
@@ -51,4 +53,16 @@ test('keyedState() of a job without checkpoints says what it needs', async (t) =
   t.after(() => run.close());
   await run.finished;
   await assert.rejects(run.keyedState('reduce-1'), /keyedState\(\) reads checkpoints: the job takes none; enable checkpoints in defineJob/);
+});
+
+test('operatorState() after seeded crashes holds the broadcast state every subtask restores, stored once', async (t) => {
+  const dir = await tempDir(t);
+  const run = await startJob(broadcastRates, { params: { output: dir, records: '400' }, faults: { crashes: 2, seed: 3 }, checkpointIntervalMs: 20 });
+  t.after(() => run.close());
+  assert.equal(await run.finished, 'finished');
+  const stored = await run.operatorState('price');
+  assert.deepEqual(stored.map((e) => e.subtask), [0], 'subtask 0 stores it: every subtask holds the same');
+  assert.deepEqual(Object.fromEntries((stored[0]!.state as { rates: Array<[string, number]> }).rates), RATES);
+  await assert.rejects(run.operatorState('orders'), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_NO_OPERATOR_STATE') && /operators with operator state: price, out/.test((e as Error).message));
+  await assert.rejects(run.operatorState('price', { checkpoint: 999_999 }), (e: unknown) => isSluiceError(e, 'SLUICE_CHECKPOINT_NOT_FOUND'));
 });
