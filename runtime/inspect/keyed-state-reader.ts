@@ -4,6 +4,7 @@ import { SluiceError } from '../errors/index.ts';
 import { keyGroupOf, materializeChain, type StateKey } from '../state/index.ts';
 import { decodeKeyGroupBlob, type DecodedChunk, type TimeDomain } from '../state/keyed-snapshot-format.ts';
 import { StateErrorCodes } from '../state/state-errors.ts';
+import { operatorsWithBlobs } from './operator-blobs.ts';
 import type { StateKind } from '../state/state-table.ts';
 
 /** A keyed operator of a checkpoint, as its manifest describes it (no blob read). */
@@ -76,18 +77,7 @@ export async function checkpointToRead(store: CheckpointStore, job: string, id?:
  * ```
  */
 export function keyedOperatorsOf(manifest: CheckpointManifest): KeyedOperatorInfo[] {
-  const byUid = new Map<string, { groups: Set<number>; bytes: number }>();
-  for (const ref of manifest.blobs) {
-    if (ref.keyGroup === undefined) continue;
-    const entry = byUid.get(ref.operatorUid) ?? { groups: new Set<number>(), bytes: 0 };
-    entry.groups.add(ref.keyGroup);
-    entry.bytes += ref.size;
-    byUid.set(ref.operatorUid, entry);
-  }
-  const named = manifest.operators.filter((op) => byUid.has(op.uid)).map((op) => ({ uid: op.uid, name: op.name }));
-  // Blobs of an operator the summary does not list (a manifest written by hand) still count, by uid.
-  for (const uid of byUid.keys()) if (!named.some((op) => op.uid === uid)) named.push({ uid, name: uid });
-  return named.map(({ uid, name }) => ({ uid, name, keyGroups: byUid.get(uid)!.groups.size, bytes: byUid.get(uid)!.bytes }));
+  return operatorsWithBlobs(manifest, (ref) => ref.keyGroup).map(({ uid, name, parts, bytes }) => ({ uid, name, keyGroups: parts, bytes }));
 }
 
 /**

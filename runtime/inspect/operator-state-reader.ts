@@ -3,6 +3,7 @@ import type { LoadedCheckpoint } from '../checkpoint/store-layout.ts';
 import { SluiceError } from '../errors/index.ts';
 import { unpackValue } from '../serde/operator-state-codec.ts';
 import { StateErrorCodes } from '../state/state-errors.ts';
+import { operatorsWithBlobs } from './operator-blobs.ts';
 
 /** An operator of a checkpoint that holds operator state, as its manifest describes it (no blob read). */
 export interface OperatorStateInfo {
@@ -38,17 +39,7 @@ export interface OperatorStateEntry {
  * ```
  */
 export function operatorStateHoldersOf(manifest: CheckpointManifest): OperatorStateInfo[] {
-  const byUid = new Map<string, { subtasks: Set<number>; bytes: number }>();
-  for (const ref of manifest.blobs) {
-    if (ref.subtask === undefined) continue;
-    const entry = byUid.get(ref.operatorUid) ?? { subtasks: new Set<number>(), bytes: 0 };
-    entry.subtasks.add(ref.subtask);
-    entry.bytes += ref.size;
-    byUid.set(ref.operatorUid, entry);
-  }
-  const named = manifest.operators.filter((op) => byUid.has(op.uid)).map((op) => ({ uid: op.uid, name: op.name }));
-  for (const uid of byUid.keys()) if (!named.some((op) => op.uid === uid)) named.push({ uid, name: uid });
-  return named.map(({ uid, name }) => ({ uid, name, subtasks: byUid.get(uid)!.subtasks.size, bytes: byUid.get(uid)!.bytes }));
+  return operatorsWithBlobs(manifest, (ref) => ref.subtask).map(({ uid, name, parts, bytes }) => ({ uid, name, subtasks: parts, bytes }));
 }
 
 /**

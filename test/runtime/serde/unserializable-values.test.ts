@@ -8,6 +8,7 @@ import { RecordEncoder } from '../../../runtime/exchange/record-codec.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { packValue } from '../../../runtime/serde/index.ts';
 import { whereUnserializable } from '../../../runtime/serde/unserializable.ts';
+import { withCode } from '../../support/error-chain.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import symbolValues, { symbolValuesJob } from './fixtures/symbol-values.ts';
 
@@ -36,12 +37,6 @@ test('a record that cannot cross threads is SLUICE_RECORD_NOT_SERIALIZABLE, nami
     return true;
   });
 });
-
-/** The error itself, or the first error along its `cause` chain, with `code` (an operator's failure wraps what it hit). */
-function withCode(err: unknown, code: `SLUICE_${string}`): Error | undefined {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) if (isSluiceError(e, code)) return e;
-  return undefined;
-}
 
 test('operator state that cannot be checkpointed (broadcast state, records held) is SLUICE_STATE_NOT_SERIALIZABLE, not retriable', () => {
   assert.throws(() => packValue({ rules: new Map([['r1', { flag: Symbol('on') }]]) }), (err: unknown) => {

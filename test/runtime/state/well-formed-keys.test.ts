@@ -12,6 +12,7 @@ import { isSluiceError } from '../../../runtime/errors/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { HeapKeyedStateBackend, keyGroupOf, keyGroupRangeOf, loneSurrogateAt, murmur3_32, type KeyedStateBackend } from '../../../runtime/state/index.ts';
 import { LevelDbKeyedStateBackend } from '../../../runtime/state/leveldb/leveldb-keyed-state-backend.ts';
+import { withCode } from '../../support/error-chain.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { cutEmojiKeysJob } from './fixtures/cut-emoji-keys.ts';
 
@@ -101,12 +102,6 @@ async function run(t: import('node:test').TestContext, options: { workers: numbe
     (e: unknown) => e,
   );
   return { err, attempts: runner.attempts };
-}
-
-/** The error itself, or the first error along its `cause` chain, with `code` (an operator's failure wraps what it hit). */
-function withCode(err: unknown, code: `SLUICE_${string}`): Error | undefined {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) if (isSluiceError(e, code)) return e;
-  return undefined;
 }
 
 for (const { name, workers, split, state } of [
