@@ -1,8 +1,9 @@
 /**
  * The web dashboard in a real browser (headless Chromium through puppeteer-core): a service with a token runs a
  * Kafka job fed without pause. Without the token the page shows nothing and its controls are refused; with it, the
- * job list and the job page show the job with moving rates, its graph, per-partition lag and checkpoints, a key's
- * state looked up in the newest checkpoint, and a rescale clicked on the page changes the job's parallelism.
+ * job list and the job page show the job with moving rates, its graph, per-partition lag and checkpoints, state
+ * looked up in the newest checkpoint (a user's count, the sink's operator state), and a rescale clicked on the page
+ * changes the job's parallelism.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -96,6 +97,13 @@ test('the dashboard shows a running job live, refuses its controls without the t
   await page.waitForFunction(`[...document.querySelectorAll('#state-entries tbody td')].some((td) => td.textContent === '"user-3"')`);
   assert.match((await textOf(page, '#state-entries tbody tr td:nth-child(4)')) ?? '', /^\{"user":"user-3","clicks":[1-9]\d*\}$/);
   assert.match((await textOf(page, '#state-note')) ?? '', /^Checkpoint \d+, /);
+  // Operator state: the file sink's, what each of its two subtasks stored; the key field has nothing to select then.
+  await page.select('#state-operator', 'operator-state:files');
+  assert.equal(await page.$eval('#state-key', (el) => (el as HTMLInputElement).disabled), true);
+  await page.click('#state-lookup');
+  await page.waitForFunction(`!document.querySelector('#operator-state-entries').hidden && document.querySelectorAll('#operator-state-entries tbody tr td:first-child').length === 2`);
+  assert.deepEqual(await page.$$eval('#operator-state-entries tbody tr td:first-child', (tds) => tds.map((td) => td.textContent)), ['0', '1']);
+  assert.equal(await page.$eval('#state-entries', (el) => (el as HTMLElement).hidden), true);
 
   // Rescale from the page: the API then reports the new parallelism, and so does the page.
   await page.click('#rescale-to', { count: 3 });

@@ -163,46 +163,72 @@ function jobListView() {
 // ---- one job (#/jobs/<name>) ----
 
 /** @typedef {{ uid: string, name: string, keyGroups: number, bytes: number }} KeyedOperator */
+/** @typedef {{ uid: string, name: string, subtasks: number, bytes: number }} OperatorStateHolder */
 /** @typedef {{ state: string, kind: string, key: string | number, value: unknown }} StateEntry */
+/** @typedef {{ subtask: number, state: unknown }} OperatorStateEntry */
+
+/** Prefix of the operator picker's values that name an operator's operator state rather than its keyed state. */
+const OPERATOR_STATE = 'operator-state:';
 
 /** Entries a lookup without a key shows: a sample of the operator's state. */
 const STATE_SAMPLE = 20;
 
 /**
- * The "Keyed state" card: pick an operator with keyed state and look a key up in the job's newest checkpoint
- * (`GET /v1/jobs/<name>/state`), or see a sample of its entries. Operators are listed once a checkpoint exists.
+ * The "State" card: pick an operator with keyed state and look a key up in the job's newest checkpoint
+ * (`GET /v1/jobs/<name>/state`), or see a sample of its entries; or pick one with operator state (broadcast state, a
+ * sink's pending transactions) and see what each subtask stored. Operators are listed once a checkpoint exists.
  * @param {string} path
  */
 function keyedStateCard(path) {
   const operator = /** @type {HTMLSelectElement} */ (h('select', { id: 'state-operator', 'aria-label': 'operator' }));
   const key = /** @type {HTMLInputElement} */ (h('input', { id: 'state-key', type: 'text', placeholder: 'key (empty: a sample)', 'aria-label': 'key', spellcheck: 'false' }));
   const lookup = /** @type {HTMLButtonElement} */ (h('button', { id: 'state-lookup', type: 'button' }, 'Look up'));
-  const note = h('p', { id: 'state-note', class: 'meta' }, 'Operators with keyed state appear once the job has a checkpoint.');
+  const note = h('p', { id: 'state-note', class: 'meta' }, 'Operators with state appear once the job has a checkpoint.');
   const entries = table(['State', 'Kind', 'Key', 'Value']);
   entries.id = 'state-entries';
-  const card = h('section', { class: 'card' }, h('h2', null, 'Keyed state (newest checkpoint)'), h('div', { class: 'controls' }, operator, ' ', key, ' ', lookup), note, entries);
+  const perSubtask = table(['Subtask', 'Operator state']);
+  perSubtask.id = 'operator-state-entries';
+  perSubtask.hidden = true;
+  const card = h('section', { class: 'card' }, h('h2', null, 'State (newest checkpoint)'), h('div', { class: 'controls' }, operator, ' ', key, ' ', lookup), note, entries, perSubtask);
   let listed = false;
   const loadOperators = async () => {
     if (listed) return;
     const answer = await api(`${path}/state`).catch(() => undefined);
     if (answer === undefined) return; // asked again at the next poll
     const operators = /** @type {KeyedOperator[]} */ (answer.operators);
+    const holders = /** @type {OperatorStateHolder[]} */ (answer.operatorState ?? []);
     listed = true;
-    operator.replaceChildren(...operators.map((op) => h('option', { value: op.uid }, `${op.uid} (${op.name}, ${size(op.bytes)})`)));
-    note.textContent = operators.length === 0 ? 'No operator of this job holds keyed state.' : '';
+    const keyed = operators.map((op) => h('option', { value: op.uid }, `${op.uid} (${op.name}, ${size(op.bytes)})`));
+    const stored = holders.map((op) => h('option', { value: `${OPERATOR_STATE}${op.uid}` }, `${op.uid} (${op.name}, ${op.subtasks} subtask${op.subtasks === 1 ? '' : 's'}, ${size(op.bytes)})`));
+    operator.replaceChildren(
+      ...(keyed.length === 0 ? [] : [h('optgroup', { label: 'keyed state' }, ...keyed)]),
+      ...(stored.length === 0 ? [] : [h('optgroup', { label: 'operator state' }, ...stored)]),
+    );
+    note.textContent = keyed.length + stored.length === 0 ? 'No operator of this job holds state.' : '';
   };
+  // Operator state belongs to subtasks, not keys: the key field has nothing to select then.
+  operator.addEventListener('change', () => (key.disabled = operator.value.startsWith(OPERATOR_STATE)));
   lookup.addEventListener('click', async () => {
     if (operator.value === '') return;
-    const query = new URLSearchParams({ operator: operator.value });
-    if (key.value !== '') query.set('key', key.value);
+    const operatorState = operator.value.startsWith(OPERATOR_STATE);
+    const query = new URLSearchParams({ operator: operatorState ? operator.value.slice(OPERATOR_STATE.length) : operator.value });
+    if (operatorState) query.set('operatorState', 'true');
+    else if (key.value !== '') query.set('key', key.value);
     else query.set('limit', String(STATE_SAMPLE));
     lookup.disabled = true;
     note.className = 'meta';
     try {
       const answer = await api(`${path}/state?${query}`);
-      const found = /** @type {StateEntry[]} */ (answer.entries);
-      fillTable(entries, found.map((e) => row([e.state, e.kind, JSON.stringify(e.key), h('code', null, JSON.stringify(e.value))])), key.value === '' ? 'No entries.' : `No state for key ${JSON.stringify(key.value)}.`);
-      note.textContent = `Checkpoint ${answer.checkpoint.id}, ${time(answer.checkpoint.timestamp)}${answer.truncated ? `: the first ${found.length} entries` : ''}.`;
+      entries.hidden = operatorState;
+      perSubtask.hidden = !operatorState;
+      if (operatorState) {
+        const found = /** @type {OperatorStateEntry[]} */ (answer.entries);
+        fillTable(perSubtask, found.map((e) => row([String(e.subtask), h('code', null, JSON.stringify(e.state))])), 'No operator state.');
+      } else {
+        const found = /** @type {StateEntry[]} */ (answer.entries);
+        fillTable(entries, found.map((e) => row([e.state, e.kind, JSON.stringify(e.key), h('code', null, JSON.stringify(e.value))])), key.value === '' ? 'No entries.' : `No state for key ${JSON.stringify(key.value)}.`);
+      }
+      note.textContent = `Checkpoint ${answer.checkpoint.id}, ${time(answer.checkpoint.timestamp)}${answer.truncated ? `: the first ${answer.entries.length} entries` : ''}.`;
     } catch (err) {
       const e = /** @type {ApiError} */ (err);
       note.textContent = `Lookup failed: ${e.message}${e.code ? ` (${e.code})` : ''}`;
