@@ -99,11 +99,11 @@ test('the dashboard shows a running job live, refuses its controls without the t
   assert.match((await textOf(page, '#state-note')) ?? '', /^Checkpoint \d+, /);
   // Operator state: the file sink's, what each of its two subtasks stored; the key field has nothing to select then.
   await page.select('#state-operator', 'operator-state:files');
-  assert.equal(await page.$eval('#state-key', (el) => (el as HTMLInputElement).disabled), true);
+  assert.equal(await page.$eval('#state-key', (el) => (el as unknown as { disabled: boolean }).disabled), true);
   await page.click('#state-lookup');
   await page.waitForFunction(`!document.querySelector('#operator-state-entries').hidden && document.querySelectorAll('#operator-state-entries tbody tr td:first-child').length === 2`);
   assert.deepEqual(await page.$$eval('#operator-state-entries tbody tr td:first-child', (tds) => tds.map((td) => td.textContent)), ['0', '1']);
-  assert.equal(await page.$eval('#state-entries', (el) => (el as HTMLElement).hidden), true);
+  assert.equal(await page.$eval('#state-entries', (el) => (el as unknown as { hidden: boolean }).hidden), true);
 
   // Rescale from the page: the API then reports the new parallelism, and so does the page.
   await page.click('#rescale-to', { count: 3 });
