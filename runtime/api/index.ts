@@ -25,7 +25,7 @@ export type { SourceOptions } from './stream.ts';
 export { boundedOutOfOrderness, monotonousTimestamps, customWatermarks, NO_WATERMARK, END_WATERMARK } from './event-time.ts';
 export type { Watermark, WatermarkGenerator, WatermarkStrategy, WatermarkOptions } from './event-time.ts';
 export { valueState, mapState, listState } from './state-declarations.ts';
-export type { StateDeclaration, StateDeclarations, StateKind } from './state-declarations.ts';
+export type { StateDeclaration, StateDeclarations, StateKind, StateOptions, StateTtl } from './state-declarations.ts';
 export type {
   KeyedProcessContext,
   KeyedProcessFunction,

@@ -6,6 +6,7 @@ import { SluiceError } from '../errors/index.ts';
 import { LEVELDB_MAX_OPEN_FILES, LEVELDB_MIN_OPEN_FILES } from '../support/leveldb-open-files.ts';
 import { validateRescaleOptions } from '../rescale/index.ts';
 import { MAX_MAX_PARALLELISM } from '../state/index.ts';
+import { RESERVED_STATE_PREFIX, ttlProblem } from '../state/ttl/state-ttl.ts';
 import { JobValidationError } from './job-validation-error.ts';
 import type { PhysicalPlan, PlannedOperator, Stage, StageInput } from './physical-plan.ts';
 
@@ -85,7 +86,12 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
       for (const [stateName, decl] of declared) {
         if (typeof decl !== 'object' || decl === null || !STATE_KINDS.has((decl as { kind?: string }).kind ?? '')) {
           problems.push(`operator "${uid}" declares state "${stateName}" that is not a valueState(), mapState() or listState() declaration`);
+          continue;
         }
+        if (stateName.startsWith(RESERVED_STATE_PREFIX)) problems.push(`operator "${uid}" declares state "${stateName}": names starting with "${RESERVED_STATE_PREFIX}" are Sluice's own; rename it`);
+        const ttl = (decl as { ttl?: unknown }).ttl;
+        const wrong = ttl === undefined ? undefined : ttlProblem(ttl);
+        if (wrong !== undefined) problems.push(`operator "${uid}" declares state "${stateName}" with a bad time-to-live: ${wrong}`);
       }
       problems.push(...sideOutputProblems(uid, node.fn?.outputs, consumed));
     }

@@ -10,6 +10,8 @@ import { writeIncrementalBlobs } from './snapshots/incremental-snapshot.ts';
 import { restoreChains } from './snapshots/restore-chains.ts';
 import { checkStateName, hasState, kindMismatch, type Entry, type StateKind, type StateTable } from './state-table.ts';
 import { TimeSlicer } from './time-slicer.ts';
+import { HeapTtlSweep } from './ttl/heap-ttl-sweep.ts';
+import { ttlStampsName } from './ttl/state-ttl.ts';
 import { ValueStateHandle } from './value-state.ts';
 import type { RestoreInput } from './snapshots/owned-chains.ts';
 
@@ -60,6 +62,8 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
   #parent: number | undefined;
   /** Incremental only: state was restored without its checkpoint, so the touched lists do not cover it. */
   #untracked = false;
+  /** Per TTL'd state: where its sweep of expired keys resumes. */
+  readonly #sweeps = new Map<string, HeapTtlSweep>();
   /** What {@link metrics} reported when {@link close} let go of the state: a finished job's figures stay. */
   #final: KeyedStateMetrics | undefined;
   readonly #state: BackendState;
@@ -146,6 +150,22 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
     }
     for (const [keyGroup, stats] of chains) this.#chains.set(keyGroup, stats);
     this.#parent = fromCheckpoint;
+  }
+
+  /**
+   * Removes up to about `budget` keys of the TTL'd state `name` last used at or before `cutoff` (ms), with their
+   * last-use times, resuming where the previous call stopped (heap-ttl-sweep.ts); returns how many it removed.
+   */
+  expireIdle(name: string, cutoff: number, budget: number): number {
+    const stampsName = ttlStampsName(name);
+    const stamps = this.#tables.get(stampsName);
+    if (stamps === undefined) return 0;
+    let sweep = this.#sweeps.get(stampsName);
+    if (sweep === undefined || sweep.stamps !== stamps) {
+      sweep = new HeapTtlSweep(stamps, () => this.#tables.get(name));
+      this.#sweeps.set(stampsName, sweep);
+    }
+    return sweep.sweep(cutoff, budget);
   }
 
   /** Number of distinct keys that have state in any of the backend's states (timers not counted). */

@@ -100,6 +100,12 @@ export interface KeyedStateBackend {
   /** The keys that have state in the state `name`, as a copy (Flink's `applyToKeyedState`). */
   keysWithState(name: string): StateKey[];
   /**
+   * Removes up to about `budget` keys of the TTL'd state `name` whose last use is at or before `cutoff` (ms), with
+   * their last-use times, resuming where the previous call stopped; returns how many. Backends without it (LevelDB)
+   * find expired keys when they are read (docs/state-backends.md).
+   */
+  expireIdle?(name: string, cutoff: number, budget: number): number;
+  /**
    * Resolves when the backend can take more work; `undefined` when it can now. The LevelDB backend answers a promise
    * while too many write-backs wait for LevelDB (the subtask waits before its next batch: backpressure).
    */

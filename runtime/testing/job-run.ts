@@ -78,6 +78,8 @@ export class JobRun {
   readonly #store: CheckpointStore | undefined;
   readonly #jobName: string;
   readonly #listeners = new Set<() => void>();
+  /** Whether {@link advance} moved the clock already (the first move waits for the job to wait on it). */
+  #clockInUse = false;
   #closed = false;
 
   /** @internal use {@link startJob} */
@@ -213,11 +215,26 @@ export class JobRun {
     if (this.clock === undefined) {
       throw new SluiceError(TestingErrorCodes.noManualClock, 'advance() needs a run started with startJob(job, { clock: "manual" })');
     }
+    if (!this.#clockInUse) await this.#firstTimerSet(this.clock);
     // Subtasks woken by the last move may still be on their way to their next wait; a timer they set after the move
     // would be due later than meant.
     await settle();
     this.clock.advance(ms);
     await settle();
+  }
+
+  /**
+   * Before time first moves: waits until the job has started and something waits on the clock (a rate-limited
+   * source, a checkpoint trigger), or the job ended, for at most {@link FIRST_TIMER_PATIENCE_MS}. A job still starting
+   * — the LevelDB backend reserves and opens its working database first — has set no timer yet, and time moved
+   * before its source waits would pass it by: the test would then wait for records that are due a second later.
+   */
+  async #firstTimerSet(clock: ManualClock): Promise<void> {
+    this.#clockInUse = true;
+    let ended = false;
+    void this.finished.catch(() => undefined).finally(() => (ended = true));
+    const deadline = performance.now() + FIRST_TIMER_PATIENCE_MS;
+    while (!ended && clock.pendingTimers === 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
   }
 
   /**
@@ -402,6 +419,9 @@ export async function startJob(job: JobDefinition, options: StartJobOptions = {}
 }
 
 /** Lets every subtask woken by a clock move run until it waits again (a few macrotask turns). */
+/** How long the first {@link JobRun.advance} waits, at most, for a job to set a timer on the manual clock. */
+const FIRST_TIMER_PATIENCE_MS = 5_000;
+
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }

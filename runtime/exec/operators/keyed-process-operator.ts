@@ -1,11 +1,19 @@
 import type { KeyedProcessContext, StateDeclarations, TimerService } from '../../api/index.ts';
 import { NO_WATERMARK } from '../../api/event-time.ts';
 import type { DueTimer, StateKey } from '../../state/index.ts';
+import { withTtl } from '../../state/ttl/ttl-handles.ts';
+import { ttlStampsName } from '../../state/ttl/state-ttl.ts';
 import type { Clock } from '../../time/index.ts';
 import { emitToSideOutput, type Downstream, type OperatorPlace } from './chained-operator.ts';
 import { KeyedOperator, type KeyedSetup } from './keyed-operator.ts';
 
 type AnyContext = KeyedProcessContext<StateKey, unknown, StateDeclarations>;
+
+/**
+ * Keys of TTL'd state whose expiry is looked for after each batch, per record of the batch (Flink's incremental
+ * cleanup checks 5 per state access): enough to keep up with keys that come and go, cheap next to the records.
+ */
+const TTL_SWEEP_PER_RECORD = 4;
 
 /** A per-record function of a keyed process operator: `processElement`, or one input's of a connected pair. */
 export type ElementFn = (value: unknown, ctx: AnyContext) => unknown;
@@ -43,21 +51,33 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
   protected readonly ctx: MutableContext;
   #out: unknown[] = [];
   #watermark = NO_WATERMARK;
+  /** The declared states with a time-to-live, and the clock their expiry is measured on. */
+  readonly #expiring: ReadonlyArray<{ readonly name: string; readonly afterMs: number }>;
+  readonly #clock: Clock;
 
   constructor(place: OperatorPlace, setup: KeyedSetup, spec: KeyedProcessSpec, processElement: ElementFn, clock: Clock, next: Downstream<unknown>) {
     super(place, setup, next);
     this.#spec = spec;
     this.#processElement = processElement;
     this.#next = next;
+    this.#clock = clock;
     const state: Record<string, unknown> = {};
+    const expiring: Array<{ name: string; afterMs: number }> = [];
     for (const [name, decl] of Object.entries(spec.state ?? {})) {
-      state[name] =
+      const handle =
         decl.kind === 'value'
           ? this.backend.getValueState(name)
           : decl.kind === 'map'
             ? this.backend.getMapState(name)
             : this.backend.getListState(name);
+      if (decl.ttl === undefined) {
+        state[name] = handle;
+        continue;
+      }
+      state[name] = withTtl(decl.kind, handle, this.backend.getValueState<number>(ttlStampsName(name)), () => clock.now(), decl.ttl);
+      expiring.push({ name, afterMs: decl.ttl.afterMs });
     }
+    this.#expiring = expiring;
     const backend = this.backend;
     const timers: TimerService = {
       currentProcessingTime: () => clock.now(),
@@ -118,7 +138,16 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
         if (outTimestamps !== undefined) outTimestamps.length = mark;
       }
     }
+    if (this.#expiring.length > 0) this.#expireIdle(records.length);
     return this.send(out, outTimestamps);
+  }
+
+  /** Removes some expired keys of each TTL'd state (the heap backend; LevelDB finds them when they are read). */
+  #expireIdle(records: number): void {
+    const backend = this.backend;
+    if (backend.expireIdle === undefined) return;
+    const now = this.#clock.now();
+    for (const { name, afterMs } of this.#expiring) backend.expireIdle(name, now - afterMs, TTL_SWEEP_PER_RECORD * records);
   }
 
   /** Sends records a subclass's function produced outside {@link processWith} (a broadcast record's outputs). */

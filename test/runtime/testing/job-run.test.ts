@@ -96,3 +96,29 @@ test('advancing the manual clock fires a processing-time timer', async (t) => {
 function byKeyAndN(a: { key: string; n: number }, b: { key: string; n: number }): number {
   return a.key.localeCompare(b.key) || a.n - b.n;
 }
+
+test('the first advance() waits for a job still starting: a LevelDB job opens its working database before its source waits on the clock', async (t) => {
+  const job = defineJob({ name: 'harness-leveldb-start', state: { backend: 'leveldb' } }, (env) => {
+    env
+      .source(datagen({ count: 2, ratePerSecond: 1, record: (i) => ({ user: `u${i % 1}` }) }))
+      .keyBy((r) => r.user)
+      .process({
+        state: { n: valueState<number>() },
+        processElement(r, ctx) {
+          const n = (ctx.state.n.value() ?? 0) + 1;
+          ctx.state.n.update(n);
+          return `${r.user} ${n} at ${ctx.timers.currentProcessingTime()}`;
+        },
+      })
+      .sink(collectSink())
+      .uid('out');
+  });
+  const run = await startJob(job, { clock: 'manual' });
+  t.after(() => run.close());
+  await run.advance(1_000); // right after the start: the job is still reserving and opening its database
+  await run.until(() => run.outputs('out').length === 1);
+  await run.advance(1_000);
+  await run.until(() => run.outputs('out').length === 2);
+  assert.deepEqual(run.outputs('out'), ['u0 1 at 1000', 'u0 2 at 2000']);
+  assert.equal(await run.finished, 'finished');
+});

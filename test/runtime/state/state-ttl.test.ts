@@ -1,0 +1,200 @@
+/**
+ * State with a time-to-live: a key's state is gone `afterMs` of processing time after its last write (or read, with
+ * `refreshOnRead`), never read expired, and a write to an expired key starts from nothing. The last-use times are
+ * keyed state themselves, so they survive checkpoints and restores; the heap backend also sweeps idle keys away.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { collectSink, datagen } from '../../../connectors/dev/index.ts';
+import { defineJob, listState, mapState, valueState, type StateBackendOptions } from '../../../runtime/api/index.ts';
+import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend, type ListState, type MapState, type ValueState } from '../../../runtime/state/index.ts';
+import { LevelDbKeyedStateBackend } from '../../../runtime/state/leveldb/leveldb-keyed-state-backend.ts';
+import { ttlStampsName, type StateTtl } from '../../../runtime/state/ttl/state-ttl.ts';
+import { withTtl } from '../../../runtime/state/ttl/ttl-handles.ts';
+import { startJob } from '../../../runtime/testing/index.ts';
+import { isSluiceError } from '../../../runtime/errors/index.ts';
+import { Chains } from '../../support/keyed-state-fixtures.ts';
+
+const M = 16;
+const range = keyGroupRangeOf(0, 1, M);
+const backends: Array<[string, () => KeyedStateBackend]> = [
+  ['heap', () => new HeapKeyedStateBackend({ maxParallelism: M, range })],
+  ['heap, incremental', () => new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true })],
+  ['LevelDB', () => new LevelDbKeyedStateBackend({ maxParallelism: M, range })],
+];
+
+/** A backend's states with a time-to-live, on a clock the test moves. */
+function expiring(backend: KeyedStateBackend, ttl: StateTtl) {
+  const clock = { now: 0 };
+  const now = (): number => clock.now;
+  const stamps = (name: string) => backend.getValueState<number>(ttlStampsName(name));
+  return {
+    clock,
+    value: withTtl('value', backend.getValueState('count'), stamps('count'), now, ttl) as ValueState<number>,
+    map: withTtl('map', backend.getMapState('seen'), stamps('seen'), now, ttl) as MapState<string, number>,
+    list: withTtl('list', backend.getListState('recent'), stamps('recent'), now, ttl) as ListState<number>,
+  };
+}
+
+for (const [name, create] of backends) {
+  test(`${name}: state expires afterMs after its last write, is never read expired, and a write to an expired key starts afresh`, async () => {
+    const backend = create();
+    await backend.restore([]);
+    try {
+      const { clock, value, map, list } = expiring(backend, { afterMs: 1_000 });
+      backend.setCurrentKey('u1');
+      value.update(1);
+      map.put('a', 1);
+      list.add(1);
+      clock.now = 999;
+      assert.deepEqual([value.value(), map.get('a'), list.get()], [1, 1, [1]], 'alive until afterMs passed');
+      value.update(2); // a write: alive again for afterMs
+      clock.now = 1_500;
+      assert.equal(value.value(), 2, 'written at 999: alive until 1999');
+      assert.equal(map.size(), 0, 'the map expired at 1000');
+      assert.deepEqual(list.get(), []);
+      map.put('b', 2); // a put into the expired map does not bring 'a' back
+      list.add(2);
+      assert.deepEqual([...map.entries()], [['b', 2]]);
+      assert.deepEqual(list.get(), [2]);
+      clock.now = 1_999;
+      assert.equal(value.value(), undefined);
+      assert.equal(backend.metrics().entries, 2 + 2, 'the expired value and its time are gone; the map and the list with theirs stay');
+      map.remove('b');
+      assert.equal(map.size(), 0);
+      list.clear();
+      assert.equal(backend.metrics().entries, 0, 'nothing left: no state, no times');
+    } finally {
+      await backend.close();
+    }
+  });
+
+  test(`${name}: with refreshOnRead, reads keep state alive too`, async () => {
+    const backend = create();
+    await backend.restore([]);
+    try {
+      const { clock, value } = expiring(backend, { afterMs: 1_000, refreshOnRead: true });
+      backend.setCurrentKey(7);
+      value.update(42);
+      for (clock.now = 900; clock.now <= 4_500; clock.now += 900) assert.equal(value.value(), 42, `read at ${clock.now}`);
+      clock.now += 1_000;
+      assert.equal(value.value(), undefined);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  test(`${name}: last-use times are checkpointed: a restored key expires when it would have without the restart`, async () => {
+    const backend = create();
+    await backend.restore([]);
+    const restored = create();
+    try {
+      const { value } = expiring(backend, { afterMs: 1_000 });
+      backend.setCurrentKey('u1');
+      value.update(1);
+      const snapshot = await backend.snapshot(1);
+      await restored.restore(snapshot.incremental === undefined ? snapshot.keyGroups : [...snapshot.keyGroups, ...snapshot.incremental.deltas], 1);
+      const after = expiring(restored, { afterMs: 1_000 });
+      restored.setCurrentKey('u1');
+      after.clock.now = 999;
+      assert.equal(after.value.value(), 1);
+      after.clock.now = 1_000;
+      assert.equal(after.value.value(), undefined);
+    } finally {
+      await backend.close();
+      await restored.close();
+    }
+  });
+}
+
+test('the heap backend sweeps idle keys away a budget at a time, and an incremental checkpoint writes their tombstones', async () => {
+  const backend = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
+  await backend.restore([]);
+  const restored = new HeapKeyedStateBackend({ maxParallelism: M, range, incremental: true });
+  try {
+    const { clock, value } = expiring(backend, { afterMs: 1_000 });
+    for (let k = 0; k < 300; k++) {
+      clock.now = k < 200 ? 0 : 600; // 200 keys written at 0, 100 at 600
+      backend.setCurrentKey(`u${k}`);
+      value.update(k);
+    }
+    const chains = new Chains();
+    chains.apply(1, await backend.snapshot(1), range);
+    clock.now = 1_200; // the first 200 expired
+    assert.equal(backend.expireIdle('count', clock.now - 1_000, 50), 50, 'at most the budget');
+    let removed = 50;
+    while (removed < 200) {
+      const step = backend.expireIdle('count', clock.now - 1_000, 50);
+      assert.ok(step > 0 && step <= 50, `a step removes some, within the budget (${step})`);
+      removed += step;
+    }
+    assert.equal(removed, 200);
+    assert.equal(backend.expireIdle('count', clock.now - 1_000, 1_000), 0, 'the live keys stay');
+    assert.deepEqual(backend.keysWithState('count').sort(), Array.from({ length: 100 }, (_, i) => `u${200 + i}`).sort());
+    assert.equal(backend.keysWithState(ttlStampsName('count')).length, 100, 'their times went with them');
+    const second = await backend.snapshot(2);
+    assert.ok(second.incremental!.deltas.size > 0, 'the removals are deltas of the chains');
+    chains.apply(2, second, range);
+    await restored.restore(chains.concatenated(), 2);
+    assert.deepEqual(restored.keysWithState('count').sort(), backend.keysWithState('count').sort(), 'a restore of the chain holds the live keys only');
+  } finally {
+    await backend.close();
+    await restored.close();
+  }
+});
+
+/** Per key, records one second apart: 'a' at 1 and 2 s, 'b' from 3 to 6 s, 'a' again at 7 s (5 s after its last). */
+const KEYS = ['a', 'a', 'b', 'b', 'b', 'b', 'a'];
+
+function ttlJob(state?: StateBackendOptions) {
+  return defineJob({ name: 'ttl-counts', ...(state === undefined ? {} : { state }) }, (env) => {
+    env
+      .source(datagen({ count: KEYS.length, ratePerSecond: 1, record: (i) => ({ key: KEYS[i]! }) }))
+      .keyBy((r) => r.key)
+      .process({
+        state: { count: valueState<number>({ ttl: { afterMs: 2_500 } }) },
+        processElement(r, ctx) {
+          const n = (ctx.state.count.value() ?? 0) + 1;
+          ctx.state.count.update(n);
+          return `${r.key}${n}`;
+        },
+      })
+      .sink(collectSink())
+      .uid('out');
+  });
+}
+
+for (const [name, state] of [['heap', undefined], ['LevelDB', { backend: 'leveldb' } as StateBackendOptions]] as const) {
+  test(`a job's count with a 2.5 s time-to-live starts again for a key idle for longer (${name} backend, manual clock)`, async (t) => {
+    const run = await startJob(ttlJob(state), { clock: 'manual' });
+    t.after(() => run.close());
+    for (let s = 1; s <= KEYS.length; s++) {
+      await run.advance(1_000);
+      await run.until(() => run.outputs('out').length === s);
+    }
+    assert.deepEqual(run.outputs('out'), ['a1', 'a2', 'b1', 'b2', 'b3', 'b4', 'a1']);
+    assert.equal(await run.finished, 'finished');
+  });
+}
+
+test('a bad time-to-live or a reserved state name fails the job\'s validation, naming both', async () => {
+  const job = defineJob({ name: 'bad-ttl' }, (env) => {
+    env
+      .source(datagen({ count: 1, record: (i) => i }))
+      .keyBy((n) => n)
+      .process({
+        state: { count: valueState<number>({ ttl: { afterMs: 0 } }), 'sluice:mine': mapState<string, number>(), recent: listState<number>({ ttl: { afterMs: 10, refreshOnRead: 'yes' as unknown as boolean } }) },
+        processElement(n) {
+          return n;
+        },
+      })
+      .sink(collectSink());
+  });
+  await assert.rejects(startJob(job), (err: unknown) => {
+    assert.ok(isSluiceError(err, 'SLUICE_INVALID_JOB'), String(err));
+    assert.match(err.message, /state "count" with a bad time-to-live: ttl\.afterMs must be a positive whole number of ms, got 0/);
+    assert.match(err.message, /state "sluice:mine": names starting with "sluice:" are Sluice's own; rename it/);
+    assert.match(err.message, /state "recent" with a bad time-to-live: ttl\.refreshOnRead must be true or false, got yes/);
+    return true;
+  });
+});
