@@ -16,6 +16,8 @@ export class SubtaskMetrics {
   /** For source subtasks: times the source was not polled because the output was full. */
   sourcePauses = 0;
   finished = false;
+  /** Its operators are open (their state restored) and, for a source, its reader started: records may flow. */
+  opened = false;
   /** Records window operators of this subtask dropped for coming later than their allowed lateness. */
   lateRecordsDropped = 0;
   /** Records an operator of this subtask skipped because its function threw (`onError('skip')`). */

@@ -180,6 +180,7 @@ export class Subtask implements AttemptSubtask {
     const chain = this.#options.chain;
     for (let i = chain.length - 1; i >= 0; i--) await (chain[i] as ChainedOperator<unknown>).open();
     if (this.isSource) await (this.#options.input as SourceInput<unknown>).reader.start();
+    this.metrics.opened = true;
   }
 
   /** Runs until the end of input (resolves) or a failure (rejects). */

@@ -215,7 +215,7 @@ export class JobRun {
     if (this.clock === undefined) {
       throw new SluiceError(TestingErrorCodes.noManualClock, 'advance() needs a run started with startJob(job, { clock: "manual" })');
     }
-    if (!this.#clockInUse) await this.#firstTimerSet(this.clock);
+    if (!this.#clockInUse) await this.#started();
     // Subtasks woken by the last move may still be on their way to their next wait; a timer they set after the move
     // would be due later than meant.
     await settle();
@@ -224,17 +224,22 @@ export class JobRun {
   }
 
   /**
-   * Before time first moves: waits until the job has started and something waits on the clock (a rate-limited
-   * source, a checkpoint trigger), or the job ended, for at most {@link FIRST_TIMER_PATIENCE_MS}. A job still starting
-   * — the LevelDB backend reserves and opens its working database first — has set no timer yet, and time moved
-   * before its source waits would pass it by: the test would then wait for records that are due a second later.
+   * Before time first moves: waits until the job's first attempt has opened every subtask (state restored, sources
+   * started), or the job ended, for at most {@link START_PATIENCE_MS}. A job still starting — the LevelDB backend
+   * reserves and opens its working database first — has not started its sources yet, and a rate-limited source
+   * paces itself from the time it starts: time moved before that would pass it by, and the test would wait for
+   * records that are due a step later.
    */
-  async #firstTimerSet(clock: ManualClock): Promise<void> {
+  async #started(): Promise<void> {
     this.#clockInUse = true;
     let ended = false;
     void this.finished.catch(() => undefined).finally(() => (ended = true));
-    const deadline = performance.now() + FIRST_TIMER_PATIENCE_MS;
-    while (!ended && clock.pendingTimers === 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+    const opened = (): boolean => {
+      const subtasks = this.runner.subtaskMetrics();
+      return subtasks.length > 0 && subtasks.every((s) => s.metrics.opened);
+    };
+    const deadline = performance.now() + START_PATIENCE_MS;
+    while (!ended && !opened() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
   }
 
   /**
@@ -419,8 +424,8 @@ export async function startJob(job: JobDefinition, options: StartJobOptions = {}
 }
 
 /** Lets every subtask woken by a clock move run until it waits again (a few macrotask turns). */
-/** How long the first {@link JobRun.advance} waits, at most, for a job to set a timer on the manual clock. */
-const FIRST_TIMER_PATIENCE_MS = 5_000;
+/** How long the first {@link JobRun.advance} waits, at most, for the job's subtasks to open. */
+const START_PATIENCE_MS = 5_000;
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));

@@ -75,5 +75,6 @@ export class SubtaskHandle implements AttemptSubtask {
     m.alignmentMs = row[13];
     m.inputWatermark = row[14];
     m.recordsSkipped = row[15];
+    m.opened = row[16] === 1;
   }
 }

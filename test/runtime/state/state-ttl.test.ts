@@ -143,11 +143,14 @@ test('the heap backend sweeps idle keys away a budget at a time, and an incremen
   }
 });
 
-/** Per key, records one second apart: 'a' at 1 and 2 s, 'b' from 3 to 6 s, 'a' again at 7 s (5 s after its last). */
-const KEYS = ['a', 'a', 'b', 'b', 'b', 'b', 'a'];
+/**
+ * Records one second apart: 'a' at 1 and 2 s, 'b' from 3 to 6 s, 'a' again at 7 s (5 s after its last), then 'c'
+ * from 8 to 11 s, while 'a' and 'b' go idle for good.
+ */
+const KEYS = ['a', 'a', 'b', 'b', 'b', 'b', 'a', 'c', 'c', 'c', 'c'];
 
 function ttlJob(state?: StateBackendOptions) {
-  return defineJob({ name: 'ttl-counts', ...(state === undefined ? {} : { state }) }, (env) => {
+  return defineJob({ name: 'ttl-counts', checkpoints: { intervalMs: 60_000 }, ...(state === undefined ? {} : { state }) }, (env) => {
     env
       .source(datagen({ count: KEYS.length, ratePerSecond: 1, record: (i) => ({ key: KEYS[i]! }) }))
       .keyBy((r) => r.key)
@@ -159,6 +162,7 @@ function ttlJob(state?: StateBackendOptions) {
           return `${r.key}${n}`;
         },
       })
+      .uid('counts')
       .sink(collectSink())
       .uid('out');
   });
@@ -168,12 +172,18 @@ for (const [name, state] of [['heap', undefined], ['LevelDB', { backend: 'leveld
   test(`a job's count with a 2.5 s time-to-live starts again for a key idle for longer (${name} backend, manual clock)`, async (t) => {
     const run = await startJob(ttlJob(state), { clock: 'manual' });
     t.after(() => run.close());
+    // One record a second; each is counted at the second it is due (the sink commits at checkpoints: the end's).
+    const counted = (): number => run.runner.metrics().find((stage) => stage.operators.includes('counts'))?.recordsIn ?? 0;
     for (let s = 1; s <= KEYS.length; s++) {
       await run.advance(1_000);
-      await run.until(() => run.outputs('out').length === s);
+      await run.until(() => counted() === s);
     }
-    assert.deepEqual(run.outputs('out'), ['a1', 'a2', 'b1', 'b2', 'b3', 'b4', 'a1']);
     assert.equal(await run.finished, 'finished');
+    assert.deepEqual(run.outputs('out'), ['a1', 'a2', 'b1', 'b2', 'b3', 'b4', 'a1', 'c1', 'c2', 'c3', 'c4']);
+    // The final checkpoint: the heap backend swept the idle keys away; LevelDB keeps them until they are read.
+    const stored = (await run.keyedState('counts')).map((e) => `${e.state} ${e.key}=${String(e.value)}`).sort();
+    const c = ['count c=4', 'sluice:ttl:count c=11000'];
+    assert.deepEqual(stored, name === 'heap' ? c : ['count a=1', 'count b=4', ...c, 'sluice:ttl:count a=7000', 'sluice:ttl:count b=6000'].sort());
   });
 }
 
