@@ -102,6 +102,7 @@ export class KeyedBroadcastProcessOperator extends KeyedProcessOperator<unknown>
     const out: unknown[] = (this.#emitted = []);
     const outTimestamps: number[] | undefined = timestamps === undefined ? undefined : [];
     const ctx = this.#broadcastCtx;
+    this.readTtlClock(); // applyToKeyedState reads keyed state
     let mark = 0;
     for (let i = 0; i < records.length; i++) {
       try {

@@ -1,0 +1,94 @@
+/**
+ * State with a time-to-live (docs/jobs.md, "State that expires"): a keyed count whose keys come and go — each key
+ * gets 4 records in a row, then never again (sessions, devices, orders) — in three variants, each in its own process
+ * (clean heap, its own peak RSS), at p = 1 in-process, on the heap backend:
+ *
+ * - `none`: no TTL, the baseline: every key's count stays, so state grows with the keys ever seen;
+ * - `idle`: `ttl: { afterMs: 50 }`: a key's count is gone 50 ms after its last record, swept after each batch;
+ * - `kept`: `ttl: { afterMs: 3_600_000 }`: nothing expires within the run: the bookkeeping's cost alone.
+ *
+ * Figures: throughput of `kept` and of `idle` against `none` (ratios), keys with state at the end and peak RSS.
+ *
+ * Run: `npx tsx bench/state-ttl.ts [records]` (default 4M records, 1M keys).
+ */
+import { spawn } from 'node:child_process';
+import { datagen } from '../connectors/dev/index.ts';
+import { defineJob, valueState } from '../runtime/api/index.ts';
+import { silentLogger } from '../runtime/logging/index.ts';
+import { JobRunner } from '../runtime/runner/index.ts';
+import { discardSink } from './support/discard-sink.ts';
+import { emitFigure } from './support/figure.ts';
+
+type Variant = 'none' | 'idle' | 'kept';
+const RECORDS = Number(process.argv[2] ?? 4_000_000);
+const TTL_MS: Record<Variant, number | undefined> = { none: undefined, idle: 50, kept: 3_600_000 };
+
+interface VariantResult {
+  seconds: number;
+  entries: number;
+  peakRssMiB: number;
+}
+
+if (process.argv[2] === '--variant') {
+  const result = await runVariant(process.argv[3] as Variant, Number(process.argv[4]));
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  process.exit(0);
+}
+
+async function runVariant(variant: Variant, records: number): Promise<VariantResult> {
+  const afterMs = TTL_MS[variant];
+  const counter = { count: 0 };
+  const job = defineJob({ name: `bench-ttl-${variant}` }, (env) => {
+    env
+      .source(datagen({ count: records, record: (i) => ({ key: `device-${i >> 2}` }) }))
+      .keyBy((r) => r.key)
+      .process({
+        state: { count: afterMs === undefined ? valueState<number>() : valueState<number>({ ttl: { afterMs } }) },
+        processElement(_record, ctx) {
+          const n = (ctx.state.count.value() ?? 0) + 1;
+          ctx.state.count.update(n);
+          return n;
+        },
+      })
+      .uid('counts')
+      .sink(discardSink(counter));
+  });
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const runner = new JobRunner({ job, workers: 0, logger: silentLogger() });
+  const start = performance.now();
+  await runner.run();
+  const seconds = (performance.now() - start) / 1000;
+  clearInterval(sampler);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  if (counter.count !== records) throw new Error(`${variant}: ${counter.count} of ${records} records out`);
+  // Keys with a count at the end (the TTL variants' last-use times are not counted: the state itself is).
+  const metric = runner.connectorMetrics().find((m) => m.operator === 'counts')?.metrics.find((m) => m.name === 'sluice_state_entries');
+  const entries = metric !== undefined && 'value' in metric ? metric.value : Number.NaN;
+  return { seconds, entries: afterMs === undefined ? entries : entries / 2, peakRssMiB: peakRss / 2 ** 20 };
+}
+
+function variant(name: Variant): Promise<VariantResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--variant', name, String(RECORDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code !== 0 || line === undefined) reject(new Error(`variant ${name} exited ${code}: ${out.slice(-500)}`));
+      else resolve(JSON.parse(line.slice(7)) as VariantResult);
+    });
+  });
+}
+
+const none = await variant('none');
+const kept = await variant('kept');
+const idle = await variant('idle');
+const rate = (r: VariantResult): number => RECORDS / r.seconds;
+const setting = `${RECORDS / 1e6}M records, ${RECORDS / 4e6}M keys of 4 records each, p = 1 in-process, heap backend`;
+emitFigure({ name: 'state/ttl throughput, nothing expires (bookkeeping only)', value: rate(kept), unit: 'records/s', baseline: rate(none), note: `baseline: the same job without ttl; ${setting}` });
+emitFigure({ name: 'state/ttl throughput, idle keys expire after 50 ms', value: rate(idle), unit: 'records/s', baseline: rate(none), note: `baseline: the same job without ttl; ${setting}` });
+emitFigure({ name: 'state/ttl keys with state at the end, idle keys expire after 50 ms', value: idle.entries, unit: 'keys', baseline: none.entries, note: 'baseline: the same job without ttl (every key ever seen)' });
+for (const [name, r] of [['none', none], ['kept', kept], ['idle', idle]] as const) {
+  emitFigure({ name: `state/ttl peak RSS, ${name}`, value: r.peakRssMiB, unit: 'MiB', baseline: none.peakRssMiB, note: 'baseline: the same job without ttl' });
+}
