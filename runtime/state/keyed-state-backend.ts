@@ -106,6 +106,12 @@ export interface KeyedStateBackend {
    */
   expireIdle?(name: string, cutoff: number, budget: number): number;
   /**
+   * Backends that cannot remove expired keys themselves (LevelDB): up to `max` keys of the TTL'd state `name` that
+   * may have been idle since `cutoff`, for the caller to check through the state's handle, which removes those that
+   * expired.
+   */
+  idleKeys?(name: string, cutoff: number, max: number): StateKey[];
+  /**
    * Resolves when the backend can take more work; `undefined` when it can now. The LevelDB backend answers a promise
    * while too many write-backs wait for LevelDB (the subtask waits before its next batch: backpressure).
    */

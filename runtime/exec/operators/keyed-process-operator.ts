@@ -1,7 +1,7 @@
 import type { KeyedProcessContext, StateDeclarations, TimerService } from '../../api/index.ts';
 import { NO_WATERMARK } from '../../api/event-time.ts';
 import type { DueTimer, StateKey } from '../../state/index.ts';
-import { withTtl } from '../../state/ttl/ttl-handles.ts';
+import { withTtl, type ExpiringState } from '../../state/ttl/ttl-handles.ts';
 import { ttlStampsName } from '../../state/ttl/state-ttl.ts';
 import type { Clock } from '../../time/index.ts';
 import { emitToSideOutput, type Downstream, type OperatorPlace } from './chained-operator.ts';
@@ -52,7 +52,7 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
   #out: unknown[] = [];
   #watermark = NO_WATERMARK;
   /** The declared states with a time-to-live, and the clock their expiry is measured on. */
-  readonly #expiring: ReadonlyArray<{ readonly name: string; readonly afterMs: number }>;
+  readonly #expiring: ReadonlyArray<{ readonly name: string; readonly afterMs: number; readonly handle: ExpiringState }>;
   readonly #clock: Clock;
   /**
    * The processing time TTL'd state is judged and stamped at: read once per batch of records or timers, not per
@@ -67,7 +67,7 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
     this.#next = next;
     this.#clock = clock;
     const state: Record<string, unknown> = {};
-    const expiring: Array<{ name: string; afterMs: number }> = [];
+    const expiring: Array<{ name: string; afterMs: number; handle: ExpiringState }> = [];
     for (const [name, decl] of Object.entries(spec.state ?? {})) {
       const handle =
         decl.kind === 'value'
@@ -79,8 +79,9 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
         state[name] = handle;
         continue;
       }
-      state[name] = withTtl(decl.kind, handle, this.backend.getValueState<number>(ttlStampsName(name)), () => this.#ttlNow, decl.ttl);
-      expiring.push({ name, afterMs: decl.ttl.afterMs });
+      const expiringHandle = withTtl(decl.kind, handle, this.backend.getValueState<number>(ttlStampsName(name)), () => this.#ttlNow, decl.ttl);
+      state[name] = expiringHandle;
+      expiring.push({ name, afterMs: decl.ttl.afterMs, handle: expiringHandle });
     }
     this.#expiring = expiring;
     const backend = this.backend;
@@ -153,11 +154,24 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
     if (this.#expiring.length > 0) this.#ttlNow = this.#clock.now();
   }
 
-  /** Removes some expired keys of each TTL'd state (the heap backend; LevelDB finds them when they are read). */
+  /**
+   * Removes some expired keys of each TTL'd state: the heap backend sweeps its tables itself; the LevelDB backend
+   * names keys a scan of its database found idle, and each one's handle removes its state if it did expire.
+   */
   #expireIdle(records: number): void {
     const backend = this.backend;
-    if (backend.expireIdle === undefined) return;
-    for (const { name, afterMs } of this.#expiring) backend.expireIdle(name, this.#ttlNow - afterMs, TTL_SWEEP_PER_RECORD * records);
+    const budget = TTL_SWEEP_PER_RECORD * records;
+    for (const { name, afterMs, handle } of this.#expiring) {
+      const cutoff = this.#ttlNow - afterMs;
+      if (backend.expireIdle !== undefined) {
+        backend.expireIdle(name, cutoff, budget);
+        continue;
+      }
+      for (const key of backend.idleKeys?.(name, cutoff, budget) ?? []) {
+        backend.setCurrentKey(key);
+        handle.expireIfIdle();
+      }
+    }
   }
 
   /** Sends records a subclass's function produced outside {@link processWith} (a broadcast record's outputs). */

@@ -15,6 +15,8 @@ import { DeltaLog } from './delta-log.ts';
 import { writeStoredFullBlobs, writeStoredIncrementalBlobs, type StoredState } from './leveldb-snapshot.ts';
 import { packValue, storedKey, unpackValue } from './stored-bytes.ts';
 import { WorkingStore, type WriteOp } from './working-store.ts';
+import { LevelDbTtlScan } from './ttl-scan.ts';
+import { ttlStampsName } from '../ttl/state-ttl.ts';
 import type { RestoreInput } from '../snapshots/owned-chains.ts';
 
 /**
@@ -108,6 +110,9 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   readonly #log: DeltaLog | undefined;
   readonly #chains = new Map<number, ChainStats>();
   #parent: number | undefined;
+  /** Per TTL'd state: the scan that finds its idle keys on disk, and where the walk of its cached times resumes. */
+  readonly #ttlScans = new Map<string, LevelDbTtlScan>();
+  readonly #ttlCursors = new Map<string, Iterator<CachedEntry>>();
 
   constructor(options: LevelDbKeyedStateBackendOptions) {
     super(options.maxParallelism, options.range);
@@ -280,7 +285,43 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
    * the same process too. Measured on the 10M-key bench's restore after its job (bench/leveldb-state.ts, heap capped
    * at 256 MiB): the job's cache, still live, cost the restore ~2 s of its ~10 s in garbage collection.
    */
+  /**
+   * Up to `max` keys of the TTL'd state `name` whose last use was at or before `cutoff`: first from the cache (a walk
+   * of the cached times that resumes where the last call stopped, at most `max` entries), then from a background scan
+   * of the working database (ttl-scan.ts) for keys no longer cached. The caller checks each as its state handle sees
+   * it. Throws the scan's failure (`SLUICE_STATE_BACKEND_IO`).
+   */
+  idleKeys(name: string, cutoff: number, max: number): StateKey[] {
+    const stamps = this.#tables.get(ttlStampsName(name));
+    if (stamps === undefined || this.#store === undefined) return [];
+    const idle: StateKey[] = [];
+    let cursor = this.#ttlCursors.get(name);
+    for (let visited = 0; visited < max && visited < stamps.entries.size; visited++) {
+      cursor ??= stamps.entries.values();
+      const next = cursor.next();
+      if (next.done === true) {
+        cursor = undefined;
+        break;
+      }
+      const stamp = next.value.value;
+      if (typeof stamp === 'number' && stamp <= cutoff) idle.push(next.value.key);
+    }
+    if (cursor === undefined) this.#ttlCursors.delete(name);
+    else this.#ttlCursors.set(name, cursor);
+    if (idle.length >= max) return idle;
+    let scan = this.#ttlScans.get(name);
+    if (scan === undefined || scan.store !== this.#store) {
+      scan = new LevelDbTtlScan(this.#store, stamps, this.range);
+      this.#ttlScans.set(name, scan);
+    }
+    for (const key of scan.take(cutoff, max - idle.length)) idle.push(key);
+    return idle;
+  }
+
   override async close(): Promise<void> {
+    for (const scan of this.#ttlScans.values()) await scan.stop();
+    this.#ttlScans.clear();
+    this.#ttlCursors.clear();
     const store = this.#store ?? (await this.#opening?.catch(() => undefined));
     this.#store = undefined;
     this.#opening = undefined;

@@ -28,6 +28,11 @@ class TtlGuard {
     return false;
   }
 
+  /** Clears the state if it expired; whether it did. */
+  expire(): boolean {
+    return this.stamps.value() !== undefined && !this.live();
+  }
+
   /** Before a read: clears an expired state; refreshes the time when reads count as use. */
   read(): void {
     if (this.live() && this.ttl.refreshOnRead === true) this.stamps.update(this.now());
@@ -50,7 +55,7 @@ class TtlGuard {
   }
 }
 
-class TtlValueState<T> implements ValueState<T> {
+class TtlValueState<T> implements ExpiringState, ValueState<T> {
   readonly #guard: TtlGuard;
 
   constructor(
@@ -60,6 +65,11 @@ class TtlValueState<T> implements ValueState<T> {
     ttl: StateTtl,
   ) {
     this.#guard = new TtlGuard(stamps, now, ttl, () => inner.clear());
+  }
+
+  /** Removes the current key's state if it expired; whether it did. */
+  expireIfIdle(): boolean {
+    return this.#guard.expire();
   }
 
   value(): T | undefined {
@@ -78,7 +88,7 @@ class TtlValueState<T> implements ValueState<T> {
   }
 }
 
-class TtlMapState<K extends StateKey, V> implements MapState<K, V> {
+class TtlMapState<K extends StateKey, V> implements ExpiringState, MapState<K, V> {
   readonly #guard: TtlGuard;
 
   constructor(
@@ -88,6 +98,11 @@ class TtlMapState<K extends StateKey, V> implements MapState<K, V> {
     ttl: StateTtl,
   ) {
     this.#guard = new TtlGuard(stamps, now, ttl, () => inner.clear());
+  }
+
+  /** Removes the current key's state if it expired; whether it did. */
+  expireIfIdle(): boolean {
+    return this.#guard.expire();
   }
 
   get(k: K): V | undefined {
@@ -138,7 +153,7 @@ class TtlMapState<K extends StateKey, V> implements MapState<K, V> {
   }
 }
 
-class TtlListState<T> implements ListState<T> {
+class TtlListState<T> implements ExpiringState, ListState<T> {
   readonly #guard: TtlGuard;
 
   constructor(
@@ -148,6 +163,11 @@ class TtlListState<T> implements ListState<T> {
     ttl: StateTtl,
   ) {
     this.#guard = new TtlGuard(stamps, now, ttl, () => inner.clear());
+  }
+
+  /** Removes the current key's state if it expired; whether it did. */
+  expireIfIdle(): boolean {
+    return this.#guard.expire();
   }
 
   get(): readonly T[] {
@@ -179,6 +199,12 @@ class TtlListState<T> implements ListState<T> {
   }
 }
 
+/** What a TTL'd handle adds: the check a sweep runs for a key it found idle. @internal */
+export interface ExpiringState {
+  /** Removes the current key's state (and its last-use time) if it expired; whether it did. */
+  expireIfIdle(): boolean;
+}
+
 /** Any state handle, as the backend hands it out. @internal */
 export type AnyStateHandle = ValueState<unknown> | MapState<StateKey, unknown> | ListState<unknown>;
 
@@ -193,7 +219,7 @@ export type AnyStateHandle = ValueState<unknown> | MapState<StateKey, unknown> |
  * ```
  * @internal
  */
-export function withTtl(kind: 'value' | 'map' | 'list', handle: AnyStateHandle, stamps: ValueState<number>, now: () => number, ttl: StateTtl): AnyStateHandle {
+export function withTtl(kind: 'value' | 'map' | 'list', handle: AnyStateHandle, stamps: ValueState<number>, now: () => number, ttl: StateTtl): AnyStateHandle & ExpiringState {
   if (kind === 'value') return new TtlValueState(handle as ValueState<unknown>, stamps, now, ttl);
   if (kind === 'map') return new TtlMapState(handle as MapState<StateKey, unknown>, stamps, now, ttl);
   return new TtlListState(handle as ListState<unknown>, stamps, now, ttl);

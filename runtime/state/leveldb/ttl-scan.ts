@@ -1,0 +1,77 @@
+import type { KeyGroupRange, StateKey } from '../key-groups.ts';
+import { stateKeyOf, unpackValue, writeKeyPrefix } from './stored-bytes.ts';
+import type { CachedTable } from './cached-table.ts';
+import type { WorkingStore } from './working-store.ts';
+
+/** Candidates held at most; the scan waits for them to be taken before it reads on. */
+const MAX_QUEUED = 4_096;
+
+/**
+ * Finds the keys of a TTL'd state that may have expired in the LevelDB backend's working database, so that keys no
+ * record reads again are removed too, not only found when read (the heap backend sweeps its tables instead). The
+ * last-use times are rows of the state's companion (`ttlStampsName`); a scan reads the times evicted from the cache
+ * and still queued for writing, then the rows key group by key group, in the background, and queues the keys whose
+ * time was at or before the cutoff it started with (a key may be queued twice: the second check finds nothing). The operator
+ * takes a few queued keys after each batch and asks each key's state handle whether it expired, which reads the
+ * key's time as the cache holds it (a newer write may not be stored yet) and removes the state and its time if so:
+ * a removal like any other, a tombstone in the next incremental checkpoint. A scan that finished starts again when
+ * the queue is empty, with the cutoff of that moment.
+ * @internal
+ */
+export class LevelDbTtlScan {
+  readonly #queue: StateKey[] = [];
+  #scanning: Promise<void> | undefined;
+  #failure: unknown;
+  #stopped = false;
+  /** Resolves a scan waiting for room in the queue. */
+  #room: (() => void) | undefined;
+
+  constructor(
+    readonly store: WorkingStore,
+    readonly stamps: CachedTable,
+    readonly range: KeyGroupRange,
+  ) {}
+
+  /** Up to `max` keys whose time was at or before a cutoff when scanned; starts a scan (with `cutoff`) when none is queued. */
+  take(cutoff: number, max: number): StateKey[] {
+    if (this.#failure !== undefined) throw this.#failure;
+    const taken = this.#queue.splice(0, max);
+    if (this.#queue.length < MAX_QUEUED) this.#room?.();
+    if (taken.length === 0 && this.#scanning === undefined && !this.#stopped) {
+      this.#scanning = this.#scan(cutoff).then(
+        () => (this.#scanning = undefined),
+        (err: unknown) => {
+          this.#failure = err;
+          this.#scanning = undefined;
+        },
+      );
+    }
+    return taken;
+  }
+
+  /** Stops the scan and waits for it (before the working database closes). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#room?.();
+    await this.#scanning;
+  }
+
+  async #scan(cutoff: number): Promise<void> {
+    // Times evicted from the cache whose write is still queued are read from the queue: the database has not got them.
+    for (const [key, write] of this.stamps.pending) {
+      if (write.value !== undefined && (unpackValue(write.value) as number) <= cutoff) this.#queue.push(key);
+    }
+    const gte = new Uint8Array(4);
+    const lt = new Uint8Array(4);
+    for (let keyGroup = this.range.start; keyGroup <= this.range.end && !this.#stopped; keyGroup++) {
+      writeKeyPrefix(gte, 0, keyGroup, this.stamps.id);
+      writeKeyPrefix(lt, 0, keyGroup, this.stamps.id + 1);
+      for await (const rows of this.store.scan(gte, lt)) {
+        for (const [key, value] of rows) if ((unpackValue(value) as number) <= cutoff) this.#queue.push(stateKeyOf(key));
+        while (this.#queue.length >= MAX_QUEUED && !this.#stopped) await new Promise<void>((resolve) => (this.#room = resolve));
+        this.#room = undefined;
+        if (this.#stopped) break;
+      }
+    }
+  }
+}
