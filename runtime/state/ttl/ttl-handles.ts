@@ -55,147 +55,108 @@ class TtlGuard {
   }
 }
 
-class TtlValueState<T> implements ExpiringState, ValueState<T> {
-  readonly #guard: TtlGuard;
+/** What the three TTL'd handles share: the guard, the sweep's check, and `clear`, which also drops the time. */
+abstract class TtlHandle<H extends { clear(): void }> implements ExpiringState {
+  protected readonly guard: TtlGuard;
 
   constructor(
-    readonly inner: ValueState<T>,
+    readonly inner: H,
     stamps: ValueState<number>,
     now: () => number,
     ttl: StateTtl,
   ) {
-    this.#guard = new TtlGuard(stamps, now, ttl, () => inner.clear());
+    this.guard = new TtlGuard(stamps, now, ttl, () => inner.clear());
   }
 
   /** Removes the current key's state if it expired; whether it did. */
   expireIfIdle(): boolean {
-    return this.#guard.expire();
+    return this.guard.expire();
   }
 
+  clear(): void {
+    this.inner.clear();
+    this.guard.cleared();
+  }
+}
+
+class TtlValueState<T> extends TtlHandle<ValueState<T>> implements ValueState<T> {
   value(): T | undefined {
-    this.#guard.read();
+    this.guard.read();
     return this.inner.value();
   }
 
   update(value: T): void {
     this.inner.update(value);
-    this.#guard.written(value !== undefined);
-  }
-
-  clear(): void {
-    this.inner.clear();
-    this.#guard.cleared();
+    this.guard.written(value !== undefined);
   }
 }
 
-class TtlMapState<K extends StateKey, V> implements ExpiringState, MapState<K, V> {
-  readonly #guard: TtlGuard;
-
-  constructor(
-    readonly inner: MapState<K, V>,
-    stamps: ValueState<number>,
-    now: () => number,
-    ttl: StateTtl,
-  ) {
-    this.#guard = new TtlGuard(stamps, now, ttl, () => inner.clear());
-  }
-
-  /** Removes the current key's state if it expired; whether it did. */
-  expireIfIdle(): boolean {
-    return this.#guard.expire();
-  }
-
+class TtlMapState<K extends StateKey, V> extends TtlHandle<MapState<K, V>> implements MapState<K, V> {
   get(k: K): V | undefined {
-    this.#guard.read();
+    this.guard.read();
     return this.inner.get(k);
   }
 
   put(k: K, v: V): void {
-    this.#guard.beforeWrite();
+    this.guard.beforeWrite();
     this.inner.put(k, v);
-    this.#guard.written(true);
+    this.guard.written(true);
   }
 
   has(k: K): boolean {
-    this.#guard.read();
+    this.guard.read();
     return this.inner.has(k);
   }
 
   remove(k: K): void {
-    this.#guard.beforeWrite();
+    this.guard.beforeWrite();
     this.inner.remove(k);
-    this.#guard.written(this.inner.size() > 0);
+    this.guard.written(this.inner.size() > 0);
   }
 
   entries(): IterableIterator<[K, V]> {
-    this.#guard.read();
+    this.guard.read();
     return this.inner.entries();
   }
 
   keys(): IterableIterator<K> {
-    this.#guard.read();
+    this.guard.read();
     return this.inner.keys();
   }
 
   values(): IterableIterator<V> {
-    this.#guard.read();
+    this.guard.read();
     return this.inner.values();
   }
 
   size(): number {
-    this.#guard.read();
+    this.guard.read();
     return this.inner.size();
-  }
-
-  clear(): void {
-    this.inner.clear();
-    this.#guard.cleared();
   }
 }
 
-class TtlListState<T> implements ExpiringState, ListState<T> {
-  readonly #guard: TtlGuard;
-
-  constructor(
-    readonly inner: ListState<T>,
-    stamps: ValueState<number>,
-    now: () => number,
-    ttl: StateTtl,
-  ) {
-    this.#guard = new TtlGuard(stamps, now, ttl, () => inner.clear());
-  }
-
-  /** Removes the current key's state if it expired; whether it did. */
-  expireIfIdle(): boolean {
-    return this.#guard.expire();
-  }
-
+class TtlListState<T> extends TtlHandle<ListState<T>> implements ListState<T> {
   get(): readonly T[] {
-    this.#guard.read();
+    this.guard.read();
     return this.inner.get();
   }
 
   add(v: T): void {
-    this.#guard.beforeWrite();
+    this.guard.beforeWrite();
     this.inner.add(v);
-    this.#guard.written(true);
+    this.guard.written(true);
   }
 
   addAll(vs: readonly T[]): void {
     if (vs.length === 0) return;
-    this.#guard.beforeWrite();
+    this.guard.beforeWrite();
     this.inner.addAll(vs);
-    this.#guard.written(true);
+    this.guard.written(true);
   }
 
   update(vs: readonly T[]): void {
     this.inner.update(vs);
-    this.#guard.written(vs.length > 0);
-  }
-
-  clear(): void {
-    this.inner.clear();
-    this.#guard.cleared();
+    this.guard.written(vs.length > 0);
   }
 }
 
