@@ -5,17 +5,23 @@ import type { WorkingStore } from './working-store.ts';
 
 /** Candidates held at most; the scan waits for them to be taken before it reads on. */
 const MAX_QUEUED = 4_096;
+/**
+ * Processing time between the starts of two scans, at least: a scan reads every key's time, so back-to-back scans of
+ * a large state that is not expiring would keep the database busy for nothing. A key is removed at most this long
+ * (plus a scan) after it expired; it is never read expired meanwhile.
+ */
+export const TTL_SCAN_EVERY_MS = 10_000;
 
 /**
  * Finds the keys of a TTL'd state that may have expired in the LevelDB backend's working database, so that keys no
  * record reads again are removed too, not only found when read (the heap backend sweeps its tables instead). The
  * last-use times are rows of the state's companion (`ttlStampsName`); a scan reads the times evicted from the cache
  * and still queued for writing, then the rows key group by key group, in the background, and queues the keys whose
- * time was at or before the cutoff it started with (a key may be queued twice: the second check finds nothing). The operator
- * takes a few queued keys after each batch and asks each key's state handle whether it expired, which reads the
+ * time was at or before the cutoff it started with (a key may be queued twice: the second check finds nothing). The
+ * operator takes a few queued keys after each batch and asks each key's state handle whether it expired, which reads the
  * key's time as the cache holds it (a newer write may not be stored yet) and removes the state and its time if so:
- * a removal like any other, a tombstone in the next incremental checkpoint. A scan that finished starts again when
- * the queue is empty, with the cutoff of that moment.
+ * a removal like any other, a tombstone in the next incremental checkpoint. Another scan starts, with the cutoff of
+ * that moment, once the queue is empty and {@link TTL_SCAN_EVERY_MS} of processing time has passed.
  * @internal
  */
 export class LevelDbTtlScan {
@@ -23,6 +29,8 @@ export class LevelDbTtlScan {
   #scanning: Promise<void> | undefined;
   #failure: unknown;
   #stopped = false;
+  /** The cutoff the last scan started with (cutoffs advance with processing time). */
+  #lastCutoff = Number.NEGATIVE_INFINITY;
   /** Resolves a scan waiting for room in the queue. */
   #room: (() => void) | undefined;
 
@@ -32,12 +40,16 @@ export class LevelDbTtlScan {
     readonly range: KeyGroupRange,
   ) {}
 
-  /** Up to `max` keys whose time was at or before a cutoff when scanned; starts a scan (with `cutoff`) when none is queued. */
+  /**
+   * Up to `max` keys whose time was at or before a cutoff when scanned; starts a scan (with `cutoff`) when none is
+   * queued and the last one started {@link TTL_SCAN_EVERY_MS} or more before.
+   */
   take(cutoff: number, max: number): StateKey[] {
     if (this.#failure !== undefined) throw this.#failure;
     const taken = this.#queue.splice(0, max);
     if (this.#queue.length < MAX_QUEUED) this.#room?.();
-    if (taken.length === 0 && this.#scanning === undefined && !this.#stopped) {
+    if (taken.length === 0 && this.#scanning === undefined && !this.#stopped && cutoff - this.#lastCutoff >= TTL_SCAN_EVERY_MS) {
+      this.#lastCutoff = cutoff;
       this.#scanning = this.#scan(cutoff).then(
         () => (this.#scanning = undefined),
         (err: unknown) => {

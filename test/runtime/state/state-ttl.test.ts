@@ -9,6 +9,7 @@ import { collectSink, datagen } from '../../../connectors/dev/index.ts';
 import { defineJob, listState, mapState, valueState, type StateBackendOptions } from '../../../runtime/api/index.ts';
 import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedStateBackend, type ListState, type MapState, type ValueState } from '../../../runtime/state/index.ts';
 import { LevelDbKeyedStateBackend } from '../../../runtime/state/leveldb/leveldb-keyed-state-backend.ts';
+import { TTL_SCAN_EVERY_MS } from '../../../runtime/state/leveldb/ttl-scan.ts';
 import { ttlStampsName, type StateTtl } from '../../../runtime/state/ttl/state-ttl.ts';
 import { withTtl } from '../../../runtime/state/ttl/ttl-handles.ts';
 import { startJob } from '../../../runtime/testing/index.ts';
@@ -170,6 +171,22 @@ test('the LevelDB backend finds idle keys no longer cached by scanning its datab
       backend.setCurrentKey(`u${k}`);
       assert.equal(value.value(), k < 2_000 ? undefined : k, `u${k}`);
     }
+    // Scans start at most every TTL_SCAN_EVERY_MS of processing time: the next one finds the rest once it has passed.
+    const sweep = async (rounds: number): Promise<void> => {
+      for (let round = 0; round < rounds; round++) {
+        for (const key of backend.idleKeys('count', clock.now - 1_000, 64)) {
+          backend.setCurrentKey(key);
+          handle.expireIfIdle();
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    };
+    clock.now = 1_200 + TTL_SCAN_EVERY_MS - 1;
+    await sweep(50);
+    assert.ok(backend.metrics().entries > 0, 'keys no longer cached wait for the next scan');
+    clock.now = 1_200 + TTL_SCAN_EVERY_MS;
+    for (let round = 0; round < 100 && backend.metrics().entries > 0; round++) await sweep(10);
+    assert.equal(backend.metrics().entries, 0, 'the next scan found the keys written at 600');
   } finally {
     await backend.close(); // stops a scan still running
   }
