@@ -9,7 +9,8 @@
  *
  * Figures: throughput of `kept` and of `idle` against `none` (ratios), keys with state at the end and peak RSS.
  *
- * Run: `npx tsx bench/state-ttl.ts [records]` (default 4M records, 1M keys).
+ * Run: `npx tsx bench/state-ttl.ts [records]` (default 4M records, 1M keys); `BACKEND=leveldb` runs all three on the
+ * LevelDB backend (its default cache).
  */
 import { spawn } from 'node:child_process';
 import { datagen } from '../connectors/dev/index.ts';
@@ -38,7 +39,8 @@ if (process.argv[2] === '--variant') {
 async function runVariant(variant: Variant, records: number): Promise<VariantResult> {
   const afterMs = TTL_MS[variant];
   const counter = { count: 0 };
-  const job = defineJob({ name: `bench-ttl-${variant}` }, (env) => {
+  const leveldb = process.env['BACKEND'] === 'leveldb';
+  const job = defineJob({ name: `bench-ttl-${variant}`, ...(leveldb ? { state: { backend: 'leveldb' as const } } : {}) }, (env) => {
     env
       .source(datagen({ count: records, record: (i) => ({ key: `device-${i >> 2}` }) }))
       .keyBy((r) => r.key)
@@ -85,7 +87,7 @@ const none = await variant('none');
 const kept = await variant('kept');
 const idle = await variant('idle');
 const rate = (r: VariantResult): number => RECORDS / r.seconds;
-const setting = `${RECORDS / 1e6}M records, ${RECORDS / 4e6}M keys of 4 records each, p = 1 in-process, heap backend`;
+const setting = `${RECORDS / 1e6}M records, ${RECORDS / 4e6}M keys of 4 records each, p = 1 in-process, ${process.env['BACKEND'] === 'leveldb' ? 'LevelDB' : 'heap'} backend`;
 emitFigure({ name: 'state/ttl throughput, nothing expires (bookkeeping only)', value: rate(kept), unit: 'records/s', baseline: rate(none), note: `baseline: the same job without ttl; ${setting}` });
 emitFigure({ name: 'state/ttl throughput, idle keys expire after 50 ms', value: rate(idle), unit: 'records/s', baseline: rate(none), note: `baseline: the same job without ttl; ${setting}` });
 emitFigure({ name: 'state/ttl keys with state at the end, idle keys expire after 50 ms', value: idle.entries, unit: 'keys', baseline: none.entries, note: 'baseline: the same job without ttl (every key ever seen)' });
