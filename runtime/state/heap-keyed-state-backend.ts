@@ -215,6 +215,7 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
       if (table.touchedEntries !== undefined) table.touchedEntries = [];
     }
     this.#chains.clear();
+    this.#sweeps.clear();
   }
 
   /** @internal Entries in one state's table, emptied maps kept for reuse included (tests of their sweep). */

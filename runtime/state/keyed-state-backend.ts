@@ -101,8 +101,8 @@ export interface KeyedStateBackend {
   keysWithState(name: string): StateKey[];
   /**
    * Removes up to about `budget` keys of the TTL'd state `name` whose last use is at or before `cutoff` (ms), with
-   * their last-use times, resuming where the previous call stopped; returns how many. Backends without it (LevelDB)
-   * find expired keys when they are read (docs/state-backends.md).
+   * their last-use times, resuming where the previous call stopped; returns how many (the heap backend). A backend
+   * without it names idle keys instead ({@link idleKeys}).
    */
   expireIdle?(name: string, cutoff: number, budget: number): number;
   /**
