@@ -54,6 +54,8 @@ test('state.maxOpenFiles bounds the table files a working database keeps open (n
     assert.ok(tables > maxOpenFiles, `${what}: the test needs more table files (${tables}) than the database may keep open`);
     assert.ok(mostOpen > 0, `${what}: the reads opened no table file: this check would not see one`);
     assert.equal(mapped, 0, `${what}: LevelDB reads tables with pread once the process holds its mmap slots (table-mmap-slots.ts)`);
-    assert.ok(mostOpen <= maxOpenFiles - 10, `${what}: ${mostOpen} table files open at once; LevelDB keeps max_open_files - 10 tables`);
+    // LevelDB's table cache keeps max_open_files - 10 tables open; its one background thread may be writing one more
+    // (a compaction or a memtable flush still running from the writes: a full-suite run once saw 65 with a bound of 64).
+    assert.ok(mostOpen <= maxOpenFiles - 10 + 1, `${what}: ${mostOpen} table files open at once; LevelDB keeps max_open_files - 10 tables, and writes one more at a time`);
   }
 });
