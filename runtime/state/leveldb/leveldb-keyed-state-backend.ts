@@ -110,9 +110,8 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
   readonly #log: DeltaLog | undefined;
   readonly #chains = new Map<number, ChainStats>();
   #parent: number | undefined;
-  /** Per TTL'd state: the scan that finds its idle keys on disk, and where the walk of its cached times resumes. */
+  /** Per TTL'd state: what finds its idle keys, in the cache and on disk. */
   readonly #ttlScans = new Map<string, LevelDbTtlScan>();
-  readonly #ttlCursors = new Map<string, Iterator<CachedEntry>>();
 
   constructor(options: LevelDbKeyedStateBackendOptions) {
     super(options.maxParallelism, options.range);
@@ -286,42 +285,24 @@ export class LevelDbKeyedStateBackend extends KeyedBackendBase implements CacheA
    * at 256 MiB): the job's cache, still live, cost the restore ~2 s of its ~10 s in garbage collection.
    */
   /**
-   * Up to `max` keys of the TTL'd state `name` whose last use was at or before `cutoff`: first from the cache (a walk
-   * of the cached times that resumes where the last call stopped, at most `max` entries), then from a background scan
-   * of the working database (ttl-scan.ts) for keys no longer cached. The caller checks each as its state handle sees
-   * it. Throws the scan's failure (`SLUICE_STATE_BACKEND_IO`).
+   * Up to `max` keys of the TTL'd state `name` whose last use was at or before `cutoff`, from the cache and from a
+   * background scan of the working database (ttl-scan.ts). The caller checks each as its state handle sees it.
+   * Throws the scan's failure (`SLUICE_STATE_BACKEND_IO`).
    */
   idleKeys(name: string, cutoff: number, max: number): StateKey[] {
     const stamps = this.#tables.get(ttlStampsName(name));
     if (stamps === undefined || this.#store === undefined) return [];
-    const idle: StateKey[] = [];
-    let cursor = this.#ttlCursors.get(name);
-    for (let visited = 0; visited < max && visited < stamps.entries.size; visited++) {
-      cursor ??= stamps.entries.values();
-      const next = cursor.next();
-      if (next.done === true) {
-        cursor = undefined;
-        break;
-      }
-      const stamp = next.value.value;
-      if (typeof stamp === 'number' && stamp <= cutoff) idle.push(next.value.key);
-    }
-    if (cursor === undefined) this.#ttlCursors.delete(name);
-    else this.#ttlCursors.set(name, cursor);
-    if (idle.length >= max) return idle;
     let scan = this.#ttlScans.get(name);
     if (scan === undefined || scan.store !== this.#store) {
       scan = new LevelDbTtlScan(this.#store, stamps, this.range);
       this.#ttlScans.set(name, scan);
     }
-    for (const key of scan.take(cutoff, max - idle.length)) idle.push(key);
-    return idle;
+    return scan.take(cutoff, max);
   }
 
   override async close(): Promise<void> {
     for (const scan of this.#ttlScans.values()) await scan.stop();
     this.#ttlScans.clear();
-    this.#ttlCursors.clear();
     const store = this.#store ?? (await this.#opening?.catch(() => undefined));
     this.#store = undefined;
     this.#opening = undefined;

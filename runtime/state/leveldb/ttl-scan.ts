@@ -1,6 +1,7 @@
 import type { KeyGroupRange, StateKey } from '../key-groups.ts';
 import { stateKeyOf, unpackValue, writeKeyPrefix } from './stored-bytes.ts';
-import type { CachedTable } from './cached-table.ts';
+import { ResumableWalk } from '../ttl/resumable-walk.ts';
+import type { CachedEntry, CachedTable } from './cached-table.ts';
 import type { WorkingStore } from './working-store.ts';
 
 /** Candidates held at most; the scan waits for them to be taken before it reads on. */
@@ -13,14 +14,14 @@ const MAX_QUEUED = 4_096;
 export const TTL_SCAN_EVERY_MS = 10_000;
 
 /**
- * Finds the keys of a TTL'd state that may have expired in the LevelDB backend's working database, so that keys no
- * record reads again are removed too, not only found when read (the heap backend sweeps its tables instead). The
- * last-use times are rows of the state's companion (`ttlStampsName`); a scan reads the times evicted from the cache
- * and still queued for writing, then the rows key group by key group, in the background, and queues the keys whose
- * time was at or before the cutoff it started with (a key may be queued twice: the second check finds nothing). The
- * operator takes a few queued keys after each batch and asks each key's state handle whether it expired, which reads the
- * key's time as the cache holds it (a newer write may not be stored yet) and removes the state and its time if so:
- * a removal like any other, a tombstone in the next incremental checkpoint. Another scan starts, with the cutoff of
+ * Finds the keys of a TTL'd state that may have expired in the LevelDB backend, so that keys no record reads again
+ * are removed too, not only found when read (the heap backend sweeps its tables instead). The last-use times are
+ * the state's companion (`ttlStampsName`): the cached ones are walked a few per call; a background scan reads those
+ * evicted and still queued for writing, then the working database's rows key group by key group, and queues the keys
+ * whose time was at or before the cutoff it started with (a key may be queued twice: the second check finds nothing).
+ * The operator takes a few keys after each batch and asks each key's state handle whether it expired, which reads the
+ * key's time as the cache holds it (a newer write may not be stored yet) and removes the state and its time if so: a
+ * removal like any other, a tombstone in the next incremental checkpoint. Another scan starts, with the cutoff of
  * that moment, once the queue is empty and {@link TTL_SCAN_EVERY_MS} of processing time has passed.
  * @internal
  */
@@ -34,19 +35,30 @@ export class LevelDbTtlScan {
   /** Resolves a scan waiting for room in the queue. */
   #room: (() => void) | undefined;
 
+  /** Where the walk of the cached times resumes. */
+  readonly #cached: ResumableWalk<CachedEntry>;
+
   constructor(
     readonly store: WorkingStore,
     readonly stamps: CachedTable,
     readonly range: KeyGroupRange,
-  ) {}
+  ) {
+    this.#cached = new ResumableWalk(stamps.entries);
+  }
 
   /**
-   * Up to `max` keys whose time was at or before a cutoff when scanned; starts a scan (with `cutoff`) when none is
-   * queued and the last one started {@link TTL_SCAN_EVERY_MS} or more before.
+   * Up to `max` keys whose time was at or before a cutoff: first those of the cached times (a walk of at most `max`
+   * of them, at `cutoff`), then those a scan queued. Starts a scan (with `cutoff`) when none is queued and the last
+   * one started {@link TTL_SCAN_EVERY_MS} or more before.
    */
   take(cutoff: number, max: number): StateKey[] {
     if (this.#failure !== undefined) throw this.#failure;
-    const taken = this.#queue.splice(0, max);
+    const idle: StateKey[] = [];
+    this.#cached.walk(max, (entry) => {
+      if (typeof entry.value === 'number' && entry.value <= cutoff) idle.push(entry.key);
+    });
+    if (idle.length >= max) return idle;
+    const taken = this.#queue.splice(0, max - idle.length);
     if (this.#queue.length < MAX_QUEUED) this.#room?.();
     if (taken.length === 0 && this.#scanning === undefined && !this.#stopped && cutoff - this.#lastCutoff >= TTL_SCAN_EVERY_MS) {
       this.#lastCutoff = cutoff;
@@ -58,7 +70,8 @@ export class LevelDbTtlScan {
         },
       );
     }
-    return taken;
+    for (const key of taken) idle.push(key);
+    return idle;
   }
 
   /** Stops the scan and waits for it (before the working database closes). */

@@ -21,16 +21,20 @@ class TtlGuard {
   /** Whether the current key's state is alive; an expired one is cleared first. */
   live(): boolean {
     const stamp = this.stamps.value();
-    if (stamp === undefined) return false;
-    if (this.now() - stamp < this.ttl.afterMs) return true;
-    this.clearState();
-    this.stamps.clear();
-    return false;
+    return stamp !== undefined && !this.#clearIfExpired(stamp);
   }
 
   /** Clears the state if it expired; whether it did. */
   expire(): boolean {
-    return this.stamps.value() !== undefined && !this.live();
+    const stamp = this.stamps.value();
+    return stamp !== undefined && this.#clearIfExpired(stamp);
+  }
+
+  #clearIfExpired(stamp: number): boolean {
+    if (this.now() - stamp < this.ttl.afterMs) return false;
+    this.clearState();
+    this.stamps.clear();
+    return true;
   }
 
   /** Before a read: clears an expired state; refreshes the time when reads count as use. */

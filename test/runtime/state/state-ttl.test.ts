@@ -194,9 +194,10 @@ test('the LevelDB backend finds idle keys no longer cached by scanning its datab
 
 /**
  * Records one second apart: 'a' at 1 and 2 s, 'b' from 3 to 6 s, 'a' again at 7 s (5 s after its last), then 'c'
- * from 8 to 11 s, while 'a' and 'b' go idle for good.
+ * from 8 to 15 s, while 'a' and 'b' go idle for good: enough batches after they expire (at 8.5 and 9.5 s) for the
+ * sweep, one key per record on LevelDB, to come round to them.
  */
-const KEYS = ['a', 'a', 'b', 'b', 'b', 'b', 'a', 'c', 'c', 'c', 'c'];
+const KEYS = ['a', 'a', 'b', 'b', 'b', 'b', 'a', 'c', 'c', 'c', 'c', 'c', 'c', 'c', 'c'];
 
 function ttlJob(state?: StateBackendOptions) {
   return defineJob({ name: 'ttl-counts', checkpoints: { intervalMs: 60_000 }, ...(state === undefined ? {} : { state }) }, (env) => {
@@ -228,10 +229,10 @@ for (const [name, state] of [['heap', undefined], ['LevelDB', { backend: 'leveld
       await run.until(() => counted() === s);
     }
     assert.equal(await run.finished, 'finished');
-    assert.deepEqual(run.outputs('out'), ['a1', 'a2', 'b1', 'b2', 'b3', 'b4', 'a1', 'c1', 'c2', 'c3', 'c4']);
+    assert.deepEqual(run.outputs('out'), ['a1', 'a2', 'b1', 'b2', 'b3', 'b4', 'a1', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8']);
     // The final checkpoint: the idle keys were swept away, with their times.
     const stored = (await run.keyedState('counts')).map((e) => `${e.state} ${e.key}=${String(e.value)}`).sort();
-    assert.deepEqual(stored, ['count c=4', 'sluice:ttl:count c=11000'], name);
+    assert.deepEqual(stored, ['count c=8', 'sluice:ttl:count c=15000'], name);
   });
 }
 
