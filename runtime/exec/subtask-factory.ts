@@ -18,6 +18,7 @@ import type { GateChannels, OutputEdge } from './channel-topology.ts';
 import { BroadcastOutput, FanOutOutput, HashOutput, RebalanceOutput, type StageOutput } from './output.ts';
 import { KeyedBroadcastProcessOperator, KeyedCoProcessOperator, type MultiInputOperator } from './operators/connected-operators.ts';
 import { SideOutputBuffer } from './side-output-buffer.ts';
+import { ownStates } from './operators/operator-state-envelope.ts';
 import { SourceWatermarks } from '../event-time/source-watermarks.ts';
 import { SourceInput } from './source-input.ts';
 import { WindowOperator } from '../windows/window-operator.ts';
@@ -167,6 +168,7 @@ function buildOperator(
     maxParallelism: plan.maxParallelism,
     restored: context.restored?.keyedState(op.uid),
     restoredFrom: context.restored?.checkpointId,
+    restoredOperatorState: context.restored?.operatorState(op.uid),
     // Full checkpoints are merged from deltas by the store: a heap subtask on a worker thread sends deltas rather than
     // pack all of its state on the records' thread at every checkpoint, when the main thread has a core to merge
     // them on. Otherwise it packs its live state, which costs less CPU than the merge (which decodes the chain first).
@@ -195,7 +197,7 @@ function buildOperator(
       return new KeyedCoProcessOperator(place, keyed(), node.fn as never, second, context.clock, next);
     }
     case 'broadcastProcess':
-      return new KeyedBroadcastProcessOperator(place, keyed(), node.fn as never, context.restored?.operatorState(op.uid), context.clock, next);
+      return new KeyedBroadcastProcessOperator(place, keyed(), node.fn as never, context.clock, next);
     case 'asyncMap':
       return new AsyncMapOperator(
         place,
@@ -234,7 +236,8 @@ function sinkContext(context: SubtaskContext, stage: Stage, index: number, uid: 
     ...(context.checkpointTiming === undefined ? {} : { checkpointTiming: context.checkpointTiming }),
     ...(context.ownerEpoch === undefined ? {} : { ownerEpoch: context.ownerEpoch }),
     ...(context.ownerLease === undefined ? {} : { stillOwner: leaseCheck(context.ownerLease) }),
-    restoredState: context.restored?.operatorState(uid),
+    // A window keeps its late-records sink's transactions inside the operator state it stores (with its watermark).
+    restoredState: role === 'late-records' ? ownStates(context.restored?.operatorState(uid)) : context.restored?.operatorState(uid),
     ...(role === 'late-records' ? { role } : {}),
     logger: context.logger.child({ stage: stage.index, subtask: index, operator: uid }),
     clock: context.clock,

@@ -1,6 +1,7 @@
 import type { CheckpointManifest } from '../checkpoint/index.ts';
 import type { LoadedCheckpoint } from '../checkpoint/store-layout.ts';
 import { SluiceError } from '../errors/index.ts';
+import { openEnvelope } from '../exec/operators/operator-state-envelope.ts';
 import { unpackValue } from '../serde/operator-state-codec.ts';
 import { StateErrorCodes } from '../state/state-errors.ts';
 import { operatorsWithBlobs } from './operator-blobs.ts';
@@ -19,14 +20,17 @@ export interface OperatorStateInfo {
 
 /**
  * One subtask's operator state, decoded as the operator stored it: a sink's pending transactions or files, broadcast
- * state (`{ name: [[key, value], …] }`), the records an `asyncMap` or a window operator holds, a source reader's own
- * state. (Sources' split positions are in the manifest, `sourcePositions`.)
+ * state (`{ name: [[key, value], …] }`), the records an `asyncMap` holds, a window's late-records sink's
+ * transactions, a source reader's own state (sources' split positions are in the manifest, `sourcePositions`); and,
+ * for keyed operators on event time, the watermark the subtask had reached, which a restore starts from.
  */
 export interface OperatorStateEntry {
   /** The subtask that stored it, at the parallelism the checkpoint was taken with. */
   readonly subtask: number;
-  /** What the subtask stored. */
+  /** What the operator stored (undefined when the subtask stored only its watermark). */
   readonly state: unknown;
+  /** The watermark the subtask had reached (keyed operators on event time: windows, process functions). */
+  readonly watermark?: number;
 }
 
 /**
@@ -59,7 +63,7 @@ export async function* readOperatorState(checkpoint: LoadedCheckpoint, operatorU
   if (!holders.some((op) => op.uid === operatorUid)) throw noOperatorState(manifest, operatorUid, holders);
   const blobs = checkpoint.operatorState(operatorUid);
   for (const subtask of [...blobs.keys()].sort((a, b) => a - b)) {
-    yield { subtask, state: unpackValue(blobs.get(subtask)!) };
+    yield { subtask, ...openEnvelope(unpackValue(blobs.get(subtask)!)) };
   }
 }
 

@@ -3,8 +3,7 @@ import { SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { DueTimerGroup, MapState, StateKey } from '../state/index.ts';
 import type { Clock } from '../time/index.ts';
-import { packValue } from '../serde/index.ts';
-import type { Downstream, OperatorPlace, OperatorSnapshot } from '../exec/operators/chained-operator.ts';
+import type { Downstream, OperatorPlace } from '../exec/operators/chained-operator.ts';
 import { KeyedOperator, type KeyedSetup } from '../exec/operators/keyed-operator.ts';
 import { windowContents, type Firing, type WindowContents, type WindowEntry } from './window-contents.ts';
 
@@ -39,7 +38,6 @@ export class WindowOperator<I> extends KeyedOperator<I> {
   readonly #logger: Logger;
   readonly #eventTime: boolean;
   readonly #lateness: number;
-  #watermark = NO_WATERMARK;
   #out: unknown[] = [];
   #outTimestamps: number[] = [];
   #lateDropped = 0;
@@ -99,13 +97,11 @@ export class WindowOperator<I> extends KeyedOperator<I> {
     }
   }
 
-  /** Keyed state (windows and timers), plus the late-records sink's pre-committed transaction as operator state. */
-  override async snapshot(checkpointId: number): Promise<OperatorSnapshot> {
-    const snapshot = await super.snapshot(checkpointId);
-    if (this.#lateWriter === undefined) return snapshot;
+  /** The late-records sink's pre-committed transaction, stored as the operator's own state (keyed state goes first). */
+  protected override async snapshotOwnState(checkpointId: number): Promise<unknown> {
+    if (this.#lateWriter === undefined) return undefined;
     try {
-      const state = await this.#lateWriter.preCommit(checkpointId);
-      return state === undefined ? snapshot : { ...snapshot, operator: packValue(state) };
+      return await this.#lateWriter.preCommit(checkpointId);
     } catch (err) {
       throw this.fail(err, `failed to pre-commit its late-records sink for checkpoint ${checkpointId}`);
     }
@@ -146,8 +142,7 @@ export class WindowOperator<I> extends KeyedOperator<I> {
   }
 
   override processWatermark(watermark: number): Promise<void> | undefined {
-    if (watermark <= this.#watermark) return undefined;
-    this.#watermark = watermark;
+    if (!this.advanceWatermark(watermark)) return undefined;
     // The end of input ends processing time for windows too: what they hold fires before the final checkpoint.
     const due = watermark === END_WATERMARK && !this.#eventTime ? this.backend.pollDueTimerGroups(END_WATERMARK) : this.backend.pollDueEventTimeTimerGroups(watermark);
     const pending = due.length === 0 ? undefined : this.#onTimers(due, this.#eventTime ? 'event-time' : 'processing-time');
@@ -187,7 +182,7 @@ export class WindowOperator<I> extends KeyedOperator<I> {
       const remainder = (timestamp - assigner.offsetMs) % size;
       const start = remainder < 0 ? timestamp - (remainder + size) : timestamp - remainder;
       const existing = this.#windows.get(start);
-      if (existing !== undefined && !existing.fired && (!this.#eventTime || existing.end - 1 > this.#watermark)) {
+      if (existing !== undefined && !existing.fired && (!this.#eventTime || existing.end - 1 > this.watermark)) {
         this.#contents.add(existing, record);
         return;
       }
@@ -209,12 +204,12 @@ export class WindowOperator<I> extends KeyedOperator<I> {
    */
   #addTo(key: StateKey, record: I, entry: WindowEntry, isNew: boolean, now: number): boolean {
     const end = entry.end - 1;
-    if (this.#eventTime && end + this.#lateness <= this.#watermark) return false;
+    if (this.#eventTime && end + this.#lateness <= this.watermark) return false;
     this.#contents.add(entry, record);
     if (isNew) this.#windows.put(entry.start, entry);
     if (!isNew && !entry.fired) return true; // its timers exist
     if (this.#eventTime) {
-      if (end <= this.#watermark) this.#fire(entry, key, 'late');
+      if (end <= this.watermark) this.#fire(entry, key, 'late');
       else this.backend.registerEventTimeTimer(end);
       if (this.#lateness > 0) this.backend.registerEventTimeTimer(end + this.#lateness);
     } else {
@@ -282,7 +277,7 @@ export class WindowOperator<I> extends KeyedOperator<I> {
 
   #emit(entry: WindowEntry, key: StateKey, firing: Firing): void {
     const before = this.#out.length;
-    this.#contents.emit(entry, key, this.#eventTime ? this.#watermark : NO_WATERMARK, firing, this.#out);
+    this.#contents.emit(entry, key, this.#eventTime ? this.watermark : NO_WATERMARK, firing, this.#out);
     for (let i = before; i < this.#out.length; i++) this.#outTimestamps.push(entry.end - 1);
   }
 
@@ -295,8 +290,8 @@ export class WindowOperator<I> extends KeyedOperator<I> {
     if (this.place.metrics !== undefined) this.place.metrics.lateRecordsDropped++;
     if (this.#lateDropped === 1 || this.#lateDropped % LATE_LOG_EVERY === 0) {
       this.#logger.warn(
-        { operator: this.place.uid, lateRecordsDropped: this.#lateDropped, timestamp, watermark: this.#watermark },
-        `window "${this.place.uid}" dropped a record ${this.#watermark - timestamp} ms behind the watermark, later than its allowed lateness (${this.#lateness} ms); ${this.#lateDropped} dropped so far`,
+        { operator: this.place.uid, lateRecordsDropped: this.#lateDropped, timestamp, watermark: this.watermark },
+        `window "${this.place.uid}" dropped a record ${this.watermark - timestamp} ms behind the watermark, later than its allowed lateness (${this.#lateness} ms); ${this.#lateDropped} dropped so far`,
       );
     }
   }

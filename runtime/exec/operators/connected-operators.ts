@@ -1,9 +1,8 @@
 import type { KeySelector } from '../../api/index.ts';
 import { SluiceError } from '../../errors/index.ts';
-import { packValue } from '../../serde/index.ts';
 import type { StateKey } from '../../state/index.ts';
 import type { Clock } from '../../time/index.ts';
-import { emitToSideOutput, type Downstream, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
+import { emitToSideOutput, type Downstream, type OperatorPlace } from './chained-operator.ts';
 import type { KeyedSetup } from './keyed-operator.ts';
 import { KeyedProcessOperator, type ElementFn, type KeyedProcessSpec } from './keyed-process-operator.ts';
 import { BroadcastState, type StoredBroadcastState } from './broadcast-state.ts';
@@ -55,15 +54,13 @@ interface BroadcastSpec extends KeyedProcessSpec {
 export class KeyedBroadcastProcessOperator extends KeyedProcessOperator<unknown> implements MultiInputOperator {
   readonly inputs: readonly Downstream<unknown>[];
   readonly #state: BroadcastState;
-  readonly #restored: readonly unknown[] | undefined;
   readonly #processBroadcast: (value: unknown, ctx: unknown) => unknown;
   readonly #broadcastCtx: { timestamp: number | undefined; readonly broadcast: unknown; currentProcessingTime(): number; currentWatermark(): number; emit(value: unknown): void; output(name: string, value: unknown): void; applyToKeyedState(name: string, fn: (key: StateKey, state: unknown) => void): void };
   #emitted: unknown[] = [];
 
-  constructor(place: OperatorPlace, setup: KeyedSetup, spec: BroadcastSpec, restored: readonly unknown[] | undefined, clock: Clock, next: Downstream<unknown>) {
+  constructor(place: OperatorPlace, setup: KeyedSetup, spec: BroadcastSpec, clock: Clock, next: Downstream<unknown>) {
     super(place, setup, spec, spec.processElement.bind(spec), clock, next);
     this.#state = new BroadcastState(Object.keys(spec.broadcastState));
-    this.#restored = restored;
     this.#processBroadcast = spec.processBroadcastElement.bind(spec);
     (this.ctx as { broadcast?: unknown }).broadcast = this.#state.readOnly;
     const ctx = {
@@ -89,13 +86,13 @@ export class KeyedBroadcastProcessOperator extends KeyedProcessOperator<unknown>
   override async open(): Promise<void> {
     await super.open();
     // Every old subtask's copy is the same; only subtask 0 stored one.
-    const stored = this.#restored?.[0] as StoredBroadcastState | undefined;
+    const stored = this.restoredOwnState?.[0] as StoredBroadcastState | undefined;
     if (stored !== undefined) this.#state.restore(stored);
   }
 
-  override async snapshot(checkpointId?: number): Promise<OperatorSnapshot> {
-    const keyed = await super.snapshot(checkpointId);
-    return this.place.subtask === 0 ? { ...keyed, operator: packValue(this.#state.toStored()) } : keyed;
+  /** The broadcast state, stored by subtask 0 only: every subtask holds the same. */
+  protected override async snapshotOwnState(): Promise<unknown> {
+    return this.place.subtask === 0 ? this.#state.toStored() : undefined;
   }
 
   #processBroadcastRecords(records: readonly unknown[], timestamps: readonly number[] | undefined): Promise<void> | undefined {

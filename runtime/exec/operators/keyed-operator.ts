@@ -1,8 +1,10 @@
 import type { ConnectorMetric, KeySelector } from '../../api/index.ts';
-import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedChains, type KeyedStateBackend } from '../../state/index.ts';
+import { packValue } from '../../serde/index.ts';
+import { HeapKeyedStateBackend, keyGroupRangeOf, type KeyedChains, type KeyedStateBackend, type KeyGroupRange } from '../../state/index.ts';
 import { LevelDbKeyedStateBackend } from '../../state/leveldb/leveldb-keyed-state-backend.ts';
 import { ChainedOperator, type Downstream, type OperatorPlace, type OperatorSnapshot } from './chained-operator.ts';
 import { keyedStateMetricSamples } from './keyed-state-metric-samples.ts';
+import { openEnvelopes, sealEnvelope } from './operator-state-envelope.ts';
 
 /** Where a keyed operator subtask's state comes from and how big the key space is. */
 export interface KeyedSetup {
@@ -12,6 +14,8 @@ export interface KeyedSetup {
   readonly restored: KeyedChains | undefined;
   /** The checkpoint `restored` comes from. */
   readonly restoredFrom?: number | undefined;
+  /** Operator state of every old subtask of this operator's uid, from the restored checkpoint (see operator-state-envelope.ts). */
+  readonly restoredOperatorState?: readonly unknown[] | undefined;
   /** Snapshot incrementally (`checkpoints.incremental`). */
   readonly incremental?: boolean | undefined;
   /** Incremental: leave rebasing long chains to the checkpoint coordinator (`delegateRebase` of either backend). */
@@ -22,28 +26,50 @@ export interface KeyedSetup {
 
 /**
  * Base of keyed operators: owns the state backend (heap or LevelDB) for the subtask's key-group range, restores it on
- * open, snapshots it per key group on barriers and closes it with the subtask.
+ * open, snapshots it per key group on barriers and closes it with the subtask. It also keeps the operator's
+ * watermark, which is checkpointed with the operator's own operator state and restored with it, so event time does
+ * not go back after a failover (operator-state-envelope.ts says why).
  */
 export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   protected readonly backend: KeyedStateBackend;
   protected readonly keyOf: (value: I) => string | number;
+  /** The operator's own operator state of every old subtask that stored some, from the restored checkpoint. */
+  protected readonly restoredOwnState: readonly unknown[] | undefined;
   #restored: KeyedChains | undefined;
   readonly #restoredFrom: number | undefined;
+  readonly #range: KeyGroupRange;
+  #watermark: number;
+  /** The last finite watermark (the end of input's is not one to restore): what a checkpoint stores. */
+  #checkpointedWatermark: number | undefined;
 
   constructor(place: OperatorPlace, setup: KeyedSetup, downstream: Downstream<unknown>) {
     super(place, downstream);
     this.keyOf = setup.keySelector as (value: I) => string | number;
-    const options = {
-      maxParallelism: setup.maxParallelism,
-      range: keyGroupRangeOf(place.subtask, place.parallelism, setup.maxParallelism),
-      incremental: setup.incremental === true,
-    };
+    this.#range = keyGroupRangeOf(place.subtask, place.parallelism, setup.maxParallelism);
+    const options = { maxParallelism: setup.maxParallelism, range: this.#range, incremental: setup.incremental === true };
     this.backend =
       setup.leveldb === undefined
         ? new HeapKeyedStateBackend({ ...options, delegateRebase: setup.delegateRebase === true })
         : new LevelDbKeyedStateBackend({ ...options, ...setup.leveldb, delegateRebase: setup.delegateRebase === true });
     this.#restored = setup.restored;
     this.#restoredFrom = setup.restoredFrom;
+    const opened = openEnvelopes(setup.restoredOperatorState, this.#range);
+    this.restoredOwnState = opened.states;
+    this.#watermark = opened.watermark;
+    this.#checkpointedWatermark = Number.isFinite(opened.watermark) ? opened.watermark : undefined;
+  }
+
+  /** The operator's watermark: the highest its inputs have reached (their minimum), or the restored one. */
+  protected get watermark(): number {
+    return this.#watermark;
+  }
+
+  /** Moves the watermark to `watermark` and returns true; returns false, changing nothing, unless it is higher. */
+  protected advanceWatermark(watermark: number): boolean {
+    if (watermark <= this.#watermark) return false;
+    this.#watermark = watermark;
+    if (Number.isFinite(watermark)) this.#checkpointedWatermark = watermark;
+    return true;
   }
 
   override async open(): Promise<void> {
@@ -55,9 +81,17 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
     await this.backend.restore(restored ?? [], this.#restoredFrom);
   }
 
+  /** Keyed state by key group, then the operator's own state and its watermark as operator state. */
   override async snapshot(checkpointId?: number): Promise<OperatorSnapshot> {
     const snapshot = await this.backend.snapshot(checkpointId);
-    return snapshot.incremental === undefined ? { keyed: snapshot.keyGroups } : { keyed: snapshot.keyGroups, incremental: snapshot.incremental };
+    const keyed: OperatorSnapshot = snapshot.incremental === undefined ? { keyed: snapshot.keyGroups } : { keyed: snapshot.keyGroups, incremental: snapshot.incremental };
+    const envelope = sealEnvelope(await this.snapshotOwnState(checkpointId), this.#checkpointedWatermark, this.#range);
+    return envelope === undefined ? keyed : { ...keyed, operator: packValue(envelope) };
+  }
+
+  /** The operator state of this subtask besides its watermark (a sink's transaction, broadcast state), if any. */
+  protected async snapshotOwnState(_checkpointId: number | undefined): Promise<unknown> {
+    return undefined;
   }
 
   override inputReady(): Promise<void> | undefined {

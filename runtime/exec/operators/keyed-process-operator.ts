@@ -1,5 +1,4 @@
 import type { KeyedProcessContext, StateDeclarations, TimerService } from '../../api/index.ts';
-import { NO_WATERMARK } from '../../api/event-time.ts';
 import type { DueTimer, StateKey } from '../../state/index.ts';
 import { withTtl, type ExpiringState } from '../../state/ttl/ttl-handles.ts';
 import { ttlStampsName } from '../../state/ttl/state-ttl.ts';
@@ -50,7 +49,6 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
   /** The context user functions get; subclasses add fields to it (broadcast state). */
   protected readonly ctx: MutableContext;
   #out: unknown[] = [];
-  #watermark = NO_WATERMARK;
   /** The declared states with a time-to-live, and the clock their expiry is measured on. */
   readonly #expiring: ReadonlyArray<{ readonly name: string; readonly afterMs: number; readonly handle: ExpiringState }>;
   readonly #clock: Clock;
@@ -89,7 +87,7 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
       currentProcessingTime: () => clock.now(),
       registerProcessingTimeTimer: (timestamp) => backend.registerTimer(timestamp),
       deleteProcessingTimeTimer: (timestamp) => backend.deleteTimer(timestamp),
-      currentWatermark: () => this.#watermark,
+      currentWatermark: () => this.watermark,
       registerEventTimeTimer: (timestamp) => backend.registerEventTimeTimer(timestamp),
       deleteEventTimeTimer: (timestamp) => backend.deleteEventTimeTimer(timestamp),
     };
@@ -102,11 +100,6 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
       emit: (value) => void this.#out.push(value),
       output: (name, value) => emitToSideOutput(this.place, name, value, this.ctx.timestamp),
     };
-  }
-
-  /** The operator's watermark: the minimum over its inputs. */
-  protected get watermark(): number {
-    return this.#watermark;
   }
 
   process(records: readonly I[], timestamps?: readonly number[]): Promise<void> | undefined {
@@ -188,8 +181,7 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
 
   /** Fires the event-time timers the watermark reached, sends their output, then passes the watermark on. */
   override processWatermark(watermark: number): Promise<void> | undefined {
-    if (watermark <= this.#watermark) return undefined;
-    this.#watermark = watermark;
+    if (!this.advanceWatermark(watermark)) return undefined;
     return this.#fireDueEventTimers(watermark);
   }
 

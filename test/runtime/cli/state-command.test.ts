@@ -239,18 +239,20 @@ test('sluice state --operator-state prints what each subtask stored: the broadca
   const { operators, operatorState } = JSON.parse(listed.stdout) as { operators: Array<{ uid: string }>; operatorState: Array<{ uid: string; name: string; subtasks: number }> };
   assert.deepEqual(operators.map((op) => op.uid), ['price']);
   assert.deepEqual(operatorState.map(({ uid, name, subtasks }) => ({ uid, name, subtasks })), [
-    { uid: 'price', name: 'broadcastProcess', subtasks: 1 }, // every subtask holds the same broadcast state: subtask 0 stores it
+    { uid: 'price', name: 'broadcastProcess', subtasks: 2 }, // each its watermark; the broadcast state, the same everywhere, subtask 0 alone
     { uid: 'out', name: 'file', subtasks: 2 },
   ]);
   const table = await runSluice(['state', 'broadcast-rates', '--data-dir', data], { cwd: ROOT });
-  assert.match(table.stdout, /\noperator state \(--operator <uid> --operator-state\):\nOPERATOR +NAME +SUBTASKS +SIZE\nprice +broadcastProcess +1 /);
+  assert.match(table.stdout, /\noperator state \(--operator <uid> --operator-state\):\nOPERATOR +NAME +SUBTASKS +SIZE\nprice +broadcastProcess +2 /);
 
   const broadcast = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'price', '--operator-state'], { cwd: ROOT });
   assert.equal(broadcast.code, 0, broadcast.stderr);
-  const lines = broadcast.stdout.trim().split('\n').map((line) => JSON.parse(line) as { subtask: number; state: { rates: Array<[string, number]> } });
-  assert.equal(lines.length, 1);
-  assert.equal(lines[0]!.subtask, 0);
-  assert.deepEqual(Object.fromEntries(lines[0]!.state.rates), RATES);
+  const lines = broadcast.stdout.trim().split('\n').map((line) => JSON.parse(line) as { subtask: number; state?: { rates: Array<[string, number]> }; watermark: number });
+  assert.deepEqual(lines.map((l) => l.subtask), [0, 1]);
+  assert.deepEqual(Object.fromEntries(lines[0]!.state!.rates), RATES);
+  assert.equal(lines[1]!.state, undefined, 'the broadcast state is stored once');
+  // The last watermark before the end of input (the end's own, +∞, is not stored): a finite order timestamp less 1.
+  assert.ok(lines.every((l) => Number.isInteger(l.watermark) && l.watermark >= 0 && l.watermark <= 398), JSON.stringify(lines.map((l) => l.watermark)));
 
   const sink = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'out', '--operator-state'], { cwd: ROOT });
   assert.deepEqual(sink.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { subtask: number }).subtask), [0, 1]);

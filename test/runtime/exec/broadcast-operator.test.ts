@@ -44,9 +44,8 @@ function operator(subtask: number, parallelism: number, out: unknown[], restored
   };
   return new KeyedBroadcastProcessOperator(
     { job: 'broadcast', uid: 'weigh', subtask, parallelism },
-    { keySelector: ((c: Click) => c.user) as never, maxParallelism: 128, restored: undefined },
+    { keySelector: ((c: Click) => c.user) as never, maxParallelism: 128, restored: undefined, restoredOperatorState: restored },
     fn as never,
-    restored,
     new ManualClock(0),
     next,
   );
