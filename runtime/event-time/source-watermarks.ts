@@ -42,13 +42,34 @@ export class SourceWatermarks<T> {
   #valve: WatermarkValve;
   #pending: ValveOutput[] = [];
   #lastSync = Number.NEGATIVE_INFINITY;
+  /** Each split's watermark at the restored checkpoint: its generator's watermark never goes below it. */
+  readonly #restored: ReadonlyMap<string, number>;
 
-  constructor(strategy: WatermarkStrategy<T>, reader: SourceReader<T>, clock: Clock, sourceUid: string) {
+  /** `restored`: the splits' watermarks stored with the checkpoint restored from (source-state-envelope.ts). */
+  constructor(strategy: WatermarkStrategy<T>, reader: SourceReader<T>, clock: Clock, sourceUid: string, restored: ReadonlyMap<string, number> = new Map()) {
     this.#strategy = strategy;
     this.#reader = reader;
     this.#clock = clock;
     this.#sourceUid = sourceUid;
+    this.#restored = restored;
     this.#valve = new WatermarkValve(0);
+  }
+
+  /**
+   * `[split, watermark]` of each split this subtask reads, for a checkpoint: where each split's watermark is, so a
+   * restore starts it there. Splits restored but not seen since keep their restored watermark.
+   */
+  splitWatermarks(): Array<[string, number]> {
+    const out = new Map<string, number>();
+    for (const id of this.#reader.polledSplit === undefined ? [] : this.#reader.positions().map((p) => p.split)) {
+      const restored = this.#restored.get(id);
+      if (restored !== undefined) out.set(id, restored);
+    }
+    for (const [id, split] of this.#splits) {
+      const watermark = split.generator.currentWatermark();
+      if (Number.isFinite(watermark)) out.set(id, watermark);
+    }
+    return [...out];
   }
 
   /**
@@ -156,10 +177,21 @@ export class SourceWatermarks<T> {
   }
 
   #addSplit(id: string, now: number): SplitClock {
-    const split: SplitClock = { index: this.#splits.size, generator: this.#strategy.createGenerator() as WatermarkGenerator<unknown>, lastActivity: now, idle: false };
+    const split: SplitClock = { index: this.#splits.size, generator: this.#generatorFor(id), lastActivity: now, idle: false };
     this.#splits.set(id, split);
     this.#rebuildValve();
     return this.#splits.get(id) as SplitClock;
+  }
+
+  /** A new generator for split `id`, which starts from the split's restored watermark if it has one. */
+  #generatorFor(id: string): WatermarkGenerator<unknown> {
+    const generator = this.#strategy.createGenerator() as WatermarkGenerator<unknown>;
+    const floor = this.#restored.get(id);
+    if (floor === undefined) return generator;
+    return {
+      onEvent: (record, timestamp) => generator.onEvent(record, timestamp),
+      currentWatermark: () => Math.max(floor, generator.currentWatermark()),
+    };
   }
 
   /**

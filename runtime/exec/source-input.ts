@@ -39,6 +39,11 @@ export class SourceInput<T> {
     return this.#finished;
   }
 
+  /** Each split's watermark, for a checkpoint (undefined without event time). */
+  splitWatermarks(): Array<[string, number]> | undefined {
+    return this.#options.eventTime?.splitWatermarks();
+  }
+
   /** The coordinator completed the final checkpoint: the end may now flow downstream. */
   releaseEnd(): void {
     this.#released = true;

@@ -20,6 +20,7 @@ import { KeyedBroadcastProcessOperator, KeyedCoProcessOperator, type MultiInputO
 import { SideOutputBuffer } from './side-output-buffer.ts';
 import { ownStates } from './operators/operator-state-envelope.ts';
 import { SourceWatermarks } from '../event-time/source-watermarks.ts';
+import { openSourceEnvelopes } from '../event-time/source-state-envelope.ts';
 import { SourceInput } from './source-input.ts';
 import { WindowOperator } from '../windows/window-operator.ts';
 import { Subtask } from './subtask.ts';
@@ -90,6 +91,8 @@ export function buildSubtask(
   if (isSourceStage && head.node.kind === 'source') {
     const source: Source<unknown> = head.node.source;
     sourceUid = head.uid;
+    // The reader's own state and each split's watermark (source-state-envelope.ts).
+    const restoredSource = openSourceEnvelopes(context.restored?.operatorState(head.uid));
     const reader = source.createReader({
       job: plan.job,
       subtask: index,
@@ -99,7 +102,7 @@ export function buildSubtask(
       checkpointing: context.checkpoints !== undefined,
       ...(context.checkpointTiming === undefined ? {} : { checkpointTiming: context.checkpointTiming }),
       ...(context.ownerEpoch === undefined ? {} : { ownerEpoch: context.ownerEpoch }),
-      restoredState: context.restored?.operatorState(head.uid),
+      restoredState: restoredSource.readerStates,
       logger: logger.child({ operator: head.uid }),
       clock: context.clock,
       signal: context.signal,
@@ -109,7 +112,7 @@ export function buildSubtask(
     const watermarks = head.node.watermarks;
     input = new SourceInput(reader, {
       holdEnd: checkpoints !== undefined,
-      eventTime: watermarks === undefined ? undefined : new SourceWatermarks(watermarks, reader, context.clock, head.uid),
+      eventTime: watermarks === undefined ? undefined : new SourceWatermarks(watermarks, reader, context.clock, head.uid, restoredSource.splitWatermarks),
       clock: context.clock,
       onFinished: () => {
         if (subtask !== undefined) checkpoints?.sourceFinished(subtask);

@@ -3,6 +3,7 @@ import { SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/index.ts';
 import { packValue } from '../serde/index.ts';
+import { sealSourceEnvelope } from '../event-time/source-state-envelope.ts';
 import type { ChannelEvent } from './channel.ts';
 import type { InputGate } from './input-gate.ts';
 import type { AttemptSubtask, OperatorConnectorMetrics } from './running-attempt.ts';
@@ -274,11 +275,12 @@ export class Subtask implements AttemptSubtask {
     const operators: Array<{ uid: string; snapshot: OperatorSnapshot }> = [];
     let source: SubtaskAck['source'];
     if (sourceUid !== undefined) {
-      const reader = (this.#options.input as SourceInput<unknown>).reader;
+      const input = this.#options.input as SourceInput<unknown>;
+      const reader = input.reader;
       source = { uid: sourceUid, positions: reader.positions() };
       // Taken before the barrier moves on, like the positions: nothing is polled in between.
-      const state = await reader.snapshotState?.(checkpointId);
-      if (state !== undefined) operators.push({ uid: sourceUid, snapshot: { operator: packValue(state) } });
+      const envelope = sealSourceEnvelope(await reader.snapshotState?.(checkpointId), input.splitWatermarks());
+      if (envelope !== undefined) operators.push({ uid: sourceUid, snapshot: { operator: packValue(envelope) } });
     }
     for (const op of chain) {
       const snapshot = await op.snapshot(checkpointId);

@@ -1,6 +1,7 @@
 import type { CheckpointManifest } from '../checkpoint/index.ts';
 import type { LoadedCheckpoint } from '../checkpoint/store-layout.ts';
 import { SluiceError } from '../errors/index.ts';
+import { openSourceEnvelope, isSourceEnvelope } from '../event-time/source-state-envelope.ts';
 import { openEnvelope } from '../exec/operators/operator-state-envelope.ts';
 import { unpackValue } from '../serde/operator-state-codec.ts';
 import { StateErrorCodes } from '../state/state-errors.ts';
@@ -31,6 +32,8 @@ export interface OperatorStateEntry {
   readonly state: unknown;
   /** The watermark the subtask had reached (keyed operators on event time: windows, process functions). */
   readonly watermark?: number;
+  /** A source subtask with event time: each of its splits' watermarks, by split. */
+  readonly splitWatermarks?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -63,7 +66,8 @@ export async function* readOperatorState(checkpoint: LoadedCheckpoint, operatorU
   if (!holders.some((op) => op.uid === operatorUid)) throw noOperatorState(manifest, operatorUid, holders);
   const blobs = checkpoint.operatorState(operatorUid);
   for (const subtask of [...blobs.keys()].sort((a, b) => a - b)) {
-    yield { subtask, ...openEnvelope(unpackValue(blobs.get(subtask)!)) };
+    const stored = unpackValue(blobs.get(subtask)!);
+    yield { subtask, ...(isSourceEnvelope(stored) ? openSourceEnvelope(stored) : openEnvelope(stored)) };
   }
 }
 

@@ -165,7 +165,7 @@ function jobListView() {
 /** @typedef {{ uid: string, name: string, keyGroups: number, bytes: number }} KeyedOperator */
 /** @typedef {{ uid: string, name: string, subtasks: number, bytes: number }} OperatorStateHolder */
 /** @typedef {{ state: string, kind: string, key: string | number, value: unknown }} StateEntry */
-/** @typedef {{ subtask: number, state?: unknown, watermark?: number }} OperatorStateEntry */
+/** @typedef {{ subtask: number, state?: unknown, watermark?: number, splitWatermarks?: Record<string, number> }} OperatorStateEntry */
 
 /** Prefix of the operator picker's values that name an operator's operator state rather than its keyed state. */
 const OPERATOR_STATE = 'operator-state:';
@@ -223,7 +223,7 @@ function keyedStateCard(path) {
       perSubtask.hidden = !operatorState;
       if (operatorState) {
         const found = /** @type {OperatorStateEntry[]} */ (answer.entries);
-        fillTable(perSubtask, found.map((e) => row([String(e.subtask), e.watermark === undefined ? '' : String(e.watermark), e.state === undefined ? '' : h('code', null, JSON.stringify(e.state))])), 'No operator state.');
+        fillTable(perSubtask, found.map((e) => row([String(e.subtask), e.watermark !== undefined ? String(e.watermark) : e.splitWatermarks !== undefined ? JSON.stringify(e.splitWatermarks) : '', e.state === undefined ? '' : h('code', null, JSON.stringify(e.state))])), 'No operator state.');
       } else {
         const found = /** @type {StateEntry[]} */ (answer.entries);
         fillTable(entries, found.map((e) => row([e.state, e.kind, JSON.stringify(e.key), h('code', null, JSON.stringify(e.value))])), key.value === '' ? 'No entries.' : `No state for key ${JSON.stringify(key.value)}.`);

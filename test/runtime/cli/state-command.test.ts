@@ -239,11 +239,13 @@ test('sluice state --operator-state prints what each subtask stored: the broadca
   const { operators, operatorState } = JSON.parse(listed.stdout) as { operators: Array<{ uid: string }>; operatorState: Array<{ uid: string; name: string; subtasks: number }> };
   assert.deepEqual(operators.map((op) => op.uid), ['price']);
   assert.deepEqual(operatorState.map(({ uid, name, subtasks }) => ({ uid, name, subtasks })), [
+    { uid: 'orders', name: 'datagen', subtasks: 2 }, // the watermark of each split, for a restore to start from
+    { uid: 'rates', name: 'datagen', subtasks: 1 },
     { uid: 'price', name: 'broadcastProcess', subtasks: 2 }, // each its watermark; the broadcast state, the same everywhere, subtask 0 alone
     { uid: 'out', name: 'file', subtasks: 2 },
   ]);
   const table = await runSluice(['state', 'broadcast-rates', '--data-dir', data], { cwd: ROOT });
-  assert.match(table.stdout, /\noperator state \(--operator <uid> --operator-state\):\nOPERATOR +NAME +SUBTASKS +SIZE\nprice +broadcastProcess +2 /);
+  assert.match(table.stdout, /\noperator state \(--operator <uid> --operator-state\):\nOPERATOR +NAME +SUBTASKS +SIZE\norders +datagen +2 .*\nrates +datagen +1 .*\nprice +broadcastProcess +2 /);
 
   const broadcast = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'price', '--operator-state'], { cwd: ROOT });
   assert.equal(broadcast.code, 0, broadcast.stderr);
@@ -257,9 +259,14 @@ test('sluice state --operator-state prints what each subtask stored: the broadca
   const sink = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'out', '--operator-state'], { cwd: ROOT });
   assert.deepEqual(sink.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { subtask: number }).subtask), [0, 1]);
 
-  const none = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'orders', '--operator-state'], { cwd: ROOT });
+  const source = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'orders', '--operator-state'], { cwd: ROOT });
+  const splits = source.stdout.trim().split('\n').map((line) => JSON.parse(line) as { subtask: number; splitWatermarks: Record<string, number> });
+  assert.deepEqual(splits.map((l) => l.subtask), [0, 1]);
+  assert.ok(splits.every((l) => Object.values(l.splitWatermarks).length === 1 && Object.values(l.splitWatermarks).every((w) => Number.isInteger(w) && w >= 0 && w <= 398)), source.stdout);
+
+  const none = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'no-such-uid', '--operator-state'], { cwd: ROOT });
   assert.equal(none.code, 2);
-  assert.match(none.stderr, /operator "orders" has no operator state in checkpoint \d+ of job "broadcast-rates" \(operators with operator state: price, out\).*\[SLUICE_STATE_NO_OPERATOR_STATE\]/);
+  assert.match(none.stderr, /operator "no-such-uid" has no operator state in checkpoint \d+ of job "broadcast-rates" \(operators with operator state: orders, rates, price, out\).*\[SLUICE_STATE_NO_OPERATOR_STATE\]/);
   const mixed = await runSluice(['state', 'broadcast-rates', '--data-dir', data, '--operator', 'price', '--operator-state', '--key', 'c1'], { cwd: ROOT });
   assert.equal(mixed.code, 2);
   assert.match(mixed.stderr, /--operator-state prints what each subtask stored, which belongs to no key: leave out --state, --key and --timers/);

@@ -18,34 +18,42 @@ interface Fired {
 }
 
 /** 400 comes after the watermark passed 2 599: later than [0, 1 000) and its lateness (0), so it is dropped. */
-const STAMPS = [100, 900, 1_500, 2_600, 400, 3_100];
-/** The records before the crash: the checkpoint the restart restores covers exactly these. */
-const BEFORE_CRASH = 4;
+const ONE_SPLIT: Script = [100, 900, 1_500, 2_600, 400, 3_100].map((ts) => ['only', ts] as const);
+
+/** `[split, timestamp]` of each record, in the order the reader hands them out, one per poll. */
+type Script = ReadonlyArray<readonly [string, number]>;
 
 /**
- * One split, a record per poll. With `crash`, the reader stops after {@link BEFORE_CRASH} records until `crash.ready`
- * says a checkpoint covers them, then throws once; the restarted reader resumes from the restored position.
+ * A reader that hands out `script` a record at a time, saying which split each came from. With `crash`, it stops
+ * after `crash.after` records until `crash.ready` says a checkpoint covers them, then throws once; the restarted
+ * reader resumes from the restored positions (the records consumed are always a prefix of the script).
  */
-function stamps(crash?: { ready: () => boolean; thrown: boolean }): Source<{ key: string; ts: number }> {
+function scripted(script: Script, crash?: { after: number; ready: () => boolean; thrown: boolean }): Source<{ key: string; ts: number }> {
+  const splits = [...new Set(script.map(([split]) => split))];
   return {
-    name: 'stamps',
+    name: 'scripted',
     bounded: true,
     createReader: (context) => {
-      let next = Number(context.restoredPositions?.get('only') ?? 0);
+      const taken = new Map(splits.map((split) => [split, Number(context.restoredPositions?.get(split) ?? 0)]));
+      let next = [...taken.values()].reduce((a, b) => a + b, 0);
+      let polled = splits[0] as string;
       return {
         start: async () => {},
         poll: () => {
-          if (next === STAMPS.length) return END_OF_INPUT;
-          if (crash !== undefined && !crash.thrown && next === BEFORE_CRASH) {
+          if (next === script.length) return END_OF_INPUT;
+          if (crash !== undefined && !crash.thrown && next === crash.after) {
             if (!crash.ready()) return null;
             crash.thrown = true;
             throw new Error('seeded crash after the checkpoint');
           }
-          return [{ key: 'k', ts: STAMPS[next++] as number }];
+          const [split, ts] = script[next++] as readonly [string, number];
+          taken.set(split, (taken.get(split) as number) + 1);
+          polled = split;
+          return [{ key: 'k', ts }];
         },
         available: () => new Promise((resolve) => setTimeout(resolve, 2)),
-        positions: () => [{ split: 'only', position: next }],
-        polledSplit: () => 'only',
+        positions: () => splits.map((split) => ({ split, position: taken.get(split) as number })),
+        polledSplit: () => polled,
         close: async () => {},
       };
     },
@@ -60,15 +68,16 @@ interface Seen {
 
 type Operator = 'window' | 'process';
 
-async function run<T>(t: test.TestContext, operator: Operator, crash: boolean): Promise<{ out: T[]; attempts: number }> {
+/** Runs `script` through `operator`, clean or with a crash once a checkpoint covers its first `crashAfter` records. */
+async function run<T>(t: test.TestContext, operator: Operator, script: Script, crashAfter?: number): Promise<{ out: T[]; attempts: number }> {
   const store = await CheckpointStore.open(await tempDir(t));
   t.after(() => store.close());
   const target = new CollectTarget<T>();
   let covered = false;
-  const fault = crash ? { ready: () => covered, thrown: false } : undefined;
+  const fault = crashAfter === undefined ? undefined : { after: crashAfter, ready: () => covered, thrown: false };
   const job = defineJob({ name: 'watermark-restore', parallelism: 1, checkpoints: { intervalMs: 10 }, restart: { type: 'fixed-delay', attempts: 2, delayMs: 1 } }, (env) => {
     const keyed = env
-      .source(stamps(fault), { watermarks: monotonousTimestamps({ timestamp: (r: { ts: number }) => r.ts }) })
+      .source(scripted(script, fault), { watermarks: monotonousTimestamps({ timestamp: (r: { ts: number }) => r.ts }) })
       .uid('stamps')
       .keyBy((r) => r.key);
     const out =
@@ -79,7 +88,8 @@ async function run<T>(t: test.TestContext, operator: Operator, crash: boolean): 
   });
   const runner = new JobRunner({ job, store });
   const sub = runner.events.subscribe((e) => {
-    if (e.type === 'checkpoint-completed' && e.manifest.sourcePositions['stamps']?.[0]?.position === BEFORE_CRASH) covered = true;
+    const positions = e.type === 'checkpoint-completed' ? e.manifest.sourcePositions['stamps'] : undefined;
+    if (positions !== undefined && positions.reduce((n, p) => n + (p.position as number), 0) === crashAfter) covered = true;
   });
   try {
     assert.equal(await runner.run(), 'finished');
@@ -90,15 +100,15 @@ async function run<T>(t: test.TestContext, operator: Operator, crash: boolean): 
 }
 
 test('a record too late before a failover is still too late after it: the purged window does not fire again', async (t) => {
-  const clean = await run<Fired>(t, 'window', false);
+  const clean = await run<Fired>(t, 'window', ONE_SPLIT);
   assert.deepEqual(clean.out.map((f) => [f.start, f.count, f.firing]), [[0, 2, 'on-time'], [1_000, 1, 'on-time'], [2_000, 1, 'on-time'], [3_000, 1, 'on-time']]);
-  const crashed = await run<Fired>(t, 'window', true);
+  const crashed = await run<Fired>(t, 'window', ONE_SPLIT, 4);
   assert.equal(crashed.attempts, 2, 'the seeded crash restarted the job once');
   assert.deepEqual(crashed.out, clean.out, 'the same windows, fired the same way');
 });
 
 test('a keyed process function sees after a failover the watermark it saw before it, not none', async (t) => {
-  const clean = await run<Seen>(t, 'process', false);
+  const clean = await run<Seen>(t, 'process', ONE_SPLIT);
   // Each source batch is one record, and its watermark follows it: a record sees the one its predecessor brought.
   assert.deepEqual(clean.out, [
     { ts: 100, watermark: Number.NEGATIVE_INFINITY },
@@ -108,7 +118,19 @@ test('a keyed process function sees after a failover the watermark it saw before
     { ts: 400, watermark: 2_599 },
     { ts: 3_100, watermark: 2_599 },
   ]);
-  const crashed = await run<Seen>(t, 'process', true);
+  const crashed = await run<Seen>(t, 'process', ONE_SPLIT, 4);
   assert.equal(crashed.attempts, 2, 'the seeded crash restarted the job once');
   assert.deepEqual(crashed.out, clean.out, 'record 400, the first after the restore, sees 2 599 again');
+});
+
+test('with two splits, a split ahead of the other keeps its watermark through a failover', async (t) => {
+  // At the checkpoint, split a is at 2 599 and b at 899. After it, b's 3 000 takes the subtask to 2 599, which fires
+  // [0, 1 000); a's 400 is then too late. Were a's watermark to start again from its replayed records (none yet), the
+  // subtask would stay at 899 and 400 would join [0, 1 000) before it fired: a count of 4 instead of 3.
+  const script: Script = [['a', 100], ['b', 100], ['a', 2_600], ['b', 900], ['b', 3_000], ['a', 400], ['a', 3_100], ['b', 3_100]];
+  const clean = await run<Fired>(t, 'window', script);
+  assert.deepEqual(clean.out.map((f) => [f.start, f.count]), [[0, 3], [2_000, 1], [3_000, 3]]);
+  const crashed = await run<Fired>(t, 'window', script, 4);
+  assert.equal(crashed.attempts, 2, 'the seeded crash restarted the job once');
+  assert.deepEqual(crashed.out, clean.out);
 });

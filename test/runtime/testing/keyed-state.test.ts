@@ -64,6 +64,6 @@ test('operatorState() after seeded crashes holds the broadcast state every subta
   assert.deepEqual(stored.map((e) => [e.subtask, e.state === undefined]), [[0, false], [1, true]], 'subtask 0 stores it: every subtask holds the same');
   assert.deepEqual(Object.fromEntries((stored[0]!.state as { rates: Array<[string, number]> }).rates), RATES);
   assert.ok(stored.every((e) => Number.isInteger(e.watermark) && e.watermark! >= 0 && e.watermark! <= 398), 'each subtask stores its last watermark before the end of input (+∞ is not stored)');
-  await assert.rejects(run.operatorState('orders'), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_NO_OPERATOR_STATE') && /operators with operator state: price, out/.test((e as Error).message));
+  await assert.rejects(run.operatorState('no-such-uid'), (e: unknown) => isSluiceError(e, 'SLUICE_STATE_NO_OPERATOR_STATE') && /operators with operator state: orders, rates, price, out/.test((e as Error).message));
   await assert.rejects(run.operatorState('price', { checkpoint: 999_999 }), (e: unknown) => isSluiceError(e, 'SLUICE_CHECKPOINT_NOT_FOUND'));
 });
