@@ -6,7 +6,7 @@ import type { KeySelector, LogicalInput } from './logical-graph.ts';
 import type { KeyedProcessFunction } from './process-function.ts';
 import type { OutputDeclarations } from './side-outputs.ts';
 import type { StateDeclarations } from './state-declarations.ts';
-import { OperatorStream, ProcessedStream, Stream } from './stream.ts';
+import { OperatorStream, ProcessedStream, WindowResultStream } from './stream.ts';
 import type { ProcessWindowFunction, WindowAggregate, WindowAssigner, WindowOptions, WindowSpec } from './windows.ts';
 
 /**
@@ -140,21 +140,21 @@ export class WindowedStream<T, K extends string | number> {
   }
 
   /** Folds each window's records with `fn`; emits the folded value when the window fires. */
-  reduce(fn: (accumulator: T, value: T) => T): Stream<T> {
+  reduce(fn: (accumulator: T, value: T) => T): WindowResultStream<T, T> {
     return this.#add({ type: 'reduce', reduce: fn as (a: unknown, b: unknown) => unknown });
   }
 
   /** Keeps one accumulator per window (constant state per window, whatever its size) and emits `result(...)`. */
-  aggregate<A, R>(aggregate: WindowAggregate<T, A, R>): Stream<R> {
+  aggregate<A, R>(aggregate: WindowAggregate<T, A, R>): WindowResultStream<R, T> {
     return this.#add({ type: 'aggregate', aggregate: aggregate as WindowAggregate<unknown, unknown, unknown> });
   }
 
   /** Keeps every record of the window and hands them all to `fn.process` when it fires. */
-  process<R>(fn: ProcessWindowFunction<T, K, R>): Stream<R> {
+  process<R>(fn: ProcessWindowFunction<T, K, R>): WindowResultStream<R, T> {
     return this.#add({ type: 'process', process: fn as ProcessWindowFunction<unknown, unknown, unknown> });
   }
 
-  #add<R>(fn: WindowSpec['fn']): Stream<R> {
+  #add<R>(fn: WindowSpec['fn']): WindowResultStream<R, T> {
     const window: WindowSpec = {
       assigner: this.#assigner,
       allowedLatenessMs: this.#options.allowedLatenessMs ?? 0,
@@ -163,6 +163,6 @@ export class WindowedStream<T, K extends string | number> {
       fn,
     };
     const id = this.#recorder.add({ kind: 'window', name: `window-${fn.type}`, window, input: { node: this.#inputId, partitioning: 'hash', keySelector: this.#keySelector } });
-    return new Stream<R>(this.#recorder, id);
+    return new WindowResultStream<R, T>(this.#recorder, id);
   }
 }

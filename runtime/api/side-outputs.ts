@@ -63,6 +63,9 @@ export interface FailedRecord<T> {
 /** The internal name of an operator's error output; user-declared names cannot start with "!". */
 export const ERROR_OUTPUT = '!errors';
 
+/** The internal name of a window's late-records output (`.lateRecords()`). */
+export const LATE_OUTPUT = '!late';
+
 /** A side output name a process function may declare: non-empty, not starting with "!" (reserved). */
 export function isValidOutputName(name: string): boolean {
   return name.length > 0 && !name.startsWith('!');

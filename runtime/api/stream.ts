@@ -7,7 +7,7 @@ import { GraphRecorder, OperatorHandle } from './graph-recorder.ts';
 import { KeyedStream } from './keyed-stream.ts';
 import type { KeySelector, Partitioning } from './logical-graph.ts';
 import type { ProcessFunction } from './process-function.ts';
-import { ERROR_OUTPUT, type FailedRecord, type OutputDeclarations, type OutputValue } from './side-outputs.ts';
+import { ERROR_OUTPUT, LATE_OUTPUT, type FailedRecord, type OutputDeclarations, type OutputValue } from './side-outputs.ts';
 
 export { GraphRecorder } from './graph-recorder.ts';
 
@@ -216,6 +216,31 @@ export class ProcessedStream<T, In, O extends OutputDeclarations> extends Operat
     }
     const id = this.recorder.add({ kind: 'sideOutput', name: `sideOutput-${name}`, output: name, input: { node: this.nodeId, partitioning: 'forward' } });
     return new Stream<OutputValue<O[N]>>(this.recorder, id);
+  }
+}
+
+/**
+ * The results of a window function (`R`), and the records of type `In` that came too late for their window.
+ *
+ * @example
+ * ```ts
+ * const perMinute = views
+ *   .keyBy((v) => v.page)
+ *   .window(tumblingWindows({ sizeMs: 60_000 }), { allowedLatenessMs: 60_000 })
+ *   .aggregate(countViews);
+ * perMinute.sink(elasticsearchSink({ node, index: 'views-per-minute', id: (c) => `${c.page}@${c.minute}` }));
+ * perMinute.lateRecords().map(toCorrection).sink(kafkaSink({ brokers, topic: 'late-views', guarantee: 'exactly-once' }));
+ * ```
+ */
+export class WindowResultStream<R, In> extends Stream<R> {
+  /**
+   * The records later than the window's allowed lateness, as a stream of their own, each with its event time: what
+   * would otherwise be dropped (Flink's `sideOutputLateData`). Exactly once with the job's checkpoints, like any
+   * stream. Event-time windows only; a window sends its late records here or to a `lateRecords` sink, not both.
+   */
+  lateRecords(): Stream<In> {
+    const id = this.recorder.add({ kind: 'sideOutput', name: 'late-records', output: LATE_OUTPUT, input: { node: this.nodeId, partitioning: 'forward' } });
+    return new Stream<In>(this.recorder, id);
   }
 }
 

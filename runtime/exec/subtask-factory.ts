@@ -212,8 +212,10 @@ function buildOperator(
     case 'reduce':
       return new ReduceOperator(place, keyed(), node.fn as (a: unknown, b: unknown) => unknown, next);
     case 'window': {
-      const late = node.window.lateRecords?.createWriter(sinkContext(context, stage, index, op.uid, 'late-records'));
-      return new WindowOperator(place, keyed(), node.window, context.clock, context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }), next, late);
+      const lateWriter = node.window.lateRecords?.createWriter(sinkContext(context, stage, index, op.uid, 'late-records'));
+      // A window's only side output is its late records (the plan checks it): an emitter means they are read.
+      const lateStream = sideOutput !== undefined;
+      return new WindowOperator(place, keyed(), node.window, context.clock, context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }), next, { lateWriter, lateStream });
     }
     case 'process':
       return op.keySelector === undefined

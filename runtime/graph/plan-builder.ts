@@ -1,5 +1,5 @@
 import { asyncMapProblems } from '../api/async-map.ts';
-import { ERROR_OUTPUT, JobParams, type JobDefinition, type JobOptions, type OutputDeclarations, type WindowSpec } from '../api/index.ts';
+import { ERROR_OUTPUT, LATE_OUTPUT, JobParams, type JobDefinition, type JobOptions, type OutputDeclarations, type WindowSpec } from '../api/index.ts';
 import { recordLogicalGraph } from '../api/job.ts';
 import { inputsOf, KEYED_KINDS, SKIPPABLE_KINDS, type LogicalNode } from '../api/logical-graph.ts';
 import { SluiceError } from '../errors/index.ts';
@@ -98,6 +98,9 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
     problems.push(...connectProblems(uid, node));
     if (node.kind === 'sideOutput') {
       const parent = node.input === undefined ? undefined : nodes[node.input.node];
+      if (node.output === LATE_OUTPUT && parent?.kind !== 'window') {
+        problems.push(`the late records of "${uids.get(parent?.id ?? -1) ?? '?'}" are read, but it is not a window: only a window's results offer .lateRecords()`);
+      }
       if (node.output === ERROR_OUTPUT && parent?.onError !== 'output') {
         problems.push(`the error output of "${uids.get(parent?.id ?? -1) ?? '?'}" is read, but its onError policy is '${parent?.onError ?? 'fail'}': drop the onError(...) call or use onError('output')`);
       }
@@ -118,7 +121,7 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
     if (node.kind === 'process' && typeof node.fn?.processElement !== 'function') {
       problems.push(`operator "${uid}" (process) needs a processElement function`);
     }
-    if (node.kind === 'window') problems.push(...windowProblems(uid, node.window));
+    if (node.kind === 'window') problems.push(...windowProblems(uid, node.window, consumed));
     if ((node.onError === 'skip' || node.onError === 'output') && !SKIPPABLE_KINDS.has(node.kind)) {
       problems.push(`operator "${uid}" (${node.kind}) cannot ${node.onError} records: onError('${node.onError}') applies to map, filter, flatMap, asyncMap, process, reduce and the connected process functions${node.kind === 'source' ? "; for a source's malformed records use its deadLetter or format options" : ''}`);
     }
@@ -293,9 +296,22 @@ function isStateful(node: LogicalNode): boolean {
   }
 }
 
-/** What is wrong with a window's spec: functions missing, or options that cannot work with its assigner. */
-function windowProblems(uid: string, spec: WindowSpec): string[] {
+/**
+ * What is wrong with a window's spec: functions missing, options that cannot work with its assigner, or late records
+ * read (by `consumers`) where none can come or where they go elsewhere already.
+ */
+function windowProblems(uid: string, spec: WindowSpec, consumers: readonly LogicalNode[]): string[] {
   const problems: string[] = [];
+  const lateRead = consumers.some((c) => c.kind === 'sideOutput' && c.output === LATE_OUTPUT);
+  if (lateRead && spec.lateRecords !== undefined) {
+    problems.push(`window "${uid}" sends its late records both to its lateRecords sink and to .lateRecords(): keep one of them`);
+  }
+  if (lateRead && spec.assigner.time === 'processing') {
+    problems.push(`window "${uid}" is a processing-time window, where no record is late: drop .lateRecords() (or use event time)`);
+  }
+  if (lateRead && consumers.every((c) => c.kind === 'sideOutput')) {
+    problems.push(`the results of window "${uid}" are not read, only its late records: send its results to a sink too`);
+  }
   const { fn, assigner } = spec;
   if (fn.type === 'reduce' && typeof fn.reduce !== 'function') problems.push(`window "${uid}" (reduce) needs a function`);
   if (fn.type === 'process' && typeof fn.process?.process !== 'function') problems.push(`window "${uid}" (process) needs a process function`);

@@ -1,4 +1,4 @@
-import { assignWindows, END_WATERMARK, NO_WATERMARK, type SinkWriter, type TimeWindow, type WindowSpec } from '../api/index.ts';
+import { assignWindows, END_WATERMARK, LATE_OUTPUT, NO_WATERMARK, type SinkWriter, type TimeWindow, type WindowSpec } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { DueTimerGroup, MapState, StateKey } from '../state/index.ts';
@@ -20,7 +20,8 @@ const LATE_LOG_EVERY = 10_000;
  *   processing-time timer every `earlyFiringsEveryMs` (aligned to the epoch) emits the contents so far.
  * - **Lateness.** A record for a window the watermark has passed, but by no more than `allowedLatenessMs`, updates
  *   it and fires it again at once (`late`). One past that is dropped and counted, or written to the `lateRecords`
- *   sink, whose writer this operator drives through the checkpoints like a sink operator (exactly once). The window's state goes when the
+ *   sink, whose writer this operator drives through the checkpoints like a sink operator (exactly once), or sent to
+ *   the window's late-records output (`.lateRecords()`). The window's state goes when the
  *   watermark reaches `end − 1 + allowedLatenessMs` (a cleanup timer).
  * - **Output.** What the window function gives, stamped with the window's `end − 1` as its event time.
  *
@@ -42,12 +43,18 @@ export class WindowOperator<I> extends KeyedOperator<I> {
   #outTimestamps: number[] = [];
   #lateDropped = 0;
   readonly #lateWriter: SinkWriter<unknown> | undefined;
+  readonly #lateStream: boolean;
   /** Late records of the batch being processed, for the late-records sink. */
   #lateOut: unknown[] = [];
 
-  constructor(place: OperatorPlace, setup: KeyedSetup, spec: WindowSpec, clock: Clock, logger: Logger, next: Downstream<unknown>, lateWriter?: SinkWriter<unknown>) {
+  /**
+   * Where records later than the allowed lateness go besides being dropped: `lateWriter` drives a `lateRecords` sink;
+   * `lateStream` sends them to the window's late-records output (`.lateRecords()`, read downstream).
+   */
+  constructor(place: OperatorPlace, setup: KeyedSetup, spec: WindowSpec, clock: Clock, logger: Logger, next: Downstream<unknown>, late: { lateWriter?: SinkWriter<unknown> | undefined; lateStream?: boolean } = {}) {
     super(place, setup, next);
-    this.#lateWriter = lateWriter;
+    this.#lateWriter = late.lateWriter;
+    this.#lateStream = late.lateStream === true;
     this.#spec = spec;
     this.#contents = windowContents(spec.fn);
     this.#windows = this.backend.getMapState<number, WindowEntry>('windows');
@@ -284,6 +291,11 @@ export class WindowOperator<I> extends KeyedOperator<I> {
   #dropLate(record: I, timestamp: number): void {
     if (this.#lateWriter !== undefined) {
       this.#lateOut.push(record);
+      return;
+    }
+    if (this.#lateStream) {
+      // Queued by the subtask with its event time, and sent before the next barrier: exactly once.
+      this.place.sideOutput?.(LATE_OUTPUT, record, this.#eventTime ? timestamp : undefined);
       return;
     }
     this.#lateDropped++;

@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { collectSink, CollectTarget } from '../../../connectors/dev/index.ts';
-import { defineJob, END_OF_INPUT, monotonousTimestamps, tumblingWindows, type Source } from '../../../runtime/api/index.ts';
+import { defineJob, monotonousTimestamps, tumblingWindows } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { scripted, type Script } from './fixtures/scripted-source.ts';
 
 interface Fired {
   start: number;
@@ -19,46 +20,6 @@ interface Fired {
 
 /** 400 comes after the watermark passed 2 599: later than [0, 1 000) and its lateness (0), so it is dropped. */
 const ONE_SPLIT: Script = [100, 900, 1_500, 2_600, 400, 3_100].map((ts) => ['only', ts] as const);
-
-/** `[split, timestamp]` of each record, in the order the reader hands them out, one per poll. */
-type Script = ReadonlyArray<readonly [string, number]>;
-
-/**
- * A reader that hands out `script` a record at a time, saying which split each came from. With `crash`, it stops
- * after `crash.after` records until `crash.ready` says a checkpoint covers them, then throws once; the restarted
- * reader resumes from the restored positions (the records consumed are always a prefix of the script).
- */
-function scripted(script: Script, crash?: { after: number; ready: () => boolean; thrown: boolean }): Source<{ key: string; ts: number }> {
-  const splits = [...new Set(script.map(([split]) => split))];
-  return {
-    name: 'scripted',
-    bounded: true,
-    createReader: (context) => {
-      const taken = new Map(splits.map((split) => [split, Number(context.restoredPositions?.get(split) ?? 0)]));
-      let next = [...taken.values()].reduce((a, b) => a + b, 0);
-      let polled = splits[0] as string;
-      return {
-        start: async () => {},
-        poll: () => {
-          if (next === script.length) return END_OF_INPUT;
-          if (crash !== undefined && !crash.thrown && next === crash.after) {
-            if (!crash.ready()) return null;
-            crash.thrown = true;
-            throw new Error('seeded crash after the checkpoint');
-          }
-          const [split, ts] = script[next++] as readonly [string, number];
-          taken.set(split, (taken.get(split) as number) + 1);
-          polled = split;
-          return [{ key: 'k', ts }];
-        },
-        available: () => new Promise((resolve) => setTimeout(resolve, 2)),
-        positions: () => splits.map((split) => ({ split, position: taken.get(split) as number })),
-        polledSplit: () => polled,
-        close: async () => {},
-      };
-    },
-  };
-}
 
 /** What the keyed process variant emits per record: the watermark its function saw. */
 interface Seen {
