@@ -13,7 +13,7 @@ import { buildPhysicalPlan, JobValidationError } from '../../../runtime/graph/in
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import lateDrops from './fixtures/late-drops.ts';
-import { scripted, type Script } from './fixtures/scripted-source.ts';
+import { runWithCrash, scripted, type Script } from './fixtures/scripted-source.ts';
 
 const LATE_DROPS_MODULE = new URL('./fixtures/late-drops.ts', import.meta.url);
 
@@ -30,8 +30,7 @@ async function run(t: test.TestContext, crashAfter?: number): Promise<{ fired: A
   t.after(() => store.close());
   const fired = new CollectTarget<[number, number]>();
   const late = new CollectTarget<Late>();
-  let covered = false;
-  const fault = crashAfter === undefined ? undefined : { after: crashAfter, ready: () => covered, thrown: false };
+  const fault = crashAfter === undefined ? undefined : { after: crashAfter, covered: false, thrown: false };
   const job = defineJob({ name: 'late-stream', parallelism: 1, checkpoints: { intervalMs: 10 }, restart: { type: 'fixed-delay', attempts: 2, delayMs: 1 } }, (env) => {
     const counts = env
       .source(scripted(SCRIPT, fault), { watermarks: monotonousTimestamps({ timestamp: (r: { ts: number }) => r.ts }) })
@@ -49,15 +48,7 @@ async function run(t: test.TestContext, crashAfter?: number): Promise<{ fired: A
       .sink(collectSink(late));
   });
   const runner = new JobRunner({ job, store });
-  const sub = runner.events.subscribe((e) => {
-    const positions = e.type === 'checkpoint-completed' ? e.manifest.sourcePositions['stamps'] : undefined;
-    if (positions !== undefined && positions.reduce((n, p) => n + (p.position as number), 0) === crashAfter) covered = true;
-  });
-  try {
-    assert.equal(await runner.run(), 'finished');
-  } finally {
-    sub.unsubscribe();
-  }
+  assert.equal(await runWithCrash(runner, 'stamps', fault), 'finished');
   const metrics = runner.metrics();
   assert.equal(metrics.reduce((n, s) => n + s.lateRecordsDropped, 0), 0, 'nothing dropped: the late records went to their stream');
   return { fired: fired.records, late: late.records, attempts: runner.attempts };

@@ -10,7 +10,7 @@ import { defineJob, monotonousTimestamps, tumblingWindows } from '../../../runti
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
-import { scripted, type Script } from './fixtures/scripted-source.ts';
+import { runWithCrash, scripted, type Script } from './fixtures/scripted-source.ts';
 
 interface Fired {
   start: number;
@@ -34,8 +34,7 @@ async function run<T>(t: test.TestContext, operator: Operator, script: Script, c
   const store = await CheckpointStore.open(await tempDir(t));
   t.after(() => store.close());
   const target = new CollectTarget<T>();
-  let covered = false;
-  const fault = crashAfter === undefined ? undefined : { after: crashAfter, ready: () => covered, thrown: false };
+  const fault = crashAfter === undefined ? undefined : { after: crashAfter, covered: false, thrown: false };
   const job = defineJob({ name: 'watermark-restore', parallelism: 1, checkpoints: { intervalMs: 10 }, restart: { type: 'fixed-delay', attempts: 2, delayMs: 1 } }, (env) => {
     const keyed = env
       .source(scripted(script, fault), { watermarks: monotonousTimestamps({ timestamp: (r: { ts: number }) => r.ts }) })
@@ -48,15 +47,7 @@ async function run<T>(t: test.TestContext, operator: Operator, script: Script, c
     out.uid('operator').sink(collectSink(target as CollectTarget<unknown>));
   });
   const runner = new JobRunner({ job, store });
-  const sub = runner.events.subscribe((e) => {
-    const positions = e.type === 'checkpoint-completed' ? e.manifest.sourcePositions['stamps'] : undefined;
-    if (positions !== undefined && positions.reduce((n, p) => n + (p.position as number), 0) === crashAfter) covered = true;
-  });
-  try {
-    assert.equal(await runner.run(), 'finished');
-  } finally {
-    sub.unsubscribe();
-  }
+  assert.equal(await runWithCrash(runner, 'stamps', fault), 'finished');
   return { out: target.records, attempts: runner.attempts };
 }
 
