@@ -61,7 +61,7 @@ export class SourceWatermarks<T> {
    */
   splitWatermarks(): Array<[string, number]> {
     const out = new Map<string, number>();
-    for (const id of this.#reader.polledSplit === undefined ? [] : this.#reader.positions().map((p) => p.split)) {
+    for (const id of this.#reader.polledSplit === undefined ? [WHOLE_READER] : this.#reader.positions().map((p) => p.split)) {
       const restored = this.#restored.get(id);
       if (restored !== undefined) out.set(id, restored);
     }
