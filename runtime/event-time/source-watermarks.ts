@@ -163,7 +163,9 @@ export class SourceWatermarks<T> {
     let changed = false;
     for (const id of current) {
       if (!this.#splits.has(id)) {
-        this.#addSplit(id, now);
+        // The valve is rebuilt once all have joined: one at a time, a restored split ahead of the others would
+        // reach the valve alone first and emit its own watermark as the subtask's.
+        this.#addSplit(id, now, false);
         changed = true;
       }
     }
@@ -176,10 +178,10 @@ export class SourceWatermarks<T> {
     if (changed || this.#splits.size === 0) this.#rebuildValve();
   }
 
-  #addSplit(id: string, now: number): SplitClock {
+  #addSplit(id: string, now: number, rebuild = true): SplitClock {
     const split: SplitClock = { index: this.#splits.size, generator: this.#generatorFor(id), lastActivity: now, idle: false };
     this.#splits.set(id, split);
-    this.#rebuildValve();
+    if (rebuild) this.#rebuildValve();
     return this.#splits.get(id) as SplitClock;
   }
 

@@ -77,3 +77,17 @@ test('a timestamp that is not a finite number fails at once, naming the source, 
     );
   }
 });
+
+test('restored splits start from their own watermarks, and the subtask from the lowest of them, not from the first to join', () => {
+  const clock = new ManualClock(0);
+  const reader = fakeReader(['p0', 'p1', 'p2']);
+  const events = new SourceWatermarks(strategy, reader, clock, 'clicks', new Map([['p0', 2_599], ['p1', 899]]));
+  assert.deepEqual(events.poll(), [], 'p2 has no restored watermark and has said nothing: it holds the subtask back');
+  assert.deepEqual(events.splitWatermarks(), [['p0', 2_599], ['p1', 899]], 'a checkpoint now stores them again');
+  reader.polled = 'p2';
+  events.assign([{ ts: 5_000 }]);
+  assert.deepEqual(events.poll(), [{ kind: 'watermark', watermark: 899 }], 'the lowest restored one, p1');
+  reader.polled = 'p0';
+  events.assign([{ ts: 100 }]);
+  assert.deepEqual(events.splitWatermarks(), [['p0', 2_599], ['p1', 899], ['p2', 4_989]], 'a record behind its split\'s restored watermark does not take it back');
+});

@@ -4,13 +4,19 @@
  * output of a crashed run equals the clean run's, record for record). Flink fixed the same in FLINK-36663.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { collectSink, CollectTarget } from '../../../connectors/dev/index.ts';
-import { defineJob, monotonousTimestamps, tumblingWindows } from '../../../runtime/api/index.ts';
+import { collectSink, CollectTarget, readPartFiles } from '../../../connectors/dev/index.ts';
+import { defineJob, JobParams, monotonousTimestamps, tumblingWindows } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../../support/wait-for.ts';
+import heldWindows from './fixtures/held-windows.ts';
 import { runWithCrash, scripted, type Script } from './fixtures/scripted-source.ts';
+
+const HELD_WINDOWS = new URL('./fixtures/held-windows.ts', import.meta.url);
 
 interface Fired {
   start: number;
@@ -85,4 +91,66 @@ test('with two splits, a split ahead of the other keeps its watermark through a 
   const crashed = await run<Fired>(t, 'window', script, 4);
   assert.equal(crashed.attempts, 2, 'the seeded crash restarted the job once');
   assert.deepEqual(crashed.out, clean.out);
+});
+
+test('on worker threads, a window rescaled from 2 to 3 subtasks keeps its watermark: the late record stays late', async (t) => {
+  const dir = await tempDir(t);
+  const store = await CheckpointStore.open(join(dir, 'data'));
+  t.after(() => store.close());
+  const runner = new JobRunner({ job: heldWindows, params: new JobParams([['dir', dir], ['holdAfter', '4']]), store, workers: 2, jobModule: HELD_WINDOWS });
+  const running = runner.run();
+  // Held after 2 600: the windows have seen watermark 2 599 (it follows the record, before the source holds).
+  await waitFor(() => runner.metrics().some((s) => s.operators.includes('windows') && s.watermark === 2_599), { timeoutMs: 30_000, message: 'the windows at watermark 2 599' });
+  await runner.rescale(3);
+  writeFileSync(join(dir, 'release'), '');
+  assert.equal(await running, 'finished');
+  const fired = (await readPartFiles<[number, number]>(join(dir, 'out'))).sort((a, b) => a[0] - b[0]);
+  assert.deepEqual(fired, [[0, 2], [1_000, 1], [2_000, 1], [3_000, 1]], '400 dropped after the rescale as before it, [0, 1 000) fired once');
+});
+
+test('with an idle split, which holds the watermark back again after a failover until it is idle again, the window keeps its own', async (t) => {
+  // Split b has one record at the end. The reader pauses before a's 2 600 until b is idle (a 50 ms timeout), so a's
+  // 2 600 alone takes the watermark to 2 599, firing [0, 1 000) and [1 000, 2 000). Idleness is not restored: after
+  // the crash, b holds the sources' watermark back again, and only the window's own restored watermark keeps a's 400
+  // too late.
+  const script: Script = [['a', 100], ['a', 900], ['a', 1_500], ['a', 2_600], ['a', 400], ['a', 3_100], ['b', 5_000]];
+  const run = async (crash: boolean): Promise<{ fired: Array<[number, number]>; attempts: number }> => {
+    const store = await CheckpointStore.open(await tempDir(t));
+    t.after(() => store.close());
+    const target = new CollectTarget<[number, number]>();
+    const fault = crash ? { after: 4, covered: false, thrown: false } : undefined;
+    let pausedAt: number | undefined;
+    const pause = (next: number): boolean => {
+      if (next !== 3) return false;
+      pausedAt ??= Date.now();
+      return Date.now() - pausedAt < 150;
+    };
+    const job = defineJob({ name: 'idle-split', parallelism: 1, checkpoints: { intervalMs: 10 }, restart: { type: 'fixed-delay', attempts: 2, delayMs: 1 } }, (env) => {
+      env
+        .source(scripted(script, fault, pause), { watermarks: monotonousTimestamps({ timestamp: (r: { ts: number }) => r.ts, idleAfterMs: 50 }) })
+        .uid('stamps')
+        .keyBy((r) => r.key)
+        .window(tumblingWindows({ sizeMs: 1_000 }))
+        .process({ process: (records, ctx): [number, number] => [ctx.window.start, records.length] })
+        .uid('windows')
+        .sink(collectSink(target));
+    });
+    const runner = new JobRunner({ job, store });
+    // The crash waits for a checkpoint after the one that committed the two windows fired at 2 599.
+    let after = 0;
+    const sub = runner.events.subscribe((e) => {
+      if (e.type === 'checkpoint-completed' && target.records.length >= 2 && ++after === 2 && fault !== undefined) fault.covered = true;
+    });
+    try {
+      assert.equal(await runner.run(), 'finished');
+    } finally {
+      sub.unsubscribe();
+    }
+    return { fired: target.records, attempts: runner.attempts };
+  };
+  const clean = await run(false);
+  assert.deepEqual(clean.fired, [[0, 2], [1_000, 1], [2_000, 1], [3_000, 1], [5_000, 1]]);
+  const crashed = await run(true);
+  assert.equal(crashed.attempts, 2, 'the seeded crash restarted the job once');
+  assert.deepEqual(crashed.fired, clean.fired);
 });
