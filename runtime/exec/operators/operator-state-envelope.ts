@@ -68,19 +68,26 @@ export function openEnvelopes(restored: readonly unknown[] | undefined, range: K
   return { states: states.length === 0 ? undefined : states, watermark: lowestOver(floors, range) };
 }
 
-/** The lowest watermark over the key groups of `range`; NO_WATERMARK if some key group has none. */
+/**
+ * The lowest watermark over the key groups of `range`; NO_WATERMARK if some key group has none. Old subtasks' ranges
+ * are disjoint, so this visits each key group of `range` about once.
+ */
 function lowestOver(floors: ReadonlyArray<{ first: number; last: number; watermark: number }>, range: KeyGroupRange): number {
-  let lowest = Number.POSITIVE_INFINITY;
-  for (let group = range.start; group <= range.end; group++) {
-    let found = false;
-    for (const floor of floors) {
-      if (group < floor.first || group > floor.last) continue;
-      found = true;
-      if (floor.watermark < lowest) lowest = floor.watermark;
+  const size = range.end - range.start + 1;
+  const lowest = new Float64Array(size).fill(Number.POSITIVE_INFINITY);
+  for (const floor of floors) {
+    const last = Math.min(floor.last, range.end);
+    for (let group = Math.max(floor.first, range.start); group <= last; group++) {
+      const i = group - range.start;
+      if (floor.watermark < (lowest[i] as number)) lowest[i] = floor.watermark;
     }
-    if (!found) return NO_WATERMARK;
   }
-  return lowest === Number.POSITIVE_INFINITY ? NO_WATERMARK : lowest;
+  let min = Number.POSITIVE_INFINITY;
+  for (const watermark of lowest) {
+    if (watermark === Number.POSITIVE_INFINITY) return NO_WATERMARK; // a key group no old subtask had a watermark for
+    if (watermark < min) min = watermark;
+  }
+  return size === 0 ? NO_WATERMARK : min;
 }
 
 function isEnvelope(value: unknown): value is OperatorStateEnvelope {
