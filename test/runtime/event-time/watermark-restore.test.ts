@@ -1,7 +1,8 @@
 /**
- * An operator's watermark survives a failover: a record that was too late before the crash is still too late after
- * it, so a window that fired and was purged is not brought back by a late record replayed after the restore (the
- * output of a crashed run equals the clean run's, record for record). Flink fixed the same in FLINK-36663.
+ * Event time survives a failover: splits and keyed operators start from the watermarks stored with the checkpoint. A
+ * record that was too late before the crash is still too late after it, so a window that fired and was purged is not
+ * brought back by a late record replayed after the restore (the output of a crashed run equals the clean run's,
+ * record for record). Flink's window operators restore their watermark for the same reason (FLINK-36663).
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
