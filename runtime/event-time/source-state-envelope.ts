@@ -56,15 +56,13 @@ export function openSourceEnvelopes(restored: readonly unknown[] | undefined): O
   return { readerStates: readerStates.length === 0 ? undefined : readerStates, splitWatermarks };
 }
 
-/** One stored entry as a reader of checkpoints shows it: the reader's state and the splits' watermarks. @internal */
-export function openSourceEnvelope(entry: unknown): { readonly state: unknown; readonly splitWatermarks?: Record<string, number> } {
-  if (!isEnvelope(entry)) return { state: entry };
+/**
+ * A source subtask's stored entry as a reader of checkpoints shows it, the reader's state and the splits'
+ * watermarks; undefined when `entry` is no source envelope (another operator's, or a checkpoint's from before). @internal
+ */
+export function openSourceEnvelope(entry: unknown): { readonly state: unknown; readonly splitWatermarks?: Record<string, number> } | undefined {
+  if (!isEnvelope(entry)) return undefined;
   return entry.splits === undefined ? { state: entry.reader } : { state: entry.reader, splitWatermarks: Object.fromEntries(entry.splits) };
-}
-
-/** Whether `entry` is a source subtask's envelope. @internal */
-export function isSourceEnvelope(entry: unknown): boolean {
-  return isEnvelope(entry);
 }
 
 function isEnvelope(value: unknown): value is SourceStateEnvelope {

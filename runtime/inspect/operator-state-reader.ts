@@ -1,7 +1,7 @@
 import type { CheckpointManifest } from '../checkpoint/index.ts';
 import type { LoadedCheckpoint } from '../checkpoint/store-layout.ts';
 import { SluiceError } from '../errors/index.ts';
-import { openSourceEnvelope, isSourceEnvelope } from '../event-time/source-state-envelope.ts';
+import { openSourceEnvelope } from '../event-time/source-state-envelope.ts';
 import { openEnvelope } from '../exec/operators/operator-state-envelope.ts';
 import { unpackValue } from '../serde/operator-state-codec.ts';
 import { StateErrorCodes } from '../state/state-errors.ts';
@@ -67,7 +67,7 @@ export async function* readOperatorState(checkpoint: LoadedCheckpoint, operatorU
   const blobs = checkpoint.operatorState(operatorUid);
   for (const subtask of [...blobs.keys()].sort((a, b) => a - b)) {
     const stored = unpackValue(blobs.get(subtask)!);
-    yield { subtask, ...(isSourceEnvelope(stored) ? openSourceEnvelope(stored) : openEnvelope(stored)) };
+    yield { subtask, ...(openSourceEnvelope(stored) ?? openEnvelope(stored)) };
   }
 }
 

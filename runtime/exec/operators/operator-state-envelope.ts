@@ -55,17 +55,11 @@ export interface OpenedEnvelopes {
 /** Opens the restored operator state of every old subtask (`undefined`: none was stored) for the subtask holding `range`. @internal */
 export function openEnvelopes(restored: readonly unknown[] | undefined, range: KeyGroupRange): OpenedEnvelopes {
   if (restored === undefined) return { states: undefined, watermark: NO_WATERMARK };
-  const states: unknown[] = [];
   const floors: Array<{ first: number; last: number; watermark: number }> = [];
   for (const entry of restored) {
-    if (!isEnvelope(entry)) {
-      states.push(entry);
-      continue;
-    }
-    if (entry.state !== undefined) states.push(entry.state);
-    if (entry.watermark !== undefined && entry.keyGroups !== undefined) floors.push({ first: entry.keyGroups[0], last: entry.keyGroups[1], watermark: entry.watermark });
+    if (isEnvelope(entry) && entry.watermark !== undefined && entry.keyGroups !== undefined) floors.push({ first: entry.keyGroups[0], last: entry.keyGroups[1], watermark: entry.watermark });
   }
-  return { states: states.length === 0 ? undefined : states, watermark: lowestOver(floors, range) };
+  return { states: ownStates(restored), watermark: lowestOver(floors, range) };
 }
 
 /**
@@ -103,7 +97,15 @@ export function openEnvelope(entry: unknown): { readonly state: unknown; readonl
   return entry.watermark === undefined ? { state: entry.state } : { state: entry.state, watermark: entry.watermark };
 }
 
-/** The operator's own states of restored entries, for whatever reads them outside the operator (a late-records sink, `sluice state`). @internal */
+/**
+ * The operator's own states of restored entries, one per old subtask that stored one (older checkpoints' entries as
+ * they are): what the operator restores, and what a late-records sink it drives gets back. @internal
+ */
 export function ownStates(restored: readonly unknown[] | undefined): readonly unknown[] | undefined {
-  return openEnvelopes(restored, { start: 0, end: -1 }).states;
+  const states: unknown[] = [];
+  for (const entry of restored ?? []) {
+    if (!isEnvelope(entry)) states.push(entry);
+    else if (entry.state !== undefined) states.push(entry.state);
+  }
+  return states.length === 0 ? undefined : states;
 }
