@@ -1,6 +1,6 @@
 import type { LogicalNode } from '../api/logical-graph.ts';
-import { END_OF_INPUT, ERROR_OUTPUT, type JobDefinition, type OutputDeclarations, type Sink, type SinkWriter, type Source, type SourceReader } from '../api/index.ts';
-import { GraphRecorder, StreamEnvironment, type OperatorStream, type ProcessedStream, type Stream } from '../api/stream.ts';
+import { END_OF_INPUT, type JobDefinition, type Sink, type SinkWriter, type Source, type SourceReader } from '../api/index.ts';
+import { GraphRecorder, Stream, StreamEnvironment } from '../api/stream.ts';
 import type { FaultInjector } from './fault-injector.ts';
 
 /** A sink of the job under test, by the uid the plan gives it. */
@@ -75,9 +75,13 @@ function replay(nodes: readonly LogicalNode[], env: StreamEnvironment, injector:
               : keyed.connect(other.broadcast()).process(node.fn as never);
           break;
         }
-        case 'sideOutput':
-          handle = node.output === ERROR_OUTPUT ? (parent as OperatorStream<unknown, unknown>).errors() : (parent as ProcessedStream<unknown, unknown, OutputDeclarations>).sideOutput(node.output);
+        case 'sideOutput': {
+          // Recorded as it was: whichever call made it (errors(), sideOutput(name), a window's or an interval join's
+          // lateRecords()) checked it then, and the parent's onError came back with the parent.
+          const id = parent.recorder.add({ kind: 'sideOutput', name: node.name, output: node.output, input: { node: parent.nodeId, partitioning: 'forward' } });
+          handle = new Stream<unknown>(parent.recorder, id);
           break;
+        }
         case 'asyncMap':
           handle = upstream.asyncMap(node.fn as (v: unknown, signal: AbortSignal) => Promise<unknown>, node.options as never);
           break;
