@@ -2,6 +2,7 @@ import { SluiceError } from '../errors/index.ts';
 import type { Sink } from './connector.ts';
 import { BroadcastConnectedStream, BroadcastStream, ConnectedKeyedStreams } from './connected-streams.ts';
 import type { GraphRecorder } from './graph-recorder.ts';
+import { IntervalJoinBuilder } from './interval-join.ts';
 import type { KeySelector, LogicalInput } from './logical-graph.ts';
 import type { KeyedProcessFunction } from './process-function.ts';
 import type { OutputDeclarations } from './side-outputs.ts';
@@ -11,7 +12,7 @@ import type { ProcessWindowFunction, WindowAggregate, WindowAssigner, WindowOpti
 
 /**
  * A stream partitioned by key (`stream.keyBy(selector)`): records with equal keys go to the same subtask, in order.
- * Keyed operators follow: `reduce`, `process` (with keyed state and timers), `window`, and `connect`.
+ * Keyed operators follow: `reduce`, `process` (with keyed state and timers), `window`, `connect` and `intervalJoin`.
  *
  * @example
  * ```ts
@@ -63,6 +64,25 @@ export class KeyedStream<T, K extends string | number> {
     return other instanceof BroadcastStream
       ? new BroadcastConnectedStream<T, T2, K>(this.#recorder, this.logicalInput, other.logicalInput)
       : new ConnectedKeyedStreams<T, T2, K>(this.#recorder, this.logicalInput, other.logicalInput);
+  }
+
+  /**
+   * Joins this stream (the left side) with another keyed by the same key type (the right side) by event time:
+   * each pair of records with equal keys whose times are close enough, as {@link IntervalJoinBuilder.between} says
+   * (Flink's interval join). Both streams need event time.
+   *
+   * @example
+   * ```ts
+   * orders
+   *   .keyBy((o) => o.id)
+   *   .intervalJoin(shipments.keyBy((s) => s.orderId))
+   *   .between(0, 3_600_000) // shipped within an hour of the order
+   *   .process({ processElement: (order, shipment) => ({ ...order, carrier: shipment.carrier }) });
+   * ```
+   */
+  intervalJoin<R>(other: KeyedStream<R, K>): IntervalJoinBuilder<T, R, K> {
+    if (other.recorder !== this.#recorder) throw new SluiceError('SLUICE_INVALID_JOB', 'intervalJoin() joins streams of the same job: the streams come from different build functions');
+    return new IntervalJoinBuilder<T, R, K>(this.#recorder, this.logicalInput, other.logicalInput);
   }
 
   /**

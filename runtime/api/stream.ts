@@ -7,7 +7,8 @@ import { GraphRecorder, OperatorHandle } from './graph-recorder.ts';
 import { KeyedStream } from './keyed-stream.ts';
 import type { KeySelector, Partitioning } from './logical-graph.ts';
 import type { ProcessFunction } from './process-function.ts';
-import { ERROR_OUTPUT, LATE_OUTPUT, type FailedRecord, type OutputDeclarations, type OutputValue } from './side-outputs.ts';
+import type { LateOutputs } from './interval-join-function.ts';
+import { ERROR_OUTPUT, LATE_LEFT_OUTPUT, LATE_OUTPUT, LATE_RIGHT_OUTPUT, type FailedRecord, type OutputDeclarations, type OutputValue } from './side-outputs.ts';
 
 export { GraphRecorder } from './graph-recorder.ts';
 
@@ -241,6 +242,45 @@ export class WindowResultStream<R, In> extends Stream<R> {
   lateRecords(): Stream<In> {
     const id = this.recorder.add({ kind: 'sideOutput', name: 'late-records', output: LATE_OUTPUT, input: { node: this.nodeId, partitioning: 'forward' } });
     return new Stream<In>(this.recorder, id);
+  }
+}
+
+/**
+ * The outputs of an interval join (`U`), its side outputs, and the records of either side that came too late to be
+ * joined.
+ *
+ * @example
+ * ```ts
+ * const shipped = orders.keyBy((o) => o.id).intervalJoin(shipments.keyBy((s) => s.orderId)).between(0, 3_600_000).process({ ... });
+ * shipped.sink(index);
+ * shipped.lateRecords('right').sink(lateShipments);
+ * ```
+ */
+export class IntervalJoinStream<U, L, R, O extends OutputDeclarations> extends ProcessedStream<U, L | R, O> {
+  readonly #late: LateOutputs;
+
+  constructor(recorder: GraphRecorder, nodeId: number, late: LateOutputs) {
+    super(recorder, nodeId);
+    this.#late = late;
+  }
+
+  /**
+   * The records of one side that were behind the join's watermark when they arrived, so were neither kept nor joined,
+   * as a stream of their own with their event times (Flink's `sideOutputLeftLateData`/`sideOutputRightLateData`).
+   * Unread, they are dropped.
+   *
+   * @example
+   * ```ts
+   * joined.lateRecords('left').map((order) => ({ ...order, unmatched: true })).sink(review);
+   * ```
+   */
+  lateRecords(side: 'left'): Stream<L>;
+  lateRecords(side: 'right'): Stream<R>;
+  lateRecords(side: 'left' | 'right'): Stream<L> | Stream<R> {
+    if (side !== 'left' && side !== 'right') throw new SluiceError('SLUICE_INVALID_JOB', `lateRecords(${JSON.stringify(side)}): say which side, 'left' or 'right'`);
+    this.#late[side] = true;
+    const id = this.recorder.add({ kind: 'sideOutput', name: `late-${side}-records`, output: side === 'left' ? LATE_LEFT_OUTPUT : LATE_RIGHT_OUTPUT, input: { node: this.nodeId, partitioning: 'forward' } });
+    return new Stream<L | R>(this.recorder, id) as Stream<L> & Stream<R>;
   }
 }
 

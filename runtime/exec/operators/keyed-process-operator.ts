@@ -5,6 +5,7 @@ import { ttlStampsName } from '../../state/ttl/state-ttl.ts';
 import type { Clock } from '../../time/index.ts';
 import { emitToSideOutput, type Downstream, type OperatorPlace } from './chained-operator.ts';
 import { KeyedOperator, type KeyedSetup } from './keyed-operator.ts';
+import { TIMESTAMPED, type TimestampedEmitter } from '../../api/timestamped-emitter.ts';
 
 type AnyContext = KeyedProcessContext<StateKey, unknown, StateDeclarations>;
 
@@ -31,6 +32,7 @@ interface MutableContext {
   readonly timers: TimerService;
   emit(value: unknown): void;
   output(name: string, value: unknown): void;
+  readonly [TIMESTAMPED]: TimestampedEmitter;
 }
 
 /**
@@ -49,6 +51,8 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
   /** The context user functions get; subclasses add fields to it (broadcast state). */
   protected readonly ctx: MutableContext;
   #out: unknown[] = [];
+  /** The event times of `#out` so far (some may still be missing: see `processWith`); undefined without event time. */
+  #outTimestamps: number[] | undefined;
   /** The declared states with a time-to-live, and the clock their expiry is measured on. */
   readonly #expiring: ReadonlyArray<{ readonly name: string; readonly afterMs: number; readonly handle: ExpiringState }>;
   readonly #clock: Clock;
@@ -99,6 +103,18 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
       timers,
       emit: (value) => void this.#out.push(value),
       output: (name, value) => emitToSideOutput(this.place, name, value, this.ctx.timestamp),
+      [TIMESTAMPED]: {
+        emitAt: (value, timestamp, recordTimestamp) => {
+          const out = this.#out;
+          const stamps = this.#outTimestamps;
+          if (stamps !== undefined) {
+            while (stamps.length < out.length) stamps.push(recordTimestamp);
+            stamps.push(timestamp);
+          }
+          out.push(value);
+        },
+        outputAt: (name, value, timestamp) => emitToSideOutput(this.place, name, value, timestamp),
+      },
     };
   }
 
@@ -109,7 +125,7 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
   /** Runs `fn` on each record with its key (from `keyOf`) as the current key, and sends what it returned or emitted. */
   protected processWith(fn: ElementFn, keyOf: (value: unknown) => StateKey, records: readonly unknown[], timestamps?: readonly number[]): Promise<void> | undefined {
     const out: unknown[] = (this.#out = []);
-    const outTimestamps: number[] | undefined = timestamps === undefined ? undefined : [];
+    const outTimestamps: number[] | undefined = (this.#outTimestamps = timestamps === undefined ? undefined : []);
     const ctx = this.ctx;
     ctx.timeDomain = undefined;
     const backend = this.backend;
@@ -201,7 +217,7 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
 
   #fire(due: readonly DueTimer[], domain: 'event-time' | 'processing-time'): Promise<void> | undefined {
     const out: unknown[] = (this.#out = []);
-    const outTimestamps: number[] | undefined = domain === 'event-time' ? [] : undefined;
+    const outTimestamps: number[] | undefined = (this.#outTimestamps = domain === 'event-time' ? [] : undefined);
     const ctx = this.ctx;
     ctx.timeDomain = domain;
     this.readTtlClock();

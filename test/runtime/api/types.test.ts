@@ -13,7 +13,9 @@ import {
   mapState,
   listState,
   type OperatorStream,
+  type IntervalJoinStream,
   type ProcessedStream,
+  type Stream,
   type Sink,
   type StreamEnvironment,
 } from '../../../runtime/api/index.ts';
@@ -201,4 +203,35 @@ export function connectNeedsOneKeyType(env: StreamEnvironment): void {
         ctx.broadcast.names.put(y.id, y.name);
       },
     });
+}
+
+interface Shipped {
+  key: number;
+  amount: number;
+  carrier: string;
+  at: number;
+}
+
+export function intervalJoinTypes(env: StreamEnvironment): void {
+  const orders = env.source(collection<{ id: number; amount: number }>([]));
+  const shipments = env.source(collection<{ orderId: number; carrier: string }>([]));
+  const shipped = orders
+    .keyBy((o) => o.id)
+    .intervalJoin(shipments.keyBy((s) => s.orderId))
+    .between(0, 60_000)
+    .process({
+      // As with every process function, the return type annotated is the output type (docs/jobs.md).
+      processElement(order, shipment, ctx): Shipped {
+        const key: number = ctx.key;
+        return { key, amount: order.amount, carrier: shipment.carrier, at: ctx.timestamp };
+      },
+    });
+  // The late records of each side keep that side's type.
+  assertType<Equal<typeof shipped, IntervalJoinStream<Shipped, { id: number; amount: number }, { orderId: number; carrier: string }, Record<never, never>>>>();
+  const lateOrders: Stream<{ id: number; amount: number }> = shipped.lateRecords('left');
+  void lateOrders;
+  const lateShipments: Stream<{ orderId: number; carrier: string }> = shipped.lateRecords('right');
+  void lateShipments;
+  // @ts-expect-error: a stream keyed by a number cannot be joined with one keyed by a string
+  orders.keyBy((o) => o.id).intervalJoin(shipments.keyBy((s) => s.carrier));
 }

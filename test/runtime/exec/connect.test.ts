@@ -1,9 +1,10 @@
 /**
- * Connected streams end to end: a join of two keyed streams (keyed-join.ts) and keyed records priced with broadcast
- * state (broadcast-rates.ts) are exact through a seeded failure and restart (in-process and on worker threads), and
+ * Connected streams end to end: a join of two keyed streams (keyed-join.ts), keyed records priced with broadcast
+ * state (broadcast-rates.ts) and an interval join by event time (interval-join.ts) are exact through a seeded failure and restart (in-process and on worker threads), and
  * through a kill -9 of `sluice run` followed by a rerun at another parallelism (2 → 3), which restores keyed state by
  * key group and gives the broadcast state to every new subtask. Each output is checked against an oracle computed
- * here from the inputs alone: per key, exactly the expected records, counted 1..n, in order.
+ * here from the inputs alone: per key, exactly the expected records, counted 1..n, in order; for the interval join,
+ * exactly the matching pairs, each once (the order of a key's pairs depends on how its two inputs interleave).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,6 +21,7 @@ import { assertCountedPerKey, indexesByKey } from '../../support/counted-per-key
 import { tempDir } from '../../support/temp-dir.ts';
 import { waitFor } from '../../support/wait-for.ts';
 import broadcastRates, { amountOf, currencyOf, keyOf, RATES, type Priced } from './fixtures/broadcast-rates.ts';
+import intervalJoin, { expectedPairs, type Pair } from './fixtures/interval-join.ts';
 import keyedJoin, { customerOf, nameOf, type Joined } from './fixtures/keyed-join.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -60,9 +62,18 @@ function assertPricedExactly(written: readonly unknown[], records: number): void
   );
 }
 
+/** The interval join: every matching pair of an order and a shipment once, none other. */
+function assertPairsExactly(written: readonly unknown[], records: number): void {
+  const pairs = (written as readonly Pair[]).map((p) => JSON.stringify({ key: p.key, i: p.i, j: p.j })).sort();
+  const expected = expectedPairs(records);
+  assert.equal(pairs.length, expected.length, 'one output per matching pair: none lost, none duplicated');
+  assert.deepEqual(pairs, expected);
+}
+
 const FIXTURES: readonly Fixture[] = [
   { name: 'keyed join', job: keyedJoin as JobDefinition, module: new URL('./fixtures/keyed-join.ts', import.meta.url), assertExact: assertJoinedExactly },
   { name: 'broadcast state', job: broadcastRates as JobDefinition, module: new URL('./fixtures/broadcast-rates.ts', import.meta.url), assertExact: assertPricedExactly },
+  { name: 'interval join', job: intervalJoin as JobDefinition, module: new URL('./fixtures/interval-join.ts', import.meta.url), assertExact: assertPairsExactly },
 ];
 
 /** The key a planned input's selector gives a record. */
@@ -105,7 +116,7 @@ const RESTART_RECORDS = 4_000;
 
 for (const fixture of FIXTURES) {
   for (const workers of [0, 2]) {
-    test(`${fixture.name}: exact output, per key in order, through a seeded failure and restart (workers ${workers})`, async (t) => {
+    test(`${fixture.name}: exact output through a seeded failure and restart (workers ${workers})`, async (t) => {
       const dir = await tempDir(t);
       const store = await CheckpointStore.open(join(dir, 'data'));
       t.after(() => store.close());

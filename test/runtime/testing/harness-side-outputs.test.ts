@@ -1,7 +1,7 @@
 /**
  * Jobs whose operators have several outputs run through the `sluice/testing` harness as they run on their own: the
- * harness rebuilds a job around its sources and sinks, and it rebuilds side outputs, error outputs and a window's
- * late-record stream too.
+ * harness rebuilds a job around its sources and sinks, and it rebuilds side outputs, error outputs and late-record
+ * streams (a window's, an interval join's) too. Under seeded crashes their outputs stay exact.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { defineJob, sideOutput, type JobDefinition } from '../../../runtime/api/
 import { startJob } from '../../../runtime/testing/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import lateDrops from '../event-time/fixtures/late-drops.ts';
+import intervalJoin, { expectedPairs } from '../exec/fixtures/interval-join.ts';
 
 test('a window’s .lateRecords() runs in the harness: the late record goes to its stream', async (t) => {
   const dir = await tempDir(t);
@@ -44,4 +45,15 @@ test('declared side outputs and the error output run in the harness', async (t) 
   assert.deepEqual(run.outputs<string>('unparsable').sort(), ['x', 'y']);
   assert.deepEqual(run.outputs<number>('small').sort((a, b) => a - b), [1, 22]);
   assert.deepEqual(run.outputs<number>('big'), [333]);
+});
+
+test('an interval join under seeded crashes in the harness writes every matching pair once', async (t) => {
+  const dir = await tempDir(t);
+  const records = 3_000;
+  const run = await startJob(intervalJoin as JobDefinition, { params: { output: join(dir, 'out'), records: String(records), rate: '20000' }, faults: { crashes: 3, seed: 7 } });
+  t.after(() => run.close());
+  assert.equal(await run.finished, 'finished');
+  assert.ok(run.faults.fired.length > 0, 'some seeded crashes fired');
+  const pairs = (await readPartFiles<{ key: string; i: number; j: number }>(join(dir, 'out'))).map((p) => JSON.stringify({ key: p.key, i: p.i, j: p.j })).sort();
+  assert.deepEqual(pairs, expectedPairs(records));
 });

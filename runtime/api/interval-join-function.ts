@@ -1,0 +1,157 @@
+import { SluiceError } from '../errors/index.ts';
+import type { MapState, StateKey } from '../state/index.ts';
+import type { KeyedProcessContext } from './process-function.ts';
+import { LATE_LEFT_OUTPUT, LATE_RIGHT_OUTPUT, type OutputDeclarations, type OutputEmitter } from './side-outputs.ts';
+import { mapState } from './state-declarations.ts';
+import { TIMESTAMPED, type TimestampedEmitter } from './timestamped-emitter.ts';
+
+/** What the user's function of an interval join gets with each pair. */
+export interface IntervalJoinContext<K, U, O extends OutputDeclarations = Record<never, never>> {
+  /** The key both records share. */
+  readonly key: K;
+  /** Event time of the left record (of the stream `intervalJoin` was called on). */
+  readonly leftTimestamp: number;
+  /** Event time of the right record. */
+  readonly rightTimestamp: number;
+  /** Event time of the pair's outputs: the later of the two. */
+  readonly timestamp: number;
+  /** Emits `value` to the main output, at {@link timestamp} (any number of times; or return one value instead). */
+  emit(value: U): void;
+  /** Emits `value` to a declared side output `name`, at {@link timestamp}. */
+  readonly output: OutputEmitter<O>;
+}
+
+/**
+ * The function of an interval join (Flink's ProcessJoinFunction): called once for every pair of a left and a right
+ * record with the same key whose times are within the bounds.
+ */
+export interface IntervalJoinFunction<L, R, K, U, O extends OutputDeclarations = Record<never, never>> {
+  /** Side outputs the function emits to with `ctx.output` (see `sideOutput()`); each must be read downstream. */
+  readonly outputs?: O;
+  /** One pair; return the one output (its type is inferred) or call `ctx.emit` for zero or many. */
+  processElement(left: L, right: R, ctx: IntervalJoinContext<K, U, O>): U | void;
+}
+
+/**
+ * An interval join's bounds, both inclusive: a right record at `r` joins a left record at `l` when
+ * `l + lower <= r <= l + upper`. @internal
+ */
+export interface JoinBounds {
+  readonly lower: number;
+  readonly upper: number;
+}
+
+/** Records buffered per event time, one bucket per timestamp (as Flink's interval join keeps them). */
+type Buffer = MapState<number, unknown[]>;
+
+interface JoinState {
+  readonly left: Buffer;
+  readonly right: Buffer;
+}
+
+type Context = KeyedProcessContext<StateKey, unknown, Record<string, never>> & {
+  readonly state: JoinState;
+  readonly [TIMESTAMPED]: TimestampedEmitter;
+};
+
+/** The sides of the join whose late records are read downstream (`.lateRecords(side)`), set while the job is built. @internal */
+export interface LateOutputs {
+  left: boolean;
+  right: boolean;
+}
+
+/**
+ * The keyed two-input function an interval join runs as (a `connect(...).process(...)` of Sluice's own, so its
+ * buffers, timers, checkpoints and rescaling are those of any connected operator). Semantics are Flink's
+ * IntervalJoinOperator's:
+ *
+ * - each record is buffered under its key and event time, then joined with every buffered record of the other side
+ *   whose time is within the bounds; so every matching pair is joined once, when its second record arrives;
+ * - a record behind the operator's watermark is late: not buffered nor joined, but sent to the side's late-records
+ *   output when it is read, else dropped;
+ * - a left record at `l` can match no right record once the watermark passes `l + upper` (later right records are
+ *   at or after the watermark), so an event-time timer then removes it; a right record at `r` goes once the
+ *   watermark passes `r - lower`;
+ * - each output carries the later of the pair's two times.
+ * @internal
+ */
+export function intervalJoinFunction<L, R, K, U, O extends OutputDeclarations>(bounds: JoinBounds, fn: IntervalJoinFunction<L, R, K, U, O>, late: LateOutputs) {
+  const { lower, upper } = bounds;
+  // When each side's bucket at `t` can go: the last time a record of the other side could still match it.
+  const leftCleanup = (t: number): number => t + Math.max(upper, 0);
+  const rightCleanup = (t: number): number => t - Math.min(lower, 0);
+  const processElement = fn.processElement.bind(fn);
+  // The pair's context, reused for every pair as process functions reuse theirs. In-process, the subtasks of the
+  // join share this function object; each call sets what it uses first and runs to its end without yielding.
+  let current: Context | undefined;
+  let recordTime = 0;
+  const pair = {
+    key: undefined as unknown,
+    leftTimestamp: 0,
+    rightTimestamp: 0,
+    timestamp: 0,
+    emit: (value: unknown): void => (current as Context)[TIMESTAMPED].emitAt(value, pair.timestamp, recordTime),
+    output: (name: string, value: unknown): void => (current as Context)[TIMESTAMPED].outputAt(name, value, pair.timestamp),
+  };
+
+  function side(value: unknown, ctx: Context, isLeft: boolean): void {
+    const timestamp = ctx.timestamp;
+    if (timestamp === undefined) throw noEventTime();
+    if (timestamp < ctx.timers.currentWatermark()) {
+      if (isLeft ? late.left : late.right) ctx[TIMESTAMPED].outputAt(isLeft ? LATE_LEFT_OUTPUT : LATE_RIGHT_OUTPUT, value, timestamp);
+      return;
+    }
+    const ours = isLeft ? ctx.state.left : ctx.state.right;
+    const bucket = ours.get(timestamp);
+    if (bucket === undefined) ours.put(timestamp, [value]);
+    else {
+      bucket.push(value);
+      ours.put(timestamp, bucket); // a backend that stores values elsewhere (LevelDB) sees the change
+    }
+    // The other side's times that match: r in [l + lower, l + upper] for a left record, l in [r - upper, r - lower] for a right one.
+    const from = isLeft ? timestamp + lower : timestamp - upper;
+    const to = isLeft ? timestamp + upper : timestamp - lower;
+    current = ctx;
+    recordTime = timestamp;
+    pair.key = ctx.key;
+    for (const [otherTime, others] of isLeft ? ctx.state.right.entries() : ctx.state.left.entries()) {
+      if (otherTime < from || otherTime > to) continue;
+      pair.leftTimestamp = isLeft ? timestamp : otherTime;
+      pair.rightTimestamp = isLeft ? otherTime : timestamp;
+      pair.timestamp = Math.max(timestamp, otherTime);
+      for (const other of others) {
+        const result = isLeft ? processElement(value as L, other as R, pair as never) : processElement(other as L, value as R, pair as never);
+        if (result !== undefined) pair.emit(result);
+      }
+    }
+    ctx.timers.registerEventTimeTimer(isLeft ? leftCleanup(timestamp) : rightCleanup(timestamp));
+  }
+
+  /** Removes the buckets of `buffer` whose cleanup time the watermark reached. */
+  function expire(buffer: Buffer, cleanup: (t: number) => number, watermark: number): void {
+    const gone: number[] = [];
+    for (const t of buffer.keys()) if (cleanup(t) <= watermark) gone.push(t);
+    for (const t of gone) buffer.remove(t);
+  }
+
+  return {
+    state: { left: mapState<number, unknown[]>(), right: mapState<number, unknown[]>() },
+    ...(fn.outputs === undefined ? {} : { outputs: fn.outputs }),
+    processElement1: (value: L, ctx: Context): void => side(value, ctx, true),
+    processElement2: (value: R, ctx: Context): void => side(value, ctx, false),
+    // Only cleanup timers are registered. One timer may stand for buckets of both sides (timers have no namespace):
+    // each side drops what the timer's time allows; a bucket's own timer is never later than that.
+    onTimer: (timestamp: number, ctx: Context): void => {
+      expire(ctx.state.left, leftCleanup, timestamp);
+      expire(ctx.state.right, rightCleanup, timestamp);
+    },
+  };
+}
+
+function noEventTime(): SluiceError {
+  return new SluiceError(
+    'SLUICE_NO_EVENT_TIME',
+    'an interval join joins by event time, but a record came without one: give the sources of both inputs a watermark strategy (env.source(source, { watermarks: boundedOutOfOrderness(...) }))',
+    { retriable: false },
+  );
+}
