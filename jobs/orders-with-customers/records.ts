@@ -87,14 +87,14 @@ export function parseOrder(value: Buffer | null): Order {
   }
   if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) throw new Error(`order field "amount" must be a number ≥ 0, got ${shown(amount)}`);
   const currency = raw['currency'] === undefined || raw['currency'] === null ? 'EUR' : currencyCode('order', raw['currency']);
-  return { orderId: String(orderId), customer: nonEmpty('order', 'customer', raw['customer']), amount, currency, ts: eventTime('order', raw['ts']) };
+  return { orderId: String(orderId), customer: nonEmpty('order', 'customer', raw['customer']), amount, currency, ts: timestampField('order', raw['ts']) };
 }
 
 /** Decodes a profile update; see {@link parseOrder}. */
 export function parseProfile(value: Buffer | null): ProfileUpdate {
   const raw = jsonObject(value, 'profile', '{ customer, ts, name, tier? }');
   const tier = raw['tier'] === undefined || raw['tier'] === null ? 'standard' : nonEmpty('profile', 'tier', raw['tier']);
-  return { customer: nonEmpty('profile', 'customer', raw['customer']), ts: eventTime('profile', raw['ts']), name: nonEmpty('profile', 'name', raw['name']), tier };
+  return { customer: nonEmpty('profile', 'customer', raw['customer']), ts: timestampField('profile', raw['ts']), name: nonEmpty('profile', 'name', raw['name']), tier };
 }
 
 /** Decodes a rate update; see {@link parseOrder}. */
@@ -106,10 +106,11 @@ export function parseRate(value: Buffer | null): RateUpdate {
   if (typeof eurPerUnit !== 'number' || !Number.isFinite(eurPerUnit) || eurPerUnit <= 0) {
     throw new Error(`rate field "eurPerUnit" must be a number > 0, got ${shown(eurPerUnit)}`);
   }
-  return { currency, ts: eventTime('rate', raw['ts']), eurPerUnit };
+  return { currency, ts: timestampField('rate', raw['ts']), eurPerUnit };
 }
 
-function jsonObject(value: Buffer | null, what: string, shape: string): Record<string, unknown> {
+/** The JSON object in `value`, or an error naming `what` and the `shape` expected (for the dead-letter topic). */
+export function jsonObject(value: Buffer | null, what: string, shape: string): Record<string, unknown> {
   if (value === null) throw new Error(`${what} value is null (a tombstone); expected a JSON object ${shape}`);
   let raw: unknown;
   try {
@@ -121,7 +122,8 @@ function jsonObject(value: Buffer | null, what: string, shape: string): Record<s
   return raw as Record<string, unknown>;
 }
 
-function nonEmpty(what: string, field: string, value: unknown): string {
+/** A non-empty string field, trimmed, or an error naming it. */
+export function nonEmpty(what: string, field: string, value: unknown): string {
   if (typeof value !== 'string' || value.trim().length === 0) throw new Error(`${what} field "${field}" must be a non-empty string, got ${shown(value)}`);
   return value.trim();
 }
@@ -133,7 +135,7 @@ function currencyCode(what: string, value: unknown): string {
 }
 
 /** Epoch milliseconds, or an ISO 8601 date-time with a zone (`2026-01-01T10:00:00Z`). */
-function eventTime(what: string, value: unknown): number {
+export function timestampField(what: string, value: unknown): number {
   const ts = typeof value === 'number' ? value : typeof value === 'string' && /T.*(Z|[+-]\d\d:?\d\d)$/.test(value) ? Date.parse(value) : Number.NaN;
   if (!Number.isSafeInteger(ts)) throw new Error(`${what} field "ts" must be epoch milliseconds or an ISO 8601 date-time with a zone, got ${shown(value)}`);
   return ts;
