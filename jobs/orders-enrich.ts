@@ -32,8 +32,9 @@
  * The building blocks are exported so that tests run this pipeline under injected faults
  * (test/connectors/kafka/fixtures/orders-job.ts).
  */
-import { kafkaSink, kafkaSource, type DeadLetter, type KafkaRecord } from '../connectors/kafka/index.ts';
+import { kafkaSink, type KafkaRecord } from '../connectors/kafka/index.ts';
 import { defineJob, valueState, type JobParams, type KeyedProcessFunction, type Sink, type Source, type StateDeclaration } from '../runtime/api/index.ts';
+import { brokersParam, jsonInput } from './support/kafka-inputs.ts';
 
 /** An order as producers write it to the input topic. */
 export interface Order {
@@ -86,11 +87,7 @@ export interface OrdersEnrichSettings {
 
 export function ordersEnrichSettings(params: JobParams): OrdersEnrichSettings {
   return {
-    brokers: params
-      .string('brokers', process.env['KAFKA_BROKERS'] || '127.0.0.1:9092')
-      .split(',')
-      .map((b) => b.trim())
-      .filter((b) => b.length > 0),
+    brokers: brokersParam(params),
     input: params.string('input', 'orders'),
     output: params.string('output', 'orders-enriched'),
     deadLetters: params.string('deadLetters', 'orders-dead-letters'),
@@ -168,34 +165,13 @@ export const runningTotals: KeyedProcessFunction<EnrichedOrder, string, OrderWit
  * failure does not repeat them.
  */
 export function ordersSource(settings: OrdersEnrichSettings): Source<KafkaRecord<Order>> {
-  return kafkaSource<Order>({
+  return jsonInput({
     brokers: settings.brokers,
-    topics: [settings.input],
+    topic: settings.input,
     groupId: settings.groupId,
     format: parseOrder,
-    onDeserializationError: {
-      deadLetter: kafkaSink<DeadLetter>({
-        brokers: settings.brokers,
-        topic: settings.deadLetters,
-        key: (d) => d.key,
-        serializer: deadLetterJson,
-        guarantee: 'exactly-once',
-        transactionalIdPrefix: `${settings.transactionalIdPrefix}-dead-letters`,
-      }),
-    },
-  });
-}
-
-/** A dead letter as JSON; the original value as UTF-8 text (orders are JSON, so text is what a person wants). */
-export function deadLetterJson(d: DeadLetter): string {
-  return JSON.stringify({
-    topic: d.topic,
-    partition: d.partition,
-    offset: d.offset,
-    timestamp: d.timestamp,
-    key: d.key?.toString('utf8') ?? null,
-    value: d.value?.toString('utf8') ?? null,
-    reason: d.reason,
+    deadLetters: settings.deadLetters,
+    deadLetterTransactionalIdPrefix: `${settings.transactionalIdPrefix}-dead-letters`,
   });
 }
 

@@ -40,9 +40,9 @@
  * (5000), `idleMs` (10000; 0 = never idle), `txnPrefix` (orders-shipped: transactional ids), `group`
  * (sluice-orders-shipped: consumer groups, + `-orders`, `-shipments`).
  */
-import { kafkaSink, kafkaSource, type DeadLetter, type KafkaRecord, type ValueDeserializer } from '../connectors/kafka/index.ts';
+import { kafkaSink, type KafkaRecord, type ValueDeserializer } from '../connectors/kafka/index.ts';
 import { boundedOutOfOrderness, defineJob, type JobParams, type Source, type WatermarkStrategy } from '../runtime/api/index.ts';
-import { deadLetterJson } from './orders-enrich.ts';
+import { brokersParam, jsonInput } from './support/kafka-inputs.ts';
 import { jsonObject, nonEmpty, parseOrder, timestampField, type Order } from './orders-with-customers/records.ts';
 
 export { parseOrder, type Order } from './orders-with-customers/records.ts';
@@ -101,11 +101,7 @@ export function ordersShippedSettings(params: JobParams): OrdersShippedSettings 
     return n;
   };
   return {
-    brokers: params
-      .string('brokers', process.env['KAFKA_BROKERS'] || '127.0.0.1:9092')
-      .split(',')
-      .map((b) => b.trim())
-      .filter((b) => b.length > 0),
+    brokers: brokersParam(params),
     orders: params.string('orders', 'orders'),
     shipments: params.string('shipments', 'shipments'),
     output: params.string('output', 'orders-shipped'),
@@ -121,22 +117,14 @@ export function ordersShippedSettings(params: JobParams): OrdersShippedSettings 
 
 /** One input topic from the earliest offset on a fresh start; bad records to the dead-letter topic exactly once. */
 function inputSource<T>(settings: OrdersShippedSettings, input: 'orders' | 'shipments', format: ValueDeserializer<T>): Source<KafkaRecord<T>> {
-  return kafkaSource<T>({
+  return jsonInput({
     brokers: settings.brokers,
-    topics: [settings[input]],
+    topic: settings[input],
     groupId: `${settings.groupId}-${input}`,
     startFrom: 'earliest',
     format,
-    onDeserializationError: {
-      deadLetter: kafkaSink<DeadLetter>({
-        brokers: settings.brokers,
-        topic: settings.deadLetters,
-        key: (d) => d.key,
-        serializer: deadLetterJson,
-        guarantee: 'exactly-once',
-        transactionalIdPrefix: `${settings.transactionalIdPrefix}-${input}-dead-letters`,
-      }),
-    },
+    deadLetters: settings.deadLetters,
+    deadLetterTransactionalIdPrefix: `${settings.transactionalIdPrefix}-${input}-dead-letters`,
   });
 }
 

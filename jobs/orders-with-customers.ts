@@ -65,9 +65,9 @@
  * an order waits for a profile), `maxOutOfOrdernessMs` (5000), `idleMs` (10000; 0 = never idle), `txnPrefix`
  * (orders-with-customers: transactional ids), `group` (sluice-orders-with-customers: consumer groups, + `-orders`...).
  */
-import { kafkaSink, kafkaSource, type DeadLetter, type KafkaRecord, type ValueDeserializer } from '../connectors/kafka/index.ts';
+import { kafkaSink, type KafkaRecord, type ValueDeserializer } from '../connectors/kafka/index.ts';
 import { boundedOutOfOrderness, defineJob, type JobParams, type Sink, type Source, type WatermarkStrategy } from '../runtime/api/index.ts';
-import { deadLetterJson } from './orders-enrich.ts';
+import { brokersParam, jsonInput } from './support/kafka-inputs.ts';
 import { parseOrder, parseProfile, parseRate, type Order, type OrderWithCustomer, type ProfileUpdate, type RateUpdate, type UnmatchedOrder } from './orders-with-customers/records.ts';
 import { profileJoin, rateConversion } from './orders-with-customers/temporal-joins.ts';
 
@@ -99,11 +99,7 @@ export function ordersWithCustomersSettings(params: JobParams): OrdersWithCustom
     return n;
   };
   return {
-    brokers: params
-      .string('brokers', process.env['KAFKA_BROKERS'] || '127.0.0.1:9092')
-      .split(',')
-      .map((b) => b.trim())
-      .filter((b) => b.length > 0),
+    brokers: brokersParam(params),
     orders: params.string('orders', 'orders'),
     profiles: params.string('profiles', 'customer-profiles'),
     rates: params.string('rates', 'fx-rates'),
@@ -123,22 +119,14 @@ export function ordersWithCustomersSettings(params: JobParams): OrdersWithCustom
  * source with its own transactional ids, `<txnPrefix>-<input>-dead-letters-…`).
  */
 function inputSource<T>(settings: OrdersWithCustomersSettings, input: 'orders' | 'profiles' | 'rates', format: ValueDeserializer<T>): Source<KafkaRecord<T>> {
-  return kafkaSource<T>({
+  return jsonInput({
     brokers: settings.brokers,
-    topics: [settings[input]],
+    topic: settings[input],
     groupId: `${settings.groupId}-${input}`,
     startFrom: 'earliest',
     format,
-    onDeserializationError: {
-      deadLetter: kafkaSink<DeadLetter>({
-        brokers: settings.brokers,
-        topic: settings.deadLetters,
-        key: (d) => d.key,
-        serializer: deadLetterJson,
-        guarantee: 'exactly-once',
-        transactionalIdPrefix: `${settings.transactionalIdPrefix}-${input}-dead-letters`,
-      }),
-    },
+    deadLetters: settings.deadLetters,
+    deadLetterTransactionalIdPrefix: `${settings.transactionalIdPrefix}-${input}-dead-letters`,
   });
 }
 
