@@ -77,9 +77,15 @@ export interface LateOutputs {
  */
 export function intervalJoinFunction<L, R, K, U, O extends OutputDeclarations>(bounds: JoinBounds, fn: IntervalJoinFunction<L, R, K, U, O>, late: LateOutputs) {
   const { lower, upper } = bounds;
-  // When each side's bucket at `t` can go: the last time a record of the other side could still match it.
-  const leftCleanup = (t: number): number => t + Math.max(upper, 0);
-  const rightCleanup = (t: number): number => t - Math.min(lower, 0);
+  // When each side's bucket at `t` can go: once the watermark passes the last time a record of the other side could
+  // still match it. That moment is rounded up to a multiple of a sixteenth of the bounds' width: a bucket then stays
+  // at most that much longer, which changes no pair (the bounds are checked on every match), and the records of a
+  // span of time share their timers' timestamps (one timer per key and span, each timestamp firing for many keys)
+  // instead of one timestamp per record: the timer queue cost ~2.8 of 15.8 s in bench/interval-join.ts before.
+  const granularity = Math.max(1, Math.floor((upper - lower) / CLEANUP_GRANULARITY_DIVISOR));
+  const roundUp = (t: number): number => Math.ceil(t / granularity) * granularity;
+  const leftCleanup = (t: number): number => roundUp(t + Math.max(upper, 0));
+  const rightCleanup = (t: number): number => roundUp(t - Math.min(lower, 0));
   const processElement = fn.processElement.bind(fn);
   // The pair's context, reused for every pair as process functions reuse theirs. In-process, the subtasks of the
   // join share this function object; each call sets what it uses first and runs to its end without yielding.
@@ -147,6 +153,9 @@ export function intervalJoinFunction<L, R, K, U, O extends OutputDeclarations>(b
     },
   };
 }
+
+/** Cleanup timers are rounded up to `1 / CLEANUP_GRANULARITY_DIVISOR` of the bounds' width (see `intervalJoinFunction`). */
+const CLEANUP_GRANULARITY_DIVISOR = 16;
 
 function noEventTime(): SluiceError {
   return new SluiceError(

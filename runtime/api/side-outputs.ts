@@ -66,8 +66,10 @@ export const ERROR_OUTPUT = '!errors';
 /** The internal name of a window's late-records output (`.lateRecords()`). */
 export const LATE_OUTPUT = '!late';
 
-/** The internal names of an interval join's late-records outputs (`.lateRecords('left')`, `.lateRecords('right')`). */
+/** The internal name of an interval join's late left records (`.lateRecords('left')`). */
 export const LATE_LEFT_OUTPUT = '!late-left';
+
+/** The internal name of an interval join's late right records (`.lateRecords('right')`). */
 export const LATE_RIGHT_OUTPUT = '!late-right';
 
 /** A side output name a process function may declare: non-empty, not starting with "!" (reserved). */

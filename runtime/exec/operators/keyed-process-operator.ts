@@ -1,11 +1,11 @@
 import type { KeyedProcessContext, StateDeclarations, TimerService } from '../../api/index.ts';
+import { TIMESTAMPED, type TimestampedEmitter } from '../../api/timestamped-emitter.ts';
 import type { DueTimer, StateKey } from '../../state/index.ts';
 import { withTtl, type ExpiringState } from '../../state/ttl/ttl-handles.ts';
 import { ttlStampsName } from '../../state/ttl/state-ttl.ts';
 import type { Clock } from '../../time/index.ts';
 import { emitToSideOutput, type Downstream, type OperatorPlace } from './chained-operator.ts';
 import { KeyedOperator, type KeyedSetup } from './keyed-operator.ts';
-import { TIMESTAMPED, type TimestampedEmitter } from '../../api/timestamped-emitter.ts';
 
 type AnyContext = KeyedProcessContext<StateKey, unknown, StateDeclarations>;
 

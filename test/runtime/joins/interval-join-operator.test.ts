@@ -144,6 +144,20 @@ test('buffered records go once the watermark shows nothing of the other side can
   assert.deepEqual(h.out.map((o) => o.pair), ['l+r2', 'l2+r']);
 });
 
+test('with wide bounds a record stays up to a sixteenth of their width longer, which joins nothing outside them', async (t) => {
+  const h = await harness({ lower: 0, upper: 160 }); // cleanup times rounded up to multiples of 10
+  t.after(() => h.close());
+  h.left('l', 103); // can match right records up to 263; its timer is at 270
+  await h.watermark(263);
+  h.right('r263', 263); // on time and within the bounds: joins
+  h.right('r264', 264); // l is still kept, but 264 is past 103 + 160
+  await h.watermark(269);
+  assert.deepEqual(h.buffered('left'), ['k'], 'kept until the rounded time');
+  await h.watermark(270);
+  assert.deepEqual(h.buffered('left'), [], 'gone at it');
+  assert.deepEqual(h.out.map((o) => o.pair), ['l+r263']);
+});
+
 test('ctx.emit and ctx.output carry the pair’s time; a record without event time fails the job, saying what to add', async (t) => {
   const h = await harness({ lower: -100, upper: 100 }, { left: false, right: false }, {
     processElement: (l, r, ctx) => {
