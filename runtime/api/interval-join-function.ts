@@ -83,7 +83,11 @@ export function intervalJoinFunction<L, R, K, U, O extends OutputDeclarations>(b
   // span of time share their timers' timestamps (one timer per key and span, each timestamp firing for many keys)
   // instead of one timestamp per record: the timer queue cost ~2.8 of 15.8 s in bench/interval-join.ts before.
   const granularity = Math.max(1, Math.floor((upper - lower) / CLEANUP_GRANULARITY_DIVISOR));
-  const roundUp = (t: number): number => Math.ceil(t / granularity) * granularity;
+  // In integers (t − r is a multiple toward zero: up for a negative t), exact for any safe timestamp.
+  const roundUp = (t: number): number => {
+    const r = t % granularity;
+    return r > 0 ? t - r + granularity : t - r;
+  };
   const leftCleanup = (t: number): number => roundUp(t + Math.max(upper, 0));
   const rightCleanup = (t: number): number => roundUp(t - Math.min(lower, 0));
   const processElement = fn.processElement.bind(fn);
