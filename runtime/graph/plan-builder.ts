@@ -1,5 +1,5 @@
 import { asyncMapProblems } from '../api/async-map.ts';
-import { ERROR_OUTPUT, LATE_OUTPUT, JobParams, type JobDefinition, type JobOptions, type OutputDeclarations, type WindowSpec } from '../api/index.ts';
+import { ERROR_OUTPUT, LATE_LEFT_OUTPUT, LATE_OUTPUT, LATE_RIGHT_OUTPUT, JobParams, type JobDefinition, type JobOptions, type OutputDeclarations, type WindowSpec } from '../api/index.ts';
 import { recordLogicalGraph } from '../api/job.ts';
 import { inputsOf, KEYED_KINDS, SKIPPABLE_KINDS, type LogicalNode } from '../api/logical-graph.ts';
 import { SluiceError } from '../errors/index.ts';
@@ -96,6 +96,8 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
       problems.push(...sideOutputProblems(uid, node.fn?.outputs, consumed));
     }
     problems.push(...connectProblems(uid, node));
+    const lateOnly = consumed.length > 0 && consumed.every((c) => c.kind === 'sideOutput' && (c.output === LATE_LEFT_OUTPUT || c.output === LATE_RIGHT_OUTPUT));
+    if (lateOnly) problems.push(`the results of interval join "${uid}" are not read, only its late records: send its results to a sink too`);
     if (node.kind === 'sideOutput') {
       const parent = node.input === undefined ? undefined : nodes[node.input.node];
       if (node.output === LATE_OUTPUT && parent?.kind !== 'window') {

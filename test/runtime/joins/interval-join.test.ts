@@ -105,4 +105,8 @@ test('bounds and calls that cannot work are refused while the job is built, sayi
   assert.match(built((env) => void join(env).between(0, 1.5)), /upperMs must be an integer number of ms, got 1.5/);
   assert.match(built((env) => void join(env).between(0, 10).process({} as never)), /needs a processElement\(left, right, ctx\) function/);
   assert.match(built((env) => void join(env).between(0, 10).process({ processElement: () => 1 }).lateRecords('middle' as never)), /say which side, 'left' or 'right'/);
+  assert.match(
+    built((env) => void join(env).between(0, 10).process({ processElement: () => 1 }).uid('j').lateRecords('left').sink(collectSink())),
+    /the results of interval join "j" are not read, only its late records: send its results to a sink too/,
+  );
 });
