@@ -4,13 +4,16 @@
 export { defineJob, isJobDefinition } from './job.ts';
 export type { CheckpointOptions, JobBuilder, JobDefinition, JobOptions, StateBackendOptions } from './job.ts';
 export { JobParams } from './job-params.ts';
-export { Stream, OperatorStream, ProcessedStream, WindowResultStream, IntervalJoinStream, SinkHandle, StreamEnvironment } from './stream.ts';
+export { Stream, OperatorStream, ProcessedStream, WindowResultStream, JoinedStream, SinkHandle, StreamEnvironment } from './stream.ts';
 export { KeyedStream, WindowedStream } from './keyed-stream.ts';
 export { BroadcastStream, ConnectedKeyedStreams, BroadcastConnectedStream } from './connected-streams.ts';
 export { sideOutput, ERROR_OUTPUT, LATE_OUTPUT, LATE_LEFT_OUTPUT, LATE_RIGHT_OUTPUT } from './side-outputs.ts';
 export { IntervalJoinBuilder, IntervalJoin } from './interval-join.ts';
 export type { IntervalBoundsOptions } from './interval-join.ts';
 export type { IntervalJoinContext, IntervalJoinFunction } from './interval-join-function.ts';
+export type { JoinContext, JoinFunctionOutputs } from './join-support.ts';
+export { WindowJoin } from './window-join.ts';
+export type { WindowCoGroupFunction, WindowJoinContext, WindowJoinFunction } from './window-join-function.ts';
 export type { FailedRecord, OutputDeclaration, OutputDeclarations, OutputValue } from './side-outputs.ts';
 export type {
   BroadcastContext,

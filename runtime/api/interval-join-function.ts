@@ -1,33 +1,23 @@
-import { SluiceError } from '../errors/index.ts';
 import type { MapState, StateKey } from '../state/index.ts';
 import type { KeyedProcessContext } from './process-function.ts';
-import { LATE_LEFT_OUTPUT, LATE_RIGHT_OUTPUT, type OutputDeclarations, type OutputEmitter } from './side-outputs.ts';
+import { lateOutputOf, noEventTime, type JoinContext, type JoinFunctionOutputs, type LateOutputs } from './join-support.ts';
+import type { OutputDeclarations } from './side-outputs.ts';
 import { mapState } from './state-declarations.ts';
 import { TIMESTAMPED, type TimestampedEmitter } from './timestamped-emitter.ts';
 
-/** What the user's function of an interval join gets with each pair. */
-export interface IntervalJoinContext<K, U, O extends OutputDeclarations = Record<never, never>> {
-  /** The key both records share. */
-  readonly key: K;
+/** What the user's function of an interval join gets with each pair; `timestamp` is the later of the two times. */
+export interface IntervalJoinContext<K, U, O extends OutputDeclarations = Record<never, never>> extends JoinContext<K, U, O> {
   /** Event time of the left record (of the stream `intervalJoin` was called on). */
   readonly leftTimestamp: number;
   /** Event time of the right record. */
   readonly rightTimestamp: number;
-  /** Event time of the pair's outputs: the later of the two. */
-  readonly timestamp: number;
-  /** Emits `value` to the main output, at {@link timestamp} (any number of times; or return one value instead). */
-  emit(value: U): void;
-  /** Emits `value` to a declared side output `name`, at {@link timestamp}. */
-  readonly output: OutputEmitter<O>;
 }
 
 /**
  * The function of an interval join (Flink's ProcessJoinFunction): called once for every pair of a left and a right
  * record with the same key whose times are within the bounds.
  */
-export interface IntervalJoinFunction<L, R, K, U, O extends OutputDeclarations = Record<never, never>> {
-  /** Side outputs the function emits to with `ctx.output` (see `sideOutput()`); each must be read downstream. */
-  readonly outputs?: O;
+export interface IntervalJoinFunction<L, R, K, U, O extends OutputDeclarations = Record<never, never>> extends JoinFunctionOutputs<O> {
   /** One pair; return the one output (its type is inferred) or call `ctx.emit` for zero or many. */
   processElement(left: L, right: R, ctx: IntervalJoinContext<K, U, O>): U | void;
 }
@@ -53,12 +43,6 @@ type Context = KeyedProcessContext<StateKey, unknown, Record<string, never>> & {
   readonly state: JoinState;
   readonly [TIMESTAMPED]: TimestampedEmitter;
 };
-
-/** The sides of the join whose late records are read downstream (`.lateRecords(side)`), set while the job is built. @internal */
-export interface LateOutputs {
-  left: boolean;
-  right: boolean;
-}
 
 /**
  * The keyed two-input function an interval join runs as (a `connect(...).process(...)` of Sluice's own, so its
@@ -106,9 +90,9 @@ export function intervalJoinFunction<L, R, K, U, O extends OutputDeclarations>(b
 
   function side(value: unknown, ctx: Context, isLeft: boolean): void {
     const timestamp = ctx.timestamp;
-    if (timestamp === undefined) throw noEventTime();
+    if (timestamp === undefined) throw noEventTime('an interval join');
     if (timestamp < ctx.timers.currentWatermark()) {
-      if (isLeft ? late.left : late.right) ctx[TIMESTAMPED].outputAt(isLeft ? LATE_LEFT_OUTPUT : LATE_RIGHT_OUTPUT, value, timestamp);
+      if (isLeft ? late.left : late.right) ctx[TIMESTAMPED].outputAt(lateOutputOf(isLeft), value, timestamp);
       return;
     }
     const ours = isLeft ? ctx.state.left : ctx.state.right;
@@ -160,11 +144,3 @@ export function intervalJoinFunction<L, R, K, U, O extends OutputDeclarations>(b
 
 /** Cleanup timers are rounded up to `1 / CLEANUP_GRANULARITY_DIVISOR` of the bounds' width (see `intervalJoinFunction`). */
 const CLEANUP_GRANULARITY_DIVISOR = 16;
-
-function noEventTime(): SluiceError {
-  return new SluiceError(
-    'SLUICE_NO_EVENT_TIME',
-    'an interval join joins by event time, but a record came without one: give the sources of both inputs a watermark strategy (env.source(source, { watermarks: boundedOutOfOrderness(...) }))',
-    { retriable: false },
-  );
-}

@@ -1,9 +1,10 @@
 import { SluiceError } from '../errors/index.ts';
 import type { GraphRecorder } from './graph-recorder.ts';
-import { intervalJoinFunction, type IntervalJoinFunction, type LateOutputs } from './interval-join-function.ts';
+import { intervalJoinFunction, type IntervalJoinFunction } from './interval-join-function.ts';
+import type { LateOutputs } from './join-support.ts';
 import type { LogicalInput } from './logical-graph.ts';
 import type { OutputDeclarations } from './side-outputs.ts';
-import { IntervalJoinStream } from './stream.ts';
+import { JoinedStream } from './stream.ts';
 
 /** Whether each bound of {@link IntervalJoinBuilder.between} includes its end (both do unless told otherwise). */
 export interface IntervalBoundsOptions {
@@ -99,11 +100,11 @@ export class IntervalJoin<L, R, K> {
    *   .uid('shipped-orders');
    * ```
    */
-  process<U, O extends OutputDeclarations = Record<never, never>>(fn: IntervalJoinFunction<L, R, K, U, O>): IntervalJoinStream<U, L, R, O> {
+  process<U, O extends OutputDeclarations = Record<never, never>>(fn: IntervalJoinFunction<L, R, K, U, O>): JoinedStream<U, L, R, O> {
     if (typeof fn?.processElement !== 'function') throw new SluiceError('SLUICE_INVALID_JOB', 'intervalJoin().process() needs a processElement(left, right, ctx) function');
     const late: LateOutputs = { left: false, right: false };
     const spec = intervalJoinFunction({ lower: this.#lower, upper: this.#upper }, fn, late);
     const id = this.#recorder.add({ kind: 'coProcess', name: 'intervalJoin', fn: spec as never, inputs: this.#inputs, input: this.#inputs[0] });
-    return new IntervalJoinStream<U, L, R, O>(this.#recorder, id, late);
+    return new JoinedStream<U, L, R, O>(this.#recorder, id, late);
   }
 }

@@ -3,6 +3,7 @@ import type { Sink } from './connector.ts';
 import { BroadcastConnectedStream, BroadcastStream, ConnectedKeyedStreams } from './connected-streams.ts';
 import type { GraphRecorder } from './graph-recorder.ts';
 import { IntervalJoinBuilder } from './interval-join.ts';
+import { WindowJoin } from './window-join.ts';
 import type { KeySelector, LogicalInput } from './logical-graph.ts';
 import type { KeyedProcessFunction } from './process-function.ts';
 import type { OutputDeclarations } from './side-outputs.ts';
@@ -12,7 +13,8 @@ import type { ProcessWindowFunction, WindowAggregate, WindowAssigner, WindowOpti
 
 /**
  * A stream partitioned by key (`stream.keyBy(selector)`): records with equal keys go to the same subtask, in order.
- * Keyed operators follow: `reduce`, `process` (with keyed state and timers), `window`, `connect` and `intervalJoin`.
+ * Keyed operators follow: `reduce`, `process` (with keyed state and timers), `window`, `connect`, `intervalJoin` and
+ * `windowJoin`.
  *
  * @example
  * ```ts
@@ -83,6 +85,25 @@ export class KeyedStream<T, K extends string | number> {
   intervalJoin<R>(other: KeyedStream<R, K>): IntervalJoinBuilder<T, R, K> {
     if (other.recorder !== this.#recorder) throw new SluiceError('SLUICE_INVALID_JOB', 'intervalJoin() joins streams of the same job: the streams come from different build functions');
     return new IntervalJoinBuilder<T, R, K>(this.#recorder, this.logicalInput, other.logicalInput);
+  }
+
+  /**
+   * Joins this stream (the left side) with another keyed by the same key type (the right side) per event-time window:
+   * records with equal keys in the same tumbling or sliding window meet when the window ends, as pairs
+   * ({@link WindowJoin.process}) or as the window's two lists ({@link WindowJoin.coGroup}) — Flink's window join and
+   * coGroup. Both streams need event time.
+   *
+   * @example
+   * ```ts
+   * clicks
+   *   .keyBy((c) => c.ad)
+   *   .windowJoin(impressions.keyBy((i) => i.ad), tumblingWindows({ sizeMs: 60_000 }))
+   *   .process({ processElement: (click, impression) => ({ click: click.id, impression: impression.id }) });
+   * ```
+   */
+  windowJoin<R>(other: KeyedStream<R, K>, assigner: WindowAssigner): WindowJoin<T, R, K> {
+    if (other.recorder !== this.#recorder) throw new SluiceError('SLUICE_INVALID_JOB', 'windowJoin() joins streams of the same job: the streams come from different build functions');
+    return new WindowJoin<T, R, K>(this.#recorder, this.logicalInput, other.logicalInput, assigner);
   }
 
   /**

@@ -7,7 +7,7 @@ import { GraphRecorder, OperatorHandle } from './graph-recorder.ts';
 import { KeyedStream } from './keyed-stream.ts';
 import type { KeySelector, Partitioning } from './logical-graph.ts';
 import type { ProcessFunction } from './process-function.ts';
-import type { LateOutputs } from './interval-join-function.ts';
+import type { LateOutputs } from './join-support.ts';
 import { ERROR_OUTPUT, LATE_LEFT_OUTPUT, LATE_OUTPUT, LATE_RIGHT_OUTPUT, type FailedRecord, type OutputDeclarations, type OutputValue } from './side-outputs.ts';
 
 export { GraphRecorder } from './graph-recorder.ts';
@@ -246,8 +246,8 @@ export class WindowResultStream<R, In> extends Stream<R> {
 }
 
 /**
- * The outputs of an interval join (`U`), its side outputs, and the records of either side that came too late to be
- * joined.
+ * The outputs of a join of two keyed streams by event time (`U`: an interval join's or a window join's), its side
+ * outputs, and the records of either side that came too late to be joined.
  *
  * @example
  * ```ts
@@ -256,7 +256,7 @@ export class WindowResultStream<R, In> extends Stream<R> {
  * shipped.lateRecords('right').sink(lateShipments);
  * ```
  */
-export class IntervalJoinStream<U, L, R, O extends OutputDeclarations> extends ProcessedStream<U, L | R, O> {
+export class JoinedStream<U, L, R, O extends OutputDeclarations> extends ProcessedStream<U, L | R, O> {
   readonly #late: LateOutputs;
 
   constructor(recorder: GraphRecorder, nodeId: number, late: LateOutputs) {
@@ -265,9 +265,9 @@ export class IntervalJoinStream<U, L, R, O extends OutputDeclarations> extends P
   }
 
   /**
-   * The records of one side that were behind the join's watermark when they arrived, so were neither kept nor joined,
-   * as a stream of their own with their event times (Flink's `sideOutputLeftLateData`/`sideOutputRightLateData`).
-   * Unread, they are dropped.
+   * The records of one side that came too late to be kept or joined (behind the join's watermark; for a window join,
+   * every window of theirs had fired), as a stream of their own with their event times (Flink's
+   * `sideOutputLeftLateData`/`sideOutputRightLateData`). Unread, they are dropped.
    *
    * @example
    * ```ts

@@ -97,7 +97,7 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
     }
     problems.push(...connectProblems(uid, node));
     const lateOnly = consumed.length > 0 && consumed.every((c) => c.kind === 'sideOutput' && (c.output === LATE_LEFT_OUTPUT || c.output === LATE_RIGHT_OUTPUT));
-    if (lateOnly) problems.push(`the results of interval join "${uid}" are not read, only its late records: send its results to a sink too`);
+    if (lateOnly) problems.push(`the results of join "${uid}" are not read, only its late records: send its results to a sink too`);
     if (node.kind === 'sideOutput') {
       const parent = node.input === undefined ? undefined : nodes[node.input.node];
       if (node.output === LATE_OUTPUT && parent?.kind !== 'window') {

@@ -9,11 +9,12 @@ import { test } from 'node:test';
 import { collectSink, CollectTarget, collection } from '../../../connectors/dev/index.ts';
 import {
   defineJob,
+  tumblingWindows,
   valueState,
   mapState,
   listState,
   type OperatorStream,
-  type IntervalJoinStream,
+  type JoinedStream,
   type ProcessedStream,
   type Stream,
   type Sink,
@@ -227,11 +228,23 @@ export function intervalJoinTypes(env: StreamEnvironment): void {
       },
     });
   // The late records of each side keep that side's type.
-  assertType<Equal<typeof shipped, IntervalJoinStream<Shipped, { id: number; amount: number }, { orderId: number; carrier: string }, Record<never, never>>>>();
+  assertType<Equal<typeof shipped, JoinedStream<Shipped, { id: number; amount: number }, { orderId: number; carrier: string }, Record<never, never>>>>();
   const lateOrders: Stream<{ id: number; amount: number }> = shipped.lateRecords('left');
   void lateOrders;
   const lateShipments: Stream<{ orderId: number; carrier: string }> = shipped.lateRecords('right');
   void lateShipments;
   // @ts-expect-error: a stream keyed by a number cannot be joined with one keyed by a string
   orders.keyBy((o) => o.id).intervalJoin(shipments.keyBy((s) => s.carrier));
+}
+
+export function windowJoinTypes(env: StreamEnvironment): void {
+  const clicks = env.source(collection<{ ad: string; id: number }>([]));
+  const views = env.source(collection<{ ad: string; user: string }>([]));
+  const windowed = clicks.keyBy((c) => c.ad).windowJoin(views.keyBy((v) => v.ad), tumblingWindows({ sizeMs: 60_000 }));
+  const pairs = windowed.process({ processElement: (click, view, ctx): string => `${ctx.key}:${click.id}:${view.user}:${ctx.window.start}` });
+  assertType<Equal<typeof pairs, JoinedStream<string, { ad: string; id: number }, { ad: string; user: string }, Record<never, never>>>>();
+  const counts = windowed.coGroup({ process: (cs, vs): number => cs.length - vs.length });
+  assertType<Equal<typeof counts, JoinedStream<number, { ad: string; id: number }, { ad: string; user: string }, Record<never, never>>>>();
+  // @ts-expect-error: a stream keyed by a string cannot be joined with one keyed by a number
+  clicks.keyBy((c) => c.ad).windowJoin(clicks.keyBy((c) => c.id), tumblingWindows({ sizeMs: 1_000 }));
 }

@@ -6,15 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LATE_LEFT_OUTPUT, LATE_RIGHT_OUTPUT, type OutputDeclarations } from '../../../runtime/api/index.ts';
-import { intervalJoinFunction, type IntervalJoinFunction, type JoinBounds, type LateOutputs } from '../../../runtime/api/interval-join-function.ts';
-import { KeyedCoProcessOperator } from '../../../runtime/exec/operators/connected-operators.ts';
-import type { KeyedStateBackend } from '../../../runtime/state/index.ts';
-import { ManualClock } from '../../../runtime/time/index.ts';
-
-interface Rec {
-  readonly key: string;
-  readonly id: string;
-}
+import { intervalJoinFunction, type IntervalJoinFunction, type JoinBounds } from '../../../runtime/api/interval-join-function.ts';
+import type { LateOutputs } from '../../../runtime/api/join-support.ts';
+import { joinHarness, type Rec } from './fixtures/join-harness.ts';
 
 interface Joined {
   readonly pair: string;
@@ -24,49 +18,20 @@ interface Joined {
   readonly at: number | undefined;
 }
 
-/** A connected operator running the interval join with `bounds`, its outputs and late records collected. */
+/** The interval join with `bounds` in a harness; each output is `left+right@leftTime/rightTime/pairTime`. */
 async function harness(bounds: JoinBounds, late: LateOutputs = { left: true, right: true }, fn?: IntervalJoinFunction<Rec, Rec, string, string, OutputDeclarations>) {
-  const out: Joined[] = [];
-  const lateRecords: Array<{ output: string; id: string; at: number | undefined }> = [];
   const join: IntervalJoinFunction<Rec, Rec, string, string, OutputDeclarations> = fn ?? { processElement: (l, r, ctx) => `${l.id}+${r.id}@${ctx.leftTimestamp}/${ctx.rightTimestamp}/${ctx.timestamp}` };
-  const op = new KeyedCoProcessOperator(
-    {
-      job: 'interval-join',
-      uid: 'join',
-      subtask: 0,
-      parallelism: 1,
-      sideOutput: (name, value, timestamp) => void lateRecords.push({ output: name, id: (value as Rec).id, at: timestamp }),
-    },
-    { keySelector: (r: unknown) => (r as Rec).key, maxParallelism: 128, restored: undefined },
-    intervalJoinFunction(bounds, join, late) as never,
-    (r: unknown) => (r as Rec).key,
-    new ManualClock(),
-    {
-      process: (records, timestamps) => {
-        records.forEach((r, i) => {
-          const [pair, times] = (r as string).split('@') as [string, string];
-          const [left, right] = times.split('/').map(Number) as [number, number];
-          out.push({ pair, left, right, at: timestamps?.[i] });
-        });
-        return undefined;
-      },
-      processWatermark: () => undefined,
-    },
-  );
-  await op.open();
-  const [leftInput, rightInput] = op.inputs as [typeof op, typeof op];
-  return {
-    out,
-    lateRecords,
-    left: (id: string, ts: number, key = 'k') => leftInput.process([{ key, id }], [ts]),
-    right: (id: string, ts: number, key = 'k') => rightInput.process([{ key, id }], [ts]),
-    /** A left record of a stream without event time. */
-    leftWithoutTime: (id: string) => leftInput.process([{ key: 'k', id }]),
-    watermark: (w: number) => op.processWatermark(w),
-    /** Records each side still buffers, by key. */
-    buffered: (side: 'left' | 'right') => (op as unknown as { backend: KeyedStateBackend }).backend.keysWithState(side),
-    close: () => op.close('finished'),
+  const h = await joinHarness<string>(intervalJoinFunction(bounds, join, late));
+  const out: Joined[] = [];
+  const pairs = () => {
+    for (const { value, at } of h.out.splice(0)) {
+      const [pair, times] = value.split('@') as [string, string];
+      const [left, right] = times.split('/').map(Number) as [number, number];
+      out.push({ pair, left, right, at });
+    }
+    return out;
   };
+  return { ...h, get out() { return pairs(); }, lateRecords: h.sides };
 }
 
 test('a pair joins once, when its second record arrives, and carries the later of its two times', async (t) => {

@@ -5,23 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
-import { boundedOutOfOrderness, defineJob, type IntervalBoundsOptions, type StreamEnvironment } from '../../../runtime/api/index.ts';
+import { collectSink, CollectTarget } from '../../../connectors/dev/index.ts';
+import { defineJob, type IntervalBoundsOptions, type StreamEnvironment } from '../../../runtime/api/index.ts';
 import { buildPhysicalPlan } from '../../../runtime/graph/index.ts';
 import { runJob } from '../../../runtime/testing/index.ts';
-
-interface Event {
-  readonly n: number;
-  readonly key: string;
-  readonly ts: number;
-}
-
-const LEFT = 600;
-const RIGHT = 500;
-const KEYS = 7;
-/** Left events every 3 ms, in order; right ones every 4 ms, up to 6 ms out of order (within their watermarks' bound). */
-const leftEvent = (n: number): Event => ({ n, key: `k${n % KEYS}`, ts: n * 3 });
-const rightEvent = (n: number): Event => ({ n, key: `k${(n * 3) % KEYS}`, ts: n * 4 + (n % 7) });
+import { LEFT, leftEvent, RIGHT, rightEvent, twoEventStreams } from './fixtures/two-event-streams.ts';
 
 interface Pair {
   readonly l: number;
@@ -43,15 +31,10 @@ function bruteForce(lower: number, upper: number): string[] {
   return pairs.sort();
 }
 
-const sources = (env: StreamEnvironment) => ({
-  left: env.source(datagen({ count: LEFT, splits: 2, batchSize: 20, record: leftEvent }), { watermarks: boundedOutOfOrderness({ maxOutOfOrdernessMs: 0, timestamp: (e: Event) => e.ts }) }),
-  right: env.source(datagen({ count: RIGHT, batchSize: 20, record: rightEvent }), { watermarks: boundedOutOfOrderness({ maxOutOfOrdernessMs: 6, timestamp: (e: Event) => e.ts }) }),
-});
-
 async function joinPairs(lower: number, upper: number, options: IntervalBoundsOptions, backend: 'heap' | 'leveldb' = 'heap'): Promise<string[]> {
   const target = new CollectTarget<Pair>();
   const job = defineJob({ name: 'interval-join-bounds', parallelism: 2, ...(backend === 'leveldb' ? { state: { backend: 'leveldb' as const } } : {}) }, (env) => {
-    const { left, right } = sources(env);
+    const { left, right } = twoEventStreams(env);
     left
       .keyBy((e) => e.key)
       .intervalJoin(right.keyBy((e) => e.key))
@@ -97,7 +80,7 @@ test('bounds and calls that cannot work are refused while the job is built, sayi
     return 'accepted';
   };
   const join = (env: StreamEnvironment) => {
-    const { left, right } = sources(env);
+    const { left, right } = twoEventStreams(env);
     return left.keyBy((e) => e.key).intervalJoin(right.keyBy((e) => e.key));
   };
   assert.match(built((env) => void join(env).between(10, 5)), /between\(10, 5\) matches no pair: the lower bound must not be above the upper one/);
@@ -107,6 +90,6 @@ test('bounds and calls that cannot work are refused while the job is built, sayi
   assert.match(built((env) => void join(env).between(0, 10).process({ processElement: () => 1 }).lateRecords('middle' as never)), /say which side, 'left' or 'right'/);
   assert.match(
     built((env) => void join(env).between(0, 10).process({ processElement: () => 1 }).uid('j').lateRecords('left').sink(collectSink())),
-    /the results of interval join "j" are not read, only its late records: send its results to a sink too/,
+    /the results of join "j" are not read, only its late records: send its results to a sink too/,
   );
 });
