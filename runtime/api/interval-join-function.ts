@@ -3,7 +3,7 @@ import type { KeyedProcessContext } from './process-function.ts';
 import { lateOutputOf, noEventTime, type JoinContext, type JoinFunctionOutputs, type LateOutputs } from './join-support.ts';
 import type { OutputDeclarations } from './side-outputs.ts';
 import { mapState } from './state-declarations.ts';
-import { TIMESTAMPED, type TimestampedEmitter } from './timestamped-emitter.ts';
+import { OPERATOR_HOOKS, type OperatorHooks } from './operator-hooks.ts';
 
 /** What the user's function of an interval join gets with each pair; `timestamp` is the later of the two times. */
 export interface IntervalJoinContext<K, U, O extends OutputDeclarations = Record<never, never>> extends JoinContext<K, U, O> {
@@ -41,7 +41,7 @@ interface JoinState {
 
 type Context = KeyedProcessContext<StateKey, unknown, Record<string, never>> & {
   readonly state: JoinState;
-  readonly [TIMESTAMPED]: TimestampedEmitter;
+  readonly [OPERATOR_HOOKS]: OperatorHooks;
 };
 
 /**
@@ -52,7 +52,7 @@ type Context = KeyedProcessContext<StateKey, unknown, Record<string, never>> & {
  * - each record is buffered under its key and event time, then joined with every buffered record of the other side
  *   whose time is within the bounds; so every matching pair is joined once, when its second record arrives;
  * - a record behind the operator's watermark is late: not buffered nor joined, but sent to the side's late-records
- *   output when it is read, else dropped;
+ *   output when it is read, else dropped and counted (`lateRecordsDropped`, as a window's);
  * - a left record at `l` can match no right record once the watermark passes `l + upper` (later right records are
  *   at or after the watermark), so an event-time timer then removes it; a right record at `r` goes once the
  *   watermark passes `r - lower`;
@@ -84,15 +84,16 @@ export function intervalJoinFunction<L, R, K, U, O extends OutputDeclarations>(b
     leftTimestamp: 0,
     rightTimestamp: 0,
     timestamp: 0,
-    emit: (value: unknown): void => (current as Context)[TIMESTAMPED].emitAt(value, pair.timestamp, recordTime),
-    output: (name: string, value: unknown): void => (current as Context)[TIMESTAMPED].outputAt(name, value, pair.timestamp),
+    emit: (value: unknown): void => (current as Context)[OPERATOR_HOOKS].emitAt(value, pair.timestamp, recordTime),
+    output: (name: string, value: unknown): void => (current as Context)[OPERATOR_HOOKS].outputAt(name, value, pair.timestamp),
   };
 
   function side(value: unknown, ctx: Context, isLeft: boolean): void {
     const timestamp = ctx.timestamp;
     if (timestamp === undefined) throw noEventTime('an interval join');
     if (timestamp < ctx.timers.currentWatermark()) {
-      if (isLeft ? late.left : late.right) ctx[TIMESTAMPED].outputAt(lateOutputOf(isLeft), value, timestamp);
+      if (isLeft ? late.left : late.right) ctx[OPERATOR_HOOKS].outputAt(lateOutputOf(isLeft), value, timestamp);
+      else ctx[OPERATOR_HOOKS].dropLate(timestamp, `the interval join cannot join it; read such records with .lateRecords('${isLeft ? 'left' : 'right'}')`);
       return;
     }
     const ours = isLeft ? ctx.state.left : ctx.state.right;

@@ -3,7 +3,7 @@ import { lateOutputOf, noEventTime, type JoinContext, type JoinFunctionOutputs, 
 import type { KeyedProcessContext } from './process-function.ts';
 import type { OutputDeclarations } from './side-outputs.ts';
 import { mapState } from './state-declarations.ts';
-import { TIMESTAMPED, type TimestampedEmitter } from './timestamped-emitter.ts';
+import { OPERATOR_HOOKS, type OperatorHooks } from './operator-hooks.ts';
 import { assignWindows, type TimeWindow, type WindowAssigner } from './windows.ts';
 
 /** What a window join's functions get with each pair, or each window's two lists; `timestamp` is `window.end - 1`. */
@@ -41,7 +41,7 @@ type Buffer = MapState<number, unknown[]>;
 
 type Context = KeyedProcessContext<StateKey, unknown, Record<string, never>> & {
   readonly state: { readonly left: Buffer; readonly right: Buffer };
-  readonly [TIMESTAMPED]: TimestampedEmitter;
+  readonly [OPERATOR_HOOKS]: OperatorHooks;
 };
 
 /**
@@ -50,7 +50,7 @@ type Context = KeyedProcessContext<StateKey, unknown, Record<string, never>> & {
  *
  * - each record goes to every window its time falls in (one for tumbling windows, several for sliding ones) whose
  *   end the watermark has not reached; a record all of whose windows have fired is late: sent to its side's
- *   late-records output when that is read, else dropped;
+ *   late-records output when that is read, else dropped and counted (`lateRecordsDropped`, as a window's);
  * - when the watermark reaches a window's last millisecond (`end - 1`), the window fires once: every pair of its left
  *   and right records (join), or both lists (co-group), in arrival order; then its records go;
  * - outputs carry `end - 1` as their event time (they come from the window's event-time timer).
@@ -85,7 +85,9 @@ export function windowJoinFunction(assigner: WindowAssigner, spec: WindowJoinSpe
       }
       ctx.timers.registerEventTimeTimer(window.end - 1);
     }
-    if (!kept && (isLeft ? late.left : late.right)) ctx[TIMESTAMPED].outputAt(lateOutputOf(isLeft), value, timestamp);
+    if (kept) return;
+    if (isLeft ? late.left : late.right) ctx[OPERATOR_HOOKS].outputAt(lateOutputOf(isLeft), value, timestamp);
+    else ctx[OPERATOR_HOOKS].dropLate(timestamp, `every window of it has fired; read such records with .lateRecords('${isLeft ? 'left' : 'right'}')`);
   }
 
   /** Fires the key's windows that end at or before `timestamp`, oldest first, and forgets them. */

@@ -88,6 +88,8 @@ test('a record behind the watermark is late: not joined nor kept, and sent to it
   await dropping.watermark(120);
   dropping.left('late', 100);
   assert.deepEqual([dropping.out, dropping.lateRecords], [[], []]);
+  assert.equal(dropping.lateDropped(), 1, 'counted as dropped, as a window counts its late records');
+  assert.equal(h.lateDropped(), 0, 'late records read downstream are not dropped');
 });
 
 test('buffered records go once the watermark shows nothing of the other side can match them', async (t) => {

@@ -81,6 +81,8 @@ test('a record whose windows all fired is late: not joined, sent to its side’s
   await dropping.watermark(50);
   dropping.left('late', 3);
   assert.deepEqual([dropping.outputs(), dropping.sides], [[], []], 'unread late records are dropped');
+  assert.equal(dropping.lateDropped(), 1, 'and counted, as a window counts its late records');
+  assert.equal(h.lateDropped(), 0, 'late records read downstream are not dropped');
 });
 
 test('a record without event time fails the job, saying what to add', async (t) => {
