@@ -9,11 +9,6 @@
  * Keyed operators store their own watermark as well (runtime/exec/operators/operator-state-envelope.ts): theirs covers
  * the records replayed before the sources' first watermark.
  *
- * Why the splits that were idle: the run without a crash had stopped waiting for them. Restored as active, such a
- * split would hold its subtask's watermark back again until it went idle once more (`idleAfterMs` later), and every
- * window and timer downstream would fire that much later after each restore. Restored idle, it rejoins with its next
- * record, as it would have without the crash.
- *
  * Checkpoints written before the envelope hold the reader's state as it is; {@link openSourceEnvelopes} reads both.
  * @internal
  */
@@ -24,18 +19,16 @@ export interface SourceStateEnvelope {
   readonly reader?: unknown;
   /** `[split, watermark]` of each split with a finite watermark. */
   readonly splits?: ReadonlyArray<readonly [string, number]>;
-  /** The splits that were idle (delivered nothing for the strategy's `idleAfterMs`). */
-  readonly idle?: readonly string[];
 }
 
 const ENVELOPE_TAG = 'sluice:source';
 
 /** The envelope to store for a source subtask, or undefined when it has neither reader state nor split watermarks. @internal */
-export function sealSourceEnvelope(reader: unknown, splits: ReadonlyArray<readonly [string, number]> | undefined, idle: readonly string[] = []): SourceStateEnvelope | undefined {
+export function sealSourceEnvelope(reader: unknown, splits: ReadonlyArray<readonly [string, number]> | undefined): SourceStateEnvelope | undefined {
   const finite = splits?.filter(([, watermark]) => Number.isFinite(watermark));
   const hasSplits = finite !== undefined && finite.length > 0;
-  if (reader === undefined && !hasSplits && idle.length === 0) return undefined;
-  return { [ENVELOPE_TAG]: 1, ...(reader === undefined ? {} : { reader }), ...(hasSplits ? { splits: finite } : {}), ...(idle.length === 0 ? {} : { idle: [...idle] }) };
+  if (reader === undefined && !hasSplits) return undefined;
+  return { [ENVELOPE_TAG]: 1, ...(reader === undefined ? {} : { reader }), ...(hasSplits ? { splits: finite } : {}) };
 }
 
 /** What a new source subtask gets back from every old subtask's operator state. @internal */
@@ -44,44 +37,32 @@ export interface OpenedSourceEnvelopes {
   readonly readerStates: readonly unknown[] | undefined;
   /** Each split's restored watermark (the lowest, should two old subtasks name one split). */
   readonly splitWatermarks: ReadonlyMap<string, number>;
-  /** The splits that were idle (should two old subtasks name one split, only if both said so). */
-  readonly idleSplits: ReadonlySet<string>;
 }
 
 /** Opens the restored operator state of every old source subtask (`undefined`: none was stored). @internal */
 export function openSourceEnvelopes(restored: readonly unknown[] | undefined): OpenedSourceEnvelopes {
   const readerStates: unknown[] = [];
   const splitWatermarks = new Map<string, number>();
-  const idle = new Set<string>();
-  const active = new Set<string>();
   for (const entry of restored ?? []) {
     if (!isEnvelope(entry)) {
       readerStates.push(entry);
       continue;
     }
     if (entry.reader !== undefined) readerStates.push(entry.reader);
-    const idleHere = new Set(entry.idle ?? []);
-    for (const split of idleHere) idle.add(split);
     for (const [split, watermark] of entry.splits ?? []) {
       splitWatermarks.set(split, Math.min(watermark, splitWatermarks.get(split) ?? Number.POSITIVE_INFINITY));
-      if (!idleHere.has(split)) active.add(split);
     }
   }
-  for (const split of active) idle.delete(split);
-  return { readerStates: readerStates.length === 0 ? undefined : readerStates, splitWatermarks, idleSplits: idle };
+  return { readerStates: readerStates.length === 0 ? undefined : readerStates, splitWatermarks };
 }
 
 /**
- * A source subtask's stored entry as a reader of checkpoints shows it, the reader's state, the splits' watermarks and
- * the idle splits; undefined when `entry` is no source envelope (another operator's, or a checkpoint's from before). @internal
+ * A source subtask's stored entry as a reader of checkpoints shows it, the reader's state and the splits'
+ * watermarks; undefined when `entry` is no source envelope (another operator's, or a checkpoint's from before). @internal
  */
-export function openSourceEnvelope(entry: unknown): { readonly state: unknown; readonly splitWatermarks?: Record<string, number>; readonly idleSplits?: readonly string[] } | undefined {
+export function openSourceEnvelope(entry: unknown): { readonly state: unknown; readonly splitWatermarks?: Record<string, number> } | undefined {
   if (!isEnvelope(entry)) return undefined;
-  return {
-    state: entry.reader,
-    ...(entry.splits === undefined ? {} : { splitWatermarks: Object.fromEntries(entry.splits) }),
-    ...(entry.idle === undefined ? {} : { idleSplits: entry.idle }),
-  };
+  return entry.splits === undefined ? { state: entry.reader } : { state: entry.reader, splitWatermarks: Object.fromEntries(entry.splits) };
 }
 
 function isEnvelope(value: unknown): value is SourceStateEnvelope {

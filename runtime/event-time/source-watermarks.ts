@@ -44,27 +44,14 @@ export class SourceWatermarks<T> {
   #lastSync = Number.NEGATIVE_INFINITY;
   /** Each split's watermark at the restored checkpoint: its generator's watermark never goes below it. */
   readonly #restored: ReadonlyMap<string, number>;
-  /** The splits that were idle at the restored checkpoint: they start idle, and rejoin with their next record. */
-  readonly #restoredIdle: ReadonlySet<string>;
 
-  /**
-   * `restored` and `restoredIdle`: the splits' watermarks and the idle splits stored with the checkpoint restored
-   * from (source-state-envelope.ts).
-   */
-  constructor(
-    strategy: WatermarkStrategy<T>,
-    reader: SourceReader<T>,
-    clock: Clock,
-    sourceUid: string,
-    restored: ReadonlyMap<string, number> = new Map(),
-    restoredIdle: ReadonlySet<string> = new Set(),
-  ) {
+  /** `restored`: the splits' watermarks stored with the checkpoint restored from (source-state-envelope.ts). */
+  constructor(strategy: WatermarkStrategy<T>, reader: SourceReader<T>, clock: Clock, sourceUid: string, restored: ReadonlyMap<string, number> = new Map()) {
     this.#strategy = strategy;
     this.#reader = reader;
     this.#clock = clock;
     this.#sourceUid = sourceUid;
     this.#restored = restored;
-    this.#restoredIdle = strategy.idleAfterMs === undefined ? new Set() : restoredIdle;
     this.#valve = new WatermarkValve(0);
   }
 
@@ -83,19 +70,6 @@ export class SourceWatermarks<T> {
       if (Number.isFinite(watermark)) out.set(id, watermark);
     }
     return [...out];
-  }
-
-  /**
-   * The splits this subtask reads that are idle now, for a checkpoint. A split restored idle and not seen since is
-   * still idle.
-   */
-  idleSplits(): string[] {
-    const out: string[] = [];
-    for (const id of this.#reader.polledSplit === undefined ? [WHOLE_READER] : this.#reader.positions().map((p) => p.split)) {
-      const split = this.#splits.get(id);
-      if (split === undefined ? this.#restoredIdle.has(id) : split.idle) out.push(id);
-    }
-    return out;
   }
 
   /**
@@ -205,7 +179,7 @@ export class SourceWatermarks<T> {
   }
 
   #addSplit(id: string, now: number, rebuild = true): SplitClock {
-    const split: SplitClock = { index: this.#splits.size, generator: this.#generatorFor(id), lastActivity: now, idle: this.#restoredIdle.has(id) };
+    const split: SplitClock = { index: this.#splits.size, generator: this.#generatorFor(id), lastActivity: now, idle: false };
     this.#splits.set(id, split);
     if (rebuild) this.#rebuildValve();
     return this.#splits.get(id) as SplitClock;

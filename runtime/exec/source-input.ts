@@ -44,11 +44,6 @@ export class SourceInput<T> {
     return this.#options.eventTime?.splitWatermarks();
   }
 
-  /** The splits that are idle, for a checkpoint (none without event time). */
-  idleSplits(): string[] {
-    return this.#options.eventTime?.idleSplits() ?? [];
-  }
-
   /** The coordinator completed the final checkpoint: the end may now flow downstream. */
   releaseEnd(): void {
     this.#released = true;

@@ -112,7 +112,7 @@ export function buildSubtask(
     const watermarks = head.node.watermarks;
     input = new SourceInput(reader, {
       holdEnd: checkpoints !== undefined,
-      eventTime: watermarks === undefined ? undefined : new SourceWatermarks(watermarks, reader, context.clock, head.uid, restoredSource.splitWatermarks, restoredSource.idleSplits),
+      eventTime: watermarks === undefined ? undefined : new SourceWatermarks(watermarks, reader, context.clock, head.uid, restoredSource.splitWatermarks),
       clock: context.clock,
       onFinished: () => {
         if (subtask !== undefined) checkpoints?.sourceFinished(subtask);

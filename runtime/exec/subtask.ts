@@ -279,7 +279,7 @@ export class Subtask implements AttemptSubtask {
       const reader = input.reader;
       source = { uid: sourceUid, positions: reader.positions() };
       // Taken before the barrier moves on, like the positions: nothing is polled in between.
-      const envelope = sealSourceEnvelope(await reader.snapshotState?.(checkpointId), input.splitWatermarks(), input.idleSplits());
+      const envelope = sealSourceEnvelope(await reader.snapshotState?.(checkpointId), input.splitWatermarks());
       if (envelope !== undefined) operators.push({ uid: sourceUid, snapshot: { operator: packValue(envelope) } });
     }
     for (const op of chain) {

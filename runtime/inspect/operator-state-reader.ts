@@ -34,8 +34,6 @@ export interface OperatorStateEntry {
   readonly watermark?: number;
   /** A source subtask with event time: each of its splits' watermarks, by split. */
   readonly splitWatermarks?: Readonly<Record<string, number>>;
-  /** A source subtask with event time: the splits that were idle (a restore starts them idle). */
-  readonly idleSplits?: readonly string[];
 }
 
 /**

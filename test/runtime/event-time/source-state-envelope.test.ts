@@ -1,7 +1,6 @@
 /**
- * The operator state a source subtask stores: its reader's state, each split's watermark and the idle splits. Older
- * checkpoints (the reader's state alone) still restore; a split named by two old subtasks restores from the lower
- * watermark, and idle only if both said so.
+ * The operator state a source subtask stores: its reader's state and each split's watermark. Older checkpoints (the
+ * reader's state alone) still restore; a split named by two old subtasks restores from the lower watermark.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -23,8 +22,8 @@ test('a source subtask stores its reader state and its splits\' finite watermark
 
 test('reader state from before the envelope restores as it was, with no split watermarks', () => {
   const legacy = [{ deadLetters: 'txn-1' }];
-  assert.deepEqual(openSourceEnvelopes(legacy), { readerStates: legacy, splitWatermarks: new Map(), idleSplits: new Set() });
-  assert.deepEqual(openSourceEnvelopes(undefined), { readerStates: undefined, splitWatermarks: new Map(), idleSplits: new Set() });
+  assert.deepEqual(openSourceEnvelopes(legacy), { readerStates: legacy, splitWatermarks: new Map() });
+  assert.deepEqual(openSourceEnvelopes(undefined), { readerStates: undefined, splitWatermarks: new Map() });
   assert.equal(openSourceEnvelope(legacy[0]), undefined, 'no source envelope: a reader of checkpoints shows it as stored');
   assert.deepEqual(openSourceEnvelope(legacy[0]) ?? openEnvelope(legacy[0]), { state: legacy[0] });
 });
@@ -32,13 +31,4 @@ test('reader state from before the envelope restores as it was, with no split wa
 test('a split two old subtasks name (a reader without split ids, after a rescale) restores from the lower watermark', () => {
   const opened = openSourceEnvelopes([sealSourceEnvelope(undefined, [['*', 900]]), sealSourceEnvelope(undefined, [['*', 400]])].map(through));
   assert.equal(opened.splitWatermarks.get('*'), 400);
-});
-
-test('idle splits are stored and restored idle; a split two old subtasks name is idle only if both said so', () => {
-  const stored = through(sealSourceEnvelope(undefined, [['p0', 1_499], ['p1', 800]], ['p1']));
-  assert.deepEqual(openSourceEnvelope(stored), { state: undefined, splitWatermarks: { p0: 1_499, p1: 800 }, idleSplits: ['p1'] });
-  assert.deepEqual([...openSourceEnvelopes([stored]).idleSplits], ['p1']);
-  assert.notEqual(sealSourceEnvelope(undefined, undefined, ['p3']), undefined, 'an idle split without a watermark is stored too');
-  const twice = openSourceEnvelopes([sealSourceEnvelope(undefined, [['*', 900]], ['*']), sealSourceEnvelope(undefined, [['*', 400]])].map(through));
-  assert.deepEqual([...twice.idleSplits], [], 'one old subtask had it active');
 });

@@ -91,19 +91,3 @@ test('restored splits start from their own watermarks, and the subtask from the 
   events.assign([{ ts: 100 }]);
   assert.deepEqual(events.splitWatermarks(), [['p0', 2_599], ['p1', 899], ['p2', 4_989]], 'a record behind its split\'s restored watermark does not take it back');
 });
-
-test('a split idle at the restored checkpoint starts idle: the others set the watermark at once, and it rejoins with its next record', () => {
-  const clock = new ManualClock(0);
-  const reader = fakeReader(['p0', 'p1']);
-  const events = new SourceWatermarks(strategy, reader, clock, 'clicks', new Map([['p0', 2_599], ['p1', 899]]), new Set(['p1']));
-  assert.deepEqual(events.poll(), [{ kind: 'watermark', watermark: 2_599 }], 'not held back by p1 until it goes idle again (1 s)');
-  assert.deepEqual(events.idleSplits(), ['p1'], 'a checkpoint now stores it idle again');
-  reader.polled = 'p1';
-  events.assign([{ ts: 3_000 }]);
-  assert.deepEqual(events.idleSplits(), [], 'active again');
-  reader.polled = 'p0';
-  events.assign([{ ts: 4_000 }]);
-  assert.deepEqual(events.poll(), [{ kind: 'watermark', watermark: 2_989 }], 'p1 holds the minimum again, from its record');
-  const noIdleness = new SourceWatermarks(boundedOutOfOrderness<Event>({ maxOutOfOrdernessMs: 10, timestamp: (e) => e.ts as number }), fakeReader(['p0', 'p1']), clock, 'clicks', new Map([['p0', 2_599], ['p1', 899]]), new Set(['p1']));
-  assert.deepEqual(noIdleness.poll(), [{ kind: 'watermark', watermark: 899 }], 'a strategy without idleness restores no split idle');
-});

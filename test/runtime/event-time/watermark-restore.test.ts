@@ -1,9 +1,8 @@
 /**
- * Event time survives a failover: splits and keyed operators start from the watermarks stored with the checkpoint, and
- * splits that were idle start idle. A record that was too late before the crash is still too late after it, so a
- * window that fired and was purged is not brought back by a late record replayed after the restore (the output of a
- * crashed run equals the clean run's, record for record). Flink's window operators restore their watermark for the
- * same reason (FLINK-36663).
+ * Event time survives a failover: splits and keyed operators start from the watermarks stored with the checkpoint. A
+ * record that was too late before the crash is still too late after it, so a window that fired and was purged is not
+ * brought back by a late record replayed after the restore (the output of a crashed run equals the clean run's,
+ * record for record). Flink's window operators restore their watermark for the same reason (FLINK-36663).
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -110,11 +109,11 @@ test('on worker threads, a window rescaled from 2 to 3 subtasks keeps its waterm
   assert.deepEqual(fired, [[0, 2], [1_000, 1], [2_000, 1], [3_000, 1]], '400 dropped after the rescale as before it, [0, 1 000) fired once');
 });
 
-test('with a split idle at the checkpoint, a failover keeps the late record late and the output exact', async (t) => {
+test('with an idle split, which holds the watermark back again after a failover until it is idle again, the window keeps its own', async (t) => {
   // Split b has one record at the end. The reader pauses before a's 2 600 until b is idle (a 50 ms timeout), so a's
-  // 2 600 alone takes the watermark to 2 599, firing [0, 1 000) and [1 000, 2 000). After the crash b restarts idle
-  // (its idleness is stored with the checkpoint), so a's restored watermark is the sources' at once; the window's own
-  // restored watermark would keep a's 400 too late as well.
+  // 2 600 alone takes the watermark to 2 599, firing [0, 1 000) and [1 000, 2 000). Idleness is not restored: after
+  // the crash, b holds the sources' watermark back again, and only the window's own restored watermark keeps a's 400
+  // too late.
   const script: Script = [['a', 100], ['a', 900], ['a', 1_500], ['a', 2_600], ['a', 400], ['a', 3_100], ['b', 5_000]];
   const run = async (crash: boolean): Promise<{ fired: Array<[number, number]>; attempts: number }> => {
     const store = await CheckpointStore.open(await tempDir(t));
