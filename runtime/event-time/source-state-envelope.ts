@@ -9,6 +9,11 @@
  * Keyed operators store their own watermark as well (runtime/exec/operators/operator-state-envelope.ts): theirs covers
  * the records replayed before the sources' first watermark.
  *
+ * Which splits were idle is not stored, on purpose: a restore may follow downtime, and a split quiet at the checkpoint
+ * may hold records written meanwhile. Restored idle, it would let the other splits' catch-up take the watermark past
+ * those records, which would then be dropped as late. Restored active, it holds its subtask back until it delivers or
+ * is idle again: latency, not lost records. (Built and reverted on 2026-12-07 for this reason.)
+ *
  * Checkpoints written before the envelope hold the reader's state as it is; {@link openSourceEnvelopes} reads both.
  * @internal
  */
