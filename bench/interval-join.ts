@@ -10,9 +10,8 @@
  */
 import { datagen } from '../connectors/dev/index.ts';
 import { boundedOutOfOrderness, defineJob } from '../runtime/api/index.ts';
-import { runJob } from '../runtime/testing/index.ts';
 import { discardSink } from './support/discard-sink.ts';
-import { emitFigure, median } from './support/figure.ts';
+import { joinAgainstLoop, type JoinRun } from './support/join-against-loop.ts';
 
 const RECORDS = Number(process.argv[2] ?? 1_000_000);
 const RUNS = Number(process.argv[3] ?? 3);
@@ -30,7 +29,7 @@ const order = (i: number): Event => ({ id: i, key: `key-${i % KEYS}`, ts: i });
 const shipment = (i: number): Event => ({ id: i, key: `key-${(i + 5_000 + (i % 7)) % KEYS}`, ts: i });
 
 /** The pairs an exact join gives (an order at o, a shipment at s, same key, o <= s <= o + 5 000), counted by formula-free brute force once. */
-function loopBaseline(): { perSecond: number; pairs: number } {
+function loopBaseline(): JoinRun {
   const started = performance.now();
   const orders = new Map<string, Event[]>();
   const shipments = new Map<string, Event[]>();
@@ -69,38 +68,22 @@ function loopBaseline(): { perSecond: number; pairs: number } {
   return { perSecond: (2 * RECORDS) / ((performance.now() - started) / 1000), pairs };
 }
 
-async function pipeline(): Promise<{ perSecond: number; pairs: number }> {
-  const counter = { count: 0 };
-  const job = defineJob({ name: 'bench-interval-join', parallelism: 1, workers: 0 }, (env) => {
-    const strategy = boundedOutOfOrderness({ maxOutOfOrdernessMs: 0, timestamp: (e: Event) => e.ts });
-    const orders = env.source(datagen({ count: RECORDS, batchSize: 500, record: order }), { watermarks: strategy });
-    const shipments = env.source(datagen({ count: RECORDS, batchSize: 500, record: shipment }), { watermarks: strategy });
-    orders
-      .keyBy((o) => o.key)
-      .intervalJoin(shipments.keyBy((s) => s.key))
-      .between(0, UPPER_MS)
-      .process({ processElement: (o, s) => [o, s] as const })
-      .sink(discardSink(counter));
-  });
-  const started = performance.now();
-  await runJob(job);
-  return { perSecond: (2 * RECORDS) / ((performance.now() - started) / 1000), pairs: counter.count };
-}
-
-const loop: number[] = [];
-const p1: number[] = [];
-for (let run = 0; run < RUNS; run++) {
-  const baseline = loopBaseline();
-  const joined = await pipeline();
-  if (joined.pairs !== baseline.pairs) throw new Error(`the job joined ${joined.pairs} pairs, the loop ${baseline.pairs}`);
-  loop.push(baseline.perSecond);
-  p1.push(joined.perSecond);
-  process.stderr.write(`run ${run + 1}: loop ${Math.round(baseline.perSecond)}, p=1 ${Math.round(joined.perSecond)} records/s, ${joined.pairs} pairs\n`);
-}
-emitFigure({
+await joinAgainstLoop({
   name: 'join/interval join p=1',
-  value: median(p1),
-  unit: 'records/s',
-  baseline: median(loop),
-  note: `baseline: the same join as a hand-written loop over the same records; in-process, one thread each; 2 × ${RECORDS} records, ${KEYS} keys, between(0, ${UPPER_MS}), median of ${RUNS}; reported`,
+  records: RECORDS,
+  runs: RUNS,
+  loop: loopBaseline,
+  job: (counter) =>
+    defineJob({ name: 'bench-interval-join', parallelism: 1, workers: 0 }, (env) => {
+      const strategy = boundedOutOfOrderness({ maxOutOfOrdernessMs: 0, timestamp: (e: Event) => e.ts });
+      const orders = env.source(datagen({ count: RECORDS, batchSize: 500, record: order }), { watermarks: strategy });
+      const shipments = env.source(datagen({ count: RECORDS, batchSize: 500, record: shipment }), { watermarks: strategy });
+      orders
+        .keyBy((o) => o.key)
+        .intervalJoin(shipments.keyBy((s) => s.key))
+        .between(0, UPPER_MS)
+        .process({ processElement: (o, s) => [o, s] as const })
+        .sink(discardSink(counter));
+    }),
+  workload: `${KEYS} keys, between(0, ${UPPER_MS})`,
 });

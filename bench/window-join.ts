@@ -9,9 +9,8 @@
  */
 import { datagen } from '../connectors/dev/index.ts';
 import { boundedOutOfOrderness, defineJob, tumblingWindows } from '../runtime/api/index.ts';
-import { runJob } from '../runtime/testing/index.ts';
 import { discardSink } from './support/discard-sink.ts';
-import { emitFigure, median } from './support/figure.ts';
+import { joinAgainstLoop, type JoinRun } from './support/join-against-loop.ts';
 
 const RECORDS = Number(process.argv[2] ?? 1_000_000);
 const RUNS = Number(process.argv[3] ?? 3);
@@ -28,7 +27,7 @@ interface Event {
 const click = (i: number): Event => ({ id: i, key: `key-${i % KEYS}`, ts: i });
 const impression = (i: number): Event => ({ id: i, key: `key-${(i + 3_000) % KEYS}`, ts: i });
 
-function loopBaseline(): { perSecond: number; pairs: number } {
+function loopBaseline(): JoinRun {
   const started = performance.now();
   // Per window start, per key: both sides' records. Windows end in time order, so the oldest is fired first.
   const windows = new Map<number, Map<string, { lefts: Event[]; rights: Event[] }>>();
@@ -60,37 +59,21 @@ function loopBaseline(): { perSecond: number; pairs: number } {
   return { perSecond: (2 * RECORDS) / ((performance.now() - started) / 1000), pairs };
 }
 
-async function pipeline(): Promise<{ perSecond: number; pairs: number }> {
-  const counter = { count: 0 };
-  const job = defineJob({ name: 'bench-window-join', parallelism: 1, workers: 0 }, (env) => {
-    const strategy = boundedOutOfOrderness({ maxOutOfOrdernessMs: 0, timestamp: (e: Event) => e.ts });
-    const clicks = env.source(datagen({ count: RECORDS, batchSize: 500, record: click }), { watermarks: strategy });
-    const impressions = env.source(datagen({ count: RECORDS, batchSize: 500, record: impression }), { watermarks: strategy });
-    clicks
-      .keyBy((c) => c.key)
-      .windowJoin(impressions.keyBy((i) => i.key), tumblingWindows({ sizeMs: WINDOW_MS }))
-      .process({ processElement: (c, i) => [c, i] as const })
-      .sink(discardSink(counter));
-  });
-  const started = performance.now();
-  await runJob(job);
-  return { perSecond: (2 * RECORDS) / ((performance.now() - started) / 1000), pairs: counter.count };
-}
-
-const loop: number[] = [];
-const p1: number[] = [];
-for (let run = 0; run < RUNS; run++) {
-  const baseline = loopBaseline();
-  const joined = await pipeline();
-  if (joined.pairs !== baseline.pairs) throw new Error(`the job joined ${joined.pairs} pairs, the loop ${baseline.pairs}`);
-  loop.push(baseline.perSecond);
-  p1.push(joined.perSecond);
-  process.stderr.write(`run ${run + 1}: loop ${Math.round(baseline.perSecond)}, p=1 ${Math.round(joined.perSecond)} records/s, ${joined.pairs} pairs\n`);
-}
-emitFigure({
+await joinAgainstLoop({
   name: 'join/window join p=1',
-  value: median(p1),
-  unit: 'records/s',
-  baseline: median(loop),
-  note: `baseline: the same join as a hand-written loop over the same records; in-process, one thread each; 2 × ${RECORDS} records, ${KEYS} keys, tumbling windows of ${WINDOW_MS} ms, median of ${RUNS}; reported`,
+  records: RECORDS,
+  runs: RUNS,
+  loop: loopBaseline,
+  job: (counter) =>
+    defineJob({ name: 'bench-window-join', parallelism: 1, workers: 0 }, (env) => {
+      const strategy = boundedOutOfOrderness({ maxOutOfOrdernessMs: 0, timestamp: (e: Event) => e.ts });
+      const clicks = env.source(datagen({ count: RECORDS, batchSize: 500, record: click }), { watermarks: strategy });
+      const impressions = env.source(datagen({ count: RECORDS, batchSize: 500, record: impression }), { watermarks: strategy });
+      clicks
+        .keyBy((c) => c.key)
+        .windowJoin(impressions.keyBy((i) => i.key), tumblingWindows({ sizeMs: WINDOW_MS }))
+        .process({ processElement: (c, i) => [c, i] as const })
+        .sink(discardSink(counter));
+    }),
+  workload: `${KEYS} keys, tumbling windows of ${WINDOW_MS} ms`,
 });
