@@ -93,7 +93,7 @@ export function intervalJoinFunction<L, R, K, U, O extends OutputDeclarations>(b
     if (timestamp === undefined) throw noEventTime('an interval join');
     if (timestamp < ctx.timers.currentWatermark()) {
       if (isLeft ? late.left : late.right) ctx[OPERATOR_HOOKS].outputAt(lateOutputOf(isLeft), value, timestamp);
-      else ctx[OPERATOR_HOOKS].dropLate(timestamp, `the interval join cannot join it; read such records with .lateRecords('${isLeft ? 'left' : 'right'}')`);
+      else ctx[OPERATOR_HOOKS].dropLate(timestamp, `too late for the interval join to keep or join it (read such records with .lateRecords('${isLeft ? 'left' : 'right'}'))`);
       return;
     }
     const ours = isLeft ? ctx.state.left : ctx.state.right;

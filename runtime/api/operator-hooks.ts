@@ -17,7 +17,7 @@ export interface OperatorHooks {
   emitAt(value: unknown, timestamp: number, recordTimestamp: number): void;
   /** Emits `value` to the side output `name` at `timestamp`. */
   outputAt(name: string, value: unknown, timestamp: number): void;
-  /** A record at `timestamp` came too late and is dropped; `why` completes "dropped a record … behind the watermark: ". */
+  /** A record at `timestamp` came too late and is dropped; `why` ends "dropped a record … behind the watermark, ". */
   dropLate(timestamp: number, why: string): void;
 }
 

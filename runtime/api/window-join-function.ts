@@ -87,7 +87,7 @@ export function windowJoinFunction(assigner: WindowAssigner, spec: WindowJoinSpe
     }
     if (kept) return;
     if (isLeft ? late.left : late.right) ctx[OPERATOR_HOOKS].outputAt(lateOutputOf(isLeft), value, timestamp);
-    else ctx[OPERATOR_HOOKS].dropLate(timestamp, `every window of it has fired; read such records with .lateRecords('${isLeft ? 'left' : 'right'}')`);
+    else ctx[OPERATOR_HOOKS].dropLate(timestamp, `after every window it belongs to fired (read such records with .lateRecords('${isLeft ? 'left' : 'right'}'))`);
   }
 
   /** Fires the key's windows that end at or before `timestamp`, oldest first, and forgets them. */

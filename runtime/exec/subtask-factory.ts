@@ -162,7 +162,9 @@ function buildOperator(
     subtask: index,
     parallelism: stage.parallelism,
     metrics,
-    ...(op.node.onError === undefined ? {} : { onError: op.node.onError, logger: context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }) }),
+    // Skipped records and dropped late records are logged with where they happened.
+    logger: context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }),
+    ...(op.node.onError === undefined ? {} : { onError: op.node.onError }),
     ...(sideOutput === undefined ? {} : { sideOutput }),
   };
   const node = op.node;
@@ -215,7 +217,7 @@ function buildOperator(
       const lateWriter = node.window.lateRecords?.createWriter(sinkContext(context, stage, index, op.uid, 'late-records'));
       // A window's only side output is its late records (the plan checks it): an emitter means they are read.
       const lateStream = sideOutput !== undefined;
-      return new WindowOperator(place, keyed(), node.window, context.clock, context.logger.child({ stage: stage.index, subtask: index, operator: op.uid }), next, { lateWriter, lateStream });
+      return new WindowOperator(place, keyed(), node.window, context.clock, next, { lateWriter, lateStream });
     }
     case 'process':
       return op.keySelector === undefined

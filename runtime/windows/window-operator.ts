@@ -1,14 +1,10 @@
 import { assignWindows, END_WATERMARK, LATE_OUTPUT, NO_WATERMARK, type SinkWriter, type TimeWindow, type WindowSpec } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
-import type { Logger } from '../logging/index.ts';
 import type { DueTimerGroup, MapState, StateKey } from '../state/index.ts';
 import type { Clock } from '../time/index.ts';
 import type { Downstream, OperatorPlace } from '../exec/operators/chained-operator.ts';
 import { KeyedOperator, type KeyedSetup } from '../exec/operators/keyed-operator.ts';
 import { windowContents, type Firing, type WindowContents, type WindowEntry } from './window-contents.ts';
-
-/** How often a dropped late record is logged (the first one always is). */
-const LATE_LOG_EVERY = 10_000;
 
 /**
  * Windows on a keyed stream, with Flink's semantics:
@@ -36,12 +32,10 @@ export class WindowOperator<I> extends KeyedOperator<I> {
   readonly #windows: MapState<number, WindowEntry>;
   readonly #next: Downstream<unknown>;
   readonly #clock: Clock;
-  readonly #logger: Logger;
   readonly #eventTime: boolean;
   readonly #lateness: number;
   #out: unknown[] = [];
   #outTimestamps: number[] = [];
-  #lateDropped = 0;
   readonly #lateWriter: SinkWriter<unknown> | undefined;
   readonly #lateStream: boolean;
   /** Late records of the batch being processed, for the late-records sink. */
@@ -51,7 +45,7 @@ export class WindowOperator<I> extends KeyedOperator<I> {
    * Where records later than the allowed lateness go besides being dropped: `lateWriter` drives a `lateRecords` sink;
    * `lateStream` sends them to the window's late-records output (`.lateRecords()`, read downstream).
    */
-  constructor(place: OperatorPlace, setup: KeyedSetup, spec: WindowSpec, clock: Clock, logger: Logger, next: Downstream<unknown>, late: { lateWriter?: SinkWriter<unknown> | undefined; lateStream?: boolean } = {}) {
+  constructor(place: OperatorPlace, setup: KeyedSetup, spec: WindowSpec, clock: Clock, next: Downstream<unknown>, late: { lateWriter?: SinkWriter<unknown> | undefined; lateStream?: boolean } = {}) {
     super(place, setup, next);
     this.#lateWriter = late.lateWriter;
     this.#lateStream = late.lateStream === true;
@@ -60,14 +54,8 @@ export class WindowOperator<I> extends KeyedOperator<I> {
     this.#windows = this.backend.getMapState<number, WindowEntry>('windows');
     this.#next = next;
     this.#clock = clock;
-    this.#logger = logger;
     this.#eventTime = spec.assigner.time === 'event';
     this.#lateness = this.#eventTime ? spec.allowedLatenessMs : 0;
-  }
-
-  /** Records dropped because they came later than the allowed lateness (since this subtask started). */
-  get lateRecordsDropped(): number {
-    return this.#lateDropped;
   }
 
   process(records: readonly I[], timestamps?: readonly number[]): Promise<void> | undefined {
@@ -298,14 +286,7 @@ export class WindowOperator<I> extends KeyedOperator<I> {
       this.place.sideOutput?.(LATE_OUTPUT, record, this.#eventTime ? timestamp : undefined);
       return;
     }
-    this.#lateDropped++;
-    if (this.place.metrics !== undefined) this.place.metrics.lateRecordsDropped++;
-    if (this.#lateDropped === 1 || this.#lateDropped % LATE_LOG_EVERY === 0) {
-      this.#logger.warn(
-        { operator: this.place.uid, lateRecordsDropped: this.#lateDropped, timestamp, watermark: this.watermark },
-        `window "${this.place.uid}" dropped a record ${this.watermark - timestamp} ms behind the watermark, later than its allowed lateness (${this.#lateness} ms); ${this.#lateDropped} dropped so far`,
-      );
-    }
+    this.dropLate(timestamp, `later than the window's allowed lateness (${this.#lateness} ms)`);
   }
 
   #startOutput(): void {

@@ -35,7 +35,7 @@ export interface OperatorPlace {
   readonly metrics?: SubtaskMetrics | undefined;
   /** The operator's `onError` policy; absent: fail. */
   readonly onError?: ErrorPolicy | undefined;
-  /** Where skipped records are reported; absent in bare harnesses. */
+  /** Where skipped records and dropped late records are reported; absent in bare harnesses. */
   readonly logger?: Logger | undefined;
   /**
    * Emits a record to a side output (or, as `ERROR_OUTPUT`, the error output) of this operator; present when the

@@ -6,6 +6,9 @@ import { ChainedOperator, type Downstream, type OperatorPlace, type OperatorSnap
 import { keyedStateMetricSamples } from './keyed-state-metric-samples.ts';
 import { openEnvelopes, sealEnvelope } from './operator-state-envelope.ts';
 
+/** How often a dropped late record is logged (the first one always is). */
+const LATE_LOG_EVERY = 10_000;
+
 /** Where a keyed operator subtask's state comes from and how big the key space is. */
 export interface KeyedSetup {
   readonly keySelector: KeySelector;
@@ -41,6 +44,8 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
   #watermark: number;
   /** The last finite watermark (the end of input's is not one to restore): what a checkpoint stores. */
   #checkpointedWatermark: number | undefined;
+  /** Late records this subtask dropped (sent nowhere). */
+  #lateDropped = 0;
 
   constructor(place: OperatorPlace, setup: KeyedSetup, downstream: Downstream<unknown>) {
     super(place, downstream);
@@ -70,6 +75,22 @@ export abstract class KeyedOperator<I> extends ChainedOperator<I> {
     this.#watermark = watermark;
     if (Number.isFinite(watermark)) this.#checkpointedWatermark = watermark;
     return true;
+  }
+
+  /**
+   * A record at `timestamp` came too late and goes nowhere (a window's past its allowed lateness, a join's whose late
+   * records are not read): counted in the subtask's `lateRecordsDropped` (status, metrics) and logged at the first and
+   * every {@link LATE_LOG_EVERY}th. `why` ends the log line's first clause.
+   */
+  protected dropLate(timestamp: number, why: string): void {
+    const dropped = ++this.#lateDropped;
+    if (this.place.metrics !== undefined) this.place.metrics.lateRecordsDropped++;
+    if (dropped === 1 || dropped % LATE_LOG_EVERY === 0) {
+      this.place.logger?.warn(
+        { operator: this.place.uid, lateRecordsDropped: dropped, timestamp, watermark: this.#watermark },
+        `operator "${this.place.uid}" dropped a record ${this.#watermark - timestamp} ms behind the watermark, ${why}; ${dropped} dropped so far`,
+      );
+    }
   }
 
   override async open(): Promise<void> {

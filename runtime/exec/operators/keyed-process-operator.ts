@@ -15,9 +15,6 @@ type AnyContext = KeyedProcessContext<StateKey, unknown, StateDeclarations>;
  */
 const TTL_SWEEP_PER_RECORD = 4;
 
-/** How often a late record a join dropped is logged (the first one always is), as for windows. */
-const LATE_LOG_EVERY = 10_000;
-
 /** A per-record function of a keyed process operator: `processElement`, or one input's of a connected pair. */
 export type ElementFn = (value: unknown, ctx: AnyContext) => unknown;
 
@@ -54,8 +51,6 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
   /** The context user functions get; subclasses add fields to it (broadcast state). */
   protected readonly ctx: MutableContext;
   #out: unknown[] = [];
-  /** Late records a built-in function (a join) dropped in this subtask. */
-  #lateDropped = 0;
   /** The event times of `#out` so far (some may still be missing: see `processWith`); undefined without event time. */
   #outTimestamps: number[] | undefined;
   /** The declared states with a time-to-live, and the clock their expiry is measured on. */
@@ -119,7 +114,7 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
           out.push(value);
         },
         outputAt: (name, value, timestamp) => emitToSideOutput(this.place, name, value, timestamp),
-        dropLate: (timestamp, why) => this.#dropLate(timestamp, why),
+        dropLate: (timestamp, why) => this.dropLate(timestamp, why),
       },
     };
   }
@@ -187,18 +182,6 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
         backend.setCurrentKey(key);
         handle.expireIfIdle();
       }
-    }
-  }
-
-  /** Counts and, at the first and every {@link LATE_LOG_EVERY}th, logs a late record a built-in function dropped. */
-  #dropLate(timestamp: number, why: string): void {
-    const dropped = ++this.#lateDropped;
-    if (this.place.metrics !== undefined) this.place.metrics.lateRecordsDropped++;
-    if (dropped === 1 || dropped % LATE_LOG_EVERY === 0) {
-      this.place.logger?.warn(
-        { operator: this.place.uid, lateRecordsDropped: dropped, timestamp, watermark: this.watermark },
-        `operator "${this.place.uid}" dropped a record ${this.watermark - timestamp} ms behind the watermark: ${why}; ${dropped} dropped so far`,
-      );
     }
   }
 

@@ -89,6 +89,9 @@ test('a record behind the watermark is late: not joined nor kept, and sent to it
   dropping.left('late', 100);
   assert.deepEqual([dropping.out, dropping.lateRecords], [[], []]);
   assert.equal(dropping.lateDropped(), 1, 'counted as dropped, as a window counts its late records');
+  assert.equal(dropping.logged.length, 1, 'and logged');
+  assert.match(dropping.logged[0] as string, /dropped a record 20 ms behind the watermark, too late for the interval join to keep or join it \(read such records with \.lateRecords\('left'\)\)/);
+  assert.match(dropping.logged[0] as string, /"lateRecordsDropped":1/);
   assert.equal(h.lateDropped(), 0, 'late records read downstream are not dropped');
 });
 

@@ -82,6 +82,7 @@ test('a record whose windows all fired is late: not joined, sent to its side’s
   dropping.left('late', 3);
   assert.deepEqual([dropping.outputs(), dropping.sides], [[], []], 'unread late records are dropped');
   assert.equal(dropping.lateDropped(), 1, 'and counted, as a window counts its late records');
+  assert.match(dropping.logged.join(''), /dropped a record 47 ms behind the watermark, after every window it belongs to fired \(read such records with \.lateRecords\('left'\)\)/);
   assert.equal(h.lateDropped(), 0, 'late records read downstream are not dropped');
 });
 
