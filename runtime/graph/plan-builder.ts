@@ -96,8 +96,9 @@ export function buildPhysicalPlan(job: JobDefinition, overrides: PlanOverrides =
       problems.push(...sideOutputProblems(uid, node.fn?.outputs, consumed));
     }
     problems.push(...connectProblems(uid, node));
-    const lateOnly = consumed.length > 0 && consumed.every((c) => c.kind === 'sideOutput' && (c.output === LATE_LEFT_OUTPUT || c.output === LATE_RIGHT_OUTPUT));
-    if (lateOnly) problems.push(`the results of join "${uid}" are not read, only its late records: send its results to a sink too`);
+    // A window's or a join's late records read without its results: those would be emitted to nothing.
+    const lateOnly = consumed.length > 0 && consumed.every((c) => c.kind === 'sideOutput' && LATE_OUTPUTS.has(c.output));
+    if (lateOnly) problems.push(`the results of ${node.kind === 'window' ? 'window' : 'join'} "${uid}" are not read, only its late records: send its results to a sink too`);
     if (node.kind === 'sideOutput') {
       const parent = node.input === undefined ? undefined : nodes[node.input.node];
       if (node.output === LATE_OUTPUT && parent?.kind !== 'window') {
@@ -298,6 +299,9 @@ function isStateful(node: LogicalNode): boolean {
   }
 }
 
+/** The side outputs that carry an operator's late records: a window's, and either side's of a join. */
+const LATE_OUTPUTS: ReadonlySet<string> = new Set([LATE_OUTPUT, LATE_LEFT_OUTPUT, LATE_RIGHT_OUTPUT]);
+
 /**
  * What is wrong with a window's spec: functions missing, options that cannot work with its assigner, or late records
  * read (by `consumers`) where none can come or where they go elsewhere already.
@@ -310,9 +314,6 @@ function windowProblems(uid: string, spec: WindowSpec, consumers: readonly Logic
   }
   if (lateRead && spec.assigner.time === 'processing') {
     problems.push(`window "${uid}" is a processing-time window, where no record is late: drop .lateRecords() (or use event time)`);
-  }
-  if (lateRead && consumers.every((c) => c.kind === 'sideOutput')) {
-    problems.push(`the results of window "${uid}" are not read, only its late records: send its results to a sink too`);
   }
   const { fn, assigner } = spec;
   if (fn.type === 'reduce' && typeof fn.reduce !== 'function') problems.push(`window "${uid}" (reduce) needs a function`);
