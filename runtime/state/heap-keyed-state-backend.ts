@@ -154,9 +154,10 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
 
   /**
    * Removes up to about `budget` keys of the TTL'd state `name` last used at or before `cutoff` (ms), with their
-   * last-use times, resuming where the previous call stopped (heap-ttl-sweep.ts); returns how many it removed.
+   * last-use times, resuming where the previous call stopped (heap-ttl-sweep.ts); returns how many it removed. With
+   * `expireKey`, hands each such key to it instead (map and list states, whose entries expire one by one).
    */
-  expireIdle(name: string, cutoff: number, budget: number): number {
+  expireIdle(name: string, cutoff: number, budget: number, expireKey?: (key: StateKey) => boolean): number {
     const stampsName = ttlStampsName(name);
     const stamps = this.#tables.get(stampsName);
     if (stamps === undefined) return 0;
@@ -165,7 +166,7 @@ export class HeapKeyedStateBackend extends KeyedBackendBase {
       sweep = new HeapTtlSweep(stamps, () => this.#tables.get(name));
       this.#sweeps.set(stampsName, sweep);
     }
-    return sweep.sweep(cutoff, budget);
+    return sweep.sweep(cutoff, budget, expireKey);
   }
 
   /** Number of distinct keys that have state in any of the backend's states (timers not counted). */

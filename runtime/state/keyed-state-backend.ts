@@ -100,11 +100,13 @@ export interface KeyedStateBackend {
   /** The keys that have state in the state `name`, as a copy (Flink's `applyToKeyedState`). */
   keysWithState(name: string): StateKey[];
   /**
-   * Removes up to about `budget` keys of the TTL'd state `name` whose last use is at or before `cutoff` (ms), with
-   * their last-use times, resuming where the previous call stopped; returns how many (the heap backend). A backend
-   * without it names idle keys instead ({@link idleKeys}).
+   * Removes up to about `budget` keys of the TTL'd state `name` whose time (`ttlStampsName`) is at or before
+   * `cutoff` (ms), with their times, resuming where the previous call stopped; returns how many (the heap backend).
+   * With `expireKey`, hands each such key to it instead, which removes what expired through the state's handle (map
+   * and list states, whose entries expire one by one). A backend without it names idle keys instead
+   * ({@link idleKeys}).
    */
-  expireIdle?(name: string, cutoff: number, budget: number): number;
+  expireIdle?(name: string, cutoff: number, budget: number, expireKey?: (key: StateKey) => boolean): number;
   /**
    * Backends that cannot remove expired keys themselves (LevelDB): up to `max` keys of the TTL'd state `name` that
    * may have been idle since `cutoff`, for the caller to check through the state's handle, which removes those that

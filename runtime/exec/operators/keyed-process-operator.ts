@@ -2,7 +2,6 @@ import type { KeyedProcessContext, StateDeclarations, TimerService } from '../..
 import { OPERATOR_HOOKS, type OperatorHooks } from '../../api/operator-hooks.ts';
 import type { DueTimer, StateKey } from '../../state/index.ts';
 import { withTtl, type ExpiringState } from '../../state/ttl/ttl-handles.ts';
-import { ttlStampsName } from '../../state/ttl/state-ttl.ts';
 import type { Clock } from '../../time/index.ts';
 import { emitToSideOutput, type Downstream, type OperatorPlace } from './chained-operator.ts';
 import { KeyedOperator, type KeyedSetup } from './keyed-operator.ts';
@@ -14,6 +13,15 @@ type AnyContext = KeyedProcessContext<StateKey, unknown, StateDeclarations>;
  * cleanup checks 5 per state access): enough to keep up with keys that come and go, cheap next to the records.
  */
 const TTL_SWEEP_PER_RECORD = 4;
+
+/** A declared state with a time-to-live: its handle, and how the backend's sweep removes what expired of a key. */
+interface ExpiringDeclaration {
+  readonly name: string;
+  readonly afterMs: number;
+  readonly handle: ExpiringState;
+  /** For a map or a list, whose entries expire one by one: checks the key through the handle. */
+  readonly expireKey: ((key: StateKey) => boolean) | undefined;
+}
 
 /** A per-record function of a keyed process operator: `processElement`, or one input's of a connected pair. */
 export type ElementFn = (value: unknown, ctx: AnyContext) => unknown;
@@ -54,7 +62,7 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
   /** The event times of `#out` so far (some may still be missing: see `processWith`); undefined without event time. */
   #outTimestamps: number[] | undefined;
   /** The declared states with a time-to-live, and the clock their expiry is measured on. */
-  readonly #expiring: ReadonlyArray<{ readonly name: string; readonly afterMs: number; readonly handle: ExpiringState }>;
+  readonly #expiring: ReadonlyArray<ExpiringDeclaration>;
   readonly #clock: Clock;
   /**
    * The processing time TTL'd state is judged and stamped at: read once per batch of records or timers, not per
@@ -69,21 +77,29 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
     this.#next = next;
     this.#clock = clock;
     const state: Record<string, unknown> = {};
-    const expiring: Array<{ name: string; afterMs: number; handle: ExpiringState }> = [];
+    const expiring: ExpiringDeclaration[] = [];
     for (const [name, decl] of Object.entries(spec.state ?? {})) {
-      const handle =
+      if (decl.ttl !== undefined) {
+        const handle = withTtl(this.backend, name, decl.kind, () => this.#ttlNow, decl.ttl);
+        state[name] = handle;
+        // A value is removed with its key by the backend's sweep; a map's or a list's entries expire one by one, so
+        // the sweep hands their keys to the handle.
+        const expireKey =
+          decl.kind === 'value'
+            ? undefined
+            : (key: StateKey): boolean => {
+                this.backend.setCurrentKey(key);
+                return handle.expireIfIdle();
+              };
+        expiring.push({ name, afterMs: decl.ttl.afterMs, handle, expireKey });
+        continue;
+      }
+      state[name] =
         decl.kind === 'value'
           ? this.backend.getValueState(name)
           : decl.kind === 'map'
             ? this.backend.getMapState(name)
             : this.backend.getListState(name);
-      if (decl.ttl === undefined) {
-        state[name] = handle;
-        continue;
-      }
-      const expiringHandle = withTtl(decl.kind, handle, this.backend.getValueState<number>(ttlStampsName(name)), () => this.#ttlNow, decl.ttl);
-      state[name] = expiringHandle;
-      expiring.push({ name, afterMs: decl.ttl.afterMs, handle: expiringHandle });
     }
     this.#expiring = expiring;
     const backend = this.backend;
@@ -171,10 +187,10 @@ export class KeyedProcessOperator<I> extends KeyedOperator<I> {
   #expireIdle(records: number): void {
     const backend = this.backend;
     const budget = TTL_SWEEP_PER_RECORD * records;
-    for (const { name, afterMs, handle } of this.#expiring) {
+    for (const { name, afterMs, handle, expireKey } of this.#expiring) {
       const cutoff = this.#ttlNow - afterMs;
       if (backend.expireIdle !== undefined) {
-        backend.expireIdle(name, cutoff, budget);
+        backend.expireIdle(name, cutoff, budget, expireKey);
         continue;
       }
       // One key per record: checking a key no longer cached reads it (and its time) from disk, ~10 µs.
