@@ -38,6 +38,32 @@ export interface WatermarkStrategy<T> {
    * when data comes. Without it, one empty Kafka partition holds every window open forever.
    */
   readonly idleAfterMs?: number;
+  /** Keeps this source's watermark within a drift of the other sources of its group: see {@link WatermarkAlignment}. */
+  readonly alignment?: WatermarkAlignment;
+}
+
+/**
+ * Watermark alignment (Flink's `withWatermarkAlignment`): a source subtask whose watermark is more than `maxDriftMs`
+ * ahead of the lowest watermark of its group stops reading until the others catch up. Sources of one job that share
+ * a `group` are aligned with each other (e.g. the two inputs of a join, one of them catching up on a backlog), so
+ * records far ahead in event time do not pile up in windows and joins, waiting for the slow input's watermark.
+ *
+ * Idle and finished subtasks do not hold their group back; a subtask paused by alignment does not count as idle. A
+ * subtask compares its own watermark, the lowest of its splits': within one subtask, splits are not paused one by
+ * one (give the source as many subtasks as it has splits for that).
+ *
+ * @example
+ * ```ts
+ * boundedOutOfOrderness({ maxOutOfOrdernessMs: 5_000, timestamp: (o) => o.ts, alignment: { group: 'orders', maxDriftMs: 60_000 } })
+ * ```
+ */
+export interface WatermarkAlignment {
+  /** Sources with the same group name in one job are aligned with each other. */
+  readonly group: string;
+  /** How far (event time, ms) a subtask's watermark may run ahead of the group's lowest before it pauses. */
+  readonly maxDriftMs: number;
+  /** How often (processing time, ms) a paused subtask looks at the group's watermarks again. Default 1,000. */
+  readonly updateIntervalMs?: number;
 }
 
 /** Options every built-in strategy takes. */
@@ -46,6 +72,8 @@ export interface WatermarkOptions<T> {
   readonly timestamp: (record: T) => number;
   /** See {@link WatermarkStrategy.idleAfterMs}. */
   readonly idleAfterMs?: number;
+  /** See {@link WatermarkAlignment}. */
+  readonly alignment?: WatermarkAlignment;
 }
 
 /**
@@ -117,5 +145,25 @@ function strategy<T>(options: WatermarkOptions<T>, createGenerator: () => Waterm
   if (idle !== undefined && (!Number.isFinite(idle) || idle <= 0)) {
     throw new SluiceError('SLUICE_INVALID_JOB', `idleAfterMs must be a positive number of milliseconds, got ${String(idle)}`, { retriable: false });
   }
-  return { timestamp: options.timestamp, createGenerator, ...(idle === undefined ? {} : { idleAfterMs: idle }) };
+  const alignment = options.alignment;
+  if (alignment !== undefined) checkAlignment(alignment);
+  return {
+    timestamp: options.timestamp,
+    createGenerator,
+    ...(idle === undefined ? {} : { idleAfterMs: idle }),
+    ...(alignment === undefined ? {} : { alignment }),
+  };
+}
+
+function checkAlignment(alignment: WatermarkAlignment): void {
+  const problem = (what: string): never => {
+    throw new SluiceError('SLUICE_INVALID_JOB', `watermark alignment: ${what}; e.g. alignment: { group: 'orders', maxDriftMs: 60_000 }`, { retriable: false });
+  };
+  if (typeof alignment !== 'object' || alignment === null) problem('alignment must be an object { group, maxDriftMs, updateIntervalMs? }');
+  const { group, maxDriftMs, updateIntervalMs } = alignment;
+  if (typeof group !== 'string' || group.length === 0) problem(`group must be a non-empty string, got ${String(group)}`);
+  if (typeof maxDriftMs !== 'number' || !Number.isFinite(maxDriftMs) || maxDriftMs < 0) problem(`maxDriftMs must be a finite number ≥ 0, got ${String(maxDriftMs)}`);
+  if (updateIntervalMs !== undefined && (typeof updateIntervalMs !== 'number' || !Number.isFinite(updateIntervalMs) || updateIntervalMs <= 0)) {
+    problem(`updateIntervalMs must be a positive number of milliseconds, got ${String(updateIntervalMs)}`);
+  }
 }

@@ -29,7 +29,7 @@ export { tumblingWindows, slidingWindows, sessionWindows, assignWindows } from '
 export type { TimeWindow, WindowTime, WindowAssigner, WindowOptions, WindowAggregate, WindowContext, ProcessWindowFunction, WindowSpec } from './windows.ts';
 export type { SourceOptions } from './stream.ts';
 export { boundedOutOfOrderness, monotonousTimestamps, customWatermarks, NO_WATERMARK, END_WATERMARK } from './event-time.ts';
-export type { Watermark, WatermarkGenerator, WatermarkStrategy, WatermarkOptions } from './event-time.ts';
+export type { Watermark, WatermarkAlignment, WatermarkGenerator, WatermarkStrategy, WatermarkOptions } from './event-time.ts';
 export { valueState, mapState, listState } from './state-declarations.ts';
 export type { StateDeclaration, StateDeclarations, StateKind, StateOptions, StateTtl } from './state-declarations.ts';
 export type {

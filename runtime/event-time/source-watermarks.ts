@@ -145,6 +145,20 @@ export class SourceWatermarks<T> {
     return this.#valve.watermark;
   }
 
+  /** Whether the subtask is idle: every split it reads is (or it reads none). */
+  get idle(): boolean {
+    return this.#valve.idle;
+  }
+
+  /**
+   * Counts now as activity of every split that is not idle: a subtask that watermark alignment paused reads nothing,
+   * and must not be taken for idle (it would stop holding back a watermark its unread records may need).
+   */
+  keepActive(): void {
+    const now = this.#clock.now();
+    for (const split of this.#splits.values()) if (!split.idle) split.lastActivity = now;
+  }
+
   #split(id: string): SplitClock {
     let split = this.#splits.get(id);
     if (split === undefined) {

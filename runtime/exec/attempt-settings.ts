@@ -1,6 +1,7 @@
 import type { CheckpointTiming, SplitsChange } from '../api/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
 import type { Logger } from '../logging/index.ts';
+import type { WatermarkBoard } from '../event-time/watermark-board.ts';
 import type { OwnerLease } from './owner-lease.ts';
 import type { RestoredState } from './restored-state.ts';
 import type { CheckpointListener } from './subtask.ts';
@@ -23,6 +24,8 @@ export interface AttemptSettings {
   readonly ownerEpoch?: number | undefined;
   /** Cluster mode: sink writers ask it (see `SinkWriterContext.stillOwner`). */
   readonly ownerLease?: OwnerLease | undefined;
+  /** The watermarks of the attempt's aligned source subtasks (`WatermarkAlignment`), shared by every thread. */
+  readonly watermarkBoard?: WatermarkBoard | undefined;
   /** Sources ignore restored positions and start every split here (see `SourceReaderContext.startOverride`). */
   readonly sourceStart?: 'earliest' | 'latest' | undefined;
   /** A source reported a change in its splits (see `SourceReaderContext.reportSplitsChanged`). */

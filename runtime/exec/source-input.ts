@@ -1,4 +1,5 @@
 import { END_OF_INPUT, END_WATERMARK, type SourceReader } from '../api/index.ts';
+import type { SourceAlignment } from '../event-time/source-alignment.ts';
 import type { SourceWatermarks } from '../event-time/source-watermarks.ts';
 import type { Clock } from '../time/index.ts';
 import type { ChannelEvent } from './channel.ts';
@@ -11,6 +12,8 @@ export interface SourceInputOptions<T> {
   readonly eventTime?: SourceWatermarks<T> | undefined;
   /** Wakes a waiting subtask when a split may have gone idle. */
   readonly clock: Clock;
+  /** Watermark alignment, when the source's watermark strategy has one (it needs `eventTime`). */
+  readonly alignment?: SourceAlignment | undefined;
 }
 
 /**
@@ -29,6 +32,8 @@ export class SourceInput<T> {
   #finished = false;
   #released = false;
   #endDelivered = false;
+  /** The wake-up of a subtask paused by watermark alignment, for its next look at the group. */
+  #alignmentWake: Promise<void> | undefined;
 
   constructor(reader: SourceReader<T>, options: SourceInputOptions<T>) {
     this.reader = reader;
@@ -60,8 +65,11 @@ export class SourceInput<T> {
   }
 
   poll(): ChannelEvent<T> | null {
-    const eventTime = this.#options.eventTime;
-    if (eventTime !== undefined && !this.#finished) this.#pending.push(...eventTime.poll());
+    const { eventTime, alignment } = this.#options;
+    if (eventTime !== undefined && !this.#finished) {
+      if (alignment?.paused === true) eventTime.keepActive();
+      this.#pending.push(...eventTime.poll());
+    }
     if (this.#pending.length > 0) return this.#pending.shift() as ChannelEvent<T>;
     if (this.#finished) {
       if ((this.#released || !this.#options.holdEnd) && !this.#endDelivered) {
@@ -70,10 +78,12 @@ export class SourceInput<T> {
       }
       return null;
     }
+    if (alignment !== undefined && eventTime !== undefined && !alignment.mayRead(eventTime.watermark, eventTime.idle)) return null;
     const batch = this.reader.poll();
     if (batch === null) return null;
     if (batch === END_OF_INPUT) {
       this.#finished = true;
+      alignment?.finished();
       this.#options.onFinished();
       // Every source ends time, as Flink's do: event-time timers and windows fire, and so do processing-time windows.
       return { kind: 'watermark', watermark: END_WATERMARK };
@@ -87,9 +97,15 @@ export class SourceInput<T> {
   available(): Promise<void> {
     // After the end, only the coordinator's release (delivered as mail) wakes the subtask.
     if (this.#finished) return new Promise<void>(() => {});
+    const { clock, alignment } = this.#options;
+    // Paused by watermark alignment: what the reader has waits; the subtask looks at its group again in a while.
+    if (alignment?.paused === true) {
+      // One wait at a time, however often mail wakes the subtask meanwhile.
+      this.#alignmentWake ??= alignment.wake()?.finally(() => (this.#alignmentWake = undefined));
+      if (this.#alignmentWake !== undefined) return this.#alignmentWake;
+    }
     const idleCheck = this.#options.eventTime?.nextIdleCheck();
     if (idleCheck === undefined) return this.reader.available();
-    const { clock } = this.#options;
     let timer: ReturnType<Clock['setTimeout']> | undefined;
     const idle = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, Math.max(0, idleCheck - clock.now()))));
     return Promise.race([this.reader.available(), idle]).finally(() => {

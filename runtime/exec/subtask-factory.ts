@@ -19,6 +19,7 @@ import { BroadcastOutput, FanOutOutput, HashOutput, RebalanceOutput, type StageO
 import { KeyedBroadcastProcessOperator, KeyedCoProcessOperator, type MultiInputOperator } from './operators/connected-operators.ts';
 import { SideOutputBuffer } from './side-output-buffer.ts';
 import { ownStates } from './operators/operator-state-envelope.ts';
+import { SourceAlignment } from '../event-time/source-alignment.ts';
 import { SourceWatermarks } from '../event-time/source-watermarks.ts';
 import { openSourceEnvelopes } from '../event-time/source-state-envelope.ts';
 import { SourceInput } from './source-input.ts';
@@ -110,9 +111,12 @@ export function buildSubtask(
     });
     const checkpoints = context.checkpoints;
     const watermarks = head.node.watermarks;
+    const board = context.watermarkBoard;
+    const seat = board?.seat(plan, stage.index, index);
     input = new SourceInput(reader, {
       holdEnd: checkpoints !== undefined,
       eventTime: watermarks === undefined ? undefined : new SourceWatermarks(watermarks, reader, context.clock, head.uid, restoredSource.splitWatermarks),
+      alignment: board === undefined || seat === undefined ? undefined : new SourceAlignment(board, seat, context.clock, logger.child({ operator: head.uid })),
       clock: context.clock,
       onFinished: () => {
         if (subtask !== undefined) checkpoints?.sourceFinished(subtask);

@@ -4,6 +4,7 @@ import { Subject, type Observable } from 'rxjs';
 import { JobParams } from '../api/index.ts';
 import { CheckpointCoordinator, DEFAULT_CHECKPOINT_TIMEOUT_MS, type CheckpointManifest } from '../checkpoint/index.ts';
 import { SluiceError, isSluiceError } from '../errors/index.ts';
+import { WatermarkBoard } from '../event-time/watermark-board.ts';
 import { JobAttempt, type AttemptSubtask, type RestoredState, type RunningAttempt, type SubtaskAck } from '../exec/index.ts';
 import { classifyFailure, createRestartStrategy, defaultRestartStrategy, maxRestartDelayMs, type RestartDecision, type RestartStrategy } from '../failover/index.ts';
 import { buildPhysicalPlan, type PhysicalPlan } from '../graph/index.ts';
@@ -381,6 +382,7 @@ export class JobRunner {
       checkpointTiming: this.#checkpointTiming,
       ownerEpoch: this.#options.ownerEpoch,
       ownerLease: this.#options.ownerLease,
+      watermarkBoard: WatermarkBoard.forPlan(this.#plan),
       onSplitsChanged: (uid: string, change: SplitsChange) => this.#onSplitsChanged(uid, change),
       checkpoints: this.#checkpointing ? { acknowledge: (a: SubtaskAck) => this.#coordinator?.acknowledge(a), sourceFinished: (s: AttemptSubtask) => this.#coordinator?.sourceFinished(s) } : undefined,
     };

@@ -222,6 +222,7 @@ export class WorkerAttempt implements RunningAttempt {
         checkpointTiming: this.#options.checkpointTiming,
         ownerEpoch: this.#options.ownerEpoch,
         ownerLease: this.#options.ownerLease?.buffer,
+        watermarkBoard: this.#options.watermarkBoard?.buffer,
         sourceStart: this.#options.sourceStart,
         fullCheckpointsFromDeltas,
         logLevel: this.#logger.level,

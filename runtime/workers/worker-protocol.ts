@@ -37,6 +37,8 @@ export interface WorkerSetup {
   readonly ownerEpoch: number | undefined;
   /** Cluster mode: the job's owner lease (OwnerLease.buffer), shared with the main thread that keeps it. */
   readonly ownerLease: SharedArrayBuffer | undefined;
+  /** The attempt's `WatermarkBoard` (watermark alignment), when a source has an alignment. */
+  readonly watermarkBoard: SharedArrayBuffer | undefined;
   readonly sourceStart: 'earliest' | 'latest' | undefined;
   /**
    * Heap subtasks send deltas for full checkpoints (`leavesMainThreadACore`): decided once per attempt on the main

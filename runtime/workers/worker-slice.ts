@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { SplitsChange } from '../api/index.ts';
 import { SluiceError } from '../errors/index.ts';
+import { WatermarkBoard } from '../event-time/watermark-board.ts';
 import type { ExchangeEndpoint, RemoteChannelSender } from '../exchange/index.ts';
 import { buildSubtask, Channel, planChannels, runSubtasks, wireChannels, type ChannelReader, type ChannelWriter, type CheckpointListener, type RestoredState, type Subtask } from '../exec/index.ts';
 import type { PhysicalPlan } from '../graph/index.ts';
@@ -81,6 +82,7 @@ export class WorkerSlice {
       checkpointTiming: setup.checkpointTiming,
       ownerEpoch: setup.ownerEpoch,
       ownerLease: setup.ownerLease === undefined ? undefined : new OwnerLease(setup.ownerLease),
+      watermarkBoard: setup.watermarkBoard === undefined ? undefined : new WatermarkBoard(setup.watermarkBoard),
       sourceStart: setup.sourceStart,
       onSplitsChanged: options.onSplitsChanged,
       fullCheckpointsFromDeltas: setup.fullCheckpointsFromDeltas,

@@ -1,0 +1,231 @@
+/**
+ * Watermark alignment: a source subtask more than `maxDriftMs` ahead of its group's lowest watermark stops reading
+ * until the others catch up; idle and finished subtasks hold no one back, and a paused one is not taken for idle.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { collectSink, datagen } from '../../../connectors/dev/index.ts';
+import { boundedOutOfOrderness, defineJob, JobParams, monotonousTimestamps, type JobDefinition, type SourceReader, type SplitPosition } from '../../../runtime/api/index.ts';
+import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
+import { isSluiceError } from '../../../runtime/errors/index.ts';
+import { SourceAlignment } from '../../../runtime/event-time/source-alignment.ts';
+import { SourceWatermarks } from '../../../runtime/event-time/source-watermarks.ts';
+import { WatermarkBoard } from '../../../runtime/event-time/watermark-board.ts';
+import { SourceInput } from '../../../runtime/exec/source-input.ts';
+import { buildPhysicalPlan } from '../../../runtime/graph/plan-builder.ts';
+import { silentLogger } from '../../../runtime/logging/index.ts';
+import { JobRunner } from '../../../runtime/runner/index.ts';
+import { startJob } from '../../../runtime/testing/index.ts';
+import { ManualClock } from '../../../runtime/time/index.ts';
+import alignedSources, { FAST_BATCH, FAST_COUNT, FAST_STEP_MS, MAX_DRIFT_MS, readLog, SLOW_COUNT, SLOW_STEP_MS } from './fixtures/aligned-sources-job.ts';
+
+const ALIGNED_MODULE = new URL('./fixtures/aligned-sources-job.ts', import.meta.url);
+
+/** Three aligned sources — `a` at p = 2 and `b` in group `g`, `c` in group `h` — and one without alignment. */
+function boardJob(): JobDefinition {
+  return defineJob({ name: 'board' }, (env) => {
+    const source = (uid: string, parallelism: number, group?: string) =>
+      env
+        .source(datagen({ count: 1, splits: parallelism, record: () => ({ ts: 0 }) }), {
+          watermarks: monotonousTimestamps<{ ts: number }>({ timestamp: (r) => r.ts, ...(group === undefined ? {} : { alignment: { group, maxDriftMs: 100, updateIntervalMs: 50 } }) }),
+        })
+        .uid(uid)
+        .parallelism(parallelism);
+    source('a', 2, 'g').union(source('plain', 1), source('b', 1, 'g'), source('c', 1, 'h')).sink(collectSink());
+  });
+}
+
+test('the board gives each aligned source subtask a slot, and its group the slots of the same group, from the plan alone', () => {
+  const plan = buildPhysicalPlan(boardJob());
+  const board = WatermarkBoard.forPlan(plan);
+  assert.ok(board !== undefined);
+  const stageOf = (uid: string) => plan.stages.find((s) => s.operators[0]?.uid === uid)!.index;
+  const [a0, a1, b, c] = [board.seat(plan, stageOf('a'), 0)!, board.seat(plan, stageOf('a'), 1)!, board.seat(plan, stageOf('b'), 0)!, board.seat(plan, stageOf('c'), 0)!];
+  assert.equal(new Set([a0.slot, a1.slot, b.slot, c.slot]).size, 4, 'a slot each');
+  for (const seat of [a0, a1, b]) assert.deepEqual([...seat.group].sort(), [a0.slot, a1.slot, b.slot].sort(), 'group g');
+  assert.deepEqual(c.group, [c.slot], 'group h alone');
+  assert.equal(board.seat(plan, stageOf('plain'), 0), undefined, 'a source without alignment has no seat');
+  const again = new WatermarkBoard(board.buffer).seat(buildPhysicalPlan(boardJob()), stageOf('b'), 0);
+  assert.deepEqual(again, b, 'another thread builds the same plan and finds the same seats');
+  assert.equal(WatermarkBoard.forPlan(buildPhysicalPlan(alignedSources, { params: new JobParams([['aligned', 'no']]) })), undefined, 'no board without alignment');
+});
+
+test('a subtask pauses while more than maxDriftMs ahead of its group\'s lowest, looks again every updateIntervalMs, and idle or finished ones hold no one back', () => {
+  const plan = buildPhysicalPlan(boardJob());
+  const board = WatermarkBoard.forPlan(plan)!;
+  const stageOf = (uid: string) => plan.stages.find((s) => s.operators[0]?.uid === uid)!.index;
+  const clock = new ManualClock(0);
+  const aligned = (uid: string, index: number) => new SourceAlignment(board, board.seat(plan, stageOf(uid), index)!, clock, silentLogger());
+  const [a0, a1, b] = [aligned('a', 0), aligned('a', 1), aligned('b', 0)];
+  assert.equal(a0.mayRead(Number.NEGATIVE_INFINITY, false), true, 'no watermark yet: it is not ahead of anyone');
+  assert.equal(a1.mayRead(1_000, false), false, 'the others have no watermark yet: their records may be old');
+  assert.equal(b.mayRead(900, false), false, 'a0 has no watermark yet: it holds the group back');
+  assert.equal(a0.mayRead(950, false), true, '950 ≤ 900 + 100');
+  assert.equal(a1.mayRead(1_000, false), true, '1000 ≤ 900 + 100: the group changed since a1 looked, so it looks again');
+  assert.equal(a1.wake(), undefined, 'not paused: nothing to wait for');
+  assert.equal(b.mayRead(900, false), true, 'b is the lowest: it always reads');
+  assert.equal(a0.mayRead(1_001, false), false, '1001 > 900 + 100');
+  assert.equal(a0.mayRead(1_001, false), false, 'nothing changed: a paused subtask looks again after updateIntervalMs');
+  assert.equal(b.mayRead(900, true), true, 'b goes idle');
+  assert.equal(a0.mayRead(1_001, false), true, 'an idle subtask holds no one back');
+  assert.equal(a1.mayRead(1_200, false), false, '1200 > 1001 + 100: the lowest is now a0');
+  b.finished();
+  a0.finished();
+  clock.advance(50);
+  assert.equal(a1.mayRead(1_200, false), true, 'finished subtasks hold no one back');
+  const c = aligned('c', 0);
+  assert.equal(c.mayRead(1_000_000, false), true, 'group h is alone: group g is nothing to it');
+});
+
+/** A reader with one split that always has a batch: its split never goes quiet on its own. */
+function busyReader(): SourceReader<{ ts: number }> & { polls: number } {
+  let next = 0;
+  return {
+    polls: 0,
+    start: async () => {},
+    poll() {
+      this.polls++;
+      return [{ ts: (next += 10) }];
+    },
+    available: () => Promise.resolve(),
+    positions: (): SplitPosition[] => [{ split: 'p0', position: next }],
+    polledSplit: () => 'p0',
+    close: async () => {},
+  };
+}
+
+test('a paused subtask wakes as soon as its group\'s watermarks change, else after updateIntervalMs', async () => {
+  const plan = buildPhysicalPlan(boardJob());
+  const board = WatermarkBoard.forPlan(plan)!;
+  const stageOf = (uid: string) => plan.stages.find((s) => s.operators[0]?.uid === uid)!.index;
+  const clock = new ManualClock(0);
+  const aligned = (uid: string, index: number) => new SourceAlignment(board, board.seat(plan, stageOf(uid), index)!, clock, silentLogger());
+  const [a0, a1, b] = [aligned('a', 0), aligned('a', 1), aligned('b', 0)];
+  a0.mayRead(0, false);
+  b.mayRead(0, false);
+  assert.equal(a1.mayRead(500, false), false);
+  let woken = false;
+  const wake = a1.wake()!.then(() => (woken = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(woken, false, 'nothing changed, and the manual clock stands still');
+  b.mayRead(0, false);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(woken, false, 'publishing the same watermark is no change');
+  b.mayRead(450, false);
+  await wake;
+  assert.equal(a1.mayRead(500, false), false, 'woken: it looks, a0 (0) still holds it back');
+  const timed = a1.wake()!;
+  clock.advance(50);
+  await timed;
+  a0.finished();
+  clock.advance(50);
+  assert.equal(a1.mayRead(500, false), true, '500 ≤ 450 + 100 once a0 finished');
+});
+
+test('a paused source reads nothing and does not go idle, however long it waits; it reads on once its group catches up', () => {
+  const plan = buildPhysicalPlan(boardJob());
+  const board = WatermarkBoard.forPlan(plan)!;
+  const stageOf = (uid: string) => plan.stages.find((s) => s.operators[0]?.uid === uid)!.index;
+  const clock = new ManualClock(0);
+  const reader = busyReader();
+  const strategy = boundedOutOfOrderness<{ ts: number }>({ maxOutOfOrdernessMs: 0, timestamp: (r) => r.ts, idleAfterMs: 100, alignment: { group: 'g', maxDriftMs: 100, updateIntervalMs: 50 } });
+  const input = new SourceInput(reader, {
+    holdEnd: false,
+    onFinished: () => {},
+    clock,
+    eventTime: new SourceWatermarks(strategy, reader, clock, 'a'),
+    alignment: new SourceAlignment(board, board.seat(plan, stageOf('a'), 0)!, clock, silentLogger()),
+  });
+  const others = [new SourceAlignment(board, board.seat(plan, stageOf('a'), 1)!, clock, silentLogger()), new SourceAlignment(board, board.seat(plan, stageOf('b'), 0)!, clock, silentLogger())];
+  for (const other of others) other.mayRead(0, false);
+  const events: string[] = [];
+  const drain = () => {
+    for (let event = input.poll(); event !== null; event = input.poll()) events.push(event.kind === 'watermark' ? `watermark ${event.watermark}` : event.kind);
+  };
+  // Reads while its watermark is within 100 ms of the others' 0: ts 10 … 110 (watermark 109 > 100: then it pauses).
+  for (let i = 0; i < 11; i++) drain();
+  const polls = reader.polls;
+  assert.ok(polls > 0 && polls <= 12, `it read until it was ahead (${polls} polls)`);
+  for (let t = 0; t < 20; t++) {
+    clock.advance(100);
+    drain();
+  }
+  assert.equal(reader.polls, polls, 'paused: 2 s without a read');
+  assert.ok(!events.includes('idle'), `never idle while paused: ${events.join(', ')}`);
+  for (const other of others) other.mayRead(10_000, false);
+  clock.advance(50);
+  drain();
+  assert.ok(reader.polls > polls, 'the group caught up: it reads on');
+});
+
+test('watermark alignment keeps a source within maxDriftMs (plus a batch) of the slow source of its group, and loses nothing', async (t) => {
+  readLog.length = 0;
+  const run = await startJob(alignedSources);
+  t.after(() => run.close());
+  assert.equal(await run.finished, 'finished');
+  assert.equal(run.outputs('out').length, FAST_COUNT + SLOW_COUNT, 'every record of both sources');
+  let slowest = Number.NEGATIVE_INFINITY;
+  let worst = Number.NEGATIVE_INFINITY;
+  for (const { source, ts } of readLog) {
+    if (source === 'slow') slowest = Math.max(slowest, ts);
+    // Before the slow source has a watermark, the fast one reads its first batch only (having none, it was not ahead).
+    else if (slowest === Number.NEGATIVE_INFINITY) assert.ok(ts < FAST_BATCH * FAST_STEP_MS, `read ${ts} before the slow source read anything`);
+    else if (slowest < (SLOW_COUNT - 1) * SLOW_STEP_MS) worst = Math.max(worst, ts - slowest); // until the slow source ended
+  }
+  assert.ok(worst <= MAX_DRIFT_MS + FAST_BATCH * FAST_STEP_MS, `the fast source ran ${worst} ms ahead of the slow one`);
+  assert.ok(worst > 0, 'the fast source did run ahead, within its bound');
+});
+
+test('without alignment the same sources drift far apart (what the test above guards against)', async (t) => {
+  readLog.length = 0;
+  const run = await startJob(alignedSources, { params: { aligned: 'no' } });
+  t.after(() => run.close());
+  assert.equal(await run.finished, 'finished');
+  let slowest = Number.NEGATIVE_INFINITY;
+  let worst = Number.NEGATIVE_INFINITY;
+  for (const { source, ts } of readLog) {
+    if (source === 'slow') slowest = Math.max(slowest, ts);
+    else worst = Math.max(worst, ts - slowest);
+  }
+  assert.ok(worst > MAX_DRIFT_MS + FAST_BATCH * FAST_STEP_MS, `unaligned, the fast source ran only ${worst} ms ahead`);
+});
+
+test('aligned sources on two worker threads share the board: the job finishes with every record', async (t) => {
+  // Were the board not shared, each source would wait for ever for the other's watermark to appear.
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-alignment-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = await CheckpointStore.open(dir);
+  t.after(() => store.close());
+  const runner = new JobRunner({ job: alignedSources, workers: 2, jobModule: ALIGNED_MODULE, store, logger: silentLogger() });
+  assert.equal(await runner.run(), 'finished');
+  const out = runner.metrics().find((stage) => stage.operators.includes('out'));
+  assert.equal(out?.recordsIn, FAST_COUNT + SLOW_COUNT);
+});
+
+test('aligned sources through seeded crashes: paused sources still take part in checkpoints, and the output is exact', async (t) => {
+  const run = await startJob(alignedSources, { faults: { crashes: 2, seed: 3 } });
+  t.after(() => run.close());
+  assert.equal(await run.finished, 'finished');
+  assert.equal(run.faults.fired.length, 2);
+  const out = run.outputs<{ source: string; ts: number }>('out');
+  for (const [source, count, step] of [['fast', FAST_COUNT, FAST_STEP_MS], ['slow', SLOW_COUNT, SLOW_STEP_MS]] as const) {
+    const seen = out.filter((r) => r.source === source).map((r) => r.ts);
+    assert.deepEqual(seen, Array.from({ length: count }, (_, i) => i * step), `${source}: every record once, in order`);
+  }
+});
+
+test('a bad alignment fails the job\'s build, saying what to give', () => {
+  for (const [alignment, message] of [
+    [{ group: '', maxDriftMs: 10 }, /group must be a non-empty string/],
+    [{ group: 'g', maxDriftMs: -1 }, /maxDriftMs must be a finite number ≥ 0, got -1/],
+    [{ group: 'g', maxDriftMs: 10, updateIntervalMs: 0 }, /updateIntervalMs must be a positive number of milliseconds, got 0/],
+  ] as const) {
+    assert.throws(
+      () => monotonousTimestamps<{ ts: number }>({ timestamp: (r) => r.ts, alignment }),
+      (err: unknown) => isSluiceError(err, 'SLUICE_INVALID_JOB') && message.test(err.message) && /alignment: \{ group: 'orders', maxDriftMs: 60_000 \}/.test(err.message),
+    );
+  }
+});
