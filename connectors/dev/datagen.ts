@@ -70,6 +70,9 @@ class DatagenReader<T> implements SourceReader<T> {
   #polledSplit = 0;
   #startedAt = 0;
   #emitted = 0;
+  /** Splits paused by watermark alignment (their ids), and what wakes a wait for one to resume. */
+  #paused: ReadonlySet<string> = new Set();
+  #resumed: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(options: DatagenOptions<T>, splits: number, batchSize: number, context: SourceReaderContext) {
     this.#record = options.record;
@@ -102,10 +105,15 @@ class DatagenReader<T> implements SourceReader<T> {
       if (allowed <= 0) return this.#exhausted() ? END_OF_INPUT : null;
       limit = Math.min(limit, allowed);
     }
+    let paused = false;
     for (let tried = 0; tried < cursors.length; tried++) {
       const cursor = cursors[this.#turn] as SplitCursor;
       this.#turn = (this.#turn + 1) % cursors.length;
       if (cursor.next >= cursor.end) continue;
+      if (this.#paused.size > 0 && this.#paused.has(`datagen-${cursor.split}`)) {
+        paused = true;
+        continue;
+      }
       const n = Math.min(limit, Math.ceil((cursor.end - cursor.next) / cursor.step));
       const out = new Array<T>(n);
       const record = this.#record;
@@ -116,10 +124,25 @@ class DatagenReader<T> implements SourceReader<T> {
       this.#polledSplit = cursor.split;
       return out;
     }
-    return END_OF_INPUT;
+    return paused ? null : END_OF_INPUT;
+  }
+
+  pauseSplits(splits: ReadonlySet<string>): void {
+    this.#paused = new Set(splits);
+    this.#resumed?.resolve();
+    this.#resumed = undefined;
   }
 
   available(): Promise<void> {
+    if (this.#paused.size > 0 && this.#cursors.every((c) => c.next >= c.end || this.#paused.has(`datagen-${c.split}`))) {
+      // Everything left is paused: nothing comes until alignment resumes a split.
+      if (this.#resumed === undefined) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.#resumed = { promise, resolve };
+      }
+      return this.#resumed.promise;
+    }
     if (this.#ratePerMs === undefined) return Promise.resolve();
     // Wait for roughly one batch worth of tokens (at least 1 ms) instead of spinning.
     const wait = Math.max(1, Math.min(100, this.#batchSize / this.#ratePerMs / 10));

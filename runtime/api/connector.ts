@@ -106,6 +106,14 @@ export interface SourceReader<T> {
   /** Lag of every owned split, for status and metrics; absent when the source cannot tell. */
   lag?(): SplitLag[];
   /**
+   * Watermark alignment, per split: the reader stops handing out (and, where it can, fetching) records of the splits
+   * in `splits` until a later call leaves them out; each call names every split to keep paused (an empty set resumes
+   * all). Positions of paused splits stay where the last batch left them. While every split with records left is
+   * paused, `poll()` returns `null` (not the end of input) and {@link available} need not resolve until the next
+   * call. Without it, alignment pauses the whole subtask only, when all its splits are ahead.
+   */
+  pauseSplits?(splits: ReadonlySet<string>): void;
+  /**
    * Called on barrier `checkpointId` right after {@link positions}: state the reader keeps besides its positions
    * (msgpack-serialisable), stored in that checkpoint and handed back as `restoredState`. The Kafka source keeps its
    * dead-letter sink's pre-committed transactions here. Return `undefined` for nothing.

@@ -48,9 +48,9 @@ export interface WatermarkStrategy<T> {
  * a `group` are aligned with each other (e.g. the two inputs of a join, one of them catching up on a backlog), so
  * records far ahead in event time do not pile up in windows and joins, waiting for the slow input's watermark.
  *
- * Idle and finished subtasks do not hold their group back; a subtask paused by alignment does not count as idle. A
- * subtask compares its own watermark, the lowest of its splits': within one subtask, splits are not paused one by
- * one (give the source as many subtasks as it has splits for that).
+ * Idle and finished subtasks do not hold their group back; a subtask paused by alignment does not count as idle.
+ * Within a subtask, a reader that can pause splits (`SourceReader.pauseSplits`: Kafka, datagen) is aligned split by
+ * split: a partition ahead pauses while the subtask's other partitions read on.
  *
  * @example
  * ```ts

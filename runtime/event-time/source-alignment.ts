@@ -26,6 +26,8 @@ export class SourceAlignment {
   readonly #logger: Logger;
   readonly #intervalMs: number;
   #paused = false;
+  /** The highest watermark the subtask (or one of its splits) may have to read on, as of its last look. */
+  #maxAllowed = Number.NEGATIVE_INFINITY;
   #lastCheck = Number.NEGATIVE_INFINITY;
   /** The group's change counter when the subtask last looked at its group. */
   #seen = 0;
@@ -44,6 +46,14 @@ export class SourceAlignment {
   }
 
   /**
+   * The group's lowest watermark plus the drift, as of the last look: a split whose watermark is above it pauses
+   * (alignment per split, when the reader can pause splits).
+   */
+  get maxAllowed(): number {
+    return this.#maxAllowed;
+  }
+
+  /**
    * Publishes the subtask's `watermark` (`free`: idle, so it holds no one back) and says whether it may read a
    * batch now.
    */
@@ -56,7 +66,8 @@ export class SourceAlignment {
     this.#lastCheck = now;
     this.#seen = changes; // read before the slots: a change after it wakes the next wait
     const lowest = board.lowest(this.#seat.group);
-    const paused = watermark > lowest + this.#seat.alignment.maxDriftMs;
+    this.#maxAllowed = lowest + this.#seat.alignment.maxDriftMs;
+    const paused = watermark > this.#maxAllowed;
     if (paused !== this.#paused) {
       this.#paused = paused;
       this.#logger.debug({ group: this.#seat.alignment.group, watermark, lowest, maxDriftMs: this.#seat.alignment.maxDriftMs }, paused ? 'paused by watermark alignment' : 'resumed by watermark alignment');
@@ -71,11 +82,10 @@ export class SourceAlignment {
   }
 
   /**
-   * For a paused subtask: resolves when it should look at its group again — as soon as one of the group's watermarks
-   * changed, at the latest after `updateIntervalMs` of processing time. `undefined` when it is not paused.
+   * For a paused subtask, or one with paused splits: resolves when it should look at its group again — as soon as one
+   * of the group's watermarks changed since its last look, at the latest `updateIntervalMs` (processing time) after it.
    */
-  wake(): Promise<void> | undefined {
-    if (!this.#paused) return undefined;
+  wake(): Promise<void> {
     const clock = this.#clock;
     const waitMs = Math.max(0, this.#lastCheck + this.#intervalMs - clock.now());
     let timer: ReturnType<Clock['setTimeout']> | undefined;

@@ -151,12 +151,20 @@ export class SourceWatermarks<T> {
   }
 
   /**
-   * Counts now as activity of every split that is not idle: a subtask that watermark alignment paused reads nothing,
-   * and must not be taken for idle (it would stop holding back a watermark its unread records may need).
+   * Counts now as activity of the splits that are not idle — those in `only`, or all: a split (or a subtask) that
+   * watermark alignment paused reads nothing, and must not be taken for idle (it would stop holding back a watermark
+   * its unread records may need).
    */
-  keepActive(): void {
+  keepActive(only?: ReadonlySet<string>): void {
     const now = this.#clock.now();
-    for (const split of this.#splits.values()) if (!split.idle) split.lastActivity = now;
+    for (const [id, split] of this.#splits) if (!split.idle && (only === undefined || only.has(id))) split.lastActivity = now;
+  }
+
+  /** The splits whose watermark is above `watermark` (for alignment per split). */
+  splitsAbove(watermark: number): Set<string> {
+    const above = new Set<string>();
+    for (const [id, split] of this.#splits) if (split.generator.currentWatermark() > watermark) above.add(id);
+    return above;
   }
 
   #split(id: string): SplitClock {

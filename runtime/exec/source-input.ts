@@ -34,6 +34,8 @@ export class SourceInput<T> {
   #endDelivered = false;
   /** The wake-up of a subtask paused by watermark alignment, for its next look at the group. */
   #alignmentWake: Promise<void> | undefined;
+  /** The splits watermark alignment paused in the reader (`SourceReader.pauseSplits`). */
+  #pausedSplits: ReadonlySet<string> = new Set();
 
   constructor(reader: SourceReader<T>, options: SourceInputOptions<T>) {
     this.reader = reader;
@@ -68,6 +70,7 @@ export class SourceInput<T> {
     const { eventTime, alignment } = this.#options;
     if (eventTime !== undefined && !this.#finished) {
       if (alignment?.paused === true) eventTime.keepActive();
+      else if (this.#pausedSplits.size > 0) eventTime.keepActive(this.#pausedSplits);
       this.#pending.push(...eventTime.poll());
     }
     if (this.#pending.length > 0) return this.#pending.shift() as ChannelEvent<T>;
@@ -78,7 +81,10 @@ export class SourceInput<T> {
       }
       return null;
     }
-    if (alignment !== undefined && eventTime !== undefined && !alignment.mayRead(eventTime.watermark, eventTime.idle)) return null;
+    if (alignment !== undefined && eventTime !== undefined) {
+      if (!alignment.mayRead(eventTime.watermark, eventTime.idle)) return null;
+      if (this.reader.pauseSplits !== undefined) this.#pauseSplitsAhead(eventTime, alignment.maxAllowed);
+    }
     const batch = this.reader.poll();
     if (batch === null) return null;
     if (batch === END_OF_INPUT) {
@@ -94,15 +100,25 @@ export class SourceInput<T> {
     return { kind: 'records', records: batch, bytes: 0, timestamps: eventTime.assign(batch) };
   }
 
+  /** Pauses in the reader the splits ahead of what the group allows, and resumes the others (on a change only). */
+  #pauseSplitsAhead(eventTime: SourceWatermarks<T>, maxAllowed: number): void {
+    const ahead = eventTime.splitsAbove(maxAllowed);
+    const before = this.#pausedSplits;
+    if (ahead.size === before.size && [...ahead].every((id) => before.has(id))) return;
+    this.#pausedSplits = ahead;
+    this.reader.pauseSplits?.(ahead);
+  }
+
   available(): Promise<void> {
     // After the end, only the coordinator's release (delivered as mail) wakes the subtask.
     if (this.#finished) return new Promise<void>(() => {});
     const { clock, alignment } = this.#options;
     // Paused by watermark alignment: what the reader has waits; the subtask looks at its group again in a while.
-    if (alignment?.paused === true) {
+    if (alignment !== undefined && (alignment.paused || this.#pausedSplits.size > 0)) {
       // One wait at a time, however often mail wakes the subtask meanwhile.
-      this.#alignmentWake ??= alignment.wake()?.finally(() => (this.#alignmentWake = undefined));
-      if (this.#alignmentWake !== undefined) return this.#alignmentWake;
+      const wake = (this.#alignmentWake ??= alignment.wake().finally(() => (this.#alignmentWake = undefined)));
+      // Paused whole, what the reader has waits; with splits paused, the others' records may come first.
+      return alignment.paused ? wake : Promise.race([wake, this.reader.available()]);
     }
     const idleCheck = this.#options.eventTime?.nextIdleCheck();
     if (idleCheck === undefined) return this.reader.available();

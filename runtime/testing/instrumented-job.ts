@@ -155,6 +155,8 @@ function faultySource<T>(source: Source<T>, uid: string, injector: FaultInjector
       if (reader.lag !== undefined) wrapped.lag = () => (reader.lag as () => ReturnType<NonNullable<SourceReader<T>['lag']>>)();
       // Event time keeps a watermark per split only when the reader says which split a batch came from.
       if (reader.polledSplit !== undefined) wrapped.polledSplit = () => (reader.polledSplit as () => string)();
+      // Watermark alignment pauses splits one by one only in readers that can.
+      if (reader.pauseSplits !== undefined) wrapped.pauseSplits = (splits) => (reader.pauseSplits as (splits: ReadonlySet<string>) => void)(splits);
       if (reader.notifyCheckpointComplete !== undefined) {
         wrapped.notifyCheckpointComplete = (id) => (reader.notifyCheckpointComplete as (id: number) => Promise<void>)(id);
       }

@@ -82,6 +82,30 @@ export class FetchBuffer<T> {
     return chunk;
   }
 
+  /**
+   * Removes the buffered chunks of `split` (watermark alignment paused it: what was fetched is fetched again when it
+   * resumes, rather than filling the buffer the other splits' records need). Returns how many it removed.
+   */
+  drop(split: string): number {
+    const kept: FetchedChunk<T>[] = [];
+    let dropped = 0;
+    for (let i = this.#head; i < this.#chunks.length; i++) {
+      const chunk = this.#chunks[i] as FetchedChunk<T>;
+      if (chunk.split !== split) {
+        kept.push(chunk);
+        continue;
+      }
+      dropped++;
+      this.#bytes -= chunk.bytes;
+      this.#records -= chunk.records.length;
+    }
+    if (dropped === 0) return 0;
+    this.#chunks = kept;
+    this.#head = 0;
+    if (this.hasRoom() && this.#roomWaiters.length > 0) this.#wakeWriters();
+    return dropped;
+  }
+
   /** Resolves when a chunk is buffered or {@link wakeAll} is called; one shared promise while waiting. */
   available(): Promise<void> {
     if (!this.isEmpty) return Promise.resolve();

@@ -16,6 +16,7 @@ import { GroupOffsetCommitter, type GroupOffsets } from './group-offset-committe
 import { createSourceKafkaClient } from './kafka-client.ts';
 import type { ResolvedKafkaSourceOptions, StartFrom } from './options.ts';
 import { ownedPartitions, PartitionDiscovery } from './partition-discovery.ts';
+import { PausedSplits } from './paused-splits.ts';
 import { fetchWatermarks, resolveStartOffsets } from './start-offsets.ts';
 import { fetchPartitionCounts } from './topic-metadata.ts';
 
@@ -39,6 +40,8 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
   readonly #decoding: DecodingOptions<V>;
   readonly #buffer: FetchBuffer<KafkaRecord<V>>;
   readonly #splits = new Map<string, SplitState>();
+  /** The splits watermark alignment paused (`pauseSplits`). */
+  readonly #paused = new PausedSplits();
   /** Split of the batch `poll()` returned last. */
   #polledSplit = '';
   #kafka: Kafka | undefined;
@@ -164,6 +167,22 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
     );
   }
 
+  /**
+   * Watermark alignment: stops handing out and fetching the records of `splits`. What was fetched of a newly paused
+   * split is dropped from the buffer (it would fill it while the other splits' records wait behind it) and fetched
+   * again from its position once it resumes.
+   */
+  pauseSplits(splits: ReadonlySet<string>): void {
+    for (const id of splits) {
+      const split = this.#splits.get(id);
+      if (split === undefined || this.#paused.splits.has(id)) continue;
+      this.#buffer.drop(id);
+      split.fetchedUpTo = split.position;
+      split.rewinds++;
+    }
+    this.#paused.set(splits);
+  }
+
   available(): Promise<void> {
     if (this.#failure !== undefined) return Promise.resolve();
     if (this.#deadLetterWrite !== undefined) return this.#deadLetterWrite;
@@ -269,7 +288,7 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
         const id = kafkaSplitId(topic, partition);
         const start = starts.get(partition) ?? (restored?.get(id) as number);
         const high = watermarks.get(partition)?.high ?? start;
-        this.#splits.set(id, { id, topic, partition, position: start, fetchedUpTo: start, highWatermark: high });
+        this.#splits.set(id, { id, topic, partition, position: start, fetchedUpTo: start, highWatermark: high, rewinds: 0 });
       }
     }
   }
@@ -294,7 +313,9 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
       splits: [...this.#splits.values()].map(({ topic, partition }) => ({ topic, partition })),
       nextOffset: (topic, partition) => this.#splits.get(kafkaSplitId(topic, partition))?.fetchedUpTo ?? 0,
       awaitRoom: () => this.#awaitRoom(generation),
-      onPartition: (fetched) => this.#onPartition(fetched, generation),
+      onPartition: (fetched, fetchOffset) => this.#onPartition(fetched, fetchOffset, generation),
+      isPaused: (topic, partition) => this.#paused.splits.has(kafkaSplitId(topic, partition)),
+      pausesChanged: () => this.#paused.changed(),
       onOffsetOutOfRange: (topic, partition) => this.#resetOutOfRange(topic, partition, generation),
       onUnknownPartition: () => this.#discovery?.soon(),
       onFailure: (error) => {
@@ -334,14 +355,17 @@ export class KafkaSourceReader<V> implements SourceReader<KafkaRecord<V>> {
    * of every complete batch read, so batches emptied by compaction, aborted transactions and transaction markers are
    * stepped over.
    */
-  async #onPartition(fetched: FetchedPartition, generation: number): Promise<void> {
+  async #onPartition(fetched: FetchedPartition, fetchOffset: number, generation: number): Promise<void> {
     const split = this.#splits.get(kafkaSplitId(fetched.topic, fetched.partition));
     if (split === undefined || generation !== this.#generation) return;
     if (fetched.highWatermark > split.highWatermark) split.highWatermark = fetched.highWatermark;
-    if (fetched.records.length === 0) return;
+    // Paused (or paused and resumed) since the fetch was sent: its records are fetched again from the position.
+    if (fetched.records.length === 0 || fetchOffset !== split.fetchedUpTo || this.#paused.splits.has(split.id)) return;
+    const rewinds = split.rewinds;
+    const current = (): boolean => generation === this.#generation && rewinds === split.rewinds;
     await decodePartition(fetched, split, this.#decoding, {
       awaitRoom: () => this.#awaitRoom(generation),
-      current: () => generation === this.#generation,
+      current,
       push: (chunk) => this.#buffer.push(chunk),
       deadLetters: this.#deadLetters,
       fail: (error) => this.#fail(error),

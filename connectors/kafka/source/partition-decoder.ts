@@ -32,6 +32,11 @@ export interface SplitState {
   fetchedUpTo: number;
   /** Last high watermark a fetch reported for the partition. */
   highWatermark: number;
+  /**
+   * Bumped when `fetchedUpTo` moves back to `position` (watermark alignment paused the split and its buffered chunks
+   * were dropped): a decode that began before must stop, its records are fetched again.
+   */
+  rewinds: number;
 }
 
 /** How values are decoded: the source's options, with its format's deserializer. */
@@ -85,6 +90,9 @@ export async function decodePartition<V>(fetched: FetchedPartition, split: Split
       deadLetters = [];
       if (!sink.current()) return false;
     }
+    // Checked right before the push and the advance, with no await between: a pause may have rewound the split
+    // while this decode waited.
+    if (!sink.current()) return false;
     // A failure chunk does not advance the position: the poison record stays unread.
     const next = failure === undefined ? Math.max(covered, split.fetchedUpTo) : split.fetchedUpTo;
     sink.push({

@@ -65,7 +65,6 @@ test('a subtask pauses while more than maxDriftMs ahead of its group\'s lowest, 
   assert.equal(b.mayRead(900, false), false, 'a0 has no watermark yet: it holds the group back');
   assert.equal(a0.mayRead(950, false), true, '950 ≤ 900 + 100');
   assert.equal(a1.mayRead(1_000, false), true, '1000 ≤ 900 + 100: the group changed since a1 looked, so it looks again');
-  assert.equal(a1.wake(), undefined, 'not paused: nothing to wait for');
   assert.equal(b.mayRead(900, false), true, 'b is the lowest: it always reads');
   assert.equal(a0.mayRead(1_001, false), false, '1001 > 900 + 100');
   assert.equal(a0.mayRead(1_001, false), false, 'nothing changed: a paused subtask looks again after updateIntervalMs');
@@ -229,3 +228,50 @@ test('a bad alignment fails the job\'s build, saying what to give', () => {
     );
   }
 });
+
+/**
+ * One source subtask reading two splits far apart in event time: datagen deals out contiguous ranges, so split 1
+ * starts where split 0 ends. Aligned per split, split 1 waits while split 0 reads; once split 0 has ended, it goes
+ * idle after 20 ms and split 1 reads on.
+ */
+function twoSplitJob(aligned: boolean, log: Array<{ split: number; ts: number }>): JobDefinition {
+  const COUNT = 20_000;
+  return defineJob({ name: 'two-splits', checkpoints: { intervalMs: 50 } }, (env) => {
+    const alignment = aligned ? { alignment: { group: 'g', maxDriftMs: 2_000, updateIntervalMs: 5 } } : {};
+    env
+      .source(datagen({ count: COUNT, splits: 2, batchSize: 100, record: (i) => ({ split: i < COUNT / 2 ? 0 : 1, ts: i * 10 }) }), {
+        watermarks: monotonousTimestamps<{ split: number; ts: number }>({ timestamp: (r) => r.ts, idleAfterMs: 20, ...alignment }),
+      })
+      .uid('two-splits')
+      .map((r) => {
+        log.push(r);
+        return r;
+      })
+      .uid('log')
+      .sink(collectSink())
+      .uid('out');
+  });
+}
+
+for (const aligned of [true, false]) {
+  test(`a subtask's splits are aligned one by one when its reader can pause them (${aligned ? 'aligned' : 'unaligned: they interleave from the start'})`, async (t) => {
+    const log: Array<{ split: number; ts: number }> = [];
+    const run = await startJob(twoSplitJob(aligned, log), aligned ? { faults: { crashes: 1, seed: 5 } } : {});
+    t.after(() => run.close());
+    assert.equal(await run.finished, 'finished');
+    const out = run.outputs<{ split: number; ts: number }>('out');
+    for (const split of [0, 1]) {
+      assert.deepEqual(out.filter((r) => r.split === split).map((r) => r.ts), Array.from({ length: 10_000 }, (_, i) => (split * 10_000 + i) * 10), `split ${split}: every record once, in order`);
+    }
+    // Until split 0 ends, split 1 reads a batch only while its watermark is within 2 s of split 0's: so at most 2 s
+    // and a batch (1 s) ahead of what split 0 has read. Its first batch is read before split 0 has a watermark.
+    let split0 = Number.NEGATIVE_INFINITY;
+    let worst = Number.NEGATIVE_INFINITY;
+    for (const r of log) {
+      if (r.split === 0) split0 = Math.max(split0, r.ts);
+      else if (split0 < 99_990 && r.ts >= 101_000) worst = Math.max(worst, r.ts - split0);
+    }
+    if (aligned) assert.ok(worst <= 3_000, `split 1 read ${worst} ms ahead of split 0`);
+    else assert.ok(worst > 3_000, `unaligned, split 1 read only ${worst} ms ahead`);
+  });
+}

@@ -18,8 +18,15 @@ export interface SplitFetcherOptions {
   readonly nextOffset: (topic: string, partition: number) => number;
   /** Resolves when the reader's buffer has room (the backpressure on fetching); false stops the fetcher for good. */
   readonly awaitRoom: () => Promise<boolean>;
-  /** Handles one fetched partition; the leader's next fetch waits for it. Must not throw for bad records. */
-  readonly onPartition: (fetched: FetchedPartition) => Promise<void>;
+  /**
+   * Handles one fetched partition, fetched from `fetchOffset`; the leader's next fetch waits for it. Must not throw
+   * for bad records.
+   */
+  readonly onPartition: (fetched: FetchedPartition, fetchOffset: number) => Promise<void>;
+  /** Whether a split is paused (watermark alignment): it is left out of fetches until it resumes. */
+  readonly isPaused?: (topic: string, partition: number) => boolean;
+  /** Resolves when the set of paused splits changes (a loop whose splits are all paused waits for it). */
+  readonly pausesChanged?: () => Promise<void>;
   /** The split's position is outside the log (retention deleted it, or the log was truncated): reposition it. */
   readonly onOffsetOutOfRange: (topic: string, partition: number) => Promise<void>;
   /** The retry budget ran out, or an error that retrying cannot fix; the fetcher has stopped. */
@@ -71,6 +78,9 @@ export class SplitFetcher {
   constructor(options: SplitFetcherOptions) {
     this.#o = options;
   }
+
+  /** Resolves when the fetcher stops. */
+  readonly #stopped = new Promise<void>((resolve) => this.#stopping.signal.addEventListener('abort', () => resolve(), { once: true }));
 
   /** Starts fetching; returns at once (failures arrive through `onFailure`). */
   start(): void {
@@ -153,6 +163,8 @@ export class SplitFetcher {
   async #fetchLoop(nodeId: string, splits: readonly FetchedSplit[], onSuccess: () => void): Promise<void> {
     const o = this.#o;
     const broker = await o.cluster.findBroker({ nodeId });
+    // Where the next fetch's partition list starts: see below.
+    let rotation = 0;
     while (this.#running && !this.#replan) {
       if (!(await o.awaitRoom())) {
         // The reader moved on (a newer fetcher, or closing): this fetcher is done for good.
@@ -160,19 +172,36 @@ export class SplitFetcher {
         return;
       }
       if (!this.#running) return;
+      const active = o.isPaused === undefined ? splits : splits.filter(({ topic, partition }) => !(o.isPaused as NonNullable<typeof o.isPaused>)(topic, partition));
+      if (active.length === 0) {
+        // Every split of this leader is paused by watermark alignment: nothing to fetch until one resumes. Bounded as
+        // a fetch is (maxWaitMs), so a replan asked for by another leader's loop is not held up.
+        const pause = new AbortController();
+        await Promise.race([o.pausesChanged?.(), this.#stopped, sleep(o.maxWaitMs, undefined, { signal: pause.signal }).catch(() => undefined)]);
+        pause.abort();
+        continue;
+      }
+      // The broker fills a fetch in the order its partitions are listed, and only the first partition with data may
+      // exceed its byte limits (KIP-74): listed in the same order every time, the first partitions of a backlog would
+      // take every fetch and starve the rest until they reach their end. Each fetch starts one partition further
+      // (kafkajs's own consumer shuffles the list for the same reason; a rotation is as fair, and deterministic).
+      const first = rotation++ % active.length;
+      const ordered = first === 0 ? active : [...active.slice(first), ...active.slice(0, first)];
+      const requested = ordered.map(({ topic, partition }) => ({ topic, partition, fetchOffset: o.nextOffset(topic, partition), maxBytes: o.maxBytesPerPartition }));
       const response = await fetchFromBroker(broker, {
         readCommitted: o.readCommitted,
         maxWaitMs: o.maxWaitMs,
         minBytes: o.minBytes,
         maxBytes: o.maxBytes,
-        partitions: splits.map(({ topic, partition }) => ({ topic, partition, fetchOffset: o.nextOffset(topic, partition), maxBytes: o.maxBytesPerPartition })),
+        partitions: requested,
       });
       if (!this.#running) return;
       if (response.errorCode !== 0) throw kafkaErrorFromCode(response.errorCode);
       let stale: Error | undefined;
       for (const fetched of response.partitions) {
         if (fetched.errorCode === 0) {
-          await o.onPartition(fetched);
+          const asked = requested.find((r) => r.topic === fetched.topic && r.partition === fetched.partition);
+          await o.onPartition(fetched, asked?.fetchOffset ?? -1);
         } else if (fetched.errorCode === OFFSET_OUT_OF_RANGE) {
           await o.onOffsetOutOfRange(fetched.topic, fetched.partition);
         } else {

@@ -35,13 +35,50 @@ test('every fetch starts each partition at what nextOffset says at that moment',
   h.offsets.set('orders-1', 7);
   const sent = await fetches(h, 3);
   assert.deepEqual(
-    sent.slice(0, 3).map((f) => f.partitions.map((p) => p.fetchOffset)),
+    sent.slice(0, 3).map((f) => [...f.partitions].sort((a, b) => a.partition - b.partition).map((p) => p.fetchOffset)),
     [
       [5, 7],
       [15, 17],
       [25, 27],
     ],
   );
+});
+
+test('each fetch lists its partitions starting one further: a backlog in the first ones cannot take every fetch', async (t) => {
+  // The broker fills a fetch in the order of its list, and only the first partition with data may pass its limits
+  // (KIP-74): always listed first, a partition with a backlog would starve the others until it reached its end.
+  const kafka = new FakeKafka({ 'orders-0': '1', 'orders-1': '1', 'payments-0': '1' });
+  const h = startFetcher(t, kafka, { splits: [...SPLITS, { topic: 'payments', partition: 0 }] });
+  const sent = await fetches(h, 4);
+  // The request groups partitions by topic (Kafka's wire format), so what rotates is which partition comes first.
+  assert.deepEqual(
+    sent.slice(0, 4).map((f) => asked(f)[0]),
+    ['orders-0', 'orders-1', 'payments-0', 'orders-0'],
+  );
+  for (const fetch of sent.slice(0, 4)) assert.deepEqual([...asked(fetch)].sort(), ['orders-0', 'orders-1', 'payments-0']);
+});
+
+test('paused partitions are left out of fetches, and a loop with all its partitions paused waits until one resumes', async (t) => {
+  const kafka = singleLeader();
+  const paused = new Set<string>(['orders-1']);
+  let changed = gate();
+  const h = startFetcher(t, kafka, {
+    isPaused: (topic, partition) => paused.has(`${topic}-${partition}`),
+    pausesChanged: () => changed.promise,
+  });
+  const [first] = await fetches(h, 1);
+  assert.deepEqual(asked(first!), ['orders-0']);
+  paused.add('orders-0');
+  const before = kafka.sent.length;
+  await sleep(50);
+  assert.ok(kafka.sent.length <= before + 1, 'at most the fetch in flight when all were paused');
+  const waiting = kafka.sent.length;
+  paused.clear();
+  const wake = changed;
+  changed = gate();
+  wake.open(undefined);
+  const resumed = await fetches(h, waiting + 1);
+  assert.deepEqual([...asked(resumed[waiting]!)].sort(), ['orders-0', 'orders-1']);
 });
 
 test('the request carries the options: isolation level, wait, sizes; every owned partition is asked for from its leader', async (t) => {
@@ -80,7 +117,7 @@ test('two leaders: one fetch loop per broker, concurrent, each asking only for i
   node1.open();
   await fetches(h, 3, '1');
   assert.deepEqual([...new Set(kafka.calls.findBroker)].sort(), ['1', '2']);
-  for (const fetch of kafka.sentTo('1')) assert.deepEqual(asked(fetch), ['orders-0', 'payments-0']);
+  for (const fetch of kafka.sentTo('1')) assert.deepEqual([...asked(fetch)].sort(), ['orders-0', 'payments-0']);
   for (const fetch of kafka.sentTo('2')) assert.deepEqual(asked(fetch), ['orders-1']);
 });
 
