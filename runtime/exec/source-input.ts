@@ -3,6 +3,7 @@ import type { SourceAlignment } from '../event-time/source-alignment.ts';
 import type { SourceWatermarks } from '../event-time/source-watermarks.ts';
 import type { Clock } from '../time/index.ts';
 import type { ChannelEvent } from './channel.ts';
+import type { SubtaskMetrics } from './subtask-metrics.ts';
 
 export interface SourceInputOptions<T> {
   /** Hold the end back until {@link SourceInput.releaseEnd} (the job checkpoints: a final checkpoint comes first). */
@@ -14,6 +15,8 @@ export interface SourceInputOptions<T> {
   readonly clock: Clock;
   /** Watermark alignment, when the source's watermark strategy has one (it needs `eventTime`). */
   readonly alignment?: SourceAlignment | undefined;
+  /** Where alignment's pauses are shown (status, metrics). */
+  readonly metrics?: SubtaskMetrics | undefined;
 }
 
 /**
@@ -82,8 +85,15 @@ export class SourceInput<T> {
       return null;
     }
     if (alignment !== undefined && eventTime !== undefined) {
-      if (!alignment.mayRead(eventTime.watermark, eventTime.idle)) return null;
-      if (this.reader.pauseSplits !== undefined) this.#pauseSplitsAhead(eventTime, alignment.maxAllowed);
+      const mayRead = alignment.mayRead(eventTime.watermark, eventTime.idle);
+      if (mayRead && this.reader.pauseSplits !== undefined) this.#pauseSplitsAhead(eventTime, alignment.maxAllowed);
+      const metrics = this.#options.metrics;
+      if (metrics !== undefined) {
+        metrics.aligned = true;
+        metrics.alignmentPaused = !mayRead;
+        metrics.alignmentPausedSplits = this.#pausedSplits.size;
+      }
+      if (!mayRead) return null;
     }
     const batch = this.reader.poll();
     if (batch === null) return null;

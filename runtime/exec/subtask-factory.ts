@@ -117,6 +117,7 @@ export function buildSubtask(
       holdEnd: checkpoints !== undefined,
       eventTime: watermarks === undefined ? undefined : new SourceWatermarks(watermarks, reader, context.clock, head.uid, restoredSource.splitWatermarks),
       alignment: board === undefined || seat === undefined ? undefined : new SourceAlignment(board, seat, context.clock, logger.child({ operator: head.uid })),
+      metrics,
       clock: context.clock,
       onFinished: () => {
         if (subtask !== undefined) checkpoints?.sourceFinished(subtask);

@@ -33,4 +33,10 @@ export class SubtaskMetrics {
   alignmentMs = 0;
   /** The latest watermark that reached the subtask's chain (event time, ms); NaN before the first. */
   inputWatermark = Number.NaN;
+  /** A source subtask with watermark alignment (its two figures below mean something). */
+  aligned = false;
+  /** For aligned source subtasks: paused whole by watermark alignment right now. */
+  alignmentPaused = false;
+  /** For aligned source subtasks: how many of its splits watermark alignment paused right now. */
+  alignmentPausedSplits = 0;
 }

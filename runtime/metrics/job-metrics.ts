@@ -85,6 +85,8 @@ export class JobMetrics {
       const w = watermark(m);
       return w === undefined ? undefined : (now - w) / 1000;
     });
+    perSubtask(Gauge, 'sluice_watermark_alignment_paused', 'For a source subtask with watermark alignment: 1 while it reads nothing, its watermark too far ahead of its group\'s lowest.', (m) => (m.aligned ? (m.alignmentPaused ? 1 : 0) : undefined));
+    perSubtask(Gauge, 'sluice_watermark_alignment_paused_splits', 'For a source subtask with watermark alignment: splits it paused, their watermark too far ahead of its group\'s lowest.', (m) => (m.aligned ? m.alignmentPausedSplits : undefined));
     perSubtask(Counter, 'sluice_records_skipped_total', 'Records an operator of the subtask skipped because its function threw on them (onError(\'skip\')).', (m) => m.recordsSkipped);
     perSubtask(Counter, 'sluice_late_records_dropped_total', 'Records a window dropped for coming later than its allowed lateness (without a late-records sink).', (m) => m.lateRecordsDropped);
 

@@ -76,5 +76,8 @@ export class SubtaskHandle implements AttemptSubtask {
     m.inputWatermark = row[14];
     m.recordsSkipped = row[15];
     m.opened = row[16] === 1;
+    m.aligned = row[17] === 1;
+    m.alignmentPaused = row[18] === 1;
+    m.alignmentPausedSplits = row[19];
   }
 }

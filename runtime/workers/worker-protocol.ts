@@ -53,7 +53,7 @@ export interface WorkerSetup {
 export const METRICS_INTERVAL_MS = 250;
 
 /** `[stage, subtask, recordsIn, recordsOut, backpressuredMs, backpressured (0/1), sourcePauses, finished (0/1), lateRecordsDropped, activeMs, idleMs, inputQueuedBytes, lastAlignmentMs, alignmentMs, inputWatermark (NaN: none), recordsSkipped, opened (0/1)]` */
-export type MetricsRow = [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+export type MetricsRow = [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
 
 /** Per-split lag of one source subtask: `[stage, subtask, [[split, lag], …]]` (only readers that can tell). */
 export type LagRow = [number, number, Array<[split: string, lag: number, position?: number]>];

@@ -142,7 +142,7 @@ export class WorkerSlice {
   metricsRows(): MetricsRow[] {
     return this.subtasks.map((s) => {
       const m = s.metrics;
-      return [s.stage, s.index, m.recordsIn, m.recordsOut, m.backpressuredMs, m.backpressured ? 1 : 0, m.sourcePauses, m.finished ? 1 : 0, m.lateRecordsDropped, m.activeMs, m.idleMs, m.inputQueuedBytes, m.lastAlignmentMs, m.alignmentMs, m.inputWatermark, m.recordsSkipped, m.opened ? 1 : 0];
+      return [s.stage, s.index, m.recordsIn, m.recordsOut, m.backpressuredMs, m.backpressured ? 1 : 0, m.sourcePauses, m.finished ? 1 : 0, m.lateRecordsDropped, m.activeMs, m.idleMs, m.inputQueuedBytes, m.lastAlignmentMs, m.alignmentMs, m.inputWatermark, m.recordsSkipped, m.opened ? 1 : 0, m.aligned ? 1 : 0, m.alignmentPaused ? 1 : 0, m.alignmentPausedSplits];
     });
   }
 }

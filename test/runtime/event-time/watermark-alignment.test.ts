@@ -15,10 +15,13 @@ import { SourceAlignment } from '../../../runtime/event-time/source-alignment.ts
 import { SourceWatermarks } from '../../../runtime/event-time/source-watermarks.ts';
 import { WatermarkBoard } from '../../../runtime/event-time/watermark-board.ts';
 import { SourceInput } from '../../../runtime/exec/source-input.ts';
+import { SubtaskMetrics } from '../../../runtime/exec/subtask-metrics.ts';
 import { buildPhysicalPlan } from '../../../runtime/graph/plan-builder.ts';
 import { silentLogger } from '../../../runtime/logging/index.ts';
+import { SluiceMetrics } from '../../../runtime/metrics/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 import { startJob } from '../../../runtime/testing/index.ts';
+import { parsePrometheusText } from '../../support/prometheus-text.ts';
 import { ManualClock } from '../../../runtime/time/index.ts';
 import alignedSources, { FAST_BATCH, FAST_COUNT, FAST_STEP_MS, MAX_DRIFT_MS, readLog, SLOW_COUNT, SLOW_STEP_MS } from './fixtures/aligned-sources-job.ts';
 
@@ -131,9 +134,11 @@ test('a paused source reads nothing and does not go idle, however long it waits;
   const clock = new ManualClock(0);
   const reader = busyReader();
   const strategy = boundedOutOfOrderness<{ ts: number }>({ maxOutOfOrdernessMs: 0, timestamp: (r) => r.ts, idleAfterMs: 100, alignment: { group: 'g', maxDriftMs: 100, updateIntervalMs: 50 } });
+  const metrics = new SubtaskMetrics();
   const input = new SourceInput(reader, {
     holdEnd: false,
     onFinished: () => {},
+    metrics,
     clock,
     eventTime: new SourceWatermarks(strategy, reader, clock, 'a'),
     alignment: new SourceAlignment(board, board.seat(plan, stageOf('a'), 0)!, clock, silentLogger()),
@@ -153,11 +158,12 @@ test('a paused source reads nothing and does not go idle, however long it waits;
     drain();
   }
   assert.equal(reader.polls, polls, 'paused: 2 s without a read');
+  assert.deepEqual([metrics.aligned, metrics.alignmentPaused], [true, true], 'the pause shows in its metrics');
   assert.ok(!events.includes('idle'), `never idle while paused: ${events.join(', ')}`);
   for (const other of others) other.mayRead(10_000, false);
   clock.advance(50);
   drain();
-  assert.ok(reader.polls > polls, 'the group caught up: it reads on');
+  assert.ok(reader.polls > 10_000 / 10 - 100, `the group caught up: it read on until ahead again (${reader.polls} polls)`);
 });
 
 test('watermark alignment keeps a source within maxDriftMs (plus a batch) of the slow source of its group, and loses nothing', async (t) => {
@@ -199,9 +205,16 @@ test('aligned sources on two worker threads share the board: the job finishes wi
   const store = await CheckpointStore.open(dir);
   t.after(() => store.close());
   const runner = new JobRunner({ job: alignedSources, workers: 2, jobModule: ALIGNED_MODULE, store, logger: silentLogger() });
+  const metrics = new SluiceMetrics();
+  t.after(metrics.jobs.track('aligned', runner));
   assert.equal(await runner.run(), 'finished');
   const out = runner.metrics().find((stage) => stage.operators.includes('out'));
   assert.equal(out?.recordsIn, FAST_COUNT + SLOW_COUNT);
+  // The aligned sources' pause gauges come from the workers, one per source subtask, and only for them.
+  const samples = parsePrometheusText(await metrics.text());
+  const paused = samples.filter((s) => s.name === 'sluice_watermark_alignment_paused');
+  assert.deepEqual(paused.map((s) => s.labels['operator']).sort(), ['fast', 'slow']);
+  assert.deepEqual(samples.filter((s) => s.name === 'sluice_watermark_alignment_paused_splits').map((s) => s.value), [0, 0], 'nothing paused once both ended');
 });
 
 test('aligned sources through seeded crashes: paused sources still take part in checkpoints, and the output is exact', async (t) => {
