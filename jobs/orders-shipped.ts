@@ -18,7 +18,10 @@
  *
  * Each order waits in keyed state until the watermark passes `ts + withinMs`, each shipment until it passes its `ts`:
  * the state holds about `withinMs` of orders. A partition silent for `idleMs` stops holding time back; `--set idleMs=0`
- * (never idle) keeps replays of old data exact, where inputs are read at different speeds.
+ * (never idle) keeps replays of old data exact, where inputs are read at different speeds. When one topic has a
+ * backlog to catch up on, the other's records wait in the join's state for it; `--set alignMs=3600000` aligns their
+ * watermarks instead (docs/event-time.md): a topic (or partition) more than an hour ahead pauses. Not with
+ * `idleMs=0`: a topic with nothing more to read would then hold the other back for good.
  *
  * Try it against the devstack: start Kafka (`npx sluice dev`), write some input (this creates the topics), then run
  * `npx sluice run jobs/orders-shipped.ts` in another terminal (KAFKA_BROKERS=host:9092 for another cluster):
@@ -37,7 +40,7 @@
  *
  * Parameters (`--set k=v`): `brokers=h:p,h:p`, topics `orders`, `shipments`, `output` (orders-shipped), `late`
  * (orders-shipped-late), `deadLetters` (orders-shipped-dead-letters); `withinMs` (604800000), `maxOutOfOrdernessMs`
- * (5000), `idleMs` (10000; 0 = never idle), `txnPrefix` (orders-shipped: transactional ids), `group`
+ * (5000), `idleMs` (10000; 0 = never idle), `alignMs` (0 = not aligned), `txnPrefix` (orders-shipped: transactional ids), `group`
  * (sluice-orders-shipped: consumer groups, + `-orders`, `-shipments`).
  */
 import { kafkaSink, type KafkaRecord, type ValueDeserializer } from '../connectors/kafka/index.ts';
@@ -90,6 +93,8 @@ export interface OrdersShippedSettings {
   readonly maxOutOfOrdernessMs: number;
   /** 0: partitions never go idle. */
   readonly idleMs: number;
+  /** Watermark alignment of the two inputs (and of their partitions): the drift allowed, ms; 0: not aligned. */
+  readonly alignMs: number;
   readonly transactionalIdPrefix: string;
   readonly groupId: string;
 }
@@ -110,6 +115,7 @@ export function ordersShippedSettings(params: JobParams): OrdersShippedSettings 
     withinMs: wholeMs('withinMs', 7 * 24 * 3_600_000),
     maxOutOfOrdernessMs: wholeMs('maxOutOfOrdernessMs', 5_000),
     idleMs: wholeMs('idleMs', 10_000),
+    alignMs: wholeMs('alignMs', 0),
     transactionalIdPrefix: params.string('txnPrefix', 'orders-shipped'),
     groupId: params.string('group', 'sluice-orders-shipped'),
   };
@@ -134,6 +140,8 @@ function eventTime<T extends { readonly ts: number }>(settings: OrdersShippedSet
     maxOutOfOrdernessMs: settings.maxOutOfOrdernessMs,
     timestamp: (record: KafkaRecord<T>) => record.value.ts,
     ...(settings.idleMs > 0 ? { idleAfterMs: settings.idleMs } : {}),
+    // One group for both inputs: the one ahead waits, rather than its records waiting in the join's state.
+    ...(settings.alignMs > 0 ? { alignment: { group: 'orders-shipped', maxDriftMs: settings.alignMs } } : {}),
   });
 }
 

@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import job, { parseShipment, type OrderShipped } from '../../jobs/orders-shipped.ts';
+import { JobParams } from '../../runtime/api/index.ts';
+import { buildPhysicalPlan } from '../../runtime/graph/plan-builder.ts';
 import { readCommittedTopic, startJob, topicEnds, type TopicRecord } from '../../runtime/testing/index.ts';
 import { kafkaCluster } from '../support/kafka-cluster.ts';
 
@@ -83,6 +85,19 @@ test('shipments are parsed with their ids as strings; a bad one names its field'
   assert.throws(() => parseShipment(null), /shipment value is null \(a tombstone\)/);
   assert.throws(() => parseShipment(json({ shipmentId: 's', orderId: '', carrier: 'dhl', ts: 1 })), /shipment field "orderId" must be a non-empty string/);
   assert.throws(() => parseShipment(json({ shipmentId: 's', orderId: 'o', carrier: 'dhl', ts: 1.5 })), /"ts" must be epoch milliseconds/);
+});
+
+test('alignMs aligns the watermarks of both inputs in one group; without it neither is aligned', () => {
+  const sources = (params: Record<string, string>) =>
+    buildPhysicalPlan(job, { params: new JobParams(Object.entries({ brokers: 'localhost:9092', ...params })) })
+      .stages.map((s) => s.operators[0]?.node)
+      .filter((n) => n?.kind === 'source')
+      .map((n) => (n?.kind === 'source' ? n.watermarks?.alignment : undefined));
+  assert.deepEqual(sources({ alignMs: '3600000' }), [
+    { group: 'orders-shipped', maxDriftMs: 3_600_000 },
+    { group: 'orders-shipped', maxDriftMs: 3_600_000 },
+  ]);
+  assert.deepEqual(sources({}), [undefined, undefined]);
 });
 
 test('orders-shipped under seeded crashes commits every shipment within the window of its order once, in order per order', { timeout: 120_000 }, async (t) => {
