@@ -11,7 +11,6 @@
  * Run: `npx tsx bench/incremental-checkpoints.ts` (KEYS=500000 for a quicker run; BENCH_PARALLELISM=2 BENCH_WORKERS=2
  * runs the job at p = 2 on two workers; the figures keep their names).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import { JobParams } from '../runtime/api/index.ts';
 import { silentLogger } from '../runtime/logging/index.ts';
 import { JobRunner } from '../runtime/runner/index.ts';
 import { emitFigure, median } from './support/figure.ts';
+import { reportVariant, runVariant } from './support/variant-process.ts';
 
 const KEYS = Number(process.env['KEYS'] ?? 2_000_000);
 const UPDATES = 5 * KEYS;
@@ -32,13 +32,9 @@ interface VariantResult {
   filledAt: number;
 }
 
-if (process.argv[2] === '--variant') {
-  const result = await runVariant();
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-  process.exit(0);
-}
+if (process.argv[2] === '--variant') reportVariant(await measureVariant());
 
-async function runVariant(): Promise<VariantResult> {
+async function measureVariant(): Promise<VariantResult> {
   const { default: job } = (await import(MODULE.href)) as { default: import('../runtime/api/index.ts').JobDefinition };
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-inc-'));
   const store = job.options.checkpoints === undefined ? undefined : await CheckpointStore.open(dir);
@@ -70,19 +66,7 @@ async function runVariant(): Promise<VariantResult> {
 }
 
 function variant(mode: 'none' | 'full' | 'incremental'): Promise<VariantResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--variant'], {
-      env: { ...process.env, BENCH_CHECKPOINTS: mode },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (code !== 0 || line === undefined) reject(new Error(`variant ${mode} exited ${code}: ${out.slice(-500)}`));
-      else resolve(JSON.parse(line.slice(7)) as VariantResult);
-    });
-  });
+  return runVariant<VariantResult>(import.meta.url, [], { BENCH_CHECKPOINTS: mode });
 }
 
 const records = KEYS + UPDATES;

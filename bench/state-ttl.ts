@@ -16,13 +16,13 @@
  * users, a new id per record, so 400 ids per user at 4M records), which `kept` keeps whole and `idle` empties of ids
  * older than 50 ms while its user stays busy.
  */
-import { spawn } from 'node:child_process';
 import { datagen } from '../connectors/dev/index.ts';
 import { defineJob, mapState, valueState } from '../runtime/api/index.ts';
 import { silentLogger } from '../runtime/logging/index.ts';
 import { JobRunner } from '../runtime/runner/index.ts';
 import { discardSink } from './support/discard-sink.ts';
 import { emitFigure } from './support/figure.ts';
+import { reportVariant, runVariant } from './support/variant-process.ts';
 
 type Variant = 'none' | 'idle' | 'kept';
 const RECORDS = Number(process.argv[2] ?? 4_000_000);
@@ -37,13 +37,9 @@ interface VariantResult {
   peakRssMiB: number;
 }
 
-if (process.argv[2] === '--variant') {
-  const result = await runVariant(process.argv[3] as Variant, Number(process.argv[4]));
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-  process.exit(0);
-}
+if (process.argv[2] === '--variant') reportVariant(await measureVariant(process.argv[3] as Variant, Number(process.argv[4])));
 
-async function runVariant(variant: Variant, records: number): Promise<VariantResult> {
+async function measureVariant(variant: Variant, records: number): Promise<VariantResult> {
   const afterMs = TTL_MS[variant];
   const counter = { count: 0 };
   const leveldb = process.env['BACKEND'] === 'leveldb';
@@ -95,16 +91,7 @@ async function runVariant(variant: Variant, records: number): Promise<VariantRes
 }
 
 function variant(name: Variant): Promise<VariantResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--variant', name, String(RECORDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (code !== 0 || line === undefined) reject(new Error(`variant ${name} exited ${code}: ${out.slice(-500)}`));
-      else resolve(JSON.parse(line.slice(7)) as VariantResult);
-    });
-  });
+  return runVariant<VariantResult>(import.meta.url, [name, String(RECORDS)]);
 }
 
 const none = await variant('none');

@@ -10,12 +10,12 @@
  *
  *   npx tsx bench/watermark-alignment.ts [clicks]     (default 2M clicks, 200k orders)
  */
-import { spawn } from 'node:child_process';
 import { datagen } from '../connectors/dev/index.ts';
 import { boundedOutOfOrderness, defineJob, tumblingWindows } from '../runtime/api/index.ts';
 import { runJob } from '../runtime/testing/index.ts';
 import { discardSink } from './support/discard-sink.ts';
 import { emitFigure } from './support/figure.ts';
+import { reportVariant, runVariant } from './support/variant-process.ts';
 
 type Variant = 'aligned' | 'unaligned';
 const CLICKS = Number(process.argv[2] ?? 2_000_000);
@@ -38,13 +38,9 @@ interface VariantResult {
   pairs: number;
 }
 
-if (process.argv[2] === '--variant') {
-  const result = await runVariant(process.argv[3] as Variant, Number(process.argv[4]));
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-  process.exit(0);
-}
+if (process.argv[2] === '--variant') reportVariant(await measureVariant(process.argv[3] as Variant, Number(process.argv[4])));
 
-async function runVariant(variant: Variant, clicks: number): Promise<VariantResult> {
+async function measureVariant(variant: Variant, clicks: number): Promise<VariantResult> {
   const counter = { count: 0 };
   const alignment = variant === 'aligned' ? { alignment: { group: 'clock', maxDriftMs: MAX_DRIFT_MS, updateIntervalMs: 100 } } : {};
   const strategy = boundedOutOfOrderness({ maxOutOfOrdernessMs: 0, timestamp: (e: Event) => e.ts, ...alignment });
@@ -68,16 +64,7 @@ async function runVariant(variant: Variant, clicks: number): Promise<VariantResu
 }
 
 function variant(name: Variant): Promise<VariantResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--variant', name, String(CLICKS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (code !== 0 || line === undefined) reject(new Error(`variant ${name} exited ${code}: ${out.slice(-500)}`));
-      else resolve(JSON.parse(line.slice(7)) as VariantResult);
-    });
-  });
+  return runVariant<VariantResult>(import.meta.url, [name, String(CLICKS)]);
 }
 
 const unaligned = await variant('unaligned');

@@ -41,27 +41,31 @@ function boardJob(): JobDefinition {
   });
 }
 
-test('the board gives each aligned source subtask a slot, and its group the slots of the same group, from the plan alone', () => {
+/** The board of {@link boardJob}'s plan, on a manual clock: `aligned(uid, i)` is subtask `i` of source `uid`'s alignment. */
+function boardFixture() {
   const plan = buildPhysicalPlan(boardJob());
-  const board = WatermarkBoard.forPlan(plan);
-  assert.ok(board !== undefined);
-  const stageOf = (uid: string) => plan.stages.find((s) => s.operators[0]?.uid === uid)!.index;
-  const [a0, a1, b, c] = [board.seat(plan, stageOf('a'), 0)!, board.seat(plan, stageOf('a'), 1)!, board.seat(plan, stageOf('b'), 0)!, board.seat(plan, stageOf('c'), 0)!];
+  const board = WatermarkBoard.forPlan(plan)!;
+  const clock = new ManualClock(0);
+  const stageOf = (uid: string): number => plan.stages.find((s) => s.operators[0]?.uid === uid)!.index;
+  const seat = (uid: string, index: number) => board.seat(plan, stageOf(uid), index);
+  const aligned = (uid: string, index: number): SourceAlignment => new SourceAlignment(board, seat(uid, index)!, clock, silentLogger());
+  return { plan, board, clock, stageOf, seat, aligned };
+}
+
+test('the board gives each aligned source subtask a slot, and its group the slots of the same group, from the plan alone', () => {
+  const { board, stageOf, seat } = boardFixture();
+  const [a0, a1, b, c] = [seat('a', 0)!, seat('a', 1)!, seat('b', 0)!, seat('c', 0)!];
   assert.equal(new Set([a0.slot, a1.slot, b.slot, c.slot]).size, 4, 'a slot each');
   for (const seat of [a0, a1, b]) assert.deepEqual([...seat.group].sort(), [a0.slot, a1.slot, b.slot].sort(), 'group g');
   assert.deepEqual(c.group, [c.slot], 'group h alone');
-  assert.equal(board.seat(plan, stageOf('plain'), 0), undefined, 'a source without alignment has no seat');
+  assert.equal(seat('plain', 0), undefined, 'a source without alignment has no seat');
   const again = new WatermarkBoard(board.buffer).seat(buildPhysicalPlan(boardJob()), stageOf('b'), 0);
   assert.deepEqual(again, b, 'another thread builds the same plan and finds the same seats');
   assert.equal(WatermarkBoard.forPlan(buildPhysicalPlan(alignedSources, { params: new JobParams([['aligned', 'no']]) })), undefined, 'no board without alignment');
 });
 
 test('a subtask pauses while more than maxDriftMs ahead of its group\'s lowest, looks again every updateIntervalMs, and idle or finished ones hold no one back', () => {
-  const plan = buildPhysicalPlan(boardJob());
-  const board = WatermarkBoard.forPlan(plan)!;
-  const stageOf = (uid: string) => plan.stages.find((s) => s.operators[0]?.uid === uid)!.index;
-  const clock = new ManualClock(0);
-  const aligned = (uid: string, index: number) => new SourceAlignment(board, board.seat(plan, stageOf(uid), index)!, clock, silentLogger());
+  const { clock, aligned } = boardFixture();
   const [a0, a1, b] = [aligned('a', 0), aligned('a', 1), aligned('b', 0)];
   assert.equal(a0.mayRead(Number.NEGATIVE_INFINITY, false), true, 'no watermark yet: it is not ahead of anyone');
   assert.equal(a1.mayRead(1_000, false), false, 'the others have no watermark yet: their records may be old');
@@ -100,11 +104,7 @@ function busyReader(): SourceReader<{ ts: number }> & { polls: number } {
 }
 
 test('a paused subtask wakes as soon as its group\'s watermarks change, else after updateIntervalMs', async () => {
-  const plan = buildPhysicalPlan(boardJob());
-  const board = WatermarkBoard.forPlan(plan)!;
-  const stageOf = (uid: string) => plan.stages.find((s) => s.operators[0]?.uid === uid)!.index;
-  const clock = new ManualClock(0);
-  const aligned = (uid: string, index: number) => new SourceAlignment(board, board.seat(plan, stageOf(uid), index)!, clock, silentLogger());
+  const { clock, aligned } = boardFixture();
   const [a0, a1, b] = [aligned('a', 0), aligned('a', 1), aligned('b', 0)];
   a0.mayRead(0, false);
   b.mayRead(0, false);
@@ -128,10 +128,7 @@ test('a paused subtask wakes as soon as its group\'s watermarks change, else aft
 });
 
 test('a paused source reads nothing and does not go idle, however long it waits; it reads on once its group catches up', () => {
-  const plan = buildPhysicalPlan(boardJob());
-  const board = WatermarkBoard.forPlan(plan)!;
-  const stageOf = (uid: string) => plan.stages.find((s) => s.operators[0]?.uid === uid)!.index;
-  const clock = new ManualClock(0);
+  const { clock, aligned } = boardFixture();
   const reader = busyReader();
   const strategy = boundedOutOfOrderness<{ ts: number }>({ maxOutOfOrdernessMs: 0, timestamp: (r) => r.ts, idleAfterMs: 100, alignment: { group: 'g', maxDriftMs: 100, updateIntervalMs: 50 } });
   const metrics = new SubtaskMetrics();
@@ -141,9 +138,9 @@ test('a paused source reads nothing and does not go idle, however long it waits;
     metrics,
     clock,
     eventTime: new SourceWatermarks(strategy, reader, clock, 'a'),
-    alignment: new SourceAlignment(board, board.seat(plan, stageOf('a'), 0)!, clock, silentLogger()),
+    alignment: aligned('a', 0),
   });
-  const others = [new SourceAlignment(board, board.seat(plan, stageOf('a'), 1)!, clock, silentLogger()), new SourceAlignment(board, board.seat(plan, stageOf('b'), 0)!, clock, silentLogger())];
+  const others = [aligned('a', 1), aligned('b', 0)];
   for (const other of others) other.mayRead(0, false);
   const events: string[] = [];
   const drain = () => {
