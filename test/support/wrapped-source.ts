@@ -4,7 +4,7 @@
 import type { Source, SourceReader, SourceReaderContext } from '../../runtime/api/index.ts';
 
 /** What a wrapper replaces of a reader; the rest is the reader's own. */
-export type ReaderOverrides<T> = Partial<Pick<SourceReader<T>, 'poll' | 'available'>>;
+export type ReaderOverrides<T> = Partial<Pick<SourceReader<T>, 'poll' | 'available' | 'notifyCheckpointComplete'>>;
 
 /** `inner`, each of whose readers gets the overrides `wrap` returns for it. */
 export function wrapReaders<T>(inner: Source<T>, wrap: (reader: SourceReader<T>, context: SourceReaderContext) => ReaderOverrides<T>): Source<T> {
@@ -22,7 +22,12 @@ export function wrapReaders<T>(inner: Source<T>, wrap: (reader: SourceReader<T>,
         ...(reader.polledSplit === undefined ? {} : { polledSplit: () => reader.polledSplit!() }),
         ...(reader.lag === undefined ? {} : { lag: () => reader.lag!() }),
         ...(reader.snapshotState === undefined ? {} : { snapshotState: (id: number) => reader.snapshotState!(id) }),
-        ...(reader.notifyCheckpointComplete === undefined ? {} : { notifyCheckpointComplete: (id: number) => reader.notifyCheckpointComplete!(id) }),
+        ...(overrides.notifyCheckpointComplete !== undefined
+          ? { notifyCheckpointComplete: overrides.notifyCheckpointComplete }
+          : reader.notifyCheckpointComplete === undefined
+            ? {}
+            : { notifyCheckpointComplete: (id: number) => reader.notifyCheckpointComplete!(id) }),
+        ...(reader.pauseSplits === undefined ? {} : { pauseSplits: (splits: ReadonlySet<string>) => reader.pauseSplits!(splits) }),
       };
     },
   };

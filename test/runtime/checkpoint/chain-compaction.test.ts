@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { CheckpointStore, type CheckpointManifest, type ManifestHeader } from '../../../runtime/checkpoint/index.ts';
@@ -15,6 +16,7 @@ import { HeapKeyedStateBackend, type KeyedStateBackend } from '../../../runtime/
 import { LevelDbKeyedStateBackend } from '../../../runtime/state/leveldb/leveldb-keyed-state-backend.ts';
 import { MAX_CHAIN_LENGTH } from '../../../runtime/state/snapshots/chain-policy.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../../support/wait-for.ts';
 
 const M = 4;
 const JOB = 'compaction';
@@ -203,16 +205,28 @@ test(`the coordinator merges a running job's chains, and the output stays exact 
   const store = await CheckpointStore.open(join(dir, 'checkpoints'));
   t.after(() => store.close());
   // 50 ms checkpoints; after the first 40 % of the input only 20 hot keys change, so their chains grow every checkpoint.
+  // 600 records per completed checkpoint, so 100 checkpoints while the records flow however loaded the machine, and
+  // the job ends only once a checkpoint names a merged chain: else it could end before any chain grew long enough to
+  // be merged (or before a merge was taken up), and this test would check nothing.
+  const gate = join(dir, 'end');
   const runner = new JobRunner({
     job: kind === 'heap' ? sessionsJob() : sessionsJob(LEVELDB_STATE),
     workers,
     jobModule: new URL(kind === 'heap' ? './fixtures/incremental-sessions.ts' : './fixtures/incremental-sessions-leveldb.ts', import.meta.url),
-    params: new JobParams([['output', output], ['rate', '20000']]),
+    params: new JobParams([['output', output], ['rate', '20000'], ['recordsPerCheckpoint', '600'], ['holdEndUntil', gate]]),
     store,
     restore: { from: 'none' },
     logger: silentLogger(),
   });
-  await runner.run();
+  let merged = false;
+  runner.events.subscribe((e) => {
+    if (e.type === 'checkpoint-completed' && e.manifest.blobs.some((b) => b.key.endsWith('!compacted'))) merged = true;
+  });
+  let ended = false;
+  const run = runner.run().finally(() => (ended = true));
+  await waitFor(() => ended || merged, { timeoutMs: 120_000, message: 'a checkpoint naming a merged chain' });
+  await writeFile(gate, '');
+  await run;
   const got = await readPartFiles<Update>(output);
   const expected = expectedUpdates();
   assert.equal(got.length, expected.length, 'one committed update per record');

@@ -87,8 +87,14 @@ for (const backend of backends) {
 
 test('a finished incremental job keeps its final checkpoint whole: the blobs it shares with deleted checkpoints stay, nothing else does', async (t) => {
   const dataDir = await tempDir(t);
-  const run = await startJob(job, { checkpointIntervalMs: 20, dataDir });
+  // The job ends only after several incremental checkpoints (on a loaded machine it could otherwise end before a second).
+  const gate = join(await tempDir(t), 'end');
+  const run = await startJob(job, { checkpointIntervalMs: 20, dataDir, params: { holdEndUntil: gate } });
   t.after(() => run.close());
+  let ended = false;
+  void run.finished.then(() => (ended = true));
+  await waitFor(() => ended || run.checkpoints.filter((m) => m.formatVersion === 2).length > 2, { timeoutMs: 120_000, message: 'several incremental checkpoints' });
+  await writeFile(gate, '');
   assert.equal(await run.finished, 'finished');
   assert.ok(run.checkpoints.filter((m) => m.formatVersion === 2).length > 2, 'several incremental checkpoints');
   await run.close();
