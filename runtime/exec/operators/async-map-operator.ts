@@ -140,7 +140,11 @@ export class AsyncMapOperator<I, O> extends ChainedOperator<I> {
   #start(record: I, timestamp: number | undefined): void {
     const entry: InFlight<I, O> = { record, timestamp, state: 'running', result: undefined, abort: new AbortController(), timer: undefined };
     this.#queue.push(entry);
-    entry.timer = this.#clock.setTimeout(() => this.#timedOut(entry), this.#timeoutMs);
+    // The verdict waits for the event loop's check phase: after a stall of the process (load, a long GC), the timer
+    // may fire together with the answer's own due timer or arrived I/O, and Node runs due timers list by list, so a
+    // timeout due later can run before an answer due earlier. Deferred, everything that was due runs first, and an
+    // answer that came in time is kept (seen: a 0–19 ms lookup timed out at 150 ms on a loaded machine).
+    entry.timer = this.#clock.setTimeout(() => setImmediate(() => this.#timedOut(entry)), this.#timeoutMs);
     let pending: Promise<O>;
     try {
       pending = Promise.resolve(this.#fn(record, entry.abort.signal));

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { collectSink, CollectTarget, collection, readPartFiles } from '../../../connectors/dev/index.ts';
+import { collectSink, CollectTarget, collection, datagen, readPartFiles } from '../../../connectors/dev/index.ts';
 import { defineJob, JobParams, type JobDefinition } from '../../../runtime/api/index.ts';
 import { CheckpointStore } from '../../../runtime/checkpoint/index.ts';
 import { buildPhysicalPlan, JobValidationError } from '../../../runtime/graph/index.ts';
@@ -91,6 +91,31 @@ test("onTimeout 'skip' drops what timed out and keeps the order of the rest; 'fa
 
   const failing = new JobRunner({ job: stallingJob('fail', new CollectTarget<number>()), workers: 0 });
   await assert.rejects(failing.run(), /operator "lookup" .*a record took longer than timeoutMs \(50 ms\); raise timeoutMs, or set onTimeout to 'skip'/);
+});
+
+test('an answer due before its timeout is kept, even when a stall of the process makes both due at once', async () => {
+  // Record 0 never answers: its timeout, due at t0 + 50, heads Node's list of 50 ms timers. Record 1, issued ~40 ms
+  // later, answers after 19 ms, but its lookup then blocks the process for 80 ms, past its own timeout. Node runs due
+  // timers list by list, so the 50 ms list (both timeouts) would run before record 1's 19 ms answer.
+  const target = new CollectTarget<number>();
+  const job = defineJob({ name: 'async-stall', restart: { type: 'none' } }, (env) =>
+    void env
+      .source(datagen({ count: 2, batchSize: 1, ratePerSecond: 25, record: (i) => i }))
+      .asyncMap(
+        (n, signal) =>
+          new Promise<number>((resolve, reject) => {
+            if (n === 0) return void signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+            setTimeout(() => resolve(n * 10), 19);
+            const until = Date.now() + 80;
+            while (Date.now() < until); // the stall
+          }),
+        { timeoutMs: 50, onTimeout: () => -1, order: 'unordered' },
+      )
+      .uid('lookup')
+      .sink(collectSink(target)),
+  );
+  assert.equal(await new JobRunner({ job, workers: 0 }).run(), 'finished');
+  assert.deepEqual([...target.records].sort((a, b) => a - b), [-1, 10], 'record 0 timed out; record 1 answered in time');
 });
 
 test('asyncMap options are checked when the job is planned', () => {
