@@ -27,3 +27,32 @@ export function pacedByCheckpoints<T>(inner: Source<T>, perCheckpoint: number): 
     };
   });
 }
+
+/**
+ * `inner`, whose readers, once they handed out `afterRecords` records, hand out nothing more until they saw
+ * `checkpoints` checkpoints complete; then they go on as `inner` does. For seeded failures that wait for a first
+ * commit: however loaded the machine, the commit comes while most records are still to come.
+ */
+export function heldForCheckpoints<T>(inner: Source<T>, options: { readonly afterRecords: number; readonly checkpoints: number }): Source<T> {
+  return wrapReaders(inner, (reader) => {
+    let handedOut = 0;
+    let completed = 0;
+    let wake: (() => void) | undefined;
+    const held = (): boolean => handedOut >= options.afterRecords && completed < options.checkpoints;
+    return {
+      poll: () => {
+        if (held()) return null;
+        const batch = reader.poll();
+        if (Array.isArray(batch)) handedOut += batch.length;
+        return batch;
+      },
+      available: () => (held() ? new Promise<void>((resolve) => (wake = resolve)) : reader.available()),
+      notifyCheckpointComplete: async (id) => {
+        completed++;
+        wake?.();
+        wake = undefined;
+        await reader.notifyCheckpointComplete?.(id);
+      },
+    };
+  });
+}
