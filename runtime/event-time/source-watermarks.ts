@@ -10,8 +10,18 @@ const WHOLE_READER = '*';
 interface SplitClock {
   readonly index: number;
   readonly generator: WatermarkGenerator<unknown>;
-  /** Processing time of the split's last record (or of when it was first seen). */
-  lastActivity: number;
+  /**
+   * Processing time from which the split counts as quiet: the first check of idleness ({@link SourceWatermarks.poll})
+   * that found no batch since the check before (or when the split was first seen); `undefined` while batches come.
+   * Not the time of its last batch: a subtask that could not poll for a while (backpressure, a long checkpoint or GC,
+   * a busy thread) would otherwise find all its splits quiet for that long and mark them idle before reading the
+   * records waiting for it — and operators downstream could then move their watermark past those records on their
+   * other inputs', dropping them as late. Flink's idleness timer likewise starts at the first periodic check that
+   * sees no new records.
+   */
+  quietSince: number | undefined;
+  /** A batch came since the last check. */
+  progressed: boolean;
   idle: boolean;
 }
 
@@ -96,7 +106,7 @@ export class SourceWatermarks<T> {
       timestamps[i] = timestamp;
       generator.onEvent(record, timestamp);
     }
-    split.lastActivity = this.#clock.now();
+    split.progressed = true;
     if (split.idle) {
       split.idle = false;
       this.#pending.push(...this.#valve.onIdle(split.index, false));
@@ -118,7 +128,12 @@ export class SourceWatermarks<T> {
     const idleAfter = this.#strategy.idleAfterMs;
     if (idleAfter !== undefined) {
       for (const split of this.#splits.values()) {
-        if (!split.idle && now - split.lastActivity >= idleAfter) {
+        if (split.progressed) {
+          split.progressed = false;
+          split.quietSince = undefined;
+        } else if (split.quietSince === undefined) {
+          split.quietSince = now;
+        } else if (!split.idle && now - split.quietSince >= idleAfter) {
           split.idle = true;
           this.#pending.push(...this.#valve.onIdle(split.index, true));
         }
@@ -135,7 +150,8 @@ export class SourceWatermarks<T> {
     if (idleAfter === undefined) return undefined;
     let next: number | undefined;
     for (const split of this.#splits.values()) {
-      if (!split.idle) next = Math.min(next ?? Number.POSITIVE_INFINITY, split.lastActivity + idleAfter);
+      // A split not counted as quiet yet starts being so at the next check: wake for it at once.
+      if (!split.idle) next = Math.min(next ?? Number.POSITIVE_INFINITY, split.quietSince === undefined ? this.#clock.now() : split.quietSince + idleAfter);
     }
     return next;
   }
@@ -157,7 +173,7 @@ export class SourceWatermarks<T> {
    */
   keepActive(only?: ReadonlySet<string>): void {
     const now = this.#clock.now();
-    for (const [id, split] of this.#splits) if (!split.idle && (only === undefined || only.has(id))) split.lastActivity = now;
+    for (const [id, split] of this.#splits) if (!split.idle && (only === undefined || only.has(id))) split.quietSince = now;
   }
 
   /** The splits whose watermark is above `watermark` (for alignment per split). */
@@ -201,7 +217,7 @@ export class SourceWatermarks<T> {
   }
 
   #addSplit(id: string, now: number, rebuild = true): SplitClock {
-    const split: SplitClock = { index: this.#splits.size, generator: this.#generatorFor(id), lastActivity: now, idle: false };
+    const split: SplitClock = { index: this.#splits.size, generator: this.#generatorFor(id), quietSince: now, progressed: false, idle: false };
     this.#splits.set(id, split);
     if (rebuild) this.#rebuildValve();
     return this.#splits.get(id) as SplitClock;
