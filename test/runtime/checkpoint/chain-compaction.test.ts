@@ -205,7 +205,8 @@ test(`the coordinator merges a running job's chains, and the output stays exact 
   const store = await CheckpointStore.open(join(dir, 'checkpoints'));
   t.after(() => store.close());
   // 50 ms checkpoints; after the first 40 % of the input only 20 hot keys change, so their chains grow every checkpoint.
-  // 600 records per completed checkpoint, so 100 checkpoints while the records flow however loaded the machine, and
+  // 2,000 records per completed checkpoint, so 30 checkpoints while the records flow however loaded the machine (a
+  // chain past 8 blobs is merged; the hot keys' chains grow in each of the last 18), and
   // the job ends only once a checkpoint names a merged chain: else it could end before any chain grew long enough to
   // be merged (or before a merge was taken up), and this test would check nothing.
   const gate = join(dir, 'end');
@@ -213,7 +214,7 @@ test(`the coordinator merges a running job's chains, and the output stays exact 
     job: kind === 'heap' ? sessionsJob() : sessionsJob(LEVELDB_STATE),
     workers,
     jobModule: new URL(kind === 'heap' ? './fixtures/incremental-sessions.ts' : './fixtures/incremental-sessions-leveldb.ts', import.meta.url),
-    params: new JobParams([['output', output], ['rate', '20000'], ['recordsPerCheckpoint', '600'], ['holdEndUntil', gate]]),
+    params: new JobParams([['output', output], ['rate', '20000'], ['recordsPerCheckpoint', '2000'], ['holdEndUntil', gate]]),
     store,
     restore: { from: 'none' },
     logger: silentLogger(),
