@@ -3,7 +3,7 @@ import type { CheckpointManifest, CheckpointStore } from '../checkpoint/index.ts
 import { SluiceError } from '../errors/index.ts';
 import type { OwnerLease } from '../exec/owner-lease.ts';
 import type { Logger } from '../logging/index.ts';
-import { JobRunner, type JobEvent } from '../runner/index.ts';
+import { JobRunner, type JobEvent, type JobState } from '../runner/index.ts';
 import type { JobFileLoader } from './job-loader.ts';
 import { RESCALE_HISTORY, type JobRecord, type JobRegistry, type RegisteredState } from './job-registry.ts';
 import type { JobTracker } from './job-tracker.ts';
@@ -49,6 +49,9 @@ export interface ClusterRun {
   readonly ownerLease: OwnerLease;
 }
 
+/** Runner states after which a run does nothing more than record its end. */
+const ENDED_STATES: ReadonlySet<JobState> = new Set(['finished', 'cancelled', 'failed']);
+
 /**
  * The service's runs in progress, one per job name: starting a {@link JobRunner} for a registry record, keeping the
  * registry in step with what the run does (its first checkpoint, its rescales, how it ended), and stopping it. The
@@ -74,8 +77,16 @@ export class ActiveJobs {
     return this.#active.get(name);
   }
 
-  has(name: string): boolean {
-    return this.#active.has(name);
+  /**
+   * The run of `name` still going, for actions that start, stop or change it. A run that has just ended stays in
+   * {@link get} until the registry records how it ended (so status never shows it as running); an action waits for
+   * that record, so its own registry write cannot be overwritten by the ended run's.
+   */
+  async current(name: string): Promise<ActiveJob | undefined> {
+    const active = this.#active.get(name);
+    if (active === undefined || !ENDED_STATES.has(active.runner.state)) return active;
+    await active.done;
+    return this.current(name);
   }
 
   /** Stops every run without changing its registered state, so the next service start resumes it. */
@@ -162,7 +173,6 @@ export class ActiveJobs {
   }
 
   async #ended(name: string, active: ActiveJob, outcome: 'finished' | 'cancelled' | 'failed', error: unknown): Promise<void> {
-    if (this.#active.get(name) === active) this.#active.delete(name);
     this.#options.tracker(name).stop();
     if (outcome === 'failed' && active.runner.attempts === 0) this.#options.tracker(name).recordException(error);
     try {
@@ -172,6 +182,9 @@ export class ActiveJobs {
     } catch (err) {
       this.#options.logger.error({ job: name, err: (err as Error)?.message }, 'could not record the end of a job in the registry');
     }
+    // Only now: until the registry says how the run ended, status shows the ended runner's state, never the
+    // registered "running" of a job that no longer runs.
+    if (this.#active.get(name) === active) this.#active.delete(name);
     this.#options.logger.info({ job: name, outcome }, `job "${name}" ${outcome}`);
   }
 

@@ -109,7 +109,7 @@ export class JobSupervisor {
     buildPhysicalPlan(job, { params: new JobParams(Object.entries(params)), ...(request.parallelism === undefined ? {} : { parallelism: request.parallelism }) });
     return this.#withLock(name, async () => {
       const existing = await this.#registry.get(name);
-      const active = this.#jobs.get(name);
+      const active = await this.#jobs.current(name);
       if (active !== undefined && request.replace !== true) {
         throw new SluiceError(
           ServiceErrorCodes.jobRunning,
@@ -179,7 +179,7 @@ export class JobSupervisor {
   async cancel(name: string): Promise<JobStatus> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      const active = this.#jobs.get(name);
+      const active = await this.#jobs.current(name);
       if (active !== undefined) {
         await this.#jobs.stop(name, active, 'cancelled', false);
       } else if (record.state === 'paused' || record.state === 'stopped') {
@@ -194,7 +194,7 @@ export class JobSupervisor {
   async stop(name: string, options: { savepoint: boolean }): Promise<{ job: JobStatus; savepoint: SavepointInfo | null }> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      const active = this.#jobs.get(name);
+      const active = await this.#jobs.current(name);
       if (active === undefined) throw notRunning(name, record.state, 'stop');
       if (options.savepoint) this.#requireCheckpointing(name, active, 'stopped with a savepoint');
       const parallelism = active.runner.plan.parallelism;
@@ -211,7 +211,7 @@ export class JobSupervisor {
   async savepoint(name: string): Promise<SavepointInfo> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      const active = this.#jobs.get(name);
+      const active = await this.#jobs.current(name);
       if (active === undefined) throw notRunning(name, record.state, 'take a savepoint of');
       this.#requireCheckpointing(name, active, 'savepointed');
       const manifest = await active.runner.checkpoint('savepoint');
@@ -223,7 +223,7 @@ export class JobSupervisor {
   async rescale(name: string, parallelism: number): Promise<RescaleRecord> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      const active = this.#jobs.get(name);
+      const active = await this.#jobs.current(name);
       if (active === undefined) throw notRunning(name, record.state, 'rescale');
       const rescale = await active.runner.rescale(parallelism);
       await this.#registry.update(name, { parallelism: rescale.to }, this.#now());
@@ -235,7 +235,7 @@ export class JobSupervisor {
   async pause(name: string): Promise<{ job: JobStatus; savepoint: SavepointInfo }> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      const active = this.#jobs.get(name);
+      const active = await this.#jobs.current(name);
       if (active === undefined) throw notRunning(name, record.state, 'pause');
       this.#requireCheckpointing(name, active, 'paused');
       const parallelism = active.runner.plan.parallelism;
@@ -250,7 +250,7 @@ export class JobSupervisor {
   async resume(name: string): Promise<JobStatus> {
     return this.#withLock(name, async () => {
       await this.#record(name);
-      if (this.#jobs.has(name)) throw new SluiceError(ServiceErrorCodes.jobRunning, `job "${name}" is already running: nothing to resume`);
+      if ((await this.#jobs.current(name)) !== undefined) throw new SluiceError(ServiceErrorCodes.jobRunning, `job "${name}" is already running: nothing to resume`);
       const record = (await this.#registry.update(name, { state: 'running', lastError: undefined }, this.#now())) as JobRecord;
       await this.#jobs.start(record);
       return this.#status(name);
@@ -330,7 +330,7 @@ export class JobSupervisor {
       await this.#record(name);
       const manifest = await importSavepoint();
       this.#logger.info({ job: name, savepoint: manifest.id }, `restored a backup of job "${name}" as savepoint ${manifest.id}`);
-      const active = this.#jobs.get(name);
+      const active = await this.#jobs.current(name);
       if (active !== undefined) await this.#jobs.stop(name, active, undefined, false);
       const record = (await this.#registry.update(
         name,
@@ -350,7 +350,7 @@ export class JobSupervisor {
   async clear(name: string): Promise<{ job: JobStatus; deleted: number }> {
     return this.#withLock(name, async () => {
       await this.#record(name);
-      const active = this.#jobs.get(name);
+      const active = await this.#jobs.current(name);
       if (active !== undefined) await this.#jobs.stop(name, active, undefined, false);
       const deleted = (await this.#store.ids(name)).length;
       await this.#store.deleteAll(name);
@@ -369,7 +369,7 @@ export class JobSupervisor {
   async delete(name: string, options: { checkpoints: boolean }): Promise<{ deleted: string; checkpointsDeleted: number }> {
     return this.#withLock(name, async () => {
       const record = await this.#record(name);
-      if (this.#jobs.has(name)) {
+      if ((await this.#jobs.current(name)) !== undefined) {
         throw new SluiceError(
           ServiceErrorCodes.jobRunning,
           `job "${name}" is ${record.state === 'running' ? 'running' : record.state}: cancel or stop it first (sluice cancel ${name}), then delete it`,
@@ -395,7 +395,7 @@ export class JobSupervisor {
   async catchUp(name: string): Promise<JobStatus> {
     return this.#withLock(name, async () => {
       await this.#record(name);
-      const active = this.#jobs.get(name);
+      const active = await this.#jobs.current(name);
       if (active !== undefined) {
         if (active.checkpointing) {
           await active.runner.checkpoint('checkpoint').catch((err: unknown) => {
