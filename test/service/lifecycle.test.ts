@@ -27,6 +27,8 @@ test('the service lifecycle', async (t) => {
     assert.match(submitted, /job "svc-count" running at parallelism 2/);
 
     await waitFor(async () => (await committedParts(output)) > 0, { timeoutMs: 30_000, message: 'first committed output' });
+    // Worker threads send their counters every 250 ms, so the first output can be committed before they do.
+    await waitFor(async () => ((await jobStatus(service.url, 'svc-count'))['operators'] as Array<{ recordsIn: number }>)[0]!.recordsIn > 0, { timeoutMs: 30_000, message: 'the first counters from the workers' });
     const status = JSON.parse(await ok(['status', 'svc-count', '--json'], env)) as { job: { state: string; parallelism: number; attempt: number; operators: Array<{ recordsIn: number; backpressureRatio: number }>; checkpoints: unknown[] } };
     assert.equal(status.job.state, 'running');
     assert.equal(status.job.parallelism, 2);
