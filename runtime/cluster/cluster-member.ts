@@ -1,7 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import { Kafka, type SASLOptions } from 'kafkajs';
+import { Kafka, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { kafkajsLogCreator } from '../kafkajs/kafkajs-logger.ts';
 import { CheckpointStore } from '../checkpoint/index.ts';
 import { DASHBOARD_PATHS, dashboardRoute } from '../dashboard/index.ts';
@@ -100,15 +100,18 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
   checkBindSafety(host, token);
   const dataDir = resolve(options.dataDir);
   const logger = options.logger.child({ component: 'cluster', cluster: options.cluster });
-  const kafka = new Kafka({
+  const config: KafkaConfig = {
     clientId: `sluice-${options.cluster}`,
     brokers: [...options.brokers],
     logCreator: kafkajsLogCreator(logger),
     ...(options.kafka?.ssl === undefined ? {} : { ssl: options.kafka.ssl }),
     ...(options.kafka?.sasl === undefined ? {} : { sasl: options.kafka.sasl }),
-  });
+  };
+  const kafka = new Kafka(config);
   const topics = clusterTopics(options.cluster);
-  const partitions = await reachBrokers(kafka, topics, options, logger);
+  // kafkajs retries a refused connection by the client's retry settings, not the admin's (~10 s by default): a
+  // client of its own with one quick retry lets the first "cannot reach" say so within a second.
+  const partitions = await reachBrokers(new Kafka({ ...config, retry: { retries: 1, initialRetryTime: 200 } }), topics, options, logger);
   const cleanups: Array<() => Promise<unknown>> = [];
   const undo = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
@@ -198,8 +201,8 @@ export async function startClusterMember(options: ClusterMemberOptions): Promise
  */
 async function reachBrokers(kafka: Kafka, topics: ClusterTopics, options: ClusterMemberOptions, logger: Logger): Promise<Record<keyof ClusterTopics, number>> {
   for (let attempt = 1; ; attempt++) {
-    // Few retries inside kafkajs: this loop retries, and says so.
-    const admin = kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } });
+    // Few retries inside kafkajs (the caller's client): this loop retries, and says so.
+    const admin = kafka.admin();
     try {
       await admin.connect();
       const { partitions, warnings } = await ensureClusterTopics(admin, topics, options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor });
