@@ -1,5 +1,6 @@
 import { SluiceError } from '../errors/index.ts';
 import type { Sink } from './connector.ts';
+import { CountWindowedStream } from './count-windows.ts';
 import { BroadcastConnectedStream, BroadcastStream, ConnectedKeyedStreams } from './connected-streams.ts';
 import type { GraphRecorder } from './graph-recorder.ts';
 import { IntervalJoinBuilder } from './interval-join.ts';
@@ -149,6 +150,23 @@ export class KeyedStream<T, K extends string | number> {
    */
   window(assigner: WindowAssigner, options: WindowOptions<T> = {}): WindowedStream<T, K> {
     return new WindowedStream<T, K>(this.#recorder, this.#inputId, this.#keySelector, assigner, options);
+  }
+
+  /**
+   * Groups each key's records into windows by count (Flink's `countWindow`): tumbling windows of `size` records, or
+   * with `slide`, the key's last `size` records every `slide` records. See {@link CountWindowedStream}.
+   *
+   * @example
+   * ```ts
+   * trades.keyBy((t) => t.symbol).countWindow(50, 10).aggregate({
+   *   createAccumulator: () => 0,
+   *   add: (sum, t) => sum + t.price,
+   *   result: (sum, window, symbol) => ({ symbol, movingAverage: sum / (window.end - window.start) }),
+   * });
+   * ```
+   */
+  countWindow(size: number, slide?: number): CountWindowedStream<T, K> {
+    return new CountWindowedStream<T, K>(this.#recorder, this.logicalInput, size, slide);
   }
 
 }

@@ -19,6 +19,7 @@ import {
   type Stream,
   type Sink,
   type StreamEnvironment,
+  type TimeWindow,
 } from '../../../runtime/api/index.ts';
 import { JobRunner } from '../../../runtime/runner/index.ts';
 
@@ -247,4 +248,16 @@ export function windowJoinTypes(env: StreamEnvironment): void {
   assertType<Equal<typeof counts, JoinedStream<number, { ad: string; id: number }, { ad: string; user: string }, Record<never, never>>>>();
   // @ts-expect-error: a stream keyed by a string cannot be joined with one keyed by a number
   clicks.keyBy((c) => c.ad).windowJoin(clicks.keyBy((c) => c.id), tumblingWindows({ sizeMs: 1_000 }));
+}
+
+export function countWindowTypes(env: StreamEnvironment): void {
+  const readings = env.source(collection<{ sensor: string; value: number }>([])).keyBy((r) => r.sensor);
+  const sums = readings.countWindow(10).reduce((a, b) => ({ sensor: a.sensor, value: a.value + b.value }));
+  assertType<Equal<typeof sums, OperatorStream<{ sensor: string; value: number }, { sensor: string; value: number }>>>();
+  // One aggregate serves time and count windows: a count window has a time window's shape.
+  const mean = { createAccumulator: () => ({ sum: 0, n: 0 }), add: (a: { sum: number; n: number }, r: { value: number }) => ({ sum: a.sum + r.value, n: a.n + 1 }), result: (a: { sum: number; n: number }, window: TimeWindow) => ({ upTo: window.end, mean: a.sum / a.n }) };
+  const means = readings.countWindow(10, 5).aggregate(mean);
+  assertType<Equal<typeof means, OperatorStream<{ upTo: number; mean: number }, { sensor: string; value: number }>>>();
+  const sizes = readings.countWindow(3).process({ process: (records, ctx): string => `${ctx.key}:${ctx.window.start}:${records.length}` });
+  assertType<Equal<typeof sizes, OperatorStream<string, { sensor: string; value: number }>>>();
 }

@@ -1,0 +1,181 @@
+import { SluiceError } from '../errors/index.ts';
+import type { GraphRecorder } from './graph-recorder.ts';
+import type { LogicalInput } from './logical-graph.ts';
+import type { KeyedProcessContext, KeyedProcessFunction } from './process-function.ts';
+import { mapState, valueState, type StateDeclarations } from './state-declarations.ts';
+import { OperatorStream } from './stream.ts';
+
+/**
+ * Which of its key's records a count window holds: positions `start` (inclusive) to `end` (exclusive) in the order
+ * the key's records arrived, counted from 0 since the job's first run (positions are checkpointed with the key).
+ * The shape of a {@link TimeWindow}, so one aggregate serves time and count windows.
+ */
+export interface CountWindow {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Flink's AggregateFunction for count windows (a time windows' {@link WindowAggregate} fits too). */
+export interface CountWindowAggregate<T, A, R> {
+  /** A new, empty accumulator for a window. */
+  createAccumulator(): A;
+  /** Adds `value` to the accumulator and returns it (a new one, or the same one changed). */
+  add(accumulator: A, value: T): A;
+  /** The window's result; `window` and `key` say which window fired. */
+  result(accumulator: A, window: CountWindow, key: string | number): R;
+}
+
+/** What a count window's process function gets besides the records. */
+export interface CountWindowContext<K, R> {
+  /** The key of the window. */
+  readonly key: K;
+  /** The key's records the window holds. */
+  readonly window: CountWindow;
+  /** Emits `value` (any number of times; or return one value instead). */
+  emit(value: R): void;
+}
+
+/** A function over all records of a fired count window, oldest first. */
+export interface CountWindowFunction<T, K, R> {
+  process(records: readonly T[], ctx: CountWindowContext<K, R>): R | void;
+}
+
+/** The state of a count window operator, per key. */
+type CountWindowState = {
+  /** How many records of the key arrived so far: the next record's position. */
+  readonly seen: ReturnType<typeof valueState<number>>;
+  /** Tumbling reduce and aggregate: the fold of the current window (absent before its first record). */
+  readonly acc: ReturnType<typeof valueState<unknown>>;
+  /** Sliding windows and process functions: the records a window may still need, by position. */
+  readonly records: ReturnType<typeof mapState<number, unknown>>;
+};
+
+type Fold = { readonly create: () => unknown; readonly add: (acc: unknown, value: unknown) => unknown; readonly result: (acc: unknown, window: CountWindow, key: string | number) => unknown };
+type Ctx = KeyedProcessContext<string | number, unknown, CountWindowState>;
+
+/**
+ * A keyed stream cut into windows by record count (`keyed.countWindow(size, slide?)`): Flink's `countWindow`. Pick
+ * the window function: `reduce`, `aggregate` or `process`.
+ *
+ * - **Tumbling** (`slide` omitted or equal to `size`): every `size` records of a key form a window; it fires with the
+ *   record that completes it. A window that never fills (the input ended) never fires, as in Flink.
+ * - **Sliding** (`slide` < `size`, or larger for sampling): every `slide` records of a key, the window fires with the
+ *   key's last `size` records — fewer for the first firings, as Flink's count trigger with a count evictor does.
+ *
+ * Results carry the event time of the record that fired the window. The state is keyed (a running count per key,
+ * plus the window's fold, or the records a sliding window or a process function needs), so count windows are exactly
+ * once across failures and follow their keys on rescale.
+ *
+ * @example
+ * ```ts
+ * readings
+ *   .keyBy((r) => r.sensor)
+ *   .countWindow(100)
+ *   .aggregate({
+ *     createAccumulator: () => ({ sum: 0, n: 0 }),
+ *     add: (a, r) => ({ sum: a.sum + r.value, n: a.n + 1 }),
+ *     result: (a, window, sensor) => ({ sensor, upTo: window.end, mean: a.sum / a.n }),
+ *   });
+ * ```
+ */
+export class CountWindowedStream<T, K extends string | number> {
+  readonly #recorder: GraphRecorder;
+  readonly #input: LogicalInput;
+  readonly #size: number;
+  readonly #slide: number;
+
+  /** @internal Built by `KeyedStream.countWindow`. */
+  constructor(recorder: GraphRecorder, input: LogicalInput, size: number, slide: number | undefined) {
+    checkCount('size', size);
+    if (slide !== undefined) checkCount('slide', slide);
+    this.#recorder = recorder;
+    this.#input = input;
+    this.#size = size;
+    this.#slide = slide ?? size;
+  }
+
+  /** Folds each window's records with `fn`; emits the folded value when the window fires. */
+  reduce(fn: (accumulator: T, value: T) => T): OperatorStream<T, T> {
+    const fold: Fold = { create: () => NONE, add: (acc, value) => (acc === NONE ? value : fn(acc as T, value as T)), result: (acc) => acc };
+    return this.#add('reduce', fold, undefined);
+  }
+
+  /** Keeps one accumulator per window (for tumbling windows: constant state per key) and emits `result(...)`. */
+  aggregate<A, R>(aggregate: CountWindowAggregate<T, A, R>): OperatorStream<R, T> {
+    const fold: Fold = {
+      create: () => aggregate.createAccumulator(),
+      add: (acc, value) => aggregate.add(acc as A, value as T),
+      result: (acc, window, key) => aggregate.result(acc as A, window, key),
+    };
+    return this.#add('aggregate', fold, undefined);
+  }
+
+  /** Keeps the window's records and hands them all to `fn.process` when it fires, oldest first. */
+  process<R>(fn: CountWindowFunction<T, K, R>): OperatorStream<R, T> {
+    return this.#add('process', undefined, fn as CountWindowFunction<unknown, string | number, unknown>);
+  }
+
+  #add<R>(type: string, fold: Fold | undefined, process: CountWindowFunction<unknown, string | number, unknown> | undefined): OperatorStream<R, T> {
+    const size = this.#size;
+    const slide = this.#slide;
+    // A tumbling fold needs only its accumulator; everything else keeps records by position.
+    const keepsRecords = fold === undefined || slide !== size;
+    const state: StateDeclarations = keepsRecords ? { seen: valueState<number>(), records: mapState<number, unknown>() } : { seen: valueState<number>(), acc: valueState<unknown>() };
+    const fire = (window: CountWindow, ctx: Ctx, records: () => unknown[]): unknown => {
+      if (fold === undefined) return (process as CountWindowFunction<unknown, string | number, unknown>).process(records(), { key: ctx.key, window, emit: (value) => ctx.emit(value) });
+      let acc = fold.create();
+      for (const record of records()) acc = fold.add(acc, record);
+      return fold.result(acc, window, ctx.key);
+    };
+    const fn: KeyedProcessFunction<unknown, string | number, unknown, CountWindowState> = {
+      state: state as CountWindowState,
+      processElement(value, ctx) {
+        const position = ctx.state.seen.value() ?? 0;
+        const seen = position + 1;
+        ctx.state.seen.update(seen);
+        if (!keepsRecords) {
+          const f = fold as Fold;
+          const acc = f.add(ctx.state.acc.value() ?? f.create(), value);
+          if (seen % size !== 0) {
+            ctx.state.acc.update(acc);
+            return undefined;
+          }
+          ctx.state.acc.clear();
+          return f.result(acc, { start: seen - size, end: seen }, ctx.key);
+        }
+        const records = ctx.state.records;
+        records.put(position, value);
+        // A record no later window can hold goes now: sliding windows keep the last `size`, tumbling ones a window.
+        if (slide === size) {
+          if (seen % size !== 0) return undefined;
+          const start = seen - size;
+          return fire({ start, end: seen }, ctx, () => takeRange(records, start, seen, true));
+        }
+        records.remove(position - size);
+        if (seen % slide !== 0) return undefined;
+        const start = Math.max(0, seen - size);
+        return fire({ start, end: seen }, ctx, () => takeRange(records, start, seen, false));
+      },
+    };
+    const id = this.#recorder.add({ kind: 'process', name: `count-window-${type}`, fn: fn as never, input: this.#input });
+    return new OperatorStream<R, T>(this.#recorder, id);
+  }
+}
+
+/** A reduce's accumulator before the window's first record (a reduce has no empty value of its own). */
+const NONE: unique symbol = Symbol('no record yet');
+
+function takeRange(records: { get(k: number): unknown; remove(k: number): void }, start: number, end: number, remove: boolean): unknown[] {
+  const out: unknown[] = [];
+  for (let p = start; p < end; p++) {
+    out.push(records.get(p));
+    if (remove) records.remove(p);
+  }
+  return out;
+}
+
+function checkCount(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new SluiceError('SLUICE_INVALID_JOB', `countWindow ${name} must be a whole number ≥ 1, got ${String(value)}: e.g. keyed.countWindow(100) (tumbling) or keyed.countWindow(100, 10) (sliding)`);
+  }
+}
