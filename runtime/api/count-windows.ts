@@ -2,7 +2,7 @@ import { SluiceError } from '../errors/index.ts';
 import type { GraphRecorder } from './graph-recorder.ts';
 import type { LogicalInput } from './logical-graph.ts';
 import type { KeyedProcessContext, KeyedProcessFunction } from './process-function.ts';
-import { mapState, valueState, type StateDeclarations } from './state-declarations.ts';
+import { valueState } from './state-declarations.ts';
 import { OperatorStream } from './stream.ts';
 
 /**
@@ -40,17 +40,25 @@ export interface CountWindowFunction<T, K, R> {
   process(records: readonly T[], ctx: CountWindowContext<K, R>): R | void;
 }
 
-/** The state of a count window operator, per key. */
-type CountWindowState = {
+/**
+ * A count window operator's state for one key, in one value state: one lookup per record. Changed in place after its
+ * first write, as window accumulators are (both backends keep changes to an object read from a value state).
+ */
+interface KeyWindows {
   /** How many records of the key arrived so far: the next record's position. */
-  readonly seen: ReturnType<typeof valueState<number>>;
-  /** Tumbling reduce and aggregate: the fold of the current window (absent before its first record). */
-  readonly acc: ReturnType<typeof valueState<unknown>>;
-  /** Sliding windows and process functions: the records a window may still need, by position. */
-  readonly records: ReturnType<typeof mapState<number, unknown>>;
-};
+  seen: number;
+  /** Tumbling reduce and aggregate: the fold of the current window (a reduce's is `null` before its first record). */
+  acc?: unknown;
+  /**
+   * Tumbling `process`: the current window's records. Sliding windows: the key's last `size` records as a ring, the
+   * record at position p in slot p % size.
+   */
+  records?: unknown[];
+}
 
-type Fold = { readonly create: () => unknown; readonly add: (acc: unknown, value: unknown) => unknown; readonly result: (acc: unknown, window: CountWindow, key: string | number) => unknown };
+type CountWindowState = { readonly windows: ReturnType<typeof valueState<KeyWindows>> };
+
+type Fold = { readonly create: () => unknown; readonly add: (acc: unknown, value: unknown, first: boolean) => unknown; readonly result: (acc: unknown, window: CountWindow, key: string | number) => unknown };
 type Ctx = KeyedProcessContext<string | number, unknown, CountWindowState>;
 
 /**
@@ -96,7 +104,8 @@ export class CountWindowedStream<T, K extends string | number> {
 
   /** Folds each window's records with `fn`; emits the folded value when the window fires. */
   reduce(fn: (accumulator: T, value: T) => T): OperatorStream<T, T> {
-    const fold: Fold = { create: () => NONE, add: (acc, value) => (acc === NONE ? value : fn(acc as T, value as T)), result: (acc) => acc };
+    // A reduce has no empty value: a window's first record is its fold so far (`null` only stands in, never read).
+    const fold: Fold = { create: () => null, add: (acc, value, first) => (first ? value : fn(acc as T, value as T)), result: (acc) => acc };
     return this.#add('reduce', fold, undefined);
   }
 
@@ -118,60 +127,53 @@ export class CountWindowedStream<T, K extends string | number> {
   #add<R>(type: string, fold: Fold | undefined, process: CountWindowFunction<unknown, string | number, unknown> | undefined): OperatorStream<R, T> {
     const size = this.#size;
     const slide = this.#slide;
-    // A tumbling fold needs only its accumulator; everything else keeps records by position.
-    const keepsRecords = fold === undefined || slide !== size;
-    const state: StateDeclarations = keepsRecords ? { seen: valueState<number>(), records: mapState<number, unknown>() } : { seen: valueState<number>(), acc: valueState<unknown>() };
-    const fire = (window: CountWindow, ctx: Ctx, records: () => unknown[]): unknown => {
-      if (fold === undefined) return (process as CountWindowFunction<unknown, string | number, unknown>).process(records(), { key: ctx.key, window, emit: (value) => ctx.emit(value) });
+    const tumbling = slide === size;
+    const copyFirst = !tumbling && type === 'reduce';
+    const fire = (window: CountWindow, ctx: Ctx, records: unknown[]): unknown => {
+      if (fold === undefined) return (process as CountWindowFunction<unknown, string | number, unknown>).process(records, { key: ctx.key, window, emit: (value) => ctx.emit(value) });
+      // A reduce starts from the window's first record and may change its accumulator in place: a sliding window's
+      // records stay in the ring for later windows, so it starts from a copy (one per firing).
       let acc = fold.create();
-      for (const record of records()) acc = fold.add(acc, record);
+      for (let i = 0; i < records.length; i++) acc = fold.add(acc, i === 0 && copyFirst ? structuredClone(records[0]) : records[i], i === 0);
       return fold.result(acc, window, ctx.key);
     };
     const fn: KeyedProcessFunction<unknown, string | number, unknown, CountWindowState> = {
-      state: state as CountWindowState,
+      state: { windows: valueState<KeyWindows>() },
       processElement(value, ctx) {
-        const position = ctx.state.seen.value() ?? 0;
-        const seen = position + 1;
-        ctx.state.seen.update(seen);
-        if (!keepsRecords) {
-          const f = fold as Fold;
-          const acc = f.add(ctx.state.acc.value() ?? f.create(), value);
-          if (seen % size !== 0) {
-            ctx.state.acc.update(acc);
-            return undefined;
-          }
-          ctx.state.acc.clear();
-          return f.result(acc, { start: seen - size, end: seen }, ctx.key);
+        let state = ctx.state.windows.value();
+        if (state === undefined) {
+          state = fold !== undefined && tumbling ? { seen: 0, acc: fold.create() } : { seen: 0, records: [] };
+          ctx.state.windows.update(state);
         }
-        const records = ctx.state.records;
-        records.put(position, value);
-        // A record no later window can hold goes now: sliding windows keep the last `size`, tumbling ones a window.
-        if (slide === size) {
+        const position = state.seen++;
+        const seen = state.seen;
+        if (tumbling) {
+          // A tumbling fold keeps only its accumulator; a tumbling process function the window's records.
+          if (fold !== undefined) state.acc = fold.add(state.acc, value, position % size === 0);
+          else (state.records as unknown[]).push(value);
           if (seen % size !== 0) return undefined;
-          const start = seen - size;
-          return fire({ start, end: seen }, ctx, () => takeRange(records, start, seen, true));
+          const window = { start: seen - size, end: seen };
+          if (fold !== undefined) {
+            const acc = state.acc;
+            state.acc = fold.create();
+            return fold.result(acc, window, ctx.key);
+          }
+          const records = state.records as unknown[];
+          state.records = [];
+          return fire(window, ctx, records);
         }
-        records.remove(position - size);
+        const ring = state.records as unknown[];
+        ring[position % size] = value;
         if (seen % slide !== 0) return undefined;
         const start = Math.max(0, seen - size);
-        return fire({ start, end: seen }, ctx, () => takeRange(records, start, seen, false));
+        const records: unknown[] = [];
+        for (let p = start; p < seen; p++) records.push(ring[p % size]);
+        return fire({ start, end: seen }, ctx, records);
       },
     };
     const id = this.#recorder.add({ kind: 'process', name: `count-window-${type}`, fn: fn as never, input: this.#input });
     return new OperatorStream<R, T>(this.#recorder, id);
   }
-}
-
-/** A reduce's accumulator before the window's first record (a reduce has no empty value of its own). */
-const NONE: unique symbol = Symbol('no record yet');
-
-function takeRange(records: { get(k: number): unknown; remove(k: number): void }, start: number, end: number, remove: boolean): unknown[] {
-  const out: unknown[] = [];
-  for (let p = start; p < end; p++) {
-    out.push(records.get(p));
-    if (remove) records.remove(p);
-  }
-  return out;
 }
 
 function checkCount(name: string, value: number): void {

@@ -69,7 +69,10 @@ function countWindowJob(state: StateBackendOptions | undefined, targets: Map<str
       .uid('tumbling-process-out');
     keyed
       .countWindow(10, 3)
-      .reduce((a, b) => ({ key: a.key, is: [...a.is, ...b.is] }))
+      .reduce((a, b) => {
+        a.is.push(...b.is); // in place: the window's first record must not be the one changed
+        return a;
+      })
       .map((r): Row => ({ key: r.key, start: -1, end: -1, is: r.is }))
       .uid('sliding-reduce')
       .sink(into('sliding-reduce'))
