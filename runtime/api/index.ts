@@ -7,6 +7,7 @@ export { JobParams } from './job-params.ts';
 export { Stream, OperatorStream, ProcessedStream, WindowResultStream, JoinedStream, SinkHandle, StreamEnvironment } from './stream.ts';
 export { KeyedStream, WindowedStream } from './keyed-stream.ts';
 export { CountWindowedStream } from './count-windows.ts';
+export { AllWindowedStream, AllCountWindowedStream } from './all-windows.ts';
 export type { CountWindow, CountWindowAggregate, CountWindowContext, CountWindowFunction } from './count-windows.ts';
 export { BroadcastStream, ConnectedKeyedStreams, BroadcastConnectedStream } from './connected-streams.ts';
 export { sideOutput, ERROR_OUTPUT, LATE_OUTPUT, LATE_LEFT_OUTPUT, LATE_RIGHT_OUTPUT } from './side-outputs.ts';

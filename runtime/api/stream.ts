@@ -1,4 +1,5 @@
 import { SluiceError } from '../errors/index.ts';
+import { ALL_KEY, AllCountWindowedStream, AllWindowedStream } from './all-windows.ts';
 import type { AsyncMapOptions } from './async-map.ts';
 import type { Sink, Source } from './connector.ts';
 import { BroadcastStream } from './connected-streams.ts';
@@ -7,6 +8,7 @@ import { GraphRecorder, OperatorHandle } from './graph-recorder.ts';
 import { KeyedStream } from './keyed-stream.ts';
 import type { KeySelector, Partitioning } from './logical-graph.ts';
 import type { ProcessFunction } from './process-function.ts';
+import type { WindowAssigner, WindowOptions } from './windows.ts';
 import type { LateOutputs } from './join-support.ts';
 import { ERROR_OUTPUT, LATE_LEFT_OUTPUT, LATE_OUTPUT, LATE_RIGHT_OUTPUT, type FailedRecord, type OutputDeclarations, type OutputValue } from './side-outputs.ts';
 
@@ -104,6 +106,32 @@ export class Stream<T> extends OperatorHandle {
    */
   keyBy<K extends string | number>(keySelector: (value: T) => K): KeyedStream<T, K> {
     return new KeyedStream<T, K>(this.recorder, this.nodeId, keySelector as KeySelector);
+  }
+
+  /**
+   * Cuts the whole stream into windows, not per key (Flink's `windowAll`): one window operator of parallelism 1 sees
+   * every record. See {@link AllWindowedStream}.
+   *
+   * @example
+   * ```ts
+   * events.windowAll(tumblingWindows({ sizeMs: 60_000 })).aggregate({ createAccumulator: () => 0, add: (n) => n + 1, result: (n, w) => ({ minute: w.start, events: n }) });
+   * ```
+   */
+  windowAll(assigner: WindowAssigner, options: WindowOptions<T> = {}): AllWindowedStream<T> {
+    return new AllWindowedStream<T>(this.keyBy((): typeof ALL_KEY => ALL_KEY).window(assigner, options));
+  }
+
+  /**
+   * Cuts the whole stream into windows by count, not per key (Flink's `countWindowAll`): tumbling windows of `size`
+   * records, or the last `size` records every `slide`, on one operator of parallelism 1. See {@link AllCountWindowedStream}.
+   *
+   * @example
+   * ```ts
+   * readings.countWindowAll(1_000).reduce((a, b) => (b.value > a.value ? b : a));
+   * ```
+   */
+  countWindowAll(size: number, slide?: number): AllCountWindowedStream<T> {
+    return new AllCountWindowedStream<T>(this.keyBy((): typeof ALL_KEY => ALL_KEY), size, slide);
   }
 
   /** Spreads records round-robin over the next operator's subtasks (after a skewed source, say). */

@@ -261,3 +261,12 @@ export function countWindowTypes(env: StreamEnvironment): void {
   const sizes = readings.countWindow(3).process({ process: (records, ctx): string => `${ctx.key}:${ctx.window.start}:${records.length}` });
   assertType<Equal<typeof sizes, OperatorStream<string, { sensor: string; value: number }>>>();
 }
+
+export function allWindowTypes(env: StreamEnvironment): void {
+  const events = env.source(collection<{ user: string; ts: number }>([]));
+  const perMinute = events.windowAll(tumblingWindows({ sizeMs: 60_000 })).aggregate({ createAccumulator: () => 0, add: (n: number) => n + 1, result: (n, window) => ({ minute: window.start, n }) });
+  const rows: Stream<{ minute: number; n: number }> = perMinute;
+  void rows;
+  const users = events.countWindowAll(10).process({ process: (es, ctx): string => `${ctx.key}:${es.map((e) => e.user).join(',')}` });
+  assertType<Equal<typeof users, OperatorStream<string, { user: string; ts: number }>>>();
+}
