@@ -66,14 +66,17 @@ export class AllCountWindowedStream<T> {
     this.#windows();
   }
 
+  /** Folds each window's records with `fn`; emits the folded value when the window fires. */
   reduce(fn: (accumulator: T, value: T) => T): OperatorStream<T, T> {
     return this.#windows().reduce(fn).parallelism(1);
   }
 
+  /** Keeps one accumulator per window and emits `result(...)`. */
   aggregate<A, R>(aggregate: CountWindowAggregate<T, A, R>): OperatorStream<R, T> {
     return this.#windows().aggregate(aggregate).parallelism(1);
   }
 
+  /** Keeps the window's records and hands them all to `fn.process` when it fires, oldest first. */
   process<R>(fn: CountWindowFunction<T, typeof ALL_KEY, R>): OperatorStream<R, T> {
     return this.#windows().process(fn).parallelism(1);
   }

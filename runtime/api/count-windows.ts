@@ -37,6 +37,7 @@ export interface CountWindowContext<K, R> {
 
 /** A function over all records of a fired count window, oldest first. */
 export interface CountWindowFunction<T, K, R> {
+  /** The window's records, oldest first; return the one output or call `ctx.emit`. */
   process(records: readonly T[], ctx: CountWindowContext<K, R>): R | void;
 }
 
