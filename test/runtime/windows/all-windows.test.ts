@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import { collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
 import { boundedOutOfOrderness, defineJob, JobParams } from '../../../runtime/api/index.ts';
 import { buildPhysicalPlan } from '../../../runtime/graph/index.ts';
-import { startJob } from '../../../runtime/testing/index.ts';
 import { pacedByCheckpoints } from '../../support/paced-source.ts';
+import { runThroughCrashesAndRescales } from './fixtures/crashes-and-rescales.ts';
 import { eventOf, OUT_OF_ORDERNESS_MS, SLIDING, type Event } from '../event-time/fixtures/window-kinds.ts';
 
 const RECORDS = 6_000;
@@ -73,15 +73,8 @@ test('windowAll and countWindowAll run at parallelism 1 whatever the job paralle
     assert.equal(stageOf('events')?.parallelism, parallelism);
   }
 
-  const run = await startJob(job, { faults: { crashes: 6, seed: 13 } });
-  t.after(() => run.close());
-  // Rescales at checkpoints, not at times: each source split hands out 150 records per checkpoint.
-  await run.until(() => run.checkpoints.length >= 3);
-  await run.runner.rescale(3);
-  await run.until(() => run.checkpoints.length >= 12);
-  await run.runner.rescale(1);
-  assert.equal(await run.finished, 'finished');
-  assert.ok(run.faults.fired.length > 0, 'some seeded crashes fired');
+  // Each source split hands out 150 records per checkpoint: the rescales come with most of the input ahead.
+  await runThroughCrashesAndRescales(t, job, 13);
 
   assert.deepEqual(targets.perWindow.records.map((r) => JSON.stringify(r)).sort(), expectedPerWindow());
   const sums = [...targets.sums.records].sort((a, b) => a.end - b.end);

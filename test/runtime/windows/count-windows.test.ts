@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import { collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
 import { defineJob, type StateBackendOptions } from '../../../runtime/api/index.ts';
 import { buildPhysicalPlan } from '../../../runtime/graph/index.ts';
-import { startJob } from '../../../runtime/testing/index.ts';
 import { pacedByCheckpoints } from '../../support/paced-source.ts';
+import { runThroughCrashesAndRescales } from './fixtures/crashes-and-rescales.ts';
 
 const RECORDS = 6_000;
 const KEYS = 7;
@@ -94,15 +94,8 @@ function countWindowJob(state: StateBackendOptions | undefined, targets: Map<str
 for (const [name, state, seed] of [['heap', undefined, 7], ['LevelDB', { backend: 'leveldb', cacheBytes: 8 * 1024 } as StateBackendOptions, 11]] as const) {
   test(`count windows fire exactly Flink's windows per key, in order, through seeded crashes and rescales 2 → 3 → 1 (${name})`, async (t) => {
     const targets = new Map<string, CollectTarget<Row>>();
-    const run = await startJob(countWindowJob(state, targets), { faults: { crashes: 6, seed } });
-    t.after(() => run.close());
-    // Rescales at checkpoints, not at times: the source hands out 150 records per checkpoint, so 40 are still ahead.
-    await run.until(() => run.checkpoints.length >= 3);
-    await run.runner.rescale(3);
-    await run.until(() => run.checkpoints.length >= 12);
-    await run.runner.rescale(1);
-    assert.equal(await run.finished, 'finished');
-    assert.ok(run.faults.fired.length > 0, 'some seeded crashes fired');
+    // The source hands out 150 records per checkpoint: the rescales come with most of the input ahead.
+    await runThroughCrashesAndRescales(t, countWindowJob(state, targets), seed);
 
     const outputs = (sink: string): Row[] => [...(targets.get(sink)?.records ?? [])];
     const rows = (sink: string): string[] => outputs(sink).map((r) => JSON.stringify(r)).sort();
