@@ -146,12 +146,14 @@ export class CountWindowedStream<T, K extends string | number> {
           state = fold !== undefined && tumbling ? { seen: 0, acc: fold.create() } : { seen: 0, records: [] };
           ctx.state.windows.update(state);
         }
-        const position = state.seen++;
-        const seen = state.seen;
+        const position = state.seen;
+        const seen = position + 1;
         if (tumbling) {
-          // A tumbling fold keeps only its accumulator; a tumbling process function the window's records.
+          // A tumbling fold keeps only its accumulator; a tumbling process function the window's records. The count
+          // moves after the add: a record the function threw on (and `onError('skip')` dropped) takes no position.
           if (fold !== undefined) state.acc = fold.add(state.acc, value, position % size === 0);
           else (state.records as unknown[]).push(value);
+          state.seen = seen;
           if (seen % size !== 0) return undefined;
           const window = { start: seen - size, end: seen };
           if (fold !== undefined) {
@@ -165,6 +167,7 @@ export class CountWindowedStream<T, K extends string | number> {
         }
         const ring = state.records as unknown[];
         ring[position % size] = value;
+        state.seen = seen;
         if (seen % slide !== 0) return undefined;
         const start = Math.max(0, seen - size);
         const records: unknown[] = [];

@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
+import { collection, collectSink, CollectTarget, datagen } from '../../../connectors/dev/index.ts';
 import { defineJob, type StateBackendOptions } from '../../../runtime/api/index.ts';
 import { buildPhysicalPlan } from '../../../runtime/graph/index.ts';
+import { startJob } from '../../../runtime/testing/index.ts';
 import { pacedByCheckpoints } from '../../support/paced-source.ts';
 import { runThroughCrashesAndRescales } from './fixtures/crashes-and-rescales.ts';
 
@@ -114,4 +115,28 @@ test('a count window size or slide that is not a whole number ≥ 1 is refused, 
       (err: Error & { code?: string }) => err.code === 'SLUICE_INVALID_JOB' && /countWindow (size|slide) must be a whole number ≥ 1, got .*: e\.g\. keyed\.countWindow\(100\)/.test(err.message),
     );
   }
+});
+
+test("a record the window's function threw on and onError('skip') dropped takes no place in a count window", async (t) => {
+  const target = new CollectTarget<number[]>();
+  const job = defineJob({ name: 'count-window-skip' }, (env) => {
+    env
+      .source(collection([1, 2, -1, 3, 4, 5, -2, 6]))
+      .keyBy(() => 'k')
+      .countWindow(3)
+      .aggregate({
+        createAccumulator: () => [] as number[],
+        add: (ns, n) => {
+          if (n < 0) throw new Error(`bad reading ${n}`);
+          return [...ns, n];
+        },
+        result: (ns) => ns,
+      })
+      .onError('skip')
+      .sink(collectSink(target));
+  });
+  const run = await startJob(job);
+  t.after(() => run.close());
+  assert.equal(await run.finished, 'finished');
+  assert.deepEqual(target.records, [[1, 2, 3], [4, 5, 6]]);
 });
