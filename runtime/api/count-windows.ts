@@ -11,7 +11,9 @@ import { OperatorStream } from './stream.ts';
  * The shape of a {@link TimeWindow}, so one aggregate serves time and count windows.
  */
 export interface CountWindow {
+  /** Position of the window's first record among its key's records (counted from 0). */
   readonly start: number;
+  /** Position after the window's last record: the key's record count when the window fired. */
   readonly end: number;
 }
 
