@@ -52,7 +52,7 @@ export interface WorkerSetup {
 
 export const METRICS_INTERVAL_MS = 250;
 
-/** `[stage, subtask, recordsIn, recordsOut, backpressuredMs, backpressured (0/1), sourcePauses, finished (0/1), lateRecordsDropped, activeMs, idleMs, inputQueuedBytes, lastAlignmentMs, alignmentMs, inputWatermark (NaN: none), recordsSkipped, opened (0/1)]` */
+/** `[stage, subtask, recordsIn, recordsOut, backpressuredMs, backpressured (0/1), sourcePauses, finished (0/1), lateRecordsDropped, activeMs, idleMs, inputQueuedBytes, lastAlignmentMs, alignmentMs, inputWatermark (NaN: none), recordsSkipped, opened (0/1), aligned (0/1), alignmentPaused (0/1), alignmentPausedSplits]` */
 export type MetricsRow = [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
 
 /** Per-split lag of one source subtask: `[stage, subtask, [[split, lag], …]]` (only readers that can tell). */

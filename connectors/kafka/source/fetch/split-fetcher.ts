@@ -197,11 +197,11 @@ export class SplitFetcher {
       });
       if (!this.#running) return;
       if (response.errorCode !== 0) throw kafkaErrorFromCode(response.errorCode);
+      const askedAt = new Map(requested.map((r) => [`${r.topic}\0${r.partition}`, r.fetchOffset]));
       let stale: Error | undefined;
       for (const fetched of response.partitions) {
         if (fetched.errorCode === 0) {
-          const asked = requested.find((r) => r.topic === fetched.topic && r.partition === fetched.partition);
-          await o.onPartition(fetched, asked?.fetchOffset ?? -1);
+          await o.onPartition(fetched, askedAt.get(`${fetched.topic}\0${fetched.partition}`) ?? -1);
         } else if (fetched.errorCode === OFFSET_OUT_OF_RANGE) {
           await o.onOffsetOutOfRange(fetched.topic, fetched.partition);
         } else {
